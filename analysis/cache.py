@@ -1,0 +1,140 @@
+"""The parquet cache: layout, atomic writes, manifests and readers.
+
+Layout (the cache contract in DESIGN.md)::
+
+    <root>/<dataset>/<split>/images.parquet
+                             instances.parquet
+                             scenes.parquet      (optional)
+                             manifest.json
+
+Every file is written to a temporary sibling and renamed into place, so an
+interrupted or failed write never leaves a partial file and never destroys the
+previous good one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+#: Bumped whenever a cached column changes meaning or type.
+SCHEMA_VERSION = 1
+DEFAULT_CACHE_DIR = Path("data/cache")
+
+IMAGES_FILE = "images.parquet"
+INSTANCES_FILE = "instances.parquet"
+SCENES_FILE = "scenes.parquet"
+MANIFEST_FILE = "manifest.json"
+
+IMAGE_COLUMNS = (
+    "dataset", "split", "image_id", "file_name", "width", "height", "n_persons",
+    "n_crowd_regions", "crowd_index", "crowd_index_stored", "source",
+)
+INSTANCE_COLUMNS = (
+    "dataset", "split", "ann_id", "image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w",
+    "bbox_h", "bbox_area", "segm_area", "num_keypoints", "n_labelled", "n_visible",
+    "crowding", "keypoints",
+)
+SCENE_COLUMNS = (
+    "dataset", "split", "image_id", "entropy", "top5_ids", "top5_probs", "p_indoor", "model",
+)
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """One cached dataset split."""
+
+    dataset: str
+    split: str
+
+    def directory(self, root: Path) -> Path:
+        return Path(root) / self.dataset / self.split
+
+    def __str__(self) -> str:
+        return f"{self.dataset}/{self.split}"
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    On any exception the temporary file is removed and ``target`` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        # mkstemp creates 0600 files; give the result the usual umask-based mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_parquet(table: pa.Table | pd.DataFrame, target: Path) -> None:
+    """Write a parquet file atomically (zstd compressed)."""
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def write_json(obj: Any, target: Path) -> None:
+    """Write JSON atomically (pretty, sorted keys, numpy values allowed)."""
+    data = orjson.dumps(
+        obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    )
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data + b"\n")
+
+
+def read_manifest(root: Path, key: CacheKey) -> dict[str, Any] | None:
+    """The manifest of a cached split, or None when there is none."""
+    path = key.directory(root) / MANIFEST_FILE
+    if not path.is_file():
+        return None
+    return orjson.loads(path.read_bytes())
+
+
+def read_images(root: Path, key: CacheKey, columns: list[str] | None = None) -> pd.DataFrame:
+    return pd.read_parquet(key.directory(root) / IMAGES_FILE, columns=columns)
+
+
+def read_instances(root: Path, key: CacheKey, columns: list[str] | None = None) -> pd.DataFrame:
+    """Instances of a split; pass ``columns`` to skip the heavy ``keypoints`` list."""
+    return pd.read_parquet(key.directory(root) / INSTANCES_FILE, columns=columns)
+
+
+def read_scenes(root: Path, key: CacheKey) -> pd.DataFrame | None:
+    """scenes.parquet of a split, or None when scenes were not computed."""
+    path = key.directory(root) / SCENES_FILE
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def list_caches(root: Path) -> list[CacheKey]:
+    """Every split under ``root`` that has a complete cache (manifest present)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    keys = [
+        CacheKey(manifest.parent.parent.name, manifest.parent.name)
+        for manifest in root.glob(f"*/*/{MANIFEST_FILE}")
+        if (manifest.parent / IMAGES_FILE).is_file() and (manifest.parent / INSTANCES_FILE).is_file()
+    ]
+    return sorted(keys, key=lambda k: (k.dataset, k.split))

@@ -1,0 +1,203 @@
+"""``python -m analysis``: build, fetch, info, demo and scenes.
+
+Errors the user can fix are printed as one line on stderr with exit status 2;
+no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from analysis import cache
+from analysis.errors import PoseAtlasError
+from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
+
+EXIT_USER_ERROR = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except PoseAtlasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    build = sub.add_parser("build", help="build caches: every registered split that changed, or one ad hoc file")
+    build.add_argument("--name", help="dataset name (ad hoc build; needs --split and --annotations)")
+    build.add_argument("--split", help="split name")
+    build.add_argument("--annotations", type=Path, help="COCO-format keypoint annotation file")
+    build.add_argument("--images", type=Path, help="image folder: checks every file exists")
+    build.add_argument("--keypoint-schema", help="override the joint list: coco17 or crowdpose14")
+    build.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    build.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
+    build.add_argument("--only", action="append", default=[], metavar="NAME[/SPLIT]", help="registered builds only for these")
+    build.add_argument("--force", action="store_true", help="rebuild even when inputs are unchanged")
+    build.add_argument("--scenes", action="store_true", help="also compute scene entropy for splits with images")
+    build.add_argument("--weights", type=Path, help="Places365 checkpoint for --scenes")
+    build.add_argument("--device", default="auto", help="--scenes device: auto, cpu or cuda")
+    build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.set_defaults(run=_run_build)
+
+    fetch = sub.add_parser("fetch", help="download a dataset's annotations or the Places365 model")
+    fetch_sub = fetch.add_subparsers(dest="what", required=True)
+    coco = fetch_sub.add_parser("coco-2017", help="COCO 2017 person keypoint annotations (val and train)")
+    coco.add_argument("--data-dir", type=Path, default=Path("data"))
+    coco.add_argument("--url", default=None, help="annotation zip URL (default: the official one)")
+    coco.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
+    coco.set_defaults(run=_run_fetch_coco)
+    places = fetch_sub.add_parser("places365", help="the CSAIL Places365 checkpoint and label files")
+    try:  # TEMP-SCENES-GUARD
+        _scenes_cli().add_fetch_places365_arguments(places)
+    except ImportError:
+        pass
+    places.set_defaults(run=lambda args: _scenes_cli().run_fetch_places365(args))
+
+    info = sub.add_parser("info", help="what is registered and cached, with counts and definitions")
+    info.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    info.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(run=_run_info)
+
+    demo = sub.add_parser("demo", help="write and build the three synthetic demo datasets")
+    demo.add_argument("--data-dir", type=Path, default=Path("data/demo"), help="where the demo's raw files go")
+    demo.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    demo.add_argument("--force", action="store_true")
+    demo.add_argument("--quiet", action="store_true")
+    demo.set_defaults(run=_run_demo)
+
+    try:  # TEMP-SCENES-GUARD
+        _scenes_cli().add_scenes_parser(sub)
+    except ImportError:
+        pass
+    return parser
+
+
+def _scenes_cli():
+    # torch is heavy: the scenes adapter imports it lazily, so build/info stay quick.
+    from analysis.scenes import cli as scenes_cli
+
+    return scenes_cli
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    from analysis.build import build_split
+
+    ad_hoc = [args.name, args.split, args.annotations]
+    if any(v is not None for v in ad_hoc):
+        if not all(v is not None for v in ad_hoc):
+            raise PoseAtlasError("an ad hoc build needs --name, --split and --annotations together")
+        if not args.annotations.is_file():
+            raise PoseAtlasError(f"{args.annotations}: annotation file not found")
+        if args.images is not None and not args.images.is_dir():
+            raise PoseAtlasError(f"{args.images}: image folder not found")
+        specs = [DatasetSpec(
+            validate_name(args.name, "dataset name"), validate_name(args.split, "split name"),
+            args.annotations, args.images, args.keypoint_schema,
+        )]
+        if args.keypoint_schema:
+            try:
+                specs[0].load_options()
+            except ValueError as exc:
+                raise PoseAtlasError(f"--keypoint-schema: {exc}") from None
+    else:
+        specs = _selected(load_registry(args.registry), args.only)
+        if not specs:
+            raise PoseAtlasError(
+                f"nothing to build: {args.registry} registers no dataset "
+                "(see README: register one, or use --name/--split/--annotations)"
+            )
+    failures = 0
+    for spec in specs:
+        if not spec.annotations.is_file():
+            print(f"error: {spec.name}/{spec.split}: annotation file not found: {spec.annotations}", file=sys.stderr)
+            failures += 1
+            continue
+        try:
+            result = build_split(spec, args.cache_dir, force=args.force, progress=not args.quiet)
+        except PoseAtlasError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        print(_build_line(result))
+        if args.scenes:
+            _build_scenes(args, spec)
+    return EXIT_USER_ERROR if failures else 0
+
+
+def _selected(specs: list[DatasetSpec], only: list[str]) -> list[DatasetSpec]:
+    if not only:
+        return specs
+    wanted = [o.split("/", 1) for o in only]
+    chosen = [s for s in specs if any(w[0] == s.name and (len(w) == 1 or w[1] == s.split) for w in wanted)]
+    if not chosen:
+        raise PoseAtlasError(f"--only {', '.join(only)} matches no registered dataset")
+    return chosen
+
+
+def _build_line(result) -> str:
+    counts = result.manifest["counts"]
+    line = (
+        f"{result.key}: {result.status} - {counts['images']} images, {counts['persons']} persons, "
+        f"{counts['crowd_regions']} crowd regions"
+    )
+    missing = result.manifest["inputs"]["images"].get("n_missing", 0)
+    if missing:
+        line += f", {missing} image files missing"
+    if counts.get("skipped"):
+        line += f", {counts['skipped']} records skipped or merged (see manifest)"
+    if result.status == "built":
+        line += f" [{result.manifest['timings'].get('total', 0):.2f} s]"
+    for warning in result.manifest.get("warnings", []) if result.status == "built" else []:
+        line += f"\n  warning: {warning}"
+    return line
+
+
+def _build_scenes(args: argparse.Namespace, spec: DatasetSpec) -> None:
+    if spec.images is None:
+        print(f"  scenes: skipped for {spec.name}/{spec.split} (no image folder registered)")
+        return
+    scenes_cli = _scenes_cli()
+    options = scenes_cli.SceneOptions(weights=args.weights, device=args.device)
+    path = scenes_cli.compute_scenes_for_cache(args.cache_dir, spec.name, spec.split, options)
+    print(f"  scenes: {path}")
+
+
+def _run_fetch_coco(args: argparse.Namespace) -> int:
+    from analysis.fetch_coco import fetch_coco_2017
+
+    for line in fetch_coco_2017(args.data_dir, args.registry, url=args.url):
+        print(line)
+    return 0
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from analysis.info import info_lines, info_json
+
+    if args.json:
+        import orjson
+
+        sys.stdout.write(orjson.dumps(info_json(args.registry, args.cache_dir), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        for line in info_lines(args.registry, args.cache_dir):
+            print(line)
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from analysis.demo import build_demo
+
+    for result in build_demo(args.data_dir, args.cache_dir, force=args.force, progress=not args.quiet):
+        print(_build_line(result))
+    return 0

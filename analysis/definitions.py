@@ -1,0 +1,197 @@
+"""Definitions a figure or table depends on: area source, size buckets, crowd levels.
+
+Every definition is a small frozen dataclass or an Enum, passed explicitly to the
+functions that use it.  Raw quantities (areas, crowding ratios) live in the cache;
+these definitions are applied at view time, so changing one never needs a rebuild.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+#: CrowdPose's evaluator scores persons by 0.53 * w * h (an ellipse-ish body area).
+CROWDPOSE_AREA_FACTOR = 0.53
+
+
+class AreaSource(str, enum.Enum):
+    """Where a person's area comes from."""
+
+    BBOX = "bbox"  #: bbox w * h (SmallPose's criterion is bbox based)
+    SEGM = "segm"  #: the COCO ``area`` field (segmentation area); absent for CrowdPose / AIC
+    CROWDPOSE = "crowdpose"  #: 0.53 * w * h, what CrowdPose's evaluator uses
+
+    @property
+    def description(self) -> str:
+        return {
+            AreaSource.BBOX: "bbox area w*h",
+            AreaSource.SEGM: "segmentation area (COCO 'area' field)",
+            AreaSource.CROWDPOSE: "CrowdPose area 0.53*w*h",
+        }[self]
+
+
+class SizeBucket(str, enum.Enum):
+    """Person size categories, in ascending order."""
+
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+@dataclass(frozen=True)
+class SizeEdges:
+    """Area edges between small|medium and medium|large (pixels^2).
+
+    COCO convention: small is area < 32^2, medium 32^2 <= area < 96^2, large >= 96^2.
+    """
+
+    small_medium: float = 32.0**2
+    medium_large: float = 96.0**2
+
+    def __post_init__(self) -> None:
+        if not (0 < self.small_medium < self.medium_large):
+            raise ValueError(
+                f"size edges must satisfy 0 < small|medium < medium|large, got "
+                f"{self.small_medium} and {self.medium_large}"
+            )
+
+    @property
+    def description(self) -> str:
+        return (
+            f"small < {_fmt_area(self.small_medium)} <= medium < "
+            f"{_fmt_area(self.medium_large)} <= large"
+        )
+
+
+def _fmt_area(value: float) -> str:
+    root = float(np.sqrt(value))
+    return f"{root:g}^2" if abs(root - round(root)) < 1e-9 else f"{value:g}"
+
+
+@dataclass(frozen=True)
+class SizeDefinition:
+    """Area source plus bucket edges: everything a size bucket depends on."""
+
+    area_source: AreaSource = AreaSource.BBOX
+    edges: SizeEdges = SizeEdges()
+
+    @property
+    def description(self) -> str:
+        return f"size: {self.area_source.description}; {self.edges.description}"
+
+
+def person_area(
+    bbox_w: npt.ArrayLike, bbox_h: npt.ArrayLike, segm_area: npt.ArrayLike, source: AreaSource
+) -> npt.NDArray[np.float64]:
+    """Per-person area under ``source``.
+
+    Args:
+        bbox_w, bbox_h: (N,) box width and height.
+        segm_area: (N,) COCO ``area`` field, NaN where the file has none.
+        source: which area to use.
+
+    Returns:
+        (N,) float64 areas.  For ``SEGM`` the result carries NaN where the file has
+        no segmentation area; callers must report those, never fall back silently.
+    """
+    w = np.asarray(bbox_w, dtype=np.float64)
+    h = np.asarray(bbox_h, dtype=np.float64)
+    if source is AreaSource.BBOX:
+        return w * h
+    if source is AreaSource.CROWDPOSE:
+        return CROWDPOSE_AREA_FACTOR * w * h
+    if source is AreaSource.SEGM:
+        return np.asarray(segm_area, dtype=np.float64)
+    raise ValueError(f"unknown area source {source!r}")
+
+
+def size_bucket_codes(area: npt.ArrayLike, edges: SizeEdges) -> npt.NDArray[np.int8]:
+    """Bucket index per area: 0 small, 1 medium, 2 large, -1 where area is NaN.
+
+    Args:
+        area: (N,) areas in pixels^2.
+        edges: bucket edges; an area equal to an edge falls in the upper bucket.
+
+    Returns:
+        (N,) int8 codes indexing ``list(SizeBucket)``.
+    """
+    a = np.asarray(area, dtype=np.float64)
+    codes = np.searchsorted(
+        np.array([edges.small_medium, edges.medium_large]), a, side="right"
+    ).astype(np.int8)
+    codes[np.isnan(a)] = -1
+    return codes
+
+
+def size_bucket_labels(area: npt.ArrayLike, edges: SizeEdges) -> npt.NDArray[np.object_]:
+    """(N,) bucket names (``"small"`` ...) or None where area is NaN."""
+    names = np.array([b.value for b in SizeBucket] + [None], dtype=object)
+    return names[size_bucket_codes(area, edges)]
+
+
+@dataclass(frozen=True)
+class LevelEdges:
+    """Two edges splitting a ratio into three ordered levels.
+
+    ``value < low`` -> level 0, ``low <= value < high`` -> level 1, ``value >= high``
+    -> level 2.
+    """
+
+    low: float
+    high: float
+    names: tuple[str, str, str]
+    label: str
+
+    def __post_init__(self) -> None:
+        if not self.low < self.high:
+            raise ValueError(f"level edges must satisfy low < high, got {self.low}, {self.high}")
+
+    def codes(self, values: npt.ArrayLike) -> npt.NDArray[np.int8]:
+        """(N,) int8 level index per value; -1 where the value is NaN."""
+        v = np.asarray(values, dtype=np.float64)
+        codes = np.searchsorted(np.array([self.low, self.high]), v, side="right").astype(np.int8)
+        codes[np.isnan(v)] = -1
+        return codes
+
+    def labels(self, values: npt.ArrayLike) -> npt.NDArray[np.object_]:
+        names = np.array(list(self.names) + [None], dtype=object)
+        return names[self.codes(values)]
+
+    @property
+    def description(self) -> str:
+        a, b, c = self.names
+        return f"{self.label}: {a} < {self.low:g} <= {b} < {self.high:g} <= {c}"
+
+
+class CrowdConvention(str, enum.Enum):
+    """The two published CrowdIndex level conventions."""
+
+    PAPER = "paper"  #: CrowdPose paper: 0.1 / 0.8
+    EVAL_CODE = "eval-code"  #: CrowdPose evaluation code: 0.2 / 0.8
+
+    def levels(self) -> LevelEdges:
+        low = 0.1 if self is CrowdConvention.PAPER else 0.2
+        origin = "CrowdPose paper" if self is CrowdConvention.PAPER else "CrowdPose eval code"
+        return LevelEdges(low, 0.8, ("easy", "medium", "hard"), f"CrowdIndex levels ({origin})")
+
+
+def density_levels(low: float = 0.1, high: float = 0.8) -> LevelEdges:
+    """Sparse / moderate / dense levels of a person's own crowding ratio N_b/N_a.
+
+    SmallPose does not publish its definition; ours reuses the CrowdIndex ratio per
+    person with editable edges (default 0.1 / 0.8).
+    """
+    return LevelEdges(low, high, ("sparse", "moderate", "dense"), "person density (N_b/N_a)")
+
+
+#: Reference persons need at least this many keypoints (CrowdPose's rule).
+CROWD_INDEX_MIN_KEYPOINTS = 4
+
+CROWD_INDEX_DEFINITION = (
+    "CrowdIndex = mean over reference persons (num_keypoints >= 4, not iscrowd) of "
+    "N_b/N_a; N_a = own labelled joints, N_b = labelled joints of other annotations "
+    "inside the person's bbox (edges included); 0 when no reference person"
+)

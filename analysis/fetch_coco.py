@@ -1,0 +1,58 @@
+"""``python -m analysis fetch coco-2017``: the official COCO 2017 keypoint annotations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from analysis.download import download, unpack_zip
+from analysis.registry import register
+
+COCO_2017_URL = "http://images.cocodataset.org/annotations/annotations_trainval2017.zip"
+COCO_2017_SIZE = 252_907_541
+COCO_2017_SHA256 = "113a836d90195ee1f884e704da6304dfaaecff1f023f49b6ca93c4aaae470268"
+KEYPOINT_MEMBERS = {
+    "val2017": "annotations/person_keypoints_val2017.json",
+    "train2017": "annotations/person_keypoints_train2017.json",
+}
+
+
+def fetch_coco_2017(data_dir: Path, registry: Path, *, url: str | None = None, progress: bool = True) -> Iterator[str]:
+    """Download (resumably) and unpack the keypoint files, then register val and train.
+
+    ``url`` replaces the official address (a mirror, or a local server in tests);
+    the official size and digest are then checked only for the official URL.
+
+    Yields:
+        One human-readable line per step.
+    """
+    raw = Path(data_dir) / "raw" / "coco"
+    archive = raw / "annotations_trainval2017.zip"
+    official = url is None
+    if archive.is_file() and archive.stat().st_size == COCO_2017_SIZE or (not official and archive.is_file()):
+        yield f"archive present: {archive}"
+    else:
+        download(
+            url or COCO_2017_URL, archive,
+            expected_size=COCO_2017_SIZE if official else None,
+            sha256=COCO_2017_SHA256 if official else None,
+            progress=progress,
+        )
+        yield f"downloaded {archive}"
+    unpack_zip(archive, raw, list(KEYPOINT_MEMBERS.values()))
+    yield f"unpacked {', '.join(KEYPOINT_MEMBERS.values())} into {raw}"
+    for split, member in KEYPOINT_MEMBERS.items():
+        entry = {
+            "name": "coco",
+            "split": split,
+            "annotations": os.path.relpath(raw / member, Path(registry).parent).replace(os.sep, "/"),
+        }
+        images = raw / split
+        entry["images"] = os.path.relpath(images, Path(registry).parent).replace(os.sep, "/")
+        added = register(registry, entry)
+        yield f"{'registered' if added else 'already registered'} coco/{split} in {registry}"
+    yield (
+        "images are not downloaded (19 GB for train): get them from https://cocodataset.org/#download "
+        f"and unpack into {raw}/val2017 and {raw}/train2017; then run: python -m analysis build"
+    )

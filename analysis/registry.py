@@ -1,0 +1,143 @@
+"""The dataset registry, ``data/datasets.toml``.
+
+Each ``[[dataset]]`` table registers one split::
+
+    [[dataset]]
+    name = "smallpose"
+    split = "val"
+    annotations = "raw/smallpose/val.json"   # relative to this file's folder
+    images = "raw/smallpose/images"          # optional
+    keypoint_schema = "coco17"               # optional override (or a list of joint names)
+    source = { field = "file_name", pattern = "^(?P<source>[^/]+)/" }   # optional
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from analysis.errors import PoseAtlasError
+from analysis.loading import LoadOptions, SourceRule
+from analysis.schema import schema_from_override
+
+DEFAULT_REGISTRY = Path("data/datasets.toml")
+_ALLOWED_KEYS = {"name", "split", "annotations", "images", "keypoint_schema", "source"}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One registered (or ad hoc) dataset split."""
+
+    name: str
+    split: str
+    annotations: Path
+    images: Path | None = None
+    keypoint_schema: str | tuple[str, ...] | None = None
+    source_rule: SourceRule | None = None
+
+    def load_options(self) -> LoadOptions:
+        schema = None
+        if self.keypoint_schema is not None:
+            value = self.keypoint_schema if isinstance(self.keypoint_schema, str) else list(self.keypoint_schema)
+            schema = schema_from_override(value)
+        return LoadOptions(keypoint_schema=schema, source_rule=self.source_rule)
+
+    def options_fingerprint(self) -> dict:
+        """Everything besides the input bytes that changes the cache."""
+        return {
+            "images": str(self.images) if self.images else None,
+            "keypoint_schema": self.keypoint_schema if isinstance(self.keypoint_schema, str | None) else list(self.keypoint_schema),
+            "source_rule": (
+                {"field": self.source_rule.field, "pattern": self.source_rule.pattern}
+                if self.source_rule else None
+            ),
+        }
+
+
+def validate_name(value: str, what: str) -> str:
+    """Dataset and split names become folder names: keep them plain."""
+    if not value or value.startswith(".") or any(c in value for c in "/\\\0") or value.strip() != value:
+        raise PoseAtlasError(f"invalid {what} {value!r}: use letters, digits, '-', '_' or '.' (not leading)")
+    return value
+
+
+def load_registry(path: Path = DEFAULT_REGISTRY) -> list[DatasetSpec]:
+    """Every registered split; relative paths resolve against the registry's folder."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PoseAtlasError(f"{path}: not valid TOML ({exc})") from None
+    entries = doc.get("dataset", [])
+    if not isinstance(entries, list):
+        raise PoseAtlasError(f"{path}: 'dataset' must be an array of tables ([[dataset]])")
+    specs, seen = [], set()
+    for index, entry in enumerate(entries):
+        where = f"{path}: dataset[{index}]"
+        unknown = set(entry) - _ALLOWED_KEYS
+        if unknown:
+            raise PoseAtlasError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        for key in ("name", "split", "annotations"):
+            if not isinstance(entry.get(key), str):
+                raise PoseAtlasError(f"{where}: '{key}' is required and must be a string")
+        spec = DatasetSpec(
+            name=validate_name(entry["name"], "dataset name"),
+            split=validate_name(entry["split"], "split name"),
+            annotations=_resolve(path, entry["annotations"]),
+            images=_resolve(path, entry["images"]) if entry.get("images") else None,
+            keypoint_schema=_schema_value(where, entry.get("keypoint_schema")),
+            source_rule=_source_rule(where, entry.get("source")),
+        )
+        if (spec.name, spec.split) in seen:
+            raise PoseAtlasError(f"{where}: {spec.name}/{spec.split} is registered twice")
+        seen.add((spec.name, spec.split))
+        specs.append(spec)
+    return specs
+
+
+def _resolve(registry: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (registry.parent / p)
+
+
+def _schema_value(where: str, value: object) -> str | tuple[str, ...] | None:
+    if value is None:
+        return None
+    try:
+        schema_from_override(value if isinstance(value, str) else list(value))  # validate early
+    except (ValueError, TypeError) as exc:
+        raise PoseAtlasError(f"{where}: keypoint_schema: {exc}") from None
+    return value if isinstance(value, str) else tuple(value)
+
+
+def _source_rule(where: str, value: object) -> SourceRule | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("pattern"), str):
+        raise PoseAtlasError(f"{where}: source must be {{ field = \"file_name\", pattern = \"...\" }}")
+    try:
+        return SourceRule(field=str(value.get("field", "file_name")), pattern=value["pattern"])
+    except ValueError as exc:
+        raise PoseAtlasError(f"{where}: {exc}") from None
+
+
+def register(path: Path, spec_lines: dict[str, str]) -> bool:
+    """Append a ``[[dataset]]`` entry unless that name/split is already registered.
+
+    ``spec_lines`` maps keys to string values (paths relative to the registry).
+    Returns whether an entry was added.  Appending keeps the user's comments.
+    """
+    path = Path(path)
+    existing = {(s.name, s.split) for s in load_registry(path)}
+    if (spec_lines["name"], spec_lines["split"]) in existing:
+        return False
+    # JSON string escapes are valid TOML basic-string escapes.
+    block = "\n[[dataset]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in spec_lines.items())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(block)
+    return True
