@@ -20,12 +20,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # pandas costs 0.2 s to import; the build never needs it
+    import pandas as pd
 
 #: Bumped whenever a cached column changes meaning or type.
 SCHEMA_VERSION = 1
@@ -87,12 +89,23 @@ def atomic_path(target: Path) -> Iterator[Path]:
         raise
 
 
+#: Low-cardinality text columns; dictionary-encoding float columns (keypoints)
+#: would cost more time than it saves space.
+DICTIONARY_COLUMNS = ("dataset", "split", "source", "model")
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write a parquet file (zstd) in place; callers make it atomic."""
+    dictionary = [c for c in DICTIONARY_COLUMNS if c in table.column_names]
+    pq.write_table(table, path, compression="zstd", use_dictionary=dictionary)
+
+
 def write_parquet(table: pa.Table | pd.DataFrame, target: Path) -> None:
-    """Write a parquet file atomically (zstd compressed)."""
-    if isinstance(table, pd.DataFrame):
+    """Write a parquet file atomically."""
+    if not isinstance(table, pa.Table):
         table = pa.Table.from_pandas(table, preserve_index=False)
     with atomic_path(target) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        write_table(table, tmp)
 
 
 def write_json(obj: Any, target: Path) -> None:
@@ -113,18 +126,18 @@ def read_manifest(root: Path, key: CacheKey) -> dict[str, Any] | None:
 
 
 def read_images(root: Path, key: CacheKey, columns: list[str] | None = None) -> pd.DataFrame:
-    return pd.read_parquet(key.directory(root) / IMAGES_FILE, columns=columns)
+    return pq.read_table(key.directory(root) / IMAGES_FILE, columns=columns).to_pandas()
 
 
 def read_instances(root: Path, key: CacheKey, columns: list[str] | None = None) -> pd.DataFrame:
     """Instances of a split; pass ``columns`` to skip the heavy ``keypoints`` list."""
-    return pd.read_parquet(key.directory(root) / INSTANCES_FILE, columns=columns)
+    return pq.read_table(key.directory(root) / INSTANCES_FILE, columns=columns).to_pandas()
 
 
 def read_scenes(root: Path, key: CacheKey) -> pd.DataFrame | None:
     """scenes.parquet of a split, or None when scenes were not computed."""
     path = key.directory(root) / SCENES_FILE
-    return pd.read_parquet(path) if path.is_file() else None
+    return pq.read_table(path).to_pandas() if path.is_file() else None
 
 
 def list_caches(root: Path) -> list[CacheKey]:

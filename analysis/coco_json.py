@@ -10,18 +10,21 @@ Structure errors become :class:`AnnotationError` naming the file, the record
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from analysis.errors import AnnotationError
 
 
-class CocoImage(msgspec.Struct, frozen=True):
-    id: int
+#: Ids and counts must fit the int64 columns they end up in.
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+
+class CocoImage(msgspec.Struct, frozen=True, gc=False):
+    id: Int64
     file_name: str = ""
     width: float | None = None
     height: float | None = None
@@ -29,28 +32,30 @@ class CocoImage(msgspec.Struct, frozen=True):
     crowdIndex: float | None = None  # noqa: N815 (the file's own key)
 
 
-class CocoAnnotation(msgspec.Struct, frozen=True):
-    id: int
-    image_id: int
-    category_id: int = 1
+class CocoAnnotation(msgspec.Struct, frozen=True, gc=False):
+    id: Int64
+    image_id: Int64
+    category_id: Int64 = 1
     bbox: list[float] | None = None
     # ints and floats both occur; ints in -5..256 are interned, which makes the
     # mostly-integer keypoint lists of real files cheaper to decode than floats.
     keypoints: list[int | float] | None = None
-    # PoseTrack writes true/false; JHMDB omits it.
-    iscrowd: bool | int = 0
-    num_keypoints: int | None = None
+    # PoseTrack writes true/false; JHMDB omits it.  Typed as Any because a
+    # `bool | int` union costs msgspec more than the rest of the record; the
+    # loader checks the type.
+    iscrowd: Any = 0
+    num_keypoints: Int64 | None = None
     area: float | None = None
 
 
-class CocoCategory(msgspec.Struct, frozen=True):
-    id: int
+class CocoCategory(msgspec.Struct, frozen=True, gc=False):
+    id: Int64
     name: str = ""
     keypoints: list[str] | None = None
     skeleton: list[list[int]] | None = None
 
 
-class CocoFile(msgspec.Struct):
+class CocoFile(msgspec.Struct, gc=False):
     images: list[CocoImage]
     annotations: list[CocoAnnotation]
     categories: list[CocoCategory]
@@ -103,12 +108,13 @@ def _file_type(image_fields: tuple[str, ...]) -> type:
     if not extra:
         return CocoFile
     image_type = msgspec.defstruct(
-        "CocoImageExtra", [(f, Any, None) for f in extra], bases=(CocoImage,), frozen=True
+        "CocoImageExtra", [(f, Any, None) for f in extra], bases=(CocoImage,), frozen=True, gc=False
     )
     return msgspec.defstruct(
         "CocoFileExtra",
         [("images", list[image_type]), ("annotations", list[CocoAnnotation]),
          ("categories", list[CocoCategory])],
+        gc=False,
     )
 
 
@@ -150,6 +156,3 @@ def _locate(raw: dict, message: str) -> tuple[str | None, str]:
     name = f"{kind} id={record_id} ({section}[{index}])" if record_id is not None else f"{section}[{index}]"
     return name, f"{problem.rstrip('.')}" + (f" in field '{field}'" if field else "")
 
-
-def is_finite(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))

@@ -91,39 +91,61 @@ def _labelled_joints_of_others_inside(
 ) -> npt.NDArray[np.int64]:
     """(N,) N_b: for each annotation, labelled joints of other annotations of its image inside its box.
 
-    Every (annotation, labelled joint of the same image) pair is tested once; the
-    pairs are generated with repeat/cumsum arithmetic in chunks, not per image.
+    Candidate (target, other) pairs of the same image are generated with
+    repeat/cumsum arithmetic, in chunks, never per image.  A pair can only count if
+    the other's labelled joints' extent meets the target's box, so that cheap test
+    runs first and the joint-by-joint test only on the few pairs that pass: in real
+    files most people of an image do not overlap.  Only annotations with labelled
+    joints take part (the others contribute nothing); iscrowd targets get a count
+    too (it is not used for them).
     """
     n = len(image_index)
-    owner, joint = np.nonzero(labelled)  # every labelled joint, by annotation
-    joint_image = image_index[owner]
-    order = np.argsort(joint_image, kind="stable")
-    joint_x = keypoints[owner, joint, 0][order]
-    joint_y = keypoints[owner, joint, 1][order]
-    joint_owner = owner[order]
-    per_image = np.bincount(joint_image, minlength=n_images)
-    image_start = np.concatenate(([0], np.cumsum(per_image)[:-1]))
-
-    pairs_per_person = per_image[image_index]
-    x0, y0 = bbox[:, 0], bbox[:, 1]
-    x1, y1 = x0 + bbox[:, 2], y0 + bbox[:, 3]
     n_inside = np.zeros(n, dtype=np.int64)
-    cumulative = np.cumsum(pairs_per_person)
+    has_joints = labelled.any(axis=1)
+    members = np.flatnonzero(has_joints)
+    if len(members) < 2:
+        return n_inside
+    # Members grouped by image: each target pairs with its image's run of members.
+    members = members[np.argsort(image_index[members], kind="stable")]
+    per_image = np.bincount(image_index[members], minlength=n_images)
+    run_start = np.concatenate(([0], np.cumsum(per_image)[:-1]))
+
+    xs = np.where(labelled, keypoints[..., 0], np.nan)
+    ys = np.where(labelled, keypoints[..., 1], np.nan)
+    with np.errstate(invalid="ignore"):
+        extent = np.column_stack([
+            np.nanmin(xs[members], axis=1), np.nanmin(ys[members], axis=1),
+            np.nanmax(xs[members], axis=1), np.nanmax(ys[members], axis=1),
+        ])  # (M, 4) per member, in member order
+    box = np.column_stack([bbox[:, 0], bbox[:, 1], bbox[:, 0] + bbox[:, 2], bbox[:, 1] + bbox[:, 3]])
+
+    targets = members  # only annotations with labelled joints have a defined ratio
+    pairs_per_target = per_image[image_index[targets]]
+    cumulative = np.cumsum(pairs_per_target)
     start = 0
-    while start < n:
+    while start < len(targets):
         budget = (cumulative[start - 1] if start else 0) + PAIRS_PER_CHUNK
         stop = max(int(np.searchsorted(cumulative, budget, side="right")), start + 1)
-        person = np.arange(start, stop)
-        counts = pairs_per_person[person]
-        person_rep = np.repeat(person, counts)
-        # Offset of each pair within its person's run, then the joint row it tests.
-        run_start = np.repeat(np.cumsum(counts) - counts, counts)
-        joint_row = np.repeat(image_start[image_index[person]], counts) + (np.arange(len(person_rep)) - run_start)
-        inside = (
-            (joint_owner[joint_row] != person_rep)
-            & (joint_x[joint_row] >= x0[person_rep]) & (joint_x[joint_row] <= x1[person_rep])
-            & (joint_y[joint_row] >= y0[person_rep]) & (joint_y[joint_row] <= y1[person_rep])
+        target = targets[start:stop]
+        counts = pairs_per_target[start:stop]
+        target_rep = np.repeat(target, counts)
+        offset = np.arange(len(target_rep)) - np.repeat(np.cumsum(counts) - counts, counts)
+        other_pos = np.repeat(run_start[image_index[target]], counts) + offset  # position in members
+        other = members[other_pos]
+        tb = box[target_rep]
+        ext = extent[other_pos]
+        candidate = (
+            (other != target_rep)
+            & (ext[:, 0] <= tb[:, 2]) & (ext[:, 2] >= tb[:, 0])
+            & (ext[:, 1] <= tb[:, 3]) & (ext[:, 3] >= tb[:, 1])
         )
-        n_inside[start:stop] = np.bincount(person_rep[inside] - start, minlength=stop - start)
+        target_rep, other, tb = target_rep[candidate], other[candidate], tb[candidate]
+        # (S, K) joint tests for the surviving pairs, edges included.
+        jx, jy = keypoints[other, :, 0], keypoints[other, :, 1]
+        inside = (
+            labelled[other]
+            & (jx >= tb[:, 0:1]) & (jx <= tb[:, 2:3]) & (jy >= tb[:, 1:2]) & (jy <= tb[:, 3:4])
+        )
+        n_inside += np.bincount(target_rep, weights=inside.sum(axis=1), minlength=n).astype(np.int64)
         start = stop
     return n_inside

@@ -6,8 +6,11 @@ error paths, to name the offending record.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
@@ -15,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from analysis.coco_json import CocoAnnotation, CocoFile, CocoImage, decode_coco
 from analysis.errors import AnnotationError
@@ -43,18 +45,12 @@ class SourceRule:
         except re.error as exc:
             raise ValueError(f"invalid source pattern {self.pattern!r}: {exc}") from None
 
-    def apply(self, values: list[object]) -> pd.Series:
-        """(N,) source per image; null where the field is missing or does not match."""
-        text = pd.Series(values, dtype=object).astype("string")
+    def apply(self, values: list[object]) -> list[str | None]:
+        """(N,) source per image; None where the field is missing or does not match."""
         compiled = re.compile(self.pattern)
-        if "source" in compiled.groupindex:
-            group = "source"
-        elif compiled.groups:
-            group = 1
-        else:
-            return text.str.extract(f"({self.pattern})", expand=False)
-        extracted = text.str.extract(self.pattern, expand=True)
-        return extracted[group] if group == "source" else extracted.iloc[:, 0]
+        group = "source" if "source" in compiled.groupindex else (1 if compiled.groups else 0)
+        matches = (compiled.search(str(v)) if v is not None else None for v in values)
+        return [m.group(group) if m else None for m in matches]
 
 
 @dataclass(frozen=True)
@@ -89,7 +85,7 @@ class ImageColumns:
     width: npt.NDArray[np.float64]  #: NaN when absent
     height: npt.NDArray[np.float64]
     crowd_index_stored: npt.NDArray[np.float64]  #: NaN when the file has none
-    source: pd.Series  #: string, null when unknown
+    source: list[str | None]  #: None when unknown
 
 
 @dataclass(frozen=True)
@@ -124,7 +120,24 @@ def load_pose_dataset(path: Path, options: LoadOptions = LoadOptions(), data: by
         AnnotationError: naming the file, the record and the problem, for any
             input that cannot be read faithfully.
     """
-    path = Path(path)
+    with gc_paused():
+        return _load(Path(path), options, data)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic GC: decoding creates millions of containers, and the
+    collections it would trigger (for no garbage) cost more than the decode itself."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load(path: Path, options: LoadOptions, data: bytes | None) -> PoseDataset:
     extra_fields = (options.source_rule.field,) if options.source_rule else ()
     coco, extras = decode_coco(path, data, extra_fields)
     skipped = SkipLog()
@@ -209,14 +222,14 @@ def _image_columns(images: list[CocoImage], extras: list[dict] | None, rule: Sou
     if rule is not None and extras is not None:
         source = rule.apply([e.get(rule.field) for e in extras])
     else:
-        source = pd.Series([None] * n, dtype="string")
+        source = [None] * n
     return ImageColumns(
         image_id=np.fromiter(map(attrgetter("id"), images), np.int64, n),
         file_name=list(map(attrgetter("file_name"), images)),
         width=floats("width"),
         height=floats("height"),
         crowd_index_stored=floats("crowdIndex"),
-        source=source.reset_index(drop=True),
+        source=source,
     )
 
 
@@ -269,8 +282,16 @@ def _instance_columns(path: Path, annotations: list[CocoAnnotation], image_ids: 
     keypoints = _keypoint_array(path, annotations, ann_id, n_joints, skipped)
     segm_area = np.array([np.nan if v is None else v for v in map(attrgetter("area"), annotations)], dtype=np.float64).reshape(n)
     num_keypoints = np.array([-1 if v is None else v for v in map(attrgetter("num_keypoints"), annotations)], dtype=np.int64).reshape(n)
-    iscrowd = np.fromiter(map(bool, map(attrgetter("iscrowd"), annotations)), bool, n)
+    iscrowd = _iscrowd_array(path, annotations)
     return InstanceColumns(ann_id, image_index.astype(np.int64), iscrowd, bbox, segm_area, num_keypoints, keypoints)
+
+
+def _iscrowd_array(path: Path, annotations: list[CocoAnnotation]) -> npt.NDArray[np.bool_]:
+    values = list(map(attrgetter("iscrowd"), annotations))
+    if not set(map(type, values)) <= {int, bool}:
+        bad = next(a for a in annotations if type(a.iscrowd) not in (int, bool))
+        raise AnnotationError(path, f"annotation id={bad.id}", f"iscrowd must be 0/1 or true/false, got {bad.iscrowd!r}")
+    return np.fromiter(map(bool, values), bool, len(values))
 
 
 def _bbox_array(path: Path, annotations: list[CocoAnnotation], ann_id: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:

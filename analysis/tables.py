@@ -31,7 +31,7 @@ def images_table(dataset: str, split: str, data: PoseDataset, crowding: Crowding
         "n_crowd_regions": pa.array(n_crowd, pa.int32()),
         "crowd_index": pa.array(crowding.crowd_index, pa.float64()),
         "crowd_index_stored": _nullable(stored, np.isnan(stored), pa.float64()),
-        "source": pa.array(img.source.astype(object).where(img.source.notna(), None).tolist(), pa.string()),
+        "source": pa.array(img.source, pa.string()),
     })
 
 
@@ -42,7 +42,7 @@ def instances_table(dataset: str, split: str, data: PoseDataset, crowding: Crowd
     visibility = inst.keypoints[..., 2]
     # Binary files (PoseTrack) mark a labelled joint 1; it is then also visible.
     visible = visibility > 0 if data.visibility == "binary" else visibility >= 1.5
-    flat = inst.keypoints.reshape(n, -1).astype(np.float32).reshape(-1)
+    flat = inst.keypoints.astype(np.float32).reshape(-1)
     width = inst.keypoints.shape[1] * 3
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64) if width else np.zeros(n + 1, np.int64)
     keypoints = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float32()))

@@ -1,0 +1,52 @@
+"""Size buckets and level edges at their exact boundaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.definitions import (
+    AreaSource, CrowdConvention, SizeEdges, density_levels, person_area, size_bucket_codes,
+    size_bucket_labels,
+)
+
+
+def test_buckets_at_exact_coco_edges():
+    edges = SizeEdges()
+    areas = [0.0, 1023.999, 1024.0, 1024.001, 9215.999, 9216.0, 1e9, np.nan]
+    assert size_bucket_codes(areas, edges).tolist() == [0, 0, 1, 1, 1, 2, 2, -1]
+    assert size_bucket_labels(areas, edges).tolist() == [
+        "small", "small", "medium", "medium", "medium", "large", "large", None,
+    ]
+
+
+def test_custom_edges_are_honoured():
+    edges = SizeEdges(small_medium=100.0, medium_large=400.0)
+    assert size_bucket_codes([99, 100, 399, 400], edges).tolist() == [0, 1, 1, 2]
+
+
+@pytest.mark.parametrize("low, high", [(0, 10), (10, 10), (20, 10), (-1, 5)])
+def test_invalid_edges_are_rejected(low, high):
+    with pytest.raises(ValueError):
+        SizeEdges(low, high)
+
+
+def test_area_sources():
+    w, h, segm = np.array([10.0, 4.0]), np.array([20.0, 5.0]), np.array([150.0, np.nan])
+    np.testing.assert_allclose(person_area(w, h, segm, AreaSource.BBOX), [200.0, 20.0])
+    np.testing.assert_allclose(person_area(w, h, segm, AreaSource.CROWDPOSE), [106.0, 10.6])
+    # segm never falls back to the box: NaN stays NaN.
+    out = person_area(w, h, segm, AreaSource.SEGM)
+    assert out[0] == 150.0 and np.isnan(out[1])
+
+
+def test_crowd_conventions_and_density_levels():
+    values = [0.0, 0.1, 0.15, 0.2, 0.79, 0.8, 3.0, np.nan]
+    assert CrowdConvention.PAPER.levels().labels(values).tolist() == [
+        "easy", "medium", "medium", "medium", "medium", "hard", "hard", None,
+    ]
+    assert CrowdConvention.EVAL_CODE.levels().labels(values).tolist() == [
+        "easy", "easy", "easy", "medium", "medium", "hard", "hard", None,
+    ]
+    assert density_levels().codes([0.05, 0.5, 0.9]).tolist() == [0, 1, 2]
+    assert "0.2" in CrowdConvention.EVAL_CODE.levels().description
