@@ -28,7 +28,7 @@ from analysis.registry import DatasetSpec
 from analysis.schema import COCO17, CROWDPOSE14, KeypointSchema
 
 #: Bump when the generator's output changes, so old demo files are regenerated.
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 
 # A standing pose in box-normalised (x, y) coordinates, per COCO joint.
 _COCO_POSE = np.array([
@@ -142,7 +142,7 @@ def _people(profile: DemoProfile, rng: np.random.Generator) -> list[tuple[np.nda
         h = min(h, 0.95 * height)
         w = h * rng.uniform(0.35, 0.55)
         if profile.clustered:
-            cx, cy = centre + rng.normal(0, [0.12 * width, 0.08 * height])
+            cx, cy = centre + rng.normal(0, [0.28 * width, 0.12 * height])
         else:
             cx, cy = rng.uniform([w / 2, h / 2], [width - w / 2, height - h / 2])
         x0 = float(np.clip(cx - w / 2, 0, width - w))

@@ -1,0 +1,436 @@
+"""Speed and memory of the analysis core's build on a COCO-train-sized file.
+
+``python -m benchmarks.build`` (``make bench``) generates, once, a synthetic
+COCO person-keypoints file (60,000 images, 260,000 annotations, 17 joints,
+30-point polygons, ~200 MB; see ``benchmarks/synthetic_coco.py``), then measures,
+each in a fresh subprocess so that peak RSS belongs to that measurement alone:
+
+a. our full build: ``python -m analysis build --name bench --split train
+   --annotations FILE --cache-dir TMP --force`` (process wall time, peak RSS);
+b. ``orjson.loads`` of the file alone (the read is timed separately), with
+   Python's default gc and, for reference, with gc disabled;
+c. a msgspec typed decode that skips ``segmentation`` (only the fields the
+   tables need; ``keypoints: list[int | float]``), default gc and gc off;
+d. the baseline: pycocotools ``COCO()`` + a per-image loop computing the same
+   columns (``benchmarks/reference.py``).
+
+It prints a table and the targets with PASS / FAIL:
+build / orjson.loads <= 0.8, pycocotools / build >= 3, build peak RSS <= 1.2 GB,
+and writes everything to ``benchmarks/.data/build-results.json`` (other sizes:
+``build-results-i<images>-p<persons>.json``).
+
+Peak RSS is taken two ways and the larger is reported: the kernel's figure for
+the child (``os.wait4`` rusage ``ru_maxrss``; max over the process and its
+waited-for children) and a psutil sample, every 20 ms, of the summed RSS of the
+child's whole process tree (catches concurrent worker processes). The kernel
+figure starts from the runner's own RSS at spawn time, so the runner stays
+small (the file is generated in a child process; ``runner_maxrss_bytes`` is
+recorded in the JSON).
+
+Options: ``--quick`` (6,000 images / 26,000 annotations, for smoke tests; the
+targets are meant for the default size), ``--images N --persons N``,
+``--repeat N`` (runs of a, b, c; the best wall time is reported),
+``--skip-baseline``, ``--strict`` (exit 1 when a target fails).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+
+from benchmarks.synthetic_coco import DATA_DIR, default_path, ensure_synthetic_coco
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+TARGET_BUILD_OVER_ORJSON = 0.8
+TARGET_BASELINE_OVER_BUILD = 3.0
+TARGET_PEAK_RSS_BYTES = 1.2e9
+DEFAULT_IMAGES, DEFAULT_PERSONS = 60000, 260000
+QUICK_IMAGES, QUICK_PERSONS = 6000, 26000
+
+
+# ---------------------------------------------------------------------------
+# Workers: run in a fresh interpreter, print one JSON line with in-process timings.
+# ---------------------------------------------------------------------------
+
+def _worker_orjson(path: str, disable_gc: bool) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    with open(path, "rb") as fh:
+        data = fh.read()
+    t1 = time.perf_counter()
+    if disable_gc:
+        gc.disable()
+    doc = orjson.loads(data)
+    t2 = time.perf_counter()
+    return {"read_s": t1 - t0, "decode_s": t2 - t1, "n_annotations": len(doc["annotations"])}
+
+
+class _Image(msgspec.Struct, gc=False):
+    id: int
+    width: int | None = None
+    height: int | None = None
+    file_name: str | None = None
+
+
+class _Annotation(msgspec.Struct, gc=False):
+    """Only the fields the tables need: ``segmentation`` is not declared, so skipped."""
+
+    id: int
+    image_id: int
+    bbox: list[float] | None = None
+    keypoints: list[int | float] = []
+    num_keypoints: int | None = None
+    iscrowd: int = 0
+    area: float | None = None
+
+
+class _Document(msgspec.Struct, gc=False):
+    images: list[_Image]
+    annotations: list[_Annotation]
+
+
+def _worker_msgspec(path: str, disable_gc: bool) -> dict[str, Any]:
+    decoder = msgspec.json.Decoder(_Document)
+    t0 = time.perf_counter()
+    with open(path, "rb") as fh:
+        data = fh.read()
+    t1 = time.perf_counter()
+    if disable_gc:
+        gc.disable()
+    doc = decoder.decode(data)
+    t2 = time.perf_counter()
+    return {"read_s": t1 - t0, "decode_s": t2 - t1, "n_annotations": len(doc.annotations)}
+
+
+def _worker_pycocotools(path: str) -> dict[str, Any]:
+    from benchmarks.reference import load_coco, reference_tables
+
+    t0 = time.perf_counter()
+    coco = load_coco(path)
+    t1 = time.perf_counter()
+    images, instances = reference_tables(path, coco=coco)
+    t2 = time.perf_counter()
+    return {"coco_s": t1 - t0, "loop_s": t2 - t1, "total_s": t2 - t0,
+            "n_images": len(images), "n_instances": len(instances),
+            "mean_crowd_index": float(images["crowd_index"].mean())}
+
+
+def _run_worker(kind: str, path: str) -> None:
+    if kind == "orjson":
+        out = _worker_orjson(path, disable_gc=False)
+    elif kind == "orjson-nogc":
+        out = _worker_orjson(path, disable_gc=True)
+    elif kind == "msgspec":
+        out = _worker_msgspec(path, disable_gc=False)
+    elif kind == "msgspec-nogc":
+        out = _worker_msgspec(path, disable_gc=True)
+    elif kind == "pycocotools":
+        out = _worker_pycocotools(path)
+    else:
+        raise SystemExit(f"unknown worker {kind!r}")
+    sys.stdout.write("\nRESULT " + orjson.dumps(out).decode() + "\n")
+    sys.stdout.flush()
+    os._exit(0)  # skip tearing down millions of objects: not part of the measurement
+
+
+# ---------------------------------------------------------------------------
+# Parent: one fresh subprocess per measurement, wall time and peak RSS.
+# ---------------------------------------------------------------------------
+
+class _TreeRssSampler(threading.Thread):
+    """Max of the summed RSS of a process and its descendants, sampled."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            import psutil
+            proc = psutil.Process(self.pid)
+        except Exception:
+            return
+        while not self._stop_event.is_set():
+            try:
+                total = proc.memory_info().rss
+                for child in proc.children(recursive=True):
+                    try:
+                        total += child.memory_info().rss
+                    except Exception:
+                        pass
+                self.peak = max(self.peak, total)
+            except Exception:
+                return
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+def measure(cmd: list[str], label: str, cwd: Path = REPO_ROOT) -> dict[str, Any]:
+    """Run ``cmd`` in a fresh process; wall time, peak RSS, rc, and its RESULT line."""
+    with tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        sampler = _TreeRssSampler(proc.pid)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        sampler.stop()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    result: dict[str, Any] = {
+        "label": label,
+        "cmd": cmd,
+        "rc": proc.returncode,
+        "wall_s": wall,
+        "maxrss_bytes_kernel": usage.ru_maxrss * 1024,  # Linux: kilobytes
+        "maxrss_bytes_tree_sampled": sampler.peak,
+    }
+    result["peak_rss_bytes"] = max(result["maxrss_bytes_kernel"], sampler.peak)
+    for line in text.splitlines():
+        if line.startswith("RESULT "):
+            result["inner"] = orjson.loads(line[len("RESULT "):])
+    if proc.returncode != 0:
+        result["output_tail"] = text[-3000:]
+    return result
+
+
+def _worker_cmd(kind: str, path: Path) -> list[str]:
+    return [sys.executable, "-m", "benchmarks.build", "--worker", kind, str(path)]
+
+
+def _best(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    ok = [r for r in runs if r["rc"] == 0]
+    if not ok:
+        return runs[-1]
+    if key == "wall_s":
+        return min(ok, key=lambda r: r["wall_s"])
+    return min(ok, key=lambda r: r["inner"][key])
+
+
+def _one(label: str, cmd: list[str], i: int, n: int) -> dict[str, Any]:
+    print(f"  {label}: run {i + 1}/{n} ...", end="", flush=True)
+    r = measure(cmd, label)
+    inner = r.get("inner", {})
+    extra = f", in-process {inner['decode_s']:.2f} s" if "decode_s" in inner else ""
+    status = "" if r["rc"] == 0 else f"  FAILED rc={r['rc']}"
+    print(f" {r['wall_s']:.2f} s wall{extra}, peak RSS "
+          f"{r['peak_rss_bytes'] / 1e6:.0f} MB{status}", flush=True)
+    return r
+
+
+def _round_robin(cmds: dict[str, list[str]], n: int) -> dict[str, list[dict[str, Any]]]:
+    """Run every command n times, interleaved, so that a change in machine load during
+    the benchmark affects all of them alike (the ratios stay meaningful)."""
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in cmds}
+    for i in range(n):
+        for label, cmd in cmds.items():
+            runs[label].append(_one(label, cmd, i, n))
+    return runs
+
+
+def _fmt_s(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f} s"
+
+
+def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool = True,
+                  seed: int = 0) -> dict[str, Any]:
+    print(f"== PoseAtlas build benchmark: {n_images:,} images, {n_persons:,} annotations ==",
+          flush=True)
+    # Generate in a child process: the parent must stay small, because a child's kernel
+    # peak-RSS figure (ru_maxrss) starts from the parent's RSS at fork/vfork time.
+    if not default_path(n_images, n_persons, seed=seed).with_suffix(".stats.json").exists():
+        subprocess.run([sys.executable, "-m", "benchmarks.synthetic_coco", "--images",
+                        str(n_images), "--persons", str(n_persons), "--seed", str(seed)],
+                       cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
+    path, stats = ensure_synthetic_coco(n_images, n_persons, seed=seed)
+    print(f"file: {path} ({stats['bytes'] / 1e6:.1f} MB)", flush=True)
+
+    results: dict[str, Any] = {
+        "file": str(path), "file_bytes": stats["bytes"], "file_stats": stats,
+        "python": sys.version.split()[0], "cpus": os.cpu_count(),
+        "repeat": repeat, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "runner_maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+    results["versions"] = {"orjson": orjson.__version__, "msgspec": msgspec.__version__}
+
+    # (a) our build, its fixed cost (interpreter start + CLI imports), (b) orjson.loads,
+    # (c) msgspec typed decode without segmentation: interleaved, `repeat` rounds.
+    print("(a) our build: python -m analysis build ... --force; (a0) its startup alone: "
+          "python -m analysis build --help;\n(b) orjson.loads alone; (c) msgspec typed decode "
+          "skipping segmentation -- interleaved, best of each kept", flush=True)
+    cache_dir = Path(tempfile.mkdtemp(prefix="poseatlas-bench-"))
+    try:
+        cmds = {
+            "build": [sys.executable, "-m", "analysis", "build", "--name", "bench",
+                      "--split", "train", "--annotations", str(path),
+                      "--cache-dir", str(cache_dir), "--force", "--quiet"],
+            "startup": [sys.executable, "-m", "analysis", "build", "--help"],
+            "orjson.loads": _worker_cmd("orjson", path),
+            "orjson.loads gc off": _worker_cmd("orjson-nogc", path),
+            "msgspec typed": _worker_cmd("msgspec", path),
+            "msgspec typed gc off": _worker_cmd("msgspec-nogc", path),
+        }
+        runs = _round_robin(cmds, repeat)
+        out_dir = cache_dir / "bench" / "train"
+        if out_dir.is_dir():
+            results["build_outputs"] = {p.name: p.stat().st_size for p in out_dir.iterdir()}
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    build_runs, startup_runs = runs["build"], runs["startup"]
+    orjson_runs, orjson_nogc_runs = runs["orjson.loads"], runs["orjson.loads gc off"]
+    msgspec_runs, msgspec_nogc_runs = runs["msgspec typed"], runs["msgspec typed gc off"]
+    build = _best(build_runs, "wall_s")
+    startup = _best(startup_runs, "wall_s")
+    if build["rc"] != 0:
+        print("  build FAILED; last output:\n" + build.get("output_tail", ""), flush=True)
+    orj, orj_ng = _best(orjson_runs, "decode_s"), _best(orjson_nogc_runs, "decode_s")
+    msp, msp_ng = _best(msgspec_runs, "decode_s"), _best(msgspec_nogc_runs, "decode_s")
+
+    # (d) baseline
+    base = None
+    if baseline:
+        print("(d) pycocotools COCO() + per-image loop (takes a while) ...", flush=True)
+        base = _one("pycocotools", _worker_cmd("pycocotools", path), 0, 1)
+        if base["rc"] != 0:
+            print("  baseline FAILED; last output:\n" + base.get("output_tail", ""), flush=True)
+
+    def inner(r: dict[str, Any] | None, key: str) -> float | None:
+        return r["inner"][key] if r and r["rc"] == 0 and "inner" in r else None
+
+    build_s = build["wall_s"] if build["rc"] == 0 else None
+    orjson_s = inner(orj, "decode_s")
+    base_s = base["wall_s"] if base and base["rc"] == 0 else None
+    ratio_orjson = build_s / orjson_s if build_s and orjson_s else None
+    ratio_base = base_s / build_s if build_s and base_s else None
+    rss = build["peak_rss_bytes"] if build["rc"] == 0 else None
+
+    results["measurements"] = {
+        "build": {"best": build, "runs": build_runs},
+        "startup": {"best": startup, "runs": startup_runs},
+        "orjson_loads": {"best": orj, "runs": orjson_runs},
+        "orjson_loads_gc_off": {"best": orj_ng, "runs": orjson_nogc_runs},
+        "msgspec_typed": {"best": msp, "runs": msgspec_runs},
+        "msgspec_typed_gc_off": {"best": msp_ng, "runs": msgspec_nogc_runs},
+        "pycocotools": {"best": base, "runs": [base] if base else []},
+    }
+
+    def verdict(ok: bool | None) -> str:
+        return "n/a" if ok is None else ("PASS" if ok else "FAIL")
+
+    targets = {
+        "build_over_orjson": {
+            "value": ratio_orjson, "target": f"<= {TARGET_BUILD_OVER_ORJSON}",
+            "verdict": verdict(None if ratio_orjson is None
+                               else ratio_orjson <= TARGET_BUILD_OVER_ORJSON)},
+        "pycocotools_over_build": {
+            "value": ratio_base, "target": f">= {TARGET_BASELINE_OVER_BUILD}",
+            "verdict": verdict(None if ratio_base is None
+                               else ratio_base >= TARGET_BASELINE_OVER_BUILD)},
+        "build_peak_rss_bytes": {
+            "value": rss, "target": f"<= {TARGET_PEAK_RSS_BYTES:.0f}",
+            "verdict": verdict(None if rss is None else rss <= TARGET_PEAK_RSS_BYTES)},
+    }
+    results["targets"] = targets
+    if build_s and inner(orj_ng, "decode_s"):
+        results["build_over_orjson_gc_off"] = build_s / inner(orj_ng, "decode_s")
+
+    # ---- table ------------------------------------------------------------------
+    def mb(r: dict[str, Any] | None) -> str:
+        return "n/a" if not r or r["rc"] != 0 else f"{r['peak_rss_bytes'] / 1e6:,.0f} MB"
+
+    rows = [
+        ("our build (python -m analysis build)", _fmt_s(build_s), "process wall", mb(build)),
+        ("  of which startup (build --help)", _fmt_s(startup["wall_s"]),
+         "interpreter + imports", mb(startup)),
+        ("orjson.loads (default gc)", _fmt_s(orjson_s),
+         f"process wall {_fmt_s(orj['wall_s'])}; read {_fmt_s(inner(orj, 'read_s'))}", mb(orj)),
+        ("orjson.loads (gc off)", _fmt_s(inner(orj_ng, "decode_s")),
+         f"process wall {_fmt_s(orj_ng['wall_s'])}", mb(orj_ng)),
+        ("msgspec typed, no segmentation", _fmt_s(inner(msp, "decode_s")),
+         f"process wall {_fmt_s(msp['wall_s'])}", mb(msp)),
+        ("msgspec typed, no segm. (gc off)", _fmt_s(inner(msp_ng, "decode_s")),
+         f"process wall {_fmt_s(msp_ng['wall_s'])}", mb(msp_ng)),
+    ]
+    if base:
+        rows.append(("pycocotools COCO() + loop", _fmt_s(base_s),
+                     f"COCO() {_fmt_s(inner(base, 'coco_s'))}, loop "
+                     f"{_fmt_s(inner(base, 'loop_s'))}", mb(base)))
+    print()
+    print(f"{'measurement':38s} {'time':>9s}  {'peak RSS':>9s}  notes")
+    print("-" * 100)
+    for name, t, note, m in rows:
+        print(f"{name:38s} {t:>9s}  {m:>9s}  {note}")
+    print()
+    quick = (n_images, n_persons) != (DEFAULT_IMAGES, DEFAULT_PERSONS)
+    if quick:
+        print("(not the default size: the targets are meant for 60,000 images / 260,000 "
+              "annotations)")
+    fr = lambda x, f: "n/a" if x is None else f.format(x)  # noqa: E731
+    print(f"build / orjson.loads      = {fr(ratio_orjson, '{:.2f}'):>6s}  "
+          f"(target <= {TARGET_BUILD_OVER_ORJSON})  {targets['build_over_orjson']['verdict']}")
+    print(f"pycocotools / build       = {fr(ratio_base, '{:.2f}'):>6s}  "
+          f"(target >= {TARGET_BASELINE_OVER_BUILD})  "
+          f"{targets['pycocotools_over_build']['verdict']}")
+    print(f"build peak RSS            = {fr(rss and rss / 1e9, '{:.2f}'):>6s} GB "
+          f"(target <= {TARGET_PEAK_RSS_BYTES / 1e9:.1f} GB)  "
+          f"{targets['build_peak_rss_bytes']['verdict']}")
+    if "build_over_orjson_gc_off" in results:
+        print(f"(for reference: build / orjson.loads with gc off = "
+              f"{results['build_over_orjson_gc_off']:.2f})")
+
+    name = ("build-results.json" if not quick
+            else f"build-results-i{n_images}-p{n_persons}.json")
+    out_path = DATA_DIR / name
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".json.tmp")
+    tmp.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    os.replace(tmp, out_path)
+    print(f"\nresults: {out_path}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--images", type=int, default=None)
+    ap.add_argument("--persons", type=int, default=None)
+    ap.add_argument("--quick", action="store_true",
+                    help=f"{QUICK_IMAGES:,} images / {QUICK_PERSONS:,} annotations")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of the build, orjson and msgspec measurements (best is kept)")
+    ap.add_argument("--skip-baseline", action="store_true", help="skip pycocotools")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    ap.add_argument("--worker", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        _run_worker(*args.worker)
+        return 0
+    n_images = args.images or (QUICK_IMAGES if args.quick else DEFAULT_IMAGES)
+    n_persons = args.persons or (QUICK_PERSONS if args.quick else DEFAULT_PERSONS)
+    results = run_benchmark(n_images, n_persons, repeat=max(1, args.repeat),
+                            baseline=not args.skip_baseline, seed=args.seed)
+    failed = any(t["verdict"] == "FAIL" for t in results["targets"].values())
+    return 1 if (args.strict and failed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Dashboard speed at scale: ``python -m benchmarks.dashboard``.
+
+Builds synthetic caches (1M persons over three datasets by default, keypoints
+included) in ``benchmarks/.data/`` (git-ignored, reused when present), then prints
+the time to load the caches and the median server time of a rerun of every view
+after a filter change (the size bucket toggles between ``small`` and ``all``),
+measured with Streamlit's AppTest, each as a ratio against the 0.3 s target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from analysis import cache
+from analysis.schema import COCO17, CROWDPOSE14
+
+DATA_DIR = Path(__file__).resolve().parent / ".data"
+TARGET_S = 0.3
+VIEWS = ["overview", "people", "size", "crowding", "scenes", "keypoints", "browse"]
+GENERATOR_VERSION = 1
+
+
+def write_synthetic_caches(root: Path, n_persons: int = 1_000_000, seed: int = 0) -> Path:
+    """Three contract-conforming synthetic datasets totalling ``n_persons`` persons."""
+    rng = np.random.default_rng(seed)
+    specs = [("bench-coco", COCO17, 3.0, True), ("bench-crowd", CROWDPOSE14, 7.0, False),
+             ("bench-small", COCO17, 12.0, True)]
+    for i, (name, schema, mean_ppl, has_segm) in enumerate(specs):
+        n_p = n_persons // len(specs) + (n_persons % len(specs) if i == 0 else 0)
+        n_img = max(1, int(n_p / mean_ppl))
+        image_id = np.arange(n_img, dtype=np.int64) + 1
+        img_of = np.sort(rng.integers(0, n_img, n_p))
+        n_persons_img = np.bincount(img_of, minlength=n_img)
+        width = rng.choice([640, 800, 1024], n_img).astype(np.int64)
+        height = rng.choice([480, 600, 768], n_img).astype(np.int64)
+        ci = rng.gamma(1.2, 0.3, n_img)
+        images = pd.DataFrame({
+            "dataset": name, "split": "train", "image_id": image_id,
+            "file_name": [f"{j:012d}.jpg" for j in image_id], "width": width, "height": height,
+            "n_persons": n_persons_img, "n_crowd_regions": np.zeros(n_img, dtype=np.int64),
+            "crowd_index": ci, "crowd_index_stored": np.round(ci, 2) if not has_segm else np.nan,
+            "source": None,
+        })
+        side = np.exp(rng.normal(np.log(60 if name != "bench-small" else 25), 0.8, n_p))
+        w = np.clip(side * rng.uniform(0.4, 0.8, n_p), 1, 600)
+        h = np.clip(side, 1, 600)
+        k = schema.n_joints
+        vis = rng.choice([0.0, 1.0, 2.0], (n_p, k), p=[0.3, 0.2, 0.5]).astype(np.float32)
+        kp = np.zeros((n_p, k, 3), dtype=np.float32)
+        kp[:, :, 0] = rng.uniform(0, 1, (n_p, k)) * w[:, None]
+        kp[:, :, 1] = rng.uniform(0, 1, (n_p, k)) * h[:, None]
+        kp[:, :, 2] = vis
+        offsets = np.arange(n_p + 1, dtype=np.int32) * 3 * k
+        kp_array = pa.ListArray.from_arrays(pa.array(offsets), pa.array(kp.reshape(-1)))
+        labelled = (vis > 0).sum(axis=1)
+        instances = pa.table({
+            "dataset": pa.array([name] * n_p), "split": pa.array(["train"] * n_p),
+            "ann_id": np.arange(n_p, dtype=np.int64) + 1, "image_id": image_id[img_of],
+            "iscrowd": np.zeros(n_p, dtype=bool), "bbox_x": rng.uniform(0, 300, n_p),
+            "bbox_y": rng.uniform(0, 200, n_p), "bbox_w": w, "bbox_h": h, "bbox_area": w * h,
+            "segm_area": (w * h * rng.uniform(0.4, 0.7, n_p)) if has_segm else np.full(n_p, np.nan),
+            "num_keypoints": labelled.astype(np.int64), "n_labelled": labelled.astype(np.int64),
+            "n_visible": (vis == 2).sum(axis=1).astype(np.int64),
+            "crowding": rng.gamma(1.0, 0.3, n_p), "keypoints": kp_array,
+        })
+        key = cache.CacheKey(name, "train")
+        folder = key.directory(root)
+        cache.write_parquet(images, folder / cache.IMAGES_FILE)
+        cache.write_parquet(instances, folder / cache.INSTANCES_FILE)
+        n_s = n_img
+        top5 = rng.integers(0, 365, (n_s, 5))
+        scenes = pa.table({
+            "dataset": pa.array([name] * n_s), "split": pa.array(["train"] * n_s),
+            "image_id": image_id, "entropy": rng.uniform(0.5, 4.5, n_s),
+            "top5_ids": pa.ListArray.from_arrays(pa.array(np.arange(n_s + 1, dtype=np.int32) * 5),
+                                                 pa.array(top5.reshape(-1))),
+            "top5_probs": pa.ListArray.from_arrays(
+                pa.array(np.arange(n_s + 1, dtype=np.int32) * 5),
+                pa.array(np.tile([0.4, 0.2, 0.1, 0.05, 0.05], n_s))),
+            "p_indoor": rng.uniform(0, 1, n_s), "model": pa.array(["synthetic"] * n_s),
+        })
+        cache.write_parquet(scenes, folder / cache.SCENES_FILE)
+        cache.write_json({
+            "dataset": name, "split": "train", "synthetic": True,
+            "schema_version": cache.SCHEMA_VERSION, "keypoint_schema": schema.to_json(),
+            "generator": f"benchmarks.dashboard v{GENERATOR_VERSION}",
+            "counts": {"images": n_img, "persons": n_p}, "scenes": {"entropy_base": None},
+            "inputs": {"images": {"path": None}},
+        }, folder / cache.MANIFEST_FILE)
+    return root
+
+
+def ensure_caches(n_persons: int) -> Path:
+    root = DATA_DIR / f"dashboard-v{GENERATOR_VERSION}-{n_persons}"
+    if not (root / "bench-small" / "train" / cache.MANIFEST_FILE).is_file():
+        t = time.perf_counter()
+        write_synthetic_caches(root, n_persons)
+        print(f"wrote synthetic caches ({n_persons:,} persons) to {root} "
+              f"in {time.perf_counter() - t:.1f} s")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--views", nargs="*", default=VIEWS)
+    args = parser.parse_args(argv)
+
+    root = ensure_caches(args.persons)
+    os.environ["POSEATLAS_CACHE_DIR"] = str(root)
+    from dashboard.loading import load_caches
+
+    t = time.perf_counter()
+    caches = load_caches(root)
+    load_s = time.perf_counter() - t
+    print(f"load caches: {load_s:.2f} s ({len(caches.images):,} images, "
+          f"{len(caches.persons):,} persons, {len(caches.datasets)} datasets)")
+
+    from streamlit.testing.v1 import AppTest
+
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=600)
+    t = time.perf_counter()
+    at.run()
+    print(f"first run (loads and caches everything): {time.perf_counter() - t:.2f} s")
+    print(f"{'view':<10} {'median rerun (s)':>17} {'ratio to 0.3 s':>15}")
+    worst = 0.0
+    for view in args.views:
+        if view != "overview":
+            at.switch_page(f"views/{view}.py")
+        at.run()  # warm: keypoints etc. load once
+        times = []
+        for i in range(args.repeats):
+            at.session_state["g_bucket"] = "small" if i % 2 == 0 else "all"
+            t = time.perf_counter()
+            at.run()
+            times.append(time.perf_counter() - t)
+        if at.exception:
+            print(f"{view}: exception {at.exception[0].value}", file=sys.stderr)
+        med = statistics.median(times)
+        worst = max(worst, med)
+        print(f"{view:<10} {med:>17.3f} {med / TARGET_S:>15.2f}")
+    print(f"worst view: {worst:.3f} s = {worst / TARGET_S:.2f} x the {TARGET_S} s target")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,8 @@
+"""PoseAtlas dashboard: Streamlit views over the parquet caches.
+
+Pure parts (no streamlit import): ``figures`` (frames + options -> plotly Figure),
+``filters`` (the global filters as pandas operations), ``loading`` (caches ->
+frames), ``export`` (paper theme, kaleido, CSV / LaTeX, zip), ``query`` (the URL
+query string).  Streamlit parts: ``app.py`` (entry and sidebar), ``data`` (cached
+loaders), ``ui`` (shared widgets) and ``views/`` (one thin page module per view; not ``pages/``, which would switch Streamlit to its legacy pages-directory mode).
+"""

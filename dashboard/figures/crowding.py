@@ -1,0 +1,200 @@
+"""Crowding: CrowdIndex distribution, easy/medium/hard shares, small-person density
+(Figure 8c) and computed vs stored CrowdIndex."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from analysis.definitions import CrowdConvention, LevelEdges
+from dashboard.figures.common import LEVEL_COLORS, empty_figure, group_masks, finish, style_for, y_label
+
+CI_BIN = 0.05
+
+
+def crowd_index_table(
+    images: pd.DataFrame, datasets: Sequence[str], *, bin_width: float = CI_BIN,
+    normalise: str = "count",
+) -> pd.DataFrame:
+    """Images per CrowdIndex bin [left, left + bin_width); one column per dataset."""
+    ci = images["crowd_index"].to_numpy(dtype=float)
+    finite = ci[np.isfinite(ci)]
+    top = float(finite.max()) if len(finite) else 1.0
+    n = int(np.floor(top / bin_width)) + 1
+    edges = np.arange(n + 1) * bin_width
+    masks = group_masks(images["dataset"], datasets)
+    data = {"left": edges[:-1], "right": edges[1:]}
+    for name in datasets:
+        v = ci[masks[name] & np.isfinite(ci)]
+        idx = np.clip(np.floor(v / bin_width + 1e-9).astype(np.int64), 0, n - 1)
+        counts = np.bincount(idx, minlength=n).astype(float)
+        if normalise == "share" and counts.sum() > 0:
+            counts = counts / counts.sum()
+        data[name] = counts
+    return pd.DataFrame(data)
+
+
+def crowd_index_hist(
+    images: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "count",
+    bin_width: float = CI_BIN, levels: LevelEdges | None = None,
+    styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+) -> go.Figure:
+    if not len(images) or not datasets:
+        return empty_figure("no images match the current filters")
+    table = crowd_index_table(images, datasets, bin_width=bin_width, normalise=normalise)
+    centres = (table["left"] + table["right"]).to_numpy() / 2
+    fig = go.Figure()
+    for i, name in enumerate(datasets):
+        st = style_for(styles, name, i)
+        fig.add_bar(x=centres, y=table[name].to_numpy(), name=name, width=bin_width,
+                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+                    opacity=0.6 if len(datasets) > 1 else 1.0,
+                    customdata=np.full(len(table), name))
+    fig.update_layout(barmode="overlay")
+    if levels is not None:
+        for edge in (levels.low, levels.high):
+            fig.add_vline(x=edge, line={"dash": "dot", "color": "#555555", "width": 1})
+    return finish(fig, title="CrowdIndex per image", caption=caption, x_title="CrowdIndex",
+                  y_title=y_label(normalise, "images"))
+
+
+def level_table(
+    values: np.ndarray, groups: pd.Series, datasets: Sequence[str], levels: LevelEdges
+) -> pd.DataFrame:
+    """Counts and shares of three levels per dataset (NaN values are not counted).
+
+    Returns:
+        Long frame: dataset, level, count, share.
+    """
+    codes = levels.codes(values)
+    masks = group_masks(groups, datasets)
+    rows = []
+    for name in datasets:
+        c = codes[masks[name] & (codes >= 0)]
+        counts = np.bincount(c.astype(np.int64), minlength=3)[:3]
+        total = counts.sum()
+        for level, count in zip(levels.names, counts, strict=True):
+            rows.append({"dataset": name, "level": level, "count": int(count),
+                         "share": count / total if total else np.nan})
+    return pd.DataFrame(rows, columns=["dataset", "level", "count", "share"])
+
+
+def crowd_levels_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:
+    """easy/medium/hard per dataset under both CrowdPose conventions (long frame)."""
+    ci = images["crowd_index"].to_numpy(dtype=float)
+    parts = []
+    for conv in CrowdConvention:
+        t = level_table(ci, images["dataset"], datasets, conv.levels())
+        t.insert(1, "convention", conv.levels().label)
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True)
+
+
+def crowd_levels(
+    images: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "share",
+    styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+) -> go.Figure:
+    """easy / medium / hard bars per dataset, one panel per convention."""
+    if not len(images) or not datasets:
+        return empty_figure("no images match the current filters")
+    table = crowd_levels_table(images, datasets)
+    convs = list(CrowdConvention)
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True,
+                        subplot_titles=[c.levels().label.replace("CrowdIndex levels ", "")
+                                        for c in convs])
+    value = "share" if normalise == "share" else "count"
+    for col, conv in enumerate(convs, start=1):
+        part = table[table["convention"] == conv.levels().label]
+        for i, name in enumerate(datasets):
+            st = style_for(styles, name, i)
+            rows = part[part["dataset"] == name]
+            fig.add_bar(x=rows["level"], y=rows[value], name=name, legendgroup=name,
+                        showlegend=col == 1,
+                        marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+                        row=1, col=col)
+    fig.update_layout(barmode="group")
+    return finish(fig, title="Crowd levels", caption=caption, x_title="",
+                  y_title=y_label(normalise, "images"))
+
+
+def density_table(persons: pd.DataFrame, datasets: Sequence[str], levels: LevelEdges) -> pd.DataFrame:
+    """sparse / moderate / dense per dataset over the given persons (long frame)."""
+    return level_table(persons["crowding"].to_numpy(dtype=float),
+                       persons["dataset"], datasets, levels)
+
+
+def density_levels_figure(
+    persons: pd.DataFrame, datasets: Sequence[str], levels: LevelEdges, *,
+    normalise: str = "share", styles: dict[str, dict[str, str]] | None = None,
+    caption: str = "", title: str = "Density of small persons",
+) -> go.Figure:
+    if not len(persons) or not datasets:
+        return empty_figure("no small persons match the current filters")
+    table = density_table(persons, datasets, levels)
+    value = "share" if normalise == "share" else "count"
+    fig = go.Figure()
+    for i, name in enumerate(datasets):
+        st = style_for(styles, name, i)
+        rows = table[table["dataset"] == name]
+        fig.add_bar(x=rows["level"], y=rows[value], name=name,
+                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}})
+    fig.update_layout(barmode="group")
+    return finish(fig, title=title, caption=caption, x_title="density level",
+                  y_title=y_label(normalise, "persons"))
+
+
+def agreement_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:
+    """Computed vs stored CrowdIndex where the file stores one.
+
+    Agreement means equal after rounding the computed value to 2 decimals (the
+    precision CrowdPose ships).
+    """
+    rows = []
+    masks = group_masks(images["dataset"], datasets)
+    comp = images["crowd_index"].to_numpy(dtype=float)
+    stored = images["crowd_index_stored"].to_numpy(dtype=float)
+    for name in datasets:
+        m = masks[name] & np.isfinite(stored) & np.isfinite(comp)
+        if not m.any():
+            continue
+        diff = np.abs(comp[m] - stored[m])
+        agree = np.abs(np.round(comp[m], 2) - np.round(stored[m], 2)) < 1e-9
+        rows.append({"dataset": name, "images with stored": int(m.sum()),
+                     "agree (2 decimals)": int(agree.sum()), "share agreeing": agree.mean(),
+                     "max |diff|": diff.max(), "mean |diff|": diff.mean()})
+    return pd.DataFrame(rows, columns=["dataset", "images with stored", "agree (2 decimals)",
+                                       "share agreeing", "max |diff|", "mean |diff|"])
+
+
+def agreement_figure(
+    images: pd.DataFrame, *, bin_width: float = CI_BIN, caption: str = ""
+) -> go.Figure:
+    """Binned stored (y) vs computed (x) CrowdIndex: a 2D histogram, never one point per image."""
+    comp = images["crowd_index"].to_numpy(dtype=float)
+    stored = images["crowd_index_stored"].to_numpy(dtype=float)
+    m = np.isfinite(comp) & np.isfinite(stored)
+    if not m.any():
+        return empty_figure("no stored CrowdIndex in the selected images")
+    top = float(max(comp[m].max(), stored[m].max()))
+    n = int(np.floor(top / bin_width)) + 1
+    edges = np.arange(n + 1) * bin_width
+    counts, _, _ = np.histogram2d(stored[m], comp[m], bins=[edges, edges])
+    centres = (edges[:-1] + edges[1:]) / 2
+    z = np.where(counts > 0, counts, np.nan)
+    fig = go.Figure(go.Heatmap(x=centres, y=centres, z=z, colorscale="Cividis",
+                               colorbar={"title": "images"}))
+    fig.add_scatter(x=[0, edges[-1]], y=[0, edges[-1]], mode="lines", name="y = x",
+                    line={"dash": "dot", "color": "#555555"})
+    return finish(fig, title="Computed vs stored CrowdIndex", caption=caption,
+                  x_title="computed CrowdIndex", y_title="stored CrowdIndex")
+
+
+__all__ = [
+    "LEVEL_COLORS", "agreement_figure", "agreement_table", "crowd_index_hist",
+    "crowd_index_table", "crowd_levels", "crowd_levels_table", "density_levels_figure",
+    "density_table", "level_table",
+]

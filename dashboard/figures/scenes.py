@@ -1,0 +1,118 @@
+"""Scenes: per-image entropy distributions, Table 4 (mean / variance) beside the
+SmallPose paper's values, top scene categories and the indoor share.
+
+Aggregates come from ``analysis.scenes.aggregates`` (population variance, ddof=0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analysis.scenes.aggregates import SceneAggregates, entropy_table, scene_aggregates
+from dashboard.figures.common import empty_figure, group_masks, finish, style_for, y_label
+
+#: SmallPose paper, Table 4: mean / variance of per-image scene entropy (nats).
+REPORTED_TABLE4 = {
+    "crowdpose": (2.42, 1.47),
+    "coco": (2.61, 1.33),
+    "smallpose": (2.85, 1.48),
+}
+
+
+def reported_for(name: str) -> tuple[float, float] | None:
+    """The paper's Table 4 values for a dataset whose name starts with a known one."""
+    key = name.lower().replace("-", "").replace("_", "")
+    for known, values in REPORTED_TABLE4.items():
+        if key.startswith(known):
+            return values
+    return None
+
+
+def aggregates_by_dataset(
+    scenes: pd.DataFrame, datasets: Sequence[str], *, labels: Sequence[str] | None = None,
+    entropy_base: float | None = None, top_k: int = 10,
+) -> dict[str, SceneAggregates]:
+    """``scene_aggregates`` per dataset that has scene rows."""
+    masks = group_masks(scenes["dataset"], datasets)
+    out = {}
+    for name in datasets:
+        part = scenes[masks[name]]
+        if len(part):
+            out[name] = scene_aggregates(part, labels, top_k, entropy_base=entropy_base)
+    return out
+
+
+def table4(aggregates: Mapping[str, SceneAggregates]) -> pd.DataFrame:
+    """Mean / variance of per-image entropy per dataset beside the paper's Table 4."""
+    table = entropy_table(aggregates)
+    if table.empty:
+        return table
+    reported = [reported_for(n) for n in table["dataset"]]
+    table["paper mean"] = [r[0] if r else np.nan for r in reported]
+    table["paper variance"] = [r[1] if r else np.nan for r in reported]
+    return table
+
+
+def entropy_hist(
+    scenes: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 40, normalise: str = "count",
+    styles: dict[str, dict[str, str]] | None = None, caption: str = "", unit: str = "nats",
+) -> go.Figure:
+    """Step histogram of per-image scene entropy, one line per dataset."""
+    h = scenes["entropy"].to_numpy(dtype=float) if len(scenes) else np.empty(0)
+    finite = h[np.isfinite(h)]
+    if not len(finite) or not datasets:
+        return empty_figure("no scene entropy for the selected images")
+    edges = np.linspace(0.0, max(float(finite.max()), 1e-6) * 1.0001, n_bins + 1)
+    masks = group_masks(scenes["dataset"], datasets)
+    fig = go.Figure()
+    for i, name in enumerate(datasets):
+        v = h[masks[name] & np.isfinite(h)]
+        if not len(v):
+            continue
+        counts = np.histogram(v, bins=edges)[0].astype(float)
+        if normalise == "share":
+            counts = counts / counts.sum()
+        st = style_for(styles, name, i)
+        fig.add_scatter(x=edges, y=np.append(counts, counts[-1]), name=name, mode="lines",
+                        line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2})
+    return finish(fig, title="Per-image scene entropy", caption=caption,
+                  x_title=f"entropy H ({unit})", y_title=y_label(normalise, "images"))
+
+
+def top_categories_figure(
+    aggregates: Mapping[str, SceneAggregates], *, styles: dict[str, dict[str, str]] | None = None,
+    caption: str = "",
+) -> go.Figure:
+    """Share of images per top-1 scene category (each dataset's top k, union)."""
+    if not aggregates:
+        return empty_figure("no scene entropy for the selected images")
+    fig = go.Figure()
+    for i, (name, agg) in enumerate(aggregates.items()):
+        top = agg.top_table()
+        st = style_for(styles, name, i)
+        fig.add_bar(y=top["name"], x=top["share"], name=name, orientation="h",
+                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}})
+    fig.update_layout(barmode="group", yaxis={"autorange": "reversed"})
+    return finish(fig, title="Top scene categories (top-1)", caption=caption,
+                  x_title="share of images", y_title="")
+
+
+def indoor_figure(
+    aggregates: Mapping[str, SceneAggregates], *, caption: str = ""
+) -> go.Figure:
+    """Indoor / outdoor share per dataset (stacked bars)."""
+    if not aggregates:
+        return empty_figure("no scene entropy for the selected images")
+    names = list(aggregates)
+    indoor = [aggregates[n].indoor_share for n in names]
+    fig = go.Figure()
+    fig.add_bar(x=names, y=indoor, name="indoor", marker={"color": "#E69F00"})
+    fig.add_bar(x=names, y=[1 - v for v in indoor], name="outdoor",
+                marker={"color": "#0072B2", "pattern": {"shape": "/"}})
+    fig.update_layout(barmode="stack")
+    return finish(fig, title="Indoor / outdoor", caption=caption, x_title="",
+                  y_title="share of images")

@@ -1,0 +1,156 @@
+"""Person size: S/M/L counts and shares (Figure 8a), area distribution (8b), relative size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analysis.definitions import SizeBucket, SizeEdges
+from dashboard.figures.common import empty_figure, group_masks, finish, style_for, y_label
+
+BUCKETS = [b.value for b in SizeBucket]
+
+
+def bucket_table(
+    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "count"
+) -> pd.DataFrame:
+    """Persons per size bucket: index small/medium/large, one column per dataset.
+
+    Persons with an unknown area (``bucket == -1``) are not counted; shares are
+    over persons with a known area.
+    """
+    masks = group_masks(persons["dataset"], datasets)
+    codes = persons["bucket"].to_numpy()
+    data = {}
+    for name in datasets:
+        c = codes[masks[name] & (codes >= 0)]
+        counts = np.bincount(c.astype(np.int64), minlength=3)[:3].astype(float)
+        if normalise == "share" and counts.sum() > 0:
+            counts = counts / counts.sum()
+        data[name] = counts
+    return pd.DataFrame(data, index=pd.Index(BUCKETS, name="size bucket"))
+
+
+def size_buckets(
+    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "count",
+    styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+) -> go.Figure:
+    if not len(persons) or not datasets:
+        return empty_figure("no persons match the current filters")
+    table = bucket_table(persons, datasets, normalise=normalise)
+    fig = go.Figure()
+    for i, name in enumerate(datasets):
+        st = style_for(styles, name, i)
+        fig.add_bar(
+            x=BUCKETS, y=table[name].to_numpy(), name=name,
+            marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+        )
+    fig.update_layout(barmode="group")
+    return finish(fig, title="Persons per size bucket", caption=caption, x_title="size bucket",
+                  y_title=y_label(normalise, "persons"))
+
+
+def _bins(values: np.ndarray, axis: str, n_bins: int) -> np.ndarray:
+    """Bin edges in area units, uniform on a log or sqrt axis."""
+    v = values[np.isfinite(values) & (values > 0)]
+    if not len(v):
+        return np.array([0.0, 1.0])
+    lo, hi = float(v.min()), float(v.max())
+    if axis == "log":
+        lo_t, hi_t = np.log10(lo), np.log10(hi)
+        if hi_t <= lo_t:
+            hi_t = lo_t + 1
+        return 10 ** np.linspace(lo_t, hi_t + 1e-9, n_bins + 1)
+    lo_t, hi_t = np.sqrt(lo), np.sqrt(hi)
+    if hi_t <= lo_t:
+        hi_t = lo_t + 1
+    return np.linspace(lo_t, hi_t + 1e-9, n_bins + 1) ** 2
+
+
+def area_hist_table(
+    persons: pd.DataFrame, datasets: Sequence[str], *, axis: str = "log", n_bins: int = 60,
+    normalise: str = "count",
+) -> pd.DataFrame:
+    """Histogram of person area: rows are bins (``left``, ``right`` in px^2), one
+    column per dataset.  Bins are uniform on the chosen axis (log10 or sqrt)."""
+    area = persons["area"].to_numpy(dtype=float)
+    edges = _bins(area, axis, n_bins)
+    masks = group_masks(persons["dataset"], datasets)
+    data = {"left": edges[:-1], "right": edges[1:]}
+    for name in datasets:
+        a = area[masks[name] & np.isfinite(area) & (area > 0)]
+        counts = np.histogram(a, bins=edges)[0].astype(float)
+        if normalise == "share" and counts.sum() > 0:
+            counts = counts / counts.sum()
+        data[name] = counts
+    return pd.DataFrame(data)
+
+
+def area_distribution(
+    persons: pd.DataFrame, datasets: Sequence[str], *, edges: SizeEdges, axis: str = "log",
+    n_bins: int = 60, normalise: str = "count",
+    styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+) -> go.Figure:
+    """Step histogram of body area on a log (area) or sqrt (sqrt(area) px) axis,
+    with the two bucket edges drawn as vertical lines."""
+    if not len(persons) or not datasets:
+        return empty_figure("no persons match the current filters")
+    table = area_hist_table(persons, datasets, axis=axis, n_bins=n_bins, normalise=normalise)
+    to_x = (lambda a: a) if axis == "log" else np.sqrt
+    x = to_x(np.append(table["left"].to_numpy(), table["right"].to_numpy()[-1]))
+    fig = go.Figure()
+    for i, name in enumerate(datasets):
+        st = style_for(styles, name, i)
+        y = table[name].to_numpy()
+        fig.add_scatter(
+            x=x, y=np.append(y, y[-1] if len(y) else 0), name=name, mode="lines",
+            line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2},
+        )
+    for edge, label in ((edges.small_medium, "small|medium"), (edges.medium_large, "medium|large")):
+        fig.add_vline(x=float(to_x(edge)), line={"dash": "dot", "color": "#555555", "width": 1},
+                      annotation_text=label, annotation_position="top")
+    x_title = "body area (px², log axis)" if axis == "log" else "sqrt(body area) (px)"
+    if axis == "log":
+        fig.update_xaxes(type="log")
+    fig.update_layout(meta={"edges": [edges.small_medium, edges.medium_large]})
+    return finish(fig, title="Body-area distribution", caption=caption, x_title=x_title,
+                  y_title=y_label(normalise, "persons"))
+
+
+def relative_size_table(
+    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50, normalise: str = "count"
+) -> pd.DataFrame:
+    """Histogram of sqrt(area / image area) over [0, 1] (values above 1 go in the last bin)."""
+    rel = np.sqrt(persons["area"].to_numpy(dtype=float) / persons["image_area"].to_numpy(dtype=float))
+    rel = np.clip(rel, 0.0, 1.0)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    masks = group_masks(persons["dataset"], datasets)
+    data = {"left": edges[:-1], "right": edges[1:]}
+    for name in datasets:
+        r = rel[masks[name] & np.isfinite(rel)]
+        counts = np.histogram(r, bins=edges)[0].astype(float)
+        if normalise == "share" and counts.sum() > 0:
+            counts = counts / counts.sum()
+        data[name] = counts
+    return pd.DataFrame(data)
+
+
+def relative_size(
+    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50, normalise: str = "count",
+    styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+) -> go.Figure:
+    if not len(persons) or not datasets:
+        return empty_figure("no persons match the current filters")
+    table = relative_size_table(persons, datasets, n_bins=n_bins, normalise=normalise)
+    x = np.append(table["left"].to_numpy(), 1.0)
+    fig = go.Figure()
+    for i, name in enumerate(datasets):
+        st = style_for(styles, name, i)
+        y = table[name].to_numpy()
+        fig.add_scatter(x=x, y=np.append(y, y[-1]), name=name, mode="lines",
+                        line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2})
+    return finish(fig, title="Relative size", caption=caption,
+                  x_title="sqrt(person area / image area)", y_title=y_label(normalise, "persons"))

@@ -1,0 +1,185 @@
+"""The global filters as pure pandas / numpy operations (no streamlit).
+
+A size-bucket filter keeps the persons of that bucket and the images holding at
+least one of them; ``n_sel`` is then the number of such persons per image (all
+persons when no bucket is chosen).  Buckets are recomputed from the cached raw
+areas on every call, so changing the area source or an edge needs no rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.definitions import (
+    AreaSource,
+    SizeBucket,
+    SizeDefinition,
+    person_area,
+    size_bucket_codes,
+)
+
+BUCKETS = [b.value for b in SizeBucket]
+NORMALISATIONS = ("count", "share")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's choices, applied to every view.
+
+    Attributes:
+        datasets: datasets to compare (in display order).
+        split: one split, or None for all splits.
+        sources: ``source`` sub-datasets to keep, or None for all.
+        size: area source and bucket edges.
+        bucket: keep only persons of this bucket (None: all persons).
+        normalise: ``"count"`` or ``"share"`` (each dataset sums to 1).
+    """
+
+    datasets: tuple[str, ...] = ()
+    split: str | None = None
+    sources: tuple[str, ...] | None = None
+    size: SizeDefinition = SizeDefinition()
+    bucket: SizeBucket | None = None
+    normalise: str = "count"
+
+    @property
+    def description(self) -> str:
+        parts = [self.size.description]
+        if self.bucket is not None:
+            parts.append(f"{self.bucket.value} persons only")
+        if self.split:
+            parts.append(f"split {self.split}")
+        if self.sources is not None:
+            parts.append("source " + ", ".join(self.sources))
+        return "; ".join(parts)
+
+
+@dataclass
+class Filtered:
+    """Frames after the global filters.
+
+    Attributes:
+        images: kept images with ``n_sel`` (persons in the bucket, or all persons).
+        persons: kept persons with ``area`` (float) and ``bucket`` (int8: 0 small,
+            1 medium, 2 large, -1 unknown area).
+        no_area: datasets without any area under the chosen source (segm absent);
+            their persons are left out of size-based results, never re-sourced.
+        unknown_area: persons per dataset whose area is missing (partial segm).
+        filters: what was applied.
+    """
+
+    images: pd.DataFrame
+    persons: pd.DataFrame
+    no_area: tuple[str, ...]
+    unknown_area: dict[str, int]
+    filters: Filters
+    datasets: tuple[str, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        return len(self.images) == 0
+
+
+def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Filtered:
+    """Apply ``f`` to the concatenated frames of ``dashboard.loading.Caches``.
+
+    Args:
+        images: one row per image with ``dataset``, ``split``, ``source``, ``n_persons``.
+        persons: one row per non-crowd person with ``img`` (row in ``images``),
+            ``dataset``, ``bbox_w``, ``bbox_h``, ``segm_area``.
+        f: the filters.
+    """
+    keep = np.array(images["dataset"].isin(f.datasets), dtype=bool)  # a writable copy
+    if f.split is not None:
+        keep &= (images["split"] == f.split).to_numpy()
+    if f.sources is not None:
+        keep &= images["source"].isin(f.sources).to_numpy()
+
+    pmask = keep[persons["img"].to_numpy()] if len(persons) else np.zeros(0, dtype=bool)
+    sel = persons[pmask]
+    area = person_area(
+        sel["bbox_w"].to_numpy(), sel["bbox_h"].to_numpy(),
+        sel["segm_area"].to_numpy(dtype=float, na_value=np.nan), f.size.area_source,
+    )
+    codes = size_bucket_codes(area, f.size.edges)
+    nan = np.isnan(area)
+    no_area: list[str] = []
+    unknown: dict[str, int] = {}
+    if nan.any():
+        missing = pd.Series(nan, index=sel.index).groupby(
+            sel["dataset"], observed=True).agg(["sum", "size"])
+        for name, row in missing.iterrows():
+            if row["sum"] == row["size"] and row["size"] > 0:
+                no_area.append(str(name))
+            elif row["sum"] > 0:
+                unknown[str(name)] = int(row["sum"])
+    sel = sel.assign(area=area, bucket=codes)
+    if no_area:
+        sel = sel[~sel["dataset"].isin(no_area).to_numpy()]
+    if f.bucket is not None:
+        sel = sel[sel["bucket"].to_numpy() == BUCKETS.index(f.bucket.value)]
+        counts = np.bincount(sel["img"].to_numpy(), minlength=len(images))
+        n_sel = counts[keep]
+    else:
+        n_sel = images["n_persons"].to_numpy()[keep]
+    kept = images[keep].assign(n_sel=n_sel)
+    if f.bucket is not None:
+        kept = kept[kept["n_sel"].to_numpy() > 0]
+    return Filtered(kept, sel, tuple(sorted(no_area)), unknown, f, tuple(f.datasets))
+
+
+def present(filtered: Filtered, column: str = "dataset") -> list[str]:
+    """Selected datasets that still have rows after filtering, in selection order."""
+    have = {str(v) for v in filtered.images[column].unique()}
+    return [d for d in filtered.filters.datasets if d in have]
+
+
+def range_filter(
+    images: pd.DataFrame,
+    *,
+    persons: tuple[float, float] | None = None,
+    crowd_index: tuple[float, float] | None = None,
+    entropy: tuple[float, float] | None = None,
+) -> pd.DataFrame:
+    """Images whose ``n_sel``, ``crowd_index`` and ``entropy`` lie in closed ranges.
+
+    An entropy range drops images without a scene entropy.
+    """
+    mask = np.ones(len(images), dtype=bool)
+    for column, bounds in (("n_sel", persons), ("crowd_index", crowd_index), ("entropy", entropy)):
+        if bounds is None:
+            continue
+        values = images[column].to_numpy(dtype=float)
+        mask &= (values >= bounds[0]) & (values <= bounds[1])
+    return images[mask]
+
+
+def sources_of(images: pd.DataFrame, datasets: Sequence[str]) -> list[str]:
+    """Non-null ``source`` values of the given datasets (empty: hide the control)."""
+    if "source" not in images.columns:
+        return []
+    values = images.loc[images["dataset"].isin(datasets).to_numpy(), "source"].dropna()
+    return sorted(str(v) for v in values.unique())
+
+
+def area_source_note(filtered: Filtered) -> str | None:
+    """What to tell the user about missing areas, or None."""
+    notes = []
+    if filtered.no_area:
+        notes.append(
+            "no segmentation area in this dataset: " + ", ".join(filtered.no_area)
+            + f" (left out of size results under the '{AreaSource.SEGM.value}' source;"
+            " choose bbox or crowdpose to include it)"
+            if filtered.filters.size.area_source is AreaSource.SEGM
+            else "no area under this source: " + ", ".join(filtered.no_area)
+        )
+    if filtered.unknown_area:
+        notes.append(
+            "persons without an area (left out of size buckets): "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(filtered.unknown_area.items()))
+        )
+    return "; ".join(notes) if notes else None

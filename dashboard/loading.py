@@ -1,0 +1,197 @@
+"""Caches -> frames the views share.  Pure (pandas / pyarrow), no streamlit.
+
+``load_caches`` reads every cached split once, without the heavy ``keypoints``
+column, and joins what the views need: each person row carries the index of its
+image (``img``), its row in the split's instances file (``row``, to look keypoints
+up later) and its image's area.  ``load_keypoints`` reads the keypoints of one split
+as an (N, 3K) array, only for the views that draw or count joints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from analysis import cache as cache_mod
+from analysis.cache import CacheKey
+
+PERSON_COLUMNS = [
+    "dataset", "split", "ann_id", "image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
+    "segm_area", "num_keypoints", "n_labelled", "n_visible", "crowding",
+]
+
+#: What the views use per person (the rest stays on disk: smaller frames, faster filters).
+KEEP_PERSON_COLUMNS = [
+    "dataset", "split", "ann_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "segm_area",
+    "crowding", "row", "img",
+]
+
+
+@dataclass
+class Caches:
+    """Every cached split under one root, concatenated.
+
+    Attributes:
+        root: the cache root.
+        keys: the cached splits.
+        manifests: manifest per ``str(key)``.
+        images: one row per image (``dataset``, ``split``, ``source`` categorical),
+            plus ``entropy`` (NaN where scenes were not computed) and ``key``.
+        persons: non-crowd instances, plus ``img`` (row in ``images``), ``row`` (row
+            in the split's instances file) and ``image_area``.
+        crowd_regions: iscrowd instances (boxes only), with ``img``.
+        scenes: scenes rows of every split that has them, plus ``img``; None if none.
+        datasets: every cached dataset name, sorted (colours derive from this).
+    """
+
+    root: Path
+    keys: list[CacheKey]
+    manifests: dict[str, dict[str, Any]]
+    images: pd.DataFrame
+    persons: pd.DataFrame
+    crowd_regions: pd.DataFrame
+    scenes: pd.DataFrame | None
+    datasets: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.keys
+
+    def manifest(self, dataset: str, split: str) -> dict[str, Any]:
+        return self.manifests.get(f"{dataset}/{split}", {})
+
+    def synthetic(self, dataset: str) -> bool:
+        return any(
+            bool(m.get("synthetic")) for k, m in self.manifests.items()
+            if k.split("/")[0] == dataset
+        )
+
+
+def _categorical(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    for col in columns:
+        if col in df.columns:
+            df[col] = df[col].astype("category")
+    return df
+
+
+def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
+    """Read every split's images, instances (no keypoints) and scenes once."""
+    root = Path(root)
+    keys = cache_mod.list_caches(root) if keys is None else keys
+    manifests: dict[str, dict[str, Any]] = {}
+    images_parts, person_parts, crowd_parts, scene_parts = [], [], [], []
+    offset = 0
+    for key in keys:
+        manifests[str(key)] = cache_mod.read_manifest(root, key) or {}
+        images = cache_mod.read_images(root, key)
+        images = images.reset_index(drop=True)
+        images["key"] = str(key)
+        index = pd.Series(np.arange(len(images)) + offset, index=images["image_id"].to_numpy())
+        index = index[~index.index.duplicated()]
+        inst = cache_mod.read_instances(root, key, columns=PERSON_COLUMNS)
+        inst["row"] = np.arange(len(inst), dtype=np.int64)
+        img = index.reindex(inst["image_id"].to_numpy()).to_numpy()
+        known = ~np.isnan(img)
+        inst = inst[known]
+        inst["img"] = img[known].astype(np.int64)
+        crowd = inst["iscrowd"].astype(bool).to_numpy()
+        person_parts.append(inst.loc[~crowd, KEEP_PERSON_COLUMNS])
+        crowd_parts.append(inst.loc[crowd, ["dataset", "split", "image_id", "bbox_x", "bbox_y",
+                                            "bbox_w", "bbox_h", "img"]])
+        scenes = cache_mod.read_scenes(root, key)
+        if scenes is not None and len(scenes):
+            simg = index.reindex(scenes["image_id"].to_numpy()).to_numpy()
+            ok = ~np.isnan(simg)
+            scenes = scenes[ok].copy()
+            scenes["img"] = simg[ok].astype(np.int64)
+            scene_parts.append(scenes)
+        images_parts.append(images)
+        offset += len(images)
+
+    if images_parts:
+        images = pd.concat(images_parts, ignore_index=True)
+        persons = pd.concat(person_parts, ignore_index=True)
+        crowd_regions = pd.concat(crowd_parts, ignore_index=True)
+    else:
+        images = pd.DataFrame({c: pd.Series(dtype=object) for c in cache_mod.IMAGE_COLUMNS})
+        images["key"] = pd.Series(dtype=object)
+        persons = pd.DataFrame({c: pd.Series(dtype=float) for c in KEEP_PERSON_COLUMNS})
+        persons["row"] = pd.Series(dtype=np.int64)
+        persons["img"] = pd.Series(dtype=np.int64)
+        crowd_regions = pd.DataFrame({c: pd.Series(dtype=float) for c in (
+            "dataset", "split", "image_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "img")})
+    scenes = pd.concat(scene_parts, ignore_index=True) if scene_parts else None
+
+    images["entropy"] = np.nan
+    if scenes is not None:
+        entropy = np.full(len(images), np.nan)
+        entropy[scenes["img"].to_numpy()] = scenes["entropy"].to_numpy(dtype=float)
+        images["entropy"] = entropy
+    for col in ("crowd_index", "crowd_index_stored"):
+        images[col] = pd.to_numeric(images[col], errors="coerce").astype(float)
+    images["n_persons"] = images["n_persons"].astype(np.int64)
+    area = (images["width"].to_numpy(dtype=float) * images["height"].to_numpy(dtype=float))
+    persons["image_area"] = area[persons["img"].to_numpy()] if len(persons) else np.empty(0)
+    persons["segm_area"] = pd.to_numeric(persons["segm_area"], errors="coerce").astype(float)
+    persons["crowding"] = pd.to_numeric(persons["crowding"], errors="coerce").astype(float)
+    images = _categorical(images, ["dataset", "split", "source", "key"])
+    persons = _categorical(persons, ["dataset", "split"])
+    crowd_regions = _categorical(crowd_regions, ["dataset", "split"])
+    if scenes is not None:
+        scenes = _categorical(scenes, ["dataset", "split"])
+    datasets = sorted({k.dataset for k in keys})
+    return Caches(root, list(keys), manifests, images, persons, crowd_regions, scenes, datasets)
+
+
+def load_keypoints(root: Path | str, key: CacheKey) -> np.ndarray:
+    """(N, 3K) float32 keypoints of every instance row of one split (NaN-padded if ragged)."""
+    path = key.directory(Path(root)) / cache_mod.INSTANCES_FILE
+    column = pq.read_table(path, columns=["keypoints"]).column("keypoints").combine_chunks()
+    n = len(column)
+    if n == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    offsets = column.offsets.to_numpy()
+    values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    lengths = np.diff(offsets)
+    width = int(lengths.max()) if len(lengths) else 0
+    if (lengths == width).all():
+        return values.reshape(n, width)
+    out = np.full((n, width), np.nan, dtype=np.float32)
+    rows = np.repeat(np.arange(n), lengths)
+    cols = np.arange(len(values)) - np.repeat(offsets[:-1] - offsets[0], lengths)
+    out[rows, cols] = values
+    return out
+
+
+def keypoint_schema(manifest: dict[str, Any], n_joints: int) -> tuple[list[str], list[tuple[int, int]]]:
+    """Joint names and 0-based skeleton of a split, from its manifest.
+
+    Never assumes 17 joints: when the manifest names no joints (or a different
+    count), generic ``joint_i`` names fill in and the skeleton keeps valid pairs.
+    """
+    schema: dict[str, Any] = {}
+    for key in ("keypoint_schema", "schema", "keypoints"):
+        value = manifest.get(key)
+        if isinstance(value, dict) and ("joint_names" in value or "names" in value):
+            schema = value
+            break
+    names = list(schema.get("joint_names") or schema.get("names") or [])[:n_joints]
+    names += [f"joint_{i}" for i in range(len(names), n_joints)]
+    skeleton = [
+        (int(a), int(b)) for a, b in (schema.get("skeleton") or [])
+        if 0 <= int(a) < n_joints and 0 <= int(b) < n_joints
+    ]
+    return names, skeleton
+
+
+def images_root(manifest: dict[str, Any]) -> Path | None:
+    """The folder a split's images live in (``inputs.images.path``), or None."""
+    inputs = manifest.get("inputs") or {}
+    images = inputs.get("images") if isinstance(inputs, dict) else None
+    path = images.get("path") if isinstance(images, dict) else images if isinstance(images, str) else None
+    return Path(path) if path else None

@@ -1,0 +1,102 @@
+"""A real browser: ``streamlit run`` on a free loopback port, driven by Playwright.
+
+Visits every view, changes the size bucket, exports a figure as PNG and PDF and
+checks the files, and saves screenshots to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import REPO, chromium_or_skip
+from dashboard_helpers import VIEWS
+
+ARTIFACTS = REPO / "test-artifacts"
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(demo_cache: Path, tmp_path: Path):
+    port = _free_port()
+    log = (tmp_path / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "POSEATLAS_CACHE_DIR": str(demo_cache)},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text())
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_dashboard_in_a_real_browser(server: str, tmp_path: Path):
+    chromium = chromium_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.set_default_timeout(30_000)
+        titles = {"overview": "Overview", "people": "People per image", "size": "Size",
+                  "crowding": "Crowding", "scenes": "Scenes", "keypoints": "Keypoints",
+                  "browse": "Browse"}
+        for view in VIEWS:
+            page.goto(f"{server}/{view}")
+            expect(page.get_by_role("heading", name=titles[view], exact=True)).to_be_visible()
+            page.wait_for_timeout(300)
+            assert page.locator('[data-testid="stException"]').count() == 0, view
+        page.screenshot(path=str(ARTIFACTS / "dashboard-browse.png"), full_page=True)
+
+        page.goto(f"{server}/size")
+        expect(page.get_by_role("heading", name="Size", exact=True)).to_be_visible()
+        page.locator('[data-testid="stSidebar"]').get_by_text("small", exact=True).click()
+        page.wait_for_url("**bucket=small**")
+        expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible()
+        page.wait_for_timeout(500)
+        assert page.locator('[data-testid="stException"]').count() == 0
+
+        for fmt, magic in (("PNG", b"\x89PNG\r\n\x1a\n"), ("PDF", b"%PDF-")):
+            with page.expect_download(timeout=60_000) as info:
+                page.get_by_role("button", name=fmt).first.click()
+            target = tmp_path / f"figure.{fmt.lower()}"
+            info.value.save_as(target)
+            assert target.read_bytes()[: len(magic)] == magic, fmt
+        page.screenshot(path=str(ARTIFACTS / "dashboard-size-small.png"), full_page=True)
+        browser.close()

@@ -1,0 +1,70 @@
+"""Pure helpers: query string, image-path safety, keypoint loading, range filters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analysis.cache import CacheKey
+from dashboard import query
+from dashboard.draw import draw_persons, safe_image_path
+from dashboard.filters import range_filter
+from dashboard.loading import keypoint_schema, load_keypoints
+
+
+def test_query_round_trip_and_bad_values():
+    c = query.Controls(("b", "a"), "val", ("x",), "small", "segm", 20.0, 80.0, "share")
+    params = query.to_params(c)
+    assert query.parse(params, ["a", "b"], ["val"]) == c
+    bad = query.parse({"ds": "zzz", "bucket": "huge", "sm": "-3", "ml": "x", "area": "?"}, ["a"], [])
+    assert bad == query.Controls(("a",))
+    assert query.parse({"sm": "100", "ml": "50"}, ["a"], []).small_medium == 32.0
+    f = c.to_filters()
+    assert f.size.edges.small_medium == 400.0 and f.bucket.value == "small" and f.split == "val"
+
+
+def test_safe_image_path(tmp_path):
+    root = tmp_path / "images"
+    root.mkdir()
+    assert safe_image_path("a.jpg", root, []) == (root / "a.jpg").resolve()
+    assert safe_image_path("../secret.txt", root, []) is None
+    assert safe_image_path("/etc/passwd", root, []) is None
+    assert safe_image_path("a.jpg", None, []) is None
+
+
+def test_load_keypoints_ragged(tmp_path):
+    key = CacheKey("d", "s")
+    folder = key.directory(tmp_path)
+    folder.mkdir(parents=True)
+    table = pa.table({"keypoints": pa.array([[1.0, 2.0, 2.0, 3.0, 4.0, 1.0], [5.0, 6.0, 2.0]])})
+    pq.write_table(table, folder / "instances.parquet")
+    kp = load_keypoints(tmp_path, key)
+    assert kp.shape == (2, 6)
+    assert kp[0].tolist() == [1, 2, 2, 3, 4, 1] and np.isnan(kp[1, 3:]).all()
+
+
+def test_keypoint_schema_any_joint_count():
+    names, skeleton = keypoint_schema({"keypoint_schema": {"joint_names": ["a", "b"],
+                                                           "skeleton": [[0, 1], [1, 5]]}}, 3)
+    assert names == ["a", "b", "joint_2"] and skeleton == [(0, 1)]
+    assert keypoint_schema({}, 2) == (["joint_0", "joint_1"], [])
+
+
+def test_range_filter():
+    images = pd.DataFrame({"n_sel": [1, 5, 9], "crowd_index": [0.0, 0.5, 1.0],
+                           "entropy": [np.nan, 2.0, 3.0]})
+    assert range_filter(images, persons=(2, 9)).index.tolist() == [1, 2]
+    assert range_filter(images, crowd_index=(0.0, 0.5)).index.tolist() == [0, 1]
+    assert range_filter(images, entropy=(0.0, 2.5)).index.tolist() == [1]
+
+
+def test_draw_persons_colours_by_bucket():
+    from PIL import Image
+
+    img = Image.new("RGB", (100, 100), "white")
+    kp = np.array([[20, 20, 2, 40, 40, 2]], dtype=float)
+    out = draw_persons(img, np.array([[10, 10, 50, 50]]), np.array([0]), kp, [(0, 1)])
+    assert out.getpixel((10, 30)) == (0xD5, 0x5E, 0x00)  # small: vermillion box edge
+    assert out.getpixel((30, 30)) == (0xD5, 0x5E, 0x00)  # skeleton line
