@@ -223,7 +223,8 @@ def _counts(dataset: PoseDataset, n_images: int, crowding) -> dict[str, int]:
 def _write_split(target: Path, images, instances, manifest: dict, previous: dict | None) -> None:
     """Write into a fresh sibling folder, then swap it in; the old cache survives any failure.
 
-    scenes.parquet depends on the image files, not the annotations, so it is carried over.
+    Scene results depend on the image files, not the annotations, so scenes.parquet,
+    an unfinished scene run's shards and the manifest's "scenes" entry are carried over.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.building-{os.getpid()}"
@@ -237,8 +238,11 @@ def _write_split(target: Path, images, instances, manifest: dict, previous: dict
         old_scenes = target / cache.SCENES_FILE
         if old_scenes.is_file():
             shutil.copy2(old_scenes, staging / cache.SCENES_FILE)
-            if previous and "scenes" in previous:
-                manifest["scenes"] = previous["scenes"]
+        if previous and "scenes" in previous:
+            manifest["scenes"] = previous["scenes"]
+        partial = target / cache.SCENES_PARTIAL_DIR
+        if partial.is_dir():  # an unfinished scene run resumes after the rebuild
+            shutil.copytree(partial, staging / cache.SCENES_PARTIAL_DIR)
         cache.write_json(manifest, staging / cache.MANIFEST_FILE)
         retired = target.parent / f".{target.name}.old"
         shutil.rmtree(retired, ignore_errors=True)

@@ -37,6 +37,8 @@ IMAGES_FILE = "images.parquet"
 INSTANCES_FILE = "instances.parquet"
 SCENES_FILE = "scenes.parquet"
 MANIFEST_FILE = "manifest.json"
+#: An unfinished scene run's shards (see analysis.scenes.runner); kept across rebuilds.
+SCENES_PARTIAL_DIR = ".scenes-partial"
 
 IMAGE_COLUMNS = (
     "dataset", "split", "image_id", "file_name", "width", "height", "n_persons",

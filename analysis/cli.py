@@ -13,6 +13,7 @@ from pathlib import Path
 from analysis import cache
 from analysis.errors import PoseAtlasError
 from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
+from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
 
 EXIT_USER_ERROR = 2
 
@@ -44,11 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
     build.add_argument("--only", action="append", default=[], metavar="NAME[/SPLIT]", help="registered builds only for these")
     build.add_argument("--force", action="store_true", help="rebuild even when inputs are unchanged")
-    build.add_argument("--scenes", action="store_true", help="also compute scene entropy for splits with images")
-    build.add_argument("--weights", type=Path, help="Places365 checkpoint for --scenes")
-    build.add_argument("--device", default="auto", help="--scenes device: auto, cpu or cuda")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.set_defaults(run=_run_build)
+    scenes = build.add_argument_group("scenes", "with --scenes: Places365 scene entropy of every built split with images")
+    scenes.add_argument("--scenes", action="store_true", help="also compute scenes.parquet")
+    scenes_cli.add_scene_model_arguments(scenes)
 
     fetch = sub.add_parser("fetch", help="download a dataset's annotations or the Places365 model")
     fetch_sub = fetch.add_subparsers(dest="what", required=True)
@@ -58,11 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     coco.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
     coco.set_defaults(run=_run_fetch_coco)
     places = fetch_sub.add_parser("places365", help="the CSAIL Places365 checkpoint and label files")
-    try:  # TEMP-SCENES-GUARD
-        _scenes_cli().add_fetch_places365_arguments(places)
-    except ImportError:
-        pass
-    places.set_defaults(run=lambda args: _scenes_cli().run_fetch_places365(args))
+    scenes_cli.add_fetch_places365_arguments(places)
+    places.set_defaults(run=scenes_cli.run_fetch_places365)
 
     info = sub.add_parser("info", help="what is registered and cached, with counts and definitions")
     info.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
@@ -77,18 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(run=_run_demo)
 
-    try:  # TEMP-SCENES-GUARD
-        _scenes_cli().add_scenes_parser(sub)
-    except ImportError:
-        pass
+    scenes_cli.add_scenes_parser(sub)
     return parser
-
-
-def _scenes_cli():
-    # torch is heavy: the scenes adapter imports it lazily, so build/info stay quick.
-    from analysis.scenes import cli as scenes_cli
-
-    return scenes_cli
 
 
 def _run_build(args: argparse.Namespace) -> int:
@@ -168,9 +156,7 @@ def _build_scenes(args: argparse.Namespace, spec: DatasetSpec) -> None:
     if spec.images is None:
         print(f"  scenes: skipped for {spec.name}/{spec.split} (no image folder registered)")
         return
-    scenes_cli = _scenes_cli()
-    options = scenes_cli.SceneOptions(weights=args.weights, device=args.device)
-    path = scenes_cli.compute_scenes_for_cache(args.cache_dir, spec.name, spec.split, options)
+    path = scenes_cli.compute_scenes_for_cache(args.cache_dir, spec.name, spec.split, scenes_cli.options_from_args(args))
     print(f"  scenes: {path}")
 
 

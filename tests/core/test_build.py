@@ -101,12 +101,15 @@ def test_scenes_survive_a_rebuild(tmp_path):
     build(tmp_path)
     split = tmp_path / "cache" / "hand" / "val"
     (split / "scenes.parquet").write_bytes(b"scenes")
+    (split / cache.SCENES_PARTIAL_DIR).mkdir()
+    (split / cache.SCENES_PARTIAL_DIR / "shard-00000.parquet").write_bytes(b"shard")
     manifest = cache.read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val"))
     manifest["scenes"] = {"model": "m"}
     cache.write_json(manifest, split / "manifest.json")
     ann = tmp_path / "ann.json"
     build_split(DatasetSpec("hand", "val", ann), tmp_path / "cache", progress=False, force=True)
     assert (split / "scenes.parquet").read_bytes() == b"scenes"
+    assert (split / cache.SCENES_PARTIAL_DIR / "shard-00000.parquet").read_bytes() == b"shard"
     assert cache.read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val"))["scenes"] == {"model": "m"}
 
 

@@ -1,0 +1,171 @@
+"""Command-line adapters for scenes; the top-level CLI (``python -m analysis``) wires them.
+
+- ``add_scenes_parser(subparsers)`` / ``run_scenes(args)``: the ``scenes`` subcommand.
+- ``add_fetch_places365_arguments(parser)`` / ``run_fetch_places365(args)``:
+  ``fetch places365``.
+- ``compute_scenes_for_cache(cache_root, dataset, split, options)``: for
+  ``build --scenes``.
+
+Errors are raised as :class:`~analysis.errors.PoseAtlasError`; the caller prints
+them as one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from analysis.cache import DEFAULT_CACHE_DIR, CacheKey
+from analysis.errors import PoseAtlasError
+from analysis.scenes.fetch import CHECKPOINTS, fetch_places365
+from analysis.scenes.labels import DEFAULT_MODELS_DIR
+from analysis.scenes.options import DEFAULT_BATCH_SIZE, DEFAULT_SHARD_SIZE, SUPPORTED_ARCHS, SceneOptions
+
+# torch (about 1.5 s and 700 MB to import) is imported inside the functions that
+# run a model, so that building parsers here costs every other command nothing.
+
+
+def _base(text: str) -> float | None:
+    if text.lower() in ("e", "nat", "nats"):
+        return None
+    if text.lower() in ("bits", "bit"):
+        return 2.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (use e, 2, 10, ...)") from None
+    if not value > 0 or value == 1 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"entropy base must be positive and not 1, got {text}")
+    return None if math.isclose(value, math.e) else value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
+    return value
+
+
+def add_scene_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model/runtime flags shared by ``scenes`` and ``build --scenes``."""
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="Places365 checkpoint (default: data/models/<arch>_places365.pth.tar); "
+                             "label files are looked up beside it, then in --models-dir")
+    parser.add_argument("--arch", choices=SUPPORTED_ARCHS, default=None,
+                        help="architecture (default: read from the checkpoint; resnet18 for the default file)")
+    parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
+                        help="where `fetch places365` put the files (default: data/models)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda")
+    parser.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--workers", type=_non_negative, default=None,
+                        help="image-decoding worker processes (default: cores - 1)")
+    parser.add_argument("--threads", type=_positive, default=None,
+                        help="torch threads for CPU inference (default: torch's)")
+    parser.add_argument("--entropy-base", type=_base, default=None,
+                        help="logarithm base of the entropy: e (default, nats), 2 (bits), ...")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="local (this machine) or ray (a Ray cluster, needs requirements-cluster.txt)")
+    parser.add_argument("--address", default=None, help="Ray cluster address (backend ray)")
+    parser.add_argument("--shard-size", type=_positive, default=DEFAULT_SHARD_SIZE,
+                        help="images per flushed result shard (resume granularity)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_scenes_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``scenes`` subcommand to the top-level parser's subparsers."""
+    p = subparsers.add_parser(
+        "scenes",
+        help="Places365 scene entropy of a cached dataset's images (writes scenes.parquet)",
+        description="Classify every image of a cached split with a Places365 ResNet and write "
+                    "scenes.parquet (entropy, top-5 categories, p_indoor). Interrupted runs "
+                    "resume; failed images are listed in manifest.json.",
+    )
+    p.add_argument("--name", required=True, help="dataset name (as in the cache)")
+    p.add_argument("--split", required=True)
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
+    p.add_argument("--force", action="store_true", help="recompute even when up to date")
+    add_scene_model_arguments(p)
+    p.set_defaults(func=run_scenes, run=run_scenes)
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> SceneOptions:
+    """SceneOptions from parsed ``scenes`` / ``build --scenes`` arguments."""
+    return SceneOptions(
+        weights=getattr(args, "weights", None),
+        arch=getattr(args, "arch", None),
+        models_dir=Path(getattr(args, "models_dir", DEFAULT_MODELS_DIR)),
+        device=getattr(args, "device", "auto"),
+        batch_size=getattr(args, "batch_size", DEFAULT_BATCH_SIZE),
+        workers=getattr(args, "workers", None),
+        threads=getattr(args, "threads", None),
+        entropy_base=getattr(args, "entropy_base", None),
+        backend=getattr(args, "backend", "local"),
+        address=getattr(args, "address", None),
+        shard_size=getattr(args, "shard_size", DEFAULT_SHARD_SIZE),
+        force=getattr(args, "force", False),
+        progress=not getattr(args, "no_progress", False),
+    )
+
+
+def compute_scenes_for_cache(cache_root: Path, dataset: str, split: str, options: SceneOptions) -> Path:
+    """scenes.parquet for ``<cache_root>/<dataset>/<split>`` (used by ``build --scenes``)."""
+    from analysis.scenes.runner import compute_scenes
+
+    cache_dir = CacheKey(dataset, split).directory(Path(cache_root))
+    return compute_scenes(cache_dir, options, dataset=dataset, split=split)
+
+
+def run_scenes(args: argparse.Namespace) -> int:
+    options = options_from_args(args)
+    path = compute_scenes_for_cache(args.cache_dir, args.name, args.split, options)
+    from analysis.cache import read_manifest
+
+    facts = (read_manifest(Path(args.cache_dir), CacheKey(args.name, args.split)) or {}).get("scenes", {})
+    rate = facts.get("images_per_s")
+    print(
+        f"scenes: {path} ({facts.get('n_ok', '?')} images, {facts.get('n_failed', 0)} failed"
+        + (f", {rate} images/s" if rate else "") + f"; model {facts.get('model', '?')})"
+    )
+    for failure in facts.get("failures", [])[:10]:
+        print(f"  skipped {failure['file_name']}: {failure['reason']}", file=sys.stderr)
+    if facts.get("n_failed", 0) > 10:
+        print(f"  ... and {facts['n_failed'] - 10} more (see manifest.json)", file=sys.stderr)
+    return 0
+
+
+def add_fetch_places365_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``fetch places365``."""
+    parser.add_argument("--arch", choices=tuple(CHECKPOINTS), default="resnet18")
+    parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR)
+    parser.add_argument("--base-url", default=None,
+                        help="fetch all files from this URL instead of the official hosts (tests, mirrors)")
+    parser.add_argument("--force", action="store_true", help="download again even if present")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run_fetch_places365(args: argparse.Namespace) -> int:
+    from analysis.scenes.checkpoint import load_checkpoint
+
+    paths = fetch_places365(
+        args.arch, Path(args.models_dir), base_url=args.base_url,
+        progress=not getattr(args, "no_progress", False), force=getattr(args, "force", False),
+    )
+    ckpt = paths[CHECKPOINTS[args.arch]]
+    try:
+        loaded = load_checkpoint(ckpt, args.arch)
+    except PoseAtlasError as exc:
+        raise PoseAtlasError(f"downloaded {ckpt} but it does not load: {exc}") from exc
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    print(f"model id: {loaded.model_id}")
+    return 0
