@@ -110,13 +110,16 @@ def _labelled_joints_of_others_inside(
     per_image = np.bincount(image_index[members], minlength=n_images)
     run_start = np.concatenate(([0], np.cumsum(per_image)[:-1]))
 
-    xs = np.where(labelled, keypoints[..., 0], np.nan)
-    ys = np.where(labelled, keypoints[..., 1], np.nan)
-    with np.errstate(invalid="ignore"):
-        extent = np.column_stack([
-            np.nanmin(xs[members], axis=1), np.nanmin(ys[members], axis=1),
-            np.nanmax(xs[members], axis=1), np.nanmax(ys[members], axis=1),
-        ])  # (M, 4) per member, in member order
+    # Member-compacted, contiguous joint arrays: gathers below index rows of these.
+    member_labelled = labelled[members]  # (M, K)
+    member_x = np.ascontiguousarray(keypoints[members, :, 0])
+    member_y = np.ascontiguousarray(keypoints[members, :, 1])
+    extent = np.column_stack([  # (M, 4) labelled-joint extent per member
+        np.where(member_labelled, member_x, np.inf).min(axis=1),
+        np.where(member_labelled, member_y, np.inf).min(axis=1),
+        np.where(member_labelled, member_x, -np.inf).max(axis=1),
+        np.where(member_labelled, member_y, -np.inf).max(axis=1),
+    ])
     box = np.column_stack([bbox[:, 0], bbox[:, 1], bbox[:, 0] + bbox[:, 2], bbox[:, 1] + bbox[:, 3]])
 
     targets = members  # only annotations with labelled joints have a defined ratio
@@ -126,26 +129,24 @@ def _labelled_joints_of_others_inside(
     while start < len(targets):
         budget = (cumulative[start - 1] if start else 0) + PAIRS_PER_CHUNK
         stop = max(int(np.searchsorted(cumulative, budget, side="right")), start + 1)
-        target = targets[start:stop]
         counts = pairs_per_target[start:stop]
-        target_rep = np.repeat(target, counts)
-        offset = np.arange(len(target_rep)) - np.repeat(np.cumsum(counts) - counts, counts)
-        other_pos = np.repeat(run_start[image_index[target]], counts) + offset  # position in members
-        other = members[other_pos]
-        tb = box[target_rep]
+        target_pos = np.repeat(np.arange(start, stop), counts)  # position in members
+        offset = np.arange(len(target_pos)) - np.repeat(np.cumsum(counts) - counts, counts)
+        other_pos = np.repeat(run_start[image_index[targets[start:stop]]], counts) + offset
+        tb = box[members[target_pos]]
         ext = extent[other_pos]
         candidate = (
-            (other != target_rep)
+            (other_pos != target_pos)
             & (ext[:, 0] <= tb[:, 2]) & (ext[:, 2] >= tb[:, 0])
             & (ext[:, 1] <= tb[:, 3]) & (ext[:, 3] >= tb[:, 1])
         )
-        target_rep, other, tb = target_rep[candidate], other[candidate], tb[candidate]
+        target_pos, other_pos, tb = target_pos[candidate], other_pos[candidate], tb[candidate]
         # (S, K) joint tests for the surviving pairs, edges included.
-        jx, jy = keypoints[other, :, 0], keypoints[other, :, 1]
+        jx, jy = member_x[other_pos], member_y[other_pos]
         inside = (
-            labelled[other]
+            member_labelled[other_pos]
             & (jx >= tb[:, 0:1]) & (jx <= tb[:, 2:3]) & (jy >= tb[:, 1:2]) & (jy <= tb[:, 3:4])
         )
-        n_inside += np.bincount(target_rep, weights=inside.sum(axis=1), minlength=n).astype(np.int64)
+        n_inside[members] += np.bincount(target_pos, weights=inside.sum(axis=1), minlength=len(members)).astype(np.int64)
         start = stop
     return n_inside

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -120,8 +121,14 @@ def load_pose_dataset(path: Path, options: LoadOptions = LoadOptions(), data: by
         AnnotationError: naming the file, the record and the problem, for any
             input that cannot be read faithfully.
     """
+    path = Path(path)
+    extra_fields = (options.source_rule.field,) if options.source_rule else ()
     with gc_paused():
-        return _load(Path(path), options, data)
+        decoded = [decode_coco(path, data, extra_fields)]
+        try:
+            return _columnise(path, *decoded[0], options)
+        finally:
+            _release_in_background(decoded)
 
 
 @contextmanager
@@ -137,9 +144,18 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _load(path: Path, options: LoadOptions, data: bytes | None) -> PoseDataset:
-    extra_fields = (options.source_rule.field,) if options.source_rule else ()
-    coco, extras = decode_coco(path, data, extra_fields)
+def _release_in_background(holder: list) -> None:
+    """Drop the last reference to the decoded records on another thread.
+
+    Freeing millions of small objects takes about 0.15 s for a COCO-train-sized
+    file; on a second core it overlaps the numpy work that follows (which
+    releases the GIL) instead of adding to it.
+    """
+    threading.Thread(target=holder.clear, name="free-decoded-json", daemon=True).start()
+
+
+def _columnise(path: Path, coco: CocoFile, extras: list[dict] | None, options: LoadOptions) -> PoseDataset:
+    """Validated columns of a decoded file."""
     skipped = SkipLog()
     warnings: list[str] = []
 
@@ -152,8 +168,10 @@ def _load(path: Path, options: LoadOptions, data: bytes | None) -> PoseDataset:
     annotations = _keep_categories(annotations, categories, skipped)
 
     image_cols = _image_columns(images, extras, options.source_rule)
-    schema = _resolve_schema(path, annotations, categories, options.keypoint_schema, warnings)
-    instance_cols = _instance_columns(path, annotations, image_cols.image_id, schema.n_joints, skipped)
+    keypoint_lists = [k or () for k in map(attrgetter("keypoints"), annotations)]
+    lengths = np.fromiter(map(len, keypoint_lists), np.int64, len(keypoint_lists))
+    schema = _resolve_schema(path, annotations, lengths, categories, options.keypoint_schema, warnings)
+    instance_cols = _instance_columns(path, annotations, keypoint_lists, lengths, image_cols.image_id, schema.n_joints, skipped)
     visibility = _visibility_convention(instance_cols.keypoints)
     return PoseDataset(image_cols, instance_cols, schema, visibility, skipped, warnings)
 
@@ -233,11 +251,18 @@ def _image_columns(images: list[CocoImage], extras: list[dict] | None, rule: Sou
     )
 
 
-def _resolve_schema(path: Path, annotations: list, categories: list, override: KeypointSchema | None, warnings: list[str]) -> KeypointSchema:
-    """Joint count and names: the override, else the category, checked against the data."""
+def _resolve_schema(
+    path: Path, annotations: list, keypoint_lengths: npt.NDArray[np.int64], categories: list,
+    override: KeypointSchema | None, warnings: list[str],
+) -> KeypointSchema:
+    """Joint count and names: the override, else the category, checked against the data.
+
+    ``keypoint_lengths``: (N,) values per annotation's keypoint list (0 when absent).
+    """
     if override is not None:
         return override
-    lengths = Counter(len(a.keypoints) for a in annotations if a.keypoints)
+    values, counts = np.unique(keypoint_lengths[keypoint_lengths > 0], return_counts=True)
+    lengths = Counter(dict(zip(values.tolist(), counts.tolist(), strict=True)))
     category = categories[0]
     names = list(category.keypoints or [])
     if not lengths:
@@ -261,7 +286,10 @@ def _resolve_schema(path: Path, annotations: list, categories: list, override: K
     return schema_from_category(names, category.skeleton or [], n_joints)
 
 
-def _instance_columns(path: Path, annotations: list[CocoAnnotation], image_ids: npt.NDArray[np.int64], n_joints: int, skipped: SkipLog) -> InstanceColumns:
+def _instance_columns(
+    path: Path, annotations: list[CocoAnnotation], keypoint_lists: list, keypoint_lengths: npt.NDArray[np.int64],
+    image_ids: npt.NDArray[np.int64], n_joints: int, skipped: SkipLog,
+) -> InstanceColumns:
     n = len(annotations)
     ann_id = np.fromiter(map(attrgetter("id"), annotations), np.int64, n)
     ann_image_id = np.fromiter(map(attrgetter("image_id"), annotations), np.int64, n)
@@ -279,7 +307,7 @@ def _instance_columns(path: Path, annotations: list[CocoAnnotation], image_ids: 
         )
 
     bbox = _bbox_array(path, annotations, ann_id)
-    keypoints = _keypoint_array(path, annotations, ann_id, n_joints, skipped)
+    keypoints = _keypoint_array(path, keypoint_lists, keypoint_lengths, ann_id, n_joints, skipped)
     segm_area = np.array([np.nan if v is None else v for v in map(attrgetter("area"), annotations)], dtype=np.float64).reshape(n)
     num_keypoints = np.array([-1 if v is None else v for v in map(attrgetter("num_keypoints"), annotations)], dtype=np.int64).reshape(n)
     iscrowd = _iscrowd_array(path, annotations)
@@ -297,14 +325,16 @@ def _iscrowd_array(path: Path, annotations: list[CocoAnnotation]) -> npt.NDArray
 def _bbox_array(path: Path, annotations: list[CocoAnnotation], ann_id: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     boxes = list(map(attrgetter("bbox"), annotations))
     try:
-        bbox = np.array(boxes, dtype=np.float64).reshape(len(boxes), 4)
-    except (TypeError, ValueError):
-        for a, box in zip(annotations, boxes, strict=True):
-            if box is None:
-                raise AnnotationError(path, f"annotation id={a.id}", "missing bbox") from None
-            if len(box) != 4:
-                raise AnnotationError(path, f"annotation id={a.id}", f"bbox has {len(box)} values, expected 4 (x, y, w, h)") from None
-        raise
+        lengths = np.fromiter(map(len, boxes), np.int64, len(boxes))
+    except TypeError:  # len(None)
+        i = next(i for i, box in enumerate(boxes) if box is None)
+        raise AnnotationError(path, f"annotation id={ann_id[i]}", "missing bbox") from None
+    wrong = lengths != 4
+    if wrong.any():
+        i = int(np.flatnonzero(wrong)[0])
+        raise AnnotationError(path, f"annotation id={ann_id[i]}", f"bbox has {lengths[i]} values, expected 4 (x, y, w, h)")
+    # Flattening beats np.array on a list of lists by about 3x.
+    bbox = np.fromiter(chain.from_iterable(boxes), np.float64, 4 * len(boxes)).reshape(len(boxes), 4)
     bad = ~np.isfinite(bbox).all(axis=1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -316,11 +346,13 @@ def _bbox_array(path: Path, annotations: list[CocoAnnotation], ann_id: npt.NDArr
     return bbox
 
 
-def _keypoint_array(path: Path, annotations: list[CocoAnnotation], ann_id: npt.NDArray[np.int64], n_joints: int, skipped: SkipLog) -> npt.NDArray[np.float64]:
-    n = len(annotations)
+def _keypoint_array(
+    path: Path, lists: list, lengths: npt.NDArray[np.int64], ann_id: npt.NDArray[np.int64], n_joints: int,
+    skipped: SkipLog,
+) -> npt.NDArray[np.float64]:
+    """(N, K, 3) keypoints from the decoded lists; ``lengths`` (N,) their sizes."""
+    n = len(lists)
     width = 3 * n_joints
-    lists = [k or () for k in map(attrgetter("keypoints"), annotations)]
-    lengths = np.fromiter(map(len, lists), np.int64, n)
     empty = lengths == 0
     wrong = ~empty & (lengths != width)
     if wrong.any():
