@@ -44,17 +44,38 @@ class Context:
 # --------------------------------------------------------------------------- sidebar
 
 
+#: The sidebar's widget keys.  Streamlit drops a widget's state when a page switch
+#: (st.switch_page, e.g. a histogram click opening Browse) starts a run in which it
+#: was not yet drawn, so every value is mirrored in a plain key (``_<key>``) that
+#: survives, and put back before the widget is drawn.
+_CONTROL_KEYS = ("g_ds", "g_split", "g_src", "g_bucket", "g_area", "g_sm", "g_ml", "g_norm", "g_preset")
+
+
+def _remember(key: str) -> None:
+    """on_change: mirror a control's new value."""
+    st.session_state[f"_{key}"] = st.session_state[key]
+
+
+def _restore_controls() -> None:
+    for key in _CONTROL_KEYS:
+        if f"_{key}" in st.session_state:
+            st.session_state[key] = st.session_state[f"_{key}"]
+
+
 def _init_from_query(c: Caches, splits: list[str]) -> None:
-    """First run of a session: the widgets start from the URL's query string."""
+    """First run of a session: the controls start from the URL's query string."""
     if st.session_state.get("g_init"):
+        _restore_controls()
         return
     ctl = query.parse(dict(st.query_params), c.datasets, splits)
-    st.session_state.update({
+    values = {
         "g_ds": list(ctl.datasets), "g_split": ctl.split,
         "g_src": list(ctl.sources or []), "g_bucket": ctl.bucket, "g_area": ctl.area,
         "g_sm": float(ctl.small_medium), "g_ml": float(ctl.medium_large), "g_norm": ctl.normalise,
-        "g_init": True,
-    })
+    }
+    st.session_state.update(values)
+    st.session_state.update({f"_{k}": v for k, v in values.items()})
+    st.session_state["g_init"] = True
 
 
 def sidebar(c: Caches) -> tuple[query.Controls, str]:
@@ -62,32 +83,35 @@ def sidebar(c: Caches) -> tuple[query.Controls, str]:
     splits = sorted({k.split for k in c.keys})
     _init_from_query(c, splits)
     sb = st.sidebar
-    sb.multiselect("Datasets", c.datasets, key="g_ds",
+    sb.multiselect("Datasets", c.datasets, key="g_ds", on_change=_remember, args=("g_ds",),
                    help="Each dataset keeps its colour whatever else is selected.")
-    sb.selectbox("Split", [query.ALL, *splits], key="g_split")
+    sb.selectbox("Split", [query.ALL, *splits], key="g_split", on_change=_remember, args=("g_split",))
     chosen = tuple(st.session_state.get("g_ds") or ())
     sources = sources_of(c.images, chosen)
     sel_sources = None
     if sources:
         st.session_state["g_src"] = [s for s in st.session_state.get("g_src", []) if s in sources]
-        sb.multiselect("Source (sub-dataset)", sources, key="g_src", placeholder="all sources")
+        _remember("g_src")
+        sb.multiselect("Source (sub-dataset)", sources, key="g_src", placeholder="all sources",
+                       on_change=_remember, args=("g_src",))
         sel_sources = tuple(st.session_state["g_src"]) or None
-    sb.radio("Size bucket", [query.ALL, *BUCKETS], key="g_bucket", horizontal=True)
-    sb.selectbox("Area source", [a.value for a in AreaSource], key="g_area",
+    sb.radio("Size bucket", [query.ALL, *BUCKETS], key="g_bucket", horizontal=True,
+             on_change=_remember, args=("g_bucket",))
+    sb.selectbox("Area source", [a.value for a in AreaSource], key="g_area", on_change=_remember, args=("g_area",),
                  format_func=lambda v: f"{v}: {AreaSource(v).description}")
     col1, col2 = sb.columns(2)
-    col1.number_input("small|medium (px)", min_value=1.0, step=1.0, key="g_sm",
+    col1.number_input("small|medium (px)", min_value=1.0, step=1.0, key="g_sm", on_change=_remember, args=("g_sm",),
                       help="Edge as a side length: 32 means area 32^2.")
-    col2.number_input("medium|large (px)", min_value=2.0, step=1.0, key="g_ml")
+    col2.number_input("medium|large (px)", min_value=2.0, step=1.0, key="g_ml", on_change=_remember, args=("g_ml",))
     sm, ml = float(st.session_state["g_sm"]), float(st.session_state["g_ml"])
     if not sm < ml:
         sb.error(f"edges must satisfy small|medium < medium|large (got {sm:g} and {ml:g}); "
                  "using 32 and 96")
         sm, ml = 32.0, 96.0
-    sb.radio("Normalise", ["count", "share"], key="g_norm", horizontal=True,
+    sb.radio("Normalise", ["count", "share"], key="g_norm", horizontal=True, on_change=_remember, args=("g_norm",),
              format_func=lambda v: "counts" if v == "count" else "shares (per dataset)")
     with sb.expander("Paper export"):
-        st.radio("Figure width", list(export.PRESETS), key="g_preset",
+        st.radio("Figure width", list(export.PRESETS), key="g_preset", on_change=_remember, args=("g_preset",),
                  format_func=lambda k: export.PRESETS[k].name)
     controls = query.Controls(
         datasets=chosen, split=st.session_state["g_split"], sources=sel_sources,

@@ -6,7 +6,6 @@ from PIL import Image
 
 from dashboard import data, paths, ui
 from dashboard.draw import draw_persons, safe_image_path
-from dashboard.figures.common import BUCKET_COLORS
 from dashboard.filters import range_filter
 from dashboard.loading import images_root, keypoint_schema
 
@@ -59,7 +58,7 @@ st.write(f"**{len(shown):,}** images match ({ctx.caption()}).")
 legend = " ".join(f":{c}[■] {b}" for b, c in
                   (("small", "orange"), ("medium", "green"), ("large", "blue")))
 st.caption(f"Boxes and skeletons coloured by size bucket: {legend}; grey: unknown area; "
-           f"purple: crowd regions. Colours: {BUCKET_COLORS}.")
+           "purple: crowd regions.")
 if not len(shown):
     st.warning("No image in these ranges: widen the sliders or the sidebar filters.")
     st.stop()
@@ -79,7 +78,7 @@ for i, (idx, img) in enumerate(chunk.iterrows()):
     manifest = ctx.caches.manifest(dataset, split)
     root = images_root(manifest)
     path = safe_image_path(str(img["file_name"]), root, allowed)
-    label = f"{dataset}/{split} · {img['file_name']} · {int(img['n_persons'])} persons · CI {img['crowd_index']:.2f}"
+    label = f"{dataset}/{split} · {img['file_name']} · {int(img['n_persons'])} person{'' if int(img['n_persons']) == 1 else 's'} · CI {img['crowd_index']:.2f}"
     if root is None or path is None or not path.is_file():
         if root is None:
             missing_roots.add(f"{dataset}/{split}")

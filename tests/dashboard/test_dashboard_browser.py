@@ -14,6 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import REPO, chromium_or_skip
 from dashboard_helpers import VIEWS
@@ -62,7 +63,7 @@ def server(demo_cache: Path, tmp_path: Path):
         log.close()
 
 
-def test_dashboard_in_a_real_browser(server: str, tmp_path: Path):
+def test_dashboard_in_a_real_browser(server: str, tmp_path: Path, demo_cache: Path):
     chromium = chromium_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
@@ -70,7 +71,8 @@ def test_dashboard_in_a_real_browser(server: str, tmp_path: Path):
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=chromium, headless=True,
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         page.set_default_timeout(30_000)
@@ -99,4 +101,20 @@ def test_dashboard_in_a_real_browser(server: str, tmp_path: Path):
             info.value.save_as(target)
             assert target.read_bytes()[: len(magic)] == magic, fmt
         page.screenshot(path=str(ARTIFACTS / "dashboard-size-small.png"), full_page=True)
+
+        # Clicking a bar of the people-per-image histogram opens Browse on those
+        # images, with the sidebar's controls kept.
+        page.goto(f"{server}/people?ds=demo-sparse&sm=30")
+        bars = page.locator(".js-plotly-plot .bars path")
+        expect(bars.first).to_be_visible()
+        # Bars are in x order: 0, 1, 2, ... persons per image; click the one for 1 person.
+        box = bars.nth(1).bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)
+        page.wait_for_url("**/browse?**")
+        expect(page.get_by_role("heading", name="Browse", exact=True)).to_be_visible()
+        images = pd.read_parquet(demo_cache / "demo-sparse" / "val" / "images.parquet")
+        expected = int((images["n_persons"] == 1).sum())
+        expect(page.get_by_text(f"{expected} images match", exact=False)).to_be_visible()
+        assert "ds=demo-sparse" in page.url and "sm=30" in page.url
+        page.screenshot(path=str(ARTIFACTS / "dashboard-click-to-browse.png"), full_page=True)
         browser.close()
