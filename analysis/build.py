@@ -20,6 +20,7 @@ from analysis import cache
 from analysis.crowding import compute_crowding
 from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, CrowdConvention, SizeEdges, density_levels
 from analysis.errors import AnnotationError
+from analysis.fingerprint import file_sha256
 from analysis.loading import PoseDataset, load_pose_dataset
 from analysis.registry import DatasetSpec
 from analysis.tables import images_table, instances_table
@@ -74,7 +75,7 @@ def is_up_to_date(manifest: dict[str, Any] | None, spec: DatasetSpec) -> bool:
     if recorded.get("mtime_ns") == stat.st_mtime_ns:
         return True
     # Touched but maybe unchanged: the content hash decides.
-    return recorded.get("sha256") == hashlib.sha256(spec.annotations.read_bytes()).hexdigest()
+    return recorded.get("sha256") == file_sha256(spec.annotations)
 
 
 def build_split(spec: DatasetSpec, cache_root: Path, *, force: bool = False, progress: bool = True, synthetic: bool = False) -> BuildResult:

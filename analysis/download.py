@@ -16,7 +16,6 @@ digest mismatch, which removes it since its content cannot be trusted).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
 from pathlib import Path
@@ -25,6 +24,7 @@ import requests
 from tqdm import tqdm
 
 from analysis.errors import PoseAtlasError
+from analysis.fingerprint import file_sha256
 
 #: Seconds to wait for a connection / between two received chunks.
 TIMEOUT = (30, 120)
@@ -34,14 +34,6 @@ def part_path(dest: Path) -> Path:
     """Where an unfinished download of ``dest`` is kept."""
     dest = Path(dest)
     return dest.with_suffix(dest.suffix + ".part")
-
-
-def _sha256(path: Path, chunk_size: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _total_from_headers(resp: requests.Response, offset: int) -> int | None:
@@ -153,7 +145,7 @@ def _finish(
             f"download of {url} has the wrong size: got {size} bytes, expected {want}"
         )
     if sha256 is not None:
-        digest = _sha256(part)
+        digest = file_sha256(part)
         if digest.lower() != sha256.lower():
             part.unlink(missing_ok=True)
             raise PoseAtlasError(

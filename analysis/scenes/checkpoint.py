@@ -16,7 +16,6 @@ contradicts the file is an error.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 
 from analysis.errors import PoseAtlasError
+from analysis.fingerprint import file_sha256
 from analysis.scenes.labels import N_CLASSES
 from analysis.scenes.options import RESNET_BLOCKS, SUPPORTED_ARCHS
 
@@ -46,14 +46,6 @@ class LoadedModel:
     def model_id(self) -> str:
         """``arch@sha256-prefix``: the ``model`` column of scenes.parquet."""
         return f"{self.arch}@{self.sha256[:SHA_PREFIX]}"
-
-
-def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def build_model(arch: str, num_classes: int = N_CLASSES) -> nn.Module:

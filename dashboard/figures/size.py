@@ -78,15 +78,7 @@ def area_hist_table(
     column per dataset.  Bins are uniform on the chosen axis (log10 or sqrt)."""
     area = persons["area"].to_numpy(dtype=float)
     edges = _bins(area, axis, n_bins)
-    masks = group_masks(persons["dataset"], datasets)
-    data = {"left": edges[:-1], "right": edges[1:]}
-    for name in datasets:
-        a = area[masks[name] & np.isfinite(area) & (area > 0)]
-        counts = np.histogram(a, bins=edges)[0].astype(float)
-        if normalise == "share" and counts.sum() > 0:
-            counts = counts / counts.sum()
-        data[name] = counts
-    return pd.DataFrame(data)
+    return _histogram_table(area, np.isfinite(area) & (area > 0), persons["dataset"], datasets, edges, normalise)
 
 
 def area_distribution(
@@ -127,11 +119,23 @@ def relative_size_table(
     rel = np.sqrt(persons["area"].to_numpy(dtype=float) / persons["image_area"].to_numpy(dtype=float))
     rel = np.clip(rel, 0.0, 1.0)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    masks = group_masks(persons["dataset"], datasets)
+    return _histogram_table(rel, np.isfinite(rel), persons["dataset"], datasets, edges, normalise)
+
+
+def _histogram_table(
+    values: np.ndarray, valid: np.ndarray, dataset: pd.Series, datasets: Sequence[str],
+    edges: np.ndarray, normalise: str,
+) -> pd.DataFrame:
+    """Rows are bins (``left``, ``right``), one column of counts (or shares) per dataset.
+
+    Args:
+        values: (N,) per-person values; valid: (N,) which of them to count;
+        dataset: (N,) each person's dataset; edges: (B + 1,) bin edges.
+    """
+    masks = group_masks(dataset, datasets)
     data = {"left": edges[:-1], "right": edges[1:]}
     for name in datasets:
-        r = rel[masks[name] & np.isfinite(rel)]
-        counts = np.histogram(r, bins=edges)[0].astype(float)
+        counts = np.histogram(values[masks[name] & valid], bins=edges)[0].astype(float)
         if normalise == "share" and counts.sum() > 0:
             counts = counts / counts.sum()
         data[name] = counts
