@@ -42,8 +42,10 @@ if len(bases) > 1:
 labels = next((lab for lab in map(labels_from_manifest, manifests) if lab), None)
 unit = entropy_unit(base)
 aggs = aggregates_by_dataset(scenes, datasets, labels=labels, entropy_base=base)
+models = sorted({str((m.get("scenes") or {}).get("model")) for m in manifests if m.get("scenes")})
 note = (f"per-image entropy H = -sum p log p of the Places365 softmax ({unit}); "
-        "variance is the population variance (ddof=0)")
+        "variance is the population variance (ddof=0); "
+        f"model {', '.join(models)} (Resize(256, 256), CenterCrop(224))")
 
 fig = entropy_hist(scenes, datasets, normalise=ctx.controls.normalise, styles=ctx.styles,
                    caption=ctx.caption(note), unit=unit)
