@@ -134,3 +134,16 @@ def test_cli_ad_hoc_build_and_info(tmp_path, capsys):
 def test_cli_ad_hoc_needs_all_three(tmp_path, capsys):
     assert main(["build", "--name", "x", "--cache-dir", str(tmp_path)]) == 2
     assert "needs --name, --split and --annotations" in capsys.readouterr().err
+
+
+def test_source_rule_reads_any_image_field(tmp_path):
+    from analysis.loading import SourceRule
+
+    doc = coco_doc()
+    for image, origin in zip(doc["images"], ["mpii", None, "hieve/seq1"], strict=True):
+        if origin is not None:
+            image["origin"] = origin
+    build(tmp_path, doc, source_rule=SourceRule("origin", r"^[a-z]+"))
+    images = cache.read_images(tmp_path / "cache", cache.CacheKey("hand", "val")).set_index("image_id")
+    assert images["source"].tolist()[0] == "mpii" and images.loc[3, "source"] == "hieve"
+    assert images["source"].isna().tolist() == [False, True, False]
