@@ -161,6 +161,7 @@ def _build(spec: DatasetSpec, cache_root: Path, key: cache.CacheKey, target: Pat
     }
     _write_split(target, images, instances, manifest, previous)
     stage("write", t)
+    # The staged manifest made the swap complete; this rewrite only adds the final timings.
     timings["total"] = round(time.perf_counter() - t_start, 4)
     cache.write_json(manifest, target / cache.MANIFEST_FILE)
     return BuildResult(key, "built", manifest)

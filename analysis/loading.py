@@ -62,7 +62,7 @@ class LoadOptions:
     source_rule: SourceRule | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class SkipLog:
     """Every record not taken over as-is, with the reason; counted and listed."""
 

@@ -44,7 +44,7 @@ from analysis.errors import PoseAtlasError
 from analysis.scenes.checkpoint import LoadedModel, load_checkpoint
 from analysis.scenes.entropy import TOP_K
 from analysis.scenes.labels import SceneLabels, find_labels
-from analysis.scenes.options import DEFAULT_ARCH, DEFAULT_BATCH_SIZE, DEFAULT_SHARD_SIZE, SceneOptions
+from analysis.scenes.options import SceneOptions
 from analysis.scenes.pipeline import PREPROCESSING, BatchResult, default_workers, resolve_device
 
 PARTIAL_DIR = SCENES_PARTIAL_DIR
