@@ -174,13 +174,8 @@ def keypoint_schema(manifest: dict[str, Any], n_joints: int) -> tuple[list[str],
     Never assumes 17 joints: when the manifest names no joints (or a different
     count), generic ``joint_i`` names fill in and the skeleton keeps valid pairs.
     """
-    schema: dict[str, Any] = {}
-    for key in ("keypoint_schema", "schema", "keypoints"):
-        value = manifest.get(key)
-        if isinstance(value, dict) and ("joint_names" in value or "names" in value):
-            schema = value
-            break
-    names = list(schema.get("joint_names") or schema.get("names") or [])[:n_joints]
+    schema = manifest.get("keypoint_schema") or {}
+    names = list(schema.get("joint_names") or [])[:n_joints]
     names += [f"joint_{i}" for i in range(len(names), n_joints)]
     skeleton = [
         (int(a), int(b)) for a, b in (schema.get("skeleton") or [])
@@ -191,7 +186,5 @@ def keypoint_schema(manifest: dict[str, Any], n_joints: int) -> tuple[list[str],
 
 def images_root(manifest: dict[str, Any]) -> Path | None:
     """The folder a split's images live in (``inputs.images.path``), or None."""
-    inputs = manifest.get("inputs") or {}
-    images = inputs.get("images") if isinstance(inputs, dict) else None
-    path = images.get("path") if isinstance(images, dict) else images if isinstance(images, str) else None
+    path = ((manifest.get("inputs") or {}).get("images") or {}).get("path")
     return Path(path) if path else None
