@@ -18,7 +18,7 @@ demo: setup
 	$(PY) -m analysis demo
 
 run: demo
-	$(PY) -m streamlit run dashboard/app.py
+	$(PY) -m dashboard
 
 # Debian's Chromium drives the browser test and kaleido's figure export.
 browser:

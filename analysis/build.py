@@ -21,6 +21,7 @@ from analysis.crowding import compute_crowding
 from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, CrowdConvention, SizeEdges, density_levels
 from analysis.errors import AnnotationError
 from analysis.fingerprint import file_sha256
+from analysis.image_paths import present_files
 from analysis.loading import PoseDataset, load_pose_dataset
 from analysis.registry import DatasetSpec
 from analysis.tables import images_table, instances_table
@@ -168,16 +169,16 @@ def _build(spec: DatasetSpec, cache_root: Path, key: cache.CacheKey, target: Pat
 
 
 def check_image_files(image_root: Path | None, file_names: list[str]) -> dict[str, Any]:
-    """Which image files exist under ``image_root`` (a count and a list, never an error)."""
+    """Which image files exist under ``image_root`` (a count and a list, never an error).
+
+    A name with ``..`` or an absolute name, or a symlink leading outside the folder,
+    counts as missing (:mod:`analysis.image_paths`).
+    """
     if image_root is None:
         return {"path": None, "n_missing": 0, "missing": []}
     root = Path(image_root).resolve()
-    present: set[str] = set()
-    if root.is_dir():
-        for folder, _, files in os.walk(root):
-            rel = os.path.relpath(folder, root)
-            prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            present.update(prefix + f for f in files)
+    # the rule Browse and scenes use: symlinks leaving the folder do not count as present
+    present = present_files(root) if root.is_dir() else set()
     names = np.asarray(file_names, dtype=object)
     missing_mask = ~np.isin(names, np.fromiter(present, dtype=object, count=len(present))) if len(names) else np.zeros(0, bool)
     missing = names[missing_mask]

@@ -26,6 +26,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analysis.names import is_valid_name
+
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; the build never needs it
     import pandas as pd
 
@@ -153,5 +155,7 @@ def list_caches(root: Path) -> list[CacheKey]:
         CacheKey(manifest.parent.parent.name, manifest.parent.name)
         for manifest in root.glob(f"*/*/{MANIFEST_FILE}")
         if (manifest.parent / IMAGES_FILE).is_file() and (manifest.parent / INSTANCES_FILE).is_file()
+        # a folder whose name breaks the naming rule was not made by a build: not listed
+        and is_valid_name(manifest.parent.parent.name) and is_valid_name(manifest.parent.name)
     ]
     return sorted(keys, key=lambda k: (k.dataset, k.split))

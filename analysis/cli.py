@@ -12,6 +12,7 @@ from pathlib import Path
 
 from analysis import cache
 from analysis.errors import PoseAtlasError
+from analysis.image_paths import check_image_root
 from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
 from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
 
@@ -90,6 +91,8 @@ def _run_build(args: argparse.Namespace) -> int:
             raise PoseAtlasError(f"{args.annotations}: annotation file not found")
         if args.images is not None and not args.images.is_dir():
             raise PoseAtlasError(f"{args.images}: image folder not found")
+        if args.images is not None:
+            check_image_root(args.images, "--images")
         specs = [DatasetSpec(
             validate_name(args.name, "dataset name"), validate_name(args.split, "split name"),
             args.annotations, args.images, args.keypoint_schema,

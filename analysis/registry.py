@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.errors import PoseAtlasError
+from analysis.image_paths import check_image_root
 from analysis.loading import LoadOptions, SourceRule
+from analysis.names import validate_name
 from analysis.schema import schema_from_override
 
 DEFAULT_REGISTRY = Path("data/datasets.toml")
@@ -56,11 +58,11 @@ class DatasetSpec:
         }
 
 
-def validate_name(value: str, what: str) -> str:
-    """Dataset and split names become folder names: keep them plain."""
-    if not value or value.startswith(".") or any(c in value for c in "/\\\0") or value.strip() != value:
-        raise PoseAtlasError(f"invalid {what} {value!r}: use letters, digits, '-', '_' or '.' (not leading)")
-    return value
+def _toml_type(value: object) -> str:
+    """The TOML name of a parsed value's type, for messages."""
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
+             list: "an array", dict: "a table"}
+    return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
 
 
 def load_registry(path: Path = DEFAULT_REGISTRY) -> list[DatasetSpec]:
@@ -78,17 +80,21 @@ def load_registry(path: Path = DEFAULT_REGISTRY) -> list[DatasetSpec]:
     specs, seen = [], set()
     for index, entry in enumerate(entries):
         where = f"{path}: dataset[{index}]"
+        if not isinstance(entry, dict):
+            raise PoseAtlasError(f"{where}: expected a table ([[dataset]] with name = ...), got {_toml_type(entry)}")
         unknown = set(entry) - _ALLOWED_KEYS
         if unknown:
             raise PoseAtlasError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
         for key in ("name", "split", "annotations"):
-            if not isinstance(entry.get(key), str):
-                raise PoseAtlasError(f"{where}: '{key}' is required and must be a string")
+            if key not in entry:
+                raise PoseAtlasError(f"{where}: '{key}' is required")
+            if not isinstance(entry[key], str):
+                raise PoseAtlasError(f"{where}: '{key}' must be a string, got {_toml_type(entry[key])}")
         spec = DatasetSpec(
             name=validate_name(entry["name"], "dataset name"),
             split=validate_name(entry["split"], "split name"),
             annotations=_resolve(path, entry["annotations"]),
-            images=_resolve(path, entry["images"]) if entry.get("images") else None,
+            images=_image_root(where, path, entry.get("images")),
             keypoint_schema=_schema_value(where, entry.get("keypoint_schema")),
             source_rule=_source_rule(where, entry.get("source")),
         )
@@ -99,6 +105,14 @@ def load_registry(path: Path = DEFAULT_REGISTRY) -> list[DatasetSpec]:
     return specs
 
 
+def _image_root(where: str, registry: Path, value: object) -> Path | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise PoseAtlasError(f"{where}: 'images' must be a string (a folder), got {_toml_type(value)}")
+    return check_image_root(_resolve(registry, value), f"{where}: images")
+
+
 def _resolve(registry: Path, value: str) -> Path:
     p = Path(value).expanduser()
     return p if p.is_absolute() else (registry.parent / p)
@@ -107,6 +121,11 @@ def _resolve(registry: Path, value: str) -> Path:
 def _schema_value(where: str, value: object) -> str | tuple[str, ...] | None:
     if value is None:
         return None
+    if not isinstance(value, str) and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise PoseAtlasError(
+            f"{where}: keypoint_schema must be a name (coco17, crowdpose14) or an array of joint names, "
+            f"got {_toml_type(value)}"
+        )
     try:
         schema_from_override(value if isinstance(value, str) else list(value))  # validate early
     except (ValueError, TypeError) as exc:
@@ -117,10 +136,11 @@ def _schema_value(where: str, value: object) -> str | tuple[str, ...] | None:
 def _source_rule(where: str, value: object) -> SourceRule | None:
     if value is None:
         return None
-    if not isinstance(value, dict) or not isinstance(value.get("pattern"), str):
+    if not isinstance(value, dict) or not isinstance(value.get("pattern"), str) \
+            or not isinstance(value.get("field", "file_name"), str) or set(value) - {"field", "pattern"}:
         raise PoseAtlasError(f"{where}: source must be {{ field = \"file_name\", pattern = \"...\" }}")
     try:
-        return SourceRule(field=str(value.get("field", "file_name")), pattern=value["pattern"])
+        return SourceRule(field=value.get("field", "file_name"), pattern=value["pattern"])
     except ValueError as exc:
         raise PoseAtlasError(f"{where}: {exc}") from None
 

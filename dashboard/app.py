@@ -1,4 +1,4 @@
-"""PoseAtlas dashboard: ``streamlit run dashboard/app.py``.
+"""PoseAtlas dashboard: ``python -m dashboard`` (which runs ``streamlit run dashboard/app.py``).
 
 Reads the parquet caches only (``data/cache`` or ``$POSEATLAS_CACHE_DIR``).  The
 sidebar's global controls apply to every view and live in the URL query string.
@@ -6,6 +6,7 @@ sidebar's global controls apply to every view and live in the URL query string.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,8 +17,15 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboard import ui  # noqa: E402
+from dashboard.exposure import serving_refusal  # noqa: E402
 
 st.set_page_config(page_title="PoseAtlas", page_icon=":material/accessibility_new:", layout="wide")
+
+# Reachable from other machines without the user's explicit opt-in: show nothing.
+refusal = serving_refusal(st.get_option("server.address"), os.environ)
+if refusal:
+    st.error(refusal)
+    st.stop()
 
 PAGES = [
     st.Page("views/overview.py", title="Overview", default=True,

@@ -8,25 +8,24 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from analysis.image_paths import resolve_image_file
 from dashboard.figures.common import BUCKET_COLORS
+from dashboard.paths import ImageRoots
 
 UNKNOWN_COLOR = "#777777"
 CROWD_COLOR = "#CC79A7"
 
 
-def safe_image_path(file_name: str, image_root: Path | None, allowed: Sequence[Path]) -> Path | None:
-    """``image_root / file_name`` resolved, or None when it escapes every allowed root.
+def safe_image_path(file_name: str, image_root: Path | None, roots: ImageRoots) -> Path | None:
+    """``image_root / file_name`` resolved, or None when it may not be opened.
 
-    The app opens only files under a split's image root (from its manifest) or the
-    repository's data/ folder; ``..`` or absolute names that leave them are refused.
+    The split's image root (from its manifest) must lie inside an allowed root
+    (``roots``: registry, user configuration, the repository's data/), and the file
+    must stay inside the image root after symlinks (:func:`resolve_image_file`).
     """
-    if image_root is None:
+    if image_root is None or not roots.admits(image_root):
         return None
-    path = (Path(image_root) / file_name).resolve()
-    roots = [Path(image_root).resolve(), *(Path(a).resolve() for a in allowed)]
-    if not any(path.is_relative_to(r) for r in roots):
-        return None
-    return path
+    return resolve_image_file(image_root, file_name)
 
 
 def _bucket_name(code: int) -> str | None:
@@ -41,6 +40,7 @@ def draw_persons(
     skeleton: Sequence[tuple[int, int]],
     crowd_boxes: np.ndarray | None = None,
     max_side: int = 640,
+    source_size: tuple[int, int] | None = None,
 ) -> Image.Image:
     """A copy of ``image`` (scaled to ``max_side``) with every person drawn.
 
@@ -50,11 +50,15 @@ def draw_persons(
         keypoints: (P, 3K) x, y, v or None.
         skeleton: 0-based joint pairs.
         crowd_boxes: (C, 4) iscrowd regions, drawn dashed-looking in purple.
+        source_size: (width, height) the coordinates refer to, when ``image`` is an
+            already reduced decode of it (:func:`dashboard.thumbnails.open_thumbnail`).
     """
     img = image.convert("RGB")
-    scale = min(1.0, max_side / max(img.size))
-    if scale < 1.0:
-        img = img.resize((max(1, int(img.width * scale)), max(1, int(img.height * scale))))
+    full = source_size or img.size
+    scale = min(1.0, max_side / max(full))
+    size = (max(1, int(full[0] * scale)), max(1, int(full[1] * scale)))
+    if img.size != size:
+        img = img.resize(size)
     draw = ImageDraw.Draw(img)
     width = max(1, int(round(2 * max(scale, 0.5))))
     if crowd_boxes is not None:

@@ -121,6 +121,10 @@ def compute_scenes_for_cache(cache_root: Path, dataset: str, split: str, options
     """scenes.parquet for ``<cache_root>/<dataset>/<split>`` (used by ``build --scenes``)."""
     from analysis.scenes.runner import compute_scenes
 
+    from analysis.names import validate_name
+
+    validate_name(dataset, "dataset name")
+    validate_name(split, "split name")
     cache_dir = CacheKey(dataset, split).directory(Path(cache_root))
     return compute_scenes(cache_dir, options, dataset=dataset, split=split)
 

@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from analysis.cache import IMAGES_FILE, MANIFEST_FILE, SCENES_FILE, SCENES_PARTIAL_DIR, write_json, write_parquet
 from analysis.errors import PoseAtlasError
+from analysis.image_paths import check_image_root, file_name_problem, resolve_image_file
 from analysis.scenes.checkpoint import LoadedModel, load_checkpoint
 from analysis.scenes.entropy import TOP_K
 from analysis.scenes.labels import SceneLabels, find_labels
@@ -86,6 +87,32 @@ def _read_manifest(cache_dir: Path) -> dict[str, Any]:
     return orjson.loads(path.read_bytes())
 
 
+def _image_paths(
+    root: Path, names: dict[int, str], done: set[int],
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(image_id, path) to classify and (image_id, reason) refused, for images not done yet.
+
+    The rule of the build's image check and Browse (:func:`resolve_image_file`):
+    ``..`` or absolute names and symlinks leading out of the image folder are refused.
+    """
+    todo, refused = [], []
+    for image_id, name in names.items():
+        if int(image_id) in done:
+            continue
+        path = resolve_image_file(root, str(name))
+        if path is None:
+            problem = file_name_problem(str(name)) or "symlink leading outside the image folder"
+            refused.append((int(image_id), f"refused: {problem}"))
+        else:
+            todo.append((int(image_id), str(path)))
+    return todo, refused
+
+
+def _failures_only(failed: list[tuple[int, str]]) -> BatchResult:
+    return BatchResult([], np.zeros(0), np.zeros((0, 5), dtype=np.int16), np.zeros((0, 5), dtype=np.float32),
+                       np.zeros(0), failed=list(failed))
+
+
 def images_root(manifest: dict[str, Any], cache_dir: Path) -> Path:
     """Folder of the images, from ``manifest["inputs"]["images"]["path"]``."""
     images = (manifest.get("inputs") or {}).get("images") or {}
@@ -98,7 +125,7 @@ def images_root(manifest: dict[str, Any], cache_dir: Path) -> Path:
     root = Path(path)
     if not root.is_dir():
         raise PoseAtlasError(f"image folder {root} (recorded in {cache_dir / MANIFEST_FILE}) not found")
-    return root
+    return check_image_root(root, str(cache_dir / MANIFEST_FILE))
 
 
 def _image_list(cache_dir: Path) -> pd.DataFrame:
@@ -271,10 +298,7 @@ def compute_scenes(
     progress = _open_partial(cache_dir, run, options.force)
     n_resumed = len(progress.done)
     names = dict(zip(images["image_id"].astype("int64"), images["file_name"], strict=True))
-    todo = [
-        (int(i), str(root / names[i])) for i in images["image_id"].astype("int64")
-        if int(i) not in progress.done
-    ]
+    todo, refused = _image_paths(root, names, progress.done)
 
     t0 = time.perf_counter()
     pending: list[BatchResult] = []
@@ -285,6 +309,11 @@ def compute_scenes(
         total=len(images), initial=len(images) - len(todo), unit="img",
         desc=f"scenes {dataset}/{split}", disable=not options.progress, dynamic_ncols=True,
     )
+    if refused:  # listed as failures like unreadable images, never opened
+        pending.append(_failures_only(refused))
+        n_pending += len(refused)
+        n_new += len(refused)
+        bar.update(len(refused))
     try:
         with bar:
             for result in backend_results(todo, loaded, labels, options):

@@ -2,12 +2,12 @@
 
 import numpy as np
 import streamlit as st
-from PIL import Image
 
 from dashboard import data, paths, ui
 from dashboard.draw import draw_persons, safe_image_path
 from dashboard.filters import range_filter
 from dashboard.loading import images_root, keypoint_schema
+from dashboard.thumbnails import ThumbnailError, open_thumbnail
 
 PER_PAGE = 12
 ctx = ui.context()
@@ -69,35 +69,50 @@ page = st.number_input(f"page (of {pages})", 1, pages, key="br_page") if pages >
 chunk = shown.iloc[(page - 1) * PER_PAGE: page * PER_PAGE]
 persons = f.persons
 crowd = ctx.caches.crowd_regions
-allowed = [paths.data_root()]
+image_roots = paths.image_roots()
 cols = st.columns(3)
 missing_roots: set[str] = set()
+refused_roots: set[str] = set()
 for i, (idx, img) in enumerate(chunk.iterrows()):
     col = cols[i % 3]
     dataset, split = str(img["dataset"]), str(img["split"])
     manifest = ctx.caches.manifest(dataset, split)
     root = images_root(manifest)
-    path = safe_image_path(str(img["file_name"]), root, allowed)
     label = f"{dataset}/{split} · {img['file_name']} · {int(img['n_persons'])} person{'' if int(img['n_persons']) == 1 else 's'} · CI {img['crowd_index']:.2f}"
-    if root is None or path is None or not path.is_file():
-        if root is None:
-            missing_roots.add(f"{dataset}/{split}")
+    if root is None:
+        missing_roots.add(f"{dataset}/{split}")
         col.caption(f"{label}: image file not available")
         continue
-    mine = persons[persons["img"].to_numpy() == idx]
-    kp = data.keypoints(dataset, split)
-    rows = mine["row"].to_numpy()
-    _, skeleton = keypoint_schema(manifest, kp.shape[1] // 3)
-    boxes = mine[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
-    cr = crowd[crowd["img"].to_numpy() == idx][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
-    try:
-        with Image.open(path) as im:
-            drawn = draw_persons(im, boxes, mine["bucket"].to_numpy(), kp[rows] if len(rows) else None,
-                                 skeleton, cr)
-    except OSError as exc:
-        col.caption(f"{label}: cannot open image ({exc})")
+    if not image_roots.admits(root):
+        refused_roots.add(f"{dataset}/{split} ({root})")
+        col.caption(f"{label}: image folder not allowed")
+        continue
+    path = safe_image_path(str(img["file_name"]), root, image_roots)
+    if path is None:
+        col.caption(f"{label}: file name leads outside the image folder: not opened")
+        continue
+    try:  # one bad image (missing, corrupt, a decompression bomb) never stops the page
+        thumb = open_thumbnail(path)
+        mine = persons[persons["img"].to_numpy() == idx]
+        kp = data.keypoints(dataset, split)
+        rows = mine["row"].to_numpy()
+        _, skeleton = keypoint_schema(manifest, kp.shape[1] // 3)
+        boxes = mine[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
+        cr = crowd[crowd["img"].to_numpy() == idx][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
+        drawn = draw_persons(thumb.image, boxes, mine["bucket"].to_numpy(), kp[rows] if len(rows) else None,
+                             skeleton, cr, source_size=thumb.source_size)
+    except ThumbnailError as exc:
+        col.caption(f"{label}: {exc}")
         continue
     col.image(drawn, caption=label)
+if refused_roots:
+    st.warning(
+        "Images not shown: the image folder recorded in these caches is not an allowed image root: "
+        + ", ".join(sorted(refused_roots)) + ". Register the folder in data/datasets.toml or start the "
+        "dashboard with `python -m dashboard --image-root DIR` (never `/` or a system folder)."
+    )
+for line in image_roots.refused:
+    st.warning(f"Image root refused: {line}")
 if missing_roots:
     st.info(
         "No image folder recorded for " + ", ".join(sorted(missing_roots)) + ". Rebuild with the "

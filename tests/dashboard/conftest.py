@@ -57,6 +57,8 @@ def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def app_env(demo_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("POSEATLAS_CACHE_DIR", str(demo_cache))
+    # the demo's images were written beside the cache: allow that folder explicitly
+    monkeypatch.setenv("POSEATLAS_IMAGE_ROOTS", str(demo_cache.parent / "data"))
     return demo_cache
 
 

@@ -38,7 +38,8 @@ def server(demo_cache: Path, tmp_path: Path):
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "POSEATLAS_CACHE_DIR": str(demo_cache)},
+        env={**os.environ, "POSEATLAS_CACHE_DIR": str(demo_cache),
+             "POSEATLAS_IMAGE_ROOTS": str(demo_cache.parent / "data")},
     )
     url = f"http://127.0.0.1:{port}"
     try:

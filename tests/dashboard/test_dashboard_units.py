@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 from analysis.cache import CacheKey
 from dashboard import query
 from dashboard.draw import draw_persons, safe_image_path
+from dashboard.paths import ImageRoots
 from dashboard.filters import range_filter
 from dashboard.loading import keypoint_schema, load_keypoints
 
@@ -28,10 +29,13 @@ def test_query_round_trip_and_bad_values():
 def test_safe_image_path(tmp_path):
     root = tmp_path / "images"
     root.mkdir()
-    assert safe_image_path("a.jpg", root, []) == (root / "a.jpg").resolve()
-    assert safe_image_path("../secret.txt", root, []) is None
-    assert safe_image_path("/etc/passwd", root, []) is None
-    assert safe_image_path("a.jpg", None, []) is None
+    roots = ImageRoots((tmp_path.resolve(),))
+    assert safe_image_path("a.jpg", root, roots) == (root / "a.jpg").resolve()
+    assert safe_image_path("../secret.txt", root, roots) is None
+    assert safe_image_path("/etc/passwd", root, roots) is None
+    assert safe_image_path("a.jpg", None, roots) is None
+    # the recorded root itself must lie inside an allowed root
+    assert safe_image_path("a.jpg", root, ImageRoots((tmp_path.resolve() / "elsewhere",))) is None
 
 
 def test_load_keypoints_ragged(tmp_path):

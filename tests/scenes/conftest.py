@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -78,8 +79,7 @@ def make_cache(
 ) -> Path:
     """A minimal cache (images.parquet + manifest.json) over files in ``root/images``.
 
-    ``images`` maps file name -> bytes to write, an existing file to reference by
-    absolute path, or None (listed but not written: a missing file).
+    ``images`` maps file name -> bytes to write, an existing file to copy in, or None (listed but not written: a missing file).
     """
     img_dir = root / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
@@ -89,7 +89,9 @@ def make_cache(
             (img_dir / name).write_bytes(content)
             names.append(name)
         elif isinstance(content, Path):
-            names.append(str(content))  # absolute: root / abs == abs
+            # copied in: absolute names and symlinks out of the image folder are refused
+            shutil.copyfile(content, img_dir / name)
+            names.append(name)
         else:
             names.append(name)
     cache_dir = root / "cache" / dataset / split

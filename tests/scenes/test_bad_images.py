@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from analysis.errors import PoseAtlasError
 from analysis.scenes.pipeline import ImageSkipped, open_rgb, to_rgb
 from analysis.scenes.runner import SceneOptions, compute_scenes
 
@@ -95,3 +96,36 @@ def test_run_goes_on_and_lists_failures(cache_factory, models_dir: Path) -> None
     for name, reason in SKIPPED.items():
         assert reason in failures[name]["reason"]
         assert failures[name]["image_id"] == by_name[name]
+
+
+def test_names_leaving_the_image_folder_are_refused_not_opened(cache_factory, models_dir: Path, tmp_path: Path) -> None:
+    """`..` names, absolute names and symlinks out of the folder: listed as refused failures
+    (the build's image check and Browse apply the same rule), the good images still classified."""
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(jpeg_bytes(7))
+    images = {"good.jpg": jpeg_bytes(1), "../outside.jpg": None, str(outside): None, "link.jpg": None,
+              "sub/inner-link.jpg": None, "sub/real.jpg": None}
+    cache_dir = cache_factory(images)
+    img_dir = tmp_path / "images"
+    (img_dir / "link.jpg").symlink_to(outside)  # leads out: refused
+    (img_dir / "sub").mkdir()
+    (img_dir / "sub" / "real.jpg").write_bytes(jpeg_bytes(2))
+    (img_dir / "sub" / "inner-link.jpg").symlink_to(img_dir / "good.jpg")  # stays inside: fine
+    compute_scenes(cache_dir, SceneOptions(models_dir=models_dir, workers=0, batch_size=4, progress=False))
+    scenes = orjson.loads((cache_dir / "manifest.json").read_bytes())["scenes"]
+    failures = {f["file_name"]: f["reason"] for f in scenes["failures"]}
+    assert set(failures) == {"../outside.jpg", str(outside), "link.jpg"}
+    assert "'..' in file name" in failures["../outside.jpg"]
+    assert "absolute file name" in failures[str(outside)]
+    assert "symlink leading outside" in failures["link.jpg"]
+    assert scenes["n_ok"] == 3  # good.jpg, sub/real.jpg, sub/inner-link.jpg
+
+
+def test_system_folder_as_recorded_image_root_is_refused(cache_factory, models_dir: Path) -> None:
+    cache_dir = cache_factory({"a.jpg": jpeg_bytes(1)})
+    manifest = orjson.loads((cache_dir / "manifest.json").read_bytes())
+    for root in ("/", "/etc"):
+        manifest["inputs"]["images"]["path"] = root
+        (cache_dir / "manifest.json").write_bytes(orjson.dumps(manifest))
+        with pytest.raises(PoseAtlasError, match="image folder"):
+            compute_scenes(cache_dir, SceneOptions(models_dir=models_dir, workers=0, progress=False))
