@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import os
 import shutil
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,9 +18,10 @@ from tqdm import tqdm
 
 import analysis
 from analysis import cache
+from analysis.coco_json import read_annotation_bytes
 from analysis.crowding import compute_crowding
 from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, CrowdConvention, SizeEdges, density_levels
-from analysis.errors import AnnotationError
+from analysis.errors import PoseAtlasError
 from analysis.fingerprint import file_sha256
 from analysis.image_paths import present_files
 from analysis.loading import PoseDataset, load_pose_dataset
@@ -87,6 +89,7 @@ def build_split(spec: DatasetSpec, cache_root: Path, *, force: bool = False, pro
     """
     key = cache.CacheKey(spec.name, spec.split)
     target = key.directory(cache_root)
+    check_cache_target(target)
     _recover_interrupted_swap(target)
     previous = cache.read_manifest(cache_root, key)
     if not force and is_up_to_date(previous, spec):
@@ -111,10 +114,7 @@ def _build(spec: DatasetSpec, cache_root: Path, key: cache.CacheKey, target: Pat
         return time.perf_counter()
 
     t = t_start = time.perf_counter()
-    try:
-        data = spec.annotations.read_bytes()
-    except OSError as exc:
-        raise AnnotationError(spec.annotations, None, f"cannot read annotation file: {exc.strerror or exc}") from None
+    data = read_annotation_bytes(spec.annotations)  # mutable: see analysis.coco_json
     t = stage("read", t)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # hashlib releases the GIL: the fingerprint costs nothing beside the decode.
@@ -160,12 +160,48 @@ def _build(spec: DatasetSpec, cache_root: Path, key: cache.CacheKey, target: Pat
         "skipped": dataset.skipped.listed,
         "timings": timings,
     }
-    _write_split(target, images, instances, manifest, previous)
-    stage("write", t)
-    # The staged manifest made the swap complete; this rewrite only adds the final timings.
-    timings["total"] = round(time.perf_counter() - t_start, 4)
-    cache.write_json(manifest, target / cache.MANIFEST_FILE)
+    try:
+        _write_split(target, images, instances, manifest, previous)
+        stage("write", t)
+        # The staged manifest made the swap complete; this rewrite only adds the final timings.
+        timings["total"] = round(time.perf_counter() - t_start, 4)
+        cache.write_json(manifest, target / cache.MANIFEST_FILE)
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: one line
+        raise PoseAtlasError(f"cannot write the cache {target}: {_os_reason(exc)}") from None
     return BuildResult(key, "built", manifest)
+
+
+def check_cache_target(target: Path) -> None:
+    """Fail before the work when the split's cache folder cannot be written.
+
+    Creates the missing parent folders and a probe folder named like the build's
+    staging folder (so a name too long for the file system fails here too), then
+    removes all of them again: a build that then fails leaves nothing behind.
+
+    Raises:
+        PoseAtlasError: one line: not a folder, read-only, permission denied,
+            no space, name too long ...
+    """
+    try:
+        if target.exists() and not target.is_dir():
+            raise PoseAtlasError(f"cannot write the cache {target}: it exists and is not a folder")
+        created = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=f".{target.name}.building-probe-", dir=target.parent))
+        finally:
+            for folder in created:  # deepest first
+                os.rmdir(folder)
+    except OSError as exc:
+        raise PoseAtlasError(f"cannot write the cache {target}: {_os_reason(exc)}") from None
+
+
+def _os_reason(exc: OSError) -> str:
+    """The OS's own words for an error, plus the path it concerns when that is not the target."""
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, FileExistsError | NotADirectoryError) and exc.filename:
+        reason += f" ({exc.filename} is a file, not a folder)"
+    return reason
 
 
 def check_image_files(image_root: Path | None, file_names: list[str]) -> dict[str, Any]:

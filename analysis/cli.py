@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from analysis import cache
+from analysis.coco_json import annotation_file_problem
 from analysis.errors import PoseAtlasError
 from analysis.image_paths import check_image_root
 from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
@@ -87,8 +88,9 @@ def _run_build(args: argparse.Namespace) -> int:
     if any(v is not None for v in ad_hoc):
         if not all(v is not None for v in ad_hoc):
             raise PoseAtlasError("an ad hoc build needs --name, --split and --annotations together")
-        if not args.annotations.is_file():
-            raise PoseAtlasError(f"{args.annotations}: annotation file not found")
+        problem = annotation_file_problem(args.annotations)
+        if problem:
+            raise PoseAtlasError(f"{args.annotations}: {problem}")
         if args.images is not None and not args.images.is_dir():
             raise PoseAtlasError(f"{args.images}: image folder not found")
         if args.images is not None:
@@ -111,8 +113,9 @@ def _run_build(args: argparse.Namespace) -> int:
             )
     failures = 0
     for spec in specs:
-        if not spec.annotations.is_file():
-            print(f"error: {spec.name}/{spec.split}: annotation file not found: {spec.annotations}", file=sys.stderr)
+        problem = annotation_file_problem(spec.annotations)
+        if problem:
+            print(f"error: {spec.name}/{spec.split}: {problem}: {spec.annotations}", file=sys.stderr)
             failures += 1
             continue
         try:

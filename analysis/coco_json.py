@@ -1,16 +1,37 @@
-"""Typed decoding of COCO-format keypoint files.
+"""Typed decoding of COCO-format keypoint files, within about the file's size in memory.
 
 msgspec decodes straight into typed structs and skips every field we do not
 declare (segmentation polygons, RLE counts, URLs) without building Python objects
-for them, which makes it roughly twice as fast as a generic JSON parse.
-Structure errors become :class:`AnnotationError` naming the file, the record
+for them.  Annotations are decoded in two steps: the whole file once with each
+annotation kept as a zero-copy :class:`msgspec.Raw` view of its bytes, then the
+annotations in chunks of :data:`CHUNK_RECORDS` records, which the loader turns
+into numpy columns before decoding the next chunk.  So the millions of small
+Python objects a keypoint list becomes exist for one chunk at a time, not for
+the whole file (a 1.5 GB file peaked at 3.3x its size when decoded at once).
+
+Non-standard JSON is handled without the standard-library parser (which needs
+about 2x the memory of ours):
+
+- ``NaN``, ``Infinity`` and ``-Infinity`` tokens are rewritten in place into
+  same-length JSON strings (``"N"``, ``"\\u221e"``, ``"-\\u221e"``), so a token in
+  an ignored field costs nothing, and one in a field we read is a type error
+  that names the record and says it was NaN / Infinity;
+- a gzip-compressed file (``.json.gz``) is decompressed first.
+
+Every problem becomes one :class:`AnnotationError` naming the file, the record
 (by its id where the file gives one) and the problem.
 """
 
 from __future__ import annotations
 
-import json
+import codecs
+import difflib
+import gzip
 import re
+import stat
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,9 +39,10 @@ import msgspec
 
 from analysis.errors import AnnotationError
 
-
 #: Ids and counts must fit the int64 columns they end up in.
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+#: Annotations decoded (and columnised) at a time.
+CHUNK_RECORDS = 1 << 16
 
 
 class CocoImage(msgspec.Struct, frozen=True, gc=False):
@@ -55,104 +77,334 @@ class CocoCategory(msgspec.Struct, frozen=True, gc=False):
     skeleton: list[list[int]] | None = None
 
 
-class CocoFile(msgspec.Struct, gc=False):
-    images: list[CocoImage]
-    annotations: list[CocoAnnotation]
-    categories: list[CocoCategory]
-
-
 REQUIRED_KEYS = ("images", "annotations", "categories")
-_PATH_RE = re.compile(r"\$\.(images|annotations|categories)\[(\d+)\](.*)")
+_PATH_RE = re.compile(r"\$(?:\.(images|annotations|categories))?\[(\d+)\](.*)")
+_BYTE_RE = re.compile(r"\(byte (\d+)\)")
+#: A bare non-standard number token: after '[', ':' or ',' and before ',', ']' or '}'.
+_NON_FINITE_RE = re.compile(rb"(?<=[\[:,])(\s*)(NaN|-Infinity|Infinity)(?=\s*[,\]}])")
+_NON_FINITE_SENTINEL = {b"NaN": b'"N"', b"Infinity": b'"\\u221e"', b"-Infinity": b'"-\\u221e"'}
+_SENTINEL_NAME = {"N": "NaN", "\u221e": "Infinity", "-\u221e": "-Infinity"}
+_DEEP_RE = re.compile(rb"[\[{](?:\s*[\[{]){200,}")
+GZIP_MAGIC = b"\x1f\x8b"
 
 
-def decode_coco(path: Path, data: bytes | None = None, image_fields: tuple[str, ...] = ()) -> tuple[CocoFile, list[dict] | None]:
-    """Decode a COCO keypoint file.
+@dataclass
+class DecodedFile:
+    """A decoded file: images and categories typed, annotations as raw views decoded in chunks.
+
+    Attributes:
+        images: every image record, in file order.
+        categories: every category record.
+        extras: per image, the extra fields asked for (None when none were).
+        n_non_finite: NaN / Infinity tokens rewritten (all in fields nobody reads
+            when decoding succeeded).
+    """
+
+    path: Path
+    images: list[CocoImage]
+    categories: list[CocoCategory]
+    extras: list[dict] | None
+    annotation_records: list[msgspec.Raw]
+    n_non_finite: int = 0
+
+    @property
+    def n_annotations(self) -> int:
+        return len(self.annotation_records)
+
+    def annotation_chunks(self, size: int = CHUNK_RECORDS) -> Iterator[tuple[int, list[CocoAnnotation]]]:
+        """(index of the chunk's first record, its decoded annotations), in file order."""
+        decoder = msgspec.json.Decoder(list[CocoAnnotation])
+        for start in range(0, self.n_annotations, size):
+            chunk = self.annotation_records[start:start + size]
+            try:
+                yield start, decoder.decode(b"[" + b",".join(chunk) + b"]")
+            except msgspec.ValidationError as exc:
+                raise _record_error(self.path, "annotations", str(exc), self.annotation_records, start) from None
+
+    def annotation(self, index: int) -> CocoAnnotation:
+        """One annotation record, decoded on its own (error paths)."""
+        return msgspec.json.decode(self.annotation_records[index], type=CocoAnnotation)
+
+    def release(self) -> None:
+        """Drop every reference to the file's bytes."""
+        self.annotation_records = []
+
+
+def annotation_file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an annotation file (None when it is a regular file)."""
+    try:
+        mode = Path(path).stat().st_mode
+    except FileNotFoundError:
+        return "annotation file not found"
+    except OSError as exc:
+        return f"cannot read annotation file: {exc.strerror or exc}"
+    if stat.S_ISDIR(mode):
+        return "is a directory, not an annotation file"
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        return f"is {kind}, not a regular annotation file"
+    return None
+
+
+def read_annotation_bytes(path: Path) -> bytearray:
+    """The file's bytes, in a mutable buffer (non-standard tokens are rewritten in place)."""
+    problem = annotation_file_problem(path)
+    if problem:
+        raise AnnotationError(path, None, problem)
+    try:
+        with open(path, "rb") as fh:
+            size = Path(path).stat().st_size
+            data = bytearray(size)
+            view = memoryview(data)
+            filled = 0
+            while filled < size:
+                n = fh.readinto(view[filled:])
+                if not n:
+                    break
+                filled += n
+            view.release()
+            del data[filled:]
+            return data
+    except OSError as exc:
+        raise AnnotationError(path, None, f"cannot read annotation file: {exc.strerror or exc}") from None
+
+
+def decode_coco(path: Path, data: bytes | bytearray | None = None, image_fields: tuple[str, ...] = ()) -> DecodedFile:
+    """Decode a COCO keypoint file (annotations are decoded later, in chunks).
 
     Args:
         path: the file (named in errors).
-        data: its bytes when already read.
+        data: its bytes when already read (a ``bytearray`` lets non-standard
+            tokens be rewritten without a copy).
         image_fields: extra image-record fields to keep (e.g. the field a
             ``source`` rule reads); returned as dicts aligned with ``images``.
 
-    Returns:
-        The decoded file and, when ``image_fields`` is given, one dict of those
-        fields per image record (else None).
-
     Raises:
-        AnnotationError: not JSON, truncated, not an object, missing a required
-            list, or a record whose fields have the wrong type.
+        AnnotationError: empty, not JSON, truncated, gzip that does not
+            decompress, not an object, missing a required list, a record whose
+            fields have the wrong type, nesting too deep, not UTF-8.
     """
     path = Path(path)
     if data is None:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise AnnotationError(path, None, f"cannot read file: {exc.strerror or exc}") from None
+        data = read_annotation_bytes(path)
+    if data[:2] == GZIP_MAGIC:
+        data = _gunzip(path, data)
+    if not data.strip():
+        raise AnnotationError(path, None, "empty file" if not data else "empty file (only whitespace)")
     file_type = _file_type(image_fields)
-    try:
-        decoded = msgspec.json.decode(data, type=file_type)
-    except msgspec.ValidationError as exc:
-        # Either the structure is wrong or the file holds NaN/Infinity tokens,
-        # which msgspec (strict JSON) rejects; the slow path below tells which.
-        decoded = _decode_slow(path, data, file_type, exc)
-    except msgspec.DecodeError as exc:
-        decoded = _decode_slow(path, data, file_type, exc)
+    n_non_finite = 0
+    for _attempt in range(2):
+        try:
+            decoded = msgspec.json.decode(data, type=file_type)
+            break
+        except msgspec.ValidationError as exc:
+            raise _structure_error(path, data, str(exc)) from None
+        except msgspec.DecodeError as exc:
+            offset = _error_offset(str(exc))
+            if n_non_finite or offset is None or not _at_non_finite_token(data, offset):
+                raise _syntax_error(path, data, str(exc), offset) from None
+            if not isinstance(data, bytearray):
+                data = bytearray(data)  # only callers passing immutable bytes pay for this copy
+            n_non_finite = _rewrite_non_finite(data)
+        except UnicodeDecodeError:
+            raise AnnotationError(path, None, _utf8_problem(data)) from None
+        except RecursionError:
+            raise AnnotationError(path, None, _depth_problem(data)) from None
     extras = None
     if image_fields:
         extras = [{f: getattr(img, f, None) for f in image_fields} for img in decoded.images]
-    return decoded, extras
+    return DecodedFile(path, decoded.images, decoded.categories, extras, decoded.annotations, n_non_finite)
 
 
 def _file_type(image_fields: tuple[str, ...]) -> type:
     extra = [f for f in image_fields if f not in CocoImage.__struct_fields__]
-    if not extra:
-        return CocoFile
-    image_type = msgspec.defstruct(
-        "CocoImageExtra", [(f, Any, None) for f in extra], bases=(CocoImage,), frozen=True, gc=False
-    )
+    image_type: type = CocoImage
+    if extra:
+        image_type = msgspec.defstruct(
+            "CocoImageExtra", [(f, Any, None) for f in extra], bases=(CocoImage,), frozen=True, gc=False
+        )
     return msgspec.defstruct(
-        "CocoFileExtra",
-        [("images", list[image_type]), ("annotations", list[CocoAnnotation]),
-         ("categories", list[CocoCategory])],
+        "CocoFileRaw",
+        [("images", list[image_type]), ("annotations", list[msgspec.Raw]), ("categories", list[CocoCategory])],
         gc=False,
     )
 
 
-def _decode_slow(path: Path, data: bytes, file_type: type, first_error: Exception) -> Any:
-    """Error path: the standard library parser, which accepts NaN, then typed conversion."""
+def _gunzip(path: Path, data: bytes | bytearray) -> bytearray:
     try:
-        raw = json.loads(data)
-    except UnicodeDecodeError as exc:
-        raise AnnotationError(path, None, f"not UTF-8 text ({exc.reason})") from None
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno}"
-        problem = "truncated JSON" if exc.pos >= len(data.rstrip()) else "not valid JSON"
-        raise AnnotationError(path, None, f"{problem} ({exc.msg} at {where})") from None
-    if not isinstance(raw, dict):
-        raise AnnotationError(path, None, f"top level is a JSON {type(raw).__name__}, not an object with images/annotations/categories")
-    missing = [k for k in REQUIRED_KEYS if k not in raw]
+        return bytearray(gzip.decompress(data))
+    except (OSError, EOFError, zlib.error) as exc:
+        raise AnnotationError(path, None, f"gzip-compressed but does not decompress ({exc})") from None
+
+
+def _rewrite_non_finite(data: bytearray) -> int:
+    """Rewrite every bare NaN / Infinity / -Infinity token in place; returns how many."""
+    n = 0
+    for match in _NON_FINITE_RE.finditer(data):
+        token = match.group(2)
+        data[match.start(2):match.end(2)] = _NON_FINITE_SENTINEL[token]  # same length: in place
+        n += 1
+    return n
+
+
+def _at_non_finite_token(data: bytes | bytearray, offset: int) -> bool:
+    """Whether msgspec's error offset points at (or just into) NaN / Infinity / -Infinity."""
+    window = bytes(data[max(offset - 1, 0):offset + 9])
+    return any(token in window for token in _NON_FINITE_SENTINEL)
+
+
+def _error_offset(message: str) -> int | None:
+    match = _BYTE_RE.search(message)
+    return int(match.group(1)) if match else None
+
+
+def _line_col(data: bytes | bytearray, offset: int) -> str:
+    line = data.count(b"\n", 0, offset) + 1
+    col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    return f"line {line} column {col}"
+
+
+def _syntax_error(path: Path, data: bytes | bytearray, message: str, offset: int | None) -> AnnotationError:
+    if "truncated" in message:
+        return AnnotationError(path, None, "truncated JSON (the file ends in the middle of a value)")
+    head = bytes(data[:16])
+    if head.startswith(b"MATLAB"):
+        return AnnotationError(path, None, "a MATLAB .mat file (MPII's native format?), not COCO JSON: "
+                                           "convert it to COCO keypoint format first")
+    if head.startswith(b"PK\x03\x04"):
+        return AnnotationError(path, None, "a zip archive, not JSON: unpack it first")
+    where = f" at {_line_col(data, offset)}" if offset is not None else ""
+    problem = message.removeprefix("JSON is malformed: ")
+    problem = _BYTE_RE.sub("", problem).strip()
+    return AnnotationError(path, None, f"not valid JSON ({problem}{where})")
+
+
+def _utf8_problem(data: bytes | bytearray, only_if_invalid: bool = False) -> str | None:
+    """Where the first byte that is not UTF-8 is, scanning in blocks (no copy of the file)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    block = 1 << 24
+    view = memoryview(data)
+    try:
+        for start in range(0, len(data), block):
+            try:
+                decoder.decode(view[start:start + block], final=start + block >= len(data))
+            except UnicodeDecodeError as exc:
+                offset = start + exc.start - len(decoder.getstate()[0])
+                offset = max(offset, 0)
+                return (f"not UTF-8 text: byte 0x{data[offset]:02x} at {_line_col(data, offset)} "
+                        "(Latin-1 or another encoding?); re-encode the file as UTF-8")
+    finally:
+        view.release()
+    return None if only_if_invalid else "not UTF-8 text; re-encode the file as UTF-8"
+
+
+def _depth_problem(data: bytes | bytearray) -> str:
+    match = _DEEP_RE.search(data)
+    where = f" at {_line_col(data, match.start())}" if match else ""
+    return f"JSON nested too deeply to decode{where} (hundreds of levels of arrays or objects)"
+
+
+def _structure_error(path: Path, data: bytes | bytearray, message: str) -> AnnotationError:
+    """A msgspec ValidationError of the whole-file decode -> the record and problem, in words."""
+    encoding = _utf8_problem(data, only_if_invalid=True)
+    if encoding:  # skipped values are not checked for UTF-8 by the decoder: say this first
+        return AnnotationError(path, None, encoding)
+    try:
+        top = msgspec.json.decode(data, type=dict[str, msgspec.Raw])
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return AnnotationError(path, None, _not_an_object(data))
+    missing = [k for k in REQUIRED_KEYS if k not in top]
     if missing:
-        raise AnnotationError(path, None, f"missing required key(s): {', '.join(missing)}")
+        hints = []
+        for key in missing:
+            close = difflib.get_close_matches(key, [k for k in top if k not in REQUIRED_KEYS], n=1, cutoff=0.75)
+            if close:
+                hints.append(f"'{close[0]}' instead of '{key}'?")
+        hint = f" (found {', '.join(hints)})" if hints else ""
+        return AnnotationError(path, None, f"missing required key(s): {', '.join(missing)}{hint}")
     for key in REQUIRED_KEYS:
-        if not isinstance(raw[key], list):
-            raise AnnotationError(path, key, f"expected a list, got {type(raw[key]).__name__}")
+        if bytes(top[key])[:1] != b"[":
+            value = msgspec.json.decode(top[key])
+            return AnnotationError(path, key, f"expected a list, got {_json_type(value)}")
+    match = _PATH_RE.match(message.partition(" - at `")[2].rstrip("`"))
+    if match and match.group(1):
+        records = msgspec.json.decode(top[match.group(1)], type=list[msgspec.Raw])
+        return _record_error(path, match.group(1), message, records, 0, section_in_path=True)
+    return AnnotationError(path, None, message)
+
+
+def _not_an_object(data: bytes | bytearray) -> str:
     try:
-        return msgspec.convert(raw, type=file_type, strict=False)
-    except msgspec.ValidationError as exc:
-        raise AnnotationError(path, *_locate(raw, str(exc))) from None
+        items = msgspec.json.decode(data, type=list[msgspec.Raw])
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        items = None
+    if items is not None:
+        try:
+            first = msgspec.json.decode(items[0]) if items else None
+        except (msgspec.DecodeError, RecursionError):
+            first = None
+        keys = set(first) if isinstance(first, dict) else set()
+        if {"keypoint_annotations", "human_annotations"} & keys:
+            return ("top level is a JSON array of AI Challenger records (keypoint_annotations / "
+                    "human_annotations): AIC's native format, not COCO; convert it to COCO keypoint format first")
+        if {"joints", "joints_vis"} & keys:
+            return ("top level is a JSON array of MPII-style records (joints / joints_vis): not COCO; "
+                    "convert it to COCO keypoint format first")
+        return "top level is a JSON array, not an object with images/annotations/categories"
+    try:
+        top = msgspec.json.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        top = None
+    return f"top level is {_json_type(top)}, not an object with images/annotations/categories"
 
 
-def _locate(raw: dict, message: str) -> tuple[str | None, str]:
-    """Turn msgspec's ``... - at `$.annotations[5].bbox[2]``` into (record, problem)."""
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "null"}
+    return f"a JSON {names.get(type(value), type(value).__name__)}".replace("a JSON an ", "a JSON ")
+
+
+def _record_error(
+    path: Path, section: str, message: str, records: list[msgspec.Raw], start: int, section_in_path: bool = False,
+) -> AnnotationError:
+    """Turn msgspec's ``... - at `$[5].bbox[2]``` into (record by id, problem in words)."""
     problem, _, where = message.partition(" - at `")
-    where = where.rstrip("`")
-    match = _PATH_RE.match(where)
-    if not match:
-        return None, f"{problem} at {where}" if where else problem
-    section, index, field = match.group(1), int(match.group(2)), match.group(3).lstrip(".")
-    record = raw[section][index]
+    match = _PATH_RE.match(where.rstrip("`"))
+    if not match or (section_in_path and not match.group(1)):
+        return AnnotationError(path, section, message)
+    index = start + int(match.group(2))
+    field = match.group(3).lstrip(".")
+    try:
+        record = msgspec.json.decode(records[index])
+    except (msgspec.DecodeError, IndexError):
+        record = None
     record_id = record.get("id") if isinstance(record, dict) else None
     kind = section[:-1]
     name = f"{kind} id={record_id} ({section}[{index}])" if record_id is not None else f"{section}[{index}]"
-    return name, f"{problem.rstrip('.')}" + (f" in field '{field}'" if field else "")
+    value = _value_at(record, field) if field else None
+    problem = problem.rstrip(".")
+    if isinstance(value, str) and problem.startswith("Expected `"):
+        if value in _SENTINEL_NAME:
+            problem = f"{_SENTINEL_NAME[value]} is not a number JSON allows"
+        elif _is_number_text(value):
+            problem = f"the string {value!r} where a number is expected (numbers must not be quoted)"
+    return AnnotationError(path, name, problem + (f" in field '{field}'" if field else ""))
 
+
+def _value_at(record: Any, field: str) -> Any:
+    """The value at a msgspec field path like ``bbox[2]`` or ``keypoints[10]``."""
+    value = record
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+        try:
+            value = value[int(part[1:-1])] if part.startswith("[") else value[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+    return value
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import gc
 import re
-import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from analysis.coco_json import CocoAnnotation, CocoFile, CocoImage, decode_coco
+from analysis.coco_json import CocoAnnotation, CocoCategory, CocoImage, DecodedFile, decode_coco
 from analysis.errors import AnnotationError
 from analysis.schema import KeypointSchema, schema_from_category
 
@@ -114,8 +113,11 @@ class PoseDataset:
     warnings: list[str]
 
 
-def load_pose_dataset(path: Path, options: LoadOptions = LoadOptions(), data: bytes | None = None) -> PoseDataset:
+def load_pose_dataset(path: Path, options: LoadOptions = LoadOptions(), data: bytes | bytearray | None = None) -> PoseDataset:
     """Read, validate and columnise a COCO-format keypoint file.
+
+    Annotations are decoded and columnised a chunk at a time (see
+    :mod:`analysis.coco_json`), so memory stays near the file's size.
 
     Raises:
         AnnotationError: naming the file, the record and the problem, for any
@@ -124,11 +126,11 @@ def load_pose_dataset(path: Path, options: LoadOptions = LoadOptions(), data: by
     path = Path(path)
     extra_fields = (options.source_rule.field,) if options.source_rule else ()
     with gc_paused():
-        decoded = [decode_coco(path, data, extra_fields)]
+        decoded = decode_coco(path, data, extra_fields)
         try:
-            return _columnise(path, *decoded[0], options)
+            return _columnise(path, decoded, options)
         finally:
-            _release_in_background(decoded)
+            decoded.release()
 
 
 @contextmanager
@@ -144,34 +146,44 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _release_in_background(holder: list) -> None:
-    """Drop the last reference to the decoded records on another thread.
-
-    Freeing millions of small objects takes about 0.15 s for a COCO-train-sized
-    file; on a second core it overlaps the numpy work that follows (which
-    releases the GIL) instead of adding to it.
-    """
-    threading.Thread(target=holder.clear, name="free-decoded-json", daemon=True).start()
+#: No image is this large: coordinates beyond it are errors (they would overflow the
+#: float32 keypoint column and the box areas).
+MAX_COORDINATE = 1e9
+#: Visibility flags COCO defines (0 unlabelled, 1 labelled but hidden, 2 visible).
+VISIBILITY_VALUES = (0.0, 1.0, 2.0)
+_INT32_MAX = 2**31 - 1
 
 
-def _columnise(path: Path, coco: CocoFile, extras: list[dict] | None, options: LoadOptions) -> PoseDataset:
+def _columnise(path: Path, decoded: DecodedFile, options: LoadOptions) -> PoseDataset:
     """Validated columns of a decoded file."""
     skipped = SkipLog()
     warnings: list[str] = []
+    if decoded.n_non_finite:
+        warnings.append(f"{decoded.n_non_finite} NaN/Infinity token(s) in fields PoseAtlas does not read (ignored)")
 
-    images = _dedupe(path, coco.images, "image", skipped, warnings)
-    if extras is not None and len(images) != len(coco.images):
-        keep = _first_occurrence_mask(np.fromiter(map(attrgetter("id"), coco.images), np.int64, len(coco.images)))
-        extras = [e for e, k in zip(extras, keep, strict=True) if k]
-    annotations = _dedupe(path, coco.annotations, "annotation", skipped, warnings)
-    categories = _keypoint_categories(path, coco)
-    annotations = _keep_categories(annotations, categories, skipped)
+    image_ids = np.fromiter(map(attrgetter("id"), decoded.images), np.int64, len(decoded.images))
+    keep_images = _dedupe(path, image_ids, "image", decoded.images.__getitem__, skipped, warnings)
+    images = decoded.images if keep_images.all() else [decoded.images[i] for i in np.flatnonzero(keep_images)]
+    extras = decoded.extras
+    if extras is not None and not keep_images.all():
+        extras = [extras[i] for i in np.flatnonzero(keep_images)]
+    image_cols = _image_columns(path, images, extras, options.source_rule, skipped, warnings)
 
-    image_cols = _image_columns(images, extras, options.source_rule)
-    keypoint_lists = [k or () for k in map(attrgetter("keypoints"), annotations)]
-    lengths = np.fromiter(map(len, keypoint_lists), np.int64, len(keypoint_lists))
-    schema = _resolve_schema(path, annotations, lengths, categories, options.keypoint_schema, warnings)
-    instance_cols = _instance_columns(path, annotations, keypoint_lists, lengths, image_cols.image_id, schema.n_joints, skipped)
+    candidates = _keypoint_categories(path, decoded.categories)
+    parts = _annotation_parts(path, decoded, {c.id for c in candidates}, skipped)
+    keep = _dedupe(path, parts.ann_id, "annotation", lambda i: decoded.annotation(int(parts.raw_index[i])),
+                   skipped, warnings)
+    category = _schema_category(candidates, parts.category_id[keep], parts.ann_id, parts.category_id, keep,
+                                skipped, warnings)
+    keep &= parts.category_id == category.id
+    lengths = parts.kp_lengths[keep]
+    ann_id = parts.ann_id[keep]
+    schema = _resolve_schema(path, ann_id, lengths, category, options.keypoint_schema, warnings)
+    keypoints = _assemble_keypoints(path, parts, keep, schema.n_joints, skipped)
+    odd_visibility = _visibility_warning(keypoints, ann_id)
+    if odd_visibility:
+        warnings.append(odd_visibility)
+    instance_cols = _instance_columns(path, parts, keep, keypoints, image_cols.image_id)
     visibility = _visibility_convention(instance_cols.keypoints)
     return PoseDataset(image_cols, instance_cols, schema, visibility, skipped, warnings)
 
@@ -183,24 +195,29 @@ def _first_occurrence_mask(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     return mask
 
 
-def _dedupe(path: Path, records: list, kind: str, skipped: SkipLog, warnings: list[str]) -> list:
-    """Merge identical repeated records; a repeated id with different content is an error."""
-    ids = np.fromiter(map(attrgetter("id"), records), np.int64, len(records))
+def _dedupe(
+    path: Path, ids: npt.NDArray[np.int64], kind: str, record: Callable[[int], CocoImage | CocoAnnotation],
+    skipped: SkipLog, warnings: list[str],
+) -> npt.NDArray[np.bool_]:
+    """(N,) mask of the records to keep: identical repeats merged, a conflicting repeat is an error.
+
+    ``record(i)`` returns the i-th record (decoded on demand), compared only for repeats.
+    """
     keep = _first_occurrence_mask(ids)
     if keep.all():
-        return records
-    first_by_id = {records[i].id: records[i] for i in np.flatnonzero(keep)}
-    repeats = [records[i] for i in np.flatnonzero(~keep)]
-    for record in repeats:
-        if record != first_by_id[record.id]:
+        return keep
+    first_index = {int(ids[i]): int(i) for i in np.flatnonzero(keep)}
+    repeats = np.flatnonzero(~keep)
+    for i in repeats:
+        first, again = record(first_index[int(ids[i])]), record(int(i))
+        if again != first:
             raise AnnotationError(
-                path, f"{kind} id={record.id}",
-                f"duplicate {kind} id with conflicting content (first: {_brief(first_by_id[record.id])}; "
-                f"repeat: {_brief(record)})",
+                path, f"{kind} id={ids[i]}",
+                f"duplicate {kind} id with conflicting content (first: {_brief(first)}; repeat: {_brief(again)})",
             )
-    skipped.add(f"identical duplicate {kind} record merged", [f"{kind} id={r.id}" for r in repeats])
+    skipped.add(f"identical duplicate {kind} record merged", [f"{kind} id={ids[i]}" for i in repeats])
     warnings.append(f"{len(repeats)} identical duplicate {kind} record(s) merged")
-    return [records[i] for i in np.flatnonzero(keep)]
+    return keep
 
 
 def _brief(record: CocoImage | CocoAnnotation) -> str:
@@ -208,51 +225,173 @@ def _brief(record: CocoImage | CocoAnnotation) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _keypoint_categories(path: Path, coco: CocoFile) -> list:
-    """The categories whose annotations are persons with keypoints."""
-    with_names = [c for c in coco.categories if c.keypoints]
+def _keypoint_categories(path: Path, categories: list[CocoCategory]) -> list[CocoCategory]:
+    """The categories whose annotations may be persons with keypoints."""
+    with_names = [c for c in categories if c.keypoints]
     if with_names:
         return with_names
-    persons = [c for c in coco.categories if c.name == "person"]
+    persons = [c for c in categories if c.name == "person"]
     if persons:
         return persons
-    if len(coco.categories) == 1:
-        return list(coco.categories)
+    if len(categories) == 1:
+        return list(categories)
     raise AnnotationError(path, "categories", "no category with keypoints and none named 'person'")
 
 
-def _keep_categories(annotations: list, categories: list, skipped: SkipLog) -> list:
-    ids = {c.id for c in categories}
-    kept = [a for a in annotations if a.category_id in ids]
-    if len(kept) != len(annotations):
-        skipped.add(
-            "annotation of a non-keypoint category",
-            [f"annotation id={a.id}" for a in annotations if a.category_id not in ids],
-        )
-    return kept
+def _schema_category(
+    candidates: list[CocoCategory], used: npt.NDArray[np.int64], ann_id: npt.NDArray[np.int64],
+    category_id: npt.NDArray[np.int64], keep: npt.NDArray[np.bool_], skipped: SkipLog, warnings: list[str],
+) -> CocoCategory:
+    """The keypoint category the annotations use most (the first listed on a tie, or with none).
+
+    Annotations of the other keypoint categories (a ``hand`` category beside
+    ``person``) are counted and listed, not mixed into the person schema.
+    """
+    ids, counts = np.unique(used, return_counts=True)
+    count = dict(zip(ids.tolist(), counts.tolist(), strict=True))
+    chosen = max(candidates, key=lambda c: count.get(c.id, 0))  # max keeps the first of equals
+    for other in candidates:
+        n = count.get(other.id, 0)
+        if other is chosen or not n:
+            continue
+        reason = f"annotation of keypoint category '{other.name}' (id={other.id}), not the schema's '{chosen.name}'"
+        skipped.add(reason, [f"annotation id={a}" for a in ann_id[keep & (category_id == other.id)]])
+        warnings.append(f"{n} annotation(s) of keypoint category '{other.name}' skipped "
+                        f"(the keypoint schema is '{chosen.name}''s, which most annotations use)")
+    return chosen
 
 
-def _image_columns(images: list[CocoImage], extras: list[dict] | None, rule: SourceRule | None) -> ImageColumns:
+def _image_columns(
+    path: Path, images: list[CocoImage], extras: list[dict] | None, rule: SourceRule | None,
+    skipped: SkipLog, warnings: list[str],
+) -> ImageColumns:
     n = len(images)
+    image_id = np.fromiter(map(attrgetter("id"), images), np.int64, n)
+
     def floats(name: str) -> npt.NDArray[np.float64]:
         return np.array([np.nan if v is None else v for v in map(attrgetter(name), images)], dtype=np.float64).reshape(n)
 
+    width, height = floats("width"), floats("height")
+    for name, values in (("width", width), ("height", height)):
+        bad = ~np.isnan(values) & (~np.isfinite(values) | (values < 0) | (values > MAX_COORDINATE))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise AnnotationError(path, f"image id={image_id[i]}", f"{name} {values[i]!r} is negative or out of range")
+    zero = (width == 0) | (height == 0)
+    if zero.any():
+        # Some tools write 0 for "unknown": read it as unknown, say so.
+        width[zero] = height[zero] = np.nan
+        skipped.add("image width or height 0 read as unknown", [f"image id={i}" for i in image_id[zero]])
+        warnings.append(f"{int(zero.sum())} image(s) with width or height 0: size read as unknown")
     if rule is not None and extras is not None:
         source = rule.apply([e.get(rule.field) for e in extras])
     else:
         source = [None] * n
     return ImageColumns(
-        image_id=np.fromiter(map(attrgetter("id"), images), np.int64, n),
+        image_id=image_id,
         file_name=list(map(attrgetter("file_name"), images)),
-        width=floats("width"),
-        height=floats("height"),
+        width=width,
+        height=height,
         crowd_index_stored=floats("crowdIndex"),
         source=source,
     )
 
 
+@dataclass
+class _AnnotationParts:
+    """Columns of every annotation of a keypoint category, gathered chunk by chunk, (N,) each.
+
+    ``kp_chunks`` holds each chunk's keypoint values flat (float64), ``kp_counts``
+    how many records each chunk holds; they are consumed by ``_assemble_keypoints``.
+    """
+
+    ann_id: npt.NDArray[np.int64]
+    raw_index: npt.NDArray[np.int64]  #: position in the file's annotation list
+    image_id: npt.NDArray[np.int64]
+    category_id: npt.NDArray[np.int64]
+    bbox: npt.NDArray[np.float64]  #: (N, 4)
+    iscrowd: npt.NDArray[np.bool_]
+    segm_area: npt.NDArray[np.float64]
+    num_keypoints: npt.NDArray[np.int64]
+    kp_lengths: npt.NDArray[np.int64]
+    kp_chunks: list[npt.NDArray[np.float64]]
+    kp_counts: list[int]
+
+
+def _annotation_parts(path: Path, decoded: DecodedFile, candidate_ids: set[int], skipped: SkipLog) -> _AnnotationParts:
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in (
+        "ann_id", "raw_index", "image_id", "category_id", "bbox", "iscrowd", "segm_area", "num_keypoints",
+        "kp_lengths")}
+    kp_chunks: list[np.ndarray] = []
+    other_category: list[np.ndarray] = []
+    wanted = np.fromiter(candidate_ids, np.int64, len(candidate_ids))
+    for start, chunk in decoded.annotation_chunks():
+        n = len(chunk)
+        ids = np.fromiter(map(attrgetter("id"), chunk), np.int64, n)
+        categories = np.fromiter(map(attrgetter("category_id"), chunk), np.int64, n)
+        mine = np.isin(categories, wanted)
+        raw_index = start + np.arange(n, dtype=np.int64)
+        if not mine.all():
+            other_category.append(ids[~mine])
+            chunk = [r for r, m in zip(chunk, mine.tolist(), strict=True) if m]
+            ids, categories, raw_index = ids[mine], categories[mine], raw_index[mine]
+        for name, values in _chunk_columns(path, chunk, ids).items():
+            if name == "kp_flat":
+                kp_chunks.append(values)
+            else:
+                columns[name].append(values)
+        columns["ann_id"].append(ids)
+        columns["category_id"].append(categories)
+        columns["raw_index"].append(raw_index)
+        del chunk  # its records are freed here, before the next chunk is decoded
+    if other_category:
+        skipped.add("annotation of a non-keypoint category",
+                    [f"annotation id={a}" for a in np.concatenate(other_category)])
+    joined = {k: np.concatenate(v) if v else np.zeros((0, 4) if k == "bbox" else 0, _DTYPES[k])
+              for k, v in columns.items()}
+    return _AnnotationParts(**joined, kp_chunks=kp_chunks, kp_counts=[len(a) for a in columns["ann_id"]])
+
+
+_DTYPES = {"ann_id": np.int64, "raw_index": np.int64, "image_id": np.int64, "category_id": np.int64,
+           "bbox": np.float64, "iscrowd": np.bool_, "segm_area": np.float64, "num_keypoints": np.int64,
+           "kp_lengths": np.int64}
+
+
+def _chunk_columns(path: Path, chunk: list[CocoAnnotation], ann_id: npt.NDArray[np.int64]) -> dict[str, np.ndarray]:
+    """Columns of one chunk's annotations, validated; ``kp_flat`` every keypoint value in order."""
+    n = len(chunk)
+    keypoint_lists = [k or () for k in map(attrgetter("keypoints"), chunk)]
+    lengths = np.fromiter(map(len, keypoint_lists), np.int64, n)
+    try:
+        flat = np.fromiter(chain.from_iterable(keypoint_lists), np.float64, int(lengths.sum()))
+    except OverflowError:  # an integer beyond float64
+        i = next(i for i, kp in enumerate(keypoint_lists) if any(abs(v) > 1e308 for v in kp))
+        raise AnnotationError(path, f"annotation id={ann_id[i]}", "keypoints hold a number beyond float64") from None
+    segm_area = np.array([np.nan if v is None else v for v in map(attrgetter("area"), chunk)], dtype=np.float64).reshape(n)
+    bad_area = ~np.isnan(segm_area) & (~np.isfinite(segm_area) | (segm_area < 0))
+    if bad_area.any():
+        i = int(np.flatnonzero(bad_area)[0])
+        raise AnnotationError(path, f"annotation id={ann_id[i]}", f"area {segm_area[i]!r} is negative or infinite")
+    num_keypoints = np.array([-1 if v is None else v for v in map(attrgetter("num_keypoints"), chunk)],
+                             dtype=object).reshape(n)
+    stored = num_keypoints[np.array([v is not None for v in map(attrgetter("num_keypoints"), chunk)], bool)]
+    if len(stored) and (min(stored) < 0 or max(stored) > _INT32_MAX):
+        i = next(i for i, a in enumerate(chunk) if a.num_keypoints is not None and not 0 <= a.num_keypoints <= _INT32_MAX)
+        raise AnnotationError(path, f"annotation id={ann_id[i]}", f"num_keypoints {chunk[i].num_keypoints} is negative "
+                              "or out of range")
+    return {
+        "image_id": np.fromiter(map(attrgetter("image_id"), chunk), np.int64, n),
+        "bbox": _bbox_array(path, chunk, ann_id),
+        "iscrowd": _iscrowd_array(path, chunk),
+        "segm_area": segm_area,
+        "num_keypoints": num_keypoints.astype(np.int64),
+        "kp_lengths": lengths,
+        "kp_flat": flat,
+    }
+
+
 def _resolve_schema(
-    path: Path, annotations: list, keypoint_lengths: npt.NDArray[np.int64], categories: list,
+    path: Path, ann_id: npt.NDArray[np.int64], keypoint_lengths: npt.NDArray[np.int64], category: CocoCategory,
     override: KeypointSchema | None, warnings: list[str],
 ) -> KeypointSchema:
     """Joint count and names: the override, else the category, checked against the data.
@@ -263,15 +402,14 @@ def _resolve_schema(
         return override
     values, counts = np.unique(keypoint_lengths[keypoint_lengths > 0], return_counts=True)
     lengths = Counter(dict(zip(values.tolist(), counts.tolist(), strict=True)))
-    category = categories[0]
     names = list(category.keypoints or [])
     if not lengths:
         return schema_from_category(names, category.skeleton or [], len(names))
     if len(lengths) == 1:
         (stored,) = lengths
         if stored % 3:
-            first = next(a for a in annotations if a.keypoints)
-            raise AnnotationError(path, f"annotation id={first.id}", f"keypoints length {stored} is not a multiple of 3")
+            first = ann_id[int(np.flatnonzero(keypoint_lengths > 0)[0])]
+            raise AnnotationError(path, f"annotation id={first}", f"keypoints length {stored} is not a multiple of 3")
         n_joints = stored // 3
         if names and n_joints != len(names):
             # Human-Art lists 21 names but stores 17 joints; Halpe lists none.
@@ -286,14 +424,87 @@ def _resolve_schema(
     return schema_from_category(names, category.skeleton or [], n_joints)
 
 
-def _instance_columns(
-    path: Path, annotations: list[CocoAnnotation], keypoint_lists: list, keypoint_lengths: npt.NDArray[np.int64],
-    image_ids: npt.NDArray[np.int64], n_joints: int, skipped: SkipLog,
-) -> InstanceColumns:
-    n = len(annotations)
-    ann_id = np.fromiter(map(attrgetter("id"), annotations), np.int64, n)
-    ann_image_id = np.fromiter(map(attrgetter("image_id"), annotations), np.int64, n)
+def _assemble_keypoints(
+    path: Path, parts: _AnnotationParts, keep: npt.NDArray[np.bool_], n_joints: int, skipped: SkipLog,
+) -> npt.NDArray[np.float64]:
+    """(N, K, 3) keypoints of the kept annotations, filled chunk by chunk.
 
+    Each chunk's flat values are released as soon as they are copied, so the
+    values exist about once, not twice.  Annotations without keypoints read as
+    all joints unlabelled (counted).
+    """
+    width = 3 * n_joints
+    lengths = parts.kp_lengths
+    empty = lengths == 0
+    wrong = keep & ~empty & (lengths != width)
+    if wrong.any():
+        i = int(np.flatnonzero(wrong)[0])
+        raise AnnotationError(
+            path, f"annotation id={parts.ann_id[i]}",
+            f"keypoints has {lengths[i]} values, expected {width} (3 x {n_joints} joints)",
+        )
+    if (keep & empty).any():
+        skipped.add("annotation without keypoints read as all joints unlabelled",
+                    [f"annotation id={a}" for a in parts.ann_id[keep & empty]])
+    out = np.zeros((int(keep.sum()), width), dtype=np.float64)
+    row = record = 0
+    while parts.kp_chunks:
+        flat = parts.kp_chunks.pop(0)
+        m = parts.kp_counts.pop(0)
+        chunk_lengths, chunk_keep = lengths[record:record + m], keep[record:record + m]
+        n_kept = int(chunk_keep.sum())
+        if n_kept == m and (chunk_lengths == width).all():
+            out[row:row + m] = flat.reshape(m, width)
+        else:
+            with_values = chunk_keep & (chunk_lengths > 0)
+            values = flat[np.repeat(with_values, chunk_lengths)].reshape(-1, width)
+            out[row + np.flatnonzero(with_values[chunk_keep])] = values
+        del flat
+        row += n_kept
+        record += m
+    keypoints = out.reshape(-1, n_joints, 3)
+    _check_keypoint_values(path, keypoints, parts.ann_id[keep])
+    return keypoints
+
+
+def _check_keypoint_values(path: Path, keypoints: npt.NDArray[np.float64], ann_id: npt.NDArray[np.int64]) -> None:
+    """Finite values, coordinates within ``MAX_COORDINATE`` (``keypoints``: (N, K, 3))."""
+    bad = ~np.isfinite(keypoints).all(axis=(1, 2))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise AnnotationError(path, f"annotation id={ann_id[i]}", "keypoints contain a NaN or infinite value")
+    far = (np.abs(keypoints[..., :2]) > MAX_COORDINATE).any(axis=(1, 2))
+    if far.any():
+        i = int(np.flatnonzero(far)[0])
+        value = float(np.abs(keypoints[i, :, :2]).max())
+        raise AnnotationError(path, f"annotation id={ann_id[i]}",
+                              f"keypoint coordinate {value:g} is out of range (|x|, |y| <= {MAX_COORDINATE:g})")
+
+
+def _visibility_warning(keypoints: npt.NDArray[np.float64], ann_id: npt.NDArray[np.int64]) -> str | None:
+    """A warning counting annotations whose visibility flags are not 0, 1 or 2 (None when all are).
+
+    Such files exist (COCO-WholeBody-style confidence scores in (0, 1); 3 or -1 in
+    converted files); they are read by the same rule, v > 0 labelled, and counted.
+    """
+    v = keypoints[..., 2]
+    odd = ~np.isin(v, VISIBILITY_VALUES)
+    rows = odd.any(axis=1)
+    if not rows.any():
+        return None
+    seen = np.unique(v[odd])
+    shown = ", ".join(f"{x:g}" for x in seen[:5]) + (", ..." if len(seen) > 5 else "")
+    return (f"{int(rows.sum())} annotation(s) with keypoint visibility other than 0, 1 or 2 (values {shown}; "
+            f"first: annotation id={ann_id[int(np.flatnonzero(rows)[0])]}): read as v > 0 labelled")
+
+
+def _instance_columns(
+    path: Path, parts: _AnnotationParts, keep: npt.NDArray[np.bool_], keypoints: npt.NDArray[np.float64],
+    image_ids: npt.NDArray[np.int64],
+) -> InstanceColumns:
+    ann_id = parts.ann_id[keep]
+    ann_image_id = parts.image_id[keep]
+    n = len(ann_id)
     order = np.argsort(image_ids, kind="stable")
     pos = np.searchsorted(image_ids, ann_image_id, sorter=order)
     pos = np.minimum(pos, max(len(image_ids) - 1, 0))
@@ -305,19 +516,14 @@ def _instance_columns(
             path, f"annotation id={ann_id[i]}",
             f"image_id {ann_image_id[i]} has no image record ({int(orphan.sum())} such annotation(s))",
         )
-
-    bbox = _bbox_array(path, annotations, ann_id)
-    keypoints = _keypoint_array(path, keypoint_lists, keypoint_lengths, ann_id, n_joints, skipped)
-    segm_area = np.array([np.nan if v is None else v for v in map(attrgetter("area"), annotations)], dtype=np.float64).reshape(n)
-    num_keypoints = np.array([-1 if v is None else v for v in map(attrgetter("num_keypoints"), annotations)], dtype=np.int64).reshape(n)
-    iscrowd = _iscrowd_array(path, annotations)
-    return InstanceColumns(ann_id, image_index.astype(np.int64), iscrowd, bbox, segm_area, num_keypoints, keypoints)
+    return InstanceColumns(ann_id, image_index.astype(np.int64), parts.iscrowd[keep], parts.bbox[keep],
+                           parts.segm_area[keep], parts.num_keypoints[keep], keypoints)
 
 
 def _iscrowd_array(path: Path, annotations: list[CocoAnnotation]) -> npt.NDArray[np.bool_]:
     values = list(map(attrgetter("iscrowd"), annotations))
-    if not set(map(type, values)) <= {int, bool}:
-        bad = next(a for a in annotations if type(a.iscrowd) not in (int, bool))
+    if not set(map(type, values)) <= {int, bool} or not set(values) <= {0, 1}:
+        bad = next(a for a in annotations if type(a.iscrowd) not in (int, bool) or a.iscrowd not in (0, 1))
         raise AnnotationError(path, f"annotation id={bad.id}", f"iscrowd must be 0/1 or true/false, got {bad.iscrowd!r}")
     return np.fromiter(map(bool, values), bool, len(values))
 
@@ -343,37 +549,12 @@ def _bbox_array(path: Path, annotations: list[CocoAnnotation], ann_id: npt.NDArr
     if negative.any():
         i = int(np.flatnonzero(negative)[0])
         raise AnnotationError(path, f"annotation id={ann_id[i]}", f"bbox {bbox[i].tolist()} has a negative width or height")
+    far = (np.abs(bbox) > MAX_COORDINATE).any(axis=1)
+    if far.any():
+        i = int(np.flatnonzero(far)[0])
+        raise AnnotationError(path, f"annotation id={ann_id[i]}",
+                              f"bbox {bbox[i].tolist()} is out of range (|values| <= {MAX_COORDINATE:g})")
     return bbox
-
-
-def _keypoint_array(
-    path: Path, lists: list, lengths: npt.NDArray[np.int64], ann_id: npt.NDArray[np.int64], n_joints: int,
-    skipped: SkipLog,
-) -> npt.NDArray[np.float64]:
-    """(N, K, 3) keypoints from the decoded lists; ``lengths`` (N,) their sizes."""
-    n = len(lists)
-    width = 3 * n_joints
-    empty = lengths == 0
-    wrong = ~empty & (lengths != width)
-    if wrong.any():
-        i = int(np.flatnonzero(wrong)[0])
-        raise AnnotationError(
-            path, f"annotation id={ann_id[i]}",
-            f"keypoints has {lengths[i]} values, expected {width} (3 x {n_joints} joints)",
-        )
-    flat = np.fromiter(chain.from_iterable(lists), np.float64, int(lengths.sum()))
-    if empty.any():
-        # Annotations without keypoints (some crowd regions) count as all joints unlabelled.
-        skipped.add("annotation without keypoints read as all joints unlabelled", [f"annotation id={a}" for a in ann_id[empty]])
-        full = np.zeros((n, width), dtype=np.float64)
-        full[~empty] = flat.reshape(-1, width)
-        flat = full.reshape(-1)
-    keypoints = flat.reshape(n, n_joints, 3)
-    bad = ~np.isfinite(keypoints).all(axis=(1, 2))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise AnnotationError(path, f"annotation id={ann_id[i]}", "keypoints contain a NaN or infinite value")
-    return keypoints
 
 
 def _visibility_convention(keypoints: npt.NDArray[np.float64]) -> str:

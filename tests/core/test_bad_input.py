@@ -83,8 +83,8 @@ def test_bad_document_gives_one_clean_line_and_keeps_good_cache(tmp_path, capsys
 @pytest.mark.parametrize("content, problem", [
     (b"this is not json", "not valid JSON"),
     (b'{"images": [{"id": 1, "file_name": "a.jpg"', "truncated JSON"),
-    (b"", "truncated JSON"),
-    (b"[1, 2, 3]", "top level is a JSON list"),
+    (b"", "empty file"),
+    (b"[1, 2, 3]", "top level is a JSON array"),
     (b"{\"images\": \"\xc3\x28\"}", "not UTF-8"),
 ])
 def test_unparseable_file(tmp_path, capsys, content, problem):
