@@ -468,17 +468,22 @@ def _assemble_keypoints(
 
 
 def _check_keypoint_values(path: Path, keypoints: npt.NDArray[np.float64], ann_id: npt.NDArray[np.int64]) -> None:
-    """Finite values, coordinates within ``MAX_COORDINATE`` (``keypoints``: (N, K, 3))."""
-    bad = ~np.isfinite(keypoints).all(axis=(1, 2))
+    """Coordinates within ``MAX_COORDINATE``, every value finite (``keypoints``: (N, K, 3)).
+
+    Reductions only: no temporary as large as the keypoints themselves.
+    """
+    xy = keypoints[..., :2]
+    if len(keypoints):
+        far = (xy.max(axis=(1, 2)) > MAX_COORDINATE) | (xy.min(axis=(1, 2)) < -MAX_COORDINATE)
+        if far.any():
+            i = int(np.flatnonzero(far)[0])
+            value = float(np.abs(xy[i]).max())
+            raise AnnotationError(path, f"annotation id={ann_id[i]}",
+                                  f"keypoint coordinate {value:g} is out of range (|x|, |y| <= {MAX_COORDINATE:g})")
+    bad = ~np.isfinite(keypoints.sum(axis=(1, 2)))  # NaN anywhere (the bound above caught infinities)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise AnnotationError(path, f"annotation id={ann_id[i]}", "keypoints contain a NaN or infinite value")
-    far = (np.abs(keypoints[..., :2]) > MAX_COORDINATE).any(axis=(1, 2))
-    if far.any():
-        i = int(np.flatnonzero(far)[0])
-        value = float(np.abs(keypoints[i, :, :2]).max())
-        raise AnnotationError(path, f"annotation id={ann_id[i]}",
-                              f"keypoint coordinate {value:g} is out of range (|x|, |y| <= {MAX_COORDINATE:g})")
 
 
 def _visibility_warning(keypoints: npt.NDArray[np.float64], ann_id: npt.NDArray[np.int64]) -> str | None:
