@@ -87,6 +87,7 @@ _NON_FINITE_SENTINEL = {b"NaN": b'"N"', b"Infinity": b'"\\u221e"', b"-Infinity":
 _SENTINEL_NAME = {"N": "NaN", "\u221e": "Infinity", "-\u221e": "-Infinity"}
 _DEEP_RE = re.compile(rb"[\[{](?:\s*[\[{]){200,}")
 GZIP_MAGIC = b"\x1f\x8b"
+_QUOTE_OR_ESCAPE_RE = re.compile(rb'\\.|"', re.DOTALL)
 _BLANK_RE = re.compile(rb"[ \t\r\n]*\Z")
 
 
@@ -263,13 +264,33 @@ def _gunzip(path: Path, data: bytes | bytearray) -> bytearray:
 
 
 def _rewrite_non_finite(data: bytearray) -> int:
-    """Rewrite every bare NaN / Infinity / -Infinity token in place; returns how many."""
+    """Rewrite every bare NaN / Infinity / -Infinity token in place; returns how many.
+
+    Candidates inside strings (a file name ``"x, NaN].jpg"``) are left alone: whether
+    a candidate is inside a string follows from the parity of the unescaped quotes
+    before it, counted segment by segment between candidates.
+    """
     n = 0
+    inside = False
+    counted_to = 0
     for match in _NON_FINITE_RE.finditer(data):
-        token = match.group(2)
-        data[match.start(2):match.end(2)] = _NON_FINITE_SENTINEL[token]  # same length: in place
+        start, end = match.span(2)
+        inside ^= _odd_quotes(data, counted_to, start)
+        counted_to = start
+        if inside:
+            continue
+        data[start:end] = _NON_FINITE_SENTINEL[match.group(2)]  # same length: in place
+        counted_to = end  # the sentinel's own quotes are balanced
         n += 1
     return n
+
+
+def _odd_quotes(data: bytearray, start: int, end: int) -> bool:
+    """Whether ``data[start:end]`` holds an odd number of unescaped double quotes."""
+    if data.find(b"\\", start, end) == -1:
+        return bool(data.count(b'"', start, end) & 1)
+    quotes = sum(1 for m in _QUOTE_OR_ESCAPE_RE.finditer(data, start, end) if m.group() == b'"')
+    return bool(quotes & 1)
 
 
 def _at_non_finite_token(data: bytes | bytearray, offset: int) -> bool:

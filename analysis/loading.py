@@ -276,7 +276,7 @@ def _image_columns(
         bad = ~np.isnan(values) & (~np.isfinite(values) | (values < 0) | (values > MAX_COORDINATE))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise AnnotationError(path, f"image id={image_id[i]}", f"{name} {values[i]!r} is negative or out of range")
+            raise AnnotationError(path, f"image id={image_id[i]}", f"{name} {float(values[i])!r} is negative or out of range")
     zero = (width == 0) | (height == 0)
     if zero.any():
         # Some tools write 0 for "unknown": read it as unknown, say so.
@@ -371,7 +371,7 @@ def _chunk_columns(path: Path, chunk: list[CocoAnnotation], ann_id: npt.NDArray[
     bad_area = ~np.isnan(segm_area) & (~np.isfinite(segm_area) | (segm_area < 0))
     if bad_area.any():
         i = int(np.flatnonzero(bad_area)[0])
-        raise AnnotationError(path, f"annotation id={ann_id[i]}", f"area {segm_area[i]!r} is negative or infinite")
+        raise AnnotationError(path, f"annotation id={ann_id[i]}", f"area {float(segm_area[i])!r} is negative or infinite")
     num_keypoints = np.array([-1 if v is None else v for v in map(attrgetter("num_keypoints"), chunk)],
                              dtype=object).reshape(n)
     stored = num_keypoints[np.array([v is not None for v in map(attrgetter("num_keypoints"), chunk)], bool)]
