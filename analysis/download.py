@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import requests
@@ -154,6 +155,10 @@ def _finish(
     os.replace(part, dest)
 
 
+class CorruptArchiveError(PoseAtlasError):
+    """A zip archive that cannot be read (truncated, damaged, not a zip)."""
+
+
 def unpack_zip(archive: Path, dest_dir: Path, members: list[str] | None = None) -> list[Path]:
     """Extract ``members`` (default: all) of a zip archive into ``dest_dir``.
 
@@ -165,13 +170,14 @@ def unpack_zip(archive: Path, dest_dir: Path, members: list[str] | None = None) 
         The extracted file paths.
 
     Raises:
-        PoseAtlasError: not a zip file, a missing member or an unsafe name.
+        CorruptArchiveError: not a zip file, or a member that does not decompress.
+        PoseAtlasError: a missing member or an unsafe name.
     """
     archive, dest_dir = Path(archive), Path(dest_dir)
     try:
         zf = zipfile.ZipFile(archive)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise PoseAtlasError(f"{archive}: not a readable zip archive: {exc}") from exc
+        raise CorruptArchiveError(f"{archive}: not a readable zip archive: {exc}") from None
     out: list[Path] = []
     with zf:
         names = zf.namelist()
@@ -193,6 +199,9 @@ def unpack_zip(archive: Path, dest_dir: Path, members: list[str] | None = None) 
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
                 os.replace(tmp, target)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                tmp.unlink(missing_ok=True)
+                raise CorruptArchiveError(f"{archive}: member {name} does not decompress: {exc}") from None
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise

@@ -6,7 +6,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from analysis.download import download, unpack_zip
+from analysis.download import CorruptArchiveError, download, unpack_zip
+from analysis.fingerprint import file_sha256
 from analysis.registry import register
 
 COCO_2017_URL = "http://images.cocodataset.org/annotations/annotations_trainval2017.zip"
@@ -30,17 +31,34 @@ def fetch_coco_2017(data_dir: Path, registry: Path, *, url: str | None = None, p
     raw = Path(data_dir) / "raw" / "coco"
     archive = raw / "annotations_trainval2017.zip"
     official = url is None
-    if archive.is_file() and archive.stat().st_size == COCO_2017_SIZE or (not official and archive.is_file()):
-        yield f"archive present: {archive}"
-    else:
+
+    def fetch() -> None:
         download(
             url or COCO_2017_URL, archive,
             expected_size=COCO_2017_SIZE if official else None,
             sha256=COCO_2017_SHA256 if official else None,
             progress=progress,
         )
+
+    # An archive already here is reused only when it checks out (the official one:
+    # size and SHA-256; another URL's: it unpacks); a damaged one is fetched again.
+    reused = archive.is_file() and (not official or (
+        archive.stat().st_size == COCO_2017_SIZE and file_sha256(archive) == COCO_2017_SHA256))
+    if reused:
+        yield f"archive present: {archive}"
+    else:
+        archive.unlink(missing_ok=True)
+        fetch()
         yield f"downloaded {archive}"
-    unpack_zip(archive, raw, list(KEYPOINT_MEMBERS.values()))
+    try:
+        unpack_zip(archive, raw, list(KEYPOINT_MEMBERS.values()))
+    except CorruptArchiveError as exc:
+        archive.unlink(missing_ok=True)
+        if not reused:
+            raise CorruptArchiveError(f"{exc}; removed it: run the same command again to download it anew") from None
+        yield f"archive present but damaged ({exc}): downloading it again"
+        fetch()
+        unpack_zip(archive, raw, list(KEYPOINT_MEMBERS.values()))
     yield f"unpacked {', '.join(KEYPOINT_MEMBERS.values())} into {raw}"
     for split, member in KEYPOINT_MEMBERS.items():
         entry = {
