@@ -31,6 +31,17 @@ Options: ``--quick`` (6,000 images / 26,000 annotations, for smoke tests; the
 targets are meant for the default size), ``--images N --persons N``,
 ``--repeat N`` (runs of a, b, c; the best wall time is reported),
 ``--skip-baseline``, ``--strict`` (exit 1 when a target fails).
+
+Every run also builds a copy of the file with one ``NaN`` token in an ignored
+field (``...-nan.json``): its peak RSS must stay within 1.3x the plain build's.
+
+``--big``: the 1.5 GB size (450,000 images, 1.95 million annotations; generated
+once, about 1.5 minutes), one run each of the build, the NaN-variant build and
+``orjson.loads`` with gc off (run under an address-space limit so that it fails
+with MemoryError rather than crowd out other processes; skipped when the
+machine lacks the memory); prints peak RSS / file size (target <= 2),
+NaN / plain peak RSS (target <= 1.3) and build / orjson time; writes
+``benchmarks/.data/build-results-big.json``.
 """
 
 from __future__ import annotations
@@ -59,6 +70,11 @@ TARGET_BUILD_OVER_ORJSON = 0.8
 TARGET_BASELINE_OVER_BUILD = 3.0
 TARGET_PEAK_RSS_BYTES = 1.2e9
 DEFAULT_IMAGES, DEFAULT_PERSONS = 60000, 260000
+#: --big: a 1.5 GB file (450,000 images, 1.95 million annotations).
+BIG_IMAGES, BIG_PERSONS = 450000, 1950000
+TARGET_PEAK_OVER_FILE = 2.0
+TARGET_NAN_OVER_FAST_RSS = 1.3
+AS_LIMIT_ENV = "POSEATLAS_BENCH_AS_LIMIT"
 QUICK_IMAGES, QUICK_PERSONS = 6000, 26000
 
 
@@ -127,6 +143,9 @@ def _worker_pycocotools(path: str) -> dict[str, Any]:
 
 
 def _run_worker(kind: str, path: str) -> None:
+    limit = os.environ.get(AS_LIMIT_ENV)
+    if limit:  # --big: a decode that would crowd out other processes fails with MemoryError instead
+        resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
     if kind == "orjson":
         out = _worker_orjson(path, disable_gc=False)
     elif kind == "orjson-nogc":
@@ -281,6 +300,7 @@ def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool
             "build": [sys.executable, "-m", "analysis", "build", "--name", "bench",
                       "--split", "train", "--annotations", str(path),
                       "--cache-dir", str(cache_dir), "--force", "--quiet"],
+            "build, one NaN token": _build_cmd(nan_variant(path), cache_dir, "benchnan"),
             "startup": [sys.executable, "-m", "analysis", "build", "--help"],
             "orjson.loads": _worker_cmd("orjson", path),
             "orjson.loads gc off": _worker_cmd("orjson-nogc", path),
@@ -297,6 +317,7 @@ def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool
     orjson_runs, orjson_nogc_runs = runs["orjson.loads"], runs["orjson.loads gc off"]
     msgspec_runs, msgspec_nogc_runs = runs["msgspec typed"], runs["msgspec typed gc off"]
     build = _best(build_runs, "wall_s")
+    build_nan = _best(runs["build, one NaN token"], "wall_s")
     startup = _best(startup_runs, "wall_s")
     if build["rc"] != 0:
         print("  build FAILED; last output:\n" + build.get("output_tail", ""), flush=True)
@@ -324,6 +345,7 @@ def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool
     results["measurements"] = {
         "build": {"best": build, "runs": build_runs},
         "startup": {"best": startup, "runs": startup_runs},
+        "build_nan": {"best": build_nan, "runs": runs["build, one NaN token"]},
         "orjson_loads": {"best": orj, "runs": orjson_runs},
         "orjson_loads_gc_off": {"best": orj_ng, "runs": orjson_nogc_runs},
         "msgspec_typed": {"best": msp, "runs": msgspec_runs},
@@ -357,6 +379,8 @@ def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool
 
     rows = [
         ("our build (python -m analysis build)", _fmt_s(build_s), "process wall", mb(build)),
+        ("our build, one NaN token", _fmt_s(build_nan["wall_s"] if build_nan["rc"] == 0 else None),
+         "process wall; NaN in an ignored field", mb(build_nan)),
         ("  of which startup (build --help)", _fmt_s(startup["wall_s"]),
          "interpreter + imports", mb(startup)),
         ("orjson.loads (default gc)", _fmt_s(orjson_s),
@@ -391,6 +415,9 @@ def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool
     print(f"build peak RSS            = {fr(rss and rss / 1e9, '{:.2f}'):>6s} GB "
           f"(target <= {TARGET_PEAK_RSS_BYTES / 1e9:.1f} GB)  "
           f"{targets['build_peak_rss_bytes']['verdict']}")
+    if build_nan["rc"] == 0 and rss:
+        print(f"NaN build / build peak RSS = {build_nan['peak_rss_bytes'] / rss:6.2f}  "
+              f"(target <= {TARGET_NAN_OVER_FAST_RSS}); time {build_nan['wall_s'] / build_s:.2f}x")
     if "build_over_orjson_gc_off" in results:
         print(f"(for reference: build / orjson.loads with gc off = "
               f"{results['build_over_orjson_gc_off']:.2f})")
@@ -406,6 +433,96 @@ def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool
     return results
 
 
+def nan_variant(path: Path) -> Path:
+    """A copy of ``path`` whose first image's ``license`` value is the token ``NaN``.
+
+    One non-standard token in a field the build ignores: the build must not fall
+    back to a slower, hungrier parser for the whole file.  Streamed (the runner stays small).
+    """
+    out = path.with_name(path.stem + "-nan.json")
+    if out.exists() and out.stat().st_mtime >= path.stat().st_mtime:
+        return out
+    tmp = out.with_suffix(".tmp")
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        head = src.read(1 << 20)
+        start = head.index(b'"license":') + len(b'"license":')
+        end = start + len(head[start:]) - len(head[start:].lstrip(b"0123456789"))
+        dst.write(head[:start] + b"NaN" + head[end:])
+        shutil.copyfileobj(src, dst, 1 << 24)
+    os.replace(tmp, out)
+    return out
+
+
+def _build_cmd(path: Path, cache_dir: Path, name: str) -> list[str]:
+    return [sys.executable, "-m", "analysis", "build", "--name", name, "--split", "train",
+            "--annotations", str(path), "--cache-dir", str(cache_dir), "--force", "--quiet"]
+
+
+def run_big(seed: int = 0) -> dict[str, Any]:
+    """--big: the 1.5 GB file; peak RSS against the file size, NaN fallback against the fast
+    path, time against orjson.loads (gc off, memory-limited) -- one run each."""
+    import psutil
+
+    n_images, n_persons = BIG_IMAGES, BIG_PERSONS
+    print(f"== PoseAtlas build benchmark, big: {n_images:,} images, {n_persons:,} annotations ==", flush=True)
+    if not default_path(n_images, n_persons, seed=seed).with_suffix(".stats.json").exists():
+        print("generating the file (about a minute and a half) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "benchmarks.synthetic_coco", "--images", str(n_images),
+                        "--persons", str(n_persons), "--seed", str(seed)],
+                       cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
+    path, stats = ensure_synthetic_coco(n_images, n_persons, seed=seed)
+    size = stats["bytes"]
+    nan_path = nan_variant(path)
+    print(f"file: {path} ({size / 1e9:.2f} GB); NaN variant: {nan_path.name}", flush=True)
+    cache_dir = Path(tempfile.mkdtemp(prefix="poseatlas-bench-big-"))
+    try:
+        build = _one("build", _build_cmd(path, cache_dir, "big"), 0, 1)
+        build_nan = _one("build, one NaN token", _build_cmd(nan_path, cache_dir, "bignan"), 0, 1)
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    available = psutil.virtual_memory().available
+    limit = int(min(available - 3e9, 20e9))
+    orj = None
+    if limit > 4 * size:
+        os.environ[AS_LIMIT_ENV] = str(limit)
+        try:
+            orj = _one(f"orjson.loads gc off (address space <= {limit / 1e9:.0f} GB)",
+                       _worker_cmd("orjson-nogc", path), 0, 1)
+        finally:
+            os.environ.pop(AS_LIMIT_ENV, None)
+    else:
+        print(f"  orjson.loads: skipped ({available / 1e9:.1f} GB available)", flush=True)
+
+    def ok(r: dict[str, Any] | None) -> bool:
+        return bool(r) and r["rc"] == 0
+
+    peak_ratio = build["peak_rss_bytes"] / size if ok(build) else None
+    nan_ratio = build_nan["peak_rss_bytes"] / build["peak_rss_bytes"] if ok(build) and ok(build_nan) else None
+    orjson_s = orj["inner"]["decode_s"] if ok(orj) else None
+    time_ratio = build["wall_s"] / orjson_s if ok(build) and orjson_s else None
+    fr = lambda x, f: "n/a" if x is None else f.format(x)  # noqa: E731
+    print()
+    for label, r in (("our build", build), ("our build, one NaN token", build_nan), ("orjson.loads (gc off)", orj)):
+        if r is not None:
+            t = r["inner"]["decode_s"] if label.startswith("orjson") and ok(r) else r["wall_s"]
+            print(f"{label:28s} {t:8.2f} s  peak RSS {r['peak_rss_bytes'] / 1e9:6.2f} GB"
+                  + ("" if ok(r) else f"  FAILED rc={r['rc']}"))
+    print()
+    print(f"build peak RSS / file size     = {fr(peak_ratio, '{:.2f}'):>6s}  (target <= {TARGET_PEAK_OVER_FILE})  "
+          f"{'n/a' if peak_ratio is None else 'PASS' if peak_ratio <= TARGET_PEAK_OVER_FILE else 'FAIL'}")
+    print(f"NaN build / fast build peak RSS = {fr(nan_ratio, '{:.2f}'):>6s}  (target <= {TARGET_NAN_OVER_FAST_RSS})  "
+          f"{'n/a' if nan_ratio is None else 'PASS' if nan_ratio <= TARGET_NAN_OVER_FAST_RSS else 'FAIL'}")
+    print(f"NaN build / fast build time    = {fr(ok(build_nan) and build_nan['wall_s'] / build['wall_s'], '{:.2f}')}")
+    print(f"build / orjson.loads (gc off)  = {fr(time_ratio, '{:.2f}'):>6s}")
+    results = {"file": str(path), "file_bytes": size, "build": build, "build_nan": build_nan, "orjson_nogc": orj,
+               "peak_over_file": peak_ratio, "nan_over_fast_rss": nan_ratio, "build_over_orjson_nogc": time_ratio,
+               "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    out_path = DATA_DIR / "build-results-big.json"
+    out_path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    print(f"\nresults: {out_path}")
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=int, default=None)
@@ -417,11 +534,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="runs of the build, orjson and msgspec measurements (best is kept)")
     ap.add_argument("--skip-baseline", action="store_true", help="skip pycocotools")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    ap.add_argument("--big", action="store_true",
+                    help=f"the 1.5 GB file ({BIG_IMAGES:,} images / {BIG_PERSONS:,} annotations): peak RSS vs "
+                         "file size, the NaN fallback's memory, time vs orjson (generating it takes ~1.5 min)")
     ap.add_argument("--worker", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         _run_worker(*args.worker)
         return 0
+    if args.big:
+        results = run_big(seed=args.seed)
+        failed = not (results["peak_over_file"] or 99) <= TARGET_PEAK_OVER_FILE or \
+            not (results["nan_over_fast_rss"] or 99) <= TARGET_NAN_OVER_FAST_RSS
+        return 1 if (args.strict and failed) else 0
     n_images = args.images or (QUICK_IMAGES if args.quick else DEFAULT_IMAGES)
     n_persons = args.persons or (QUICK_PERSONS if args.quick else DEFAULT_PERSONS)
     results = run_benchmark(n_images, n_persons, repeat=max(1, args.repeat),
