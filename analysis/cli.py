@@ -135,19 +135,20 @@ def _selected(specs: list[DatasetSpec], only: list[str]) -> list[DatasetSpec]:
 
 
 def _build_line(result) -> str:
-    counts = result.manifest["counts"]
+    manifest = result.manifest
+    counts = manifest.counts
     line = (
-        f"{result.key}: {result.status} - {counts['images']} images, {counts['persons']} persons, "
-        f"{counts['crowd_regions']} crowd regions"
+        f"{result.key}: {result.status} - {counts.images} images, {counts.persons} persons, "
+        f"{counts.crowd_regions} crowd regions"
     )
-    missing = result.manifest["inputs"]["images"].get("n_missing", 0)
+    missing = manifest.inputs.images.n_missing
     if missing:
         line += f", {missing} image files missing"
-    if counts.get("skipped"):
-        line += f", {counts['skipped']} records skipped or merged (see manifest)"
+    if counts.skipped:
+        line += f", {counts.skipped} records skipped or merged (see manifest)"
     if result.status == "built":
-        line += f" [{result.manifest['timings'].get('total', 0):.2f} s]"
-    for warning in result.manifest.get("warnings", []) if result.status == "built" else []:
+        line += f" [{manifest.timings.get('total', 0):.2f} s]"
+    for warning in manifest.warnings if result.status == "built" else []:
         line += f"\n  warning: {warning}"
     return line
 

@@ -128,18 +128,21 @@ def compute_scenes_for_cache(cache_root: Path, dataset: str, split: str, options
 def run_scenes(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     path = compute_scenes_for_cache(args.cache_dir, args.name, args.split, options)
-    from analysis.cache import read_manifest
+    from analysis.manifest import read_manifest
 
-    facts = (read_manifest(Path(args.cache_dir), CacheKey(args.name, args.split)) or {}).get("scenes", {})
-    rate = facts.get("images_per_s")
+    manifest = read_manifest(CacheKey(args.name, args.split).directory(Path(args.cache_dir)))
+    facts = manifest.scenes if manifest is not None else None
+    if facts is None:  # the run records its facts before it returns; this cannot happen
+        raise PoseAtlasError(f"scenes: {path} written but its manifest records no scene run")
+    rate = facts.images_per_s
     print(
-        f"scenes: {path} ({facts.get('n_ok', '?')} images, {facts.get('n_failed', 0)} failed"
-        + (f", {rate} images/s" if rate else "") + f"; model {facts.get('model', '?')})"
+        f"scenes: {path} ({facts.n_ok} images, {facts.n_failed} failed"
+        + (f", {rate} images/s" if rate else "") + f"; model {facts.model})"
     )
-    for failure in facts.get("failures", [])[:10]:
-        print(f"  skipped {failure['file_name']}: {failure['reason']}", file=sys.stderr)
-    if facts.get("n_failed", 0) > 10:
-        print(f"  ... and {facts['n_failed'] - 10} more (see manifest.json)", file=sys.stderr)
+    for failure in facts.failures[:10]:
+        print(f"  skipped {failure.file_name}: {failure.reason}", file=sys.stderr)
+    if facts.n_failed > 10:
+        print(f"  ... and {facts.n_failed - 10} more (see manifest.json)", file=sys.stderr)
     return 0
 
 

@@ -55,7 +55,12 @@ def test_contract_and_manifest(cache_factory, models_dir: Path) -> None:
     assert ((df["p_indoor"] >= 0) & (df["p_indoor"] <= 1)).all()
     m = _manifest(cache_dir)
     for key, value in before.items():  # read-modify-write keeps the rest
-        assert m[key] == value
+        if key == "tables":  # gains scenes.parquet: its size and row count
+            assert m[key] == {**value, "scenes.parquet": {"size": out.stat().st_size, "rows": 5}}
+        elif key == "scenes":  # null until a run records itself
+            assert value is None
+        else:
+            assert m[key] == value
     s = m["scenes"]
     assert s["model"] == df["model"][0] and s["entropy_base"] is None and s["entropy_unit"] == "nats"
     assert s["n_ok"] == 5 and s["n_failed"] == 0 and s["failures"] == []
