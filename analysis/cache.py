@@ -81,7 +81,7 @@ INSTANCES_SCHEMA = pa.schema([
     ("n_labelled", pa.int32()),
     ("n_visible", pa.int32()),
     ("crowding", pa.float64()),
-    ("keypoints", pa.large_list(pa.float32())),  # 3K values: x, y, v per joint
+    ("keypoints", pa.large_list(pa.field("element", pa.float32()))),  # 3K values: x, y, v per joint
 ])
 #: scenes.parquet (optional): one row per classified image, in images.parquet order.
 SCENES_SCHEMA = pa.schema([
@@ -89,12 +89,13 @@ SCENES_SCHEMA = pa.schema([
     ("split", pa.string()),
     ("image_id", pa.int64()),
     ("entropy", pa.float64()),
-    ("top5_ids", pa.list_(pa.int16())),
-    ("top5_probs", pa.list_(pa.float32())),
+    ("top5_ids", pa.list_(pa.field("element", pa.int16()))),
+    ("top5_probs", pa.list_(pa.field("element", pa.float32()))),
     ("p_indoor", pa.float64()),
     ("model", pa.string()),
 ])
-#: The schema of each table file.
+#: The schema of each table file.  List items are named "element", as parquet
+#: reads them back, so a file's schema equals these exactly.
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     IMAGES_FILE: IMAGES_SCHEMA, INSTANCES_FILE: INSTANCES_SCHEMA, SCENES_FILE: SCENES_SCHEMA,
 }

@@ -238,7 +238,7 @@ def decode_manifest(data: bytes, split_dir: Path) -> Manifest:
     try:
         header = _HEADER_DECODER.decode(data)
     except msgspec.DecodeError as exc:
-        raise InvalidManifestError(split_dir, f"unreadable ({exc})", rebuild_command(split_dir)) from None
+        raise InvalidManifestError(split_dir, _unreadable(split_dir, str(exc)), rebuild_command(split_dir)) from None
     command = rebuild_command(split_dir, header)
     if header.schema_version != SCHEMA_VERSION:
         raise StaleCacheError(
@@ -249,6 +249,17 @@ def decode_manifest(data: bytes, split_dir: Path) -> Manifest:
         return _DECODER.decode(data)
     except msgspec.DecodeError as exc:
         raise InvalidManifestError(split_dir, f"invalid ({exc})", command) from None
+
+
+def _unreadable(split_dir: Path, reason: str) -> str:
+    """The problem of an unreadable manifest, with the ad hoc command it can no longer name."""
+    split_dir = Path(split_dir)
+    ad_hoc = shlex.join([
+        "python", "-m", "analysis", "build", "--name", split_dir.parent.name, "--split", split_dir.name,
+        "--annotations", "FILE", "--force", "--cache-dir", str(split_dir.parent.parent),
+    ])
+    return (f"unreadable ({reason}), so it no longer names its annotation file (an ad hoc cache: "
+            f"`{ad_hoc}`)")
 
 
 def read_manifest(split_dir: Path) -> Manifest | None:
@@ -263,7 +274,7 @@ def read_manifest(split_dir: Path) -> Manifest | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        problem = f"unreadable ({exc.strerror or exc})"
+        problem = _unreadable(split_dir, str(exc.strerror or exc))
         raise InvalidManifestError(split_dir, problem, rebuild_command(split_dir)) from None
     return decode_manifest(data, Path(split_dir))
 

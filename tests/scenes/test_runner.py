@@ -17,6 +17,7 @@ import pytest
 
 from analysis.errors import PoseAtlasError
 from analysis.scenes import runner
+from analysis.cache import SCENES_SCHEMA
 from analysis.scenes.runner import PARTIAL_DIR, SceneOptions, compute_scenes
 
 from .conftest import ROOT, jpeg_bytes
@@ -44,6 +45,7 @@ def test_contract_and_manifest(cache_factory, models_dir: Path) -> None:
     out = compute_scenes(cache_dir, _opts(models_dir))
     assert out == cache_dir / "scenes.parquet"
     schema = pq.read_schema(out)
+    assert schema.remove_metadata().equals(SCENES_SCHEMA, check_metadata=True)  # the contract, exactly
     assert schema.names == ["dataset", "split", "image_id", "entropy", "top5_ids", "top5_probs", "p_indoor", "model"]
     assert str(schema.field("top5_ids").type) == "list<element: int16>"
     assert str(schema.field("top5_probs").type) == "list<element: float>"
