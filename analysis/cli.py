@@ -11,24 +11,14 @@ import sys
 from pathlib import Path
 
 from analysis import cache
-from analysis.errors import PoseAtlasError
+from analysis.errors import EXIT_USER_ERROR, PoseAtlasError, run_reporting_errors
 from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
 from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
 
-EXIT_USER_ERROR = 2
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.run(args) or 0)
-    except PoseAtlasError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    args = _parser().parse_args(argv)
+    return run_reporting_errors(lambda: args.run(args))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -170,7 +160,7 @@ def _run_fetch_coco(args: argparse.Namespace) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from analysis.info import info_lines, info_json
+    from analysis.info import info_json, info_lines
 
     if args.json:
         import orjson

@@ -24,7 +24,6 @@ with their file name and reason; the run goes on without them.
 from __future__ import annotations
 
 import hashlib
-import math
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -217,18 +216,6 @@ def backend_results(
 # --------------------------------------------------------------------------- run
 
 
-def _validate(options: SceneOptions) -> None:
-    if options.batch_size < 1:
-        raise PoseAtlasError(f"--batch-size must be at least 1, got {options.batch_size}")
-    if options.workers is not None and options.workers < 0:
-        raise PoseAtlasError(f"--workers must be >= 0, got {options.workers}")
-    if options.shard_size < 1:
-        raise PoseAtlasError(f"shard size must be at least 1, got {options.shard_size}")
-    b = options.entropy_base
-    if b is not None and (not b > 0 or b == 1 or math.isinf(b)):
-        raise PoseAtlasError(f"--entropy-base must be positive and not 1, got {b}")
-
-
 def compute_scenes(
     cache_dir: Path, options: SceneOptions = SceneOptions(), *,
     dataset: str | None = None, split: str | None = None,
@@ -247,7 +234,7 @@ def compute_scenes(
     cache_dir = Path(cache_dir)
     dataset = dataset or cache_dir.parent.name
     split = split or cache_dir.name
-    _validate(options)
+    options.validate()
     manifest = _read_manifest(cache_dir)
     root = _images_root(manifest, cache_dir)
     images = _image_list(cache_dir)

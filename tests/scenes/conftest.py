@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pandas as pd
 import pytest
 
@@ -25,7 +24,6 @@ from analysis.manifest import (
     Manifest,
     TableFile,
     VisibilityConvention,
-    read_manifest,
     table_file,
     write_manifest,
 )

@@ -123,8 +123,8 @@ def test_small_helpers() -> None:
 
 
 def test_labels_from_manifest(tmp_path) -> None:
-    from analysis.manifest import ScenesFacts
-    from tests.scenes.conftest import make_cache, read_manifest
+    from analysis.manifest import ScenesFacts, read_manifest
+    from tests.scenes.conftest import make_cache
 
     manifest = read_manifest(make_cache(tmp_path, {"a.jpg": b"x"}))
     assert labels_from_manifest(manifest) is None  # no scene run yet
