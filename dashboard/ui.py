@@ -162,6 +162,9 @@ def context() -> Context:
         st.error(ctx[1])
         st.markdown(f"Rebuild the caches: `{BUILD_COMMAND} --force --cache-dir {root}`")
         st.stop()
+    if ctx is None and skipped:
+        st.info(f"No readable cache under `{root}`: rebuild the splits named above.")
+        st.stop()
     if ctx is None:
         st.info(f"No caches found under `{root}`.")
         st.markdown(

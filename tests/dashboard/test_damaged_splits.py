@@ -67,3 +67,15 @@ def test_app_shows_the_good_split_and_names_the_damaged_ones(damaged_copy, monke
     assert "Split left out: " in shown and "demo-crowd" in shown and "demo-small" in shown
     assert f"python -m analysis demo --force --cache-dir {damaged_copy}" in shown
     assert {t["name"] for t in charts(at)[0]} == {"demo-sparse"}
+
+
+def test_app_with_only_damaged_splits_says_what_to_rebuild(demo_cache, tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    shutil.copytree(demo_cache / "demo-crowd", root / "demo-crowd")
+    (root / "demo-crowd" / "val" / cache.MANIFEST_FILE).write_bytes(b"{")
+    monkeypatch.setenv("POSEATLAS_CACHE_DIR", str(root))
+    at = open_view(app(), "overview")
+    assert not at.exception, [e.value for e in at.exception]
+    shown = texts(at)
+    assert "Split left out: " in shown and "demo-crowd/val/manifest.json: unreadable" in shown
+    assert f"No readable cache under `{root}`" in shown
