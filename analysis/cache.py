@@ -35,6 +35,8 @@ from analysis.errors import PoseAtlasError
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; the build never needs it
     import pandas as pd
 
+    from analysis.manifest import Manifest
+
 #: The cache format: bumped whenever a cached column or a manifest field changes
 #: meaning or type.  A cache of another format is stale: ``build`` rebuilds it,
 #: ``info`` and the dashboard name it and the command that rebuilds it.
@@ -195,7 +197,7 @@ def write_json(obj: Any, target: Path) -> None:
         tmp.write_bytes(data + b"\n")
 
 
-def read_manifest(root: Path, key: CacheKey):  # -> analysis.manifest.Manifest | None
+def read_manifest(root: Path, key: CacheKey) -> Manifest | None:
     """The manifest of a cached split (see :func:`analysis.manifest.read_manifest`)."""
     from analysis.manifest import read_manifest as read  # manifest.py imports this module
 
