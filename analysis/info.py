@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,16 @@ from analysis import cache
 from analysis.build import BUILT_TABLES, code_version, is_up_to_date
 from analysis.manifest import Manifest, ManifestError, StaleCacheError, read_manifest, rebuild_command, table_problems
 from analysis.registry import load_registry
+
+
+class SplitState(enum.StrEnum):
+    """What ``info`` says of a registered split."""
+
+    NOT_BUILT = "not built"
+    UP_TO_DATE = "up to date"
+    STALE = "stale"  #: other inputs, options, code or cache format, or damaged tables
+    UNREADABLE = "unreadable manifest"
+    ANNOTATIONS_MISSING = "annotation file missing"
 
 
 def _read(cache_root: Path, key: cache.CacheKey) -> Manifest | ManifestError:
@@ -40,15 +51,17 @@ def info_json(registry: Path, cache_root: Path) -> dict[str, Any]:
         key = cache.CacheKey(spec.name, spec.split)
         manifest = cached.get((spec.name, spec.split))
         if manifest is None:
-            state = "not built"
+            state = SplitState.NOT_BUILT
         elif isinstance(manifest, StaleCacheError):
-            state = "stale"
+            state = SplitState.STALE
         elif isinstance(manifest, ManifestError):
-            state = "unreadable manifest"
+            state = SplitState.UNREADABLE
+        elif is_up_to_date(manifest, spec, key.directory(cache_root)):
+            state = SplitState.UP_TO_DATE
         else:
-            state = "up to date" if is_up_to_date(manifest, spec, key.directory(cache_root)) else "stale"
+            state = SplitState.STALE
         if not spec.annotations.is_file():
-            state = "annotation file missing"
+            state = SplitState.ANNOTATIONS_MISSING
         registered.append(
             {"name": spec.name, "split": spec.split, "annotations": str(spec.annotations), "state": state})
     caches, skipped = [], []
