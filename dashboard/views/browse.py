@@ -6,7 +6,8 @@ import streamlit as st
 from dashboard import data, paths, ui
 from dashboard.draw import draw_persons, safe_image_path
 from dashboard.filters import range_filter
-from dashboard.loading import images_root, keypoint_schema
+from analysis.manifest import images_root
+from dashboard.loading import keypoint_schema
 from dashboard.thumbnails import ThumbnailError, open_thumbnail
 
 PER_PAGE = 12
@@ -96,7 +97,7 @@ for i, (idx, img) in enumerate(chunk.iterrows()):
         mine = persons[persons["img"].to_numpy() == idx]
         kp = data.keypoints(dataset, split)
         rows = mine["row"].to_numpy()
-        _, skeleton = keypoint_schema(manifest, kp.shape[1] // 3)
+        _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
         boxes = mine[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
         cr = crowd[crowd["img"].to_numpy() == idx][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
         drawn = draw_persons(thumb.image, boxes, mine["bucket"].to_numpy(), kp[rows] if len(rows) else None,

@@ -17,6 +17,7 @@ import pytest
 from analysis import build as build_module
 from analysis import cache
 from analysis.cli import main
+from analysis.manifest import Manifest
 from analysis.registry import load_registry
 from analysis.schema import COCO17_JOINTS, COCO17_SIGMAS
 from tests.core.helpers import coco_doc, mutated, write_doc
@@ -34,7 +35,7 @@ def snapshot(folder: Path) -> dict:
     return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def manifest(tmp_path: Path, name: str = "ds") -> dict:
+def manifest(tmp_path: Path, name: str = "ds") -> Manifest:
     return cache.read_manifest(tmp_path / "cache", cache.CacheKey(name, "val"))
 
 
@@ -240,7 +241,7 @@ def test_odd_visibility_values_are_read_and_counted(tmp_path, capsys):
     ann = write_doc(tmp_path / "ann.json", doc)
     code, err = run_build(tmp_path, ann, capsys)
     assert code == 0, err
-    warning = next(w for w in manifest(tmp_path)["warnings"] if "visibility" in w)
+    warning = next(w for w in manifest(tmp_path).warnings if "visibility" in w)
     assert warning.startswith("2 annotation(s) with keypoint visibility other than 0, 1 or 2 (values -1, 1.5, 3;")
     assert "first: annotation id=11" in warning
     inst = cache.read_instances(tmp_path / "cache", cache.CacheKey("ds", "val")).set_index("ann_id")
@@ -253,8 +254,8 @@ def test_zero_image_size_is_unknown_and_counted(tmp_path, capsys):
     ann = write_doc(tmp_path / "ann.json", doc)
     assert run_build(tmp_path, ann, capsys)[0] == 0
     m = manifest(tmp_path)
-    assert "1 image(s) with width or height 0: size read as unknown" in m["warnings"]
-    assert m["skipped_counts"]["image width or height 0 read as unknown"] == 1
+    assert "1 image(s) with width or height 0: size read as unknown" in m.warnings
+    assert m.skipped_counts["image width or height 0 read as unknown"] == 1
     images = cache.read_images(tmp_path / "cache", cache.CacheKey("ds", "val")).set_index("image_id")
     assert np.isnan(images.loc[3, "width"]) and np.isnan(images.loc[3, "height"])
     assert images.loc[1, "width"] == 640
@@ -307,7 +308,7 @@ def test_gzip_file_is_read_directly_and_equals_the_plain_build(tmp_path, capsys)
     a = cache.read_instances(tmp_path / "cache", cache.CacheKey("plain", "val")).drop(columns="dataset")
     b = cache.read_instances(tmp_path / "cache", cache.CacheKey("packed", "val")).drop(columns="dataset")
     assert a.to_json() == b.to_json()
-    assert manifest(tmp_path, "packed")["inputs"]["annotations"]["size"] == packed.stat().st_size
+    assert manifest(tmp_path, "packed").inputs.annotations.size == packed.stat().st_size
 
 
 @pytest.mark.parametrize(("content", "problem"), [
@@ -327,7 +328,7 @@ def test_wording_of_unreadable_files(tmp_path, capsys, content, problem):
     ann.write_bytes(content)
     code, err = run_build(tmp_path, ann, capsys)
     assert_one_line(code, err, ann, str(ann), problem)
-    assert not (tmp_path / "cache").exists()
+    assert not (tmp_path / "cache" / "ds" / "val").exists()  # (the split's lock file may remain)
 
 
 def test_directory_and_fifo_are_not_called_missing(tmp_path, capsys):
@@ -354,12 +355,12 @@ def test_schema_comes_from_the_category_the_annotations_use(tmp_path, capsys):
     ann = write_doc(tmp_path / "ann.json", doc)
     assert run_build(tmp_path, ann, capsys)[0] == 0
     m = manifest(tmp_path)
-    assert m["keypoint_schema"]["joint_names"] == list(COCO17_JOINTS)
-    assert m["keypoint_schema"]["sigmas"] == pytest.approx(list(COCO17_SIGMAS))
-    assert m["counts"]["annotations"] == 4
+    assert m.keypoint_schema.joint_names == list(COCO17_JOINTS)
+    assert m.keypoint_schema.sigmas == pytest.approx(list(COCO17_SIGMAS))
+    assert m.counts.annotations == 4
     reason = "annotation of keypoint category 'hand' (id=2), not the schema's 'person'"
-    assert m["skipped_counts"][reason] == 1
-    assert {"record": "annotation id=99", "reason": reason} in m["skipped"]
+    assert m.skipped_counts[reason] == 1
+    assert ("annotation id=99", reason) in [(r.record, r.reason) for r in m.skipped]
 
 
 # ----------------------------------------------------------------- item 17: NaN / Infinity tokens
@@ -375,7 +376,7 @@ def test_nan_in_an_ignored_field_builds_and_is_counted(tmp_path, capsys):
     code, err = run_build(tmp_path, ann, capsys)
     assert code == 0, err
     m = manifest(tmp_path)
-    assert "3 NaN/Infinity token(s) in fields PoseAtlas does not read (ignored)" in m["warnings"]
+    assert "3 NaN/Infinity token(s) in fields PoseAtlas does not read (ignored)" in m.warnings
     images = cache.read_images(tmp_path / "cache", cache.CacheKey("ds", "val")).set_index("image_id")
     assert images.loc[1, "file_name"] == "NaN, Infinity].jpg"
     assert images.loc[2, "file_name"] == 'a "b", NaN].jpg'

@@ -68,8 +68,8 @@ def test_build_image_check_uses_the_same_rule(tmp_path):
     (root / "in.jpg").symlink_to(root / "a.jpg")
     names = ["a.jpg", "sub/b.jpg", "in.jpg", "out.jpg", "../outside.jpg", str(outside), "absent.jpg"]
     result = check_image_files(root, names)
-    assert result["missing"] == ["out.jpg", "../outside.jpg", str(outside), "absent.jpg"]
-    assert result["n_missing"] == 4
+    assert result.missing == ["out.jpg", "../outside.jpg", str(outside), "absent.jpg"]
+    assert result.n_missing == 4
 
 
 def test_registry_and_cli_refuse_system_image_folders(tmp_path, capsys):
