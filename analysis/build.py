@@ -202,7 +202,8 @@ def _build(
     with ThreadPoolExecutor(max_workers=1) as pool:
         # hashlib releases the GIL: the fingerprint costs nothing beside the decode.
         fingerprint_job = pool.submit(file_fingerprint, spec.annotations, data)
-        dataset = load_pose_dataset(spec.annotations, spec.load_options(), data)
+        # NaN/Infinity tokens are rewritten in place: the hash must have read the bytes first.
+        dataset = load_pose_dataset(spec.annotations, spec.load_options(), data, fingerprint_job.result)
         fingerprint = fingerprint_job.result()
     del data
     t = stage("decode+validate", t)

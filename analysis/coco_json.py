@@ -30,7 +30,7 @@ import gzip
 import re
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -195,7 +195,10 @@ def read_annotation_bytes(path: Path) -> bytearray:
         raise AnnotationError(path, None, f"cannot read annotation file: {exc.strerror or exc}") from None
 
 
-def decode_coco(path: Path, data: bytes | bytearray | None = None, image_fields: tuple[str, ...] = ()) -> DecodedFile:
+def decode_coco(
+    path: Path, data: bytes | bytearray | None = None, image_fields: tuple[str, ...] = (),
+    before_rewrite: Callable[[], object] | None = None,
+) -> DecodedFile:
     """Decode a COCO keypoint file (annotations are decoded later, in chunks).
 
     Args:
@@ -204,6 +207,8 @@ def decode_coco(path: Path, data: bytes | bytearray | None = None, image_fields:
             tokens be rewritten without a copy).
         image_fields: extra image-record fields to keep (e.g. the field a
             ``source`` rule reads); returned as dicts aligned with ``images``.
+        before_rewrite: called before non-standard tokens are rewritten in
+            ``data`` (e.g. to let a concurrent hash of the bytes finish first).
 
     Raises:
         AnnotationError: empty, not JSON, truncated, gzip that does not
@@ -231,6 +236,8 @@ def decode_coco(path: Path, data: bytes | bytearray | None = None, image_fields:
                 raise _syntax_error(path, data, str(exc), offset) from None
             if not isinstance(data, bytearray):
                 data = bytearray(data)  # only callers passing immutable bytes pay for this copy
+            elif before_rewrite is not None:
+                before_rewrite()
             n_non_finite = _rewrite_non_finite(data)
         except UnicodeDecodeError:
             raise AnnotationError(path, None, _utf8_problem(data)) from None

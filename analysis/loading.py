@@ -113,11 +113,15 @@ class PoseDataset:
     warnings: list[str]
 
 
-def load_pose_dataset(path: Path, options: LoadOptions = LoadOptions(), data: bytes | bytearray | None = None) -> PoseDataset:
+def load_pose_dataset(
+    path: Path, options: LoadOptions = LoadOptions(), data: bytes | bytearray | None = None,
+    before_rewrite: Callable[[], object] | None = None,
+) -> PoseDataset:
     """Read, validate and columnise a COCO-format keypoint file.
 
     Annotations are decoded and columnised a chunk at a time (see
     :mod:`analysis.coco_json`), so memory stays near the file's size.
+    ``before_rewrite``: see :func:`analysis.coco_json.decode_coco`.
 
     Raises:
         AnnotationError: naming the file, the record and the problem, for any
@@ -126,7 +130,7 @@ def load_pose_dataset(path: Path, options: LoadOptions = LoadOptions(), data: by
     path = Path(path)
     extra_fields = (options.source_rule.field,) if options.source_rule else ()
     with gc_paused():
-        decoded = decode_coco(path, data, extra_fields)
+        decoded = decode_coco(path, data, extra_fields, before_rewrite)
         try:
             return _columnise(path, decoded, options)
         finally:

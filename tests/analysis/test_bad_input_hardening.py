@@ -402,3 +402,14 @@ def test_nan_in_a_field_we_read_names_the_record(tmp_path, capsys, good, where, 
     code, err = run_build(tmp_path, ann, capsys)
     assert_one_line(code, err, ann, record, problem)
     assert snapshot(tmp_path / "cache") == before
+
+
+def test_fingerprint_is_of_the_file_even_when_tokens_are_rewritten(tmp_path, capsys):
+    import hashlib
+
+    doc = coco_doc()
+    doc["info"] = {"score": float("nan")}
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(doc))
+    assert run_build(tmp_path, ann, capsys)[0] == 0
+    assert manifest(tmp_path).inputs.annotations.sha256 == hashlib.sha256(ann.read_bytes()).hexdigest()
