@@ -203,9 +203,11 @@ def _build(
         # hashlib releases the GIL: the fingerprint costs nothing beside the decode.
         fingerprint_job = pool.submit(file_fingerprint, spec.annotations, data)
         # NaN/Infinity tokens are rewritten in place: the hash must have read the bytes first.
-        dataset = load_pose_dataset(spec.annotations, spec.load_options(), data, fingerprint_job.result)
+        # The loader gets the only reference (besides the hash, until it is done): it frees
+        # the bytes as soon as the annotations are decoded.
+        held, data = [data], None
+        dataset = load_pose_dataset(spec.annotations, spec.load_options(), held.pop(), fingerprint_job.result)
         fingerprint = fingerprint_job.result()
-    del data
     t = stage("decode+validate", t)
     inst = dataset.instances
     crowding = compute_crowding(

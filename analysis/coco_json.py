@@ -280,7 +280,7 @@ def _rewrite_non_finite(data: bytearray) -> int:
     n = 0
     inside = False
     counted_to = 0
-    for match in _NON_FINITE_RE.finditer(data):
+    for match in _non_finite_candidates(data):
         start, end = match.span(2)
         inside ^= _odd_quotes(data, counted_to, start)
         counted_to = start
@@ -290,6 +290,25 @@ def _rewrite_non_finite(data: bytearray) -> int:
         counted_to = end  # the sentinel's own quotes are balanced
         n += 1
     return n
+
+
+def _non_finite_candidates(data: bytearray) -> Iterator[re.Match]:
+    """The bare-token matches of :data:`_NON_FINITE_RE`, in order, found with ``bytearray.find``
+    (memchr speed) and confirmed by the regex at each hit: scanning a 1.5 GB file with the
+    regex alone takes seconds."""
+    hits: list[int] = []
+    for token in (b"NaN", b"Infinity"):
+        pos = data.find(token)
+        while pos != -1:
+            hits.append(pos - 1 if token == b"Infinity" and pos and data[pos - 1:pos] == b"-" else pos)
+            pos = data.find(token, pos + 1)
+    for pos in sorted(set(hits)):
+        back = pos
+        while back > 0 and data[back - 1:back] in (b" ", b"\t", b"\r", b"\n"):
+            back -= 1
+        match = _NON_FINITE_RE.match(data, back)
+        if match and match.start(2) == pos:
+            yield match
 
 
 def _odd_quotes(data: bytearray, start: int, end: int) -> bool:

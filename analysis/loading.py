@@ -131,6 +131,7 @@ def load_pose_dataset(
     extra_fields = (options.source_rule.field,) if options.source_rule else ()
     with gc_paused():
         decoded = decode_coco(path, data, extra_fields, before_rewrite)
+        data = None  # only ``decoded`` holds the bytes now, and releases them when done
         try:
             return _columnise(path, decoded, options)
         finally:
@@ -153,6 +154,8 @@ def gc_paused() -> Iterator[None]:
 #: No image is this large: coordinates beyond it are errors (they would overflow the
 #: float32 keypoint column and the box areas).
 MAX_COORDINATE = 1e9
+#: Rows checked at a time (the checks' temporaries stay small).
+CHECK_ROWS = 1 << 16
 #: Visibility flags COCO defines (0 unlabelled, 1 labelled but hidden, 2 visible).
 VISIBILITY_VALUES = (0.0, 1.0, 2.0)
 _INT32_MAX = 2**31 - 1
@@ -177,6 +180,7 @@ def _columnise(path: Path, decoded: DecodedFile, options: LoadOptions) -> PoseDa
     parts = _annotation_parts(path, decoded, {c.id for c in candidates}, skipped)
     keep = _dedupe(path, parts.ann_id, "annotation", lambda i: decoded.annotation(int(parts.raw_index[i])),
                    skipped, warnings)
+    decoded.release()  # the file's bytes are not needed any more: free them before assembling
     category = _schema_category(candidates, parts.category_id[keep], parts.ann_id, parts.category_id, keep,
                                 skipped, warnings)
     keep &= parts.category_id == category.id
@@ -305,7 +309,7 @@ def _image_columns(
 class _AnnotationParts:
     """Columns of every annotation of a keypoint category, gathered chunk by chunk, (N,) each.
 
-    ``kp_chunks`` holds each chunk's keypoint values flat (float64), ``kp_counts``
+    ``kp_chunks`` holds each chunk's keypoint values flat (float32 where exact, else float64), ``kp_counts``
     how many records each chunk holds; they are consumed by ``_assemble_keypoints``.
     """
 
@@ -318,7 +322,7 @@ class _AnnotationParts:
     segm_area: npt.NDArray[np.float64]
     num_keypoints: npt.NDArray[np.int64]
     kp_lengths: npt.NDArray[np.int64]
-    kp_chunks: list[npt.NDArray[np.float64]]
+    kp_chunks: list[npt.NDArray[np.floating]]
     kp_counts: list[int]
 
 
@@ -383,6 +387,12 @@ def _chunk_columns(path: Path, chunk: list[CocoAnnotation], ann_id: npt.NDArray[
         i = next(i for i, a in enumerate(chunk) if a.num_keypoints is not None and not 0 <= a.num_keypoints <= _INT32_MAX)
         raise AnnotationError(path, f"annotation id={ann_id[i]}", f"num_keypoints {chunk[i].num_keypoints} is negative "
                               "or out of range")
+    # Kept as float32 until assembled when that is exact (integer pixel coordinates, as in
+    # most files): half the memory while the file's bytes are still held.
+    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values stay float64 (and fail later)
+        flat32 = flat.astype(np.float32)
+    if np.array_equal(flat32, flat):
+        flat = flat32
     return {
         "image_id": np.fromiter(map(attrgetter("image_id"), chunk), np.int64, n),
         "bbox": _bbox_array(path, chunk, ann_id),
@@ -467,7 +477,9 @@ def _assemble_keypoints(
         row += n_kept
         record += m
     keypoints = out.reshape(-1, n_joints, 3)
-    _check_keypoint_values(path, keypoints, parts.ann_id[keep])
+    kept_ids = parts.ann_id[keep]
+    for start in range(0, len(keypoints), CHECK_ROWS):  # bounded temporaries
+        _check_keypoint_values(path, keypoints[start:start + CHECK_ROWS], kept_ids[start:start + CHECK_ROWS])
     return keypoints
 
 
@@ -496,12 +508,17 @@ def _visibility_warning(keypoints: npt.NDArray[np.float64], ann_id: npt.NDArray[
     Such files exist (COCO-WholeBody-style confidence scores in (0, 1); 3 or -1 in
     converted files); they are read by the same rule, v > 0 labelled, and counted.
     """
-    v = keypoints[..., 2]
-    odd = ~np.isin(v, VISIBILITY_VALUES)
-    rows = odd.any(axis=1)
+    rows = np.zeros(len(keypoints), dtype=bool)
+    seen_parts = []
+    for start in range(0, len(keypoints), CHECK_ROWS):  # bounded temporaries
+        v = keypoints[start:start + CHECK_ROWS, :, 2]
+        odd = ~np.isin(v, VISIBILITY_VALUES)
+        rows[start:start + len(v)] = odd.any(axis=1)
+        if odd.any():
+            seen_parts.append(np.unique(v[odd]))
     if not rows.any():
         return None
-    seen = np.unique(v[odd])
+    seen = np.unique(np.concatenate(seen_parts))
     shown = ", ".join(f"{x:g}" for x in seen[:5]) + (", ..." if len(seen) > 5 else "")
     return (f"{int(rows.sum())} annotation(s) with keypoint visibility other than 0, 1 or 2 (values {shown}; "
             f"first: annotation id={ann_id[int(np.flatnonzero(rows)[0])]}): read as v > 0 labelled")
