@@ -7,6 +7,8 @@ from typing import Any
 
 from analysis import cache
 from analysis.build import is_up_to_date
+from analysis.definitions import INFO_POPULATIONS, SizeEdges
+from analysis.population import cached_population_counts
 from analysis.registry import load_registry
 
 
@@ -26,6 +28,7 @@ def info_json(registry: Path, cache_root: Path) -> dict[str, Any]:
             "name": name, "split": split, "synthetic": manifest.get("synthetic", False),
             "counts": manifest.get("counts", {}), "keypoint_schema": manifest.get("keypoint_schema", {}).get("name"),
             "scenes": (cache.CacheKey(name, split).directory(cache_root) / cache.SCENES_FILE).is_file(),
+            "populations": cached_population_counts(cache_root, cache.CacheKey(name, split)),
             "built_at": manifest.get("built_at"), "definitions": manifest.get("definitions", {}),
             "warnings": manifest.get("warnings", []), "missing_images": manifest.get("inputs", {}).get("images", {}).get("n_missing", 0),
         })
@@ -52,10 +55,17 @@ def info_lines(registry: Path, cache_root: Path) -> list[str]:
             + (f", {c['missing_images']} image files missing" if c["missing_images"] else "")
             + f"; area sources: {', '.join(c['definitions'].get('area_sources', []))}"
         )
+        for population, counts in c["populations"].items():
+            lines.append(
+                f"    persons={population}: {counts['persons']} persons; bbox S/M/L "
+                f"{counts['small']} / {counts['medium']} / {counts['large']}"
+            )
         for warning in c["warnings"]:
             lines.append(f"    warning: {warning}")
     if doc["cached"]:
         lines.append("definitions (applied at view time; the cache keeps raw quantities):")
+        lines += [f"  {p.description}" for p in INFO_POPULATIONS]
+        lines.append(f"  S/M/L above: bbox area w*h; {SizeEdges().description}")
         for name, text in doc["cached"][0]["definitions"].items():
             if name != "area_sources":  # per dataset, above
                 lines.append(f"  {name}: {text}")

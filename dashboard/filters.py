@@ -1,8 +1,10 @@
 """The global filters as pure pandas / numpy operations (no streamlit).
 
+The person population (``analysis.definitions.PersonPopulation``) decides which
+non-crowd annotations are persons at all; every person-based result follows it.
 A size-bucket filter keeps the persons of that bucket and the images holding at
 least one of them; ``n_sel`` is then the number of such persons per image (all
-persons when no bucket is chosen).  Buckets are recomputed from the cached raw
+population persons when no bucket is chosen).  Buckets are recomputed from the cached raw
 areas on every call, so changing the area source or an edge needs no rebuild.
 """
 
@@ -16,6 +18,8 @@ import pandas as pd
 
 from analysis.definitions import (
     AreaSource,
+    PersonPopulation,
+    PopulationKind,
     SizeBucket,
     SizeDefinition,
     person_area,
@@ -37,6 +41,7 @@ class Filters:
         size: area source and bucket edges.
         bucket: keep only persons of this bucket (None: all persons).
         normalise: ``"count"`` or ``"share"`` (each dataset sums to 1).
+        population: which annotations count as persons (default: stored num_keypoints > 0).
     """
 
     datasets: tuple[str, ...] = ()
@@ -45,10 +50,11 @@ class Filters:
     size: SizeDefinition = SizeDefinition()
     bucket: SizeBucket | None = None
     normalise: str = "count"
+    population: PersonPopulation = PersonPopulation()
 
     @property
     def description(self) -> str:
-        parts = [self.size.description]
+        parts = [self.population.description, self.size.description]
         if self.bucket is not None:
             parts.append(f"{self.bucket.value} persons only")
         if self.split:
@@ -90,7 +96,8 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
     Args:
         images: one row per image with ``dataset``, ``split``, ``source``, ``n_persons``.
         persons: one row per non-crowd person with ``img`` (row in ``images``),
-            ``dataset``, ``bbox_w``, ``bbox_h``, ``segm_area``.
+            ``dataset``, ``bbox_w``, ``bbox_h``, ``segm_area``, ``num_keypoints`` (float,
+            NaN where absent) and ``n_labelled``.
         f: the filters.
     """
     keep = np.array(images["dataset"].isin(f.datasets), dtype=bool)  # a writable copy
@@ -100,7 +107,15 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
         keep &= images["source"].isin(f.sources).to_numpy()
 
     pmask = keep[persons["img"].to_numpy()] if len(persons) else np.zeros(0, dtype=bool)
+    everyone = f.population.kind is PopulationKind.ALL
+    if not everyone and len(persons):
+        pmask &= f.population.mask(persons["num_keypoints"].to_numpy(dtype=float, na_value=np.nan),
+                                   persons["n_labelled"].to_numpy())
     sel = persons[pmask]
+    if everyone:
+        n_population = images["n_persons"].to_numpy()[keep]
+    else:
+        n_population = np.bincount(sel["img"].to_numpy(), minlength=len(images))[keep]
     area = person_area(
         sel["bbox_w"].to_numpy(), sel["bbox_h"].to_numpy(),
         sel["segm_area"].to_numpy(dtype=float, na_value=np.nan), f.size.area_source,
@@ -125,7 +140,7 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
         counts = np.bincount(sel["img"].to_numpy(), minlength=len(images))
         n_sel = counts[keep]
     else:
-        n_sel = images["n_persons"].to_numpy()[keep]
+        n_sel = n_population
     kept = images[keep].assign(n_sel=n_sel)
     if f.bucket is not None:
         kept = kept[kept["n_sel"].to_numpy() > 0]

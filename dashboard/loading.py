@@ -28,7 +28,7 @@ PERSON_COLUMNS = [
 #: What the views use per person (the rest stays on disk: smaller frames, faster filters).
 KEEP_PERSON_COLUMNS = [
     "dataset", "split", "ann_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "segm_area",
-    "crowding", "row", "img",
+    "num_keypoints", "n_labelled", "crowding", "row", "img",
 ]
 
 
@@ -42,8 +42,9 @@ class Caches:
         manifests: manifest per ``str(key)``.
         images: one row per image (``dataset``, ``split``, ``source`` categorical),
             plus ``entropy`` (NaN where scenes were not computed) and ``key``.
-        persons: non-crowd instances, plus ``img`` (row in ``images``), ``row`` (row
-            in the split's instances file) and ``image_area``.
+        persons: non-crowd instances (with ``num_keypoints`` as float32, NaN where the
+            file has none, and ``n_labelled``, for the person population), plus ``img``
+            (row in ``images``), ``row`` (row in the split's instances file) and ``image_area``.
         crowd_regions: iscrowd instances (boxes only), with ``img``.
         scenes: scenes rows of every split that has them, plus ``img``; None if none.
         datasets: every cached dataset name, sorted (colours derive from this).
@@ -139,6 +140,9 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
     persons["image_area"] = area[persons["img"].to_numpy()] if len(persons) else np.empty(0)
     persons["segm_area"] = pd.to_numeric(persons["segm_area"], errors="coerce").astype(float)
     persons["crowding"] = pd.to_numeric(persons["crowding"], errors="coerce").astype(float)
+    # the person population reads these: stored count (NaN where absent) and labelled joints
+    persons["num_keypoints"] = pd.to_numeric(persons["num_keypoints"], errors="coerce").astype(np.float32)
+    persons["n_labelled"] = pd.to_numeric(persons["n_labelled"], errors="coerce").fillna(0).astype(np.int32)
     images = _categorical(images, ["dataset", "split", "source", "key"])
     persons = _categorical(persons, ["dataset", "split"])
     crowd_regions = _categorical(crowd_regions, ["dataset", "split"])

@@ -1,9 +1,10 @@
 """The global controls <-> the URL query string (pure; no streamlit).
 
 Keys: ``ds`` (comma-separated datasets), ``split``, ``src`` (comma-separated
-sources), ``bucket``, ``area``, ``sm`` / ``ml`` (bucket edges as side lengths in
-px: 32 means 32^2), ``norm``.  Unknown or invalid values fall back to defaults, so
-a stale bookmark never breaks the app.
+sources), ``persons`` (person population: ``all``, ``keypoints``, ``labelled``,
+``minN``), ``bucket``, ``area``, ``sm`` / ``ml`` (bucket edges as side lengths in
+px: 32 means 32^2; finite, in (0, ``MAX_EDGE_PX``]), ``norm``.  Unknown or invalid
+values fall back to defaults, so a stale bookmark never breaks the app.
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from analysis.definitions import AreaSource, SizeBucket, SizeDefinition, SizeEdges
+import math
+
+from analysis.definitions import AreaSource, PersonPopulation, SizeBucket, SizeDefinition, SizeEdges
 from dashboard.filters import NORMALISATIONS, Filters
 
 ALL = "all"
+#: Largest bucket edge accepted, as a side length in px (area 1e10 px^2): beyond any
+#: real image, and small enough that squaring it never overflows.
+MAX_EDGE_PX = 100_000.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class Controls:
     small_medium: float = 32.0
     medium_large: float = 96.0
     normalise: str = "count"
+    population: str = str(PersonPopulation())
 
     def to_filters(self) -> Filters:
         return Filters(
@@ -39,6 +46,7 @@ class Controls:
                                 SizeEdges(self.small_medium**2, self.medium_large**2)),
             bucket=None if self.bucket == ALL else SizeBucket(self.bucket),
             normalise=self.normalise,
+            population=PersonPopulation.parse(self.population),
         )
 
 
@@ -54,7 +62,7 @@ def _num(text: str | None, default: float) -> float:
         value = float(text) if text is not None else default
     except ValueError:
         return default
-    return value if value > 0 else default
+    return value if math.isfinite(value) and 0 < value <= MAX_EDGE_PX else default
 
 
 def parse(params: Mapping[str, object], datasets: Sequence[str], splits: Sequence[str]) -> Controls:
@@ -81,7 +89,11 @@ def parse(params: Mapping[str, object], datasets: Sequence[str], splits: Sequenc
     norm = _one(params, "norm") or "count"
     if norm not in NORMALISATIONS:
         norm = "count"
-    return Controls(chosen, split, sources, bucket, area, sm, ml, norm)
+    try:
+        population = str(PersonPopulation.parse(_one(params, "persons") or ""))
+    except ValueError:
+        population = str(PersonPopulation())
+    return Controls(chosen, split, sources, bucket, area, sm, ml, norm, population)
 
 
 def to_params(c: Controls) -> dict[str, str]:
@@ -101,4 +113,5 @@ def to_params(c: Controls) -> dict[str, str]:
         params["ml"] = f"{c.medium_large:g}"
     if c.normalise != "count":
         params["norm"] = c.normalise
+    params["persons"] = c.population  # always written: scripts read it, and the default may change
     return params

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis.definitions import AreaSource
+from analysis.definitions import MAX_JOINTS, AreaSource, PersonPopulation, PopulationKind
 from dashboard import data, export, paths, query
 from dashboard.figures.common import caption_of, dataset_styles
 from dashboard.filters import BUCKETS, Filtered, apply_filters, area_source_note, present, sources_of
@@ -48,7 +48,8 @@ class Context:
 #: (st.switch_page, e.g. a histogram click opening Browse) starts a run in which it
 #: was not yet drawn, so every value is mirrored in a plain key (``_<key>``) that
 #: survives, and put back before the widget is drawn.
-_CONTROL_KEYS = ("g_ds", "g_split", "g_src", "g_bucket", "g_area", "g_sm", "g_ml", "g_norm", "g_preset")
+_CONTROL_KEYS = ("g_ds", "g_split", "g_src", "g_pop", "g_popn", "g_bucket", "g_area", "g_sm", "g_ml",
+                 "g_norm", "g_preset")
 
 
 def _remember(key: str) -> None:
@@ -68,14 +69,25 @@ def _init_from_query(c: Caches, splits: list[str]) -> None:
         _restore_controls()
         return
     ctl = query.parse(dict(st.query_params), c.datasets, splits)
+    population = PersonPopulation.parse(ctl.population)
     values = {
         "g_ds": list(ctl.datasets), "g_split": ctl.split,
+        "g_pop": population.kind.value, "g_popn": max(1, population.min_labelled or 4),
         "g_src": list(ctl.sources or []), "g_bucket": ctl.bucket, "g_area": ctl.area,
         "g_sm": float(ctl.small_medium), "g_ml": float(ctl.medium_large), "g_norm": ctl.normalise,
     }
     st.session_state.update(values)
     st.session_state.update({f"_{k}": v for k, v in values.items()})
     st.session_state["g_init"] = True
+
+
+def _population_label(kind: str) -> str:
+    return {
+        PopulationKind.ALL.value: "all: every non-crowd annotation",
+        PopulationKind.KEYPOINTS.value: "keypoints: stored num_keypoints > 0",
+        PopulationKind.LABELLED.value: "labelled: >= 1 labelled joint",
+        PopulationKind.MIN_LABELLED.value: "minN: >= N labelled joints",
+    }[kind]
 
 
 def sidebar(c: Caches) -> tuple[query.Controls, str]:
@@ -95,14 +107,24 @@ def sidebar(c: Caches) -> tuple[query.Controls, str]:
         sb.multiselect("Source (sub-dataset)", sources, key="g_src", placeholder="all sources",
                        on_change=_remember, args=("g_src",))
         sel_sources = tuple(st.session_state["g_src"]) or None
+    sb.selectbox("Persons", [k.value for k in PopulationKind], key="g_pop", on_change=_remember,
+                 args=("g_pop",), format_func=_population_label,
+                 help="Which non-crowd annotations count as persons, in every view and export. "
+                      "CrowdIndex (an image property over all annotations) does not change.")
+    if st.session_state["g_pop"] == PopulationKind.MIN_LABELLED.value:
+        sb.number_input("at least N labelled joints", min_value=1, max_value=MAX_JOINTS, step=1,
+                        key="g_popn", on_change=_remember, args=("g_popn",))
+        population = PersonPopulation(PopulationKind.MIN_LABELLED, int(st.session_state["g_popn"]))
+    else:
+        population = PersonPopulation(PopulationKind(st.session_state["g_pop"]))
     sb.radio("Size bucket", [query.ALL, *BUCKETS], key="g_bucket", horizontal=True,
              on_change=_remember, args=("g_bucket",))
     sb.selectbox("Area source", [a.value for a in AreaSource], key="g_area", on_change=_remember, args=("g_area",),
                  format_func=lambda v: f"{v}: {AreaSource(v).description}")
     col1, col2 = sb.columns(2)
-    col1.number_input("small|medium (px)", min_value=1.0, step=1.0, key="g_sm", on_change=_remember, args=("g_sm",),
+    col1.number_input("small|medium (px)", min_value=1.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_sm", on_change=_remember, args=("g_sm",),
                       help="Edge as a side length: 32 means area 32^2.")
-    col2.number_input("medium|large (px)", min_value=2.0, step=1.0, key="g_ml", on_change=_remember, args=("g_ml",))
+    col2.number_input("medium|large (px)", min_value=2.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_ml", on_change=_remember, args=("g_ml",))
     sm, ml = float(st.session_state["g_sm"]), float(st.session_state["g_ml"])
     if not sm < ml:
         sb.error(f"edges must satisfy small|medium < medium|large (got {sm:g} and {ml:g}); "
@@ -117,6 +139,7 @@ def sidebar(c: Caches) -> tuple[query.Controls, str]:
         datasets=chosen, split=st.session_state["g_split"], sources=sel_sources,
         bucket=st.session_state["g_bucket"], area=st.session_state["g_area"],
         small_medium=sm, medium_large=ml, normalise=st.session_state["g_norm"],
+        population=str(population),
     )
     st.query_params.from_dict(query.to_params(controls))
     for name in chosen:

@@ -3,7 +3,12 @@ small persons (Figure 8c), computed vs stored CrowdIndex."""
 
 import streamlit as st
 
-from analysis.definitions import CROWD_INDEX_DEFINITION, CrowdConvention, density_levels
+from analysis.definitions import (
+    CROWD_INDEX_DEFINITION,
+    CROWD_INDEX_POPULATION_NOTE,
+    CrowdConvention,
+    density_levels,
+)
 from dashboard import ui
 from dashboard.figures.crowding import (
     agreement_figure,
@@ -23,7 +28,8 @@ conv = st.radio("Level edges drawn", [c.value for c in CrowdConvention], horizon
                 key="crowd_conv", format_func=lambda v: CrowdConvention(v).levels().label)
 levels = CrowdConvention(conv).levels()
 fig = crowd_index_hist(f.images, ctx.datasets, normalise=norm, levels=levels, styles=ctx.styles,
-                       caption=ctx.caption(CROWD_INDEX_DEFINITION, levels.description))
+                       caption=ctx.caption(CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE,
+                                           levels.description))
 event = ui.show_figure(fig, "crowdindex distribution", key="crowd_hist", preset=ctx.preset,
                        on_select=True)
 xs = ui.selection_values(event)
@@ -34,7 +40,7 @@ if xs:
         st.session_state["browse_ci"] = span
         st.switch_page("views/browse.py")
 
-conventions = "; ".join(c.levels().description for c in CrowdConvention)
+conventions = "; ".join([*(c.levels().description for c in CrowdConvention), CROWD_INDEX_POPULATION_NOTE])
 fig = crowd_levels(f.images, ctx.datasets, normalise=norm, styles=ctx.styles,
                    caption=ctx.caption(conventions))
 ui.show_figure(fig, "crowd levels", key="crowd_levels", preset=ctx.preset)
@@ -68,9 +74,9 @@ if agree.empty:
     st.info("None of the selected images stores a CrowdIndex (only CrowdPose files ship one).")
 else:
     ui.show_table(agree, "crowdindex agreement", key="crowd_agree_t",
-                  caption=ctx.caption(CROWD_INDEX_DEFINITION,
+                  caption=ctx.caption(CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE,
                                       "agree: equal after rounding to 2 decimals"),
                   formats={"share agreeing": "%.4f", "max |diff|": "%.4f", "mean |diff|": "%.4f"})
-    fig = agreement_figure(f.images, caption=ctx.caption(CROWD_INDEX_DEFINITION))
+    fig = agreement_figure(f.images, caption=ctx.caption(CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE))
     ui.show_figure(fig, "crowdindex computed vs stored", key="crowd_agree", preset=ctx.preset)
 ui.export_all("crowding", ctx.preset)
