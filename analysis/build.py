@@ -89,7 +89,7 @@ def build_split(spec: DatasetSpec, cache_root: Path, *, force: bool = False, pro
     _recover_interrupted_swap(target)
     previous = cache.read_manifest(cache_root, key)
     if not force and is_up_to_date(previous, spec):
-        return BuildResult(key, "up-to-date", previous)
+        return BuildResult(key, "up-to-date", _with_identity(previous, spec, target))
 
     stages = ("read", "decode+validate", "crowding", "tables", "images", "write")
     # disable=None: a bar on a terminal, none in logs and pipes.
@@ -146,6 +146,7 @@ def _build(spec: DatasetSpec, cache_root: Path, key: cache.CacheKey, target: Pat
         "dataset": spec.name,
         "split": spec.split,
         "synthetic": synthetic,
+        "identity": spec.identity.to_json(),
         "schema_version": cache.SCHEMA_VERSION,
         "code_version": code_version(),
         "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -165,6 +166,15 @@ def _build(spec: DatasetSpec, cache_root: Path, key: cache.CacheKey, target: Pat
     timings["total"] = round(time.perf_counter() - t_start, 4)
     cache.write_json(manifest, target / cache.MANIFEST_FILE)
     return BuildResult(key, "built", manifest)
+
+
+def _with_identity(manifest: dict[str, Any], spec: DatasetSpec, target: Path) -> dict[str, Any]:
+    """An up-to-date cache whose identity changed: rewrite the manifest only (no rebuild)."""
+    identity = spec.identity.to_json()
+    if manifest.get("identity") != identity:
+        manifest = {**manifest, "identity": identity}
+        cache.write_json(manifest, target / cache.MANIFEST_FILE)
+    return manifest
 
 
 def check_image_files(image_root: Path | None, file_names: list[str]) -> dict[str, Any]:

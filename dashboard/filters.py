@@ -11,7 +11,7 @@ areas on every call, so changing the area source or an edge needs no rebuild.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from analysis.definitions import (
     person_area,
     size_bucket_codes,
 )
+from dashboard.series import SeriesBy, series_keys
 
 BUCKETS = [b.value for b in SizeBucket]
 NORMALISATIONS = ("count", "share")
@@ -42,6 +43,7 @@ class Filters:
         bucket: keep only persons of this bucket (None: all persons).
         normalise: ``"count"`` or ``"share"`` (each dataset sums to 1).
         population: which annotations count as persons (default: stored num_keypoints > 0).
+        series: what one figure series is (dataset, dataset/split, source).
     """
 
     datasets: tuple[str, ...] = ()
@@ -51,6 +53,7 @@ class Filters:
     bucket: SizeBucket | None = None
     normalise: str = "count"
     population: PersonPopulation = PersonPopulation()
+    series: SeriesBy = SeriesBy.DATASET
 
     @property
     def description(self) -> str:
@@ -61,6 +64,8 @@ class Filters:
             parts.append(f"split {self.split}")
         if self.sources is not None:
             parts.append("source " + ", ".join(self.sources))
+        if self.series is not SeriesBy.DATASET:
+            parts.append(self.series.description)
         return "; ".join(parts)
 
 
@@ -83,7 +88,6 @@ class Filtered:
     no_area: tuple[str, ...]
     unknown_area: dict[str, int]
     filters: Filters
-    datasets: tuple[str, ...] = field(default=())
 
     @property
     def empty(self) -> bool:
@@ -142,9 +146,19 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
     else:
         n_sel = n_population
     kept = images[keep].assign(n_sel=n_sel)
+    kept["series"] = series_keys(kept, f.series)
+    sel = sel.assign(series=_series_of_persons(kept, sel, len(images)))
     if f.bucket is not None:
         kept = kept[kept["n_sel"].to_numpy() > 0]
-    return Filtered(kept, sel, tuple(sorted(no_area)), unknown, f, tuple(f.datasets))
+    return Filtered(kept, sel, tuple(sorted(no_area)), unknown, f)
+
+
+def _series_of_persons(kept: pd.DataFrame, persons: pd.DataFrame, n_images: int) -> pd.Categorical:
+    """Each person's series: its image's (``kept`` holds every image of a kept person)."""
+    keys = kept["series"].cat
+    codes = np.full(n_images, -1, dtype=np.int32)
+    codes[kept.index.to_numpy()] = keys.codes.to_numpy()
+    return pd.Categorical.from_codes(codes[persons["img"].to_numpy()], categories=keys.categories)
 
 
 def present(filtered: Filtered, column: str = "dataset") -> list[str]:

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from analysis import cache as cache_mod
 from analysis.cache import CacheKey
+from analysis.identity import DatasetIdentity, ResolvedIdentity, resolve
 
 PERSON_COLUMNS = [
     "dataset", "split", "ann_id", "image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
@@ -47,7 +48,9 @@ class Caches:
             (row in ``images``), ``row`` (row in the split's instances file) and ``image_area``.
         crowd_regions: iscrowd instances (boxes only), with ``img``.
         scenes: scenes rows of every split that has them, plus ``img``; None if none.
-        datasets: every cached dataset name, sorted (colours derive from this).
+        datasets: every cached dataset name, in identity order (``order``, then name).
+        identities: each dataset's identity (display name, style, order, paper name),
+            as its manifests record it, defaults filled from the name alone.
     """
 
     root: Path
@@ -58,6 +61,7 @@ class Caches:
     crowd_regions: pd.DataFrame
     scenes: pd.DataFrame | None
     datasets: list[str] = field(default_factory=list)
+    identities: dict[str, ResolvedIdentity] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -148,8 +152,30 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
     crowd_regions = _categorical(crowd_regions, ["dataset", "split"])
     if scenes is not None:
         scenes = _categorical(scenes, ["dataset", "split"])
-    datasets = sorted({k.dataset for k in keys})
-    return Caches(root, list(keys), manifests, images, persons, crowd_regions, scenes, datasets)
+    identities = dataset_identities(manifests)
+    datasets = sorted(identities, key=lambda name: identities[name].sort_key)
+    return Caches(root, list(keys), manifests, images, persons, crowd_regions, scenes, datasets, identities)
+
+
+def dataset_identities(manifests: dict[str, dict[str, Any]]) -> dict[str, ResolvedIdentity]:
+    """Per dataset, the identity its splits' manifests record (``identity``), resolved.
+
+    Splits built apart (ad hoc) may disagree; the first split's value wins then, as
+    the registry refuses such conflicts before they reach a cache.
+    """
+    found: dict[str, DatasetIdentity] = {}
+    for key in sorted(manifests):
+        name = key.split("/")[0]
+        try:
+            mine = DatasetIdentity.from_json(manifests[key].get("identity"))
+        except (TypeError, ValueError):  # a hand-edited manifest: fall back to the defaults
+            mine = DatasetIdentity()
+        have = found.get(name, DatasetIdentity())
+        try:
+            found[name] = have.merged(mine, name)
+        except ValueError:
+            found[name] = have
+    return {name: resolve(name, identity) for name, identity in found.items()}
 
 
 def load_keypoints(root: Path | str, key: CacheKey) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Keys: ``ds`` (comma-separated datasets), ``split``, ``src`` (comma-separated
 sources), ``persons`` (person population: ``all``, ``keypoints``, ``labelled``,
-``minN``), ``bucket``, ``area``, ``sm`` / ``ml`` (bucket edges as side lengths in
+``minN``), ``series`` (``dataset``, ``split``, ``source``), ``bucket``, ``area``, ``sm`` / ``ml`` (bucket edges as side lengths in
 px: 32 means 32^2; finite, in (0, ``MAX_EDGE_PX``]), ``norm``.  Unknown or invalid
 values fall back to defaults, so a stale bookmark never breaks the app.
 """
@@ -16,6 +16,7 @@ import math
 
 from analysis.definitions import AreaSource, PersonPopulation, SizeBucket, SizeDefinition, SizeEdges
 from dashboard.filters import NORMALISATIONS, Filters
+from dashboard.series import SeriesBy
 
 ALL = "all"
 #: Largest bucket edge accepted, as a side length in px (area 1e10 px^2): beyond any
@@ -36,6 +37,7 @@ class Controls:
     medium_large: float = 96.0
     normalise: str = "count"
     population: str = str(PersonPopulation())
+    series: str = SeriesBy.DATASET.value
 
     def to_filters(self) -> Filters:
         return Filters(
@@ -47,6 +49,7 @@ class Controls:
             bucket=None if self.bucket == ALL else SizeBucket(self.bucket),
             normalise=self.normalise,
             population=PersonPopulation.parse(self.population),
+            series=SeriesBy(self.series),
         )
 
 
@@ -93,7 +96,10 @@ def parse(params: Mapping[str, object], datasets: Sequence[str], splits: Sequenc
         population = str(PersonPopulation.parse(_one(params, "persons") or ""))
     except ValueError:
         population = str(PersonPopulation())
-    return Controls(chosen, split, sources, bucket, area, sm, ml, norm, population)
+    series = _one(params, "series") or SeriesBy.DATASET.value
+    if series not in [s.value for s in SeriesBy]:
+        series = SeriesBy.DATASET.value
+    return Controls(chosen, split, sources, bucket, area, sm, ml, norm, population, series)
 
 
 def to_params(c: Controls) -> dict[str, str]:
@@ -113,5 +119,7 @@ def to_params(c: Controls) -> dict[str, str]:
         params["ml"] = f"{c.medium_large:g}"
     if c.normalise != "count":
         params["norm"] = c.normalise
+    if c.series != SeriesBy.DATASET.value:
+        params["series"] = c.series
     params["persons"] = c.population  # always written: scripts read it, and the default may change
     return params

@@ -14,6 +14,7 @@ import streamlit as st
 from analysis.definitions import MAX_JOINTS, AreaSource, PersonPopulation, PopulationKind
 from dashboard import data, export, paths, query
 from dashboard.figures.common import caption_of, dataset_styles
+from dashboard.series import SeriesBy, series_order, series_styles, splits_used
 from dashboard.filters import BUCKETS, Filtered, apply_filters, area_source_note, present, sources_of
 from dashboard.loading import Caches
 
@@ -31,13 +32,34 @@ class Context:
     caches: Caches
     controls: query.Controls
     filtered: Filtered
-    styles: dict[str, dict[str, str]]
+    styles: dict[str, dict[str, str]]  #: per series key: color, pattern, dash, label
     datasets: list[str]  #: selected datasets with rows after filtering, in selection order
     preset: str
+    series: list[str]  #: the figures' series keys (datasets, dataset/splits or sources), in order
+
+    def dataset_of(self, key: str) -> str:
+        """The dataset a series key belongs to."""
+        return next((d for d in self.datasets if key == d or key.startswith((f"{d}/", f"{d}: "))), key)
+
+    @property
+    def no_area_series(self) -> tuple[str, ...]:
+        """Series whose dataset has no area under the chosen source (shown as n/a, never 0)."""
+        return tuple(k for k in self.series if self.dataset_of(k) in self.filtered.no_area)
+
+    def labelled(self, table: pd.DataFrame, column: str = "dataset") -> pd.DataFrame:
+        """``table`` with series keys in ``column`` replaced by their display labels."""
+        if column not in table.columns:
+            return table
+        return table.assign(**{column: [self.label(str(v)) for v in table[column]]})
+
+    def label(self, name: str) -> str:
+        """A dataset's or series' display name."""
+        return self.styles.get(name, {}).get("label", name)
 
     def caption(self, *extra: str) -> str:
         """The definitions a figure used, as one caption line."""
-        parts = [f"datasets: {', '.join(self.datasets)}", self.filtered.filters.description, *extra]
+        parts = [f"datasets: {', '.join(self.label(d) for d in self.datasets)}",
+                 splits_used(self.filtered.images, self.datasets), self.filtered.filters.description, *extra]
         return "; ".join(p for p in parts if p)
 
 
@@ -48,7 +70,7 @@ class Context:
 #: (st.switch_page, e.g. a histogram click opening Browse) starts a run in which it
 #: was not yet drawn, so every value is mirrored in a plain key (``_<key>``) that
 #: survives, and put back before the widget is drawn.
-_CONTROL_KEYS = ("g_ds", "g_split", "g_src", "g_pop", "g_popn", "g_bucket", "g_area", "g_sm", "g_ml",
+_CONTROL_KEYS = ("g_ds", "g_split", "g_src", "g_series", "g_pop", "g_popn", "g_bucket", "g_area", "g_sm", "g_ml",
                  "g_norm", "g_preset")
 
 
@@ -72,7 +94,7 @@ def _init_from_query(c: Caches, splits: list[str]) -> None:
     population = PersonPopulation.parse(ctl.population)
     values = {
         "g_ds": list(ctl.datasets), "g_split": ctl.split,
-        "g_pop": population.kind.value, "g_popn": max(1, population.min_labelled or 4),
+        "g_series": ctl.series, "g_pop": population.kind.value, "g_popn": max(1, population.min_labelled or 4),
         "g_src": list(ctl.sources or []), "g_bucket": ctl.bucket, "g_area": ctl.area,
         "g_sm": float(ctl.small_medium), "g_ml": float(ctl.medium_large), "g_norm": ctl.normalise,
     }
@@ -96,7 +118,9 @@ def sidebar(c: Caches) -> tuple[query.Controls, str]:
     _init_from_query(c, splits)
     sb = st.sidebar
     sb.multiselect("Datasets", c.datasets, key="g_ds", on_change=_remember, args=("g_ds",),
-                   help="Each dataset keeps its colour whatever else is selected.")
+                   format_func=lambda name: c.identities[name].display_name if name in c.identities else name,
+                   help="Each dataset keeps its colour whatever else is selected or cached "
+                        "(set display_name / color / hatch / order in data/datasets.toml).")
     sb.selectbox("Split", [query.ALL, *splits], key="g_split", on_change=_remember, args=("g_split",))
     chosen = tuple(st.session_state.get("g_ds") or ())
     sources = sources_of(c.images, chosen)
@@ -107,6 +131,10 @@ def sidebar(c: Caches) -> tuple[query.Controls, str]:
         sb.multiselect("Source (sub-dataset)", sources, key="g_src", placeholder="all sources",
                        on_change=_remember, args=("g_src",))
         sel_sources = tuple(st.session_state["g_src"]) or None
+    sb.radio("Series", [s.value for s in SeriesBy], key="g_series", horizontal=True, on_change=_remember,
+             args=("g_series",), format_func=lambda v: {"dataset": "dataset", "split": "dataset/split",
+                                                         "source": "source"}[v],
+             help="One figure series per dataset, per dataset/split, or per source sub-dataset.")
     sb.selectbox("Persons", [k.value for k in PopulationKind], key="g_pop", on_change=_remember,
                  args=("g_pop",), format_func=_population_label,
                  help="Which non-crowd annotations count as persons, in every view and export. "
@@ -139,7 +167,7 @@ def sidebar(c: Caches) -> tuple[query.Controls, str]:
         datasets=chosen, split=st.session_state["g_split"], sources=sel_sources,
         bucket=st.session_state["g_bucket"], area=st.session_state["g_area"],
         small_medium=sm, medium_large=ml, normalise=st.session_state["g_norm"],
-        population=str(population),
+        population=str(population), series=st.session_state["g_series"],
     )
     st.query_params.from_dict(query.to_params(controls))
     for name in chosen:
@@ -163,7 +191,10 @@ def setup() -> Context | None:
         return None
     controls, preset = sidebar(c)
     filtered = apply_filters(c.images, c.persons, controls.to_filters())
-    ctx = Context(c, controls, filtered, dataset_styles(c.datasets), present(filtered), preset)
+    datasets = present(filtered)
+    series = series_order(filtered.images, filtered.filters.series, datasets)
+    styles = {**dataset_styles(c.identities), **series_styles(series, filtered.images, c.identities)}
+    ctx = Context(c, controls, filtered, styles, datasets, preset, series)
     st.session_state[_CTX] = ctx
     return ctx
 

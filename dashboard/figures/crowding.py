@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analysis.definitions import CrowdConvention, LevelEdges
-from dashboard.figures.common import LEVEL_COLORS, empty_figure, group_masks, finish, style_for, y_label
+from dashboard.figures.common import LEVEL_COLORS, empty_figure, finish, group_masks, series_column, style_for, y_label
 
 CI_BIN = 0.05
 
@@ -26,7 +26,7 @@ def crowd_index_table(
     top = float(finite.max()) if len(finite) else 1.0
     n = int(np.floor(top / bin_width)) + 1
     edges = np.arange(n + 1) * bin_width
-    masks = group_masks(images["dataset"], datasets)
+    masks = group_masks(series_column(images), datasets)
     data = {"left": edges[:-1], "right": edges[1:]}
     for name in datasets:
         v = ci[masks[name] & np.isfinite(ci)]
@@ -50,7 +50,7 @@ def crowd_index_hist(
     fig = go.Figure()
     for i, name in enumerate(datasets):
         st = style_for(styles, name, i)
-        fig.add_bar(x=centres, y=table[name].to_numpy(), name=name, width=bin_width,
+        fig.add_bar(x=centres, y=table[name].to_numpy(), name=st["label"], width=bin_width,
                     marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
                     opacity=0.6 if len(datasets) > 1 else 1.0,
                     customdata=np.full(len(table), name))
@@ -88,7 +88,7 @@ def crowd_levels_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd.Data
     ci = images["crowd_index"].to_numpy(dtype=float)
     parts = []
     for conv in CrowdConvention:
-        t = level_table(ci, images["dataset"], datasets, conv.levels())
+        t = level_table(ci, series_column(images), datasets, conv.levels())
         t.insert(1, "convention", conv.levels().label)
         parts.append(t)
     return pd.concat(parts, ignore_index=True)
@@ -112,7 +112,7 @@ def crowd_levels(
         for i, name in enumerate(datasets):
             st = style_for(styles, name, i)
             rows = part[part["dataset"] == name]
-            fig.add_bar(x=rows["level"], y=rows[value], name=name, legendgroup=name,
+            fig.add_bar(x=rows["level"], y=rows[value], name=st["label"], legendgroup=name,
                         showlegend=col == 1,
                         marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
                         row=1, col=col)
@@ -124,7 +124,7 @@ def crowd_levels(
 def density_table(persons: pd.DataFrame, datasets: Sequence[str], levels: LevelEdges) -> pd.DataFrame:
     """sparse / moderate / dense per dataset over the given persons (long frame)."""
     return level_table(persons["crowding"].to_numpy(dtype=float),
-                       persons["dataset"], datasets, levels)
+                       series_column(persons), datasets, levels)
 
 
 def density_levels_figure(
@@ -140,7 +140,7 @@ def density_levels_figure(
     for i, name in enumerate(datasets):
         st = style_for(styles, name, i)
         rows = table[table["dataset"] == name]
-        fig.add_bar(x=rows["level"], y=rows[value], name=name,
+        fig.add_bar(x=rows["level"], y=rows[value], name=st["label"],
                     marker={"color": st["color"], "pattern": {"shape": st["pattern"]}})
     fig.update_layout(barmode="group")
     return finish(fig, title=title, caption=caption, x_title="density level",
@@ -154,7 +154,7 @@ def agreement_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFra
     precision CrowdPose ships).
     """
     rows = []
-    masks = group_masks(images["dataset"], datasets)
+    masks = group_masks(series_column(images), datasets)
     comp = images["crowd_index"].to_numpy(dtype=float)
     stored = images["crowd_index_stored"].to_numpy(dtype=float)
     for name in datasets:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.figures.common import empty_figure, group_masks, finish, style_for, y_label
+from dashboard.figures.common import empty_figure, finish, group_masks, series_column, style_for, y_label
 
 
 def people_per_image_table(
@@ -22,7 +22,7 @@ def people_per_image_table(
         datasets: columns, in order.
         normalise: ``"count"`` (images) or ``"share"`` (each column sums to 1).
     """
-    masks = group_masks(images["dataset"], datasets)
+    masks = group_masks(series_column(images), datasets)
     n = images[column].to_numpy(dtype=np.int64)
     top = int(n.max()) if len(n) else 0
     data = {}
@@ -53,7 +53,7 @@ def people_per_image(
     for i, name in enumerate(datasets):
         st = style_for(styles, name, i)
         fig.add_bar(
-            x=table.index.to_numpy(), y=table[name].to_numpy(), name=name,
+            x=table.index.to_numpy(), y=table[name].to_numpy(), name=st["label"],
             marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
             opacity=0.6 if mode == "overlay" and len(datasets) > 1 else 1.0,
             customdata=np.full(len(table), name),

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.definitions import SizeBucket, SizeEdges
-from dashboard.figures.common import empty_figure, group_masks, finish, style_for, y_label
+from dashboard.figures.common import empty_figure, finish, group_masks, series_column, style_for, y_label
 
 BUCKETS = [b.value for b in SizeBucket]
 
@@ -22,7 +22,7 @@ def bucket_table(
     Persons with an unknown area (``bucket == -1``) are not counted; shares are
     over persons with a known area.
     """
-    masks = group_masks(persons["dataset"], datasets)
+    masks = group_masks(series_column(persons), datasets)
     codes = persons["bucket"].to_numpy()
     data = {}
     for name in datasets:
@@ -45,7 +45,7 @@ def size_buckets(
     for i, name in enumerate(datasets):
         st = style_for(styles, name, i)
         fig.add_bar(
-            x=BUCKETS, y=table[name].to_numpy(), name=name,
+            x=BUCKETS, y=table[name].to_numpy(), name=st["label"],
             marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
         )
     fig.update_layout(barmode="group")
@@ -78,7 +78,7 @@ def area_hist_table(
     column per dataset.  Bins are uniform on the chosen axis (log10 or sqrt)."""
     area = persons["area"].to_numpy(dtype=float)
     edges = _bins(area, axis, n_bins)
-    return _histogram_table(area, np.isfinite(area) & (area > 0), persons["dataset"], datasets, edges, normalise)
+    return _histogram_table(area, np.isfinite(area) & (area > 0), series_column(persons), datasets, edges, normalise)
 
 
 def area_distribution(
@@ -98,7 +98,7 @@ def area_distribution(
         st = style_for(styles, name, i)
         y = table[name].to_numpy()
         fig.add_scatter(
-            x=x, y=np.append(y, y[-1] if len(y) else 0), name=name, mode="lines",
+            x=x, y=np.append(y, y[-1] if len(y) else 0), name=st["label"], mode="lines",
             line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2},
         )
     for edge, label in ((edges.small_medium, "small|medium"), (edges.medium_large, "medium|large")):
@@ -119,7 +119,7 @@ def relative_size_table(
     rel = np.sqrt(persons["area"].to_numpy(dtype=float) / persons["image_area"].to_numpy(dtype=float))
     rel = np.clip(rel, 0.0, 1.0)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    return _histogram_table(rel, np.isfinite(rel), persons["dataset"], datasets, edges, normalise)
+    return _histogram_table(rel, np.isfinite(rel), series_column(persons), datasets, edges, normalise)
 
 
 def _histogram_table(
@@ -154,7 +154,7 @@ def relative_size(
     for i, name in enumerate(datasets):
         st = style_for(styles, name, i)
         y = table[name].to_numpy()
-        fig.add_scatter(x=x, y=np.append(y, y[-1]), name=name, mode="lines",
+        fig.add_scatter(x=x, y=np.append(y, y[-1]), name=st["label"], mode="lines",
                         line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2})
     return finish(fig, title="Relative size", caption=caption,
                   x_title="sqrt(person area / image area)", y_title=y_label(normalise, "persons"))

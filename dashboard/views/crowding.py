@@ -27,7 +27,7 @@ st.title("Crowding")
 conv = st.radio("Level edges drawn", [c.value for c in CrowdConvention], horizontal=True,
                 key="crowd_conv", format_func=lambda v: CrowdConvention(v).levels().label)
 levels = CrowdConvention(conv).levels()
-fig = crowd_index_hist(f.images, ctx.datasets, normalise=norm, levels=levels, styles=ctx.styles,
+fig = crowd_index_hist(f.images, ctx.series, normalise=norm, levels=levels, styles=ctx.styles,
                        caption=ctx.caption(CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE,
                                            levels.description))
 event = ui.show_figure(fig, "crowdindex distribution", key="crowd_hist", preset=ctx.preset,
@@ -41,10 +41,10 @@ if xs:
         st.switch_page("views/browse.py")
 
 conventions = "; ".join([*(c.levels().description for c in CrowdConvention), CROWD_INDEX_POPULATION_NOTE])
-fig = crowd_levels(f.images, ctx.datasets, normalise=norm, styles=ctx.styles,
+fig = crowd_levels(f.images, ctx.series, normalise=norm, styles=ctx.styles,
                    caption=ctx.caption(conventions))
 ui.show_figure(fig, "crowd levels", key="crowd_levels", preset=ctx.preset)
-ui.show_table(crowd_levels_table(f.images, ctx.datasets), "crowd levels", key="crowd_levels_t",
+ui.show_table(ctx.labelled(crowd_levels_table(f.images, ctx.series)), "crowd levels", key="crowd_levels_t",
               caption=ctx.caption(conventions), formats={"share": "%.3f"})
 
 st.subheader("Density of small persons")
@@ -61,19 +61,19 @@ else:
     if not len(small):
         st.info("No small persons under the current filters (size bucket or edges).")
     else:
-        fig = density_levels_figure(small, ctx.datasets, dens, normalise=norm, styles=ctx.styles,
+        fig = density_levels_figure(small, ctx.series, dens, normalise=norm, styles=ctx.styles,
                                     caption=ctx.caption(dens.description, note))
         ui.show_figure(fig, "small person density", key="crowd_density", preset=ctx.preset)
-        ui.show_table(density_table(small, ctx.datasets, dens), "small person density",
+        ui.show_table(ctx.labelled(density_table(small, ctx.series, dens)), "small person density",
                       key="crowd_density_t", caption=ctx.caption(dens.description, note),
                       formats={"share": "%.3f"})
 
 st.subheader("Computed vs stored CrowdIndex")
-agree = agreement_table(f.images, ctx.datasets)
+agree = agreement_table(f.images, ctx.series)
 if agree.empty:
     st.info("None of the selected images stores a CrowdIndex (only CrowdPose files ship one).")
 else:
-    ui.show_table(agree, "crowdindex agreement", key="crowd_agree_t",
+    ui.show_table(ctx.labelled(agree), "crowdindex agreement", key="crowd_agree_t",
                   caption=ctx.caption(CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE,
                                       "agree: equal after rounding to 2 decimals"),
                   formats={"share agreeing": "%.4f", "max |diff|": "%.4f", "mean |diff|": "%.4f"})

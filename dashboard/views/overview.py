@@ -9,8 +9,8 @@ from dashboard import ui
 ctx = ui.context()
 f = ctx.filtered
 st.title("Overview")
-summary = dataset_summary(f.images, f.persons, ctx.datasets, count_column="n_sel",
-                          no_area=f.no_area)
+summary = dataset_summary(f.images, f.persons, ctx.series, count_column="n_sel",
+                          no_area=ctx.no_area_series)
 
 
 def _fmt(value: float, spec: str) -> str:
@@ -20,8 +20,8 @@ def _fmt(value: float, spec: str) -> str:
 cols = st.columns(min(3, max(1, len(summary))))
 for i, row in enumerate(summary.itertuples(index=False)):
     with cols[i % len(cols)].container(border=True):
-        st.subheader(row.dataset)
-        if ctx.caches.synthetic(row.dataset):
+        st.subheader(ctx.label(row.dataset))
+        if ctx.caches.synthetic(ctx.dataset_of(row.dataset)):
             st.badge("synthetic", color="orange", icon=":material/science:")
         a, b, c = st.columns(3)
         a.metric("images", f"{row.images:,}")
@@ -39,7 +39,7 @@ for i, row in enumerate(summary.itertuples(index=False)):
 
 st.subheader("Comparison")
 ui.show_table(
-    summary, "overview comparison", key="overview_table",
+    ctx.labelled(summary), "overview comparison", key="overview_table",
     caption=ctx.caption("S/M/L shares over persons with a known area",
                         "mean scene entropy over images with scenes computed"),
     formats={"persons_per_image": "%.2f", "share_small": "%.3f", "share_medium": "%.3f",

@@ -13,7 +13,7 @@ mode = c1.radio("Datasets", ["overlay", "side by side"], horizontal=True, key="p
 log_y = c2.checkbox("log y axis", key="ppi_log")
 what = "persons" if f.filters.bucket is None else f"{f.filters.bucket.value} persons"
 fig = people_per_image(
-    f.images, ctx.datasets, normalise=ctx.controls.normalise,
+    f.images, ctx.series, normalise=ctx.controls.normalise,
     mode="overlay" if mode == "overlay" else "side", log_y=log_y, styles=ctx.styles,
     caption=ctx.caption(f"x = {what} per image, up to the largest crowd"),
 )
@@ -27,6 +27,6 @@ if xs:
         st.switch_page("views/browse.py")
 st.caption("Select a bar (click or box) to open those images in Browse.")
 with st.expander("Table"):
-    table = people_per_image_table(f.images, ctx.datasets, normalise=ctx.controls.normalise)
+    table = people_per_image_table(f.images, ctx.series, normalise=ctx.controls.normalise)
     ui.show_table(table.reset_index(), "people per image", key="ppi_table", caption=fig.layout.meta["caption"])
 ui.export_all("people", ctx.preset)

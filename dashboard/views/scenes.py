@@ -10,6 +10,7 @@ from dashboard.figures.scenes import (
     indoor_figure,
     table4,
     top_categories_figure,
+    with_series,
 )
 
 ctx = ui.context()
@@ -17,7 +18,7 @@ f = ctx.filtered
 st.title("Scenes")
 scenes = ctx.caches.scenes
 if scenes is not None:
-    scenes = scenes[scenes["img"].isin(f.images.index).to_numpy()]
+    scenes = with_series(scenes, f.images)
 have = [] if scenes is None else sorted(str(d) for d in scenes["dataset"].unique())
 missing = [d for d in ctx.datasets if d not in have]
 if missing:
@@ -34,6 +35,7 @@ if not have:
     st.stop()
 
 datasets = [d for d in ctx.datasets if d in have]
+series = [k for k in ctx.series if ctx.dataset_of(k) in have]
 manifests = [m for k, m in ctx.caches.manifests.items() if k.split("/")[0] in datasets]
 bases = {(m.get("scenes") or {}).get("entropy_base") for m in manifests}
 base = next(iter(bases)) if len(bases) == 1 else None
@@ -41,26 +43,29 @@ if len(bases) > 1:
     st.warning(f"scenes were computed with different log bases ({bases}); shown as stored")
 labels = next((lab for lab in map(labels_from_manifest, manifests) if lab), None)
 unit = entropy_unit(base)
-aggs = aggregates_by_dataset(scenes, datasets, labels=labels, entropy_base=base)
+aggs = aggregates_by_dataset(scenes, series, labels=labels, entropy_base=base)
 models = sorted({str((m.get("scenes") or {}).get("model")) for m in manifests if m.get("scenes")})
 note = (f"per-image entropy H = -sum p log p of the Places365 softmax ({unit}); "
         "variance is the population variance (ddof=0); "
         f"model {', '.join(models)} (Resize(256, 256), CenterCrop(224))")
 
-fig = entropy_hist(scenes, datasets, normalise=ctx.controls.normalise, styles=ctx.styles,
+fig = entropy_hist(scenes, series, normalise=ctx.controls.normalise, styles=ctx.styles,
                    caption=ctx.caption(note), unit=unit)
 ui.show_figure(fig, "scene entropy", key="scene_hist", preset=ctx.preset)
 st.subheader("Table 4: mean / variance of per-image entropy")
-ui.show_table(table4(aggs), "scene entropy table", key="scene_t4",
-              caption=ctx.caption(note, "paper: SmallPose paper Table 4 (natural log)"),
+paper_names = {k: ctx.caches.identities[ctx.dataset_of(k)].paper_name for k in series
+               if ctx.dataset_of(k) in ctx.caches.identities}
+ui.show_table(ctx.labelled(table4(aggs, paper_names)), "scene entropy table", key="scene_t4",
+              caption=ctx.caption(note, "paper: SmallPose paper Table 4 (natural log), for datasets whose "
+                                  "registry entry names a paper_name (COCO, CrowdPose, SmallPose)"),
               formats={c: "%.3f" for c in ("entropy_mean", "entropy_variance", "top1_entropy",
                                             "top1_effective_number", "indoor_share",
                                             "paper mean", "paper variance")})
 k = st.slider("Top categories", 3, 30, 10, key="scene_topk")
-aggs_k = aggregates_by_dataset(scenes, datasets, labels=labels, entropy_base=base, top_k=k)
+aggs_k = aggregates_by_dataset(scenes, series, labels=labels, entropy_base=base, top_k=k)
 fig = top_categories_figure(aggs_k, styles=ctx.styles,
                             caption=ctx.caption("share of images whose top-1 class is the category"))
 ui.show_figure(fig, "top scene categories", key="scene_top", preset=ctx.preset)
-fig = indoor_figure(aggs, caption=ctx.caption("indoor: p_indoor >= 0.5 (IO_places365.txt)"))
+fig = indoor_figure(aggs, styles=ctx.styles, caption=ctx.caption("indoor: p_indoor >= 0.5 (IO_places365.txt)"))
 ui.show_figure(fig, "indoor outdoor", key="scene_io", preset=ctx.preset)
 ui.export_all("scenes", ctx.preset)
