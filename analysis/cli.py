@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
     demo.add_argument("--force", action="store_true")
     demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--no-scenes", action="store_true", help="skip the synthetic scene results")
     demo.set_defaults(run=_run_demo)
 
     scenes_cli.add_scenes_parser(sub)
@@ -195,6 +196,7 @@ def _run_info(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from analysis.demo import build_demo
 
-    for result in build_demo(args.data_dir, args.cache_dir, force=args.force, progress=not args.quiet):
+    for result in build_demo(args.data_dir, args.cache_dir, force=args.force, progress=not args.quiet,
+                             scenes=not args.no_scenes):
         print(_build_line(result))
     return 0

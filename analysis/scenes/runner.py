@@ -46,20 +46,11 @@ from analysis.scenes.entropy import TOP_K
 from analysis.scenes.labels import SceneLabels, find_labels
 from analysis.scenes.options import SceneOptions
 from analysis.scenes.pipeline import PREPROCESSING, BatchResult, default_workers, resolve_device
+from analysis.scenes.writer import SCENES_SCHEMA, write_scenes  # noqa: F401  (SCENES_SCHEMA: re-exported)
 
 PARTIAL_DIR = SCENES_PARTIAL_DIR
 RUN_FILE = "run.json"
 
-SCENES_SCHEMA = pa.schema([
-    ("dataset", pa.string()),
-    ("split", pa.string()),
-    ("image_id", pa.int64()),
-    ("entropy", pa.float64()),
-    ("top5_ids", pa.list_(pa.int16())),
-    ("top5_probs", pa.list_(pa.float32())),
-    ("p_indoor", pa.float64()),
-    ("model", pa.string()),
-])
 SHARD_SCHEMA = pa.schema([
     ("image_id", pa.int64()),
     ("entropy", pa.float64()),
@@ -313,21 +304,6 @@ def compute_scenes(
     df = df.loc[order.to_numpy()]
     good = df[df["reason"].isna()]
     bad = df[df["reason"].notna()]
-    table = pa.table(
-        {
-            "dataset": pa.array([dataset] * len(good), pa.string()),
-            "split": pa.array([split] * len(good), pa.string()),
-            "image_id": pa.array(good.index.to_numpy(dtype=np.int64), pa.int64()),
-            "entropy": pa.array(good["entropy"].to_numpy(dtype=np.float64), pa.float64()),
-            "top5_ids": pa.array([list(v) for v in good["top5_ids"]], pa.list_(pa.int16())),
-            "top5_probs": pa.array([list(v) for v in good["top5_probs"]], pa.list_(pa.float32())),
-            "p_indoor": pa.array(good["p_indoor"].to_numpy(dtype=np.float64), pa.float64()),
-            "model": pa.array([loaded.model_id] * len(good), pa.string()),
-        },
-        schema=SCENES_SCHEMA,
-    )
-    write_parquet(table, scenes_path)
-
     facts = {
         "model": loaded.model_id,
         "arch": loaded.arch,
@@ -356,8 +332,7 @@ def compute_scenes(
         "categories": list(labels.names),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    current = _read_manifest(cache_dir)  # read-modify-write: keep what others wrote
-    current["scenes"] = facts
-    write_json(current, cache_dir / MANIFEST_FILE)
+    write_scenes(cache_dir, dataset, split, good, loaded.model_id, facts)
     shutil.rmtree(_partial_dir(cache_dir), ignore_errors=True)
     return scenes_path
+

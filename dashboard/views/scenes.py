@@ -41,6 +41,12 @@ bases = {(m.get("scenes") or {}).get("entropy_base") for m in manifests}
 base = next(iter(bases)) if len(bases) == 1 else None
 if len(bases) > 1:
     st.warning(f"scenes were computed with different log bases ({bases}); shown as stored")
+synthetic = [d for d in datasets if any((m.get("scenes") or {}).get("synthetic")
+                                         for k, m in ctx.caches.manifests.items() if k.split("/")[0] == d)]
+if synthetic:
+    st.warning(f"Synthetic scene results for {', '.join(ctx.label(d) for d in synthetic)}: seeded random "
+               "predictions (no network), written so every view has something to show. Not real scene "
+               "statistics.", icon=":material/science:")
 labels = next((lab for lab in map(labels_from_manifest, manifests) if lab), None)
 unit = entropy_unit(base)
 aggs = aggregates_by_dataset(scenes, series, labels=labels, entropy_base=base)

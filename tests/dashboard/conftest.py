@@ -41,12 +41,13 @@ def add_scenes(root: Path, dataset: str, split: str, seed: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo caches (``python -m analysis demo``) with scenes for two of the three datasets."""
+    """The demo caches (``python -m analysis demo --no-scenes``) with hand-made scenes for two
+    of the three datasets (the third shows the 'not computed' path)."""
     base = tmp_path_factory.mktemp("demo")
     cache_dir = base / "cache"
     subprocess.run(
         [sys.executable, "-m", "analysis", "demo", "--data-dir", str(base / "data"),
-         "--cache-dir", str(cache_dir), "--quiet"],
+         "--cache-dir", str(cache_dir), "--quiet", "--no-scenes"],
         cwd=REPO, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     add_scenes(cache_dir, "demo-sparse", "val", 1)
