@@ -167,26 +167,6 @@ def present(filtered: Filtered, column: str = "dataset") -> list[str]:
     return [d for d in filtered.filters.datasets if d in have]
 
 
-def range_filter(
-    images: pd.DataFrame,
-    *,
-    persons: tuple[float, float] | None = None,
-    crowd_index: tuple[float, float] | None = None,
-    entropy: tuple[float, float] | None = None,
-) -> pd.DataFrame:
-    """Images whose ``n_sel``, ``crowd_index`` and ``entropy`` lie in closed ranges.
-
-    An entropy range drops images without a scene entropy.
-    """
-    mask = np.ones(len(images), dtype=bool)
-    for column, bounds in (("n_sel", persons), ("crowd_index", crowd_index), ("entropy", entropy)):
-        if bounds is None:
-            continue
-        values = images[column].to_numpy(dtype=float)
-        mask &= (values >= bounds[0]) & (values <= bounds[1])
-    return images[mask]
-
-
 def sources_of(images: pd.DataFrame, datasets: Sequence[str]) -> list[str]:
     """Non-null ``source`` values of the given datasets (empty: hide the control)."""
     if "source" not in images.columns:

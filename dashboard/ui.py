@@ -306,12 +306,3 @@ def export_all(view: str, preset: str) -> None:
         st.download_button("Download zip", st.session_state[zip_key],
                            file_name=f"poseatlas-{view}.zip", mime=export.MIME["zip"],
                            key=f"zip_dl_{view}", on_click="ignore", type="primary")
-
-
-def selection_values(event: Any, field: str = "x") -> list[Any]:
-    """Values of ``field`` over the points of a plotly selection event (empty if none)."""
-    try:
-        points = event["selection"]["points"]
-    except (KeyError, TypeError):
-        return []
-    return [p[field] for p in points if isinstance(p, dict) and field in p]

@@ -10,7 +10,9 @@ from analysis.definitions import (
     density_levels,
 )
 from dashboard import ui
+from dashboard.browsing import browse_request
 from dashboard.figures.crowding import (
+    CI_BIN,
     agreement_figure,
     agreement_table,
     crowd_index_hist,
@@ -32,12 +34,12 @@ fig = crowd_index_hist(f.images, ctx.series, normalise=norm, levels=levels, styl
                                            levels.description))
 event = ui.show_figure(fig, "crowdindex distribution", key="crowd_hist", preset=ctx.preset,
                        on_select=True)
-xs = ui.selection_values(event)
-if xs:
-    span = (max(0.0, float(min(xs)) - 0.025), float(max(xs)) + 0.025)
-    if st.session_state.get("_ci_last") != span:
-        st.session_state["_ci_last"] = span
-        st.session_state["browse_ci"] = span
+request = browse_request(event, ctx.series, pad=CI_BIN / 2)
+if request is not None:
+    if st.session_state.get("_ci_last") != request:
+        st.session_state["_ci_last"] = request
+        st.session_state["browse_series"] = list(request.series)
+        st.session_state["browse_ci"] = (max(0.0, request.span[0]), request.span[1])
         st.switch_page("views/browse.py")
 
 conventions = "; ".join([*(c.levels().description for c in CrowdConvention), CROWD_INDEX_POPULATION_NOTE])

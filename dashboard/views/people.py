@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import ui
+from dashboard.browsing import browse_request
 from dashboard.figures.people import people_per_image, people_per_image_table
 
 ctx = ui.context()
@@ -18,14 +19,14 @@ fig = people_per_image(
     caption=ctx.caption(f"x = {what} per image, up to the largest crowd"),
 )
 event = ui.show_figure(fig, "people per image", key="ppi_fig", preset=ctx.preset, on_select=True)
-xs = ui.selection_values(event)
-if xs:
-    span = (int(min(xs)), int(max(xs)))
-    if st.session_state.get("_ppi_last") != span:
-        st.session_state["_ppi_last"] = span
-        st.session_state["browse_persons"] = span
+request = browse_request(event, ctx.series)
+if request is not None:
+    if st.session_state.get("_ppi_last") != request:
+        st.session_state["_ppi_last"] = request
+        st.session_state["browse_series"] = list(request.series)
+        st.session_state["browse_persons"] = (int(request.span[0]), int(request.span[1]))
         st.switch_page("views/browse.py")
-st.caption("Select a bar (click or box) to open those images in Browse.")
+st.caption("Select a bar (click or box) to open that dataset's images in Browse.")
 with st.expander("Table"):
     table = people_per_image_table(f.images, ctx.series, normalise=ctx.controls.normalise)
     ui.show_table(table.reset_index(), "people per image", key="ppi_table", caption=fig.layout.meta["caption"])

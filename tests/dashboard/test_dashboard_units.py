@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from analysis.cache import CacheKey
 from dashboard import query
 from dashboard.draw import draw_persons, safe_image_path
-from dashboard.filters import range_filter
+from dashboard.browsing import browse_images
 from dashboard.loading import keypoint_schema, load_keypoints
 
 
@@ -52,12 +52,12 @@ def test_keypoint_schema_any_joint_count():
     assert keypoint_schema({}, 2) == (["joint_0", "joint_1"], [])
 
 
-def test_range_filter():
+def test_browse_images_ranges():
     images = pd.DataFrame({"n_sel": [1, 5, 9], "crowd_index": [0.0, 0.5, 1.0],
                            "entropy": [np.nan, 2.0, 3.0]})
-    assert range_filter(images, persons=(2, 9)).index.tolist() == [1, 2]
-    assert range_filter(images, crowd_index=(0.0, 0.5)).index.tolist() == [0, 1]
-    assert range_filter(images, entropy=(0.0, 2.5)).index.tolist() == [1]
+    assert browse_images(images, persons=(2, 9)).index.tolist() == [1, 2]
+    assert browse_images(images, crowd_index=(0.0, 0.5)).index.tolist() == [0, 1]
+    assert browse_images(images, entropy=(0.0, 2.5)).index.tolist() == [1]
 
 
 def test_draw_persons_colours_by_bucket():
