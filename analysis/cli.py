@@ -181,7 +181,7 @@ def _run_fetch_coco(args: argparse.Namespace) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from analysis.info import info_lines, info_json
+    from analysis.info import info_json, info_lines
 
     if args.json:
         import orjson

@@ -178,6 +178,25 @@ class CrowdConvention(str, enum.Enum):
         return LevelEdges(low, 0.8, ("easy", "medium", "hard"), f"CrowdIndex levels ({origin})")
 
 
+class CrowdIndexValue(str, enum.Enum):
+    """Which CrowdIndex an image's level is taken from."""
+
+    COMPUTED = "computed"  #: recomputed by PoseAtlas from the annotations (every dataset)
+    STORED = "stored"  #: the file's own ``crowdIndex`` (CrowdPose ships one, 2 decimals)
+
+    @property
+    def column(self) -> str:
+        """The images frame's column holding it."""
+        return "crowd_index" if self is CrowdIndexValue.COMPUTED else "crowd_index_stored"
+
+    @property
+    def description(self) -> str:
+        return {
+            CrowdIndexValue.COMPUTED: "CrowdIndex as computed from the annotations",
+            CrowdIndexValue.STORED: "CrowdIndex as stored in the file (only where the file has one)",
+        }[self]
+
+
 def density_levels(low: float = 0.1, high: float = 0.8) -> LevelEdges:
     """Sparse / moderate / dense levels of a person's own crowding ratio N_b/N_a.
 

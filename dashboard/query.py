@@ -9,10 +9,9 @@ values fall back to defaults, so a stale bookmark never breaks the app.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-import math
 
 from analysis.definitions import AreaSource, PersonPopulation, SizeBucket, SizeDefinition, SizeEdges
 from dashboard.filters import NORMALISATIONS, Filters

@@ -14,9 +14,16 @@ import streamlit as st
 from analysis.definitions import MAX_JOINTS, AreaSource, PersonPopulation, PopulationKind
 from dashboard import data, export, paths, query
 from dashboard.figures.common import caption_of, dataset_styles
-from dashboard.series import SeriesBy, series_order, series_styles, splits_used
-from dashboard.filters import BUCKETS, Filtered, apply_filters, area_source_note, present, sources_of
+from dashboard.filters import (
+    BUCKETS,
+    Filtered,
+    apply_filters,
+    area_source_note,
+    present,
+    sources_of,
+)
 from dashboard.loading import Caches
+from dashboard.series import SeriesBy, series_order, series_styles, splits_used
 
 DEMO_COMMAND = "python -m analysis demo"
 BUILD_COMMAND = "python -m analysis build"

@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.figures.common import empty_figure, finish, group_masks, series_column, style_for, y_label
+from dashboard.figures.common import (
+    empty_figure,
+    finish,
+    group_masks,
+    series_column,
+    style_for,
+    y_label,
+)
+from dashboard.filters import Filters
 
 
 def people_per_image_table(
@@ -35,6 +43,25 @@ def people_per_image_table(
     return table
 
 
+def people_axis(filters: Filters) -> tuple[str, str, str]:
+    """What the people-per-image figure counts, its x-axis title, and its denominator.
+
+    With a size bucket, counts and shares are over the images holding at least one
+    person of that bucket (the others are filtered out), and the figure says so.
+
+    Returns:
+        (what, x axis title, denominator sentence for the caption).
+    """
+    population = f"persons={filters.population}"
+    if filters.bucket is None:
+        return ("persons", "persons per image",
+                f"denominator: every selected image, those without a person counted at 0 ({population})")
+    what = f"{filters.bucket.value} persons"
+    return (what, f"{what} per image (images with >= 1 {filters.bucket.value} person)",
+            f"denominator: images with at least one {filters.bucket.value} person ({population}); "
+            "images without one are left out")
+
+
 def people_per_image(
     images: pd.DataFrame,
     datasets: Sequence[str],
@@ -44,8 +71,12 @@ def people_per_image(
     log_y: bool = False,
     styles: dict[str, dict[str, str]] | None = None,
     caption: str = "",
+    x_title: str = "persons per image",
 ) -> go.Figure:
-    """Bars of images per person count, per dataset, overlaid or side by side."""
+    """Bars of images per person count, per dataset, overlaid or side by side.
+
+    ``x_title`` names what is counted and over which images (with a size bucket, only
+    the images holding at least one person of it)."""
     if not len(images) or not datasets:
         return empty_figure("no images match the current filters")
     table = people_per_image_table(images, datasets, normalise=normalise)
@@ -63,6 +94,6 @@ def people_per_image(
     if log_y:
         fig.update_yaxes(type="log")
     return finish(
-        fig, title="People per image", caption=caption, x_title="persons per image",
+        fig, title="People per image", caption=caption, x_title=x_title,
         y_title=y_label(normalise, "images"),
     )

@@ -13,7 +13,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.scenes.aggregates import SceneAggregates, entropy_table, scene_aggregates
-from dashboard.figures.common import empty_figure, finish, group_masks, series_column, style_for, y_label
+from dashboard.figures.common import (
+    empty_figure,
+    finish,
+    group_masks,
+    series_column,
+    style_for,
+    y_label,
+)
 
 #: SmallPose paper, Table 4: mean / variance of per-image scene entropy (nats), by the
 #: ``paper_name`` a dataset's identity gives (``data/datasets.toml``).

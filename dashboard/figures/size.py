@@ -9,18 +9,27 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.definitions import SizeBucket, SizeEdges
-from dashboard.figures.common import empty_figure, finish, group_masks, series_column, style_for, y_label
+from dashboard.figures.common import (
+    empty_figure,
+    finish,
+    group_masks,
+    series_column,
+    style_for,
+    y_label,
+)
 
 BUCKETS = [b.value for b in SizeBucket]
 
 
 def bucket_table(
-    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "count"
+    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "count",
+    unavailable: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Persons per size bucket: index small/medium/large, one column per dataset.
 
     Persons with an unknown area (``bucket == -1``) are not counted; shares are
-    over persons with a known area.
+    over persons with a known area.  Datasets in ``unavailable`` (no area under the
+    chosen source, e.g. ``segm`` for CrowdPose) get NaN, never 0.
     """
     masks = group_masks(series_column(persons), datasets)
     codes = persons["bucket"].to_numpy()
@@ -30,7 +39,7 @@ def bucket_table(
         counts = np.bincount(c.astype(np.int64), minlength=3)[:3].astype(float)
         if normalise == "share" and counts.sum() > 0:
             counts = counts / counts.sum()
-        data[name] = counts
+        data[name] = np.full(3, np.nan) if name in unavailable else counts
     return pd.DataFrame(data, index=pd.Index(BUCKETS, name="size bucket"))
 
 

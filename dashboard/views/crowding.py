@@ -7,6 +7,7 @@ from analysis.definitions import (
     CROWD_INDEX_DEFINITION,
     CROWD_INDEX_POPULATION_NOTE,
     CrowdConvention,
+    CrowdIndexValue,
     density_levels,
 )
 from dashboard import ui
@@ -17,8 +18,10 @@ from dashboard.figures.crowding import (
     agreement_table,
     crowd_index_hist,
     crowd_levels,
-    crowd_levels_table,
+    crowd_levels_both_table,
+    density_coverage,
     density_levels_figure,
+    density_notes,
     density_table,
 )
 
@@ -26,11 +29,16 @@ ctx = ui.context()
 f = ctx.filtered
 norm = ctx.controls.normalise
 st.title("Crowding")
-conv = st.radio("Level edges drawn", [c.value for c in CrowdConvention], horizontal=True,
+c1, c2 = st.columns(2)
+value = CrowdIndexValue(c2.radio(
+    "CrowdIndex value", [v.value for v in CrowdIndexValue], horizontal=True, key="crowd_value",
+    format_func=lambda v: "computed" if v == "computed" else "stored in the file",
+    help="Computed and stored CrowdIndex differ for a few CrowdPose images at the level edges."))
+conv = c1.radio("Level edges drawn", [c.value for c in CrowdConvention], horizontal=True,
                 key="crowd_conv", format_func=lambda v: CrowdConvention(v).levels().label)
 levels = CrowdConvention(conv).levels()
-fig = crowd_index_hist(f.images, ctx.series, normalise=norm, levels=levels, styles=ctx.styles,
-                       caption=ctx.caption(CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE,
+fig = crowd_index_hist(f.images, ctx.series, normalise=norm, levels=levels, styles=ctx.styles, value=value,
+                       caption=ctx.caption(value.description, CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE,
                                            levels.description))
 event = ui.show_figure(fig, "crowdindex distribution", key="crowd_hist", preset=ctx.preset,
                        on_select=True)
@@ -43,11 +51,12 @@ if request is not None:
         st.switch_page("views/browse.py")
 
 conventions = "; ".join([*(c.levels().description for c in CrowdConvention), CROWD_INDEX_POPULATION_NOTE])
-fig = crowd_levels(f.images, ctx.series, normalise=norm, styles=ctx.styles,
-                   caption=ctx.caption(conventions))
+fig = crowd_levels(f.images, ctx.series, normalise=norm, styles=ctx.styles, value=value,
+                   caption=ctx.caption(value.description, conventions))
 ui.show_figure(fig, "crowd levels", key="crowd_levels", preset=ctx.preset)
-ui.show_table(ctx.labelled(crowd_levels_table(f.images, ctx.series)), "crowd levels", key="crowd_levels_t",
-              caption=ctx.caption(conventions), formats={"share": "%.3f"})
+ui.show_table(ctx.labelled(crowd_levels_both_table(f.images, ctx.series)), "crowd levels", key="crowd_levels_t",
+              caption=ctx.caption("levels from the computed and the stored CrowdIndex (stored: only datasets "
+                                  "whose file has one)", conventions), formats={"share": "%.3f"})
 
 st.subheader("Density of small persons")
 c1, c2 = st.columns(2)
@@ -60,14 +69,20 @@ else:
     small = f.persons[f.persons["bucket"].to_numpy() == 0]
     note = ("SmallPose does not publish its definition; ours: a person's own N_b/N_a ratio "
             "(persons with no labelled joint are left out)")
-    if not len(small):
-        st.info("No small persons under the current filters (size bucket or edges).")
+    candidates = [k for k in ctx.series if k not in ctx.no_area_series]
+    coverage = density_coverage(small, candidates)
+    why = density_notes(coverage, str(f.filters.population), ctx.label)
+    drawn = coverage.loc[coverage["with density"] > 0, "dataset"].tolist()
+    if why:
+        st.info("Not drawn: " + "; ".join(why) + ".")
+    if not drawn:
+        st.info("No small person with a density under the current filters (population, size bucket or edges).")
     else:
-        fig = density_levels_figure(small, ctx.series, dens, normalise=norm, styles=ctx.styles,
-                                    caption=ctx.caption(dens.description, note))
+        fig = density_levels_figure(small, drawn, dens, normalise=norm, styles=ctx.styles,
+                                    caption=ctx.caption(dens.description, note, *why))
         ui.show_figure(fig, "small person density", key="crowd_density", preset=ctx.preset)
-        ui.show_table(ctx.labelled(density_table(small, ctx.series, dens)), "small person density",
-                      key="crowd_density_t", caption=ctx.caption(dens.description, note),
+        ui.show_table(ctx.labelled(density_table(small, drawn, dens)), "small person density",
+                      key="crowd_density_t", caption=ctx.caption(dens.description, note, *why),
                       formats={"share": "%.3f"})
 
 st.subheader("Computed vs stored CrowdIndex")

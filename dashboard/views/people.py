@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import ui
 from dashboard.browsing import browse_request
-from dashboard.figures.people import people_per_image, people_per_image_table
+from dashboard.figures.people import people_axis, people_per_image, people_per_image_table
 
 ctx = ui.context()
 f = ctx.filtered
@@ -12,11 +12,11 @@ st.title("People per image")
 c1, c2 = st.columns([2, 1])
 mode = c1.radio("Datasets", ["overlay", "side by side"], horizontal=True, key="ppi_mode")
 log_y = c2.checkbox("log y axis", key="ppi_log")
-what = "persons" if f.filters.bucket is None else f"{f.filters.bucket.value} persons"
+what, x_title, denominator = people_axis(f.filters)
 fig = people_per_image(
     f.images, ctx.series, normalise=ctx.controls.normalise,
     mode="overlay" if mode == "overlay" else "side", log_y=log_y, styles=ctx.styles,
-    caption=ctx.caption(f"x = {what} per image, up to the largest crowd"),
+    caption=ctx.caption(f"x = {what} per image, up to the largest crowd", denominator), x_title=x_title,
 )
 event = ui.show_figure(fig, "people per image", key="ppi_fig", preset=ctx.preset, on_select=True)
 request = browse_request(event, ctx.series)
