@@ -112,10 +112,10 @@ def _init_from_query(c: Caches, splits: list[str]) -> None:
 
 def _population_label(kind: str) -> str:
     return {
-        PopulationKind.ALL.value: "all: every non-crowd annotation",
-        PopulationKind.KEYPOINTS.value: "keypoints: stored num_keypoints > 0",
-        PopulationKind.LABELLED.value: "labelled: >= 1 labelled joint",
-        PopulationKind.MIN_LABELLED.value: "minN: >= N labelled joints",
+        PopulationKind.ALL.value: "all annotations",
+        PopulationKind.KEYPOINTS.value: "keypoints (num_keypoints > 0)",
+        PopulationKind.LABELLED.value: "labelled (>= 1 joint)",
+        PopulationKind.MIN_LABELLED.value: "minN (>= N joints)",
     }[kind]
 
 
