@@ -33,6 +33,28 @@ class AreaSource(str, enum.Enum):
         }[self]
 
 
+class Normalisation(str, enum.Enum):
+    """Counts, or shares of each dataset's total (each dataset sums to 1)."""
+
+    COUNT = "count"
+    SHARE = "share"
+
+    def apply(self, counts: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """(B,) counts of one dataset -> counts, or shares of their sum (all zeros stay zeros)."""
+        values = np.asarray(counts, dtype=np.float64)
+        total = values.sum()
+        return values / total if self is Normalisation.SHARE and total > 0 else values
+
+    def axis_title(self, what: str) -> str:
+        """``number of images`` / ``share of images``."""
+        return f"{'share' if self is Normalisation.SHARE else 'number'} of {what}"
+
+    @property
+    def column(self) -> str:
+        """The column of a long count/share table holding this value."""
+        return self.value
+
+
 class SizeBucket(str, enum.Enum):
     """Person size categories, in ascending order."""
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis.definitions import (
     AreaSource,
+    Normalisation,
     PersonPopulation,
     PopulationKind,
     SizeBucket,
@@ -27,13 +28,10 @@ from analysis.definitions import (
 )
 from dashboard.series import SeriesBy, series_keys
 
-BUCKETS = [b.value for b in SizeBucket]
-NORMALISATIONS = ("count", "share")
-
 
 @dataclass(frozen=True)
 class Filters:
-    """The sidebar's choices, applied to every view.
+    """The sidebar's choices, applied to every view (``dashboard.query`` maps them to the URL).
 
     Attributes:
         datasets: datasets to compare (in display order).
@@ -41,7 +39,7 @@ class Filters:
         sources: ``source`` sub-datasets to keep, or None for all.
         size: area source and bucket edges.
         bucket: keep only persons of this bucket (None: all persons).
-        normalise: ``"count"`` or ``"share"`` (each dataset sums to 1).
+        normalise: counts, or shares (each dataset sums to 1).
         population: which annotations count as persons (default: stored num_keypoints > 0).
         series: what one figure series is (dataset, dataset/split, source).
     """
@@ -51,7 +49,7 @@ class Filters:
     sources: tuple[str, ...] | None = None
     size: SizeDefinition = SizeDefinition()
     bucket: SizeBucket | None = None
-    normalise: str = "count"
+    normalise: Normalisation = Normalisation.COUNT
     population: PersonPopulation = PersonPopulation()
     series: SeriesBy = SeriesBy.DATASET
 
@@ -140,7 +138,7 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
     if no_area:
         sel = sel[~sel["dataset"].isin(no_area).to_numpy()]
     if f.bucket is not None:
-        sel = sel[sel["bucket"].to_numpy() == BUCKETS.index(f.bucket.value)]
+        sel = sel[sel["bucket"].to_numpy() == list(SizeBucket).index(f.bucket)]
         counts = np.bincount(sel["img"].to_numpy(), minlength=len(images))
         n_sel = counts[keep]
     else:

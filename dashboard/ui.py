@@ -5,18 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis.definitions import MAX_JOINTS, AreaSource, PersonPopulation, PopulationKind
+from analysis.definitions import (
+    CROWD_INDEX_MIN_KEYPOINTS,
+    MAX_JOINTS,
+    AreaSource,
+    Normalisation,
+    PersonPopulation,
+    PopulationKind,
+    SizeBucket,
+    SizeDefinition,
+    SizeEdges,
+)
 from dashboard import data, export, paths, query
 from dashboard.figures.common import caption_of, dataset_styles
 from dashboard.filters import (
-    BUCKETS,
     Filtered,
+    Filters,
     apply_filters,
     area_source_note,
     present,
@@ -37,12 +48,15 @@ class Context:
     """Everything a page needs for this rerun."""
 
     caches: Caches
-    controls: query.Controls
-    filtered: Filtered
+    filtered: Filtered  #: the frames after ``filtered.filters``, the sidebar's typed state
     styles: dict[str, dict[str, str]]  #: per series key: color, pattern, dash, label
     datasets: list[str]  #: selected datasets with rows after filtering, in selection order
     preset: str
     series: list[str]  #: the figures' series keys (datasets, dataset/splits or sources), in order
+
+    @property
+    def filters(self) -> Filters:
+        return self.filtered.filters
 
     def dataset_of(self, key: str) -> str:
         """The dataset a series key belongs to."""
@@ -68,6 +82,25 @@ class Context:
         parts = [f"datasets: {', '.join(self.label(d) for d in self.datasets)}",
                  splits_used(self.filtered.images, self.datasets), self.filtered.filters.description, *extra]
         return "; ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class NoCaches:
+    """This rerun found no cache under ``root``."""
+
+    root: Path
+
+
+@dataclass(frozen=True)
+class CacheError:
+    """This rerun could not read the caches under ``root``."""
+
+    root: Path
+    message: str
+
+
+#: What ``setup`` leaves for the page of this rerun.
+RunState = Context | NoCaches | CacheError
 
 
 # --------------------------------------------------------------------------- sidebar
@@ -97,13 +130,14 @@ def _init_from_query(c: Caches, splits: list[str]) -> None:
     if st.session_state.get("g_init"):
         _restore_controls()
         return
-    ctl = query.parse(dict(st.query_params), c.datasets, splits)
-    population = PersonPopulation.parse(ctl.population)
+    f = query.parse(dict(st.query_params), c.datasets, splits)
     values = {
-        "g_ds": list(ctl.datasets), "g_split": ctl.split,
-        "g_series": ctl.series, "g_pop": population.kind.value, "g_popn": max(1, population.min_labelled or 4),
-        "g_src": list(ctl.sources or []), "g_bucket": ctl.bucket, "g_area": ctl.area,
-        "g_sm": float(ctl.small_medium), "g_ml": float(ctl.medium_large), "g_norm": ctl.normalise,
+        "g_ds": list(f.datasets), "g_split": f.split or query.ALL, "g_src": list(f.sources or []),
+        "g_series": f.series.value, "g_pop": f.population.kind.value,
+        "g_popn": f.population.min_labelled or CROWD_INDEX_MIN_KEYPOINTS,
+        "g_bucket": f.bucket.value if f.bucket else query.ALL, "g_area": f.size.area_source.value,
+        "g_sm": query.edge_px(f.size.edges.small_medium), "g_ml": query.edge_px(f.size.edges.medium_large),
+        "g_norm": f.normalise.value,
     }
     st.session_state.update(values)
     st.session_state.update({f"_{k}": v for k, v in values.items()})
@@ -119,8 +153,8 @@ def _population_label(kind: str) -> str:
     }[kind]
 
 
-def sidebar(c: Caches) -> tuple[query.Controls, str]:
-    """The global controls (kept in the URL query string); returns them and the export preset."""
+def sidebar(c: Caches) -> tuple[Filters, str]:
+    """The global filters (kept in the URL query string); returns them and the export preset."""
     splits = sorted({k.split for k in c.keys})
     _init_from_query(c, splits)
     sb = st.sidebar
@@ -152,7 +186,7 @@ def sidebar(c: Caches) -> tuple[query.Controls, str]:
         population = PersonPopulation(PopulationKind.MIN_LABELLED, int(st.session_state["g_popn"]))
     else:
         population = PersonPopulation(PopulationKind(st.session_state["g_pop"]))
-    sb.radio("Size bucket", [query.ALL, *BUCKETS], key="g_bucket", horizontal=True,
+    sb.radio("Size bucket", [query.ALL, *(b.value for b in SizeBucket)], key="g_bucket", horizontal=True,
              on_change=_remember, args=("g_bucket",))
     sb.selectbox("Area source", [a.value for a in AreaSource], key="g_area", on_change=_remember, args=("g_area",),
                  format_func=lambda v: f"{v}: {AreaSource(v).description}")
@@ -161,60 +195,66 @@ def sidebar(c: Caches) -> tuple[query.Controls, str]:
                       help="Edge as a side length: 32 means area 32^2.")
     col2.number_input("medium|large (px)", min_value=2.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_ml", on_change=_remember, args=("g_ml",))
     sm, ml = float(st.session_state["g_sm"]), float(st.session_state["g_ml"])
-    if not sm < ml:
+    edges = SizeEdges()
+    if sm < ml:
+        edges = SizeEdges(sm**2, ml**2)
+    else:
         sb.error(f"edges must satisfy small|medium < medium|large (got {sm:g} and {ml:g}); "
-                 "using 32 and 96")
-        sm, ml = 32.0, 96.0
-    sb.radio("Normalise", ["count", "share"], key="g_norm", horizontal=True, on_change=_remember, args=("g_norm",),
-             format_func=lambda v: "counts" if v == "count" else "shares (per dataset)")
+                 f"using {query.edge_px(edges.small_medium):g} and {query.edge_px(edges.medium_large):g}")
+    sb.radio("Normalise", [n.value for n in Normalisation], key="g_norm", horizontal=True, on_change=_remember,
+             args=("g_norm",), format_func=lambda v: "counts" if v == Normalisation.COUNT.value else "shares (per dataset)")
     with sb.expander("Paper export"):
         st.radio("Figure width", list(export.PRESETS), key="g_preset", on_change=_remember, args=("g_preset",),
                  format_func=lambda k: export.PRESETS[k].name)
-    controls = query.Controls(
-        datasets=chosen, split=st.session_state["g_split"], sources=sel_sources,
-        bucket=st.session_state["g_bucket"], area=st.session_state["g_area"],
-        small_medium=sm, medium_large=ml, normalise=st.session_state["g_norm"],
-        population=str(population), series=st.session_state["g_series"],
+    split, bucket = st.session_state["g_split"], st.session_state["g_bucket"]
+    filters = Filters(
+        datasets=chosen, split=None if split == query.ALL else split, sources=sel_sources,
+        size=SizeDefinition(AreaSource(st.session_state["g_area"]), edges),
+        bucket=None if bucket == query.ALL else SizeBucket(bucket),
+        normalise=Normalisation(st.session_state["g_norm"]), population=population,
+        series=SeriesBy(st.session_state["g_series"]),
     )
-    st.query_params.from_dict(query.to_params(controls))
+    st.query_params.from_dict(query.to_params(filters))
     for name in chosen:
         if c.synthetic(name):
             sb.badge(f"{name}: synthetic data", color="orange", icon=":material/science:")
-    return controls, st.session_state.get("g_preset", "single")
+    return filters, st.session_state.get("g_preset", "single")
 
 
-def setup() -> Context | None:
+def setup() -> RunState:
     """Load caches, draw the sidebar, apply the filters (called once per rerun by app.py)."""
     st.session_state[_FIGS] = []
     st.session_state[_TABLES] = []
     root = paths.cache_root()
+    state: RunState
     try:
         c = data.caches()
     except Exception as exc:  # a damaged cache file: say which, never a traceback
-        st.session_state[_CTX] = ("error", f"could not read the caches under {root}: {exc}")
-        return None
-    if c.empty:
-        st.session_state[_CTX] = None
-        return None
-    controls, preset = sidebar(c)
-    filtered = apply_filters(c.images, c.persons, controls.to_filters())
+        state = CacheError(root, f"could not read the caches under {root}: {exc}")
+    else:
+        state = NoCaches(root) if c.empty else _context(c)
+    st.session_state[_CTX] = state
+    return state
+
+
+def _context(c: Caches) -> Context:
+    filters, preset = sidebar(c)
+    filtered = apply_filters(c.images, c.persons, filters)
     datasets = present(filtered)
-    series = series_order(filtered.images, filtered.filters.series, datasets)
+    series = series_order(filtered.images, filters.series, datasets)
     styles = {**dataset_styles(c.identities), **series_styles(series, filtered.images, c.identities)}
-    ctx = Context(c, controls, filtered, styles, datasets, preset, series)
-    st.session_state[_CTX] = ctx
-    return ctx
+    return Context(c, filtered, styles, datasets, preset, series)
 
 
 def context() -> Context:
     """This rerun's context; stops the page with a clear message when there is nothing to show."""
-    ctx = st.session_state.get(_CTX)
-    root = paths.cache_root()
-    if isinstance(ctx, tuple):
-        st.error(ctx[1])
-        st.markdown(f"Rebuild the caches: `{BUILD_COMMAND} --force --cache-dir {root}`")
+    state = st.session_state.get(_CTX)
+    if isinstance(state, CacheError):
+        st.error(state.message)
+        st.markdown(f"Rebuild the caches: `{BUILD_COMMAND} --force --cache-dir {state.root}`")
         st.stop()
-    if ctx is None:
+    if not isinstance(state, Context):  # NoCaches (or a page run before setup)
+        root = state.root if isinstance(state, NoCaches) else paths.cache_root()
         st.info(f"No caches found under `{root}`.")
         st.markdown(
             f"Build the demo caches with `{DEMO_COMMAND}` (or `make run`), or build your own "
@@ -222,7 +262,8 @@ def context() -> Context:
             "caches from another folder."
         )
         st.stop()
-    if not ctx.controls.datasets:
+    ctx = state
+    if not ctx.filters.datasets:
         st.info("No dataset selected: choose at least one in the sidebar.")
         st.stop()
     note = area_source_note(ctx.filtered)
@@ -241,7 +282,7 @@ def context() -> Context:
 # --------------------------------------------------------------------------- figures & tables
 
 
-def _figure_download(fig: go.Figure, name: str, fmt: str, preset: str) -> Callable[[], bytes]:
+def _figure_download(fig: go.Figure, fmt: str, preset: str) -> Callable[[], bytes]:
     return lambda: export.figure_bytes(fig, fmt, preset)
 
 
@@ -264,7 +305,7 @@ def show_figure(
     stem = export.slug(name)
     for col, fmt in zip(cols, export.FORMATS, strict=False):
         col.download_button(
-            fmt.upper(), _figure_download(fig, name, fmt, preset), file_name=f"{stem}.{fmt}",
+            fmt.upper(), _figure_download(fig, fmt, preset), file_name=f"{stem}.{fmt}",
             mime=export.MIME[fmt], key=f"{key}_{fmt}", on_click="ignore", icon=":material/download:",
         )
     return event

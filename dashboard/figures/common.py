@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import plotly.graph_objects as go
 
 from analysis.aggregate import group_masks, series_column  # noqa: F401  (re-exported for the figure modules)
+from analysis.definitions import Normalisation
 from analysis.identity import COLORS, HATCHES, ResolvedIdentity, resolve
 from analysis.identity import DASHES as LINE_DASHES
 
@@ -66,6 +67,6 @@ def caption_of(fig: go.Figure) -> str:
     return meta.get("caption", "") if isinstance(meta, dict) else ""
 
 
-def y_label(normalise: str, what: str) -> str:
-    return f"share of {what}" if normalise == "share" else f"number of {what}"
+def y_label(normalise: Normalisation | str, what: str) -> str:
+    return Normalisation(normalise).axis_title(what)
 

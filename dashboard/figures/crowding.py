@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.definitions import CrowdConvention, CrowdIndexValue, LevelEdges
+from analysis.definitions import CrowdConvention, CrowdIndexValue, LevelEdges, Normalisation
 from dashboard.figures.common import (
     LEVEL_COLORS,
     empty_figure,
@@ -26,7 +26,7 @@ CI_BIN = 0.05
 
 def crowd_index_table(
     images: pd.DataFrame, datasets: Sequence[str], *, bin_width: float = CI_BIN,
-    normalise: str = "count", value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
+    normalise: Normalisation | str = Normalisation.COUNT, value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
 ) -> pd.DataFrame:
     """Images per CrowdIndex bin [left, left + bin_width); one column per dataset.
     Images without that value (no stored CrowdIndex) are not counted."""
@@ -41,14 +41,13 @@ def crowd_index_table(
         v = ci[masks[name] & np.isfinite(ci)]
         idx = np.clip(np.floor(v / bin_width + 1e-9).astype(np.int64), 0, n - 1)
         counts = np.bincount(idx, minlength=n).astype(float)
-        if normalise == "share" and counts.sum() > 0:
-            counts = counts / counts.sum()
+        counts = Normalisation(normalise).apply(counts)
         data[name] = counts
     return pd.DataFrame(data)
 
 
 def crowd_index_hist(
-    images: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "count",
+    images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
     bin_width: float = CI_BIN, levels: LevelEdges | None = None,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
     value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
@@ -122,7 +121,7 @@ def crowd_levels_both_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd
 
 
 def crowd_levels(
-    images: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "share",
+    images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.SHARE,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
     value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
 ) -> go.Figure:
@@ -136,7 +135,7 @@ def crowd_levels(
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True,
                         subplot_titles=[c.levels().label.replace("CrowdIndex levels ", "")
                                         for c in convs])
-    value = "share" if normalise == "share" else "count"
+    value = Normalisation(normalise).column
     for col, conv in enumerate(convs, start=1):
         part = table[table["convention"] == conv.levels().label]
         for i, name in enumerate(datasets):
@@ -188,13 +187,13 @@ def density_notes(coverage: pd.DataFrame, population: str, label: Callable[[str]
 
 def density_levels_figure(
     persons: pd.DataFrame, datasets: Sequence[str], levels: LevelEdges, *,
-    normalise: str = "share", styles: dict[str, dict[str, str]] | None = None,
+    normalise: Normalisation | str = Normalisation.SHARE, styles: dict[str, dict[str, str]] | None = None,
     caption: str = "", title: str = "Density of small persons",
 ) -> go.Figure:
     if not len(persons) or not datasets:
         return empty_figure("no small persons match the current filters")
     table = density_table(persons, datasets, levels)
-    value = "share" if normalise == "share" else "count"
+    value = Normalisation(normalise).column
     fig = go.Figure()
     for i, name in enumerate(datasets):
         st = style_for(styles, name, i)

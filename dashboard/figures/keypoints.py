@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.definitions import SizeBucket
 from dashboard.figures.common import BUCKET_COLORS, empty_figure, finish
 
-BUCKET_NAMES = ("small", "medium", "large")
+BUCKET_NAMES = tuple(b.value for b in SizeBucket)
 
 
 class VisibilityRule(enum.StrEnum):

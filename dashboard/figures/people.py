@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.definitions import Normalisation
 from dashboard.figures.common import (
     empty_figure,
     finish,
@@ -20,7 +21,7 @@ from dashboard.filters import Filters
 
 
 def people_per_image_table(
-    images: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "count",
+    images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
     column: str = "n_sel",
 ) -> pd.DataFrame:
     """Images per person count: index 0..largest crowd, one column per dataset.
@@ -36,8 +37,7 @@ def people_per_image_table(
     data = {}
     for name in datasets:
         counts = np.bincount(n[masks[name]], minlength=top + 1).astype(float)
-        if normalise == "share" and counts.sum() > 0:
-            counts = counts / counts.sum()
+        counts = Normalisation(normalise).apply(counts)
         data[name] = counts
     table = pd.DataFrame(data, index=pd.RangeIndex(top + 1, name="persons per image"))
     return table
@@ -66,7 +66,7 @@ def people_per_image(
     images: pd.DataFrame,
     datasets: Sequence[str],
     *,
-    normalise: str = "count",
+    normalise: Normalisation | str = Normalisation.COUNT,
     mode: str = "overlay",
     log_y: bool = False,
     styles: dict[str, dict[str, str]] | None = None,

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.definitions import Normalisation
 from analysis.scenes.aggregates import SceneAggregates, entropy_table, scene_aggregates
 from dashboard.figures.common import (
     empty_figure,
@@ -82,7 +83,7 @@ def table4(
 
 
 def entropy_hist(
-    scenes: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 40, normalise: str = "count",
+    scenes: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 40, normalise: Normalisation | str = Normalisation.COUNT,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "", unit: str = "nats",
 ) -> go.Figure:
     """Step histogram of per-image scene entropy, one line per dataset."""
@@ -98,8 +99,7 @@ def entropy_hist(
         if not len(v):
             continue
         counts = np.histogram(v, bins=edges)[0].astype(float)
-        if normalise == "share":
-            counts = counts / counts.sum()
+        counts = Normalisation(normalise).apply(counts)
         st = style_for(styles, name, i)
         fig.add_scatter(x=edges, y=np.append(counts, counts[-1]), name=st["label"], mode="lines",
                         line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2})

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.definitions import SizeBucket, SizeEdges
+from analysis.definitions import Normalisation, SizeBucket, SizeEdges
 from dashboard.figures.common import (
     empty_figure,
     finish,
@@ -22,7 +22,7 @@ BUCKETS = [b.value for b in SizeBucket]
 
 
 def bucket_table(
-    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "count",
+    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
     unavailable: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Persons per size bucket: index small/medium/large, one column per dataset.
@@ -37,14 +37,13 @@ def bucket_table(
     for name in datasets:
         c = codes[masks[name] & (codes >= 0)]
         counts = np.bincount(c.astype(np.int64), minlength=3)[:3].astype(float)
-        if normalise == "share" and counts.sum() > 0:
-            counts = counts / counts.sum()
+        counts = Normalisation(normalise).apply(counts)
         data[name] = np.full(3, np.nan) if name in unavailable else counts
     return pd.DataFrame(data, index=pd.Index(BUCKETS, name="size bucket"))
 
 
 def size_buckets(
-    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "count",
+    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
 ) -> go.Figure:
     if not len(persons) or not datasets:
@@ -81,7 +80,7 @@ def _bins(values: np.ndarray, axis: str, n_bins: int) -> np.ndarray:
 
 def area_hist_table(
     persons: pd.DataFrame, datasets: Sequence[str], *, axis: str = "log", n_bins: int = 60,
-    normalise: str = "count",
+    normalise: Normalisation | str = Normalisation.COUNT,
 ) -> pd.DataFrame:
     """Histogram of person area: rows are bins (``left``, ``right`` in px^2), one
     column per dataset.  Bins are uniform on the chosen axis (log10 or sqrt)."""
@@ -92,7 +91,7 @@ def area_hist_table(
 
 def area_distribution(
     persons: pd.DataFrame, datasets: Sequence[str], *, edges: SizeEdges, axis: str = "log",
-    n_bins: int = 60, normalise: str = "count",
+    n_bins: int = 60, normalise: Normalisation | str = Normalisation.COUNT,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
 ) -> go.Figure:
     """Step histogram of body area on a log (area) or sqrt (sqrt(area) px) axis,
@@ -122,7 +121,7 @@ def area_distribution(
 
 
 def relative_size_table(
-    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50, normalise: str = "count"
+    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50, normalise: Normalisation | str = Normalisation.COUNT
 ) -> pd.DataFrame:
     """Histogram of sqrt(area / image area) over [0, 1] (values above 1 go in the last bin)."""
     rel = np.sqrt(persons["area"].to_numpy(dtype=float) / persons["image_area"].to_numpy(dtype=float))
@@ -145,14 +144,13 @@ def _histogram_table(
     data = {"left": edges[:-1], "right": edges[1:]}
     for name in datasets:
         counts = np.histogram(values[masks[name] & valid], bins=edges)[0].astype(float)
-        if normalise == "share" and counts.sum() > 0:
-            counts = counts / counts.sum()
+        counts = Normalisation(normalise).apply(counts)
         data[name] = counts
     return pd.DataFrame(data)
 
 
 def relative_size(
-    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50, normalise: str = "count",
+    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50, normalise: Normalisation | str = Normalisation.COUNT,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
 ) -> go.Figure:
     if not len(persons) or not datasets:

@@ -27,7 +27,7 @@ from dashboard.figures.crowding import (
 
 ctx = ui.context()
 f = ctx.filtered
-norm = ctx.controls.normalise
+norm = ctx.filters.normalise
 st.title("Crowding")
 c1, c2 = st.columns(2)
 value = CrowdIndexValue(c2.radio(

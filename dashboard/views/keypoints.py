@@ -4,7 +4,12 @@ import streamlit as st
 
 from analysis.aggregate import group_masks
 from dashboard import data, ui
-from dashboard.figures.keypoints import VisibilityRule, joint_rate_groups, joint_rates_figure, visibility_rule
+from dashboard.figures.keypoints import (
+    VisibilityRule,
+    joint_rate_groups,
+    joint_rates_figure,
+    visibility_rule,
+)
 from dashboard.loading import keypoint_schema
 
 ctx = ui.context()

@@ -14,7 +14,7 @@ mode = c1.radio("Datasets", ["overlay", "side by side"], horizontal=True, key="p
 log_y = c2.checkbox("log y axis", key="ppi_log")
 what, x_title, denominator = people_axis(f.filters)
 fig = people_per_image(
-    f.images, ctx.series, normalise=ctx.controls.normalise,
+    f.images, ctx.series, normalise=ctx.filters.normalise,
     mode="overlay" if mode == "overlay" else "side", log_y=log_y, styles=ctx.styles,
     caption=ctx.caption(f"x = {what} per image, up to the largest crowd", denominator), x_title=x_title,
 )
@@ -28,6 +28,6 @@ if request is not None:
         st.switch_page("views/browse.py")
 st.caption("Select a bar (click or box) to open that dataset's images in Browse.")
 with st.expander("Table"):
-    table = people_per_image_table(f.images, ctx.series, normalise=ctx.controls.normalise)
+    table = people_per_image_table(f.images, ctx.series, normalise=ctx.filters.normalise)
     ui.show_table(table.reset_index(), "people per image", key="ppi_table", caption=fig.layout.meta["caption"])
 ui.export_all("people", ctx.preset)

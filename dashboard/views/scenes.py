@@ -55,7 +55,7 @@ note = (f"per-image entropy H = -sum p log p of the Places365 softmax ({unit}); 
         "variance is the population variance (ddof=0); "
         f"model {', '.join(models)} (Resize(256, 256), CenterCrop(224))")
 
-fig = entropy_hist(scenes, series, normalise=ctx.controls.normalise, styles=ctx.styles,
+fig = entropy_hist(scenes, series, normalise=ctx.filters.normalise, styles=ctx.styles,
                    caption=ctx.caption(note), unit=unit)
 ui.show_figure(fig, "scene entropy", key="scene_hist", preset=ctx.preset)
 st.subheader("Table 4: mean / variance of per-image entropy")

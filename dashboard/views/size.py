@@ -7,7 +7,7 @@ from dashboard.figures.size import area_distribution, bucket_table, relative_siz
 
 ctx = ui.context()
 f = ctx.filtered
-norm = ctx.controls.normalise
+norm = ctx.filters.normalise
 st.title("Size")
 size_def = f.filters.size
 # series without any area under this source (segm for CrowdPose) are not available: left

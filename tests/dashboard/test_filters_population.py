@@ -92,18 +92,18 @@ def test_real_files_differ_by_population_and_crowd_index_does_not(caches):
 def test_url_key_persons():
     params = {"ds": "a", "persons": "min4"}
     controls = query.parse(params, ["a"], ["val"])
-    assert controls.to_filters().population == PersonPopulation.parse("min4")
+    assert controls.population == PersonPopulation.parse("min4")
     assert query.to_params(controls)["persons"] == "min4"
     for value in ("all", "keypoints", "labelled", "min1"):
         assert query.to_params(query.parse({"persons": value}, ["a"], []))["persons"] == value
     # the default, and what an invalid value falls back to
-    assert query.parse({}, ["a"], []).to_filters().population == PersonPopulation.parse("keypoints")
-    assert query.parse({"persons": "min0"}, ["a"], []).population == "keypoints"
+    assert query.parse({}, ["a"], []).population == PersonPopulation.parse("keypoints")
+    assert query.parse({"persons": "min0"}, ["a"], []).population == PersonPopulation.parse("keypoints")
 
 
 @pytest.mark.parametrize("sm, ml", [("1e200", "1e201"), ("32", "inf"), ("nan", "96"), ("32", "1e6")])
 def test_huge_or_infinite_edges_fall_back(sm, ml):
     controls = query.parse({"sm": sm, "ml": ml}, ["a"], [])
-    f = controls.to_filters()  # no OverflowError
+    f = controls  # parsed without OverflowError
     assert f.size.edges.small_medium <= query.MAX_EDGE_PX**2
     assert np.isfinite(f.size.edges.medium_large) and f.size.edges.medium_large <= query.MAX_EDGE_PX**2

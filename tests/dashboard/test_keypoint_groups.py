@@ -9,7 +9,12 @@ import pytest
 
 from analysis.cache import CacheKey
 from analysis.definitions import PersonPopulation
-from dashboard.figures.keypoints import VisibilityRule, joint_rate_groups, joint_rates_figure, visibility_rule
+from dashboard.figures.keypoints import (
+    VisibilityRule,
+    joint_rate_groups,
+    joint_rates_figure,
+    visibility_rule,
+)
 from dashboard.filters import Filters, apply_filters
 from dashboard.loading import keypoint_schema, load_caches, load_keypoints
 from tests.analysis.test_population import real_cache  # noqa: F401  (fixture)

@@ -9,7 +9,12 @@ import pytest
 from dashboard_helpers import app, charts, open_view, texts
 
 from analysis.definitions import CrowdConvention, CrowdIndexValue, PersonPopulation, SizeBucket
-from dashboard.figures.crowding import crowd_levels_both_table, crowd_levels_table, density_coverage, density_notes
+from dashboard.figures.crowding import (
+    crowd_levels_both_table,
+    crowd_levels_table,
+    density_coverage,
+    density_notes,
+)
 from dashboard.figures.people import people_axis
 from dashboard.filters import Filters, apply_filters
 from dashboard.loading import load_caches
