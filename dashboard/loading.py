@@ -38,7 +38,6 @@ class Caches:
     """Every cached split under one root, concatenated.
 
     Attributes:
-        root: the cache root.
         keys: the cached splits.
         manifests: manifest per ``str(key)``.
         images: one row per image (``dataset``, ``split``, ``source`` categorical),
@@ -53,7 +52,6 @@ class Caches:
             as its manifests record it, defaults filled from the name alone.
     """
 
-    root: Path
     keys: list[CacheKey]
     manifests: dict[str, dict[str, Any]]
     images: pd.DataFrame
@@ -154,7 +152,7 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
         scenes = _categorical(scenes, ["dataset", "split"])
     identities = dataset_identities(manifests)
     datasets = sorted(identities, key=lambda name: identities[name].sort_key)
-    return Caches(root, list(keys), manifests, images, persons, crowd_regions, scenes, datasets, identities)
+    return Caches(list(keys), manifests, images, persons, crowd_regions, scenes, datasets, identities)
 
 
 def dataset_identities(manifests: dict[str, dict[str, Any]]) -> dict[str, ResolvedIdentity]:
