@@ -57,7 +57,7 @@ def people_axis(filters: Filters) -> tuple[str, str, str]:
         return ("persons", "persons per image",
                 f"denominator: every selected image, those without a person counted at 0 ({population})")
     what = f"{filters.bucket.value} persons"
-    return (what, f"{what} per image (images with >= 1 {filters.bucket.value} person)",
+    return (what, f"{what} per image (images with ≥ 1)",
             f"denominator: images with at least one {filters.bucket.value} person ({population}); "
             "images without one are left out")
 

@@ -90,7 +90,7 @@ def test_crowdindex_levels_from_stored_and_computed(caches):
 def test_people_per_image_names_its_denominator():
     what, x_title, denominator = people_axis(Filters(bucket=SizeBucket.SMALL))
     assert what == "small persons"
-    assert x_title == "small persons per image (images with >= 1 small person)"
+    assert x_title == "small persons per image (images with ≥ 1)"
     assert "denominator: images with at least one small person (persons=keypoints)" in denominator
     assert people_axis(Filters())[1] == "persons per image"
 
@@ -104,7 +104,7 @@ def test_people_view_caption_and_axis_with_bucket_small(app_env):
     import plotly.io as pio
 
     fig = pio.from_json(at.get("plotly_chart")[0].proto.spec, skip_invalid=True)
-    assert fig.layout.xaxis.title.text == "small persons per image (images with >= 1 small person)"
+    assert fig.layout.xaxis.title.text == "small persons per image (images with ≥ 1)"
 
 
 def test_crowding_captions_say_crowdindex_ignores_the_population(app_env):
