@@ -37,10 +37,13 @@ class SeriesBy(enum.StrEnum):
 
 def series_keys(images: pd.DataFrame, by: SeriesBy) -> pd.Series:
     """(N,) categorical series key of every image row: ``name``, ``name/split`` or ``name: source``."""
+    if by is SeriesBy.DATASET:  # the dataset column itself (categorical: no string work per row)
+        column = images["dataset"]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            return column.cat.rename_categories([str(c) for c in column.cat.categories])
+        return column.astype(str).astype("category")
     dataset = images["dataset"].astype(str)
-    if by is SeriesBy.DATASET:
-        keys = dataset
-    elif by is SeriesBy.SPLIT:
+    if by is SeriesBy.SPLIT:
         keys = dataset + "/" + images["split"].astype(str)
     else:
         source = images["source"].astype(object).where(images["source"].notna(), NO_SOURCE).astype(str)
