@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analysis.scenes.aggregates import entropy_unit, labels_from_manifest
+from analysis.scenes.aggregates import entropy_unit
 from dashboard import paths, ui
 from dashboard.figures.scenes import (
     aggregates_by_dataset,
@@ -12,6 +12,7 @@ from dashboard.figures.scenes import (
     top_categories_figure,
     with_series,
 )
+from dashboard.scene_runs import scene_runs
 
 ctx = ui.context()
 f = ctx.filtered
@@ -19,41 +20,24 @@ st.title("Scenes")
 scenes = ctx.caches.scenes
 if scenes is not None:
     scenes = with_series(scenes, f.images)
-have = [] if scenes is None else sorted(str(d) for d in scenes["dataset"].unique())
-missing = [d for d in ctx.datasets if d not in have]
-if missing:
-    splits = sorted({k.split for k in ctx.caches.keys if k.dataset in missing
-                     and (f.filters.split is None or k.split == f.filters.split)})
-    root = paths.cache_root()
-    cmds = "\n".join(f"python -m analysis scenes --name {d} --split {s} --cache-dir {root}"
-                     for d in missing for s in splits
-                     if any(k.dataset == d and k.split == s for k in ctx.caches.keys))
-    st.info(f"Scenes not computed for: {', '.join(missing)}. Compute them (needs the images and "
+runs = scene_runs(scenes, ctx.datasets, ctx.caches.manifests, ctx.caches.keys, f.filters.split,
+                  paths.cache_root())
+if runs.missing:
+    st.info(f"Scenes not computed for: {', '.join(runs.missing)}. Compute them (needs the images and "
             "the Places365 model, `python -m analysis fetch places365`):")
-    st.code(cmds or "python -m analysis scenes --name NAME --split SPLIT", language="bash")
-if not have:
+    st.code("\n".join(runs.commands) or "python -m analysis scenes --name NAME --split SPLIT", language="bash")
+if not runs.have:
     st.stop()
-
-datasets = [d for d in ctx.datasets if d in have]
-series = [k for k in ctx.series if ctx.dataset_of(k) in have]
-manifests = [m for k, m in ctx.caches.manifests.items() if k.split("/")[0] in datasets]
-bases = {(m.get("scenes") or {}).get("entropy_base") for m in manifests}
-base = next(iter(bases)) if len(bases) == 1 else None
-if len(bases) > 1:
-    st.warning(f"scenes were computed with different log bases ({bases}); shown as stored")
-synthetic = [d for d in datasets if any((m.get("scenes") or {}).get("synthetic")
-                                         for k, m in ctx.caches.manifests.items() if k.split("/")[0] == d)]
-if synthetic:
-    st.warning(f"Synthetic scene results for {', '.join(ctx.label(d) for d in synthetic)}: seeded random "
+if len(runs.bases) > 1:
+    st.warning(f"scenes were computed with different log bases ({set(runs.bases)}); shown as stored")
+if runs.synthetic:
+    st.warning(f"Synthetic scene results for {', '.join(ctx.label(d) for d in runs.synthetic)}: seeded random "
                "predictions (no network), written so every view has something to show. Not real scene "
                "statistics.", icon=":material/science:")
-labels = next((lab for lab in map(labels_from_manifest, manifests) if lab), None)
+series = [k for k in ctx.series if ctx.dataset_of(k) in runs.have]
+base, labels, note = runs.base, runs.labels, runs.note
 unit = entropy_unit(base)
 aggs = aggregates_by_dataset(scenes, series, labels=labels, entropy_base=base)
-models = sorted({str((m.get("scenes") or {}).get("model")) for m in manifests if m.get("scenes")})
-note = (f"per-image entropy H = -sum p log p of the Places365 softmax ({unit}); "
-        "variance is the population variance (ddof=0); "
-        f"model {', '.join(models)} (Resize(256, 256), CenterCrop(224))")
 
 fig = entropy_hist(scenes, series, normalise=ctx.filters.normalise, styles=ctx.styles,
                    caption=ctx.caption(note), unit=unit)
