@@ -58,9 +58,9 @@ def crowd_index_hist(
     centres = (table["left"] + table["right"]).to_numpy() / 2
     fig = go.Figure()
     for i, name in enumerate(datasets):
-        st = style_for(styles, name, i)
-        fig.add_bar(x=centres, y=table[name].to_numpy(), name=st["label"], width=bin_width,
-                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+        style = style_for(styles, name, i)
+        fig.add_bar(x=centres, y=table[name].to_numpy(), name=style["label"], width=bin_width,
+                    marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
                     opacity=0.6 if len(datasets) > 1 else 1.0,
                     customdata=np.full(len(table), name))
     fig.update_layout(barmode="overlay")
@@ -139,11 +139,11 @@ def crowd_levels(
     for col, conv in enumerate(convs, start=1):
         part = table[table["convention"] == conv.levels().label]
         for i, name in enumerate(datasets):
-            st = style_for(styles, name, i)
+            style = style_for(styles, name, i)
             rows = part[part["dataset"] == name]
-            fig.add_bar(x=rows["level"], y=rows[value], name=st["label"], legendgroup=name,
+            fig.add_bar(x=rows["level"], y=rows[value], name=style["label"], legendgroup=name,
                         showlegend=col == 1,
-                        marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+                        marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
                         row=1, col=col)
     fig.update_layout(barmode="group")
     return finish(fig, title="Crowd levels", caption=caption, x_title="",
@@ -196,10 +196,10 @@ def density_levels_figure(
     value = Normalisation(normalise).column
     fig = go.Figure()
     for i, name in enumerate(datasets):
-        st = style_for(styles, name, i)
+        style = style_for(styles, name, i)
         rows = table[table["dataset"] == name]
-        fig.add_bar(x=rows["level"], y=rows[value], name=st["label"],
-                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}})
+        fig.add_bar(x=rows["level"], y=rows[value], name=style["label"],
+                    marker={"color": style["color"], "pattern": {"shape": style["pattern"]}})
     fig.update_layout(barmode="group")
     return finish(fig, title=title, caption=caption, x_title="density level",
                   y_title=y_label(normalise, "persons"))

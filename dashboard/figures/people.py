@@ -82,10 +82,10 @@ def people_per_image(
     table = people_per_image_table(images, datasets, normalise=normalise)
     fig = go.Figure()
     for i, name in enumerate(datasets):
-        st = style_for(styles, name, i)
+        style = style_for(styles, name, i)
         fig.add_bar(
-            x=table.index.to_numpy(), y=table[name].to_numpy(), name=st["label"],
-            marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+            x=table.index.to_numpy(), y=table[name].to_numpy(), name=style["label"],
+            marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
             opacity=0.6 if mode == "overlay" and len(datasets) > 1 else 1.0,
             customdata=np.full(len(table), name),
             hovertemplate="%{x} persons: %{y}<extra>%{customdata}</extra>",

@@ -100,9 +100,9 @@ def entropy_hist(
             continue
         counts = np.histogram(v, bins=edges)[0].astype(float)
         counts = Normalisation(normalise).apply(counts)
-        st = style_for(styles, name, i)
-        fig.add_scatter(x=edges, y=np.append(counts, counts[-1]), name=st["label"], mode="lines",
-                        line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2})
+        style = style_for(styles, name, i)
+        fig.add_scatter(x=edges, y=np.append(counts, counts[-1]), name=style["label"], mode="lines",
+                        line={"shape": "hv", "color": style["color"], "dash": style["dash"], "width": 2})
     return finish(fig, title="Per-image scene entropy", caption=caption,
                   x_title=f"entropy H ({unit})", y_title=y_label(normalise, "images"))
 
@@ -117,9 +117,9 @@ def top_categories_figure(
     fig = go.Figure()
     for i, (name, agg) in enumerate(aggregates.items()):
         top = agg.top_table()
-        st = style_for(styles, name, i)
-        fig.add_bar(y=top["name"], x=top["share"], name=st["label"], orientation="h",
-                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}})
+        style = style_for(styles, name, i)
+        fig.add_bar(y=top["name"], x=top["share"], name=style["label"], orientation="h",
+                    marker={"color": style["color"], "pattern": {"shape": style["pattern"]}})
     fig.update_layout(barmode="group", yaxis={"autorange": "reversed"})
     return finish(fig, title="Top scene categories (top-1)", caption=caption,
                   x_title="share of images", y_title="")

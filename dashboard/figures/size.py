@@ -51,10 +51,10 @@ def size_buckets(
     table = bucket_table(persons, datasets, normalise=normalise)
     fig = go.Figure()
     for i, name in enumerate(datasets):
-        st = style_for(styles, name, i)
+        style = style_for(styles, name, i)
         fig.add_bar(
-            x=BUCKETS, y=table[name].to_numpy(), name=st["label"],
-            marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+            x=BUCKETS, y=table[name].to_numpy(), name=style["label"],
+            marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
         )
     fig.update_layout(barmode="group")
     return finish(fig, title="Persons per size bucket", caption=caption, x_title="size bucket",
@@ -103,11 +103,11 @@ def area_distribution(
     x = to_x(np.append(table["left"].to_numpy(), table["right"].to_numpy()[-1]))
     fig = go.Figure()
     for i, name in enumerate(datasets):
-        st = style_for(styles, name, i)
+        style = style_for(styles, name, i)
         y = table[name].to_numpy()
         fig.add_scatter(
-            x=x, y=np.append(y, y[-1] if len(y) else 0), name=st["label"], mode="lines",
-            line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2},
+            x=x, y=np.append(y, y[-1] if len(y) else 0), name=style["label"], mode="lines",
+            line={"shape": "hv", "color": style["color"], "dash": style["dash"], "width": 2},
         )
     for edge, label in ((edges.small_medium, "small|medium"), (edges.medium_large, "medium|large")):
         fig.add_vline(x=float(to_x(edge)), line={"dash": "dot", "color": "#555555", "width": 1},
@@ -159,9 +159,9 @@ def relative_size(
     x = np.append(table["left"].to_numpy(), 1.0)
     fig = go.Figure()
     for i, name in enumerate(datasets):
-        st = style_for(styles, name, i)
+        style = style_for(styles, name, i)
         y = table[name].to_numpy()
-        fig.add_scatter(x=x, y=np.append(y, y[-1]), name=st["label"], mode="lines",
-                        line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2})
+        fig.add_scatter(x=x, y=np.append(y, y[-1]), name=style["label"], mode="lines",
+                        line={"shape": "hv", "color": style["color"], "dash": style["dash"], "width": 2})
     return finish(fig, title="Relative size", caption=caption,
                   x_title="sqrt(person area / image area)", y_title=y_label(normalise, "persons"))
