@@ -120,6 +120,7 @@ def write_demo_scenes(cache_root: Path, key: cache.CacheKey, profile: DemoProfil
     They go through the real per-image statistics and the real scenes writer, so
     ``scenes.parquet`` and ``manifest["scenes"]`` have exactly a real run's layout.
     """
+    from analysis.manifest import ScenesFacts
     from analysis.scenes.entropy import TOP_K, scene_stats_from_logits
     from analysis.scenes.labels import N_CLASSES
     from analysis.scenes.writer import write_scenes
@@ -137,32 +138,19 @@ def write_demo_scenes(cache_root: Path, key: cache.CacheKey, profile: DemoProfil
         "entropy": stats["entropy"], "top5_ids": list(stats["top5_ids"]),
         "top5_probs": list(stats["top5_probs"]), "p_indoor": stats["p_indoor"],
     }, index=pd.Index(ids, name="image_id"))
-    facts = {
-        "synthetic": True,
-        "model": DEMO_SCENE_MODEL,
-        "arch": "none (synthetic predictions: seeded random logits, no network)",
-        "weights": None,
-        "weights_sha256": None,
-        "entropy_base": None,
-        "entropy_unit": "nats",
-        "preprocessing": "none (synthetic)",
-        "top_k": TOP_K,
-        "images_fingerprint": None,
-        "n_images": len(ids),
-        "n_ok": len(ids),
-        "n_failed": 0,
-        "failures": [],
-        "n_computed_this_run": len(ids),
-        "n_resumed": 0,
-        "seconds": 0.0,
-        "images_per_s": None,
-        "device": "none",
-        "backend": "synthetic",
-        "batch_size": None,
-        "workers": 0,
-        "categories": [f"synthetic scene {i}" for i in range(N_CLASSES)],
-        "finished_at": None,
-    }
+    facts = ScenesFacts(
+        model=DEMO_SCENE_MODEL,
+        synthetic=True,
+        arch="none (synthetic predictions: seeded random logits, no network)",
+        preprocessing="none (synthetic)",
+        top_k=TOP_K,
+        n_images=len(ids),
+        n_ok=len(ids),
+        n_computed_this_run=len(ids),
+        device="none",
+        backend="synthetic",
+        categories=[f"synthetic scene {i}" for i in range(N_CLASSES)],
+    )
     return write_scenes(folder, key.dataset, key.split, results, DEMO_SCENE_MODEL, facts)
 
 

@@ -1,18 +1,18 @@
 """What the scene runs of the selected datasets say: which datasets have scene results,
 how to compute the missing ones, the entropy base, category names, models, and which
 results are synthetic (the demo's).  Pure; no streamlit.  The only manifest reader of
-the Scenes view (``manifest["scenes"]``)."""
+the Scenes view (``Manifest.scenes``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from analysis.cache import CacheKey
+from analysis.manifest import Manifest, ScenesFacts
 from analysis.scenes.aggregates import entropy_unit, labels_from_manifest
 
 #: The preprocessing a real run uses (analysis.scenes.pipeline), for captions.
@@ -60,7 +60,7 @@ class SceneRuns:
 
 
 def scene_runs(
-    scenes: pd.DataFrame | None, datasets: Sequence[str], manifests: Mapping[str, Mapping[str, Any]],
+    scenes: pd.DataFrame | None, datasets: Sequence[str], manifests: Mapping[str, Manifest],
     keys: Sequence[CacheKey], split: str | None, cache_root: Path,
 ) -> SceneRuns:
     """Scene facts of ``datasets`` (selection order).
@@ -79,12 +79,11 @@ def scene_runs(
         f"python -m analysis scenes --name {k.dataset} --split {k.split} --cache-dir {cache_root}"
         for d in missing for k in keys if k.dataset == d and (split is None or k.split == split)
     )
-    runs = {key: m.get("scenes") or {} for key, m in manifests.items() if key.split("/")[0] in have}
-    runs = {key: r for key, r in runs.items() if r}
+    runs: dict[str, ScenesFacts] = {key: m.scenes for key, m in manifests.items()
+                                    if key.split("/")[0] in have and m.scenes is not None}
     labels = next((lab for lab in (labels_from_manifest(manifests[key]) for key in sorted(runs)) if lab), None)
-    synthetic = tuple(d for d in have if any(r.get("synthetic") for key, r in runs.items()
-                                             if key.split("/")[0] == d))
+    synthetic = tuple(d for d in have if any(r.synthetic for key, r in runs.items() if key.split("/")[0] == d))
     return SceneRuns(
-        have, missing, commands, frozenset(r.get("entropy_base") for r in runs.values()), labels,
-        tuple(sorted({str(r.get("model")) for r in runs.values() if not r.get("synthetic")})), synthetic,
+        have, missing, commands, frozenset(r.entropy_base for r in runs.values()), labels,
+        tuple(sorted({r.model for r in runs.values() if not r.synthetic})), synthetic,
     )

@@ -41,6 +41,7 @@ BUILD_COMMAND = "python -m analysis build"
 _CTX = "_poseatlas_ctx"
 _FIGS = "_poseatlas_figures"
 _TABLES = "_poseatlas_tables"
+_NOTES = "_poseatlas_cache_notes"
 
 
 @dataclass
@@ -225,6 +226,7 @@ def setup() -> RunState:
     """Load caches, draw the sidebar, apply the filters (called once per rerun by app.py)."""
     st.session_state[_FIGS] = []
     st.session_state[_TABLES] = []
+    st.session_state[_NOTES] = ([], [])
     root = paths.cache_root()
     state: RunState
     try:
@@ -232,6 +234,8 @@ def setup() -> RunState:
     except Exception as exc:  # a damaged cache file: say which, never a traceback
         state = CacheError(root, f"could not read the caches under {root}: {exc}")
     else:
+        # Damaged or stale splits are left out one by one; each page names them.
+        st.session_state[_NOTES] = (list(c.skipped.values()), list(c.outdated.values()))
         state = NoCaches(root) if c.empty else _context(c)
     st.session_state[_CTX] = state
     return state
@@ -249,12 +253,20 @@ def _context(c: Caches) -> Context:
 def context() -> Context:
     """This rerun's context; stops the page with a clear message when there is nothing to show."""
     state = st.session_state.get(_CTX)
+    skipped, outdated = st.session_state.get(_NOTES, ([], []))
+    for note in skipped:
+        st.warning(f"Split left out: {note}", icon=":material/warning:")
+    for note in outdated:
+        st.info(f"Stale cache: {note}", icon=":material/update:")
     if isinstance(state, CacheError):
         st.error(state.message)
         st.markdown(f"Rebuild the caches: `{BUILD_COMMAND} --force --cache-dir {state.root}`")
         st.stop()
     if not isinstance(state, Context):  # NoCaches (or a page run before setup)
         root = state.root if isinstance(state, NoCaches) else paths.cache_root()
+        if skipped:
+            st.info(f"No readable cache under `{root}`: rebuild the splits named above.")
+            st.stop()
         st.info(f"No caches found under `{root}`.")
         st.markdown(
             f"Build the demo caches with `{DEMO_COMMAND}` (or `make run`), or build your own "

@@ -1,4 +1,4 @@
-"""The one writer of scene results: ``scenes.parquet`` (atomic) and ``manifest["scenes"]``.
+"""The one writer of scene results: ``scenes.parquet`` (atomic) and ``manifest.scenes``.
 
 Used by a real run (``analysis.scenes.runner``) and by the demo's synthetic results
 (``analysis.demo``); torch-free.
@@ -7,33 +7,22 @@ Used by a real run (``analysis.scenes.runner``) and by the demo's synthetic resu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 import pyarrow as pa
 
-from analysis.cache import MANIFEST_FILE, SCENES_FILE, write_json, write_parquet
+from analysis.cache import SCENES_FILE, SCENES_SCHEMA, split_lock, write_parquet
 from analysis.errors import PoseAtlasError
-
-SCENES_SCHEMA = pa.schema([
-    ("dataset", pa.string()),
-    ("split", pa.string()),
-    ("image_id", pa.int64()),
-    ("entropy", pa.float64()),
-    ("top5_ids", pa.list_(pa.int16())),
-    ("top5_probs", pa.list_(pa.float32())),
-    ("p_indoor", pa.float64()),
-    ("model", pa.string()),
-])
+from analysis.manifest import ScenesFacts, read_manifest, table_file, write_manifest
 
 
 def write_scenes(
-    cache_dir: Path, dataset: str, split: str, results: pd.DataFrame, model_id: str, facts: dict[str, Any],
+    cache_dir: Path, dataset: str, split: str, results: pd.DataFrame, model_id: str, facts: ScenesFacts,
 ) -> Path:
-    """Write ``scenes.parquet`` atomically, then record ``facts`` as ``manifest["scenes"]``
-    (read-modify-write, atomic: what others wrote to the manifest stays).
+    """Write ``scenes.parquet`` atomically, then record ``facts`` (and the table's size and
+    rows) in the split's manifest: read-modify-write under the split's lock, so a build
+    swapping the split meanwhile is never undone by an old manifest.
 
     Args:
         cache_dir: ``<root>/<dataset>/<split>``, with its manifest.
@@ -46,9 +35,8 @@ def write_scenes(
         Path of scenes.parquet.
     """
     cache_dir = Path(cache_dir)
-    manifest_path = cache_dir / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise PoseAtlasError(f"no cache at {cache_dir} (no {MANIFEST_FILE}); build the dataset first")
+    if read_manifest(cache_dir) is None:
+        raise PoseAtlasError(f"no cache at {cache_dir} (no manifest.json); build the dataset first")
     table = pa.table(
         {
             "dataset": pa.array([dataset] * len(results), pa.string()),
@@ -64,7 +52,11 @@ def write_scenes(
     )
     scenes_path = cache_dir / SCENES_FILE
     write_parquet(table, scenes_path)
-    current = orjson.loads(manifest_path.read_bytes())
-    current["scenes"] = facts
-    write_json(current, manifest_path)
+    with split_lock(cache_dir):
+        current = read_manifest(cache_dir)
+        if current is None:
+            raise PoseAtlasError(f"no cache at {cache_dir} (no manifest.json); build the dataset first")
+        current.scenes = facts
+        current.tables[SCENES_FILE] = table_file(scenes_path)
+        write_manifest(current, cache_dir)
     return scenes_path

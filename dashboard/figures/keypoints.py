@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,13 +37,12 @@ class VisibilityRule(enum.StrEnum):
 NOT_VISIBILITY_SCHEMAS = ("crowdpose14",)
 
 
-def visibility_rule(manifest: Mapping[str, Any]) -> VisibilityRule:
-    """The rule a split's manifest implies (schema name, then the detected convention)."""
-    schema = (manifest.get("keypoint_schema") or {}).get("name")
-    if schema in NOT_VISIBILITY_SCHEMAS:
+def visibility_rule(schema_name: str | None, convention: str) -> VisibilityRule:
+    """The rule for a split: its keypoint schema's name (a manifest's ``keypoint_schema.name``),
+    then the convention detected in the file (``definitions.visibility``: coco or binary)."""
+    if schema_name in NOT_VISIBILITY_SCHEMAS:
         return VisibilityRule.NOT_VISIBILITY
-    convention = str((manifest.get("definitions") or {}).get("visibility", ""))
-    return VisibilityRule.BINARY if convention.startswith("binary") else VisibilityRule.COCO
+    return VisibilityRule.BINARY if str(convention) == VisibilityRule.BINARY.value else VisibilityRule.COCO
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from analysis.manifest import images_root
 from dashboard import data, paths, ui
 from dashboard.browsing import browse_images, clamp, image_label, rows_of_image
 from dashboard.draw import draw_persons, safe_image_path
-from dashboard.loading import images_root, keypoint_schema
+from dashboard.loading import keypoint_schema
 
 PER_PAGE = 12
 ctx = ui.context()
@@ -87,7 +88,7 @@ for i, (idx, img) in enumerate(chunk.iterrows()):
     mine = rows_of_image(persons, idx)
     kp = data.keypoints(dataset, split)
     rows = mine["row"].to_numpy()
-    _, skeleton = keypoint_schema(manifest, kp.shape[1] // 3)
+    _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
     boxes = mine[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
     cr = rows_of_image(crowd, idx)[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
     try:

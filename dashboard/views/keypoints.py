@@ -24,8 +24,9 @@ for name in ctx.datasets:
         continue
     groups = joint_rate_groups(
         ctx.label(name), mine, lambda split, n=name: data.keypoints(n, split),
-        lambda split, k, n=name: keypoint_schema(ctx.caches.manifest(n, split), k)[0],
-        lambda split, n=name: visibility_rule(ctx.caches.manifest(n, split)),
+        lambda split, k, n=name: keypoint_schema(ctx.caches.manifest(n, split).keypoint_schema, k)[0],
+        lambda split, n=name: visibility_rule(ctx.caches.manifest(n, split).keypoint_schema.name,
+                                              ctx.caches.manifest(n, split).definitions.visibility),
     )
     for g in groups:
         show_visible = g.rule is not VisibilityRule.NOT_VISIBILITY

@@ -3,6 +3,7 @@ aggregated by the real code, and shown by the Scenes view with Table 4."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,6 @@ import pytest
 
 from analysis import cache
 from analysis.scenes.aggregates import labels_from_manifest
-from analysis.scenes.writer import SCENES_SCHEMA
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ def test_demo_scenes_have_a_real_runs_layout(demo_with_scenes):
     root = demo_with_scenes
     for key in cache.list_caches(root):
         path = key.directory(root) / cache.SCENES_FILE
-        assert pq.read_schema(path).remove_metadata() == SCENES_SCHEMA
+        assert pq.read_schema(path).remove_metadata() == cache.SCENES_SCHEMA
         scenes = cache.read_scenes(root, key)
         images = cache.read_images(root, key, columns=["image_id"])
         assert scenes["image_id"].tolist() == images["image_id"].tolist()
@@ -40,12 +40,14 @@ def test_demo_scenes_have_a_real_runs_layout(demo_with_scenes):
         assert ((h > 0) & (h < np.log(365))).all() and h.std() > 0.1  # varied, not all uniform
         # the top-5 probabilities bound the entropy from below: H >= -sum_top5 p log p
         assert (h >= -(probs * np.log(probs)).sum(axis=1) - 1e-6).all()
-        manifest = cache.read_manifest(root, key)
-        facts = manifest["scenes"]
-        assert facts["synthetic"] is True and facts["model"] == "synthetic-demo"
+        manifest = cache.read_manifest(root, key)  # decodes as a typed manifest: a real run's layout
+        assert manifest.scenes.synthetic is True and manifest.scenes.model == "synthetic-demo"
+        assert manifest.tables[cache.SCENES_FILE].rows == len(images)
         assert set(scenes["model"]) == {"synthetic-demo"}
         assert labels_from_manifest(manifest)[0] == "synthetic scene 0"
-        assert manifest["synthetic"] is True and manifest["counts"]["images"] == len(images)
+        assert manifest.synthetic is True and manifest.counts.images == len(images)
+        raw = json.loads((key.directory(root) / cache.MANIFEST_FILE).read_text())
+        assert raw["scenes"]["synthetic"] is True  # on disk too
 
 
 def test_scenes_view_and_table4_show_on_the_demo(demo_with_scenes, monkeypatch):

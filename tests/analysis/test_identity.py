@@ -25,6 +25,11 @@ COLOUR_BLIND_SAFE = {
 }
 
 
+def raw_manifest(root: Path, key: cache.CacheKey) -> dict:
+    """manifest.json as written on disk (plain JSON)."""
+    return json.loads((key.directory(root) / cache.MANIFEST_FILE).read_text())
+
+
 def tiny_file(folder: Path, name: str = "tiny.json") -> Path:
     doc = {
         "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}],
@@ -77,7 +82,7 @@ def test_registry_identity_reaches_manifest_and_dashboard_without_rebuild(tmp_pa
     root = tmp_path / "cache"
     for spec in specs:
         build_split(spec, root, progress=False)
-    manifest = cache.read_manifest(root, cache.CacheKey("zeta", "train"))
+    manifest = raw_manifest(root, cache.CacheKey("zeta", "train"))
     assert manifest["identity"] == {"display_name": "Zeta Pose", "color": "#882255", "hatch": "x",
                                     "order": 1, "paper_name": "COCO"}
     caches = load_caches(root)
@@ -91,7 +96,7 @@ def test_registry_identity_reaches_manifest_and_dashboard_without_rebuild(tmp_pa
     registry.write_text(registry.read_text().replace("#882255", "#44AA99"))
     result = build_split(load_registry(registry)[0], root, progress=False)
     assert result.status == "up-to-date"
-    again = cache.read_manifest(root, cache.CacheKey("zeta", "val"))
+    again = raw_manifest(root, cache.CacheKey("zeta", "val"))
     assert again["identity"]["color"] == "#44AA99" and again["built_at"] == built_at
 
 
@@ -128,12 +133,12 @@ def test_ad_hoc_build_flags(tmp_path):
     ok = subprocess.run([*run, "--display-name", "COCO (79 images)", "--color", "#009E73", "--hatch", "/",
                          "--order", "3"], cwd=REPO, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    assert cache.read_manifest(root, cache.CacheKey("mini", "val"))["identity"] == {
+    assert raw_manifest(root, cache.CacheKey("mini", "val"))["identity"] == {
         "display_name": "COCO (79 images)", "color": "#009E73", "hatch": "/", "order": 3}
     bad = subprocess.run([*run, "--color", "green"], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: build: color must be '#RRGGBB', got 'green'"
     # the failed call changed nothing
-    assert cache.read_manifest(root, cache.CacheKey("mini", "val"))["identity"]["color"] == "#009E73"
+    assert raw_manifest(root, cache.CacheKey("mini", "val"))["identity"]["color"] == "#009E73"
 
 
 def test_resolve_fills_only_what_is_unset():

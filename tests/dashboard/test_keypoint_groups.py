@@ -49,8 +49,9 @@ def test_joint_rates_match_pandas(caches, name, population):
     mine = f.persons[(f.persons["dataset"] == name).to_numpy()]
     groups = joint_rate_groups(
         name, mine, lambda split: load_keypoints(root, CacheKey(name, split)),
-        lambda split, k: keypoint_schema(c.manifest(name, split), k)[0],
-        lambda split: visibility_rule(c.manifest(name, split)),
+        lambda split, k: keypoint_schema(c.manifest(name, split).keypoint_schema, k)[0],
+        lambda split: visibility_rule(c.manifest(name, split).keypoint_schema.name,
+                                      c.manifest(name, split).definitions.visibility),
     )
     assert len(groups) == 1
     g = groups[0]

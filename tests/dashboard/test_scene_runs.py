@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
 from analysis.cache import CacheKey
+from analysis.manifest import ScenesFacts
 from dashboard.scene_runs import scene_runs
+
+def run(facts: ScenesFacts | None) -> SimpleNamespace:
+    """The part of a manifest scene_runs reads."""
+    return SimpleNamespace(scenes=facts)
+
 
 KEYS = [CacheKey("a", "train"), CacheKey("a", "val"), CacheKey("b", "val"), CacheKey("c", "val")]
 
@@ -15,9 +22,9 @@ KEYS = [CacheKey("a", "train"), CacheKey("a", "val"), CacheKey("b", "val"), Cach
 def test_missing_commands_models_and_synthetic():
     scenes = pd.DataFrame({"dataset": ["b", "c"]})
     manifests = {
-        "a/train": {}, "a/val": {},
-        "b/val": {"scenes": {"model": "resnet18@abc", "entropy_base": None, "categories": ["x", "y"]}},
-        "c/val": {"scenes": {"model": "synthetic-demo", "entropy_base": None, "synthetic": True}},
+        "a/train": run(None), "a/val": run(None),
+        "b/val": run(ScenesFacts(model="resnet18@abc", categories=["x", "y"])),
+        "c/val": run(ScenesFacts(model="synthetic-demo", synthetic=True)),
     }
     runs = scene_runs(scenes, ["c", "a", "b"], manifests, KEYS, None, Path("/cache"))
     assert runs.have == ("c", "b") and runs.missing == ("a",)
@@ -32,8 +39,7 @@ def test_missing_commands_models_and_synthetic():
 
 
 def test_different_bases_and_no_scenes():
-    manifests = {"a/val": {"scenes": {"model": "m", "entropy_base": 2.0}},
-                 "b/val": {"scenes": {"model": "m", "entropy_base": None}}}
+    manifests = {"a/val": run(ScenesFacts(model="m", entropy_base=2.0)), "b/val": run(ScenesFacts(model="m"))}
     runs = scene_runs(pd.DataFrame({"dataset": ["a", "b"]}), ["a", "b"], manifests, KEYS, None, Path("/c"))
     assert runs.bases == frozenset({2.0, None}) and runs.base is None
     same = scene_runs(pd.DataFrame({"dataset": ["a"]}), ["a"], manifests, KEYS, None, Path("/c"))
