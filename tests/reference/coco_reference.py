@@ -97,7 +97,7 @@ def is_reference_person(ann: dict[str, Any], n_labelled: int) -> bool:
 def crowd_index(anns: list[dict[str, Any]]) -> float:
     """CrowdIndex of one image given all its annotations."""
     ratios = []
-    for ann, (n_a, n_b) in zip(anns, person_crowding(anns)):
+    for ann, (n_a, n_b) in zip(anns, person_crowding(anns), strict=True):
         if is_reference_person(ann, n_a) and n_a > 0:
             ratios.append(n_b / n_a)
     if not ratios:
@@ -137,7 +137,7 @@ def reference_tables(
         n_persons = 0
         n_crowd = 0
         ratios = []
-        for ann, (n_a, n_b) in zip(anns, counts):
+        for ann, (n_a, n_b) in zip(anns, counts, strict=True):
             crowd = _is_crowd(ann)
             if crowd:
                 n_crowd += 1
