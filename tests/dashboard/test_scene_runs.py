@@ -11,6 +11,7 @@ from analysis.cache import CacheKey
 from analysis.manifest import ScenesFacts
 from dashboard.scene_runs import scene_runs
 
+
 def run(facts: ScenesFacts | None) -> SimpleNamespace:
     """The part of a manifest scene_runs reads."""
     return SimpleNamespace(scenes=facts)
