@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--images", type=Path, help="image folder: checks every file exists")
     build.add_argument("--keypoint-schema", help="override the joint list: coco17 or crowdpose14")
     build.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
-    look = build.add_argument_group("identity", "ad hoc builds: how the dataset looks in figures (else derived from its name)")
+    look = build.add_argument_group(
+        "identity", "ad hoc builds: how the dataset looks in figures (else derived from its name)")
     look.add_argument("--display-name", help="name in legends, captions and tables")
     look.add_argument("--color", help="colour as #RRGGBB")
     look.add_argument("--hatch", help="bar pattern: '', '/', '.', 'x', '\\', '+', '-' or '|'")

@@ -192,9 +192,11 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
     sb.selectbox("Area source", [a.value for a in AreaSource], key="g_area", on_change=_remember, args=("g_area",),
                  format_func=lambda v: f"{v}: {AreaSource(v).description}")
     col1, col2 = sb.columns(2)
-    col1.number_input("small|medium (px)", min_value=1.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_sm", on_change=_remember, args=("g_sm",),
+    col1.number_input("small|medium (px)", min_value=1.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_sm",
+                      on_change=_remember, args=("g_sm",),
                       help="Edge as a side length: 32 means area 32^2.")
-    col2.number_input("medium|large (px)", min_value=2.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_ml", on_change=_remember, args=("g_ml",))
+    col2.number_input("medium|large (px)", min_value=2.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_ml",
+                      on_change=_remember, args=("g_ml",))
     sm, ml = float(st.session_state["g_sm"]), float(st.session_state["g_ml"])
     edges = SizeEdges()
     if sm < ml:
@@ -203,7 +205,8 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
         sb.error(f"edges must satisfy small|medium < medium|large (got {sm:g} and {ml:g}); "
                  f"using {query.edge_px(edges.small_medium):g} and {query.edge_px(edges.medium_large):g}")
     sb.radio("Normalise", [n.value for n in Normalisation], key="g_norm", horizontal=True, on_change=_remember,
-             args=("g_norm",), format_func=lambda v: "counts" if v == Normalisation.COUNT.value else "shares (per dataset)")
+             args=("g_norm",),
+             format_func=lambda v: "counts" if v == Normalisation.COUNT.value else "shares (per dataset)")
     with sb.expander("Paper export"):
         st.radio("Figure width", list(export.PRESETS), key="g_preset", on_change=_remember, args=("g_preset",),
                  format_func=lambda k: export.PRESETS[k].name)

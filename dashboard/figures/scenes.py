@@ -83,7 +83,8 @@ def table4(
 
 
 def entropy_hist(
-    scenes: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 40, normalise: Normalisation | str = Normalisation.COUNT,
+    scenes: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 40,
+    normalise: Normalisation | str = Normalisation.COUNT,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "", unit: str = "nats",
 ) -> go.Figure:
     """Step histogram of per-image scene entropy, one line per dataset."""

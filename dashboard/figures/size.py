@@ -121,7 +121,8 @@ def area_distribution(
 
 
 def relative_size_table(
-    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50, normalise: Normalisation | str = Normalisation.COUNT
+    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50,
+    normalise: Normalisation | str = Normalisation.COUNT,
 ) -> pd.DataFrame:
     """Histogram of sqrt(area / image area) over [0, 1] (values above 1 go in the last bin)."""
     rel = np.sqrt(persons["area"].to_numpy(dtype=float) / persons["image_area"].to_numpy(dtype=float))
@@ -150,7 +151,8 @@ def _histogram_table(
 
 
 def relative_size(
-    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50, normalise: Normalisation | str = Normalisation.COUNT,
+    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50,
+    normalise: Normalisation | str = Normalisation.COUNT,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
 ) -> go.Figure:
     if not len(persons) or not datasets:
