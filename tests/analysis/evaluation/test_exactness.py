@@ -146,7 +146,7 @@ def test_more_than_20_detections_per_image_are_cut_as_pycocotools_does(tmp_path:
     preds = noisy_predictions(doc, seed=5)
     busiest = max({p["image_id"] for p in preds}, key=lambda i: sum(p["image_id"] == i for p in preds))
     rng = np.random.default_rng(0)
-    base = [p for p in preds if p["image_id"] == busiest][0]
+    base = next(p for p in preds if p["image_id"] == busiest)
     for _ in range(30):  # many extra detections on one image, scores interleaved with the real ones
         kp = np.asarray(base["keypoints"]).reshape(-1, 3)
         kp[:, :2] += rng.normal(0, 3, (len(kp), 2))
