@@ -265,3 +265,6 @@ def assert_metrics_equal(ours: dict, ref: dict, tol: float = 1e-9, what: str = "
             assert a is None, f"{what} {key}: ours {a}, reference has no ground truth"
         else:
             assert a is not None and abs(a - b) <= tol, f"{what} {key}: ours {a}, reference {b}"
+
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
