@@ -43,7 +43,7 @@ def _run(tmp_path: Path, root: Path, key, text: str, capsys, name: str = "bad") 
 
 def _assert_refused(split, capsys, text: str, *needles: str) -> str:
     tmp_path, root, key = split
-    code, out, err = _run(tmp_path, root, key, text, capsys)
+    code, _out, err = _run(tmp_path, root, key, text, capsys)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err

@@ -52,7 +52,7 @@ def _args(root, key, *files, extra=()):
 
 
 def test_json_document_shape_and_values(mini, capsys) -> None:
-    tmp_path, root, key, doc, files = mini
+    _tmp_path, root, key, doc, files = mini
     assert main(_args(root, key, files[0], extra=["--json", "--size-area", "segm"])) == 0
     out = capsys.readouterr().out
     document = json.loads(out)  # exactly one JSON document on stdout
@@ -75,7 +75,7 @@ def test_json_document_shape_and_values(mini, capsys) -> None:
 
 
 def test_several_files_print_a_list_and_a_table(mini, capsys) -> None:
-    tmp_path, root, key, doc, files = mini
+    _tmp_path, root, key, _doc, files = mini
     assert main(_args(root, key, *files, extra=["--json", "--model", "A", "--model", "B"])) == 0
     documents = json.loads(capsys.readouterr().out)
     assert [d["model"] for d in documents] == ["A", "B"]
@@ -114,7 +114,7 @@ def test_an_unchanged_file_is_reused_and_re_sliced_from_stored_pairs(mini, capsy
 
 
 def test_evaluate_stored_matches_the_cli_and_says_what_is_fixed(mini) -> None:
-    tmp_path, root, key, doc, files = mini
+    _tmp_path, root, key, _doc, files = mini
     outcome = evaluate_files(root, key, files[:1], progress=False)[0]
     stored = read_evaluation(root, key, "model0")
     images, instances = read_images(root, key), read_instances(root, key)
@@ -137,7 +137,7 @@ def test_evaluate_stored_matches_the_cli_and_says_what_is_fixed(mini) -> None:
 
 
 def test_stored_layout_and_definitions_round_trip(mini) -> None:
-    tmp_path, root, key, doc, files = mini
+    _tmp_path, root, key, _doc, files = mini
     evaluate_files(root, key, files, ["first model", "second"], progress=False)
     folder = root / "mini" / "val" / "evaluations"
     assert sorted(p.name for p in folder.iterdir()) == ["first-model", "second"]
@@ -194,7 +194,7 @@ def test_a_rebuild_carries_evaluations_over_and_flags_changed_annotations_stale(
 
 
 def test_matches_at_colours_persons_and_detections(mini) -> None:
-    tmp_path, root, key, doc, files = mini
+    _tmp_path, root, key, _doc, files = mini
     evaluate_files(root, key, files[:1], progress=False)
     stored = read_evaluation(root, key, "model0")
     instances = read_instances(root, key)
@@ -221,7 +221,7 @@ def test_matches_at_colours_persons_and_detections(mini) -> None:
 
 
 def test_table_exports(mini, capsys) -> None:
-    tmp_path, root, key, doc, files = mini
+    tmp_path, root, key, _doc, files = mini
     csv, tex = tmp_path / "t5.csv", tmp_path / "t5.tex"
     assert main(_args(root, key, *files, extra=["--table-csv", str(csv), "--table-latex", str(tex), "--json"])) == 0
     documents = json.loads(capsys.readouterr().out)
@@ -241,7 +241,7 @@ def test_table_exports(mini, capsys) -> None:
 
 
 def test_the_evaluate_command_runs_as_a_process(mini) -> None:
-    tmp_path, root, key, doc, files = mini
+    _tmp_path, root, key, _doc, files = mini
     proc = subprocess.run(
         [sys.executable, "-m", "analysis", *_args(root, key, files[0], extra=["--json"])],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
