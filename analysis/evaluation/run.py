@@ -326,13 +326,14 @@ def _evaluate_one(
     instances: pd.DataFrame,
 ) -> EvaluationOutcome:
     if item.reuse is not None:
-        stored_defs = EvaluationDefinitions.from_json(item.reuse.definitions)
-        if stored_defs == definitions:
-            return EvaluationOutcome(_result_from_record(item.reuse, definitions), item.reuse, True)
+        # Unchanged predictions and OKS: re-slice the stored pairs (milliseconds), so the
+        # result carries its PR curves; the record is rewritten only when the slicing changed.
         stored = store.read_evaluation(cache_root, key, item.model)
         result = evaluate_stored(stored, images, instances, definitions)
-        record = _record(item, key, facts, definitions, item.reuse.counts, result)
-        store.replace_record(cache_root, key, record)
+        record = item.reuse
+        if EvaluationDefinitions.from_json(item.reuse.definitions) != definitions:
+            record = _record(item, key, facts, definitions, item.reuse.counts, result)
+            store.replace_record(cache_root, key, record)
         return EvaluationOutcome(result, record, True)
 
     assert item.predictions is not None
@@ -476,15 +477,3 @@ def _record(
         slices=slices,
         evaluated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-
-
-def _result_from_record(record: store.EvaluationRecord, definitions: EvaluationDefinitions) -> EvaluationResult:
-    """The stored summary of an unchanged evaluation (no PR curves: the CLI prints numbers only)."""
-    from analysis.evaluation.slices import SLICE_NAMES, SliceMetrics
-
-    empty = np.full((0, 0), np.nan)
-    slices = {
-        name: SliceMetrics(s.AP, s.AP50, s.AP75, s.AR, s.n_gt, empty)
-        for name, s in ((n, record.slices[n]) for n in SLICE_NAMES)
-    }
-    return EvaluationResult(record.model, definitions, slices)
