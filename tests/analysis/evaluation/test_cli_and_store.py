@@ -248,3 +248,23 @@ def test_the_evaluate_command_runs_as_a_process(mini) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["model"] == "model0"
+
+
+def test_defaults_on_crowdpose_are_its_evaluators(tmp_path: Path, capsys) -> None:
+    """A CrowdPose file (no 'area', stored crowdIndex, 14 joints): by default its sigmas,
+    0.53*w*h for OKS, the stored crowdIndex and the evaluation code's 0.2 / 0.8."""
+    path = require_fixtures() / "xtcocoapi/example_crowdpose_val.json"
+    doc = json.loads(path.read_text())
+    root, key, _ = build(tmp_path, path, name="crowdpose")
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps(noisy_predictions(doc, 0)))
+    assert main(_args(root, key, preds, extra=["--json"])) == 0
+    defs = json.loads(capsys.readouterr().out)["definitions"]
+    assert defs["sigma_source"] == "schema" and defs["sigmas"] == [
+        0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089, 0.079, 0.079,
+    ]  # fmt: skip
+    assert defs["oks_area"] == "crowdpose" and defs["crowd_index"] == "stored"
+    assert defs["crowd_levels"] == "code" and defs["crowd_edges"] == [0.2, 0.8]
+    assert defs["size_area"] == "bbox" and defs["size_edges"] == [1024.0, 9216.0]
+    assert main(_args(root, key, preds, extra=["--size-area", "segm"])) == 2
+    assert "--size-area segm" in capsys.readouterr().err
