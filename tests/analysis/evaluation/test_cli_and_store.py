@@ -188,7 +188,13 @@ def test_a_rebuild_carries_evaluations_over_and_flags_changed_annotations_stale(
     build_split(spec, root, progress=False)
     (record,) = list_evaluations(root, key)
     assert record.stale
-    assert read_evaluation(root, key, record.model).record.stale
+    stale = read_evaluation(root, key, record.model)
+    assert stale.record.stale
+    images, instances = read_images(root, key), read_instances(root, key)
+    assert (
+        "stale: evaluated against other annotations"
+        in evaluate_stored(stale, images, instances, stale.definitions).note
+    )
     again = evaluate_files(root, key, [preds], progress=False)[0]
     assert not again.reused and not list_evaluations(root, key)[0].stale
 
