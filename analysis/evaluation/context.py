@@ -22,6 +22,7 @@ from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import CrowdIndexSource, EvaluationDefinitions, SigmaSource
 from analysis.fingerprint import file_sha256
 from analysis.loading import _keypoint_categories
+from analysis.manifest import FileFingerprint, rebuild_command
 
 INSTANCE_COLUMNS = [
     "ann_id",
@@ -59,39 +60,43 @@ class EvaluationRequest:
 class SplitFacts:
     """What an evaluation needs from the split's manifest (kept in one place)."""
 
-    annotations: dict  #: path, size, mtime_ns, sha256 of the annotation file
+    annotations: FileFingerprint  #: the annotation file the split was built from
     schema_name: str
     n_joints: int
     schema_sigmas: tuple[float, ...] | None
+    rebuild: str  #: a command that rebuilds the split
 
 
 def split_facts(cache_root: Path, key: cache.CacheKey) -> SplitFacts:
+    """The manifest facts of a built split.
+
+    Raises:
+        PoseAtlasError: no cache, or one whose manifest is stale or unreadable.
+    """
     manifest = cache.read_manifest(cache_root, key)
     if manifest is None:
         raise PoseAtlasError(f"{key}: no cache under {cache_root}; build it first (python -m analysis build)")
-    schema = manifest["keypoint_schema"]
-    sigmas = schema.get("sigmas")
+    schema = manifest.keypoint_schema
     return SplitFacts(
-        manifest["inputs"]["annotations"],
-        schema["name"],
-        len(schema["joint_names"]),
-        tuple(sigmas) if sigmas else None,
+        manifest.inputs.annotations,
+        schema.name,
+        len(schema.joint_names),
+        tuple(schema.sigmas) if schema.sigmas else None,
+        rebuild_command(key.directory(cache_root), manifest),
     )
 
 
 def check_annotations_unchanged(facts: SplitFacts, key: cache.CacheKey) -> Path:
     """The annotation file the cache was built from, unchanged since; else a clear error."""
     recorded = facts.annotations
-    path = Path(recorded["path"])
-    rebuild = (
-        f"rebuild the cache first (python -m analysis build --only {key.dataset}/{key.split}, or the ad hoc build)"
-    )
+    path = Path(recorded.path)
+    rebuild = f"rebuild the cache first: {facts.rebuild}"
     try:
         stat = path.stat()
     except OSError:
         raise PoseAtlasError(f"{path}: the annotation file {key} was built from is missing; {rebuild}") from None
-    unchanged = stat.st_size == recorded.get("size") and (
-        stat.st_mtime_ns == recorded.get("mtime_ns") or file_sha256(path) == recorded.get("sha256")
+    unchanged = stat.st_size == recorded.size and (
+        stat.st_mtime_ns == recorded.mtime_ns or file_sha256(path) == recorded.sha256
     )
     if not unchanged:
         raise PoseAtlasError(f"{path}: the annotation file changed since {key} was built; {rebuild}")

@@ -225,7 +225,7 @@ def _record(
         dataset=key.dataset,
         split=key.split,
         predictions=item.fingerprint,
-        annotations_sha256=facts.annotations.get("sha256", ""),
+        annotations_sha256=facts.annotations.sha256 or "",
         definitions=definitions.to_json(),
         counts=counts,
         slices=slices,
