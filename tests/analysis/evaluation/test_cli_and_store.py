@@ -26,6 +26,7 @@ from analysis.evaluation import (
     read_evaluation,
 )
 from analysis.evaluation.run import EvaluationRequest, evaluate_files
+from analysis.info import info_json, info_lines
 from analysis.registry import DatasetSpec
 from tests.analysis.evaluation.reference import REPO_ROOT, build, noisy_predictions, pycocotools_slices
 from tests.conftest import require_fixtures
@@ -195,8 +196,14 @@ def test_a_rebuild_carries_evaluations_over_and_flags_changed_annotations_stale(
         "stale: evaluated against other annotations"
         in evaluate_stored(stale, images, instances, stale.definitions).note
     )
+    info = info_json(tmp_path / "no-registry.toml", root)
+    (listed,) = next(c for c in info["cached"] if c["name"] == "mini")["evaluations"]
+    assert listed["model"] == "p" and listed["stale"]
+    assert any("evaluation: p: AP " in line and "[stale" in line for line in info_lines(tmp_path / "none.toml", root))
     again = evaluate_files(root, key, [preds], progress=False)[0]
     assert not again.reused and not list_evaluations(root, key)[0].stale
+    (listed,) = next(c for c in info_json(tmp_path / "none.toml", root)["cached"] if c["name"] == "mini")["evaluations"]
+    assert not listed["stale"] and listed["AP"] == again.result.slices["all"].ap
 
 
 def test_matches_at_colours_persons_and_detections(mini) -> None:
