@@ -76,7 +76,47 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_run_demo)
 
     scenes_cli.add_scenes_parser(sub)
+    _add_dataset_maker_parsers(sub)
     return parser
+
+
+# --- dataset makers: subset and compose ------------------------------------------------
+
+
+def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
+    from analysis.definitions import AreaSource
+
+    subset = sub.add_parser("subset", help="scale-ablation subsets of a built split that keep its area distribution")
+    subset.add_argument("--name", required=True, help="dataset name of the built split")
+    subset.add_argument("--split", required=True, help="split name")
+    subset.add_argument("--persons", type=int, required=True, metavar="N", help="persons (non-crowd) per subset")
+    subset.add_argument("--count", type=int, default=1, metavar="K", help="number of subsets (default 1)")
+    subset.add_argument("--seed", type=int, default=0, help="subset k uses seed S + k - 1 (default 0)")
+    subset.add_argument("--area-source", choices=[s.value for s in AreaSource], default=AreaSource.BBOX.value)
+    subset.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    subset.add_argument("--out", type=Path, required=True, metavar="DIR", help="writes DIR/subset-k.json and DIR/report.json")
+    subset.add_argument("--register", action="store_true", help="register the subsets in the registry (else a snippet is printed)")
+    subset.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
+    subset.add_argument("--quiet", action="store_true", help="no progress bars")
+    subset.set_defaults(run=_run_subset)
+
+
+def _run_subset(args: argparse.Namespace) -> int:
+    from analysis.definitions import AreaSource
+    from analysis.make_subsets import SubsetJob, make_subsets, subset_table
+    from analysis.subsets import SubsetSpec
+
+    job = SubsetJob(
+        key=cache.CacheKey(args.name, args.split),
+        spec=SubsetSpec(persons=args.persons, count=args.count, seed=args.seed),
+        out_dir=args.out,
+        cache_root=args.cache_dir,
+        area_source=AreaSource(args.area_source),
+    )
+    report = make_subsets(job, progress=not args.quiet)
+    for line in subset_table(report):
+        print(line)
+    return 0
 
 
 def _run_build(args: argparse.Namespace) -> int:

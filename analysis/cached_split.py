@@ -1,0 +1,141 @@
+"""A built split seen by the dataset makers (subset, compose): its source file and its persons.
+
+Everything these commands read from a cache's manifest goes through
+:func:`open_cached_split`, and the annotation file is trusted only while its
+fingerprint (size, mtime, SHA-256 recorded at build time) still matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from analysis import cache
+from analysis.definitions import AreaSource, person_area
+from analysis.errors import PoseAtlasError
+from analysis.fingerprint import file_sha256
+from analysis.subsets import SplitPersons
+
+
+@dataclass(frozen=True)
+class CachedSplit:
+    """What a built split says about its input.
+
+    Attributes:
+        key: the split.
+        annotations: the annotation file it was built from.
+        fingerprint: that file's recorded size, mtime_ns and sha256.
+        joint_names: (K,) joint names of the stored keypoints.
+        binary_visibility: whether the file marks labelled joints 1 (PoseTrack) rather than 2.
+        images_dir: the registered image folder, or None.
+        options: the build options (keypoint schema override, source rule).
+    """
+
+    key: cache.CacheKey
+    annotations: Path
+    fingerprint: dict[str, Any]
+    joint_names: tuple[str, ...]
+    binary_visibility: bool
+    images_dir: Path | None
+    options: dict[str, Any]
+
+
+def open_cached_split(cache_root: Path, key: cache.CacheKey) -> CachedSplit:
+    """Read a split's manifest.
+
+    Raises:
+        PoseAtlasError: the split is not built.
+    """
+    manifest = cache.read_manifest(cache_root, key)
+    if manifest is None:
+        raise PoseAtlasError(
+            f"{key} is not built under {cache_root}: build it first (python -m analysis build ...)"
+        )
+    annotations = manifest["inputs"]["annotations"]
+    images = manifest["inputs"].get("images") or {}
+    return CachedSplit(
+        key=key,
+        annotations=Path(annotations["path"]),
+        fingerprint=annotations,
+        joint_names=tuple(manifest["keypoint_schema"]["joint_names"]),
+        binary_visibility=manifest["definitions"]["visibility"].startswith("binary"),
+        images_dir=Path(images["path"]) if images.get("path") else None,
+        options=manifest.get("options", {}),
+    )
+
+
+def check_unchanged(split: CachedSplit) -> None:
+    """Refuse an annotation file that changed (or vanished) since the split was built.
+
+    Same size and mtime means unchanged; a touched file of the same size is compared
+    by SHA-256.
+
+    Raises:
+        PoseAtlasError: missing, or different from what the cache was built from.
+    """
+    path = split.annotations
+    rebuild = f"rebuild the cache of {split.key} (python -m analysis build ...)"
+    try:
+        stat = path.stat()
+    except OSError:
+        raise PoseAtlasError(f"{path}: the annotation file {split.key} was built from is gone; {rebuild}") from None
+    recorded = split.fingerprint
+    same = stat.st_size == recorded.get("size") and (
+        stat.st_mtime_ns == recorded.get("mtime_ns") or file_sha256(path) == recorded.get("sha256")
+    )
+    if not same:
+        raise PoseAtlasError(f"{path}: changed since the cache of {split.key} was built; {rebuild}")
+
+
+@dataclass(frozen=True)
+class SplitImages:
+    """A split's images and persons as the cache has them.
+
+    Attributes:
+        image_ids: (M,) image ids in cache order.
+        persons: the sampler's view (persons per image, person -> image row, areas).
+        person_ann_ids: (P,) annotation id of each person.
+    """
+
+    image_ids: npt.NDArray[np.int64]
+    persons: SplitPersons
+    person_ann_ids: npt.NDArray[np.int64]
+
+
+def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSource) -> SplitImages:
+    """Images and non-crowd persons of a built split, areas under ``area_source``.
+
+    Raises:
+        PoseAtlasError: ``segm`` asked for but some persons have no segmentation area.
+    """
+    images = cache.read_images(cache_root, key, columns=["image_id", "n_persons"])
+    instances = cache.read_instances(
+        cache_root, key, columns=["ann_id", "image_id", "iscrowd", "bbox_w", "bbox_h", "segm_area"]
+    )
+    persons = instances[~instances["iscrowd"].to_numpy(dtype=bool)]
+    area = person_area(
+        persons["bbox_w"].to_numpy(np.float64), persons["bbox_h"].to_numpy(np.float64),
+        persons["segm_area"].to_numpy(np.float64, na_value=np.nan), area_source,
+    )
+    missing = int(np.isnan(area).sum())
+    if missing:
+        raise PoseAtlasError(
+            f"{key}: {missing} of {len(area)} persons have no segmentation area (the file has no 'area' "
+            "field for them); use another area source (bbox or crowdpose)"
+        )
+    image_ids = images["image_id"].to_numpy(np.int64)
+    by_id = np.argsort(image_ids, kind="stable")
+    person_image = by_id[np.searchsorted(image_ids[by_id], persons["image_id"].to_numpy(np.int64))]
+    return SplitImages(
+        image_ids=image_ids,
+        persons=SplitPersons(
+            image_persons=images["n_persons"].to_numpy(np.int64),
+            person_image=person_image.astype(np.int64),
+            person_area=area,
+        ),
+        person_ann_ids=persons["ann_id"].to_numpy(np.int64),
+    )
