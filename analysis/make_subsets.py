@@ -9,8 +9,8 @@ are written to temporary names and renamed into place together at the end.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -89,7 +89,9 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
             "images": len(images.image_ids),
             "persons": images.persons.n_persons,
         },
-        "ks_definition": "two-sample Kolmogorov-Smirnov statistic of the person area distribution, subset vs full split",
+        "ks_definition": (
+            "two-sample Kolmogorov-Smirnov statistic of the person area distribution, subset vs full split"
+        ),
         "algorithm": ALGORITHM,
         "subsets": rows,
     }
@@ -99,7 +101,8 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
     try:
         for name, subset in tqdm(outputs.items(), desc="subsets", unit="file", disable=None if progress else True):
             kept_ids = images.image_ids[subset.image_rows]
-            staged.append((_stage(job.out_dir, name, lambda fh, ids=kept_ids: write_subset(raw, ids, fh)), job.out_dir / name))
+            tmp = _stage(job.out_dir, name, lambda fh, ids=kept_ids: write_subset(raw, ids, fh))
+            staged.append((tmp, job.out_dir / name))
         report_bytes = orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"
         staged.append((_stage(job.out_dir, REPORT_FILE, lambda fh: fh.write(report_bytes)), job.out_dir / REPORT_FILE))
         for tmp, target in staged:

@@ -112,7 +112,9 @@ def write_subset(raw: RawCocoFile, image_ids: npt.NDArray[np.int64], out: Binary
     write_document(raw.top, replaced, out)
 
 
-def write_document(top: dict[str, msgspec.Raw], lists: dict[str, list[bytes] | list[msgspec.Raw]], out: BinaryIO) -> None:
+def write_document(
+    top: dict[str, msgspec.Raw], lists: dict[str, list[bytes] | list[msgspec.Raw]], out: BinaryIO
+) -> None:
     """Write a JSON object with ``top``'s keys in order; the keys in ``lists`` get arrays of those records.
 
     Compact (no whitespace between records), ending in a newline; written piece by

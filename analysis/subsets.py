@@ -5,8 +5,8 @@ image.  Plain random image sampling matches the split's area distribution only u
 sampling noise (a two-sample KS distance of ~0.027 at half of CrowdPose val); the
 sampler here fills *quotas* instead:
 
-1. **Bins.**  The split's persons are ranked by area (ties in the cache's order) and cut into ``B`` bins of equal person count,
-   ``B = clip(N // 40, 10, 100)``.
+1. **Bins.**  The split's persons are ranked by area (ties in the cache's order) and cut
+   into ``B`` bins of equal person count, ``B = clip(N // 40, 10, 100)``.
 2. **Quotas.**  Bin ``b`` may take ``T_b`` persons: ``N`` times its share of the split,
    rounded by largest remainder so that the quotas sum to ``N`` exactly.
 3. **Visiting.**  Images with persons are visited in a seeded random order (the same
@@ -193,7 +193,7 @@ def _draw_one(split: SplitPersons, prepared: _Prepared, persons: int, seed: int)
 
     random_rows = _random_prefix(order, split.image_persons, persons)
     empty = np.flatnonzero(split.image_persons == 0)
-    n_empty = int(round(len(empty) * persons / split.n_persons))
+    n_empty = round(len(empty) * persons / split.n_persons)
     empty_kept = rng.permutation(empty)[:n_empty]
     rows = np.sort(np.concatenate([rows, empty_kept]))
     random_rows = np.sort(np.concatenate([random_rows, empty_kept]))
@@ -319,7 +319,9 @@ def _swap_polish(
         filled += counts[i] - counts[j]
 
 
-def _best_per_size(rows: npt.NDArray[np.int64], score: npt.NDArray[np.float64], sizes: npt.NDArray[np.int64]) -> dict[int, int]:
+def _best_per_size(
+    rows: npt.NDArray[np.int64], score: npt.NDArray[np.float64], sizes: npt.NDArray[np.int64]
+) -> dict[int, int]:
     """For each image size among ``rows``, the row with the lowest ``score`` (first in order on ties)."""
     if len(rows) == 0:
         return {}
@@ -328,7 +330,9 @@ def _best_per_size(rows: npt.NDArray[np.int64], score: npt.NDArray[np.float64], 
     return {int(sizes[r]): int(r) for r in order[first]}
 
 
-def _random_prefix(order: npt.NDArray[np.int64], image_persons: npt.NDArray[np.int64], persons: int) -> npt.NDArray[np.int64]:
+def _random_prefix(
+    order: npt.NDArray[np.int64], image_persons: npt.NDArray[np.int64], persons: int
+) -> npt.NDArray[np.int64]:
     """Plain random image sampling: the prefix of ``order`` whose person total is closest to ``persons``."""
     running = np.cumsum(image_persons[order])
     end = int(np.searchsorted(running, persons))  # first prefix reaching ``persons``

@@ -163,7 +163,7 @@ def test_distinct_and_byte_identical_reruns(synthetic, tmp_path, capsys):
 
 
 def test_subset_builds_in_poseatlas(coco_mini, tmp_path, capsys):
-    cache_root, annotations = coco_mini
+    cache_root, _ = coco_mini
     out = tmp_path / "out"
     assert run_cli(capsys, *_subset_args(cache_root, out, "coco-mini", "val", 40, 1))[0] == 0
     build(tmp_path / "cache2", "coco-mini-subset", "val", out / "subset-1.json")
@@ -175,7 +175,7 @@ def test_subset_builds_in_poseatlas(coco_mini, tmp_path, capsys):
 
 
 def _assert_refused(capsys, argv: list, out: Path, *needles: str, before: dict | None = None) -> None:
-    code, stdout, stderr = run_cli(capsys, *argv)
+    code, _, stderr = run_cli(capsys, *argv)
     assert code == 2
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), stderr
