@@ -99,11 +99,13 @@ class SplitImages:
         image_ids: (M,) image ids in cache order.
         persons: the sampler's view (persons per image, person -> image row, areas).
         person_ann_ids: (P,) annotation id of each person.
+        annotation_ids: (N,) id of every cached annotation, crowd regions included.
     """
 
     image_ids: npt.NDArray[np.int64]
     persons: SplitPersons
     person_ann_ids: npt.NDArray[np.int64]
+    annotation_ids: npt.NDArray[np.int64]
 
 
 def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSource) -> SplitImages:
@@ -138,4 +140,5 @@ def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSo
             person_area=area,
         ),
         person_ann_ids=persons["ann_id"].to_numpy(np.int64),
+        annotation_ids=instances["ann_id"].to_numpy(np.int64),
     )

@@ -100,6 +100,15 @@ def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
     subset.add_argument("--quiet", action="store_true", help="no progress bars")
     subset.set_defaults(run=_run_subset)
 
+    compose = sub.add_parser("compose", help="compose a benchmark from registered splits by a size criterion")
+    compose.add_argument("--config", type=Path, required=True, metavar="FILE.toml", help="the composition (see README)")
+    compose.add_argument("--out", type=Path, required=True, metavar="DIR",
+                         help="writes DIR/train.json, val.json, report.json")
+    compose.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    compose.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
+    compose.add_argument("--quiet", action="store_true", help="no progress bars")
+    compose.set_defaults(run=_run_compose)
+
 
 def _run_subset(args: argparse.Namespace) -> int:
     from analysis.definitions import AreaSource
@@ -115,6 +124,15 @@ def _run_subset(args: argparse.Namespace) -> int:
     )
     report = make_subsets(job, progress=not args.quiet)
     for line in subset_table(report):
+        print(line)
+    return 0
+
+
+def _run_compose(args: argparse.Namespace) -> int:
+    from analysis.compose import ComposeJob, compose, compose_lines
+
+    report = compose(ComposeJob(args.config, args.out, args.cache_dir, args.registry), progress=not args.quiet)
+    for line in compose_lines(report):
         print(line)
     return 0
 

@@ -8,12 +8,9 @@ are written to temporary names and renamed into place together at the end.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 from tqdm import tqdm
@@ -22,6 +19,7 @@ from analysis import cache
 from analysis.cached_split import check_unchanged, open_cached_split, read_split_images
 from analysis.definitions import AreaSource
 from analysis.raw_coco import read_raw_coco, write_subset
+from analysis.staged_files import StagedFiles
 from analysis.subsets import PERSON_TOLERANCE, SubsetSpec, draw_subsets
 
 REPORT_FILE = "report.json"
@@ -96,38 +94,13 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
         "subsets": rows,
     }
 
-    outputs = {subset_file_name(k): s for k, s in enumerate(subsets, start=1)}
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for name, subset in tqdm(outputs.items(), desc="subsets", unit="file", disable=None if progress else True):
+    with StagedFiles(job.out_dir) as staged:
+        bar = tqdm(subsets, desc="subsets", unit="file", disable=None if progress else True)
+        for k, subset in enumerate(bar, start=1):
             kept_ids = images.image_ids[subset.image_rows]
-            tmp = _stage(job.out_dir, name, lambda fh, ids=kept_ids: write_subset(raw, ids, fh))
-            staged.append((tmp, job.out_dir / name))
-        report_bytes = orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"
-        staged.append((_stage(job.out_dir, REPORT_FILE, lambda fh: fh.write(report_bytes)), job.out_dir / REPORT_FILE))
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    finally:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+            staged.add(subset_file_name(k), lambda fh, ids=kept_ids: write_subset(raw, ids, fh))
+        staged.add(REPORT_FILE, lambda fh: fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"))
     return report
-
-
-def _stage(out_dir: Path, name: str, write: Callable[[BinaryIO], object]) -> Path:
-    """Write a temporary sibling of ``out_dir / name`` with ``write``; the caller renames it into place."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
 
 
 def subset_table(report: dict[str, Any]) -> list[str]:

@@ -9,6 +9,7 @@ only ``id`` / ``image_id`` are parsed.  Nothing else becomes a Python object, so
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -113,7 +114,7 @@ def write_subset(raw: RawCocoFile, image_ids: npt.NDArray[np.int64], out: Binary
 
 
 def write_document(
-    top: dict[str, msgspec.Raw], lists: dict[str, list[bytes] | list[msgspec.Raw]], out: BinaryIO
+    top: Mapping[str, bytes | msgspec.Raw], lists: Mapping[str, list[bytes] | list[msgspec.Raw]], out: BinaryIO
 ) -> None:
     """Write a JSON object with ``top``'s keys in order; the keys in ``lists`` get arrays of those records.
 
