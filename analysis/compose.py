@@ -10,8 +10,8 @@ For every source split (see :mod:`analysis.compose_config` for the config):
    ``val`` feed ``val.json``.  A source without ``val`` splits its kept train images by
    ``split_ratio``: images are grouped by the ``group`` rule (frames of one video share
    a group; an image the rule does not match is a group of its own), the groups are
-   shuffled (seeded) and the first ones go to train until the train share is closest
-   to the ratio.
+   shuffled (seeded) and each goes to train when that brings the train count closer to
+   the ratio (:func:`group_split`).
 3. **Records.**  Image and annotation records are copied with every field they have,
    except: new ids (1, 2, ... per output file, in config order, then file order);
    ``file_name`` prefixed with ``<source>/``; the image gains ``source`` and
@@ -251,20 +251,24 @@ def group_split(keys: list[str | None], train_share: float, rng: np.random.Gener
         rng: shuffles the groups.
 
     Returns:
-        (M,) True for train.  Groups (sorted, then shuffled) are taken for train while
-        that brings the train count closest to ``train_share * M``; ties keep fewer.
+        (M,) True for train.  Groups (sorted, then shuffled) are visited in turn and one
+        goes to train when that brings the train count closer to ``train_share * M``, so
+        the count ends within half the largest group of it.
     """
     n = len(keys)
     if n == 0:
         return np.zeros(0, dtype=bool)
     labels = np.array([f"k:{k}" if k is not None else f"i:{i}" for i, k in enumerate(keys)], dtype=object)
     groups, group_of = np.unique(labels, return_inverse=True)
-    order = rng.permutation(len(groups))
-    sizes = np.bincount(group_of, minlength=len(groups))[order]
-    running = np.concatenate([[0], np.cumsum(sizes)])
-    n_train_groups = int(np.argmin(np.abs(running - train_share * n)))
+    sizes = np.bincount(group_of, minlength=len(groups))
+    target = train_share * n
     train_groups = np.zeros(len(groups), dtype=bool)
-    train_groups[order[:n_train_groups]] = True
+    n_train = 0
+    # Sequential by nature (each choice depends on the count so far); one step per group.
+    for group in rng.permutation(len(groups)).tolist():
+        if abs(n_train + sizes[group] - target) < abs(n_train - target):
+            train_groups[group] = True
+            n_train += int(sizes[group])
     return train_groups[group_of]
 
 
