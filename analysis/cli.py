@@ -94,8 +94,10 @@ def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
     subset.add_argument("--seed", type=int, default=0, help="subset k uses seed S + k - 1 (default 0)")
     subset.add_argument("--area-source", choices=[s.value for s in AreaSource], default=AreaSource.BBOX.value)
     subset.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
-    subset.add_argument("--out", type=Path, required=True, metavar="DIR", help="writes DIR/subset-k.json and DIR/report.json")
-    subset.add_argument("--register", action="store_true", help="register the subsets in the registry (else a snippet is printed)")
+    subset.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="writes DIR/subset-k.json and DIR/report.json")
+    subset.add_argument("--register", action="store_true",
+                        help="register subset k as dataset NAME-subset-k, split SPLIT (else the entries are printed)")
     subset.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
     subset.add_argument("--quiet", action="store_true", help="no progress bars")
     subset.set_defaults(run=_run_subset)
@@ -113,6 +115,7 @@ def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
 def _run_subset(args: argparse.Namespace) -> int:
     from analysis.definitions import AreaSource
     from analysis.make_subsets import SubsetJob, make_subsets, subset_table
+    from analysis.subset_registry import check_registrable, register_subsets, registry_entries
     from analysis.subsets import SubsetSpec
 
     job = SubsetJob(
@@ -122,9 +125,19 @@ def _run_subset(args: argparse.Namespace) -> int:
         cache_root=args.cache_dir,
         area_source=AreaSource(args.area_source),
     )
+    entries = registry_entries(job, args.registry)
+    if args.register:
+        check_registrable(entries, args.registry)  # before anything is written
     report = make_subsets(job, progress=not args.quiet)
     for line in subset_table(report):
         print(line)
+    if args.register:
+        added = register_subsets(entries, args.registry)
+        print(f"registered {len(added)} new subset(s) in {args.registry}; build them with: "
+              f"python -m analysis build --registry {args.registry} " + " ".join(f"--only {k}" for k in added))
+    else:
+        print(f"to compare them in the dashboard, add to {args.registry} (or rerun with --register):")
+        print("".join(entry.toml() for entry in entries), end="")
     return 0
 
 

@@ -256,3 +256,50 @@ def test_whole_images_cannot_reach_the_count(tmp_path, capsys):
     _assert_refused(capsys, _subset_args(tmp_path / "cache", out, "two", "val", 15, 1), out, "whole images", "15")
     # All persons, two subsets: they cannot differ.
     _assert_refused(capsys, _subset_args(tmp_path / "cache", out, "two", "val", 20, 2), out, "identical")
+
+
+# --- registering the subsets -------------------------------------------------------------
+
+
+def test_register_makes_subsets_buildable_in_one_step(tmp_path, capsys):
+    source = require_fixtures() / "coco-mini" / "annotations" / "person_keypoints_val2017.json"
+    registry = tmp_path / "data" / "datasets.toml"
+    registry.parent.mkdir()
+    registry.write_text(f'# my datasets\n[[dataset]]\nname = "cm"\nsplit = "val"\nannotations = "{source}"\n'
+                        'source = { field = "file_name", pattern = "^(0000)" }\n')
+    cache_root = tmp_path / "cache"
+    assert run_cli(capsys, "build", "--registry", registry, "--cache-dir", cache_root, "--quiet")[0] == 0
+    out = tmp_path / "subsets"
+    code, stdout, _ = run_cli(capsys, *_subset_args(cache_root, out, "cm", "val", 50, 2, "--register",
+                                                   "--registry", registry))
+    assert code == 0
+    text = registry.read_text()
+    assert text.startswith("# my datasets\n")  # the user's file kept
+    assert "--only cm-subset-1/val --only cm-subset-2/val" in stdout
+    code, stdout, stderr = run_cli(capsys, "build", "--registry", registry, "--cache-dir", cache_root, "--quiet")
+    assert code == 0, stderr
+    for k in (1, 2):
+        manifest = json.loads((cache_root / f"cm-subset-{k}" / "val" / "manifest.json").read_text())
+        assert manifest["counts"]["persons"] == 50
+        assert manifest["options"]["source_rule"] == {"field": "file_name", "pattern": "^(0000)"}
+        assert Path(manifest["inputs"]["annotations"]["path"]) == (out / f"subset-{k}.json").resolve()
+    # Registering again is a no-op; another folder under the same names is refused before writing.
+    assert run_cli(capsys, *_subset_args(cache_root, out, "cm", "val", 50, 2, "--register", "--registry", registry))[0] == 0
+    assert registry.read_text() == text
+    other = tmp_path / "other"
+    _assert_refused(capsys, _subset_args(cache_root, other, "cm", "val", 50, 2, "--register", "--registry", registry),
+                    other, "cm-subset-1/val", "registered already")
+
+
+def test_without_register_a_valid_snippet_is_printed(coco_mini, tmp_path, capsys):
+    from analysis.registry import load_registry
+
+    cache_root, _ = coco_mini
+    registry = tmp_path / "datasets.toml"
+    code, stdout, _ = run_cli(capsys, *_subset_args(cache_root, tmp_path / "out", "coco-mini", "val", 30, 2,
+                                                   "--registry", registry))
+    assert code == 0 and not registry.exists()
+    registry.write_text(stdout.split("--register):\n", 1)[1])
+    specs = load_registry(registry)
+    assert [(s.name, s.split) for s in specs] == [("coco-mini-subset-1", "val"), ("coco-mini-subset-2", "val")]
+    assert specs[1].annotations.resolve() == (tmp_path / "out" / "subset-2.json").resolve()
