@@ -284,7 +284,8 @@ def test_register_makes_subsets_buildable_in_one_step(tmp_path, capsys):
         assert manifest["options"]["source_rule"] == {"field": "file_name", "pattern": "^(0000)"}
         assert Path(manifest["inputs"]["annotations"]["path"]) == (out / f"subset-{k}.json").resolve()
     # Registering again is a no-op; another folder under the same names is refused before writing.
-    assert run_cli(capsys, *_subset_args(cache_root, out, "cm", "val", 50, 2, "--register", "--registry", registry))[0] == 0
+    again = _subset_args(cache_root, out, "cm", "val", 50, 2, "--register", "--registry", registry)
+    assert run_cli(capsys, *again)[0] == 0
     assert registry.read_text() == text
     other = tmp_path / "other"
     _assert_refused(capsys, _subset_args(cache_root, other, "cm", "val", 50, 2, "--register", "--registry", registry),
