@@ -35,6 +35,7 @@ bench: setup
 	$(PY) -m benchmarks.build
 	$(PY) -m benchmarks.scenes
 	$(PY) -m benchmarks.dashboard
+	$(PY) -m benchmarks.datasets
 
 clean:
 	rm -rf data/cache data/demo

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from analysis import cache
 from analysis.definitions import AreaSource, person_area
@@ -114,14 +116,20 @@ def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSo
     Raises:
         PoseAtlasError: ``segm`` asked for but some persons have no segmentation area.
     """
-    images = cache.read_images(cache_root, key, columns=["image_id", "n_persons"])
-    instances = cache.read_instances(
-        cache_root, key, columns=["ann_id", "image_id", "iscrowd", "bbox_w", "bbox_h", "segm_area"]
+    # pyarrow straight to numpy: pandas would cost more to import than the read itself.
+    folder = key.directory(cache_root)
+    images = pq.read_table(folder / cache.IMAGES_FILE, columns=["image_id", "n_persons"])
+    instances = pq.read_table(
+        folder / cache.INSTANCES_FILE, columns=["ann_id", "image_id", "iscrowd", "bbox_w", "bbox_h", "segm_area"]
     )
-    persons = instances[~instances["iscrowd"].to_numpy(dtype=bool)]
+
+    def column(table: pa.Table, name: str) -> np.ndarray:
+        return table.column(name).to_numpy()  # float nulls (segm_area) become NaN
+
+    is_person = ~column(instances, "iscrowd").astype(bool)
     area = person_area(
-        persons["bbox_w"].to_numpy(np.float64), persons["bbox_h"].to_numpy(np.float64),
-        persons["segm_area"].to_numpy(np.float64, na_value=np.nan), area_source,
+        column(instances, "bbox_w")[is_person], column(instances, "bbox_h")[is_person],
+        column(instances, "segm_area").astype(np.float64)[is_person], area_source,
     )
     missing = int(np.isnan(area).sum())
     if missing:
@@ -129,16 +137,16 @@ def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSo
             f"{key}: {missing} of {len(area)} persons have no segmentation area (the file has no 'area' "
             "field for them); use another area source (bbox or crowdpose)"
         )
-    image_ids = images["image_id"].to_numpy(np.int64)
+    image_ids = column(images, "image_id").astype(np.int64)
     by_id = np.argsort(image_ids, kind="stable")
-    person_image = by_id[np.searchsorted(image_ids[by_id], persons["image_id"].to_numpy(np.int64))]
+    person_image = by_id[np.searchsorted(image_ids[by_id], column(instances, "image_id")[is_person])]
     return SplitImages(
         image_ids=image_ids,
         persons=SplitPersons(
-            image_persons=images["n_persons"].to_numpy(np.int64),
+            image_persons=column(images, "n_persons").astype(np.int64),
             person_image=person_image.astype(np.int64),
             person_area=area,
         ),
-        person_ann_ids=persons["ann_id"].to_numpy(np.int64),
-        annotation_ids=instances["ann_id"].to_numpy(np.int64),
+        person_ann_ids=column(instances, "ann_id")[is_person].astype(np.int64),
+        annotation_ids=column(instances, "ann_id").astype(np.int64),
     )
