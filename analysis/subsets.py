@@ -9,15 +9,20 @@ sampler here fills *quotas* instead:
    into ``B`` bins of equal person count, ``B = clip(N // 40, 10, 100)``.
 2. **Quotas.**  Bin ``b`` may take ``T_b`` persons: ``N`` times its share of the split,
    rounded by largest remainder so that the quotas sum to ``N`` exactly.
-3. **Visiting.**  Images with persons are visited in a seeded random order (the same
-   order the plain random baseline takes its prefix from), block by block.  An image is
-   kept when its persons fit the room its bins have left, counted together with every
-   earlier image of its block that fits on its own (a conservative, vectorised form of
-   "keep it if it still fits").  Pass 0 allows no overshoot; while the subset is more
-   than the tolerance (0.5 % of ``N``) short, further passes over the images not yet
-   kept allow 1, 2, ... persons of slack per bin, never taking the total above
-   ``N`` + tolerance and stopping as soon as the total is within the tolerance.
-4. **Images without persons** are kept at the subset's rate ``N / P`` (seeded), so a
+3. **Quota pass.**  Images with persons are visited in a seeded random order (the same
+   order the plain random baseline takes its prefix from), in blocks of 256.  An image
+   is kept when its persons fit the room its bins have left, counted together with
+   every earlier image of its block that fits on its own (a conservative, vectorised
+   form of "keep it if it still fits").  The total never exceeds ``N``.
+4. **Closing the gap.**  Some bins stay short (their persons sit in images whose other
+   persons no longer fit).  With ``c`` the cumulative shortfall at the bins' upper edges
+   (what the KS distance sees), the images that most reduce ``|c|^2`` are added, in
+   batches, never passing ``N``.
+5. **Swaps.**  A kept image is swapped for an equally large one while that reduces
+   ``|c|^2``, until ``max |c|`` is within 0.1 % of ``N`` (or 400 swaps).  The total
+   must end within the tolerance (0.5 % of ``N``, rounded down), else the request is
+   refused.
+6. **Images without persons** are kept at the subset's rate ``N / P`` (seeded), so a
    subset keeps the split's share of empty images.
 
 When every bin is at its quota, the subset's area CDF equals the split's at every bin

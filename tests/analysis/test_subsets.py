@@ -304,3 +304,21 @@ def test_without_register_a_valid_snippet_is_printed(coco_mini, tmp_path, capsys
     specs = load_registry(registry)
     assert [(s.name, s.split) for s in specs] == [("coco-mini-subset-1", "val"), ("coco-mini-subset-2", "val")]
     assert specs[1].annotations.resolve() == (tmp_path / "out" / "subset-2.json").resolve()
+
+
+def test_area_sources(coco_mini, tmp_path, capsys):
+    """segm uses the COCO 'area' field; crowdpose (0.53 w h) ranks persons as bbox does."""
+    cache_root, annotations = coco_mini
+    full = orjson.loads(annotations.read_bytes())
+    reports = {}
+    for source in ("segm", "bbox", "crowdpose"):
+        out = tmp_path / source
+        argv = _subset_args(cache_root, out, "coco-mini", "val", 50, 1, "--area-source", source)
+        assert run_cli(capsys, *argv)[0] == 0
+        reports[source] = orjson.loads((out / "report.json").read_bytes())
+        assert reports[source]["area_source"] == source
+    kept = {im["id"] for im in orjson.loads((tmp_path / "segm" / "subset-1.json").read_bytes())["images"]}
+    segm = np.array([a["area"] for a in _persons(full) if a["image_id"] in kept])
+    assert reports["segm"]["subsets"][0]["ks"] == pytest.approx(
+        ks_reference(segm, np.array([a["area"] for a in _persons(full)])), abs=1e-6)
+    assert (tmp_path / "bbox" / "subset-1.json").read_bytes() == (tmp_path / "crowdpose" / "subset-1.json").read_bytes()
