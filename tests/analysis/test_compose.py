@@ -464,3 +464,27 @@ def test_changed_source_file_is_refused(two_schemas, tmp_path, capsys):
     os.utime(raw)
     _refused(capsys, tmp_path, registry, cache_root, CONFIG_TWO, "aic-train.json", "changed", "rebuild",
              names_config=False)
+
+
+def test_halpe_without_joint_names_needs_and_takes_a_user_mapping(tmp_path, capsys):
+    """Halpe's category lists no joint names (generic joint_0 ... joint_135 in the cache):
+    refused as unmappable, then mapped by a keypoint_map (its first 17 joints are COCO's)."""
+    halpe = require_fixtures() / "mmpose/halpe/test_halpe.json"
+    registry = tmp_path / "datasets.toml"
+    registry.write_text("".join(f'[[dataset]]\nname = "halpe"\nsplit = "{s}"\nannotations = "{halpe}"\n\n'
+                                for s in ("train", "val")))
+    for split in ("train", "val"):
+        build(tmp_path / "cache", "halpe", split, halpe)
+    config = 'name = "h"\nkeep_without_small = 1.0\n[[source]]\ndataset = "halpe"\ntrain = ["train"]\nval = ["val"]\n'
+    _refused(capsys, tmp_path, registry, tmp_path / "cache", config, "cannot be mapped", "joint_0")
+    mapping = ", ".join(f'{name} = "joint_{i}"' for i, name in enumerate(COCO_NAMES))
+    code, _, stderr, out = _compose(capsys, tmp_path, registry, tmp_path / "cache",
+                                    config + f"keypoint_map = {{ {mapping} }}\n")
+    assert code == 0, stderr
+    originals = {a["id"]: a for a in orjson.loads(halpe.read_bytes())["annotations"]}
+    composed = _load(out, "train")["annotations"]
+    assert len(composed) == len(originals)
+    for ann in composed:
+        original = originals[ann["original_id"]]
+        assert ann["keypoints"] == original["keypoints"][: 3 * 17]
+        assert ann["num_keypoints"] == sum(1 for j in range(17) if original["keypoints"][3 * j + 2] > 0)
