@@ -42,6 +42,8 @@ from analysis.errors import PoseAtlasError
 from analysis.registry import validate_name
 from analysis.schema import KeypointSchema, schema_from_override
 
+DEFAULT_SPLIT_RATIO = (0.8, 0.2)
+
 
 class SizeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     area_source: Literal["bbox", "segm", "crowdpose"] = "bbox"
@@ -61,7 +63,7 @@ class SourceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     train: tuple[str, ...]
     val: tuple[str, ...] = ()
     name: str | None = None
-    split_ratio: tuple[float, float] = (0.8, 0.2)
+    split_ratio: tuple[float, float] = DEFAULT_SPLIT_RATIO
     group: GroupRule | None = None
     keypoint_map: dict[str, str] = {}
 
@@ -156,6 +158,8 @@ def _check(path: Path, config: ComposeConfig) -> None:
         if not source.train and not source.val:
             fail(f"{where}.train", "no split given")
         ratio = source.split_ratio
+        if source.val and (source.group is not None or ratio != DEFAULT_SPLIT_RATIO):
+            fail(f"{where}.split_ratio", "split_ratio and group apply only to a source without val splits")
         if min(ratio) < 0 or not math.isclose(sum(ratio), 1.0, abs_tol=1e-9):
             fail(f"{where}.split_ratio", f"train and val shares must be >= 0 and sum to 1, got {list(ratio)}")
         if source.group is not None:

@@ -424,6 +424,7 @@ BASE = 'name = "bad"\n[[source]]\ndataset = "coco"\ntrain = ["train"]\nval = ["v
     (BASE.replace('val = ["val"]', 'val = ["test"]'), ("source[0].val", "'test'")),
     (BASE.replace('val = ["val"]', "split_ratio = [0.7, 0.2]"), ("source[0].split_ratio", "sum to 1")),
     (BASE.replace('val = ["val"]', "split_ratio = [1.2, -0.2]"), ("source[0].split_ratio",)),
+    (BASE + "split_ratio = [0.5, 0.5]\n", ("source[0].split_ratio", "without val")),
     ("colour = 1\n" + BASE, ("colour", "unknown field")),
     (BASE + "colour = 1\n", ("source[0]", "colour", "unknown field")),
     (BASE.replace('train = ["train"]', 'train = "train"'), ("source[0].train", "expected array")),
