@@ -186,14 +186,14 @@ def _draw_one(split: SplitPersons, prepared: _Prepared, persons: int, seed: int)
     rng = np.random.default_rng(seed)
     tolerance = person_tolerance(persons)
     order = rng.permutation(len(split.image_persons))
-    order = order[split.image_persons[order] > 0]  # empty images are drawn apart (step 4)
-    kept = _fill_quotas(prepared.counts[order], split.image_persons[order], prepared.quotas, persons, tolerance)
+    order = order[split.image_persons[order] > 0]  # empty images are drawn apart (step 6)
+    kept = _fill_quotas(prepared.counts[order], split.image_persons[order], prepared.quotas, persons)
     rows = order[kept]
     n_kept = int(split.image_persons[rows].sum())
     if abs(n_kept - persons) > tolerance:
         raise PoseAtlasError(
-            f"no subset of whole images has {persons} persons within {tolerance} "
-            f"(closest reached: {n_kept}); the split's images are too large for this count"
+            f"whole images could not make {persons} persons within {tolerance} (closest reached: {n_kept}); "
+            "the split's images hold too many persons each for this count"
         )
 
     random_rows = _random_prefix(order, split.image_persons, persons)
@@ -225,7 +225,7 @@ def _quotas(bin_sizes: npt.NDArray[np.int64], persons: int) -> npt.NDArray[np.in
 
 def _fill_quotas(
     counts: npt.NDArray[np.int32], sizes: npt.NDArray[np.int64], quotas: npt.NDArray[np.int64],
-    persons: int, tolerance: int,
+    persons: int,
 ) -> npt.NDArray[np.bool_]:
     """Which images (in visiting order) to keep: the quota pass, then the closing steps.
 
@@ -233,7 +233,7 @@ def _fill_quotas(
         counts: (M', B) persons per bin of each candidate image, in visiting order.
         sizes: (M',) persons of each candidate image.
         quotas: (B,) persons each bin may take; they sum to ``persons``.
-        persons, tolerance: the target total and how far from it the total may end.
+        persons: the target total, never exceeded.
 
     Returns:
         (M',) mask of kept images.
