@@ -29,7 +29,8 @@ ALGORITHM = (
     "(B = clip(N // 40, 10, 100)) with quotas N * share; images visited in a seeded random order and "
     "kept while their persons fit the quotas, then the gap closed and equal-size swaps applied to "
     "minimise the cumulative shortfall; images without persons kept at the rate N / P. "
-    "random_* = plain random image sampling: the prefix of the same seeded order closest to N persons"
+    "random = plain random image sampling: the prefix of the same seeded order closest to N persons; "
+    "it is the subset instead (method = random) when it is within the tolerance and matches better"
 )
 
 
@@ -70,6 +71,7 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
             "images": len(subset.image_rows),
             "persons": subset.persons,
             "ks": round(subset.ks, 6),
+            "method": subset.method.value,
             "random": {
                 "images": len(subset.random_image_rows),
                 "persons": subset.random_persons,
@@ -109,14 +111,17 @@ def subset_table(report: dict[str, Any]) -> list[str]:
     lines = [
         f"{report['dataset']}/{report['split']}: {full['images']} images, {full['persons']} persons; "
         f"area source {report['area_source']}",
-        f"{'file':<16}{'seed':>8}{'images':>9}{'persons':>9}{'KS':>9}   {'random: images':>14}{'persons':>9}{'KS':>9}",
+        f"{'file':<16}{'seed':>8}{'images':>9}{'persons':>9}{'KS':>9}  {'method':<8}"
+        f"{'random: images':>14}{'persons':>9}{'KS':>9}",
     ]
     for row in report["subsets"]:
         rnd = row["random"]
         lines.append(
-            f"{row['file']:<16}{row['seed']:>8}{row['images']:>9}{row['persons']:>9}{row['ks']:>9.4f}   "
+            f"{row['file']:<16}{row['seed']:>8}{row['images']:>9}{row['persons']:>9}{row['ks']:>9.4f}  "
+            f"{row['method']:<8}"
             f"{rnd['images']:>14}{rnd['persons']:>9}{rnd['ks']:>9.4f}"
         )
     lines.append("KS: two-sample Kolmogorov-Smirnov distance of person areas to the full split's; "
-                 "random = plain random image sampling with the same seed")
+                 "random = plain random image sampling with the same seed; method: quotas, or random "
+                 "when that sample was within 0.5 % of N and matched better")
     return lines

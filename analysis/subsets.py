@@ -24,6 +24,10 @@ sampler here fills *quotas* instead:
    refused.
 6. **Images without persons** are kept at the subset's rate ``N / P`` (seeded), so a
    subset keeps the split's share of empty images.
+7. **Never worse than random.**  When the plain random sample of the same seed (the
+   prefix of the same image order whose person total is closest to ``N``) is within
+   the tolerance and has the smaller KS distance (it happens when ``N`` is close to
+   the split's size), it is the subset (``method = random`` in the report).
 
 When every bin is at its quota, the subset's area CDF equals the split's at every bin
 edge, and between edges it can differ by at most one bin's share (``1 / B``) times the
@@ -32,6 +36,7 @@ within-bin mismatch; the measured KS distance is reported beside plain random sa
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,6 +90,13 @@ class SplitPersons:
         return len(self.person_area)
 
 
+class SamplingMethod(enum.StrEnum):
+    """How a subset was drawn."""
+
+    QUOTAS = "quotas"  #: the quota sampler (steps 1-5)
+    RANDOM = "random"  #: the plain random sample of the same seed, when it matched better
+
+
 @dataclass(frozen=True)
 class DrawnSubset:
     """One subset: its kept image rows, the same seed's plain random sample, and their KS distances."""
@@ -93,6 +105,7 @@ class DrawnSubset:
     image_rows: npt.NDArray[np.int64]  #: (m,) sorted rows into the split's images
     persons: int
     ks: float
+    method: SamplingMethod
     random_image_rows: npt.NDArray[np.int64]
     random_persons: int
     random_ks: float
@@ -202,14 +215,23 @@ def _draw_one(split: SplitPersons, prepared: _Prepared, persons: int, seed: int)
     empty_kept = rng.permutation(empty)[:n_empty]
     rows = np.sort(np.concatenate([rows, empty_kept]))
     random_rows = np.sort(np.concatenate([random_rows, empty_kept]))
+    ks, random_ks = prepared.ks_of(split, rows), prepared.ks_of(split, random_rows)
+    random_persons = int(split.image_persons[random_rows].sum())
+    if random_ks < ks and abs(random_persons - persons) <= tolerance:
+        # Never worse than plain random sampling: near the full split (N close to P)
+        # a random prefix can already match to within a few persons.
+        rows, n_kept, ks, method = random_rows, random_persons, random_ks, SamplingMethod.RANDOM
+    else:
+        method = SamplingMethod.QUOTAS
     return DrawnSubset(
         seed=seed,
         image_rows=rows,
         persons=n_kept,
-        ks=prepared.ks_of(split, rows),
+        ks=ks,
+        method=method,
         random_image_rows=random_rows,
-        random_persons=int(split.image_persons[random_rows].sum()),
-        random_ks=prepared.ks_of(split, random_rows),
+        random_persons=random_persons,
+        random_ks=random_ks,
     )
 
 

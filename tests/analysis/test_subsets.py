@@ -135,6 +135,27 @@ def test_random_baseline_is_plain_random_image_sampling():
             assert persons == members.sum() == image_persons[rows].sum()
             assert ks == pytest.approx(ks_reference(area[members], area), abs=1e-12)
         assert abs(drawn.random_persons - 600) <= 5  # closest prefix: within one image
+        if abs(drawn.random_persons - 600) <= 3:  # the tolerance: 0.5 % of 600
+            assert drawn.ks <= drawn.random_ks  # never worse than random when random qualifies
+
+
+def test_near_the_full_split_never_worse_than_random():
+    rng = np.random.default_rng(2)
+    image_persons = rng.integers(1, 4, 3000)
+    person_image = np.repeat(np.arange(3000), image_persons)
+    area = rng.lognormal(7, 1.5, len(person_image))
+    split = SplitPersons(image_persons, person_image, area)
+    n = int(0.97 * len(area))
+    methods = set()
+    for drawn in draw_subsets(split, SubsetSpec(persons=n, count=6, seed=0)):
+        assert abs(drawn.persons - n) <= n // 200
+        members = np.isin(person_image, drawn.image_rows)
+        assert drawn.persons == members.sum()
+        assert drawn.ks == pytest.approx(ks_reference(area[members], area), abs=1e-12)
+        if abs(drawn.random_persons - n) <= n // 200:
+            assert drawn.ks <= drawn.random_ks
+        methods.add(drawn.method.value)
+    assert "random" in methods  # at 97 % of the split the random prefix often matches better
 
 
 def test_ks_distance_against_reference():
