@@ -296,6 +296,8 @@ def _report_row(item: _Input, images: SplitImages, kept: npt.NDArray[np.bool_], 
         "dataset": item.source.dataset,
         "split": item.split,
         "role": item.role,
+        # Where this source's images are: link or copy it as <image root>/<source>/.
+        "images_dir": str(item.cached.images_dir) if item.cached.images_dir else None,
         "in": {
             "images": len(images.image_ids),
             "persons": persons.n_persons,
