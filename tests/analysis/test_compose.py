@@ -342,9 +342,10 @@ def test_real_fixtures_compose_and_build(tmp_path, capsys):
     }
     registry = tmp_path / "datasets.toml"
     registry.write_text("".join(f'[[dataset]]\nname = "{n}"\nsplit = "{s}"\nannotations = "{p}"\n\n'
-                                for (n, s), p in files.items()))
+                                for (n, s), p in files.items())
+                        + f'images = "{fixtures / "mmpose/mhp"}"\n')  # the last entry (mhp)
     for (n, s), p in files.items():
-        build(tmp_path / "cache", n, s, p)
+        build(tmp_path / "cache", n, s, p, images=fixtures / "mmpose/mhp" if n == "mhp" else None)
     config = """
 name = "mini"
 keep_without_small = 1.0
@@ -377,6 +378,8 @@ train = ["train"]
     mhp_expected = {"right_ankle": 0, "right_knee": 1, "right_hip": 2, "left_hip": 3, "left_knee": 4,
                     "left_ankle": 5, "right_wrist": 10, "right_elbow": 11, "right_shoulder": 12,
                     "left_shoulder": 13, "left_elbow": 14, "left_wrist": 15}
+    report = orjson.loads((out / "report.json").read_bytes())
+    assert [r["images_dir"] for r in report["sources"]] == [None] * 4 + [str((fixtures / "mmpose/mhp").resolve())]
     checked = 0
     for name in ("train", "val"):
         doc = _load(out, name)
