@@ -91,8 +91,9 @@ def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
     subset.add_argument("--split", required=True, help="split name")
     subset.add_argument("--persons", type=int, required=True, metavar="N", help="persons (non-crowd) per subset")
     subset.add_argument("--count", type=int, default=1, metavar="K", help="number of subsets (default 1)")
-    subset.add_argument("--seed", type=int, default=0, help="subset k uses seed S + k - 1 (default 0)")
-    subset.add_argument("--area-source", choices=[s.value for s in AreaSource], default=AreaSource.BBOX.value)
+    subset.add_argument("--seed", type=int, default=0, metavar="S", help="subset k uses seed S + k - 1 (default 0)")
+    subset.add_argument("--area-source", choices=[s.value for s in AreaSource], default=AreaSource.BBOX.value,
+                        help="the person area whose distribution is kept (default bbox)")
     subset.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
     subset.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="writes DIR/subset-k.json and DIR/report.json")
