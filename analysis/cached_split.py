@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +19,7 @@ from analysis import cache
 from analysis.definitions import AreaSource, person_area
 from analysis.errors import PoseAtlasError
 from analysis.fingerprint import file_sha256
+from analysis.manifest import BuildOptions, FileFingerprint, VisibilityConvention, images_root, rebuild_command
 from analysis.subsets import SplitPersons
 
 
@@ -39,34 +39,35 @@ class CachedSplit:
 
     key: cache.CacheKey
     annotations: Path
-    fingerprint: dict[str, Any]
+    fingerprint: FileFingerprint
     joint_names: tuple[str, ...]
     binary_visibility: bool
     images_dir: Path | None
-    options: dict[str, Any]
+    options: BuildOptions
+    rebuild: str  #: a command that rebuilds the split
 
 
 def open_cached_split(cache_root: Path, key: cache.CacheKey) -> CachedSplit:
-    """Read a split's manifest.
+    """Read a split's manifest (the one place these commands do).
 
     Raises:
-        PoseAtlasError: the split is not built.
+        PoseAtlasError: the split is not built; StaleCacheError / InvalidManifestError
+            (PoseAtlasErrors too) when its manifest is of another format or damaged.
     """
     manifest = cache.read_manifest(cache_root, key)
     if manifest is None:
         raise PoseAtlasError(
             f"{key} is not built under {cache_root}: build it first (python -m analysis build ...)"
         )
-    annotations = manifest["inputs"]["annotations"]
-    images = manifest["inputs"].get("images") or {}
     return CachedSplit(
         key=key,
-        annotations=Path(annotations["path"]),
-        fingerprint=annotations,
-        joint_names=tuple(manifest["keypoint_schema"]["joint_names"]),
-        binary_visibility=manifest["definitions"]["visibility"].startswith("binary"),
-        images_dir=Path(images["path"]) if images.get("path") else None,
-        options=manifest.get("options", {}),
+        annotations=Path(manifest.inputs.annotations.path),
+        fingerprint=manifest.inputs.annotations,
+        joint_names=tuple(manifest.keypoint_schema.joint_names),
+        binary_visibility=manifest.definitions.visibility is VisibilityConvention.BINARY,
+        images_dir=images_root(manifest),
+        options=manifest.options,
+        rebuild=rebuild_command(key.directory(cache_root), manifest),
     )
 
 
@@ -80,14 +81,14 @@ def check_unchanged(split: CachedSplit) -> None:
         PoseAtlasError: missing, or different from what the cache was built from.
     """
     path = split.annotations
-    rebuild = f"rebuild the cache of {split.key} (python -m analysis build ...)"
+    rebuild = f"rebuild the cache of {split.key} ({split.rebuild})"
     try:
         stat = path.stat()
     except OSError:
         raise PoseAtlasError(f"{path}: the annotation file {split.key} was built from is gone; {rebuild}") from None
     recorded = split.fingerprint
-    same = stat.st_size == recorded.get("size") and (
-        stat.st_mtime_ns == recorded.get("mtime_ns") or file_sha256(path) == recorded.get("sha256")
+    same = stat.st_size == recorded.size and (
+        stat.st_mtime_ns == recorded.mtime_ns or file_sha256(path) == recorded.sha256
     )
     if not same:
         raise PoseAtlasError(f"{path}: changed since the cache of {split.key} was built; {rebuild}")
@@ -118,9 +119,9 @@ def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSo
     """
     # pyarrow straight to numpy: pandas would cost more to import than the read itself.
     folder = key.directory(cache_root)
-    images = pq.read_table(folder / cache.IMAGES_FILE, columns=["image_id", "n_persons"])
-    instances = pq.read_table(
-        folder / cache.INSTANCES_FILE, columns=["ann_id", "image_id", "iscrowd", "bbox_w", "bbox_h", "segm_area"]
+    images = _read_table(folder / cache.IMAGES_FILE, ["image_id", "n_persons"])
+    instances = _read_table(
+        folder / cache.INSTANCES_FILE, ["ann_id", "image_id", "iscrowd", "bbox_w", "bbox_h", "segm_area"]
     )
 
     def column(table: pa.Table, name: str) -> np.ndarray:
@@ -150,3 +151,12 @@ def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSo
         person_ann_ids=column(instances, "ann_id")[is_person].astype(np.int64),
         annotation_ids=column(instances, "ann_id").astype(np.int64),
     )
+
+
+def _read_table(path: Path, columns: list[str]) -> pa.Table:
+    """Columns of a contract table, schema checked (``CacheFileError`` when damaged)."""
+    cache.checked_schema(path, columns)
+    try:
+        return pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise cache.CacheFileError(f"{path}: unreadable parquet file ({exc})") from None

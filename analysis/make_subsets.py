@@ -81,7 +81,7 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
     report = {
         "dataset": job.key.dataset,
         "split": job.key.split,
-        "annotations": {"path": str(split.annotations), "sha256": split.fingerprint.get("sha256")},
+        "annotations": {"path": str(split.annotations), "sha256": split.fingerprint.sha256},
         "area_source": job.area_source.value,
         "requested": {"persons": job.spec.persons, "count": job.spec.count, "seed": job.spec.seed},
         "person_tolerance": PERSON_TOLERANCE,

@@ -11,11 +11,11 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from analysis.cached_split import open_cached_split
 from analysis.errors import PoseAtlasError
 from analysis.make_subsets import SubsetJob, subset_file_name
+from analysis.manifest import SourceRuleRecord
 from analysis.registry import load_registry
 
 
@@ -28,7 +28,7 @@ class SubsetEntry:
     annotations: str
     images: str | None
     keypoint_schema: str | list[str] | None
-    source_rule: dict[str, Any] | None
+    source_rule: SourceRuleRecord | None
 
     def toml(self) -> str:
         # JSON strings and arrays of strings are valid TOML values.
@@ -39,8 +39,8 @@ class SubsetEntry:
         if self.keypoint_schema is not None:
             lines.append(f"keypoint_schema = {json.dumps(self.keypoint_schema)}")
         if self.source_rule:
-            lines.append(f"source = {{ field = {json.dumps(self.source_rule['field'])}, "
-                         f"pattern = {json.dumps(self.source_rule['pattern'])} }}")
+            lines.append(f"source = {{ field = {json.dumps(self.source_rule.field)}, "
+                         f"pattern = {json.dumps(self.source_rule.pattern)} }}")
         return "\n".join(lines) + "\n"
 
 
@@ -55,8 +55,8 @@ def registry_entries(job: SubsetJob, registry: Path) -> list[SubsetEntry]:
             split=job.key.split,
             annotations=os.path.relpath((job.out_dir / subset_file_name(k)).resolve(), base),
             images=images,
-            keypoint_schema=split.options.get("keypoint_schema"),
-            source_rule=split.options.get("source_rule"),
+            keypoint_schema=split.options.keypoint_schema,
+            source_rule=split.options.source_rule,
         )
         for k in range(1, job.spec.count + 1)
     ]
