@@ -492,3 +492,21 @@ def test_halpe_without_joint_names_needs_and_takes_a_user_mapping(tmp_path, caps
         original = originals[ann["original_id"]]
         assert ann["keypoints"] == original["keypoints"][: 3 * 17]
         assert ann["num_keypoints"] == sum(1 for j in range(17) if original["keypoints"][3 * j + 2] > 0)
+
+
+def test_repeated_records_and_other_categories_are_counted_not_copied(tmp_path, capsys):
+    doc = _doc(COCO_NAMES, [(1, "a.jpg", [SMALL, SMALL]), (2, "b.jpg", [SMALL])])
+    doc["images"].append(dict(doc["images"][0]))  # an identical repeated image record (seen in real files)
+    doc["annotations"].append(dict(doc["annotations"][0]))  # and annotation record
+    doc["categories"].append({"id": 2, "name": "dog"})
+    doc["annotations"].append({"id": 555, "image_id": 1, "category_id": 2, "iscrowd": 0, "bbox": [0, 0, 5, 5]})
+    registry, cache_root = _setup(tmp_path, {("d", "train"): doc,
+                                             ("d", "val"): _doc(COCO_NAMES, [(9, "v.jpg", [SMALL])])})
+    code, _, stderr, out = _compose(capsys, tmp_path, registry, cache_root,
+                                    'name = "d"\n[[source]]\ndataset = "d"\ntrain = ["train"]\nval = ["val"]\n')
+    assert code == 0, stderr
+    train = _load(out, "train")
+    assert sorted(im["original_image_id"] for im in train["images"]) == [1, 2]
+    assert sorted(a["original_id"] for a in train["annotations"]) == [100, 101, 200]
+    report = orjson.loads((out / "report.json").read_bytes())
+    assert report["sources"][0]["annotations_left_out"] == 2  # the repeat and the dog
