@@ -35,3 +35,60 @@ def keypoints(dataset: str, split: str) -> np.ndarray:
     """(N, 3K) keypoints of one split, rows as in its instances file (loaded on demand)."""
     root = paths.cache_root()
     return _keypoints(str(root), dataset, split, paths.cache_stamp(root))
+
+
+def _evaluations_stamp(root: Path, key: CacheKey) -> tuple[tuple[str, int], ...]:
+    """Modification times of a split's manifest and stored evaluation files."""
+    folder = key.directory(root)
+    files = sorted([folder / "manifest.json", *folder.glob("evaluations/*/*")])
+    return tuple((str(p.relative_to(folder)), p.stat().st_mtime_ns) for p in files if p.is_file())
+
+
+@st.cache_data(show_spinner="Slicing the stored evaluation ...", max_entries=64)
+def _model_result(root: str, dataset: str, split: str, model: str, area: str, small_medium: float,
+                  medium_large: float, stamp: tuple):
+    from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
+    from dashboard import evaluations
+
+    key = CacheKey(dataset, split)
+    entry = next(m for m in evaluations.find_models(Path(root), [key]) if m.model == model)
+    size = SizeDefinition(AreaSource(area), SizeEdges(small_medium, medium_large))
+    return evaluations.model_result(Path(root), entry, size)
+
+
+def model_result(entry, size):
+    """``dashboard.evaluations.model_result`` cached on the evaluation files' mtimes."""
+    root = paths.cache_root()
+    return _model_result(str(root), entry.key.dataset, entry.key.split, entry.model, size.area_source.value,
+                         float(size.edges.small_medium), float(size.edges.medium_large),
+                         _evaluations_stamp(root, entry.key))
+
+
+@st.cache_data(show_spinner="Matching predictions ...", max_entries=8)
+def _matches(root: str, dataset: str, split: str, model: str, threshold: float, stamp: tuple):
+    from dashboard import evaluations
+
+    key = CacheKey(dataset, split)
+    entry = next(m for m in evaluations.find_models(Path(root), [key]) if m.model == model)
+    return evaluations.model_matches(Path(root), entry, threshold)
+
+
+def matches(entry, threshold: float = 0.5):
+    """``dashboard.evaluations.model_matches`` cached on the evaluation files' mtimes."""
+    root = paths.cache_root()
+    return _matches(str(root), entry.key.dataset, entry.key.split, entry.model, float(threshold),
+                    _evaluations_stamp(root, entry.key))
+
+
+@st.cache_resource(max_entries=8)
+def _instance_boxes(root: str, dataset: str, split: str, stamp: tuple):
+    from analysis import cache
+
+    return cache.read_instances(Path(root), CacheKey(dataset, split),
+                                columns=["ann_id", "image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h"])
+
+
+def instance_boxes(dataset: str, split: str):
+    """ann_id, image_id, iscrowd and bbox of every instance row of one split (rows as its file)."""
+    root = paths.cache_root()
+    return _instance_boxes(str(root), dataset, split, paths.cache_stamp(root))

@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from analysis.definitions import SizeDefinition, person_area, size_bucket_codes
+
 
 class MatchStatus(enum.StrEnum):
     """What a person or a detection is at the chosen OKS threshold."""
@@ -107,3 +109,16 @@ def keypoint_boxes(keypoints: npt.ArrayLike) -> npt.NDArray[np.float64]:
     x0, x1 = kp[:, :, 0].min(axis=1), kp[:, :, 0].max(axis=1)
     y0, y1 = kp[:, :, 1].min(axis=1), kp[:, :, 1].max(axis=1)
     return np.column_stack([x0, y0, x1 - x0, y1 - y0])
+
+
+def small_ann_ids(persons: pd.DataFrame, size: SizeDefinition) -> npt.NDArray[np.int64]:
+    """Annotation ids of the small persons among ``persons`` under ``size``.
+
+    Args:
+        persons: rows with ``ann_id``, ``bbox_w``, ``bbox_h`` and ``segm_area`` (NaN when absent).
+        size: area source and edges (a person without an area under it is not small).
+    """
+    area = person_area(persons["bbox_w"].to_numpy(), persons["bbox_h"].to_numpy(),
+                       persons["segm_area"].to_numpy(dtype=float, na_value=np.nan), size.area_source)
+    small = size_bucket_codes(area, size.edges) == 0
+    return persons["ann_id"].to_numpy()[small].astype(np.int64)

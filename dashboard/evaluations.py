@@ -1,0 +1,90 @@
+"""Stored model evaluations for the dashboard (pure; no streamlit).
+
+``python -m analysis evaluate`` stores each model's evaluation beside the dataset
+cache (``<cache>/<dataset>/<split>/evaluations/<model>/``).  This module finds them,
+and re-slices one from its stored OKS pairs when the dashboard's size definition
+differs from the one it was evaluated with (sigmas and the OKS area are fixed by the
+evaluation; changing them needs ``evaluate`` again).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from analysis.cache import CacheKey
+from analysis.definitions import SizeDefinition
+from analysis.evaluation import store
+from analysis.evaluation.definitions import EvaluationDefinitions
+from dashboard.figures.models import EvaluatedModel
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """One stored evaluation: which split, which model, and its record.
+
+    Attributes:
+        key: the cached split it was evaluated on.
+        record: the stored ``EvaluationRecord``.
+    """
+
+    key: CacheKey
+    record: Any
+
+    @property
+    def model(self) -> str:
+        return str(self.record.model)
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} ({self.key})"
+
+    @property
+    def stale(self) -> bool:
+        return bool(getattr(self.record, "stale", False))
+
+
+def evaluate_command(key: CacheKey, root: Path, model: str = "LABEL", predictions: str = "FILE") -> str:
+    """The command that (re-)evaluates a results file on ``key``."""
+    return (f"python -m analysis evaluate --name {key.dataset} --split {key.split} "
+            f"--predictions {predictions} --model {model} --cache-dir {root}")
+
+
+def find_models(root: Path, keys: list[CacheKey]) -> list[StoredModel]:
+    """Every stored evaluation of the given splits, in split then model order."""
+    return [StoredModel(key, record) for key in keys for record in store.list_evaluations(root, key)]
+
+
+def definitions_for(stored: EvaluationDefinitions, size: SizeDefinition) -> EvaluationDefinitions:
+    """The stored definitions with the dashboard's size definition in place of the stored one."""
+    return dataclasses.replace(stored, size=size)
+
+
+def resliced(stored: EvaluationDefinitions, size: SizeDefinition) -> bool:
+    """True when the dashboard's size definition differs from the stored one."""
+    return stored.size != size
+
+
+def model_result(root: Path, entry: StoredModel, size: SizeDefinition) -> tuple[EvaluatedModel, EvaluationDefinitions]:
+    """Slice metrics of one stored evaluation under ``size``, and the definitions they used."""
+    from analysis import cache
+    from analysis.evaluation import evaluate_stored
+
+    stored = store.read_evaluation(root, entry.key, entry.model)
+    definitions = definitions_for(stored.record.definitions, size)
+    images = cache.read_images(root, entry.key)
+    instances = cache.read_instances(root, entry.key)
+    result = evaluate_stored(stored, images, instances, definitions)
+    return EvaluatedModel(entry.model, str(entry.key), result.slices), definitions
+
+
+def model_matches(root: Path, entry: StoredModel, threshold: float = 0.5):
+    """(detections, ground truth) frames of one stored evaluation matched at ``threshold`` OKS."""
+    from analysis import cache
+    from analysis.evaluation import matches_at
+
+    stored = store.read_evaluation(root, entry.key, entry.model)
+    instances = cache.read_instances(root, entry.key)
+    return matches_at(stored, instances, threshold=threshold)

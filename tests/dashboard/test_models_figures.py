@@ -1,0 +1,117 @@
+"""Models view's pure tables and figures on hand-made slice results (values worked out here)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import export
+from dashboard.figures.common import caption_of
+from dashboard.figures.models import (
+    MEAN_THRESHOLD,
+    REPORTED_LABEL,
+    SLICE_COLUMNS,
+    SLICES,
+    EvaluatedModel,
+    pr_figure,
+    pr_table,
+    reported_table5_table,
+    slice_ap_figure,
+    slice_metrics_table,
+    table5_table,
+)
+
+
+def _slice(ap, n_gt=4, precision=None):
+    return SimpleNamespace(ap=ap, ap50=None if ap is None else min(1.0, ap + 0.2),
+                           ap75=None if ap is None else ap / 2, ar=None if ap is None else ap + 0.05,
+                           n_gt=n_gt, precision=precision)
+
+
+@pytest.fixture
+def two_models():
+    # model a: AP 0.10, 0.11, ... per slice; model b: 0.30 everywhere but an empty small/dense slice
+    a = EvaluatedModel("a", "ds/val", {s: _slice(0.10 + 0.01 * i, n_gt=i) for i, s in enumerate(SLICES)})
+    b = EvaluatedModel("b", "ds/val", {s: _slice(None if s == "small/dense" else 0.30, n_gt=i)
+                                       for i, s in enumerate(SLICES)})
+    return a, b
+
+
+def test_table5_in_percent_with_paper_columns(two_models):
+    table = table5_table(two_models)
+    assert list(table.columns) == ["model", "dataset", "AP", "AP^S", "AP^M", "AP^L", "AP^S_Sp", "AP^S_Mo",
+                                   "AP^S_De", "AP^easy", "AP^medium", "AP^hard"]
+    assert list(table["model"]) == ["a", "b"]
+    assert table.loc[0, "AP"] == pytest.approx(10.0) and table.loc[0, "AP^hard"] == pytest.approx(19.0)
+    assert table.loc[1, "AP^S"] == pytest.approx(30.0)
+    assert np.isnan(table.loc[1, "AP^S_De"])  # no ground truth: not available, never 0
+
+
+def test_table5_latex_bold_best_one_decimal(two_models):
+    tex = export.table_latex(table5_table(two_models), caption="c")
+    lines = {line.split(" & ")[0]: line for line in tex.splitlines() if line.startswith(("a &", "b &"))}
+    # a: 10.0 ... 19.0; b: 30.0 except small/dense (empty): b is best everywhere but AP^S_De.
+    cells_a = lines["a"].rstrip(" \\").split(" & ")[2:]
+    cells_b = lines["b"].rstrip(" \\").split(" & ")[2:]
+    assert cells_a[0] == "10.0" and cells_a[6] == r"\textbf{16.0}"
+    assert cells_b[6] == "--"
+    assert [c for i, c in enumerate(cells_b) if i != 6] == [r"\textbf{30.0}"] * 9
+    assert "AP$^{S}_{Sp}$" in tex and r"\toprule" in tex and r"\bottomrule" in tex
+
+
+def test_reported_rows_are_a_separate_labelled_block():
+    reported = {"SimpleBaseline trained on COCO": {"AP": 43.2, "AP^S": 32.4, "AP^S_De": 0.1}}
+    table = reported_table5_table(reported)
+    assert list(table.columns) == [REPORTED_LABEL, "AP", "AP^S", "AP^S_De"]
+    assert table.iloc[0].tolist() == ["SimpleBaseline trained on COCO", 43.2, 32.4, 0.1]
+    tex = export.table_latex(table)
+    assert r"\textbf" not in tex and "43.2 & 32.4 & 0.1" in tex
+
+
+def test_slice_metrics_long_with_integer_counts(two_models):
+    table = slice_metrics_table(two_models)
+    assert len(table) == 2 * len(SLICES)
+    assert table["n_gt"].dtype == np.int64
+    row = table[(table["model"] == "a") & (table["slice"] == "medium")].iloc[0]
+    assert row["AP"] == pytest.approx(12.0) and row["AP50"] == pytest.approx(32.0)
+    assert row["AP75"] == pytest.approx(6.0) and row["AR"] == pytest.approx(17.0) and row["n_gt"] == 2
+    tex = export.table_latex(table)
+    assert "a & ds/val & medium & 12.0 & 32.0 & 6.0 & 17.0 & 2 \\\\" in tex
+
+
+def test_same_label_on_two_splits_gets_the_split_in_the_legend():
+    a = EvaluatedModel("m", "x/val", {"all": _slice(0.5)})
+    b = EvaluatedModel("m", "y/val", {"all": _slice(0.6)})
+    fig = slice_ap_figure([a, b], caption="defs")
+    assert [t.name for t in fig.data] == ["m (x/val)", "m (y/val)"]
+    assert list(fig.data[0].x) == list(SLICE_COLUMNS.values())
+    assert fig.data[1].y[0] == pytest.approx(60.0) and np.isnan(fig.data[1].y[1])
+    assert caption_of(fig) == "defs"
+
+
+def test_pr_table_threshold_and_mean():
+    precision = np.tile(np.linspace(1.0, 0.0, 101), (10, 1)) * np.linspace(1.0, 0.1, 10)[:, None]
+    m = EvaluatedModel("m", "d/s", {"all": _slice(0.4, precision=precision),
+                                    "large": _slice(None, precision=-np.ones((10, 101)))})
+    at50 = pr_table([m], "all", 0.5)
+    assert at50.index[0] == 0.0 and at50.index[-1] == 1.0 and len(at50) == 101
+    np.testing.assert_allclose(at50["m"], 100 * np.linspace(1.0, 0.0, 101))
+    at75 = pr_table([m], "all", 0.75)  # row 5 of 0.50:0.05:0.95
+    np.testing.assert_allclose(at75["m"], 100 * np.linspace(1.0, 0.0, 101) * np.linspace(1.0, 0.1, 10)[5])
+    mean = pr_table([m], "all", MEAN_THRESHOLD)
+    np.testing.assert_allclose(mean["m"], 100 * np.linspace(1.0, 0.0, 101) * 0.55)
+    assert pr_table([m], "large", 0.5)["m"].isna().all()  # -1: no ground truth
+    assert pr_table([m], "small", 0.5)["m"].isna().all()  # slice absent
+    with pytest.raises(ValueError):
+        pr_table([m], "all", 0.52)
+    assert pr_figure([m], "large").layout.meta["empty"]
+    fig = pr_figure([m], "all", MEAN_THRESHOLD, caption="c")
+    assert "mean over OKS 0.50:0.05:0.95" in fig.layout.title.text
+
+
+def test_empty_selection_says_so():
+    assert slice_ap_figure([]).layout.meta["empty"]
+    assert table5_table([]).empty and isinstance(table5_table([]), pd.DataFrame)
