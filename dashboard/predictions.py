@@ -8,7 +8,8 @@ matching (``analysis.evaluation.matches_at``):
   ``num_keypoints`` == 0): an ignored person is never a miss;
 * a detection is *matched* when it was matched to a counted person, a *false
   positive* when it matched nothing, and *ignored* when it matched an ignored person
-  (COCO counts it neither way).
+  (COCO counts it neither way) or ranks below the 20 best-scored detections of its
+  image (the protocol never looks at those).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from analysis.definitions import SizeDefinition, person_area, size_bucket_codes
+
+#: COCO keypoint evaluation's maxDets: detections evaluated per image, best score first.
+MAX_DETECTIONS = 20
 
 
 class MatchStatus(enum.StrEnum):
@@ -60,12 +64,17 @@ def ground_truth_status(gt: pd.DataFrame) -> npt.NDArray[np.object_]:
     return out
 
 
-def detection_status(detections: pd.DataFrame, gt: pd.DataFrame) -> npt.NDArray[np.object_]:
+def detection_status(
+    detections: pd.DataFrame, gt: pd.DataFrame, max_per_image: int = MAX_DETECTIONS,
+) -> npt.NDArray[np.object_]:
     """(D,) ``MatchStatus`` per detection row.
 
     Args:
-        detections: rows with ``matched_ann_id`` (null when unmatched).
+        detections: rows with ``image_id``, ``score`` and ``matched_ann_id`` (null when
+            unmatched).
         gt: the ground truth the detections were matched to (``ann_id``, ``ignored``).
+        max_per_image: the protocol evaluates only this many best-scored detections of
+            an image (ties in row order); the others are *ignored*, never false positives.
     """
     matched = _present(detections["matched_ann_id"])
     ignored_ids = gt.loc[gt["ignored"].to_numpy(dtype=bool), "ann_id"].to_numpy()
@@ -76,6 +85,10 @@ def detection_status(detections: pd.DataFrame, gt: pd.DataFrame) -> npt.NDArray[
     out = np.full(len(detections), MatchStatus.FALSE_POSITIVE, dtype=object)
     out[matched] = MatchStatus.MATCHED
     out[to_ignored] = MatchStatus.IGNORED
+    rank = (detections.assign(_row=np.arange(len(detections)))
+            .sort_values(["image_id", "score", "_row"], ascending=[True, False, True], kind="stable")
+            .groupby("image_id", sort=False).cumcount())
+    out[rank.sort_index().to_numpy() >= max_per_image] = MatchStatus.IGNORED
     return out
 
 

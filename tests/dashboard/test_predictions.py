@@ -40,10 +40,17 @@ def test_ground_truth_status(gt):
 
 
 def test_detection_status(gt):
-    dets = pd.DataFrame({"det_id": [100, 101, 102, 300],
+    dets = pd.DataFrame({"det_id": [100, 101, 102, 300], "image_id": [1, 1, 1, 3],
+                         "score": [0.9, 0.5, 0.7, 0.8],
                          "matched_ann_id": [10.0, np.nan, 12.0, 30.0]})
     assert list(detection_status(dets, gt)) == [MatchStatus.MATCHED, MatchStatus.FALSE_POSITIVE,
                                                 MatchStatus.IGNORED, MatchStatus.MATCHED]
+    # only the 2 best of image 1 (scores 0.9, 0.7) are evaluated: 101 (0.5) is not a false positive
+    assert list(detection_status(dets, gt, max_per_image=2)) == [
+        MatchStatus.MATCHED, MatchStatus.IGNORED, MatchStatus.IGNORED, MatchStatus.MATCHED]
+    # ties keep row order: of two equal scores the first row is evaluated
+    ties = pd.DataFrame({"image_id": [5, 5], "score": [0.5, 0.5], "matched_ann_id": [np.nan, np.nan]})
+    assert list(detection_status(ties, gt, max_per_image=1)) == [MatchStatus.FALSE_POSITIVE, MatchStatus.IGNORED]
 
 
 def test_missed_small_images(gt):

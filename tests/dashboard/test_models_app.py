@@ -1,0 +1,106 @@
+"""AppTest: the Models view and Browse with a model's predictions, on the demo caches
+(whose synthetic models the demo evaluates through the real engine), checked against
+pycocotools run here on the demo's annotation and results files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from coco_reference import run as coco_run
+from dashboard_helpers import app, charts, open_view, texts
+
+from dashboard.figures.models import REPORTED_LABEL
+
+MODELS = ("synthetic-precise", "synthetic-coarse")
+
+
+def _files(cache: Path, dataset: str, model: str) -> tuple[Path, Path]:
+    data = cache.parent / "data" / dataset
+    return data / "annotations.json", data / "predictions" / f"{model}.json"
+
+
+def _table5(at):
+    table = at.dataframe[0].value
+    assert list(table.columns[:3]) == ["model", "dataset", "AP"]
+    return table.set_index("model")
+
+
+def test_models_view_table5_equals_pycocotools(app_env):
+    at = open_view(app({"ds": "demo-small"}), "models")
+    assert not at.exception, [e.value for e in at.exception]
+    table = _table5(at)
+    assert set(table.index) == set(MODELS)
+    for model in MODELS:
+        # AP over all persons does not depend on the size definition: pycocotools' own AP.
+        ref = coco_run(*_files(app_env, "demo-small", model))
+        assert table.loc[model, "AP"] == pytest.approx(100 * ref.ap[0], abs=1e-9)
+    out = texts(at)
+    assert REPORTED_LABEL in out.lower() or REPORTED_LABEL in str(at.dataframe[1].value.columns)
+    reported = at.dataframe[1].value
+    assert REPORTED_LABEL in reported.columns and not set(reported[REPORTED_LABEL]) & set(MODELS)
+    assert "sigmas" in out and "OKS area" in out
+    bars = charts(at)[0]
+    assert {t["name"] for t in bars} == set(MODELS)
+
+
+def test_size_definition_reslices_like_pycocotools(app_env):
+    """Sidebar: segm area (the demo's OKS area too) and edges 40 / 100: re-sliced from stored
+    OKS pairs, equal to pycocotools with the same half-open ranges on the file's area."""
+    at = open_view(app({"ds": "demo-small"}), "models")
+    at.sidebar.selectbox(key="g_area").set_value("segm").run()
+    at.sidebar.number_input(key="g_sm").set_value(40.0).run()
+    at.sidebar.number_input(key="g_ml").set_value(100.0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = _table5(at)
+    for model in MODELS:
+        ref = coco_run(*_files(app_env, "demo-small", model), area="segm", edges=(40.0**2, 100.0**2))
+        for column, a in (("AP", 0), ("AP^S", 1), ("AP^M", 2)):
+            assert table.loc[model, column] == pytest.approx(100 * ref.ap[a], abs=1e-9), (model, column)
+        assert np.isnan(table.loc[model, "AP^L"]) == (ref.ap[3] is None)
+    assert "re-sliced" in texts(at)
+
+
+def test_pr_curve_equals_pycocotools_precision(app_env):
+    at = open_view(app({"ds": "demo-small"}), "models")
+    curves = {t["name"]: np.asarray(t["y"], dtype=float) for t in charts(at)[1]}
+    for model in MODELS:
+        ref = coco_run(*_files(app_env, "demo-small", model))
+        np.testing.assert_allclose(curves[model], 100 * ref.precision[0, :, 0], atol=1e-9)
+
+
+def test_no_evaluation_says_the_command(app_env):
+    at = open_view(app({"ds": "demo-sparse"}), "models")
+    assert not at.exception
+    out = texts(at)
+    assert "No stored evaluation for demo-sparse/val" in out
+    assert "python -m analysis evaluate --name demo-sparse --split val" in out
+
+
+def _missed_small_images(cache: Path, dataset: str, model: str) -> set[int]:
+    """Images with a counted person of bbox area < 32^2 unmatched at OKS 0.5 (pycocotools, range all)."""
+    gt_file, results = _files(cache, dataset, model)
+    ref = coco_run(gt_file, results)
+    doc = json.loads(gt_file.read_text())
+    small = {a["id"] for a in doc["annotations"] if a["bbox"][2] * a["bbox"][3] < 32.0**2}
+    g = ref.gt
+    hit = g[(g["matched"] == 0) & ~g["ignored"] & g["ann_id"].isin(small)]
+    return set(hit["image_id"].tolist())
+
+
+def test_browse_with_a_model_and_missed_small_persons(app_env):
+    at = open_view(app({"ds": "demo-small,demo-sparse"}), "browse")
+    model = "synthetic-coarse"
+    label = next(o for o in at.selectbox(key="br_model").options if o.startswith(model))
+    at.selectbox(key="br_model").set_value(label).run()
+    assert not at.exception, [e.value for e in at.exception]
+    n_images = len(json.loads(_files(app_env, "demo-small", model)[0].read_text())["images"])
+    assert f"**{n_images}** images match" in texts(at)  # the model's split only
+    assert len(at.get("image")) > 0
+    assert "missed" in texts(at) and "false positive" in texts(at)
+    at.checkbox(key="br_missed_small").check().run()
+    expected = _missed_small_images(app_env, "demo-small", model)
+    assert 0 < len(expected) < n_images
+    assert f"**{len(expected)}** images match" in texts(at)
