@@ -14,11 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pyarrow.parquet as pq
+
+from analysis import cache
 from analysis.cache import CacheKey
 from analysis.definitions import SizeDefinition
 from analysis.evaluation import store
 from analysis.evaluation.definitions import EvaluationDefinitions
 from dashboard.figures.models import EvaluatedModel
+
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,13 @@ class StoredModel:
 
     @property
     def stale(self) -> bool:
-        return bool(getattr(self.record, "stale", False))
+        """True when the split's annotations changed since the evaluation."""
+        return bool(self.record.stale)
+
+    @property
+    def definitions(self) -> EvaluationDefinitions:
+        """The definitions the stored evaluation used."""
+        return EvaluationDefinitions.from_json(self.record.definitions)
 
 
 def evaluate_command(key: CacheKey, root: Path, model: str = "LABEL", predictions: str = "FILE") -> str:
@@ -67,24 +78,27 @@ def resliced(stored: EvaluationDefinitions, size: SizeDefinition) -> bool:
     return stored.size != size
 
 
+def _instances(root: Path, key: CacheKey) -> pd.DataFrame:
+    """A split's instances without the keypoints (the stored OKS pairs stand in for them)."""
+    names = pq.read_schema(key.directory(root) / cache.INSTANCES_FILE).names
+    return cache.read_instances(root, key, columns=[c for c in names if c != "keypoints"])
+
+
 def model_result(root: Path, entry: StoredModel, size: SizeDefinition) -> tuple[EvaluatedModel, EvaluationDefinitions]:
     """Slice metrics of one stored evaluation under ``size``, and the definitions they used."""
-    from analysis import cache
     from analysis.evaluation import evaluate_stored
 
     stored = store.read_evaluation(root, entry.key, entry.model)
-    definitions = definitions_for(stored.record.definitions, size)
     images = cache.read_images(root, entry.key)
-    instances = cache.read_instances(root, entry.key)
-    result = evaluate_stored(stored, images, instances, definitions)
-    return EvaluatedModel(entry.model, str(entry.key), result.slices), definitions
+    instances = _instances(root, entry.key)
+    result = evaluate_stored(stored, images, instances, definitions_for(stored.definitions, size))
+    return EvaluatedModel(entry.model, str(entry.key), result.slices), result.definitions
 
 
 def model_matches(root: Path, entry: StoredModel, threshold: float = 0.5):
     """(detections, ground truth) frames of one stored evaluation matched at ``threshold`` OKS."""
-    from analysis import cache
     from analysis.evaluation import matches_at
 
     stored = store.read_evaluation(root, entry.key, entry.model)
-    instances = cache.read_instances(root, entry.key)
+    instances = _instances(root, entry.key)
     return matches_at(stored, instances, threshold=threshold)

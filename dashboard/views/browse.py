@@ -96,7 +96,7 @@ else:
                ":blue[■ matched] (solid), :orange[■ missed] (dashed), :violet[■ false positive] (dotted), "
                ":gray[■ ignored] (dash-dot: crowd regions, persons without keypoints, detections matched "
                "to them); each label is the OKS of the match. Evaluation definitions: "
-               f"{entry.record.definitions.description}.")
+               f"{entry.definitions.description}.")
 if not len(shown):
     st.warning("No image in these ranges: widen the sliders or the sidebar filters.")
     st.stop()

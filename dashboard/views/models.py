@@ -51,7 +51,7 @@ for entry in entries:
         continue
     models.append(model)
     used.setdefault(definitions.description, []).append(entry.label)
-    stored = entry.record.definitions
+    stored = entry.definitions
     if evaluations.resliced(stored, size):
         st.caption(f"{entry.label}: evaluated with {stored.size.description}; re-sliced from its "
                    f"stored OKS pairs with the sidebar's {size.description}.")
