@@ -2,10 +2,11 @@
 
 Pure (no streamlit): evaluation results in, frames and figures out.  A model's
 result is an :class:`EvaluatedModel`: its label, the dataset/split it was tested on
-and its slice metrics (anything with ``ap, ap50, ap75, ar, n_gt, precision``, as
-``analysis.evaluation``'s ``SliceMetrics``).  AP and AR arrive as fractions in
-[0, 1] (None for a slice without ground truth) and are shown in percent with one
-decimal, as papers print them; ground-truth counts stay integers.
+and its slice metrics (``analysis.evaluation.SliceMetrics``).  AP and AR arrive as
+fractions in [0, 1] (None for a slice without ground truth) and are shown in
+percent with one decimal, as papers print them; ground-truth counts stay integers.
+The Table 5 rows come from ``analysis.evaluation.table5`` (the one table function
+the ``evaluate`` command and the dashboard share).
 """
 
 from __future__ import annotations
@@ -18,36 +19,26 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.evaluation.definitions import OKS_THRESHOLDS, RECALL_POINTS
+from analysis.evaluation.slices import SLICE_NAMES
+from analysis.evaluation.table5 import (
+    LATEX_HEADERS,
+    REPORTED_LABEL,
+    TABLE5_COLUMNS,
+    n_gt_column,
+    reported_table5_frame,
+    table5_frame,
+)
 from dashboard.figures.common import DASHES, OKABE_ITO, PATTERNS, empty_figure, finish
 
 #: Every slice the evaluation computes, in the Table 5 order.
-SLICES = (
-    "all", "small", "medium", "large", "small/sparse", "small/moderate", "small/dense",
-    "crowd/easy", "crowd/medium", "crowd/hard",
-)
-#: Column header per slice (the SmallPose paper's notation; crowd levels spelled out
-#: because CrowdPose's AP^M would clash with the medium size bucket's).
-SLICE_COLUMNS = {
-    "all": "AP", "small": "AP^S", "medium": "AP^M", "large": "AP^L",
-    "small/sparse": "AP^S_Sp", "small/moderate": "AP^S_Mo", "small/dense": "AP^S_De",
-    "crowd/easy": "AP^easy", "crowd/medium": "AP^medium", "crowd/hard": "AP^hard",
-}
-#: The same headers for LaTeX (math mode).
-LATEX_COLUMNS = {
-    "AP": "AP", "AP^S": "AP$^{S}$", "AP^M": "AP$^{M}$", "AP^L": "AP$^{L}$",
-    "AP^S_Sp": "AP$^{S}_{Sp}$", "AP^S_Mo": "AP$^{S}_{Mo}$", "AP^S_De": "AP$^{S}_{De}$",
-    "AP^easy": "AP$^{\\mathrm{easy}}$", "AP^medium": "AP$^{\\mathrm{medium}}$",
-    "AP^hard": "AP$^{\\mathrm{hard}}$",
-}
+SLICES = SLICE_NAMES
 #: Metrics of the per-slice table: attribute of a slice result -> column.
 METRICS = {"ap": "AP", "ap50": "AP50", "ap75": "AP75", "ar": "AR"}
-#: The OKS thresholds of the COCO protocol (rows of a slice's ``precision``).
-OKS_THRESHOLDS = np.round(np.linspace(0.5, 0.95, 10), 2)
-#: Recall points of the COCO protocol (columns of a slice's ``precision``).
-RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 #: ``pr_table``'s threshold meaning "mean over the ten OKS thresholds".
 MEAN_THRESHOLD = "0.50:0.95"
-REPORTED_LABEL = "reported in the SmallPose paper"
+#: Header of the reported rows' label column.
+REPORTED_COLUMN = REPORTED_LABEL
 
 
 @dataclass(frozen=True)
@@ -58,8 +49,8 @@ class EvaluatedModel:
         model: the model's label.
         key: ``dataset/split`` it was tested on.
         slices: slice name (``SLICES``) -> metrics with ``ap, ap50, ap75, ar`` (fractions
-            or None), ``n_gt`` (int) and ``precision`` ((10, 101) array, -1 where undefined,
-            or None).
+            or None), ``n_gt`` (int) and ``precision`` ((10 OKS thresholds, 101 recall
+            points) array, NaN when the slice has no ground truth).
     """
 
     model: str
@@ -88,45 +79,35 @@ def _style(index: int) -> dict[str, str]:
             "dash": DASHES[index % len(DASHES)]}
 
 
-def _latex_hints(table: pd.DataFrame, best: Sequence[str]) -> pd.DataFrame:
-    """Attach the LaTeX export's hints (``dashboard.export.table_latex`` reads them)."""
-    table.attrs["latex"] = {"digits": 1, "bold_max": list(best),
-                            "headers": {c: LATEX_COLUMNS[c] for c in table.columns if c in LATEX_COLUMNS}}
+def table5_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
+    """The Table 5 layout (``analysis.evaluation.table5_frame``) with the split of each row.
+
+    Columns: model, dataset (``dataset/split``), AP per Table 5 column in percent (NaN:
+    the slice has no ground truth), then ``n_gt <column>``, the ground-truth persons
+    of each column's slice (integers).  The LaTeX export prints one decimal and the
+    best value of each AP column in bold.
+    """
+    frame = table5_frame([(name, m) for name, m in zip(series_names(models), models, strict=True)])
+    table = frame.reset_index()
+    table.insert(1, "dataset", [m.key for m in models])
+    ap_columns = list(TABLE5_COLUMNS)
+    table.attrs["latex"] = {
+        "digits": 1, "bold_max": ap_columns,
+        "headers": {**LATEX_HEADERS, **{n_gt_column(c): f"$n_{{gt}}$ {LATEX_HEADERS[c]}" for c in ap_columns}},
+    }
     return table
 
 
-def table5_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
-    """The Table 5 layout: a row per model, AP per slice in percent (NaN: no ground truth).
+def reported_table5_table() -> pd.DataFrame:
+    """The SmallPose paper's reported rows (``REPORTED_TABLE5``), kept apart from computed ones.
 
-    Columns: model, dataset (``dataset/split``), then ``SLICE_COLUMNS`` in ``SLICES``
-    order.  The LaTeX export prints one decimal and the best value of each column in bold.
+    Columns: ``reported in the SmallPose paper`` (the row label), the AP columns the
+    paper reports (percent), then ``note``.
     """
-    rows = [
-        {"model": name, "dataset": m.key,
-         **{SLICE_COLUMNS[s]: _percent(m.slices[s].ap if s in m.slices else None) for s in SLICES}}
-        for name, m in zip(series_names(models), models, strict=True)
-    ]
-    table = pd.DataFrame(rows, columns=["model", "dataset", *SLICE_COLUMNS.values()])
-    table[list(SLICE_COLUMNS.values())] = table[list(SLICE_COLUMNS.values())].astype(float)
-    return _latex_hints(table, list(SLICE_COLUMNS.values()))
-
-
-def reported_table5_table(reported: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
-    """The SmallPose paper's reported rows, kept apart from computed ones.
-
-    Args:
-        reported: row label -> {Table 5 column (``SLICE_COLUMNS`` values): AP in percent}.
-
-    Returns:
-        Columns: ``reported in the SmallPose paper`` (the row label), then the columns the
-        paper reports, in ``SLICES`` order.
-    """
-    columns = [c for c in SLICE_COLUMNS.values() if any(c in r for r in reported.values())]
-    rows = [{REPORTED_LABEL: label, **{c: float(r.get(c, np.nan)) for c in columns}}
-            for label, r in reported.items()]
-    table = pd.DataFrame(rows, columns=[REPORTED_LABEL, *columns])
-    table.attrs["latex"] = {"digits": 1, "bold_max": [],
-                            "headers": {c: LATEX_COLUMNS[c] for c in columns}}
+    frame = reported_table5_frame().reset_index()
+    reported = [c for c in TABLE5_COLUMNS if frame[c].notna().any()]
+    table = frame[["model", *reported, "note"]].rename(columns={"model": REPORTED_COLUMN})
+    table.attrs["latex"] = {"digits": 1, "bold_max": [], "headers": dict(LATEX_HEADERS)}
     return table
 
 
@@ -143,7 +124,7 @@ def slice_metrics_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
                          "n_gt": int(r.n_gt)})
     table = pd.DataFrame(rows, columns=["model", "dataset", "slice", *METRICS.values(), "n_gt"])
     table["n_gt"] = table["n_gt"].astype(np.int64)
-    table.attrs["latex"] = {"digits": 1, "bold_max": [], "headers": {}}
+    table.attrs["latex"] = {"digits": 1}
     return table
 
 
@@ -153,11 +134,10 @@ def slice_ap_figure(models: Sequence[EvaluatedModel], *, caption: str = "") -> g
         return empty_figure("no evaluated model selected")
     table = table5_table(models)
     fig = go.Figure()
-    columns = list(SLICE_COLUMNS.values())
-    for i, row in enumerate(table.itertuples(index=False)):
-        st = _style(i)
-        values = np.array(row[2:], dtype=float)
-        fig.add_bar(x=columns, y=values, name=row.model,
+    columns = list(TABLE5_COLUMNS)
+    for i, row in table.iterrows():
+        st = _style(int(i))
+        fig.add_bar(x=columns, y=row[columns].to_numpy(dtype=float), name=row["model"],
                     marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
                     hovertemplate="%{x}: %{y:.1f}<extra>%{fullData.name}</extra>")
     fig.update_layout(barmode="group", bargap=0.2)
@@ -181,7 +161,7 @@ def pr_table(models: Sequence[EvaluatedModel], slice_name: str, threshold: float
     else:
         hit = np.flatnonzero(np.isclose(OKS_THRESHOLDS, float(threshold)))
         if not len(hit):
-            raise ValueError(f"OKS threshold {threshold} is not one of {OKS_THRESHOLDS.tolist()}")
+            raise ValueError(f"OKS threshold {threshold} is not one of {np.round(OKS_THRESHOLDS, 2).tolist()}")
         rows = slice(int(hit[0]), int(hit[0]) + 1)
     data = {}
     for name, m in zip(series_names(models), models, strict=True):
@@ -190,7 +170,7 @@ def pr_table(models: Sequence[EvaluatedModel], slice_name: str, threshold: float
         curve = np.full(len(RECALL_POINTS), np.nan)
         if precision is not None:
             p = np.asarray(precision, dtype=float)[rows]
-            if (p > -1).all():  # -1: pycocotools' "no ground truth" marker
+            if (p > -1).all():  # NaN (or pycocotools' -1): the slice has no ground truth
                 curve = 100.0 * p.mean(axis=0)
         data[name] = curve
     return pd.DataFrame(data, index=pd.Index(RECALL_POINTS, name="recall"))

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from analysis.errors import PoseAtlasError
-from analysis.evaluation import REPORTED_TABLE5
+from analysis.evaluation.table5 import TABLE5_COLUMNS
 from dashboard import data, evaluations, paths, ui
 from dashboard.figures.models import (
     MEAN_THRESHOLD,
@@ -64,14 +64,15 @@ st.info("Evaluation definitions: " + definitions_note + ". Sigmas and the OKS ar
 
 st.subheader("Table 5 layout (AP in %)")
 ui.show_table(table5_table(models), "models table5", key="models_t5",
-              caption=f"AP (%) per slice, OKS 0.50:0.95; {definitions_note}",
-              formats={c: "%.1f" for c in table5_table(models).columns[2:]})
+              caption=f"AP (%) per slice, OKS 0.50:0.05:0.95, and ground-truth persons per slice (n_gt); "
+                      f"{definitions_note}",
+              formats={c: "%.1f" for c in TABLE5_COLUMNS})
 st.markdown(f"**{REPORTED_LABEL.capitalize()}** (SimpleBaseline ResNet-50 tested on the SmallPose test set; "
             "not computed here)")
-reported = reported_table5_table(REPORTED_TABLE5)
+reported = reported_table5_table()
 ui.show_table(reported, "smallpose reported table5", key="models_rep",
               caption="AP (%) reported in the SmallPose paper, Table 5 (SimpleBaseline ResNet-50 on SmallPose test)",
-              formats={c: "%.1f" for c in reported.columns[1:]})
+              formats={c: "%.1f" for c in TABLE5_COLUMNS})
 
 fig = slice_ap_figure(models, caption=ctx.caption(definitions_note))
 ui.show_figure(fig, "ap per slice", key="models_bar", preset=ctx.preset)
