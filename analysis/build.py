@@ -226,7 +226,9 @@ def _write_split(target: Path, images, instances, manifest: dict, previous: dict
     """Write into a fresh sibling folder, then swap it in; the old cache survives any failure.
 
     Scene results depend on the image files, not the annotations, so scenes.parquet,
-    an unfinished scene run's shards and the manifest's "scenes" entry are carried over.
+    an unfinished scene run's shards and the manifest's "scenes" entry are carried over;
+    so are stored evaluations (``evaluations/``), which flag themselves stale when the
+    annotations changed.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.building-{os.getpid()}"
@@ -245,6 +247,11 @@ def _write_split(target: Path, images, instances, manifest: dict, previous: dict
         partial = target / cache.SCENES_PARTIAL_DIR
         if partial.is_dir():  # an unfinished scene run resumes after the rebuild
             shutil.copytree(partial, staging / cache.SCENES_PARTIAL_DIR)
+        # Stored evaluations survive a rebuild; one made against other annotations
+        # reads back as stale (its annotations fingerprint differs from the manifest's).
+        evaluations = target / cache.EVALUATIONS_DIR
+        if evaluations.is_dir():
+            shutil.copytree(evaluations, staging / cache.EVALUATIONS_DIR)
         cache.write_json(manifest, staging / cache.MANIFEST_FILE)
         retired = target.parent / f".{target.name}.old"
         shutil.rmtree(retired, ignore_errors=True)

@@ -39,6 +39,8 @@ SCENES_FILE = "scenes.parquet"
 MANIFEST_FILE = "manifest.json"
 #: An unfinished scene run's shards (see analysis.scenes.runner); kept across rebuilds.
 SCENES_PARTIAL_DIR = ".scenes-partial"
+#: Stored model evaluations (see analysis.evaluation.store); kept across rebuilds.
+EVALUATIONS_DIR = "evaluations"
 
 IMAGE_COLUMNS = (
     "dataset", "split", "image_id", "file_name", "width", "height", "n_persons",
