@@ -14,6 +14,7 @@ persons are missed with a higher probability, as real detectors do.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,8 +110,15 @@ def synthetic_predictions(
     return out
 
 
+#: The demo splits the synthetic models are evaluated on (demo-sparse is left without
+#: one, so the Models view also shows what a split without an evaluation looks like).
+EVALUATED_SPLITS = (cache.CacheKey("demo-small", "val"), cache.CacheKey("demo-crowd", "val"))
+
+
 def write_synthetic_predictions(cache_root: Path, key: cache.CacheKey, folder: Path) -> list[tuple[str, Path]]:
     """Write every ``SYNTHETIC_MODELS`` results file of one cached split into ``folder``.
+
+    A file whose content is unchanged is not rewritten (so its evaluation is reused).
 
     Returns:
         (model label, results file) pairs.
@@ -123,7 +131,25 @@ def write_synthetic_predictions(cache_root: Path, key: cache.CacheKey, folder: P
     written = []
     for model in SYNTHETIC_MODELS:
         target = folder / f"{model.name}.json"
-        with cache.atomic_path(target) as tmp:
-            tmp.write_bytes(orjson.dumps(synthetic_predictions(images, instances, keypoints, model)))
+        data = orjson.dumps(synthetic_predictions(images, instances, keypoints, model))
+        if not target.is_file() or target.read_bytes() != data:
+            with cache.atomic_path(target) as tmp:
+                tmp.write_bytes(data)
         written.append((model.name, target))
     return written
+
+
+def evaluate_synthetic_models(data_dir: Path, cache_root: Path, *, progress: bool = True) -> Iterator[str]:
+    """Write the synthetic models' results files beside the demo data
+    (``<data_dir>/<dataset>/predictions/``) and evaluate them through the real engine
+    (as ``python -m analysis evaluate`` does); yields one line per evaluation."""
+    from analysis.evaluation.run import evaluate_files
+
+    for key in EVALUATED_SPLITS:
+        written = write_synthetic_predictions(cache_root, key, Path(data_dir) / key.dataset / "predictions")
+        outcomes = evaluate_files(cache_root, key, [path for _, path in written],
+                                  models=[name for name, _ in written], progress=progress)
+        for outcome in outcomes:
+            ap = outcome.result.slices["all"].ap
+            yield (f"{key}: {outcome.record.model} (synthetic model) AP {100 * ap:.1f}"
+                   f"{' (unchanged, reused)' if outcome.reused else ''}")

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.evaluation.table5 import TABLE5_COLUMNS
 from dashboard import export
 from dashboard.figures.common import caption_of
 from dashboard.figures.models import (
     MEAN_THRESHOLD,
     REPORTED_LABEL,
-    SLICE_COLUMNS,
     SLICES,
     EvaluatedModel,
     pr_figure,
@@ -42,12 +42,15 @@ def two_models():
 
 def test_table5_in_percent_with_paper_columns(two_models):
     table = table5_table(two_models)
-    assert list(table.columns) == ["model", "dataset", "AP", "AP^S", "AP^M", "AP^L", "AP^S_Sp", "AP^S_Mo",
-                                   "AP^S_De", "AP^easy", "AP^medium", "AP^hard"]
-    assert list(table["model"]) == ["a", "b"]
-    assert table.loc[0, "AP"] == pytest.approx(10.0) and table.loc[0, "AP^hard"] == pytest.approx(19.0)
+    ap_columns = ["AP", "AP^S", "AP^M", "AP^L", "AP^S_Sp", "AP^S_Mo", "AP^S_De", "AP^E", "AP^M(crowd)", "AP^H"]
+    assert list(table.columns) == ["model", "dataset", *ap_columns, *(f"n_gt {c}" for c in ap_columns)]
+    assert list(table["model"]) == ["a", "b"] and list(table["dataset"]) == ["ds/val", "ds/val"]
+    assert table.loc[0, "AP"] == pytest.approx(10.0) and table.loc[0, "AP^H"] == pytest.approx(19.0)
     assert table.loc[1, "AP^S"] == pytest.approx(30.0)
     assert np.isnan(table.loc[1, "AP^S_De"])  # no ground truth: not available, never 0
+    # n_gt of slice i is i (fixture); integers
+    assert table.loc[0, [f"n_gt {c}" for c in ap_columns]].tolist() == list(range(10))
+    assert table["n_gt AP^S"].dtype == np.int64
 
 
 def test_table5_latex_bold_best_one_decimal(two_models):
@@ -58,17 +61,21 @@ def test_table5_latex_bold_best_one_decimal(two_models):
     cells_b = lines["b"].rstrip(" \\").split(" & ")[2:]
     assert cells_a[0] == "10.0" and cells_a[6] == r"\textbf{16.0}"
     assert cells_b[6] == "--"
-    assert [c for i, c in enumerate(cells_b) if i != 6] == [r"\textbf{30.0}"] * 9
-    assert "AP$^{S}_{Sp}$" in tex and r"\toprule" in tex and r"\bottomrule" in tex
+    assert [c for i, c in enumerate(cells_b[:10]) if i != 6] == [r"\textbf{30.0}"] * 9
+    assert cells_a[10:] == [str(i) for i in range(10)]  # n_gt: integers, never bold
+    assert "AP$^S_{Sp}$" in tex and r"\toprule" in tex and r"\bottomrule" in tex
 
 
 def test_reported_rows_are_a_separate_labelled_block():
-    reported = {"SimpleBaseline trained on COCO": {"AP": 43.2, "AP^S": 32.4, "AP^S_De": 0.1}}
-    table = reported_table5_table(reported)
-    assert list(table.columns) == [REPORTED_LABEL, "AP", "AP^S", "AP^S_De"]
-    assert table.iloc[0].tolist() == ["SimpleBaseline trained on COCO", 43.2, 32.4, 0.1]
+    table = reported_table5_table()
+    # the SmallPose paper's Table 5 (SimpleBaseline ResNet-50 on SmallPose test), as printed there
+    assert list(table.columns) == [REPORTED_LABEL, "AP", "AP^S", "AP^M", "AP^L", "AP^S_Sp", "AP^S_Mo", "AP^S_De",
+                                   "note"]
+    rows = {r[0]: r[1:8] for r in table.itertuples(index=False)}
+    assert [43.2, 32.4, 50.5, 77.3, 8.8, 33.9, 0.1] in [list(v) for v in rows.values()]
+    assert [68.2, 65.9, 69.1, 79.7, 32.8, 69.4, 26.0] in [list(v) for v in rows.values()]
     tex = export.table_latex(table)
-    assert r"\textbf" not in tex and "43.2 & 32.4 & 0.1" in tex
+    assert r"\textbf" not in tex and "43.2 & 32.4 & 50.5 & 77.3 & 8.8 & 33.9 & 0.1" in tex
 
 
 def test_slice_metrics_long_with_integer_counts(two_models):
@@ -83,11 +90,11 @@ def test_slice_metrics_long_with_integer_counts(two_models):
 
 
 def test_same_label_on_two_splits_gets_the_split_in_the_legend():
-    a = EvaluatedModel("m", "x/val", {"all": _slice(0.5)})
-    b = EvaluatedModel("m", "y/val", {"all": _slice(0.6)})
+    a = EvaluatedModel("m", "x/val", {s: _slice(0.5 if s == "all" else None) for s in SLICES})
+    b = EvaluatedModel("m", "y/val", {s: _slice(0.6 if s == "all" else None) for s in SLICES})
     fig = slice_ap_figure([a, b], caption="defs")
     assert [t.name for t in fig.data] == ["m (x/val)", "m (y/val)"]
-    assert list(fig.data[0].x) == list(SLICE_COLUMNS.values())
+    assert list(fig.data[0].x) == list(TABLE5_COLUMNS)
     assert fig.data[1].y[0] == pytest.approx(60.0) and np.isnan(fig.data[1].y[1])
     assert caption_of(fig) == "defs"
 

@@ -106,3 +106,37 @@ def test_draw_matches_side_by_side_colour_and_dash():
     assert run(68, 206 + 14, 206 + 66, blue).all()
     # greyscale: the three line styles differ even without colour
     assert len({tuple(STATUS_STYLES[s]["dash"]) for s in MatchStatus}) == len(MatchStatus)
+
+
+def test_missed_small_equals_pycocotools_on_a_real_evaluation(demo_cache):
+    """The demo's synthetic model, matched by the engine: exactly the images where
+    pycocotools' own matching (range all, OKS 0.5) leaves a counted small person unmatched."""
+    import json
+
+    from coco_reference import run as coco_run
+
+    from analysis import cache
+    from analysis.evaluation import matches_at, read_evaluation
+
+    key = cache.CacheKey("demo-small", "val")
+    data = demo_cache.parent / "data" / "demo-small"
+    instances = cache.read_instances(demo_cache, key)
+    persons = instances[~instances["iscrowd"].astype(bool)]
+    doc = json.loads((data / "annotations.json").read_text())
+    for model in ("synthetic-precise", "synthetic-coarse"):
+        dets, gt = matches_at(read_evaluation(demo_cache, key, model), instances, 0.5)
+        ref = coco_run(data / "annotations.json", data / "predictions" / f"{model}.json")
+        for size in (SizeDefinition(), SizeDefinition(edges=SizeEdges(20.0**2, 96.0**2))):
+            small = {a["id"] for a in doc["annotations"]
+                     if not a.get("iscrowd") and a["bbox"][2] * a["bbox"][3] < size.edges.small_medium}
+            g = ref.gt
+            expected = set(g.loc[(g["matched"] == 0) & ~g["ignored"] & g["ann_id"].isin(small), "image_id"])
+            got = images_missing_small(gt, small_ann_ids(persons, size))
+            assert set(got.tolist()) == expected, (model, size)
+        # statuses: matched / false positive / ignored agree with pycocotools' matches per detection
+        status = detection_status(dets, gt)
+        ref_match = dets["det_id"].map(ref.dt_matched).to_numpy()
+        ignored = set(g.loc[g["ignored"], "ann_id"])
+        expected_status = [MatchStatus.FALSE_POSITIVE if m == 0 else
+                           MatchStatus.IGNORED if m in ignored else MatchStatus.MATCHED for m in ref_match]
+        assert list(status) == expected_status
