@@ -25,7 +25,6 @@ from analysis.evaluation.definitions import EvaluationDefinitions
 from dashboard.figures.models import EvaluatedModel
 
 
-
 @dataclass(frozen=True)
 class StoredModel:
     """One stored evaluation: which split, which model, and its record.

@@ -7,14 +7,14 @@ from PIL import Image
 
 from dashboard import data, evaluations, paths, ui
 from dashboard.draw import draw_matches, draw_persons, safe_image_path
+from dashboard.filters import range_filter
+from dashboard.loading import images_root, keypoint_schema
 from dashboard.predictions import (
     detection_status,
     ground_truth_status,
     images_missing_small,
     small_ann_ids,
 )
-from dashboard.filters import range_filter
-from dashboard.loading import images_root, keypoint_schema
 
 PER_PAGE = 12
 MATCH_OKS = 0.5
