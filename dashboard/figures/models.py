@@ -87,7 +87,7 @@ def table5_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
     of each column's slice (integers).  The LaTeX export prints one decimal and the
     best value of each AP column in bold.
     """
-    frame = table5_frame([(name, m) for name, m in zip(series_names(models), models, strict=True)])
+    frame = table5_frame([(m.model, m) for m in models])
     table = frame.reset_index()
     table.insert(1, "dataset", [m.key for m in models])
     ap_columns = list(TABLE5_COLUMNS)
@@ -114,12 +114,12 @@ def reported_table5_table() -> pd.DataFrame:
 def slice_metrics_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
     """Every metric of every slice (long): model, dataset, slice, AP, AP50, AP75, AR (percent), n_gt."""
     rows = []
-    for name, m in zip(series_names(models), models, strict=True):
+    for m in models:
         for s in SLICES:
             if s not in m.slices:
                 continue
             r = m.slices[s]
-            rows.append({"model": name, "dataset": m.key, "slice": s,
+            rows.append({"model": m.model, "dataset": m.key, "slice": s,
                          **{col: _percent(getattr(r, attr)) for attr, col in METRICS.items()},
                          "n_gt": int(r.n_gt)})
     table = pd.DataFrame(rows, columns=["model", "dataset", "slice", *METRICS.values(), "n_gt"])
@@ -129,20 +129,35 @@ def slice_metrics_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
 
 
 def slice_ap_figure(models: Sequence[EvaluatedModel], *, caption: str = "") -> go.Figure:
-    """AP per slice as grouped bars: slices on x (Table 5 notation), one series per model."""
+    """AP per slice as grouped bars: slices on x (Table 5 notation), one series per model.
+
+    A slice without ground truth in every shown split is marked "n/a" (never a zero bar).
+    """
     if not models:
         return empty_figure("no evaluated model selected")
     table = table5_table(models)
     fig = go.Figure()
     columns = list(TABLE5_COLUMNS)
-    for i, row in table.iterrows():
-        st = _style(int(i))
-        fig.add_bar(x=columns, y=row[columns].to_numpy(dtype=float), name=row["model"],
+    for i, name in enumerate(series_names(models)):
+        st = _style(i)
+        fig.add_bar(x=columns, y=table.loc[i, columns].to_numpy(dtype=float), name=name,
                     marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
                     hovertemplate="%{x}: %{y:.1f}<extra>%{fullData.name}</extra>")
+    for column in columns:  # an empty slice is not a zero: say so where its bars would be
+        if table[column].isna().all():
+            fig.add_annotation(x=column, y=0, text="n/a", showarrow=False, yanchor="bottom",
+                               font={"color": "#555555"})
     fig.update_layout(barmode="group", bargap=0.2)
+    fig.update_xaxes(tickvals=columns, ticktext=[tick_label(c) for c in columns])
     fig.update_yaxes(range=[0, 100])
-    return finish(fig, title="AP per slice", caption=caption, x_title="slice", y_title="AP (%)")
+    return finish(fig, title="AP per slice", caption=caption, x_title="", y_title="AP (%)")
+
+
+def tick_label(column: str) -> str:
+    """A Table 5 column as plotly rich text: ``AP^S_Sp`` -> ``AP<sup>S</sup><sub>Sp</sub>``."""
+    base, _, rest = column.partition("^")
+    sup, _, sub = rest.partition("_")
+    return base + (f"<sup>{sup}</sup>" if sup else "") + (f"<sub>{sub}</sub>" if sub else "")
 
 
 def pr_table(models: Sequence[EvaluatedModel], slice_name: str, threshold: float | str = 0.5) -> pd.DataFrame:

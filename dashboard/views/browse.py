@@ -96,7 +96,7 @@ else:
                ":blue[■ matched] (solid), :orange[■ missed] (dashed), :violet[■ false positive] (dotted), "
                ":gray[■ ignored] (dash-dot: crowd regions, persons without keypoints, detections matched "
                "to them); each label is the OKS of the match. Evaluation definitions: "
-               f"{entry.definitions.description}.")
+               f"{entry.definitions.description}.".replace("*", "\\*"))
 if not len(shown):
     st.warning("No image in these ranges: widen the sliders or the sidebar filters.")
     st.stop()
@@ -125,10 +125,11 @@ chunk = shown.iloc[(page - 1) * PER_PAGE: page * PER_PAGE]
 persons = f.persons
 crowd = ctx.caches.crowd_regions
 allowed = [paths.data_root()]
-cols = st.columns(3)
+n_cols = 3 if entry is None else 2  # ground truth beside predictions: wider images
+cols = st.columns(n_cols)
 missing_roots: set[str] = set()
 for i, (idx, img) in enumerate(chunk.iterrows()):
-    col = cols[i % 3]
+    col = cols[i % n_cols]
     dataset, split = str(img["dataset"]), str(img["split"])
     manifest = ctx.caches.manifest(dataset, split)
     root = images_root(manifest)

@@ -54,13 +54,14 @@ for entry in entries:
     stored = entry.definitions
     if evaluations.resliced(stored, size):
         st.caption(f"{entry.label}: evaluated with {stored.size.description}; re-sliced from its "
-                   f"stored OKS pairs with the sidebar's {size.description}.")
+                   f"stored OKS pairs with the sidebar's {size.description}.".replace("*", "\\*"))
 if not models:
     st.stop()
-definitions_note = " | ".join(f"{desc} ({', '.join(labels)})" for desc, labels in used.items())
-st.info("Evaluation definitions: " + definitions_note + ". Sigmas and the OKS area are fixed by the "
-        "stored evaluation (re-run `python -m analysis evaluate` to change them); the size definition "
-        "follows the sidebar.")
+definitions_note = " | ".join(f"{', '.join(labels)}: {desc}" for desc, labels in used.items())
+st.info("**Evaluation definitions**\n\n"
+        + "\n".join(f"- {', '.join(labels)}: {desc}".replace("*", "\\*") for desc, labels in used.items())
+        + "\n\nSigmas and the OKS area are fixed by the stored evaluation (re-run `python -m analysis "
+        "evaluate` to change them); the size definition follows the sidebar.")
 
 st.subheader("Table 5 layout (AP in %)")
 ui.show_table(table5_table(models), "models table5", key="models_t5",

@@ -94,7 +94,12 @@ def test_same_label_on_two_splits_gets_the_split_in_the_legend():
     b = EvaluatedModel("m", "y/val", {s: _slice(0.6 if s == "all" else None) for s in SLICES})
     fig = slice_ap_figure([a, b], caption="defs")
     assert [t.name for t in fig.data] == ["m (x/val)", "m (y/val)"]
+    assert list(table5_table([a, b])["model"]) == ["m", "m"]  # the table has a dataset column instead
     assert list(fig.data[0].x) == list(TABLE5_COLUMNS)
+    assert list(fig.layout.xaxis.ticktext)[4] == "AP<sup>S</sup><sub>Sp</sub>"
+    assert list(fig.layout.xaxis.ticktext)[8] == "AP<sup>M(crowd)</sup>"
+    # every slice but "all" is empty in both: marked n/a, nine of them
+    assert [a.x for a in fig.layout.annotations if a.text == "n/a"] == list(TABLE5_COLUMNS)[1:]
     assert fig.data[1].y[0] == pytest.approx(60.0) and np.isnan(fig.data[1].y[1])
     assert caption_of(fig) == "defs"
 
