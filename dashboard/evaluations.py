@@ -10,6 +10,7 @@ evaluation; changing them needs ``evaluate`` again).
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,10 @@ class StoredModel:
 
 
 def evaluate_command(key: CacheKey, root: Path, model: str = "LABEL", predictions: str = "FILE") -> str:
-    """The command that (re-)evaluates a results file on ``key``."""
-    return (f"python -m analysis evaluate --name {key.dataset} --split {key.split} "
-            f"--predictions {predictions} --model {model} --cache-dir {root}")
+    """The command that (re-)evaluates a results file on ``key`` (arguments shell-quoted)."""
+    q = shlex.quote
+    return (f"python -m analysis evaluate --name {q(key.dataset)} --split {q(key.split)} "
+            f"--predictions {q(str(predictions))} --model {q(model)} --cache-dir {q(str(root))}")
 
 
 def find_models(root: Path, keys: list[CacheKey]) -> list[StoredModel]:

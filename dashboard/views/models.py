@@ -36,7 +36,8 @@ for entry in entries:
     if entry.stale:
         st.warning(f"{entry.label}: the annotations changed since this evaluation; its numbers are "
                    "out of date. Re-run it:")
-        st.code(evaluations.evaluate_command(entry.key, root, entry.model), language="bash")
+        st.code(evaluations.evaluate_command(entry.key, root, entry.model, entry.record.predictions.path),
+                language="bash")
 if not entries:
     st.info("Choose at least one evaluated model.")
     st.stop()

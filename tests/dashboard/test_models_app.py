@@ -109,3 +109,33 @@ def test_browse_with_a_model_and_missed_small_persons(app_env):
     captions = [e.proto.imgs[0].caption for e in at.get("image")]
     assert len(captions) == min(12, len(expected))  # first page
     assert {c.split(" · ")[1] for c in captions} <= {names[i] for i in expected}
+
+
+def test_stale_evaluation_is_flagged_with_the_command(demo_cache, tmp_path, monkeypatch):
+    """Change the annotations and rebuild: the stored evaluations are kept but flagged stale."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    cache_dir, data = tmp_path / "cache", tmp_path / "data"
+    shutil.copytree(demo_cache / "demo-small", cache_dir / "demo-small")
+    shutil.copytree(demo_cache.parent / "data" / "demo-small", data / "demo-small")
+    annotations = data / "demo-small" / "annotations.json"
+    doc = json.loads(annotations.read_text())
+    doc["annotations"][0]["keypoints"][0] += 1.0  # one joint moved by a pixel
+    annotations.write_text(json.dumps(doc))
+    subprocess.run([sys.executable, "-m", "analysis", "build", "--name", "demo-small", "--split", "val",
+                    "--annotations", str(annotations), "--images", str(data / "demo-small" / "images"),
+                    "--cache-dir", str(cache_dir)], cwd=REPO, check=True, capture_output=True)
+    monkeypatch.setenv("POSEATLAS_CACHE_DIR", str(cache_dir))
+    at = open_view(app(), "models")
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = "\n".join(w.value for w in at.warning)
+    for model in MODELS:
+        assert f"{model} (demo-small/val): the annotations changed since this evaluation" in warnings
+    codes = "\n".join(c.value for c in at.code)
+    predictions = demo_cache.parent / "data" / "demo-small" / "predictions" / "synthetic-coarse.json"
+    assert (f"python -m analysis evaluate --name demo-small --split val --predictions {predictions} "
+            f"--model synthetic-coarse --cache-dir {cache_dir}") in codes
