@@ -69,7 +69,7 @@ ui.show_table(table5_table(models), "models table5", key="models_t5",
               caption=f"AP (%) per slice, OKS 0.50:0.05:0.95, and ground-truth persons per slice (n_gt); "
                       f"{definitions_note}",
               formats={c: "%.1f" for c in TABLE5_COLUMNS})
-st.markdown(f"**{REPORTED_LABEL.capitalize()}** (SimpleBaseline ResNet-50 tested on the SmallPose test set; "
+st.markdown(f"**{REPORTED_LABEL[0].upper()}{REPORTED_LABEL[1:]}** (SimpleBaseline ResNet-50 tested on the SmallPose test set; "
             "not computed here)")
 reported = reported_table5_table()
 ui.show_table(reported, "smallpose reported table5", key="models_rep",
