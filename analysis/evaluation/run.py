@@ -28,6 +28,7 @@ from analysis.definitions import AreaSource, CrowdConvention, LevelEdges, SizeDe
 from analysis.errors import AnnotationError, PoseAtlasError
 from analysis.evaluation import store
 from analysis.evaluation.definitions import MAX_DETECTIONS, CrowdIndexSource, EvaluationDefinitions, SigmaSource
+from analysis.evaluation.density import detection_density
 from analysis.evaluation.engine import oks_pairs, same_image_pairs
 from analysis.evaluation.predictions import Predictions, read_predictions
 from analysis.evaluation.slices import EvaluationResult, evaluate_stored
@@ -349,9 +350,7 @@ def _evaluate_one(
     pairs = same_image_pairs(detections["image_id"], gt["image_id"].to_numpy(np.int64))
     det_keypoints = detections["keypoints"]
     oks = oks_pairs(det_keypoints, gt_keypoints, gt_bbox, gt_area, pairs, definitions.sigma_array)
-    density = detection_density(
-        det_keypoints, detections["box"], gt_keypoints, gt["iscrowd"].to_numpy(bool), pairs, oks
-    )
+    density = detection_density(det_keypoints, gt_keypoints, gt["iscrowd"].to_numpy(bool), pairs, oks)
 
     det_table = _detections_table(detections, counts, density)
     oks_table = pa.table(
@@ -406,56 +405,6 @@ def _kept_detections(
         "box": np.stack([x0, y0, x1 - x0, y1 - y0], axis=1),
     }
     return detections, counts
-
-
-def detection_density(
-    det_keypoints: np.ndarray,
-    det_box: np.ndarray,
-    gt_keypoints: np.ndarray,
-    gt_crowd: np.ndarray,
-    pairs,
-    oks: np.ndarray,
-) -> np.ndarray:
-    """Each detection's own crowding ratio, mirroring the persons' N_b / N_a.
-
-    N_b = labelled joints (v > 0) of every annotation of the image (crowd regions
-    included) inside the box around the detection's keypoints, edges included,
-    except the detection's own person: the non-crowd person with the highest
-    OKS to it (the first on ties), when that OKS is above 0; N_a = the
-    detection's joint count K (a prediction places every joint).
-
-    Args:
-        det_keypoints: (D, K, 3); det_box: (D, 4) x, y, w, h of the keypoint box.
-        gt_keypoints: (G, K, 3); gt_crowd: (G,).
-        pairs: same-image pairs; oks: (P,) their OKS.
-
-    Returns:
-        (D,) float64 density.
-    """
-    n_det, n_joints = det_keypoints.shape[:2]
-    candidate = ~gt_crowd[pairs.gt] & (oks > 0)
-    order = np.lexsort((pairs.gt, -oks, ~candidate, pairs.det))
-    first = np.r_[True, pairs.det[order][1:] != pairs.det[order][:-1]] if len(order) else np.zeros(0, bool)
-    own = np.full(n_det, -1, dtype=np.int64)
-    heads = order[first]
-    own[pairs.det[heads][candidate[heads]]] = pairs.gt[heads][candidate[heads]]
-    others = pairs.gt != own[pairs.det]
-    det, gt = pairs.det[others], pairs.gt[others]
-    n_inside = np.zeros(n_det, dtype=np.int64)
-    chunk = 1 << 16
-    for lo in range(0, len(det), chunk):
-        d, g = det[lo : lo + chunk], gt[lo : lo + chunk]
-        box = det_box[d]
-        kp = gt_keypoints[g]
-        inside = (
-            (kp[:, :, 2] > 0)
-            & (kp[:, :, 0] >= box[:, 0:1])
-            & (kp[:, :, 0] <= (box[:, 0] + box[:, 2])[:, None])
-            & (kp[:, :, 1] >= box[:, 1:2])
-            & (kp[:, :, 1] <= (box[:, 1] + box[:, 3])[:, None])
-        )
-        n_inside += np.bincount(d, weights=inside.sum(axis=1), minlength=n_det).astype(np.int64)
-    return n_inside / n_joints
 
 
 def _detections_table(detections: dict, counts: store.DetectionCounts, density: np.ndarray) -> pa.Table:

@@ -249,9 +249,9 @@ def evaluate_stored(
     pairs = match_input(prep.pair_det, prep.pair_gt, prep.pair_oks, prep.det_rank, len(gt), OKS_THRESHOLDS[0])
     det_gt = greedy_match(pairs, gt_ignore, crowd)  # (S, T, D)
     matched = det_gt >= 0
-    matched_ignored = np.take_along_axis(
-        gt_ignore[:, None, :].repeat(det_gt.shape[1], 1), np.maximum(det_gt, 0), axis=2
-    )
+    # Column G of the padded flags stands for "no match" (never read: masked by `matched`).
+    padded = np.concatenate([gt_ignore, np.zeros((len(gt_ignore), 1), bool)], axis=1)
+    matched_ignored = padded[np.arange(len(gt_ignore))[:, None, None], np.where(matched, det_gt, len(gt))]
     det_ignored = np.where(matched, matched_ignored, det_outside[:, None, :])
 
     slices: dict[str, SliceMetrics] = {}

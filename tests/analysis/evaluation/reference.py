@@ -204,3 +204,67 @@ def xtcocotools_crowd(gt_path: Path, preds: list[dict], tmp_path: Path) -> dict:
         ev.summarize()
     s = ev.stats
     return {"AP": s[0], "AP50": s[1], "AP75": s[2], "AR": s[3], "easy": s[6], "medium": s[7], "hard": s[8]}
+
+
+def pycocotools_range(
+    gt_doc: dict,
+    preds: list[dict],
+    sigmas: np.ndarray,
+    area_range: tuple[float, float],
+    ignore_ann_ids: set[int] | frozenset[int] = frozenset(),
+    det_area: dict[int, float] | None = None,
+    img_ids: list[int] | None = None,
+) -> dict:
+    """One pycocotools keypoint evaluation over a custom slice.
+
+    Persons in ``ignore_ann_ids`` get ``num_keypoints`` 0, which pycocotools
+    ignores without changing their OKS (that uses the keypoints' own v); the
+    detections whose 1-based result index is in ``det_area`` get that ``area``
+    (pycocotools ignores an unmatched detection whose area is outside the
+    range); ``img_ids`` restricts the images (crowd levels, as xtcocotools does).
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    doc = copy.deepcopy(gt_doc)
+    for ann in doc["annotations"]:
+        if ann["id"] in ignore_ann_ids:
+            ann["num_keypoints"] = 0
+    with _quiet():
+        gt = COCO()
+        gt.dataset = doc
+        gt.createIndex()
+        dt = gt.loadRes(copy.deepcopy(preds))
+        for det_id, area in (det_area or {}).items():
+            dt.anns[det_id]["area"] = area
+        ev = COCOeval(gt, dt, iouType="keypoints")
+        ev.params.kpt_oks_sigmas = np.asarray(sigmas, float)
+        ev.params.areaRng = [list(area_range)]
+        ev.params.areaRngLbl = ["slice"]
+        if img_ids is not None:
+            ev.params.imgIds = sorted(img_ids)
+        ev.evaluate()
+        ev.accumulate()
+    p = ev.eval["precision"][:, :, 0, 0, 0]
+    r = ev.eval["recall"][:, 0, 0, 0]
+    if (p == -1).all():
+        return {"AP": None, "AP50": None, "AP75": None, "AR": None}
+    return {
+        "AP": float(np.mean(p)),
+        "AP50": float(np.mean(p[0])),
+        "AP75": float(np.mean(p[5])),
+        "AR": float(np.mean(r)),
+    }
+
+
+def assert_metrics_equal(ours: dict, ref: dict, tol: float = 1e-9, what: str = "") -> None:
+    """AP / AP50 / AP75 / AR equal to ``tol``; None on both sides for an empty slice."""
+    for key in ("AP", "AP50", "AP75", "AR"):
+        a, b = ours[key], ref[key]
+        if b is None:
+            assert a is None, f"{what} {key}: ours {a}, reference has no ground truth"
+        else:
+            assert a is not None and abs(a - b) <= tol, f"{what} {key}: ours {a}, reference {b}"
+
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
