@@ -68,13 +68,13 @@ st.subheader("Table 5 layout (AP in %)")
 ui.show_table(table5_table(models), "models table5", key="models_t5",
               caption=f"AP (%) per slice, OKS 0.50:0.05:0.95, and ground-truth persons per slice (n_gt); "
                       f"{definitions_note}",
-              formats={c: "%.1f" for c in TABLE5_COLUMNS})
-st.markdown(f"**{REPORTED_LABEL[0].upper()}{REPORTED_LABEL[1:]}** (SimpleBaseline ResNet-50 tested on the SmallPose test set; "
-            "not computed here)")
+              formats=dict.fromkeys(TABLE5_COLUMNS, "%.1f"))
+st.markdown(f"**{REPORTED_LABEL[0].upper()}{REPORTED_LABEL[1:]}** (SimpleBaseline ResNet-50 tested on the "
+            "SmallPose test set; not computed here)")
 reported = reported_table5_table()
 ui.show_table(reported, "smallpose reported table5", key="models_rep",
               caption="AP (%) reported in the SmallPose paper, Table 5 (SimpleBaseline ResNet-50 on SmallPose test)",
-              formats={c: "%.1f" for c in TABLE5_COLUMNS})
+              formats=dict.fromkeys(TABLE5_COLUMNS, "%.1f"))
 
 fig = slice_ap_figure(models, caption=ctx.caption(definitions_note))
 ui.show_figure(fig, "ap per slice", key="models_bar", preset=ctx.preset)
@@ -92,5 +92,5 @@ st.subheader("Every metric per slice")
 table = slice_metrics_table(models)
 ui.show_table(table, "models slice metrics", key="models_slices",
               caption=f"AP, AP50, AP75, AR (%) and ground-truth persons per slice; {definitions_note}",
-              formats={c: "%.1f" for c in ("AP", "AP50", "AP75", "AR")})
+              formats=dict.fromkeys(("AP", "AP50", "AP75", "AR"), "%.1f"))
 ui.export_all("models", ctx.preset)

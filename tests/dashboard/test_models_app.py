@@ -139,3 +139,26 @@ def test_stale_evaluation_is_flagged_with_the_command(demo_cache, tmp_path, monk
     predictions = demo_cache.parent / "data" / "demo-small" / "predictions" / "synthetic-coarse.json"
     assert (f"python -m analysis evaluate --name demo-small --split val --predictions {predictions} "
             f"--model synthetic-coarse --cache-dir {cache_dir}") in codes
+
+
+def test_a_new_evaluation_is_picked_up_without_restart(demo_cache, tmp_path, monkeypatch):
+    """The re-sliced results are cached on the evaluation files' modification times."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    cache_dir = tmp_path / "cache"
+    shutil.copytree(demo_cache / "demo-small", cache_dir / "demo-small")
+    monkeypatch.setenv("POSEATLAS_CACHE_DIR", str(cache_dir))
+    at = open_view(app({"sm": "30"}), "models")  # a size definition that re-slices
+    before = _table5(at).loc["synthetic-coarse", "AP"]
+    precise = demo_cache.parent / "data" / "demo-small" / "predictions" / "synthetic-precise.json"
+    subprocess.run([sys.executable, "-m", "analysis", "evaluate", "--name", "demo-small", "--split", "val",
+                    "--predictions", str(precise), "--model", "synthetic-coarse", "--cache-dir", str(cache_dir)],
+                   cwd=REPO, check=True, capture_output=True)
+    at.run()
+    after = _table5(at)
+    assert after.loc["synthetic-coarse", "AP"] == pytest.approx(after.loc["synthetic-precise", "AP"], abs=1e-9)
+    assert after.loc["synthetic-coarse", "AP"] != pytest.approx(before)
