@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from dashboard.figures.common import BUCKET_COLORS
 from dashboard.predictions import STATUS_STYLES, MatchStatus, keypoint_boxes
@@ -118,6 +118,8 @@ def _panel(
 ) -> Image.Image:
     img = image.copy()
     draw = ImageDraw.Draw(img)
+    label_font = ImageFont.load_default(size=max(9, round(img.width / 45)))
+    title_font = ImageFont.load_default(size=max(11, round(img.width / 30)))
     width = max(1, round(2 * max(scale, 0.5)))
     for i, status in enumerate(statuses):
         style = STATUS_STYLES[status]
@@ -137,13 +139,14 @@ def _panel(
                     draw.ellipse([px - r, py - r, px + r, py + r], fill=color)
         if np.isfinite(oks[i]):
             text = f"{oks[i]:.2f}"
-            tx, ty = box[0], max(0.0, box[1] - 11)
-            left, top, right, bottom = draw.textbbox((tx, ty), text)
+            left, top, right, bottom = draw.textbbox((0, 0), text, font=label_font)
+            tx, ty = box[0], max(0.0, box[1] - (bottom - top) - 3)
+            left, top, right, bottom = draw.textbbox((tx, ty), text, font=label_font)
             draw.rectangle([left - 1, top - 1, right + 1, bottom + 1], fill="white")
-            draw.text((tx, ty), text, fill=color)
-    left, top, right, bottom = draw.textbbox((4, 4), title)
+            draw.text((tx, ty), text, fill=color, font=label_font)
+    left, top, right, bottom = draw.textbbox((4, 4), title, font=title_font)
     draw.rectangle([left - 3, top - 3, right + 3, bottom + 3], fill="white")
-    draw.text((4, 4), title, fill="black")
+    draw.text((4, 4), title, fill="black", font=title_font)
     return img
 
 
