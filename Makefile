@@ -32,9 +32,11 @@ test: setup browser
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 bench: setup
+	$(PY) -m pip install -q -r requirements-bench.txt
 	$(PY) -m benchmarks.build
 	$(PY) -m benchmarks.scenes
 	$(PY) -m benchmarks.dashboard
+	$(PY) -m benchmarks.evaluate
 
 clean:
 	rm -rf data/cache data/demo

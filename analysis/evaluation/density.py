@@ -36,18 +36,25 @@ def own_person(
     """(D,) each detection's own person row, -1 when none.
 
     Args:
-        pairs: same-image (detection, ground truth) pairs, persons in annotation order.
+        pairs: same-image pairs grouped by detection, persons in annotation order
+            (as :func:`~analysis.evaluation.engine.same_image_pairs` makes them).
         oks: (P,) their OKS.
         gt_candidate: (G,) persons that can be one's own (non-crowd, labelled joints).
         n_det: D.
     """
-    candidate = gt_candidate[pairs.gt] & (oks > 0)
-    order = np.lexsort((pairs.gt, -oks, ~candidate, pairs.det))
-    det_sorted = pairs.det[order]
-    heads = order[np.r_[True, det_sorted[1:] != det_sorted[:-1]]] if len(order) else order
-    heads = heads[candidate[heads]]
     own = np.full(n_det, -1, dtype=np.int64)
-    own[pairs.det[heads]] = pairs.gt[heads]
+    if not len(pairs.det):
+        return own
+    candidate = gt_candidate[pairs.gt] & (oks > 0)
+    new_det = np.r_[True, pairs.det[1:] != pairs.det[:-1]]
+    starts = np.flatnonzero(new_det)
+    segment = np.cumsum(new_det) - 1
+    value = np.where(candidate, oks, -1.0)
+    best = np.maximum.reduceat(value, starts)
+    hit = candidate & (value == best[segment])
+    first = np.minimum.reduceat(np.where(hit, np.arange(len(value)), len(value)), starts)
+    found = best > 0
+    own[pairs.det[starts[found]]] = pairs.gt[first[found]]
     return own
 
 
@@ -73,8 +80,23 @@ def detection_density(
     own = own_person(pairs, oks, ~gt_crowd & (n_labelled > 0), n_det)
     x0, x1 = det_keypoints[:, :, 0].min(axis=1), det_keypoints[:, :, 0].max(axis=1)
     y0, y1 = det_keypoints[:, :, 1].min(axis=1), det_keypoints[:, :, 1].max(axis=1)
-    others = pairs.gt != own[pairs.det]
-    det, gt = pairs.det[others], pairs.gt[others]
+    # Only persons whose labelled-joint extent meets the box can have a joint inside it.
+    with np.errstate(invalid="ignore"):
+        gx = np.where(labelled, gt_keypoints[:, :, 0], np.nan)
+        gy = np.where(labelled, gt_keypoints[:, :, 1], np.nan)
+    has = n_labelled > 0
+    ext = np.full((len(n_labelled), 4), np.nan)
+    if has.any():
+        ext[has] = np.stack(
+            [np.nanmin(gx[has], 1), np.nanmax(gx[has], 1), np.nanmin(gy[has], 1), np.nanmax(gy[has], 1)], 1
+        )
+    d_all, g_all = pairs.det, pairs.gt
+    meets = (
+        (pairs.gt != own[d_all]) & has[g_all]
+        & (ext[g_all, 0] <= x1[d_all]) & (ext[g_all, 1] >= x0[d_all])
+        & (ext[g_all, 2] <= y1[d_all]) & (ext[g_all, 3] >= y0[d_all])
+    )  # fmt: skip
+    det, gt = d_all[meets], g_all[meets]
     n_inside = np.zeros(n_det, dtype=np.float64)
     for lo in range(0, len(det), _CHUNK):
         d, g = det[lo : lo + _CHUNK], gt[lo : lo + _CHUNK]

@@ -202,10 +202,11 @@ def greedy_match(
         seg_of_pair = np.cumsum(np.r_[False, det[1:] != det[:-1]])
         available = ~matched[:, :, gt] | gt_crowd[gt]  # (S, T, Pb)
         eligible = available & (oks >= thr)
-        ignored = gt_ignore[:, gt][:, None, :]  # (S, 1, Pb)
-        best = _best_in_segment(eligible & ~ignored, oks, seg_starts, seg_of_pair)
-        fallback = _best_in_segment(eligible & ignored, oks, seg_starts, seg_of_pair)
-        chosen = np.where(best >= 0, best, fallback)  # (S, T, n_seg) pair offset in the block
+        # One exact integer key ranks a pair: persons the slice keeps above ignored ones (bit
+        # 62), then OKS (the bits of a non-negative float order as the float does); -1: not eligible.
+        kept = (~gt_ignore[:, gt]).astype(np.int64)[:, None, :] << 62
+        key = np.where(eligible, oks.view(np.int64) | kept, -1)
+        chosen = _best_in_segment(key, seg_starts, seg_of_pair)  # (S, T, n_seg) pair offset, -1 none
         s_idx, t_idx, seg_idx = np.nonzero(chosen >= 0)
         pair_idx = chosen[s_idx, t_idx, seg_idx]
         det_gt[s_idx, t_idx, det[seg_starts[seg_idx]]] = gt[pair_idx]
@@ -214,16 +215,14 @@ def greedy_match(
 
 
 def _best_in_segment(
-    mask: npt.NDArray[np.bool_],
-    oks: npt.NDArray[np.float64],
+    key: npt.NDArray[np.int64],
     seg_starts: npt.NDArray[np.int64],
     seg_of_pair: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.int64]:
-    """Per segment, the offset of the masked pair with the highest OKS (the last on ties), else -1."""
-    value = np.where(mask, oks, -np.inf)
-    best = np.maximum.reduceat(value, seg_starts, axis=-1)
-    hit = mask & (value == best[..., seg_of_pair])
-    offset = np.where(hit, np.arange(len(oks)), -1)
+    """Per segment, the offset of the pair with the highest key >= 0 (the last on ties), else -1."""
+    best = np.maximum.reduceat(key, seg_starts, axis=-1)
+    hit = (key == best[..., seg_of_pair]) & (key >= 0)
+    offset = np.where(hit, np.arange(key.shape[-1]), -1)
     return np.maximum.reduceat(offset, seg_starts, axis=-1)
 
 

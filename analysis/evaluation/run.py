@@ -326,46 +326,69 @@ def _evaluate_one(
     instances: pd.DataFrame,
 ) -> EvaluationOutcome:
     if item.reuse is not None:
-        stored_defs = EvaluationDefinitions.from_json(item.reuse.definitions)
-        if stored_defs == definitions:
-            return EvaluationOutcome(_result_from_record(item.reuse, definitions), item.reuse, True)
+        # Unchanged predictions and OKS: re-slice the stored pairs (milliseconds), so the
+        # result carries its PR curves; the record is rewritten only when the slicing changed.
         stored = store.read_evaluation(cache_root, key, item.model)
         result = evaluate_stored(stored, images, instances, definitions)
-        record = _record(item, key, facts, definitions, item.reuse.counts, result)
-        store.replace_record(cache_root, key, record)
+        record = item.reuse
+        if EvaluationDefinitions.from_json(item.reuse.definitions) != definitions:
+            record = _record(item, key, facts, definitions, item.reuse.counts, result)
+            store.replace_record(cache_root, key, record)
         return EvaluationOutcome(result, record, True)
 
-    predictions = item.predictions
-    assert predictions is not None
-    detections, counts = _kept_detections(predictions, person_category, images)
-    gt = instances
-    gt_keypoints = _gt_keypoints(cache_root, key, len(gt), facts.n_joints)
-    gt_bbox = gt[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(np.float64)
-    gt_area = person_area(
-        gt["bbox_w"],
-        gt["bbox_h"],
-        gt["segm_area"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan),
-        definitions.oks_area,
+    assert item.predictions is not None
+    gt_keypoints = _gt_keypoints(cache_root, key, len(instances), facts.n_joints)
+    computed = compute_evaluation(item.predictions, person_category, instances, gt_keypoints, definitions)
+    draft = _record(item, key, facts, definitions, computed.counts, None)
+    stored = store.StoredEvaluation(
+        draft, computed.detections.drop(["keypoints"]).to_pandas(), computed.oks.to_pandas()
     )
+    result = evaluate_stored(stored, images, instances, definitions)
+    record = _record(item, key, facts, definitions, computed.counts, result)
+    store.write_evaluation(cache_root, key, record, computed.detections, computed.oks)
+    return EvaluationOutcome(result, record, False)
+
+
+@dataclass(frozen=True)
+class Computed:
+    """What an evaluation stores: detections.parquet and oks.parquet as tables, and the counts."""
+
+    detections: pa.Table
+    oks: pa.Table
+    counts: store.DetectionCounts
+
+
+def compute_evaluation(
+    predictions: Predictions,
+    person_category: int,
+    instances: pd.DataFrame,
+    gt_keypoints: np.ndarray,
+    definitions: EvaluationDefinitions,
+) -> Computed:
+    """The kept detections, every same-image OKS pair (once) and each detection's density.
+
+    Args:
+        predictions: a validated results file.
+        person_category: the category id evaluated (others are counted, not kept).
+        instances: the split's instances (annotation order), without keypoints.
+        gt_keypoints: (G, K, 3) their keypoints.
+        definitions: the sigmas and OKS area used.
+    """
+    detections, counts = _kept_detections(predictions, person_category)
+    gt = instances
+    gt_bbox = gt[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(np.float64)
+    segm = gt["segm_area"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    gt_area = person_area(gt["bbox_w"], gt["bbox_h"], segm, definitions.oks_area)
     pairs = same_image_pairs(detections["image_id"], gt["image_id"].to_numpy(np.int64))
     det_keypoints = detections["keypoints"]
     oks = oks_pairs(det_keypoints, gt_keypoints, gt_bbox, gt_area, pairs, definitions.sigma_array)
     density = detection_density(det_keypoints, gt_keypoints, gt["iscrowd"].to_numpy(bool), pairs, oks)
-
-    det_table = _detections_table(detections, counts, density)
-    oks_table = pa.table(
-        {
-            "det_id": pa.array(detections["det_id"][pairs.det], pa.int64()),
-            "ann_id": pa.array(gt["ann_id"].to_numpy(np.int64)[pairs.gt], pa.int64()),
-            "oks": pa.array(oks, pa.float64()),
-        }
-    )
-    draft = _record(item, key, facts, definitions, counts, None)
-    stored = store.StoredEvaluation(draft, det_table.to_pandas(), oks_table.to_pandas())
-    result = evaluate_stored(stored, images, instances, definitions)
-    record = _record(item, key, facts, definitions, counts, result)
-    store.write_evaluation(cache_root, key, record, det_table, oks_table)
-    return EvaluationOutcome(result, record, False)
+    oks_table = pa.table({
+        "det_id": pa.array(detections["det_id"][pairs.det], pa.int64()),
+        "ann_id": pa.array(gt["ann_id"].to_numpy(np.int64)[pairs.gt], pa.int64()),
+        "oks": pa.array(oks, pa.float64()),
+    })  # fmt: skip
+    return Computed(_detections_table(detections, density), oks_table, counts)
 
 
 def _gt_keypoints(cache_root: Path, key: cache.CacheKey, n_gt: int, n_joints: int) -> np.ndarray:
@@ -375,9 +398,7 @@ def _gt_keypoints(cache_root: Path, key: cache.CacheKey, n_gt: int, n_joints: in
     return flat.reshape(n_gt, n_joints, 3)
 
 
-def _kept_detections(
-    predictions: Predictions, person_category: int, images: pd.DataFrame
-) -> tuple[dict, store.DetectionCounts]:
+def _kept_detections(predictions: Predictions, person_category: int) -> tuple[dict, store.DetectionCounts]:
     """Person detections, the 20 best per image (score descending, file order on ties)."""
     n = len(predictions.score)
     det_id = np.arange(1, n + 1, dtype=np.int64)  # loadRes numbers results 1..N in file order
@@ -407,7 +428,7 @@ def _kept_detections(
     return detections, counts
 
 
-def _detections_table(detections: dict, counts: store.DetectionCounts, density: np.ndarray) -> pa.Table:
+def _detections_table(detections: dict, density: np.ndarray) -> pa.Table:
     keypoints = detections["keypoints"]
     n, k = keypoints.shape[:2]
     flat = pa.array(keypoints.astype(np.float32).reshape(-1), pa.float32())
@@ -456,15 +477,3 @@ def _record(
         slices=slices,
         evaluated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-
-
-def _result_from_record(record: store.EvaluationRecord, definitions: EvaluationDefinitions) -> EvaluationResult:
-    """The stored summary of an unchanged evaluation (no PR curves: the CLI prints numbers only)."""
-    from analysis.evaluation.slices import SLICE_NAMES, SliceMetrics
-
-    empty = np.full((0, 0), np.nan)
-    slices = {
-        name: SliceMetrics(s.AP, s.AP50, s.AP75, s.AR, s.n_gt, empty)
-        for name, s in ((n, record.slices[n]) for n in SLICE_NAMES)
-    }
-    return EvaluationResult(record.model, definitions, slices)
