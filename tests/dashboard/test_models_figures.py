@@ -127,3 +127,15 @@ def test_pr_table_threshold_and_mean():
 def test_empty_selection_says_so():
     assert slice_ap_figure([]).layout.meta["empty"]
     assert table5_table([]).empty and isinstance(table5_table([]), pd.DataFrame)
+
+
+def test_export_all_zip_keeps_the_table5_latex_form(two_models):
+    """The view's "export all" zip writes the same LaTeX as the table's own button (bold best)."""
+    import io
+    import zipfile
+
+    table = table5_table(two_models)
+    data = export.figures_zip([], tables=[("models table5", table, "AP (%) per slice")])
+    tex = zipfile.ZipFile(io.BytesIO(data)).read("models-table5.tex").decode()
+    assert tex == export.table_latex(table, caption="AP (%) per slice", label="tab:models-table5")
+    assert r"\textbf{30.0}" in tex and "AP$^S_{Sp}$" in tex
