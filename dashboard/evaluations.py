@@ -103,3 +103,21 @@ def model_matches(root: Path, entry: StoredModel, threshold: float = 0.5):
     stored = store.read_evaluation(root, entry.key, entry.model)
     instances = _instances(root, entry.key)
     return matches_at(stored, instances, threshold=threshold)
+
+
+def stored_table(entries: list[StoredModel]) -> pd.DataFrame:
+    """One row per stored evaluation: what was evaluated and what was left out, with counts.
+
+    Columns: model, dataset (``dataset/split``), predictions (file), records, evaluated,
+    beyond 20 per image, other categories, evaluated at, stale.
+    """
+    rows = [{
+        "model": e.model, "dataset": str(e.key), "predictions": e.record.predictions.path,
+        "records": e.record.counts.records, "evaluated": e.record.counts.kept,
+        "beyond 20 per image": e.record.counts.over_max_per_image,
+        "other categories": e.record.counts.other_category,
+        "evaluated at": e.record.evaluated_at, "stale": e.stale,
+    } for e in entries]
+    columns = ["model", "dataset", "predictions", "records", "evaluated", "beyond 20 per image",
+               "other categories", "evaluated at", "stale"]
+    return pd.DataFrame(rows, columns=columns)

@@ -88,6 +88,11 @@ fig = pr_figure(models, slice_name, threshold if threshold == MEAN_THRESHOLD els
                 caption=ctx.caption(definitions_note, "101 recall points, interpolated precision (COCO)"))
 ui.show_figure(fig, f"precision recall {slice_name}", key="models_pr", preset=ctx.preset)
 
+with st.expander("Stored evaluations (what was evaluated, what was left out)"):
+    ui.show_table(evaluations.stored_table(entries), "models stored evaluations", key="models_stored",
+                  caption="Detections evaluated per results file: the 20 best-scored of each image "
+                          "(COCO's maxDets); records of other categories are counted, not evaluated")
+
 st.subheader("Every metric per slice")
 table = slice_metrics_table(models)
 ui.show_table(table, "models slice metrics", key="models_slices",

@@ -162,3 +162,15 @@ def test_a_new_evaluation_is_picked_up_without_restart(demo_cache, tmp_path, mon
     after = _table5(at)
     assert after.loc["synthetic-coarse", "AP"] == pytest.approx(after.loc["synthetic-precise", "AP"], abs=1e-9)
     assert after.loc["synthetic-coarse", "AP"] != pytest.approx(before)
+
+
+def test_stored_evaluations_table_counts_what_was_left_out(app_env):
+    at = open_view(app({"ds": "demo-small"}), "models")
+    stored = next(d.value for d in at.dataframe if "beyond 20 per image" in d.value.columns).set_index("model")
+    for model in MODELS:
+        records = json.loads(_files(app_env, "demo-small", model)[1].read_text())
+        per_image = np.bincount([r["image_id"] - min(r["image_id"] for r in records) for r in records])
+        assert stored.loc[model, "records"] == len(records)
+        assert stored.loc[model, "evaluated"] == int(np.minimum(per_image, 20).sum())
+        assert stored.loc[model, "beyond 20 per image"] == int(np.maximum(per_image - 20, 0).sum())
+        assert stored.loc[model, "other categories"] == 0 and not stored.loc[model, "stale"]
