@@ -174,3 +174,28 @@ def test_stored_evaluations_table_counts_what_was_left_out(app_env):
         assert stored.loc[model, "evaluated"] == int(np.minimum(per_image, 20).sum())
         assert stored.loc[model, "beyond 20 per image"] == int(np.maximum(per_image - 20, 0).sum())
         assert stored.loc[model, "other categories"] == 0 and not stored.loc[model, "stale"]
+
+
+def test_pr_curve_of_a_slice_at_a_threshold_and_the_mean(app_env):
+    """Small persons by segm area (the demo's OKS area, so pycocotools' area ranges apply)."""
+    at = open_view(app({"ds": "demo-small", "area": "segm"}), "models")
+    at.selectbox(key="models_pr_slice").set_value("small").run()
+    at.selectbox(key="models_pr_oks").set_value("0.75").run()
+    curves = {t["name"]: np.asarray(t["y"], dtype=float) for t in charts(at)[1]}
+    at.selectbox(key="models_pr_oks").set_value("0.50:0.95").run()
+    means = {t["name"]: np.asarray(t["y"], dtype=float) for t in charts(at)[1]}
+    for model in MODELS:
+        ref = coco_run(*_files(app_env, "demo-small", model), area="segm")
+        np.testing.assert_allclose(curves[model], 100 * ref.precision[5, :, 1], atol=1e-9)
+        np.testing.assert_allclose(means[model], 100 * ref.precision[:, :, 1].mean(axis=0), atol=1e-9)
+        assert means[model].mean() == pytest.approx(100 * ref.ap[1], abs=1e-9)  # its area is the AP
+
+
+def test_browse_model_choice_survives_a_dataset_change(app_env):
+    at = open_view(app({"ds": "demo-small,demo-crowd"}), "browse")
+    label = next(o for o in at.selectbox(key="br_model").options if o.startswith("synthetic-coarse (demo-small"))
+    at.selectbox(key="br_model").set_value(label).run()
+    at.sidebar.multiselect(key="g_ds").set_value(["demo-crowd"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="br_model").value == "none"
+    assert len(at.get("image")) > 0
