@@ -76,7 +76,7 @@ ui.show_table(reported, "smallpose reported table5", key="models_rep",
               caption="AP (%) reported in the SmallPose paper, Table 5 (SimpleBaseline ResNet-50 on SmallPose test)",
               formats=dict.fromkeys(TABLE5_COLUMNS, "%.1f"))
 
-fig = slice_ap_figure(models, caption=ctx.caption(definitions_note))
+fig = slice_ap_figure(models, caption=definitions_note)
 ui.show_figure(fig, "ap per slice", key="models_bar", preset=ctx.preset)
 
 c1, c2 = st.columns(2)
@@ -85,7 +85,7 @@ thresholds = [f"{t:.2f}" for t in OKS_THRESHOLDS]
 threshold = c2.selectbox("OKS threshold", [*thresholds, MEAN_THRESHOLD], key="models_pr_oks",
                          format_func=lambda v: "mean over 0.50:0.95" if v == MEAN_THRESHOLD else v)
 fig = pr_figure(models, slice_name, threshold if threshold == MEAN_THRESHOLD else float(threshold),
-                caption=ctx.caption(definitions_note, "101 recall points, interpolated precision (COCO)"))
+                caption=f"{definitions_note}; 101 recall points, interpolated precision (COCO)")
 ui.show_figure(fig, f"precision recall {slice_name}", key="models_pr", preset=ctx.preset)
 
 with st.expander("Stored evaluations (what was evaluated, what was left out)"):
