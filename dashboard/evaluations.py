@@ -93,7 +93,7 @@ def model_result(root: Path, entry: StoredModel, size: SizeDefinition) -> tuple[
     images = cache.read_images(root, entry.key)
     instances = _instances(root, entry.key)
     result = evaluate_stored(stored, images, instances, definitions_for(stored.definitions, size))
-    return EvaluatedModel(entry.model, str(entry.key), result.slices), result.definitions
+    return EvaluatedModel(str(entry.key), result), result.definitions
 
 
 def model_matches(root: Path, entry: StoredModel, threshold: float = 0.5):

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.evaluation.definitions import OKS_THRESHOLDS, RECALL_POINTS
-from analysis.evaluation.slices import SLICE_NAMES
+from analysis.evaluation.slices import SLICE_NAMES, EvaluationResult, SliceMetrics
 from analysis.evaluation.table5 import (
     LATEX_HEADERS,
     REPORTED_LABEL,
@@ -46,16 +45,22 @@ class EvaluatedModel:
     """One model's evaluation on one split.
 
     Attributes:
-        model: the model's label.
         key: ``dataset/split`` it was tested on.
-        slices: slice name (``SLICES``) -> metrics with ``ap, ap50, ap75, ar`` (fractions
-            or None), ``n_gt`` (int) and ``precision`` ((10 OKS thresholds, 101 recall
-            points) array, NaN when the slice has no ground truth).
+        result: its slices (``analysis.evaluation.EvaluationResult``: AP / AR as fractions
+            or None, ``n_gt``, and a (10 OKS thresholds, 101 recall points) ``precision``,
+            NaN when the slice has no ground truth).
     """
 
-    model: str
     key: str
-    slices: Mapping[str, Any]
+    result: EvaluationResult
+
+    @property
+    def model(self) -> str:
+        return self.result.model
+
+    @property
+    def slices(self) -> Mapping[str, SliceMetrics]:
+        return self.result.slices
 
 
 def series_names(models: Sequence[EvaluatedModel]) -> list[str]:
@@ -87,7 +92,7 @@ def table5_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
     of each column's slice (integers).  The LaTeX export prints one decimal and the
     best value of each AP column in bold.
     """
-    frame = table5_frame([(m.model, m) for m in models])
+    frame = table5_frame([(m.model, m.result) for m in models])
     table = frame.reset_index()
     table.insert(1, "dataset", [m.key for m in models])
     ap_columns = list(TABLE5_COLUMNS)
@@ -116,8 +121,6 @@ def slice_metrics_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
     rows = []
     for m in models:
         for s in SLICES:
-            if s not in m.slices:
-                continue
             r = m.slices[s]
             rows.append({"model": m.model, "dataset": m.key, "slice": s,
                          **{col: _percent(getattr(r, attr)) for attr, col in METRICS.items()},
@@ -180,13 +183,10 @@ def pr_table(models: Sequence[EvaluatedModel], slice_name: str, threshold: float
         rows = slice(int(hit[0]), int(hit[0]) + 1)
     data = {}
     for name, m in zip(series_names(models), models, strict=True):
-        r = m.slices.get(slice_name)
-        precision = None if r is None else r.precision
+        p = np.asarray(m.slices[slice_name].precision, dtype=float)[rows]
         curve = np.full(len(RECALL_POINTS), np.nan)
-        if precision is not None:
-            p = np.asarray(precision, dtype=float)[rows]
-            if (p > -1).all():  # NaN (or pycocotools' -1): the slice has no ground truth
-                curve = 100.0 * p.mean(axis=0)
+        if (p > -1).all():  # NaN (or pycocotools' -1): the slice has no ground truth
+            curve = 100.0 * p.mean(axis=0)
         data[name] = curve
     return pd.DataFrame(data, index=pd.Index(RECALL_POINTS, name="recall"))
 

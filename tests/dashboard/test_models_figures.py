@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.evaluation.definitions import EvaluationDefinitions
+from analysis.evaluation.slices import EvaluationResult, SliceMetrics
 from analysis.evaluation.table5 import TABLE5_COLUMNS
+from analysis.schema import COCO17_SIGMAS
 from dashboard import export
 from dashboard.figures.common import caption_of
 from dashboard.figures.models import (
@@ -24,18 +25,26 @@ from dashboard.figures.models import (
     table5_table,
 )
 
+DEFINITIONS = EvaluationDefinitions(sigmas=COCO17_SIGMAS)
+
 
 def _slice(ap, n_gt=4, precision=None):
-    return SimpleNamespace(ap=ap, ap50=None if ap is None else min(1.0, ap + 0.2),
-                           ap75=None if ap is None else ap / 2, ar=None if ap is None else ap + 0.05,
-                           n_gt=n_gt, precision=precision)
+    if precision is None:
+        precision = np.full((10, 101), np.nan if ap is None else ap)
+    return SliceMetrics(ap=ap, ap50=None if ap is None else min(1.0, ap + 0.2),
+                        ap75=None if ap is None else ap / 2, ar=None if ap is None else ap + 0.05,
+                        n_gt=n_gt, precision=precision)
+
+
+def _model(name, key, slices):
+    return EvaluatedModel(key, EvaluationResult(name, DEFINITIONS, slices))
 
 
 @pytest.fixture
 def two_models():
     # model a: AP 0.10, 0.11, ... per slice; model b: 0.30 everywhere but an empty small/dense slice
-    a = EvaluatedModel("a", "ds/val", {s: _slice(0.10 + 0.01 * i, n_gt=i) for i, s in enumerate(SLICES)})
-    b = EvaluatedModel("b", "ds/val", {s: _slice(None if s == "small/dense" else 0.30, n_gt=i)
+    a = _model("a", "ds/val", {s: _slice(0.10 + 0.01 * i, n_gt=i) for i, s in enumerate(SLICES)})
+    b = _model("b", "ds/val", {s: _slice(None if s == "small/dense" else 0.30, n_gt=i)
                                        for i, s in enumerate(SLICES)})
     return a, b
 
@@ -90,8 +99,8 @@ def test_slice_metrics_long_with_integer_counts(two_models):
 
 
 def test_same_label_on_two_splits_gets_the_split_in_the_legend():
-    a = EvaluatedModel("m", "x/val", {s: _slice(0.5 if s == "all" else None) for s in SLICES})
-    b = EvaluatedModel("m", "y/val", {s: _slice(0.6 if s == "all" else None) for s in SLICES})
+    a = _model("m", "x/val", {s: _slice(0.5 if s == "all" else None) for s in SLICES})
+    b = _model("m", "y/val", {s: _slice(0.6 if s == "all" else None) for s in SLICES})
     fig = slice_ap_figure([a, b], caption="defs")
     assert [t.name for t in fig.data] == ["m (x/val)", "m (y/val)"]
     assert list(table5_table([a, b])["model"]) == ["m", "m"]  # the table has a dataset column instead
@@ -106,8 +115,9 @@ def test_same_label_on_two_splits_gets_the_split_in_the_legend():
 
 def test_pr_table_threshold_and_mean():
     precision = np.tile(np.linspace(1.0, 0.0, 101), (10, 1)) * np.linspace(1.0, 0.1, 10)[:, None]
-    m = EvaluatedModel("m", "d/s", {"all": _slice(0.4, precision=precision),
-                                    "large": _slice(None, precision=-np.ones((10, 101)))})
+    slices = {s: _slice(None) for s in SLICES}
+    slices.update({"all": _slice(0.4, precision=precision), "large": _slice(None, precision=-np.ones((10, 101)))})
+    m = _model("m", "d/s", slices)
     at50 = pr_table([m], "all", 0.5)
     assert at50.index[0] == 0.0 and at50.index[-1] == 1.0 and len(at50) == 101
     np.testing.assert_allclose(at50["m"], 100 * np.linspace(1.0, 0.0, 101))
@@ -115,8 +125,8 @@ def test_pr_table_threshold_and_mean():
     np.testing.assert_allclose(at75["m"], 100 * np.linspace(1.0, 0.0, 101) * np.linspace(1.0, 0.1, 10)[5])
     mean = pr_table([m], "all", MEAN_THRESHOLD)
     np.testing.assert_allclose(mean["m"], 100 * np.linspace(1.0, 0.0, 101) * 0.55)
-    assert pr_table([m], "large", 0.5)["m"].isna().all()  # -1: no ground truth
-    assert pr_table([m], "small", 0.5)["m"].isna().all()  # slice absent
+    assert pr_table([m], "large", 0.5)["m"].isna().all()  # pycocotools' -1: no ground truth
+    assert pr_table([m], "small", 0.5)["m"].isna().all()  # NaN: no ground truth
     with pytest.raises(ValueError):
         pr_table([m], "all", 0.52)
     assert pr_figure([m], "large").layout.meta["empty"]
