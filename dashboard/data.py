@@ -16,7 +16,6 @@ import streamlit as st
 from analysis import cache
 from analysis.cache import CacheKey
 from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
-from analysis.evaluation.definitions import EvaluationDefinitions
 from dashboard import evaluations, loading, paths
 from dashboard.evaluations import StoredModel
 from dashboard.figures.models import EvaluatedModel
@@ -57,14 +56,14 @@ def _evaluations_stamp(root: Path, key: CacheKey) -> tuple[tuple[str, int], ...]
 
 @st.cache_data(show_spinner="Slicing the stored evaluation ...", max_entries=64)
 def _model_result(root: str, dataset: str, split: str, model: str, area: str, small_medium: float,
-                  medium_large: float, stamp: tuple) -> tuple[EvaluatedModel, EvaluationDefinitions]:
+                  medium_large: float, stamp: tuple) -> EvaluatedModel:
     key = CacheKey(dataset, split)
     entry = next(m for m in evaluations.find_models(Path(root), [key]) if m.model == model)
     size = SizeDefinition(AreaSource(area), SizeEdges(small_medium, medium_large))
     return evaluations.model_result(Path(root), entry, size)
 
 
-def model_result(entry: StoredModel, size: SizeDefinition) -> tuple[EvaluatedModel, EvaluationDefinitions]:
+def model_result(entry: StoredModel, size: SizeDefinition) -> EvaluatedModel:
     """``dashboard.evaluations.model_result`` cached on the evaluation files' mtimes."""
     root = paths.cache_root()
     return _model_result(str(root), entry.key.dataset, entry.key.split, entry.model, size.area_source.value,

@@ -13,7 +13,6 @@ import dataclasses
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -23,6 +22,7 @@ from analysis.cache import CacheKey
 from analysis.definitions import SizeDefinition
 from analysis.evaluation import store
 from analysis.evaluation.definitions import EvaluationDefinitions
+from analysis.evaluation.slices import evaluate_stored, matches_at
 from dashboard.figures.models import EvaluatedModel
 
 
@@ -36,7 +36,7 @@ class StoredModel:
     """
 
     key: CacheKey
-    record: Any
+    record: store.EvaluationRecord
 
     @property
     def model(self) -> str:
@@ -85,21 +85,17 @@ def _instances(root: Path, key: CacheKey) -> pd.DataFrame:
     return cache.read_instances(root, key, columns=[c for c in names if c != "keypoints"])
 
 
-def model_result(root: Path, entry: StoredModel, size: SizeDefinition) -> tuple[EvaluatedModel, EvaluationDefinitions]:
-    """Slice metrics of one stored evaluation under ``size``, and the definitions they used."""
-    from analysis.evaluation import evaluate_stored
-
+def model_result(root: Path, entry: StoredModel, size: SizeDefinition) -> EvaluatedModel:
+    """Every slice of one stored evaluation under ``size`` (``.result.definitions`` says what it used)."""
     stored = store.read_evaluation(root, entry.key, entry.model)
     images = cache.read_images(root, entry.key)
     instances = _instances(root, entry.key)
     result = evaluate_stored(stored, images, instances, definitions_for(stored.definitions, size))
-    return EvaluatedModel(str(entry.key), result), result.definitions
+    return EvaluatedModel(str(entry.key), result)
 
 
-def model_matches(root: Path, entry: StoredModel, threshold: float = 0.5):
+def model_matches(root: Path, entry: StoredModel, threshold: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(detections, ground truth) frames of one stored evaluation matched at ``threshold`` OKS."""
-    from analysis.evaluation import matches_at
-
     stored = store.read_evaluation(root, entry.key, entry.model)
     instances = _instances(root, entry.key)
     return matches_at(stored, instances, threshold=threshold)

@@ -46,12 +46,12 @@ size = ctx.filtered.filters.size
 models, used = [], {}
 for entry in entries:
     try:
-        model, definitions = data.model_result(entry, size)
+        model = data.model_result(entry, size)
     except PoseAtlasError as exc:
         st.error(f"{entry.label}: {exc}")
         continue
     models.append(model)
-    used.setdefault(definitions.description, []).append(entry.label)
+    used.setdefault(model.result.definitions.description, []).append(entry.label)
     stored = entry.definitions
     if evaluations.resliced(stored, size):
         st.caption(f"{entry.label}: evaluated with {stored.size.description}; re-sliced from its "
