@@ -199,7 +199,7 @@ def bench_ours(root: Path, key, preds_path: Path, repeat: int) -> dict[str, floa
     predictions = read_predictions(preds_path, preds_path.read_bytes(), 17, 1)
 
     def compute():
-        computed = run.compute_evaluation(predictions, 1, instances, gt_keypoints, definitions)
+        computed = run.compute_evaluation(predictions, [1], instances, gt_keypoints, definitions)
         stored = StoredEvaluation(record, computed.detections.drop(["keypoints"]).to_pandas(), computed.oks.to_pandas())
         state["computed"] = evaluate_stored(stored, images, instances, definitions)
 

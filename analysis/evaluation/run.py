@@ -244,15 +244,23 @@ def evaluate_files(
     categories = person_categories(annotation_path)
     known_images = np.sort(images["image_id"].to_numpy(np.int64))
 
-    checked = [
-        _check(Path(f), label, cache_root, key, facts, definitions, categories, known_images)
-        for f, label in zip(files, labels, strict=True)
-    ]
-    outcomes = []
-    for item in tqdm(
-        checked, desc=f"evaluate {key}", unit="file", disable=None if progress and len(checked) > 1 else True
-    ):
-        outcomes.append(_evaluate_one(item, cache_root, key, facts, definitions, categories[0], images, instances))
+    # disable=None: a bar on a terminal, none in logs and pipes.
+    bar = tqdm(
+        total=2 * len(files), desc=f"evaluate {key}", unit="step", disable=None if progress else True, leave=False
+    )
+    try:
+        checked = []
+        for f, label in zip(files, labels, strict=True):
+            bar.set_postfix_str(f"read {Path(f).name}")
+            checked.append(_check(Path(f), label, cache_root, key, facts, definitions, categories, known_images))
+            bar.update(1)
+        outcomes = []
+        for item in checked:
+            bar.set_postfix_str(f"evaluate {item.model}")
+            outcomes.append(_evaluate_one(item, cache_root, key, facts, definitions, categories, images, instances))
+            bar.update(1)
+    finally:
+        bar.close()
     return outcomes
 
 
@@ -321,7 +329,7 @@ def _evaluate_one(
     key: cache.CacheKey,
     facts: SplitFacts,
     definitions: EvaluationDefinitions,
-    person_category: int,
+    person_categories: list[int],
     images: pd.DataFrame,
     instances: pd.DataFrame,
 ) -> EvaluationOutcome:
@@ -338,7 +346,7 @@ def _evaluate_one(
 
     assert item.predictions is not None
     gt_keypoints = _gt_keypoints(cache_root, key, len(instances), facts.n_joints)
-    computed = compute_evaluation(item.predictions, person_category, instances, gt_keypoints, definitions)
+    computed = compute_evaluation(item.predictions, person_categories, instances, gt_keypoints, definitions)
     draft = _record(item, key, facts, definitions, computed.counts, None)
     stored = store.StoredEvaluation(
         draft, computed.detections.drop(["keypoints"]).to_pandas(), computed.oks.to_pandas()
@@ -360,7 +368,7 @@ class Computed:
 
 def compute_evaluation(
     predictions: Predictions,
-    person_category: int,
+    person_categories: list[int],
     instances: pd.DataFrame,
     gt_keypoints: np.ndarray,
     definitions: EvaluationDefinitions,
@@ -369,12 +377,12 @@ def compute_evaluation(
 
     Args:
         predictions: a validated results file.
-        person_category: the category id evaluated (others are counted, not kept).
+        person_categories: the category ids evaluated (others are counted, not kept).
         instances: the split's instances (annotation order), without keypoints.
         gt_keypoints: (G, K, 3) their keypoints.
         definitions: the sigmas and OKS area used.
     """
-    detections, counts = _kept_detections(predictions, person_category)
+    detections, counts = _kept_detections(predictions, person_categories)
     gt = instances
     gt_bbox = gt[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(np.float64)
     segm = gt["segm_area"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -398,11 +406,11 @@ def _gt_keypoints(cache_root: Path, key: cache.CacheKey, n_gt: int, n_joints: in
     return flat.reshape(n_gt, n_joints, 3)
 
 
-def _kept_detections(predictions: Predictions, person_category: int) -> tuple[dict, store.DetectionCounts]:
+def _kept_detections(predictions: Predictions, person_categories: list[int]) -> tuple[dict, store.DetectionCounts]:
     """Person detections, the 20 best per image (score descending, file order on ties)."""
     n = len(predictions.score)
     det_id = np.arange(1, n + 1, dtype=np.int64)  # loadRes numbers results 1..N in file order
-    person = predictions.category_id == person_category
+    person = np.isin(predictions.category_id, person_categories)
     person_rows = np.flatnonzero(person)
     order = person_rows[np.lexsort((person_rows, -predictions.score[person_rows], predictions.image_id[person_rows]))]
     image_sorted = predictions.image_id[order]

@@ -9,6 +9,7 @@ computed rows and always labelled "reported in the SmallPose paper".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -176,16 +177,13 @@ def table5_latex(frame: pd.DataFrame, caption: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
+}  # fmt: skip
+_LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIALS))
+
+
 def _latex_escape(text: str) -> str:
-    for char, repl in (
-        ("\\", "\\textbackslash{}"),
-        ("&", "\\&"),
-        ("%", "\\%"),
-        ("$", "\\$"),
-        ("#", "\\#"),
-        ("_", "\\_"),
-        ("{", "\\{"),
-        ("}", "\\}"),
-    ):
-        text = text.replace(char, repl)
-    return text
+    """Text-mode LaTeX for a label or caption (one pass, so replacements are not re-escaped)."""
+    return _LATEX_RE.sub(lambda m: _LATEX_SPECIALS[m.group(0)], text)

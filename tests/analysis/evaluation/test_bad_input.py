@@ -196,3 +196,12 @@ def test_a_schema_without_published_sigmas_needs_a_sigma_file(tmp_path: Path, ca
     assert main([*args, "--sigmas", str(sigmas)]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["definitions"]["sigmas"] == [0.05] * 17 and doc["definitions"]["sigma_source"] == "file"
+
+
+def test_records_without_category_id_are_persons(split, capsys) -> None:
+    tmp_path, root, key = split
+    records = [_pred(1), _pred(2)]
+    del records[1]["category_id"]
+    code, out, err = _run(tmp_path, root, key, json.dumps(records), capsys, name="nocat")
+    assert code == 0, err
+    assert "2 detections evaluated of 2 records" in out

@@ -68,3 +68,12 @@ def test_reported_rows_are_the_papers() -> None:
     assert np.isnan(coco["AP^E"])  # the paper reports no crowd levels
     subsets = reported.iloc[2]
     assert np.isnan(subsets["AP"]) and "67.0-67.1" in subsets["note"]
+
+
+def test_latex_escapes_every_special_once() -> None:
+    frame = table5_frame([("m", _result("m", 0.5))])
+    latex = table5_latex(frame, r"a\b {x} 32^2 < 96^2 ~ $")
+    assert (
+        r"\caption{a\textbackslash{}b \{x\} 32\textasciicircum{}2 \textless{} 96\textasciicircum{}2 "
+        r"\textasciitilde{} \$}" in latex
+    )
