@@ -177,7 +177,7 @@ def bench_ours(root: Path, key, preds_path: Path, repeat: int) -> dict[str, floa
     pairs, and the whole evaluate_files (reads, validation, compute, store)."""
     from analysis.cache import read_images, read_instances
     from analysis.definitions import AreaSource, SizeDefinition
-    from analysis.evaluation import run
+    from analysis.evaluation import compute, context, run
     from analysis.evaluation.predictions import read_predictions
     from analysis.evaluation.slices import evaluate_stored
     from analysis.evaluation.store import StoredEvaluation, evaluations_dir, read_evaluation
@@ -194,16 +194,16 @@ def bench_ours(root: Path, key, preds_path: Path, repeat: int) -> dict[str, floa
     record = state["out"].record
     definitions = state["out"].result.definitions
     images = read_images(root, key)
-    instances = read_instances(root, key, columns=run._INSTANCE_COLUMNS)
-    gt_keypoints = run._gt_keypoints(root, key, len(instances), 17)
+    instances = read_instances(root, key, columns=context.INSTANCE_COLUMNS)
+    gt_keypoints = compute.gt_keypoints(root, key, len(instances), 17)
     predictions = read_predictions(preds_path, preds_path.read_bytes(), 17, 1)
 
-    def compute():
-        computed = run.compute_evaluation(predictions, [1], instances, gt_keypoints, definitions)
+    def compute_all():
+        computed = compute.compute_evaluation(predictions, [1], instances, gt_keypoints, definitions)
         stored = StoredEvaluation(record, computed.detections.drop(["keypoints"]).to_pandas(), computed.oks.to_pandas())
         state["computed"] = evaluate_stored(stored, images, instances, definitions)
 
-    t_compute = _best(compute, repeat)
+    t_compute = _best(compute_all, repeat)
     stored = read_evaluation(root, key, "bench")
     t_slices = _best(lambda: evaluate_stored(stored, images, instances, stored.definitions), repeat)
     result = state["out"].result

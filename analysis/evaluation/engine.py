@@ -188,12 +188,13 @@ def greedy_match(
         thresholds: (T,) OKS thresholds.
 
     Returns:
-        (S, T, D) int64 ground-truth row matched by each detection, -1 when none.
+        (S, T, D) int32 ground-truth row matched by each detection, -1 when none.
     """
     n_slices = gt_ignore.shape[0]
     thr = np.minimum(np.asarray(thresholds, dtype=np.float64), 1 - 1e-10)[None, :, None]
     matched = np.zeros((n_slices, len(thr[0]), pairs.n_gt), dtype=bool)
-    det_gt = np.full((n_slices, len(thr[0]), pairs.n_det), -1, dtype=np.int64)
+    # int32: G < 2**31 rows; halves the largest array of a big evaluation.
+    det_gt = np.full((n_slices, len(thr[0]), pairs.n_det), -1, dtype=np.int32)
     for lo, hi in zip(pairs.block_starts[:-1], pairs.block_starts[1:], strict=True):
         if lo == hi:
             continue

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis.errors import AnnotationError
+from analysis.loading import gc_paused
 
 
 class _Prediction(msgspec.Struct, gc=False):
@@ -65,7 +66,8 @@ def read_predictions(path: Path, data: bytes, n_joints: int, person_category: in
             score, keypoints not 3*K long, a NaN or infinite value, an empty list.
     """
     try:
-        records = msgspec.json.decode(data, type=list[_Prediction])
+        with gc_paused():  # one keypoint list per record: collections would find no garbage
+            records = msgspec.json.decode(data, type=list[_Prediction])
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise _precise_error(path, data, n_joints, str(exc)) from None
     if not records:

@@ -11,184 +11,32 @@ every slice, and store it all atomically.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from analysis import cache
-from analysis.coco_json import CocoCategory
-from analysis.definitions import AreaSource, CrowdConvention, LevelEdges, SizeDefinition, density_levels, person_area
 from analysis.errors import AnnotationError, PoseAtlasError
 from analysis.evaluation import store
-from analysis.evaluation.definitions import MAX_DETECTIONS, CrowdIndexSource, EvaluationDefinitions, SigmaSource
-from analysis.evaluation.density import detection_density
-from analysis.evaluation.engine import oks_pairs, same_image_pairs
+from analysis.evaluation.compute import compute_evaluation, gt_keypoints
+from analysis.evaluation.context import (
+    INSTANCE_COLUMNS,
+    EvaluationRequest,
+    SplitFacts,
+    check_annotations_unchanged,
+    person_categories,
+    resolve_definitions,
+    split_facts,
+)
+from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.evaluation.predictions import Predictions, read_predictions
 from analysis.evaluation.slices import EvaluationResult, evaluate_stored
 from analysis.fingerprint import file_sha256
-from analysis.loading import _keypoint_categories
 
-_INSTANCE_COLUMNS = [
-    "ann_id",
-    "image_id",
-    "iscrowd",
-    "bbox_x",
-    "bbox_y",
-    "bbox_w",
-    "bbox_h",
-    "segm_area",
-    "num_keypoints",
-    "n_labelled",
-    "crowding",
-]
-
-
-@dataclass(frozen=True)
-class EvaluationRequest:
-    """The user's choices, before they are resolved against a dataset.
-
-    ``None`` means the documented default: sigmas from the keypoint schema; OKS
-    area ``segm`` when every person has the file's ``area``, else ``crowdpose``;
-    the stored crowdIndex when every image has one, else the computed one.
-    """
-
-    sigmas: str | None = None  #: "coco", "crowdpose" or a file of K numbers
-    oks_area: AreaSource | None = None
-    size: SizeDefinition = field(default_factory=SizeDefinition)
-    density_edges: LevelEdges = field(default_factory=density_levels)
-    crowd_convention: CrowdConvention = CrowdConvention.EVAL_CODE
-    crowd_index: CrowdIndexSource | None = None
-
-
-@dataclass(frozen=True)
-class SplitFacts:
-    """What an evaluation needs from the split's manifest (kept in one place)."""
-
-    annotations: dict  #: path, size, mtime_ns, sha256 of the annotation file
-    schema_name: str
-    n_joints: int
-    schema_sigmas: tuple[float, ...] | None
-
-
-def split_facts(cache_root: Path, key: cache.CacheKey) -> SplitFacts:
-    manifest = cache.read_manifest(cache_root, key)
-    if manifest is None:
-        raise PoseAtlasError(f"{key}: no cache under {cache_root}; build it first (python -m analysis build)")
-    schema = manifest["keypoint_schema"]
-    sigmas = schema.get("sigmas")
-    return SplitFacts(
-        manifest["inputs"]["annotations"],
-        schema["name"],
-        len(schema["joint_names"]),
-        tuple(sigmas) if sigmas else None,
-    )
-
-
-def check_annotations_unchanged(facts: SplitFacts, key: cache.CacheKey) -> Path:
-    """The annotation file the cache was built from, unchanged since; else a clear error."""
-    recorded = facts.annotations
-    path = Path(recorded["path"])
-    rebuild = (
-        f"rebuild the cache first (python -m analysis build --only {key.dataset}/{key.split}, or the ad hoc build)"
-    )
-    try:
-        stat = path.stat()
-    except OSError:
-        raise PoseAtlasError(f"{path}: the annotation file {key} was built from is missing; {rebuild}") from None
-    unchanged = stat.st_size == recorded.get("size") and (
-        stat.st_mtime_ns == recorded.get("mtime_ns") or file_sha256(path) == recorded.get("sha256")
-    )
-    if not unchanged:
-        raise PoseAtlasError(f"{path}: the annotation file changed since {key} was built; {rebuild}")
-    return path
-
-
-def person_categories(annotation_path: Path) -> list[int]:
-    """Ids of the categories whose annotations are persons (as the build chose them)."""
-
-    class _Categories(msgspec.Struct):
-        categories: list[CocoCategory]
-
-    decoded = msgspec.json.decode(annotation_path.read_bytes(), type=_Categories)
-    return [c.id for c in _keypoint_categories(annotation_path, decoded)]
-
-
-def resolve_definitions(
-    request: EvaluationRequest, facts: SplitFacts, images: pd.DataFrame, instances: pd.DataFrame
-) -> EvaluationDefinitions:
-    """Apply the defaults and check every choice is possible on this dataset."""
-    source, sigma_file, sigmas = _resolve_sigmas(request.sigmas, facts)
-    if len(sigmas) != facts.n_joints:
-        raise PoseAtlasError(
-            f"--sigmas {request.sigmas or 'schema'}: {len(sigmas)} sigmas for a "
-            f"{facts.n_joints}-joint schema ({facts.schema_name})"
-        )
-    persons = ~instances["iscrowd"].to_numpy(bool)
-    segm = instances["segm_area"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-    n_without_area = int((np.isnan(segm) & persons).sum())
-    oks_area = request.oks_area or (AreaSource.SEGM if n_without_area == 0 else AreaSource.CROWDPOSE)
-    if oks_area is AreaSource.SEGM and n_without_area:
-        raise PoseAtlasError(
-            f"--oks-area segm: {n_without_area} person(s) have no 'area' in the annotation file; use bbox or crowdpose"
-        )
-    stored = images["crowd_index_stored"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-    crowd_index = request.crowd_index or (
-        CrowdIndexSource.STORED if len(stored) and not np.isnan(stored).any() else CrowdIndexSource.COMPUTED
-    )
-    if crowd_index is CrowdIndexSource.STORED and np.isnan(stored).any():
-        raise PoseAtlasError(
-            f"--crowd-index stored: {int(np.isnan(stored).sum())} of {len(stored)} images have no stored "
-            "crowdIndex; use computed"
-        )
-    definitions = EvaluationDefinitions(
-        sigmas,
-        source,
-        sigma_file,
-        oks_area,
-        request.size,
-        request.density_edges,
-        request.crowd_convention,
-        crowd_index,
-    )
-    if request.size.area_source is AreaSource.SEGM and n_without_area:
-        raise PoseAtlasError(
-            f"--size-area segm: {n_without_area} person(s) have no 'area' in the annotation file; use bbox or crowdpose"
-        )
-    return definitions
-
-
-def _resolve_sigmas(value: str | None, facts: SplitFacts) -> tuple[SigmaSource, str | None, tuple[float, ...]]:
-    if value is None or value == SigmaSource.SCHEMA.value:
-        if facts.schema_sigmas is None:
-            raise PoseAtlasError(
-                f"the {facts.schema_name} keypoint schema has no published OKS sigmas; "
-                f"pass --sigmas FILE with {facts.n_joints} values"
-            )
-        return SigmaSource.SCHEMA, None, facts.schema_sigmas
-    if value in (SigmaSource.COCO.value, SigmaSource.CROWDPOSE.value):
-        source = SigmaSource(value)
-        return source, None, source.builtin or ()
-    path = Path(value)
-    if not path.is_file():
-        raise PoseAtlasError(f"--sigmas {value}: not coco, crowdpose or an existing file")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        values = (
-            json.loads(text) if text.lstrip().startswith("[") else [float(v) for v in text.replace(",", " ").split()]
-        )
-        sigmas = tuple(float(v) for v in values)
-    except (ValueError, TypeError):
-        raise PoseAtlasError(f"{path}: sigmas must be a JSON list or whitespace/comma separated numbers") from None
-    if not sigmas or not all(np.isfinite(s) and s > 0 for s in sigmas):
-        raise PoseAtlasError(f"{path}: sigmas must be positive finite numbers")
-    return SigmaSource.FILE, str(path), sigmas
+__all__ = ["EvaluationOutcome", "EvaluationRequest", "evaluate_files"]
 
 
 @dataclass(frozen=True)
@@ -239,7 +87,7 @@ def evaluate_files(
     facts = split_facts(cache_root, key)
     annotation_path = check_annotations_unchanged(facts, key)
     images = cache.read_images(cache_root, key)
-    instances = cache.read_instances(cache_root, key, columns=_INSTANCE_COLUMNS)
+    instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
     definitions = resolve_definitions(request, facts, images, instances)
     categories = person_categories(annotation_path)
     known_images = np.sort(images["image_id"].to_numpy(np.int64))
@@ -329,7 +177,7 @@ def _evaluate_one(
     key: cache.CacheKey,
     facts: SplitFacts,
     definitions: EvaluationDefinitions,
-    person_categories: list[int],
+    categories: list[int],
     images: pd.DataFrame,
     instances: pd.DataFrame,
 ) -> EvaluationOutcome:
@@ -345,8 +193,8 @@ def _evaluate_one(
         return EvaluationOutcome(result, record, True)
 
     assert item.predictions is not None
-    gt_keypoints = _gt_keypoints(cache_root, key, len(instances), facts.n_joints)
-    computed = compute_evaluation(item.predictions, person_categories, instances, gt_keypoints, definitions)
+    keypoints = gt_keypoints(cache_root, key, len(instances), facts.n_joints)
+    computed = compute_evaluation(item.predictions, categories, instances, keypoints, definitions)
     draft = _record(item, key, facts, definitions, computed.counts, None)
     stored = store.StoredEvaluation(
         draft, computed.detections.drop(["keypoints"]).to_pandas(), computed.oks.to_pandas()
@@ -355,108 +203,6 @@ def _evaluate_one(
     record = _record(item, key, facts, definitions, computed.counts, result)
     store.write_evaluation(cache_root, key, record, computed.detections, computed.oks)
     return EvaluationOutcome(result, record, False)
-
-
-@dataclass(frozen=True)
-class Computed:
-    """What an evaluation stores: detections.parquet and oks.parquet as tables, and the counts."""
-
-    detections: pa.Table
-    oks: pa.Table
-    counts: store.DetectionCounts
-
-
-def compute_evaluation(
-    predictions: Predictions,
-    person_categories: list[int],
-    instances: pd.DataFrame,
-    gt_keypoints: np.ndarray,
-    definitions: EvaluationDefinitions,
-) -> Computed:
-    """The kept detections, every same-image OKS pair (once) and each detection's density.
-
-    Args:
-        predictions: a validated results file.
-        person_categories: the category ids evaluated (others are counted, not kept).
-        instances: the split's instances (annotation order), without keypoints.
-        gt_keypoints: (G, K, 3) their keypoints.
-        definitions: the sigmas and OKS area used.
-    """
-    detections, counts = _kept_detections(predictions, person_categories)
-    gt = instances
-    gt_bbox = gt[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(np.float64)
-    segm = gt["segm_area"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-    gt_area = person_area(gt["bbox_w"], gt["bbox_h"], segm, definitions.oks_area)
-    pairs = same_image_pairs(detections["image_id"], gt["image_id"].to_numpy(np.int64))
-    det_keypoints = detections["keypoints"]
-    oks = oks_pairs(det_keypoints, gt_keypoints, gt_bbox, gt_area, pairs, definitions.sigma_array)
-    density = detection_density(det_keypoints, gt_keypoints, gt["iscrowd"].to_numpy(bool), pairs, oks)
-    oks_table = pa.table({
-        "det_id": pa.array(detections["det_id"][pairs.det], pa.int64()),
-        "ann_id": pa.array(gt["ann_id"].to_numpy(np.int64)[pairs.gt], pa.int64()),
-        "oks": pa.array(oks, pa.float64()),
-    })  # fmt: skip
-    return Computed(_detections_table(detections, density), oks_table, counts)
-
-
-def _gt_keypoints(cache_root: Path, key: cache.CacheKey, n_gt: int, n_joints: int) -> np.ndarray:
-    """(G, K, 3) float32 ground-truth keypoints, straight from the parquet list column."""
-    column = pq.read_table(key.directory(cache_root) / cache.INSTANCES_FILE, columns=["keypoints"]).column("keypoints")
-    flat = column.combine_chunks().flatten().to_numpy() if n_gt else np.zeros(0, np.float32)
-    return flat.reshape(n_gt, n_joints, 3)
-
-
-def _kept_detections(predictions: Predictions, person_categories: list[int]) -> tuple[dict, store.DetectionCounts]:
-    """Person detections, the 20 best per image (score descending, file order on ties)."""
-    n = len(predictions.score)
-    det_id = np.arange(1, n + 1, dtype=np.int64)  # loadRes numbers results 1..N in file order
-    person = np.isin(predictions.category_id, person_categories)
-    person_rows = np.flatnonzero(person)
-    order = person_rows[np.lexsort((person_rows, -predictions.score[person_rows], predictions.image_id[person_rows]))]
-    image_sorted = predictions.image_id[order]
-    rank = np.arange(len(order)) - np.searchsorted(image_sorted, image_sorted, side="left")
-    kept = np.sort(order[rank < MAX_DETECTIONS])
-    keypoints = predictions.keypoints[kept]
-    x, y = keypoints[:, :, 0], keypoints[:, :, 1]
-    x0, x1, y0, y1 = x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1)
-    counts = store.DetectionCounts(
-        records=n,
-        kept=len(kept),
-        other_category=int(n - person.sum()),
-        over_max_per_image=int((rank >= MAX_DETECTIONS).sum()),
-    )
-    detections = {
-        "det_id": det_id[kept],
-        "image_id": predictions.image_id[kept],
-        "category_id": predictions.category_id[kept],
-        "score": predictions.score[kept],
-        "keypoints": keypoints,
-        "box": np.stack([x0, y0, x1 - x0, y1 - y0], axis=1),
-    }
-    return detections, counts
-
-
-def _detections_table(detections: dict, density: np.ndarray) -> pa.Table:
-    keypoints = detections["keypoints"]
-    n, k = keypoints.shape[:2]
-    flat = pa.array(keypoints.astype(np.float32).reshape(-1), pa.float32())
-    offsets = pa.array(np.arange(0, (n + 1) * 3 * k, 3 * k, dtype=np.int32))
-    box = detections["box"]
-    return pa.table(
-        {
-            "det_id": pa.array(detections["det_id"], pa.int64()),
-            "image_id": pa.array(detections["image_id"], pa.int64()),
-            "category_id": pa.array(detections["category_id"], pa.int64()),
-            "score": pa.array(detections["score"], pa.float64()),
-            "keypoints": pa.ListArray.from_arrays(offsets, flat),
-            "box_x": pa.array(box[:, 0], pa.float64()),
-            "box_y": pa.array(box[:, 1], pa.float64()),
-            "box_w": pa.array(box[:, 2], pa.float64()),
-            "box_h": pa.array(box[:, 3], pa.float64()),
-            "area": pa.array(box[:, 2] * box[:, 3], pa.float64()),
-            "density": pa.array(density, pa.float64()),
-        }
-    )
 
 
 def _record(
@@ -479,7 +225,7 @@ def _record(
         dataset=key.dataset,
         split=key.split,
         predictions=item.fingerprint,
-        annotations_sha256=facts.annotations.get("sha256", ""),
+        annotations_sha256=facts.annotations.sha256 or "",
         definitions=definitions.to_json(),
         counts=counts,
         slices=slices,

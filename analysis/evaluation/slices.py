@@ -35,6 +35,9 @@ FIXED_AT_EVALUATION = (
     "definitions re-slice the stored OKS pairs)"
 )
 
+#: Said wherever a stale evaluation is shown.
+STALE = "stale: evaluated against other annotations than the current build; evaluate the predictions again"
+
 _GT_COLUMNS = [
     "ann_id",
     "image_id",
@@ -221,7 +224,10 @@ def evaluate_stored(
             in ``note`` when they were asked to).
     """
     used = stored.definitions.with_slicing(definitions)
-    note = "" if definitions.same_matching(stored.definitions) else FIXED_AT_EVALUATION
+    notes = [] if definitions.same_matching(stored.definitions) else [FIXED_AT_EVALUATION]
+    if stored.record.stale:
+        notes.append(STALE)
+    note = "; ".join(notes)
     prep = _prepare(stored, instances)
     gt = prep.gt
     ignore = base_ignore(gt)

@@ -35,14 +35,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis import cache
 from analysis.evaluation.definitions import EvaluationDefinitions
+from analysis.manifest import ManifestError
+
+if TYPE_CHECKING:  # pandas costs 0.2 s to import; listing evaluations never needs it
+    import pandas as pd
 
 EVALUATIONS_DIR = cache.EVALUATIONS_DIR
 RECORD_FILE = "evaluation.json"
@@ -116,10 +120,13 @@ def evaluations_dir(cache_root: Path, key: cache.CacheKey) -> Path:
 
 
 def _annotations_sha256(cache_root: Path, key: cache.CacheKey) -> str | None:
-    manifest = cache.read_manifest(cache_root, key)
-    if manifest is None:
+    """The current build's annotations SHA-256; None without a readable manifest (then
+    every stored evaluation reads back as stale)."""
+    try:
+        manifest = cache.read_manifest(cache_root, key)
+    except ManifestError:
         return None
-    return manifest.get("inputs", {}).get("annotations", {}).get("sha256")
+    return manifest.inputs.annotations.sha256 if manifest is not None else None
 
 
 def _read_record(folder: Path, current_sha: str | None) -> EvaluationRecord | None:
@@ -169,7 +176,18 @@ def read_evaluation(cache_root: Path, key: cache.CacheKey, model: str) -> Stored
 def write_evaluation(
     cache_root: Path, key: cache.CacheKey, record: EvaluationRecord, detections: pa.Table, oks: pa.Table
 ) -> Path:
-    """Write one model's evaluation folder atomically (staging folder, then swap)."""
+    """Write one model's evaluation folder atomically (staging folder, then swap).
+
+    Under the split's lock: a build swapping the split meanwhile would otherwise
+    carry the old ``evaluations/`` over and lose this one.
+    """
+    with cache.split_lock(key.directory(cache_root)):
+        return _write_evaluation(cache_root, key, record, detections, oks)
+
+
+def _write_evaluation(
+    cache_root: Path, key: cache.CacheKey, record: EvaluationRecord, detections: pa.Table, oks: pa.Table
+) -> Path:
     parent = evaluations_dir(cache_root, key)
     parent.mkdir(parents=True, exist_ok=True)
     target = parent / record.slug
@@ -200,5 +218,5 @@ def replace_record(cache_root: Path, key: cache.CacheKey, record: EvaluationReco
     """Rewrite only evaluation.json (after re-slicing an unchanged evaluation)."""
     target = evaluations_dir(cache_root, key) / record.slug / RECORD_FILE
     data = msgspec.json.format(msgspec.json.encode(msgspec.structs.replace(record, stale=False)), indent=2)
-    with cache.atomic_path(target) as tmp:
+    with cache.split_lock(key.directory(cache_root)), cache.atomic_path(target) as tmp:
         tmp.write_bytes(data + b"\n")

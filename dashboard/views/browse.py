@@ -5,10 +5,11 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from analysis.manifest import images_root
 from dashboard import data, evaluations, paths, ui
 from dashboard.draw import draw_matches, draw_persons, safe_image_path
 from dashboard.filters import range_filter
-from dashboard.loading import images_root, keypoint_schema
+from dashboard.loading import keypoint_schema
 from dashboard.predictions import (
     detection_status,
     ground_truth_status,
@@ -110,7 +111,7 @@ def _draw_predictions(im, image_id, kp, manifest):
     rows = pd.Index(boxes["ann_id"]).get_indexer(gt["ann_id"])
     dets = det_matches[det_matches["image_id"].to_numpy() == image_id]
     det_kp = np.array(dets["keypoints"].tolist(), dtype=float).reshape(len(dets), -1)
-    _, skeleton = keypoint_schema(manifest, kp.shape[1] // 3)
+    _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
     return draw_matches(
         im, boxes.iloc[rows][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float), kp[rows],
         ground_truth_status(gt), gt["oks"].to_numpy(dtype=float, na_value=np.nan),
@@ -152,7 +153,7 @@ for i, (idx, img) in enumerate(chunk.iterrows()):
         continue
     mine = persons[persons["img"].to_numpy() == idx]
     rows = mine["row"].to_numpy()
-    _, skeleton = keypoint_schema(manifest, kp.shape[1] // 3)
+    _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
     boxes = mine[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
     cr = crowd[crowd["img"].to_numpy() == idx][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
     try:

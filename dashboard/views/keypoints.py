@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from analysis.aggregate import group_masks
+from analysis.manifest import VisibilityConvention
 from dashboard import data, ui
 from dashboard.figures.keypoints import joint_rates, joint_rates_figure
 from dashboard.loading import keypoint_schema
@@ -25,7 +26,7 @@ for name in ctx.datasets:
         rows = p[(p["split"] == split).to_numpy()]
         kp = data.keypoints(name, split)
         manifest = ctx.caches.manifest(name, split)
-        joints, _ = keypoint_schema(manifest, kp.shape[1] // 3)
+        joints, _ = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
         g = groups.setdefault(tuple(joints), {"vis": [], "buckets": [], "splits": [],
                                               "manifest": manifest})
         g["vis"].append(kp[rows["row"].to_numpy(), 2::3])
@@ -33,10 +34,10 @@ for name in ctx.datasets:
         g["splits"].append(split)
     for joints, g in groups.items():
         label = name if len(groups) == 1 else f"{name} ({', '.join(g['splits'])})"
-        binary = str((g["manifest"].get("definitions") or {}).get("visibility", "")).startswith("binary")
+        convention = g["manifest"].definitions.visibility
         table = joint_rates(np.concatenate(g["vis"]), np.concatenate(g["buckets"]), list(joints),
-                            binary_visibility=binary)
-        vis_def = "visible: v == 1 (file uses 0/1)" if binary else "visible: v == 2"
+                            binary_visibility=convention is VisibilityConvention.BINARY)
+        vis_def = convention.visible_rule
         fig = joint_rates_figure(table, dataset=label, caption=ctx.caption(
             f"{len(joints)} joints", "labelled: v > 0", vis_def))
         ui.show_figure(fig, f"joint rates {label}", key=f"kp_{label}", preset=ctx.preset)

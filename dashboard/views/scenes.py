@@ -35,14 +35,14 @@ if not have:
 
 datasets = [d for d in ctx.datasets if d in have]
 manifests = [m for k, m in ctx.caches.manifests.items() if k.split("/")[0] in datasets]
-bases = {(m.get("scenes") or {}).get("entropy_base") for m in manifests}
+bases = {m.scenes.entropy_base for m in manifests if m.scenes is not None}
 base = next(iter(bases)) if len(bases) == 1 else None
 if len(bases) > 1:
     st.warning(f"scenes were computed with different log bases ({bases}); shown as stored")
 labels = next((lab for lab in map(labels_from_manifest, manifests) if lab), None)
 unit = entropy_unit(base)
 aggs = aggregates_by_dataset(scenes, datasets, labels=labels, entropy_base=base)
-models = sorted({str((m.get("scenes") or {}).get("model")) for m in manifests if m.get("scenes")})
+models = sorted({m.scenes.model for m in manifests if m.scenes is not None})
 note = (f"per-image entropy H = -sum p log p of the Places365 softmax ({unit}); "
         "variance is the population variance (ddof=0); "
         f"model {', '.join(models)} (Resize(256, 256), CenterCrop(224))")

@@ -26,6 +26,7 @@ from analysis.evaluation import (
     read_evaluation,
 )
 from analysis.evaluation.run import EvaluationRequest, evaluate_files
+from analysis.info import info_json, info_lines
 from analysis.registry import DatasetSpec
 from tests.analysis.evaluation.reference import REPO_ROOT, build, noisy_predictions, pycocotools_slices
 from tests.conftest import require_fixtures
@@ -188,9 +189,21 @@ def test_a_rebuild_carries_evaluations_over_and_flags_changed_annotations_stale(
     build_split(spec, root, progress=False)
     (record,) = list_evaluations(root, key)
     assert record.stale
-    assert read_evaluation(root, key, record.model).record.stale
+    stale = read_evaluation(root, key, record.model)
+    assert stale.record.stale
+    images, instances = read_images(root, key), read_instances(root, key)
+    assert (
+        "stale: evaluated against other annotations"
+        in evaluate_stored(stale, images, instances, stale.definitions).note
+    )
+    info = info_json(tmp_path / "no-registry.toml", root)
+    (listed,) = next(c for c in info["cached"] if c["name"] == "mini")["evaluations"]
+    assert listed["model"] == "p" and listed["stale"]
+    assert any("evaluation: p: AP " in line and "[stale" in line for line in info_lines(tmp_path / "none.toml", root))
     again = evaluate_files(root, key, [preds], progress=False)[0]
     assert not again.reused and not list_evaluations(root, key)[0].stale
+    (listed,) = next(c for c in info_json(tmp_path / "none.toml", root)["cached"] if c["name"] == "mini")["evaluations"]
+    assert not listed["stale"] and listed["AP"] == again.result.slices["all"].ap
 
 
 def test_matches_at_colours_persons_and_detections(mini) -> None:
@@ -248,3 +261,23 @@ def test_the_evaluate_command_runs_as_a_process(mini) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["model"] == "model0"
+
+
+def test_defaults_on_crowdpose_are_its_evaluators(tmp_path: Path, capsys) -> None:
+    """A CrowdPose file (no 'area', stored crowdIndex, 14 joints): by default its sigmas,
+    0.53*w*h for OKS, the stored crowdIndex and the evaluation code's 0.2 / 0.8."""
+    path = require_fixtures() / "xtcocoapi/example_crowdpose_val.json"
+    doc = json.loads(path.read_text())
+    root, key, _ = build(tmp_path, path, name="crowdpose")
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps(noisy_predictions(doc, 0)))
+    assert main(_args(root, key, preds, extra=["--json"])) == 0
+    defs = json.loads(capsys.readouterr().out)["definitions"]
+    assert defs["sigma_source"] == "schema" and defs["sigmas"] == [
+        0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089, 0.079, 0.079,
+    ]  # fmt: skip
+    assert defs["oks_area"] == "crowdpose" and defs["crowd_index"] == "stored"
+    assert defs["crowd_levels"] == "code" and defs["crowd_edges"] == [0.2, 0.8]
+    assert defs["size_area"] == "bbox" and defs["size_edges"] == [1024.0, 9216.0]
+    assert main(_args(root, key, preds, extra=["--size-area", "segm"])) == 2
+    assert "--size-area segm" in capsys.readouterr().err

@@ -107,7 +107,11 @@ def _check_density_and_crowd(tmp_path, ref_doc, root, key, preds, ours, sigmas) 
     det_level = levels.codes(det["density"].to_numpy(float))
     for code, name in enumerate(("small/sparse", "small/moderate", "small/dense")):
         ignore = set(instances["ann_id"][~(small_person & (person_level == code))].tolist())
-        det_area = {int(i): 1e12 for i in det["det_id"][det_level != code]}
+        # Other levels' detections out of range; the level's at their size area (0.53 * box for crowdpose).
+        factor = 0.53 if definitions.size.area_source is AreaSource.CROWDPOSE else 1.0
+        in_level = det_level == code
+        det_area = {int(i): 1e12 for i in det["det_id"][~in_level]}
+        det_area.update(zip(det["det_id"][in_level].astype(int), factor * det["area"][in_level], strict=True))
         reference = pycocotools_range(ref_doc, preds, sigmas, RANGES["small"], ignore, det_area)
         assert_metrics_equal(ours.slices[name].to_json(), reference, what=f"{key} {name}")
     column = "crowd_index_stored" if definitions.crowd_index is CrowdIndexSource.STORED else "crowd_index"
@@ -264,3 +268,33 @@ def test_random_small_sets_equal_pycocotools(tmp_path_factory, case) -> None:
     root, key, _ = build(tmp_path, doc)
     for area in (AreaSource.SEGM, AreaSource.BBOX):
         _check_against_pycocotools(tmp_path, doc, root, key, preds, area)
+
+
+def test_crowdpose_area_for_oks_and_size_and_the_paper_levels(tmp_path: Path) -> None:
+    """--oks-area crowdpose --size-area crowdpose --crowd-levels paper --crowd-index computed on
+    COCO: pycocotools on a ground-truth copy whose area is 0.53*w*h, each detection's area
+    0.53 times its keypoint box (what our crowdpose size area gives a detection)."""
+    from analysis.definitions import CrowdConvention
+
+    path = _fixture("coco-mini/annotations/person_keypoints_val2017.json")
+    doc = json.loads(path.read_text())
+    root, key, _ = build(tmp_path, path)
+    crowd_doc = json.loads(json.dumps(doc))
+    for ann in crowd_doc["annotations"]:
+        ann["area"] = ann["bbox"][3] * ann["bbox"][2] * 0.53
+    request = EvaluationRequest(
+        sigmas="coco", oks_area=AreaSource.CROWDPOSE, size=SizeDefinition(AreaSource.CROWDPOSE),
+        crowd_convention=CrowdConvention.PAPER, crowd_index=CrowdIndexSource.COMPUTED,
+    )  # fmt: skip
+    for seed in range(3):
+        preds = noisy_predictions(doc, seed)
+        ours = _evaluate(tmp_path, root, key, preds, request)
+        assert ours.definitions.crowd_convention.levels().low == 0.1
+        det = pq.read_table(evaluations_dir(root, key) / "model" / DETECTIONS_FILE).to_pandas()
+        det_area = dict(zip(det["det_id"].astype(int), 0.53 * det["area"], strict=True))
+        for name, area_range in RANGES.items():
+            reference = pycocotools_range(crowd_doc, preds, COCO_SIGMAS, area_range, det_area=det_area)
+            assert_metrics_equal(ours.slices[name].to_json(), reference, what=f"crowdpose area {name}")
+        reference = pycocotools_range(crowd_doc, preds, COCO_SIGMAS, (0, 1e10))
+        assert_metrics_equal(ours.slices["all"].to_json(), reference, what="crowdpose area all")
+        _check_density_and_crowd(tmp_path, crowd_doc, root, key, preds, ours, COCO_SIGMAS)
