@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from coco_reference import run as coco_run
+from cocoeval_matches import run as coco_run
 from dashboard_helpers import app, charts, open_view, texts
 
 from dashboard.figures.models import REPORTED_LABEL

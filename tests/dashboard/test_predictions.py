@@ -113,7 +113,7 @@ def test_missed_small_equals_pycocotools_on_a_real_evaluation(demo_cache):
     pycocotools' own matching (range all, OKS 0.5) leaves a counted small person unmatched."""
     import json
 
-    from coco_reference import run as coco_run
+    from cocoeval_matches import run as coco_run
 
     from analysis import cache
     from analysis.evaluation import matches_at, read_evaluation
