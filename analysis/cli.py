@@ -265,4 +265,8 @@ def _run_demo(args: argparse.Namespace) -> int:
     for result in build_demo(args.data_dir, args.cache_dir, force=args.force, progress=not args.quiet,
                              scenes=not args.no_scenes):
         print(_build_line(result))
+    from analysis.demo_predictions import evaluate_synthetic_models
+
+    for line in evaluate_synthetic_models(args.data_dir, args.cache_dir, progress=not args.quiet):
+        print(line)
     return 0

@@ -315,7 +315,7 @@ def show_figure(
     event = st.plotly_chart(fig, **kwargs)
     caption = caption_of(fig)
     if caption:
-        st.caption(caption)
+        st.caption(caption.replace("*", "\\*"))  # w*h is not emphasis
     cols = st.columns([1, 1, 1, 5])
     stem = export.slug(name)
     for col, fmt in zip(cols, export.FORMATS, strict=False):
@@ -334,7 +334,7 @@ def show_table(table: pd.DataFrame, name: str, *, key: str, caption: str = "",
         c: st.column_config.NumberColumn(format=f) for c, f in (formats or {}).items()
     })
     if caption:
-        st.caption(caption)
+        st.caption(caption.replace("*", "\\*"))  # w*h is not emphasis
     stem = export.slug(name)
     c1, c2, _ = st.columns([1, 1, 6])
     c1.download_button("CSV", export.table_csv(table), file_name=f"{stem}.csv",
