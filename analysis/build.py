@@ -33,6 +33,7 @@ from analysis.manifest import (
     Counts,
     Definitions,
     FileFingerprint,
+    IdentityRecord,
     ImageCheck,
     Inputs,
     KeypointSchemaRecord,
@@ -174,7 +175,7 @@ def build_split(spec: DatasetSpec, cache_root: Path, *, force: bool = False, pro
         except ManifestError:  # unreadable or of another format: as if there were no cache
             previous = None
         if not force and is_up_to_date(previous, spec, target):
-            return BuildResult(key, "up-to-date", previous)
+            return BuildResult(key, "up-to-date", _with_identity(previous, spec, target))
 
         stages = ("read", "decode+validate", "crowding", "tables", "images", "write")
         # disable=None: a bar on a terminal, none in logs and pipes.
@@ -233,6 +234,7 @@ def _build(
         dataset=spec.name,
         split=spec.split,
         synthetic=synthetic,
+        identity=msgspec.convert(spec.identity.to_json(), IdentityRecord),
         schema_version=cache.SCHEMA_VERSION,
         code_version=code_version(),
         built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -285,6 +287,16 @@ def _os_reason(exc: OSError) -> str:
     if isinstance(exc, FileExistsError | NotADirectoryError) and exc.filename:
         reason += f" ({exc.filename} is a file, not a folder)"
     return reason
+
+
+def _with_identity(manifest: Manifest, spec: DatasetSpec, target: Path) -> Manifest:
+    """An up-to-date cache whose identity changed: rewrite the manifest only (no rebuild).
+    Called under the split's lock."""
+    identity = msgspec.convert(spec.identity.to_json(), IdentityRecord)
+    if manifest.identity != identity:
+        manifest = msgspec.structs.replace(manifest, identity=identity)
+        write_manifest(manifest, target)
+    return manifest
 
 
 def check_image_files(image_root: Path | None, file_names: list[str]) -> ImageCheck:
@@ -349,7 +361,8 @@ def _write_split(
     The final manifest (table sizes and row counts, timings) is written inside the
     staging folder, so the swap publishes tables and manifest together.  Scene results
     depend on the image files, not the annotations, so scenes.parquet, an unfinished
-    scene run's shards and the manifest's scenes facts are carried over.
+    scene run's shards and the manifest's scenes facts are carried over; so are stored
+    evaluations (``evaluations/``), which read back as stale when the annotations changed.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = cache.staging_dir(target, os.getpid())
@@ -373,6 +386,11 @@ def _write_split(
         partial = target / cache.SCENES_PARTIAL_DIR
         if partial.is_dir():  # an unfinished scene run resumes after the rebuild
             shutil.copytree(partial, staging / cache.SCENES_PARTIAL_DIR)
+        # Stored evaluations survive a rebuild; one made against other annotations
+        # reads back as stale (its annotations fingerprint differs from the manifest's).
+        evaluations = target / cache.EVALUATIONS_DIR
+        if evaluations.is_dir():
+            shutil.copytree(evaluations, staging / cache.EVALUATIONS_DIR)
         manifest.tables = tables
         written()
         manifest.timings["total"] = round(time.perf_counter() - t_start, 4)

@@ -1,4 +1,4 @@
-"""``python -m analysis``: build, fetch, info, demo and scenes.
+"""``python -m analysis``: build, fetch, info, demo, scenes and evaluate.
 
 Errors the user can fix are printed as one line on stderr with exit status 2;
 no traceback.
@@ -14,6 +14,10 @@ from analysis import cache
 from analysis.coco_json import annotation_file_problem
 from analysis.errors import EXIT_USER_ERROR, PoseAtlasError, run_reporting_errors
 from analysis.image_paths import check_image_root
+
+
+from analysis.evaluation import cli as evaluation_cli  # light: pandas and numpy load only when it runs
+from analysis.identity import DatasetIdentity
 from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
 from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
 
@@ -34,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--images", type=Path, help="image folder: checks every file exists")
     build.add_argument("--keypoint-schema", help="override the joint list: coco17 or crowdpose14")
     build.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    look = build.add_argument_group(
+        "identity", "ad hoc builds: how the dataset looks in figures (else derived from its name)")
+    look.add_argument("--display-name", help="name in legends, captions and tables")
+    look.add_argument("--color", help="colour as #RRGGBB")
+    look.add_argument("--hatch", help="bar pattern: '', '/', '.', 'x', '\\', '+', '-' or '|'")
+    look.add_argument("--order", type=int, help="position among datasets (ascending)")
+    look.add_argument("--paper-name", help="key of the SmallPose paper's reported values: COCO, CrowdPose or SmallPose")
     build.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
     build.add_argument("--only", action="append", default=[], metavar="NAME[/SPLIT]", help="registered builds only for these")
     build.add_argument("--force", action="store_true", help="rebuild even when inputs are unchanged")
@@ -65,10 +76,84 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
     demo.add_argument("--force", action="store_true")
     demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--no-scenes", action="store_true", help="skip the synthetic scene results")
     demo.set_defaults(run=_run_demo)
 
     scenes_cli.add_scenes_parser(sub)
+    evaluation_cli.add_evaluate_parser(sub)
+    _add_dataset_maker_parsers(sub)
     return parser
+
+
+# --- dataset makers: subset and compose ------------------------------------------------
+
+
+def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
+    from analysis.definitions import AreaSource
+
+    subset = sub.add_parser("subset", help="scale-ablation subsets of a built split that keep its area distribution")
+    subset.add_argument("--name", required=True, help="dataset name of the built split")
+    subset.add_argument("--split", required=True, help="split name")
+    subset.add_argument("--persons", type=int, required=True, metavar="N", help="persons (non-crowd) per subset")
+    subset.add_argument("--count", type=int, default=1, metavar="K", help="number of subsets (default 1)")
+    subset.add_argument("--seed", type=int, default=0, metavar="S", help="subset k uses seed S + k - 1 (default 0)")
+    subset.add_argument("--area-source", choices=[s.value for s in AreaSource], default=AreaSource.BBOX.value,
+                        help="the person area whose distribution is kept (default bbox)")
+    subset.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    subset.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="writes DIR/subset-k.json and DIR/report.json")
+    subset.add_argument("--register", action="store_true",
+                        help="register subset k as dataset NAME-subset-k, split SPLIT (else the entries are printed)")
+    subset.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
+    subset.add_argument("--quiet", action="store_true", help="no progress bars")
+    subset.set_defaults(run=_run_subset)
+
+    compose = sub.add_parser("compose", help="compose a benchmark from registered splits by a size criterion")
+    compose.add_argument("--config", type=Path, required=True, metavar="FILE.toml", help="the composition (see README)")
+    compose.add_argument("--out", type=Path, required=True, metavar="DIR",
+                         help="writes DIR/train.json, val.json, report.json")
+    compose.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    compose.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
+    compose.add_argument("--quiet", action="store_true", help="no progress bars")
+    compose.set_defaults(run=_run_compose)
+
+
+def _run_subset(args: argparse.Namespace) -> int:
+    from analysis.definitions import AreaSource
+    from analysis.make_subsets import SubsetJob, make_subsets, subset_table
+    from analysis.subset_registry import check_registrable, register_subsets, registry_entries
+    from analysis.subsets import SubsetSpec
+
+    job = SubsetJob(
+        key=cache.CacheKey(args.name, args.split),
+        spec=SubsetSpec(persons=args.persons, count=args.count, seed=args.seed),
+        out_dir=args.out,
+        cache_root=args.cache_dir,
+        area_source=AreaSource(args.area_source),
+    )
+    entries = registry_entries(job, args.registry)
+    if args.register:
+        check_registrable(entries, args.registry)  # before anything is written
+    report = make_subsets(job, progress=not args.quiet)
+    for line in subset_table(report):
+        print(line)
+    if args.register:
+        added = register_subsets(entries, args.registry)
+        print(f"registered {len(added)} new subset(s) in {args.registry}; build them with: "
+              f"python -m analysis build --registry {args.registry} " + " ".join(f"--only {k}" for k in added))
+    else:
+        print(f"to compare them in the dashboard, add to {args.registry} (or rerun with --register):")
+        print("".join(entry.toml() for entry in entries), end="")
+    return 0
+
+
+def _run_compose(args: argparse.Namespace) -> int:
+    from analysis.compose import ComposeJob, compose, compose_lines
+
+    report = compose(ComposeJob(args.config, args.out, args.cache_dir, args.registry), progress=not args.quiet)
+    for line in compose_lines(report):
+        print(line)
+    return 0
 
 
 def _run_build(args: argparse.Namespace) -> int:
@@ -85,9 +170,15 @@ def _run_build(args: argparse.Namespace) -> int:
             raise PoseAtlasError(f"{args.images}: image folder not found")
         if args.images is not None:
             check_image_root(args.images, "--images")
+
+
+        try:
+            identity = DatasetIdentity(args.display_name, args.color, args.hatch, args.order, args.paper_name)
+        except ValueError as exc:
+            raise PoseAtlasError(f"build: {exc}") from None
         specs = [DatasetSpec(
             validate_name(args.name, "dataset name"), validate_name(args.split, "split name"),
-            args.annotations, args.images, args.keypoint_schema,
+            args.annotations, args.images, args.keypoint_schema, identity=identity,
         )]
         if args.keypoint_schema:
             try:
@@ -181,6 +272,11 @@ def _run_info(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from analysis.demo import build_demo
 
-    for result in build_demo(args.data_dir, args.cache_dir, force=args.force, progress=not args.quiet):
+    for result in build_demo(args.data_dir, args.cache_dir, force=args.force, progress=not args.quiet,
+                             scenes=not args.no_scenes):
         print(_build_line(result))
+    from analysis.demo_predictions import evaluate_synthetic_models
+
+    for line in evaluate_synthetic_models(args.data_dir, args.cache_dir, progress=not args.quiet):
+        print(line)
     return 0

@@ -11,6 +11,8 @@ import msgspec
 from analysis import cache
 from analysis.build import BUILT_TABLES, code_version, is_up_to_date
 from analysis.manifest import Manifest, ManifestError, StaleCacheError, read_manifest, rebuild_command, table_problems
+from analysis.definitions import INFO_POPULATIONS, SizeEdges
+from analysis.population import cached_population_counts
 from analysis.registry import load_registry
 
 
@@ -70,18 +72,32 @@ def info_json(registry: Path, cache_root: Path) -> dict[str, Any]:
         if isinstance(manifest, ManifestError):
             skipped.append({"name": name, "split": split, "problem": manifest.problem, "command": manifest.command})
             continue
+        problem = _problem(manifest, split_dir)  # damaged tables are not read
         caches.append({
             "name": name, "split": split, "synthetic": manifest.synthetic,
             "counts": msgspec.to_builtins(manifest.counts), "keypoint_schema": manifest.keypoint_schema.name,
             "scenes": manifest.scenes is not None and (split_dir / cache.SCENES_FILE).is_file(),
+            "populations": {} if problem else cached_population_counts(cache_root, cache.CacheKey(name, split)),
             "built_at": manifest.built_at, "definitions": _definition_lines(manifest),
             "area_sources": [s.value for s in manifest.definitions.area_sources],
             "warnings": manifest.warnings, "missing_images": manifest.inputs.images.n_missing,
-            "problem": _problem(manifest, split_dir),
+            "problem": problem,
             "command": rebuild_command(split_dir, manifest),
+            "evaluations": _evaluations(cache_root, cache.CacheKey(name, split)),
         })
     return {"registry": str(registry), "cache_dir": str(cache_root), "registered": registered,
             "cached": caches, "skipped": skipped}
+
+
+def _evaluations(cache_root: Path, key: cache.CacheKey) -> list[dict[str, Any]]:
+    """The split's stored model evaluations: label, AP of "all", stale or not."""
+    from analysis.evaluation.store import list_evaluations
+
+    return [
+        {"model": r.model, "AP": r.slices["all"].AP if "all" in r.slices else None, "stale": r.stale,
+         "predictions": r.predictions.path, "evaluated_at": r.evaluated_at}
+        for r in list_evaluations(cache_root, key)
+    ]  # fmt: skip
 
 
 def _definition_lines(manifest: Manifest) -> dict[str, str]:
@@ -113,14 +129,25 @@ def info_lines(registry: Path, cache_root: Path) -> list[str]:
             + (f", {c['missing_images']} image files missing" if c["missing_images"] else "")
             + f"; area sources: {', '.join(c['area_sources'])}"
         )
+        for population, counts in c["populations"].items():
+            lines.append(
+                f"    persons={population}: {counts['persons']} persons; bbox S/M/L "
+                f"{counts['small']} / {counts['medium']} / {counts['large']}"
+            )
         if c["problem"]:
             lines.append(f"    {c['problem']}; rebuild it with `{c['command']}`")
         for warning in c["warnings"]:
             lines.append(f"    warning: {warning}")
+        for e in c["evaluations"]:
+            ap = "-" if e["AP"] is None else f"{100 * e['AP']:.1f}"
+            stale = " [stale: evaluated against other annotations; evaluate again]" if e["stale"] else ""
+            lines.append(f"    evaluation: {e['model']}: AP {ap}{stale}")
     for s in doc["skipped"]:
         lines.append(f"  {s['name']}/{s['split']}: skipped, {s['problem']}; rebuild it with `{s['command']}`")
     if doc["cached"]:
         lines.append("definitions (applied at view time; the cache keeps raw quantities):")
+        lines += [f"  {p.description}" for p in INFO_POPULATIONS]
+        lines.append(f"  S/M/L above: bbox area w*h; {SizeEdges().description}")
         for name, text in doc["cached"][0]["definitions"].items():
             lines.append(f"  {name}: {text}")
     return lines

@@ -143,14 +143,26 @@ _LATEX_CAPTION_ESCAPES = str.maketrans({
 
 def table_latex(table: pd.DataFrame, *, caption: str = "", label: str = "", digits: int = 2) -> str:
     """A booktabs ``table`` environment (pandas' Styler): numbers right-aligned,
-    text left, LaTeX specials escaped, NaN as --, thousands as {,}."""
+    text left, LaTeX specials escaped, NaN as --, thousands as {,}.
+
+    A table may carry hints for its LaTeX form in ``table.attrs["latex"]`` (as figures
+    carry their caption in ``layout.meta``): ``digits`` (overrides ``digits``),
+    ``bold_max`` (columns whose best, i.e. largest, value is set in bold) and
+    ``headers`` (column -> LaTeX header, used verbatim, e.g. ``AP$^{S}$``).
+    """
+    hints = table.attrs.get("latex") or {}
+    digits = int(hints.get("digits", digits))
+    headers = dict(hints.get("headers") or {})
     numeric = [pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
                for c in table.columns]
     styler = (
         table.style.hide(axis="index")
         .format(precision=digits, na_rep="--", thousands="{,}", escape="latex")
-        .format_index(escape="latex", axis=1)
+        .format_index(lambda c: headers.get(c) or str(c).translate(_LATEX_CAPTION_ESCAPES), axis=1)
     )
+    bold = [c for c in hints.get("bold_max") or () if c in table.columns]
+    if bold:
+        styler = styler.highlight_max(subset=bold, props="textbf:--rwrap;")
     return styler.to_latex(
         column_format="".join("r" if n else "l" for n in numeric),
         hrules=True,  # booktabs \toprule / \midrule / \bottomrule

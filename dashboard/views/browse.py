@@ -1,16 +1,24 @@
 """Browse: the images behind the current filters, boxes and skeletons coloured by size bucket."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-from dashboard import data, paths, ui
-from dashboard.draw import draw_persons, safe_image_path
-from dashboard.filters import range_filter
 from analysis.manifest import images_root
+from dashboard import data, evaluations, paths, ui
+from dashboard.browsing import browse_images, clamp, image_label, rows_of_image
+from dashboard.draw import draw_matches, draw_persons, safe_image_path
 from dashboard.loading import keypoint_schema
 from dashboard.thumbnails import ThumbnailError, open_thumbnail
+from dashboard.predictions import (
+    detection_status,
+    ground_truth_status,
+    images_missing_small,
+    small_ann_ids,
+)
 
 PER_PAGE = 12
+MATCH_OKS = 0.5
 ctx = ui.context()
 f = ctx.filtered
 st.title("Browse")
@@ -25,19 +33,18 @@ ent = images["entropy"].to_numpy(dtype=float)
 has_entropy = bool(np.isfinite(ent).any())
 
 
-def _clamp(span, lo, hi):
-    a, b = span
-    a, b = max(lo, min(a, hi)), max(lo, min(b, hi))
-    return (a, b) if a <= b else (lo, hi)
-
-
 def _range(container, label, lo, hi, key, step=None):
     """A range slider whose stored value is clamped to the current bounds."""
-    st.session_state[key] = _clamp(st.session_state.get(key, (lo, hi)), lo, hi)
+    st.session_state[key] = clamp(st.session_state.get(key, (lo, hi)), lo, hi)
     return container.slider(label, lo, hi, key=key, step=step)
 
 
-# a bar clicked in another view sets these ranges once
+# a bar clicked in another view sets the series and a range once
+if "browse_series" in st.session_state:
+    st.session_state["br_series"] = [k for k in st.session_state.pop("browse_series") if k in ctx.series]
+st.session_state["br_series"] = [k for k in st.session_state.get("br_series", []) if k in ctx.series]
+chosen = st.multiselect("Show", ctx.series, key="br_series", placeholder="every selected dataset",
+                        format_func=ctx.label, help="A clicked histogram bar opens its own dataset only.")
 if "browse_persons" in st.session_state:
     st.session_state["br_persons"] = st.session_state.pop("browse_persons")
 if "browse_ci" in st.session_state:
@@ -54,15 +61,63 @@ if has_entropy:
     ent_range = None if tuple(e_range) == (0.0, e_max) else e_range
 else:
     c3.caption("scene entropy: not computed (see the Scenes view)")
-shown = range_filter(images, persons=persons_range, crowd_index=ci_range, entropy=ent_range)
+shown = browse_images(images, series=chosen or None, persons=persons_range, crowd_index=ci_range,
+                      entropy=ent_range)
+
+# A model's predictions: only the images of the split it was evaluated on.
+root_dir = paths.cache_root()
+split = f.filters.split
+stored_models = evaluations.find_models(root_dir, [
+    k for k in ctx.caches.keys if k.dataset in ctx.datasets and (split is None or k.split == split)])
+by_label = {m.label: m for m in stored_models}
+m1, m2 = st.columns([2, 1])
+choice = m1.selectbox("Model predictions", ["none", *by_label], key="br_model",
+                      help="Draw a stored evaluation's predictions beside the ground truth "
+                           "(python -m analysis evaluate).")
+entry = by_label.get(choice)
+gt_matches = det_matches = None
+if entry is not None:
+    det_matches, gt_matches = data.matches(entry, MATCH_OKS)
+    shown = shown[(shown["key"] == str(entry.key)).to_numpy()]
+    if m2.checkbox("missed small persons", key="br_missed_small",
+                   help=f"Images where the model misses a small person ({f.filters.size.description}) "
+                        f"at OKS {MATCH_OKS}."):
+        key_persons = ctx.caches.persons[(ctx.caches.persons["dataset"] == entry.key.dataset).to_numpy()
+                                         & (ctx.caches.persons["split"] == entry.key.split).to_numpy()]
+        missed = images_missing_small(gt_matches, small_ann_ids(key_persons, f.filters.size))
+        shown = shown[shown["image_id"].isin(missed).to_numpy()]
 st.write(f"**{len(shown):,}** images match ({ctx.caption()}).")
-legend = " ".join(f":{c}[■] {b}" for b, c in
-                  (("small", "orange"), ("medium", "green"), ("large", "blue")))
-st.caption(f"Boxes and skeletons coloured by size bucket: {legend}; grey: unknown area; "
-           "purple: crowd regions.")
+if entry is None:
+    legend = " ".join(f":{c}[■] {b}" for b, c in
+                      (("small", "orange"), ("medium", "green"), ("large", "blue")))
+    st.caption(f"Boxes and skeletons coloured by size bucket: {legend}; grey: unknown area; "
+               "purple: crowd regions.")
+else:
+    st.caption(f"{entry.label}: ground truth (left) beside the predictions (right) at OKS {MATCH_OKS}: "
+               ":blue[■ matched] (solid), :orange[■ missed] (dashed), :violet[■ false positive] (dotted), "
+               ":gray[■ ignored] (dash-dot: crowd regions, persons without keypoints, detections matched "
+               "to them); each label is the OKS of the match. Evaluation definitions: "
+               f"{entry.definitions.description}.".replace("*", "\\*"))
 if not len(shown):
     st.warning("No image in these ranges: widen the sliders or the sidebar filters.")
     st.stop()
+
+
+
+def _draw_predictions(im, image_id, kp, manifest):
+    """The image's ground truth beside the model's predictions, coloured by match status."""
+    boxes = data.instance_boxes(entry.key.dataset, entry.key.split)
+    gt = gt_matches[gt_matches["image_id"].to_numpy() == image_id]
+    rows = pd.Index(boxes["ann_id"]).get_indexer(gt["ann_id"])
+    dets = det_matches[det_matches["image_id"].to_numpy() == image_id]
+    det_kp = np.array(dets["keypoints"].tolist(), dtype=float).reshape(len(dets), -1)
+    _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
+    return draw_matches(
+        im, boxes.iloc[rows][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float), kp[rows],
+        ground_truth_status(gt), gt["oks"].to_numpy(dtype=float, na_value=np.nan),
+        det_kp, detection_status(dets, gt_matches), dets["oks"].to_numpy(dtype=float, na_value=np.nan), skeleton,
+    )
+
 
 pages = (len(shown) - 1) // PER_PAGE + 1
 st.session_state["br_page"] = min(max(1, int(st.session_state.get("br_page", 1))), pages)
@@ -71,15 +126,16 @@ chunk = shown.iloc[(page - 1) * PER_PAGE: page * PER_PAGE]
 persons = f.persons
 crowd = ctx.caches.crowd_regions
 image_roots = paths.image_roots()
-cols = st.columns(3)
+n_cols = 3 if entry is None else 2  # ground truth beside predictions: wider images
+cols = st.columns(n_cols)
 missing_roots: set[str] = set()
 refused_roots: set[str] = set()
 for i, (idx, img) in enumerate(chunk.iterrows()):
-    col = cols[i % 3]
+    col = cols[i % n_cols]
     dataset, split = str(img["dataset"]), str(img["split"])
     manifest = ctx.caches.manifest(dataset, split)
     root = images_root(manifest)
-    label = f"{dataset}/{split} · {img['file_name']} · {int(img['n_persons'])} person{'' if int(img['n_persons']) == 1 else 's'} · CI {img['crowd_index']:.2f}"
+    label = image_label(img, what)
     if root is None:
         missing_roots.add(f"{dataset}/{split}")
         col.caption(f"{label}: image file not available")
@@ -93,15 +149,20 @@ for i, (idx, img) in enumerate(chunk.iterrows()):
         col.caption(f"{label}: file name leads outside the image folder: not opened")
         continue
     try:  # one bad image (missing, corrupt, a decompression bomb) never stops the page
-        thumb = open_thumbnail(path)
-        mine = persons[persons["img"].to_numpy() == idx]
         kp = data.keypoints(dataset, split)
-        rows = mine["row"].to_numpy()
-        _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
-        boxes = mine[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
-        cr = crowd[crowd["img"].to_numpy() == idx][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
-        drawn = draw_persons(thumb.image, boxes, mine["bucket"].to_numpy(), kp[rows] if len(rows) else None,
-                             skeleton, cr, source_size=thumb.source_size)
+        if entry is not None:
+            # full size (the match drawing scales itself), still bounded in pixels
+            full = open_thumbnail(path, max_side=1 << 30)
+            drawn = _draw_predictions(full.image, int(img["image_id"]), kp, manifest)
+        else:
+            thumb = open_thumbnail(path)
+            mine = rows_of_image(persons, idx)
+            rows = mine["row"].to_numpy()
+            _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
+            boxes = mine[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
+            cr = rows_of_image(crowd, idx)[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
+            drawn = draw_persons(thumb.image, boxes, mine["bucket"].to_numpy(), kp[rows] if len(rows) else None,
+                                 skeleton, cr, source_size=thumb.source_size)
     except ThumbnailError as exc:
         col.caption(f"{label}: {exc}")
         continue

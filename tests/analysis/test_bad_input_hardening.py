@@ -20,7 +20,7 @@ from analysis.cli import main
 from analysis.manifest import Manifest
 from analysis.registry import load_registry
 from analysis.schema import COCO17_JOINTS, COCO17_SIGMAS
-from tests.core.helpers import coco_doc, mutated, write_doc
+from tests.analysis.helpers import coco_doc, mutated, write_doc
 
 
 def run_build(tmp_path: Path, ann: Path, capsys, *extra: str, name: str = "ds") -> tuple[int, str]:

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from analysis.cli import main
-from tests.core.helpers import coco_doc
+from tests.analysis.helpers import coco_doc
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
