@@ -7,21 +7,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from analysis.definitions import AreaSource
 from dashboard import data, export, paths, query
-from dashboard.figures.common import caption_of, dataset_styles
-from dashboard.filters import BUCKETS, Filtered, apply_filters, area_source_note, present, sources_of
+from dashboard.exports import catalog, render
+from dashboard.exports.items import ExportItem, FigureItem, TableItem
+from dashboard.exports.state import ViewOptions, ViewState, resolve
+from dashboard.filters import BUCKETS, Filtered, area_source_note, sources_of
 from dashboard.loading import Caches
 
 DEMO_COMMAND = "python -m analysis demo"
 BUILD_COMMAND = "python -m analysis build"
 _CTX = "_poseatlas_ctx"
-_FIGS = "_poseatlas_figures"
-_TABLES = "_poseatlas_tables"
+_ZIP = "_poseatlas_zip"
 
 
 @dataclass
@@ -37,8 +37,12 @@ class Context:
 
     def caption(self, *extra: str) -> str:
         """The definitions a figure used, as one caption line."""
-        parts = [f"datasets: {', '.join(self.datasets)}", self.filtered.filters.description, *extra]
-        return "; ".join(p for p in parts if p)
+        return self.state().caption(*extra)
+
+    def state(self, options: ViewOptions | None = None) -> ViewState:
+        """What this page's exports are built from (the same object the export command builds)."""
+        return ViewState(self.caches, self.controls, self.filtered, self.styles, tuple(self.datasets),
+                         options or ViewOptions(), data.keypoints)
 
 
 # --------------------------------------------------------------------------- sidebar
@@ -127,8 +131,6 @@ def sidebar(c: Caches) -> tuple[query.Controls, str]:
 
 def setup() -> Context | None:
     """Load caches, draw the sidebar, apply the filters (called once per rerun by app.py)."""
-    st.session_state[_FIGS] = []
-    st.session_state[_TABLES] = []
     root = paths.cache_root()
     try:
         c = data.caches()
@@ -139,8 +141,8 @@ def setup() -> Context | None:
         st.session_state[_CTX] = None
         return None
     controls, preset = sidebar(c)
-    filtered = apply_filters(c.images, c.persons, controls.to_filters())
-    ctx = Context(c, controls, filtered, dataset_styles(c.datasets), present(filtered), preset)
+    filtered, styles, datasets = resolve(c, controls)
+    ctx = Context(c, controls, filtered, styles, list(datasets), preset)
     st.session_state[_CTX] = ctx
     return ctx
 
@@ -180,77 +182,98 @@ def context() -> Context:
 # --------------------------------------------------------------------------- figures & tables
 
 
-def _figure_download(fig: go.Figure, name: str, fmt: str, preset: str) -> Callable[[], bytes]:
+def show(item: ExportItem, *, key: str, preset: str) -> Any:
+    """Draw one export item (figure, table or note) with its download buttons.
+
+    Returns the plotly selection state of a selectable figure (click a bar to browse).
+    """
+    if isinstance(item, FigureItem):
+        return show_figure(item, key=key, preset=preset)
+    if isinstance(item, TableItem):
+        return show_table(item, key=key)
+    {"info": st.info, "warning": st.warning, "error": st.error}[item.level.value](item.text)
+    return None
+
+
+def show_all(items: list[ExportItem], *, key: str, preset: str) -> None:
+    for n, item in enumerate(items):
+        show(item, key=f"{key}_{n}", preset=preset)
+
+
+def _figure_download(fig: go.Figure, fmt: str, preset: str) -> Callable[[], bytes]:
     return lambda: export.figure_bytes(fig, fmt, preset)
 
 
-def show_figure(
-    fig: go.Figure, name: str, *, key: str, preset: str, on_select: bool = False,
-) -> Any:
-    """Draw ``fig``, its caption line and PNG / SVG / PDF export buttons.
-
-    Returns the plotly selection state when ``on_select`` (click a bar to browse).
-    """
-    st.session_state.setdefault(_FIGS, []).append((name, fig))
+def show_figure(item: FigureItem, *, key: str, preset: str) -> Any:
+    """Draw the figure, its caption line and PNG / SVG / PDF export buttons."""
     kwargs: dict[str, Any] = {"key": key}
-    if on_select:
+    if item.selectable:
         kwargs.update(on_select="rerun", selection_mode=("points", "box"))
-    event = st.plotly_chart(fig, **kwargs)
-    caption = caption_of(fig)
-    if caption:
-        st.caption(caption)
+    event = st.plotly_chart(item.figure, **kwargs)
+    if item.caption:
+        st.caption(item.caption)
     cols = st.columns([1, 1, 1, 5])
-    stem = export.slug(name)
     for col, fmt in zip(cols, export.FORMATS, strict=False):
         col.download_button(
-            fmt.upper(), _figure_download(fig, name, fmt, preset), file_name=f"{stem}.{fmt}",
+            fmt.upper(), _figure_download(item.figure, fmt, preset), file_name=f"{item.stem}.{fmt}",
             mime=export.MIME[fmt], key=f"{key}_{fmt}", on_click="ignore", icon=":material/download:",
         )
     return event
 
 
-def show_table(table: pd.DataFrame, name: str, *, key: str, caption: str = "",
-               formats: dict[str, str] | None = None) -> None:
-    """Draw ``table`` with CSV and LaTeX (booktabs) downloads."""
-    st.session_state.setdefault(_TABLES, []).append((name, table, caption))
-    st.dataframe(table, hide_index=True, column_config={
-        c: st.column_config.NumberColumn(format=f) for c, f in (formats or {}).items()
+def show_table(item: TableItem, *, key: str) -> None:
+    """Draw the table with CSV and LaTeX (booktabs) downloads (the export command's files)."""
+    st.dataframe(item.table, hide_index=True, column_config={
+        c: st.column_config.NumberColumn(format=f) for c, f in item.display_formats().items()
     })
-    if caption:
-        st.caption(caption)
-    stem = export.slug(name)
+    if item.caption:
+        st.caption(item.caption)
+    files = render.table_files(item, render.RenderOptions(preset="single"))
     c1, c2, _ = st.columns([1, 1, 6])
-    c1.download_button("CSV", export.table_csv(table), file_name=f"{stem}.csv",
-                       mime=export.MIME["csv"], key=f"{key}_csv", on_click="ignore")
-    c2.download_button("LaTeX", export.table_latex(table, caption=caption, label=f"tab:{stem}"),
-                       file_name=f"{stem}.tex", mime=export.MIME["tex"], key=f"{key}_tex",
-                       on_click="ignore")
+    for col, (name, data_) in zip((c1, c2), files.items(), strict=True):
+        ext = name.rsplit(".", 1)[1]
+        col.download_button("CSV" if ext == "csv" else "LaTeX", data_, file_name=name, mime=export.MIME[ext],
+                            key=f"{key}_{ext}", on_click="ignore")
 
 
-def export_all(view: str, preset: str) -> None:
-    """One click: every figure of this view in PNG, SVG and PDF (plus tables) as a zip."""
+def _export_key(view: str, state: ViewState, preset: str) -> tuple:
+    """What an "export all" zip depends on: a zip made under another key is never served."""
+    return (view, tuple(sorted(query.to_params(state.controls).items())), state.options, preset,
+            paths.cache_stamp(paths.cache_root()))
+
+
+def export_all(view: str, state: ViewState, preset: str, items: list[ExportItem] | None = None) -> None:
+    """One click: every figure and table of this view, rendered now from ``state``, as a zip.
+
+    ``items``: what the page drew in this rerun from ``state`` (the same list as
+    ``catalog.exports(view, state)``, passed to avoid computing it twice).
+    """
     st.divider()
-    figures = list(st.session_state.get(_FIGS, []))
-    tables = list(st.session_state.get(_TABLES, []))
-    zip_key = f"_zip_{view}"
-    if st.button(f"Export all figures of this view ({len(figures)} figures, {len(tables)} tables)",
+    items = catalog.exports(view, state) if items is None else items
+    n_fig = sum(isinstance(i, FigureItem) for i in items)
+    n_tab = sum(isinstance(i, TableItem) for i in items)
+    current = _export_key(view, state, preset)
+    held = st.session_state.get(_ZIP)
+    if held is not None and held[0] != current:
+        del st.session_state[_ZIP]  # made under other filters: never served
+    if st.button(f"Export all figures of this view ({n_fig} figures, {n_tab} tables)",
                  key=f"export_all_{view}", icon=":material/archive:"):
         bar = st.progress(0.0, text="starting export ...")
 
-        def progress(frac: float, what: str) -> None:
-            bar.progress(min(1.0, frac), text=f"writing {what}")
+        def progress(done: int, total: int, what: str) -> None:
+            bar.progress(min(1.0, done / max(total, 1)), text=f"writing {what}")
 
         try:
-            st.session_state[zip_key] = export.figures_zip(
-                figures, preset=preset, tables=tables, progress=progress)
+            files = render.render(render.plan(items, render.RenderOptions(preset=preset)), progress)
         except Exception as exc:  # kaleido / chromium missing: say how to fix it
             bar.empty()
             st.error(f"export failed: {exc}. Figure export needs Chromium: "
                      "`apt-get install chromium` (or `make browser`).")
             return
-    if zip_key in st.session_state:
-        st.download_button("Download zip", st.session_state[zip_key],
-                           file_name=f"poseatlas-{view}.zip", mime=export.MIME["zip"],
+        st.session_state[_ZIP] = (current, render.zip_bytes(files))
+    held = st.session_state.get(_ZIP)
+    if held is not None and held[0] == current:
+        st.download_button("Download zip", held[1], file_name=f"poseatlas-{view}.zip", mime=export.MIME["zip"],
                            key=f"zip_dl_{view}", on_click="ignore", type="primary")
 
 

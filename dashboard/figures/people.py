@@ -40,12 +40,12 @@ def people_per_image(
     datasets: Sequence[str],
     *,
     normalise: str = "count",
-    mode: str = "overlay",
+    mode: str = "side",
     log_y: bool = False,
     styles: dict[str, dict[str, str]] | None = None,
     caption: str = "",
 ) -> go.Figure:
-    """Bars of images per person count, per dataset, overlaid or side by side."""
+    """Bars of images per person count, per dataset, side by side (default) or overlaid."""
     if not len(images) or not datasets:
         return empty_figure("no images match the current filters")
     table = people_per_image_table(images, datasets, normalise=normalise)

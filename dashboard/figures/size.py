@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.definitions import SizeBucket, SizeEdges
-from dashboard.figures.common import empty_figure, group_masks, finish, style_for, y_label
+from dashboard.figures.common import edge_line, empty_figure, finish, group_masks, style_for, y_label
 
 BUCKETS = [b.value for b in SizeBucket]
 
@@ -101,15 +101,20 @@ def area_distribution(
             x=x, y=np.append(y, y[-1] if len(y) else 0), name=name, mode="lines",
             line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2},
         )
-    for edge, label in ((edges.small_medium, "small|medium"), (edges.medium_large, "medium|large")):
-        fig.add_vline(x=float(to_x(edge)), line={"dash": "dot", "color": "#555555", "width": 1},
-                      annotation_text=label, annotation_position="top")
+    for edge in (edges.small_medium, edges.medium_large):
+        edge_line(fig, float(to_x(edge)), _area_label(edge), log_axis=axis == "log")
     x_title = "body area (px², log axis)" if axis == "log" else "sqrt(body area) (px)"
     if axis == "log":
         fig.update_xaxes(type="log")
     fig.update_layout(meta={"edges": [edges.small_medium, edges.medium_large]})
     return finish(fig, title="Body-area distribution", caption=caption, x_title=x_title,
                   y_title=y_label(normalise, "persons"))
+
+
+def _area_label(area: float) -> str:
+    """An edge as written in the definitions: 32² when a whole square, else the area."""
+    root = float(np.sqrt(area))
+    return f"{root:g}²" if abs(root - round(root)) < 1e-9 else f"{area:g}"
 
 
 def relative_size_table(

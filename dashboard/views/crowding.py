@@ -3,29 +3,18 @@ small persons (Figure 8c), computed vs stored CrowdIndex."""
 
 import streamlit as st
 
-from analysis.definitions import CROWD_INDEX_DEFINITION, CrowdConvention, density_levels
+from analysis.definitions import CrowdConvention
 from dashboard import ui
-from dashboard.figures.crowding import (
-    agreement_figure,
-    agreement_table,
-    crowd_index_hist,
-    crowd_levels,
-    crowd_levels_table,
-    density_levels_figure,
-    density_table,
-)
+from dashboard.exports import crowding
+from dashboard.exports.state import ViewOptions
 
 ctx = ui.context()
-f = ctx.filtered
-norm = ctx.controls.normalise
 st.title("Crowding")
 conv = st.radio("Level edges drawn", [c.value for c in CrowdConvention], horizontal=True,
                 key="crowd_conv", format_func=lambda v: CrowdConvention(v).levels().label)
-levels = CrowdConvention(conv).levels()
-fig = crowd_index_hist(f.images, ctx.datasets, normalise=norm, levels=levels, styles=ctx.styles,
-                       caption=ctx.caption(CROWD_INDEX_DEFINITION, levels.description))
-event = ui.show_figure(fig, "crowdindex distribution", key="crowd_hist", preset=ctx.preset,
-                       on_select=True)
+state = ctx.state(ViewOptions(crowd_convention=CrowdConvention(conv)))
+items = crowding.index_items(state)
+event = ui.show(items[0], key="crowd_hist", preset=ctx.preset)
 xs = ui.selection_values(event)
 if xs:
     span = (max(0.0, float(min(xs)) - 0.025), float(max(xs)) + 0.025)
@@ -34,43 +23,18 @@ if xs:
         st.session_state["browse_ci"] = span
         st.switch_page("views/browse.py")
 
-conventions = "; ".join(c.levels().description for c in CrowdConvention)
-fig = crowd_levels(f.images, ctx.datasets, normalise=norm, styles=ctx.styles,
-                   caption=ctx.caption(conventions))
-ui.show_figure(fig, "crowd levels", key="crowd_levels", preset=ctx.preset)
-ui.show_table(crowd_levels_table(f.images, ctx.datasets), "crowd levels", key="crowd_levels_t",
-              caption=ctx.caption(conventions), formats={"share": "%.3f"})
+levels = crowding.levels_items(state)
+ui.show_all(levels, key="crowd_levels", preset=ctx.preset)
 
 st.subheader("Density of small persons")
 c1, c2 = st.columns(2)
 low = c1.number_input("sparse|moderate edge", min_value=0.0, value=0.1, step=0.05, key="dens_low")
 high = c2.number_input("moderate|dense edge", min_value=0.0, value=0.8, step=0.05, key="dens_high")
-if not low < high:
-    st.error(f"edges must satisfy sparse|moderate < moderate|dense (got {low:g}, {high:g})")
-else:
-    dens = density_levels(low, high)
-    small = f.persons[f.persons["bucket"].to_numpy() == 0]
-    note = ("SmallPose does not publish its definition; ours: a person's own N_b/N_a ratio "
-            "(persons with no labelled joint are left out)")
-    if not len(small):
-        st.info("No small persons under the current filters (size bucket or edges).")
-    else:
-        fig = density_levels_figure(small, ctx.datasets, dens, normalise=norm, styles=ctx.styles,
-                                    caption=ctx.caption(dens.description, note))
-        ui.show_figure(fig, "small person density", key="crowd_density", preset=ctx.preset)
-        ui.show_table(density_table(small, ctx.datasets, dens), "small person density",
-                      key="crowd_density_t", caption=ctx.caption(dens.description, note),
-                      formats={"share": "%.3f"})
+state = state.with_options(density_low=float(low), density_high=float(high))
+density = crowding.density_items(state)
+ui.show_all(density, key="crowd_density", preset=ctx.preset)
 
 st.subheader("Computed vs stored CrowdIndex")
-agree = agreement_table(f.images, ctx.datasets)
-if agree.empty:
-    st.info("None of the selected images stores a CrowdIndex (only CrowdPose files ship one).")
-else:
-    ui.show_table(agree, "crowdindex agreement", key="crowd_agree_t",
-                  caption=ctx.caption(CROWD_INDEX_DEFINITION,
-                                      "agree: equal after rounding to 2 decimals"),
-                  formats={"share agreeing": "%.4f", "max |diff|": "%.4f", "mean |diff|": "%.4f"})
-    fig = agreement_figure(f.images, caption=ctx.caption(CROWD_INDEX_DEFINITION))
-    ui.show_figure(fig, "crowdindex computed vs stored", key="crowd_agree", preset=ctx.preset)
-ui.export_all("crowding", ctx.preset)
+agreement = crowding.agreement_items(state)
+ui.show_all(agreement, key="crowd_agree", preset=ctx.preset)
+ui.export_all("crowding", state, ctx.preset, items + levels + density + agreement)

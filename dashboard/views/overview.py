@@ -3,14 +3,14 @@
 import numpy as np
 import streamlit as st
 
-from analysis.aggregate import dataset_summary
 from dashboard import ui
+from dashboard.exports import overview
 
 ctx = ui.context()
-f = ctx.filtered
 st.title("Overview")
-summary = dataset_summary(f.images, f.persons, ctx.datasets, count_column="n_sel",
-                          no_area=f.no_area)
+state = ctx.state()
+table = overview.comparison(state)
+summary = table.table
 
 
 def _fmt(value: float, spec: str) -> str:
@@ -38,11 +38,5 @@ for i, row in enumerate(summary.itertuples(index=False)):
                  "scenes not computed: see the Scenes view")
 
 st.subheader("Comparison")
-ui.show_table(
-    summary, "overview comparison", key="overview_table",
-    caption=ctx.caption("S/M/L shares over persons with a known area",
-                        "mean scene entropy over images with scenes computed"),
-    formats={"persons_per_image": "%.2f", "share_small": "%.3f", "share_medium": "%.3f",
-             "share_large": "%.3f", "mean_crowd_index": "%.3f", "mean_entropy": "%.3f"},
-)
-ui.export_all("overview", ctx.preset)
+ui.show(table, key="overview_table", preset=ctx.preset)
+ui.export_all("overview", state, ctx.preset, [table])

@@ -3,29 +3,17 @@
 import streamlit as st
 
 from dashboard import ui
-from dashboard.figures.size import area_distribution, bucket_table, relative_size, size_buckets
+from dashboard.exports import size
+from dashboard.exports.state import AreaAxis, ViewOptions
 
 ctx = ui.context()
-f = ctx.filtered
-norm = ctx.controls.normalise
 st.title("Size")
-size_def = f.filters.size
-fig_a = size_buckets(f.persons, ctx.datasets, normalise=norm, styles=ctx.styles,
-                     caption=ctx.caption())
-ui.show_figure(fig_a, "size buckets", key="size_buckets", preset=ctx.preset)
-table = bucket_table(f.persons, ctx.datasets, normalise="count").T
-shares = bucket_table(f.persons, ctx.datasets, normalise="share").T.add_prefix("share ")
-full = table.join(shares).rename_axis("dataset").reset_index()
-ui.show_table(full, "size buckets", key="size_table", caption=ctx.caption(),
-              formats={c: "%.3f" for c in full.columns if c.startswith("share")})
-
-axis = st.radio("Area axis", ["log", "sqrt"], horizontal=True, key="size_axis",
-                format_func=lambda a: "log area" if a == "log" else "sqrt(area)")
-fig_b = area_distribution(f.persons, ctx.datasets, edges=size_def.edges, axis=axis,
-                          normalise=norm, styles=ctx.styles,
-                          caption=ctx.caption("dotted lines: bucket edges"))
-ui.show_figure(fig_b, "body area distribution", key="size_area", preset=ctx.preset)
-fig_c = relative_size(f.persons, ctx.datasets, normalise=norm, styles=ctx.styles,
-                      caption=ctx.caption("relative size = sqrt(person area / image area), clipped at 1"))
-ui.show_figure(fig_c, "relative size", key="size_rel", preset=ctx.preset)
-ui.export_all("size", ctx.preset)
+state = ctx.state()
+items = [size.buckets_figure(state), *size.buckets_tables(state)]
+ui.show_all(items, key="size_buckets", preset=ctx.preset)
+axis = st.radio("Area axis", [a.value for a in AreaAxis], horizontal=True, key="size_axis",
+                format_func=lambda a: "log area" if a == AreaAxis.LOG.value else "sqrt(area)")
+state = ctx.state(ViewOptions(area_axis=AreaAxis(axis)))
+more = [size.area_figure(state), size.relative_figure(state)]
+ui.show_all(more, key="size_dist", preset=ctx.preset)
+ui.export_all("size", state, ctx.preset, items + more)

@@ -1,0 +1,147 @@
+"""ViewState: everything a view's figures and tables depend on, built from the global
+controls (the URL's query keys) plus per-view options.  Pure: no streamlit.
+
+The dashboard builds it from the sidebar and the page's widgets; ``python -m
+dashboard.export`` builds it from a URL and a spec's options, through the same
+``resolve`` and ``state_from_params`` functions.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from analysis.definitions import CrowdConvention
+from dashboard import query
+from dashboard.figures.common import dataset_styles
+from dashboard.filters import Filtered, apply_filters, present
+from dashboard.loading import Caches
+
+#: (dataset, split) -> (N, 3K) keypoints of that split's instance rows.
+KeypointLoader = Callable[[str, str], np.ndarray]
+
+
+class BarLayout(enum.StrEnum):
+    """How several datasets share a histogram's bins."""
+
+    SIDE = "side"  #: bars side by side (the default: reads in print and greyscale)
+    OVERLAY = "overlay"  #: translucent bars drawn over each other (on screen only)
+
+
+class AreaAxis(enum.StrEnum):
+    LOG = "log"  #: log10 of the area in px^2
+    SQRT = "sqrt"  #: sqrt(area) in px
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """Per-view choices that are not global filters (page widgets; a spec's ``options``).
+
+    Attributes:
+        people_layout: people per image: bars side by side or overlaid.
+        people_log_y: people per image: log y axis.
+        area_axis: body-area distribution axis.
+        crowd_convention: CrowdIndex level edges drawn on the histogram.
+        density_low, density_high: sparse|moderate and moderate|dense edges of small
+            persons' N_b/N_a (SmallPose publishes none; 0.1 / 0.8 by default).
+        scene_top_k: categories in the top scene categories figure.
+    """
+
+    people_layout: BarLayout = BarLayout.SIDE
+    people_log_y: bool = False
+    area_axis: AreaAxis = AreaAxis.LOG
+    crowd_convention: CrowdConvention = CrowdConvention.PAPER
+    density_low: float = 0.1
+    density_high: float = 0.8
+    scene_top_k: int = 10
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], where: str = "options") -> ViewOptions:
+        """Options from a spec's table; raises ValueError naming a bad key or value."""
+        known = {f.name: f for f in fields(cls)}
+        defaults = cls()
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(f"{where}: unknown option {key!r} (known: {', '.join(known)})")
+            default = getattr(defaults, key)
+            try:
+                if isinstance(default, enum.Enum):
+                    out[key] = type(default)(value)
+                elif isinstance(default, bool):
+                    if not isinstance(value, bool):
+                        raise TypeError
+                    out[key] = value
+                elif isinstance(default, int):
+                    if isinstance(value, bool) or int(value) != value or value < 1:
+                        raise TypeError
+                    out[key] = int(value)
+                else:
+                    if isinstance(value, bool):
+                        raise TypeError
+                    out[key] = float(value)
+            except (TypeError, ValueError):
+                choices = (f" (one of {', '.join(m.value for m in type(default))})"
+                           if isinstance(default, enum.Enum) else "")
+                raise ValueError(f"{where}: option {key} = {value!r} is not a valid "
+                                 f"{type(default).__name__}{choices}") from None
+        return cls(**out)
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """The filtered data, styles and options one view's exports are built from.
+
+    Attributes:
+        caches: every cached split (frames and manifests).
+        controls: the global controls (what the URL stores).
+        filtered: frames after the global filters.
+        styles: colour / pattern / dash per dataset.
+        datasets: selected datasets with rows after filtering, in selection order.
+        options: per-view options.
+        keypoints: loads one split's keypoints (the keypoints view only).
+    """
+
+    caches: Caches = field(repr=False)
+    controls: query.Controls
+    filtered: Filtered = field(repr=False)
+    styles: dict[str, dict[str, str]] = field(repr=False)
+    datasets: tuple[str, ...]
+    options: ViewOptions = ViewOptions()
+    keypoints: KeypointLoader | None = field(default=None, repr=False, compare=False)
+
+    def caption(self, *extra: str) -> str:
+        """The definitions a figure used, as one caption line."""
+        parts = [f"datasets: {', '.join(self.datasets)}", self.filtered.filters.description, *extra]
+        return "; ".join(p for p in parts if p)
+
+    def with_options(self, **changes: Any) -> ViewState:
+        return replace(self, options=replace(self.options, **changes))
+
+    def manifest(self, dataset: str, split: str) -> dict[str, Any]:
+        """One split's manifest (the only manifest access of the export modules)."""
+        return self.caches.manifest(dataset, split)
+
+
+def resolve(caches: Caches, controls: query.Controls) -> tuple[Filtered, dict[str, dict[str, str]], tuple[str, ...]]:
+    """Apply the controls: the filtered frames, the dataset styles, the datasets present."""
+    filtered = apply_filters(caches.images, caches.persons, controls.to_filters())
+    return filtered, dataset_styles(caches.datasets), tuple(present(filtered))
+
+
+def splits_of(caches: Caches) -> list[str]:
+    return sorted({k.split for k in caches.keys})
+
+
+def state_from_params(
+    caches: Caches, params: Mapping[str, object], options: ViewOptions = ViewOptions(),
+    keypoints: KeypointLoader | None = None,
+) -> ViewState:
+    """A ViewState from URL query parameters (the dashboard's own parser)."""
+    controls = query.parse(params, caches.datasets, splits_of(caches))
+    filtered, styles, datasets = resolve(caches, controls)
+    return ViewState(caches, controls, filtered, styles, datasets, options, keypoints)
