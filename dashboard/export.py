@@ -116,7 +116,8 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
     if out.layout.barmode == "overlay" and sum(t.type == "bar" for t in out.data) > 1:
         out.layout.barmode = "group"  # overlaid translucent bars do not read on paper
     names: dict[str, int] = {}
-    for trace in out.data:
+    for n, trace in enumerate(out.data):
+        trace.uid = f"t{n}"  # plotly draws a random uid into the SVG otherwise
         index = names.setdefault(trace.name or "", len(names))
         if trace.type == "bar":
             shape = trace.marker.pattern.shape if trace.marker.pattern else None
