@@ -20,6 +20,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -74,9 +75,34 @@ def _ensure_server() -> None:
     kaleido.start_sync_server(silence_warnings=True)
 
 
-def _log_axis() -> dict:
-    """Only powers of ten labelled (1, 10, 100 / 0.01, 0.1, 1), unlabelled minor ticks."""
-    return {"dtick": 1, "exponentformat": "power", "minor": {"ticks": "outside", "ticklen": 2, "dtick": "D1"}}
+_SI = {3: "k", 6: "M", 9: "G"}
+
+
+def _power_label(e: int, si: bool) -> str:
+    if si and e >= 3:
+        return f"{10 ** (e % 3)}{_SI.get(e - e % 3, f'e{e - e % 3}')}"
+    return f"{10.0**e:,.{max(0, -e)}f}" if e >= -3 else f"1e{e}"
+
+
+def log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Tick values and labels of a log axis spanning [lo, hi] (> 0): only powers of ten,
+    as plain numbers (0.01, 0.1, 1, 10, 100, 1,000, 10,000), or, when the axis reaches
+    10^5, with SI suffixes from 1k on (10, 100, 1k, 10k, 100k, 1M): short, unambiguous,
+    and drawn alike by every renderer (no superscript glyphs a PDF font may lack)."""
+    first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    exponents = list(range(first, last + 1))
+    si = last >= 5
+    return [10.0**e for e in exponents], [_power_label(e, si) for e in exponents]
+
+
+def _positive_range(fig: go.Figure, axis: str) -> tuple[float, float] | None:
+    """Smallest and largest positive value the traces put on a layout axis (``xaxis``, ``yaxis2``)."""
+    letter, ref = axis[0], axis[0] + axis[5:]
+    values = [np.asarray(getattr(t, letter), dtype=float) for t in fig.data
+              if getattr(t, letter) is not None and (getattr(t, f"{letter}axis", None) or letter) == ref]
+    v = np.concatenate(values) if values else np.empty(0)
+    v = v[np.isfinite(v) & (v > 0)]
+    return (float(v.min()), float(v.max())) if len(v) else None
 
 
 def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
@@ -108,8 +134,11 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
                      ticklen=3)
     for name in ("xaxis", "yaxis", *[k for k in out.layout.to_plotly_json() if re.fullmatch(r"[xy]axis\d+", k)]):
         axis = out.layout[name]
-        if axis is not None and axis.type == "log":
-            axis.update(_log_axis())
+        span = _positive_range(out, name) if axis is not None and axis.type == "log" else None
+        if span is not None:  # only powers of ten labelled, unlabelled minor ticks between
+            values, texts = log_ticks(*span)
+            axis.update(tickmode="array", tickvals=values, ticktext=texts,
+                        minor={"ticks": "outside", "ticklen": 2, "dtick": "D1", "showgrid": False})
     for ann in out.layout.annotations:  # subplot titles and edge labels: the body size
         ann.font.size = min(size, ann.font.size or size)
         ann.font.color = "black"
@@ -123,8 +152,11 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
             shape = trace.marker.pattern.shape if trace.marker.pattern else None
             shape = PATTERNS[index % len(PATTERNS)] if shape is None else shape
             trace.marker.line = {"color": "black", "width": 0.5}
-            trace.marker.pattern = {"shape": shape, "size": 5, "solidity": 0.25, "fgcolor": "black",
-                                    "fillmode": "overlay"}
+            colour = trace.marker.color
+            trace.marker.pattern = (
+                {"shape": shape, "size": 6, "solidity": 0.2, "fgcolor": "black", "bgcolor": colour,
+                 "fillmode": "replace"} if isinstance(colour, str)
+                else {"shape": shape, "size": 6, "solidity": 0.2, "fgcolor": "black", "fillmode": "overlay"})
             trace.opacity = 1.0
         elif trace.type == "heatmap":
             trace.colorbar.update(title_font_size=size, tickfont_size=size - 1, thickness=10)
@@ -151,6 +183,72 @@ def stable_svg(svg: bytes) -> bytes:
     return _ID_REF.sub(lambda m: m.group(1) + names.get(m.group(2), m.group(2)), svg)
 
 
+_TEXT = re.compile(rb"<text\b[^>]*?font-size: ?([0-9.]+)px[^>]*>.*?</text>", re.S)
+_EM = re.compile(rb'(dy|dx)="(-?[0-9.]+)em"')
+
+
+def _cairo_ready(svg: bytes) -> bytes:
+    """What cairo needs that Chromium does not: plotly's superscripts (``10³`` tick labels)
+    in px instead of % / em, no zero-width space (cairo draws a missing-glyph box), and
+    heatmap cells kept sharp (as in the browser)."""
+
+    def fix(m: re.Match[bytes]) -> bytes:
+        size = float(m.group(1))
+        text = m.group(0).replace(b"font-size:70%", b"font-size:%.2fpx" % (0.7 * size))
+        text = _EM.sub(lambda e: b'%s="%.2fpx"' % (e.group(1), float(e.group(2)) * size), text)
+        return text.replace("\u200b".encode(), b"")
+
+    svg = _TEXT.sub(fix, svg)
+    return _solid_under_patterns(_IMAGE.sub(_sharp_image, svg))
+
+
+_PATTERN_BG = re.compile(rb'(<pattern id="([^"]+)"[^>]*>)<rect [^>]*?fill="([^"]+)"[^>]*/>')
+_PATTERN_FILLED = re.compile(rb"<path\b[^>]*?fill: url\('#([^']+)'\)[^>]*/>")
+
+
+def _solid_under_patterns(svg: bytes) -> bytes:
+    """Hatched shapes as a solid fill plus a transparent hatch tile.  Plotly paints each
+    tile's own background; PDF viewers antialias the tile edges, which shows the page
+    through as a white grid.  The solid copy underneath hides those seams."""
+    backgrounds: dict[bytes, bytes] = {}
+
+    def strip(m: re.Match[bytes]) -> bytes:
+        backgrounds[m.group(2)] = m.group(3)
+        return m.group(1)
+
+    svg = _PATTERN_BG.sub(strip, svg)
+
+    def underlay(m: re.Match[bytes]) -> bytes:
+        colour = backgrounds.get(m.group(1))
+        if colour is None:
+            return m.group(0)
+        return m.group(0).replace(b"fill: url('#" + m.group(1) + b"')", b"fill: " + colour) + m.group(0)
+
+    return _PATTERN_FILLED.sub(underlay, svg)
+
+
+_IMAGE = re.compile(rb'(<image\b[^>]*?height="([0-9.]+)" width="([0-9.]+)"[^>]*?href="data:image/png;base64,)'
+                    rb'([A-Za-z0-9+/=]+)"')
+#: heatmap rasters are upscaled to this many pixels per CSS pixel (300 dpi)
+_RASTER_SCALE = 3
+
+
+def _sharp_image(m: re.Match[bytes]) -> bytes:
+    """A heatmap's raster (one pixel per cell) upscaled nearest-neighbour: cairo's PDF
+    asks viewers to interpolate images, which would blur the cells into each other."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    height, width = float(m.group(2)), float(m.group(3))
+    with Image.open(io.BytesIO(base64.b64decode(m.group(4)))) as im:
+        size = (max(im.width, round(width * _RASTER_SCALE)), max(im.height, round(height * _RASTER_SCALE)))
+        buf = io.BytesIO()
+        im.resize(size, Image.Resampling.NEAREST).save(buf, format="PNG", optimize=True)
+    return m.group(1) + base64.b64encode(buf.getvalue()) + b'"'
+
+
 def figure_bytes(fig: go.Figure, fmt: str, preset: str = "single") -> bytes:
     """PNG (300 dpi), SVG or PDF bytes of ``fig`` in the paper theme."""
     if fmt not in FORMATS:
@@ -168,7 +266,7 @@ def figure_bytes(fig: go.Figure, fmt: str, preset: str = "single") -> bytes:
         return svg
     import cairosvg
 
-    return cairosvg.svg2pdf(bytestring=svg)
+    return cairosvg.svg2pdf(bytestring=_cairo_ready(svg))
 
 
 def table_csv(table: pd.DataFrame) -> bytes:

@@ -85,3 +85,22 @@ def test_pdf_is_small_vector_and_svg_is_stable(fig):
     pdf = export.figure_bytes(fig, "pdf", "double")
     assert pdf[:5] == b"%PDF-" and len(pdf) < 200_000  # hatch fills stay vector
     assert export.figure_bytes(fig, "svg") == export.figure_bytes(fig, "svg")
+
+
+@pytest.mark.parametrize(("lo", "hi", "want"), [
+    (0.013, 0.9, ["0.01", "0.1", "1"]),
+    (1, 350, ["1", "10", "100", "1,000"]),
+    (30, 2e6, ["10", "100", "1k", "10k", "100k", "1M", "10M"]),
+])
+def test_log_ticks_label_only_powers_of_ten(lo, hi, want):
+    values, texts = export.log_ticks(lo, hi)
+    assert texts == want
+    np.testing.assert_allclose(values, [float(t.replace(",", "").replace("k", "e3").replace("M", "e6"))
+                                        for t in want])
+
+
+def test_paper_log_axis_has_clean_ticks():
+    images = pd.DataFrame({"dataset": ["a"] * 120 + ["b"] * 3, "n_sel": [1] * 100 + [2] * 20 + [3] * 3})
+    paper = export.paper_figure(people_per_image(images, ["a", "b"], log_y=True), "single")
+    assert list(paper.layout.yaxis.ticktext) == ["1", "10", "100"]  # never "2 3 4 5 6" minor labels
+    assert paper.layout.yaxis.minor.ticks == "outside"
