@@ -19,7 +19,7 @@ from dashboard.exports.state import AreaAxis, ViewOptions, state_from_params
 from dashboard.loading import load_caches, load_keypoints
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from layout_probe import PLOTLY_JS, measure, problems  # noqa: E402
+from layout_probe import PLOTLY_JS, measure, problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -78,7 +78,7 @@ def test_every_exported_figure_is_clean(page, exported_figures, preset):
 def test_probe_catches_the_old_caption_over_the_axis_title(page, exported_figures):
     """The check can fail: the earlier theme's caption line (an annotation 28 px under
     the plot) lands on the x-axis title, and a legend moved into the plot is caught."""
-    name, item = next((n, i) for n, i in exported_figures if n.startswith("size/size-buckets"))
+    item = next(i for n, i in exported_figures if n.startswith("size/size-buckets"))
     paper = export.paper_figure(item.figure, "single")
     paper.add_annotation(text=item.caption[:60], xref="paper", yref="paper", x=0, y=0, xanchor="left",
                          yanchor="top", yshift=-28, showarrow=False)
