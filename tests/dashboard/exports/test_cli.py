@@ -197,3 +197,22 @@ def test_bad_input_is_one_line_and_exit_2(demo_cache: Path, tmp_path: Path, args
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr
     assert "Traceback" not in r.stderr and not out.exists()  # nothing written
+
+
+def test_readme_spec_example_is_valid(tmp_path: Path):
+    """The spec documented in the README parses into the exports it describes."""
+    from dashboard.exports.cli import plan_from_spec
+    from dashboard.exports.state import AreaAxis
+
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("**Spec file**", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    spec = tmp_path / "paper.toml"
+    spec.write_text(block)
+    plan = plan_from_spec(spec, None, None)
+    assert plan.out == tmp_path / "figures" and plan.cache_dir == tmp_path / "../data/cache"
+    assert [(j.view, j.items, j.name) for j in plan.jobs] == [
+        ("size", ("size-buckets",), "fig8a"), ("size", ("body-area-distribution",), None), ("crowding", None, None)]
+    assert plan.jobs[0].params == {"ds": "crowdpose,coco", "persons": "keypoints"}
+    assert plan.jobs[1].render.preset == "double" and plan.jobs[1].options.area_axis is AreaAxis.SQRT
+    assert plan.jobs[2].options.crowd_convention.value == "eval-code"
+    assert all(j.render.formats == ("pdf",) for j in plan.jobs)
