@@ -87,3 +87,25 @@ def test_probe_catches_the_old_caption_over_the_axis_title(page, exported_figure
     paper = export.paper_figure(item.figure, "single")
     paper.update_layout(legend={"y": 0.5, "yanchor": "middle"})
     assert "legend overlaps a plot area" in problems(measure(page, paper))
+
+
+@pytest.mark.parametrize("preset", list(export.PRESETS))
+def test_many_datasets_legend_wraps_without_overlap(page, preset):
+    """Seven long dataset names: the legend wraps into rows and pushes the plot down."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.definitions import SizeEdges
+    from dashboard.figures.people import people_per_image
+    from dashboard.figures.size import area_distribution
+
+    names = ["crowdpose-val", "coco-val2017", "smallpose-test", "ochuman", "posetrack18-val", "aic-train",
+             "humanart"]
+    rng = np.random.default_rng(0)
+    images = pd.DataFrame({"dataset": np.repeat(names, 50), "n_sel": rng.integers(0, 20, 50 * len(names))})
+    persons = pd.DataFrame({"dataset": np.repeat(names, 50), "area": rng.uniform(10, 1e6, 50 * len(names))})
+    for fig in (people_per_image(images, names, caption="c"),
+                area_distribution(persons, names, edges=SizeEdges(), caption="c")):
+        layout = measure(page, export.paper_figure(fig, preset))
+        assert len(layout.of("legend")) == 1
+        assert not problems(layout)
