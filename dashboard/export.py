@@ -124,7 +124,7 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
         height=p.height_px,
         legend={"font": {"size": size}, "orientation": "h", "x": 0.0, "xanchor": "left",
                 "y": 1.0, "yanchor": "bottom",
-                "itemwidth": 30, "entrywidthmode": "pixels", "tracegroupgap": 0, "title_text": ""},
+                "tracegroupgap": 0, "title_text": ""},
         margin={"l": 4, "r": 4, "t": 4, "b": 4, "pad": 0, "autoexpand": True},
         bargap=0.15,
     )

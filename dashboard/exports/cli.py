@@ -138,7 +138,6 @@ class Plan:
     jobs: list[Job]
     out: Path
     cache_dir: Path | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def parse_views(text: str, where: str = "--views") -> list[str]:
@@ -210,9 +209,10 @@ def plan_from_spec(path: Path, out: Path | None, cache_dir: Path | None) -> Plan
             raise PoseAtlasError(f"{where}: unknown key {', '.join(unknown)} (known: {', '.join(sorted(ENTRY_KEYS))})")
         if "view" not in entry:
             raise PoseAtlasError(f"{where}: needs view = \"...\" (one of {', '.join(catalog.VIEWS)})")
-        (view,) = parse_views(str(entry["view"]), where) if "," not in str(entry["view"]) else (None,)
-        if view is None:
-            raise PoseAtlasError(f"{where}: view names one view")
+        views = parse_views(str(entry["view"]), where)
+        if len(views) != 1:
+            raise PoseAtlasError(f"{where}: view names one view (one of {', '.join(catalog.VIEWS)})")
+        view = views[0]
         url = entry.get("url", default_url)
         params = parse_url(url) if str(url).strip() else {}
         render_opts = _render_options(entry.get("formats", default_formats), entry.get("width", default_width),
