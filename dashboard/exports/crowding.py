@@ -7,9 +7,11 @@ from analysis.definitions import CROWD_INDEX_DEFINITION, CrowdConvention, densit
 from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
 from dashboard.exports.state import ViewState
 from dashboard.figures.crowding import (
+    CI_BIN,
     agreement_figure,
     agreement_table,
     crowd_index_hist,
+    crowd_index_table,
     crowd_levels,
     crowd_levels_table,
     density_levels_figure,
@@ -25,7 +27,14 @@ def index_items(state: ViewState) -> list[ExportItem]:
     fig = crowd_index_hist(state.filtered.images, state.datasets, normalise=state.controls.normalise,
                            levels=levels, styles=state.styles,
                            caption=state.caption(CROWD_INDEX_DEFINITION, levels.description))
-    return [FigureItem("crowdindex distribution", fig, selectable=True)]
+    norm = state.controls.normalise
+    table = crowd_index_table(state.filtered.images, state.datasets, normalise=norm)
+    if norm != "share":
+        table = table.astype({d: "int64" for d in state.datasets})
+    return [FigureItem("crowdindex distribution", fig, selectable=True),
+            TableItem("crowdindex distribution", table, state.caption(
+                CROWD_INDEX_DEFINITION, f"bins [left, right) of width {CI_BIN:g}"),
+                shares=tuple(state.datasets) if norm == "share" else ())]
 
 
 def levels_items(state: ViewState) -> list[ExportItem]:

@@ -8,7 +8,7 @@ import pandas as pd
 from analysis.definitions import SizeBucket
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
 from dashboard.exports.state import AreaAxis, ViewState
-from dashboard.figures.size import area_distribution, bucket_table, relative_size, size_buckets
+from dashboard.figures.size import area_distribution, area_hist_table, bucket_table, relative_size, size_buckets
 
 BUCKETS = [b.value for b in SizeBucket]
 
@@ -42,12 +42,21 @@ def buckets_tables(state: ViewState) -> list[TableItem]:
     ]
 
 
-def area_figure(state: ViewState) -> FigureItem:
+def area_items(state: ViewState) -> list[ExportItem]:
+    """The body-area histogram (Figure 8b) and its bins as a table (``left``, ``right`` in
+    px^2, then persons per dataset: integers, or shares under ``norm=share``)."""
     edges = state.filtered.filters.size.edges
-    fig = area_distribution(state.filtered.persons, state.datasets, edges=edges,
-                            axis=state.options.area_axis.value, normalise=state.controls.normalise,
-                            styles=state.styles, caption=state.caption("dotted lines: bucket edges"))
-    return FigureItem("body area distribution", fig)
+    axis, norm = state.options.area_axis.value, state.controls.normalise
+    caption = state.caption("dotted lines: bucket edges")
+    fig = area_distribution(state.filtered.persons, state.datasets, edges=edges, axis=axis, normalise=norm,
+                            styles=state.styles, caption=caption)
+    table = area_hist_table(state.filtered.persons, state.datasets, axis=axis, normalise=norm)
+    if norm != "share":
+        table = table.astype({d: "int64" for d in state.datasets})
+    bins = f"bins uniform on a {axis} axis; [left, right) in px^2"
+    return [FigureItem("body area distribution", fig),
+            TableItem("body area distribution", table, state.caption(bins),
+                      shares=tuple(state.datasets) if norm == "share" else (), digits=1)]
 
 
 def relative_figure(state: ViewState) -> FigureItem:
@@ -58,8 +67,8 @@ def relative_figure(state: ViewState) -> FigureItem:
 
 
 def exports(state: ViewState) -> list[ExportItem]:
-    return [buckets_figure(state), *buckets_tables(state), area_figure(state), relative_figure(state)]
+    return [buckets_figure(state), *buckets_tables(state), *area_items(state), relative_figure(state)]
 
 
-__all__ = ["AreaAxis", "area_figure", "bucket_counts", "buckets_figure", "buckets_tables", "exports",
+__all__ = ["AreaAxis", "area_items", "bucket_counts", "buckets_figure", "buckets_tables", "exports",
            "relative_figure"]

@@ -15,6 +15,8 @@ conv = st.radio("Level edges drawn", [c.value for c in CrowdConvention], horizon
 state = ctx.state(ViewOptions(crowd_convention=CrowdConvention(conv)))
 items = crowding.index_items(state)
 event = ui.show(items[0], key="crowd_hist", preset=ctx.preset)
+with st.expander("Table"):
+    ui.show(items[1], key="crowd_hist_t", preset=ctx.preset)
 xs = ui.selection_values(event)
 if xs:
     span = (max(0.0, float(min(xs)) - 0.025), float(max(xs)) + 0.025)

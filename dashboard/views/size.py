@@ -14,6 +14,11 @@ ui.show_all(items, key="size_buckets", preset=ctx.preset)
 axis = st.radio("Area axis", [a.value for a in AreaAxis], horizontal=True, key="size_axis",
                 format_func=lambda a: "log area" if a == AreaAxis.LOG.value else "sqrt(area)")
 state = ctx.state(ViewOptions(area_axis=AreaAxis(axis)))
-more = [size.area_figure(state), size.relative_figure(state)]
-ui.show_all(more, key="size_dist", preset=ctx.preset)
+area_figure, area_table = size.area_items(state)
+ui.show(area_figure, key="size_area", preset=ctx.preset)
+with st.expander("Table"):
+    ui.show(area_table, key="size_area_t", preset=ctx.preset)
+relative = size.relative_figure(state)
+ui.show(relative, key="size_rel", preset=ctx.preset)
+more = [area_figure, area_table, relative]
 ui.export_all("size", state, ctx.preset, items + more)

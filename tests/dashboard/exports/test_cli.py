@@ -69,13 +69,20 @@ def test_demo_export_files_and_size_buckets(demo_cache: Path, tmp_path: Path):
         "people/people-per-image.csv", "people/people-per-image.pdf", "people/people-per-image.svg",
         "people/people-per-image.tex",
         *[f"size/{s}.{e}" for s in ("size-buckets", "body-area-distribution", "relative-size") for e in ("pdf", "svg")],
-        *[f"size/{s}.{e}" for s in ("size-buckets", "size-bucket-shares") for e in ("csv", "tex")],
+        *[f"size/{s}.{e}" for s in ("size-buckets", "size-bucket-shares", "body-area-distribution")
+          for e in ("csv", "tex")],
     ])
     csv = pd.read_csv(out / "size" / "size-buckets.csv")
     assert list(csv.columns) == ["dataset", "small", "medium", "large"]
     assert all(pd.api.types.is_integer_dtype(csv[c]) for c in ("small", "medium", "large"))
     want = expected_from_cache(demo_cache, ["demo-small", "demo-sparse"], 30, 90)
     pd.testing.assert_frame_equal(csv, want, check_dtype=False)
+    # the Figure 8b histogram's bins hold every person with an area, as integers
+    area = pd.read_csv(out / "size" / "body-area-distribution.csv")
+    assert list(area.columns) == ["left", "right", "demo-small", "demo-sparse"]
+    for name in ("demo-small", "demo-sparse"):
+        assert pd.api.types.is_integer_dtype(area[name])
+        assert area[name].sum() == want.set_index("dataset").loc[name].sum()
     # every figure has a caption line naming its definitions; nothing else is in the image
     captions = (out / "captions.txt").read_text().splitlines()
     assert any(line.startswith("size/size-buckets.pdf: datasets: demo-small, demo-sparse") and "30^2" in line
@@ -160,7 +167,8 @@ options = {{ people_log_y = true }}
     assert r.returncode == 0, r.stderr
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert files == ["captions.tex", "captions.txt", "people/people-per-image.csv", "people/people-per-image.svg",
-                     "people/people-per-image.tex", "size/body-area-distribution.svg", "size/fig8a.csv",
+                     "people/people-per-image.tex", "size/body-area-distribution.csv",
+                     "size/body-area-distribution.svg", "size/body-area-distribution.tex", "size/fig8a.csv",
                      "size/fig8a.svg", "size/fig8a.tex"]
     captions = (out / "captions.txt").read_text()
     assert "size/body-area-distribution.svg: datasets: demo-small; size: CrowdPose area 0.53*w*h" in captions
