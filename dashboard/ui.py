@@ -52,7 +52,8 @@ class Context:
 #: (st.switch_page, e.g. a histogram click opening Browse) starts a run in which it
 #: was not yet drawn, so every value is mirrored in a plain key (``_<key>``) that
 #: survives, and put back before the widget is drawn.
-_CONTROL_KEYS = ("g_ds", "g_split", "g_src", "g_bucket", "g_area", "g_sm", "g_ml", "g_norm", "g_preset")
+_CONTROL_KEYS = ("g_ds", "g_split", "g_src", "g_bucket", "g_area", "g_sm", "g_ml", "g_norm", "g_preset",
+                 "g_percent")
 
 
 def _remember(key: str) -> None:
@@ -117,6 +118,8 @@ def sidebar(c: Caches) -> tuple[query.Controls, str]:
     with sb.expander("Paper export"):
         st.radio("Figure width", list(export.PRESETS), key="g_preset", on_change=_remember, args=("g_preset",),
                  format_func=lambda k: export.PRESETS[k].name)
+        st.checkbox("LaTeX tables: shares as percentages", key="g_percent", on_change=_remember,
+                    args=("g_percent",))
     controls = query.Controls(
         datasets=chosen, split=st.session_state["g_split"], sources=sel_sources,
         bucket=st.session_state["g_bucket"], area=st.session_state["g_area"],
@@ -228,7 +231,7 @@ def show_table(item: TableItem, *, key: str) -> None:
     })
     if item.caption:
         st.caption(item.caption)
-    files = render.table_files(item, render.RenderOptions(preset="single"))
+    files = render.table_files(item, _render_options())
     c1, c2, _ = st.columns([1, 1, 6])
     for col, (name, data_) in zip((c1, c2), files.items(), strict=True):
         ext = name.rsplit(".", 1)[1]
@@ -236,9 +239,13 @@ def show_table(item: TableItem, *, key: str) -> None:
                             key=f"{key}_{ext}", on_click="ignore")
 
 
+def _render_options(preset: str = "single") -> render.RenderOptions:
+    return render.RenderOptions(preset=preset, percent=bool(st.session_state.get("g_percent", False)))
+
+
 def _export_key(view: str, state: ViewState, preset: str) -> tuple:
     """What an "export all" zip depends on: a zip made under another key is never served."""
-    return (view, tuple(sorted(query.to_params(state.controls).items())), state.options, preset,
+    return (view, tuple(sorted(query.to_params(state.controls).items())), state.options, _render_options(preset),
             paths.cache_stamp(paths.cache_root()))
 
 
@@ -264,7 +271,7 @@ def export_all(view: str, state: ViewState, preset: str, items: list[ExportItem]
             bar.progress(min(1.0, done / max(total, 1)), text=f"writing {what}")
 
         try:
-            files = render.render(render.plan(items, render.RenderOptions(preset=preset)), progress)
+            files = render.render(render.plan(items, _render_options(preset)), progress)
         except Exception as exc:  # kaleido / chromium missing: say how to fix it
             bar.empty()
             st.error(f"export failed: {exc}. Figure export needs Chromium: "

@@ -37,6 +37,12 @@ def test_export_all_follows_the_filters_and_matches_the_command(app_env: Path, t
     assert b"0.53*w*h" in second["captions.txt"] and b"bbox area w*h" not in second["captions.txt"]
     assert second["size-buckets.csv"] != first["size-buckets.csv"]
 
+    assert rb"\,\%" not in second["size-bucket-shares.tex"]
+    at.sidebar.checkbox(key="g_percent").check().run()  # LaTeX shares as percentages
+    assert ZIP not in at.session_state
+    at.button(key="export_all_size").click().run()
+    assert rb"\,\%" in _files(at)["size-bucket-shares.tex"]
+
     # the command for the same URL writes the same tables (one code path)
     out = tmp_path / "out"
     assert main(["--url", "ds=demo-small,demo-crowd&area=crowdpose", "--views", "size", "--formats", "svg",
