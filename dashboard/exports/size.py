@@ -48,9 +48,9 @@ def area_items(state: ViewState) -> list[ExportItem]:
     edges = state.filtered.filters.size.edges
     axis, norm = state.options.area_axis.value, state.controls.normalise
     caption = state.caption("dotted lines: bucket edges")
-    fig = area_distribution(state.filtered.persons, state.datasets, edges=edges, axis=axis, normalise=norm,
-                            styles=state.styles, caption=caption)
     table = area_hist_table(state.filtered.persons, state.datasets, axis=axis, normalise=norm)
+    fig = area_distribution(state.filtered.persons, state.datasets, edges=edges, axis=axis, normalise=norm,
+                            styles=state.styles, caption=caption, table=table)
     if norm != "share":
         table = table.astype({d: "int64" for d in state.datasets})
     bins = f"bins uniform on a {axis} axis; [left, right) in px^2"

@@ -85,12 +85,17 @@ def area_distribution(
     persons: pd.DataFrame, datasets: Sequence[str], *, edges: SizeEdges, axis: str = "log",
     n_bins: int = 60, normalise: str = "count",
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+    table: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Step histogram of body area on a log (area) or sqrt (sqrt(area) px) axis,
-    with the two bucket edges drawn as vertical lines."""
+    with the two bucket edges drawn as vertical lines (labelled 32², 96²).
+
+    ``table``: ``area_hist_table``'s result for the same arguments, when the caller has it.
+    """
     if not len(persons) or not datasets:
         return empty_figure("no persons match the current filters")
-    table = area_hist_table(persons, datasets, axis=axis, n_bins=n_bins, normalise=normalise)
+    if table is None:
+        table = area_hist_table(persons, datasets, axis=axis, n_bins=n_bins, normalise=normalise)
     to_x = (lambda a: a) if axis == "log" else np.sqrt
     x = to_x(np.append(table["left"].to_numpy(), table["right"].to_numpy()[-1]))
     fig = go.Figure()
