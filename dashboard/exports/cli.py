@@ -320,10 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "(e.g. 'ds=crowdpose,coco&bucket=small')")
     p.add_argument("--spec", type=Path, help="a TOML file listing several exports (see README)")
     p.add_argument("--out", type=Path, help="output folder")
-    p.add_argument("--views", default="all", help=f"all, or some of {','.join(catalog.VIEWS)} (default all)")
-    p.add_argument("--formats", default=",".join(export.FORMATS),
-                   help="figure formats, comma-separated (default png,svg,pdf)")
-    p.add_argument("--width", default="single", choices=list(export.PRESETS),
+    p.add_argument("--views", help=f"all, or some of {','.join(catalog.VIEWS)} (default all)")
+    p.add_argument("--formats", help="figure formats, comma-separated (default png,svg,pdf)")
+    p.add_argument("--width", choices=list(export.PRESETS),
                    help="single: 3.5 in column; double: 7.16 in page width (default single)")
     p.add_argument("--percent", action="store_true", help="LaTeX tables: shares as percentages")
     p.add_argument("--cache-dir", type=Path, help=f"cache root (default ${paths.CACHE_ENV} or data/cache)")
@@ -332,16 +331,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_plan(args: argparse.Namespace) -> Plan:
     if args.spec is not None:
-        if args.url is not None:
-            raise PoseAtlasError("give --url or --spec, not both (a spec sets url = \"...\")")
+        given = [f"--{k}" for k in ("url", "views", "formats", "width") if getattr(args, k) is not None]
+        given += ["--percent"] if args.percent else []
+        if given:
+            raise PoseAtlasError(f"{', '.join(given)} with --spec: set them in the spec (url, formats, width, "
+                                 "percent; one [[export]] per view)")
         return plan_from_spec(args.spec, args.out, args.cache_dir)
     if args.url is None:
         raise PoseAtlasError("give --url URL (or --spec FILE.toml)")
     if args.out is None:
         raise PoseAtlasError("give --out DIR")
     params = parse_url(args.url)
-    options = _render_options(args.formats, args.width, args.percent, "--formats")
-    jobs = [Job(v, params, options) for v in parse_views(args.views)]
+    options = _render_options(args.formats or ",".join(export.FORMATS), args.width or "single", args.percent,
+                              "--formats")
+    jobs = [Job(v, params, options) for v in parse_views(args.views or "all")]
     return Plan(jobs, args.out, args.cache_dir)
 
 

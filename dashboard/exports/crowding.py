@@ -30,7 +30,7 @@ def index_items(state: ViewState) -> list[ExportItem]:
     norm = state.controls.normalise
     table = crowd_index_table(state.filtered.images, state.datasets, normalise=norm)
     if norm != "share":
-        table = table.astype({d: "int64" for d in state.datasets})
+        table = table.astype(dict.fromkeys(state.datasets, "int64"))
     return [FigureItem("crowdindex distribution", fig, selectable=True),
             TableItem("crowdindex distribution", table, state.caption(
                 CROWD_INDEX_DEFINITION, f"bins [left, right) of width {CI_BIN:g}"),

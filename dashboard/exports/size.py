@@ -52,7 +52,7 @@ def area_items(state: ViewState) -> list[ExportItem]:
     fig = area_distribution(state.filtered.persons, state.datasets, edges=edges, axis=axis, normalise=norm,
                             styles=state.styles, caption=caption, table=table)
     if norm != "share":
-        table = table.astype({d: "int64" for d in state.datasets})
+        table = table.astype(dict.fromkeys(state.datasets, "int64"))
     bins = f"bins uniform on a {axis} axis; [left, right) in px^2"
     return [FigureItem("body area distribution", fig),
             TableItem("body area distribution", table, state.caption(bins),

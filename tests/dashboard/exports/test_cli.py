@@ -188,6 +188,9 @@ options = {{ people_log_y = true }}
     (["--url", "ds=demo-small", "--views", "people,nope"], "unknown view nope"),
     (["--url", "ds=demo-small", "--views", "browse"], "browse shows images and exports nothing"),
     (["--url", "ds=demo-small", "--formats", "gif"], "unknown format gif"),
+    (["--url", "ds=demo-small", "--width", "triple"], "invalid choice: 'triple'"),
+    (["--views", "size"], "give --url URL (or --spec FILE.toml)"),
+    (["--spec", "SPEC:[[export]]\nview = 'size'", "--views", "people"], "--views with --spec"),
     (["--spec", "SPEC:[[export]]\nview = 'size'\nitems = ['nope']"], "view size has no item nope"),
     (["--spec", "SPEC:[[export]]\nview = 'size'\ncolour = 1"], "export 1: unknown key colour"),
     (["--spec", "SPEC:[[export]\nview = 'size'"], "not valid TOML"),
@@ -198,7 +201,7 @@ def test_bad_input_is_one_line_and_exit_2(demo_cache: Path, tmp_path: Path, args
     if args[0] == "--spec":
         spec = tmp_path / "bad.toml"
         spec.write_text(args[1].removeprefix("SPEC:"))
-        args = ["--spec", str(spec)]
+        args = ["--spec", str(spec), *args[2:]]
     out = tmp_path / "out"
     r = export(*args, "--out", str(out), cache=demo_cache)
     assert r.returncode == 2
