@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: setup run demo test bench browser clean
 
@@ -27,11 +29,23 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver libcairo2 >/dev/null; \
 	  else echo "chromium missing: install Debian's chromium (apt-get install chromium) for the browser test and figure export"; fi; }
 
-test: setup browser
+# Test-only packages.  xtcocotools (a parity reference) ships wheels built against
+# numpy 1.x that do not import under numpy 2.4: build it from source, once.
+$(TEST_STAMP): $(STAMP) requirements-cluster.txt
 	$(PY) -m pip install -q -r requirements-cluster.txt
+	$(PY) -c "import xtcocotools.coco" 2>/dev/null || { \
+	  $(PY) -m pip install -q cython==3.3.1 setuptools==84.2.1 wheel==0.48.0 && \
+	  $(PY) -m pip install -q --no-binary xtcocotools --no-build-isolation xtcocotools==1.14.3; }
+	touch $@
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(PY) -m pip install -q -r requirements-bench.txt
+	touch $@
+
+test: setup browser $(TEST_STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup
 
-bench: setup
+bench: setup $(BENCH_STAMP)
 	$(PY) -m benchmarks.build
 	$(PY) -m benchmarks.scenes
 	$(PY) -m benchmarks.dashboard

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import functools
 import hashlib
 import os
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import msgspec
 import numpy as np
 from tqdm import tqdm
 
@@ -22,60 +25,131 @@ from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, CrowdConven
 from analysis.errors import AnnotationError
 from analysis.fingerprint import file_sha256
 from analysis.loading import PoseDataset, load_pose_dataset
+from analysis.manifest import (
+    BuildOptions,
+    Counts,
+    Definitions,
+    FileFingerprint,
+    ImageCheck,
+    Inputs,
+    KeypointSchemaRecord,
+    Manifest,
+    ManifestError,
+    SkippedRecord,
+    VisibilityConvention,
+    carried_scenes,
+    read_manifest,
+    table_file,
+    table_problems,
+    write_manifest,
+)
 from analysis.registry import DatasetSpec
 from analysis.tables import images_table, instances_table
 
-#: Modules whose code shapes the cached columns; their bytes make the code version.
-_CODE_MODULES = ("coco_json", "loading", "crowding", "tables", "schema", "build")
 MAX_LISTED_MISSING = 1000
+#: The tables a build writes; the manifest vouches for their size and row count.
+BUILT_TABLES = (cache.IMAGES_FILE, cache.INSTANCES_FILE)
 
 
 @dataclass(frozen=True)
 class BuildResult:
     key: cache.CacheKey
     status: str  #: "built" or "up-to-date"
-    manifest: dict[str, Any]
+    manifest: Manifest
 
 
+def build_modules() -> list[str]:
+    """Every ``analysis`` module the build imports, found by walking its import statements.
+
+    Static (the ``import`` statements of ``analysis.build`` and, recursively, of each
+    ``analysis`` module they name, imports inside functions included), so the answer
+    does not depend on what else the running process happened to import.
+
+    Returns:
+        Sorted dotted module names, ``analysis`` (the package, with ``__version__``) included.
+    """
+    here = Path(analysis.__file__).parent
+    seen: set[str] = set()
+    todo = ["analysis", "analysis.build"]
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        path = _module_file(here, module)
+        if path is None:
+            continue
+        seen.add(module)
+        tree = ast.parse(path.read_bytes(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.split(".")[0] == "analysis"]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                    and node.module.split(".")[0] == "analysis":
+                todo.append(node.module)
+                # ``from analysis import cache``: the names may be modules
+                todo += [f"{node.module}.{a.name}" for a in node.names]
+        parent = module.rpartition(".")[0]
+        if parent:
+            todo.append(parent)  # importing a.b runs a/__init__.py first
+    return sorted(seen)
+
+
+def _module_file(package_dir: Path, module: str) -> Path | None:
+    parts = module.split(".")[1:]
+    base = package_dir.joinpath(*parts)
+    for candidate in (base.with_suffix(".py") if parts else None, base / "__init__.py"):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
+
+
+@functools.cache
 def code_version() -> str:
-    """The package version plus a digest of the modules that shape the cache."""
+    """The package version plus a digest of every module the build imports (:func:`build_modules`)."""
     digest = hashlib.sha256()
     here = Path(analysis.__file__).parent
-    for module in _CODE_MODULES:
-        digest.update((here / f"{module}.py").read_bytes())
+    for module in build_modules():
+        path = _module_file(here, module)
+        digest.update(module.encode() + b"\0" + path.read_bytes() + b"\0")
     return f"{analysis.__version__}+{digest.hexdigest()[:12]}"
 
 
-def file_fingerprint(path: Path, data: bytes | None = None) -> dict[str, Any]:
+def file_fingerprint(path: Path, data: bytes | None = None) -> FileFingerprint:
     stat = path.stat()
-    fingerprint = {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    if data is not None:
-        fingerprint["sha256"] = hashlib.sha256(data).hexdigest()
-    return fingerprint
+    return FileFingerprint(
+        path=str(path.resolve()), size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+        sha256=hashlib.sha256(data).hexdigest() if data is not None else None,
+    )
 
 
-def is_up_to_date(manifest: dict[str, Any] | None, spec: DatasetSpec) -> bool:
-    """Whether the cached split was built from these inputs, options and code."""
-    if not manifest:
+def is_up_to_date(manifest: Manifest | None, spec: DatasetSpec, split_dir: Path | None = None) -> bool:
+    """Whether the cached split was built from these inputs, options and code.
+
+    With ``split_dir``, also whether the table files are the ones the manifest
+    vouches for (size, readable footer, row count).
+    """
+    if manifest is None:
         return False
     same_build = (
-        manifest.get("schema_version") == cache.SCHEMA_VERSION
-        and manifest.get("code_version") == code_version()
-        and manifest.get("options") == spec.options_fingerprint()
+        manifest.schema_version == cache.SCHEMA_VERSION
+        and manifest.code_version == code_version()
+        and msgspec.to_builtins(manifest.options) == spec.options_fingerprint()
     )
     if not same_build:
         return False
-    recorded = manifest.get("inputs", {}).get("annotations", {})
+    if split_dir is not None and table_problems(split_dir, manifest, BUILT_TABLES):
+        return False
+    recorded = manifest.inputs.annotations
     try:
         stat = spec.annotations.stat()
     except OSError:
         return False
-    if recorded.get("size") != stat.st_size:
+    if recorded.size != stat.st_size:
         return False
-    if recorded.get("mtime_ns") == stat.st_mtime_ns:
+    if recorded.mtime_ns == stat.st_mtime_ns:
         return True
     # Touched but maybe unchanged: the content hash decides.
-    return recorded.get("sha256") == file_sha256(spec.annotations)
+    return recorded.sha256 == file_sha256(spec.annotations)
 
 
 def build_split(spec: DatasetSpec, cache_root: Path, *, force: bool = False, progress: bool = True, synthetic: bool = False) -> BuildResult:
@@ -86,21 +160,30 @@ def build_split(spec: DatasetSpec, cache_root: Path, *, force: bool = False, pro
     """
     key = cache.CacheKey(spec.name, spec.split)
     target = key.directory(cache_root)
-    _recover_interrupted_swap(target)
-    previous = cache.read_manifest(cache_root, key)
-    if not force and is_up_to_date(previous, spec):
-        return BuildResult(key, "up-to-date", previous)
+    # One build of a split at a time: the up-to-date check, the swap and the manifest
+    # always describe the same input.
+    with cache.split_lock(target):
+        cache.remove_stale_staging(target)
+        _recover_interrupted_swap(target)
+        try:
+            previous = read_manifest(target)
+        except ManifestError:  # unreadable or of another format: as if there were no cache
+            previous = None
+        if not force and is_up_to_date(previous, spec, target):
+            return BuildResult(key, "up-to-date", previous)
 
-    stages = ("read", "decode+validate", "crowding", "tables", "images", "write")
-    # disable=None: a bar on a terminal, none in logs and pipes.
-    bar = tqdm(total=len(stages), desc=str(key), unit="stage", disable=None if progress else True, leave=False)
-    try:
-        return _build(spec, cache_root, key, target, previous, synthetic, bar)
-    finally:
-        bar.close()
+        stages = ("read", "decode+validate", "crowding", "tables", "images", "write")
+        # disable=None: a bar on a terminal, none in logs and pipes.
+        bar = tqdm(total=len(stages), desc=str(key), unit="stage", disable=None if progress else True, leave=False)
+        try:
+            return _build(spec, key, target, previous, synthetic, bar)
+        finally:
+            bar.close()
 
 
-def _build(spec: DatasetSpec, cache_root: Path, key: cache.CacheKey, target: Path, previous: dict | None, synthetic: bool, bar: tqdm) -> BuildResult:
+def _build(
+    spec: DatasetSpec, key: cache.CacheKey, target: Path, previous: Manifest | None, synthetic: bool, bar: tqdm,
+) -> BuildResult:
     timings: dict[str, float] = {}
 
     def stage(name: str, t0: float) -> float:
@@ -140,37 +223,34 @@ def _build(spec: DatasetSpec, cache_root: Path, key: cache.CacheKey, target: Pat
             f"{crowding.n_unusable_references} person(s) with stored num_keypoints >= 4 but no labelled "
             "joint left out of CrowdIndex"
         )
-    if image_check["n_missing"]:
-        warnings.append(f"{image_check['n_missing']} image file(s) missing under {spec.images}")
-    manifest = {
-        "dataset": spec.name,
-        "split": spec.split,
-        "synthetic": synthetic,
-        "schema_version": cache.SCHEMA_VERSION,
-        "code_version": code_version(),
-        "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "options": spec.options_fingerprint(),
-        "inputs": {"annotations": fingerprint, "images": image_check},
-        "keypoint_schema": dataset.schema.to_json(),
-        "definitions": _definitions(dataset),
-        "counts": _counts(dataset, images.num_rows, crowding),
-        "warnings": warnings,
-        "skipped_counts": dataset.skipped.counts,
-        "skipped": dataset.skipped.listed,
-        "timings": timings,
-    }
-    _write_split(target, images, instances, manifest, previous)
-    stage("write", t)
-    # The staged manifest made the swap complete; this rewrite only adds the final timings.
-    timings["total"] = round(time.perf_counter() - t_start, 4)
-    cache.write_json(manifest, target / cache.MANIFEST_FILE)
+    if image_check.n_missing:
+        warnings.append(f"{image_check.n_missing} image file(s) missing under {spec.images}")
+    manifest = Manifest(
+        dataset=spec.name,
+        split=spec.split,
+        synthetic=synthetic,
+        schema_version=cache.SCHEMA_VERSION,
+        code_version=code_version(),
+        built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        options=msgspec.convert(spec.options_fingerprint(), BuildOptions),
+        inputs=Inputs(annotations=fingerprint, images=image_check),
+        keypoint_schema=msgspec.convert(dataset.schema.to_json(), KeypointSchemaRecord),
+        definitions=_definitions(dataset),
+        counts=_counts(dataset, images.num_rows, crowding),
+        tables={},
+        warnings=warnings,
+        skipped_counts=dict(dataset.skipped.counts),
+        skipped=[SkippedRecord(**r) for r in dataset.skipped.listed],
+        timings=timings,
+    )
+    _write_split(target, images, instances, manifest, previous, lambda: stage("write", t), t_start)
     return BuildResult(key, "built", manifest)
 
 
-def check_image_files(image_root: Path | None, file_names: list[str]) -> dict[str, Any]:
+def check_image_files(image_root: Path | None, file_names: list[str]) -> ImageCheck:
     """Which image files exist under ``image_root`` (a count and a list, never an error)."""
     if image_root is None:
-        return {"path": None, "n_missing": 0, "missing": []}
+        return ImageCheck()
     root = Path(image_root).resolve()
     present: set[str] = set()
     if root.is_dir():
@@ -181,55 +261,58 @@ def check_image_files(image_root: Path | None, file_names: list[str]) -> dict[st
     names = np.asarray(file_names, dtype=object)
     missing_mask = ~np.isin(names, np.fromiter(present, dtype=object, count=len(present))) if len(names) else np.zeros(0, bool)
     missing = names[missing_mask]
-    return {
-        "path": str(root),
-        "exists": root.is_dir(),
-        "n_missing": int(missing_mask.sum()),
-        "missing": missing[:MAX_LISTED_MISSING].tolist(),
-    }
+    return ImageCheck(
+        path=str(root),
+        exists=root.is_dir(),
+        n_missing=int(missing_mask.sum()),
+        missing=missing[:MAX_LISTED_MISSING].tolist(),
+    )
 
 
-def _definitions(dataset: PoseDataset) -> dict[str, Any]:
+def _definitions(dataset: PoseDataset) -> Definitions:
     has_segm = bool(np.isfinite(dataset.instances.segm_area).any())
-    edges = SizeEdges()
-    return {
-        "crowd_index": CROWD_INDEX_DEFINITION,
-        "crowding": "per person N_b/N_a; NaN for iscrowd regions and when N_a == 0",
-        "visibility": (
-            "coco: v > 0 labelled, v == 2 visible" if dataset.visibility == "coco"
-            else "binary (file uses only 0/1): v == 1 labelled and visible"
-        ),
-        "area_sources": [s.value for s in AreaSource if s is not AreaSource.SEGM or has_segm],
-        "default_size": edges.description,
-        "crowd_levels": [c.levels().description for c in CrowdConvention],
-        "density_levels": density_levels().description,
-    }
+    visibility = VisibilityConvention(dataset.visibility)
+    return Definitions(
+        crowd_index=CROWD_INDEX_DEFINITION,
+        crowding="per person N_b/N_a; NaN for iscrowd regions and when N_a == 0",
+        visibility=visibility,
+        visibility_rule=visibility.rule,
+        area_sources=[s for s in AreaSource if s is not AreaSource.SEGM or has_segm],
+        default_size=SizeEdges().description,
+        crowd_levels=[c.levels().description for c in CrowdConvention],
+        density_levels=density_levels().description,
+    )
 
 
-def _counts(dataset: PoseDataset, n_images: int, crowding) -> dict[str, int]:
+def _counts(dataset: PoseDataset, n_images: int, crowding) -> Counts:
     inst = dataset.instances
     persons = ~inst.iscrowd
-    return {
-        "images": n_images,
-        "annotations": len(inst.ann_id),
-        "persons": int(persons.sum()),
-        "crowd_regions": int(inst.iscrowd.sum()),
-        "images_without_persons": int(n_images - len(np.unique(inst.image_index[persons]))),
-        "reference_persons": int(crowding.is_reference.sum()),
-        "images_with_stored_crowd_index": int(np.isfinite(dataset.images.crowd_index_stored).sum()),
-        "joints": dataset.schema.n_joints,
-        "skipped": int(sum(dataset.skipped.counts.values())),
-    }
+    return Counts(
+        images=int(n_images),
+        annotations=len(inst.ann_id),
+        persons=int(persons.sum()),
+        crowd_regions=int(inst.iscrowd.sum()),
+        images_without_persons=int(n_images - len(np.unique(inst.image_index[persons]))),
+        reference_persons=int(crowding.is_reference.sum()),
+        images_with_stored_crowd_index=int(np.isfinite(dataset.images.crowd_index_stored).sum()),
+        joints=dataset.schema.n_joints,
+        skipped=int(sum(dataset.skipped.counts.values())),
+    )
 
 
-def _write_split(target: Path, images, instances, manifest: dict, previous: dict | None) -> None:
+def _write_split(
+    target: Path, images, instances, manifest: Manifest, previous: Manifest | None,
+    written: Callable[[], object], t_start: float,
+) -> None:
     """Write into a fresh sibling folder, then swap it in; the old cache survives any failure.
 
-    Scene results depend on the image files, not the annotations, so scenes.parquet,
-    an unfinished scene run's shards and the manifest's "scenes" entry are carried over.
+    The final manifest (table sizes and row counts, timings) is written inside the
+    staging folder, so the swap publishes tables and manifest together.  Scene results
+    depend on the image files, not the annotations, so scenes.parquet, an unfinished
+    scene run's shards and the manifest's scenes facts are carried over.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.building-{os.getpid()}"
+    staging = cache.staging_dir(target, os.getpid())
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
@@ -237,15 +320,23 @@ def _write_split(target: Path, images, instances, manifest: dict, previous: dict
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(cache.write_table, (images, instances),
                           (staging / cache.IMAGES_FILE, staging / cache.INSTANCES_FILE)))
+        tables = {name: table_file(staging / name) for name in BUILT_TABLES}
         old_scenes = target / cache.SCENES_FILE
-        if old_scenes.is_file():
+        carried = previous.scenes if previous is not None else carried_scenes(target)
+        if old_scenes.is_file() and carried is not None:
             shutil.copy2(old_scenes, staging / cache.SCENES_FILE)
-        if previous and "scenes" in previous:
-            manifest["scenes"] = previous["scenes"]
+            try:
+                tables[cache.SCENES_FILE] = table_file(staging / cache.SCENES_FILE)
+                manifest.scenes = carried
+            except cache.CacheFileError:  # damaged: dropped, `scenes` computes it again
+                (staging / cache.SCENES_FILE).unlink()
         partial = target / cache.SCENES_PARTIAL_DIR
         if partial.is_dir():  # an unfinished scene run resumes after the rebuild
             shutil.copytree(partial, staging / cache.SCENES_PARTIAL_DIR)
-        cache.write_json(manifest, staging / cache.MANIFEST_FILE)
+        manifest.tables = tables
+        written()
+        manifest.timings["total"] = round(time.perf_counter() - t_start, 4)
+        write_manifest(manifest, staging)
         retired = target.parent / f".{target.name}.old"
         shutil.rmtree(retired, ignore_errors=True)
         if target.exists():

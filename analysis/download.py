@@ -3,7 +3,9 @@
 ``download(url, dest)`` streams ``url`` into ``dest.part`` (``dest`` with ``.part``
 appended to its suffix).  When a ``.part`` file is already there (an earlier
 download was interrupted) it asks the server for the rest with an HTTP ``Range``
-request; a server that ignores ``Range`` (answers 200) makes it start over.  The
+request; a server that ignores ``Range`` (answers 200), or answers 206 with a
+``Content-Range`` that does not start where the ``.part`` file ends, makes it
+start over.  The
 finished file is checked against ``expected_size`` (else the server's
 ``Content-Length``) and, when given, a SHA-256 digest, and only then renamed onto
 ``dest``: ``dest`` either does not exist or is complete.
@@ -50,6 +52,21 @@ def _total_from_headers(resp: requests.Response, offset: int) -> int | None:
     return int(length) if length and length.isdigit() else None
 
 
+def _get(url: str, offset: int) -> requests.Response:
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    try:
+        return requests.get(url, headers=headers, stream=True, timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        raise PoseAtlasError(f"download of {url} failed: {exc}") from exc
+
+
+def _range_start(resp: requests.Response) -> int | None:
+    """First byte of a 206 answer (``Content-Range: bytes START-END/TOTAL``), None if unparsable."""
+    unit, _, rest = resp.headers.get("Content-Range", "").partition(" ")
+    start = rest.partition("-")[0]
+    return int(start) if unit == "bytes" and start.isdigit() else None
+
+
 def download(
     url: str,
     dest: Path,
@@ -84,11 +101,14 @@ def download(
         part.unlink()
         offset = 0
 
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
-    try:
-        resp = requests.get(url, headers=headers, stream=True, timeout=TIMEOUT)
-    except requests.RequestException as exc:
-        raise PoseAtlasError(f"download of {url} failed: {exc}") from exc
+    resp = _get(url, offset)
+    if resp.status_code == 206 and _range_start(resp) != offset:
+        # The server sent another part than the one asked for: appending it would
+        # corrupt the file.  Start over from byte 0.
+        resp.close()
+        part.unlink(missing_ok=True)
+        offset = 0
+        resp = _get(url, offset)
 
     with resp:
         if resp.status_code == 416 and offset:

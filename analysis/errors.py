@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
+
+#: Exit status of a command stopped by an error the user can fix.
+EXIT_USER_ERROR = 2
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 
 
 class PoseAtlasError(Exception):
@@ -18,3 +25,21 @@ class AnnotationError(PoseAtlasError):
         self.problem = problem
         where = f"{self.path}: {record}: " if record else f"{self.path}: "
         super().__init__(where + problem)
+
+
+def run_reporting_errors(command: Callable[[], int | None]) -> int:
+    """Run a CLI command; a :class:`PoseAtlasError` becomes one ``error: ...`` line.
+
+    The one error path of both entry points (``python -m analysis`` and
+    ``python -m analysis.scenes``): the message on stderr, no traceback, exit
+    status :data:`EXIT_USER_ERROR`; Ctrl-C exits :data:`EXIT_INTERRUPTED` (every
+    long command keeps finished work, so running it again goes on).
+    """
+    try:
+        return int(command() or 0)
+    except PoseAtlasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to go on", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -2,34 +2,95 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from analysis import cache
-from analysis.build import is_up_to_date
+from analysis.build import BUILT_TABLES, code_version, is_up_to_date
+from analysis.manifest import Manifest, ManifestError, StaleCacheError, read_manifest, rebuild_command, table_problems
 from analysis.registry import load_registry
+
+
+class SplitState(enum.StrEnum):
+    """What ``info`` says of a registered split."""
+
+    NOT_BUILT = "not built"
+    UP_TO_DATE = "up to date"
+    STALE = "stale"  #: other inputs, options, code or cache format, or damaged tables
+    UNREADABLE = "unreadable manifest"
+    ANNOTATIONS_MISSING = "annotation file missing"
+
+
+def _read(cache_root: Path, key: cache.CacheKey) -> Manifest | ManifestError:
+    try:
+        manifest = read_manifest(key.directory(cache_root))
+    except ManifestError as exc:
+        return exc
+    assert manifest is not None  # list_caches lists only splits with a manifest
+    return manifest
+
+
+def _problem(manifest: Manifest, split_dir: Path) -> str | None:
+    """Why a decoded cache cannot be vouched for, or None."""
+    problems = table_problems(split_dir, manifest, BUILT_TABLES)
+    if problems:
+        return "damaged: " + "; ".join(problems)
+    if manifest.code_version != code_version():
+        return f"stale: built by analysis {manifest.code_version}, this is {code_version()}"
+    return None
 
 
 def info_json(registry: Path, cache_root: Path) -> dict[str, Any]:
     specs = load_registry(registry)
-    cached = {(k.dataset, k.split): cache.read_manifest(cache_root, k) for k in cache.list_caches(cache_root)}
+    cached = {(k.dataset, k.split): _read(cache_root, k) for k in cache.list_caches(cache_root)}
     registered = []
     for spec in specs:
+        key = cache.CacheKey(spec.name, spec.split)
         manifest = cached.get((spec.name, spec.split))
-        state = "not built" if manifest is None else ("up to date" if is_up_to_date(manifest, spec) else "stale")
+        if manifest is None:
+            state = SplitState.NOT_BUILT
+        elif isinstance(manifest, StaleCacheError):
+            state = SplitState.STALE
+        elif isinstance(manifest, ManifestError):
+            state = SplitState.UNREADABLE
+        elif is_up_to_date(manifest, spec, key.directory(cache_root)):
+            state = SplitState.UP_TO_DATE
+        else:
+            state = SplitState.STALE
         if not spec.annotations.is_file():
-            state = "annotation file missing"
-        registered.append({"name": spec.name, "split": spec.split, "annotations": str(spec.annotations), "state": state})
-    caches = []
+            state = SplitState.ANNOTATIONS_MISSING
+        registered.append(
+            {"name": spec.name, "split": spec.split, "annotations": str(spec.annotations), "state": state})
+    caches, skipped = [], []
     for (name, split), manifest in cached.items():
+        split_dir = cache.CacheKey(name, split).directory(cache_root)
+        if isinstance(manifest, ManifestError):
+            skipped.append({"name": name, "split": split, "problem": manifest.problem, "command": manifest.command})
+            continue
         caches.append({
-            "name": name, "split": split, "synthetic": manifest.get("synthetic", False),
-            "counts": manifest.get("counts", {}), "keypoint_schema": manifest.get("keypoint_schema", {}).get("name"),
-            "scenes": (cache.CacheKey(name, split).directory(cache_root) / cache.SCENES_FILE).is_file(),
-            "built_at": manifest.get("built_at"), "definitions": manifest.get("definitions", {}),
-            "warnings": manifest.get("warnings", []), "missing_images": manifest.get("inputs", {}).get("images", {}).get("n_missing", 0),
+            "name": name, "split": split, "synthetic": manifest.synthetic,
+            "counts": msgspec.to_builtins(manifest.counts), "keypoint_schema": manifest.keypoint_schema.name,
+            "scenes": manifest.scenes is not None and (split_dir / cache.SCENES_FILE).is_file(),
+            "built_at": manifest.built_at, "definitions": _definition_lines(manifest),
+            "area_sources": [s.value for s in manifest.definitions.area_sources],
+            "warnings": manifest.warnings, "missing_images": manifest.inputs.images.n_missing,
+            "problem": _problem(manifest, split_dir),
+            "command": rebuild_command(split_dir, manifest),
         })
-    return {"registry": str(registry), "cache_dir": str(cache_root), "registered": registered, "cached": caches}
+    return {"registry": str(registry), "cache_dir": str(cache_root), "registered": registered,
+            "cached": caches, "skipped": skipped}
+
+
+def _definition_lines(manifest: Manifest) -> dict[str, str]:
+    d = manifest.definitions
+    return {
+        "crowd_index": d.crowd_index, "crowding": d.crowding, "visibility": d.visibility_rule,
+        "default_size": d.default_size, "crowd_levels": "; ".join(d.crowd_levels),
+        "density_levels": d.density_levels,
+    }
 
 
 def info_lines(registry: Path, cache_root: Path) -> list[str]:
@@ -39,24 +100,27 @@ def info_lines(registry: Path, cache_root: Path) -> list[str]:
         lines.append("  (nothing registered: see README, 'Registering a dataset')")
     lines += [f"  {r['name']}/{r['split']}: {r['state']} ({r['annotations']})" for r in doc["registered"]]
     lines.append(f"cache: {doc['cache_dir']}")
-    if not doc["cached"]:
+    if not doc["cached"] and not doc["skipped"]:
         lines.append("  (no caches: run `python -m analysis demo` or `python -m analysis build`)")
     for c in doc["cached"]:
         n = c["counts"]
-        per_image = n.get("persons", 0) / n["images"] if n.get("images") else 0.0
+        per_image = n["persons"] / n["images"] if n["images"] else 0.0
         tags = [t for t, on in (("synthetic", c["synthetic"]), ("scenes", c["scenes"])) if on]
         lines.append(
             f"  {c['name']}/{c['split']}{' [' + ', '.join(tags) + ']' if tags else ''}: "
-            f"{n.get('images', 0)} images, {n.get('persons', 0)} persons ({per_image:.2f}/image), "
-            f"{n.get('crowd_regions', 0)} crowd regions, {c['keypoint_schema']} joints"
+            f"{n['images']} images, {n['persons']} persons ({per_image:.2f}/image), "
+            f"{n['crowd_regions']} crowd regions, {c['keypoint_schema']} joints"
             + (f", {c['missing_images']} image files missing" if c["missing_images"] else "")
-            + f"; area sources: {', '.join(c['definitions'].get('area_sources', []))}"
+            + f"; area sources: {', '.join(c['area_sources'])}"
         )
+        if c["problem"]:
+            lines.append(f"    {c['problem']}; rebuild it with `{c['command']}`")
         for warning in c["warnings"]:
             lines.append(f"    warning: {warning}")
+    for s in doc["skipped"]:
+        lines.append(f"  {s['name']}/{s['split']}: skipped, {s['problem']}; rebuild it with `{s['command']}`")
     if doc["cached"]:
         lines.append("definitions (applied at view time; the cache keeps raw quantities):")
         for name, text in doc["cached"][0]["definitions"].items():
-            if name != "area_sources":  # per dataset, above
-                lines.append(f"  {name}: {text}")
+            lines.append(f"  {name}: {text}")
     return lines

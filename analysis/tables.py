@@ -1,10 +1,15 @@
-"""Columnar dataset + crowding -> the images and instances tables of the cache contract."""
+"""Columnar dataset + crowding -> the images and instances tables of the cache contract.
+
+The column types are ``analysis.cache.IMAGES_SCHEMA`` / ``INSTANCES_SCHEMA``; building
+the tables against them makes any drift an error here, not a surprise for a reader.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
 
+from analysis.cache import IMAGES_SCHEMA, INSTANCES_SCHEMA
 from analysis.crowding import Crowding
 from analysis.loading import PoseDataset
 
@@ -32,7 +37,7 @@ def images_table(dataset: str, split: str, data: PoseDataset, crowding: Crowding
         "crowd_index": pa.array(crowding.crowd_index, pa.float64()),
         "crowd_index_stored": _nullable(stored, np.isnan(stored), pa.float64()),
         "source": pa.array(img.source, pa.string()),
-    })
+    }, schema=IMAGES_SCHEMA)
 
 
 def instances_table(dataset: str, split: str, data: PoseDataset, crowding: Crowding) -> pa.Table:
@@ -63,4 +68,4 @@ def instances_table(dataset: str, split: str, data: PoseDataset, crowding: Crowd
         "n_visible": pa.array(visible.sum(axis=1), pa.int32()),
         "crowding": pa.array(crowding.ratio, pa.float64()),
         "keypoints": keypoints,
-    })
+    }, schema=INSTANCES_SCHEMA)

@@ -12,7 +12,7 @@ b. ``orjson.loads`` of the file alone (the read is timed separately), with
 c. a msgspec typed decode that skips ``segmentation`` (only the fields the
    tables need; ``keypoints: list[int | float]``), default gc and gc off;
 d. the baseline: pycocotools ``COCO()`` + a per-image loop computing the same
-   columns (``benchmarks/reference.py``).
+   columns (``tests/reference/coco_reference.py``).
 
 It prints a table and the targets with PASS / FAIL:
 build / orjson.loads <= 0.8, pycocotools / build >= 3, build peak RSS <= 1.2 GB,
@@ -114,7 +114,7 @@ def _worker_msgspec(path: str, disable_gc: bool) -> dict[str, Any]:
 
 
 def _worker_pycocotools(path: str) -> dict[str, Any]:
-    from benchmarks.reference import load_coco, reference_tables
+    from tests.reference.coco_reference import load_coco, reference_tables
 
     t0 = time.perf_counter()
     coco = load_coco(path)

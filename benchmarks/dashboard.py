@@ -21,13 +21,30 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+import msgspec
+
 from analysis import cache
-from analysis.schema import COCO17, CROWDPOSE14
+from analysis.build import code_version
+from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, SizeEdges
+from analysis.manifest import (
+    BuildOptions,
+    Counts,
+    Definitions,
+    FileFingerprint,
+    Inputs,
+    KeypointSchemaRecord,
+    Manifest,
+    ScenesFacts,
+    VisibilityConvention,
+    table_file,
+    write_manifest,
+)
+from analysis.schema import COCO17, CROWDPOSE14, KeypointSchema
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 TARGET_S = 0.3
 VIEWS = ["overview", "people", "size", "crowding", "scenes", "keypoints", "browse"]
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  #: 2: cache format 2 (typed manifest, exact table schemas)
 
 
 def write_synthetic_caches(root: Path, n_persons: int = 1_000_000, seed: int = 0) -> Path:
@@ -90,14 +107,29 @@ def write_synthetic_caches(root: Path, n_persons: int = 1_000_000, seed: int = 0
             "p_indoor": rng.uniform(0, 1, n_s), "model": pa.array(["synthetic"] * n_s),
         })
         cache.write_parquet(scenes, folder / cache.SCENES_FILE)
-        cache.write_json({
-            "dataset": name, "split": "train", "synthetic": True,
-            "schema_version": cache.SCHEMA_VERSION, "keypoint_schema": schema.to_json(),
-            "generator": f"benchmarks.dashboard v{GENERATOR_VERSION}",
-            "counts": {"images": n_img, "persons": n_p}, "scenes": {"entropy_base": None},
-            "inputs": {"images": {"path": None}},
-        }, folder / cache.MANIFEST_FILE)
+        write_manifest(_manifest(name, schema, folder, n_img, n_p, has_segm), folder)
     return root
+
+
+def _manifest(name: str, schema: KeypointSchema, folder: Path, n_img: int, n_p: int, has_segm: bool) -> Manifest:
+    """A complete manifest for one synthetic split: the same struct the build writes."""
+    visibility = VisibilityConvention.COCO
+    return Manifest(
+        dataset=name, split="train", synthetic=True, schema_version=cache.SCHEMA_VERSION,
+        code_version=code_version(), built_at="",
+        options=BuildOptions(),
+        inputs=Inputs(annotations=FileFingerprint(path=f"synthetic:{name}", size=0, mtime_ns=0)),
+        keypoint_schema=msgspec.convert(schema.to_json(), KeypointSchemaRecord),
+        definitions=Definitions(
+            crowd_index=CROWD_INDEX_DEFINITION, crowding="synthetic", visibility=visibility,
+            visibility_rule=visibility.rule,
+            area_sources=[s for s in AreaSource if s is not AreaSource.SEGM or has_segm],
+            default_size=SizeEdges().description, crowd_levels=[], density_levels=""),
+        counts=Counts(images=n_img, annotations=n_p, persons=n_p, crowd_regions=0, images_without_persons=0,
+                      reference_persons=0, images_with_stored_crowd_index=0, joints=schema.n_joints, skipped=0),
+        tables={f: table_file(folder / f) for f in (cache.IMAGES_FILE, cache.INSTANCES_FILE, cache.SCENES_FILE)},
+        scenes=ScenesFacts(model="synthetic", entropy_base=None, n_images=n_img, n_ok=n_img),
+    )
 
 
 def ensure_caches(n_persons: int) -> Path:

@@ -11,14 +11,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from analysis import cache as cache_mod
+from analysis.build import code_version
 from analysis.cache import CacheKey
+from analysis.manifest import (
+    KeypointSchemaRecord,
+    Manifest,
+    ManifestError,
+    read_manifest,
+    rebuild_command,
+    table_problems,
+)
 
 PERSON_COLUMNS = [
     "dataset", "split", "ann_id", "image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
@@ -40,6 +48,10 @@ class Caches:
         root: the cache root.
         keys: the cached splits.
         manifests: manifest per ``str(key)``.
+        skipped: ``str(key)`` -> why a split under the root was left out (unreadable,
+            damaged, or of another cache format) and the command that rebuilds it.
+        outdated: ``str(key)`` -> a note for splits read although an older build of
+            the code wrote them (same cache format), with the command that rebuilds them.
         images: one row per image (``dataset``, ``split``, ``source`` categorical),
             plus ``entropy`` (NaN where scenes were not computed) and ``key``.
         persons: non-crowd instances, plus ``img`` (row in ``images``), ``row`` (row
@@ -51,25 +63,25 @@ class Caches:
 
     root: Path
     keys: list[CacheKey]
-    manifests: dict[str, dict[str, Any]]
+    manifests: dict[str, Manifest]
     images: pd.DataFrame
     persons: pd.DataFrame
     crowd_regions: pd.DataFrame
     scenes: pd.DataFrame | None
     datasets: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    outdated: dict[str, str] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         return not self.keys
 
-    def manifest(self, dataset: str, split: str) -> dict[str, Any]:
-        return self.manifests.get(f"{dataset}/{split}", {})
+    def manifest(self, dataset: str, split: str) -> Manifest:
+        """The manifest of a loaded split."""
+        return self.manifests[f"{dataset}/{split}"]
 
     def synthetic(self, dataset: str) -> bool:
-        return any(
-            bool(m.get("synthetic")) for k, m in self.manifests.items()
-            if k.split("/")[0] == dataset
-        )
+        return any(m.synthetic for k, m in self.manifests.items() if k.split("/")[0] == dataset)
 
 
 def _categorical(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -79,21 +91,58 @@ def _categorical(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return df
 
 
+def _read_split(root: Path, key: CacheKey) -> tuple[Manifest, pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """One split's manifest, images, instances (view columns) and scenes.
+
+    Raises:
+        ManifestError, CacheFileError: unreadable, damaged, or of another cache format.
+    """
+    split_dir = key.directory(root)
+    manifest = read_manifest(split_dir)
+    if manifest is None:
+        raise ManifestError(split_dir, "missing", rebuild_command(split_dir))
+    names = tuple(manifest.tables)
+    problems = table_problems(split_dir, manifest, names)
+    if problems:
+        raise cache_mod.CacheFileError(
+            f"{split_dir}: {'; '.join(problems)}; rebuild it with `{rebuild_command(split_dir, manifest)}`")
+    images = cache_mod.read_images(root, key)
+    inst = cache_mod.read_instances(root, key, columns=PERSON_COLUMNS)
+    scenes = cache_mod.read_scenes(root, key) if cache_mod.SCENES_FILE in names else None
+    return manifest, images, inst, scenes
+
+
 def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
-    """Read every split's images, instances (no keypoints) and scenes once."""
+    """Read every split's images, instances (no keypoints) and scenes once.
+
+    A split that cannot be read (see :func:`_read_split`) is left out and named in
+    ``Caches.skipped``; the others load as usual.
+    """
     root = Path(root)
     keys = cache_mod.list_caches(root) if keys is None else keys
-    manifests: dict[str, dict[str, Any]] = {}
+    manifests: dict[str, Manifest] = {}
+    skipped: dict[str, str] = {}
+    outdated: dict[str, str] = {}
+    loaded: list[CacheKey] = []
     images_parts, person_parts, crowd_parts, scene_parts = [], [], [], []
     offset = 0
     for key in keys:
-        manifests[str(key)] = cache_mod.read_manifest(root, key) or {}
-        images = cache_mod.read_images(root, key)
+        try:
+            manifest, images, inst, scenes = _read_split(root, key)
+        except (ManifestError, cache_mod.CacheFileError) as exc:
+            skipped[str(key)] = str(exc)
+            continue
+        loaded.append(key)
+        manifests[str(key)] = manifest
+        if manifest.code_version != code_version():
+            outdated[str(key)] = (
+                f"{key} was built by analysis {manifest.code_version} (this is {code_version()}); "
+                f"rebuild it with `{rebuild_command(key.directory(root), manifest)}`"
+            )
         images = images.reset_index(drop=True)
         images["key"] = str(key)
         index = pd.Series(np.arange(len(images)) + offset, index=images["image_id"].to_numpy())
         index = index[~index.index.duplicated()]
-        inst = cache_mod.read_instances(root, key, columns=PERSON_COLUMNS)
         inst["row"] = np.arange(len(inst), dtype=np.int64)
         img = index.reindex(inst["image_id"].to_numpy()).to_numpy()
         known = ~np.isnan(img)
@@ -103,7 +152,6 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
         person_parts.append(inst.loc[~crowd, KEEP_PERSON_COLUMNS])
         crowd_parts.append(inst.loc[crowd, ["dataset", "split", "image_id", "bbox_x", "bbox_y",
                                             "bbox_w", "bbox_h", "img"]])
-        scenes = cache_mod.read_scenes(root, key)
         if scenes is not None and len(scenes):
             simg = index.reindex(scenes["image_id"].to_numpy()).to_numpy()
             ok = ~np.isnan(simg)
@@ -144,8 +192,8 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
     crowd_regions = _categorical(crowd_regions, ["dataset", "split"])
     if scenes is not None:
         scenes = _categorical(scenes, ["dataset", "split"])
-    datasets = sorted({k.dataset for k in keys})
-    return Caches(root, list(keys), manifests, images, persons, crowd_regions, scenes, datasets)
+    datasets = sorted({k.dataset for k in loaded})
+    return Caches(root, loaded, manifests, images, persons, crowd_regions, scenes, datasets, skipped, outdated)
 
 
 def load_keypoints(root: Path | str, key: CacheKey) -> np.ndarray:
@@ -168,23 +216,14 @@ def load_keypoints(root: Path | str, key: CacheKey) -> np.ndarray:
     return out
 
 
-def keypoint_schema(manifest: dict[str, Any], n_joints: int) -> tuple[list[str], list[tuple[int, int]]]:
-    """Joint names and 0-based skeleton of a split, from its manifest.
+def keypoint_schema(schema: KeypointSchemaRecord, n_joints: int) -> tuple[list[str], list[tuple[int, int]]]:
+    """Joint names and 0-based skeleton of a split, from its manifest's ``keypoint_schema``.
 
     Never assumes 17 joints: when the manifest names no joints (or a different
     count), generic ``joint_i`` names fill in and the skeleton keeps valid pairs.
     """
-    schema = manifest.get("keypoint_schema") or {}
-    names = list(schema.get("joint_names") or [])[:n_joints]
+    names = list(schema.joint_names)[:n_joints]
     names += [f"joint_{i}" for i in range(len(names), n_joints)]
-    skeleton = [
-        (int(a), int(b)) for a, b in (schema.get("skeleton") or [])
-        if 0 <= int(a) < n_joints and 0 <= int(b) < n_joints
-    ]
+    skeleton = [(a, b) for a, b in schema.skeleton if 0 <= a < n_joints and 0 <= b < n_joints]
     return names, skeleton
 
-
-def images_root(manifest: dict[str, Any]) -> Path | None:
-    """The folder a split's images live in (``inputs.images.path``), or None."""
-    path = ((manifest.get("inputs") or {}).get("images") or {}).get("path")
-    return Path(path) if path else None

@@ -22,6 +22,7 @@ DEMO_COMMAND = "python -m analysis demo"
 BUILD_COMMAND = "python -m analysis build"
 _CTX = "_poseatlas_ctx"
 _ZIP = "_poseatlas_zip"
+_NOTES = "_poseatlas_cache_notes"
 
 
 @dataclass
@@ -134,12 +135,15 @@ def sidebar(c: Caches) -> tuple[query.Controls, str]:
 
 def setup() -> Context | None:
     """Load caches, draw the sidebar, apply the filters (called once per rerun by app.py)."""
+    st.session_state[_NOTES] = ([], [])
     root = paths.cache_root()
     try:
         c = data.caches()
     except Exception as exc:  # a damaged cache file: say which, never a traceback
         st.session_state[_CTX] = ("error", f"could not read the caches under {root}: {exc}")
         return None
+    # Damaged or stale splits are left out one by one; each page names them.
+    st.session_state[_NOTES] = (list(c.skipped.values()), list(c.outdated.values()))
     if c.empty:
         st.session_state[_CTX] = None
         return None
@@ -154,9 +158,17 @@ def context() -> Context:
     """This rerun's context; stops the page with a clear message when there is nothing to show."""
     ctx = st.session_state.get(_CTX)
     root = paths.cache_root()
+    skipped, outdated = st.session_state.get(_NOTES, ([], []))
+    for note in skipped:
+        st.warning(f"Split left out: {note}", icon=":material/warning:")
+    for note in outdated:
+        st.info(f"Stale cache: {note}", icon=":material/update:")
     if isinstance(ctx, tuple):
         st.error(ctx[1])
         st.markdown(f"Rebuild the caches: `{BUILD_COMMAND} --force --cache-dir {root}`")
+        st.stop()
+    if ctx is None and skipped:
+        st.info(f"No readable cache under `{root}`: rebuild the splits named above.")
         st.stop()
     if ctx is None:
         st.info(f"No caches found under `{root}`.")

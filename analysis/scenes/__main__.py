@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from analysis.errors import PoseAtlasError
+from analysis.errors import run_reporting_errors
 from analysis.scenes.cli import add_fetch_places365_arguments, add_scenes_parser, run_fetch_places365
 
 
@@ -21,14 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     add_fetch_places365_arguments(fetch)
     fetch.set_defaults(func=run_fetch_places365)
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except PoseAtlasError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    return run_reporting_errors(lambda: args.func(args))
 
 
 if __name__ == "__main__":

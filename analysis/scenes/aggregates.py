@@ -5,7 +5,7 @@ functions of the DataFrame (columns ``entropy``, ``top5_ids``, ``p_indoor``) and
 never read files.  Conventions, stated once here and in every result:
 
 - **Entropy unit.** The ``entropy`` column is in the base the scenes were
-  computed with (``manifest["scenes"]["entropy_base"]``: null = e = nats).  Pass it
+  computed with (``manifest.scenes.entropy_base``: None = e = nats).  Pass it
   as ``entropy_base``; results are in the same unit.
 - **Mean / variance of per-image entropy** (the SmallPose paper's Table 4): the
   arithmetic mean and the *population* variance (``ddof=0``, divide by N) by
@@ -21,7 +21,7 @@ never read files.  Conventions, stated once here and in every result:
   same entropy (unit free).
 
 Names of categories come from a :class:`~analysis.scenes.labels.SceneLabels`, a
-plain list of 365 names, or ``manifest["scenes"]["categories"]`` (see
+plain list of 365 names, or ``manifest.scenes.categories`` (see
 :func:`labels_from_manifest`); without any, classes are named ``class_<id>``.
 """
 
@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from analysis.manifest import Manifest
 from analysis.scenes.entropy import convert_entropy, entropy
 from analysis.scenes.labels import N_CLASSES, SceneLabels
 
@@ -104,12 +105,11 @@ def _names(labels: SceneLabels | Sequence[str] | None) -> list[str]:
     return list(labels)
 
 
-def labels_from_manifest(manifest: Mapping[str, Any] | None) -> list[str] | None:
+def labels_from_manifest(manifest: Manifest | None) -> list[str] | None:
     """Category names stored in a cache manifest by the scenes run, if any."""
-    if not manifest:
+    if manifest is None or manifest.scenes is None:
         return None
-    names = (manifest.get("scenes") or {}).get("categories")
-    return list(names) if names else None
+    return list(manifest.scenes.categories) or None
 
 
 def top1_ids(scenes: pd.DataFrame) -> npt.NDArray[np.int64]:

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from analysis.cache import DEFAULT_CACHE_DIR, CacheKey
 from analysis.errors import PoseAtlasError
+from analysis.scenes.entropy import entropy_base_problem
 from analysis.scenes.fetch import CHECKPOINTS, fetch_places365
 from analysis.scenes.labels import DEFAULT_MODELS_DIR
-from analysis.scenes.options import DEFAULT_BATCH_SIZE, DEFAULT_SHARD_SIZE, SUPPORTED_ARCHS, SceneOptions
+from analysis.scenes.options import DEFAULTS, SUPPORTED_ARCHS, SceneOptions
 
 # torch (about 1.5 s and 700 MB to import) is imported inside the functions that
 # run a model, so that building parsers here costs every other command nothing.
@@ -36,8 +37,9 @@ def _base(text: str) -> float | None:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r} (use e, 2, 10, ...)") from None
-    if not value > 0 or value == 1 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"entropy base must be positive and not 1, got {text}")
+    problem = entropy_base_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return None if math.isclose(value, math.e) else value
 
 
@@ -57,25 +59,25 @@ def _non_negative(text: str) -> int:
 
 def add_scene_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The model/runtime flags shared by ``scenes`` and ``build --scenes``."""
-    parser.add_argument("--weights", type=Path, default=None,
+    parser.add_argument("--weights", type=Path, default=DEFAULTS.weights,
                         help="Places365 checkpoint (default: data/models/<arch>_places365.pth.tar); "
                              "label files are looked up beside it, then in --models-dir")
-    parser.add_argument("--arch", choices=SUPPORTED_ARCHS, default=None,
+    parser.add_argument("--arch", choices=SUPPORTED_ARCHS, default=DEFAULTS.arch,
                         help="architecture (default: read from the checkpoint; resnet18 for the default file)")
-    parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
-                        help="where `fetch places365` put the files (default: data/models)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda")
-    parser.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE)
-    parser.add_argument("--workers", type=_non_negative, default=None,
+    parser.add_argument("--models-dir", type=Path, default=DEFAULTS.models_dir,
+                        help=f"where `fetch places365` put the files (default: {DEFAULTS.models_dir})")
+    parser.add_argument("--device", default=DEFAULTS.device, help="auto (CUDA when available) | cpu | cuda")
+    parser.add_argument("--batch-size", type=_positive, default=DEFAULTS.batch_size)
+    parser.add_argument("--workers", type=_non_negative, default=DEFAULTS.workers,
                         help="image-decoding worker processes (default: cores - 1)")
-    parser.add_argument("--threads", type=_positive, default=None,
+    parser.add_argument("--threads", type=_positive, default=DEFAULTS.threads,
                         help="torch threads for CPU inference (default: torch's)")
-    parser.add_argument("--entropy-base", type=_base, default=None,
+    parser.add_argument("--entropy-base", type=_base, default=DEFAULTS.entropy_base,
                         help="logarithm base of the entropy: e (default, nats), 2 (bits), ...")
-    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+    parser.add_argument("--backend", choices=("local", "ray"), default=DEFAULTS.backend,
                         help="local (this machine) or ray (a Ray cluster, needs requirements-cluster.txt)")
-    parser.add_argument("--address", default=None, help="Ray cluster address (backend ray)")
-    parser.add_argument("--shard-size", type=_positive, default=DEFAULT_SHARD_SIZE,
+    parser.add_argument("--address", default=DEFAULTS.address, help="Ray cluster address (backend ray)")
+    parser.add_argument("--shard-size", type=_positive, default=DEFAULTS.shard_size,
                         help="images per flushed result shard (resume granularity)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -99,21 +101,24 @@ def add_scenes_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
 
 
 def options_from_args(args: argparse.Namespace) -> SceneOptions:
-    """SceneOptions from parsed ``scenes`` / ``build --scenes`` arguments."""
+    """SceneOptions from parsed ``scenes`` / ``build --scenes`` arguments.
+
+    Both parsers have every flag of :func:`add_scene_model_arguments` and ``--force``.
+    """
     return SceneOptions(
-        weights=getattr(args, "weights", None),
-        arch=getattr(args, "arch", None),
-        models_dir=Path(getattr(args, "models_dir", DEFAULT_MODELS_DIR)),
-        device=getattr(args, "device", "auto"),
-        batch_size=getattr(args, "batch_size", DEFAULT_BATCH_SIZE),
-        workers=getattr(args, "workers", None),
-        threads=getattr(args, "threads", None),
-        entropy_base=getattr(args, "entropy_base", None),
-        backend=getattr(args, "backend", "local"),
-        address=getattr(args, "address", None),
-        shard_size=getattr(args, "shard_size", DEFAULT_SHARD_SIZE),
-        force=getattr(args, "force", False),
-        progress=not getattr(args, "no_progress", False),
+        weights=args.weights,
+        arch=args.arch,
+        models_dir=Path(args.models_dir),
+        device=args.device,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        threads=args.threads,
+        entropy_base=args.entropy_base,
+        backend=args.backend,
+        address=args.address,
+        shard_size=args.shard_size,
+        force=args.force,
+        progress=not args.no_progress,
     )
 
 
@@ -128,18 +133,21 @@ def compute_scenes_for_cache(cache_root: Path, dataset: str, split: str, options
 def run_scenes(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     path = compute_scenes_for_cache(args.cache_dir, args.name, args.split, options)
-    from analysis.cache import read_manifest
+    from analysis.manifest import read_manifest
 
-    facts = (read_manifest(Path(args.cache_dir), CacheKey(args.name, args.split)) or {}).get("scenes", {})
-    rate = facts.get("images_per_s")
+    manifest = read_manifest(CacheKey(args.name, args.split).directory(Path(args.cache_dir)))
+    facts = manifest.scenes if manifest is not None else None
+    if facts is None:  # the run records its facts before it returns; this cannot happen
+        raise PoseAtlasError(f"scenes: {path} written but its manifest records no scene run")
+    rate = facts.images_per_s
     print(
-        f"scenes: {path} ({facts.get('n_ok', '?')} images, {facts.get('n_failed', 0)} failed"
-        + (f", {rate} images/s" if rate else "") + f"; model {facts.get('model', '?')})"
+        f"scenes: {path} ({facts.n_ok} images, {facts.n_failed} failed"
+        + (f", {rate} images/s" if rate else "") + f"; model {facts.model})"
     )
-    for failure in facts.get("failures", [])[:10]:
-        print(f"  skipped {failure['file_name']}: {failure['reason']}", file=sys.stderr)
-    if facts.get("n_failed", 0) > 10:
-        print(f"  ... and {facts['n_failed'] - 10} more (see manifest.json)", file=sys.stderr)
+    for failure in facts.failures[:10]:
+        print(f"  skipped {failure.file_name}: {failure.reason}", file=sys.stderr)
+    if facts.n_failed > 10:
+        print(f"  ... and {facts.n_failed - 10} more (see manifest.json)", file=sys.stderr)
     return 0
 
 
@@ -158,7 +166,7 @@ def run_fetch_places365(args: argparse.Namespace) -> int:
 
     paths = fetch_places365(
         args.arch, Path(args.models_dir), base_url=args.base_url,
-        progress=not getattr(args, "no_progress", False), force=getattr(args, "force", False),
+        progress=not args.no_progress, force=args.force,
     )
     ckpt = paths[CHECKPOINTS[args.arch]]
     try:

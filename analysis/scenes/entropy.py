@@ -15,12 +15,22 @@ import numpy.typing as npt
 TOP_K = 5
 
 
+def entropy_base_problem(base: float | None) -> str | None:
+    """Why ``base`` cannot be the logarithm base of an entropy; None when it can (None = e).
+
+    The one rule the CLI, :class:`~analysis.scenes.options.SceneOptions` and the
+    functions below apply: positive, finite and not 1.
+    """
+    if base is None or (base > 0 and base != 1 and not math.isinf(base)):
+        return None
+    return f"entropy base must be positive, finite and not 1, got {base:g}"
+
+
 def _log_base(base: float | None) -> float:
-    if base is None:
-        return 1.0
-    if not base > 0 or base == 1:
-        raise ValueError(f"entropy base must be positive and not 1, got {base}")
-    return math.log(base)
+    problem = entropy_base_problem(base)
+    if problem:
+        raise ValueError(problem)
+    return 1.0 if base is None else math.log(base)
 
 
 def entropy(probs: npt.ArrayLike, base: float | None = None, axis: int = -1) -> npt.NDArray[np.float64]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.errors import PoseAtlasError
+from analysis.scenes.entropy import entropy_base_problem
 from analysis.scenes.labels import DEFAULT_MODELS_DIR
 
 DEFAULT_ARCH = "resnet18"
@@ -28,7 +30,10 @@ SUPPORTED_ARCHS = tuple(RESNET_BLOCKS)
 
 @dataclass(frozen=True)
 class SceneOptions:
-    """How to compute scenes; every field has a sensible default."""
+    """How to compute scenes; every field has a sensible default.
+
+    These defaults are the only ones: the CLI's flags take theirs from :data:`DEFAULTS`.
+    """
 
     weights: Path | None = None  #: None: <models_dir>/<arch>_places365.pth.tar
     arch: str | None = None  #: None: read from the checkpoint (resnet18 for the default file)
@@ -45,7 +50,23 @@ class SceneOptions:
     force: bool = False  #: recompute even when scenes.parquet is up to date
     progress: bool = True
 
+    def validate(self) -> None:
+        """Raise :class:`PoseAtlasError` naming the first option out of range."""
+        if self.batch_size < 1:
+            raise PoseAtlasError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.workers is not None and self.workers < 0:
+            raise PoseAtlasError(f"--workers must be >= 0, got {self.workers}")
+        if self.shard_size < 1:
+            raise PoseAtlasError(f"shard size must be at least 1, got {self.shard_size}")
+        problem = entropy_base_problem(self.entropy_base)
+        if problem:
+            raise PoseAtlasError(f"--entropy-base: {problem}")
+
     def weights_path(self) -> Path:
         if self.weights is not None:
             return Path(self.weights)
         return Path(self.models_dir) / f"{self.arch or DEFAULT_ARCH}_places365.pth.tar"
+
+
+#: The defaults of every scenes option (the CLI's flags show and use these).
+DEFAULTS = SceneOptions()

@@ -2,7 +2,8 @@
 
 A run over ``<cache>/<dataset>/<split>/``:
 
-1. reads ``manifest.json`` (images at ``manifest["inputs"]["images"]["path"]``)
+1. reads ``manifest.json`` (images at ``manifest.inputs.images.path``, see
+   :func:`analysis.manifest.images_root`)
    and ``images.parquet`` (``image_id``, ``file_name``);
 2. loads the checkpoint and the label files; the model id ``arch@sha256-prefix``
    and the entropy base identify the run;
@@ -13,8 +14,8 @@ A run over ``<cache>/<dataset>/<split>/``:
    process) goes on where it stopped.  A different model/base/image list, or
    ``force``, starts afresh;
 4. writes ``scenes.parquet`` atomically (rows in images.parquet order, failed
-   images left out), then records the run in ``manifest["scenes"]``
-   (read-modify-write, atomic), then removes the partial folder.
+   images left out), then records the run in ``manifest.scenes``
+   (read-modify-write under the split's lock, atomic), then removes the partial folder.
 
 Failed images (missing, not an image, truncated, ...) are listed in the manifest
 with their file name and reason; the run goes on without them.
@@ -23,7 +24,6 @@ with their file name and reason; the run goes on without them.
 from __future__ import annotations
 
 import hashlib
-import math
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -39,8 +39,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from analysis.cache import IMAGES_FILE, MANIFEST_FILE, SCENES_FILE, SCENES_PARTIAL_DIR, write_json, write_parquet
+from analysis.cache import (
+    IMAGES_FILE,
+    MANIFEST_FILE,
+    SCENES_FILE,
+    SCENES_PARTIAL_DIR,
+    SCENES_SCHEMA,
+    split_lock,
+    write_json,
+    write_parquet,
+)
 from analysis.errors import PoseAtlasError
+from analysis.manifest import (
+    Manifest,
+    SceneFailure,
+    ScenesFacts,
+    images_root,
+    read_manifest,
+    table_file,
+    write_manifest,
+)
 from analysis.scenes.checkpoint import LoadedModel, load_checkpoint
 from analysis.scenes.entropy import TOP_K
 from analysis.scenes.labels import SceneLabels, find_labels
@@ -50,16 +68,6 @@ from analysis.scenes.pipeline import PREPROCESSING, BatchResult, default_workers
 PARTIAL_DIR = SCENES_PARTIAL_DIR
 RUN_FILE = "run.json"
 
-SCENES_SCHEMA = pa.schema([
-    ("dataset", pa.string()),
-    ("split", pa.string()),
-    ("image_id", pa.int64()),
-    ("entropy", pa.float64()),
-    ("top5_ids", pa.list_(pa.int16())),
-    ("top5_probs", pa.list_(pa.float32())),
-    ("p_indoor", pa.float64()),
-    ("model", pa.string()),
-])
 SHARD_SCHEMA = pa.schema([
     ("image_id", pa.int64()),
     ("entropy", pa.float64()),
@@ -79,23 +87,21 @@ class _Progress:
 # --------------------------------------------------------------------------- inputs
 
 
-def _read_manifest(cache_dir: Path) -> dict[str, Any]:
-    path = cache_dir / MANIFEST_FILE
-    if not path.is_file():
+def _read_manifest(cache_dir: Path) -> Manifest:
+    manifest = read_manifest(cache_dir)
+    if manifest is None:
         raise PoseAtlasError(f"no cache at {cache_dir} (no {MANIFEST_FILE}); build the dataset first")
-    return orjson.loads(path.read_bytes())
+    return manifest
 
 
-def images_root(manifest: dict[str, Any], cache_dir: Path) -> Path:
-    """Folder of the images, from ``manifest["inputs"]["images"]["path"]``."""
-    images = (manifest.get("inputs") or {}).get("images") or {}
-    path = images.get("path") if isinstance(images, dict) else None
-    if not path:
+def _images_root(manifest: Manifest, cache_dir: Path) -> Path:
+    """The image folder the split was built with; an error when there is none to classify."""
+    root = images_root(manifest)
+    if root is None:
         raise PoseAtlasError(
             f"{cache_dir} was built without --images, so there are no images to classify; "
             f"rebuild it with `python -m analysis build ... --images DIR`"
         )
-    root = Path(path)
     if not root.is_dir():
         raise PoseAtlasError(f"image folder {root} (recorded in {cache_dir / MANIFEST_FILE}) not found")
     return root
@@ -210,18 +216,6 @@ def backend_results(
 # --------------------------------------------------------------------------- run
 
 
-def _validate(options: SceneOptions) -> None:
-    if options.batch_size < 1:
-        raise PoseAtlasError(f"--batch-size must be at least 1, got {options.batch_size}")
-    if options.workers is not None and options.workers < 0:
-        raise PoseAtlasError(f"--workers must be >= 0, got {options.workers}")
-    if options.shard_size < 1:
-        raise PoseAtlasError(f"shard size must be at least 1, got {options.shard_size}")
-    b = options.entropy_base
-    if b is not None and (not b > 0 or b == 1 or math.isinf(b)):
-        raise PoseAtlasError(f"--entropy-base must be positive and not 1, got {b}")
-
-
 def compute_scenes(
     cache_dir: Path, options: SceneOptions = SceneOptions(), *,
     dataset: str | None = None, split: str | None = None,
@@ -240,9 +234,9 @@ def compute_scenes(
     cache_dir = Path(cache_dir)
     dataset = dataset or cache_dir.parent.name
     split = split or cache_dir.name
-    _validate(options)
+    options.validate()
     manifest = _read_manifest(cache_dir)
-    root = images_root(manifest, cache_dir)
+    root = _images_root(manifest, cache_dir)
     images = _image_list(cache_dir)
     weights = options.weights_path()
     labels = find_labels(weights, options.models_dir)
@@ -258,13 +252,14 @@ def compute_scenes(
         "images": _fingerprint(images, root),
     }
     scenes_path = cache_dir / SCENES_FILE
-    previous = manifest.get("scenes") or {}
+    previous = manifest.scenes
     if (
         not options.force
         and scenes_path.is_file()
-        and previous.get("model") == run["model"]
-        and previous.get("entropy_base") == run["entropy_base"]
-        and previous.get("images_fingerprint") == run["images"]
+        and previous is not None
+        and previous.model == run["model"]
+        and previous.entropy_base == run["entropy_base"]
+        and previous.images_fingerprint == run["images"]
     ):
         return scenes_path
 
@@ -328,36 +323,40 @@ def compute_scenes(
     )
     write_parquet(table, scenes_path)
 
-    facts = {
-        "model": loaded.model_id,
-        "arch": loaded.arch,
-        "weights": str(loaded.path),
-        "weights_sha256": loaded.sha256,
-        "entropy_base": options.entropy_base,
-        "entropy_unit": "nats" if options.entropy_base is None else f"log base {options.entropy_base:g}",
-        "preprocessing": PREPROCESSING,
-        "top_k": TOP_K,
-        "images_fingerprint": run["images"],
-        "n_images": len(images),
-        "n_ok": len(good),
-        "n_failed": len(bad),
-        "failures": [
-            {"image_id": int(i), "file_name": str(names[int(i)]), "reason": str(r)}
+    facts = ScenesFacts(
+        model=loaded.model_id,
+        arch=loaded.arch,
+        weights=str(loaded.path),
+        weights_sha256=loaded.sha256,
+        entropy_base=options.entropy_base,
+        entropy_unit="nats" if options.entropy_base is None else f"log base {options.entropy_base:g}",
+        preprocessing=PREPROCESSING,
+        top_k=TOP_K,
+        images_fingerprint=run["images"],
+        n_images=len(images),
+        n_ok=len(good),
+        n_failed=len(bad),
+        failures=[
+            SceneFailure(image_id=int(i), file_name=str(names[int(i)]), reason=str(r))
             for i, r in zip(bad.index, bad["reason"], strict=True)
         ],
-        "n_computed_this_run": n_new,
-        "n_resumed": n_resumed,
-        "seconds": round(seconds, 3),
-        "images_per_s": round(n_new / seconds, 2) if seconds > 0 and n_new else None,
-        "device": device,
-        "backend": options.backend,
-        "batch_size": options.batch_size,
-        "workers": default_workers() if options.workers is None else options.workers,
-        "categories": list(labels.names),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    current = _read_manifest(cache_dir)  # read-modify-write: keep what others wrote
-    current["scenes"] = facts
-    write_json(current, cache_dir / MANIFEST_FILE)
+        n_computed_this_run=n_new,
+        n_resumed=n_resumed,
+        seconds=round(seconds, 3),
+        images_per_s=round(n_new / seconds, 2) if seconds > 0 and n_new else None,
+        device=device,
+        backend=options.backend,
+        batch_size=options.batch_size,
+        workers=default_workers() if options.workers is None else options.workers,
+        categories=list(labels.names),
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    # Read-modify-write under the split's lock: a build swapping the split meanwhile
+    # would otherwise be undone by an old manifest.
+    with split_lock(cache_dir):
+        current = _read_manifest(cache_dir)
+        current.scenes = facts
+        current.tables[SCENES_FILE] = table_file(scenes_path)
+        write_manifest(current, cache_dir)
     shutil.rmtree(_partial_dir(cache_dir), ignore_errors=True)
     return scenes_path

@@ -274,7 +274,8 @@ def run(plan: Plan, cache_dir: Path) -> tuple[dict[str, bytes], list[str]]:
         check_params(job.params, caches)
     keypoints = functools.cache(lambda dataset, split: load_keypoints(cache_dir, CacheKey(dataset, split)))
     named: list[Named] = []
-    notes: list[str] = []
+    # splits that could not be read are left out; outdated ones are used but named
+    notes: list[str] = [*caches.skipped.values(), *caches.outdated.values()]
     for job in plan.jobs:
         state = state_from_params(caches, job.params, job.options, keypoints)
         if not state.datasets:

@@ -8,15 +8,11 @@ from dataclasses import replace
 import numpy as np
 
 from analysis.aggregate import group_masks
+from analysis.manifest import VisibilityConvention
 from dashboard.exports.items import ExportItem, FigureItem, Note, TableItem
 from dashboard.exports.state import ViewState
 from dashboard.figures.keypoints import joint_rates, joint_rates_figure
 from dashboard.loading import keypoint_schema
-
-
-def binary_visibility(manifest: dict) -> bool:
-    """The file uses 0/1 visibility only (PoseTrack): v == 1 counts as visible."""
-    return str((manifest.get("definitions") or {}).get("visibility", "")).startswith("binary")
 
 
 def exports(state: ViewState) -> list[ExportItem]:
@@ -37,17 +33,18 @@ def exports(state: ViewState) -> list[ExportItem]:
             rows = p[(p["split"] == split).to_numpy()]
             kp = state.keypoints(name, split)
             manifest = state.manifest(name, split)
-            joints, _ = keypoint_schema(manifest, kp.shape[1] // 3)
+            joints, _ = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
             g = groups.setdefault(tuple(joints), {"vis": [], "buckets": [], "splits": [],
-                                                  "binary": binary_visibility(manifest)})
+                                                  "convention": manifest.definitions.visibility})
             g["vis"].append(kp[rows["row"].to_numpy(), 2::3])
             g["buckets"].append(rows["bucket"].to_numpy())
             g["splits"].append(split)
         for joints, g in groups.items():
             label = name if len(groups) == 1 else f"{name} ({', '.join(g['splits'])})"
+            convention = g["convention"]
             table = joint_rates(np.concatenate(g["vis"]), np.concatenate(g["buckets"]), list(joints),
-                                binary_visibility=g["binary"])
-            vis_def = "visible: v == 1 (file uses 0/1)" if g["binary"] else "visible: v == 2"
+                                binary_visibility=convention is VisibilityConvention.BINARY)
+            vis_def = convention.visible_rule
             one = replace(state, datasets=(label,))  # the caption names this figure's dataset
             fig = joint_rates_figure(table, dataset=label, caption=one.caption(
                 f"{len(joints)} joints", "labelled: v > 0", vis_def))

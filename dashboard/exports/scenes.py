@@ -50,10 +50,10 @@ def scene_inputs(state: ViewState) -> SceneInputs:
     missing = tuple(d for d in state.datasets if d not in have)
     keys = [k for k in state.caches.keys if k.dataset in datasets]
     manifests = [state.manifest(k.dataset, k.split) for k in keys]
-    runs = [m.get("scenes") or {} for m in manifests]
-    bases = {r.get("entropy_base") for r in runs if r}
+    runs = [m.scenes for m in manifests if m.scenes is not None]
+    bases = {r.entropy_base for r in runs}
     labels = next((lab for lab in map(labels_from_manifest, manifests) if lab), None)
-    models = tuple(sorted({str(r.get("model")) for r in runs if r}))
+    models = tuple(sorted({r.model for r in runs}))
     base = next(iter(bases)) if len(bases) == 1 else None
     return SceneInputs(scenes, datasets, missing, base, len(bases) > 1, labels, models)
 

@@ -8,7 +8,13 @@ import pandas as pd
 from analysis.definitions import SizeBucket
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
 from dashboard.exports.state import AreaAxis, ViewState
-from dashboard.figures.size import area_distribution, area_hist_table, bucket_table, relative_size, size_buckets
+from dashboard.figures.size import (
+    area_distribution,
+    area_hist_table,
+    bucket_table,
+    relative_size,
+    size_buckets,
+)
 
 BUCKETS = [b.value for b in SizeBucket]
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from analysis.definitions import CrowdConvention
+from analysis.manifest import Manifest
 from dashboard import query
 from dashboard.figures.common import dataset_styles
 from dashboard.filters import Filtered, apply_filters, present
@@ -122,8 +123,8 @@ class ViewState:
     def with_options(self, **changes: Any) -> ViewState:
         return replace(self, options=replace(self.options, **changes))
 
-    def manifest(self, dataset: str, split: str) -> dict[str, Any]:
-        """One split's manifest (the only manifest access of the export modules)."""
+    def manifest(self, dataset: str, split: str) -> Manifest:
+        """One split's typed manifest."""
         return self.caches.manifest(dataset, split)
 
 

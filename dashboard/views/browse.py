@@ -7,7 +7,8 @@ from PIL import Image
 from dashboard import data, paths, ui
 from dashboard.draw import draw_persons, safe_image_path
 from dashboard.filters import range_filter
-from dashboard.loading import images_root, keypoint_schema
+from analysis.manifest import images_root
+from dashboard.loading import keypoint_schema
 
 PER_PAGE = 12
 ctx = ui.context()
@@ -87,7 +88,7 @@ for i, (idx, img) in enumerate(chunk.iterrows()):
     mine = persons[persons["img"].to_numpy() == idx]
     kp = data.keypoints(dataset, split)
     rows = mine["row"].to_numpy()
-    _, skeleton = keypoint_schema(manifest, kp.shape[1] // 3)
+    _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
     boxes = mine[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
     cr = crowd[crowd["img"].to_numpy() == idx][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
     try:

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from benchmarks.reference import crowd_index, reference_tables
+from tests.reference.coco_reference import crowd_index, reference_tables
 
 CROWDPOSE_FIXTURES = [
     "mmpose/crowdpose/test_crowdpose.json",

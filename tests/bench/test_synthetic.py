@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from benchmarks.reference import load_coco, reference_tables
 from benchmarks.synthetic_coco import (
     COCO_KEYPOINTS,
     default_path,
     ensure_synthetic_coco,
     write_synthetic_coco,
 )
+from tests.reference.coco_reference import load_coco, reference_tables
 
 N_IMAGES, N_PERSONS = 300, 1300
 

@@ -1,5 +1,5 @@
 """The fast builder equals an independent straightforward computation
-(benchmarks/reference.py: pycocotools + a per-image Python loop), column by column."""
+(tests/reference/coco_reference.py: pycocotools + a per-image Python loop), column by column."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from analysis import cache
 from analysis.build import build_split
 from analysis.registry import DatasetSpec
-from benchmarks.reference import reference_tables
 from benchmarks.synthetic_coco import write_synthetic_coco
+from tests.reference.coco_reference import reference_tables
 
 IMAGE_COLS = ["file_name", "n_persons", "n_crowd_regions", "crowd_index", "crowd_index_stored"]
 INSTANCE_COLS = ["image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "bbox_area",

@@ -6,12 +6,14 @@ import os
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from analysis import cache
 from analysis.build import build_split
 from analysis.cli import main
+from analysis.manifest import ScenesFacts, write_manifest
 from analysis.registry import DatasetSpec
 from tests.core.helpers import coco_doc, write_doc
 
@@ -53,15 +55,15 @@ def test_hand_worked_values(tmp_path):
     assert inst.loc[12, "crowding"] == 0.0
     assert np.isnan(inst.loc[13, "crowding"])
     assert len(inst.loc[11, "keypoints"]) == 51
-    assert result.manifest["counts"]["images_without_persons"] == 1
-    assert result.manifest["definitions"]["area_sources"] == ["bbox", "segm", "crowdpose"]
+    assert result.manifest.counts.images_without_persons == 1
+    assert [s.value for s in result.manifest.definitions.area_sources] == ["bbox", "segm", "crowdpose"]
 
 
 def test_any_joint_count(tmp_path):
     result = build(tmp_path, coco_doc(n_joints=136))
     inst = cache.read_instances(tmp_path / "cache", cache.CacheKey("hand", "val"))
     assert inst["keypoints"].map(len).eq(3 * 136).all()
-    assert result.manifest["keypoint_schema"]["name"] == "custom-136"
+    assert result.manifest.keypoint_schema.name == "custom-136"
 
 
 def test_source_rule(tmp_path):
@@ -77,8 +79,8 @@ def test_missing_images_are_counted_not_fatal(tmp_path):
     (root / "a").mkdir(parents=True)
     (root / "a" / "one.jpg").write_bytes(b"x")
     result = build(tmp_path, images=root)
-    assert result.manifest["inputs"]["images"]["n_missing"] == 2
-    assert sorted(result.manifest["inputs"]["images"]["missing"]) == ["a/three.jpg", "b/two.jpg"]
+    assert result.manifest.inputs.images.n_missing == 2
+    assert sorted(result.manifest.inputs.images.missing) == ["a/three.jpg", "b/two.jpg"]
 
 
 def test_unchanged_input_is_not_rebuilt_but_changed_or_forced_is(tmp_path):
@@ -94,23 +96,27 @@ def test_unchanged_input_is_not_rebuilt_but_changed_or_forced_is(tmp_path):
     doc["annotations"].pop()
     write_doc(ann, doc)
     assert build_split(spec, root, progress=False).status == "built"
-    assert cache.read_manifest(root, cache.CacheKey("hand", "val"))["counts"]["annotations"] == 3
+    assert cache.read_manifest(root, cache.CacheKey("hand", "val")).counts.annotations == 3
 
 
 def test_scenes_survive_a_rebuild(tmp_path):
     build(tmp_path)
     split = tmp_path / "cache" / "hand" / "val"
-    (split / "scenes.parquet").write_bytes(b"scenes")
+    scenes = pa.table({"dataset": ["hand"], "split": ["val"], "image_id": [1], "entropy": [1.5],
+                       "top5_ids": [[1, 2, 3, 4, 5]], "top5_probs": [[0.5, 0.2, 0.1, 0.1, 0.1]],
+                       "p_indoor": [0.25], "model": ["m"]})
+    cache.write_parquet(scenes, split / "scenes.parquet")
+    scenes_bytes = (split / "scenes.parquet").read_bytes()
     (split / cache.SCENES_PARTIAL_DIR).mkdir()
     (split / cache.SCENES_PARTIAL_DIR / "shard-00000.parquet").write_bytes(b"shard")
     manifest = cache.read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val"))
-    manifest["scenes"] = {"model": "m"}
-    cache.write_json(manifest, split / "manifest.json")
+    manifest.scenes = ScenesFacts(model="m")
+    write_manifest(manifest, split)
     ann = tmp_path / "ann.json"
     build_split(DatasetSpec("hand", "val", ann), tmp_path / "cache", progress=False, force=True)
-    assert (split / "scenes.parquet").read_bytes() == b"scenes"
+    assert (split / "scenes.parquet").read_bytes() == scenes_bytes
     assert (split / cache.SCENES_PARTIAL_DIR / "shard-00000.parquet").read_bytes() == b"shard"
-    assert cache.read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val"))["scenes"] == {"model": "m"}
+    assert cache.read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val")).scenes == ScenesFacts(model="m")
 
 
 def test_interrupted_swap_is_recovered(tmp_path):

@@ -36,10 +36,10 @@ def test_every_coco_format_fixture_builds(tmp_path, fixtures_dir):
         result = build_split(spec, tmp_path, progress=False)
         raw = json.loads((fixtures_dir / relative).read_text())
         inst = cache.read_instances(tmp_path, result.key)
-        n_joints = result.manifest["keypoint_schema"]["joint_names"]
+        n_joints = result.manifest.keypoint_schema.joint_names
         assert len(inst) == len(raw["annotations"]), relative
         assert inst["keypoints"].map(len).eq(3 * len(n_joints)).all(), relative
-        assert result.manifest["counts"]["images"] == len({img["id"] for img in raw["images"]})
+        assert result.manifest.counts.images == len({img["id"] for img in raw["images"]})
 
 
 @pytest.mark.parametrize("relative, joints, visibility", [
@@ -51,8 +51,8 @@ def test_every_coco_format_fixture_builds(tmp_path, fixtures_dir):
 ])
 def test_quirks(tmp_path, fixtures_dir, relative, joints, visibility):
     result = build_split(DatasetSpec("q", "val", fixtures_dir / relative), tmp_path, progress=False)
-    assert len(result.manifest["keypoint_schema"]["joint_names"]) == joints
-    assert result.manifest["definitions"]["visibility"].startswith(visibility)
+    assert len(result.manifest.keypoint_schema.joint_names) == joints
+    assert result.manifest.definitions.visibility.value == visibility
     raw = json.loads((fixtures_dir / relative).read_text())
     inst = cache.read_instances(tmp_path, result.key).set_index("ann_id")
     for ann in raw["annotations"]:
@@ -71,7 +71,7 @@ def test_crowdpose_keeps_stored_index_and_has_no_segm(tmp_path, fixtures_dir):
     assert images["crowd_index_stored"].to_dict() == shipped
     assert (images["crowd_index"].round(2) == images["crowd_index_stored"]).all()
     assert cache.read_instances(tmp_path, result.key)["segm_area"].isna().all()
-    assert result.manifest["definitions"]["area_sources"] == ["bbox", "crowdpose"]
+    assert [s.value for s in result.manifest.definitions.area_sources] == ["bbox", "crowdpose"]
 
 
 @pytest.mark.parametrize("split", ["val2017", "train2017"])
@@ -99,4 +99,4 @@ def test_coco_mini_matches_pycocotools(tmp_path, fixtures_dir, split):
     small = sum(1 for a in coco.anns.values() if not a["iscrowd"] and a["area"] < 32**2)
     persons = inst[~inst["iscrowd"]]
     assert int((persons["segm_area"] < 32**2).sum()) == small
-    assert result.manifest["inputs"]["images"]["n_missing"] == 0
+    assert result.manifest.inputs.images.n_missing == 0

@@ -90,4 +90,4 @@ def test_mutated_file_gives_cache_or_clean_error(data):
         folder = result.key.directory(tmp / "cache")
         assert tuple(pq.read_schema(folder / cache.IMAGES_FILE).names) == cache.IMAGE_COLUMNS
         instances = cache.read_instances(tmp / "cache", result.key)
-        assert len(instances) == result.manifest["counts"]["annotations"]
+        assert len(instances) == result.manifest.counts.annotations

@@ -39,7 +39,7 @@ def test_registry_builds_only_what_changed(tmp_path, capsys):
     images = cache.read_images(tmp_path / "cache", cache.CacheKey("alpha", "val"))
     assert sorted(images["source"]) == ["a", "a", "b"]
     beta = cache.read_manifest(tmp_path / "cache", cache.CacheKey("beta", "test"))
-    assert beta["keypoint_schema"]["name"] == "crowdpose14"
+    assert beta.keypoint_schema.name == "crowdpose14"
 
     write_doc(data / "raw" / "b.json", {**coco_doc(n_joints=14), "images": coco_doc()["images"][:2]})
     assert main(args) == 0
@@ -88,13 +88,13 @@ def test_demo_is_deterministic_synthetic_and_contrasting(tmp_path, capsys):
     stats = {}
     for key in keys:
         manifest = cache.read_manifest(tmp_path / "c1", key)
-        assert manifest["synthetic"] is True and manifest["inputs"]["images"]["n_missing"] == 0
+        assert manifest.synthetic is True and manifest.inputs.images.n_missing == 0
         images = cache.read_images(tmp_path / "c1", key)
         inst = cache.read_instances(tmp_path / "c1", key)
         persons = inst[~inst["iscrowd"]]
         stats[key.dataset] = (images["n_persons"].mean(), float(np.median(persons["bbox_area"])),
                               images["crowd_index"].mean())
-        first = Path(manifest["inputs"]["images"]["path"]) / images["file_name"].iloc[0]
+        first = Path(manifest.inputs.images.path) / images["file_name"].iloc[0]
         with Image.open(first) as img:
             assert img.format == "JPEG" and img.size == (480, 360)
     # Few large people; crowds; many small people.

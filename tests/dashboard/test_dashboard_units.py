@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis.cache import CacheKey
+from analysis.manifest import KeypointSchemaRecord
 from dashboard import query
 from dashboard.draw import draw_persons, safe_image_path
 from dashboard.filters import range_filter
@@ -46,10 +47,9 @@ def test_load_keypoints_ragged(tmp_path):
 
 
 def test_keypoint_schema_any_joint_count():
-    names, skeleton = keypoint_schema({"keypoint_schema": {"joint_names": ["a", "b"],
-                                                           "skeleton": [[0, 1], [1, 5]]}}, 3)
+    names, skeleton = keypoint_schema(KeypointSchemaRecord("two", ["a", "b"], [(0, 1), (1, 5)]), 3)
     assert names == ["a", "b", "joint_2"] and skeleton == [(0, 1)]
-    assert keypoint_schema({}, 2) == (["joint_0", "joint_1"], [])
+    assert keypoint_schema(KeypointSchemaRecord("none", [], []), 2) == (["joint_0", "joint_1"], [])
 
 
 def test_range_filter():

@@ -8,9 +8,26 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pandas as pd
 import pytest
+
+from analysis.cache import SCHEMA_VERSION
+from analysis.definitions import AreaSource
+from analysis.manifest import (
+    BuildOptions,
+    Counts,
+    Definitions,
+    FileFingerprint,
+    ImageCheck,
+    Inputs,
+    KeypointSchemaRecord,
+    Manifest,
+    TableFile,
+    VisibilityConvention,
+    table_file,
+    write_manifest,
+)
+from analysis.schema import COCO17
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "fixtures"
@@ -99,12 +116,29 @@ def make_cache(
         "file_name": names, "width": 0, "height": 0,
     })
     df.to_parquet(cache_dir / "images.parquet", index=False)
-    manifest = {
-        "dataset": dataset, "split": split, "schema_version": 1,
-        "inputs": {"images": {"path": str(img_dir) if with_images else None}},
-    }
-    (cache_dir / "manifest.json").write_bytes(orjson.dumps(manifest))
+    write_manifest(minimal_manifest(dataset, split, img_dir if with_images else None, len(names),
+                                    table_file(cache_dir / "images.parquet")), cache_dir)
     return cache_dir
+
+
+def minimal_manifest(dataset: str, split: str, images: Path | None, n_images: int, table: TableFile) -> Manifest:
+    """A valid manifest for a hand-made cache that has only images.parquet (no persons)."""
+    return Manifest(
+        dataset=dataset, split=split, schema_version=SCHEMA_VERSION, code_version="test", built_at="",
+        options=BuildOptions(images=str(images) if images else None),
+        inputs=Inputs(annotations=FileFingerprint(path="/none", size=0, mtime_ns=0),
+                      images=ImageCheck(path=str(images) if images else None, exists=images is not None)),
+        keypoint_schema=KeypointSchemaRecord(name="coco17", joint_names=list(COCO17.joint_names),
+                                             skeleton=[tuple(p) for p in COCO17.skeleton]),
+        definitions=Definitions(
+            crowd_index="", crowding="", visibility=VisibilityConvention.COCO,
+            visibility_rule=VisibilityConvention.COCO.rule, area_sources=[AreaSource.BBOX],
+            default_size="", crowd_levels=[], density_levels=""),
+        counts=Counts(images=n_images, annotations=0, persons=0, crowd_regions=0,
+                      images_without_persons=n_images, reference_persons=0,
+                      images_with_stored_crowd_index=0, joints=17, skipped=0),
+        tables={"images.parquet": table},
+    )
 
 
 @pytest.fixture

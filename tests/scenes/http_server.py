@@ -15,6 +15,7 @@ class Behaviour:
     cut_after: int | None = None  #: close the connection after this many body bytes (once)
     ignore_range: bool = False
     lie_length: int | None = None  #: announce this Content-Length instead of the real one
+    range_start: int | None = None  #: answer the next Range request from this byte instead (once)
     requests: list[tuple[str, str | None]] = field(default_factory=list)  #: (path, Range)
 
 
@@ -35,6 +36,8 @@ def _handler(b: Behaviour) -> type[BaseHTTPRequestHandler]:
             start = 0
             if rng and not b.ignore_range:
                 start = int(rng.removeprefix("bytes=").split("-")[0])
+                if b.range_start is not None:
+                    start, b.range_start = b.range_start, None
                 if start >= len(data):
                     self.send_response(416)
                     self.send_header("Content-Range", f"bytes */{len(data)}")

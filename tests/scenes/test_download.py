@@ -48,6 +48,28 @@ def test_server_ignoring_range_starts_over(tmp_path: Path) -> None:
     assert dest.read_bytes() == DATA
 
 
+def test_partial_answer_from_another_offset_restarts_cleanly(tmp_path: Path) -> None:
+    # The .part holds the first 1,000 bytes; the server answers 206 from byte 0 again.
+    # Appending would give 1,000 duplicated bytes: the download must start over instead.
+    dest = tmp_path / "f.bin"
+    part_path(dest).write_bytes(DATA[:1000])
+    b = Behaviour({"f.bin": DATA}, range_start=0)
+    with serve(b) as url:
+        download(f"{url}/f.bin", dest, progress=False)
+    assert dest.read_bytes() == DATA
+    assert b.requests == [("/f.bin", "bytes=1000-"), ("/f.bin", None)]
+
+
+def test_partial_answer_from_the_right_offset_is_appended(tmp_path: Path) -> None:
+    dest = tmp_path / "f.bin"
+    part_path(dest).write_bytes(DATA[:1000])
+    b = Behaviour({"f.bin": DATA})
+    with serve(b) as url:
+        download(f"{url}/f.bin", dest, progress=False)
+    assert dest.read_bytes() == DATA
+    assert b.requests == [("/f.bin", "bytes=1000-")]
+
+
 def test_complete_part_is_finished(tmp_path: Path) -> None:
     dest = tmp_path / "f.bin"
     part_path(dest).write_bytes(DATA)

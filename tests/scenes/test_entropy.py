@@ -119,5 +119,14 @@ def test_small_helpers() -> None:
     assert math.isnan(entropy_mean_variance([2.0], ddof=1)[1])
     assert histogram_entropy([3, 3, 0]) == pytest.approx(math.log(2))
     assert effective_number([1, 1, 1, 1]) == pytest.approx(4.0)
-    assert labels_from_manifest({"scenes": {"categories": ["a", "b"]}}) == ["a", "b"]
-    assert labels_from_manifest({}) is None
+    assert labels_from_manifest(None) is None
+
+
+def test_labels_from_manifest(tmp_path) -> None:
+    from analysis.manifest import ScenesFacts, read_manifest
+    from tests.scenes.conftest import make_cache
+
+    manifest = read_manifest(make_cache(tmp_path, {"a.jpg": b"x"}))
+    assert labels_from_manifest(manifest) is None  # no scene run yet
+    manifest.scenes = ScenesFacts(model="m", categories=["a", "b"])
+    assert labels_from_manifest(manifest) == ["a", "b"]

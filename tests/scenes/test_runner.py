@@ -17,6 +17,7 @@ import pytest
 
 from analysis.errors import PoseAtlasError
 from analysis.scenes import runner
+from analysis.cache import SCENES_SCHEMA
 from analysis.scenes.runner import PARTIAL_DIR, SceneOptions, compute_scenes
 
 from .conftest import ROOT, jpeg_bytes
@@ -44,6 +45,7 @@ def test_contract_and_manifest(cache_factory, models_dir: Path) -> None:
     out = compute_scenes(cache_dir, _opts(models_dir))
     assert out == cache_dir / "scenes.parquet"
     schema = pq.read_schema(out)
+    assert schema.remove_metadata().equals(SCENES_SCHEMA, check_metadata=True)  # the contract, exactly
     assert schema.names == ["dataset", "split", "image_id", "entropy", "top5_ids", "top5_probs", "p_indoor", "model"]
     assert str(schema.field("top5_ids").type) == "list<element: int16>"
     assert str(schema.field("top5_probs").type) == "list<element: float>"
@@ -55,7 +57,12 @@ def test_contract_and_manifest(cache_factory, models_dir: Path) -> None:
     assert ((df["p_indoor"] >= 0) & (df["p_indoor"] <= 1)).all()
     m = _manifest(cache_dir)
     for key, value in before.items():  # read-modify-write keeps the rest
-        assert m[key] == value
+        if key == "tables":  # gains scenes.parquet: its size and row count
+            assert m[key] == {**value, "scenes.parquet": {"size": out.stat().st_size, "rows": 5}}
+        elif key == "scenes":  # null until a run records itself
+            assert value is None
+        else:
+            assert m[key] == value
     s = m["scenes"]
     assert s["model"] == df["model"][0] and s["entropy_base"] is None and s["entropy_unit"] == "nats"
     assert s["n_ok"] == 5 and s["n_failed"] == 0 and s["failures"] == []

@@ -1,12 +1,13 @@
-"""The baseline: pycocotools ``COCO()`` plus a plain per-image Python loop.
+"""The parity oracle: pycocotools ``COCO()`` plus a plain per-image Python loop.
 
 This is how a paper's ad-hoc script computes the columns of the cache
-contract's images and instances tables, and it is the benchmark's baseline.
+contract's images and instances tables; it lives beside the tests (the build's
+independent reference) and is also ``benchmarks.build``'s baseline.
 It is deliberately written as a straightforward loop, independently of the
 fast builder in ``analysis/``, so that it also serves as a reference
 implementation the builder's tests compare against.
 
-CrowdIndex, exactly as DESIGN.md defines it:
+CrowdIndex, exactly as the README's "Definitions" section defines it:
 
 - reference persons: non-iscrowd annotations whose stored ``num_keypoints`` is
   >= 4 (the count of labelled joints when the field is absent);
@@ -19,7 +20,7 @@ CrowdIndex, exactly as DESIGN.md defines it:
 Per person ``crowding`` is the same ratio N_b / N_a, NaN when N_a == 0 and for
 iscrowd regions.
 
-``python -m benchmarks.reference FILE`` runs it and prints a summary.
+``python -m tests.reference.coco_reference FILE`` runs it and prints a summary.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def is_reference_person(ann: dict[str, Any], n_labelled: int) -> bool:
 def crowd_index(anns: list[dict[str, Any]]) -> float:
     """CrowdIndex of one image given all its annotations."""
     ratios = []
-    for ann, (n_a, n_b) in zip(anns, person_crowding(anns)):
+    for ann, (n_a, n_b) in zip(anns, person_crowding(anns), strict=True):
         if is_reference_person(ann, n_a) and n_a > 0:
             ratios.append(n_b / n_a)
     if not ratios:
@@ -136,7 +137,7 @@ def reference_tables(
         n_persons = 0
         n_crowd = 0
         ratios = []
-        for ann, (n_a, n_b) in zip(anns, counts):
+        for ann, (n_a, n_b) in zip(anns, counts, strict=True):
             crowd = _is_crowd(ann)
             if crowd:
                 n_crowd += 1
