@@ -49,6 +49,7 @@ bench: setup $(BENCH_STAMP)
 	$(PY) -m benchmarks.build
 	$(PY) -m benchmarks.scenes
 	$(PY) -m benchmarks.dashboard
+	$(PY) -m benchmarks.evaluate
 
 clean:
 	rm -rf data/cache data/demo

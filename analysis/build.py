@@ -309,7 +309,8 @@ def _write_split(
     The final manifest (table sizes and row counts, timings) is written inside the
     staging folder, so the swap publishes tables and manifest together.  Scene results
     depend on the image files, not the annotations, so scenes.parquet, an unfinished
-    scene run's shards and the manifest's scenes facts are carried over.
+    scene run's shards and the manifest's scenes facts are carried over; so are stored
+    evaluations (``evaluations/``), which read back as stale when the annotations changed.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = cache.staging_dir(target, os.getpid())
@@ -333,6 +334,11 @@ def _write_split(
         partial = target / cache.SCENES_PARTIAL_DIR
         if partial.is_dir():  # an unfinished scene run resumes after the rebuild
             shutil.copytree(partial, staging / cache.SCENES_PARTIAL_DIR)
+        # Stored evaluations survive a rebuild; one made against other annotations
+        # reads back as stale (its annotations fingerprint differs from the manifest's).
+        evaluations = target / cache.EVALUATIONS_DIR
+        if evaluations.is_dir():
+            shutil.copytree(evaluations, staging / cache.EVALUATIONS_DIR)
         manifest.tables = tables
         written()
         manifest.timings["total"] = round(time.perf_counter() - t_start, 4)

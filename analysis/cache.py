@@ -49,6 +49,8 @@ SCENES_FILE = "scenes.parquet"
 MANIFEST_FILE = "manifest.json"
 #: An unfinished scene run's shards (see analysis.scenes.runner); kept across rebuilds.
 SCENES_PARTIAL_DIR = ".scenes-partial"
+#: Stored model evaluations (see analysis.evaluation.store); kept across rebuilds.
+EVALUATIONS_DIR = "evaluations"
 
 #: images.parquet: one row per image (M rows).  Nulls: width/height when the file
 #: has none, crowd_index_stored when the file stores none, source when unknown.

@@ -1,4 +1,4 @@
-"""``python -m analysis``: build, fetch, info, demo and scenes.
+"""``python -m analysis``: build, fetch, info, demo, scenes and evaluate.
 
 Errors the user can fix are printed as one line on stderr with exit status 2;
 no traceback.
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from analysis import cache
 from analysis.errors import EXIT_USER_ERROR, PoseAtlasError, run_reporting_errors
+from analysis.evaluation import cli as evaluation_cli  # light: pandas and numpy load only when it runs
 from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
 from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
 
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_run_demo)
 
     scenes_cli.add_scenes_parser(sub)
+    evaluation_cli.add_evaluate_parser(sub)
     return parser
 
 

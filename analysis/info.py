@@ -79,9 +79,21 @@ def info_json(registry: Path, cache_root: Path) -> dict[str, Any]:
             "warnings": manifest.warnings, "missing_images": manifest.inputs.images.n_missing,
             "problem": _problem(manifest, split_dir),
             "command": rebuild_command(split_dir, manifest),
+            "evaluations": _evaluations(cache_root, cache.CacheKey(name, split)),
         })
     return {"registry": str(registry), "cache_dir": str(cache_root), "registered": registered,
             "cached": caches, "skipped": skipped}
+
+
+def _evaluations(cache_root: Path, key: cache.CacheKey) -> list[dict[str, Any]]:
+    """The split's stored model evaluations: label, AP of "all", stale or not."""
+    from analysis.evaluation.store import list_evaluations
+
+    return [
+        {"model": r.model, "AP": r.slices["all"].AP if "all" in r.slices else None, "stale": r.stale,
+         "predictions": r.predictions.path, "evaluated_at": r.evaluated_at}
+        for r in list_evaluations(cache_root, key)
+    ]  # fmt: skip
 
 
 def _definition_lines(manifest: Manifest) -> dict[str, str]:
@@ -117,6 +129,10 @@ def info_lines(registry: Path, cache_root: Path) -> list[str]:
             lines.append(f"    {c['problem']}; rebuild it with `{c['command']}`")
         for warning in c["warnings"]:
             lines.append(f"    warning: {warning}")
+        for e in c["evaluations"]:
+            ap = "-" if e["AP"] is None else f"{100 * e['AP']:.1f}"
+            stale = " [stale: evaluated against other annotations; evaluate again]" if e["stale"] else ""
+            lines.append(f"    evaluation: {e['model']}: AP {ap}{stale}")
     for s in doc["skipped"]:
         lines.append(f"  {s['name']}/{s['split']}: skipped, {s['problem']}; rebuild it with `{s['command']}`")
     if doc["cached"]:

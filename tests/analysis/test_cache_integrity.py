@@ -36,8 +36,19 @@ def _status(spec: DatasetSpec, tmp_path: Path, **kw) -> str:
 
 
 def _cli_build(tmp_path: Path, *extra: str) -> list[str]:
-    return ["build", "--name", "ds", "--split", "val", "--annotations", str(tmp_path / "ann.json"),
-            "--cache-dir", str(tmp_path / "cache"), "--quiet", *extra]
+    return [
+        "build",
+        "--name",
+        "ds",
+        "--split",
+        "val",
+        "--annotations",
+        str(tmp_path / "ann.json"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--quiet",
+        *extra,
+    ]
 
 
 # --------------------------------------------------------------------------- damaged files
@@ -152,8 +163,9 @@ def test_code_version_hashes_every_analysis_module_the_build_imports():
         "import sys, analysis.build\n"
         "print(' '.join(sorted(m for m in sys.modules if m == 'analysis' or m.startswith('analysis.'))))"
     )
-    loaded = subprocess.run([sys.executable, "-c", probe], cwd=REPO, check=True, capture_output=True,
-                            text=True).stdout.split()
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout.split()
     hashed = build_mod.build_modules()
     assert "analysis.definitions" in loaded  # CROWD_INDEX_MIN_KEYPOINTS lives there
     assert set(loaded) <= set(hashed), sorted(set(loaded) - set(hashed))
@@ -168,8 +180,14 @@ def test_code_version_changes_with_the_crowd_index_threshold(tmp_path):
     probe = "from analysis.build import code_version; print(code_version())"
 
     def version() -> str:
-        return subprocess.run([sys.executable, "-c", probe], cwd=copy, check=True, capture_output=True,
-                              text=True, env={**os.environ, "PYTHONPATH": str(copy)}).stdout.strip()
+        return subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=copy,
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(copy)},
+        ).stdout.strip()
 
     before = version()
     assert before == build_mod.code_version()
@@ -188,8 +206,11 @@ def test_build_waits_for_the_split_lock(tmp_path):
     split = tmp_path / "cache" / "ds" / "val"
     results: list[str] = []
     with cache.split_lock(split):
-        worker = threading.Thread(target=lambda: results.append(
-            build_split(DatasetSpec("ds", "val", ann), tmp_path / "cache", progress=False).status))
+        worker = threading.Thread(
+            target=lambda: results.append(
+                build_split(DatasetSpec("ds", "val", ann), tmp_path / "cache", progress=False).status
+            )
+        )
         worker.start()
         worker.join(timeout=1.0)
         assert worker.is_alive() and not split.exists()  # blocked while the lock is held
@@ -221,9 +242,26 @@ def test_concurrent_builds_leave_a_consistent_split(tmp_path):
     small["annotations"] = [a for a in small["annotations"] if a["image_id"] != 1]
     files = {"big": write_doc(tmp_path / "big.json", coco_doc()), "small": write_doc(tmp_path / "small.json", small)}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "analysis", "build", "--name", "ds", "--split", "val",
-                          "--annotations", str(path), "--cache-dir", str(tmp_path / "cache"), "--quiet"], cwd=REPO,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "analysis",
+                "build",
+                "--name",
+                "ds",
+                "--split",
+                "val",
+                "--annotations",
+                str(path),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--quiet",
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         for path in files.values()
     ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]

@@ -35,12 +35,21 @@ def _build(tmp_path, **spec_kw):
 
 def _expected_images_schema() -> pa.Schema:
     # Written out here, not taken from analysis.cache: the README's table, typed.
-    return pa.schema([
-        ("dataset", pa.string()), ("split", pa.string()), ("image_id", pa.int64()), ("file_name", pa.string()),
-        ("width", pa.float64()), ("height", pa.float64()), ("n_persons", pa.int32()),
-        ("n_crowd_regions", pa.int32()), ("crowd_index", pa.float64()), ("crowd_index_stored", pa.float64()),
-        ("source", pa.string()),
-    ])
+    return pa.schema(
+        [
+            ("dataset", pa.string()),
+            ("split", pa.string()),
+            ("image_id", pa.int64()),
+            ("file_name", pa.string()),
+            ("width", pa.float64()),
+            ("height", pa.float64()),
+            ("n_persons", pa.int32()),
+            ("n_crowd_regions", pa.int32()),
+            ("crowd_index", pa.float64()),
+            ("crowd_index_stored", pa.float64()),
+            ("source", pa.string()),
+        ]
+    )
 
 
 def test_built_tables_have_exactly_the_contract_schemas(tmp_path):
@@ -58,9 +67,18 @@ def test_write_parquet_conforms_a_table_to_its_schema(tmp_path):
     # pandas gives large_string / int64 / list<double>: written as the contract's types.
     import pandas as pd
 
-    scenes = pd.DataFrame({"dataset": ["d"], "split": ["s"], "image_id": [1], "entropy": [1.0],
-                           "top5_ids": [[1, 2, 3, 4, 5]], "top5_probs": [[0.2] * 5], "p_indoor": [0.5],
-                           "model": ["m"]})
+    scenes = pd.DataFrame(
+        {
+            "dataset": ["d"],
+            "split": ["s"],
+            "image_id": [1],
+            "entropy": [1.0],
+            "top5_ids": [[1, 2, 3, 4, 5]],
+            "top5_probs": [[0.2] * 5],
+            "p_indoor": [0.5],
+            "model": ["m"],
+        }
+    )
     cache.write_parquet(scenes, tmp_path / cache.SCENES_FILE)
     assert pq.read_schema(tmp_path / cache.SCENES_FILE).remove_metadata().equals(cache.SCENES_SCHEMA)
     with pytest.raises(ValueError, match=r"missing \['model'\]"):
@@ -70,8 +88,9 @@ def test_write_parquet_conforms_a_table_to_its_schema(tmp_path):
 def test_reader_refuses_a_table_of_another_type(tmp_path):
     _, split = _build(tmp_path)
     table = pq.read_table(split / cache.IMAGES_FILE)
-    bad = table.set_column(table.schema.get_field_index("image_id"), "image_id",
-                           table.column("image_id").cast(pa.string()))
+    bad = table.set_column(
+        table.schema.get_field_index("image_id"), "image_id", table.column("image_id").cast(pa.string())
+    )
     pq.write_table(bad, split / cache.IMAGES_FILE)
     with pytest.raises(cache.CacheFileError, match="column 'image_id' is string, the cache contract says int64"):
         cache.read_images(tmp_path / "cache", cache.CacheKey("ds", "val"))
@@ -88,8 +107,21 @@ def test_manifest_round_trip_and_readable_json(tmp_path):
     assert text.startswith('{\n  "built_at": ')  # indented, keys sorted
     raw = orjson.loads(text)
     # The README's cache-contract row: every field is there under its name.
-    for key in ("inputs", "code_version", "schema_version", "options", "keypoint_schema", "definitions",
-                "counts", "warnings", "timings", "skipped", "skipped_counts", "scenes", "tables"):
+    for key in (
+        "inputs",
+        "code_version",
+        "schema_version",
+        "options",
+        "keypoint_schema",
+        "definitions",
+        "counts",
+        "warnings",
+        "timings",
+        "skipped",
+        "skipped_counts",
+        "scenes",
+        "tables",
+    ):
         assert key in raw, key
     assert raw["schema_version"] == cache.SCHEMA_VERSION == 2
     assert raw["definitions"]["visibility"] == "coco"  # coco_doc uses v = 2
@@ -136,16 +168,47 @@ def test_older_cache_format_is_stale(tmp_path):
         read_manifest(split)
     ann = str((tmp_path / "ann.json").resolve())
     assert shlex.split(info.value.command) == [
-        "python", "-m", "analysis", "build", "--name", "ds", "--split", "val", "--annotations", ann,
-        "--force", "--cache-dir", str(tmp_path / "cache")]
+        "python",
+        "-m",
+        "analysis",
+        "build",
+        "--name",
+        "ds",
+        "--split",
+        "val",
+        "--annotations",
+        ann,
+        "--force",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
 
 
 def test_rebuild_command_rebuilds_an_ad_hoc_cache(tmp_path, capsys):
     images = tmp_path / "imgs"
     images.mkdir()
     ann = write_doc(tmp_path / "ann.json", coco_doc(n_joints=14))
-    assert main(["build", "--name", "ds", "--split", "val", "--annotations", str(ann), "--images", str(images),
-                 "--keypoint-schema", "crowdpose14", "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "--name",
+                "ds",
+                "--split",
+                "val",
+                "--annotations",
+                str(ann),
+                "--images",
+                str(images),
+                "--keypoint-schema",
+                "crowdpose14",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     split = tmp_path / "cache" / "ds" / "val"
     before = read_manifest(split)
     command = shlex.split(rebuild_command(split, before))
@@ -164,6 +227,7 @@ def test_rebuild_command_of_registered_and_demo_caches(tmp_path):
     manifest.options.source_rule = SourceRuleRecord(field="file_name", pattern="^(?P<source>[^/]+)/")
     # a source rule exists only in the registry: the registered form
     assert rebuild_command(registered, manifest) == (
-        f"python -m analysis build --only reg/val --force --cache-dir {tmp_path / 'cache'}")
+        f"python -m analysis build --only reg/val --force --cache-dir {tmp_path / 'cache'}"
+    )
     manifest.synthetic = True
     assert rebuild_command(registered, manifest) == f"python -m analysis demo --force --cache-dir {tmp_path / 'cache'}"

@@ -18,10 +18,13 @@ from analysis.scenes.options import SceneOptions
 REPO = Path(__file__).resolve().parents[3]
 
 
-@pytest.mark.parametrize("argv", [
-    ["scenes", "--name", "a", "--split", "b"],
-    ["build", "--scenes"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["scenes", "--name", "a", "--split", "b"],
+        ["build", "--scenes"],
+    ],
+)
 def test_flags_default_to_the_options_defaults(argv):
     assert options_from_args(_parser().parse_args(argv)) == SceneOptions()
 
@@ -40,15 +43,21 @@ def test_one_rule_for_the_entropy_base(base, capsys):
 def test_valid_bases_pass_everywhere():
     SceneOptions(entropy_base=2.0).validate()
     assert entropy([0.5, 0.5], base=2.0) == pytest.approx(1.0)  # one bit
-    assert options_from_args(_parser().parse_args(
-        ["scenes", "--name", "a", "--split", "b", "--entropy-base", "bits"])).entropy_base == 2.0
+    assert (
+        options_from_args(
+            _parser().parse_args(["scenes", "--name", "a", "--split", "b", "--entropy-base", "bits"])
+        ).entropy_base
+        == 2.0
+    )
 
 
 @pytest.mark.parametrize("entry", ["analysis", "analysis.scenes"])
 def test_both_entry_points_report_one_line(tmp_path, entry):
     out = subprocess.run(
         [sys.executable, "-m", entry, "scenes", "--name", "nope", "--split", "val", "--cache-dir", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 2
     assert out.stderr == f"error: no cache at {tmp_path / 'nope' / 'val'} (no manifest.json); build the dataset first\n"

@@ -1,0 +1,121 @@
+"""One evaluation's stored tables: the kept detections, every same-image OKS pair, densities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analysis import cache
+from analysis.definitions import person_area
+from analysis.evaluation import store
+from analysis.evaluation.definitions import MAX_DETECTIONS, EvaluationDefinitions
+from analysis.evaluation.density import detection_density
+from analysis.evaluation.engine import oks_pairs, same_image_pairs
+from analysis.evaluation.predictions import Predictions
+
+
+@dataclass(frozen=True)
+class Computed:
+    """What an evaluation stores: detections.parquet and oks.parquet as tables, and the counts."""
+
+    detections: pa.Table
+    oks: pa.Table
+    counts: store.DetectionCounts
+
+
+def compute_evaluation(
+    predictions: Predictions,
+    person_categories: list[int],
+    instances: pd.DataFrame,
+    gt_keypoints: np.ndarray,
+    definitions: EvaluationDefinitions,
+) -> Computed:
+    """The kept detections, every same-image OKS pair (once) and each detection's density.
+
+    Args:
+        predictions: a validated results file.
+        person_categories: the category ids evaluated (others are counted, not kept).
+        instances: the split's instances (annotation order), without keypoints.
+        gt_keypoints: (G, K, 3) their keypoints.
+        definitions: the sigmas and OKS area used.
+    """
+    detections, counts = _kept_detections(predictions, person_categories)
+    gt = instances
+    gt_bbox = gt[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(np.float64)
+    segm = gt["segm_area"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    gt_area = person_area(gt["bbox_w"], gt["bbox_h"], segm, definitions.oks_area)
+    pairs = same_image_pairs(detections["image_id"], gt["image_id"].to_numpy(np.int64))
+    det_keypoints = detections["keypoints"]
+    oks = oks_pairs(det_keypoints, gt_keypoints, gt_bbox, gt_area, pairs, definitions.sigma_array)
+    density = detection_density(det_keypoints, gt_keypoints, gt["iscrowd"].to_numpy(bool), pairs, oks)
+    oks_table = pa.table({
+        "det_id": pa.array(detections["det_id"][pairs.det], pa.int64()),
+        "ann_id": pa.array(gt["ann_id"].to_numpy(np.int64)[pairs.gt], pa.int64()),
+        "oks": pa.array(oks, pa.float64()),
+    })  # fmt: skip
+    return Computed(_detections_table(detections, density), oks_table, counts)
+
+
+def gt_keypoints(cache_root: Path, key: cache.CacheKey, n_gt: int, n_joints: int) -> np.ndarray:
+    """(G, K, 3) float32 ground-truth keypoints, straight from the parquet list column."""
+    column = pq.read_table(key.directory(cache_root) / cache.INSTANCES_FILE, columns=["keypoints"]).column("keypoints")
+    flat = column.combine_chunks().flatten().to_numpy() if n_gt else np.zeros(0, np.float32)
+    return flat.reshape(n_gt, n_joints, 3)
+
+
+def _kept_detections(predictions: Predictions, person_categories: list[int]) -> tuple[dict, store.DetectionCounts]:
+    """Person detections, the 20 best per image (score descending, file order on ties)."""
+    n = len(predictions.score)
+    det_id = np.arange(1, n + 1, dtype=np.int64)  # loadRes numbers results 1..N in file order
+    person = np.isin(predictions.category_id, person_categories)
+    person_rows = np.flatnonzero(person)
+    order = person_rows[np.lexsort((person_rows, -predictions.score[person_rows], predictions.image_id[person_rows]))]
+    image_sorted = predictions.image_id[order]
+    rank = np.arange(len(order)) - np.searchsorted(image_sorted, image_sorted, side="left")
+    kept = np.sort(order[rank < MAX_DETECTIONS])
+    keypoints = predictions.keypoints[kept]
+    x, y = keypoints[:, :, 0], keypoints[:, :, 1]
+    x0, x1, y0, y1 = x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1)
+    counts = store.DetectionCounts(
+        records=n,
+        kept=len(kept),
+        other_category=int(n - person.sum()),
+        over_max_per_image=int((rank >= MAX_DETECTIONS).sum()),
+    )
+    detections = {
+        "det_id": det_id[kept],
+        "image_id": predictions.image_id[kept],
+        "category_id": predictions.category_id[kept],
+        "score": predictions.score[kept],
+        "keypoints": keypoints,
+        "box": np.stack([x0, y0, x1 - x0, y1 - y0], axis=1),
+    }
+    return detections, counts
+
+
+def _detections_table(detections: dict, density: np.ndarray) -> pa.Table:
+    keypoints = detections["keypoints"]
+    n, k = keypoints.shape[:2]
+    flat = pa.array(keypoints.astype(np.float32).reshape(-1), pa.float32())
+    offsets = pa.array(np.arange(0, (n + 1) * 3 * k, 3 * k, dtype=np.int32))
+    box = detections["box"]
+    return pa.table(
+        {
+            "det_id": pa.array(detections["det_id"], pa.int64()),
+            "image_id": pa.array(detections["image_id"], pa.int64()),
+            "category_id": pa.array(detections["category_id"], pa.int64()),
+            "score": pa.array(detections["score"], pa.float64()),
+            "keypoints": pa.ListArray.from_arrays(offsets, flat),
+            "box_x": pa.array(box[:, 0], pa.float64()),
+            "box_y": pa.array(box[:, 1], pa.float64()),
+            "box_w": pa.array(box[:, 2], pa.float64()),
+            "box_h": pa.array(box[:, 3], pa.float64()),
+            "area": pa.array(box[:, 2] * box[:, 3], pa.float64()),
+            "density": pa.array(density, pa.float64()),
+        }
+    )

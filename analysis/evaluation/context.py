@@ -1,0 +1,184 @@
+"""What an evaluation needs from a built split, and the user's choices resolved against it.
+
+The manifest facts (kept in one function, :func:`split_facts`), the check that
+the annotation file is unchanged since the build, the person category ids, and
+the documented defaults of every definition.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pandas as pd
+
+from analysis import cache
+from analysis.coco_json import CocoCategory
+from analysis.definitions import AreaSource, CrowdConvention, LevelEdges, SizeDefinition, density_levels
+from analysis.errors import PoseAtlasError
+from analysis.evaluation.definitions import CrowdIndexSource, EvaluationDefinitions, SigmaSource
+from analysis.fingerprint import file_sha256
+from analysis.loading import _keypoint_categories
+from analysis.manifest import FileFingerprint, rebuild_command
+
+INSTANCE_COLUMNS = [
+    "ann_id",
+    "image_id",
+    "iscrowd",
+    "bbox_x",
+    "bbox_y",
+    "bbox_w",
+    "bbox_h",
+    "segm_area",
+    "num_keypoints",
+    "n_labelled",
+    "crowding",
+]
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """The user's choices, before they are resolved against a dataset.
+
+    ``None`` means the documented default: sigmas from the keypoint schema; OKS
+    area ``segm`` when every person has the file's ``area``, else ``crowdpose``;
+    the stored crowdIndex when every image has one, else the computed one.
+    """
+
+    sigmas: str | None = None  #: "coco", "crowdpose" or a file of K numbers
+    oks_area: AreaSource | None = None
+    size: SizeDefinition = field(default_factory=SizeDefinition)
+    density_edges: LevelEdges = field(default_factory=density_levels)
+    crowd_convention: CrowdConvention = CrowdConvention.EVAL_CODE
+    crowd_index: CrowdIndexSource | None = None
+
+
+@dataclass(frozen=True)
+class SplitFacts:
+    """What an evaluation needs from the split's manifest (kept in one place)."""
+
+    annotations: FileFingerprint  #: the annotation file the split was built from
+    schema_name: str
+    n_joints: int
+    schema_sigmas: tuple[float, ...] | None
+    rebuild: str  #: a command that rebuilds the split
+
+
+def split_facts(cache_root: Path, key: cache.CacheKey) -> SplitFacts:
+    """The manifest facts of a built split.
+
+    Raises:
+        PoseAtlasError: no cache, or one whose manifest is stale or unreadable.
+    """
+    manifest = cache.read_manifest(cache_root, key)
+    if manifest is None:
+        raise PoseAtlasError(f"{key}: no cache under {cache_root}; build it first (python -m analysis build)")
+    schema = manifest.keypoint_schema
+    return SplitFacts(
+        manifest.inputs.annotations,
+        schema.name,
+        len(schema.joint_names),
+        tuple(schema.sigmas) if schema.sigmas else None,
+        rebuild_command(key.directory(cache_root), manifest),
+    )
+
+
+def check_annotations_unchanged(facts: SplitFacts, key: cache.CacheKey) -> Path:
+    """The annotation file the cache was built from, unchanged since; else a clear error."""
+    recorded = facts.annotations
+    path = Path(recorded.path)
+    rebuild = f"rebuild the cache first: {facts.rebuild}"
+    try:
+        stat = path.stat()
+    except OSError:
+        raise PoseAtlasError(f"{path}: the annotation file {key} was built from is missing; {rebuild}") from None
+    unchanged = stat.st_size == recorded.size and (
+        stat.st_mtime_ns == recorded.mtime_ns or file_sha256(path) == recorded.sha256
+    )
+    if not unchanged:
+        raise PoseAtlasError(f"{path}: the annotation file changed since {key} was built; {rebuild}")
+    return path
+
+
+def person_categories(annotation_path: Path) -> list[int]:
+    """Ids of the categories whose annotations are persons (as the build chose them)."""
+
+    class _Categories(msgspec.Struct):
+        categories: list[CocoCategory]
+
+    decoded = msgspec.json.decode(annotation_path.read_bytes(), type=_Categories)
+    return [c.id for c in _keypoint_categories(annotation_path, decoded)]
+
+
+def resolve_definitions(
+    request: EvaluationRequest, facts: SplitFacts, images: pd.DataFrame, instances: pd.DataFrame
+) -> EvaluationDefinitions:
+    """Apply the defaults and check every choice is possible on this dataset."""
+    source, sigma_file, sigmas = _resolve_sigmas(request.sigmas, facts)
+    if len(sigmas) != facts.n_joints:
+        raise PoseAtlasError(
+            f"--sigmas {request.sigmas or 'schema'}: {len(sigmas)} sigmas for a "
+            f"{facts.n_joints}-joint schema ({facts.schema_name})"
+        )
+    persons = ~instances["iscrowd"].to_numpy(bool)
+    segm = instances["segm_area"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    n_without_area = int((np.isnan(segm) & persons).sum())
+    oks_area = request.oks_area or (AreaSource.SEGM if n_without_area == 0 else AreaSource.CROWDPOSE)
+    if oks_area is AreaSource.SEGM and n_without_area:
+        raise PoseAtlasError(
+            f"--oks-area segm: {n_without_area} person(s) have no 'area' in the annotation file; use bbox or crowdpose"
+        )
+    stored = images["crowd_index_stored"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    crowd_index = request.crowd_index or (
+        CrowdIndexSource.STORED if len(stored) and not np.isnan(stored).any() else CrowdIndexSource.COMPUTED
+    )
+    if crowd_index is CrowdIndexSource.STORED and np.isnan(stored).any():
+        raise PoseAtlasError(
+            f"--crowd-index stored: {int(np.isnan(stored).sum())} of {len(stored)} images have no stored "
+            "crowdIndex; use computed"
+        )
+    definitions = EvaluationDefinitions(
+        sigmas,
+        source,
+        sigma_file,
+        oks_area,
+        request.size,
+        request.density_edges,
+        request.crowd_convention,
+        crowd_index,
+    )
+    if request.size.area_source is AreaSource.SEGM and n_without_area:
+        raise PoseAtlasError(
+            f"--size-area segm: {n_without_area} person(s) have no 'area' in the annotation file; use bbox or crowdpose"
+        )
+    return definitions
+
+
+def _resolve_sigmas(value: str | None, facts: SplitFacts) -> tuple[SigmaSource, str | None, tuple[float, ...]]:
+    if value is None or value == SigmaSource.SCHEMA.value:
+        if facts.schema_sigmas is None:
+            raise PoseAtlasError(
+                f"the {facts.schema_name} keypoint schema has no published OKS sigmas; "
+                f"pass --sigmas FILE with {facts.n_joints} values"
+            )
+        return SigmaSource.SCHEMA, None, facts.schema_sigmas
+    if value in (SigmaSource.COCO.value, SigmaSource.CROWDPOSE.value):
+        source = SigmaSource(value)
+        return source, None, source.builtin or ()
+    path = Path(value)
+    if not path.is_file():
+        raise PoseAtlasError(f"--sigmas {value}: not coco, crowdpose or an existing file")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        values = (
+            json.loads(text) if text.lstrip().startswith("[") else [float(v) for v in text.replace(",", " ").split()]
+        )
+        sigmas = tuple(float(v) for v in values)
+    except (ValueError, TypeError):
+        raise PoseAtlasError(f"{path}: sigmas must be a JSON list or whitespace/comma separated numbers") from None
+    if not sigmas or not all(np.isfinite(s) and s > 0 for s in sigmas):
+        raise PoseAtlasError(f"{path}: sigmas must be positive finite numbers")
+    return SigmaSource.FILE, str(path), sigmas

@@ -1,0 +1,344 @@
+"""Slices of one evaluation: sizes, small persons by density, images by crowd level.
+
+Every slice reuses the OKS pairs computed once per evaluation; only matching
+(which persons a slice ignores changes which one a detection takes) and
+accumulation repeat.  Crowd levels are image slices: their matching is the
+"all" slice's, restricted to the level's images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from analysis.definitions import AreaSource, SizeBucket, person_area, size_bucket_codes
+from analysis.errors import PoseAtlasError
+from analysis.evaluation.definitions import OKS_THRESHOLDS, CrowdIndexSource, EvaluationDefinitions
+from analysis.evaluation.engine import accumulate, greedy_match, match_input
+from analysis.evaluation.store import StoredEvaluation
+
+SIZE_SLICES = tuple(b.value for b in SizeBucket)  # small, medium, large
+DENSITY_SLICES = ("small/sparse", "small/moderate", "small/dense")
+CROWD_SLICES = ("crowd/easy", "crowd/medium", "crowd/hard")
+#: Every slice, in the order tables list them.
+SLICE_NAMES = ("all", *SIZE_SLICES, *DENSITY_SLICES, *CROWD_SLICES)
+#: Slices that need their own matching (the crowd levels reuse "all").
+_MATCHED_SLICES = ("all", *SIZE_SLICES, *DENSITY_SLICES)
+
+#: Said wherever re-sliced results are shown.
+FIXED_AT_EVALUATION = (
+    "OKS sigmas and the OKS area are fixed when the predictions are evaluated; "
+    "changing them needs `python -m analysis evaluate` again (size, density and crowd "
+    "definitions re-slice the stored OKS pairs)"
+)
+
+#: Said wherever a stale evaluation is shown.
+STALE = "stale: evaluated against other annotations than the current build; evaluate the predictions again"
+
+_GT_COLUMNS = [
+    "ann_id",
+    "image_id",
+    "iscrowd",
+    "bbox_w",
+    "bbox_h",
+    "segm_area",
+    "num_keypoints",
+    "n_labelled",
+    "crowding",
+]
+
+
+@dataclass(frozen=True)
+class SliceMetrics:
+    """COCO keypoint metrics of one slice.
+
+    Attributes:
+        ap: mean precision over OKS 0.50:0.05:0.95 and 101 recall points, in
+            [0, 1]; None when the slice has no ground-truth person.
+        ap50, ap75: the same at OKS 0.50 and 0.75.
+        ar: mean final recall over the thresholds.
+        n_gt: ground-truth persons in the slice (not ignored).
+        precision: (10, 101) interpolated precision per threshold and recall
+            point (NaN when the slice has no ground truth), for PR curves.
+    """
+
+    ap: float | None
+    ap50: float | None
+    ap75: float | None
+    ar: float | None
+    n_gt: int
+    precision: npt.NDArray[np.float64] = field(repr=False, compare=False)
+
+    def to_json(self) -> dict[str, float | int | None]:
+        return {"AP": self.ap, "AP50": self.ap50, "AP75": self.ap75, "AR": self.ar, "n_gt": self.n_gt}
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Every slice of one model's evaluation.
+
+    Attributes:
+        model: the model label.
+        definitions: the definitions these numbers used (sigmas and OKS area
+            always those of the stored evaluation).
+        slices: metrics by slice name, keys exactly :data:`SLICE_NAMES`.
+        note: what could not follow the requested definitions, else "".
+    """
+
+    model: str
+    definitions: EvaluationDefinitions
+    slices: dict[str, SliceMetrics]
+    note: str = ""
+
+    def to_json(self) -> dict:
+        """The ``--json`` document of ``python -m analysis evaluate``."""
+        return {
+            "model": self.model,
+            "definitions": self.definitions.to_json(),
+            "slices": {name: self.slices[name].to_json() for name in SLICE_NAMES},
+        }
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Detections in the global accumulation order, persons and candidate pairs."""
+
+    det_id: npt.NDArray[np.int64]  #: (D,) in global order: score desc, then image id, then rank
+    det_image: npt.NDArray[np.int64]
+    det_area: npt.NDArray[np.float64]  #: box around the predicted keypoints, w*h
+    det_density: npt.NDArray[np.float64]
+    det_rank: npt.NDArray[np.int64]
+    gt: pd.DataFrame  #: instances rows (annotation order), G rows
+    pair_det: npt.NDArray[np.int64]
+    pair_gt: npt.NDArray[np.int64]
+    pair_oks: npt.NDArray[np.float64]
+
+
+def _prepare(stored: StoredEvaluation, instances: pd.DataFrame) -> _Prepared:
+    det = stored.detections
+    order = np.lexsort((det["det_id"].to_numpy(), det["image_id"].to_numpy(), -det["score"].to_numpy()))
+    det = det.iloc[order]
+    det_id = det["det_id"].to_numpy(np.int64)
+    det_image = det["image_id"].to_numpy(np.int64)
+    # Rank within the image: score descending, ties in file order (det_id).
+    by_image = np.lexsort((det_id, -det["score"].to_numpy(), det_image))
+    image_sorted = det_image[by_image]
+    first = np.searchsorted(image_sorted, image_sorted, side="left")
+    rank = np.empty(len(det_id), dtype=np.int64)
+    rank[by_image] = np.arange(len(det_id)) - first
+
+    gt = instances[_GT_COLUMNS].reset_index(drop=True)
+    ann_ids = gt["ann_id"].to_numpy(np.int64)
+    ann_order = np.argsort(ann_ids, kind="stable")
+    oks = stored.oks
+    pair_ann = oks["ann_id"].to_numpy(np.int64)
+    where = np.searchsorted(ann_ids, pair_ann, sorter=ann_order)
+    where = np.minimum(where, len(ann_ids) - 1) if len(ann_ids) else where
+    if len(pair_ann) and (not len(ann_ids) or not np.array_equal(ann_ids[ann_order[where]], pair_ann)):
+        raise PoseAtlasError(
+            f"evaluation of {stored.record.model!r} refers to annotations not in the current cache "
+            "(the annotations changed since; evaluate the predictions again)"
+        )
+    det_pos = np.empty(int(det_id.max()) + 1 if len(det_id) else 0, dtype=np.int64)
+    det_pos[det_id] = np.arange(len(det_id))
+    return _Prepared(
+        det_id,
+        det_image,
+        det["area"].to_numpy(np.float64),
+        det["density"].to_numpy(np.float64),
+        rank,
+        gt,
+        det_pos[oks["det_id"].to_numpy(np.int64)],
+        ann_order[where] if len(pair_ann) else np.zeros(0, np.int64),
+        oks["oks"].to_numpy(np.float64),
+    )
+
+
+def base_ignore(gt: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """(G,) persons COCO's keypoint evaluation ignores: crowd regions and persons whose
+    stored ``num_keypoints`` is 0 (the labelled count where the file has no such field)."""
+    stored = gt["num_keypoints"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    labelled = gt["n_labelled"].to_numpy(np.float64)
+    count = np.where(np.isnan(stored), labelled, stored)
+    return gt["iscrowd"].to_numpy(bool) | (count == 0)
+
+
+def _size_codes(gt: pd.DataFrame, definitions: EvaluationDefinitions) -> npt.NDArray[np.int8]:
+    source = definitions.size.area_source
+    area = person_area(
+        gt["bbox_w"].to_numpy(np.float64),
+        gt["bbox_h"].to_numpy(np.float64),
+        gt["segm_area"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan),
+        source,
+    )
+    missing = np.isnan(area) & ~gt["iscrowd"].to_numpy(bool)
+    if missing.any():
+        raise PoseAtlasError(
+            f"size area {source.value}: {int(missing.sum())} person(s) have no segmentation area "
+            "(the file has no 'area' field); choose bbox or crowdpose"
+        )
+    return size_bucket_codes(area, definitions.size.edges)
+
+
+def detection_size_area(box_area: npt.ArrayLike, source: AreaSource) -> npt.NDArray[np.float64]:
+    """A detection's area under a size area source.
+
+    A prediction has no segmentation, so ``segm`` and ``bbox`` both use the box
+    around its predicted keypoints, w*h (pycocotools' ``loadRes`` rule); ``crowdpose``
+    uses 0.53 times that box, as it does for persons.
+    """
+    box_area = np.asarray(box_area, dtype=np.float64)
+    return person_area(np.ones_like(box_area), box_area, box_area, source)
+
+
+def crowd_level_of_images(images: pd.DataFrame, definitions: EvaluationDefinitions) -> pd.Series:
+    """Crowd level code (0 easy, 1 medium, 2 hard) per image id."""
+    column = "crowd_index_stored" if definitions.crowd_index is CrowdIndexSource.STORED else "crowd_index"
+    values = images[column].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(values).any():
+        raise PoseAtlasError(
+            f"crowd index {definitions.crowd_index.value}: {int(np.isnan(values).sum())} image(s) have no "
+            "stored crowdIndex; use --crowd-index computed"
+        )
+    codes = definitions.crowd_convention.levels().codes(values)
+    return pd.Series(codes, index=images["image_id"].to_numpy(np.int64))
+
+
+def evaluate_stored(
+    stored: StoredEvaluation,
+    images: pd.DataFrame,
+    instances: pd.DataFrame,
+    definitions: EvaluationDefinitions,
+) -> EvaluationResult:
+    """Every slice of a stored evaluation under ``definitions``' slicing choices.
+
+    Args:
+        stored: the stored detections and OKS pairs.
+        images: the split's images.parquet (image_id, crowd_index, crowd_index_stored).
+        instances: the split's instances.parquet (without keypoints is enough).
+        definitions: size, density and crowd choices to slice with; its sigmas
+            and OKS area cannot differ from the stored ones (the result says so
+            in ``note`` when they were asked to).
+    """
+    used = stored.definitions.with_slicing(definitions)
+    notes = [] if definitions.same_matching(stored.definitions) else [FIXED_AT_EVALUATION]
+    if stored.record.stale:
+        notes.append(STALE)
+    note = "; ".join(notes)
+    prep = _prepare(stored, instances)
+    gt = prep.gt
+    ignore = base_ignore(gt)
+    crowd = gt["iscrowd"].to_numpy(bool)
+
+    size = _size_codes(gt, used)
+    density = used.density_edges.codes(gt["crowding"].to_numpy(np.float64))
+    gt_ignore = np.stack(
+        [
+            ignore,
+            *(ignore | (size != b) for b in range(3)),
+            *(ignore | (size != 0) | (density != lvl) for lvl in range(3)),
+        ]
+    )
+    det_size = size_bucket_codes(detection_size_area(prep.det_area, used.size.area_source), used.size.edges)
+    det_level = used.density_edges.codes(prep.det_density)
+    det_outside = np.stack(
+        [
+            np.zeros(len(det_size), bool),
+            *(det_size != b for b in range(3)),
+            *((det_size != 0) | (det_level != lvl) for lvl in range(3)),
+        ]
+    )
+
+    pairs = match_input(prep.pair_det, prep.pair_gt, prep.pair_oks, prep.det_rank, len(gt), OKS_THRESHOLDS[0])
+    det_gt = greedy_match(pairs, gt_ignore, crowd)  # (S, T, D)
+    matched = det_gt >= 0
+    # Column G of the padded flags stands for "no match" (never read: masked by `matched`).
+    padded = np.concatenate([gt_ignore, np.zeros((len(gt_ignore), 1), bool)], axis=1)
+    matched_ignored = padded[np.arange(len(gt_ignore))[:, None, None], np.where(matched, det_gt, len(gt))]
+    det_ignored = np.where(matched, matched_ignored, det_outside[:, None, :])
+
+    slices: dict[str, SliceMetrics] = {}
+    for s, name in enumerate(_MATCHED_SLICES):
+        slices[name] = _metrics(matched[s], det_ignored[s], int((~gt_ignore[s]).sum()))
+    level_of = crowd_level_of_images(images, used)
+    det_level_img = level_of.reindex(prep.det_image).to_numpy()
+    gt_level_img = level_of.reindex(gt["image_id"].to_numpy(np.int64)).to_numpy()
+    for lvl, name in enumerate(CROWD_SLICES):
+        in_det = det_level_img == lvl
+        in_gt = gt_level_img == lvl
+        slices[name] = _metrics(matched[0][:, in_det], det_ignored[0][:, in_det], int((~ignore & in_gt).sum()))
+    return EvaluationResult(stored.record.model, used, {n: slices[n] for n in SLICE_NAMES}, note)
+
+
+def _metrics(matched: npt.NDArray[np.bool_], ignored: npt.NDArray[np.bool_], n_gt: int) -> SliceMetrics:
+    acc = accumulate(matched, ignored, n_gt)
+    if n_gt == 0:
+        return SliceMetrics(None, None, None, None, 0, acc.precision)
+    t50 = int(np.flatnonzero(OKS_THRESHOLDS == 0.5)[0])
+    t75 = int(np.flatnonzero(OKS_THRESHOLDS == 0.75)[0])
+    return SliceMetrics(
+        float(np.mean(acc.precision)),
+        float(np.mean(acc.precision[t50])),
+        float(np.mean(acc.precision[t75])),
+        float(np.mean(acc.recall)),
+        n_gt,
+        acc.precision,
+    )
+
+
+def matches_at(
+    stored: StoredEvaluation, instances: pd.DataFrame, threshold: float = 0.5
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Who matched whom in the "all" slice at one OKS threshold (for drawing).
+
+    Returns:
+        (detections, persons): ``detections`` has the stored columns plus
+        ``matched_ann_id`` (nullable Int64), ``oks`` (with the matched person, NaN
+        when unmatched) and ``best_oks`` (highest OKS with any person of its
+        image, NaN when the image has none); ``persons`` has ann_id, image_id,
+        ``matched_det_id`` (nullable Int64), ``oks`` (NaN when missed) and
+        ``ignored`` (crowd region or no keypoints: neither a miss nor a hit).
+    """
+    prep = _prepare(stored, instances)
+    gt = prep.gt
+    ignore = base_ignore(gt)
+    pairs = match_input(prep.pair_det, prep.pair_gt, prep.pair_oks, prep.det_rank, len(gt), threshold)
+    det_gt = greedy_match(pairs, ignore[None, :], gt["iscrowd"].to_numpy(bool), np.array([threshold]))[0, 0]
+
+    pair_key = pd.Series(prep.pair_oks, index=pd.MultiIndex.from_arrays([prep.pair_det, prep.pair_gt]))
+    has = det_gt >= 0
+    det_oks = np.full(len(det_gt), np.nan)
+    det_oks[has] = pair_key.reindex(pd.MultiIndex.from_arrays([np.flatnonzero(has), det_gt[has]])).to_numpy()
+    best = np.full(len(det_gt), np.nan)
+    if len(prep.pair_det):
+        best_by_det = pd.Series(prep.pair_oks).groupby(prep.pair_det).max()
+        best[best_by_det.index.to_numpy()] = best_by_det.to_numpy()
+
+    by_id = stored.detections.set_index("det_id").loc[prep.det_id].reset_index()
+    detections = by_id.assign(
+        matched_ann_id=pd.array(np.where(has, gt["ann_id"].to_numpy()[np.maximum(det_gt, 0)], 0), dtype="Int64"),
+        oks=det_oks,
+        best_oks=best,
+    )
+    detections.loc[~has, "matched_ann_id"] = pd.NA
+    # A crowd region may absorb several detections; report the first (best scored) per person.
+    gt_det = np.full(len(gt), -1, dtype=np.int64)
+    rows = np.flatnonzero(has)[::-1]  # later (lower) scores first, so the best one writes last
+    gt_det[det_gt[rows]] = rows
+    hit = gt_det >= 0
+    person_oks = np.full(len(gt), np.nan)
+    person_oks[hit] = det_oks[gt_det[hit]]
+    persons = pd.DataFrame(
+        {
+            "ann_id": gt["ann_id"].to_numpy(np.int64),
+            "image_id": gt["image_id"].to_numpy(np.int64),
+            "matched_det_id": pd.array(np.where(hit, prep.det_id[np.maximum(gt_det, 0)], 0), dtype="Int64"),
+            "oks": person_oks,
+            "ignored": ignore,
+        }
+    )
+    persons.loc[~hit, "matched_det_id"] = pd.NA
+    return detections.reset_index(drop=True), persons

@@ -1,0 +1,222 @@
+"""Stored evaluations, beside the split's cache.
+
+Layout::
+
+    <root>/<dataset>/<split>/evaluations/<model-slug>/evaluation.json
+                                                      detections.parquet
+                                                      oks.parquet
+
+- ``evaluation.json`` (:class:`EvaluationRecord`): model label, the predictions
+  file's fingerprint, the annotations' fingerprint it was evaluated against, the
+  definitions, counts of kept and skipped detections, and every slice's metrics;
+- ``detections.parquet``: one row per kept detection (``det_id`` = 1-based
+  position in the results file, as pycocotools' ``loadRes`` numbers them;
+  ``image_id``; ``category_id``; ``score``; ``keypoints`` 3K float32; the box
+  around its predicted keypoints ``box_x, box_y, box_w, box_h`` and its area
+  ``area`` = w*h (pycocotools' ``loadRes`` rule); ``density``, the
+  detection's own crowding ratio (README, Evaluation));
+- ``oks.parquet``: ``det_id, ann_id, oks`` for every (detection, annotation)
+  pair of the same image, crowd regions included, with the record's sigmas and
+  OKS area.
+
+A model's folder is written in a staging folder and swapped in, so an
+interrupted or failed evaluation never leaves a partial one and never destroys
+the previous good one.  A rebuild of the split carries ``evaluations/`` over;
+an evaluation whose annotations fingerprint differs from the current build is
+read back as ``stale``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analysis import cache
+from analysis.evaluation.definitions import EvaluationDefinitions
+from analysis.manifest import ManifestError
+
+if TYPE_CHECKING:  # pandas costs 0.2 s to import; listing evaluations never needs it
+    import pandas as pd
+
+EVALUATIONS_DIR = cache.EVALUATIONS_DIR
+RECORD_FILE = "evaluation.json"
+DETECTIONS_FILE = "detections.parquet"
+OKS_FILE = "oks.parquet"
+#: Bumped when a stored evaluation's meaning changes; older ones are re-evaluated.
+FORMAT_VERSION = 1
+
+
+class FileFingerprint(msgspec.Struct, frozen=True):
+    path: str
+    size: int
+    sha256: str
+    mtime_ns: int | None = None
+
+
+class DetectionCounts(msgspec.Struct, frozen=True):
+    records: int  #: records in the results file
+    kept: int  #: evaluated (person category, at most 20 per image)
+    other_category: int  #: records of other category ids, not evaluated
+    over_max_per_image: int  #: person detections beyond the 20 best of their image
+
+
+class SliceSummary(msgspec.Struct, frozen=True):
+    AP: float | None  # the --json document's keys
+    AP50: float | None
+    AP75: float | None
+    AR: float | None
+    n_gt: int
+
+
+class EvaluationRecord(msgspec.Struct, frozen=True):
+    """evaluation.json.  ``stale`` is not stored: it is set when read, True when
+    the annotations fingerprint differs from the current build's."""
+
+    format_version: int
+    model: str
+    slug: str
+    dataset: str
+    split: str
+    predictions: FileFingerprint
+    annotations_sha256: str
+    definitions: dict
+    counts: DetectionCounts
+    slices: dict[str, SliceSummary]
+    evaluated_at: str
+    stale: bool = False
+
+
+@dataclass(frozen=True)
+class StoredEvaluation:
+    """A stored evaluation: its record, detections and OKS pairs."""
+
+    record: EvaluationRecord
+    detections: pd.DataFrame
+    oks: pd.DataFrame
+
+    @property
+    def definitions(self) -> EvaluationDefinitions:
+        return EvaluationDefinitions.from_json(self.record.definitions)
+
+
+def model_slug(model: str) -> str:
+    """A folder name for a model label (lower case, runs of other characters -> '-')."""
+    slug = re.sub(r"[^a-z0-9._]+", "-", model.lower()).strip("-.")
+    return slug or "model"
+
+
+def evaluations_dir(cache_root: Path, key: cache.CacheKey) -> Path:
+    return key.directory(cache_root) / EVALUATIONS_DIR
+
+
+def _annotations_sha256(cache_root: Path, key: cache.CacheKey) -> str | None:
+    """The current build's annotations SHA-256; None without a readable manifest (then
+    every stored evaluation reads back as stale)."""
+    try:
+        manifest = cache.read_manifest(cache_root, key)
+    except ManifestError:
+        return None
+    return manifest.inputs.annotations.sha256 if manifest is not None else None
+
+
+def _read_record(folder: Path, current_sha: str | None) -> EvaluationRecord | None:
+    path = folder / RECORD_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = msgspec.json.decode(path.read_bytes(), type=EvaluationRecord)
+    except msgspec.DecodeError:
+        return None  # an older or foreign format: not listed (re-evaluating replaces it)
+    return msgspec.structs.replace(record, stale=record.annotations_sha256 != current_sha)
+
+
+def list_evaluations(cache_root: Path, key: cache.CacheKey) -> list[EvaluationRecord]:
+    """Every stored evaluation of a split, by model label; stale ones flagged ``stale``."""
+    folder = evaluations_dir(cache_root, key)
+    if not folder.is_dir():
+        return []
+    current = _annotations_sha256(cache_root, key)
+    records = [
+        _read_record(sub, current) for sub in sorted(folder.iterdir()) if sub.is_dir() and not sub.name.startswith(".")
+    ]
+    return sorted((r for r in records if r is not None), key=lambda r: r.model)
+
+
+def find_record(cache_root: Path, key: cache.CacheKey, model: str) -> EvaluationRecord | None:
+    """The record of ``model`` (a label or its slug), or None."""
+    current = _annotations_sha256(cache_root, key)
+    return _read_record(evaluations_dir(cache_root, key) / model_slug(model), current)
+
+
+def read_evaluation(cache_root: Path, key: cache.CacheKey, model: str) -> StoredEvaluation:
+    """A stored evaluation by model label (or slug).
+
+    Raises:
+        FileNotFoundError: no such evaluation.
+    """
+    folder = evaluations_dir(cache_root, key) / model_slug(model)
+    record = _read_record(folder, _annotations_sha256(cache_root, key))
+    if record is None:
+        raise FileNotFoundError(f"no stored evaluation of {model!r} for {key}")
+    detections = pq.read_table(folder / DETECTIONS_FILE).to_pandas()
+    oks = pq.read_table(folder / OKS_FILE).to_pandas()
+    return StoredEvaluation(record, detections, oks)
+
+
+def write_evaluation(
+    cache_root: Path, key: cache.CacheKey, record: EvaluationRecord, detections: pa.Table, oks: pa.Table
+) -> Path:
+    """Write one model's evaluation folder atomically (staging folder, then swap).
+
+    Under the split's lock: a build swapping the split meanwhile would otherwise
+    carry the old ``evaluations/`` over and lose this one.
+    """
+    with cache.split_lock(key.directory(cache_root)):
+        return _write_evaluation(cache_root, key, record, detections, oks)
+
+
+def _write_evaluation(
+    cache_root: Path, key: cache.CacheKey, record: EvaluationRecord, detections: pa.Table, oks: pa.Table
+) -> Path:
+    parent = evaluations_dir(cache_root, key)
+    parent.mkdir(parents=True, exist_ok=True)
+    target = parent / record.slug
+    staging = parent / f".{record.slug}.writing-{os.getpid()}"
+    retired = parent / f".{record.slug}.old-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        # pyarrow releases the GIL: write both tables at once.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(partial(pq.write_table, compression="zstd"), (detections, oks),
+                          (staging / DETECTIONS_FILE, staging / OKS_FILE)))  # fmt: skip
+        data = msgspec.json.format(msgspec.json.encode(msgspec.structs.replace(record, stale=False)), indent=2)
+        (staging / RECORD_FILE).write_bytes(data + b"\n")
+        if target.exists():
+            os.replace(target, retired)
+        os.replace(staging, target)
+        shutil.rmtree(retired, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if retired.exists() and not target.exists():
+            os.replace(retired, target)
+        raise
+    return target
+
+
+def replace_record(cache_root: Path, key: cache.CacheKey, record: EvaluationRecord) -> None:
+    """Rewrite only evaluation.json (after re-slicing an unchanged evaluation)."""
+    target = evaluations_dir(cache_root, key) / record.slug / RECORD_FILE
+    data = msgspec.json.format(msgspec.json.encode(msgspec.structs.replace(record, stale=False)), indent=2)
+    with cache.split_lock(key.directory(cache_root)), cache.atomic_path(target) as tmp:
+        tmp.write_bytes(data + b"\n")

@@ -1,0 +1,304 @@
+"""Evaluation speed: every slice of ours vs one standard keypoint evaluation of pycocotools.
+
+On a COCO-val-sized synthetic set (5,000 images, 11,000 annotations, 17 joints)
+with about 6,000 noisy predictions, and a variant with 10x the predictions,
+this prints, measured in the same run:
+
+- pycocotools 2.0.11: load (ground truth + ``loadRes``), and ``evaluate()`` +
+  ``accumulate()`` of its one standard keypoint evaluation (all / medium / large);
+- faster-coco-eval and hotcoco: the same evaluation (when installed; they are
+  benchmark-only requirements, ``requirements-bench.txt``);
+- ours in process: ``evaluate_files`` (read the cache and the predictions,
+  validate, OKS once, all ten slices, store), and ``evaluate_stored`` (re-slice
+  the stored pairs, what the dashboard does when a definition changes);
+- whole processes: ``python -m analysis evaluate`` vs a Python process running
+  pycocotools (import, load, evaluate, accumulate, summarize).
+
+Targets: every slice in process <= 0.2x pycocotools' evaluate+accumulate; the
+whole ``evaluate`` process <= 0.5x the whole pycocotools process.
+
+    python -m benchmarks.evaluate [--repeat N] [--skip-10x]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from benchmarks.synthetic_coco import DATA_DIR, ensure_synthetic_coco
+
+N_IMAGES = 5000
+N_PERSONS = 11000
+N_PREDICTIONS = 6000
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_predictions(gt: dict, n: int, seed: int) -> list[dict]:
+    """~85% noisy copies of labelled persons (jitter grows with person size and
+    varies per prediction), ~15% false positives anywhere; scores loosely follow
+    the error, with ties."""
+    rng = np.random.default_rng(seed)
+    anns = [a for a in gt["annotations"] if not a["iscrowd"] and a["num_keypoints"] > 0]
+    k = len(gt["categories"][0]["keypoints"])
+    n_true = int(0.85 * n)
+    pick = rng.integers(0, len(anns), n_true)
+    kps = np.array([anns[i]["keypoints"] for i in pick], dtype=np.float64).reshape(n_true, k, 3)
+    boxes = np.array([anns[i]["bbox"] for i in pick], dtype=np.float64)
+    size = np.sqrt(np.maximum(boxes[:, 2] * boxes[:, 3], 1.0))
+    unlabelled = kps[:, :, 2] <= 0
+    fill = boxes[:, None, :2] + rng.random((n_true, k, 2)) * boxes[:, None, 2:]
+    kps[:, :, :2] = np.where(unlabelled[:, :, None], fill, kps[:, :, :2])
+    error = rng.exponential(0.08, n_true)
+    kps[:, :, :2] += rng.normal(0, 1, (n_true, k, 2)) * (error * size)[:, None, None]
+    kps[:, :, 2] = rng.uniform(0.05, 1.0, (n_true, k))
+    score_true = np.round(np.clip(1.0 - 3 * error + rng.normal(0, 0.1, n_true), 0.01, 1.0), 3)
+    image_true = np.array([anns[i]["image_id"] for i in pick])
+
+    n_false = n - n_true
+    images = gt["images"]
+    which = rng.integers(0, len(images), n_false)
+    wh = np.array([[images[i]["width"], images[i]["height"]] for i in which], dtype=np.float64)
+    centre = rng.random((n_false, 2)) * wh
+    spread = rng.uniform(3, 80, n_false)
+    false_kps = np.empty((n_false, k, 3))
+    false_kps[:, :, :2] = centre[:, None, :] + rng.normal(0, 1, (n_false, k, 2)) * spread[:, None, None]
+    false_kps[:, :, 2] = rng.uniform(0.05, 1.0, (n_false, k))
+    score_false = np.round(rng.uniform(0.01, 0.7, n_false), 3)
+    image_false = np.array([images[i]["id"] for i in which])
+
+    all_kps = np.concatenate([kps, false_kps]).round(2)
+    all_scores = np.concatenate([score_true, score_false])
+    all_images = np.concatenate([image_true, image_false])
+    order = rng.permutation(n)
+    return [
+        {"image_id": int(all_images[i]), "category_id": 1, "keypoints": all_kps[i].reshape(-1).tolist(),
+         "score": float(all_scores[i])}
+        for i in order
+    ]  # fmt: skip
+
+
+def _best(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+@contextlib.contextmanager
+def _quiet():
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def bench_pycocotools(gt: dict, preds: list[dict], repeat: int) -> tuple[float, float, float]:
+    """(load, evaluate+accumulate, AP)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    def load():
+        with _quiet():
+            coco = COCO()
+            coco.dataset = copy.deepcopy(gt)
+            coco.createIndex()
+            return coco, coco.loadRes(copy.deepcopy(preds))
+
+    t_load = _best(load, 1)
+    coco, dt = load()
+    state = {}
+
+    def run():
+        with _quiet():
+            ev = COCOeval(coco, dt, iouType="keypoints")
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        state["ap"] = ev.stats[0]
+
+    return t_load, _best(run, repeat), state["ap"]
+
+
+def bench_faster_coco_eval(gt: dict, preds: list[dict], repeat: int) -> tuple[float, float] | None:
+    try:
+        from faster_coco_eval import COCO, COCOeval_faster
+    except ImportError:
+        return None
+    with _quiet():
+        coco = COCO(copy.deepcopy(gt))
+        dt = coco.loadRes(copy.deepcopy(preds))
+    state = {}
+
+    def run():
+        with _quiet():
+            ev = COCOeval_faster(coco, dt, iouType="keypoints")
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        state["ap"] = ev.stats[0]
+
+    return _best(run, repeat), state["ap"]
+
+
+def bench_hotcoco(gt_path: Path, preds_path: Path, repeat: int) -> tuple[float, float] | None:
+    try:
+        import hotcoco
+    except ImportError:
+        return None
+    with _quiet():
+        coco = hotcoco.COCO(str(gt_path))
+        dt = coco.loadRes(str(preds_path))
+    state = {}
+
+    def run():
+        with _quiet():
+            ev = hotcoco.COCOeval(coco, dt, "keypoints")
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        state["ap"] = ev.stats[0]
+
+    return _best(run, repeat), state["ap"]
+
+
+def bench_ours(root: Path, key, preds_path: Path, repeat: int) -> dict[str, float]:
+    """Ours, in process: the compute on loaded inputs (OKS once + every slice; what
+    pycocotools' evaluate+accumulate does for its one evaluation), re-slicing stored
+    pairs, and the whole evaluate_files (reads, validation, compute, store)."""
+    from analysis.cache import read_images, read_instances
+    from analysis.definitions import AreaSource, SizeDefinition
+    from analysis.evaluation import compute, context, run
+    from analysis.evaluation.predictions import read_predictions
+    from analysis.evaluation.slices import evaluate_stored
+    from analysis.evaluation.store import StoredEvaluation, evaluations_dir, read_evaluation
+
+    # pycocotools' choices: COCO sigmas, segmentation area for OKS and size.
+    request = run.EvaluationRequest(sigmas="coco", oks_area=AreaSource.SEGM, size=SizeDefinition(AreaSource.SEGM))
+    state = {}
+
+    def full():
+        shutil.rmtree(evaluations_dir(root, key), ignore_errors=True)
+        state["out"] = run.evaluate_files(root, key, [preds_path], ["bench"], request, progress=False)[0]
+
+    t_full = _best(full, repeat)
+    record = state["out"].record
+    definitions = state["out"].result.definitions
+    images = read_images(root, key)
+    instances = read_instances(root, key, columns=context.INSTANCE_COLUMNS)
+    gt_keypoints = compute.gt_keypoints(root, key, len(instances), 17)
+    predictions = read_predictions(preds_path, preds_path.read_bytes(), 17, 1)
+
+    def compute_all():
+        computed = compute.compute_evaluation(predictions, [1], instances, gt_keypoints, definitions)
+        stored = StoredEvaluation(record, computed.detections.drop(["keypoints"]).to_pandas(), computed.oks.to_pandas())
+        state["computed"] = evaluate_stored(stored, images, instances, definitions)
+
+    t_compute = _best(compute_all, repeat)
+    stored = read_evaluation(root, key, "bench")
+    t_slices = _best(lambda: evaluate_stored(stored, images, instances, stored.definitions), repeat)
+    result = state["out"].result
+    assert state["computed"].to_json() == result.to_json()
+    return {"full": t_full, "compute": t_compute, "slices": t_slices, "ap": result.slices["all"].ap}
+
+
+def bench_processes(root: Path, key, gt_path: Path, preds_path: Path) -> tuple[float, float]:
+    """Whole processes: ours (re-evaluating, no stored result) vs pycocotools."""
+    from analysis.evaluation.store import evaluations_dir
+
+    shutil.rmtree(evaluations_dir(root, key), ignore_errors=True)
+    ours_cmd = [
+        sys.executable, "-m", "analysis", "evaluate", "--name", key.dataset, "--split", key.split,
+        "--predictions", str(preds_path), "--model", "process", "--cache-dir", str(root), "--quiet",
+        "--sigmas", "coco", "--oks-area", "segm", "--size-area", "segm",
+    ]  # fmt: skip
+    script = (
+        "import sys, contextlib, io\n"
+        "from pycocotools.coco import COCO\nfrom pycocotools.cocoeval import COCOeval\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    gt = COCO({str(gt_path)!r}); dt = gt.loadRes({str(preds_path)!r})\n"
+        "    ev = COCOeval(gt, dt, iouType='keypoints'); ev.evaluate(); ev.accumulate(); ev.summarize()\n"
+        "print(ev.stats[0])\n"
+    )
+    t0 = time.perf_counter()
+    subprocess.run(ours_cmd, cwd=REPO_ROOT, check=True, capture_output=True)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, check=True, capture_output=True)
+    t_ref = time.perf_counter() - t0
+    return t_ours, t_ref
+
+
+def run_variant(label: str, gt: dict, gt_path: Path, root: Path, key, n_preds: int, repeat: int) -> None:
+    preds = make_predictions(gt, n_preds, seed=n_preds)
+    preds_path = DATA_DIR / f"eval-bench-predictions-{n_preds}.json"
+    preds_path.write_bytes(orjson.dumps(preds))
+    print(f"\n== {label}: {len(preds):,} predictions ==", flush=True)
+    t_load, t_coco, ap_coco = bench_pycocotools(gt, preds, repeat)
+    print(f"pycocotools     load {t_load:6.3f} s   evaluate+accumulate {t_coco:6.3f} s   AP {ap_coco:.6f}", flush=True)
+    faster = bench_faster_coco_eval(gt, preds, repeat)
+    if faster:
+        print(f"faster-coco-eval                    evaluate+accumulate {faster[0]:6.3f} s   AP {faster[1]:.6f}"
+              f"   ({faster[0] / t_coco:.2f}x pycocotools)")  # fmt: skip
+    hot = bench_hotcoco(gt_path, preds_path, repeat)
+    if hot:
+        print(f"hotcoco                             evaluate+accumulate {hot[0]:6.3f} s   AP {hot[1]:.6f}"
+              f"   ({hot[0] / t_coco:.2f}x pycocotools)")  # fmt: skip
+    ours = bench_ours(root, key, preds_path, repeat)
+    print(
+        f"ours, in process: OKS once + all 10 slices, on loaded inputs   {ours['compute']:6.3f} s"
+        f" = {ours['compute'] / t_coco:.2f}x pycocotools' evaluate+accumulate (target <= 0.2)   AP {ours['ap']:.6f}"
+    )
+    print(
+        f"ours, in process: all 10 slices re-sliced from stored OKS pairs {ours['slices']:6.3f} s"
+        f" = {ours['slices'] / t_coco:.2f}x"
+    )
+    print(
+        f"ours, in process: evaluate_files (read cache + predictions, validate, compute, store) {ours['full']:6.3f} s"
+        f" = {ours['full'] / t_coco:.2f}x"
+    )
+    if hot:
+        print(
+            f"  hotcoco's one evaluation beside ours: compute {ours['compute'] / hot[0]:.1f}x hotcoco,"
+            f" re-slice {ours['slices'] / hot[0]:.1f}x hotcoco"
+        )
+    t_proc, t_proc_ref = bench_processes(root, key, gt_path, preds_path)
+    print(f"whole process: python -m analysis evaluate {t_proc:6.3f} s vs pycocotools process {t_proc_ref:6.3f} s"
+          f" = {t_proc / t_proc_ref:.2f}x (target <= 0.5)", flush=True)  # fmt: skip
+    assert abs(ours["ap"] - ap_coco) < 1e-9, (ours["ap"], ap_coco)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="best of N for in-process timings")
+    parser.add_argument("--skip-10x", action="store_true", help="only the ~6,000-prediction variant")
+    args = parser.parse_args(argv)
+
+    from analysis.build import build_split
+    from analysis.cache import CacheKey
+    from analysis.registry import DatasetSpec
+
+    gt_path, stats = ensure_synthetic_coco(N_IMAGES, N_PERSONS)
+    gt = orjson.loads(gt_path.read_bytes())
+    root = DATA_DIR / "eval-bench-cache"
+    key = CacheKey("synthetic-val", "val")
+    build_split(DatasetSpec(key.dataset, key.split, gt_path), root, progress=False)
+    print(f"ground truth: {stats['n_images']:,} images, {stats['n_annotations']:,} annotations "
+          f"({stats['n_crowd']} crowd regions), {gt_path.name}")  # fmt: skip
+    run_variant("COCO-val-sized", gt, gt_path, root, key, N_PREDICTIONS, args.repeat)
+    if not args.skip_10x:
+        run_variant("10x predictions", gt, gt_path, root, key, 10 * N_PREDICTIONS, args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
