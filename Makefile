@@ -50,6 +50,7 @@ bench: setup $(BENCH_STAMP)
 	$(PY) -m benchmarks.scenes
 	$(PY) -m benchmarks.dashboard
 	$(PY) -m benchmarks.evaluate
+	$(PY) -m benchmarks.datasets
 
 clean:
 	rm -rf data/cache data/demo

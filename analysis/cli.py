@@ -68,7 +68,79 @@ def _parser() -> argparse.ArgumentParser:
 
     scenes_cli.add_scenes_parser(sub)
     evaluation_cli.add_evaluate_parser(sub)
+    _add_dataset_maker_parsers(sub)
     return parser
+
+
+# --- dataset makers: subset and compose ------------------------------------------------
+
+
+def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
+    from analysis.definitions import AreaSource
+
+    subset = sub.add_parser("subset", help="scale-ablation subsets of a built split that keep its area distribution")
+    subset.add_argument("--name", required=True, help="dataset name of the built split")
+    subset.add_argument("--split", required=True, help="split name")
+    subset.add_argument("--persons", type=int, required=True, metavar="N", help="persons (non-crowd) per subset")
+    subset.add_argument("--count", type=int, default=1, metavar="K", help="number of subsets (default 1)")
+    subset.add_argument("--seed", type=int, default=0, metavar="S", help="subset k uses seed S + k - 1 (default 0)")
+    subset.add_argument("--area-source", choices=[s.value for s in AreaSource], default=AreaSource.BBOX.value,
+                        help="the person area whose distribution is kept (default bbox)")
+    subset.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    subset.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="writes DIR/subset-k.json and DIR/report.json")
+    subset.add_argument("--register", action="store_true",
+                        help="register subset k as dataset NAME-subset-k, split SPLIT (else the entries are printed)")
+    subset.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
+    subset.add_argument("--quiet", action="store_true", help="no progress bars")
+    subset.set_defaults(run=_run_subset)
+
+    compose = sub.add_parser("compose", help="compose a benchmark from registered splits by a size criterion")
+    compose.add_argument("--config", type=Path, required=True, metavar="FILE.toml", help="the composition (see README)")
+    compose.add_argument("--out", type=Path, required=True, metavar="DIR",
+                         help="writes DIR/train.json, val.json, report.json")
+    compose.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    compose.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
+    compose.add_argument("--quiet", action="store_true", help="no progress bars")
+    compose.set_defaults(run=_run_compose)
+
+
+def _run_subset(args: argparse.Namespace) -> int:
+    from analysis.definitions import AreaSource
+    from analysis.make_subsets import SubsetJob, make_subsets, subset_table
+    from analysis.subset_registry import check_registrable, register_subsets, registry_entries
+    from analysis.subsets import SubsetSpec
+
+    job = SubsetJob(
+        key=cache.CacheKey(args.name, args.split),
+        spec=SubsetSpec(persons=args.persons, count=args.count, seed=args.seed),
+        out_dir=args.out,
+        cache_root=args.cache_dir,
+        area_source=AreaSource(args.area_source),
+    )
+    entries = registry_entries(job, args.registry)
+    if args.register:
+        check_registrable(entries, args.registry)  # before anything is written
+    report = make_subsets(job, progress=not args.quiet)
+    for line in subset_table(report):
+        print(line)
+    if args.register:
+        added = register_subsets(entries, args.registry)
+        print(f"registered {len(added)} new subset(s) in {args.registry}; build them with: "
+              f"python -m analysis build --registry {args.registry} " + " ".join(f"--only {k}" for k in added))
+    else:
+        print(f"to compare them in the dashboard, add to {args.registry} (or rerun with --register):")
+        print("".join(entry.toml() for entry in entries), end="")
+    return 0
+
+
+def _run_compose(args: argparse.Namespace) -> int:
+    from analysis.compose import ComposeJob, compose, compose_lines
+
+    report = compose(ComposeJob(args.config, args.out, args.cache_dir, args.registry), progress=not args.quiet)
+    for line in compose_lines(report):
+        print(line)
+    return 0
 
 
 def _run_build(args: argparse.Namespace) -> int:

@@ -1,0 +1,127 @@
+"""``python -m analysis subset``: write scale-ablation subsets of a built split.
+
+Writes ``OUT/subset-1.json`` ... ``OUT/subset-K.json`` (every record of a kept image
+copied byte for byte from the annotation file the cache was built from) and
+``OUT/report.json``.  Every check runs before the first byte is written; the files
+are written to temporary names and renamed into place together at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tqdm import tqdm
+
+from analysis import cache
+from analysis.cached_split import check_unchanged, open_cached_split, read_split_images
+from analysis.definitions import AreaSource
+from analysis.raw_coco import read_raw_coco, write_subset
+from analysis.staged_files import StagedFiles
+from analysis.subsets import PERSON_TOLERANCE, SubsetSpec, draw_subsets
+
+REPORT_FILE = "report.json"
+
+ALGORITHM = (
+    "whole images; persons = non-crowd person annotations; equal-count area bins of the split "
+    "(B = clip(N // 40, 10, 100)) with quotas N * share; images visited in a seeded random order and "
+    "kept while their persons fit the quotas, then the gap closed and equal-size swaps applied to "
+    "minimise the cumulative shortfall; images without persons kept at the rate N / P. "
+    "random = plain random image sampling: the prefix of the same seeded order closest to N persons; "
+    "it is the subset instead (method = random) when it is within the tolerance and matches better"
+)
+
+
+def subset_file_name(k: int) -> str:
+    """``subset-k.json`` (1-based; other tools rely on this naming)."""
+    return f"subset-{k}.json"
+
+
+@dataclass(frozen=True)
+class SubsetJob:
+    """One ``subset`` command."""
+
+    key: cache.CacheKey
+    spec: SubsetSpec
+    out_dir: Path
+    cache_root: Path = cache.DEFAULT_CACHE_DIR
+    area_source: AreaSource = AreaSource.BBOX
+
+
+def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
+    """Draw and write the subsets; return the report (also written as ``report.json``).
+
+    Raises:
+        PoseAtlasError: the split is not built, its annotation file changed, the request
+            cannot be met; nothing is written then.
+    """
+    split = open_cached_split(job.cache_root, job.key)
+    check_unchanged(split)
+    images = read_split_images(job.cache_root, job.key, job.area_source)
+    subsets = draw_subsets(images.persons, job.spec)
+    raw = read_raw_coco(split.annotations)
+
+    rows = []
+    for k, subset in enumerate(subsets, start=1):
+        rows.append({
+            "file": subset_file_name(k),
+            "seed": subset.seed,
+            "images": len(subset.image_rows),
+            "persons": subset.persons,
+            "ks": round(subset.ks, 6),
+            "method": subset.method.value,
+            "random": {
+                "images": len(subset.random_image_rows),
+                "persons": subset.random_persons,
+                "ks": round(subset.random_ks, 6),
+            },
+        })
+    report = {
+        "dataset": job.key.dataset,
+        "split": job.key.split,
+        "annotations": {"path": str(split.annotations), "sha256": split.fingerprint.sha256},
+        "area_source": job.area_source.value,
+        "requested": {"persons": job.spec.persons, "count": job.spec.count, "seed": job.spec.seed},
+        "person_tolerance": PERSON_TOLERANCE,
+        "full_split": {
+            "images": len(images.image_ids),
+            "persons": images.persons.n_persons,
+        },
+        "ks_definition": (
+            "two-sample Kolmogorov-Smirnov statistic of the person area distribution, subset vs full split"
+        ),
+        "algorithm": ALGORITHM,
+        "subsets": rows,
+    }
+
+    with StagedFiles(job.out_dir) as staged:
+        bar = tqdm(subsets, desc="subsets", unit="file", disable=None if progress else True)
+        for k, subset in enumerate(bar, start=1):
+            kept_ids = images.image_ids[subset.image_rows]
+            staged.add(subset_file_name(k), lambda fh, ids=kept_ids: write_subset(raw, ids, fh))
+        staged.add(REPORT_FILE, lambda fh: fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"))
+    return report
+
+
+def subset_table(report: dict[str, Any]) -> list[str]:
+    """The printed table: per subset its seed, images, persons and KS beside plain random sampling's."""
+    full = report["full_split"]
+    lines = [
+        f"{report['dataset']}/{report['split']}: {full['images']} images, {full['persons']} persons; "
+        f"area source {report['area_source']}",
+        f"{'file':<16}{'seed':>8}{'images':>9}{'persons':>9}{'KS':>9}  {'method':<8}"
+        f"{'random: images':>14}{'persons':>9}{'KS':>9}",
+    ]
+    for row in report["subsets"]:
+        rnd = row["random"]
+        lines.append(
+            f"{row['file']:<16}{row['seed']:>8}{row['images']:>9}{row['persons']:>9}{row['ks']:>9.4f}  "
+            f"{row['method']:<8}"
+            f"{rnd['images']:>14}{rnd['persons']:>9}{rnd['ks']:>9.4f}"
+        )
+    lines.append("KS: two-sample Kolmogorov-Smirnov distance of person areas to the full split's; "
+                 "random = plain random image sampling with the same seed; method: quotas, or random "
+                 "when that sample was within 0.5 % of N and matched better")
+    return lines
