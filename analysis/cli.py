@@ -251,4 +251,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     for result in build_demo(args.data_dir, args.cache_dir, force=args.force, progress=not args.quiet):
         print(_build_line(result))
+    from analysis.demo_predictions import evaluate_synthetic_models
+
+    for line in evaluate_synthetic_models(args.data_dir, args.cache_dir, progress=not args.quiet):
+        print(line)
     return 0

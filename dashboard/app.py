@@ -30,6 +30,7 @@ PAGES = [
     st.Page("views/scenes.py", title="Scenes", icon=":material/landscape:"),
     st.Page("views/keypoints.py", title="Keypoints",
             icon=":material/accessibility:"),
+    st.Page("views/models.py", title="Models", icon=":material/model_training:"),
     st.Page("views/browse.py", title="Browse", icon=":material/photo_library:"),
 ]
 

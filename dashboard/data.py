@@ -10,10 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
+from analysis import cache
 from analysis.cache import CacheKey
-from dashboard import loading, paths
+from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
+from dashboard import evaluations, loading, paths
+from dashboard.evaluations import StoredModel
+from dashboard.figures.models import EvaluatedModel
 
 
 @st.cache_resource(show_spinner="Loading caches ...", max_entries=2)
@@ -35,3 +40,59 @@ def keypoints(dataset: str, split: str) -> np.ndarray:
     """(N, 3K) keypoints of one split, rows as in its instances file (loaded on demand)."""
     root = paths.cache_root()
     return _keypoints(str(root), dataset, split, paths.cache_stamp(root))
+
+
+def _evaluations_stamp(root: Path, key: CacheKey) -> tuple[tuple[str, int], ...]:
+    """Modification times of a split's manifest and stored evaluation files."""
+    folder = key.directory(root)
+    stamp = []
+    for path in sorted([folder / "manifest.json", *folder.glob("evaluations/[!.]*/*")]):
+        try:  # an evaluation being swapped in may vanish between the listing and the stat
+            stamp.append((str(path.relative_to(folder)), path.stat().st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(stamp)
+
+
+@st.cache_data(show_spinner="Slicing the stored evaluation ...", max_entries=64)
+def _model_result(root: str, dataset: str, split: str, model: str, area: str, small_medium: float,
+                  medium_large: float, stamp: tuple) -> EvaluatedModel:
+    key = CacheKey(dataset, split)
+    entry = next(m for m in evaluations.find_models(Path(root), [key]) if m.model == model)
+    size = SizeDefinition(AreaSource(area), SizeEdges(small_medium, medium_large))
+    return evaluations.model_result(Path(root), entry, size)
+
+
+def model_result(entry: StoredModel, size: SizeDefinition) -> EvaluatedModel:
+    """``dashboard.evaluations.model_result`` cached on the evaluation files' mtimes."""
+    root = paths.cache_root()
+    return _model_result(str(root), entry.key.dataset, entry.key.split, entry.model, size.area_source.value,
+                         float(size.edges.small_medium), float(size.edges.medium_large),
+                         _evaluations_stamp(root, entry.key))
+
+
+@st.cache_data(show_spinner="Matching predictions ...", max_entries=8)
+def _matches(root: str, dataset: str, split: str, model: str, threshold: float,
+             stamp: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+    key = CacheKey(dataset, split)
+    entry = next(m for m in evaluations.find_models(Path(root), [key]) if m.model == model)
+    return evaluations.model_matches(Path(root), entry, threshold)
+
+
+def matches(entry: StoredModel, threshold: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``dashboard.evaluations.model_matches`` cached on the evaluation files' mtimes."""
+    root = paths.cache_root()
+    return _matches(str(root), entry.key.dataset, entry.key.split, entry.model, float(threshold),
+                    _evaluations_stamp(root, entry.key))
+
+
+@st.cache_resource(max_entries=8)
+def _instance_boxes(root: str, dataset: str, split: str, stamp: tuple) -> pd.DataFrame:
+    return cache.read_instances(Path(root), CacheKey(dataset, split),
+                                columns=["ann_id", "image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h"])
+
+
+def instance_boxes(dataset: str, split: str) -> pd.DataFrame:
+    """ann_id, image_id, iscrowd and bbox of every instance row of one split (rows as its file)."""
+    root = paths.cache_root()
+    return _instance_boxes(str(root), dataset, split, paths.cache_stamp(root))

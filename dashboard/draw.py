@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from dashboard.figures.common import BUCKET_COLORS
+from dashboard.predictions import STATUS_STYLES, MatchStatus, keypoint_boxes
 
 UNKNOWN_COLOR = "#777777"
 CROWD_COLOR = "#CC79A7"
@@ -76,3 +78,113 @@ def draw_persons(
             if ok:
                 draw.ellipse([px - r, py - r, px + r, py + r], fill=color)
     return img
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+def _dashed_segment(draw: ImageDraw.ImageDraw, p0: tuple[float, float], p1: tuple[float, float],
+                    dash: Sequence[int], fill: str, width: int) -> None:
+    """A line from p0 to p1 in the on/off pattern ``dash`` (pixels; empty: solid)."""
+    if not dash:
+        draw.line([p0, p1], fill=fill, width=width)
+        return
+    (x0, y0), (x1, y1) = p0, p1
+    length = float(np.hypot(x1 - x0, y1 - y0))
+    if length == 0:
+        return
+    ux, uy = (x1 - x0) / length, (y1 - y0) / length
+    pos, i = 0.0, 0
+    while pos < length:
+        step = float(dash[i % len(dash)])
+        if i % 2 == 0:
+            end = min(pos + step, length)
+            draw.line([(x0 + ux * pos, y0 + uy * pos), (x0 + ux * end, y0 + uy * end)], fill=fill, width=width)
+        pos += step
+        i += 1
+
+
+def _dashed_box(draw: ImageDraw.ImageDraw, box: Sequence[float], dash: Sequence[int], fill: str,
+                width: int) -> None:
+    x, y, w, h = box
+    corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)]
+    for a, b in itertools.pairwise(corners):
+        _dashed_segment(draw, a, b, dash, fill, width)
+
+
+def _panel(
+    image: Image.Image, scale: float, boxes: np.ndarray, keypoints: np.ndarray | None,
+    statuses: Sequence[MatchStatus], oks: np.ndarray, skeleton: Sequence[tuple[int, int]], title: str,
+) -> Image.Image:
+    img = image.copy()
+    draw = ImageDraw.Draw(img)
+    label_font = ImageFont.load_default(size=max(9, round(img.width / 45)))
+    title_font = ImageFont.load_default(size=max(11, round(img.width / 30)))
+    width = max(1, round(2 * max(scale, 0.5)))
+    for i, status in enumerate(statuses):
+        style = STATUS_STYLES[status]
+        color, dash = str(style["color"]), tuple(style["dash"])  # type: ignore[arg-type]
+        box = np.asarray(boxes[i], dtype=float) * scale
+        _dashed_box(draw, box, dash, color, width)
+        if keypoints is not None:
+            kp = np.asarray(keypoints[i], dtype=float).reshape(-1, 3)
+            xy = kp[:, :2] * scale
+            shown = np.nan_to_num(kp[:, 2]) > 0
+            for a, b in skeleton:
+                if a < len(kp) and b < len(kp) and shown[a] and shown[b]:
+                    _dashed_segment(draw, tuple(xy[a]), tuple(xy[b]), dash, color, width)
+            r = max(1.5, 2.0 * scale)
+            for (px, py), ok in zip(xy, shown, strict=True):
+                if ok:
+                    draw.ellipse([px - r, py - r, px + r, py + r], fill=color)
+        if np.isfinite(oks[i]):
+            text = f"{oks[i]:.2f}"
+            left, top, right, bottom = draw.textbbox((0, 0), text, font=label_font)
+            tx, ty = box[0], max(0.0, box[1] - (bottom - top) - 3)
+            left, top, right, bottom = draw.textbbox((tx, ty), text, font=label_font)
+            draw.rectangle([left - 1, top - 1, right + 1, bottom + 1], fill="white")
+            draw.text((tx, ty), text, fill=color, font=label_font)
+    left, top, right, bottom = draw.textbbox((4, 4), title, font=title_font)
+    draw.rectangle([left - 3, top - 3, right + 3, bottom + 3], fill="white")
+    draw.text((4, 4), title, fill="black", font=title_font)
+    return img
+
+
+def draw_matches(
+    image: Image.Image,
+    gt_boxes: np.ndarray,
+    gt_keypoints: np.ndarray | None,
+    gt_status: Sequence[MatchStatus],
+    gt_oks: np.ndarray,
+    det_keypoints: np.ndarray,
+    det_status: Sequence[MatchStatus],
+    det_oks: np.ndarray,
+    skeleton: Sequence[tuple[int, int]],
+    max_side: int = 480,
+) -> Image.Image:
+    """Ground truth (left) beside a model's predictions (right), coloured by match status.
+
+    Each person or detection gets its status's colour and line style
+    (``dashboard.predictions.STATUS_STYLES``) and its OKS as a label.
+
+    Args:
+        gt_boxes: (G, 4) x, y, w, h; gt_keypoints: (G, 3K) x, y, v (or None).
+        gt_status, gt_oks: (G,) status and OKS of the match (NaN: none).
+        det_keypoints: (D, 3K) x, y, score; their box spans the predicted joints.
+        det_status, det_oks: (D,) status and OKS of the match (NaN: none).
+        skeleton: 0-based joint pairs.
+    """
+    base = image.convert("RGB")
+    scale = min(1.0, max_side / max(base.size))
+    if scale < 1.0:
+        base = base.resize((max(1, int(base.width * scale)), max(1, int(base.height * scale))))
+    det_keypoints = np.asarray(det_keypoints, dtype=float)
+    left = _panel(base, scale, np.asarray(gt_boxes, dtype=float).reshape(-1, 4), gt_keypoints, gt_status,
+                  np.asarray(gt_oks, dtype=float), skeleton, "ground truth")
+    right = _panel(base, scale, keypoint_boxes(det_keypoints), det_keypoints if len(det_keypoints) else None,
+                   det_status, np.asarray(det_oks, dtype=float), skeleton, "predictions")
+    gap = 6
+    out = Image.new("RGB", (2 * base.width + gap, base.height), "white")
+    out.paste(left, (0, 0))
+    out.paste(right, (base.width + gap, 0))
+    return out

@@ -226,7 +226,7 @@ def show_figure(item: FigureItem, *, key: str, preset: str) -> Any:
         kwargs.update(on_select="rerun", selection_mode=("points", "box"))
     event = st.plotly_chart(item.figure, **kwargs)
     if item.caption:
-        st.caption(item.caption)
+        st.caption(item.caption.replace("*", "\\*"))  # w*h is not emphasis
     cols = st.columns([1, 1, 1, 5])
     for col, fmt in zip(cols, export.FORMATS, strict=False):
         col.download_button(
@@ -242,7 +242,7 @@ def show_table(item: TableItem, *, key: str) -> None:
         c: st.column_config.NumberColumn(format=f) for c, f in item.display_formats().items()
     })
     if item.caption:
-        st.caption(item.caption)
+        st.caption(item.caption.replace("*", "\\*"))  # w*h is not emphasis
     files = render.table_files(item, _render_options())
     c1, c2, _ = st.columns([1, 1, 6])
     for col, (name, data_) in zip((c1, c2), files.items(), strict=True):

@@ -109,6 +109,15 @@ def _column_cells(values: pd.Series, *, share: bool, percent: bool, digits: int)
             for v in values], False
 
 
+def _bold_max(values: pd.Series, cells: list[str]) -> list[str]:
+    """Cells holding the column's largest value (ties included) in bold."""
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(v).any():
+        return cells
+    best = np.nanmax(np.where(np.isfinite(v), v, np.nan))
+    return [rf"\textbf{{{c}}}" if x == best else c for c, x in zip(cells, v, strict=True)]
+
+
 def table_latex(
     table: pd.DataFrame, *, caption: str = "", label: str = "", digits: int = 2,
     shares: Sequence[str] = (), percent: bool = False,
@@ -122,14 +131,25 @@ def table_latex(
         label: ``\\label`` key.
         shares: columns holding shares in [0, 1]: 3 decimals, or with ``percent``
             as percentages with one decimal (header marked (%)).
+
+    A table may carry hints in ``table.attrs["latex"]`` (as figures carry their caption
+    in ``layout.meta``): ``digits`` (overrides ``digits``), ``bold_max`` (columns whose
+    largest value is set in bold) and ``headers`` (column -> LaTeX header, verbatim,
+    e.g. ``AP$^{S}$``).
     """
+    hints = table.attrs.get("latex") or {}
+    digits = int(hints.get("digits", digits))
+    verbatim = dict(hints.get("headers") or {})
+    bold = {c for c in hints.get("bold_max") or () if c in table.columns}
     columns = list(table.columns)
     cells, numeric = [], []
     for col in columns:
         c, n = _column_cells(table[col], share=col in shares, percent=percent, digits=digits)
+        if col in bold:
+            c = _bold_max(table[col], c)
         cells.append(c)
         numeric.append(n)
-    headers = [header_text(c) + (r" (\%)" if percent and c in shares else "") for c in columns]
+    headers = [verbatim.get(c) or header_text(c) + (r" (\%)" if percent and c in shares else "") for c in columns]
     lines = [r"\begin{table}[t]", r"\centering"]
     if caption:
         lines.append(rf"\caption{{{latex_text(caption)}}}")

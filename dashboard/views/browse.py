@@ -1,16 +1,24 @@
 """Browse: the images behind the current filters, boxes and skeletons coloured by size bucket."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from dashboard import data, paths, ui
-from dashboard.draw import draw_persons, safe_image_path
-from dashboard.filters import range_filter
 from analysis.manifest import images_root
+from dashboard import data, evaluations, paths, ui
+from dashboard.draw import draw_matches, draw_persons, safe_image_path
+from dashboard.filters import range_filter
 from dashboard.loading import keypoint_schema
+from dashboard.predictions import (
+    detection_status,
+    ground_truth_status,
+    images_missing_small,
+    small_ann_ids,
+)
 
 PER_PAGE = 12
+MATCH_OKS = 0.5
 ctx = ui.context()
 f = ctx.filtered
 st.title("Browse")
@@ -55,14 +63,61 @@ if has_entropy:
 else:
     c3.caption("scene entropy: not computed (see the Scenes view)")
 shown = range_filter(images, persons=persons_range, crowd_index=ci_range, entropy=ent_range)
+
+# A model's predictions: only the images of the split it was evaluated on.
+root_dir = paths.cache_root()
+split = f.filters.split
+stored_models = evaluations.find_models(root_dir, [
+    k for k in ctx.caches.keys if k.dataset in ctx.datasets and (split is None or k.split == split)])
+by_label = {m.label: m for m in stored_models}
+m1, m2 = st.columns([2, 1])
+choice = m1.selectbox("Model predictions", ["none", *by_label], key="br_model",
+                      help="Draw a stored evaluation's predictions beside the ground truth "
+                           "(python -m analysis evaluate).")
+entry = by_label.get(choice)
+gt_matches = det_matches = None
+if entry is not None:
+    det_matches, gt_matches = data.matches(entry, MATCH_OKS)
+    shown = shown[(shown["key"] == str(entry.key)).to_numpy()]
+    if m2.checkbox("missed small persons", key="br_missed_small",
+                   help=f"Images where the model misses a small person ({f.filters.size.description}) "
+                        f"at OKS {MATCH_OKS}."):
+        key_persons = ctx.caches.persons[(ctx.caches.persons["dataset"] == entry.key.dataset).to_numpy()
+                                         & (ctx.caches.persons["split"] == entry.key.split).to_numpy()]
+        missed = images_missing_small(gt_matches, small_ann_ids(key_persons, f.filters.size))
+        shown = shown[shown["image_id"].isin(missed).to_numpy()]
 st.write(f"**{len(shown):,}** images match ({ctx.caption()}).")
-legend = " ".join(f":{c}[■] {b}" for b, c in
-                  (("small", "orange"), ("medium", "green"), ("large", "blue")))
-st.caption(f"Boxes and skeletons coloured by size bucket: {legend}; grey: unknown area; "
-           "purple: crowd regions.")
+if entry is None:
+    legend = " ".join(f":{c}[■] {b}" for b, c in
+                      (("small", "orange"), ("medium", "green"), ("large", "blue")))
+    st.caption(f"Boxes and skeletons coloured by size bucket: {legend}; grey: unknown area; "
+               "purple: crowd regions.")
+else:
+    st.caption(f"{entry.label}: ground truth (left) beside the predictions (right) at OKS {MATCH_OKS}: "
+               ":blue[■ matched] (solid), :orange[■ missed] (dashed), :violet[■ false positive] (dotted), "
+               ":gray[■ ignored] (dash-dot: crowd regions, persons without keypoints, detections matched "
+               "to them); each label is the OKS of the match. Evaluation definitions: "
+               f"{entry.definitions.description}.".replace("*", "\\*"))
 if not len(shown):
     st.warning("No image in these ranges: widen the sliders or the sidebar filters.")
     st.stop()
+
+
+
+def _draw_predictions(im, image_id, kp, manifest):
+    """The image's ground truth beside the model's predictions, coloured by match status."""
+    boxes = data.instance_boxes(entry.key.dataset, entry.key.split)
+    gt = gt_matches[gt_matches["image_id"].to_numpy() == image_id]
+    rows = pd.Index(boxes["ann_id"]).get_indexer(gt["ann_id"])
+    dets = det_matches[det_matches["image_id"].to_numpy() == image_id]
+    det_kp = np.array(dets["keypoints"].tolist(), dtype=float).reshape(len(dets), -1)
+    _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
+    return draw_matches(
+        im, boxes.iloc[rows][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float), kp[rows],
+        ground_truth_status(gt), gt["oks"].to_numpy(dtype=float, na_value=np.nan),
+        det_kp, detection_status(dets, gt_matches), dets["oks"].to_numpy(dtype=float, na_value=np.nan), skeleton,
+    )
+
 
 pages = (len(shown) - 1) // PER_PAGE + 1
 st.session_state["br_page"] = min(max(1, int(st.session_state.get("br_page", 1))), pages)
@@ -71,10 +126,11 @@ chunk = shown.iloc[(page - 1) * PER_PAGE: page * PER_PAGE]
 persons = f.persons
 crowd = ctx.caches.crowd_regions
 allowed = [paths.data_root()]
-cols = st.columns(3)
+n_cols = 3 if entry is None else 2  # ground truth beside predictions: wider images
+cols = st.columns(n_cols)
 missing_roots: set[str] = set()
 for i, (idx, img) in enumerate(chunk.iterrows()):
-    col = cols[i % 3]
+    col = cols[i % n_cols]
     dataset, split = str(img["dataset"]), str(img["split"])
     manifest = ctx.caches.manifest(dataset, split)
     root = images_root(manifest)
@@ -85,8 +141,17 @@ for i, (idx, img) in enumerate(chunk.iterrows()):
             missing_roots.add(f"{dataset}/{split}")
         col.caption(f"{label}: image file not available")
         continue
-    mine = persons[persons["img"].to_numpy() == idx]
     kp = data.keypoints(dataset, split)
+    if entry is not None:
+        try:
+            with Image.open(path) as im:
+                drawn = _draw_predictions(im, int(img["image_id"]), kp, manifest)
+        except OSError as exc:
+            col.caption(f"{label}: cannot open image ({exc})")
+            continue
+        col.image(drawn, caption=label)
+        continue
+    mine = persons[persons["img"].to_numpy() == idx]
     rows = mine["row"].to_numpy()
     _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
     boxes = mine[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)

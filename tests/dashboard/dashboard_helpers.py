@@ -10,7 +10,7 @@ import plotly.io as pio
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-VIEWS = ["overview", "people", "size", "crowding", "scenes", "keypoints", "browse"]
+VIEWS = ["overview", "people", "size", "crowding", "scenes", "keypoints", "models", "browse"]
 
 
 def app(query: dict[str, str] | None = None) -> AppTest:

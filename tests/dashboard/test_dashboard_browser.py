@@ -78,7 +78,7 @@ def test_dashboard_in_a_real_browser(server: str, tmp_path: Path, demo_cache: Pa
         page.set_default_timeout(30_000)
         titles = {"overview": "Overview", "people": "People per image", "size": "Size",
                   "crowding": "Crowding", "scenes": "Scenes", "keypoints": "Keypoints",
-                  "browse": "Browse"}
+                  "models": "Models", "browse": "Browse"}
         for view in VIEWS:
             page.goto(f"{server}/{view}")
             expect(page.get_by_role("heading", name=titles[view], exact=True)).to_be_visible()
@@ -117,4 +117,19 @@ def test_dashboard_in_a_real_browser(server: str, tmp_path: Path, demo_cache: Pa
         expect(page.get_by_text(f"{expected} images match", exact=False)).to_be_visible()
         assert "ds=demo-sparse" in page.url and "sm=30" in page.url
         page.screenshot(path=str(ARTIFACTS / "dashboard-click-to-browse.png"), full_page=True)
+
+        # Models: the demo's synthetic models in the Table 5 layout, the bars, a LaTeX export.
+        page.goto(f"{server}/models?ds=demo-small")
+        expect(page.get_by_role("heading", name="Models", exact=True)).to_be_visible()
+        expect(page.get_by_text("reported in the SmallPose paper", exact=False).first).to_be_visible()
+        expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible()
+        page.wait_for_timeout(500)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        with page.expect_download(timeout=60_000) as info:
+            page.get_by_role("button", name="LaTeX").first.click()
+        target = tmp_path / "table5.tex"
+        info.value.save_as(target)
+        tex = target.read_text()
+        assert r"\toprule" in tex and "synthetic-precise" in tex and r"\textbf{" in tex
+        page.screenshot(path=str(ARTIFACTS / "dashboard-models.png"), full_page=True)
         browser.close()

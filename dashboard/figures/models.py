@@ -1,0 +1,212 @@
+"""Models: the SmallPose Table 5 layout, AP per slice and precision-recall curves.
+
+Pure (no streamlit): evaluation results in, frames and figures out.  A model's
+result is an :class:`EvaluatedModel`: its label, the dataset/split it was tested on
+and its slice metrics (``analysis.evaluation.SliceMetrics``).  AP and AR arrive as
+fractions in [0, 1] (None for a slice without ground truth) and are shown in
+percent with one decimal, as papers print them; ground-truth counts stay integers.
+The Table 5 rows come from ``analysis.evaluation.table5`` (the one table function
+the ``evaluate`` command and the dashboard share).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analysis.evaluation.definitions import OKS_THRESHOLDS, RECALL_POINTS
+from analysis.evaluation.slices import SLICE_NAMES, EvaluationResult, SliceMetrics
+from analysis.evaluation.table5 import (
+    LATEX_HEADERS,
+    REPORTED_LABEL,
+    TABLE5_COLUMNS,
+    n_gt_column,
+    reported_table5_frame,
+    table5_frame,
+)
+from dashboard.figures.common import DASHES, OKABE_ITO, PATTERNS, empty_figure, finish
+
+#: Every slice the evaluation computes, in the Table 5 order.
+SLICES = SLICE_NAMES
+#: Metrics of the per-slice table: attribute of a slice result -> column.
+METRICS = {"ap": "AP", "ap50": "AP50", "ap75": "AP75", "ar": "AR"}
+#: ``pr_table``'s threshold meaning "mean over the ten OKS thresholds".
+MEAN_THRESHOLD = "0.50:0.95"
+#: Header of the reported rows' label column.
+REPORTED_COLUMN = REPORTED_LABEL
+
+
+@dataclass(frozen=True)
+class EvaluatedModel:
+    """One model's evaluation on one split.
+
+    Attributes:
+        key: ``dataset/split`` it was tested on.
+        result: its slices (``analysis.evaluation.EvaluationResult``: AP / AR as fractions
+            or None, ``n_gt``, and a (10 OKS thresholds, 101 recall points) ``precision``,
+            NaN when the slice has no ground truth).
+    """
+
+    key: str
+    result: EvaluationResult
+
+    @property
+    def model(self) -> str:
+        return self.result.model
+
+    @property
+    def slices(self) -> Mapping[str, SliceMetrics]:
+        return self.result.slices
+
+
+def series_names(models: Sequence[EvaluatedModel]) -> list[str]:
+    """A legend name per model: the label, plus ``(dataset/split)`` when several splits are shown."""
+    several = len({m.key for m in models}) > 1
+    labels = [f"{m.model} ({m.key})" if several else m.model for m in models]
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:  # the same label twice (two runs on one split): keep both apart
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return out
+
+
+def _percent(value: float | None) -> float:
+    return np.nan if value is None else 100.0 * float(value)
+
+
+def _style(index: int) -> dict[str, str]:
+    return {"color": OKABE_ITO[index % len(OKABE_ITO)], "pattern": PATTERNS[index % len(PATTERNS)],
+            "dash": DASHES[index % len(DASHES)]}
+
+
+def table5_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
+    """The Table 5 layout (``analysis.evaluation.table5_frame``) with the split of each row.
+
+    Columns: model, dataset (``dataset/split``), AP per Table 5 column in percent (NaN:
+    the slice has no ground truth), then ``n_gt <column>``, the ground-truth persons
+    of each column's slice (integers).  The LaTeX export prints one decimal and the
+    best value of each AP column in bold.
+    """
+    frame = table5_frame([(m.model, m.result) for m in models])
+    table = frame.reset_index()
+    table.insert(1, "dataset", [m.key for m in models])
+    ap_columns = list(TABLE5_COLUMNS)
+    table.attrs["latex"] = {
+        "digits": 1, "bold_max": ap_columns,
+        "headers": {**LATEX_HEADERS, **{n_gt_column(c): f"$n_{{gt}}$ {LATEX_HEADERS[c]}" for c in ap_columns}},
+    }
+    return table
+
+
+def reported_table5_table() -> pd.DataFrame:
+    """The SmallPose paper's reported rows (``REPORTED_TABLE5``), kept apart from computed ones.
+
+    Columns: ``reported in the SmallPose paper`` (the row label), the AP columns the
+    paper reports (percent), then ``note``.
+    """
+    frame = reported_table5_frame().reset_index()
+    reported = [c for c in TABLE5_COLUMNS if frame[c].notna().any()]
+    table = frame[["model", *reported, "note"]].rename(columns={"model": REPORTED_COLUMN})
+    table.attrs["latex"] = {"digits": 1, "bold_max": [], "headers": dict(LATEX_HEADERS)}
+    return table
+
+
+def slice_metrics_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
+    """Every metric of every slice (long): model, dataset, slice, AP, AP50, AP75, AR (percent), n_gt."""
+    rows = []
+    for m in models:
+        for s in SLICES:
+            r = m.slices[s]
+            rows.append({"model": m.model, "dataset": m.key, "slice": s,
+                         **{col: _percent(getattr(r, attr)) for attr, col in METRICS.items()},
+                         "n_gt": int(r.n_gt)})
+    table = pd.DataFrame(rows, columns=["model", "dataset", "slice", *METRICS.values(), "n_gt"])
+    table["n_gt"] = table["n_gt"].astype(np.int64)
+    table.attrs["latex"] = {"digits": 1}
+    return table
+
+
+def slice_ap_figure(models: Sequence[EvaluatedModel], *, caption: str = "") -> go.Figure:
+    """AP per slice as grouped bars: slices on x (Table 5 notation), one series per model.
+
+    A slice without ground truth in every shown split is marked "n/a" (never a zero bar).
+    """
+    if not models:
+        return empty_figure("no evaluated model selected")
+    table = table5_table(models)
+    fig = go.Figure()
+    columns = list(TABLE5_COLUMNS)
+    for i, name in enumerate(series_names(models)):
+        st = _style(i)
+        fig.add_bar(x=columns, y=table.loc[i, columns].to_numpy(dtype=float), name=name,
+                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+                    hovertemplate="%{x}: %{y:.1f}<extra>%{fullData.name}</extra>")
+    for column in columns:  # an empty slice is not a zero: say so where its bars would be
+        if table[column].isna().all():
+            fig.add_annotation(x=column, y=0, text="n/a", showarrow=False, yanchor="bottom",
+                               font={"color": "#555555"})
+    fig.update_layout(barmode="group", bargap=0.2)
+    fig.update_xaxes(tickvals=columns, ticktext=[tick_label(c) for c in columns])
+    fig.update_yaxes(range=[0, 100])
+    return finish(fig, title="AP per slice", caption=caption, x_title="", y_title="AP (%)")
+
+
+def tick_label(column: str) -> str:
+    """A Table 5 column as plotly rich text: ``AP^S_Sp`` -> ``AP<sup>S</sup><sub>Sp</sub>``."""
+    base, _, rest = column.partition("^")
+    sup, _, sub = rest.partition("_")
+    return base + (f"<sup>{sup}</sup>" if sup else "") + (f"<sub>{sub}</sub>" if sub else "")
+
+
+def pr_table(models: Sequence[EvaluatedModel], slice_name: str, threshold: float | str = 0.5) -> pd.DataFrame:
+    """Precision at the 101 recall points of one slice, a column per model (percent).
+
+    Args:
+        slice_name: one of ``SLICES``.
+        threshold: an OKS threshold of ``OKS_THRESHOLDS`` or ``MEAN_THRESHOLD`` (the mean
+            of the ten curves, whose area is the slice's AP).
+
+    Returns:
+        Index ``recall`` (0, 0.01, ..., 1); NaN for a model whose slice has no ground truth.
+    """
+    if threshold == MEAN_THRESHOLD:
+        rows = slice(None)
+    else:
+        hit = np.flatnonzero(np.isclose(OKS_THRESHOLDS, float(threshold)))
+        if not len(hit):
+            raise ValueError(f"OKS threshold {threshold} is not one of {np.round(OKS_THRESHOLDS, 2).tolist()}")
+        rows = slice(int(hit[0]), int(hit[0]) + 1)
+    data = {}
+    for name, m in zip(series_names(models), models, strict=True):
+        p = np.asarray(m.slices[slice_name].precision, dtype=float)[rows]
+        curve = np.full(len(RECALL_POINTS), np.nan)
+        if (p > -1).all():  # NaN (or pycocotools' -1): the slice has no ground truth
+            curve = 100.0 * p.mean(axis=0)
+        data[name] = curve
+    return pd.DataFrame(data, index=pd.Index(RECALL_POINTS, name="recall"))
+
+
+def pr_figure(
+    models: Sequence[EvaluatedModel], slice_name: str, threshold: float | str = 0.5, *, caption: str = "",
+) -> go.Figure:
+    """Precision-recall curves of one slice, one line per model."""
+    if not models:
+        return empty_figure("no evaluated model selected")
+    table = pr_table(models, slice_name, threshold)
+    if table.isna().all().all():
+        return empty_figure(f"no ground truth in slice {slice_name}")
+    fig = go.Figure()
+    for i, name in enumerate(table.columns):
+        st = _style(i)
+        fig.add_scatter(x=table.index.to_numpy(), y=table[name].to_numpy(), name=name, mode="lines",
+                        line={"color": st["color"], "dash": st["dash"], "width": 2})
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 100])
+    oks = "mean over OKS 0.50:0.05:0.95" if threshold == MEAN_THRESHOLD else f"OKS {float(threshold):.2f}"
+    return finish(fig, title=f"Precision-recall: {slice_name} ({oks})", caption=caption,
+                  x_title="recall", y_title="precision (%)")
