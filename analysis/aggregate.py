@@ -22,6 +22,12 @@ SUMMARY_COLUMNS = (
 )
 
 
+def series_column(frame: pd.DataFrame) -> pd.Series:
+    """What rows are grouped by: the ``series`` column the dashboard's filters add (a
+    dataset, dataset/split or source key), else ``dataset``."""
+    return frame["series"] if "series" in frame.columns else frame["dataset"]
+
+
 def group_masks(series: pd.Series, names: Sequence[str]) -> dict[str, np.ndarray]:
     """Boolean row mask per name.
 
@@ -63,8 +69,8 @@ def dataset_summary(
         area; ``mean_entropy`` is NaN where no image of the dataset has one.
     """
     rows = []
-    img_ds = group_masks(images["dataset"], datasets)
-    per_ds = group_masks(persons["dataset"], datasets)
+    img_ds = group_masks(series_column(images), datasets)
+    per_ds = group_masks(series_column(persons), datasets)
     codes = persons[bucket_column].to_numpy() if len(persons) else np.zeros(0, dtype=np.int8)
     has_entropy = "entropy" in images.columns
     for name in datasets:

@@ -30,6 +30,7 @@ from analysis.manifest import (
     Counts,
     Definitions,
     FileFingerprint,
+    IdentityRecord,
     ImageCheck,
     Inputs,
     KeypointSchemaRecord,
@@ -170,7 +171,7 @@ def build_split(spec: DatasetSpec, cache_root: Path, *, force: bool = False, pro
         except ManifestError:  # unreadable or of another format: as if there were no cache
             previous = None
         if not force and is_up_to_date(previous, spec, target):
-            return BuildResult(key, "up-to-date", previous)
+            return BuildResult(key, "up-to-date", _with_identity(previous, spec, target))
 
         stages = ("read", "decode+validate", "crowding", "tables", "images", "write")
         # disable=None: a bar on a terminal, none in logs and pipes.
@@ -229,6 +230,7 @@ def _build(
         dataset=spec.name,
         split=spec.split,
         synthetic=synthetic,
+        identity=msgspec.convert(spec.identity.to_json(), IdentityRecord),
         schema_version=cache.SCHEMA_VERSION,
         code_version=code_version(),
         built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -245,6 +247,16 @@ def _build(
     )
     _write_split(target, images, instances, manifest, previous, lambda: stage("write", t), t_start)
     return BuildResult(key, "built", manifest)
+
+
+def _with_identity(manifest: Manifest, spec: DatasetSpec, target: Path) -> Manifest:
+    """An up-to-date cache whose identity changed: rewrite the manifest only (no rebuild).
+    Called under the split's lock."""
+    identity = msgspec.convert(spec.identity.to_json(), IdentityRecord)
+    if manifest.identity != identity:
+        manifest = msgspec.structs.replace(manifest, identity=identity)
+        write_manifest(manifest, target)
+    return manifest
 
 
 def check_image_files(image_root: Path | None, file_names: list[str]) -> ImageCheck:

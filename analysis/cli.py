@@ -13,6 +13,7 @@ from pathlib import Path
 from analysis import cache
 from analysis.errors import EXIT_USER_ERROR, PoseAtlasError, run_reporting_errors
 from analysis.evaluation import cli as evaluation_cli  # light: pandas and numpy load only when it runs
+from analysis.identity import DatasetIdentity
 from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
 from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
 
@@ -33,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--images", type=Path, help="image folder: checks every file exists")
     build.add_argument("--keypoint-schema", help="override the joint list: coco17 or crowdpose14")
     build.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    look = build.add_argument_group(
+        "identity", "ad hoc builds: how the dataset looks in figures (else derived from its name)")
+    look.add_argument("--display-name", help="name in legends, captions and tables")
+    look.add_argument("--color", help="colour as #RRGGBB")
+    look.add_argument("--hatch", help="bar pattern: '', '/', '.', 'x', '\\', '+', '-' or '|'")
+    look.add_argument("--order", type=int, help="position among datasets (ascending)")
+    look.add_argument("--paper-name", help="key of the SmallPose paper's reported values: COCO, CrowdPose or SmallPose")
     build.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
     build.add_argument("--only", action="append", default=[], metavar="NAME[/SPLIT]", help="registered builds only for these")
     build.add_argument("--force", action="store_true", help="rebuild even when inputs are unchanged")
@@ -64,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
     demo.add_argument("--force", action="store_true")
     demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--no-scenes", action="store_true", help="skip the synthetic scene results")
     demo.set_defaults(run=_run_demo)
 
     scenes_cli.add_scenes_parser(sub)
@@ -154,9 +163,13 @@ def _run_build(args: argparse.Namespace) -> int:
             raise PoseAtlasError(f"{args.annotations}: annotation file not found")
         if args.images is not None and not args.images.is_dir():
             raise PoseAtlasError(f"{args.images}: image folder not found")
+        try:
+            identity = DatasetIdentity(args.display_name, args.color, args.hatch, args.order, args.paper_name)
+        except ValueError as exc:
+            raise PoseAtlasError(f"build: {exc}") from None
         specs = [DatasetSpec(
             validate_name(args.name, "dataset name"), validate_name(args.split, "split name"),
-            args.annotations, args.images, args.keypoint_schema,
+            args.annotations, args.images, args.keypoint_schema, identity=identity,
         )]
         if args.keypoint_schema:
             try:
@@ -249,7 +262,8 @@ def _run_info(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from analysis.demo import build_demo
 
-    for result in build_demo(args.data_dir, args.cache_dir, force=args.force, progress=not args.quiet):
+    for result in build_demo(args.data_dir, args.cache_dir, force=args.force, progress=not args.quiet,
+                             scenes=not args.no_scenes):
         print(_build_line(result))
     from analysis.demo_predictions import evaluate_synthetic_models
 

@@ -33,6 +33,28 @@ class AreaSource(str, enum.Enum):
         }[self]
 
 
+class Normalisation(str, enum.Enum):
+    """Counts, or shares of each dataset's total (each dataset sums to 1)."""
+
+    COUNT = "count"
+    SHARE = "share"
+
+    def apply(self, counts: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """(B,) counts of one dataset -> counts, or shares of their sum (all zeros stay zeros)."""
+        values = np.asarray(counts, dtype=np.float64)
+        total = values.sum()
+        return values / total if self is Normalisation.SHARE and total > 0 else values
+
+    def axis_title(self, what: str) -> str:
+        """``number of images`` / ``share of images``."""
+        return f"{'share' if self is Normalisation.SHARE else 'number'} of {what}"
+
+    @property
+    def column(self) -> str:
+        """The column of a long count/share table holding this value."""
+        return self.value
+
+
 class SizeBucket(str, enum.Enum):
     """Person size categories, in ascending order."""
 
@@ -178,6 +200,25 @@ class CrowdConvention(str, enum.Enum):
         return LevelEdges(low, 0.8, ("easy", "medium", "hard"), f"CrowdIndex levels ({origin})")
 
 
+class CrowdIndexValue(str, enum.Enum):
+    """Which CrowdIndex an image's level is taken from."""
+
+    COMPUTED = "computed"  #: recomputed by PoseAtlas from the annotations (every dataset)
+    STORED = "stored"  #: the file's own ``crowdIndex`` (CrowdPose ships one, 2 decimals)
+
+    @property
+    def column(self) -> str:
+        """The images frame's column holding it."""
+        return "crowd_index" if self is CrowdIndexValue.COMPUTED else "crowd_index_stored"
+
+    @property
+    def description(self) -> str:
+        return {
+            CrowdIndexValue.COMPUTED: "CrowdIndex as computed from the annotations",
+            CrowdIndexValue.STORED: "CrowdIndex as stored in the file (only where the file has one)",
+        }[self]
+
+
 def density_levels(low: float = 0.1, high: float = 0.8) -> LevelEdges:
     """Sparse / moderate / dense levels of a person's own crowding ratio N_b/N_a.
 
@@ -194,4 +235,108 @@ CROWD_INDEX_DEFINITION = (
     "CrowdIndex = mean over reference persons (num_keypoints >= 4, not iscrowd) of "
     "N_b/N_a; N_a = own labelled joints, N_b = labelled joints of other annotations "
     "inside the person's bbox (edges included); 0 when no reference person"
+)
+
+
+class PopulationKind(str, enum.Enum):
+    """Which non-crowd person annotations count as persons (see ``PersonPopulation``)."""
+
+    ALL = "all"  #: every non-crowd person annotation
+    KEYPOINTS = "keypoints"  #: stored num_keypoints > 0 (the labelled count where the field is absent)
+    LABELLED = "labelled"  #: at least one labelled joint (v > 0)
+    MIN_LABELLED = "min"  #: at least N labelled joints (``minN``)
+
+
+@dataclass(frozen=True)
+class PersonPopulation:
+    """The persons every count, share, area, density and keypoint rate is taken over.
+
+    Crowd regions (``iscrowd``) are never persons.  Datasets disagree on what else
+    counts: all 789 CrowdPose val persons smaller than 32^2 have a stored
+    ``num_keypoints`` of 0 and 37 % of COCO's person annotations have no keypoints,
+    so "how many small persons" depends on this choice.  Written (URL key
+    ``persons``, ``python -m analysis info``) as ``all``, ``keypoints``,
+    ``labelled`` or ``minN`` (N >= 1 labelled joints, e.g. ``min4``).
+
+    CrowdIndex is an image property over every annotation and does not follow it.
+
+    Attributes:
+        kind: which rule.
+        min_labelled: N for ``MIN_LABELLED`` (>= 1); 0 for the other kinds.
+    """
+
+    kind: PopulationKind = PopulationKind.KEYPOINTS
+    min_labelled: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind is PopulationKind.MIN_LABELLED:
+            if not 1 <= self.min_labelled <= MAX_JOINTS:
+                raise ValueError(f"minN needs 1 <= N <= {MAX_JOINTS}, got {self.min_labelled}")
+        elif self.min_labelled != 0:
+            raise ValueError(f"min_labelled is only meaningful for minN, not {self.kind.value!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> PersonPopulation:
+        """``all`` / ``keypoints`` / ``labelled`` / ``minN``; ValueError otherwise."""
+        value = text.strip().lower()
+        if value.startswith(PopulationKind.MIN_LABELLED.value) and value[3:].isdigit():
+            return cls(PopulationKind.MIN_LABELLED, int(value[3:]))
+        try:
+            return cls(PopulationKind(value))
+        except ValueError:
+            raise ValueError(
+                f"unknown person population {text!r}: use all, keypoints, labelled or minN (e.g. min4)"
+            ) from None
+
+    def __str__(self) -> str:
+        if self.kind is PopulationKind.MIN_LABELLED:
+            return f"{self.kind.value}{self.min_labelled}"
+        return self.kind.value
+
+    @property
+    def description(self) -> str:
+        return f"persons = {self}: " + {
+            PopulationKind.ALL: "every non-crowd person annotation",
+            PopulationKind.KEYPOINTS: "non-crowd annotations with stored num_keypoints > 0 "
+            "(labelled joints where the field is absent)",
+            PopulationKind.LABELLED: "non-crowd annotations with >= 1 labelled joint (v > 0)",
+            PopulationKind.MIN_LABELLED: f"non-crowd annotations with >= {self.min_labelled} "
+            "labelled joints (v > 0)",
+        }[self.kind]
+
+    def mask(self, num_keypoints: npt.ArrayLike, n_labelled: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Which persons belong to the population.
+
+        Args:
+            num_keypoints: (N,) stored ``num_keypoints``, NaN where the file has none
+                (then the labelled count stands in, as for CrowdIndex's reference persons).
+            n_labelled: (N,) joints with v > 0.
+
+        Returns:
+            (N,) bool.
+        """
+        labelled = np.asarray(n_labelled, dtype=np.float64)
+        if self.kind is PopulationKind.ALL:
+            return np.ones(labelled.shape, dtype=bool)
+        if self.kind is PopulationKind.LABELLED:
+            return labelled >= 1
+        if self.kind is PopulationKind.MIN_LABELLED:
+            return labelled >= self.min_labelled
+        stored = np.asarray(num_keypoints, dtype=np.float64)
+        return np.where(np.isnan(stored), labelled, stored) > 0
+
+
+#: Upper bound of N in ``minN`` (the largest real schema, COCO-WholeBody, has 133 joints).
+MAX_JOINTS = 1000
+
+#: Every population ``python -m analysis info`` reports counts for.
+INFO_POPULATIONS = (
+    PersonPopulation(PopulationKind.ALL),
+    PersonPopulation(PopulationKind.KEYPOINTS),
+    PersonPopulation(PopulationKind.LABELLED),
+    PersonPopulation(PopulationKind.MIN_LABELLED, CROWD_INDEX_MIN_KEYPOINTS),
+)
+
+CROWD_INDEX_POPULATION_NOTE = (
+    "CrowdIndex is an image property over all annotations; it does not follow the person population"
 )

@@ -11,6 +11,8 @@ import msgspec
 from analysis import cache
 from analysis.build import BUILT_TABLES, code_version, is_up_to_date
 from analysis.manifest import Manifest, ManifestError, StaleCacheError, read_manifest, rebuild_command, table_problems
+from analysis.definitions import INFO_POPULATIONS, SizeEdges
+from analysis.population import cached_population_counts
 from analysis.registry import load_registry
 
 
@@ -70,14 +72,16 @@ def info_json(registry: Path, cache_root: Path) -> dict[str, Any]:
         if isinstance(manifest, ManifestError):
             skipped.append({"name": name, "split": split, "problem": manifest.problem, "command": manifest.command})
             continue
+        problem = _problem(manifest, split_dir)  # damaged tables are not read
         caches.append({
             "name": name, "split": split, "synthetic": manifest.synthetic,
             "counts": msgspec.to_builtins(manifest.counts), "keypoint_schema": manifest.keypoint_schema.name,
             "scenes": manifest.scenes is not None and (split_dir / cache.SCENES_FILE).is_file(),
+            "populations": {} if problem else cached_population_counts(cache_root, cache.CacheKey(name, split)),
             "built_at": manifest.built_at, "definitions": _definition_lines(manifest),
             "area_sources": [s.value for s in manifest.definitions.area_sources],
             "warnings": manifest.warnings, "missing_images": manifest.inputs.images.n_missing,
-            "problem": _problem(manifest, split_dir),
+            "problem": problem,
             "command": rebuild_command(split_dir, manifest),
             "evaluations": _evaluations(cache_root, cache.CacheKey(name, split)),
         })
@@ -125,6 +129,11 @@ def info_lines(registry: Path, cache_root: Path) -> list[str]:
             + (f", {c['missing_images']} image files missing" if c["missing_images"] else "")
             + f"; area sources: {', '.join(c['area_sources'])}"
         )
+        for population, counts in c["populations"].items():
+            lines.append(
+                f"    persons={population}: {counts['persons']} persons; bbox S/M/L "
+                f"{counts['small']} / {counts['medium']} / {counts['large']}"
+            )
         if c["problem"]:
             lines.append(f"    {c['problem']}; rebuild it with `{c['command']}`")
         for warning in c["warnings"]:
@@ -137,6 +146,8 @@ def info_lines(registry: Path, cache_root: Path) -> list[str]:
         lines.append(f"  {s['name']}/{s['split']}: skipped, {s['problem']}; rebuild it with `{s['command']}`")
     if doc["cached"]:
         lines.append("definitions (applied at view time; the cache keeps raw quantities):")
+        lines += [f"  {p.description}" for p in INFO_POPULATIONS]
+        lines.append(f"  S/M/L above: bbox area w*h; {SizeEdges().description}")
         for name, text in doc["cached"][0]["definitions"].items():
             lines.append(f"  {name}: {text}")
     return lines

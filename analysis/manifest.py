@@ -138,8 +138,20 @@ class SceneFailure(_Record):
     reason: str
 
 
+class IdentityRecord(_Record, omit_defaults=True):
+    """How the dataset looks in figures, as the user set it (``analysis.identity``);
+    unset fields are left out (they default from the name)."""
+
+    display_name: str | None = None
+    color: str | None = None
+    hatch: str | None = None
+    order: int | None = None
+    paper_name: str | None = None
+
+
 class ScenesFacts(_Record):
-    """The scenes run that wrote scenes.parquet (see analysis.scenes.runner)."""
+    """The scenes run that wrote scenes.parquet (see analysis.scenes.runner), or the demo's
+    synthetic results (``synthetic``: seeded random predictions, no network)."""
 
     model: str  #: ``arch@sha256-prefix``
     entropy_base: float | None = None  #: None: e (nats)
@@ -164,6 +176,7 @@ class ScenesFacts(_Record):
     workers: int = 0
     categories: list[str] = msgspec.field(default_factory=list)  #: the 365 names
     finished_at: str = ""
+    synthetic: bool = False
 
 
 class Manifest(_Record):
@@ -181,6 +194,7 @@ class Manifest(_Record):
     counts: Counts
     tables: dict[str, TableFile]  #: file name -> size and rows (images, instances, scenes)
     synthetic: bool = False
+    identity: IdentityRecord = msgspec.field(default_factory=IdentityRecord)  #: display name, colour, ...
     warnings: list[str] = msgspec.field(default_factory=list)
     skipped_counts: dict[str, int] = msgspec.field(default_factory=dict)  #: reason -> count
     skipped: list[SkippedRecord] = msgspec.field(default_factory=list)  #: the first ones, listed

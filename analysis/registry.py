@@ -9,21 +9,31 @@ Each ``[[dataset]]`` table registers one split::
     images = "raw/smallpose/images"          # optional
     keypoint_schema = "coco17"               # optional override (or a list of joint names)
     source = { field = "file_name", pattern = "^(?P<source>[^/]+)/" }   # optional
+    display_name = "SmallPose"               # optional identity (see analysis.identity):
+    color = "#0072B2"                        #   legend name, colour, bar hatch, position
+    hatch = "/"                              #   among datasets and the key of the
+    order = 1                                #   paper's reported values
+    paper_name = "SmallPose"
+
+The identity belongs to the dataset: splits of one dataset may repeat it or give
+parts of it, but never conflicting values.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from analysis.errors import PoseAtlasError
+from analysis.identity import DatasetIdentity
 from analysis.loading import LoadOptions, SourceRule
 from analysis.schema import schema_from_override
 
 DEFAULT_REGISTRY = Path("data/datasets.toml")
-_ALLOWED_KEYS = {"name", "split", "annotations", "images", "keypoint_schema", "source"}
+IDENTITY_KEYS = ("display_name", "color", "hatch", "order", "paper_name")
+_ALLOWED_KEYS = {"name", "split", "annotations", "images", "keypoint_schema", "source", *IDENTITY_KEYS}
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,8 @@ class DatasetSpec:
     images: Path | None = None
     keypoint_schema: str | tuple[str, ...] | None = None
     source_rule: SourceRule | None = None
+    #: how the dataset looks in figures (recorded in the manifest; not a build input)
+    identity: DatasetIdentity = DatasetIdentity()
 
     def load_options(self) -> LoadOptions:
         schema = None
@@ -91,12 +103,32 @@ def load_registry(path: Path = DEFAULT_REGISTRY) -> list[DatasetSpec]:
             images=_resolve(path, entry["images"]) if entry.get("images") else None,
             keypoint_schema=_schema_value(where, entry.get("keypoint_schema")),
             source_rule=_source_rule(where, entry.get("source")),
+            identity=_identity(where, entry),
         )
         if (spec.name, spec.split) in seen:
             raise PoseAtlasError(f"{where}: {spec.name}/{spec.split} is registered twice")
         seen.add((spec.name, spec.split))
         specs.append(spec)
-    return specs
+    return _shared_identities(path, specs)
+
+
+def _identity(where: str, entry: dict) -> DatasetIdentity:
+    try:
+        return DatasetIdentity(**{k: entry[k] for k in IDENTITY_KEYS if k in entry})
+    except ValueError as exc:
+        raise PoseAtlasError(f"{where}: {exc}") from None
+
+
+def _shared_identities(path: Path, specs: list[DatasetSpec]) -> list[DatasetSpec]:
+    """Every split of a dataset gets the identity its entries give together."""
+    merged: dict[str, DatasetIdentity] = {}
+    for spec in specs:
+        try:
+            merged[spec.name] = merged.get(spec.name, DatasetIdentity()).merged(
+                spec.identity, f"{path}: dataset {spec.name!r}")
+        except ValueError as exc:
+            raise PoseAtlasError(str(exc)) from None
+    return [replace(spec, identity=merged[spec.name]) for spec in specs]
 
 
 def _resolve(registry: Path, value: str) -> Path:

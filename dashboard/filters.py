@@ -1,34 +1,37 @@
 """The global filters as pure pandas / numpy operations (no streamlit).
 
+The person population (``analysis.definitions.PersonPopulation``) decides which
+non-crowd annotations are persons at all; every person-based result follows it.
 A size-bucket filter keeps the persons of that bucket and the images holding at
 least one of them; ``n_sel`` is then the number of such persons per image (all
-persons when no bucket is chosen).  Buckets are recomputed from the cached raw
+population persons when no bucket is chosen).  Buckets are recomputed from the cached raw
 areas on every call, so changing the area source or an edge needs no rebuild.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from analysis.definitions import (
     AreaSource,
+    Normalisation,
+    PersonPopulation,
+    PopulationKind,
     SizeBucket,
     SizeDefinition,
     person_area,
     size_bucket_codes,
 )
-
-BUCKETS = [b.value for b in SizeBucket]
-NORMALISATIONS = ("count", "share")
+from dashboard.series import SeriesBy, series_keys
 
 
 @dataclass(frozen=True)
 class Filters:
-    """The sidebar's choices, applied to every view.
+    """The sidebar's choices, applied to every view (``dashboard.query`` maps them to the URL).
 
     Attributes:
         datasets: datasets to compare (in display order).
@@ -36,7 +39,9 @@ class Filters:
         sources: ``source`` sub-datasets to keep, or None for all.
         size: area source and bucket edges.
         bucket: keep only persons of this bucket (None: all persons).
-        normalise: ``"count"`` or ``"share"`` (each dataset sums to 1).
+        normalise: counts, or shares (each dataset sums to 1).
+        population: which annotations count as persons (default: stored num_keypoints > 0).
+        series: what one figure series is (dataset, dataset/split, source).
     """
 
     datasets: tuple[str, ...] = ()
@@ -44,17 +49,21 @@ class Filters:
     sources: tuple[str, ...] | None = None
     size: SizeDefinition = SizeDefinition()
     bucket: SizeBucket | None = None
-    normalise: str = "count"
+    normalise: Normalisation = Normalisation.COUNT
+    population: PersonPopulation = PersonPopulation()
+    series: SeriesBy = SeriesBy.DATASET
 
     @property
     def description(self) -> str:
-        parts = [self.size.description]
+        parts = [self.population.description, self.size.description]
         if self.bucket is not None:
             parts.append(f"{self.bucket.value} persons only")
         if self.split:
             parts.append(f"split {self.split}")
         if self.sources is not None:
             parts.append("source " + ", ".join(self.sources))
+        if self.series is not SeriesBy.DATASET:
+            parts.append(self.series.description)
         return "; ".join(parts)
 
 
@@ -77,7 +86,6 @@ class Filtered:
     no_area: tuple[str, ...]
     unknown_area: dict[str, int]
     filters: Filters
-    datasets: tuple[str, ...] = field(default=())
 
     @property
     def empty(self) -> bool:
@@ -90,7 +98,8 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
     Args:
         images: one row per image with ``dataset``, ``split``, ``source``, ``n_persons``.
         persons: one row per non-crowd person with ``img`` (row in ``images``),
-            ``dataset``, ``bbox_w``, ``bbox_h``, ``segm_area``.
+            ``dataset``, ``bbox_w``, ``bbox_h``, ``segm_area``, ``num_keypoints`` (float,
+            NaN where absent) and ``n_labelled``.
         f: the filters.
     """
     keep = np.array(images["dataset"].isin(f.datasets), dtype=bool)  # a writable copy
@@ -100,7 +109,15 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
         keep &= images["source"].isin(f.sources).to_numpy()
 
     pmask = keep[persons["img"].to_numpy()] if len(persons) else np.zeros(0, dtype=bool)
+    everyone = f.population.kind is PopulationKind.ALL
+    if not everyone and len(persons):
+        pmask &= f.population.mask(persons["num_keypoints"].to_numpy(dtype=float, na_value=np.nan),
+                                   persons["n_labelled"].to_numpy())
     sel = persons[pmask]
+    if everyone:
+        n_population = images["n_persons"].to_numpy()[keep]
+    else:
+        n_population = np.bincount(sel["img"].to_numpy(), minlength=len(images))[keep]
     area = person_area(
         sel["bbox_w"].to_numpy(), sel["bbox_h"].to_numpy(),
         sel["segm_area"].to_numpy(dtype=float, na_value=np.nan), f.size.area_source,
@@ -121,41 +138,31 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
     if no_area:
         sel = sel[~sel["dataset"].isin(no_area).to_numpy()]
     if f.bucket is not None:
-        sel = sel[sel["bucket"].to_numpy() == BUCKETS.index(f.bucket.value)]
+        sel = sel[sel["bucket"].to_numpy() == list(SizeBucket).index(f.bucket)]
         counts = np.bincount(sel["img"].to_numpy(), minlength=len(images))
         n_sel = counts[keep]
     else:
-        n_sel = images["n_persons"].to_numpy()[keep]
+        n_sel = n_population
     kept = images[keep].assign(n_sel=n_sel)
+    kept["series"] = series_keys(kept, f.series)
+    sel = sel.assign(series=_series_of_persons(kept, sel, len(images)))
     if f.bucket is not None:
         kept = kept[kept["n_sel"].to_numpy() > 0]
-    return Filtered(kept, sel, tuple(sorted(no_area)), unknown, f, tuple(f.datasets))
+    return Filtered(kept, sel, tuple(sorted(no_area)), unknown, f)
+
+
+def _series_of_persons(kept: pd.DataFrame, persons: pd.DataFrame, n_images: int) -> pd.Categorical:
+    """Each person's series: its image's (``kept`` holds every image of a kept person)."""
+    keys = kept["series"].cat
+    codes = np.full(n_images, -1, dtype=np.int32)
+    codes[kept.index.to_numpy()] = keys.codes.to_numpy()
+    return pd.Categorical.from_codes(codes[persons["img"].to_numpy()], categories=keys.categories)
 
 
 def present(filtered: Filtered, column: str = "dataset") -> list[str]:
     """Selected datasets that still have rows after filtering, in selection order."""
     have = {str(v) for v in filtered.images[column].unique()}
     return [d for d in filtered.filters.datasets if d in have]
-
-
-def range_filter(
-    images: pd.DataFrame,
-    *,
-    persons: tuple[float, float] | None = None,
-    crowd_index: tuple[float, float] | None = None,
-    entropy: tuple[float, float] | None = None,
-) -> pd.DataFrame:
-    """Images whose ``n_sel``, ``crowd_index`` and ``entropy`` lie in closed ranges.
-
-    An entropy range drops images without a scene entropy.
-    """
-    mask = np.ones(len(images), dtype=bool)
-    for column, bounds in (("n_sel", persons), ("crowd_index", crowd_index), ("entropy", entropy)):
-        if bounds is None:
-            continue
-        values = images[column].to_numpy(dtype=float)
-        mask &= (values >= bounds[0]) & (values <= bounds[1])
-    return images[mask]
 
 
 def sources_of(images: pd.DataFrame, datasets: Sequence[str]) -> list[str]:

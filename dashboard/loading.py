@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 from analysis import cache as cache_mod
 from analysis.build import code_version
 from analysis.cache import CacheKey
+from analysis.identity import DatasetIdentity, ResolvedIdentity, resolve
 from analysis.manifest import (
     KeypointSchemaRecord,
     Manifest,
@@ -36,7 +38,7 @@ PERSON_COLUMNS = [
 #: What the views use per person (the rest stays on disk: smaller frames, faster filters).
 KEEP_PERSON_COLUMNS = [
     "dataset", "split", "ann_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "segm_area",
-    "crowding", "row", "img",
+    "num_keypoints", "n_labelled", "crowding", "row", "img",
 ]
 
 
@@ -45,7 +47,6 @@ class Caches:
     """Every cached split under one root, concatenated.
 
     Attributes:
-        root: the cache root.
         keys: the cached splits.
         manifests: manifest per ``str(key)``.
         skipped: ``str(key)`` -> why a split under the root was left out (unreadable,
@@ -54,14 +55,16 @@ class Caches:
             the code wrote them (same cache format), with the command that rebuilds them.
         images: one row per image (``dataset``, ``split``, ``source`` categorical),
             plus ``entropy`` (NaN where scenes were not computed) and ``key``.
-        persons: non-crowd instances, plus ``img`` (row in ``images``), ``row`` (row
-            in the split's instances file) and ``image_area``.
+        persons: non-crowd instances (with ``num_keypoints`` as float32, NaN where the
+            file has none, and ``n_labelled``, for the person population), plus ``img``
+            (row in ``images``), ``row`` (row in the split's instances file) and ``image_area``.
         crowd_regions: iscrowd instances (boxes only), with ``img``.
         scenes: scenes rows of every split that has them, plus ``img``; None if none.
-        datasets: every cached dataset name, sorted (colours derive from this).
+        datasets: every cached dataset name, in identity order (``order``, then name).
+        identities: each dataset's identity (display name, style, order, paper name),
+            as its manifests record it, defaults filled from the name alone.
     """
 
-    root: Path
     keys: list[CacheKey]
     manifests: dict[str, Manifest]
     images: pd.DataFrame
@@ -69,6 +72,7 @@ class Caches:
     crowd_regions: pd.DataFrame
     scenes: pd.DataFrame | None
     datasets: list[str] = field(default_factory=list)
+    identities: dict[str, ResolvedIdentity] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     outdated: dict[str, str] = field(default_factory=dict)
 
@@ -187,13 +191,38 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
     persons["image_area"] = area[persons["img"].to_numpy()] if len(persons) else np.empty(0)
     persons["segm_area"] = pd.to_numeric(persons["segm_area"], errors="coerce").astype(float)
     persons["crowding"] = pd.to_numeric(persons["crowding"], errors="coerce").astype(float)
+    # the person population reads these: stored count (NaN where absent) and labelled joints
+    persons["num_keypoints"] = pd.to_numeric(persons["num_keypoints"], errors="coerce").astype(np.float32)
+    persons["n_labelled"] = pd.to_numeric(persons["n_labelled"], errors="coerce").fillna(0).astype(np.int32)
     images = _categorical(images, ["dataset", "split", "source", "key"])
     persons = _categorical(persons, ["dataset", "split"])
     crowd_regions = _categorical(crowd_regions, ["dataset", "split"])
     if scenes is not None:
         scenes = _categorical(scenes, ["dataset", "split"])
-    datasets = sorted({k.dataset for k in loaded})
-    return Caches(root, loaded, manifests, images, persons, crowd_regions, scenes, datasets, skipped, outdated)
+    identities = dataset_identities(manifests)
+    datasets = sorted(identities, key=lambda name: identities[name].sort_key)
+    return Caches(loaded, manifests, images, persons, crowd_regions, scenes, datasets, identities, skipped, outdated)
+
+
+def dataset_identities(manifests: dict[str, Manifest]) -> dict[str, ResolvedIdentity]:
+    """Per dataset, the identity its splits' manifests record (``identity``), resolved.
+
+    Splits built apart (ad hoc) may disagree; the first split's value wins then, as
+    the registry refuses such conflicts before they reach a cache.
+    """
+    found: dict[str, DatasetIdentity] = {}
+    for key in sorted(manifests):
+        name = key.split("/")[0]
+        try:
+            mine = DatasetIdentity.from_json(msgspec.to_builtins(manifests[key].identity))
+        except (TypeError, ValueError):  # a hand-edited colour or hatch: fall back to the defaults
+            mine = DatasetIdentity()
+        have = found.get(name, DatasetIdentity())
+        try:
+            found[name] = have.merged(mine, name)
+        except ValueError:
+            found[name] = have
+    return {name: resolve(name, identity) for name, identity in found.items()}
 
 
 def load_keypoints(root: Path | str, key: CacheKey) -> np.ndarray:

@@ -1,45 +1,46 @@
-"""The global controls <-> the URL query string (pure; no streamlit).
+"""The global filters <-> the URL query string (pure; no streamlit).
+
+The sidebar's state is one typed object, ``dashboard.filters.Filters`` (enums, a
+``SizeDefinition``, a ``PersonPopulation``); this module is its edge to text.
 
 Keys: ``ds`` (comma-separated datasets), ``split``, ``src`` (comma-separated
-sources), ``bucket``, ``area``, ``sm`` / ``ml`` (bucket edges as side lengths in
-px: 32 means 32^2), ``norm``.  Unknown or invalid values fall back to defaults, so
-a stale bookmark never breaks the app.
+sources), ``persons`` (person population: ``all``, ``keypoints``, ``labelled``,
+``minN``), ``series`` (``dataset``, ``split``, ``source``), ``bucket``, ``area``,
+``sm`` / ``ml`` (bucket edges as side lengths in px: 32 means 32^2; finite, in
+(0, ``MAX_EDGE_PX``]), ``norm`` (``count``, ``share``).  Unknown or invalid values
+fall back to defaults, so a stale bookmark never breaks the app.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
 
-from analysis.definitions import AreaSource, SizeBucket, SizeDefinition, SizeEdges
-from dashboard.filters import NORMALISATIONS, Filters
+from analysis.definitions import (
+    AreaSource,
+    Normalisation,
+    PersonPopulation,
+    SizeBucket,
+    SizeDefinition,
+    SizeEdges,
+)
+from dashboard.filters import Filters
+from dashboard.series import SeriesBy
 
+#: The value of ``split`` / ``bucket`` meaning "no restriction".
 ALL = "all"
+#: Largest bucket edge accepted, as a side length in px (area 1e10 px^2): beyond any
+#: real image, and small enough that squaring it never overflows.
+MAX_EDGE_PX = 100_000.0
+
+E = TypeVar("E", bound=Enum)
 
 
-@dataclass(frozen=True)
-class Controls:
-    """The sidebar's values (what the query string stores)."""
-
-    datasets: tuple[str, ...]
-    split: str = ALL
-    sources: tuple[str, ...] | None = None
-    bucket: str = ALL
-    area: str = AreaSource.BBOX.value
-    small_medium: float = 32.0
-    medium_large: float = 96.0
-    normalise: str = "count"
-
-    def to_filters(self) -> Filters:
-        return Filters(
-            datasets=self.datasets,
-            split=None if self.split == ALL else self.split,
-            sources=self.sources,
-            size=SizeDefinition(AreaSource(self.area),
-                                SizeEdges(self.small_medium**2, self.medium_large**2)),
-            bucket=None if self.bucket == ALL else SizeBucket(self.bucket),
-            normalise=self.normalise,
-        )
+def edge_px(area: float) -> float:
+    """A bucket edge (area, px^2) as the side length the URL and sidebar show."""
+    return math.sqrt(area)
 
 
 def _one(params: Mapping[str, object], key: str) -> str | None:
@@ -49,56 +50,69 @@ def _one(params: Mapping[str, object], key: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _num(text: str | None, default: float) -> float:
+def _side(text: str | None) -> float | None:
+    """A side length in (0, MAX_EDGE_PX], or None."""
     try:
-        value = float(text) if text is not None else default
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) and 0 < value <= MAX_EDGE_PX else None
+
+
+def _enum(kind: type[E], text: str | None, default: E) -> E:
+    try:
+        return kind(text) if text is not None else default
     except ValueError:
         return default
-    return value if value > 0 else default
 
 
-def parse(params: Mapping[str, object], datasets: Sequence[str], splits: Sequence[str]) -> Controls:
-    """Controls from query parameters, validated against what is cached."""
+def parse(params: Mapping[str, object], datasets: Sequence[str], splits: Sequence[str]) -> Filters:
+    """Filters from query parameters, validated against what is cached."""
     ds_text = _one(params, "ds")
-    chosen = tuple(d for d in (ds_text.split(",") if ds_text else []) if d in datasets)
-    if not chosen:
-        chosen = tuple(datasets)
-    split = _one(params, "split") or ALL
-    if split != ALL and split not in splits:
-        split = ALL
+    chosen = tuple(d for d in (ds_text.split(",") if ds_text else []) if d in datasets) or tuple(datasets)
+    split = _one(params, "split")
     src_text = _one(params, "src")
-    sources = tuple(s for s in src_text.split(",") if s) if src_text else None
-    bucket = _one(params, "bucket") or ALL
-    if bucket not in [ALL] + [b.value for b in SizeBucket]:
-        bucket = ALL
-    area = _one(params, "area") or AreaSource.BBOX.value
-    if area not in [a.value for a in AreaSource]:
-        area = AreaSource.BBOX.value
-    sm = _num(_one(params, "sm"), 32.0)
-    ml = _num(_one(params, "ml"), 96.0)
-    if not sm < ml:
-        sm, ml = 32.0, 96.0
-    norm = _one(params, "norm") or "count"
-    if norm not in NORMALISATIONS:
-        norm = "count"
-    return Controls(chosen, split, sources, bucket, area, sm, ml, norm)
+    bucket = _one(params, "bucket")
+    default_edges = SizeEdges()
+    sm = _side(_one(params, "sm")) or edge_px(default_edges.small_medium)
+    ml = _side(_one(params, "ml")) or edge_px(default_edges.medium_large)
+    edges = SizeEdges(sm**2, ml**2) if sm < ml else default_edges
+    try:
+        population = PersonPopulation.parse(_one(params, "persons") or "")
+    except ValueError:
+        population = PersonPopulation()
+    return Filters(
+        datasets=chosen,
+        split=split if split in splits else None,
+        sources=tuple(s for s in src_text.split(",") if s) if src_text else None,
+        size=SizeDefinition(_enum(AreaSource, _one(params, "area"), AreaSource.BBOX), edges),
+        bucket=None if bucket == ALL else _enum(SizeBucket, bucket, None),
+        normalise=_enum(Normalisation, _one(params, "norm"), Normalisation.COUNT),
+        population=population,
+        series=_enum(SeriesBy, _one(params, "series"), SeriesBy.DATASET),
+    )
 
 
-def to_params(c: Controls) -> dict[str, str]:
-    """Query parameters for ``c`` (defaults left out to keep URLs short)."""
-    params = {"ds": ",".join(c.datasets)}
-    if c.split != ALL:
-        params["split"] = c.split
-    if c.sources is not None:
-        params["src"] = ",".join(c.sources)
-    if c.bucket != ALL:
-        params["bucket"] = c.bucket
-    if c.area != AreaSource.BBOX.value:
-        params["area"] = c.area
-    if c.small_medium != 32.0:
-        params["sm"] = f"{c.small_medium:g}"
-    if c.medium_large != 96.0:
-        params["ml"] = f"{c.medium_large:g}"
-    if c.normalise != "count":
-        params["norm"] = c.normalise
+def to_params(f: Filters) -> dict[str, str]:
+    """Query parameters for ``f`` (defaults left out to keep URLs short; ``persons``
+    always written: scripts read it, and a default may change)."""
+    params = {"ds": ",".join(f.datasets)}
+    if f.split is not None:
+        params["split"] = f.split
+    if f.sources is not None:
+        params["src"] = ",".join(f.sources)
+    if f.bucket is not None:
+        params["bucket"] = f.bucket.value
+    if f.size.area_source is not AreaSource.BBOX:
+        params["area"] = f.size.area_source.value
+    default_edges = SizeEdges()
+    if f.size.edges.small_medium != default_edges.small_medium:
+        params["sm"] = f"{edge_px(f.size.edges.small_medium):g}"
+    if f.size.edges.medium_large != default_edges.medium_large:
+        params["ml"] = f"{edge_px(f.size.edges.medium_large):g}"
+    if f.normalise is not Normalisation.COUNT:
+        params["norm"] = f.normalise.value
+    if f.series is not SeriesBy.DATASET:
+        params["series"] = f.series.value
+    params["persons"] = str(f.population)
     return params

@@ -5,18 +5,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis.definitions import AreaSource
+from analysis.definitions import (
+    CROWD_INDEX_MIN_KEYPOINTS,
+    MAX_JOINTS,
+    AreaSource,
+    Normalisation,
+    PersonPopulation,
+    PopulationKind,
+    SizeBucket,
+    SizeDefinition,
+    SizeEdges,
+)
 from dashboard import data, export, paths, query
 from dashboard.exports import catalog, render
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
 from dashboard.exports.state import ViewOptions, ViewState, resolve
-from dashboard.filters import BUCKETS, Filtered, area_source_note, sources_of
+from dashboard.filters import Filters, area_source_note, sources_of
 from dashboard.loading import Caches
+from dashboard.series import SeriesBy
 
 DEMO_COMMAND = "python -m analysis demo"
 BUILD_COMMAND = "python -m analysis build"
@@ -25,25 +37,32 @@ _ZIP = "_poseatlas_zip"
 _NOTES = "_poseatlas_cache_notes"
 
 
-@dataclass
-class Context:
-    """Everything a page needs for this rerun."""
+@dataclass(frozen=True)
+class Context(ViewState):
+    """Everything a page needs for this rerun: the view state its exports are built from
+    (``dashboard.exports.state.ViewState``, the same object the export command builds)
+    plus the paper export width.  ``with_options`` gives a page's state with its widgets."""
 
-    caches: Caches
-    controls: query.Controls
-    filtered: Filtered
-    styles: dict[str, dict[str, str]]
-    datasets: list[str]  #: selected datasets with rows after filtering, in selection order
-    preset: str
+    preset: str = "single"
 
-    def caption(self, *extra: str) -> str:
-        """The definitions a figure used, as one caption line."""
-        return self.state().caption(*extra)
 
-    def state(self, options: ViewOptions | None = None) -> ViewState:
-        """What this page's exports are built from (the same object the export command builds)."""
-        return ViewState(self.caches, self.controls, self.filtered, self.styles, tuple(self.datasets),
-                         options or ViewOptions(), data.keypoints)
+@dataclass(frozen=True)
+class NoCaches:
+    """This rerun found no cache under ``root``."""
+
+    root: Path
+
+
+@dataclass(frozen=True)
+class CacheError:
+    """This rerun could not read the caches under ``root``."""
+
+    root: Path
+    message: str
+
+
+#: What ``setup`` leaves for the page of this rerun.
+RunState = Context | NoCaches | CacheError
 
 
 # --------------------------------------------------------------------------- sidebar
@@ -53,8 +72,8 @@ class Context:
 #: (st.switch_page, e.g. a histogram click opening Browse) starts a run in which it
 #: was not yet drawn, so every value is mirrored in a plain key (``_<key>``) that
 #: survives, and put back before the widget is drawn.
-_CONTROL_KEYS = ("g_ds", "g_split", "g_src", "g_bucket", "g_area", "g_sm", "g_ml", "g_norm", "g_preset",
-                 "g_percent")
+_CONTROL_KEYS = ("g_ds", "g_split", "g_src", "g_series", "g_pop", "g_popn", "g_bucket", "g_area", "g_sm", "g_ml",
+                 "g_norm", "g_preset", "g_percent")
 
 
 def _remember(key: str) -> None:
@@ -73,24 +92,38 @@ def _init_from_query(c: Caches, splits: list[str]) -> None:
     if st.session_state.get("g_init"):
         _restore_controls()
         return
-    ctl = query.parse(dict(st.query_params), c.datasets, splits)
+    f = query.parse(dict(st.query_params), c.datasets, splits)
     values = {
-        "g_ds": list(ctl.datasets), "g_split": ctl.split,
-        "g_src": list(ctl.sources or []), "g_bucket": ctl.bucket, "g_area": ctl.area,
-        "g_sm": float(ctl.small_medium), "g_ml": float(ctl.medium_large), "g_norm": ctl.normalise,
+        "g_ds": list(f.datasets), "g_split": f.split or query.ALL, "g_src": list(f.sources or []),
+        "g_series": f.series.value, "g_pop": f.population.kind.value,
+        "g_popn": f.population.min_labelled or CROWD_INDEX_MIN_KEYPOINTS,
+        "g_bucket": f.bucket.value if f.bucket else query.ALL, "g_area": f.size.area_source.value,
+        "g_sm": query.edge_px(f.size.edges.small_medium), "g_ml": query.edge_px(f.size.edges.medium_large),
+        "g_norm": f.normalise.value,
     }
     st.session_state.update(values)
     st.session_state.update({f"_{k}": v for k, v in values.items()})
     st.session_state["g_init"] = True
 
 
-def sidebar(c: Caches) -> tuple[query.Controls, str]:
-    """The global controls (kept in the URL query string); returns them and the export preset."""
+def _population_label(kind: str) -> str:
+    return {
+        PopulationKind.ALL.value: "all annotations",
+        PopulationKind.KEYPOINTS.value: "keypoints (num_keypoints > 0)",
+        PopulationKind.LABELLED.value: "labelled (>= 1 joint)",
+        PopulationKind.MIN_LABELLED.value: "minN (>= N joints)",
+    }[kind]
+
+
+def sidebar(c: Caches) -> tuple[Filters, str]:
+    """The global filters (kept in the URL query string); returns them and the export preset."""
     splits = sorted({k.split for k in c.keys})
     _init_from_query(c, splits)
     sb = st.sidebar
     sb.multiselect("Datasets", c.datasets, key="g_ds", on_change=_remember, args=("g_ds",),
-                   help="Each dataset keeps its colour whatever else is selected.")
+                   format_func=lambda name: c.identities[name].display_name if name in c.identities else name,
+                   help="Each dataset keeps its colour whatever else is selected or cached "
+                        "(set display_name / color / hatch / order in data/datasets.toml).")
     sb.selectbox("Split", [query.ALL, *splits], key="g_split", on_change=_remember, args=("g_split",))
     chosen = tuple(st.session_state.get("g_ds") or ())
     sources = sources_of(c.images, chosen)
@@ -101,76 +134,101 @@ def sidebar(c: Caches) -> tuple[query.Controls, str]:
         sb.multiselect("Source (sub-dataset)", sources, key="g_src", placeholder="all sources",
                        on_change=_remember, args=("g_src",))
         sel_sources = tuple(st.session_state["g_src"]) or None
-    sb.radio("Size bucket", [query.ALL, *BUCKETS], key="g_bucket", horizontal=True,
+    sb.radio("Series", [s.value for s in SeriesBy], key="g_series", horizontal=True, on_change=_remember,
+             args=("g_series",), format_func=lambda v: {"dataset": "dataset", "split": "dataset/split",
+                                                         "source": "source"}[v],
+             help="One figure series per dataset, per dataset/split, or per source sub-dataset.")
+    sb.selectbox("Persons", [k.value for k in PopulationKind], key="g_pop", on_change=_remember,
+                 args=("g_pop",), format_func=_population_label,
+                 help="Which non-crowd annotations count as persons, in every view and export. "
+                      "CrowdIndex (an image property over all annotations) does not change.")
+    if st.session_state["g_pop"] == PopulationKind.MIN_LABELLED.value:
+        sb.number_input("at least N labelled joints", min_value=1, max_value=MAX_JOINTS, step=1,
+                        key="g_popn", on_change=_remember, args=("g_popn",))
+        population = PersonPopulation(PopulationKind.MIN_LABELLED, int(st.session_state["g_popn"]))
+    else:
+        population = PersonPopulation(PopulationKind(st.session_state["g_pop"]))
+    sb.radio("Size bucket", [query.ALL, *(b.value for b in SizeBucket)], key="g_bucket", horizontal=True,
              on_change=_remember, args=("g_bucket",))
     sb.selectbox("Area source", [a.value for a in AreaSource], key="g_area", on_change=_remember, args=("g_area",),
                  format_func=lambda v: f"{v}: {AreaSource(v).description}")
     col1, col2 = sb.columns(2)
-    col1.number_input("small|medium (px)", min_value=1.0, step=1.0, key="g_sm", on_change=_remember, args=("g_sm",),
+    col1.number_input("small|medium (px)", min_value=1.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_sm",
+                      on_change=_remember, args=("g_sm",),
                       help="Edge as a side length: 32 means area 32^2.")
-    col2.number_input("medium|large (px)", min_value=2.0, step=1.0, key="g_ml", on_change=_remember, args=("g_ml",))
+    col2.number_input("medium|large (px)", min_value=2.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_ml",
+                      on_change=_remember, args=("g_ml",))
     sm, ml = float(st.session_state["g_sm"]), float(st.session_state["g_ml"])
-    if not sm < ml:
+    edges = SizeEdges()
+    if sm < ml:
+        edges = SizeEdges(sm**2, ml**2)
+    else:
         sb.error(f"edges must satisfy small|medium < medium|large (got {sm:g} and {ml:g}); "
-                 "using 32 and 96")
-        sm, ml = 32.0, 96.0
-    sb.radio("Normalise", ["count", "share"], key="g_norm", horizontal=True, on_change=_remember, args=("g_norm",),
-             format_func=lambda v: "counts" if v == "count" else "shares (per dataset)")
+                 f"using {query.edge_px(edges.small_medium):g} and {query.edge_px(edges.medium_large):g}")
+    sb.radio("Normalise", [n.value for n in Normalisation], key="g_norm", horizontal=True, on_change=_remember,
+             args=("g_norm",),
+             format_func=lambda v: "counts" if v == Normalisation.COUNT.value else "shares (per dataset)")
     with sb.expander("Paper export"):
         st.radio("Figure width", list(export.PRESETS), key="g_preset", on_change=_remember, args=("g_preset",),
                  format_func=lambda k: export.PRESETS[k].name)
         st.checkbox("LaTeX tables: shares as percentages", key="g_percent", on_change=_remember,
                     args=("g_percent",))
-    controls = query.Controls(
-        datasets=chosen, split=st.session_state["g_split"], sources=sel_sources,
-        bucket=st.session_state["g_bucket"], area=st.session_state["g_area"],
-        small_medium=sm, medium_large=ml, normalise=st.session_state["g_norm"],
+    split, bucket = st.session_state["g_split"], st.session_state["g_bucket"]
+    filters = Filters(
+        datasets=chosen, split=None if split == query.ALL else split, sources=sel_sources,
+        size=SizeDefinition(AreaSource(st.session_state["g_area"]), edges),
+        bucket=None if bucket == query.ALL else SizeBucket(bucket),
+        normalise=Normalisation(st.session_state["g_norm"]), population=population,
+        series=SeriesBy(st.session_state["g_series"]),
     )
-    st.query_params.from_dict(query.to_params(controls))
+    st.query_params.from_dict(query.to_params(filters))
     for name in chosen:
         if c.synthetic(name):
             sb.badge(f"{name}: synthetic data", color="orange", icon=":material/science:")
-    return controls, st.session_state.get("g_preset", "single")
+    return filters, st.session_state.get("g_preset", "single")
 
 
-def setup() -> Context | None:
+def setup() -> RunState:
     """Load caches, draw the sidebar, apply the filters (called once per rerun by app.py)."""
     st.session_state[_NOTES] = ([], [])
     root = paths.cache_root()
+    state: RunState
     try:
         c = data.caches()
     except Exception as exc:  # a damaged cache file: say which, never a traceback
-        st.session_state[_CTX] = ("error", f"could not read the caches under {root}: {exc}")
-        return None
-    # Damaged or stale splits are left out one by one; each page names them.
-    st.session_state[_NOTES] = (list(c.skipped.values()), list(c.outdated.values()))
-    if c.empty:
-        st.session_state[_CTX] = None
-        return None
-    controls, preset = sidebar(c)
-    filtered, styles, datasets = resolve(c, controls)
-    ctx = Context(c, controls, filtered, styles, list(datasets), preset)
-    st.session_state[_CTX] = ctx
-    return ctx
+        state = CacheError(root, f"could not read the caches under {root}: {exc}")
+    else:
+        # Damaged or stale splits are left out one by one; each page names them.
+        st.session_state[_NOTES] = (list(c.skipped.values()), list(c.outdated.values()))
+        state = NoCaches(root) if c.empty else _context(c)
+    st.session_state[_CTX] = state
+    return state
+
+
+def _context(c: Caches) -> Context:
+    filters, preset = sidebar(c)
+    filtered, styles, datasets, series = resolve(c, filters)
+    return Context(c, filtered, styles, datasets, series, ViewOptions(), data.keypoints, paths.cache_root(),
+                   preset=preset)
 
 
 def context() -> Context:
     """This rerun's context; stops the page with a clear message when there is nothing to show."""
-    ctx = st.session_state.get(_CTX)
-    root = paths.cache_root()
+    state = st.session_state.get(_CTX)
     skipped, outdated = st.session_state.get(_NOTES, ([], []))
     for note in skipped:
         st.warning(f"Split left out: {note}", icon=":material/warning:")
     for note in outdated:
         st.info(f"Stale cache: {note}", icon=":material/update:")
-    if isinstance(ctx, tuple):
-        st.error(ctx[1])
-        st.markdown(f"Rebuild the caches: `{BUILD_COMMAND} --force --cache-dir {root}`")
+    if isinstance(state, CacheError):
+        st.error(state.message)
+        st.markdown(f"Rebuild the caches: `{BUILD_COMMAND} --force --cache-dir {state.root}`")
         st.stop()
-    if ctx is None and skipped:
-        st.info(f"No readable cache under `{root}`: rebuild the splits named above.")
-        st.stop()
-    if ctx is None:
+    if not isinstance(state, Context):  # NoCaches (or a page run before setup)
+        root = state.root if isinstance(state, NoCaches) else paths.cache_root()
+        if skipped:
+            st.info(f"No readable cache under `{root}`: rebuild the splits named above.")
+            st.stop()
         st.info(f"No caches found under `{root}`.")
         st.markdown(
             f"Build the demo caches with `{DEMO_COMMAND}` (or `make run`), or build your own "
@@ -178,7 +236,8 @@ def context() -> Context:
             "caches from another folder."
         )
         st.stop()
-    if not ctx.controls.datasets:
+    ctx = state
+    if not ctx.filters.datasets:
         st.info("No dataset selected: choose at least one in the sidebar.")
         st.stop()
     note = area_source_note(ctx.filtered)
@@ -238,7 +297,7 @@ def show_figure(item: FigureItem, *, key: str, preset: str) -> Any:
 
 def show_table(item: TableItem, *, key: str) -> None:
     """Draw the table with CSV and LaTeX (booktabs) downloads (the export command's files)."""
-    st.dataframe(item.table, hide_index=True, column_config={
+    st.dataframe(item.labelled()[0], hide_index=True, column_config={
         c: st.column_config.NumberColumn(format=f) for c, f in item.display_formats().items()
     })
     if item.caption:
@@ -257,7 +316,7 @@ def _render_options(preset: str = "single") -> render.RenderOptions:
 
 def _export_key(view: str, state: ViewState, preset: str) -> tuple:
     """What an "export all" zip depends on: a zip made under another key is never served."""
-    return (view, tuple(sorted(query.to_params(state.controls).items())), state.options, _render_options(preset),
+    return (view, tuple(sorted(query.to_params(state.filters).items())), state.options, _render_options(preset),
             paths.cache_stamp(paths.cache_root()))
 
 
@@ -294,12 +353,3 @@ def export_all(view: str, state: ViewState, preset: str, items: list[ExportItem]
     if held is not None and held[0] == current:
         st.download_button("Download zip", held[1], file_name=f"poseatlas-{view}.zip", mime=export.MIME["zip"],
                            key=f"zip_dl_{view}", on_click="ignore", type="primary")
-
-
-def selection_values(event: Any, field: str = "x") -> list[Any]:
-    """Values of ``field`` over the points of a plotly selection event (empty if none)."""
-    try:
-        points = event["selection"]["points"]
-    except (KeyError, TypeError):
-        return []
-    return [p[field] for p in points if isinstance(p, dict) and field in p]

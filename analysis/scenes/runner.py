@@ -44,8 +44,6 @@ from analysis.cache import (
     MANIFEST_FILE,
     SCENES_FILE,
     SCENES_PARTIAL_DIR,
-    SCENES_SCHEMA,
-    split_lock,
     write_json,
     write_parquet,
 )
@@ -56,14 +54,13 @@ from analysis.manifest import (
     ScenesFacts,
     images_root,
     read_manifest,
-    table_file,
-    write_manifest,
 )
 from analysis.scenes.checkpoint import LoadedModel, load_checkpoint
 from analysis.scenes.entropy import TOP_K
 from analysis.scenes.labels import SceneLabels, find_labels
 from analysis.scenes.options import SceneOptions
 from analysis.scenes.pipeline import PREPROCESSING, BatchResult, default_workers, resolve_device
+from analysis.scenes.writer import write_scenes
 
 PARTIAL_DIR = SCENES_PARTIAL_DIR
 RUN_FILE = "run.json"
@@ -308,21 +305,6 @@ def compute_scenes(
     df = df.loc[order.to_numpy()]
     good = df[df["reason"].isna()]
     bad = df[df["reason"].notna()]
-    table = pa.table(
-        {
-            "dataset": pa.array([dataset] * len(good), pa.string()),
-            "split": pa.array([split] * len(good), pa.string()),
-            "image_id": pa.array(good.index.to_numpy(dtype=np.int64), pa.int64()),
-            "entropy": pa.array(good["entropy"].to_numpy(dtype=np.float64), pa.float64()),
-            "top5_ids": pa.array([list(v) for v in good["top5_ids"]], pa.list_(pa.int16())),
-            "top5_probs": pa.array([list(v) for v in good["top5_probs"]], pa.list_(pa.float32())),
-            "p_indoor": pa.array(good["p_indoor"].to_numpy(dtype=np.float64), pa.float64()),
-            "model": pa.array([loaded.model_id] * len(good), pa.string()),
-        },
-        schema=SCENES_SCHEMA,
-    )
-    write_parquet(table, scenes_path)
-
     facts = ScenesFacts(
         model=loaded.model_id,
         arch=loaded.arch,
@@ -351,12 +333,7 @@ def compute_scenes(
         categories=list(labels.names),
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    # Read-modify-write under the split's lock: a build swapping the split meanwhile
-    # would otherwise be undone by an old manifest.
-    with split_lock(cache_dir):
-        current = _read_manifest(cache_dir)
-        current.scenes = facts
-        current.tables[SCENES_FILE] = table_file(scenes_path)
-        write_manifest(current, cache_dir)
+    write_scenes(cache_dir, dataset, split, good, loaded.model_id, facts)
     shutil.rmtree(_partial_dir(cache_dir), ignore_errors=True)
     return scenes_path
+

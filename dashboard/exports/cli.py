@@ -24,18 +24,18 @@ from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
 from analysis.cache import CacheKey
-from analysis.definitions import AreaSource, SizeBucket
+from analysis.definitions import AreaSource, Normalisation, PersonPopulation, SizeBucket
 from analysis.errors import PoseAtlasError
 from dashboard import export, paths, query
 from dashboard.exports import catalog
 from dashboard.exports.items import FigureItem, Note, TableItem
 from dashboard.exports.render import Named, RenderOptions, count_files, render
 from dashboard.exports.state import ViewOptions, ViewState, splits_of, state_from_params
-from dashboard.filters import NORMALISATIONS, sources_of
+from dashboard.filters import sources_of
 from dashboard.loading import Caches, load_caches, load_keypoints
+from dashboard.series import SeriesBy
 
-#: The dashboard's URL query keys (``dashboard/query.py``); ``persons`` and ``series``
-#: are handed to the same parser unchanged.
+#: The dashboard's URL query keys (``dashboard/query.py``, whose parser reads them).
 QUERY_KEYS = ("ds", "split", "src", "bucket", "area", "sm", "ml", "norm", "persons", "series")
 SPEC_KEYS = {"url", "out", "views", "formats", "width", "percent", "cache_dir", "export"}
 ENTRY_KEYS = {"view", "items", "name", "url", "formats", "width", "percent", "options"}
@@ -76,8 +76,8 @@ def _number(key: str, value: str) -> float:
         number = float(value)
     except ValueError:
         number = float("nan")
-    if not number > 0:
-        raise PoseAtlasError(f"--url: {key}={value!r} is not a positive number (a side length in px)")
+    if not 0 < number <= query.MAX_EDGE_PX:
+        raise PoseAtlasError(f"--url: {key}={value!r} is not a side length in px in (0, {query.MAX_EDGE_PX:g}]")
     return number
 
 
@@ -110,7 +110,14 @@ def check_params(params: Mapping[str, str], caches: Caches) -> None:
     if "area" in params:
         _choice("area", params["area"], [a.value for a in AreaSource])
     if "norm" in params:
-        _choice("norm", params["norm"], NORMALISATIONS)
+        _choice("norm", params["norm"], [n.value for n in Normalisation])
+    if "series" in params:
+        _choice("series", params["series"], [s.value for s in SeriesBy])
+    if "persons" in params:
+        try:
+            PersonPopulation.parse(params["persons"])
+        except ValueError as exc:
+            raise PoseAtlasError(f"--url: persons={params['persons']!r}: {exc}") from None
     sm = _number("sm", params["sm"]) if "sm" in params else 32.0
     ml = _number("ml", params["ml"]) if "ml" in params else 96.0
     if not sm < ml:
@@ -277,7 +284,7 @@ def run(plan: Plan, cache_dir: Path) -> tuple[dict[str, bytes], list[str]]:
     # splits that could not be read are left out; outdated ones are used but named
     notes: list[str] = [*caches.skipped.values(), *caches.outdated.values()]
     for job in plan.jobs:
-        state = state_from_params(caches, job.params, job.options, keypoints)
+        state = state_from_params(caches, job.params, job.options, keypoints, cache_dir)
         if not state.datasets:
             raise PoseAtlasError(f"{job.where}: no image matches the URL's filters "
                                  f"({state.filtered.filters.description})")

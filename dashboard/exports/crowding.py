@@ -3,7 +3,13 @@ density of small persons (Figure 8c), computed vs stored CrowdIndex."""
 
 from __future__ import annotations
 
-from analysis.definitions import CROWD_INDEX_DEFINITION, CrowdConvention, density_levels
+from analysis.definitions import (
+    CROWD_INDEX_DEFINITION,
+    CROWD_INDEX_POPULATION_NOTE,
+    CrowdConvention,
+    Normalisation,
+    density_levels,
+)
 from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
 from dashboard.exports.state import ViewState
 from dashboard.figures.crowding import (
@@ -13,8 +19,10 @@ from dashboard.figures.crowding import (
     crowd_index_hist,
     crowd_index_table,
     crowd_levels,
-    crowd_levels_table,
+    crowd_levels_both_table,
+    density_coverage,
     density_levels_figure,
+    density_notes,
     density_table,
 )
 
@@ -22,32 +30,44 @@ DENSITY_NOTE = ("SmallPose does not publish its definition; ours: a person's own
                 "(persons with no labelled joint are left out)")
 
 
+def _labels(state: ViewState) -> dict[str, str]:
+    return {k: state.label(k) for k in state.series}
+
+
 def index_items(state: ViewState) -> list[ExportItem]:
+    """The CrowdIndex histogram (computed or stored value) and its bins as a table."""
     levels = state.options.crowd_convention.levels()
-    fig = crowd_index_hist(state.filtered.images, state.datasets, normalise=state.controls.normalise,
-                           levels=levels, styles=state.styles,
-                           caption=state.caption(CROWD_INDEX_DEFINITION, levels.description))
-    norm = state.controls.normalise
-    table = crowd_index_table(state.filtered.images, state.datasets, normalise=norm)
-    if norm != "share":
-        table = table.astype(dict.fromkeys(state.datasets, "int64"))
+    value = state.options.crowd_value
+    norm = Normalisation(state.filters.normalise)
+    images = state.filtered.images
+    caption = state.caption(value.description, CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE,
+                            levels.description)
+    fig = crowd_index_hist(images, state.series, normalise=norm, levels=levels, styles=state.styles, value=value,
+                           caption=caption)
+    table = crowd_index_table(images, state.series, normalise=norm, value=value)
+    if norm is Normalisation.COUNT:
+        table = table.astype(dict.fromkeys(state.series, "int64"))
+    bins = f"bins [left, right) of width {CI_BIN:g}"
     return [FigureItem("crowdindex distribution", fig, selectable=True),
-            TableItem("crowdindex distribution", table, state.caption(
-                CROWD_INDEX_DEFINITION, f"bins [left, right) of width {CI_BIN:g}"),
-                shares=tuple(state.datasets) if norm == "share" else ())]
+            TableItem("crowdindex distribution", table, state.caption(value.description, CROWD_INDEX_DEFINITION, bins),
+                      shares=tuple(state.series) if norm is Normalisation.SHARE else (), labels=_labels(state))]
 
 
 def levels_items(state: ViewState) -> list[ExportItem]:
-    conventions = "; ".join(c.levels().description for c in CrowdConvention)
-    caption = state.caption(conventions)
+    conventions = "; ".join([*(c.levels().description for c in CrowdConvention), CROWD_INDEX_POPULATION_NOTE])
     images = state.filtered.images
-    fig = crowd_levels(images, state.datasets, normalise=state.controls.normalise, styles=state.styles,
-                       caption=caption)
+    value = state.options.crowd_value
+    fig = crowd_levels(images, state.series, normalise=state.filters.normalise, styles=state.styles, value=value,
+                       caption=state.caption(value.description, conventions))
+    table = crowd_levels_both_table(images, state.series)
+    caption = state.caption("levels from the computed and the stored CrowdIndex (stored: only datasets whose "
+                            "file has one)", conventions)
     return [FigureItem("crowd levels", fig),
-            TableItem("crowd levels", crowd_levels_table(images, state.datasets), caption, shares=("share",))]
+            TableItem("crowd levels", table, caption, shares=("share",), labels=_labels(state))]
 
 
 def density_items(state: ViewState) -> list[ExportItem]:
+    """Figure 8c over the series whose small persons have a density; notes say why others have none."""
     low, high = state.options.density_low, state.options.density_high
     if not low < high:
         return [Note(f"edges must satisfy sparse|moderate < moderate|dense (got {low:g}, {high:g})",
@@ -55,24 +75,32 @@ def density_items(state: ViewState) -> list[ExportItem]:
     dens = density_levels(low, high)
     persons = state.filtered.persons
     small = persons[persons["bucket"].to_numpy() == 0]
-    if not len(small):
-        return [Note("No small persons under the current filters (size bucket or edges).")]
-    caption = state.caption(dens.description, DENSITY_NOTE)
-    fig = density_levels_figure(small, state.datasets, dens, normalise=state.controls.normalise,
-                                styles=state.styles, caption=caption)
-    return [FigureItem("small person density", fig),
-            TableItem("small person density", density_table(small, state.datasets, dens), caption,
-                      shares=("share",))]
+    candidates = [k for k in state.series if k not in state.no_area_series]
+    coverage = density_coverage(small, candidates)
+    why = density_notes(coverage, str(state.filters.population), state.label)
+    drawn = coverage.loc[coverage["with density"] > 0, "dataset"].tolist()
+    items: list[ExportItem] = [Note("Not drawn: " + "; ".join(why) + ".")] if why else []
+    if not drawn:
+        return [*items, Note("No small person with a density under the current filters "
+                             "(population, size bucket or edges).")]
+    caption = state.caption(dens.description, DENSITY_NOTE, *why)
+    fig = density_levels_figure(small, drawn, dens, normalise=state.filters.normalise, styles=state.styles,
+                                caption=caption)
+    return [*items, FigureItem("small person density", fig),
+            TableItem("small person density", density_table(small, drawn, dens), caption, shares=("share",),
+                      labels=_labels(state))]
 
 
 def agreement_items(state: ViewState) -> list[ExportItem]:
     images = state.filtered.images
-    agree = agreement_table(images, state.datasets)
+    agree = agreement_table(images, state.series)
     if agree.empty:
         return [Note("None of the selected images stores a CrowdIndex (only CrowdPose files ship one).")]
-    caption = state.caption(CROWD_INDEX_DEFINITION, "agree: equal after rounding to 2 decimals")
-    fig = agreement_figure(images, caption=state.caption(CROWD_INDEX_DEFINITION))
-    return [TableItem("crowdindex agreement", agree, caption, shares=("share agreeing",), digits=4),
+    caption = state.caption(CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE,
+                            "agree: equal after rounding to 2 decimals")
+    fig = agreement_figure(images, caption=state.caption(CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE))
+    return [TableItem("crowdindex agreement", agree, caption, shares=("share agreeing",), digits=4,
+                      labels=_labels(state)),
             FigureItem("crowdindex computed vs stored", fig)]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -50,6 +51,9 @@ class TableItem:
         caption: the definitions the table used.
         shares: columns holding shares in [0, 1] (LaTeX: 3 decimals, or percent).
         digits: decimals of the other float columns in LaTeX.
+        labels: display names of the series keys (``crowdpose`` -> ``CrowdPose``): the
+            screen and LaTeX show them in the ``dataset`` column and the headers; the CSV
+            keeps the keys (the names the URL's ``ds`` uses).
     """
 
     name: str
@@ -57,15 +61,26 @@ class TableItem:
     caption: str = ""
     shares: tuple[str, ...] = ()
     digits: int = 2
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def stem(self) -> str:
         return slug(self.name)
 
+    def labelled(self) -> tuple[pd.DataFrame, tuple[str, ...]]:
+        """The table with display names, and its share columns under their new names."""
+        if not self.labels:
+            return self.table, self.shares
+        table = self.table.rename(columns=lambda c: self.labels.get(str(c), c))
+        if "dataset" in table.columns:
+            table = table.assign(dataset=[self.labels.get(str(v), v) for v in table["dataset"]])
+        return table, tuple(self.labels.get(c, c) for c in self.shares)
+
     def display_formats(self) -> dict[str, str]:
-        """printf formats for the on-screen table."""
-        floats = [c for c in self.table.columns if pd.api.types.is_float_dtype(self.table[c])]
-        return {str(c): "%.3f" if c in self.shares else f"%.{self.digits}f" for c in floats}
+        """printf formats for the on-screen (labelled) table."""
+        table, shares = self.labelled()
+        floats = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
+        return {str(c): "%.3f" if c in shares else f"%.{self.digits}f" for c in floats}
 
 
 class NoteLevel(enum.StrEnum):

@@ -1,54 +1,44 @@
 """Keypoints exports: per-joint labelled and visible rates by size bucket, per dataset
-(splits with different joint lists get their own figure)."""
+(splits with different joint lists or visibility conventions get their own figure)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
-
 from analysis.aggregate import group_masks
-from analysis.manifest import VisibilityConvention
 from dashboard.exports.items import ExportItem, FigureItem, Note, TableItem
 from dashboard.exports.state import ViewState
-from dashboard.figures.keypoints import joint_rates, joint_rates_figure
+from dashboard.figures.keypoints import VisibilityRule, joint_rate_groups, joint_rates_figure, visibility_rule
 from dashboard.loading import keypoint_schema
 
 
 def exports(state: ViewState) -> list[ExportItem]:
     if state.keypoints is None:
         raise ValueError("the keypoints view needs a keypoint loader in its ViewState")
+    load = state.keypoints
     persons = state.filtered.persons
     masks = group_masks(persons["dataset"], state.datasets)
     items: list[ExportItem] = []
     for name in state.datasets:
-        p = persons[masks[name]]
-        splits = sorted(str(s) for s in p["split"].unique())
-        if not splits:
-            items.append(Note(f"{name}: no persons under the current filters."))
+        mine = persons[masks[name]]
+        if not len(mine):
+            items.append(Note(f"{state.label(name)}: no persons under the current filters."))
             continue
-        # splits of one dataset normally share a joint list; any that differ get their own figure
-        groups: dict[tuple[str, ...], dict] = {}
-        for split in splits:
-            rows = p[(p["split"] == split).to_numpy()]
-            kp = state.keypoints(name, split)
-            manifest = state.manifest(name, split)
-            joints, _ = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
-            g = groups.setdefault(tuple(joints), {"vis": [], "buckets": [], "splits": [],
-                                                  "convention": manifest.definitions.visibility})
-            g["vis"].append(kp[rows["row"].to_numpy(), 2::3])
-            g["buckets"].append(rows["bucket"].to_numpy())
-            g["splits"].append(split)
-        for joints, g in groups.items():
-            label = name if len(groups) == 1 else f"{name} ({', '.join(g['splits'])})"
-            convention = g["convention"]
-            table = joint_rates(np.concatenate(g["vis"]), np.concatenate(g["buckets"]), list(joints),
-                                binary_visibility=convention is VisibilityConvention.BINARY)
-            vis_def = convention.visible_rule
-            one = replace(state, datasets=(label,))  # the caption names this figure's dataset
-            fig = joint_rates_figure(table, dataset=label, caption=one.caption(
-                f"{len(joints)} joints", "labelled: v > 0", vis_def))
-            items.append(FigureItem(f"joint rates {label}", fig))
-            items.append(TableItem(f"joint rates {label}", table, one.caption("labelled: v > 0", vis_def),
-                                   shares=("labelled", "visible")))
+        groups = joint_rate_groups(
+            state.label(name), mine, lambda split, n=name: load(n, split),
+            lambda split, k, n=name: keypoint_schema(state.manifest(n, split).keypoint_schema, k)[0],
+            lambda split, n=name: visibility_rule(state.manifest(n, split).keypoint_schema.name,
+                                                  state.manifest(n, split).definitions.visibility),
+        )
+        one = replace(state, datasets=(name,))  # the caption names this figure's dataset
+        for g in groups:
+            show_visible = g.rule is not VisibilityRule.NOT_VISIBILITY
+            if not show_visible:
+                items.append(Note(f"{g.label}: {g.rule.description}."))
+            fig = joint_rates_figure(g.table, dataset=g.label, show_visible=show_visible, caption=one.caption(
+                f"{len(g.joints)} joints", "labelled: v > 0", g.rule.description))
+            table = g.table if show_visible else g.table.drop(columns="visible")
+            items.append(FigureItem(f"joint rates {g.label}", fig))
+            items.append(TableItem(f"joint rates {g.label}", table, one.caption("labelled: v > 0", g.rule.description),
+                                   shares=("labelled", "visible") if show_visible else ("labelled",)))
     return items

@@ -2,59 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
 
-from analysis.aggregate import group_masks  # noqa: F401  (re-exported for the figure modules)
+from analysis.aggregate import group_masks, series_column  # noqa: F401  (re-exported for the figure modules)
+from analysis.definitions import Normalisation
+from analysis.identity import COLORS, HATCHES, ResolvedIdentity, resolve
+from analysis.identity import DASHES as LINE_DASHES
 
-#: Okabe & Ito's colour-blind-safe palette, reordered so that neighbours also differ
-#: in lightness (they stay apart in greyscale): blue, orange, bluish green, reddish
-#: purple, sky blue, vermillion, black, yellow.
-OKABE_ITO = (
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442",
-)
-#: Bar fill patterns and line dashes by dataset position: these carry the identity
-#: when a figure is printed in greyscale.
-PATTERNS = ("", "/", ".", "x", "\\", "+", "-", "|")
-DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "solid", "dash")
+#: The colour-blind-safe colours and bar hatches of dataset styles (see analysis.identity).
+OKABE_ITO = COLORS
+PATTERNS = HATCHES
+DASHES = LINE_DASHES
 
 #: Fixed colours of the size buckets (boxes in the image browser, bucket bars).
 BUCKET_COLORS = {"small": "#D55E00", "medium": "#009E73", "large": "#0072B2"}
 LEVEL_COLORS = ("#56B4E9", "#E69F00", "#CC79A7")
 
 
-def dataset_colors(all_datasets: Sequence[str]) -> dict[str, str]:
-    """A stable colour per dataset: its sorted position among *all* cached datasets.
-
-    Deriving the colour from the full list (not the current selection) keeps a
-    dataset's colour the same whatever else is selected.
-    """
-    return {name: OKABE_ITO[i % len(OKABE_ITO)] for i, name in enumerate(sorted(set(all_datasets)))}
-
-
-def dataset_styles(all_datasets: Sequence[str]) -> dict[str, dict[str, str]]:
-    """Colour, bar pattern and line dash per dataset (stable, as ``dataset_colors``)."""
-    names = sorted(set(all_datasets))
+def dataset_styles(identities: Mapping[str, ResolvedIdentity]) -> dict[str, dict[str, str]]:
+    """Colour, bar pattern, line dash and legend label per dataset, from its identity
+    (set by the user, else derived from its name alone: never from what else is cached)."""
     return {
-        name: {
-            "color": OKABE_ITO[i % len(OKABE_ITO)],
-            "pattern": PATTERNS[i % len(PATTERNS)],
-            "dash": DASHES[i % len(DASHES)],
-        }
-        for i, name in enumerate(names)
+        name: {"color": i.style.color, "pattern": i.style.hatch, "dash": i.style.dash, "label": i.display_name}
+        for name, i in identities.items()
     }
 
 
-def style_for(styles: dict[str, dict[str, str]] | None, name: str, index: int) -> dict[str, str]:
+def style_for(styles: Mapping[str, Mapping[str, str]] | None, name: str, index: int = 0) -> dict[str, str]:
+    """The style of series ``name`` (``index`` is unused: kept for callers' signatures)."""
     if styles and name in styles:
-        return styles[name]
-    return {
-        "color": OKABE_ITO[index % len(OKABE_ITO)],
-        "pattern": PATTERNS[index % len(PATTERNS)],
-        "dash": DASHES[index % len(DASHES)],
-    }
+        return {"label": name, **styles[name]}
+    ident = resolve(name)
+    return {"color": ident.style.color, "pattern": ident.style.hatch, "dash": ident.style.dash,
+            "label": ident.display_name}
 
 
 def empty_figure(message: str) -> go.Figure:
@@ -97,6 +80,6 @@ def caption_of(fig: go.Figure) -> str:
     return meta.get("caption", "") if isinstance(meta, dict) else ""
 
 
-def y_label(normalise: str, what: str) -> str:
-    return f"share of {what}" if normalise == "share" else f"number of {what}"
+def y_label(normalise: Normalisation | str, what: str) -> str:
+    return Normalisation(normalise).axis_title(what)
 

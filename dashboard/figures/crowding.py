@@ -3,61 +3,72 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.definitions import CrowdConvention, LevelEdges
-from dashboard.figures.common import LEVEL_COLORS, edge_line, empty_figure, finish, group_masks, style_for, y_label
+from analysis.definitions import CrowdConvention, CrowdIndexValue, LevelEdges, Normalisation
+from dashboard.figures.common import (
+    LEVEL_COLORS,
+    edge_line,
+    empty_figure,
+    finish,
+    group_masks,
+    series_column,
+    style_for,
+    y_label,
+)
 
 CI_BIN = 0.05
 
 
 def crowd_index_table(
     images: pd.DataFrame, datasets: Sequence[str], *, bin_width: float = CI_BIN,
-    normalise: str = "count",
+    normalise: Normalisation | str = Normalisation.COUNT, value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
 ) -> pd.DataFrame:
-    """Images per CrowdIndex bin [left, left + bin_width); one column per dataset."""
-    ci = images["crowd_index"].to_numpy(dtype=float)
+    """Images per CrowdIndex bin [left, left + bin_width); one column per dataset.
+    Images without that value (no stored CrowdIndex) are not counted."""
+    ci = images[value.column].to_numpy(dtype=float)
     finite = ci[np.isfinite(ci)]
     top = float(finite.max()) if len(finite) else 1.0
     n = int(np.floor(top / bin_width)) + 1
     edges = np.arange(n + 1) * bin_width
-    masks = group_masks(images["dataset"], datasets)
+    masks = group_masks(series_column(images), datasets)
     data = {"left": edges[:-1], "right": edges[1:]}
     for name in datasets:
         v = ci[masks[name] & np.isfinite(ci)]
         idx = np.clip(np.floor(v / bin_width + 1e-9).astype(np.int64), 0, n - 1)
         counts = np.bincount(idx, minlength=n).astype(float)
-        if normalise == "share" and counts.sum() > 0:
-            counts = counts / counts.sum()
+        counts = Normalisation(normalise).apply(counts)
         data[name] = counts
     return pd.DataFrame(data)
 
 
 def crowd_index_hist(
-    images: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "count",
+    images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
     bin_width: float = CI_BIN, levels: LevelEdges | None = None,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+    value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
 ) -> go.Figure:
     if not len(images) or not datasets:
         return empty_figure("no images match the current filters")
-    table = crowd_index_table(images, datasets, bin_width=bin_width, normalise=normalise)
+    table = crowd_index_table(images, datasets, bin_width=bin_width, normalise=normalise, value=value)
     centres = (table["left"] + table["right"]).to_numpy() / 2
     fig = go.Figure()
     for i, name in enumerate(datasets):
-        st = style_for(styles, name, i)
-        fig.add_bar(x=centres, y=table[name].to_numpy(), name=name,
-                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+        style = style_for(styles, name, i)
+        fig.add_bar(x=centres, y=table[name].to_numpy(), name=style["label"],
+                    marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
                     customdata=np.full(len(table), name))
     fig.update_layout(barmode="group", bargap=0.1)  # side by side: overlaid bars do not read on paper
     if levels is not None:
         for edge in (levels.low, levels.high):
             edge_line(fig, edge, f"{edge:g}")
-    return finish(fig, title="CrowdIndex per image", caption=caption, x_title="CrowdIndex",
+    return finish(fig, title="CrowdIndex per image", caption=caption,
+                  x_title="CrowdIndex" if value is CrowdIndexValue.COMPUTED else "stored CrowdIndex",
                   y_title=y_label(normalise, "images"))
 
 
@@ -82,37 +93,56 @@ def level_table(
     return pd.DataFrame(rows, columns=["dataset", "level", "count", "share"])
 
 
-def crowd_levels_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:
-    """easy/medium/hard per dataset under both CrowdPose conventions (long frame)."""
-    ci = images["crowd_index"].to_numpy(dtype=float)
+def crowd_levels_table(
+    images: pd.DataFrame, datasets: Sequence[str], value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
+) -> pd.DataFrame:
+    """easy/medium/hard per dataset under both CrowdPose conventions (long frame), from
+    the computed or the stored CrowdIndex; a dataset without that value has no rows."""
+    ci = images[value.column].to_numpy(dtype=float)
+    have = group_masks(series_column(images), datasets)
+    datasets = [d for d in datasets if np.isfinite(ci[have[d]]).any()]
     parts = []
     for conv in CrowdConvention:
-        t = level_table(ci, images["dataset"], datasets, conv.levels())
+        t = level_table(ci, series_column(images), datasets, conv.levels())
         t.insert(1, "convention", conv.levels().label)
         parts.append(t)
     return pd.concat(parts, ignore_index=True)
 
 
+def crowd_levels_both_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:
+    """``crowd_levels_table`` from the computed and from the stored CrowdIndex, with a
+    ``CrowdIndex`` column saying which (stored rows only where a file stores one)."""
+    parts = []
+    for value in CrowdIndexValue:
+        t = crowd_levels_table(images, datasets, value)
+        t.insert(1, "CrowdIndex", value.value)
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True)
+
+
 def crowd_levels(
-    images: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "share",
+    images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.SHARE,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+    value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
 ) -> go.Figure:
     """easy / medium / hard bars per dataset, one panel per convention."""
     if not len(images) or not datasets:
         return empty_figure("no images match the current filters")
-    table = crowd_levels_table(images, datasets)
+    table = crowd_levels_table(images, datasets, value)
+    if table.empty:
+        return empty_figure(f"no {value.value} CrowdIndex in the selected images")
     convs = list(CrowdConvention)
     # each panel's convention is its x-axis title: laid out with the axis, never over the legend
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06)
-    value = "share" if normalise == "share" else "count"
+    value = Normalisation(normalise).column
     for col, conv in enumerate(convs, start=1):
         part = table[table["convention"] == conv.levels().label]
         for i, name in enumerate(datasets):
-            st = style_for(styles, name, i)
+            style = style_for(styles, name, i)
             rows = part[part["dataset"] == name]
-            fig.add_bar(x=rows["level"], y=rows[value], name=name, legendgroup=name,
+            fig.add_bar(x=rows["level"], y=rows[value], name=style["label"], legendgroup=name,
                         showlegend=col == 1,
-                        marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+                        marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
                         row=1, col=col)
     fig.update_layout(barmode="group")
     fig = finish(fig, title="Crowd levels", caption=caption, x_title="", y_title=y_label(normalise, "images"))
@@ -126,24 +156,53 @@ def crowd_levels(
 def density_table(persons: pd.DataFrame, datasets: Sequence[str], levels: LevelEdges) -> pd.DataFrame:
     """sparse / moderate / dense per dataset over the given persons (long frame)."""
     return level_table(persons["crowding"].to_numpy(dtype=float),
-                       persons["dataset"], datasets, levels)
+                       series_column(persons), datasets, levels)
+
+
+def density_coverage(small: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:
+    """Per dataset: its small persons, and how many of them have a density (N_a > 0).
+
+    Returns:
+        Frame: dataset, small persons, with density.
+    """
+    masks = group_masks(series_column(small), datasets)
+    finite = np.isfinite(small["crowding"].to_numpy(dtype=float))
+    return pd.DataFrame(
+        [{"dataset": d, "small persons": int(masks[d].sum()), "with density": int((masks[d] & finite).sum())}
+         for d in datasets],
+        columns=["dataset", "small persons", "with density"],
+    )
+
+
+def density_notes(coverage: pd.DataFrame, population: str, label: Callable[[str], str] = str) -> list[str]:
+    """Why a dataset has no density bars: no small persons in the population, or small
+    persons without a labelled joint (COCO labels no keypoints below 32^2 segmentation area)."""
+    notes = []
+    for row in coverage.itertuples(index=False):
+        name = label(row.dataset)
+        if row[1] == 0:
+            notes.append(f"{name}: no small persons under persons={population}")
+        elif row[2] == 0:
+            notes.append(f"{name}: none of its {row[1]:,} small persons has a labelled joint, so none has a "
+                         "density (COCO labels no keypoints on persons below 32^2 segmentation area)")
+    return notes
 
 
 def density_levels_figure(
     persons: pd.DataFrame, datasets: Sequence[str], levels: LevelEdges, *,
-    normalise: str = "share", styles: dict[str, dict[str, str]] | None = None,
+    normalise: Normalisation | str = Normalisation.SHARE, styles: dict[str, dict[str, str]] | None = None,
     caption: str = "", title: str = "Density of small persons",
 ) -> go.Figure:
     if not len(persons) or not datasets:
         return empty_figure("no small persons match the current filters")
     table = density_table(persons, datasets, levels)
-    value = "share" if normalise == "share" else "count"
+    value = Normalisation(normalise).column
     fig = go.Figure()
     for i, name in enumerate(datasets):
-        st = style_for(styles, name, i)
+        style = style_for(styles, name, i)
         rows = table[table["dataset"] == name]
-        fig.add_bar(x=rows["level"], y=rows[value], name=name,
-                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}})
+        fig.add_bar(x=rows["level"], y=rows[value], name=style["label"],
+                    marker={"color": style["color"], "pattern": {"shape": style["pattern"]}})
     fig.update_layout(barmode="group")
     return finish(fig, title=title, caption=caption, x_title="density level",
                   y_title=y_label(normalise, "persons"))
@@ -156,7 +215,7 @@ def agreement_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFra
     precision CrowdPose ships).
     """
     rows = []
-    masks = group_masks(images["dataset"], datasets)
+    masks = group_masks(series_column(images), datasets)
     comp = images["crowd_index"].to_numpy(dtype=float)
     stored = images["crowd_index_stored"].to_numpy(dtype=float)
     for name in datasets:
@@ -197,6 +256,6 @@ def agreement_figure(
 
 __all__ = [
     "LEVEL_COLORS", "agreement_figure", "agreement_table", "crowd_index_hist",
-    "crowd_index_table", "crowd_levels", "crowd_levels_table", "density_levels_figure",
-    "density_table", "level_table",
+    "crowd_index_table", "crowd_levels", "crowd_levels_both_table", "crowd_levels_table", "density_levels_figure",
+    "density_coverage", "density_notes", "density_table", "level_table",
 ]

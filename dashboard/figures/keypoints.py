@@ -2,15 +2,92 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.definitions import SizeBucket
 from dashboard.figures.common import BUCKET_COLORS, empty_figure, finish
 
-BUCKET_NAMES = ("small", "medium", "large")
+BUCKET_NAMES = tuple(b.value for b in SizeBucket)
+
+
+class VisibilityRule(enum.StrEnum):
+    """What a split's keypoint flag says about visibility."""
+
+    COCO = "coco"  #: v > 0 labelled, v == 2 visible
+    BINARY = "binary"  #: the file uses only 0/1 (PoseTrack): v == 1 counts as visible
+    NOT_VISIBILITY = "none"  #: the flag is not COCO visibility (CrowdPose): labelled rate only
+
+    @property
+    def description(self) -> str:
+        return {
+            VisibilityRule.COCO: "visible: v == 2",
+            VisibilityRule.BINARY: "visible: v == 1 (the file uses 0/1 only)",
+            VisibilityRule.NOT_VISIBILITY: "no visible rate: this dataset's flag (CrowdPose's 0/1/2) does not "
+            "follow COCO's v == 2 'visible' convention, so only the labelled rate (v > 0) is shown",
+        }[self]
+
+
+#: Keypoint schemas whose flag is not COCO visibility.
+NOT_VISIBILITY_SCHEMAS = ("crowdpose14",)
+
+
+def visibility_rule(schema_name: str | None, convention: str) -> VisibilityRule:
+    """The rule for a split: its keypoint schema's name (a manifest's ``keypoint_schema.name``),
+    then the convention detected in the file (``definitions.visibility``: coco or binary)."""
+    if schema_name in NOT_VISIBILITY_SCHEMAS:
+        return VisibilityRule.NOT_VISIBILITY
+    return VisibilityRule.BINARY if str(convention) == VisibilityRule.BINARY.value else VisibilityRule.COCO
+
+
+@dataclass(frozen=True)
+class JointRateGroup:
+    """Per-joint rates of one dataset's splits that share a joint list."""
+
+    label: str  #: the dataset, plus its splits when it has several joint lists
+    joints: tuple[str, ...]
+    splits: tuple[str, ...]
+    rule: VisibilityRule
+    table: pd.DataFrame  #: ``joint_rates``'s frame
+
+
+def joint_rate_groups(
+    name: str, persons: pd.DataFrame, keypoints: Callable[[str], np.ndarray],
+    schema: Callable[[str, int], Sequence[str]], rule: Callable[[str], VisibilityRule],
+) -> list[JointRateGroup]:
+    """Group one dataset's splits by joint list and compute each group's rates.
+
+    Args:
+        name: the dataset.
+        persons: its persons after the filters, with ``split``, ``row`` (row in the
+            split's instances file) and ``bucket``.
+        keypoints: split -> (N, 3K) keypoints of every instance row.
+        schema: (split, K) -> joint names.
+        rule: split -> its visibility rule (splits with different rules are grouped apart).
+    """
+    groups: dict[tuple[tuple[str, ...], VisibilityRule], dict[str, list]] = {}
+    for split in sorted(str(s) for s in persons["split"].unique()):
+        rows = persons[(persons["split"] == split).to_numpy()]
+        kp = keypoints(split)
+        joints = tuple(schema(split, kp.shape[1] // 3))
+        g = groups.setdefault((joints, rule(split)), {"vis": [], "buckets": [], "splits": []})
+        g["vis"].append(kp[rows["row"].to_numpy(), 2::3])
+        g["buckets"].append(rows["bucket"].to_numpy())
+        g["splits"].append(split)
+    out = []
+    for (joints, r), g in groups.items():
+        table = joint_rates(np.concatenate(g["vis"]), np.concatenate(g["buckets"]), list(joints),
+                            binary_visibility=r is VisibilityRule.BINARY)
+        if r is VisibilityRule.NOT_VISIBILITY:
+            table["visible"] = np.nan
+        label = name if len(groups) == 1 else f"{name} ({', '.join(g['splits'])})"
+        out.append(JointRateGroup(label, joints, tuple(g["splits"]), r, table))
+    return out
 
 
 def joint_rates(
@@ -48,8 +125,11 @@ def joint_rates(
     })
 
 
-def joint_rates_figure(table: pd.DataFrame, *, dataset: str, caption: str = "") -> go.Figure:
-    """Two panels (labelled, visible): joints on x, one bar per size bucket."""
+def joint_rates_figure(
+    table: pd.DataFrame, *, dataset: str, caption: str = "", show_visible: bool = True,
+) -> go.Figure:
+    """Two panels (labelled, visible): joints on x, one bar per size bucket; the labelled
+    panel alone when ``show_visible`` is False (a flag that is not COCO visibility)."""
     if table.empty or not (table["persons"] > 0).any():
         return empty_figure(f"{dataset}: no persons with keypoints match the current filters")
     # Two stacked panels on one shared x axis, laid out by hand: make_subplots
@@ -60,13 +140,19 @@ def joint_rates_figure(table: pd.DataFrame, *, dataset: str, caption: str = "") 
         if not (part["persons"] > 0).any():
             continue
         n = int(part["persons"].iloc[0])
-        for axis, col in (("y", "labelled"), ("y2", "visible")):
+        panels = (("y", "labelled"), ("y2", "visible")) if show_visible else (("y", "labelled"),)
+        for axis, col in panels:
             traces.append(go.Bar(
                 x=part["joint"].to_numpy(), y=part[col].to_numpy(), name=f"{bucket} (n={n:,})",
                 legendgroup=bucket, showlegend=axis == "y", yaxis=axis,
                 marker={"color": BUCKET_COLORS[bucket],
                         "pattern": {"shape": {"small": "", "medium": "/", "large": "."}[bucket]}},
             ))
+    if not show_visible:
+        fig = go.Figure(data=traces, layout={"yaxis": {"range": [0, 1]}})
+        fig.update_layout(barmode="group")
+        return finish(fig, title=f"Per-joint labelled rate: {dataset}", caption=caption, x_title="",
+                      y_title="labelled rate (v > 0)")
     fig = go.Figure(data=traces, layout={
         "yaxis": {"domain": [0.54, 1.0], "range": [0, 1], "title": {"text": "labelled (v > 0)"}},
         "yaxis2": {"domain": [0.0, 0.46], "range": [0, 1], "title": {"text": "visible"}},

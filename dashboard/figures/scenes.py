@@ -12,24 +12,41 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.definitions import Normalisation
 from analysis.scenes.aggregates import SceneAggregates, entropy_table, scene_aggregates
-from dashboard.figures.common import empty_figure, group_masks, finish, style_for, y_label
+from dashboard.figures.common import (
+    empty_figure,
+    finish,
+    group_masks,
+    series_column,
+    style_for,
+    y_label,
+)
 
-#: SmallPose paper, Table 4: mean / variance of per-image scene entropy (nats).
+#: SmallPose paper, Table 4: mean / variance of per-image scene entropy (nats), by the
+#: ``paper_name`` a dataset's identity gives (``data/datasets.toml``).
 REPORTED_TABLE4 = {
-    "crowdpose": (2.42, 1.47),
-    "coco": (2.61, 1.33),
-    "smallpose": (2.85, 1.48),
+    "CrowdPose": (2.42, 1.47),
+    "COCO": (2.61, 1.33),
+    "SmallPose": (2.85, 1.48),
 }
 
 
-def reported_for(name: str) -> tuple[float, float] | None:
-    """The paper's Table 4 values for a dataset whose name starts with a known one."""
-    key = name.lower().replace("-", "").replace("_", "")
-    for known, values in REPORTED_TABLE4.items():
-        if key.startswith(known):
-            return values
-    return None
+def reported_for(paper_name: str | None) -> tuple[float, float] | None:
+    """The paper's Table 4 values for a ``paper_name`` (case-insensitive); None when the
+    dataset names none or the paper reports none for it.  Never guessed from a dataset's
+    own name: a 79-image COCO sample is not the paper's COCO."""
+    if not paper_name:
+        return None
+    wanted = paper_name.strip().casefold()
+    return next((v for k, v in REPORTED_TABLE4.items() if k.casefold() == wanted), None)
+
+
+def with_series(scenes: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
+    """Scene rows of the filtered ``images`` (matched by ``img``), with their image's ``series``."""
+    keep = scenes["img"].isin(images.index).to_numpy()
+    part = scenes[keep]
+    return part.assign(series=images["series"].reindex(part["img"].to_numpy()).to_numpy())
 
 
 def aggregates_by_dataset(
@@ -37,7 +54,7 @@ def aggregates_by_dataset(
     entropy_base: float | None = None, top_k: int = 10,
 ) -> dict[str, SceneAggregates]:
     """``scene_aggregates`` per dataset that has scene rows."""
-    masks = group_masks(scenes["dataset"], datasets)
+    masks = group_masks(series_column(scenes), datasets)
     out = {}
     for name in datasets:
         part = scenes[masks[name]]
@@ -46,19 +63,28 @@ def aggregates_by_dataset(
     return out
 
 
-def table4(aggregates: Mapping[str, SceneAggregates]) -> pd.DataFrame:
-    """Mean / variance of per-image entropy per dataset beside the paper's Table 4."""
+def table4(
+    aggregates: Mapping[str, SceneAggregates], paper_names: Mapping[str, str | None] | None = None,
+) -> pd.DataFrame:
+    """Mean / variance of per-image entropy per series beside the paper's Table 4.
+
+    Args:
+        aggregates: per series key.
+        paper_names: the ``paper_name`` of each series key's dataset (missing: none).
+    """
     table = entropy_table(aggregates)
     if table.empty:
         return table
-    reported = [reported_for(n) for n in table["dataset"]]
+    names = paper_names or {}
+    reported = [reported_for(names.get(n)) for n in table["dataset"]]
     table["paper mean"] = [r[0] if r else np.nan for r in reported]
     table["paper variance"] = [r[1] if r else np.nan for r in reported]
     return table
 
 
 def entropy_hist(
-    scenes: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 40, normalise: str = "count",
+    scenes: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 40,
+    normalise: Normalisation | str = Normalisation.COUNT,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "", unit: str = "nats",
 ) -> go.Figure:
     """Step histogram of per-image scene entropy, one line per dataset."""
@@ -67,18 +93,17 @@ def entropy_hist(
     if not len(finite) or not datasets:
         return empty_figure("no scene entropy for the selected images")
     edges = np.linspace(0.0, max(float(finite.max()), 1e-6) * 1.0001, n_bins + 1)
-    masks = group_masks(scenes["dataset"], datasets)
+    masks = group_masks(series_column(scenes), datasets)
     fig = go.Figure()
     for i, name in enumerate(datasets):
         v = h[masks[name] & np.isfinite(h)]
         if not len(v):
             continue
         counts = np.histogram(v, bins=edges)[0].astype(float)
-        if normalise == "share":
-            counts = counts / counts.sum()
-        st = style_for(styles, name, i)
-        fig.add_scatter(x=edges, y=np.append(counts, counts[-1]), name=name, mode="lines",
-                        line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2})
+        counts = Normalisation(normalise).apply(counts)
+        style = style_for(styles, name, i)
+        fig.add_scatter(x=edges, y=np.append(counts, counts[-1]), name=style["label"], mode="lines",
+                        line={"shape": "hv", "color": style["color"], "dash": style["dash"], "width": 2})
     return finish(fig, title="Per-image scene entropy", caption=caption,
                   x_title=f"entropy H ({unit})", y_title=y_label(normalise, "images"))
 
@@ -93,21 +118,22 @@ def top_categories_figure(
     fig = go.Figure()
     for i, (name, agg) in enumerate(aggregates.items()):
         top = agg.top_table()
-        st = style_for(styles, name, i)
-        fig.add_bar(y=top["name"], x=top["share"], name=name, orientation="h",
-                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}})
+        style = style_for(styles, name, i)
+        fig.add_bar(y=top["name"], x=top["share"], name=style["label"], orientation="h",
+                    marker={"color": style["color"], "pattern": {"shape": style["pattern"]}})
     fig.update_layout(barmode="group", yaxis={"autorange": "reversed"})
     return finish(fig, title="Top scene categories (top-1)", caption=caption,
                   x_title="share of images", y_title="")
 
 
 def indoor_figure(
-    aggregates: Mapping[str, SceneAggregates], *, caption: str = ""
+    aggregates: Mapping[str, SceneAggregates], *, caption: str = "",
+    styles: Mapping[str, Mapping[str, str]] | None = None,
 ) -> go.Figure:
-    """Indoor / outdoor share per dataset (stacked bars)."""
+    """Indoor / outdoor share per dataset (stacked bars), labelled by each style's ``label``."""
     if not aggregates:
         return empty_figure("no scene entropy for the selected images")
-    names = list(aggregates)
+    names = [style_for(styles, n)["label"] for n in aggregates]
     indoor = [aggregates[n].indoor_share for n in names]
     fig = go.Figure()
     fig.add_bar(x=names, y=indoor, name="indoor", marker={"color": "#E69F00"})

@@ -8,34 +8,43 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.definitions import SizeBucket, SizeEdges
-from dashboard.figures.common import edge_line, empty_figure, finish, group_masks, style_for, y_label
+from analysis.definitions import Normalisation, SizeBucket, SizeEdges
+from dashboard.figures.common import (
+    edge_line,
+    empty_figure,
+    finish,
+    group_masks,
+    series_column,
+    style_for,
+    y_label,
+)
 
 BUCKETS = [b.value for b in SizeBucket]
 
 
 def bucket_table(
-    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "count"
+    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
+    unavailable: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Persons per size bucket: index small/medium/large, one column per dataset.
 
     Persons with an unknown area (``bucket == -1``) are not counted; shares are
-    over persons with a known area.
+    over persons with a known area.  Datasets in ``unavailable`` (no area under the
+    chosen source, e.g. ``segm`` for CrowdPose) get NaN, never 0.
     """
-    masks = group_masks(persons["dataset"], datasets)
+    masks = group_masks(series_column(persons), datasets)
     codes = persons["bucket"].to_numpy()
     data = {}
     for name in datasets:
         c = codes[masks[name] & (codes >= 0)]
         counts = np.bincount(c.astype(np.int64), minlength=3)[:3].astype(float)
-        if normalise == "share" and counts.sum() > 0:
-            counts = counts / counts.sum()
-        data[name] = counts
+        counts = Normalisation(normalise).apply(counts)
+        data[name] = np.full(3, np.nan) if name in unavailable else counts
     return pd.DataFrame(data, index=pd.Index(BUCKETS, name="size bucket"))
 
 
 def size_buckets(
-    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: str = "count",
+    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
 ) -> go.Figure:
     if not len(persons) or not datasets:
@@ -43,10 +52,10 @@ def size_buckets(
     table = bucket_table(persons, datasets, normalise=normalise)
     fig = go.Figure()
     for i, name in enumerate(datasets):
-        st = style_for(styles, name, i)
+        style = style_for(styles, name, i)
         fig.add_bar(
-            x=BUCKETS, y=table[name].to_numpy(), name=name,
-            marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+            x=BUCKETS, y=table[name].to_numpy(), name=style["label"],
+            marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
         )
     fig.update_layout(barmode="group")
     return finish(fig, title="Persons per size bucket", caption=caption, x_title="size bucket",
@@ -72,18 +81,18 @@ def _bins(values: np.ndarray, axis: str, n_bins: int) -> np.ndarray:
 
 def area_hist_table(
     persons: pd.DataFrame, datasets: Sequence[str], *, axis: str = "log", n_bins: int = 60,
-    normalise: str = "count",
+    normalise: Normalisation | str = Normalisation.COUNT,
 ) -> pd.DataFrame:
     """Histogram of person area: rows are bins (``left``, ``right`` in px^2), one
     column per dataset.  Bins are uniform on the chosen axis (log10 or sqrt)."""
     area = persons["area"].to_numpy(dtype=float)
     edges = _bins(area, axis, n_bins)
-    return _histogram_table(area, np.isfinite(area) & (area > 0), persons["dataset"], datasets, edges, normalise)
+    return _histogram_table(area, np.isfinite(area) & (area > 0), series_column(persons), datasets, edges, normalise)
 
 
 def area_distribution(
     persons: pd.DataFrame, datasets: Sequence[str], *, edges: SizeEdges, axis: str = "log",
-    n_bins: int = 60, normalise: str = "count",
+    n_bins: int = 60, normalise: Normalisation | str = Normalisation.COUNT,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
     table: pd.DataFrame | None = None,
 ) -> go.Figure:
@@ -100,11 +109,11 @@ def area_distribution(
     x = to_x(np.append(table["left"].to_numpy(), table["right"].to_numpy()[-1]))
     fig = go.Figure()
     for i, name in enumerate(datasets):
-        st = style_for(styles, name, i)
+        style = style_for(styles, name, i)
         y = table[name].to_numpy()
         fig.add_scatter(
-            x=x, y=np.append(y, y[-1] if len(y) else 0), name=name, mode="lines",
-            line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2},
+            x=x, y=np.append(y, y[-1] if len(y) else 0), name=style["label"], mode="lines",
+            line={"shape": "hv", "color": style["color"], "dash": style["dash"], "width": 2},
         )
     for edge in (edges.small_medium, edges.medium_large):
         edge_line(fig, float(to_x(edge)), _area_label(edge), log_axis=axis == "log")
@@ -123,13 +132,14 @@ def _area_label(area: float) -> str:
 
 
 def relative_size_table(
-    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50, normalise: str = "count"
+    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50,
+    normalise: Normalisation | str = Normalisation.COUNT,
 ) -> pd.DataFrame:
     """Histogram of sqrt(area / image area) over [0, 1] (values above 1 go in the last bin)."""
     rel = np.sqrt(persons["area"].to_numpy(dtype=float) / persons["image_area"].to_numpy(dtype=float))
     rel = np.clip(rel, 0.0, 1.0)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    return _histogram_table(rel, np.isfinite(rel), persons["dataset"], datasets, edges, normalise)
+    return _histogram_table(rel, np.isfinite(rel), series_column(persons), datasets, edges, normalise)
 
 
 def _histogram_table(
@@ -146,14 +156,14 @@ def _histogram_table(
     data = {"left": edges[:-1], "right": edges[1:]}
     for name in datasets:
         counts = np.histogram(values[masks[name] & valid], bins=edges)[0].astype(float)
-        if normalise == "share" and counts.sum() > 0:
-            counts = counts / counts.sum()
+        counts = Normalisation(normalise).apply(counts)
         data[name] = counts
     return pd.DataFrame(data)
 
 
 def relative_size(
-    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50, normalise: str = "count",
+    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50,
+    normalise: Normalisation | str = Normalisation.COUNT,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
 ) -> go.Figure:
     if not len(persons) or not datasets:
@@ -162,9 +172,9 @@ def relative_size(
     x = np.append(table["left"].to_numpy(), 1.0)
     fig = go.Figure()
     for i, name in enumerate(datasets):
-        st = style_for(styles, name, i)
+        style = style_for(styles, name, i)
         y = table[name].to_numpy()
-        fig.add_scatter(x=x, y=np.append(y, y[-1]), name=name, mode="lines",
-                        line={"shape": "hv", "color": st["color"], "dash": st["dash"], "width": 2})
+        fig.add_scatter(x=x, y=np.append(y, y[-1]), name=style["label"], mode="lines",
+                        line={"shape": "hv", "color": style["color"], "dash": style["dash"], "width": 2})
     return finish(fig, title="Relative size", caption=caption,
                   x_title="sqrt(person area / image area)", y_title=y_label(normalise, "persons"))

@@ -7,8 +7,8 @@ from PIL import Image
 
 from analysis.manifest import images_root
 from dashboard import data, evaluations, paths, ui
+from dashboard.browsing import browse_images, clamp, image_label, rows_of_image
 from dashboard.draw import draw_matches, draw_persons, safe_image_path
-from dashboard.filters import range_filter
 from dashboard.loading import keypoint_schema
 from dashboard.predictions import (
     detection_status,
@@ -33,19 +33,18 @@ ent = images["entropy"].to_numpy(dtype=float)
 has_entropy = bool(np.isfinite(ent).any())
 
 
-def _clamp(span, lo, hi):
-    a, b = span
-    a, b = max(lo, min(a, hi)), max(lo, min(b, hi))
-    return (a, b) if a <= b else (lo, hi)
-
-
 def _range(container, label, lo, hi, key, step=None):
     """A range slider whose stored value is clamped to the current bounds."""
-    st.session_state[key] = _clamp(st.session_state.get(key, (lo, hi)), lo, hi)
+    st.session_state[key] = clamp(st.session_state.get(key, (lo, hi)), lo, hi)
     return container.slider(label, lo, hi, key=key, step=step)
 
 
-# a bar clicked in another view sets these ranges once
+# a bar clicked in another view sets the series and a range once
+if "browse_series" in st.session_state:
+    st.session_state["br_series"] = [k for k in st.session_state.pop("browse_series") if k in ctx.series]
+st.session_state["br_series"] = [k for k in st.session_state.get("br_series", []) if k in ctx.series]
+chosen = st.multiselect("Show", ctx.series, key="br_series", placeholder="every selected dataset",
+                        format_func=ctx.label, help="A clicked histogram bar opens its own dataset only.")
 if "browse_persons" in st.session_state:
     st.session_state["br_persons"] = st.session_state.pop("browse_persons")
 if "browse_ci" in st.session_state:
@@ -62,7 +61,8 @@ if has_entropy:
     ent_range = None if tuple(e_range) == (0.0, e_max) else e_range
 else:
     c3.caption("scene entropy: not computed (see the Scenes view)")
-shown = range_filter(images, persons=persons_range, crowd_index=ci_range, entropy=ent_range)
+shown = browse_images(images, series=chosen or None, persons=persons_range, crowd_index=ci_range,
+                      entropy=ent_range)
 
 # A model's predictions: only the images of the split it was evaluated on.
 root_dir = paths.cache_root()
@@ -135,7 +135,7 @@ for i, (idx, img) in enumerate(chunk.iterrows()):
     manifest = ctx.caches.manifest(dataset, split)
     root = images_root(manifest)
     path = safe_image_path(str(img["file_name"]), root, allowed)
-    label = f"{dataset}/{split} · {img['file_name']} · {int(img['n_persons'])} person{'' if int(img['n_persons']) == 1 else 's'} · CI {img['crowd_index']:.2f}"
+    label = image_label(img, what)
     if root is None or path is None or not path.is_file():
         if root is None:
             missing_roots.add(f"{dataset}/{split}")
@@ -151,11 +151,11 @@ for i, (idx, img) in enumerate(chunk.iterrows()):
             continue
         col.image(drawn, caption=label)
         continue
-    mine = persons[persons["img"].to_numpy() == idx]
+    mine = rows_of_image(persons, idx)
     rows = mine["row"].to_numpy()
     _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
     boxes = mine[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
-    cr = crowd[crowd["img"].to_numpy() == idx][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
+    cr = rows_of_image(crowd, idx)[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
     try:
         with Image.open(path) as im:
             drawn = draw_persons(im, boxes, mine["bucket"].to_numpy(), kp[rows] if len(rows) else None,

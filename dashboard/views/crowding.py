@@ -3,26 +3,32 @@ small persons (Figure 8c), computed vs stored CrowdIndex."""
 
 import streamlit as st
 
-from analysis.definitions import CrowdConvention
+from analysis.definitions import CrowdConvention, CrowdIndexValue
 from dashboard import ui
+from dashboard.browsing import browse_request
 from dashboard.exports import crowding
-from dashboard.exports.state import ViewOptions
+from dashboard.figures.crowding import CI_BIN
 
 ctx = ui.context()
 st.title("Crowding")
-conv = st.radio("Level edges drawn", [c.value for c in CrowdConvention], horizontal=True,
+c1, c2 = st.columns(2)
+value = CrowdIndexValue(c2.radio(
+    "CrowdIndex value", [v.value for v in CrowdIndexValue], horizontal=True, key="crowd_value",
+    format_func=lambda v: "computed" if v == "computed" else "stored in the file",
+    help="Computed and stored CrowdIndex differ for a few CrowdPose images at the level edges."))
+conv = c1.radio("Level edges drawn", [c.value for c in CrowdConvention], horizontal=True,
                 key="crowd_conv", format_func=lambda v: CrowdConvention(v).levels().label)
-state = ctx.state(ViewOptions(crowd_convention=CrowdConvention(conv)))
-items = crowding.index_items(state)
-event = ui.show(items[0], key="crowd_hist", preset=ctx.preset)
+state = ctx.with_options(crowd_convention=CrowdConvention(conv), crowd_value=value)
+index = crowding.index_items(state)
+event = ui.show(index[0], key="crowd_hist", preset=ctx.preset)
 with st.expander("Table"):
-    ui.show(items[1], key="crowd_hist_t", preset=ctx.preset)
-xs = ui.selection_values(event)
-if xs:
-    span = (max(0.0, float(min(xs)) - 0.025), float(max(xs)) + 0.025)
-    if st.session_state.get("_ci_last") != span:
-        st.session_state["_ci_last"] = span
-        st.session_state["browse_ci"] = span
+    ui.show(index[1], key="crowd_hist_t", preset=ctx.preset)
+request = browse_request(event, ctx.series, pad=CI_BIN / 2)
+if request is not None:
+    if st.session_state.get("_ci_last") != request:
+        st.session_state["_ci_last"] = request
+        st.session_state["browse_series"] = list(request.series)
+        st.session_state["browse_ci"] = (max(0.0, request.span[0]), request.span[1])
         st.switch_page("views/browse.py")
 
 levels = crowding.levels_items(state)
@@ -39,4 +45,4 @@ ui.show_all(density, key="crowd_density", preset=ctx.preset)
 st.subheader("Computed vs stored CrowdIndex")
 agreement = crowding.agreement_items(state)
 ui.show_all(agreement, key="crowd_agree", preset=ctx.preset)
-ui.export_all("crowding", state, ctx.preset, items + levels + density + agreement)
+ui.export_all("crowding", state, ctx.preset, index + levels + density + agreement)

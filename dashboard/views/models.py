@@ -101,4 +101,4 @@ st.subheader("Every metric per slice")
 show(TableItem("models slice metrics", slice_metrics_table(models),
                f"AP, AP50, AP75, AR (%) and ground-truth persons per slice; {definitions_note}", digits=1),
      "models_slices")
-ui.export_all("models", ctx.state(), ctx.preset, items)
+ui.export_all("models", ctx, ctx.preset, items)

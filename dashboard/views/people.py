@@ -3,8 +3,9 @@
 import streamlit as st
 
 from dashboard import ui
+from dashboard.browsing import browse_request
 from dashboard.exports import people
-from dashboard.exports.state import BarLayout, ViewOptions
+from dashboard.exports.state import BarLayout
 
 ctx = ui.context()
 st.title("People per image")
@@ -12,18 +13,18 @@ c1, c2 = st.columns([2, 1])
 layout = c1.radio("Datasets", [b.value for b in BarLayout], horizontal=True, key="ppi_mode",
                   format_func=lambda v: "side by side" if v == BarLayout.SIDE.value else "overlay")
 log_y = c2.checkbox("log y axis", key="ppi_log")
-state = ctx.state(ViewOptions(people_layout=BarLayout(layout), people_log_y=log_y))
+state = ctx.with_options(people_layout=BarLayout(layout), people_log_y=log_y)
 items = people.exports(state)
 figure, table = items
 event = ui.show(figure, key="ppi_fig", preset=ctx.preset)
-xs = ui.selection_values(event)
-if xs:
-    span = (int(min(xs)), int(max(xs)))
-    if st.session_state.get("_ppi_last") != span:
-        st.session_state["_ppi_last"] = span
-        st.session_state["browse_persons"] = span
+request = browse_request(event, ctx.series)
+if request is not None:
+    if st.session_state.get("_ppi_last") != request:
+        st.session_state["_ppi_last"] = request
+        st.session_state["browse_series"] = list(request.series)
+        st.session_state["browse_persons"] = (int(request.span[0]), int(request.span[1]))
         st.switch_page("views/browse.py")
-st.caption("Select a bar (click or box) to open those images in Browse.")
+st.caption("Select a bar (click or box) to open that dataset's images in Browse.")
 with st.expander("Table"):
     ui.show(table, key="ppi_table", preset=ctx.preset)
 ui.export_all("people", state, ctx.preset, items)

@@ -2,38 +2,33 @@
 
 import streamlit as st
 
-from dashboard import paths, ui
+from dashboard import ui
 from dashboard.exports import scenes
-from dashboard.exports.state import ViewOptions
 
 ctx = ui.context()
-f = ctx.filtered
 st.title("Scenes")
-state = ctx.state()
-inp = scenes.scene_inputs(state)
-if inp.missing:
-    missing = inp.missing
-    splits = sorted({k.split for k in ctx.caches.keys if k.dataset in missing
-                     and (f.filters.split is None or k.split == f.filters.split)})
-    root = paths.cache_root()
-    cmds = "\n".join(f"python -m analysis scenes --name {d} --split {s} --cache-dir {root}"
-                     for d in missing for s in splits
-                     if any(k.dataset == d and k.split == s for k in ctx.caches.keys))
-    st.info(f"Scenes not computed for: {', '.join(missing)}. Compute them (needs the images and "
+inp = scenes.scene_inputs(ctx)
+runs = inp.runs
+if runs.missing:
+    st.info(f"Scenes not computed for: {', '.join(runs.missing)}. Compute them (needs the images and "
             "the Places365 model, `python -m analysis fetch places365`):")
-    st.code(cmds or "python -m analysis scenes --name NAME --split SPLIT", language="bash")
-if not inp.datasets:
+    st.code("\n".join(runs.commands) or "python -m analysis scenes --name NAME --split SPLIT", language="bash")
+if not runs.have:
     st.stop()
-if inp.mixed_bases:
-    st.warning("scenes were computed with different log bases; shown as stored")
+if len(runs.bases) > 1:
+    st.warning(f"scenes were computed with different log bases ({set(runs.bases)}); shown as stored")
+if runs.synthetic:
+    st.warning(f"Synthetic scene results for {', '.join(ctx.label(d) for d in runs.synthetic)}: seeded random "
+               "predictions (no network), written so every view has something to show. Not real scene "
+               "statistics.", icon=":material/science:")
 
-notes = scenes.notes(inp)
-entropy = scenes.entropy_items(state, inp)
+notes = scenes.notes(ctx, inp)
+entropy = scenes.entropy_items(ctx, inp)
 ui.show(entropy[0], key="scene_hist", preset=ctx.preset)
 st.subheader("Table 4: mean / variance of per-image entropy")
 ui.show(entropy[1], key="scene_t4", preset=ctx.preset)
 k = st.slider("Top categories", 3, 30, 10, key="scene_topk")
-state = ctx.state(ViewOptions(scene_top_k=int(k)))
+state = ctx.with_options(scene_top_k=int(k))
 categories = scenes.category_items(state, inp)
 ui.show_all(categories, key="scene_cat", preset=ctx.preset)
 ui.export_all("scenes", state, ctx.preset, notes + entropy + categories)

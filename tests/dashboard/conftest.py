@@ -43,12 +43,13 @@ def add_scenes(root: Path, dataset: str, split: str, seed: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo caches (``python -m analysis demo``) with scenes for two of the three datasets."""
+    """The demo caches (``python -m analysis demo --no-scenes``) with hand-made scenes for two
+    of the three datasets (the third shows the 'not computed' path)."""
     base = tmp_path_factory.mktemp("demo")
     cache_dir = base / "cache"
     subprocess.run(
         [sys.executable, "-m", "analysis", "demo", "--data-dir", str(base / "data"),
-         "--cache-dir", str(cache_dir), "--quiet"],
+         "--cache-dir", str(cache_dir), "--quiet", "--no-scenes"],
         cwd=REPO, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     add_scenes(cache_dir, "demo-sparse", "val", 1)
@@ -87,6 +88,10 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
         "bbox_h": [10.0, 32.0, 96.0, 50.0, 50.0, 200.0, 10.0, 10.0],
         "segm_area": [80.0, 900.0, 9000.0, np.nan, 1500.0, 15000.0, 20.0, np.nan],
         "crowding": [0.0, 0.5, np.nan, 0.05, 0.9, 0.3, 1.2, 0.0],
+        # every person is in the default population (stored num_keypoints > 0; c's file
+        # has no num_keypoints field, so its labelled count stands in)
+        "num_keypoints": [17.0, 9.0, 3.0, 1.0, 17.0, 12.0, 2.0, np.nan],
+        "n_labelled": [17, 9, 3, 1, 17, 12, 2, 5],
         "image_area": [10000.0] * 8,
         "row": [0, 1, 2, 0, 1, 2, 3, 0],
     })

@@ -86,6 +86,19 @@ def test_dashboard_in_a_real_browser(server: str, tmp_path: Path, demo_cache: Pa
             assert page.locator('[data-testid="stException"]').count() == 0, view
         page.screenshot(path=str(ARTIFACTS / "dashboard-browse.png"), full_page=True)
 
+        # Overview cards at 1400 px: no metric value is cut off (ellipsis or overflow)
+        page.goto(server)  # the default page
+        expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
+        values = page.locator('[data-testid="stMetricValue"]')
+        expect(values.first).to_be_visible()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-overview-1400.png"), full_page=True)
+        cut = page.evaluate("""() => [...document.querySelectorAll(
+                '[data-testid="stMetricValue"], [data-testid="stMetricLabel"]')]
+            .filter(el => [el, ...el.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1))
+            .map(el => el.innerText)""")
+        assert values.count() >= 18 and cut == [], cut
+
         page.goto(f"{server}/size")
         expect(page.get_by_role("heading", name="Size", exact=True)).to_be_visible()
         page.locator('[data-testid="stSidebar"]').get_by_text("small", exact=True).click()

@@ -9,7 +9,6 @@ import pytest
 from analysis.aggregate import dataset_summary
 from analysis.definitions import AreaSource, CrowdConvention, SizeBucket, SizeDefinition, SizeEdges, density_levels
 from dashboard.figures import crowding, keypoints, people, scenes, size
-from dashboard.figures.common import OKABE_ITO, dataset_colors
 from dashboard.filters import Filters, apply_filters
 
 
@@ -151,10 +150,14 @@ def test_scene_aggregates_population_variance():
         "p_indoor": [0.9, 0.1, 0.6, 0.2, 0.5, 0.4],
     })
     aggs = scenes.aggregates_by_dataset(df, ["coco", "x"])
-    t = scenes.table4(aggs).set_index("dataset")
+    t = scenes.table4(aggs, {"coco": "COCO"}).set_index("dataset")
     assert t.loc["coco", "entropy_mean"] == pytest.approx(2.5)
     assert t.loc["coco", "entropy_variance"] == pytest.approx(np.var([1, 2, 3, 4]))  # ddof=0
     assert t.loc["coco", "paper mean"] == 2.61 and np.isnan(t.loc["x", "paper mean"])
+    # the paper's values come from the explicit paper_name only, never from a name prefix
+    unnamed = scenes.table4(aggs).set_index("dataset")
+    assert unnamed["paper mean"].isna().all()
+    assert scenes.table4(aggs, {"x": "crowdpose"}).set_index("dataset").loc["x", "paper variance"] == 1.47
     fig = scenes.entropy_hist(df, ["coco", "x"], n_bins=4)
     assert sum(fig.data[0].y[:-1]) == 4
     top = scenes.top_categories_figure(aggs)
@@ -177,14 +180,6 @@ def test_joint_rates_any_skeleton():
     assert binary[binary["bucket"] == "medium"]["visible"].tolist() == [1.0, 0.0]
     fig = keypoints.joint_rates_figure(t, dataset="d")
     assert {tr.name.split(" ")[0] for tr in fig.data} == {"small", "large"}
-
-
-def test_dataset_colors_stable_and_colour_blind_safe():
-    full = ["coco", "crowdpose", "smallpose"]
-    colors = dataset_colors(full)
-    assert colors == dataset_colors(list(reversed(full)))
-    assert set(colors.values()) <= set(OKABE_ITO)
-    assert len(set(colors.values())) == 3
 
 
 def test_dataset_summary(frames):

@@ -8,22 +8,34 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis.cache import CacheKey
+from analysis.definitions import (
+    AreaSource,
+    Normalisation,
+    PersonPopulation,
+    SizeBucket,
+    SizeDefinition,
+    SizeEdges,
+)
 from analysis.manifest import KeypointSchemaRecord
 from dashboard import query
+from dashboard.browsing import browse_images
 from dashboard.draw import draw_persons, safe_image_path
-from dashboard.filters import range_filter
+from dashboard.filters import Filters
 from dashboard.loading import keypoint_schema, load_keypoints
+from dashboard.series import SeriesBy
 
 
 def test_query_round_trip_and_bad_values():
-    c = query.Controls(("b", "a"), "val", ("x",), "small", "segm", 20.0, 80.0, "share")
+    c = Filters(("b", "a"), "val", ("x",), SizeDefinition(AreaSource.SEGM, SizeEdges(20.0**2, 80.0**2)),
+                SizeBucket.SMALL, Normalisation.SHARE, PersonPopulation.parse("min4"), SeriesBy.SOURCE)
     params = query.to_params(c)
+    assert params == {"ds": "b,a", "split": "val", "src": "x", "bucket": "small", "area": "segm", "sm": "20",
+                      "ml": "80", "norm": "share", "series": "source", "persons": "min4"}
     assert query.parse(params, ["a", "b"], ["val"]) == c
-    bad = query.parse({"ds": "zzz", "bucket": "huge", "sm": "-3", "ml": "x", "area": "?"}, ["a"], [])
-    assert bad == query.Controls(("a",))
-    assert query.parse({"sm": "100", "ml": "50"}, ["a"], []).small_medium == 32.0
-    f = c.to_filters()
-    assert f.size.edges.small_medium == 400.0 and f.bucket.value == "small" and f.split == "val"
+    bad = query.parse({"ds": "zzz", "bucket": "huge", "sm": "-3", "ml": "x", "area": "?", "norm": "?",
+                       "series": "?", "split": "nope"}, ["a"], [])
+    assert bad == Filters(("a",))
+    assert query.parse({"sm": "100", "ml": "50"}, ["a"], []).size.edges == SizeEdges()
 
 
 def test_safe_image_path(tmp_path):
@@ -52,12 +64,12 @@ def test_keypoint_schema_any_joint_count():
     assert keypoint_schema(KeypointSchemaRecord("none", [], []), 2) == (["joint_0", "joint_1"], [])
 
 
-def test_range_filter():
+def test_browse_images_ranges():
     images = pd.DataFrame({"n_sel": [1, 5, 9], "crowd_index": [0.0, 0.5, 1.0],
                            "entropy": [np.nan, 2.0, 3.0]})
-    assert range_filter(images, persons=(2, 9)).index.tolist() == [1, 2]
-    assert range_filter(images, crowd_index=(0.0, 0.5)).index.tolist() == [0, 1]
-    assert range_filter(images, entropy=(0.0, 2.5)).index.tolist() == [1]
+    assert browse_images(images, persons=(2, 9)).index.tolist() == [1, 2]
+    assert browse_images(images, crowd_index=(0.0, 0.5)).index.tolist() == [0, 1]
+    assert browse_images(images, entropy=(0.0, 2.5)).index.tolist() == [1]
 
 
 def test_draw_persons_colours_by_bucket():

@@ -28,8 +28,10 @@ def export(*args: str, cache: Path | None = None) -> subprocess.CompletedProcess
                           env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
 
 
-def expected_buckets(annotation_files: dict[str, Path], sm: float = 32.0, ml: float = 96.0) -> pd.DataFrame:
-    """S/M/L counts of non-crowd person annotations by bbox w*h, straight from the JSON files."""
+def expected_buckets(annotation_files: dict[str, Path], sm: float = 32.0, ml: float = 96.0, *,
+                     keypoints_only: bool = False) -> pd.DataFrame:
+    """S/M/L counts of non-crowd person annotations by bbox w*h, straight from the JSON files
+    (``keypoints_only``: those whose stored ``num_keypoints`` is > 0)."""
     rows = []
     for name, path in annotation_files.items():
         raw = json.loads(path.read_text())
@@ -37,6 +39,8 @@ def expected_buckets(annotation_files: dict[str, Path], sm: float = 32.0, ml: fl
             c["id"] for c in raw["categories"]}
         anns = pd.DataFrame([a for a in raw["annotations"] if a["category_id"] in persons])
         anns = anns[~anns["iscrowd"].astype(bool)]
+        if keypoints_only:
+            anns = anns[anns["num_keypoints"] > 0]
         area = anns["bbox"].map(lambda b: float(b[2]) * float(b[3]))
         bucket = pd.cut(area, [-np.inf, sm * sm, ml * ml, np.inf], right=False, labels=["small", "medium", "large"])
         counts = bucket.value_counts().reindex(["small", "medium", "large"], fill_value=0)
@@ -128,6 +132,14 @@ def test_real_annotations_size_buckets(fixtures_dir: Path, tmp_path: Path):
     csv = pd.read_csv(out / "size" / "size-buckets.csv")
     pd.testing.assert_frame_equal(csv, expected_buckets(sources), check_dtype=False)
     assert csv["small"].sum() + csv["medium"].sum() + csv["large"].sum() > 100
+    # the default population (persons=keypoints: stored num_keypoints > 0), as the SmallPose paper counts
+    out_kp = tmp_path / "out-keypoints"
+    r = export("--url", "ds=coco,crowdpose", "--out", str(out_kp), "--views", "size", "--formats", "svg", cache=cache)
+    assert r.returncode == 0, r.stderr
+    keypoints = pd.read_csv(out_kp / "size" / "size-buckets.csv")
+    pd.testing.assert_frame_equal(keypoints, expected_buckets(sources, keypoints_only=True), check_dtype=False)
+    assert (keypoints[["small", "medium", "large"]].to_numpy() <= csv[["small", "medium", "large"]].to_numpy()).all()
+    assert not keypoints.equals(csv)  # COCO's persons without keypoints are left out
     # CrowdPose ships crowdIndex: the agreement table is exported with integer counts
     agree = (out / "crowding" / "crowdindex-agreement.tex").read_text()
     row = next(line for line in agree.splitlines() if line.startswith("crowdpose & "))
@@ -171,7 +183,8 @@ options = {{ people_log_y = true }}
                      "size/body-area-distribution.svg", "size/body-area-distribution.tex", "size/fig8a.csv",
                      "size/fig8a.svg", "size/fig8a.tex"]
     captions = (out / "captions.txt").read_text()
-    assert "size/body-area-distribution.svg: datasets: demo-small; size: CrowdPose area 0.53*w*h" in captions
+    line = next(x for x in captions.splitlines() if x.startswith("size/body-area-distribution.svg: "))
+    assert line.startswith("size/body-area-distribution.svg: datasets: demo-small;") and "0.53*w*h" in line
     assert r"\begin{figure*}" in (out / "captions.tex").read_text()  # the double-width entry
     sqrt_svg = (out / "size" / "body-area-distribution.svg").read_text()
     assert "sqrt(body area)" in sqrt_svg

@@ -1,0 +1,70 @@
+"""Browse's logic (dashboard.browsing): what a histogram click opens, ranges, labels."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from dashboard_helpers import app, charts, open_view, texts
+
+from dashboard.browsing import BrowseRequest, browse_images, browse_request, clamp, image_label
+
+SERIES = ["coco", "crowdpose", "smallpose"]
+
+
+def test_click_on_one_bar_asks_for_its_series_only():
+    event = {"selection": {"points": [{"x": 3, "y": 10, "curve_number": 1, "customdata": "crowdpose"}]}}
+    assert browse_request(event, SERIES) == BrowseRequest(("crowdpose",), (3.0, 3.0))
+    # plotly may send customdata as a one-element list, or leave it out (then the trace index decides)
+    listed = {"selection": {"points": [{"x": 2, "curve_number": 0, "customdata": ["smallpose"]}]}}
+    assert browse_request(listed, SERIES).series == ("smallpose",)
+    bare = {"selection": {"points": [{"x": 2, "curve_number": 2}]}}
+    assert browse_request(bare, SERIES).series == ("smallpose",)
+
+
+def test_box_selection_over_two_series_and_padding():
+    event = {"selection": {"points": [
+        {"x": 0.2, "curve_number": 2, "customdata": "smallpose"},
+        {"x": 0.45, "curve_number": 0, "customdata": "coco"},
+    ]}}
+    request = browse_request(event, SERIES, pad=0.025)
+    assert request.series == ("coco", "smallpose")  # in series order
+    assert request.span == pytest.approx((0.175, 0.475))
+
+
+@pytest.mark.parametrize("event", [None, {}, {"selection": {}}, {"selection": {"points": []}},
+                                   {"selection": {"points": [{"x": 1, "curve_number": 7}]}}])
+def test_no_request_without_a_usable_point(event):
+    assert browse_request(event, SERIES) is None
+
+
+def test_browse_images_by_series_and_clamp():
+    images = pd.DataFrame({"series": ["a", "b", "a"], "n_sel": [1, 5, 9], "crowd_index": [0.0, 0.5, 1.0],
+                           "entropy": [1.0, 2.0, 3.0]})
+    assert browse_images(images, series=["a"]).index.tolist() == [0, 2]
+    assert browse_images(images, series=["a"], persons=(2, 9)).index.tolist() == [2]
+    assert clamp((3, 20), 0, 10) == (3, 10)
+    assert clamp((12, 20), 0, 10) == (10, 10)
+    assert clamp((5, 2), 0, 10) == (0, 10)
+
+
+def test_image_label_counts_the_population():
+    row = pd.Series({"dataset": "coco", "split": "val", "file_name": "x.jpg", "n_sel": 1, "crowd_index": 0.25})
+    assert image_label(row, "small persons") == "coco/val · x.jpg · 1 small person · CI 0.25"
+    assert image_label(row.replace(1, 3), "persons").endswith("3 persons · CI 0.25")
+
+
+def test_people_click_opens_browse_for_the_clicked_dataset_only(app_env):
+    """The people view's figure sends each bar's dataset; Browse then lists that dataset only."""
+    at = open_view(app({"ds": "demo-sparse,demo-small"}), "people")
+    traces = charts(at)[0]
+    assert [t["customdata"][0] for t in traces] == ["demo-sparse", "demo-small"]  # selection order
+    at.session_state["browse_series"] = ["demo-sparse"]  # what a click on a demo-sparse bar stores
+    at.switch_page("views/browse.py")
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="br_series").value == ["demo-sparse"]
+    sparse = pd.read_parquet(app_env / "demo-sparse" / "val" / "images.parquet")
+    assert f"**{len(sparse)}** images match" in texts(at)  # not demo-small's 48 as well
+    at.multiselect(key="br_series").set_value([]).run()  # cleared: every selected dataset again
+    small = pd.read_parquet(app_env / "demo-small" / "val" / "images.parquet")
+    assert f"**{len(sparse) + len(small)}** images match" in texts(at)
