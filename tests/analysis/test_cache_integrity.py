@@ -19,7 +19,7 @@ from analysis.build import build_split
 from analysis.cli import main
 from analysis.manifest import read_manifest
 from analysis.registry import DatasetSpec
-from tests.core.helpers import coco_doc, write_doc
+from tests.analysis.helpers import coco_doc, write_doc
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -24,7 +24,7 @@ from analysis.manifest import (
     rebuild_command,
 )
 from analysis.registry import DatasetSpec
-from tests.core.helpers import coco_doc, write_doc
+from tests.analysis.helpers import coco_doc, write_doc
 
 
 def _build(tmp_path, **spec_kw):

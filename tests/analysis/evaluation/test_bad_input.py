@@ -11,7 +11,7 @@ from analysis.cli import main
 from analysis.evaluation.store import list_evaluations
 from tests.analysis.evaluation.reference import build
 from tests.analysis.evaluation.test_hand_made import NAMES as COCO17_JOINTS
-from tests.core.helpers import coco_doc
+from tests.analysis.helpers import coco_doc
 
 K = 17
 

@@ -9,7 +9,7 @@ import pytest
 
 from analysis.errors import PoseAtlasError
 from analysis.scenes import fetch
-from tests.scenes.http_server import Behaviour, serve
+from tests.analysis.scenes.http_server import Behaviour, serve
 
 
 def _official_from(monkeypatch: pytest.MonkeyPatch, url: str) -> None:

@@ -29,7 +29,7 @@ from analysis.manifest import (
 )
 from analysis.schema import COCO17
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHARED = ROOT.parent / "shared" / "fixtures"
 COCO_VAL = SHARED / "coco-mini" / "val2017"
 PLACES = SHARED / "places365"

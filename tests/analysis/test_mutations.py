@@ -14,7 +14,7 @@ from analysis import cache
 from analysis.build import build_split
 from analysis.errors import PoseAtlasError
 from analysis.registry import DatasetSpec
-from tests.core.helpers import coco_doc
+from tests.analysis.helpers import coco_doc
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**70, 2**70)

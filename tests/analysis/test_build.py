@@ -15,7 +15,7 @@ from analysis.build import build_split
 from analysis.cli import main
 from analysis.manifest import ScenesFacts, write_manifest
 from analysis.registry import DatasetSpec
-from tests.core.helpers import coco_doc, write_doc
+from tests.analysis.helpers import coco_doc, write_doc
 
 
 def build(tmp_path, doc=None, images=None, **kw):

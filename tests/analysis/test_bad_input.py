@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from analysis.cli import main
-from tests.core.helpers import coco_doc, mutated, write_doc
+from tests.analysis.helpers import coco_doc, mutated, write_doc
 
 
 def _set(path, value):

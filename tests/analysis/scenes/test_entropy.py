@@ -124,7 +124,7 @@ def test_small_helpers() -> None:
 
 def test_labels_from_manifest(tmp_path) -> None:
     from analysis.manifest import ScenesFacts, read_manifest
-    from tests.scenes.conftest import make_cache
+    from tests.analysis.scenes.conftest import make_cache
 
     manifest = read_manifest(make_cache(tmp_path, {"a.jpg": b"x"}))
     assert labels_from_manifest(manifest) is None  # no scene run yet

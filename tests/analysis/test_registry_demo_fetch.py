@@ -19,7 +19,7 @@ from analysis import cache
 from analysis.cli import main
 from analysis.errors import PoseAtlasError
 from analysis.registry import load_registry
-from tests.core.helpers import coco_doc, write_doc
+from tests.analysis.helpers import coco_doc, write_doc
 
 
 def test_registry_builds_only_what_changed(tmp_path, capsys):
