@@ -26,7 +26,7 @@ run: demo
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver libcairo2 >/dev/null; \
 	  else echo "chromium missing: install Debian's chromium (apt-get install chromium) for the browser test and figure export"; fi; }
 
 # Test-only packages.  xtcocotools (a parity reference) ships wheels built against

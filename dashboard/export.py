@@ -1,45 +1,71 @@
-"""Paper export: a paper theme for figures, kaleido PNG / SVG / PDF, CSV and LaTeX
-(booktabs) tables, and a zip of every figure of a view.  No streamlit import.
+"""Paper export: the paper theme for figures, kaleido SVG / PNG, PDF, CSV and LaTeX.
+No streamlit import.  ``python -m dashboard.export`` is the command
+(``dashboard.exports.cli``); ``dashboard.exports`` holds what each view exports.
 
-Kaleido drives Chromium (``/usr/bin/chromium`` on Debian); its sync server is
-started once per process, lazily, on the first export.
+The paper theme draws no title and no caption inside the image: the caption (the
+definitions used) goes to the LaTeX ``\\caption`` and the captions file.  Fonts are
+sized in points for a 3.5 in column or a 7.16 in page width; axes, legend and labels
+reserve their own margins (plotly's automargin), so nothing overlaps or is clipped
+(``tests/dashboard/exports/test_layout.py`` measures every exported figure).
+
+SVG and PNG come from kaleido (Chromium).  PDF is the same SVG converted by cairo
+(cairosvg): vector hatch patterns stay vector (Chromium's own PDF rasterises them into
+megabytes).  SVG output is made byte-stable by renaming plotly's random per-render ids.
 """
 
 from __future__ import annotations
 
 import functools
-import io
 import re
 import warnings
-import zipfile
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.figures.common import DASHES, PATTERNS, caption_of
+from dashboard.exports.items import slug
+from dashboard.exports.latex import table_latex as _table_latex
+from dashboard.figures.common import DASHES, PATTERNS
 
 FORMATS = ("png", "svg", "pdf")
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
-        "csv": "text/csv", "tex": "application/x-tex", "zip": "application/zip"}
+        "csv": "text/csv", "tex": "application/x-tex", "zip": "application/zip",
+        "txt": "text/plain"}
 #: CSS pixels per inch (kaleido / Chromium): a 3.5 in figure is 336 px wide.
 PX_PER_INCH = 96
+PX_PER_POINT = PX_PER_INCH / 72
 PNG_DPI = 300
+SERIF = "Times New Roman, Times, Liberation Serif, DejaVu Serif, serif"
 
 
 @dataclass(frozen=True)
 class Preset:
+    """A paper figure size; font sizes in points at that printed size."""
+
     name: str
     width_in: float
     height_in: float
-    font_size: int
+    font_pt: float
+
+    @property
+    def width_px(self) -> int:
+        return round(self.width_in * PX_PER_INCH)
+
+    @property
+    def height_px(self) -> int:
+        return round(self.height_in * PX_PER_INCH)
+
+    @property
+    def font_px(self) -> float:
+        return round(self.font_pt * PX_PER_POINT, 2)
 
 
 PRESETS = {
-    "single": Preset("single column (3.5 in)", 3.5, 2.6, 8),
-    "double": Preset("double column (7.16 in)", 7.16, 3.2, 9),
+    "single": Preset("single column (3.5 in)", 3.5, 2.6, 8.0),
+    "double": Preset("double column (7.16 in)", 7.16, 3.0, 9.0),
 }
+
 
 @functools.cache
 def _ensure_server() -> None:
@@ -49,71 +75,178 @@ def _ensure_server() -> None:
     kaleido.start_sync_server(silence_warnings=True)
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "figure"
+_SI = {3: "k", 6: "M", 9: "G"}
 
 
-def paper_figure(fig: go.Figure, preset: str = "single", *, caption: str | None = None) -> go.Figure:
+def _power_label(e: int, si: bool) -> str:
+    if si and e >= 3:
+        return f"{10 ** (e % 3)}{_SI.get(e - e % 3, f'e{e - e % 3}')}"
+    return f"{10.0**e:,.{max(0, -e)}f}" if e >= -3 else f"1e{e}"
+
+
+def log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Tick values and labels of a log axis spanning [lo, hi] (> 0): only powers of ten,
+    as plain numbers (0.01, 0.1, 1, 10, 100, 1,000, 10,000), or, when the axis reaches
+    10^5, with SI suffixes from 1k on (10, 100, 1k, 10k, 100k, 1M): short, unambiguous,
+    and drawn alike by every renderer (no superscript glyphs a PDF font may lack)."""
+    first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    exponents = list(range(first, last + 1))
+    si = last >= 5
+    return [10.0**e for e in exponents], [_power_label(e, si) for e in exponents]
+
+
+def _positive_range(fig: go.Figure, axis: str) -> tuple[float, float] | None:
+    """Smallest and largest positive value the traces put on a layout axis (``xaxis``, ``yaxis2``)."""
+    letter, ref = axis[0], axis[0] + axis[5:]
+    values = [np.asarray(getattr(t, letter), dtype=float) for t in fig.data
+              if getattr(t, letter) is not None and (getattr(t, f"{letter}axis", None) or letter) == ref]
+    v = np.concatenate(values) if values else np.empty(0)
+    v = v[np.isfinite(v) & (v > 0)]
+    return (float(v.min()), float(v.max())) if len(v) else None
+
+
+def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
     """A copy of ``fig`` in the paper theme.
 
-    Serif font, white background, thin axes, the preset's size, traces keeping their
-    colour-blind-safe colours plus a pattern / dash per legend entry (so they also
-    read in greyscale), and the definitions as a caption line under the plot.
+    Serif font sized in points, white background, thin axes, the preset's size, no
+    title and no caption (they belong to the LaTeX caption), the legend in one row
+    above the plot, every axis reserving room for its labels, traces keeping their
+    colours plus a hatch / dash per dataset (greyscale), overlaid bars side by side.
     """
     p = PRESETS[preset]
+    size = p.font_px
     out = go.Figure(fig)
-    caption = caption_of(fig) if caption is None else caption
     out.update_layout(
         template="simple_white",
-        font={"family": "Times New Roman, Times, serif", "size": p.font_size, "color": "black"},
-        title={"font": {"size": p.font_size + 1}},
-        width=int(p.width_in * PX_PER_INCH),
-        height=int(p.height_in * PX_PER_INCH),
-        legend={"font": {"size": p.font_size - 1}, "orientation": "h", "y": 1.0, "yanchor": "bottom",
-                "x": 1.0, "xanchor": "right"},
-        margin={"l": 45, "r": 8, "t": 40, "b": 40 + 12 * _caption_lines(caption, p)},
+        title_text="",
+        font={"family": SERIF, "size": size, "color": "black"},
+        width=p.width_px,
+        height=p.height_px,
+        legend={"font": {"size": size}, "orientation": "h", "x": 0.0, "xanchor": "left",
+                "y": 1.0, "yanchor": "bottom",
+                "tracegroupgap": 0, "title_text": ""},
+        margin={"l": 4, "r": 4, "t": 4, "b": 4, "pad": 0, "autoexpand": True},
+        bargap=0.15,
     )
+    out.update_xaxes(automargin=True, title_font_size=size, tickfont_size=size - 1, title_standoff=4,
+                     ticklen=3)
+    out.update_yaxes(automargin=True, title_font_size=size, tickfont_size=size - 1, title_standoff=4,
+                     ticklen=3)
+    for name in ("xaxis", "yaxis", *[k for k in out.layout.to_plotly_json() if re.fullmatch(r"[xy]axis\d+", k)]):
+        axis = out.layout[name]
+        span = _positive_range(out, name) if axis is not None and axis.type == "log" else None
+        if span is not None:  # only powers of ten labelled, unlabelled minor ticks between
+            values, texts = log_ticks(*span)
+            axis.update(tickmode="array", tickvals=values, ticktext=texts,
+                        minor={"ticks": "outside", "ticklen": 2, "dtick": "D1", "showgrid": False})
+    for ann in out.layout.annotations:  # subplot titles and edge labels: the body size
+        ann.font.size = min(size, ann.font.size or size)
+        ann.font.color = "black"
+    if out.layout.barmode == "overlay" and sum(t.type == "bar" for t in out.data) > 1:
+        out.layout.barmode = "group"  # overlaid translucent bars do not read on paper
     names: dict[str, int] = {}
-    for trace in out.data:
-        name = trace.name or ""
-        index = names.setdefault(name, len(names))
+    for n, trace in enumerate(out.data):
+        trace.uid = f"t{n}"  # plotly draws a random uid into the SVG otherwise
+        index = names.setdefault(trace.name or "", len(names))
         if trace.type == "bar":
+            shape = trace.marker.pattern.shape if trace.marker.pattern else None
+            shape = PATTERNS[index % len(PATTERNS)] if shape is None else shape
             trace.marker.line = {"color": "black", "width": 0.5}
-            if not (trace.marker.pattern and trace.marker.pattern.shape):
-                trace.marker.pattern = {"shape": PATTERNS[index % len(PATTERNS)]}
-            trace.opacity = 1.0 if out.layout.barmode != "overlay" else trace.opacity
+            colour = trace.marker.color
+            trace.marker.pattern = (
+                {"shape": shape, "size": 6, "solidity": 0.2, "fgcolor": "black", "bgcolor": colour,
+                 "fillmode": "replace"} if isinstance(colour, str)
+                else {"shape": shape, "size": 6, "solidity": 0.2, "fgcolor": "black", "fillmode": "overlay"})
+            trace.opacity = 1.0
+        elif trace.type == "heatmap":
+            trace.colorbar.update(title_font_size=size, tickfont_size=size - 1, thickness=10)
         elif trace.type == "scatter" and trace.mode and "lines" in trace.mode:
-            if not (trace.line and trace.line.dash):
+            trace.line.width = 1.25
+            if not trace.line.dash:
                 trace.line.dash = DASHES[index % len(DASHES)]
-    if caption:
-        out.add_annotation(
-            text=_wrap(caption, p), xref="paper", yref="paper", x=0, y=0, xanchor="left",
-            yanchor="top", yshift=-28, showarrow=False, align="left",
-            font={"size": p.font_size - 2, "color": "#333333"},
-        )
+    visible = {t.name for t in out.data if t.showlegend is not False and t.name}
+    if len(visible) <= 1 and out.layout.showlegend is None:
+        out.layout.showlegend = False  # one series: the caption names it
     return out
 
 
-def _chars_per_line(p: Preset) -> int:
-    return int(p.width_in * PX_PER_INCH / (0.5 * (p.font_size - 2))) - 2
+_ID_DEF = re.compile(rb'\bid="([^"]+)"')
+_ID_REF = re.compile(rb'(\bid="|url\(["\']?#|href="#)([^"\')]+)')
 
 
-def _caption_lines(caption: str, p: Preset) -> int:
-    return max(1, _wrap(caption, p).count("<br>") + 1) if caption else 0
+def stable_svg(svg: bytes) -> bytes:
+    """Rename every element id (plotly's random per-render clip-path, pattern and defs
+    ids) to ``i<n>`` in order of first definition, references included."""
+    names: dict[bytes, bytes] = {}
+    for m in _ID_DEF.finditer(svg):
+        names.setdefault(m.group(1), b"i%d" % len(names))
+    return _ID_REF.sub(lambda m: m.group(1) + names.get(m.group(2), m.group(2)), svg)
 
 
-def _wrap(caption: str, p: Preset) -> str:
-    width = _chars_per_line(p)
-    lines, line = [], ""
-    for word in caption.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    if line:
-        lines.append(line)
-    return "<br>".join(lines)
+_TEXT = re.compile(rb"<text\b[^>]*?font-size: ?([0-9.]+)px[^>]*>.*?</text>", re.S)
+_EM = re.compile(rb'(dy|dx)="(-?[0-9.]+)em"')
+
+
+def _cairo_ready(svg: bytes) -> bytes:
+    """What cairo needs that Chromium does not: plotly's superscripts (``10³`` tick labels)
+    in px instead of % / em, no zero-width space (cairo draws a missing-glyph box), and
+    heatmap cells kept sharp (as in the browser)."""
+
+    def fix(m: re.Match[bytes]) -> bytes:
+        size = float(m.group(1))
+        text = m.group(0).replace(b"font-size:70%", b"font-size:%.2fpx" % (0.7 * size))
+        text = _EM.sub(lambda e: b'%s="%.2fpx"' % (e.group(1), float(e.group(2)) * size), text)
+        return text.replace("\u200b".encode(), b"")
+
+    svg = _TEXT.sub(fix, svg)
+    return _solid_under_patterns(_IMAGE.sub(_sharp_image, svg))
+
+
+_PATTERN_BG = re.compile(rb'(<pattern id="([^"]+)"[^>]*>)<rect [^>]*?fill="([^"]+)"[^>]*/>')
+_PATTERN_FILLED = re.compile(rb"<path\b[^>]*?fill: url\('#([^']+)'\)[^>]*/>")
+
+
+def _solid_under_patterns(svg: bytes) -> bytes:
+    """Hatched shapes as a solid fill plus a transparent hatch tile.  Plotly paints each
+    tile's own background; PDF viewers antialias the tile edges, which shows the page
+    through as a white grid.  The solid copy underneath hides those seams."""
+    backgrounds: dict[bytes, bytes] = {}
+
+    def strip(m: re.Match[bytes]) -> bytes:
+        backgrounds[m.group(2)] = m.group(3)
+        return m.group(1)
+
+    svg = _PATTERN_BG.sub(strip, svg)
+
+    def underlay(m: re.Match[bytes]) -> bytes:
+        colour = backgrounds.get(m.group(1))
+        if colour is None:
+            return m.group(0)
+        return m.group(0).replace(b"fill: url('#" + m.group(1) + b"')", b"fill: " + colour) + m.group(0)
+
+    return _PATTERN_FILLED.sub(underlay, svg)
+
+
+_IMAGE = re.compile(rb'(<image\b[^>]*?height="([0-9.]+)" width="([0-9.]+)"[^>]*?href="data:image/png;base64,)'
+                    rb'([A-Za-z0-9+/=]+)"')
+#: heatmap rasters are upscaled to this many pixels per CSS pixel (300 dpi)
+_RASTER_SCALE = 3
+
+
+def _sharp_image(m: re.Match[bytes]) -> bytes:
+    """A heatmap's raster (one pixel per cell) upscaled nearest-neighbour: cairo's PDF
+    asks viewers to interpolate images, which would blur the cells into each other."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    height, width = float(m.group(2)), float(m.group(3))
+    with Image.open(io.BytesIO(base64.b64decode(m.group(4)))) as im:
+        size = (max(im.width, round(width * _RASTER_SCALE)), max(im.height, round(height * _RASTER_SCALE)))
+        buf = io.BytesIO()
+        im.resize(size, Image.Resampling.NEAREST).save(buf, format="PNG", optimize=True)
+    return m.group(1) + base64.b64encode(buf.getvalue()) + b'"'
 
 
 def figure_bytes(fig: go.Figure, fmt: str, preset: str = "single") -> bytes:
@@ -124,90 +257,32 @@ def figure_bytes(fig: go.Figure, fmt: str, preset: str = "single") -> bytes:
 
     _ensure_server()
     paper = paper_figure(fig, preset)
-    scale = PNG_DPI / PX_PER_INCH if fmt == "png" else 1
     with warnings.catch_warnings():  # plotly passes options a running server ignores
         warnings.filterwarnings("ignore", message="The kopts argument is ignored")
-        return pio.to_image(paper, format=fmt, scale=scale)
+        if fmt == "png":
+            return pio.to_image(paper, format="png", scale=PNG_DPI / PX_PER_INCH)
+        svg = stable_svg(pio.to_image(paper, format="svg"))
+    if fmt == "svg":
+        return svg
+    import cairosvg
+
+    return cairosvg.svg2pdf(bytestring=_cairo_ready(svg))
 
 
 def table_csv(table: pd.DataFrame) -> bytes:
-    return table.to_csv(index=False).encode("utf-8")
+    return table.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-# The Styler escapes cells and headers; the caption is ours to escape.
-_LATEX_CAPTION_ESCAPES = str.maketrans({
-    "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
-})
+def table_latex(table: pd.DataFrame, *, caption: str = "", label: str = "", digits: int = 2,
+                shares: tuple[str, ...] = (), percent: bool = False) -> str:
+    """A booktabs table (see ``dashboard.exports.latex.table_latex``)."""
+    return _table_latex(table, caption=caption, label=label, digits=digits, shares=shares, percent=percent)
 
 
-def table_latex(table: pd.DataFrame, *, caption: str = "", label: str = "", digits: int = 2) -> str:
-    """A booktabs ``table`` environment (pandas' Styler): numbers right-aligned,
-    text left, LaTeX specials escaped, NaN as --, thousands as {,}.
+__all__ = ["FORMATS", "MIME", "PRESETS", "Preset", "figure_bytes", "paper_figure", "slug", "stable_svg",
+           "table_csv", "table_latex"]
 
-    A table may carry hints for its LaTeX form in ``table.attrs["latex"]`` (as figures
-    carry their caption in ``layout.meta``): ``digits`` (overrides ``digits``),
-    ``bold_max`` (columns whose best, i.e. largest, value is set in bold) and
-    ``headers`` (column -> LaTeX header, used verbatim, e.g. ``AP$^{S}$``).
-    """
-    hints = table.attrs.get("latex") or {}
-    digits = int(hints.get("digits", digits))
-    headers = dict(hints.get("headers") or {})
-    numeric = [pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
-               for c in table.columns]
-    styler = (
-        table.style.hide(axis="index")
-        .format(precision=digits, na_rep="--", thousands="{,}", escape="latex")
-        .format_index(lambda c: headers.get(c) or str(c).translate(_LATEX_CAPTION_ESCAPES), axis=1)
-    )
-    bold = [c for c in hints.get("bold_max") or () if c in table.columns]
-    if bold:
-        styler = styler.highlight_max(subset=bold, props="textbf:--rwrap;")
-    return styler.to_latex(
-        column_format="".join("r" if n else "l" for n in numeric),
-        hrules=True,  # booktabs \toprule / \midrule / \bottomrule
-        position="t",
-        position_float="centering",
-        caption=caption.translate(_LATEX_CAPTION_ESCAPES) or None,
-        label=label or None,
-        environment="table",
-    )
+if __name__ == "__main__":  # python -m dashboard.export
+    from dashboard.exports.cli import main
 
-
-def figures_zip(
-    figures: Sequence[tuple[str, go.Figure]],
-    *,
-    preset: str = "single",
-    formats: Iterable[str] = FORMATS,
-    tables: Sequence[tuple[str, pd.DataFrame, str]] = (),
-    progress: Callable[[float, str], None] | None = None,
-) -> bytes:
-    """Every figure in every format (and every table as CSV + LaTeX) in one zip.
-
-    Args:
-        figures: (name, figure) pairs; names become file stems.
-        tables: (name, table, caption) triples.
-        progress: called with (fraction done, what is being written).
-    """
-    formats = list(formats)
-    jobs = [(name, fig, fmt) for name, fig in figures for fmt in formats]
-    total = max(1, len(jobs) + len(tables))
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        done = 0
-        for name, fig, fmt in jobs:
-            if progress:
-                progress(done / total, f"{name}.{fmt}")
-            zf.writestr(f"{slug(name)}.{fmt}", figure_bytes(fig, fmt, preset))
-            done += 1
-        for name, table, caption in tables:
-            if progress:
-                progress(done / total, f"{name}.csv / .tex")
-            zf.writestr(f"{slug(name)}.csv", table_csv(table))
-            zf.writestr(f"{slug(name)}.tex", table_latex(table, caption=caption, label=f"tab:{slug(name)}"))
-            done += 1
-        captions = "\n".join(f"{slug(n)}: {caption_of(f)}" for n, f in figures)
-        zf.writestr("CAPTIONS.txt", captions + "\n")
-    if progress:
-        progress(1.0, "done")
-    return buf.getvalue()
+    raise SystemExit(main())

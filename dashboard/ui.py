@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -24,65 +23,27 @@ from analysis.definitions import (
     SizeEdges,
 )
 from dashboard import data, export, paths, query
-from dashboard.figures.common import caption_of, dataset_styles
-from dashboard.filters import (
-    Filtered,
-    Filters,
-    apply_filters,
-    area_source_note,
-    present,
-    sources_of,
-)
+from dashboard.exports import catalog, render
+from dashboard.exports.items import ExportItem, FigureItem, TableItem
+from dashboard.exports.state import ViewOptions, ViewState, resolve
+from dashboard.filters import Filters, area_source_note, sources_of
 from dashboard.loading import Caches
-from dashboard.series import SeriesBy, series_order, series_styles, splits_used
+from dashboard.series import SeriesBy
 
 DEMO_COMMAND = "python -m analysis demo"
 BUILD_COMMAND = "python -m analysis build"
 _CTX = "_poseatlas_ctx"
-_FIGS = "_poseatlas_figures"
-_TABLES = "_poseatlas_tables"
+_ZIP = "_poseatlas_zip"
 _NOTES = "_poseatlas_cache_notes"
 
 
-@dataclass
-class Context:
-    """Everything a page needs for this rerun."""
+@dataclass(frozen=True)
+class Context(ViewState):
+    """Everything a page needs for this rerun: the view state its exports are built from
+    (``dashboard.exports.state.ViewState``, the same object the export command builds)
+    plus the paper export width.  ``with_options`` gives a page's state with its widgets."""
 
-    caches: Caches
-    filtered: Filtered  #: the frames after ``filtered.filters``, the sidebar's typed state
-    styles: dict[str, dict[str, str]]  #: per series key: color, pattern, dash, label
-    datasets: list[str]  #: selected datasets with rows after filtering, in selection order
-    preset: str
-    series: list[str]  #: the figures' series keys (datasets, dataset/splits or sources), in order
-
-    @property
-    def filters(self) -> Filters:
-        return self.filtered.filters
-
-    def dataset_of(self, key: str) -> str:
-        """The dataset a series key belongs to."""
-        return next((d for d in self.datasets if key == d or key.startswith((f"{d}/", f"{d}: "))), key)
-
-    @property
-    def no_area_series(self) -> tuple[str, ...]:
-        """Series whose dataset has no area under the chosen source (shown as n/a, never 0)."""
-        return tuple(k for k in self.series if self.dataset_of(k) in self.filtered.no_area)
-
-    def labelled(self, table: pd.DataFrame, column: str = "dataset") -> pd.DataFrame:
-        """``table`` with series keys in ``column`` replaced by their display labels."""
-        if column not in table.columns:
-            return table
-        return table.assign(**{column: [self.label(str(v)) for v in table[column]]})
-
-    def label(self, name: str) -> str:
-        """A dataset's or series' display name."""
-        return self.styles.get(name, {}).get("label", name)
-
-    def caption(self, *extra: str) -> str:
-        """The definitions a figure used, as one caption line."""
-        parts = [f"datasets: {', '.join(self.label(d) for d in self.datasets)}",
-                 splits_used(self.filtered.images, self.datasets), self.filtered.filters.description, *extra]
-        return "; ".join(p for p in parts if p)
+    preset: str = "single"
 
 
 @dataclass(frozen=True)
@@ -112,7 +73,7 @@ RunState = Context | NoCaches | CacheError
 #: was not yet drawn, so every value is mirrored in a plain key (``_<key>``) that
 #: survives, and put back before the widget is drawn.
 _CONTROL_KEYS = ("g_ds", "g_split", "g_src", "g_series", "g_pop", "g_popn", "g_bucket", "g_area", "g_sm", "g_ml",
-                 "g_norm", "g_preset")
+                 "g_norm", "g_preset", "g_percent")
 
 
 def _remember(key: str) -> None:
@@ -210,6 +171,8 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
     with sb.expander("Paper export"):
         st.radio("Figure width", list(export.PRESETS), key="g_preset", on_change=_remember, args=("g_preset",),
                  format_func=lambda k: export.PRESETS[k].name)
+        st.checkbox("LaTeX tables: shares as percentages", key="g_percent", on_change=_remember,
+                    args=("g_percent",))
     split, bucket = st.session_state["g_split"], st.session_state["g_bucket"]
     filters = Filters(
         datasets=chosen, split=None if split == query.ALL else split, sources=sel_sources,
@@ -227,8 +190,6 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
 
 def setup() -> RunState:
     """Load caches, draw the sidebar, apply the filters (called once per rerun by app.py)."""
-    st.session_state[_FIGS] = []
-    st.session_state[_TABLES] = []
     st.session_state[_NOTES] = ([], [])
     root = paths.cache_root()
     state: RunState
@@ -246,11 +207,9 @@ def setup() -> RunState:
 
 def _context(c: Caches) -> Context:
     filters, preset = sidebar(c)
-    filtered = apply_filters(c.images, c.persons, filters)
-    datasets = present(filtered)
-    series = series_order(filtered.images, filters.series, datasets)
-    styles = {**dataset_styles(c.identities), **series_styles(series, filtered.images, c.identities)}
-    return Context(c, filtered, styles, datasets, preset, series)
+    filtered, styles, datasets, series = resolve(c, filters)
+    return Context(c, filtered, styles, datasets, series, ViewOptions(), data.keypoints, paths.cache_root(),
+                   preset=preset)
 
 
 def context() -> Context:
@@ -297,75 +256,100 @@ def context() -> Context:
 # --------------------------------------------------------------------------- figures & tables
 
 
+def show(item: ExportItem, *, key: str, preset: str) -> Any:
+    """Draw one export item (figure, table or note) with its download buttons.
+
+    Returns the plotly selection state of a selectable figure (click a bar to browse).
+    """
+    if isinstance(item, FigureItem):
+        return show_figure(item, key=key, preset=preset)
+    if isinstance(item, TableItem):
+        return show_table(item, key=key)
+    {"info": st.info, "warning": st.warning, "error": st.error}[item.level.value](item.text)
+    return None
+
+
+def show_all(items: list[ExportItem], *, key: str, preset: str) -> None:
+    for n, item in enumerate(items):
+        show(item, key=f"{key}_{n}", preset=preset)
+
+
 def _figure_download(fig: go.Figure, fmt: str, preset: str) -> Callable[[], bytes]:
     return lambda: export.figure_bytes(fig, fmt, preset)
 
 
-def show_figure(
-    fig: go.Figure, name: str, *, key: str, preset: str, on_select: bool = False,
-) -> Any:
-    """Draw ``fig``, its caption line and PNG / SVG / PDF export buttons.
-
-    Returns the plotly selection state when ``on_select`` (click a bar to browse).
-    """
-    st.session_state.setdefault(_FIGS, []).append((name, fig))
+def show_figure(item: FigureItem, *, key: str, preset: str) -> Any:
+    """Draw the figure, its caption line and PNG / SVG / PDF export buttons."""
     kwargs: dict[str, Any] = {"key": key}
-    if on_select:
+    if item.selectable:
         kwargs.update(on_select="rerun", selection_mode=("points", "box"))
-    event = st.plotly_chart(fig, **kwargs)
-    caption = caption_of(fig)
-    if caption:
-        st.caption(caption.replace("*", "\\*"))  # w*h is not emphasis
+    event = st.plotly_chart(item.figure, **kwargs)
+    if item.caption:
+        st.caption(item.caption.replace("*", "\\*"))  # w*h is not emphasis
     cols = st.columns([1, 1, 1, 5])
-    stem = export.slug(name)
     for col, fmt in zip(cols, export.FORMATS, strict=False):
         col.download_button(
-            fmt.upper(), _figure_download(fig, fmt, preset), file_name=f"{stem}.{fmt}",
+            fmt.upper(), _figure_download(item.figure, fmt, preset), file_name=f"{item.stem}.{fmt}",
             mime=export.MIME[fmt], key=f"{key}_{fmt}", on_click="ignore", icon=":material/download:",
         )
     return event
 
 
-def show_table(table: pd.DataFrame, name: str, *, key: str, caption: str = "",
-               formats: dict[str, str] | None = None) -> None:
-    """Draw ``table`` with CSV and LaTeX (booktabs) downloads."""
-    st.session_state.setdefault(_TABLES, []).append((name, table, caption))
-    st.dataframe(table, hide_index=True, column_config={
-        c: st.column_config.NumberColumn(format=f) for c, f in (formats or {}).items()
+def show_table(item: TableItem, *, key: str) -> None:
+    """Draw the table with CSV and LaTeX (booktabs) downloads (the export command's files)."""
+    st.dataframe(item.labelled()[0], hide_index=True, column_config={
+        c: st.column_config.NumberColumn(format=f) for c, f in item.display_formats().items()
     })
-    if caption:
-        st.caption(caption.replace("*", "\\*"))  # w*h is not emphasis
-    stem = export.slug(name)
+    if item.caption:
+        st.caption(item.caption.replace("*", "\\*"))  # w*h is not emphasis
+    files = render.table_files(item, _render_options())
     c1, c2, _ = st.columns([1, 1, 6])
-    c1.download_button("CSV", export.table_csv(table), file_name=f"{stem}.csv",
-                       mime=export.MIME["csv"], key=f"{key}_csv", on_click="ignore")
-    c2.download_button("LaTeX", export.table_latex(table, caption=caption, label=f"tab:{stem}"),
-                       file_name=f"{stem}.tex", mime=export.MIME["tex"], key=f"{key}_tex",
-                       on_click="ignore")
+    for col, (name, data_) in zip((c1, c2), files.items(), strict=True):
+        ext = name.rsplit(".", 1)[1]
+        col.download_button("CSV" if ext == "csv" else "LaTeX", data_, file_name=name, mime=export.MIME[ext],
+                            key=f"{key}_{ext}", on_click="ignore")
 
 
-def export_all(view: str, preset: str) -> None:
-    """One click: every figure of this view in PNG, SVG and PDF (plus tables) as a zip."""
+def _render_options(preset: str = "single") -> render.RenderOptions:
+    return render.RenderOptions(preset=preset, percent=bool(st.session_state.get("g_percent", False)))
+
+
+def _export_key(view: str, state: ViewState, preset: str) -> tuple:
+    """What an "export all" zip depends on: a zip made under another key is never served."""
+    return (view, tuple(sorted(query.to_params(state.filters).items())), state.options, _render_options(preset),
+            paths.cache_stamp(paths.cache_root()))
+
+
+def export_all(view: str, state: ViewState, preset: str, items: list[ExportItem] | None = None) -> None:
+    """One click: every figure and table of this view, rendered now from ``state``, as a zip.
+
+    ``items``: what the page drew in this rerun from ``state`` (the same list as
+    ``catalog.exports(view, state)``, passed to avoid computing it twice).
+    """
     st.divider()
-    figures = list(st.session_state.get(_FIGS, []))
-    tables = list(st.session_state.get(_TABLES, []))
-    zip_key = f"_zip_{view}"
-    if st.button(f"Export all figures of this view ({len(figures)} figures, {len(tables)} tables)",
+    items = catalog.exports(view, state) if items is None else items
+    n_fig = sum(isinstance(i, FigureItem) for i in items)
+    n_tab = sum(isinstance(i, TableItem) for i in items)
+    current = _export_key(view, state, preset)
+    held = st.session_state.get(_ZIP)
+    if held is not None and held[0] != current:
+        del st.session_state[_ZIP]  # made under other filters: never served
+    if st.button(f"Export all figures of this view ({n_fig} figures, {n_tab} tables)",
                  key=f"export_all_{view}", icon=":material/archive:"):
         bar = st.progress(0.0, text="starting export ...")
 
-        def progress(frac: float, what: str) -> None:
-            bar.progress(min(1.0, frac), text=f"writing {what}")
+        def progress(done: int, total: int, what: str) -> None:
+            bar.progress(min(1.0, done / max(total, 1)), text=f"writing {what}")
 
         try:
-            st.session_state[zip_key] = export.figures_zip(
-                figures, preset=preset, tables=tables, progress=progress)
+            files = render.render(render.plan(items, _render_options(preset)), progress)
         except Exception as exc:  # kaleido / chromium missing: say how to fix it
             bar.empty()
             st.error(f"export failed: {exc}. Figure export needs Chromium: "
                      "`apt-get install chromium` (or `make browser`).")
             return
-    if zip_key in st.session_state:
-        st.download_button("Download zip", st.session_state[zip_key],
-                           file_name=f"poseatlas-{view}.zip", mime=export.MIME["zip"],
+        st.session_state[_ZIP] = (current, render.zip_bytes(files))
+    held = st.session_state.get(_ZIP)
+    if held is not None and held[0] == current:
+        st.download_button("Download zip", held[1], file_name=f"poseatlas-{view}.zip", mime=export.MIME["zip"],
                            key=f"zip_dl_{view}", on_click="ignore", type="primary")

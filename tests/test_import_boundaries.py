@@ -58,8 +58,10 @@ def test_importing_every_analysis_module_loads_no_streamlit():
     assert "streamlit" not in _loaded_after_importing(modules)
 
 
-@pytest.mark.parametrize("module", [*_modules("dashboard/figures"), "dashboard.filters"])
+@pytest.mark.parametrize("module", [*_modules("dashboard/figures"), "dashboard.filters",
+                                    *_modules("dashboard/exports"), "dashboard.export"])
 def test_figure_builders_and_filters_never_import_streamlit(module):
+    """Also the export set and the export command: they run without a server."""
     path = REPO / Path(*module.split("."))
     path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
     assert "streamlit" not in _imported_roots(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import plotly.graph_objects as go
 
 from analysis.aggregate import group_masks, series_column  # noqa: F401  (re-exported for the figure modules)
@@ -60,6 +61,18 @@ def finish(fig: go.Figure, *, title: str, caption: str, x_title: str, y_title: s
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
     )
     return fig
+
+
+def edge_line(fig: go.Figure, x: float, label: str, *, log_axis: bool = False) -> None:
+    """A dotted vertical line at ``x`` labelled inside the plot's top edge (never over the legend).
+
+    On a log x axis shapes take data values but annotations take log10 of them.
+    """
+    fig.add_vline(x=x, line={"dash": "dot", "color": "#555555", "width": 1})
+    fig.add_annotation(x=float(np.log10(x)) if log_axis else x, y=1.0, xref="x", yref="paper", text=label,
+                       showarrow=False,
+                       xanchor="left", yanchor="top", xshift=2, font={"color": "#333333"},
+                       bgcolor="rgba(255,255,255,0.8)")
 
 
 def caption_of(fig: go.Figure) -> str:

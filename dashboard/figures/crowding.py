@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 from analysis.definitions import CrowdConvention, CrowdIndexValue, LevelEdges, Normalisation
 from dashboard.figures.common import (
     LEVEL_COLORS,
+    edge_line,
     empty_figure,
     finish,
     group_masks,
@@ -59,14 +60,13 @@ def crowd_index_hist(
     fig = go.Figure()
     for i, name in enumerate(datasets):
         style = style_for(styles, name, i)
-        fig.add_bar(x=centres, y=table[name].to_numpy(), name=style["label"], width=bin_width,
+        fig.add_bar(x=centres, y=table[name].to_numpy(), name=style["label"],
                     marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
-                    opacity=0.6 if len(datasets) > 1 else 1.0,
                     customdata=np.full(len(table), name))
-    fig.update_layout(barmode="overlay")
+    fig.update_layout(barmode="group", bargap=0.1)  # side by side: overlaid bars do not read on paper
     if levels is not None:
         for edge in (levels.low, levels.high):
-            fig.add_vline(x=edge, line={"dash": "dot", "color": "#555555", "width": 1})
+            edge_line(fig, edge, f"{edge:g}")
     return finish(fig, title="CrowdIndex per image", caption=caption,
                   x_title="CrowdIndex" if value is CrowdIndexValue.COMPUTED else "stored CrowdIndex",
                   y_title=y_label(normalise, "images"))
@@ -132,9 +132,8 @@ def crowd_levels(
     if table.empty:
         return empty_figure(f"no {value.value} CrowdIndex in the selected images")
     convs = list(CrowdConvention)
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True,
-                        subplot_titles=[c.levels().label.replace("CrowdIndex levels ", "")
-                                        for c in convs])
+    # each panel's convention is its x-axis title: laid out with the axis, never over the legend
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06)
     value = Normalisation(normalise).column
     for col, conv in enumerate(convs, start=1):
         part = table[table["convention"] == conv.levels().label]
@@ -146,8 +145,12 @@ def crowd_levels(
                         marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
                         row=1, col=col)
     fig.update_layout(barmode="group")
-    return finish(fig, title="Crowd levels", caption=caption, x_title="",
-                  y_title=y_label(normalise, "images"))
+    fig = finish(fig, title="Crowd levels", caption=caption, x_title="", y_title=y_label(normalise, "images"))
+    for col, conv in enumerate(convs, start=1):
+        levels = conv.levels()
+        origin = levels.label.replace("CrowdIndex levels ", "").strip("()")
+        fig.update_xaxes(title_text=f"{origin}: {levels.low:g} / {levels.high:g}", row=1, col=col)
+    return fig
 
 
 def density_table(persons: pd.DataFrame, datasets: Sequence[str], levels: LevelEdges) -> pd.DataFrame:

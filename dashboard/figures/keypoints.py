@@ -160,5 +160,5 @@ def joint_rates_figure(
     })
     fig.update_layout(barmode="group")
     fig = finish(fig, title=f"Per-joint rates: {dataset}", caption=caption, x_title="", y_title="")
-    fig.update_layout(yaxis_title_text="labelled rate (v > 0)", yaxis2_title_text="visible rate")
+    fig.update_layout(yaxis_title_text="labelled rate", yaxis2_title_text="visible rate")
     return fig

@@ -67,13 +67,13 @@ def people_per_image(
     datasets: Sequence[str],
     *,
     normalise: Normalisation | str = Normalisation.COUNT,
-    mode: str = "overlay",
+    mode: str = "side",
     log_y: bool = False,
     styles: dict[str, dict[str, str]] | None = None,
     caption: str = "",
     x_title: str = "persons per image",
 ) -> go.Figure:
-    """Bars of images per person count, per dataset, overlaid or side by side.
+    """Bars of images per person count, per dataset, side by side (default) or overlaid.
 
     ``x_title`` names what is counted and over which images (with a size bucket, only
     the images holding at least one person of it)."""

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from analysis.definitions import Normalisation, SizeBucket, SizeEdges
 from dashboard.figures.common import (
+    edge_line,
     empty_figure,
     finish,
     group_masks,
@@ -93,12 +94,17 @@ def area_distribution(
     persons: pd.DataFrame, datasets: Sequence[str], *, edges: SizeEdges, axis: str = "log",
     n_bins: int = 60, normalise: Normalisation | str = Normalisation.COUNT,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+    table: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Step histogram of body area on a log (area) or sqrt (sqrt(area) px) axis,
-    with the two bucket edges drawn as vertical lines."""
+    with the two bucket edges drawn as vertical lines (labelled 32², 96²).
+
+    ``table``: ``area_hist_table``'s result for the same arguments, when the caller has it.
+    """
     if not len(persons) or not datasets:
         return empty_figure("no persons match the current filters")
-    table = area_hist_table(persons, datasets, axis=axis, n_bins=n_bins, normalise=normalise)
+    if table is None:
+        table = area_hist_table(persons, datasets, axis=axis, n_bins=n_bins, normalise=normalise)
     to_x = (lambda a: a) if axis == "log" else np.sqrt
     x = to_x(np.append(table["left"].to_numpy(), table["right"].to_numpy()[-1]))
     fig = go.Figure()
@@ -109,15 +115,20 @@ def area_distribution(
             x=x, y=np.append(y, y[-1] if len(y) else 0), name=style["label"], mode="lines",
             line={"shape": "hv", "color": style["color"], "dash": style["dash"], "width": 2},
         )
-    for edge, label in ((edges.small_medium, "small|medium"), (edges.medium_large, "medium|large")):
-        fig.add_vline(x=float(to_x(edge)), line={"dash": "dot", "color": "#555555", "width": 1},
-                      annotation_text=label, annotation_position="top")
+    for edge in (edges.small_medium, edges.medium_large):
+        edge_line(fig, float(to_x(edge)), _area_label(edge), log_axis=axis == "log")
     x_title = "body area (px², log axis)" if axis == "log" else "sqrt(body area) (px)"
     if axis == "log":
         fig.update_xaxes(type="log")
     fig.update_layout(meta={"edges": [edges.small_medium, edges.medium_large]})
     return finish(fig, title="Body-area distribution", caption=caption, x_title=x_title,
                   y_title=y_label(normalise, "persons"))
+
+
+def _area_label(area: float) -> str:
+    """An edge as written in the definitions: 32² when a whole square, else the area."""
+    root = float(np.sqrt(area))
+    return f"{root:g}²" if abs(root - round(root)) < 1e-9 else f"{area:g}"
 
 
 def relative_size_table(

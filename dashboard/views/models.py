@@ -3,8 +3,8 @@
 import streamlit as st
 
 from analysis.errors import PoseAtlasError
-from analysis.evaluation.table5 import TABLE5_COLUMNS
 from dashboard import data, evaluations, paths, ui
+from dashboard.exports.items import ExportItem, FigureItem, TableItem
 from dashboard.figures.models import (
     MEAN_THRESHOLD,
     OKS_THRESHOLDS,
@@ -64,20 +64,24 @@ st.info("**Evaluation definitions**\n\n"
         + "\n\nSigmas and the OKS area are fixed by the stored evaluation (re-run `python -m analysis "
         "evaluate` to change them); the size definition follows the sidebar.")
 
+items: list[ExportItem] = []  # what this page shows, in order: the "export all" zip renders these
+
+
+def show(item: ExportItem, key: str) -> None:
+    items.append(item)
+    ui.show(item, key=key, preset=ctx.preset)
+
+
 st.subheader("Table 5 layout (AP in %)")
-ui.show_table(table5_table(models), "models table5", key="models_t5",
-              caption=f"AP (%) per slice, OKS 0.50:0.05:0.95, and ground-truth persons per slice (n_gt); "
-                      f"{definitions_note}",
-              formats=dict.fromkeys(TABLE5_COLUMNS, "%.1f"))
+show(TableItem("models table5", table5_table(models),
+               f"AP (%) per slice, OKS 0.50:0.05:0.95, and ground-truth persons per slice (n_gt); "
+               f"{definitions_note}", digits=1), "models_t5")
 st.markdown(f"**{REPORTED_LABEL[0].upper()}{REPORTED_LABEL[1:]}** (SimpleBaseline ResNet-50 tested on the "
             "SmallPose test set; not computed here)")
-reported = reported_table5_table()
-ui.show_table(reported, "smallpose reported table5", key="models_rep",
-              caption="AP (%) reported in the SmallPose paper, Table 5 (SimpleBaseline ResNet-50 on SmallPose test)",
-              formats=dict.fromkeys(TABLE5_COLUMNS, "%.1f"))
-
-fig = slice_ap_figure(models, caption=definitions_note)
-ui.show_figure(fig, "ap per slice", key="models_bar", preset=ctx.preset)
+show(TableItem("smallpose reported table5", reported_table5_table(),
+               "AP (%) reported in the SmallPose paper, Table 5 (SimpleBaseline ResNet-50 on SmallPose test)",
+               digits=1), "models_rep")
+show(FigureItem("ap per slice", slice_ap_figure(models, caption=definitions_note)), "models_bar")
 
 c1, c2 = st.columns(2)
 slice_name = c1.selectbox("Precision-recall slice", SLICES, key="models_pr_slice")
@@ -86,16 +90,15 @@ threshold = c2.selectbox("OKS threshold", [*thresholds, MEAN_THRESHOLD], key="mo
                          format_func=lambda v: "mean over 0.50:0.95" if v == MEAN_THRESHOLD else v)
 fig = pr_figure(models, slice_name, threshold if threshold == MEAN_THRESHOLD else float(threshold),
                 caption=f"{definitions_note}; 101 recall points, interpolated precision (COCO)")
-ui.show_figure(fig, f"precision recall {slice_name}", key="models_pr", preset=ctx.preset)
+show(FigureItem(f"precision recall {slice_name}", fig), "models_pr")
 
 with st.expander("Stored evaluations (what was evaluated, what was left out)"):
-    ui.show_table(evaluations.stored_table(entries), "models stored evaluations", key="models_stored",
-                  caption="Detections evaluated per results file: the 20 best-scored of each image "
-                          "(COCO's maxDets); records of other categories are counted, not evaluated")
+    show(TableItem("models stored evaluations", evaluations.stored_table(entries),
+                   "Detections evaluated per results file: the 20 best-scored of each image "
+                   "(COCO's maxDets); records of other categories are counted, not evaluated"), "models_stored")
 
 st.subheader("Every metric per slice")
-table = slice_metrics_table(models)
-ui.show_table(table, "models slice metrics", key="models_slices",
-              caption=f"AP, AP50, AP75, AR (%) and ground-truth persons per slice; {definitions_note}",
-              formats=dict.fromkeys(("AP", "AP50", "AP75", "AR"), "%.1f"))
-ui.export_all("models", ctx.preset)
+show(TableItem("models slice metrics", slice_metrics_table(models),
+               f"AP, AP50, AP75, AR (%) and ground-truth persons per slice; {definitions_note}", digits=1),
+     "models_slices")
+ui.export_all("models", ctx, ctx.preset, items)

@@ -2,16 +2,13 @@
 
 import streamlit as st
 
-from analysis.aggregate import dataset_summary
 from dashboard import ui
 from dashboard.cards import card_rows
+from dashboard.exports import overview
 
 ctx = ui.context()
-f = ctx.filtered
 st.title("Overview")
-summary = dataset_summary(f.images, f.persons, ctx.series, count_column="n_sel",
-                          no_area=ctx.no_area_series)
-
+summary = overview.summary(ctx)
 
 cols = st.columns(min(3, max(1, len(summary))))
 for i, row in enumerate(summary.itertuples(index=False)):
@@ -24,11 +21,6 @@ for i, row in enumerate(summary.itertuples(index=False)):
                 col.metric(m.label, m.value, help=m.help)
 
 st.subheader("Comparison")
-ui.show_table(
-    ctx.labelled(summary), "overview comparison", key="overview_table",
-    caption=ctx.caption("S/M/L shares over persons with a known area",
-                        "mean scene entropy over images with scenes computed"),
-    formats={"persons_per_image": "%.2f", "share_small": "%.3f", "share_medium": "%.3f",
-             "share_large": "%.3f", "mean_crowd_index": "%.3f", "mean_entropy": "%.3f"},
-)
-ui.export_all("overview", ctx.preset)
+table = overview.comparison(ctx, summary)
+ui.show(table, key="overview_table", preset=ctx.preset)
+ui.export_all("overview", ctx, ctx.preset, [table])

@@ -4,21 +4,19 @@ import streamlit as st
 
 from dashboard import ui
 from dashboard.browsing import browse_request
-from dashboard.figures.people import people_axis, people_per_image, people_per_image_table
+from dashboard.exports import people
+from dashboard.exports.state import BarLayout
 
 ctx = ui.context()
-f = ctx.filtered
 st.title("People per image")
 c1, c2 = st.columns([2, 1])
-mode = c1.radio("Datasets", ["overlay", "side by side"], horizontal=True, key="ppi_mode")
+layout = c1.radio("Datasets", [b.value for b in BarLayout], horizontal=True, key="ppi_mode",
+                  format_func=lambda v: "side by side" if v == BarLayout.SIDE.value else "overlay")
 log_y = c2.checkbox("log y axis", key="ppi_log")
-what, x_title, denominator = people_axis(f.filters)
-fig = people_per_image(
-    f.images, ctx.series, normalise=ctx.filters.normalise,
-    mode="overlay" if mode == "overlay" else "side", log_y=log_y, styles=ctx.styles,
-    caption=ctx.caption(f"x = {what} per image, up to the largest crowd", denominator), x_title=x_title,
-)
-event = ui.show_figure(fig, "people per image", key="ppi_fig", preset=ctx.preset, on_select=True)
+state = ctx.with_options(people_layout=BarLayout(layout), people_log_y=log_y)
+items = people.exports(state)
+figure, table = items
+event = ui.show(figure, key="ppi_fig", preset=ctx.preset)
 request = browse_request(event, ctx.series)
 if request is not None:
     if st.session_state.get("_ppi_last") != request:
@@ -28,6 +26,5 @@ if request is not None:
         st.switch_page("views/browse.py")
 st.caption("Select a bar (click or box) to open that dataset's images in Browse.")
 with st.expander("Table"):
-    table = people_per_image_table(f.images, ctx.series, normalise=ctx.filters.normalise)
-    ui.show_table(table.reset_index(), "people per image", key="ppi_table", caption=fig.layout.meta["caption"])
-ui.export_all("people", ctx.preset)
+    ui.show(table, key="ppi_table", preset=ctx.preset)
+ui.export_all("people", state, ctx.preset, items)

@@ -144,8 +144,12 @@ def test_export_all_zip_keeps_the_table5_latex_form(two_models):
     import io
     import zipfile
 
+    from dashboard.exports import render
+    from dashboard.exports.items import TableItem
+
     table = table5_table(two_models)
-    data = export.figures_zip([], tables=[("models table5", table, "AP (%) per slice")])
-    tex = zipfile.ZipFile(io.BytesIO(data)).read("models-table5.tex").decode()
+    files = render.render(render.plan([TableItem("models table5", table, "AP (%) per slice")],
+                                      render.RenderOptions(formats=("svg",))))
+    tex = zipfile.ZipFile(io.BytesIO(render.zip_bytes(files))).read("models-table5.tex").decode()
     assert tex == export.table_latex(table, caption="AP (%) per slice", label="tab:models-table5")
     assert r"\textbf{30.0}" in tex and "AP$^S_{Sp}$" in tex

@@ -27,9 +27,10 @@ def test_segm_on_a_dataset_without_segmentation_is_na_not_zero(app_env):
     assert "no segmentation area in this dataset: demo-crowd" in texts(at)
     for chart in charts(at):  # never drawn (as zero bars or a flat line)
         assert {t["name"] for t in chart} == {"demo-sparse"}
-    table = at.dataframe[0].value.set_index("dataset")
-    assert table.loc["demo-crowd", ["small", "medium", "large", "share small"]].isna().all()
-    assert table.loc["demo-sparse", ["small", "medium", "large"]].sum() > 0
+    counts, shares = (at.dataframe[i].value.set_index("dataset") for i in (0, 1))  # size buckets, shares
+    assert counts.loc["demo-crowd", ["small", "medium", "large"]].isna().all()
+    assert shares.loc["demo-crowd", ["small", "medium", "large"]].isna().all()
+    assert counts.loc["demo-sparse", ["small", "medium", "large"]].sum() > 0
     assert "n/a: demo-crowd (no segm area in the annotations)" in texts(at)
 
 

@@ -1,0 +1,22 @@
+"""View name -> its exports function (the names ``--views`` and a spec's ``view`` take)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dashboard.exports import crowding, keypoints, overview, people, scenes, size
+from dashboard.exports.items import ExportItem
+from dashboard.exports.state import ViewState
+
+VIEWS: dict[str, Callable[[ViewState], list[ExportItem]]] = {
+    "overview": overview.exports,
+    "people": people.exports,
+    "size": size.exports,
+    "crowding": crowding.exports,
+    "scenes": scenes.exports,
+    "keypoints": keypoints.exports,
+}
+
+
+def exports(view: str, state: ViewState) -> list[ExportItem]:
+    return VIEWS[view](state)

@@ -1,0 +1,44 @@
+"""Keypoints exports: per-joint labelled and visible rates by size bucket, per dataset
+(splits with different joint lists or visibility conventions get their own figure)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from analysis.aggregate import group_masks
+from dashboard.exports.items import ExportItem, FigureItem, Note, TableItem
+from dashboard.exports.state import ViewState
+from dashboard.figures.keypoints import VisibilityRule, joint_rate_groups, joint_rates_figure, visibility_rule
+from dashboard.loading import keypoint_schema
+
+
+def exports(state: ViewState) -> list[ExportItem]:
+    if state.keypoints is None:
+        raise ValueError("the keypoints view needs a keypoint loader in its ViewState")
+    load = state.keypoints
+    persons = state.filtered.persons
+    masks = group_masks(persons["dataset"], state.datasets)
+    items: list[ExportItem] = []
+    for name in state.datasets:
+        mine = persons[masks[name]]
+        if not len(mine):
+            items.append(Note(f"{state.label(name)}: no persons under the current filters."))
+            continue
+        groups = joint_rate_groups(
+            state.label(name), mine, lambda split, n=name: load(n, split),
+            lambda split, k, n=name: keypoint_schema(state.manifest(n, split).keypoint_schema, k)[0],
+            lambda split, n=name: visibility_rule(state.manifest(n, split).keypoint_schema.name,
+                                                  state.manifest(n, split).definitions.visibility),
+        )
+        one = replace(state, datasets=(name,))  # the caption names this figure's dataset
+        for g in groups:
+            show_visible = g.rule is not VisibilityRule.NOT_VISIBILITY
+            if not show_visible:
+                items.append(Note(f"{g.label}: {g.rule.description}."))
+            fig = joint_rates_figure(g.table, dataset=g.label, show_visible=show_visible, caption=one.caption(
+                f"{len(g.joints)} joints", "labelled: v > 0", g.rule.description))
+            table = g.table if show_visible else g.table.drop(columns="visible")
+            items.append(FigureItem(f"joint rates {g.label}", fig))
+            items.append(TableItem(f"joint rates {g.label}", table, one.caption("labelled: v > 0", g.rule.description),
+                                   shares=("labelled", "visible") if show_visible else ("labelled",)))
+    return items

@@ -1,0 +1,168 @@
+r"""LaTeX text for captions and booktabs tables.
+
+Captions and cells are plain text with a little notation (``32^2``, ``<=``, ``N_b/N_a``,
+``0.53*w*h``, ``|diff|``); here that notation becomes math mode (``$32^{2}$``,
+``$\le$``, ``$N_{b}/N_{a}$``, ``$0.53 \cdot w \cdot h$``) and everything else is
+escaped, so the output compiles with default fonts (a bare ``<`` prints as an
+inverted exclamation mark in OT1).  Tables: integers as integers with ``{,}``
+thousands, shares with 3 decimals or as percentages, NaN as --, never ``-0.00``,
+headers without snake_case.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+_ESCAPES = str.maketrans({
+    "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
+})
+
+_RELATIONS = {"<=": r"\le", ">=": r"\ge", "!=": r"\ne", "==": "=", "<": "<", ">": ">"}
+_NUMBER = r"\d+(?:\.\d+)?"
+#: The notation recognised as math, tried left to right at each position.
+_MATH = re.compile(
+    rf"(?P<power>(?:{_NUMBER}|\b[A-Za-z]+)(?:\^|\*\*)(?P<exp>{_NUMBER}))"
+    r"|(?P<sup2>\w+)²"
+    r"|(?P<product>[\w.]+(?:\*[\w.]+)+)"
+    r"|(?P<ratio>\b[A-Za-z]_[A-Za-z0-9]+(?:/[A-Za-z]_[A-Za-z0-9]+)?\b)"
+    r"|(?P<abs>\|[^|]+\|)"
+    r"|(?P<rel><=|>=|!=|==|<|>)"
+)
+
+
+def _sub(name: str) -> str:
+    base, sub = name.split("_", 1)
+    return f"{base}_{{{sub}}}" if len(sub) == 1 else rf"{base}_{{\mathrm{{{sub}}}}}"
+
+
+def _roman(base: str) -> str:
+    """Units and words upright (px), numbers and one-letter symbols as they are."""
+    return rf"\mathrm{{{base}}}" if len(base) > 1 and base.isalpha() else base
+
+
+def _math(m: re.Match[str]) -> str:
+    if m.group("power"):
+        base = re.split(r"\^|\*\*", m.group("power"))[0]
+        return f"${_roman(base)}^{{{m.group('exp')}}}$"
+    if m.group("sup2"):
+        return f"${_roman(m.group('sup2'))}^{{2}}$"
+    if m.group("product"):
+        return "$" + r" \cdot ".join(m.group("product").split("*")) + "$"
+    if m.group("ratio"):
+        return "$" + "/".join(_sub(p) for p in m.group("ratio").split("/")) + "$"
+    if m.group("abs"):
+        return rf"$|\mathrm{{{m.group('abs')[1:-1].strip()}}}|$"
+    return f"${_RELATIONS[m.group('rel')]}$"
+
+
+def latex_text(text: str) -> str:
+    """``text`` for LaTeX: the notation above in math mode, every special escaped."""
+    out, pos = [], 0
+    for m in _MATH.finditer(text):
+        out.append(text[pos:m.start()].translate(_ESCAPES))
+        out.append(_math(m))
+        pos = m.end()
+    out.append(text[pos:].translate(_ESCAPES))
+    return "".join(out).replace("$$", "")  # adjacent math runs merge
+
+
+def header_text(column: object) -> str:
+    """A readable header: snake_case words separated by spaces."""
+    return latex_text(str(column).replace("_", " "))
+
+
+def _integer(v: object) -> str:
+    return f"{int(v):,}".replace(",", "{,}")
+
+
+def _fixed(v: float, digits: int, suffix: str = "") -> str:
+    text = f"{v:.{digits}f}"
+    if float(text) == 0:
+        text = text.lstrip("-")  # never -0.00
+    return text + suffix
+
+
+def _column_cells(values: pd.Series, *, share: bool, percent: bool, digits: int) -> tuple[list[str], bool]:
+    """Cells of one column and whether it is numeric (right-aligned)."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return [latex_text(str(v)) for v in values], False
+    if pd.api.types.is_integer_dtype(dtype):
+        return ["--" if pd.isna(v) else _integer(v) for v in values], True
+    if pd.api.types.is_float_dtype(dtype):
+        cells = []
+        for v in values.to_numpy(dtype=float):
+            if not math.isfinite(v):
+                cells.append("--")
+            elif share and percent:
+                cells.append(_fixed(100 * v, 1, r"\,\%"))
+            else:
+                cells.append(_fixed(v, 3 if share else digits))
+        return cells, True
+    return ["--" if v is None or (isinstance(v, float) and np.isnan(v)) else latex_text(str(v))
+            for v in values], False
+
+
+def _bold_max(values: pd.Series, cells: list[str]) -> list[str]:
+    """Cells holding the column's largest value (ties included) in bold."""
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(v).any():
+        return cells
+    best = np.nanmax(np.where(np.isfinite(v), v, np.nan))
+    return [rf"\textbf{{{c}}}" if x == best else c for c, x in zip(cells, v, strict=True)]
+
+
+def table_latex(
+    table: pd.DataFrame, *, caption: str = "", label: str = "", digits: int = 2,
+    shares: Sequence[str] = (), percent: bool = False,
+) -> str:
+    """A booktabs ``table`` environment.
+
+    Args:
+        table: the values; integer columns print as integers, float columns with
+            ``digits`` decimals; text left-aligned, numbers right-aligned.
+        caption: plain-text caption (notation to math, specials escaped).
+        label: ``\\label`` key.
+        shares: columns holding shares in [0, 1]: 3 decimals, or with ``percent``
+            as percentages with one decimal (header marked (%)).
+
+    A table may carry hints in ``table.attrs["latex"]`` (as figures carry their caption
+    in ``layout.meta``): ``digits`` (overrides ``digits``), ``bold_max`` (columns whose
+    largest value is set in bold) and ``headers`` (column -> LaTeX header, verbatim,
+    e.g. ``AP$^{S}$``).
+    """
+    hints = table.attrs.get("latex") or {}
+    digits = int(hints.get("digits", digits))
+    verbatim = dict(hints.get("headers") or {})
+    bold = {c for c in hints.get("bold_max") or () if c in table.columns}
+    columns = list(table.columns)
+    cells, numeric = [], []
+    for col in columns:
+        c, n = _column_cells(table[col], share=col in shares, percent=percent, digits=digits)
+        if col in bold:
+            c = _bold_max(table[col], c)
+        cells.append(c)
+        numeric.append(n)
+    headers = [verbatim.get(c) or header_text(c) + (r" (\%)" if percent and c in shares else "") for c in columns]
+    lines = [r"\begin{table}[t]", r"\centering"]
+    if caption:
+        lines.append(rf"\caption{{{latex_text(caption)}}}")
+    if label:
+        lines.append(rf"\label{{{label}}}")
+    lines += [
+        r"\begin{tabular}{" + "".join("r" if n else "l" for n in numeric) + "}",
+        r"\toprule",
+        " & ".join(headers) + r" \\",
+        r"\midrule",
+        *(" & ".join(row) + r" \\" for row in zip(*cells, strict=True)),
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\end{table}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,130 @@
+"""Export items -> file bytes: the one code path behind the dashboard's download
+buttons, its "export all" zip and ``python -m dashboard.export``.
+
+Every figure in every requested format (``<stem>.<fmt>``), every table as CSV and
+LaTeX (``<stem>.csv``, ``<stem>.tex``), and the captions: ``captions.txt`` (one
+``file: caption`` line per figure and table) and ``captions.tex`` (a ``figure``
+environment per figure with its ``\\includegraphics``, ``\\caption`` and ``\\label``).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from dashboard import export
+from dashboard.exports.items import ExportItem, FigureItem, TableItem
+from dashboard.exports.latex import latex_text
+
+#: called with (files done, files in all, the file being written)
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How items become files.
+
+    Attributes:
+        formats: figure formats, from ``export.FORMATS``.
+        preset: ``single`` (3.5 in) or ``double`` (7.16 in) column width.
+        percent: share columns of LaTeX tables as percentages.
+    """
+
+    formats: tuple[str, ...] = export.FORMATS
+    preset: str = "single"
+    percent: bool = False
+
+    def __post_init__(self) -> None:
+        bad = [f for f in self.formats if f not in export.FORMATS]
+        if bad or not self.formats:
+            raise ValueError(f"unknown figure format {', '.join(bad) or '(none)'} "
+                             f"(use {', '.join(export.FORMATS)})")
+        if self.preset not in export.PRESETS:
+            raise ValueError(f"unknown width {self.preset!r} (use {' or '.join(export.PRESETS)})")
+
+
+def table_files(item: TableItem, options: RenderOptions, stem: str | None = None) -> dict[str, bytes]:
+    stem = stem or item.stem
+    table, shares = item.labelled()
+    tex = export.table_latex(table, caption=item.caption, label=f"tab:{stem}", digits=item.digits,
+                             shares=shares, percent=options.percent)
+    return {f"{stem}.csv": export.table_csv(item.table), f"{stem}.tex": tex.encode("utf-8")}
+
+
+def figure_snippet(path: str, caption: str, preset: str) -> str:
+    """A LaTeX figure environment for one exported figure (PDF beside it)."""
+    star = "*" if preset == "double" else ""
+    label = path.rsplit(".", 1)[0].replace("/", "-")
+    return (f"\\begin{{figure{star}}}[t]\n\\centering\n\\includegraphics[width=\\linewidth]{{{path}}}\n"
+            f"\\caption{{{latex_text(caption)}}}\n\\label{{fig:{label}}}\n\\end{{figure{star}}}\n")
+
+
+@dataclass(frozen=True)
+class Named:
+    """An item with the file stem it is written under (a spec may rename it)."""
+
+    item: FigureItem | TableItem
+    folder: str  #: "" or "<view>/"
+    stem: str
+    options: RenderOptions
+
+
+def plan(items: Iterable[ExportItem], options: RenderOptions, folder: str = "") -> list[Named]:
+    return [Named(i, folder, i.stem, options) for i in items if isinstance(i, FigureItem | TableItem)]
+
+
+def count_files(named: Sequence[Named]) -> int:
+    return sum(len(n.options.formats) if isinstance(n.item, FigureItem) else 1 for n in named)
+
+
+def render(named: Sequence[Named], progress: Progress | None = None) -> dict[str, bytes]:
+    """Every file of ``named`` plus ``captions.txt`` / ``captions.tex``, in a stable order.
+
+    Raises ValueError when two items would be written to the same file.
+    """
+    files: dict[str, bytes] = {}
+    captions_txt: list[str] = []
+    captions_tex: list[str] = []
+    total, done = count_files(named), 0
+
+    def put(path: str, data: bytes) -> None:
+        if path in files:
+            raise ValueError(f"two exports write {path}: give one of them another name")
+        files[path] = data
+
+    for n in named:
+        base = f"{n.folder}{n.stem}"
+        if isinstance(n.item, FigureItem):
+            for fmt in n.options.formats:
+                if progress:
+                    progress(done, total, f"{base}.{fmt}")
+                put(f"{base}.{fmt}", export.figure_bytes(n.item.figure, fmt, n.options.preset))
+                done += 1
+            fmt = "pdf" if "pdf" in n.options.formats else n.options.formats[0]
+            captions_txt.append(f"{base}.{fmt}: {n.item.caption}")
+            captions_tex.append(figure_snippet(f"{base}.{fmt}", n.item.caption, n.options.preset))
+        else:
+            if progress:
+                progress(done, total, f"{base}.csv / .tex")
+            for path, data in table_files(n.item, n.options, n.stem).items():
+                put(f"{n.folder}{path}", data)
+            captions_txt.append(f"{base}.tex: {n.item.caption}")
+            done += 1
+    put("captions.txt", ("\n".join(captions_txt) + "\n").encode("utf-8"))
+    put("captions.tex", "\n".join(captions_tex).encode("utf-8"))
+    if progress:
+        progress(total, total, "done")
+    return files
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """The files as one zip (fixed timestamps: the same files give the same zip)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path, data in files.items():
+            info = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return buf.getvalue()

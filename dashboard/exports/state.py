@@ -1,0 +1,184 @@
+"""ViewState: everything a view's figures and tables depend on, built from the global
+controls (the URL's query keys) plus per-view options.  Pure: no streamlit.
+
+The dashboard's per-run ``ui.Context`` is a ViewState (plus the export width) built
+from the sidebar through ``resolve``; ``python -m dashboard.export`` builds one from a
+URL and a spec's options through ``state_from_params``, which uses the same ``resolve``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.definitions import CrowdConvention, CrowdIndexValue
+from analysis.manifest import Manifest
+from dashboard import query
+from dashboard.figures.common import dataset_styles
+from dashboard.filters import Filtered, Filters, apply_filters, present
+from dashboard.loading import Caches
+from dashboard.series import series_order, series_styles, splits_used
+
+#: (dataset, split) -> (N, 3K) keypoints of that split's instance rows.
+KeypointLoader = Callable[[str, str], np.ndarray]
+
+
+class BarLayout(enum.StrEnum):
+    """How several datasets share a histogram's bins."""
+
+    SIDE = "side"  #: bars side by side (the default: reads in print and greyscale)
+    OVERLAY = "overlay"  #: translucent bars drawn over each other (on screen only)
+
+
+class AreaAxis(enum.StrEnum):
+    LOG = "log"  #: log10 of the area in px^2
+    SQRT = "sqrt"  #: sqrt(area) in px
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """Per-view choices that are not global filters (page widgets; a spec's ``options``).
+
+    Attributes:
+        people_layout: people per image: bars side by side or overlaid.
+        people_log_y: people per image: log y axis.
+        area_axis: body-area distribution axis.
+        crowd_convention: CrowdIndex level edges drawn on the histogram.
+        crowd_value: the CrowdIndex the histogram and levels use (computed, or stored in the file).
+        density_low, density_high: sparse|moderate and moderate|dense edges of small
+            persons' N_b/N_a (SmallPose publishes none; 0.1 / 0.8 by default).
+        scene_top_k: categories in the top scene categories figure.
+    """
+
+    people_layout: BarLayout = BarLayout.SIDE
+    people_log_y: bool = False
+    area_axis: AreaAxis = AreaAxis.LOG
+    crowd_convention: CrowdConvention = CrowdConvention.PAPER
+    crowd_value: CrowdIndexValue = CrowdIndexValue.COMPUTED
+    density_low: float = 0.1
+    density_high: float = 0.8
+    scene_top_k: int = 10
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], where: str = "options") -> ViewOptions:
+        """Options from a spec's table; raises ValueError naming a bad key or value."""
+        known = {f.name: f for f in fields(cls)}
+        defaults = cls()
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(f"{where}: unknown option {key!r} (known: {', '.join(known)})")
+            default = getattr(defaults, key)
+            try:
+                if isinstance(default, enum.Enum):
+                    out[key] = type(default)(value)
+                elif isinstance(default, bool):
+                    if not isinstance(value, bool):
+                        raise TypeError
+                    out[key] = value
+                elif isinstance(default, int):
+                    if isinstance(value, bool) or int(value) != value or value < 1:
+                        raise TypeError
+                    out[key] = int(value)
+                else:
+                    if isinstance(value, bool):
+                        raise TypeError
+                    out[key] = float(value)
+            except (TypeError, ValueError):
+                choices = (f" (one of {', '.join(m.value for m in type(default))})"
+                           if isinstance(default, enum.Enum) else "")
+                raise ValueError(f"{where}: option {key} = {value!r} is not a valid "
+                                 f"{type(default).__name__}{choices}") from None
+        return cls(**out)
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """The filtered data, styles and options one view's exports are built from.
+
+    Attributes:
+        caches: every cached split (frames, manifests, dataset identities).
+        filtered: frames after ``filtered.filters`` (the URL's typed state).
+        styles: per series key: colour, pattern, dash and legend label.
+        datasets: selected datasets with rows after filtering, in selection order.
+        series: the figures' series keys (datasets, dataset/splits or sources), in order.
+        options: per-view options.
+        keypoints: loads one split's keypoints (the keypoints view only).
+        root: the cache root (for the commands a note gives).
+    """
+
+    caches: Caches = field(repr=False)
+    filtered: Filtered = field(repr=False)
+    styles: dict[str, dict[str, str]] = field(repr=False)
+    datasets: tuple[str, ...]
+    series: tuple[str, ...]
+    options: ViewOptions = ViewOptions()
+    keypoints: KeypointLoader | None = field(default=None, repr=False, compare=False)
+    root: Path = field(default=Path("data/cache"), repr=False)
+
+    @property
+    def filters(self) -> Filters:
+        return self.filtered.filters
+
+    def dataset_of(self, key: str) -> str:
+        """The dataset a series key belongs to."""
+        return next((d for d in self.datasets if key == d or key.startswith((f"{d}/", f"{d}: "))), key)
+
+    @property
+    def no_area_series(self) -> tuple[str, ...]:
+        """Series whose dataset has no area under the chosen source (shown as n/a, never 0)."""
+        return tuple(k for k in self.series if self.dataset_of(k) in self.filtered.no_area)
+
+    def labelled(self, table: pd.DataFrame, column: str = "dataset") -> pd.DataFrame:
+        """``table`` with series keys in ``column`` replaced by their display labels."""
+        if column not in table.columns:
+            return table
+        return table.assign(**{column: [self.label(str(v)) for v in table[column]]})
+
+    def label(self, name: str) -> str:
+        """A dataset's or series' display name."""
+        return self.styles.get(name, {}).get("label", name)
+
+    def caption(self, *extra: str) -> str:
+        """The definitions a figure used, as one caption line."""
+        parts = [f"datasets: {', '.join(self.label(d) for d in self.datasets)}",
+                 splits_used(self.filtered.images, self.datasets), self.filters.description, *extra]
+        return "; ".join(p for p in parts if p)
+
+    def with_options(self, **changes: Any) -> ViewState:
+        return replace(self, options=replace(self.options, **changes))
+
+    def manifest(self, dataset: str, split: str) -> Manifest:
+        """One split's typed manifest."""
+        return self.caches.manifest(dataset, split)
+
+
+def resolve(
+    caches: Caches, filters: Filters,
+) -> tuple[Filtered, dict[str, dict[str, str]], tuple[str, ...], tuple[str, ...]]:
+    """Apply the filters: the filtered frames, the styles (per dataset and per series),
+    the datasets present and the series keys, in order."""
+    filtered = apply_filters(caches.images, caches.persons, filters)
+    datasets = present(filtered)
+    series = series_order(filtered.images, filters.series, datasets)
+    styles = {**dataset_styles(caches.identities), **series_styles(series, filtered.images, caches.identities)}
+    return filtered, styles, tuple(datasets), tuple(series)
+
+
+def splits_of(caches: Caches) -> list[str]:
+    return sorted({k.split for k in caches.keys})
+
+
+def state_from_params(
+    caches: Caches, params: Mapping[str, object], options: ViewOptions = ViewOptions(),
+    keypoints: KeypointLoader | None = None, root: Path = Path("data/cache"),
+) -> ViewState:
+    """A ViewState from URL query parameters (the dashboard's own parser)."""
+    filtered, styles, datasets, series = resolve(caches, query.parse(params, caches.datasets, splits_of(caches)))
+    return ViewState(caches, filtered, styles, datasets, series, options, keypoints, root)

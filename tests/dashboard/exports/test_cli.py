@@ -1,0 +1,242 @@
+"""``python -m dashboard.export``: files for a URL, the size-bucket CSV against an
+independent pandas computation (demo caches and real annotation files), byte-identical
+reruns, a spec file, and bad input as one line with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO, chromium_or_skip
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("export-cli")]
+
+#: Runs the command in a fresh interpreter and fails if anything imported streamlit.
+_RUN = ("import sys; from dashboard.exports.cli import main; rc = main(sys.argv[1:]); "
+        "assert 'streamlit' not in sys.modules, 'the export path imported streamlit'; sys.exit(rc)")
+
+
+def export(*args: str, cache: Path | None = None) -> subprocess.CompletedProcess:
+    argv = [*args, *(["--cache-dir", str(cache)] if cache else [])]
+    return subprocess.run([sys.executable, "-c", _RUN, *argv], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
+
+
+def expected_buckets(annotation_files: dict[str, Path], sm: float = 32.0, ml: float = 96.0, *,
+                     keypoints_only: bool = False) -> pd.DataFrame:
+    """S/M/L counts of non-crowd person annotations by bbox w*h, straight from the JSON files
+    (``keypoints_only``: those whose stored ``num_keypoints`` is > 0)."""
+    rows = []
+    for name, path in annotation_files.items():
+        raw = json.loads(path.read_text())
+        persons = {c["id"] for c in raw["categories"] if c.get("name") == "person"} or {
+            c["id"] for c in raw["categories"]}
+        anns = pd.DataFrame([a for a in raw["annotations"] if a["category_id"] in persons])
+        anns = anns[~anns["iscrowd"].astype(bool)]
+        if keypoints_only:
+            anns = anns[anns["num_keypoints"] > 0]
+        area = anns["bbox"].map(lambda b: float(b[2]) * float(b[3]))
+        bucket = pd.cut(area, [-np.inf, sm * sm, ml * ml, np.inf], right=False, labels=["small", "medium", "large"])
+        counts = bucket.value_counts().reindex(["small", "medium", "large"], fill_value=0)
+        rows.append({"dataset": name, **{k: int(v) for k, v in counts.items()}})
+    return pd.DataFrame(rows)
+
+
+def expected_from_cache(cache: Path, names: list[str], sm: float = 32.0, ml: float = 96.0) -> pd.DataFrame:
+    """The same from the cached instances.parquet files (pandas only, no project code)."""
+    rows = []
+    for name in names:
+        inst = pd.concat([pd.read_parquet(p) for p in sorted((cache / name).glob("*/instances.parquet"))])
+        inst = inst[~inst["iscrowd"].astype(bool)]
+        area = inst["bbox_w"] * inst["bbox_h"]
+        rows.append({"dataset": name, "small": int((area < sm**2).sum()),
+                     "medium": int(((area >= sm**2) & (area < ml**2)).sum()), "large": int((area >= ml**2).sum())})
+    return pd.DataFrame(rows)
+
+
+def test_demo_export_files_and_size_buckets(demo_cache: Path, tmp_path: Path):
+    chromium_or_skip()
+    out = tmp_path / "out"
+    url = "http://127.0.0.1:8501/size?ds=demo-small,demo-sparse&sm=30&ml=90"
+    r = export("--url", url, "--out", str(out), "--views", "size,people,overview", "--formats", "svg,pdf",
+               "--width", "double", cache=demo_cache)
+    assert r.returncode == 0, r.stderr
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == sorted([
+        "captions.tex", "captions.txt", "overview/overview-comparison.csv", "overview/overview-comparison.tex",
+        "people/people-per-image.csv", "people/people-per-image.pdf", "people/people-per-image.svg",
+        "people/people-per-image.tex",
+        *[f"size/{s}.{e}" for s in ("size-buckets", "body-area-distribution", "relative-size") for e in ("pdf", "svg")],
+        *[f"size/{s}.{e}" for s in ("size-buckets", "size-bucket-shares", "body-area-distribution")
+          for e in ("csv", "tex")],
+    ])
+    csv = pd.read_csv(out / "size" / "size-buckets.csv")
+    assert list(csv.columns) == ["dataset", "small", "medium", "large"]
+    assert all(pd.api.types.is_integer_dtype(csv[c]) for c in ("small", "medium", "large"))
+    want = expected_from_cache(demo_cache, ["demo-small", "demo-sparse"], 30, 90)
+    pd.testing.assert_frame_equal(csv, want, check_dtype=False)
+    # the Figure 8b histogram's bins hold every person with an area, as integers
+    area = pd.read_csv(out / "size" / "body-area-distribution.csv")
+    assert list(area.columns) == ["left", "right", "demo-small", "demo-sparse"]
+    for name in ("demo-small", "demo-sparse"):
+        assert pd.api.types.is_integer_dtype(area[name])
+        assert area[name].sum() == want.set_index("dataset").loc[name].sum()
+    # every figure has a caption line naming its definitions; nothing else is in the image
+    captions = (out / "captions.txt").read_text().splitlines()
+    assert any(line.startswith("size/size-buckets.pdf: datasets: demo-small, demo-sparse") and "30^2" in line
+               for line in captions)
+    tex = (out / "size" / "size-buckets.tex").read_text()
+    assert r"$30^{2}$" in tex and "30^2" not in tex and r"\textasciicircum" not in tex
+    for pdf in out.rglob("*.pdf"):
+        assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size < 200_000, pdf
+
+
+def test_same_caches_and_arguments_give_identical_files(demo_cache: Path, tmp_path: Path):
+    chromium_or_skip()
+    runs = []
+    for n in (1, 2):
+        out = tmp_path / f"run{n}"
+        r = export("--url", "ds=demo-crowd,demo-small&norm=share", "--out", str(out), "--formats", "svg",
+                   cache=demo_cache)
+        assert r.returncode == 0, r.stderr
+        runs.append({str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+    assert runs[0].keys() == runs[1].keys()
+    kinds = {Path(k).suffix for k in runs[0]}
+    assert {".csv", ".tex", ".svg", ".txt"} <= kinds
+    different = [k for k in runs[0] if runs[0][k] != runs[1][k]]
+    assert not different
+    assert len([k for k in runs[0] if k.endswith(".svg")]) >= 10  # every view's figures are there
+
+
+def test_real_annotations_size_buckets(fixtures_dir: Path, tmp_path: Path):
+    chromium_or_skip()
+    cache = tmp_path / "cache"
+    sources = {
+        "coco": fixtures_dir / "coco-mini" / "annotations" / "person_keypoints_val2017.json",
+        "crowdpose": fixtures_dir / "xtcocoapi" / "example_crowdpose_val.json",
+    }
+    for name, path in sources.items():
+        subprocess.run([sys.executable, "-m", "analysis", "build", "--name", name, "--split", "val",
+                        "--annotations", str(path), "--cache-dir", str(cache)],
+                       cwd=REPO, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    out = tmp_path / "out"
+    r = export("--url", "ds=coco,crowdpose&persons=all", "--out", str(out), "--views", "size,crowding",
+               "--formats", "svg", cache=cache)
+    assert r.returncode == 0, r.stderr
+    csv = pd.read_csv(out / "size" / "size-buckets.csv")
+    pd.testing.assert_frame_equal(csv, expected_buckets(sources), check_dtype=False)
+    assert csv["small"].sum() + csv["medium"].sum() + csv["large"].sum() > 100
+    # the default population (persons=keypoints: stored num_keypoints > 0), as the SmallPose paper counts
+    out_kp = tmp_path / "out-keypoints"
+    r = export("--url", "ds=coco,crowdpose", "--out", str(out_kp), "--views", "size", "--formats", "svg", cache=cache)
+    assert r.returncode == 0, r.stderr
+    keypoints = pd.read_csv(out_kp / "size" / "size-buckets.csv")
+    pd.testing.assert_frame_equal(keypoints, expected_buckets(sources, keypoints_only=True), check_dtype=False)
+    assert (keypoints[["small", "medium", "large"]].to_numpy() <= csv[["small", "medium", "large"]].to_numpy()).all()
+    assert not keypoints.equals(csv)  # COCO's persons without keypoints are left out
+    # CrowdPose ships crowdIndex: the agreement table is exported with integer counts
+    agree = (out / "crowding" / "crowdindex-agreement.tex").read_text()
+    row = next(line for line in agree.splitlines() if line.startswith("crowdpose & "))
+    cells = row.removesuffix(r" \\").split(" & ")
+    stored = json.loads(sources["crowdpose"].read_text())["images"]
+    assert cells[1] == str(sum("crowdIndex" in i for i in stored))  # an integer, never 4.00
+    assert cells[2].isdigit()
+
+
+def test_spec_file(demo_cache: Path, tmp_path: Path):
+    chromium_or_skip()
+    spec = tmp_path / "paper.toml"
+    spec.write_text(f'''
+url = "ds=demo-sparse,demo-small"
+formats = ["svg"]
+cache_dir = "{demo_cache}"
+
+[[export]]
+view = "size"
+items = ["size-buckets"]
+name = "fig8a"
+width = "double"
+
+[[export]]
+view = "size"
+items = ["body-area-distribution"]
+url = "ds=demo-small&area=crowdpose"
+options = {{ area_axis = "sqrt" }}
+
+[[export]]
+view = "people"
+percent = true
+options = {{ people_log_y = true }}
+''')
+    out = tmp_path / "figs"
+    r = export("--spec", str(spec), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == ["captions.tex", "captions.txt", "people/people-per-image.csv", "people/people-per-image.svg",
+                     "people/people-per-image.tex", "size/body-area-distribution.csv",
+                     "size/body-area-distribution.svg", "size/body-area-distribution.tex", "size/fig8a.csv",
+                     "size/fig8a.svg", "size/fig8a.tex"]
+    captions = (out / "captions.txt").read_text()
+    line = next(x for x in captions.splitlines() if x.startswith("size/body-area-distribution.svg: "))
+    assert line.startswith("size/body-area-distribution.svg: datasets: demo-small;") and "0.53*w*h" in line
+    assert r"\begin{figure*}" in (out / "captions.tex").read_text()  # the double-width entry
+    sqrt_svg = (out / "size" / "body-area-distribution.svg").read_text()
+    assert "sqrt(body area)" in sqrt_svg
+    counts = pd.read_csv(out / "size" / "fig8a.csv")
+    assert list(counts["dataset"]) == ["demo-sparse", "demo-small"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--url", "ds=nope", "--views", "size"], "dataset nope not in the caches"),
+    (["--url", "ds=demo-small&colour=red"], "unknown query key 'colour'"),
+    (["--url", "ds=demo-small&bucket=huge"], "bucket='huge' is not one of"),
+    (["--url", "ds=demo-small&sm=100&ml=50"], "edges must satisfy sm < ml"),
+    (["--url", "ftp://host/x?ds=demo-small"], "not an http(s) URL"),
+    (["--url", "ds=demo-small", "--views", "people,nope"], "unknown view nope"),
+    (["--url", "ds=demo-small", "--views", "browse"], "browse shows images and exports nothing"),
+    (["--url", "ds=demo-small", "--formats", "gif"], "unknown format gif"),
+    (["--url", "ds=demo-small", "--width", "triple"], "invalid choice: 'triple'"),
+    (["--views", "size"], "give --url URL (or --spec FILE.toml)"),
+    (["--spec", "SPEC:[[export]]\nview = 'size'", "--views", "people"], "--views with --spec"),
+    (["--spec", "SPEC:[[export]]\nview = 'size'\nitems = ['nope']"], "view size has no item nope"),
+    (["--spec", "SPEC:[[export]]\nview = 'size'\ncolour = 1"], "export 1: unknown key colour"),
+    (["--spec", "SPEC:[[export]\nview = 'size'"], "not valid TOML"),
+    (["--spec", "SPEC:url = 'ds=demo-small'"], "needs at least one [[export]] table"),
+    (["--spec", "SPEC:[[export]]\nview = 'size'\noptions = { area_axis = 'cubic' }"], "area_axis = 'cubic'"),
+])
+def test_bad_input_is_one_line_and_exit_2(demo_cache: Path, tmp_path: Path, args, message):
+    if args[0] == "--spec":
+        spec = tmp_path / "bad.toml"
+        spec.write_text(args[1].removeprefix("SPEC:"))
+        args = ["--spec", str(spec), *args[2:]]
+    out = tmp_path / "out"
+    r = export(*args, "--out", str(out), cache=demo_cache)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()  # nothing written
+
+
+def test_readme_spec_example_is_valid(tmp_path: Path):
+    """The spec documented in the README parses into the exports it describes."""
+    from dashboard.exports.cli import plan_from_spec
+    from dashboard.exports.state import AreaAxis
+
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("**Spec file**", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    spec = tmp_path / "paper.toml"
+    spec.write_text(block)
+    plan = plan_from_spec(spec, None, None)
+    assert plan.out == tmp_path / "figures" and plan.cache_dir == tmp_path / "../data/cache"
+    assert [(j.view, j.items, j.name) for j in plan.jobs] == [
+        ("size", ("size-buckets",), "fig8a"), ("size", ("body-area-distribution",), None), ("crowding", None, None)]
+    assert plan.jobs[0].params == {"ds": "crowdpose,coco", "persons": "keypoints"}
+    assert plan.jobs[1].render.preset == "double" and plan.jobs[1].options.area_axis is AreaAxis.SQRT
+    assert plan.jobs[2].options.crowd_convention.value == "eval-code"
+    assert all(j.render.formats == ("pdf",) for j in plan.jobs)

@@ -1,0 +1,54 @@
+"""LaTeX captions and tables: notation in math mode, specials escaped, integers as
+integers, shares as decimals or percentages, no -0.00, readable headers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.exports.latex import header_text, latex_text, table_latex
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("small < 32^2 <= medium < 96^2 <= large",
+     r"small $<$ $32^{2}$ $\le$ medium $<$ $96^{2}$ $\le$ large"),
+    ("bbox area w*h", r"bbox area $w \cdot h$"),
+    ("CrowdPose area 0.53*w*h", r"CrowdPose area $0.53 \cdot w \cdot h$"),
+    ("person density (N_b/N_a): sparse < 0.1", r"person density ($N_{b}/N_{a}$): sparse $<$ 0.1"),
+    ("body area (px², log axis)", r"body area ($\mathrm{px}^{2}$, log axis)"),
+    ("indoor: p_indoor >= 0.5 (IO_places365.txt)",
+     r"indoor: $p_{\mathrm{indoor}}$ $\ge$ 0.5 (IO\_places365.txt)"),
+    ("max |diff|", r"max $|\mathrm{diff}|$"),
+    ("visible: v == 2", "visible: v $=$ 2"),
+    ("50% of a&b, #1, {x}, ~, \\", r"50\% of a\&b, \#1, \{x\}, \textasciitilde{}, \textbackslash{}"),
+    ("stray ^ caret", r"stray \textasciicircum{} caret"),
+])
+def test_caption_notation_goes_to_math_mode(text, want):
+    assert latex_text(text) == want
+
+
+def test_headers_are_words():
+    assert header_text("persons_per_image") == "persons per image"
+    assert header_text("max |diff|") == r"max $|\mathrm{diff}|$"
+
+
+def test_table_formats():
+    table = pd.DataFrame({
+        "dataset": ["coco_2017", "a&b"],
+        "small": np.array([789, 1234567], dtype=np.int64),
+        "share_small": [0.12345, -0.0000001],
+        "mean_x": [-0.001, np.nan],
+    })
+    tex = table_latex(table, caption="small < 32^2", label="tab:t", shares=("share_small",))
+    lines = tex.splitlines()
+    assert lines[:4] == [r"\begin{table}[t]", r"\centering", r"\caption{small $<$ $32^{2}$}", r"\label{tab:t}"]
+    assert r"\begin{tabular}{lrrr}" in lines
+    assert r"dataset & small & share small & mean x \\" in lines
+    assert r"coco\_2017 & 789 & 0.123 & 0.00 \\" in lines  # integers as integers; -0.001 -> 0.00
+    assert r"a\&b & 1{,}234{,}567 & 0.000 & -- \\" in lines  # never -0.000; NaN as --
+    pct = table_latex(table, shares=("share_small",), percent=True).splitlines()
+    assert r"dataset & small & share small (\%) & mean x \\" in pct
+    assert r"coco\_2017 & 789 & 12.3\,\% & 0.00 \\" in pct
+    assert r"a\&b & 1{,}234{,}567 & 0.0\,\% & -- \\" in pct
+    assert lines[-3:] == [r"\bottomrule", r"\end{tabular}", r"\end{table}"]

@@ -1,0 +1,111 @@
+"""Every exported figure, at both paper widths, rendered in Chromium and measured: no
+title or caption inside the image, nothing clipped, and legend, axis titles, tick
+labels, annotations and colorbars never overlap (``layout_probe.problems``)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import chromium_or_skip
+
+from analysis.cache import CacheKey
+from dashboard import export
+from dashboard.exports import catalog
+from dashboard.exports.items import FigureItem
+from dashboard.exports.state import AreaAxis, ViewOptions, state_from_params
+from dashboard.loading import load_caches, load_keypoints
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from layout_probe import PLOTLY_JS, measure, problems
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+#: (query, options): the default view, the bucket filter with shares, and the other axes.
+VARIANTS = [
+    ({}, ViewOptions()),
+    ({"bucket": "small", "norm": "share"}, ViewOptions(people_log_y=True, area_axis=AreaAxis.SQRT)),
+]
+
+
+@pytest.fixture(scope="module")
+def page():
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True)
+        pg = browser.new_page()
+        pg.set_content("<html><body style='margin:0'></body></html>")
+        pg.add_script_tag(path=str(PLOTLY_JS))
+        yield pg
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def exported_figures(demo_cache: Path) -> list[tuple[str, FigureItem]]:
+    caches = load_caches(demo_cache)
+    keypoints = functools.cache(lambda d, s: load_keypoints(demo_cache, CacheKey(d, s)))
+    out = []
+    for params, options in VARIANTS:
+        state = state_from_params(caches, params, options, keypoints)
+        for view in catalog.VIEWS:
+            out += [(f"{view}/{i.stem} {params}", i) for i in catalog.exports(view, state)
+                    if isinstance(i, FigureItem)]
+    return out
+
+
+@pytest.mark.parametrize("preset", list(export.PRESETS))
+def test_every_exported_figure_is_clean(page, exported_figures, preset):
+    views = {name.split("/")[0] for name, _ in exported_figures}
+    assert views == set(catalog.VIEWS) - {"overview"}  # every view with figures is covered
+    failures = []
+    for name, item in exported_figures:
+        paper = export.paper_figure(item.figure, preset)
+        layout = measure(page, paper)
+        p = export.PRESETS[preset]
+        assert (layout.width, layout.height) == (p.width_px, p.height_px)
+        assert not [b for b in layout.of("title") if b.text.strip()], f"{name}: title drawn"
+        assert item.caption and not [b for b in layout.of("annotation") if item.caption[:30] in b.text], \
+            f"{name}: caption drawn inside the image"
+        assert layout.of("axis title") or name.startswith("keypoints"), f"{name}: no axis title measured"
+        failures += [f"{name} [{preset}]: {problem}" for problem in problems(layout)]
+    assert not failures, "\n".join(failures)
+
+
+def test_probe_catches_the_old_caption_over_the_axis_title(page, exported_figures):
+    """The check can fail: the earlier theme's caption line (an annotation 28 px under
+    the plot) lands on the x-axis title, and a legend moved into the plot is caught."""
+    item = next(i for n, i in exported_figures if n.startswith("size/size-buckets"))
+    paper = export.paper_figure(item.figure, "single")
+    paper.add_annotation(text=item.caption[:60], xref="paper", yref="paper", x=0, y=0, xanchor="left",
+                         yanchor="top", yshift=-28, showarrow=False)
+    found = problems(measure(page, paper))
+    assert any("annotation" in f and "axis title" in f for f in found), found
+    paper = export.paper_figure(item.figure, "single")
+    paper.update_layout(legend={"y": 0.5, "yanchor": "middle"})
+    assert "legend overlaps a plot area" in problems(measure(page, paper))
+
+
+@pytest.mark.parametrize("preset", list(export.PRESETS))
+def test_many_datasets_legend_wraps_without_overlap(page, preset):
+    """Seven long dataset names: the legend wraps into rows and pushes the plot down."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.definitions import SizeEdges
+    from dashboard.figures.people import people_per_image
+    from dashboard.figures.size import area_distribution
+
+    names = ["crowdpose-val", "coco-val2017", "smallpose-test", "ochuman", "posetrack18-val", "aic-train",
+             "humanart"]
+    rng = np.random.default_rng(0)
+    images = pd.DataFrame({"dataset": np.repeat(names, 50), "n_sel": rng.integers(0, 20, 50 * len(names))})
+    persons = pd.DataFrame({"dataset": np.repeat(names, 50), "area": rng.uniform(10, 1e6, 50 * len(names))})
+    for fig in (people_per_image(images, names, caption="c"),
+                area_distribution(persons, names, edges=SizeEdges(), caption="c")):
+        layout = measure(page, export.paper_figure(fig, preset))
+        assert len(layout.of("legend")) == 1
+        assert not problems(layout)
