@@ -147,6 +147,7 @@ def _labelled_joints_of_others_inside(
             member_labelled[other_pos]
             & (jx >= tb[:, 0:1]) & (jx <= tb[:, 2:3]) & (jy >= tb[:, 1:2]) & (jy <= tb[:, 3:4])
         )
-        n_inside[members] += np.bincount(target_pos, weights=inside.sum(axis=1), minlength=len(members)).astype(np.int64)
+        per_target = np.bincount(target_pos, weights=inside.sum(axis=1), minlength=len(members))
+        n_inside[members] += per_target.astype(np.int64)
         start = stop
     return n_inside

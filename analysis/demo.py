@@ -280,7 +280,8 @@ def _scene(rng: np.random.Generator, width: int, height: int) -> Image.Image:
     draw = ImageDraw.Draw(canvas)
     for _ in range(int(rng.integers(0, 5))):
         x0, y0 = rng.uniform(0, width), rng.uniform(0, horizon)
-        draw.rectangle([x0, y0, x0 + rng.uniform(20, 120), horizon], fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        draw.rectangle([x0, y0, x0 + rng.uniform(20, 120), horizon], fill=colour)
     return canvas
 
 

@@ -10,8 +10,8 @@ import msgspec
 
 from analysis import cache
 from analysis.build import BUILT_TABLES, code_version, is_up_to_date
-from analysis.manifest import Manifest, ManifestError, StaleCacheError, read_manifest, rebuild_command, table_problems
 from analysis.definitions import INFO_POPULATIONS, SizeEdges
+from analysis.manifest import Manifest, ManifestError, StaleCacheError, read_manifest, rebuild_command, table_problems
 from analysis.population import cached_population_counts
 from analysis.registry import load_registry
 

@@ -17,11 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-
-import msgspec
 
 from analysis import cache
 from analysis.build import code_version

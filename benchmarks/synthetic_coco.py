@@ -121,7 +121,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def _persons_per_image(rng: np.random.Generator, n_images: int, n_persons: int) -> np.ndarray:
     """Skewed counts: ~5% empty, most 1-3, a long tail capped at 30, summing to n_persons."""
-    n_empty = int(round(EMPTY_IMAGE_FRACTION * n_images))
+    n_empty = round(EMPTY_IMAGE_FRACTION * n_images)
     if n_persons < n_images - n_empty:  # too few persons to fill every non-empty image
         n_empty = n_images - n_persons
     n_full = n_images - n_empty
@@ -200,7 +200,7 @@ def write_synthetic_coco(
     k_of = counts[img_of]  # persons in that annotation's image
 
     # ---- crowd regions (~1%, only in images with >= 4 annotations when possible) ----
-    n_crowd = int(round(CROWD_FRACTION * n_ann))
+    n_crowd = round(CROWD_FRACTION * n_ann)
     eligible = np.flatnonzero(k_of >= 4)
     if len(eligible) < n_crowd:
         eligible = np.arange(n_ann)
@@ -357,8 +357,8 @@ def write_synthetic_coco(
             "id": img_id_l[j],
         })
 
-    names = COCO_KEYPOINTS if J == len(COCO_KEYPOINTS) else [f"joint_{j}" for j in range(J)]
-    skeleton = COCO_SKELETON if J == len(COCO_KEYPOINTS) else [[j, j + 1] for j in range(1, J)]
+    names = COCO_KEYPOINTS if len(COCO_KEYPOINTS) == J else [f"joint_{j}" for j in range(J)]
+    skeleton = COCO_SKELETON if len(COCO_KEYPOINTS) == J else [[j, j + 1] for j in range(1, J)]
     doc = {
         "info": {
             "description": "PoseAtlas synthetic COCO-like person keypoints (benchmark)",

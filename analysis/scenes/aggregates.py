@@ -189,7 +189,7 @@ def scene_aggregates(
     entropy_base: float | None = None,
     ddof: int = 0,
     indoor_threshold: float = INDOOR_THRESHOLD,
-    to_base: float | None | str = "same",
+    to_base: float | str | None = "same",
 ) -> SceneAggregates:
     """All dataset-level scene figures of one scenes.parquet DataFrame.
 

@@ -140,7 +140,7 @@ class SceneImages(Dataset):
             return image_id, load_image_tensor(path), ""
         except ImageSkipped as exc:
             return image_id, None, exc.reason
-        except Exception as exc:  # noqa: BLE001 - one bad image must not stop the run
+        except Exception as exc:
             return image_id, None, f"unreadable image ({type(exc).__name__}: {exc})"
 
 

@@ -28,7 +28,7 @@ from analysis.scenes.pipeline import CROP, BatchResult, ImageSkipped, batch_resu
 def _import_ray() -> Any:
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError as exc:
         raise PoseAtlasError(
             "--backend ray needs Ray: pip install -r requirements-cluster.txt"
@@ -46,7 +46,7 @@ def decode_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             pixels[i] = load_image_tensor(str(path)).numpy()
         except ImageSkipped as exc:
             reasons[i] = exc.reason
-        except Exception as exc:  # noqa: BLE001 - one bad image must not stop the run
+        except Exception as exc:
             reasons[i] = f"unreadable image ({type(exc).__name__}: {exc})"
     return {"image_id": np.asarray(batch["image_id"]), "pixels": pixels, "reason": reasons}
 
@@ -117,7 +117,7 @@ def iter_ray_results(
     if not ray.is_initialized():
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        except Exception as exc:  # noqa: BLE001 - ConnectionError and friends
+        except Exception as exc:
             raise PoseAtlasError(f"cannot connect to the Ray cluster at {address or 'auto'}: {exc}") from exc
         started_here = True
     try:

@@ -255,7 +255,17 @@ def agreement_figure(
 
 
 __all__ = [
-    "LEVEL_COLORS", "agreement_figure", "agreement_table", "crowd_index_hist",
-    "crowd_index_table", "crowd_levels", "crowd_levels_both_table", "crowd_levels_table", "density_levels_figure",
-    "density_coverage", "density_notes", "density_table", "level_table",
+    "LEVEL_COLORS",
+    "agreement_figure",
+    "agreement_table",
+    "crowd_index_hist",
+    "crowd_index_table",
+    "crowd_levels",
+    "crowd_levels_both_table",
+    "crowd_levels_table",
+    "density_coverage",
+    "density_levels_figure",
+    "density_notes",
+    "density_table",
+    "level_table",
 ]

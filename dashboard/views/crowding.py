@@ -24,12 +24,11 @@ event = ui.show(index[0], key="crowd_hist", preset=ctx.preset)
 with st.expander("Table"):
     ui.show(index[1], key="crowd_hist_t", preset=ctx.preset)
 request = browse_request(event, ctx.series, pad=CI_BIN / 2)
-if request is not None:
-    if st.session_state.get("_ci_last") != request:
-        st.session_state["_ci_last"] = request
-        st.session_state["browse_series"] = list(request.series)
-        st.session_state["browse_ci"] = (max(0.0, request.span[0]), request.span[1])
-        st.switch_page("views/browse.py")
+if request is not None and st.session_state.get("_ci_last") != request:
+    st.session_state["_ci_last"] = request
+    st.session_state["browse_series"] = list(request.series)
+    st.session_state["browse_ci"] = (max(0.0, request.span[0]), request.span[1])
+    st.switch_page("views/browse.py")
 
 levels = crowding.levels_items(state)
 ui.show_all(levels, key="crowd_levels", preset=ctx.preset)

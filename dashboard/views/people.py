@@ -18,12 +18,11 @@ items = people.exports(state)
 figure, table = items
 event = ui.show(figure, key="ppi_fig", preset=ctx.preset)
 request = browse_request(event, ctx.series)
-if request is not None:
-    if st.session_state.get("_ppi_last") != request:
-        st.session_state["_ppi_last"] = request
-        st.session_state["browse_series"] = list(request.series)
-        st.session_state["browse_persons"] = (int(request.span[0]), int(request.span[1]))
-        st.switch_page("views/browse.py")
+if request is not None and st.session_state.get("_ppi_last") != request:
+    st.session_state["_ppi_last"] = request
+    st.session_state["browse_series"] = list(request.series)
+    st.session_state["browse_persons"] = (int(request.span[0]), int(request.span[1]))
+    st.switch_page("views/browse.py")
 st.caption("Select a bar (click or box) to open that dataset's images in Browse.")
 with st.expander("Table"):
     ui.show(table, key="ppi_table", preset=ctx.preset)

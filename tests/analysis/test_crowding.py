@@ -18,7 +18,7 @@ def person(box, joints, n_joints=4, num_keypoints=None, iscrowd=False):
     for j, (x, y) in enumerate(joints):
         kp[j] = (x, y, 2)
     stored = len(joints) if num_keypoints is None else num_keypoints
-    return dict(box=box, kp=kp, num_keypoints=stored, iscrowd=iscrowd)
+    return {"box": box, "kp": kp, "num_keypoints": stored, "iscrowd": iscrowd}
 
 
 def run(images: list[list[dict]]):

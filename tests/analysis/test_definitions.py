@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from analysis.definitions import (
-    AreaSource, CrowdConvention, SizeEdges, density_levels, person_area, size_bucket_codes,
+    AreaSource,
+    CrowdConvention,
+    SizeEdges,
+    density_levels,
+    person_area,
+    size_bucket_codes,
     size_bucket_labels,
 )
 

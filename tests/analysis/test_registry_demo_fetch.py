@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-import re
 import hashlib
 import http.server
 import io
+import re
 import threading
 import zipfile
 from pathlib import Path

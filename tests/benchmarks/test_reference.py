@@ -122,7 +122,7 @@ def test_stored_num_keypoints_decides_who_is_a_reference_person():
     # CrowdPose-like: the stored count (body joints only) differs from the labelled one.
     five = [(10, 10, 2), (11, 11, 2), (12, 12, 2), (13, 13, 1), (14, 14, 2)]
     stored_3 = person(1, [0, 0, 100, 100], five, num_keypoints=3)  # 5 labelled
-    stored_4 = person(2, [0, 0, 100, 100], FOUR[:2] + [(60, 60, 2)], num_keypoints=4)
+    stored_4 = person(2, [0, 0, 100, 100], [*FOUR[:2], (60, 60, 2)], num_keypoints=4)
     images, inst = tables([stored_3, stored_4])
     # Only ann 2 is a reference: N_a = 3 (labelled, not the stored 4), N_b = 5.
     assert inst.loc[2, "n_labelled"] == 3
@@ -179,5 +179,5 @@ def test_reproduces_crowdposes_shipped_crowd_index(fixtures_dir, relative):
     images, _ = reference_tables(fixtures_dir / relative)
     assert len(images) > 0
     assert images["crowd_index_stored"].notna().all()
-    for ours, stored in zip(images["crowd_index"], images["crowd_index_stored"]):
+    for ours, stored in zip(images["crowd_index"], images["crowd_index_stored"], strict=False):
         assert round(ours, 2) == pytest.approx(stored, abs=1e-9), (ours, stored)

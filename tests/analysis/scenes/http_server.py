@@ -26,7 +26,7 @@ def _handler(b: Behaviour) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args) -> None:  # quiet
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             rng = self.headers.get("Range")
             b.requests.append((self.path, rng))
             data = b.files.get(self.path.lstrip("/"))

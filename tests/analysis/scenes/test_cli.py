@@ -46,7 +46,8 @@ def test_scenes_flags_parse() -> None:
         weights=Path("w.pth"), arch="resnet50", device="cpu", batch_size=8, workers=0,
         backend="ray", address="auto", entropy_base=2.0, force=True,
     )
-    assert options_from_args(_parser().parse_args(["scenes", "--name", "a", "--split", "b", "--entropy-base", "e"])).entropy_base is None
+    args = _parser().parse_args(["scenes", "--name", "a", "--split", "b", "--entropy-base", "e"])
+    assert options_from_args(args).entropy_base is None
     with pytest.raises(SystemExit):
         _parser().parse_args(["scenes", "--name", "a", "--split", "b", "--entropy-base", "1"])
     with pytest.raises(SystemExit):
@@ -58,7 +59,8 @@ def test_fetch_places365_then_scenes(tmp_path: Path, models_dir: Path, capsys) -
     b = Behaviour(files)
     target = tmp_path / "models"
     with serve(b) as url:
-        args = _parser().parse_args(["fetch", "places365", "--models-dir", str(target), "--base-url", url, "--no-progress"])
+        args = _parser().parse_args(
+            ["fetch", "places365", "--models-dir", str(target), "--base-url", url, "--no-progress"])
         assert run_fetch_places365(args) == 0
         n_requests = len(b.requests)
         assert run_fetch_places365(args) == 0  # already there: nothing downloaded again
@@ -79,7 +81,8 @@ def test_fetch_places365_then_scenes(tmp_path: Path, models_dir: Path, capsys) -
 
 def test_fetch_unknown_file_is_a_clear_error(tmp_path: Path) -> None:
     with serve(Behaviour({})) as url:
-        args = _parser().parse_args(["fetch", "places365", "--models-dir", str(tmp_path), "--base-url", url, "--no-progress"])
+        args = _parser().parse_args(
+            ["fetch", "places365", "--models-dir", str(tmp_path), "--base-url", url, "--no-progress"])
         with pytest.raises(PoseAtlasError, match="resnet18_places365.pth.tar failed: HTTP 404"):
             run_fetch_places365(args)
 

@@ -28,7 +28,7 @@ def test_ray_backend_equals_local(tmp_path: Path, models_dir: Path) -> None:
     images["broken.jpg"] = b"not an image"
     local_dir = make_cache(tmp_path / "local", images)
     ray_dir = make_cache(tmp_path / "ray", images)
-    base = dict(models_dir=models_dir, batch_size=2, workers=0, progress=False)
+    base = {"models_dir": models_dir, "batch_size": 2, "workers": 0, "progress": False}
     local = pd.read_parquet(compute_scenes(local_dir, SceneOptions(**base)))
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -15,9 +15,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from analysis.cache import SCENES_SCHEMA
 from analysis.errors import PoseAtlasError
 from analysis.scenes import runner
-from analysis.cache import SCENES_SCHEMA
 from analysis.scenes.runner import PARTIAL_DIR, SceneOptions, compute_scenes
 
 from .conftest import ROOT, jpeg_bytes
@@ -30,7 +30,7 @@ def _images(n: int = N) -> dict[str, bytes]:
 
 
 def _opts(models_dir: Path, **kw) -> SceneOptions:
-    base = dict(models_dir=models_dir, workers=0, batch_size=2, progress=False)
+    base = {"models_dir": models_dir, "workers": 0, "batch_size": 2, "progress": False}
     base.update(kw)
     return SceneOptions(**base)
 
