@@ -156,7 +156,9 @@ def is_up_to_date(manifest: Manifest | None, spec: DatasetSpec, split_dir: Path 
     return recorded.sha256 == file_sha256(spec.annotations)
 
 
-def build_split(spec: DatasetSpec, cache_root: Path, *, force: bool = False, progress: bool = True, synthetic: bool = False) -> BuildResult:
+def build_split(
+    spec: DatasetSpec, cache_root: Path, *, force: bool = False, progress: bool = True, synthetic: bool = False,
+) -> BuildResult:
     """Build (or confirm up to date) the cache of one split.
 
     Raises:
@@ -237,7 +239,7 @@ def _build(
         identity=msgspec.convert(spec.identity.to_json(), IdentityRecord),
         schema_version=cache.SCHEMA_VERSION,
         code_version=code_version(),
-        built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         options=msgspec.convert(spec.options_fingerprint(), BuildOptions),
         inputs=Inputs(annotations=fingerprint, images=image_check),
         keypoint_schema=msgspec.convert(dataset.schema.to_json(), KeypointSchemaRecord),
@@ -311,7 +313,8 @@ def check_image_files(image_root: Path | None, file_names: list[str]) -> ImageCh
     # the rule Browse and scenes use: symlinks leaving the folder do not count as present
     present = present_files(root) if root.is_dir() else set()
     names = np.asarray(file_names, dtype=object)
-    missing_mask = ~np.isin(names, np.fromiter(present, dtype=object, count=len(present))) if len(names) else np.zeros(0, bool)
+    present_names = np.fromiter(present, dtype=object, count=len(present))
+    missing_mask = ~np.isin(names, present_names) if len(names) else np.zeros(0, bool)
     missing = names[missing_mask]
     return ImageCheck(
         path=str(root),

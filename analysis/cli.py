@@ -13,11 +13,9 @@ from pathlib import Path
 from analysis import cache
 from analysis.coco_json import annotation_file_problem
 from analysis.errors import EXIT_USER_ERROR, PoseAtlasError, run_reporting_errors
-from analysis.image_paths import check_image_root
-
-
 from analysis.evaluation import cli as evaluation_cli  # light: pandas and numpy load only when it runs
 from analysis.identity import DatasetIdentity
+from analysis.image_paths import check_image_root
 from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
 from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
 
@@ -46,11 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     look.add_argument("--order", type=int, help="position among datasets (ascending)")
     look.add_argument("--paper-name", help="key of the SmallPose paper's reported values: COCO, CrowdPose or SmallPose")
     build.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
-    build.add_argument("--only", action="append", default=[], metavar="NAME[/SPLIT]", help="registered builds only for these")
+    build.add_argument("--only", action="append", default=[], metavar="NAME[/SPLIT]",
+                       help="registered builds only for these")
     build.add_argument("--force", action="store_true", help="rebuild even when inputs are unchanged")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.set_defaults(run=_run_build)
-    scenes = build.add_argument_group("scenes", "with --scenes: Places365 scene entropy of every built split with images")
+    scenes = build.add_argument_group(
+        "scenes", "with --scenes: Places365 scene entropy of every built split with images")
     scenes.add_argument("--scenes", action="store_true", help="also compute scenes.parquet")
     scenes_cli.add_scene_model_arguments(scenes)
 
@@ -244,7 +244,8 @@ def _build_scenes(args: argparse.Namespace, spec: DatasetSpec) -> None:
     if spec.images is None:
         print(f"  scenes: skipped for {spec.name}/{spec.split} (no image folder registered)")
         return
-    path = scenes_cli.compute_scenes_for_cache(args.cache_dir, spec.name, spec.split, scenes_cli.options_from_args(args))
+    options = scenes_cli.options_from_args(args)
+    path = scenes_cli.compute_scenes_for_cache(args.cache_dir, spec.name, spec.split, options)
     print(f"  scenes: {path}")
 
 
@@ -262,7 +263,8 @@ def _run_info(args: argparse.Namespace) -> int:
     if args.json:
         import orjson
 
-        sys.stdout.write(orjson.dumps(info_json(args.registry, args.cache_dir), option=orjson.OPT_INDENT_2).decode() + "\n")
+        text = orjson.dumps(info_json(args.registry, args.cache_dir), option=orjson.OPT_INDENT_2).decode()
+        sys.stdout.write(text + "\n")
     else:
         for line in info_lines(args.registry, args.cache_dir):
             print(line)

@@ -52,7 +52,7 @@ class CocoImage(msgspec.Struct, frozen=True, gc=False):
     width: float | None = None
     height: float | None = None
     # CrowdPose ships a per-image crowdIndex; kept to compare with ours.
-    crowdIndex: float | None = None  # noqa: N815 (the file's own key)
+    crowdIndex: float | None = None
 
 
 class CocoAnnotation(msgspec.Struct, frozen=True, gc=False):

@@ -277,14 +277,16 @@ def _image_columns(
     image_id = np.fromiter(map(attrgetter("id"), images), np.int64, n)
 
     def floats(name: str) -> npt.NDArray[np.float64]:
-        return np.array([np.nan if v is None else v for v in map(attrgetter(name), images)], dtype=np.float64).reshape(n)
+        values = [np.nan if v is None else v for v in map(attrgetter(name), images)]
+        return np.array(values, dtype=np.float64).reshape(n)
 
     width, height = floats("width"), floats("height")
     for name, values in (("width", width), ("height", height)):
         bad = ~np.isnan(values) & (~np.isfinite(values) | (values < 0) | (values > MAX_COORDINATE))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise AnnotationError(path, f"image id={image_id[i]}", f"{name} {float(values[i])!r} is negative or out of range")
+            raise AnnotationError(path, f"image id={image_id[i]}",
+                                  f"{name} {float(values[i])!r} is negative or out of range")
     zero = (width == 0) | (height == 0)
     if zero.any():
         # Some tools write 0 for "unknown": read it as unknown, say so.
@@ -375,16 +377,19 @@ def _chunk_columns(path: Path, chunk: list[CocoAnnotation], ann_id: npt.NDArray[
     except OverflowError:  # an integer beyond float64
         i = next(i for i, kp in enumerate(keypoint_lists) if any(abs(v) > 1e308 for v in kp))
         raise AnnotationError(path, f"annotation id={ann_id[i]}", "keypoints hold a number beyond float64") from None
-    segm_area = np.array([np.nan if v is None else v for v in map(attrgetter("area"), chunk)], dtype=np.float64).reshape(n)
+    areas = [np.nan if v is None else v for v in map(attrgetter("area"), chunk)]
+    segm_area = np.array(areas, dtype=np.float64).reshape(n)
     bad_area = ~np.isnan(segm_area) & (~np.isfinite(segm_area) | (segm_area < 0))
     if bad_area.any():
         i = int(np.flatnonzero(bad_area)[0])
-        raise AnnotationError(path, f"annotation id={ann_id[i]}", f"area {float(segm_area[i])!r} is negative or infinite")
+        raise AnnotationError(path, f"annotation id={ann_id[i]}",
+                              f"area {float(segm_area[i])!r} is negative or infinite")
     num_keypoints = np.array([-1 if v is None else v for v in map(attrgetter("num_keypoints"), chunk)],
                              dtype=object).reshape(n)
     stored = num_keypoints[np.array([v is not None for v in map(attrgetter("num_keypoints"), chunk)], bool)]
     if len(stored) and (min(stored) < 0 or max(stored) > _INT32_MAX):
-        i = next(i for i, a in enumerate(chunk) if a.num_keypoints is not None and not 0 <= a.num_keypoints <= _INT32_MAX)
+        i = next(i for i, a in enumerate(chunk)
+                 if a.num_keypoints is not None and not 0 <= a.num_keypoints <= _INT32_MAX)
         raise AnnotationError(path, f"annotation id={ann_id[i]}", f"num_keypoints {chunk[i].num_keypoints} is negative "
                               "or out of range")
     # Kept as float32 until assembled when that is exact (integer pixel coordinates, as in
@@ -550,11 +555,14 @@ def _iscrowd_array(path: Path, annotations: list[CocoAnnotation]) -> npt.NDArray
     values = list(map(attrgetter("iscrowd"), annotations))
     if not set(map(type, values)) <= {int, bool} or not set(values) <= {0, 1}:
         bad = next(a for a in annotations if type(a.iscrowd) not in (int, bool) or a.iscrowd not in (0, 1))
-        raise AnnotationError(path, f"annotation id={bad.id}", f"iscrowd must be 0/1 or true/false, got {bad.iscrowd!r}")
+        raise AnnotationError(path, f"annotation id={bad.id}",
+                              f"iscrowd must be 0/1 or true/false, got {bad.iscrowd!r}")
     return np.fromiter(map(bool, values), bool, len(values))
 
 
-def _bbox_array(path: Path, annotations: list[CocoAnnotation], ann_id: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+def _bbox_array(
+    path: Path, annotations: list[CocoAnnotation], ann_id: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
     boxes = list(map(attrgetter("bbox"), annotations))
     try:
         lengths = np.fromiter(map(len, boxes), np.int64, len(boxes))
@@ -564,17 +572,20 @@ def _bbox_array(path: Path, annotations: list[CocoAnnotation], ann_id: npt.NDArr
     wrong = lengths != 4
     if wrong.any():
         i = int(np.flatnonzero(wrong)[0])
-        raise AnnotationError(path, f"annotation id={ann_id[i]}", f"bbox has {lengths[i]} values, expected 4 (x, y, w, h)")
+        raise AnnotationError(path, f"annotation id={ann_id[i]}",
+                              f"bbox has {lengths[i]} values, expected 4 (x, y, w, h)")
     # Flattening beats np.array on a list of lists by about 3x.
     bbox = np.fromiter(chain.from_iterable(boxes), np.float64, 4 * len(boxes)).reshape(len(boxes), 4)
     bad = ~np.isfinite(bbox).all(axis=1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise AnnotationError(path, f"annotation id={ann_id[i]}", f"bbox {bbox[i].tolist()} has a NaN or infinite value")
+        raise AnnotationError(path, f"annotation id={ann_id[i]}",
+                              f"bbox {bbox[i].tolist()} has a NaN or infinite value")
     negative = (bbox[:, 2:] < 0).any(axis=1)
     if negative.any():
         i = int(np.flatnonzero(negative)[0])
-        raise AnnotationError(path, f"annotation id={ann_id[i]}", f"bbox {bbox[i].tolist()} has a negative width or height")
+        raise AnnotationError(path, f"annotation id={ann_id[i]}",
+                              f"bbox {bbox[i].tolist()} has a negative width or height")
     far = (np.abs(bbox) > MAX_COORDINATE).any(axis=1)
     if far.any():
         i = int(np.flatnonzero(far)[0])

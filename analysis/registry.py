@@ -27,10 +27,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from analysis.errors import PoseAtlasError
-from analysis.image_paths import check_image_root
-
-
 from analysis.identity import DatasetIdentity
+from analysis.image_paths import check_image_root
 from analysis.loading import LoadOptions, SourceRule
 from analysis.names import validate_name
 from analysis.schema import schema_from_override
@@ -51,7 +49,7 @@ class DatasetSpec:
     keypoint_schema: str | tuple[str, ...] | None = None
     source_rule: SourceRule | None = None
     #: how the dataset looks in figures (recorded in the manifest; not a build input)
-    identity: DatasetIdentity = DatasetIdentity()
+    identity: DatasetIdentity = DatasetIdentity()  # noqa: RUF009  (frozen: a shared default is safe)
 
     def load_options(self) -> LoadOptions:
         schema = None
@@ -64,7 +62,9 @@ class DatasetSpec:
         """Everything besides the input bytes that changes the cache."""
         return {
             "images": str(self.images) if self.images else None,
-            "keypoint_schema": self.keypoint_schema if isinstance(self.keypoint_schema, str | None) else list(self.keypoint_schema),
+            "keypoint_schema": (
+                self.keypoint_schema if isinstance(self.keypoint_schema, str | None) else list(self.keypoint_schema)
+            ),
             "source_rule": (
                 {"field": self.source_rule.field, "pattern": self.source_rule.pattern}
                 if self.source_rule else None

@@ -46,6 +46,7 @@ NaN / plain peak RSS (target <= 1.3) and build / orjson time; writes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import resource
@@ -181,10 +182,8 @@ class _TreeRssSampler(threading.Thread):
             try:
                 total = proc.memory_info().rss
                 for child in proc.children(recursive=True):
-                    try:
+                    with contextlib.suppress(Exception):
                         total += child.memory_info().rss
-                    except Exception:
-                        pass
                 self.peak = max(self.peak, total)
             except Exception:
                 return

@@ -12,8 +12,6 @@ from PIL import Image, ImageDraw, ImageFont
 from analysis.image_paths import resolve_image_file
 from dashboard.figures.common import BUCKET_COLORS
 from dashboard.paths import ImageRoots
-
-
 from dashboard.predictions import STATUS_STYLES, MatchStatus, keypoint_boxes
 
 UNKNOWN_COLOR = "#777777"
@@ -64,7 +62,7 @@ def draw_persons(
     if img.size != size:
         img = img.resize(size)
     draw = ImageDraw.Draw(img)
-    width = max(1, int(round(2 * max(scale, 0.5))))
+    width = max(1, round(2 * max(scale, 0.5)))
     if crowd_boxes is not None:
         for x, y, w, h in np.asarray(crowd_boxes, dtype=float) * scale:
             draw.rectangle([x, y, x + w, y + h], outline=CROWD_COLOR, width=1)

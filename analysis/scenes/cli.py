@@ -124,9 +124,8 @@ def options_from_args(args: argparse.Namespace) -> SceneOptions:
 
 def compute_scenes_for_cache(cache_root: Path, dataset: str, split: str, options: SceneOptions) -> Path:
     """scenes.parquet for ``<cache_root>/<dataset>/<split>`` (used by ``build --scenes``)."""
-    from analysis.scenes.runner import compute_scenes
-
     from analysis.names import validate_name
+    from analysis.scenes.runner import compute_scenes
 
     validate_name(dataset, "dataset name")
     validate_name(split, "split name")

@@ -168,7 +168,7 @@ def _open_partial(cache_dir: Path, run: dict[str, Any], force: bool) -> _Progres
     for shard in sorted(folder.glob("shard-*.parquet")):
         try:
             ids = pq.read_table(shard, columns=["image_id"]).column("image_id").to_pylist()
-        except Exception:  # noqa: BLE001 - an unreadable shard is recomputed
+        except Exception:
             shard.unlink(missing_ok=True)
             continue
         progress.shards.append(shard)
@@ -241,7 +241,7 @@ def backend_results(
 
 
 def compute_scenes(
-    cache_dir: Path, options: SceneOptions = SceneOptions(), *,
+    cache_dir: Path, options: SceneOptions = SceneOptions(), *,  # noqa: B008  (frozen options)
     dataset: str | None = None, split: str | None = None,
 ) -> Path:
     """Compute (or resume, or reuse) scenes.parquet for the cached split in ``cache_dir``.

@@ -9,13 +9,13 @@ from dashboard import data, evaluations, paths, ui
 from dashboard.browsing import browse_images, clamp, image_label, rows_of_image
 from dashboard.draw import draw_matches, draw_persons, safe_image_path
 from dashboard.loading import keypoint_schema
-from dashboard.thumbnails import ThumbnailError, open_thumbnail
 from dashboard.predictions import (
     detection_status,
     ground_truth_status,
     images_missing_small,
     small_ann_ids,
 )
+from dashboard.thumbnails import ThumbnailError, open_thumbnail
 
 PER_PAGE = 12
 MATCH_OKS = 0.5

@@ -37,13 +37,15 @@ BAD_DOCS = {
     "missing images": (_del("images"), None, "missing required key(s): images"),
     "missing annotations": (_del("annotations"), None, "missing required key(s): annotations"),
     "missing categories": (_del("categories"), None, "missing required key(s): categories"),
-    "keypoints too short": (_set(["annotations", 1, "keypoints"], [1, 2, 2] * 16), "annotation id=12", "keypoints has 48 values, expected 51"),
+    "keypoints too short": (_set(["annotations", 1, "keypoints"], [1, 2, 2] * 16), "annotation id=12",
+                            "keypoints has 48 values, expected 51"),
     "negative bbox": (_set(["annotations", 0, "bbox"], [0, 0, -5, 10]), "annotation id=11", "negative width or height"),
     "missing bbox": (lambda d: d["annotations"][3].pop("bbox"), "annotation id=21", "missing bbox"),
     "null bbox": (_set(["annotations", 3, "bbox"], None), "annotation id=21", "missing bbox"),
     "short bbox": (_set(["annotations", 3, "bbox"], [1, 2, 3]), "annotation id=21", "bbox has 3 values"),
     "string bbox": (_set(["annotations", 2, "bbox"], "0 0 1 1"), "annotation id=13", "Expected `array"),
-    "orphan annotation": (_set(["annotations", 2, "image_id"], 777), "annotation id=13", "image_id 777 has no image record"),
+    "orphan annotation": (_set(["annotations", 2, "image_id"], 777), "annotation id=13",
+                          "image_id 777 has no image record"),
     "conflicting duplicate image": (_dup_image_conflict, "image id=1", "conflicting content"),
     "conflicting duplicate annotation": (_dup_ann_conflict, "annotation id=11", "conflicting content"),
     "image without id": (lambda d: d["images"][1].pop("id"), "image", "missing required field `id`"),
@@ -128,7 +130,8 @@ def test_cli_subprocess_has_no_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "analysis", "build", "--name", "ds", "--split", "val",
          "--annotations", str(ann), "--cache-dir", str(tmp_path / "cache")],
-        capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[2])},
+        capture_output=True, text=True, cwd=tmp_path,
+        env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[2])},
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr

@@ -91,7 +91,7 @@ def test_coco_mini_matches_pycocotools(tmp_path, fixtures_dir, split):
         assert images.loc[image_id, "n_crowd_regions"] == len(crowds)
         assert images.loc[image_id, "width"] == coco.imgs[image_id]["width"]
     for ann_id, ann in coco.anns.items():
-        x, y, w, h = ann["bbox"]
+        _x, _y, w, h = ann["bbox"]
         assert inst.loc[ann_id, "bbox_area"] == pytest.approx(w * h)
         assert inst.loc[ann_id, "segm_area"] == pytest.approx(ann["area"])
         assert inst.loc[ann_id, "num_keypoints"] == ann["num_keypoints"]

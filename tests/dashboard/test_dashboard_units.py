@@ -20,11 +20,9 @@ from analysis.manifest import KeypointSchemaRecord
 from dashboard import query
 from dashboard.browsing import browse_images
 from dashboard.draw import draw_persons, safe_image_path
-from dashboard.paths import ImageRoots
-
-
 from dashboard.filters import Filters
 from dashboard.loading import keypoint_schema, load_keypoints
+from dashboard.paths import ImageRoots
 from dashboard.series import SeriesBy
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +96,8 @@ def make_cache(
 ) -> Path:
     """A minimal cache (images.parquet + manifest.json) over files in ``root/images``.
 
-    ``images`` maps file name -> bytes to write, an existing file to copy in, or None (listed but not written: a missing file).
+    ``images`` maps file name -> bytes to write, an existing file to copy in, or None
+    (listed but not written: a missing file).
     """
     img_dir = root / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
