@@ -261,9 +261,9 @@ def _build(
 def check_cache_target(target: Path) -> None:
     """Fail before the work when the split's cache folder cannot be written.
 
-    Creates the missing parent folders and a probe folder named like the build's
-    staging folder (so a name too long for the file system fails here too), then
-    removes all of them again: a build that then fails leaves nothing behind.
+    Creates the missing parent folders (the split's lock lives there anyway) and a
+    probe folder named like the build's staging folder (so a name too long for the
+    file system fails here too), then removes the probe.
 
     Raises:
         PoseAtlasError: one line: not a folder, read-only, permission denied,
@@ -272,13 +272,8 @@ def check_cache_target(target: Path) -> None:
     try:
         if target.exists() and not target.is_dir():
             raise PoseAtlasError(f"cannot write the cache {target}: it exists and is not a folder")
-        created = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.rmdir(tempfile.mkdtemp(prefix=f".{target.name}.building-probe-", dir=target.parent))
-        finally:
-            for folder in created:  # deepest first
-                os.rmdir(folder)
+        os.rmdir(tempfile.mkdtemp(prefix=f".{target.name}.building-probe-", dir=target.parent))
     except OSError as exc:
         raise PoseAtlasError(f"cannot write the cache {target}: {_os_reason(exc)}") from None
 
