@@ -93,7 +93,7 @@ class Filtered:
 
 
 def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Filtered:
-    """Apply ``f`` to the concatenated frames of ``dashboard.loading.Caches``.
+    """Apply ``f`` to the concatenated frames of ``dashboard.caches.Caches``.
 
     Args:
         images: one row per image with ``dataset``, ``split``, ``source``, ``n_persons``.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.aggregate import dataset_summary
+from dashboard.summaries import dataset_summary
 from dashboard.exports.items import ExportItem, TableItem
 from dashboard.exports.state import ViewState
 

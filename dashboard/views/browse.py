@@ -9,7 +9,7 @@ from analysis.manifest import images_root
 from dashboard import data, evaluations, paths, ui
 from dashboard.browsing import browse_images, clamp, image_label, rows_of_image
 from dashboard.draw import draw_matches, draw_persons, safe_image_path
-from dashboard.loading import keypoint_schema
+from dashboard.caches import keypoint_schema
 from dashboard.predictions import (
     detection_status,
     ground_truth_status,

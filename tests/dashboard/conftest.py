@@ -65,7 +65,7 @@ def app_env(demo_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hand-made images and persons frames (the shape ``dashboard.loading`` produces)."""
+    """Hand-made images and persons frames (the shape ``dashboard.caches`` produces)."""
     images = pd.DataFrame({
         "dataset": ["a", "a", "a", "b", "b", "c"],
         "split": ["val"] * 6,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.aggregate import dataset_summary
+from dashboard.summaries import dataset_summary
 from analysis.definitions import AreaSource, CrowdConvention, SizeBucket, SizeDefinition, SizeEdges, density_levels
 from dashboard.figures import crowding, keypoints, people, scenes, size
 from dashboard.filters import Filters, apply_filters

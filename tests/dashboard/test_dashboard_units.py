@@ -21,7 +21,7 @@ from dashboard import query
 from dashboard.browsing import browse_images
 from dashboard.draw import draw_persons, safe_image_path
 from dashboard.filters import Filters
-from dashboard.loading import keypoint_schema, load_keypoints
+from dashboard.caches import keypoint_schema, load_keypoints
 from dashboard.series import SeriesBy
 
 

@@ -16,7 +16,7 @@ from dashboard import export
 from dashboard.exports import catalog
 from dashboard.exports.items import FigureItem
 from dashboard.exports.state import AreaAxis, ViewOptions, state_from_params
-from dashboard.loading import load_caches, load_keypoints
+from dashboard.caches import load_caches, load_keypoints
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from layout_probe import PLOTLY_JS, measure, problems
