@@ -179,7 +179,7 @@ class LevelEdges:
         return codes
 
     def labels(self, values: npt.ArrayLike) -> npt.NDArray[np.object_]:
-        names = np.array([*list(self.names), None], dtype=object)
+        names = np.array([*self.names, None], dtype=object)
         return names[self.codes(values)]
 
     @property

@@ -280,9 +280,9 @@ def _scene(rng: np.random.Generator, width: int, height: int) -> Image.Image:
     draw = ImageDraw.Draw(canvas)
     for _ in range(int(rng.integers(0, 5))):
         x0, y0 = rng.uniform(0, width), rng.uniform(0, horizon)
-        right = x0 + rng.uniform(20, 120)  # drawn before the colour: the seeded demo stays the same
+        x1 = x0 + rng.uniform(20, 120)  # drawn from the generator before the colour, as always
         colour = tuple(int(c) for c in rng.integers(0, 255, 3))
-        draw.rectangle([x0, y0, right, horizon], fill=colour)
+        draw.rectangle([x0, y0, x1, horizon], fill=colour)
     return canvas
 
 

@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
     root = ensure_caches(args.persons)
     os.environ["POSEATLAS_CACHE_DIR"] = str(root)
-    from dashboard.loading import load_caches
+    from dashboard.caches import load_caches
 
     t = time.perf_counter()
     caches = load_caches(root)

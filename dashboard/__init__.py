@@ -1,7 +1,7 @@
 """PoseAtlas dashboard: Streamlit views over the parquet caches.
 
 Pure parts (no streamlit import): ``figures`` (frames + options -> plotly Figure),
-``filters`` (the global filters as pandas operations), ``loading`` (caches ->
+``filters`` (the global filters as pandas operations), ``caches`` (caches ->
 frames), ``exports`` (each view's figures and tables as an explicit set, rendered to
 files and zips; ``python -m dashboard.export``), ``export`` (paper theme, kaleido,
 cairo PDF, CSV / LaTeX), ``query`` (the URL query string).  Streamlit parts:

@@ -72,12 +72,12 @@ def browse_images(
     crowd_index: tuple[float, float] | None = None,
     entropy: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
-    """Images of the given series whose ``n_sel``, ``crowd_index`` and ``entropy`` lie in
+    """Images of the given series whose ``n_selected``, ``crowd_index`` and ``entropy`` lie in
     closed ranges (an entropy range drops images without a scene entropy)."""
     mask = np.ones(len(images), dtype=bool)
     if series is not None and "series" in images.columns:
         mask &= images["series"].astype(str).isin(list(series)).to_numpy()
-    for column, bounds in (("n_sel", persons), ("crowd_index", crowd_index), ("entropy", entropy)):
+    for column, bounds in (("n_selected", persons), ("crowd_index", crowd_index), ("entropy", entropy)):
         if bounds is None:
             continue
         values = images[column].to_numpy(dtype=float)
@@ -87,11 +87,11 @@ def browse_images(
 
 def image_label(row: pd.Series, what: str = "persons") -> str:
     """The caption under a browsed image: dataset/split, file, persons counted, CrowdIndex."""
-    n = int(row["n_sel"])
+    n = int(row["n_selected"])
     return (f"{row['dataset']}/{row['split']} · {row['file_name']} · {n} {what if n != 1 else what.rstrip('s')}"
             f" · CI {row['crowd_index']:.2f}")
 
 
 def rows_of_image(frame: pd.DataFrame, image_index: int) -> pd.DataFrame:
     """The rows of ``frame`` (persons or crowd regions) drawn on the image at ``image_index``."""
-    return frame[frame["img"].to_numpy() == image_index]
+    return frame[frame["image_index"].to_numpy() == image_index]

@@ -16,24 +16,25 @@ import streamlit as st
 from analysis import cache
 from analysis.cache import CacheKey
 from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
-from dashboard import evaluations, loading, paths
+from dashboard import evaluations, paths
+from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.evaluations import StoredModel
 from dashboard.figures.models import EvaluatedModel
 
 
 @st.cache_resource(show_spinner="Loading caches ...", max_entries=2)
-def _caches(root: str, stamp: tuple) -> loading.Caches:
-    return loading.load_caches(Path(root))
+def _caches(root: str, stamp: tuple) -> Caches:
+    return load_caches(Path(root))
 
 
-def caches() -> loading.Caches:
+def caches() -> Caches:
     root = paths.cache_root()
     return _caches(str(root), paths.cache_stamp(root))
 
 
 @st.cache_resource(show_spinner="Loading keypoints ...", max_entries=8)
 def _keypoints(root: str, dataset: str, split: str, stamp: tuple) -> np.ndarray:
-    return loading.load_keypoints(Path(root), CacheKey(dataset, split))
+    return load_keypoints(Path(root), CacheKey(dataset, split))
 
 
 def keypoints(dataset: str, split: str) -> np.ndarray:

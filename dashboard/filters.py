@@ -3,7 +3,7 @@
 The person population (``analysis.definitions.PersonPopulation``) decides which
 non-crowd annotations are persons at all; every person-based result follows it.
 A size-bucket filter keeps the persons of that bucket and the images holding at
-least one of them; ``n_sel`` is then the number of such persons per image (all
+least one of them; ``n_selected`` is then the number of such persons per image (all
 population persons when no bucket is chosen).  Buckets are recomputed from the cached raw
 areas on every call, so changing the area source or an edge needs no rebuild.
 """
@@ -72,7 +72,7 @@ class Filtered:
     """Frames after the global filters.
 
     Attributes:
-        images: kept images with ``n_sel`` (persons in the bucket, or all persons).
+        images: kept images with ``n_selected`` (persons in the bucket, or all persons).
         persons: kept persons with ``area`` (float) and ``bucket`` (int8: 0 small,
             1 medium, 2 large, -1 unknown area).
         no_area: datasets without any area under the chosen source (segm absent);
@@ -93,7 +93,7 @@ class Filtered:
 
 
 def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Filtered:
-    """Apply ``f`` to the concatenated frames of ``dashboard.loading.Caches``.
+    """Apply ``f`` to the concatenated frames of ``dashboard.caches.Caches``.
 
     Args:
         images: one row per image with ``dataset``, ``split``, ``source``, ``n_persons``.
@@ -108,7 +108,7 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
     if f.sources is not None:
         keep &= images["source"].isin(f.sources).to_numpy()
 
-    pmask = keep[persons["img"].to_numpy()] if len(persons) else np.zeros(0, dtype=bool)
+    pmask = keep[persons["image_index"].to_numpy()] if len(persons) else np.zeros(0, dtype=bool)
     everyone = f.population.kind is PopulationKind.ALL
     if not everyone and len(persons):
         pmask &= f.population.mask(persons["num_keypoints"].to_numpy(dtype=float, na_value=np.nan),
@@ -117,7 +117,7 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
     if everyone:
         n_population = images["n_persons"].to_numpy()[keep]
     else:
-        n_population = np.bincount(sel["img"].to_numpy(), minlength=len(images))[keep]
+        n_population = np.bincount(sel["image_index"].to_numpy(), minlength=len(images))[keep]
     area = person_area(
         sel["bbox_w"].to_numpy(), sel["bbox_h"].to_numpy(),
         sel["segm_area"].to_numpy(dtype=float, na_value=np.nan), f.size.area_source,
@@ -139,15 +139,15 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
         sel = sel[~sel["dataset"].isin(no_area).to_numpy()]
     if f.bucket is not None:
         sel = sel[sel["bucket"].to_numpy() == list(SizeBucket).index(f.bucket)]
-        counts = np.bincount(sel["img"].to_numpy(), minlength=len(images))
-        n_sel = counts[keep]
+        counts = np.bincount(sel["image_index"].to_numpy(), minlength=len(images))
+        n_selected = counts[keep]
     else:
-        n_sel = n_population
-    kept = images[keep].assign(n_sel=n_sel)
+        n_selected = n_population
+    kept = images[keep].assign(n_selected=n_selected)
     kept["series"] = series_keys(kept, f.series)
     sel = sel.assign(series=_series_of_persons(kept, sel, len(images)))
     if f.bucket is not None:
-        kept = kept[kept["n_sel"].to_numpy() > 0]
+        kept = kept[kept["n_selected"].to_numpy() > 0]
     return Filtered(kept, sel, tuple(sorted(no_area)), unknown, f)
 
 
@@ -156,7 +156,7 @@ def _series_of_persons(kept: pd.DataFrame, persons: pd.DataFrame, n_images: int)
     keys = kept["series"].cat
     codes = np.full(n_images, -1, dtype=np.int32)
     codes[kept.index.to_numpy()] = keys.codes.to_numpy()
-    return pd.Categorical.from_codes(codes[persons["img"].to_numpy()], categories=keys.categories)
+    return pd.Categorical.from_codes(codes[persons["image_index"].to_numpy()], categories=keys.categories)
 
 
 def present(filtered: Filtered, column: str = "dataset") -> list[str]:

@@ -32,7 +32,7 @@ from dashboard.exports.items import FigureItem, Note, TableItem
 from dashboard.exports.render import Named, RenderOptions, count_files, render
 from dashboard.exports.state import ViewOptions, ViewState, splits_of, state_from_params
 from dashboard.filters import sources_of
-from dashboard.loading import Caches, load_caches, load_keypoints
+from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.series import SeriesBy
 
 #: The dashboard's URL query keys (``dashboard/query.py``, whose parser reads them).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.aggregate import dataset_summary
+from dashboard.summaries import dataset_summary
 from dashboard.exports.items import ExportItem, TableItem
 from dashboard.exports.state import ViewState
 
@@ -14,7 +14,7 @@ SHARE_COLUMNS = ("share_small", "share_medium", "share_large")
 def summary(state: ViewState) -> pd.DataFrame:
     """``dataset_summary`` per series (series keys in ``dataset``; n/a shares where no area)."""
     f = state.filtered
-    return dataset_summary(f.images, f.persons, state.series, count_column="n_sel",
+    return dataset_summary(f.images, f.persons, state.series, count_column="n_selected",
                            no_area=state.no_area_series)
 
 

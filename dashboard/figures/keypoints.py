@@ -76,7 +76,7 @@ def joint_rate_groups(
         kp = keypoints(split)
         joints = tuple(schema(split, kp.shape[1] // 3))
         g = groups.setdefault((joints, rule(split)), {"vis": [], "buckets": [], "splits": []})
-        g["vis"].append(kp[rows["row"].to_numpy(), 2::3])
+        g["vis"].append(kp[rows["instance_row"].to_numpy(), 2::3])
         g["buckets"].append(rows["bucket"].to_numpy())
         g["splits"].append(split)
     out = []

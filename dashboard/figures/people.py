@@ -22,7 +22,7 @@ from dashboard.filters import Filters
 
 def people_per_image_table(
     images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
-    column: str = "n_sel",
+    column: str = "n_selected",
 ) -> pd.DataFrame:
     """Images per person count: index 0..largest crowd, one column per dataset.
 

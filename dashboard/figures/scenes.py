@@ -44,9 +44,9 @@ def reported_for(paper_name: str | None) -> tuple[float, float] | None:
 
 def with_series(scenes: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
     """Scene rows of the filtered ``images`` (matched by ``img``), with their image's ``series``."""
-    keep = scenes["img"].isin(images.index).to_numpy()
+    keep = scenes["image_index"].isin(images.index).to_numpy()
     part = scenes[keep]
-    return part.assign(series=images["series"].reindex(part["img"].to_numpy()).to_numpy())
+    return part.assign(series=images["series"].reindex(part["image_index"].to_numpy()).to_numpy())
 
 
 def aggregates_by_dataset(

@@ -7,8 +7,8 @@ import streamlit as st
 from analysis.manifest import images_root
 from dashboard import data, evaluations, paths, ui
 from dashboard.browsing import browse_images, clamp, image_label, rows_of_image
+from dashboard.caches import keypoint_schema
 from dashboard.draw import draw_matches, draw_persons, safe_image_path
-from dashboard.loading import keypoint_schema
 from dashboard.predictions import (
     detection_status,
     ground_truth_status,
@@ -25,7 +25,7 @@ st.title("Browse")
 images = f.images
 what = "persons" if f.filters.bucket is None else f"{f.filters.bucket.value} persons"
 
-n_max = int(images["n_sel"].max())
+n_max = int(images["n_selected"].max())
 ci = images["crowd_index"].to_numpy(dtype=float)
 ci_max = float(np.nanmax(ci)) if np.isfinite(ci).any() else 0.0
 ci_max = max(ci_max, 0.01)
@@ -157,7 +157,7 @@ for i, (idx, img) in enumerate(chunk.iterrows()):
         else:
             thumb = open_thumbnail(path)
             mine = rows_of_image(persons, idx)
-            rows = mine["row"].to_numpy()
+            rows = mine["instance_row"].to_numpy()
             _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
             boxes = mine[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)
             cr = rows_of_image(crowd, idx)[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float)

@@ -15,7 +15,7 @@ from analysis.build import build_split
 from analysis.errors import PoseAtlasError
 from analysis.identity import COLORS, HATCHES, DatasetIdentity, default_style, resolve
 from analysis.registry import DatasetSpec, load_registry
-from dashboard.loading import load_caches
+from dashboard.caches import load_caches
 
 REPO = Path(__file__).resolve().parents[2]
 #: Okabe & Ito (2008) and Paul Tol's muted scheme, typed in from their publications.

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 from analysis import cache
 from analysis.manifest import read_manifest
 from benchmarks.dashboard import write_synthetic_caches
-from dashboard.loading import load_caches
+from dashboard.caches import load_caches
 
 
 def test_synthetic_caches_follow_the_contract(tmp_path):

@@ -67,7 +67,7 @@ def app_env(demo_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hand-made images and persons frames (the shape ``dashboard.loading`` produces)."""
+    """Hand-made images and persons frames (the shape ``dashboard.caches`` produces)."""
     images = pd.DataFrame({
         "dataset": ["a", "a", "a", "b", "b", "c"],
         "split": ["val"] * 6,
@@ -85,7 +85,7 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     persons = pd.DataFrame({
         "dataset": ["a", "a", "a", "b", "b", "b", "b", "c"],
         "split": ["val"] * 8,
-        "img": [0, 0, 1, 3, 3, 3, 4, 5],
+        "image_index": [0, 0, 1, 3, 3, 3, 4, 5],
         "bbox_w": [10.0, 32.0, 96.0, 10.0, 40.0, 100.0, 3.0, 5.0],
         "bbox_h": [10.0, 32.0, 96.0, 50.0, 50.0, 200.0, 10.0, 10.0],
         "segm_area": [80.0, 900.0, 9000.0, np.nan, 1500.0, 15000.0, 20.0, np.nan],
@@ -95,7 +95,7 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
         "num_keypoints": [17.0, 9.0, 3.0, 1.0, 17.0, 12.0, 2.0, np.nan],
         "n_labelled": [17, 9, 3, 1, 17, 12, 2, 5],
         "image_area": [10000.0] * 8,
-        "row": [0, 1, 2, 0, 1, 2, 3, 0],
+        "instance_row": [0, 1, 2, 0, 1, 2, 3, 0],
     })
     for df in (images, persons):
         df["dataset"] = df["dataset"].astype("category")

@@ -38,7 +38,7 @@ def test_no_request_without_a_usable_point(event):
 
 
 def test_browse_images_by_series_and_clamp():
-    images = pd.DataFrame({"series": ["a", "b", "a"], "n_sel": [1, 5, 9], "crowd_index": [0.0, 0.5, 1.0],
+    images = pd.DataFrame({"series": ["a", "b", "a"], "n_selected": [1, 5, 9], "crowd_index": [0.0, 0.5, 1.0],
                            "entropy": [1.0, 2.0, 3.0]})
     assert browse_images(images, series=["a"]).index.tolist() == [0, 2]
     assert browse_images(images, series=["a"], persons=(2, 9)).index.tolist() == [2]
@@ -48,7 +48,7 @@ def test_browse_images_by_series_and_clamp():
 
 
 def test_image_label_counts_the_population():
-    row = pd.Series({"dataset": "coco", "split": "val", "file_name": "x.jpg", "n_sel": 1, "crowd_index": 0.25})
+    row = pd.Series({"dataset": "coco", "split": "val", "file_name": "x.jpg", "n_selected": 1, "crowd_index": 0.25})
     assert image_label(row, "small persons") == "coco/val · x.jpg · 1 small person · CI 0.25"
     assert image_label(row.replace(1, 3), "persons").endswith("3 persons · CI 0.25")
 

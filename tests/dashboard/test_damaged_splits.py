@@ -10,7 +10,7 @@ import pytest
 from dashboard_helpers import app, charts, open_view, texts
 
 from analysis import cache
-from dashboard.loading import load_caches
+from dashboard.caches import load_caches
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from dashboard.figures.people import people_per_image
 
 @pytest.fixture
 def fig():
-    images = pd.DataFrame({"dataset": ["a", "a", "b"], "n_sel": [1, 2, 2]})
+    images = pd.DataFrame({"dataset": ["a", "a", "b"], "n_selected": [1, 2, 2]})
     return people_per_image(images, ["a", "b"], mode="overlay", caption="size: bbox area w*h; small < 32^2")
 
 
@@ -100,7 +100,7 @@ def test_log_ticks_label_only_powers_of_ten(lo, hi, want):
 
 
 def test_paper_log_axis_has_clean_ticks():
-    images = pd.DataFrame({"dataset": ["a"] * 120 + ["b"] * 3, "n_sel": [1] * 100 + [2] * 20 + [3] * 3})
+    images = pd.DataFrame({"dataset": ["a"] * 120 + ["b"] * 3, "n_selected": [1] * 100 + [2] * 20 + [3] * 3})
     paper = export.paper_figure(people_per_image(images, ["a", "b"], log_y=True), "single")
     assert list(paper.layout.yaxis.ticktext) == ["1", "10", "100"]  # never "2 3 4 5 6" minor labels
     assert paper.layout.yaxis.minor.ticks == "outside"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.aggregate import dataset_summary
+from dashboard.summaries import dataset_summary
 from analysis.definitions import AreaSource, CrowdConvention, SizeBucket, SizeDefinition, SizeEdges, density_levels
 from dashboard.figures import crowding, keypoints, people, scenes, size
 from dashboard.filters import Filters, apply_filters
@@ -61,7 +61,7 @@ def test_bucket_filter_recounts_persons_per_image(frames):
     f = filtered(frames, bucket=SizeBucket.SMALL)
     # small persons by image: img0 1 (100), img3 1 (500), img4 1 (30), img5 1 (50)
     assert f.images.index.tolist() == [0, 3, 4, 5]
-    assert f.images["n_sel"].tolist() == [1, 1, 1, 1]
+    assert f.images["n_selected"].tolist() == [1, 1, 1, 1]
     assert (f.persons["bucket"] == 0).all()
 
 

@@ -19,9 +19,9 @@ from analysis.definitions import (
 from analysis.manifest import KeypointSchemaRecord
 from dashboard import query
 from dashboard.browsing import browse_images
+from dashboard.caches import keypoint_schema, load_keypoints
 from dashboard.draw import draw_persons, safe_image_path
 from dashboard.filters import Filters
-from dashboard.loading import keypoint_schema, load_keypoints
 from dashboard.paths import ImageRoots
 from dashboard.series import SeriesBy
 
@@ -69,7 +69,7 @@ def test_keypoint_schema_any_joint_count():
 
 
 def test_browse_images_ranges():
-    images = pd.DataFrame({"n_sel": [1, 5, 9], "crowd_index": [0.0, 0.5, 1.0],
+    images = pd.DataFrame({"n_selected": [1, 5, 9], "crowd_index": [0.0, 0.5, 1.0],
                            "entropy": [np.nan, 2.0, 3.0]})
     assert browse_images(images, persons=(2, 9)).index.tolist() == [1, 2]
     assert browse_images(images, crowd_index=(0.0, 0.5)).index.tolist() == [0, 1]

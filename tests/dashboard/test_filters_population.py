@@ -13,7 +13,7 @@ from dashboard import query
 from dashboard.figures.people import people_per_image_table
 from dashboard.figures.size import bucket_table
 from dashboard.filters import Filters, apply_filters
-from dashboard.loading import load_caches
+from dashboard.caches import load_caches
 from tests.analysis.test_population import expected_counts, real_cache  # noqa: F401  (fixture)
 
 POPULATIONS = ("all", "keypoints", "labelled", "min4", "min13")
@@ -71,7 +71,7 @@ def test_small_bucket_denominator_follows_the_population(caches, population):
         pop = population_frame(doc, population)
         small = pop[pop["area"] < 32**2].groupby("image_id").size()
         mine = f.images[(f.images["dataset"] == name).to_numpy()]
-        got = dict(zip(mine["image_id"].tolist(), mine["n_sel"].tolist(), strict=True))
+        got = dict(zip(mine["image_id"].tolist(), mine["n_selected"].tolist(), strict=True))
         assert got == {int(k): int(v) for k, v in small.items()}, (name, population)
 
 

@@ -16,7 +16,7 @@ from dashboard.figures.keypoints import (
     visibility_rule,
 )
 from dashboard.filters import Filters, apply_filters
-from dashboard.loading import keypoint_schema, load_caches, load_keypoints
+from dashboard.caches import keypoint_schema, load_caches, load_keypoints
 from tests.analysis.test_population import real_cache  # noqa: F401  (fixture)
 
 

@@ -17,7 +17,7 @@ from dashboard.figures.crowding import (
 )
 from dashboard.figures.people import people_axis
 from dashboard.filters import Filters, apply_filters
-from dashboard.loading import load_caches
+from dashboard.caches import load_caches
 from tests.analysis.test_population import real_cache  # noqa: F401  (fixture)
 
 

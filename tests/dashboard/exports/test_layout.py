@@ -16,7 +16,7 @@ from dashboard import export
 from dashboard.exports import catalog
 from dashboard.exports.items import FigureItem
 from dashboard.exports.state import AreaAxis, ViewOptions, state_from_params
-from dashboard.loading import load_caches, load_keypoints
+from dashboard.caches import load_caches, load_keypoints
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from layout_probe import PLOTLY_JS, measure, problems
@@ -102,7 +102,7 @@ def test_many_datasets_legend_wraps_without_overlap(page, preset):
     names = ["crowdpose-val", "coco-val2017", "smallpose-test", "ochuman", "posetrack18-val", "aic-train",
              "humanart"]
     rng = np.random.default_rng(0)
-    images = pd.DataFrame({"dataset": np.repeat(names, 50), "n_sel": rng.integers(0, 20, 50 * len(names))})
+    images = pd.DataFrame({"dataset": np.repeat(names, 50), "n_selected": rng.integers(0, 20, 50 * len(names))})
     persons = pd.DataFrame({"dataset": np.repeat(names, 50), "area": rng.uniform(10, 1e6, 50 * len(names))})
     for fig in (people_per_image(images, names, caption="c"),
                 area_distribution(persons, names, edges=SizeEdges(), caption="c")):

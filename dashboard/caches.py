@@ -38,7 +38,7 @@ PERSON_COLUMNS = [
 #: What the views use per person (the rest stays on disk: smaller frames, faster filters).
 KEEP_PERSON_COLUMNS = [
     "dataset", "split", "ann_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "segm_area",
-    "num_keypoints", "n_labelled", "crowding", "row", "img",
+    "num_keypoints", "n_labelled", "crowding", "instance_row", "image_index",
 ]
 
 
@@ -147,20 +147,20 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
         images["key"] = str(key)
         index = pd.Series(np.arange(len(images)) + offset, index=images["image_id"].to_numpy())
         index = index[~index.index.duplicated()]
-        inst["row"] = np.arange(len(inst), dtype=np.int64)
+        inst["instance_row"] = np.arange(len(inst), dtype=np.int64)
         img = index.reindex(inst["image_id"].to_numpy()).to_numpy()
         known = ~np.isnan(img)
         inst = inst[known]
-        inst["img"] = img[known].astype(np.int64)
+        inst["image_index"] = img[known].astype(np.int64)
         crowd = inst["iscrowd"].astype(bool).to_numpy()
         person_parts.append(inst.loc[~crowd, KEEP_PERSON_COLUMNS])
         crowd_parts.append(inst.loc[crowd, ["dataset", "split", "image_id", "bbox_x", "bbox_y",
-                                            "bbox_w", "bbox_h", "img"]])
+                                            "bbox_w", "bbox_h", "image_index"]])
         if scenes is not None and len(scenes):
             simg = index.reindex(scenes["image_id"].to_numpy()).to_numpy()
             ok = ~np.isnan(simg)
             scenes = scenes[ok].copy()
-            scenes["img"] = simg[ok].astype(np.int64)
+            scenes["image_index"] = simg[ok].astype(np.int64)
             scene_parts.append(scenes)
         images_parts.append(images)
         offset += len(images)
@@ -173,22 +173,22 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
         images = pd.DataFrame({c: pd.Series(dtype=object) for c in cache_mod.IMAGE_COLUMNS})
         images["key"] = pd.Series(dtype=object)
         persons = pd.DataFrame({c: pd.Series(dtype=float) for c in KEEP_PERSON_COLUMNS})
-        persons["row"] = pd.Series(dtype=np.int64)
-        persons["img"] = pd.Series(dtype=np.int64)
+        persons["instance_row"] = pd.Series(dtype=np.int64)
+        persons["image_index"] = pd.Series(dtype=np.int64)
         crowd_regions = pd.DataFrame({c: pd.Series(dtype=float) for c in (
-            "dataset", "split", "image_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "img")})
+            "dataset", "split", "image_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "image_index")})
     scenes = pd.concat(scene_parts, ignore_index=True) if scene_parts else None
 
     images["entropy"] = np.nan
     if scenes is not None:
         entropy = np.full(len(images), np.nan)
-        entropy[scenes["img"].to_numpy()] = scenes["entropy"].to_numpy(dtype=float)
+        entropy[scenes["image_index"].to_numpy()] = scenes["entropy"].to_numpy(dtype=float)
         images["entropy"] = entropy
     for col in ("crowd_index", "crowd_index_stored"):
         images[col] = pd.to_numeric(images[col], errors="coerce").astype(float)
     images["n_persons"] = images["n_persons"].astype(np.int64)
     area = (images["width"].to_numpy(dtype=float) * images["height"].to_numpy(dtype=float))
-    persons["image_area"] = area[persons["img"].to_numpy()] if len(persons) else np.empty(0)
+    persons["image_area"] = area[persons["image_index"].to_numpy()] if len(persons) else np.empty(0)
     persons["segm_area"] = pd.to_numeric(persons["segm_area"], errors="coerce").astype(float)
     persons["crowding"] = pd.to_numeric(persons["crowding"], errors="coerce").astype(float)
     # the person population reads these: stored count (NaN where absent) and labelled joints
