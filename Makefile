@@ -19,15 +19,17 @@ $(STAMP): requirements.txt requirements-cluster.txt
 demo: setup
 	$(PY) -m analysis demo
 
-run: demo
+# The launcher binds the dashboard to 127.0.0.1 wherever it is started from.
+run: demo browser
 	$(PY) -m dashboard
 
-# Debian's Chromium drives the browser test and kaleido's figure export.
+# Debian's Chromium drives the browser test and kaleido's PNG/SVG export; cairo
+# (libcairo2, which cairosvg loads) renders the PDFs.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && ldconfig -p | grep -q 'libcairo\.so\.2'; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver libcairo2 >/dev/null; \
-	  else echo "chromium missing: install Debian's chromium (apt-get install chromium) for the browser test and figure export"; fi; }
+	  else echo "chromium or libcairo2 missing: install Debian's chromium and libcairo2 for the browser test and figure export"; fi; }
 
 # Test-only packages.  xtcocotools (a parity reference) ships wheels built against
 # numpy 1.x that do not import under numpy 2.4: build it from source, once.
@@ -43,6 +45,7 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	touch $@
 
 test: setup browser $(TEST_STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 bench: setup $(BENCH_STAMP)

@@ -23,11 +23,11 @@ from analysis.definitions import (
     SizeEdges,
 )
 from dashboard import data, export, paths, query
+from dashboard.caches import Caches
 from dashboard.exports import catalog, render
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
 from dashboard.exports.state import ViewOptions, ViewState, resolve
 from dashboard.filters import Filters, area_source_note, sources_of
-from dashboard.caches import Caches
 from dashboard.series import SeriesBy
 
 DEMO_COMMAND = "python -m analysis demo"

@@ -27,12 +27,12 @@ from analysis.cache import CacheKey
 from analysis.definitions import AreaSource, Normalisation, PersonPopulation, SizeBucket
 from analysis.errors import PoseAtlasError
 from dashboard import export, paths, query
+from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.exports import catalog
 from dashboard.exports.items import FigureItem, Note, TableItem
 from dashboard.exports.render import Named, RenderOptions, count_files, render
 from dashboard.exports.state import ViewOptions, ViewState, splits_of, state_from_params
 from dashboard.filters import sources_of
-from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.series import SeriesBy
 
 #: The dashboard's URL query keys (``dashboard/query.py``, whose parser reads them).

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dashboard.summaries import group_masks
+from dashboard.caches import keypoint_schema
 from dashboard.exports.items import ExportItem, FigureItem, Note, TableItem
 from dashboard.exports.state import ViewState
 from dashboard.figures.keypoints import VisibilityRule, joint_rate_groups, joint_rates_figure, visibility_rule
-from dashboard.caches import keypoint_schema
+from dashboard.summaries import group_masks
 
 
 def exports(state: ViewState) -> list[ExportItem]:

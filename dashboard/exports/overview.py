@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard.summaries import dataset_summary
 from dashboard.exports.items import ExportItem, TableItem
 from dashboard.exports.state import ViewState
+from dashboard.summaries import dataset_summary
 
 SHARE_COLUMNS = ("share_small", "share_medium", "share_large")
 

@@ -20,9 +20,9 @@ import pandas as pd
 from analysis.definitions import CrowdConvention, CrowdIndexValue
 from analysis.manifest import Manifest
 from dashboard import query
+from dashboard.caches import Caches
 from dashboard.figures.common import dataset_styles
 from dashboard.filters import Filtered, Filters, apply_filters, present
-from dashboard.caches import Caches
 from dashboard.series import series_order, series_styles, splits_used
 
 #: (dataset, split) -> (N, 3K) keypoints of that split's instance rows.

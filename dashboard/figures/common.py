@@ -7,10 +7,10 @@ from collections.abc import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.summaries import group_masks, series_column  # noqa: F401  (re-exported for the figure modules)
 from analysis.definitions import Normalisation
 from analysis.identity import COLORS, HATCHES, ResolvedIdentity, resolve
 from analysis.identity import DASHES as LINE_DASHES
+from dashboard.summaries import group_masks, series_column  # noqa: F401  (re-exported for the figure modules)
 
 #: The colour-blind-safe colours and bar hatches of dataset styles (see analysis.identity).
 OKABE_ITO = COLORS

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.summaries import dataset_summary
 from analysis.definitions import AreaSource, CrowdConvention, SizeBucket, SizeDefinition, SizeEdges, density_levels
 from dashboard.figures import crowding, keypoints, people, scenes, size
 from dashboard.filters import Filters, apply_filters
+from dashboard.summaries import dataset_summary
 
 
 def filtered(frames, **kw):

@@ -10,10 +10,10 @@ import pytest
 
 from analysis.definitions import PersonPopulation, SizeBucket
 from dashboard import query
+from dashboard.caches import load_caches
 from dashboard.figures.people import people_per_image_table
 from dashboard.figures.size import bucket_table
 from dashboard.filters import Filters, apply_filters
-from dashboard.caches import load_caches
 from tests.analysis.test_population import expected_counts, real_cache  # noqa: F401  (fixture)
 
 POPULATIONS = ("all", "keypoints", "labelled", "min4", "min13")

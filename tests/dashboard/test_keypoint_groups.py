@@ -9,6 +9,7 @@ import pytest
 
 from analysis.cache import CacheKey
 from analysis.definitions import PersonPopulation
+from dashboard.caches import keypoint_schema, load_caches, load_keypoints
 from dashboard.figures.keypoints import (
     VisibilityRule,
     joint_rate_groups,
@@ -16,7 +17,6 @@ from dashboard.figures.keypoints import (
     visibility_rule,
 )
 from dashboard.filters import Filters, apply_filters
-from dashboard.caches import keypoint_schema, load_caches, load_keypoints
 from tests.analysis.test_population import real_cache  # noqa: F401  (fixture)
 
 

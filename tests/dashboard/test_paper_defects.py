@@ -9,6 +9,7 @@ import pytest
 from dashboard_helpers import app, charts, open_view, texts
 
 from analysis.definitions import CrowdConvention, CrowdIndexValue, PersonPopulation, SizeBucket
+from dashboard.caches import load_caches
 from dashboard.figures.crowding import (
     crowd_levels_both_table,
     crowd_levels_table,
@@ -17,7 +18,6 @@ from dashboard.figures.crowding import (
 )
 from dashboard.figures.people import people_axis
 from dashboard.filters import Filters, apply_filters
-from dashboard.caches import load_caches
 from tests.analysis.test_population import real_cache  # noqa: F401  (fixture)
 
 

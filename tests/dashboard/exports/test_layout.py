@@ -13,10 +13,10 @@ from conftest import chromium_or_skip
 
 from analysis.cache import CacheKey
 from dashboard import export
+from dashboard.caches import load_caches, load_keypoints
 from dashboard.exports import catalog
 from dashboard.exports.items import FigureItem
 from dashboard.exports.state import AreaAxis, ViewOptions, state_from_params
-from dashboard.caches import load_caches, load_keypoints
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from layout_probe import PLOTLY_JS, measure, problems
