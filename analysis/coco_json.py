@@ -126,16 +126,35 @@ class DecodedFile:
         for start in range(0, self.n_annotations, size):
             chunk = self.annotation_records[start:start + size]
             try:
-                yield start, decoder.decode(self._chunk_text(chunk))
+                yield start, self._decode_chunk(decoder, chunk)
             except msgspec.ValidationError as exc:
                 raise _record_error(self.path, "annotations", str(exc), self.annotation_records, start) from None
 
-    def _chunk_text(self, chunk: list[msgspec.Raw]) -> bytes:
-        """``[record, ..., record]`` for consecutive records, from one slice of the buffer."""
-        first, last = _offset_in(self.buffer, chunk[0]), _offset_in(self.buffer, chunk[-1])
-        if first is not None and last is not None:
-            return b"[" + self.buffer[first:last + len(chunk[-1])] + b"]"
-        return b"[" + b",".join(chunk) + b"]"  # views of another buffer: join them
+    def _decode_chunk(self, decoder: msgspec.json.Decoder, chunk: list[msgspec.Raw]) -> list[CocoAnnotation]:
+        """Decode consecutive records as one JSON array, without copying their bytes.
+
+        In the file, the records of the ``annotations`` array are separated by
+        ``,`` (and whitespace) and enclosed in ``[`` ``]``.  The separator just
+        before the chunk's first record and the one just after its last are set to
+        ``[`` and ``]`` for the decode and put back afterwards: the chunk is then
+        decoded straight from the buffer (copying 200 MB of slices cost 8 % of a build).
+        """
+        buffer = self.buffer
+        first, last = _offset_in(buffer, chunk[0]), _offset_in(buffer, chunk[-1])
+        if first is None or last is None or not isinstance(buffer, bytearray):
+            return decoder.decode(b"[" + b",".join(chunk) + b"]")  # views of another buffer: join them
+        opening, closing = first - 1, last + len(chunk[-1])
+        while buffer[opening] in _JSON_WHITESPACE:
+            opening -= 1
+        while buffer[closing] in _JSON_WHITESPACE:
+            closing += 1
+        saved = buffer[opening], buffer[closing]
+        buffer[opening], buffer[closing] = ord("["), ord("]")
+        try:
+            with memoryview(buffer) as view:
+                return decoder.decode(view[opening:closing + 1])
+        finally:
+            buffer[opening], buffer[closing] = saved
 
     def annotation(self, index: int) -> CocoAnnotation:
         """One annotation record, decoded on its own (error paths)."""
@@ -145,6 +164,9 @@ class DecodedFile:
         """Drop every reference to the file's bytes."""
         self.annotation_records = []
         self.buffer = b""
+
+
+_JSON_WHITESPACE = b" \t\r\n"
 
 
 def _offset_in(buffer: bytes | bytearray, view: msgspec.Raw) -> int | None:
