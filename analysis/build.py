@@ -393,12 +393,7 @@ def _write_split(
         written()
         manifest.timings["total"] = round(time.perf_counter() - t_start, 4)
         write_manifest(manifest, staging)
-        retired = target.parent / f".{target.name}.old"
-        shutil.rmtree(retired, ignore_errors=True)
-        if target.exists():
-            os.replace(target, retired)
-        os.replace(staging, target)
-        shutil.rmtree(retired, ignore_errors=True)
+        cache.swap_in(staging, target, target.parent / f".{target.name}.old")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -123,6 +123,25 @@ class CacheKey:
         return f"{self.dataset}/{self.split}"
 
 
+def swap_in(staging: Path, target: Path, retired: Path) -> None:
+    """Replace the folder ``target`` by ``staging`` (two renames; ``target`` may not exist yet).
+
+    The old folder is renamed to ``retired`` first and deleted once the new one is in
+    place; if the second rename fails the old folder is put back.  A crash between the
+    renames leaves only ``retired``, which the next writer renames back.
+    """
+    shutil.rmtree(retired, ignore_errors=True)
+    if target.exists():
+        os.replace(target, retired)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        if retired.exists() and not target.exists():
+            os.replace(retired, target)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.

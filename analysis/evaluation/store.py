@@ -202,14 +202,9 @@ def _write_evaluation(
                           (staging / DETECTIONS_FILE, staging / OKS_FILE)))  # fmt: skip
         data = msgspec.json.format(msgspec.json.encode(msgspec.structs.replace(record, stale=False)), indent=2)
         (staging / RECORD_FILE).write_bytes(data + b"\n")
-        if target.exists():
-            os.replace(target, retired)
-        os.replace(staging, target)
-        shutil.rmtree(retired, ignore_errors=True)
+        cache.swap_in(staging, target, retired)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        if retired.exists() and not target.exists():
-            os.replace(retired, target)
         raise
     return target
 
