@@ -242,7 +242,9 @@ def _build(
         built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         options=msgspec.convert(spec.options_fingerprint(), BuildOptions),
         inputs=Inputs(annotations=fingerprint, images=image_check),
-        keypoint_schema=msgspec.convert(dataset.schema.to_json(), KeypointSchemaRecord),
+        keypoint_schema=msgspec.convert(
+            {**dataset.schema.to_json(), "category_id": dataset.category_id}, KeypointSchemaRecord
+        ),
         definitions=_definitions(dataset),
         counts=_counts(dataset, images.num_rows, crowding),
         tables={},

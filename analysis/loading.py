@@ -111,6 +111,7 @@ class PoseDataset:
     visibility: str  #: "coco" (2 = visible) or "binary" (the file uses only 0/1)
     skipped: SkipLog
     warnings: list[str]
+    category_id: int | None = None  #: the category whose annotations are the persons (and give the schema)
 
 
 def load_pose_dataset(
@@ -193,7 +194,7 @@ def _columnise(path: Path, decoded: DecodedFile, options: LoadOptions) -> PoseDa
         warnings.append(odd_visibility)
     instance_cols = _instance_columns(path, parts, keep, keypoints, image_cols.image_id)
     visibility = _visibility_convention(instance_cols.keypoints)
-    return PoseDataset(image_cols, instance_cols, schema, visibility, skipped, warnings)
+    return PoseDataset(image_cols, instance_cols, schema, visibility, skipped, warnings, category.id)
 
 
 def _first_occurrence_mask(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:

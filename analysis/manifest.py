@@ -93,6 +93,7 @@ class KeypointSchemaRecord(_Record):
     joint_names: list[str]
     skeleton: list[tuple[int, int]]  #: 0-based joint pairs
     sigmas: list[float] | None = None  #: OKS sigmas when known
+    category_id: int | None = None  #: the annotation category of the persons (evaluation keeps its predictions)
 
 
 class Definitions(_Record):

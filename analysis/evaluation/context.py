@@ -7,6 +7,7 @@ the documented defaults of every definition.
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import cache
-from analysis.coco_json import CocoCategory
+from analysis.coco_json import GZIP_MAGIC, CocoCategory, read_annotation_bytes
 from analysis.definitions import AreaSource, CrowdConvention, LevelEdges, SizeDefinition, density_levels
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import CrowdIndexSource, EvaluationDefinitions, SigmaSource
@@ -65,6 +66,7 @@ class SplitFacts:
     n_joints: int
     schema_sigmas: tuple[float, ...] | None
     rebuild: str  #: a command that rebuilds the split
+    category_id: int | None = None  #: the persons' category, as the build chose it (None: older caches)
 
 
 def split_facts(cache_root: Path, key: cache.CacheKey) -> SplitFacts:
@@ -83,6 +85,7 @@ def split_facts(cache_root: Path, key: cache.CacheKey) -> SplitFacts:
         len(schema.joint_names),
         tuple(schema.sigmas) if schema.sigmas else None,
         rebuild_command(key.directory(cache_root), manifest),
+        schema.category_id,
     )
 
 
@@ -103,13 +106,23 @@ def check_annotations_unchanged(facts: SplitFacts, key: cache.CacheKey) -> Path:
     return path
 
 
-def person_categories(annotation_path: Path) -> list[int]:
-    """Ids of the categories whose annotations are persons (as the build chose them)."""
+def person_categories(facts: SplitFacts, annotation_path: Path) -> list[int]:
+    """Ids of the categories whose annotations are persons, as the build chose them.
+
+    The manifest records the build's choice (the keypoint category most annotations
+    use); a cache from before that record falls back to every keypoint category of
+    the file (read like the build reads it: gzip too).
+    """
+    if facts.category_id is not None:
+        return [facts.category_id]
 
     class _Categories(msgspec.Struct):
         categories: list[CocoCategory]
 
-    decoded = msgspec.json.decode(annotation_path.read_bytes(), type=_Categories)
+    data = read_annotation_bytes(annotation_path)
+    if data[:2] == GZIP_MAGIC:
+        data = gzip.decompress(data)
+    decoded = msgspec.json.decode(data, type=_Categories)
     return [c.id for c in _keypoint_categories(annotation_path, decoded.categories)]
 
 

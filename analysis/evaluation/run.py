@@ -89,7 +89,7 @@ def evaluate_files(
     images = cache.read_images(cache_root, key)
     instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
     definitions = resolve_definitions(request, facts, images, instances)
-    categories = person_categories(annotation_path)
+    categories = person_categories(facts, annotation_path)
     known_images = np.sort(images["image_id"].to_numpy(np.int64))
 
     # disable=None: a bar on a terminal, none in logs and pipes.
