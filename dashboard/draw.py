@@ -165,6 +165,7 @@ def draw_matches(
     det_oks: np.ndarray,
     skeleton: Sequence[tuple[int, int]],
     max_side: int = 480,
+    source_size: tuple[int, int] | None = None,
 ) -> Image.Image:
     """Ground truth (left) beside a model's predictions (right), coloured by match status.
 
@@ -177,11 +178,15 @@ def draw_matches(
         det_keypoints: (D, 3K) x, y, score; their box spans the predicted joints.
         det_status, det_oks: (D,) status and OKS of the match (NaN: none).
         skeleton: 0-based joint pairs.
+        source_size: (width, height) of the full-size image the coordinates refer to,
+            when ``image`` is an already reduced decode of it (default: its own size).
     """
     base = image.convert("RGB")
-    scale = min(1.0, max_side / max(base.size))
-    if scale < 1.0:
-        base = base.resize((max(1, int(base.width * scale)), max(1, int(base.height * scale))))
+    full = source_size or base.size
+    scale = min(1.0, max_side / max(full))
+    wanted = (max(1, int(full[0] * scale)), max(1, int(full[1] * scale)))
+    if base.size != wanted:
+        base = base.resize(wanted)
     det_keypoints = np.asarray(det_keypoints, dtype=float)
     left = _panel(base, scale, np.asarray(gt_boxes, dtype=float).reshape(-1, 4), gt_keypoints, gt_status,
                   np.asarray(gt_oks, dtype=float), skeleton, "ground truth")

@@ -104,7 +104,7 @@ if not len(shown):
 
 
 
-def _draw_predictions(im, image_id, kp, manifest):
+def _draw_predictions(thumb, image_id, kp, manifest):
     """The image's ground truth beside the model's predictions, coloured by match status."""
     boxes = data.instance_boxes(entry.key.dataset, entry.key.split)
     gt = gt_matches[gt_matches["image_id"].to_numpy() == image_id]
@@ -113,9 +113,10 @@ def _draw_predictions(im, image_id, kp, manifest):
     det_kp = np.array(dets["keypoints"].tolist(), dtype=float).reshape(len(dets), -1)
     _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
     return draw_matches(
-        im, boxes.iloc[rows][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float), kp[rows],
+        thumb.image, boxes.iloc[rows][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float), kp[rows],
         ground_truth_status(gt), gt["oks"].to_numpy(dtype=float, na_value=np.nan),
         det_kp, detection_status(dets, gt_matches), dets["oks"].to_numpy(dtype=float, na_value=np.nan), skeleton,
+        source_size=thumb.source_size,
     )
 
 
@@ -151,9 +152,8 @@ for i, (idx, img) in enumerate(chunk.iterrows()):
     try:  # one bad image (missing, corrupt, a decompression bomb) never stops the page
         kp = data.keypoints(dataset, split)
         if entry is not None:
-            # full size (the match drawing scales itself), still bounded in pixels
-            full = open_thumbnail(path, max_side=1 << 30)
-            drawn = _draw_predictions(full.image, int(img["image_id"]), kp, manifest)
+            # reduced like every thumbnail, to the match drawing's panel size
+            drawn = _draw_predictions(open_thumbnail(path, max_side=480), int(img["image_id"]), kp, manifest)
         else:
             thumb = open_thumbnail(path)
             mine = rows_of_image(persons, idx)

@@ -140,3 +140,20 @@ def test_missed_small_equals_pycocotools_on_a_real_evaluation(demo_cache):
         expected_status = [MatchStatus.FALSE_POSITIVE if m == 0 else
                            MatchStatus.IGNORED if m in ignored else MatchStatus.MATCHED for m in ref_match]
         assert list(status) == expected_status
+
+
+def test_draw_matches_on_a_reduced_decode_equals_the_full_size_drawing():
+    # Browse decodes reduced (JPEG draft): coordinates still refer to the full-size image.
+    full = Image.new("RGB", (960, 720), (128, 128, 128))
+    reduced = Image.new("RGB", (480, 360), (128, 128, 128))
+    gt_boxes = np.array([[100, 100, 300, 400]], dtype=float)
+    det_kp = np.array([[110, 110, 1.0, 390, 490, 1.0]])
+    args = (gt_boxes, None, [MatchStatus.MATCHED], np.array([0.9]),
+            det_kp, [MatchStatus.MATCHED], np.array([0.9]), [])
+    from_full = draw_matches(full, *args)
+    from_reduced = draw_matches(reduced, *args, source_size=(960, 720))
+    assert from_full.size == from_reduced.size == (2 * 480 + 6, 360)
+    assert np.array_equal(np.asarray(from_full), np.asarray(from_reduced))
+    # and the box lands where the full-size coordinates put it: bottom edge y = 500 / 2
+    blue = _rgb(str(STATUS_STYLES[MatchStatus.MATCHED]["color"]))
+    assert (np.asarray(from_reduced)[250, 52:198] == blue).all()
