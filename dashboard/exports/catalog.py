@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dashboard.exports import crowding, keypoints, overview, people, scenes, size
+from dashboard.exports import crowding, keypoints, models, overview, people, scenes, size
 from dashboard.exports.items import ExportItem
 from dashboard.exports.state import ViewState
 
@@ -15,6 +15,7 @@ VIEWS: dict[str, Callable[[ViewState], list[ExportItem]]] = {
     "crowding": crowding.exports,
     "scenes": scenes.exports,
     "keypoints": keypoints.exports,
+    "models": models.exports,
 }
 
 

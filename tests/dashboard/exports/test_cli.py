@@ -240,3 +240,29 @@ def test_readme_spec_example_is_valid(tmp_path: Path):
     assert plan.jobs[1].render.preset == "double" and plan.jobs[1].options.area_axis is AreaAxis.SQRT
     assert plan.jobs[2].options.crowd_convention.value == "eval-code"
     assert all(j.render.formats == ("pdf",) for j in plan.jobs)
+
+
+def test_models_view_exports_table5_equal_to_pycocotools(demo_cache: Path, tmp_path: Path):
+    """``--views models``: the computed Table 5 rows (AP over all persons) equal pycocotools
+    run here on the demo's annotation and results files; the paper's rows come apart."""
+    from cocoeval_matches import run as coco_run
+
+    out = tmp_path / "out"
+    proc = export("--url", "ds=demo-small", "--views", "models", "--formats", "svg", "--out", str(out),
+                  cache=demo_cache)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out / "models" / "models-table5.csv").set_index("model")
+    data = demo_cache.parent / "data" / "demo-small"
+    for model in ("synthetic-precise", "synthetic-coarse"):
+        ref = coco_run(data / "annotations.json", data / "predictions" / f"{model}.json")
+        assert table.loc[model, "AP"] == pytest.approx(100 * ref.ap[0], abs=1e-9)
+    reported = pd.read_csv(out / "models" / "smallpose-reported-table5.csv")
+    assert not set(reported.iloc[:, 0]) & {"synthetic-precise", "synthetic-coarse"}
+    assert (out / "models" / "ap-per-slice.svg").is_file()
+    assert (out / "models" / "precision-recall-small.svg").is_file()
+    # a dataset without any evaluation: a note, nothing written for the view, exit 0
+    none = export("--url", "ds=demo-sparse", "--views", "models", "--formats", "svg", "--out",
+                  str(tmp_path / "none"), cache=demo_cache)
+    assert none.returncode == 0, none.stderr
+    assert "No stored evaluation" in none.stdout + none.stderr
+    assert not list((tmp_path / "none").glob("models/*.csv"))

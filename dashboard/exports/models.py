@@ -1,0 +1,136 @@
+"""Models exports: stored evaluations as the SmallPose Table 5 layout (computed rows, and
+the paper's reported rows apart), AP per slice, precision-recall curves, every metric
+per slice and what each evaluation left out.  Pure: no streamlit.
+
+The evaluations of the selected datasets (and split) are re-sliced under the state's
+size definition from their stored OKS pairs; sigmas and the OKS area stay the ones the
+evaluation was run with, and the captions say both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from analysis.definitions import SizeDefinition
+from analysis.errors import PoseAtlasError
+from dashboard import evaluations
+from dashboard.evaluations import StoredModel
+from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
+from dashboard.exports.state import ViewState
+from dashboard.figures.models import (
+    MEAN_THRESHOLD,
+    EvaluatedModel,
+    pr_figure,
+    reported_table5_table,
+    slice_ap_figure,
+    slice_metrics_table,
+    table5_table,
+)
+
+#: Loads one stored evaluation re-sliced under a size definition (the page passes a cached one).
+ModelLoader = Callable[[StoredModel, SizeDefinition], EvaluatedModel]
+
+
+@dataclass(frozen=True)
+class EvaluatedModels:
+    """The chosen stored evaluations, re-sliced.
+
+    Attributes:
+        entries: the stored evaluations, in the order chosen.
+        models: their results under the state's size definition (failed ones left out).
+        errors: one line per evaluation that could not be read.
+        definitions: evaluation definitions (description) -> labels of the models using them.
+        resliced: one line per model whose stored size definition differs from the state's.
+    """
+
+    entries: tuple[StoredModel, ...]
+    models: tuple[EvaluatedModel, ...]
+    errors: tuple[str, ...] = ()
+    definitions: dict[str, list[str]] = field(default_factory=dict)
+    resliced: tuple[str, ...] = ()
+
+    @property
+    def note(self) -> str:
+        """The evaluation definitions, per group of models, as one caption fragment."""
+        return " | ".join(f"{', '.join(labels)}: {desc}" for desc, labels in self.definitions.items())
+
+
+def stored_models(state: ViewState) -> list[StoredModel]:
+    """Stored evaluations of the selected datasets (and split), in the caches' order."""
+    split = state.filters.split
+    keys = [k for k in state.caches.keys if k.dataset in state.datasets and (split is None or k.split == split)]
+    return evaluations.find_models(state.root, keys)
+
+
+def evaluated(state: ViewState, entries: Sequence[StoredModel], load: ModelLoader | None = None) -> EvaluatedModels:
+    """Re-slice each chosen evaluation under the state's size definition."""
+    size = state.filters.size
+    if load is None:
+        def load(entry: StoredModel, size: SizeDefinition) -> EvaluatedModel:
+            return evaluations.model_result(state.root, entry, size)
+    models, errors, used, resliced = [], [], {}, []
+    for entry in entries:
+        try:
+            model = load(entry, size)
+        except PoseAtlasError as exc:
+            errors.append(f"{entry.label}: {exc}")
+            continue
+        models.append(model)
+        used.setdefault(model.result.definitions.description, []).append(entry.label)
+        if evaluations.resliced(entry.definitions, size):
+            resliced.append(f"{entry.label}: evaluated with {entry.definitions.size.description}; re-sliced "
+                            f"from its stored OKS pairs with {size.description}.")
+    return EvaluatedModels(tuple(entries), tuple(models), tuple(errors), used, tuple(resliced))
+
+
+def table5_items(chosen: EvaluatedModels) -> list[ExportItem]:
+    """The computed Table 5 rows, then the paper's reported rows as a separate table."""
+    return [
+        TableItem("models table5", table5_table(list(chosen.models)),
+                  f"AP (%) per slice, OKS 0.50:0.05:0.95, and ground-truth persons per slice (n_gt); "
+                  f"{chosen.note}", digits=1),
+        TableItem("smallpose reported table5", reported_table5_table(),
+                  "AP (%) reported in the SmallPose paper, Table 5 (SimpleBaseline ResNet-50 on SmallPose test)",
+                  digits=1),
+    ]
+
+
+def ap_item(chosen: EvaluatedModels) -> FigureItem:
+    return FigureItem("ap per slice", slice_ap_figure(list(chosen.models), caption=chosen.note))
+
+
+def pr_item(chosen: EvaluatedModels, slice_name: str = "all", threshold: float | str = MEAN_THRESHOLD) -> FigureItem:
+    """Precision-recall curves of one slice at one OKS threshold (or their mean)."""
+    fig = pr_figure(list(chosen.models), slice_name, threshold,
+                    caption=f"{chosen.note}; 101 recall points, interpolated precision (COCO)")
+    return FigureItem(f"precision recall {slice_name}", fig)
+
+
+def stored_item(chosen: EvaluatedModels) -> TableItem:
+    return TableItem("models stored evaluations", evaluations.stored_table(list(chosen.entries)),
+                     "Detections evaluated per results file: the 20 best-scored of each image "
+                     "(COCO's maxDets); records of other categories are counted, not evaluated")
+
+
+def metrics_item(chosen: EvaluatedModels) -> TableItem:
+    return TableItem("models slice metrics", slice_metrics_table(list(chosen.models)),
+                     f"AP, AP50, AP75, AR (%) and ground-truth persons per slice; {chosen.note}", digits=1)
+
+
+def exports(state: ViewState) -> list[ExportItem]:
+    """Every stored evaluation of the selection: Table 5, AP per slice, the PR curves of
+    all persons and of small persons (mean over OKS 0.50:0.95), the stored evaluations
+    and every metric per slice."""
+    entries = stored_models(state)
+    if not entries:
+        return [Note("No stored evaluation for the selected datasets: run `python -m analysis evaluate` "
+                     "(see the README, 'Evaluating models').")]
+    chosen = evaluated(state, entries)
+    notes: list[ExportItem] = [Note(line, NoteLevel.ERROR) for line in chosen.errors]
+    notes += [Note(f"{e.label}: the annotations changed since this evaluation; its numbers are out of date",
+                   NoteLevel.WARNING) for e in entries if e.stale]
+    if not chosen.models:
+        return notes
+    return [*notes, *table5_items(chosen), ap_item(chosen), pr_item(chosen, "all"), pr_item(chosen, "small"),
+            stored_item(chosen), metrics_item(chosen)]
