@@ -50,7 +50,7 @@ def exported_figures(demo_cache: Path) -> list[tuple[str, FigureItem]]:
     keypoints = functools.cache(lambda d, s: load_keypoints(demo_cache, CacheKey(d, s)))
     out = []
     for params, options in VARIANTS:
-        state = state_from_params(caches, params, options, keypoints)
+        state = state_from_params(caches, params, options, keypoints, root=demo_cache)
         for view in catalog.VIEWS:
             out += [(f"{view}/{i.stem} {params}", i) for i in catalog.exports(view, state)
                     if isinstance(i, FigureItem)]
