@@ -1,12 +1,17 @@
-"""Helpers for the dashboard's AppTest tests."""
+"""Helpers for the dashboard's tests: AppTest runs, and real servers on loopback."""
 
 from __future__ import annotations
 
 import base64
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 import plotly.io as pio
+import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -57,3 +62,25 @@ def texts(at: AppTest) -> str:
              for e in at.get(kind)]
     parts += [e.value for e in at.sidebar.get("error")]
     return "\n".join(str(p) for p in parts)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Wait until a streamlit server at ``url`` answers its health check; fail with its log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail("streamlit did not start:\n" + log.read_text())
+        time.sleep(0.3)

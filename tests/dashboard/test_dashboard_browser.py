@@ -7,31 +7,23 @@ checks the files, and saves screenshots to ``test-artifacts/``.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import REPO, chromium_or_skip
-from dashboard_helpers import VIEWS
+from dashboard_helpers import VIEWS, free_port, wait_healthy
 
 ARTIFACTS = REPO / "test-artifacts"
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def server(demo_cache: Path, tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "streamlit.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
@@ -43,17 +35,7 @@ def server(demo_cache: Path, tmp_path: Path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text())
-            time.sleep(0.3)
+        wait_healthy(url, proc, tmp_path / "streamlit.log")
         yield url
     finally:
         proc.terminate()

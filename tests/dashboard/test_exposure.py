@@ -14,12 +14,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import REPO, chromium_or_skip
+from dashboard_helpers import free_port, wait_healthy
 
 from dashboard.__main__ import launch_environment, streamlit_command
 from dashboard.exposure import ALLOW_REMOTE_ENV, is_loopback, serving_refusal
@@ -83,26 +82,6 @@ def own_non_loopback_ipv4() -> str | None:
         if ip.version == 4 and not ip.is_loopback and not ip.is_link_local:
             return text
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail("streamlit did not start:\n" + log.read_text())
-        time.sleep(0.3)
 
 
 def start(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
