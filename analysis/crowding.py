@@ -1,6 +1,6 @@
 """CrowdIndex (image level) and the per-person crowding ratio N_b / N_a.
 
-The rule (DESIGN.md) reproduces the ``crowdIndex`` values CrowdPose ships:
+This rule reproduces the ``crowdIndex`` values CrowdPose ships:
 N_a(i) = labelled joints (v > 0) of person i; N_b(i) = labelled joints of every
 *other* annotation in the image (iscrowd ones included) that fall inside person
 i's bbox, edges included; CrowdIndex = mean of N_b/N_a over reference persons
