@@ -149,20 +149,29 @@ def atomic_path(target: Path) -> Iterator[Path]:
     On any exception the temporary file is removed and ``target`` is untouched.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temporary_sibling(target)
     try:
         yield tmp
-        # mkstemp creates 0600 files; give the result the usual umask-based mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        give_default_mode(tmp)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def temporary_sibling(target: Path) -> Path:
+    """A new empty file beside ``target`` (its folder made if needed), to be renamed onto it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    return Path(tmp_name)
+
+
+def give_default_mode(path: Path) -> None:
+    """mkstemp creates 0600 files; give ``path`` the usual umask-based mode before publishing it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 #: Low-cardinality text columns; dictionary-encoding float columns (keypoints)

@@ -6,11 +6,12 @@ A failure while writing leaves no partial file and no earlier good output destro
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
+
+from analysis.cache import give_default_mode, temporary_sibling
 
 
 class StagedFiles:
@@ -22,16 +23,12 @@ class StagedFiles:
 
     def add(self, name: str, write: Callable[[BinaryIO], object]) -> None:
         """Write ``out_dir / name``'s content to a temporary sibling with ``write(file)``."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.out_dir)
-        tmp = Path(tmp_name)
-        self._staged.append((tmp, self.out_dir / name))
-        with os.fdopen(fd, "wb") as fh:
+        target = self.out_dir / name
+        tmp = temporary_sibling(target)
+        self._staged.append((tmp, target))
+        with open(tmp, "wb") as fh:
             write(fh)
-        # mkstemp creates 0600 files; give the result the usual umask-based mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        give_default_mode(tmp)
 
     def __enter__(self) -> StagedFiles:
         return self
