@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import io
 import json
-import threading
 import zipfile
-
-import pytest
 
 from analysis.cli import main
 from tests.analysis.helpers import coco_doc
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def http_root(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def good_zip() -> bytes:

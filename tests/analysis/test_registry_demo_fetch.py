@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import io
 import re
-import threading
 import zipfile
 from pathlib import Path
 
@@ -107,20 +104,6 @@ def test_demo_is_deterministic_synthetic_and_contrasting(tmp_path, capsys):
     assert set(small_images["source"]) == {"street", "sports"}
 
 
-class _RangeHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def http_root(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_RangeHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def test_fetch_coco_from_local_server_registers_val_and_train(tmp_path, http_root, capsys):
