@@ -34,6 +34,16 @@ def _bucket_name(code: int) -> str | None:
     return ("small", "medium", "large")[code] if 0 <= code <= 2 else None
 
 
+def _scaled(image: Image.Image, max_side: int, source_size: tuple[int, int] | None) -> tuple[Image.Image, float]:
+    """An RGB copy of ``image`` at most ``max_side`` along the longer side of the full-size
+    image (``source_size``, or its own size), and the scale from full-size coordinates."""
+    img = image.convert("RGB")
+    full = source_size or img.size
+    scale = min(1.0, max_side / max(full))
+    size = (max(1, int(full[0] * scale)), max(1, int(full[1] * scale)))
+    return (img if img.size == size else img.resize(size)), scale
+
+
 def draw_persons(
     image: Image.Image,
     boxes: np.ndarray,
@@ -55,12 +65,7 @@ def draw_persons(
         source_size: (width, height) the coordinates refer to, when ``image`` is an
             already reduced decode of it (:func:`dashboard.thumbnails.open_thumbnail`).
     """
-    img = image.convert("RGB")
-    full = source_size or img.size
-    scale = min(1.0, max_side / max(full))
-    size = (max(1, int(full[0] * scale)), max(1, int(full[1] * scale)))
-    if img.size != size:
-        img = img.resize(size)
+    img, scale = _scaled(image, max_side, source_size)
     draw = ImageDraw.Draw(img)
     width = max(1, round(2 * max(scale, 0.5)))
     if crowd_boxes is not None:
@@ -181,12 +186,7 @@ def draw_matches(
         source_size: (width, height) of the full-size image the coordinates refer to,
             when ``image`` is an already reduced decode of it (default: its own size).
     """
-    base = image.convert("RGB")
-    full = source_size or base.size
-    scale = min(1.0, max_side / max(full))
-    wanted = (max(1, int(full[0] * scale)), max(1, int(full[1] * scale)))
-    if base.size != wanted:
-        base = base.resize(wanted)
+    base, scale = _scaled(image, max_side, source_size)
     det_keypoints = np.asarray(det_keypoints, dtype=float)
     left = _panel(base, scale, np.asarray(gt_boxes, dtype=float).reshape(-1, 4), gt_keypoints, gt_status,
                   np.asarray(gt_oks, dtype=float), skeleton, "ground truth")
