@@ -201,12 +201,17 @@ def pr_figure(
     if table.isna().all().all():
         return empty_figure(f"no ground truth in slice {slice_name}")
     fig = go.Figure()
+    empty = [name for name in table.columns if table[name].isna().all()]
     for i, name in enumerate(table.columns):
-        st = _style(i)
+        if name in empty:  # no ground truth in this slice: no curve, and no legend entry without one
+            continue
+        style = _style(i)  # by position among all models: a model keeps its style across slices
         fig.add_scatter(x=table.index.to_numpy(), y=table[name].to_numpy(), name=name, mode="lines",
-                        line={"color": st["color"], "dash": st["dash"], "width": 2})
+                        line={"color": style["color"], "dash": style["dash"], "width": 2})
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 100])
     oks = "mean over OKS 0.50:0.05:0.95" if threshold == MEAN_THRESHOLD else f"OKS {float(threshold):.2f}"
+    if empty:
+        caption = "; ".join(p for p in (caption, f"no ground truth in slice {slice_name}: {', '.join(empty)}") if p)
     return finish(fig, title=f"Precision-recall: {slice_name} ({oks})", caption=caption,
                   x_title="recall", y_title="precision (%)")

@@ -134,6 +134,19 @@ def test_pr_table_threshold_and_mean():
     assert "mean over OKS 0.50:0.05:0.95" in fig.layout.title.text
 
 
+def test_pr_figure_leaves_out_models_without_ground_truth_in_the_slice():
+    precision = np.tile(np.linspace(1.0, 0.0, 101), (10, 1))
+    has_small = _model("a", "d/s", {s: _slice(0.5, precision=precision) for s in SLICES})
+    no_small = _model("b", "d/s", {s: _slice(0.5 if s == "all" else None,
+                                                precision=precision if s == "all" else None) for s in SLICES})
+    fig = pr_figure([has_small, no_small], "small", 0.5, caption="defs")
+    assert [t.name for t in fig.data] == ["a"]  # no legend entry without a curve
+    assert caption_of(fig) == "defs; no ground truth in slice small: b"
+    both = pr_figure([has_small, no_small], "all", 0.5, caption="defs")
+    assert [t.name for t in both.data] == ["a", "b"] and caption_of(both) == "defs"
+    assert fig.data[0].line.color == both.data[0].line.color  # a model keeps its style across slices
+
+
 def test_empty_selection_says_so():
     assert slice_ap_figure([]).layout.meta["empty"]
     assert table5_table([]).empty and isinstance(table5_table([]), pd.DataFrame)
