@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import cache
+from analysis import cache, convert
 from analysis.coco_json import annotation_file_problem
 from analysis.errors import EXIT_USER_ERROR, PoseAtlasError, run_reporting_errors
 from analysis.evaluation import cli as evaluation_cli  # light: pandas and numpy load only when it runs
@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     scenes_cli.add_scenes_parser(sub)
     evaluation_cli.add_evaluate_parser(sub)
     _add_dataset_maker_parsers(sub)
+    convert.add_parser(sub)
     return parser
 
 
