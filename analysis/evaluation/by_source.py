@@ -124,9 +124,8 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
     mapped: list[dict] = []
     rows = []
     for source, path in pairs:
-        if source not in sources:
-            raise PoseAtlasError(f"--source-predictions {source}={path}: {annotations} has no source {source!r} "
-                                 f"(it has: {', '.join(sources)})")
+        # A source absent from this split maps nothing (all its images may be in the other split);
+        # it is reported, and refused only when nothing maps at all.
         try:
             records = orjson.loads(path.read_bytes())
         except OSError as exc:
@@ -149,10 +148,11 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
             mapped.append({**record, "image_id": new_id})
             n_mapped += 1
         rows.append({"source": source, "file": str(path), "records": len(records), "mapped": n_mapped,
-                     "not_in_split": {"records": len(records) - n_mapped, "images": len(not_in_split)}})
+                     "not_in_split": {"records": len(records) - n_mapped, "images": len(not_in_split)},
+                     "source_in_split": source in sources})
     if not mapped:
-        raise PoseAtlasError(f"--source-predictions: no record maps onto an image of {annotations} "
-                             "(are these predictions of the other split's images?)")
+        raise PoseAtlasError(f"--source-predictions: no record maps onto an image of {annotations} (its sources: "
+                             f"{', '.join(sources)}; are these predictions of the other split's images?)")
     report = {"output": str(out), "annotations": str(annotations), "sources": rows}
     with cache.atomic_path(Path(out)) as tmp:
         tmp.write_bytes(orjson.dumps(mapped))
@@ -164,6 +164,7 @@ def mapping_lines(report: dict[str, Any]) -> list[str]:
     for row in report["sources"]:
         left = row["not_in_split"]
         lines.append(f"{row['source']}: {row['mapped']} of {row['records']} records from {row['file']} mapped; "
-                     f"{left['records']} records of {left['images']} images not in this split")
+                     f"{left['records']} records of {left['images']} images not in this split"
+                     + ("" if row["source_in_split"] else f" (no image of source {row['source']!r} is in this split)"))
     lines.append(f"mapped predictions: {report['output']}")
     return lines

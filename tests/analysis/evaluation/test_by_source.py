@@ -147,7 +147,7 @@ def test_mapping_refusals(composed, capsys, tmp_path):
     path = tmp_path / "p.json"
     path.write_text(json.dumps(noisy_predictions(originals["mm"], seed=1)))
     for extra, needle in [
-        (("--source-predictions", f"nope={path}", "--mapped-out", tmp_path / "m.json"), "has no source 'nope'"),
+        (("--source-predictions", f"nope={path}", "--mapped-out", tmp_path / "m.json"), "its sources: cm, mm"),
         (("--source-predictions", f"mm={path}"), "needs --mapped-out"),
         (("--source-predictions", str(path), "--mapped-out", tmp_path / "m.json"), "SOURCE=FILE"),
         ((), "--predictions"),
