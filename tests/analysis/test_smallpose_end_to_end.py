@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import orjson
+import pytest
 
 from tests.analysis.dataset_helpers import run_cli
 from tests.analysis.evaluation.reference import COCO_SIGMAS, assert_metrics_equal, noisy_predictions, pycocotools_slices
@@ -32,6 +33,7 @@ def _area_053(doc: dict) -> dict:
     return out
 
 
+@pytest.mark.slow  # ~10 s: six builds, a compose, an evaluation and pycocotools per source
 def test_smallpose_like_benchmark_from_the_fixtures(tmp_path, capsys):
     fixtures = require_fixtures()
     work = tmp_path
