@@ -117,7 +117,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     predictions, mapping_notes = _with_mapped_predictions(args, key)
     outcomes = evaluate_files(args.cache_dir, key, predictions, args.model or None, request, progress=not args.quiet)
     by_part = _by_part(args, key, outcomes)
-    frame = table5_frame([(o.result.model, o.result) for o in outcomes])
+    rows = [(o.result.model, o.result) for o in outcomes]
+    if by_part is not None:  # then each model per part, labelled "MODEL (source S)"
+        rows += [(f"{model} ({args.by} {part})", result) for model, parts in by_part[0].items()
+                 for part, result in parts.items()]
+    frame = table5_frame(rows)
     caption = f"{key}: " + outcomes[0].result.definitions.description
     if args.table_csv:
         _write_text(args.table_csv, f"# {caption}\n" + table5_csv(frame))

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import orjson
+import pandas as pd
 import pytest
 
 from analysis.loading import SourceRule
@@ -84,9 +85,16 @@ def test_by_source_equals_pycocotools_per_part(composed, capsys, tmp_path):
     # The whole split is unchanged by --by.
     whole = pycocotools_slices(doc, preds, COCO_SIGMAS)
     assert_metrics_equal(result["slices"]["all"], whole["all"], what="all")
-    # The printed tables: one per source, after the full one.
-    code, stdout, _ = _evaluate(capsys, tmp, "--predictions", path, "--model", "m", "--by", "source")
+    # The printed tables: one per source, after the full one; the CSV table has a row per source too.
+    csv = tmp_path / "table.csv"
+    code, stdout, _ = _evaluate(capsys, tmp, "--predictions", path, "--model", "m", "--by", "source",
+                                "--table-csv", csv)
     assert code == 0
+    table = pd.read_csv(csv, comment="#").set_index("model")
+    assert list(table.index) == ["m", "m (source cm)", "m (source mm)"]
+    for source in ("cm", "mm"):
+        assert table.loc[f"m (source {source})", "AP"] == pytest.approx(
+            100 * result["by_source"][source]["slices"]["all"]["AP"], abs=0.05)  # printed to 0.1
     n_cm = sum(im["source"] == "cm" for im in doc["images"])
     assert f"source cm ({n_cm} images):" in stdout and "source mm (" in stdout
 
