@@ -113,9 +113,10 @@ class SplitImages:
         is_person: (N,) not a crowd region.
         stored_num_keypoints: (N,) stored ``num_keypoints``, NaN where the file has none.
         n_labelled: (N,) labelled joints (v > 0) in the source schema.
-        lost_in_mapping: (N,) persons of the population whose labelled joints are all
-            joints the target schema lacks (only when ``kept_joints`` was given and the
-            population is not ``all``); they are left out of ``persons``.
+        lost_in_mapping: (N,) persons of the population left without a labelled joint by
+            the mapping to ``kept_joints`` (only when it was given): under any population
+            but ``all`` every such person (they are left out of ``persons``); under ``all``
+            those that had labelled joints (they stay persons).
     """
 
     image_ids: npt.NDArray[np.int64]
@@ -169,9 +170,13 @@ def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSo
     n_labelled = column(instances, "n_labelled").astype(np.int64)
     member = is_person & population.mask(stored, n_labelled)
     lost = np.zeros(len(member), dtype=bool)
-    if kept_joints is not None and population.kind is not PopulationKind.ALL:
-        lost = member & (_labelled_among(instances.column("keypoints"), kept_joints) == 0)
-        member &= ~lost
+    if kept_joints is not None:
+        none_kept = _labelled_among(instances.column("keypoints"), kept_joints) == 0
+        if population.kind is PopulationKind.ALL:
+            lost = member & (n_labelled > 0) & none_kept
+        else:
+            lost = member & none_kept
+            member &= ~lost
 
     image_ids = column(images, "image_id").astype(np.int64)
     by_id = np.argsort(image_ids, kind="stable")

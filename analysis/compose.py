@@ -45,7 +45,7 @@ from tqdm import tqdm
 from analysis import cache
 from analysis.cached_split import CachedSplit, SplitImages, check_unchanged, open_cached_split, read_split_images
 from analysis.compose_config import ComposeConfig, SourceConfig, load_compose_config
-from analysis.definitions import INFO_POPULATIONS, SizeBucket, size_bucket_codes
+from analysis.definitions import INFO_POPULATIONS, PopulationKind, SizeBucket, size_bucket_codes
 from analysis.errors import PoseAtlasError
 from analysis.keypoint_mapping import JointMapping, map_joints
 from analysis.population import population_counts
@@ -307,9 +307,12 @@ def _report_row(item: _Input, config: ComposeConfig, images: SplitImages, kept: 
                         f"({config.person_population}) below the small edge and keep_without_small is "
                         f"{config.keep_without_small}")
     if lost_small.any():
+        consequence = ("they stay persons (population all), without keypoints"
+                       if config.person_population.kind is PopulationKind.ALL
+                       else "they are not persons of the composed benchmark")
         warnings.append(f"{where}: {int(lost_small.sum())} small person(s) of population {config.person_population} "
                         f"have labelled joints only among joints the target schema lacks (all lost in the mapping); "
-                        "they are not persons of the composed benchmark")
+                        f"{consequence}")
     if item.mapping.missing:
         warnings.append(f"{where} lacks target joint(s) {', '.join(item.mapping.missing)}: they are 0, 0, 0 "
                         "in its records")

@@ -141,12 +141,14 @@ val = ["val"]
                for w in warnings), warnings
     for warning in warnings:
         assert f"warning: {warning}" in stdout
-    # Under "all", the mapping loses nobody: image 1 is selected, and "bare" gives its small person's image.
-    code, _, stderr, out_all = _compose(capsys, tmp_path, registry, cache_root,
-                                        config.replace('"labelled"', '"all"'), tmp_path / "all")
+    # Under "all", the head/neck-only person stays a person (counted and warned about): image 1 is
+    # selected, and "bare" gives its small person's image.
+    code, stdout, stderr, out_all = _compose(capsys, tmp_path, registry, cache_root,
+                                             config.replace('"labelled"', '"all"'), tmp_path / "all")
     assert code == 0, stderr
     report = orjson.loads((out_all / "report.json").read_bytes())
-    assert report["sources"][0]["lost_in_mapping"] == {"persons": 0, "small": 0}
+    assert report["sources"][0]["lost_in_mapping"] == {"persons": 1, "small": 1}
+    assert "they stay persons (population all), without keypoints" in stdout
     kept = {(im["source"], im["original_image_id"]) for n in ("train", "val") for im in _load(out_all, n)["images"]}
     assert kept == {("crowd", 1), ("crowd", 2), ("bare", 5), ("coco", 8)}
 
