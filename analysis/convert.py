@@ -139,6 +139,8 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
         raise PoseAtlasError(f"--every must be at least 1 (got {every})")
     if every != 1 and fmt != "posetrack18":
         raise PoseAtlasError("--every applies to --format posetrack18 (video frames) only")
+    if images is not None and fmt == "posetrack18":
+        raise PoseAtlasError("--images applies to --format aic and mpii (PoseTrack files carry width and height)")
     if images is not None and not Path(images).is_dir():
         raise PoseAtlasError(f"{images}: image folder not found")
     if not Path(out).name.endswith(".json"):
@@ -156,7 +158,7 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
                 _convert_mpii_json(path, _read_json(path, fmt), result)
     else:
         _convert_posetrack(files, every, result)
-    if images is not None and fmt != "posetrack18":
+    if images is not None:
         _read_image_sizes(Path(images), result)
     if fmt == "mpii":
         _mpii_boxes(result)

@@ -316,6 +316,8 @@ def test_bad_options(tmp_path, capsys):
                           (("--images", tmp_path / "none"), "image folder not found")]:
         code, _, stderr = _convert(capsys, "aic", tmp_path / "x.json", source, extra=extra)
         assert code == 2 and needle in stderr
+    code, _, stderr = _convert(capsys, "posetrack18", tmp_path / "x.json", source, extra=("--images", tmp_path))
+    assert code == 2 and "--images applies to --format aic and mpii" in stderr
     code, _, stderr = _convert(capsys, "aic", tmp_path / "x.txt", source)
     assert code == 2 and ".json" in stderr
     code, _, stderr = _convert(capsys, "aic", tmp_path / "x.json", tmp_path / "missing.json")
