@@ -30,6 +30,13 @@ Formats (the rules are repeated in ``docs/guides/benchmark-composition.md``):
   kept as ``original_id``); ``--every N`` keeps every N-th labelled frame of each video
   (frames in ``frame_id`` order, else file-name order); unlabelled frames
   (``is_labeled`` false, no annotation) are skipped and counted.
+- ``hieve``: HiEve's all-track ground truth as its format page (humaninevents.org/format.html)
+  describes it: a folder per video with one file per frame (``000000.xml``; JSON or the
+  same VOC-style XML), ``annotation.object[]`` with ``name`` (the track, kept as
+  ``hieve_name``), ``action`` and ``bndbox`` (``xmin``/``ymin``/``xmax``/``ymax`` and the
+  14 joints ``Nose`` ... ``Left-ankle`` as ``"x,y,flag"``; flag 0 visible -> 2, 1
+  invisible -> 1, -1 not annotated -> 0).  ``file_name`` is ``<video>/<filename>``, the
+  video in ``video``; ``--every N`` keeps every N-th frame (file-name order).
 
 A file of another format is refused with one line naming the format it looks like;
 nothing is written unless the whole conversion succeeds.
@@ -50,7 +57,7 @@ import orjson
 from analysis.errors import AnnotationError, PoseAtlasError
 from analysis.staged_files import StagedFiles
 
-FORMATS = ("aic", "mpii", "posetrack18")
+FORMATS = ("aic", "mpii", "posetrack18", "hieve")
 
 AIC_JOINTS = (
     "Right Shoulder", "Right Elbow", "Right Wrist", "Left Shoulder", "Left Elbow", "Left Wrist", "Right Hip",
@@ -101,7 +108,7 @@ class _Result:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("convert", help="AIC, MPII or PoseTrack annotations in their native formats -> a COCO file",
+    p = sub.add_parser("convert", help="AIC, MPII, PoseTrack or HiEve annotations (native formats) -> COCO",
                        description=__doc__.splitlines()[0])
     p.add_argument("--format", required=True, choices=FORMATS, help="the inputs' format")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="annotation file(s); posetrack18: or folders")
@@ -110,7 +117,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", type=Path, default=None, metavar="DIR",
                    help="image folder: image sizes are read from the files (aic, mpii)")
     p.add_argument("--every", type=int, default=1, metavar="N",
-                   help="posetrack18: keep every N-th labelled frame of each video (default 1: all)")
+                   help="posetrack18, hieve: keep every N-th (labelled) frame of each video (default 1: all)")
     p.set_defaults(run=run_convert)
 
 
@@ -137,10 +144,10 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
     """
     if every < 1:
         raise PoseAtlasError(f"--every must be at least 1 (got {every})")
-    if every != 1 and fmt != "posetrack18":
-        raise PoseAtlasError("--every applies to --format posetrack18 (video frames) only")
-    if images is not None and fmt == "posetrack18":
-        raise PoseAtlasError("--images applies to --format aic and mpii (PoseTrack files carry width and height)")
+    if every != 1 and fmt not in ("posetrack18", "hieve"):
+        raise PoseAtlasError("--every applies to --format posetrack18 and hieve (video frames) only")
+    if images is not None and fmt in ("posetrack18", "hieve"):
+        raise PoseAtlasError("--images applies to --format aic and mpii (video frame files carry width and height)")
     if images is not None and not Path(images).is_dir():
         raise PoseAtlasError(f"{images}: image folder not found")
     if not Path(out).name.endswith(".json"):
@@ -156,6 +163,8 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
                 _convert_mpii_mat(path, result)
             else:
                 _convert_mpii_json(path, _read_json(path, fmt), result)
+    elif fmt == "hieve":
+        _convert_hieve(files, every, result)
     else:
         _convert_posetrack(files, every, result)
     if images is not None:
@@ -219,7 +228,13 @@ def convert_lines(report: dict[str, Any]) -> list[str]:
 def _input_files(fmt: str, inputs: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, inputs):
-        if path.is_dir():
+        if path.is_dir() and fmt == "hieve":
+            # A video folder of frame files, or a folder of video folders.
+            found = sorted(f for f in path.rglob("*") if f.suffix.lower() in (".xml", ".json") and f.is_file())
+            if not found:
+                raise PoseAtlasError(f"{path}: no .xml or .json frame file under the folder")
+            files += found
+        elif path.is_dir():
             if fmt != "posetrack18":
                 raise PoseAtlasError(f"{path}: a folder; --format {fmt} takes annotation files")
             found = sorted(path.glob("*.json"))
@@ -241,7 +256,7 @@ def _read_json(path: Path, fmt: str) -> Any:
     except orjson.JSONDecodeError as exc:
         raise PoseAtlasError(f"{path}: not valid JSON ({exc}); --format {fmt} reads JSON") from None
     looks = looks_like(data)
-    wanted = {"aic": ("aic",), "mpii": ("mpii-json",), "posetrack18": ("coco",)}[fmt]
+    wanted = {"aic": ("aic",), "mpii": ("mpii-json",), "posetrack18": ("coco",), "hieve": ("hieve",)}[fmt]
     if looks not in wanted:
         raise PoseAtlasError(f"{path}: not {_FORMAT_NAMES[wanted[0]]}: it looks like {_FORMAT_NAMES[looks]}")
     return data
@@ -252,13 +267,16 @@ _FORMAT_NAMES = {
     "mpii-json": "mmpose's MPII JSON (--format mpii)",
     "coco": "a COCO-style keypoint file (build and compose take it as it is; per-video files: --format posetrack18)",
     "coco-results": "a COCO results (predictions) file (python -m analysis evaluate takes it)",
-    "unknown": "no format convert knows (aic, mpii, posetrack18)",
+    "hieve": "a HiEve frame annotation (--format hieve)",
+    "unknown": "no format convert knows (aic, mpii, posetrack18, hieve)",
 }
 
 
 def looks_like(data: Any) -> str:
     """Which format a decoded JSON document looks like: aic, mpii-json, coco, coco-results or unknown."""
     if isinstance(data, dict):
+        if isinstance(data.get("annotation"), dict):
+            return "hieve"
         return "coco" if "images" in data and "annotations" in data else "unknown"
     if not isinstance(data, list) or not data or not isinstance(data[0], dict):
         return "unknown"
@@ -636,3 +654,119 @@ def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
         result.skip("annotation of a frame not sampled", "--every", sampled_out)
     if not unique_ids:
         result.derived["ids renumbered (repeated over the files; original_id kept)"] = len(result.images)
+
+
+# --- HiEve --------------------------------------------------------------------------------
+
+#: HiEve's pose definition (humaninevents.org/format.html, Table 1), in its part index order.
+HIEVE_JOINTS = (
+    "Nose", "Chest", "Right-shoulder", "Right-elbow", "Right-wrist", "Left-shoulder", "Left-elbow", "Left-wrist",
+    "Right-hip", "Right-knee", "Right-ankle", "Left-hip", "Left-knee", "Left-ankle",
+)
+HIEVE_SKELETON = ((0, 1), (1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12),
+                  (12, 13))
+#: HiEve's flag -> COCO visibility: 0 visible -> 2, 1 invisible (annotated, occluded) -> 1, -1 not annotated -> 0.
+HIEVE_VISIBILITY = {0: 2, 1: 1, -1: 0}
+
+
+def _hieve_frame(path: Path) -> dict:
+    """One frame file as the dict the format page shows: JSON as it is, or the same VOC-style XML."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PoseAtlasError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if data.lstrip()[:1] == b"<":
+        import xml.etree.ElementTree as ElementTree  # local annotation files the user brought
+
+        try:
+            root = ElementTree.fromstring(data)
+        except ElementTree.ParseError as exc:
+            raise PoseAtlasError(f"{path}: not valid XML ({exc})") from None
+
+        def as_dict(element) -> Any:
+            children = list(element)
+            if not children:
+                return (element.text or "").strip()
+            out: dict[str, Any] = {}
+            for child in children:
+                value = as_dict(child)
+                if child.tag == "object":
+                    out.setdefault("object", []).append(value)
+                else:
+                    out[child.tag] = value
+            return out
+
+        return {root.tag: as_dict(root)}
+    return _read_json(path, "hieve")
+
+
+def _convert_hieve(files: list[Path], every: int, result: _Result) -> None:
+    result.joint_names, result.skeleton = HIEVE_JOINTS, HIEVE_SKELETON
+    result.rules = [
+        "frames: one .xml or .json file per frame (HiEve's all-track ground truth), grouped by folder = video",
+        "visibility: HiEve flag 0 (visible) -> 2, 1 (invisible) -> 1, -1 (not annotated) -> 0 with x = y = 0",
+        "bbox: bndbox [xmin, ymin, xmax, ymax] -> [xmin, ymin, xmax - xmin, ymax - ymin]; the person's name "
+        "(track, e.g. P-1) kept as hieve_name, its action as action",
+        f"--every {every}: per video, frames in file-name order, positions 0, {every}, ...",
+    ]
+    by_video: dict[Path, list[Path]] = {}
+    for path in files:
+        by_video.setdefault(path.parent, []).append(path)
+    for folder in sorted(by_video, key=lambda f: _natural_key(str(f))):
+        frames = sorted(by_video[folder], key=lambda f: _natural_key(f.name))
+        if len(frames) > len(frames[::every]):
+            result.skip(f"frame not sampled by --every {every}", f"video {folder.name}",
+                        len(frames) - len(frames[::every]))
+        for path in frames[::every]:
+            _hieve_add_frame(path, folder.name, result)
+
+
+def _hieve_add_frame(path: Path, video: str, result: _Result) -> None:
+    doc = _hieve_frame(path).get("annotation")
+    if not isinstance(doc, dict):
+        raise AnnotationError(path, None, "no 'annotation' object: not a HiEve frame file")
+    size = doc.get("size") if isinstance(doc.get("size"), dict) else {}
+    image_id = len(result.images) + 1
+    name = doc.get("filename") or path.with_suffix(".jpg").name
+    image = {"id": image_id, "file_name": f"{video}/{name}", "video": video, "frame_file": path.name}
+    try:
+        if size.get("width") and size.get("height"):
+            image["width"], image["height"] = int(float(size["width"])), int(float(size["height"]))
+    except (TypeError, ValueError):
+        raise AnnotationError(path, "size", f"width / height {size.get('width')!r} / {size.get('height')!r} "
+                              "are not numbers") from None
+    result.images.append(image)
+    objects = doc.get("object") or []
+    for index, person in enumerate(objects if isinstance(objects, list) else [objects]):
+        label = person.get("name") if isinstance(person, dict) else repr(person)
+        where = f"object {index} ({label})"
+        box = person.get("bndbox") if isinstance(person, dict) else None
+        if not isinstance(box, dict):
+            raise AnnotationError(path, where, "no bndbox")
+        try:
+            x1, y1, x2, y2 = (float(box[k]) for k in ("xmin", "ymin", "xmax", "ymax"))
+        except (KeyError, TypeError, ValueError):
+            raise AnnotationError(path, where, "bndbox needs numeric xmin, ymin, xmax, ymax") from None
+        if x2 <= x1 or y2 <= y1:
+            result.skip("a box with xmax <= xmin or ymax <= ymin", f"{path}: {where}")
+            continue
+        keypoints: list[float] = []
+        for joint in HIEVE_JOINTS:
+            text = box.get(joint)
+            if text is None:
+                keypoints += [0, 0, 0]
+                continue
+            try:
+                x, y, flag = (float(v) for v in str(text).split(","))
+            except ValueError:
+                raise AnnotationError(path, where, f"{joint} is {text!r}, not 'x,y,flag'") from None
+            if flag not in HIEVE_VISIBILITY:
+                raise AnnotationError(path, where, f"{joint} has flag {flag:g}; HiEve uses 0, 1 or -1")
+            v = HIEVE_VISIBILITY[int(flag)]
+            keypoints += [x, y, v] if v else [0, 0, 0]
+        record = {"id": len(result.annotations) + 1, "image_id": image_id, "category_id": 1, "iscrowd": 0,
+                  "bbox": [x1, y1, x2 - x1, y2 - y1], "keypoints": keypoints,
+                  "num_keypoints": sum(v > 0 for v in keypoints[2::3]), "hieve_name": person.get("name")}
+        if person.get("action") is not None:
+            record["action"] = person["action"]
+        result.annotations.append(record)

@@ -323,3 +323,75 @@ def test_bad_options(tmp_path, capsys):
     code, _, stderr = _convert(capsys, "aic", tmp_path / "x.json", tmp_path / "missing.json")
     assert code == 2 and "not found" in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# --- HiEve (frame files as humaninevents.org/format.html describes them) ----------------------
+
+HIEVE_NAMES = ["Nose", "Chest", "Right-shoulder", "Right-elbow", "Right-wrist", "Left-shoulder", "Left-elbow",
+               "Left-wrist", "Right-hip", "Right-knee", "Right-ankle", "Left-hip", "Left-knee", "Left-ankle"]
+
+
+def _hieve_person(name: str, box: tuple[int, int, int, int], seed: int) -> dict:
+    flags = [(j + seed) % 3 - 1 for j in range(14)]  # -1, 0, 1 in turn
+    joints = {n: f"{100 + 10 * j + seed},{200 + j},{f}" for j, (n, f) in enumerate(zip(HIEVE_NAMES, flags,
+                                                                                        strict=True))}
+    return {"name": name, "action": "walking-alone", "pose": "unspecified", "truncated": "0", "difficult": "0",
+            "bndbox": {"xmin": str(box[0]), "ymin": str(box[1]), "xmax": str(box[2]), "ymax": str(box[3]), **joints}}
+
+
+def _hieve_xml(frame: dict) -> str:
+    a = frame["annotation"]
+    objects = "".join(
+        "<object>" + "".join(f"<{k}>{v}</{k}>" for k, v in o.items() if k != "bndbox")
+        + "<bndbox>" + "".join(f"<{k}>{v}</{k}>" for k, v in o["bndbox"].items()) + "</bndbox></object>"
+        for o in a["object"])
+    return (f"<annotation><folder>{a['folder']}</folder><filename>{a['filename']}</filename>"
+            f"<size><width>{a['size']['width']}</width><height>{a['size']['height']}</height><depth>3</depth></size>"
+            f"{objects}</annotation>")
+
+
+def test_hieve_frame_folders_json_and_xml(tmp_path, capsys):
+    root = tmp_path / "hieve"
+    frames = {}
+    for video, n_frames, xml in (("hm_in_fighting1", 5, False), ("hm_in_street2", 3, True)):
+        (root / video).mkdir(parents=True)
+        for f in range(n_frames):
+            frame = {"annotation": {"folder": video, "filename": f"{f}.jpg", "path": f"D:\\{video}\\{f}.jpg",
+                                    "source": {"database": "Unknown"},
+                                    "size": {"width": "1920", "height": "1080", "depth": "3"}, "segmented": "0",
+                                    "object": [_hieve_person("P-1", (700, 100, 1000, 1000), f),
+                                               _hieve_person("P-2", (10, 20, 40, 90), f + 1)]}}
+            path = root / video / f"{f:06d}.{'xml' if xml else 'json'}"
+            path.write_text(_hieve_xml(frame) if xml else json.dumps(frame))
+            frames[video, f] = frame
+    out = tmp_path / "hieve.json"
+    code, _, stderr = _convert(capsys, "hieve", out, root, extra=("--every", "2"))
+    assert code == 0, stderr
+    doc, report = _load(out), _load(tmp_path / "hieve.report.json")
+    kept = [("hm_in_fighting1", 0), ("hm_in_fighting1", 2), ("hm_in_fighting1", 4), ("hm_in_street2", 0),
+            ("hm_in_street2", 2)]
+    assert [(im["video"], im["file_name"]) for im in doc["images"]] == [(v, f"{v}/{f}.jpg") for v, f in kept]
+    assert all((im["width"], im["height"]) == (1920, 1080) for im in doc["images"])
+    assert report["skipped"] == {"frame not sampled by --every 2": 3}
+    assert doc["categories"][0]["keypoints"] == HIEVE_NAMES
+    coco_v = {"0": 2, "1": 1, "-1": 0}
+    annotations = iter(doc["annotations"])
+    for image, key in zip(doc["images"], kept, strict=True):
+        for person in frames[key]["annotation"]["object"]:
+            ann = next(annotations)
+            box = person["bndbox"]
+            x1, y1, x2, y2 = (float(box[k]) for k in ("xmin", "ymin", "xmax", "ymax"))
+            assert ann["image_id"] == image["id"] and ann["hieve_name"] == person["name"]
+            assert ann["bbox"] == [x1, y1, x2 - x1, y2 - y1]
+            for j, name in enumerate(HIEVE_NAMES):
+                x, y, flag = box[name].split(",")
+                v = coco_v[flag]
+                assert ann["keypoints"][3 * j: 3 * j + 3] == ([float(x), float(y), v] if v else [0, 0, 0])
+    build(tmp_path / "cache", "hieve", "train", out)
+    # A frame with a flag HiEve does not use: file, object and problem named; nothing written.
+    bad = frames["hm_in_fighting1", 0]
+    bad["annotation"]["object"][1]["bndbox"]["Chest"] = "1,2,7"
+    (root / "hm_in_fighting1" / "000000.json").write_text(json.dumps(bad))
+    code, _, stderr = _convert(capsys, "hieve", tmp_path / "bad.json", root)
+    assert code == 2 and "000000.json" in stderr and "object 1 (P-2)" in stderr and "flag 7" in stderr
+    assert not (tmp_path / "bad.json").exists()
