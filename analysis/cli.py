@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import cache
+from analysis import cache, convert
 from analysis.coco_json import annotation_file_problem
 from analysis.errors import EXIT_USER_ERROR, PoseAtlasError, run_reporting_errors
 from analysis.evaluation import cli as evaluation_cli  # light: pandas and numpy load only when it runs
@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     scenes_cli.add_scenes_parser(sub)
     evaluation_cli.add_evaluate_parser(sub)
     _add_dataset_maker_parsers(sub)
+    convert.add_parser(sub)
     return parser
 
 
@@ -99,6 +100,8 @@ def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
     subset.add_argument("--seed", type=int, default=0, metavar="S", help="subset k uses seed S + k - 1 (default 0)")
     subset.add_argument("--area-source", choices=[s.value for s in AreaSource], default=AreaSource.BBOX.value,
                         help="the person area whose distribution is kept (default bbox)")
+    subset.add_argument("--population", default="keypoints", metavar="POP",
+                        help="who is a person: all, keypoints (default: stored num_keypoints > 0), labelled or minN")
     subset.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
     subset.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="writes DIR/subset-k.json and DIR/report.json")
@@ -130,6 +133,7 @@ def _run_subset(args: argparse.Namespace) -> int:
         out_dir=args.out,
         cache_root=args.cache_dir,
         area_source=AreaSource(args.area_source),
+        population=_population(args.population),
     )
     entries = registry_entries(job, args.registry)
     if args.register:
@@ -145,6 +149,15 @@ def _run_subset(args: argparse.Namespace) -> int:
         print(f"to compare them in the dashboard, add to {args.registry} (or rerun with --register):")
         print("".join(entry.toml() for entry in entries), end="")
     return 0
+
+
+def _population(text: str):
+    from analysis.definitions import PersonPopulation
+
+    try:
+        return PersonPopulation.parse(text)
+    except ValueError as exc:
+        raise PoseAtlasError(f"--population: {exc}") from None
 
 
 def _run_compose(args: argparse.Namespace) -> int:

@@ -2,10 +2,14 @@
 
 For every source split (see :mod:`analysis.compose_config` for the config):
 
-1. **Selection.**  Every image with at least one *small* person (a non-crowd person whose
-   area under the config's area source is below the small|medium edge; an area equal to
-   the edge is medium) is kept, plus ``keep_without_small`` of the other images (a
-   seeded random choice of ``round(share * count)`` of them).
+1. **Selection.**  Every image with at least one *small* person (a person of the config's
+   ``population`` whose area under the config's area source is below the small|medium
+   edge; an area equal to the edge is medium) is kept, plus ``keep_without_small`` of the
+   other images (a seeded random choice of ``round(share * count)`` of them).  The
+   population (default ``keypoints``: stored ``num_keypoints`` > 0) is the dashboard's
+   ``persons=``; under any population but ``all`` a person whose labelled joints are all
+   joints the target schema lacks (CrowdPose's head/neck-only persons under COCO-17) is
+   not a person of the composed benchmark, and is counted in the report and warned about.
 2. **Train / val.**  Splits listed under ``train`` feed ``train.json``, those under
    ``val`` feed ``val.json``.  A source without ``val`` splits its kept train images by
    ``split_ratio``: images are grouped by the ``group`` rule (frames of one video share
@@ -41,9 +45,10 @@ from tqdm import tqdm
 from analysis import cache
 from analysis.cached_split import CachedSplit, SplitImages, check_unchanged, open_cached_split, read_split_images
 from analysis.compose_config import ComposeConfig, SourceConfig, load_compose_config
-from analysis.definitions import SizeBucket, SizeDefinition, size_bucket_codes
+from analysis.definitions import INFO_POPULATIONS, PopulationKind, SizeBucket, size_bucket_codes
 from analysis.errors import PoseAtlasError
 from analysis.keypoint_mapping import JointMapping, map_joints
+from analysis.population import population_counts
 from analysis.raw_coco import read_raw_coco, take, write_document
 from analysis.registry import load_registry
 from analysis.schema import KeypointSchema
@@ -116,11 +121,14 @@ def compose(job: ComposeJob, progress: bool = True) -> dict[str, Any]:
         "seed": config.seed,
         "keypoint_schema": {"name": target.name, "joint_names": list(target.joint_names)},
         "size": config.size_definition.description,
+        "population": str(config.person_population),
+        "population_definition": config.person_population.description,
         "keep_without_small": config.keep_without_small,
         "outputs": {
             name: {"images": len(out.images), "annotations": len(out.annotations)} for name, out in outputs.items()
         },
         "sources": rows,
+        "warnings": [warning for row in rows for warning in row["warnings"]],
     }
     top = _top_level(config, target)
     with StagedFiles(job.out_dir) as staged:
@@ -167,7 +175,9 @@ def _resolve_inputs(job: ComposeJob, config: ComposeConfig, target: KeypointSche
 
 def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs: dict[str, _Output]) -> dict:
     definition = config.size_definition
-    images = read_split_images(job.cache_root, item.cached.key, definition.area_source)
+    kept_joints = tuple(sorted({i for i in item.mapping.source_index if i >= 0}))
+    images = read_split_images(job.cache_root, item.cached.key, definition.area_source,
+                               config.person_population, kept_joints)
     persons = images.persons
     n_images = len(images.image_ids)
     small = persons.person_area < definition.edges.small_medium
@@ -221,7 +231,7 @@ def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs
         record["original_id"] = original_id
         out.annotations.append(msgspec.json.encode(record))
 
-    return _report_row(item, images, kept, has_small, side_of_image, definition, of_kept_images - len(annotation_rows))
+    return _report_row(item, config, images, kept, has_small, side_of_image, of_kept_images - len(annotation_rows))
 
 
 def _first_rows(ids: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -276,10 +286,36 @@ def group_split(keys: list[str | None], train_share: float, rng: np.random.Gener
     return train_groups[group_of]
 
 
-def _report_row(item: _Input, images: SplitImages, kept: npt.NDArray[np.bool_], has_small: npt.NDArray[np.bool_],
-                side_of_image: dict[int, bool], definition: SizeDefinition, annotations_left_out: int) -> dict:
+def _report_row(item: _Input, config: ComposeConfig, images: SplitImages, kept: npt.NDArray[np.bool_],
+                has_small: npt.NDArray[np.bool_], side_of_image: dict[int, bool], annotations_left_out: int) -> dict:
+    definition = config.size_definition
     persons = images.persons
     image_side = np.array([side_of_image.get(i) for i in images.image_ids.tolist()], dtype=object)
+    instance_side = image_side[images.instance_image]
+
+    def counts(where: npt.NDArray[np.bool_]) -> dict[str, dict[str, int]]:
+        return population_counts(~images.is_person[where], images.stored_num_keypoints[where],
+                                 images.n_labelled[where], images.instance_area[where], INFO_POPULATIONS,
+                                 definition.edges)
+
+    lost = images.lost_in_mapping
+    lost_small = lost & (images.instance_area < definition.edges.small_medium)
+    where = f"{item.source.source_name}/{item.split}"
+    warnings = []
+    if not kept.any():
+        warnings.append(f"{where} ({item.source.dataset}) contributes no image: it has no person "
+                        f"({config.person_population}) below the small edge and keep_without_small is "
+                        f"{config.keep_without_small}")
+    if lost_small.any():
+        consequence = ("they stay persons (population all), without keypoints"
+                       if config.person_population.kind is PopulationKind.ALL
+                       else "they are not persons of the composed benchmark")
+        warnings.append(f"{where}: {int(lost_small.sum())} small person(s) of population {config.person_population} "
+                        f"have labelled joints only among joints the target schema lacks (all lost in the mapping); "
+                        f"{consequence}")
+    if item.mapping.missing:
+        warnings.append(f"{where} lacks target joint(s) {', '.join(item.mapping.missing)}: they are 0, 0, 0 "
+                        "in its records")
     person_side = image_side[persons.person_image]
     buckets = size_bucket_codes(persons.person_area, definition.edges)
     out = {}
@@ -306,6 +342,14 @@ def _report_row(item: _Input, images: SplitImages, kept: npt.NDArray[np.bool_], 
         "out": out,
         "images_without_small_kept": int((kept & ~has_small).sum()),
         "annotations_left_out": annotations_left_out,
+        # Counts under every population (source schema, the config's area source), of the input and of each side.
+        "populations": {
+            "in": counts(np.ones(len(instance_side), dtype=bool)),
+            "train": counts(instance_side == True),  # noqa: E712 (None = not kept)
+            "val": counts(instance_side == False),  # noqa: E712
+        },
+        "lost_in_mapping": {"persons": int(lost.sum()), "small": int(lost_small.sum())},
+        "warnings": warnings,
         "joints": {"mapped": item.mapping.mapped, "missing": item.mapping.missing},
         "visibility_0_1_to_0_2": item.cached.binary_visibility,
     }
@@ -337,7 +381,8 @@ def _top_level(config: ComposeConfig, target: KeypointSchema) -> dict[str, bytes
 def compose_lines(report: dict[str, Any]) -> list[str]:
     """The printed summary: per source split, images and persons in and out, S/M/L kept, joints missing."""
     lines = [f"{report['name']}: train {report['outputs']['train']['images']} images, "
-             f"val {report['outputs']['val']['images']} images; {report['size']}"]
+             f"val {report['outputs']['val']['images']} images; {report['size']}; "
+             f"{report['population_definition']}"]
     header = f"{'source/split':<28}{'images in':>10}{'persons in':>11}{'train img':>10}{'val img':>9}" \
              f"{'small':>7}{'medium':>8}{'large':>7}  missing joints"
     lines.append(header)
@@ -348,4 +393,5 @@ def compose_lines(report: dict[str, Any]) -> list[str]:
             f"{row['source'] + '/' + row['split']:<28}{row['in']['images']:>10}{row['in']['persons']:>11}"
             f"{tr['images']:>10}{va['images']:>9}{s:>7}{m:>8}{lg:>7}  {', '.join(row['joints']['missing']) or '-'}"
         )
+    lines += [f"warning: {warning}" for warning in report["warnings"]]
     return lines

@@ -6,6 +6,7 @@
     seed = 0                           # every random choice derives from it
     keypoint_schema = "coco17"         # target: coco17, crowdpose14 or a list of joint names
     keep_without_small = 0.1           # share of images without any small person to keep
+    population = "keypoints"           # who is a person: all | keypoints | labelled | minN
 
     [size]                             # what "small" means
     area_source = "bbox"               # bbox | segm | crowdpose
@@ -37,7 +38,7 @@ from typing import Literal
 
 import msgspec
 
-from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
+from analysis.definitions import AreaSource, PersonPopulation, SizeDefinition, SizeEdges
 from analysis.errors import PoseAtlasError
 from analysis.registry import validate_name
 from analysis.schema import KeypointSchema, schema_from_override
@@ -78,7 +79,12 @@ class ComposeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seed: int = 0
     keypoint_schema: str | tuple[str, ...] = "coco17"
     keep_without_small: float = 0.0
+    population: str = "keypoints"
     size: SizeConfig = SizeConfig()
+
+    @property
+    def person_population(self) -> PersonPopulation:
+        return PersonPopulation.parse(self.population)
 
     @property
     def target_schema(self) -> KeypointSchema:
@@ -138,6 +144,10 @@ def _check(path: Path, config: ComposeConfig) -> None:
         config.target_schema  # noqa: B018 (validates)
     except (ValueError, TypeError) as exc:
         fail("keypoint_schema", str(exc))
+    try:
+        config.person_population  # noqa: B018 (validates)
+    except ValueError as exc:
+        fail("population", str(exc))
     if not 0.0 <= config.keep_without_small <= 1.0:
         fail("keep_without_small", f"must be a share in [0, 1], got {config.keep_without_small}")
     try:

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 from tqdm import tqdm
 
 from analysis import cache
 from analysis.cached_split import check_unchanged, open_cached_split, read_split_images
-from analysis.definitions import AreaSource
+from analysis.definitions import INFO_POPULATIONS, AreaSource, PersonPopulation
+from analysis.population import population_counts
 from analysis.raw_coco import read_raw_coco, write_subset
 from analysis.staged_files import StagedFiles
 from analysis.subsets import PERSON_TOLERANCE, SubsetSpec, draw_subsets
@@ -25,7 +27,7 @@ from analysis.subsets import PERSON_TOLERANCE, SubsetSpec, draw_subsets
 REPORT_FILE = "report.json"
 
 ALGORITHM = (
-    "whole images; persons = non-crowd person annotations; equal-count area bins of the split "
+    "whole images; persons = the non-crowd person annotations of the population; equal-count area bins of the split "
     "(B = clip(N // 40, 10, 100)) with quotas N * share; images visited in a seeded random order and "
     "kept while their persons fit the quotas, then the gap closed and equal-size swaps applied to "
     "minimise the cumulative shortfall; images without persons kept at the rate N / P. "
@@ -48,6 +50,8 @@ class SubsetJob:
     out_dir: Path
     cache_root: Path = cache.DEFAULT_CACHE_DIR
     area_source: AreaSource = AreaSource.BBOX
+    #: who counts as a person (the count N, the area distribution); default: stored num_keypoints > 0
+    population: PersonPopulation = PersonPopulation()
 
 
 def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
@@ -59,9 +63,14 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
     """
     split = open_cached_split(job.cache_root, job.key)
     check_unchanged(split)
-    images = read_split_images(job.cache_root, job.key, job.area_source)
+    images = read_split_images(job.cache_root, job.key, job.area_source, job.population)
     subsets = draw_subsets(images.persons, job.spec)
     raw = read_raw_coco(split.annotations)
+
+    def counts(image_rows) -> dict[str, dict[str, int]]:
+        where = np.isin(images.instance_image, image_rows)
+        return population_counts(~images.is_person[where], images.stored_num_keypoints[where],
+                                 images.n_labelled[where], images.instance_area[where], INFO_POPULATIONS)
 
     rows = []
     for k, subset in enumerate(subsets, start=1):
@@ -77,17 +86,22 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
                 "persons": subset.random_persons,
                 "ks": round(subset.random_ks, 6),
             },
+            "populations": counts(subset.image_rows),
         })
     report = {
         "dataset": job.key.dataset,
         "split": job.key.split,
         "annotations": {"path": str(split.annotations), "sha256": split.fingerprint.sha256},
         "area_source": job.area_source.value,
+        "population": str(job.population),
+        "population_definition": job.population.description,
         "requested": {"persons": job.spec.persons, "count": job.spec.count, "seed": job.spec.seed},
         "person_tolerance": PERSON_TOLERANCE,
         "full_split": {
             "images": len(images.image_ids),
             "persons": images.persons.n_persons,
+            # Counts under every population (S/M/L by the area source, default edges).
+            "populations": counts(np.arange(len(images.image_ids))),
         },
         "ks_definition": (
             "two-sample Kolmogorov-Smirnov statistic of the person area distribution, subset vs full split"
@@ -110,7 +124,7 @@ def subset_table(report: dict[str, Any]) -> list[str]:
     full = report["full_split"]
     lines = [
         f"{report['dataset']}/{report['split']}: {full['images']} images, {full['persons']} persons; "
-        f"area source {report['area_source']}",
+        f"area source {report['area_source']}; {report['population_definition']}",
         f"{'file':<16}{'seed':>8}{'images':>9}{'persons':>9}{'KS':>9}  {'method':<8}"
         f"{'random: images':>14}{'persons':>9}{'KS':>9}",
     ]

@@ -48,6 +48,7 @@ COMPOSE_CONFIG = """\
 name = "bench"
 seed = 0
 keep_without_small = 0.1
+population = "all"
 [[source]]
 dataset = "syn-a"
 train = ["train"]
@@ -98,7 +99,8 @@ def run_benchmark(size: dict[str, int], count: int, repeat: int) -> dict[str, An
         cmds = {
             "subset": [sys.executable, "-m", "analysis", "subset", "--name", "syn-a", "--split", "train",
                        "--persons", str(size["subset_persons"]), "--count", str(count), "--cache-dir",
-                       str(cache_dir), "--out", str(work / "subsets"), "--registry", str(registry), "--quiet"],
+                       str(cache_dir), "--out", str(work / "subsets"), "--registry", str(registry), "--quiet",
+                       "--population", "all"],
             "compose": [sys.executable, "-m", "analysis", "compose", "--config", str(work / "compose.toml"),
                         "--out", str(work / "composed"), "--registry", str(registry), "--cache-dir",
                         str(cache_dir), "--quiet"],

@@ -57,19 +57,19 @@ def _evaluations_stamp(root: Path, key: CacheKey) -> tuple[tuple[str, int], ...]
 
 @st.cache_data(show_spinner="Slicing the stored evaluation ...", max_entries=64)
 def _model_result(root: str, dataset: str, split: str, model: str, area: str, small_medium: float,
-                  medium_large: float, stamp: tuple) -> EvaluatedModel:
+                  medium_large: float, stamp: tuple, source: str | None = None) -> EvaluatedModel:
     key = CacheKey(dataset, split)
     entry = next(m for m in evaluations.find_models(Path(root), [key]) if m.model == model)
     size = SizeDefinition(AreaSource(area), SizeEdges(small_medium, medium_large))
-    return evaluations.model_result(Path(root), entry, size)
+    return evaluations.model_result(Path(root), entry, size, source)
 
 
-def model_result(entry: StoredModel, size: SizeDefinition) -> EvaluatedModel:
+def model_result(entry: StoredModel, size: SizeDefinition, source: str | None = None) -> EvaluatedModel:
     """``dashboard.evaluations.model_result`` cached on the evaluation files' mtimes."""
     root = paths.cache_root()
     return _model_result(str(root), entry.key.dataset, entry.key.split, entry.model, size.area_source.value,
                          float(size.edges.small_medium), float(size.edges.medium_large),
-                         _evaluations_stamp(root, entry.key))
+                         _evaluations_stamp(root, entry.key), source)
 
 
 @st.cache_data(show_spinner="Matching predictions ...", max_entries=8)

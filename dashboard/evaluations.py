@@ -20,9 +20,10 @@ import pyarrow.parquet as pq
 from analysis import cache
 from analysis.cache import CacheKey
 from analysis.definitions import SizeDefinition
+from analysis.errors import PoseAtlasError
 from analysis.evaluation import store
 from analysis.evaluation.definitions import EvaluationDefinitions
-from analysis.evaluation.slices import evaluate_stored, matches_at
+from analysis.evaluation.slices import evaluate_stored, evaluate_stored_by, matches_at
 from dashboard.figures.models import EvaluatedModel
 
 
@@ -85,13 +86,30 @@ def _instances(root: Path, key: CacheKey) -> pd.DataFrame:
     return cache.read_instances(root, key, columns=[c for c in names if c != "keypoints"])
 
 
-def model_result(root: Path, entry: StoredModel, size: SizeDefinition) -> EvaluatedModel:
-    """Every slice of one stored evaluation under ``size`` (``.result.definitions`` says what it used)."""
+def model_result(root: Path, entry: StoredModel, size: SizeDefinition, source: str | None = None) -> EvaluatedModel:
+    """Every slice of one stored evaluation under ``size`` (``.result.definitions`` says what it used);
+    with ``source``, over that source's images only (``evaluate --by source``)."""
     stored = store.read_evaluation(root, entry.key, entry.model)
     images = cache.read_images(root, entry.key)
     instances = _instances(root, entry.key)
-    result = evaluate_stored(stored, images, instances, definitions_for(stored.definitions, size))
-    return EvaluatedModel(str(entry.key), result)
+    definitions = definitions_for(stored.definitions, size)
+    if source is None:
+        return EvaluatedModel(str(entry.key), evaluate_stored(stored, images, instances, definitions))
+    parts = pd.Series(images["source"].to_numpy(object), index=images["image_id"].to_numpy())
+    results = evaluate_stored_by(stored, images, instances, definitions, parts)
+    if source not in results:
+        raise PoseAtlasError(f"{entry.key} has no image of source {source!r}")
+    # The key names the part, so every table and caption built from it says which images it is over.
+    return EvaluatedModel(f"{entry.key} (source {source})", results[source])
+
+
+def split_sources(root: Path, keys: list[CacheKey]) -> list[str]:
+    """The sources (the images' ``source`` column) of the given splits, sorted; [] when none has one."""
+    found: set[str] = set()
+    for key in keys:
+        column = cache.read_images(root, key, columns=["source"])["source"]
+        found |= {str(v) for v in column.dropna().unique()}
+    return sorted(found)
 
 
 def model_matches(root: Path, entry: StoredModel, threshold: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -28,7 +28,7 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--name", required=True, help="dataset name of the built cache")
     p.add_argument("--split", required=True, help="split name")
-    p.add_argument("--predictions", required=True, nargs="+", type=Path, metavar="FILE", help="results file(s)")
+    p.add_argument("--predictions", nargs="+", default=[], type=Path, metavar="FILE", help="results file(s)")
     p.add_argument(
         "--model",
         action="append",
@@ -77,6 +77,14 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         "--table-latex", type=Path, default=None, metavar="FILE", help="also write it as a LaTeX (booktabs) table"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    by = p.add_argument_group("composed benchmarks", "per source part, and predictions made on the sources' files")
+    by.add_argument("--by", choices=["source"], default=None,
+                    help="also every slice per source (the images' source column: the registry's source rule)")
+    by.add_argument("--source-predictions", action="append", default=[], metavar="SOURCE=FILE",
+                    help="a results file made on SOURCE's original file: its image ids are mapped through the "
+                         "composed file's source and original_image_id (repeat per source: one model)")
+    by.add_argument("--mapped-out", type=Path, default=None, metavar="FILE",
+                    help="where the mapped results file is written (needed with --source-predictions)")
     p.set_defaults(run=run_evaluate)
 
 
@@ -106,18 +114,28 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     key = cache.CacheKey(args.name, args.split)
     request = request_from_args(args)
-    outcomes = evaluate_files(
-        args.cache_dir, key, list(args.predictions), args.model or None, request, progress=not args.quiet
-    )
-    frame = table5_frame([(o.result.model, o.result) for o in outcomes])
+    predictions, mapping_notes = _with_mapped_predictions(args, key)
+    outcomes = evaluate_files(args.cache_dir, key, predictions, args.model or None, request, progress=not args.quiet)
+    by_part = _by_part(args, key, outcomes)
+    rows = [(o.result.model, o.result) for o in outcomes]
+    if by_part is not None:  # then each model per part, labelled "MODEL (source S)"
+        rows += [(f"{model} ({args.by} {part})", result) for model, parts in by_part[0].items()
+                 for part, result in parts.items()]
+    frame = table5_frame(rows)
     caption = f"{key}: " + outcomes[0].result.definitions.description
     if args.table_csv:
         _write_text(args.table_csv, f"# {caption}\n" + table5_csv(frame))
     if args.table_latex:
         _write_text(args.table_latex, table5_latex(frame, caption))
     notes = [_note(o) for o in outcomes]
+    notes = mapping_notes + notes
     if args.json:
         docs = [o.result.to_json() for o in outcomes]
+        if by_part is not None:
+            results, counts = by_part
+            for doc, o in zip(docs, outcomes, strict=True):
+                doc[f"by_{args.by}"] = {part: {"images": counts.get(part, 0), "slices": r.to_json()["slices"]}
+                                        for part, r in results[o.result.model].items()}
         doc = docs[0] if len(docs) == 1 else docs
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         for note in notes:
@@ -126,9 +144,46 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(caption)
     for line in format_table(outcomes):
         print(line)
+    if by_part is not None:
+        results, counts = by_part
+        for part in sorted({p for r in results.values() for p in r}):
+            print(f"\n{args.by} {part} ({counts.get(part, 0)} images):")
+            for line in results_table([results[o.result.model][part] for o in outcomes]):
+                print(line)
+        if counts.get(""):
+            print(f"({counts['']} images have no {args.by}: in the full table only)")
     for note in notes:
         print(note)
     return 0
+
+
+def _with_mapped_predictions(args: argparse.Namespace, key: cache.CacheKey) -> tuple[list[Path], list[str]]:
+    """--predictions, plus the mapped file of --source-predictions (written first)."""
+    predictions = list(args.predictions)
+    if not args.source_predictions:
+        if args.mapped_out is not None:
+            raise PoseAtlasError("--mapped-out is for --source-predictions")
+        if not predictions:
+            raise PoseAtlasError("give --predictions FILE... or --source-predictions SOURCE=FILE...")
+        return predictions, []
+    from analysis.evaluation.by_source import map_source_predictions, mapping_lines, parse_source_predictions
+    from analysis.evaluation.context import check_annotations_unchanged, split_facts
+
+    if args.mapped_out is None:
+        raise PoseAtlasError("--source-predictions needs --mapped-out FILE (where the mapped results file goes)")
+    pairs = parse_source_predictions(args.source_predictions)
+    facts = split_facts(args.cache_dir, key)
+    report = map_source_predictions(check_annotations_unchanged(facts, key), pairs, args.mapped_out)
+    return [*predictions, args.mapped_out], mapping_lines(report)
+
+
+def _by_part(args: argparse.Namespace, key: cache.CacheKey, outcomes):
+    if args.by is None:
+        return None
+    from analysis.evaluation.by_source import results_by_part
+
+    definitions = outcomes[0].result.definitions
+    return results_by_part(args.cache_dir, key, [o.result.model for o in outcomes], definitions, args.by)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -149,22 +204,27 @@ def _note(outcome) -> str:
 
 def format_table(outcomes) -> list[str]:
     """One row per model; per slice a column group AP, AP50, AP75, AR (percent), headed by n_gt."""
+    return results_table([o.result for o in outcomes])
+
+
+def results_table(results) -> list[str]:
+    """:func:`format_table` of EvaluationResults."""
     from analysis.evaluation.slices import SLICE_NAMES
 
-    first = outcomes[0].result
-    width = max(12, *(len(o.result.model) for o in outcomes))
+    first = results[0]
+    width = max(12, *(len(r.model) for r in results))
     group = "{:>6} {:>6} {:>6} {:>6}"
     top = (
         " " * width + " | " + " | ".join(f"{name} (n_gt {first.slices[name].n_gt})".center(27) for name in SLICE_NAMES)
     )
     sub = f"{'model':<{width}}" + " | " + " | ".join(group.format("AP", "AP50", "AP75", "AR") for _ in SLICE_NAMES)
     lines = [top, sub]
-    for o in outcomes:
+    for result in results:
         cells = []
         for name in SLICE_NAMES:
-            m = o.result.slices[name]
+            m = result.slices[name]
             cells.append(group.format(*(_pct(v) for v in (m.ap, m.ap50, m.ap75, m.ar))))
-        lines.append(f"{o.result.model:<{width}}" + " | " + " | ".join(cells))
+        lines.append(f"{result.model:<{width}}" + " | " + " | ".join(cells))
     return lines
 
 

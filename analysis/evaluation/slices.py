@@ -207,27 +207,28 @@ def crowd_level_of_images(images: pd.DataFrame, definitions: EvaluationDefinitio
     return pd.Series(codes, index=images["image_id"].to_numpy(np.int64))
 
 
-def evaluate_stored(
-    stored: StoredEvaluation,
-    images: pd.DataFrame,
-    instances: pd.DataFrame,
-    definitions: EvaluationDefinitions,
-) -> EvaluationResult:
-    """Every slice of a stored evaluation under ``definitions``' slicing choices.
+@dataclass(frozen=True)
+class _Matched:
+    """One stored evaluation matched under the slicing definitions, before any image restriction."""
 
-    Args:
-        stored: the stored detections and OKS pairs.
-        images: the split's images.parquet (image_id, crowd_index, crowd_index_stored).
-        instances: the split's instances.parquet (without keypoints is enough).
-        definitions: size, density and crowd choices to slice with; its sigmas
-            and OKS area cannot differ from the stored ones (the result says so
-            in ``note`` when they were asked to).
-    """
+    used: EvaluationDefinitions
+    note: str
+    prep: _Prepared
+    ignore: npt.NDArray[np.bool_]  #: (G,) COCO's ignored persons
+    gt_ignore: npt.NDArray[np.bool_]  #: (S, G) per matched slice
+    matched: npt.NDArray[np.bool_]  #: (S, T, D)
+    det_ignored: npt.NDArray[np.bool_]  #: (S, T, D)
+    det_level: npt.NDArray[np.float64]  #: (D,) crowd level code of each detection's image
+    gt_level: npt.NDArray[np.float64]  #: (G,) crowd level code of each person's image
+
+
+def _match(
+    stored: StoredEvaluation, images: pd.DataFrame, instances: pd.DataFrame, definitions: EvaluationDefinitions
+) -> _Matched:
     used = stored.definitions.with_slicing(definitions)
     notes = [] if definitions.same_matching(stored.definitions) else [FIXED_AT_EVALUATION]
     if stored.record.stale:
         notes.append(STALE)
-    note = "; ".join(notes)
     prep = _prepare(stored, instances)
     gt = prep.gt
     ignore = base_ignore(gt)
@@ -259,18 +260,76 @@ def evaluate_stored(
     padded = np.concatenate([gt_ignore, np.zeros((len(gt_ignore), 1), bool)], axis=1)
     matched_ignored = padded[np.arange(len(gt_ignore))[:, None, None], np.where(matched, det_gt, len(gt))]
     det_ignored = np.where(matched, matched_ignored, det_outside[:, None, :])
+    level_of = crowd_level_of_images(images, used)
+    return _Matched(
+        used, "; ".join(notes), prep, ignore, gt_ignore, matched, det_ignored,
+        level_of.reindex(prep.det_image).to_numpy(), level_of.reindex(gt["image_id"].to_numpy(np.int64)).to_numpy(),
+    )
 
+
+def _slices_of(m: _Matched, det_in: npt.NDArray[np.bool_], gt_in: npt.NDArray[np.bool_]) -> dict[str, SliceMetrics]:
+    """Every slice over the images whose detections are ``det_in`` and persons ``gt_in``.
+
+    Matching is per image, so a part of the images is evaluated by restricting the
+    matched detections and the persons to it (what pycocotools gives on that part alone).
+    """
     slices: dict[str, SliceMetrics] = {}
     for s, name in enumerate(_MATCHED_SLICES):
-        slices[name] = _metrics(matched[s], det_ignored[s], int((~gt_ignore[s]).sum()))
-    level_of = crowd_level_of_images(images, used)
-    det_level_img = level_of.reindex(prep.det_image).to_numpy()
-    gt_level_img = level_of.reindex(gt["image_id"].to_numpy(np.int64)).to_numpy()
+        slices[name] = _metrics(m.matched[s][:, det_in], m.det_ignored[s][:, det_in],
+                                int((~m.gt_ignore[s] & gt_in).sum()))
     for lvl, name in enumerate(CROWD_SLICES):
-        in_det = det_level_img == lvl
-        in_gt = gt_level_img == lvl
-        slices[name] = _metrics(matched[0][:, in_det], det_ignored[0][:, in_det], int((~ignore & in_gt).sum()))
-    return EvaluationResult(stored.record.model, used, {n: slices[n] for n in SLICE_NAMES}, note)
+        in_det = det_in & (m.det_level == lvl)
+        in_gt = gt_in & (m.gt_level == lvl)
+        slices[name] = _metrics(m.matched[0][:, in_det], m.det_ignored[0][:, in_det], int((~m.ignore & in_gt).sum()))
+    return {n: slices[n] for n in SLICE_NAMES}
+
+
+def evaluate_stored(
+    stored: StoredEvaluation,
+    images: pd.DataFrame,
+    instances: pd.DataFrame,
+    definitions: EvaluationDefinitions,
+) -> EvaluationResult:
+    """Every slice of a stored evaluation under ``definitions``' slicing choices.
+
+    Args:
+        stored: the stored detections and OKS pairs.
+        images: the split's images.parquet (image_id, crowd_index, crowd_index_stored).
+        instances: the split's instances.parquet (without keypoints is enough).
+        definitions: size, density and crowd choices to slice with; its sigmas
+            and OKS area cannot differ from the stored ones (the result says so
+            in ``note`` when they were asked to).
+    """
+    m = _match(stored, images, instances, definitions)
+    everything = _slices_of(m, np.ones(len(m.prep.det_id), bool), np.ones(len(m.prep.gt), bool))
+    return EvaluationResult(stored.record.model, m.used, everything, m.note)
+
+
+def evaluate_stored_by(
+    stored: StoredEvaluation,
+    images: pd.DataFrame,
+    instances: pd.DataFrame,
+    definitions: EvaluationDefinitions,
+    part_of_image: pd.Series,
+) -> dict[str, EvaluationResult]:
+    """Every slice of a stored evaluation, per part of the images (e.g. per ``source``).
+
+    Args:
+        part_of_image: the part (a string) of each image id (index); images it does not
+            name belong to no part.
+
+    Returns:
+        ``{part: EvaluationResult}`` in sorted part order; each equals the evaluation
+        of that part's images alone (same matching, detections and persons of the part).
+    """
+    m = _match(stored, images, instances, definitions)
+    det_part = part_of_image.reindex(m.prep.det_image).to_numpy()
+    gt_part = part_of_image.reindex(m.prep.gt["image_id"].to_numpy(np.int64)).to_numpy()
+    parts = sorted({str(p) for p in part_of_image.dropna().unique()})
+    return {
+        part: EvaluationResult(stored.record.model, m.used, _slices_of(m, det_part == part, gt_part == part), m.note)
+        for part in parts
+    }
 
 
 def _metrics(matched: npt.NDArray[np.bool_], ignored: npt.NDArray[np.bool_], n_gt: int) -> SliceMetrics:

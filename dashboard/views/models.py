@@ -32,7 +32,16 @@ if not entries:
     st.info("Choose at least one evaluated model.")
     st.stop()
 
-chosen = models_exports.evaluated(ctx, entries, load=data.model_result)
+sources = evaluations.split_sources(root, sorted({e.key for e in entries}, key=str))
+ALL_SOURCES = "all sources"
+part = st.selectbox("Source part (evaluate --by source)", [ALL_SOURCES, *sources], key="models_source",
+                    disabled=not sources,
+                    help="a composed split's numbers over one source's images (the images' source column)")
+source = None if part == ALL_SOURCES else part
+chosen = models_exports.evaluated(ctx, entries, load=lambda entry, size: data.model_result(entry, size, source))
+if source is not None:
+    st.caption(f"Every number below is over the images of source **{source}** only: each model's detections "
+               "and persons of those images, matched as in the whole split.")
 for line in chosen.errors:
     st.error(line)
 for line in chosen.resliced:

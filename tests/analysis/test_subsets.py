@@ -18,8 +18,9 @@ from tests.conftest import require_fixtures
 
 
 def _subset_args(cache_root: Path, out: Path, name: str, split: str, persons: int, count: int, *extra: str) -> list:
+    # These tests count every non-crowd annotation (--population all); extra may name another population.
     return ["subset", "--name", name, "--split", split, "--persons", persons, "--count", count,
-            "--cache-dir", cache_root, "--out", out, "--quiet", *extra]
+            "--cache-dir", cache_root, "--out", out, "--quiet", "--population", "all", *extra]
 
 
 @pytest.fixture(scope="module")
