@@ -440,10 +440,12 @@ def _not_an_object(data: bytes | bytearray) -> str:
         keys = set(first) if isinstance(first, dict) else set()
         if {"keypoint_annotations", "human_annotations"} & keys:
             return ("top level is a JSON array of AI Challenger records (keypoint_annotations / "
-                    "human_annotations): AIC's native format, not COCO; convert it to COCO keypoint format first")
+                    "human_annotations): AIC's native format, not COCO; convert it to COCO keypoint format first "
+                    "(python -m analysis convert --format aic FILE --out OUT.json)")
         if {"joints", "joints_vis"} & keys:
             return ("top level is a JSON array of MPII-style records (joints / joints_vis): not COCO; "
-                    "convert it to COCO keypoint format first")
+                    "convert it to COCO keypoint format first "
+                    "(python -m analysis convert --format mpii FILE --out OUT.json)")
         return "top level is a JSON array, not an object with images/annotations/categories"
     try:
         top = msgspec.json.decode(data)

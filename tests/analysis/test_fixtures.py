@@ -17,6 +17,8 @@ from analysis.registry import DatasetSpec
 NOT_COCO = {
     "mmpose/mpii/test_mpii.json": "MPII-style records .*convert it to COCO",  # MPII's own format
     "mmpose/mpii/test_mpii_trb.json": "missing bbox",  # centre/scale, no bbox
+    # AI Challenger's native records: named as such, with `convert --format aic` as the way in
+    "aic-native/keypoint_annotations_example.json": "AI Challenger records .*convert it to COCO",
 }
 
 
