@@ -20,13 +20,13 @@ from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, vali
 from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m analysis") -> int:
+    args = _parser(prog).parse_args(argv)
     return run_reporting_errors(lambda: args.run(args))
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="build caches: every registered split that changed, or one ad hoc file")
