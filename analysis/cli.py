@@ -109,7 +109,8 @@ def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
     subset.set_defaults(run=_run_subset)
 
     compose = sub.add_parser("compose", help="compose a benchmark from registered splits by a size criterion")
-    compose.add_argument("--config", type=Path, required=True, metavar="FILE.toml", help="the composition (see README)")
+    compose.add_argument("--config", type=Path, required=True, metavar="FILE.toml",
+                         help="the composition (docs/guides/compose.md)")
     compose.add_argument("--out", type=Path, required=True, metavar="DIR",
                          help="writes DIR/train.json, val.json, report.json")
     compose.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
@@ -190,7 +191,7 @@ def _run_build(args: argparse.Namespace) -> int:
         if not specs:
             raise PoseAtlasError(
                 f"nothing to build: {args.registry} registers no dataset "
-                "(see README: register one, or use --name/--split/--annotations)"
+                "(docs/guides/datasets.md: register one, or use --name/--split/--annotations)"
             )
     failures = 0
     for spec in specs:
