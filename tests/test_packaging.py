@@ -14,6 +14,7 @@ import sysconfig
 import tomllib
 import zipfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -70,8 +71,24 @@ def _persons_per_image(annotations: Path) -> Counter[int]:
     return Counter(per_image.values())
 
 
-@pytest.mark.slow
-def test_wheel_installs_and_poseatlas_runs_the_demo_and_an_export(tmp_path: Path):
+@dataclass(frozen=True)
+class Installed:
+    """A fresh venv with the wheel installed, and a working folder outside the checkout."""
+
+    venv: Path
+    work: Path
+    env: dict[str, str]
+
+    def poseatlas(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([str(self.venv / "bin" / "poseatlas"), *args], cwd=self.work, env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, f"poseatlas {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+        return done
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    tmp_path = tmp_path_factory.mktemp("package")
     source = _tracked_copy(tmp_path / "source")
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
@@ -79,38 +96,36 @@ def test_wheel_installs_and_poseatlas_runs_the_demo_and_an_export(tmp_path: Path
     (wheel,) = wheels.glob("poseatlas-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "dashboard/app.py" in names and "dashboard/views/overview.py" in names  # the pages travel too
-    assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "data/"))]
+    assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "data/", "docs/"))]
 
     # A fresh environment outside the checkout; the dependencies come from this
     # environment's site-packages (on PYTHONPATH), the package only from the wheel.
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-                    str(wheel)], check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                    "--no-deps", str(wheel)], check=True, capture_output=True, timeout=300)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "POSEATLAS_CACHE_DIR")}
     env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]
     work = tmp_path / "work"
     work.mkdir()
-
-    def poseatlas(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([str(venv / "bin" / "poseatlas"), *args], cwd=work, env=env,
-                              capture_output=True, text=True, timeout=timeout)
-        assert done.returncode == 0, f"poseatlas {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done
-
-    where = subprocess.run([str(python), "-c", "import analysis, dashboard.__main__ as d; "
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import analysis, dashboard.__main__ as d; "
                             "print(analysis.__file__); print(d.APP)"],
                            cwd=work, env=env, check=True, capture_output=True, text=True).stdout.split()
     assert all(Path(p).is_relative_to(venv) for p in where), where  # nothing from the checkout
+    done = Installed(venv, work, env)
+    done.poseatlas("demo", "--quiet")  # the defaults: data/demo and data/cache under the current folder
+    return done
 
+
+@pytest.mark.slow
+def test_wheel_installs_and_poseatlas_runs_the_demo_and_an_export(installed: Installed):
+    poseatlas, work = installed.poseatlas, installed.work
     usage = poseatlas("--help").stdout
     for command in ("build", "demo", "evaluate", "info", "compose", "subset", "scenes", "dashboard", "export"):
         assert command in usage, command
     assert "--address" in poseatlas("dashboard", "--help").stdout
     assert "--url" in poseatlas("export", "--help").stdout
 
-    poseatlas("demo", "--quiet")  # the defaults: data/demo and data/cache under the current folder
     assert {p.name for p in (work / "data" / "cache").iterdir()} == {"demo-sparse", "demo-small", "demo-crowd"}
     info = json.loads(poseatlas("info", "--json").stdout)
     assert info, "info --json lists nothing"
@@ -125,3 +140,40 @@ def test_wheel_installs_and_poseatlas_runs_the_demo_and_an_export(tmp_path: Path
         assert got == dict(expected), name
     assert (work / "out" / "people" / "people-per-image.svg").read_bytes().startswith(b"<svg")
     assert "persons per image" in (work / "out" / "captions.txt").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.xdist_group("browser")
+def test_installed_dashboard_serves_the_demo_from_outside_the_checkout(installed: Installed):
+    """``poseatlas dashboard`` runs the installed app (its pages found by path inside the
+    package) on data/cache under the folder it is started from."""
+    if not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is missing (make browser installs it)")
+    from playwright.sync_api import sync_playwright
+
+    from tests.dashboard.dashboard_helpers import free_port, wait_healthy
+
+    port = free_port()
+    log = installed.work / "dashboard.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(installed.venv / "bin" / "poseatlas"), "dashboard", "--port", str(port)],
+                                cwd=installed.work, env=installed.env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc, log)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/size")
+            page.wait_for_selector(".js-plotly-plot", timeout=90_000)
+            text = page.inner_text("body")
+            browser.close()
+        assert "demo-crowd" in text and "Persons per size bucket" in text, text[:2000]
+        assert "Traceback" not in log.read_text()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
