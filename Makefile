@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: setup run demo test bench browser clean
+.PHONY: setup run demo test bench browser docs clean
 
 setup: $(STAMP)
 
@@ -40,11 +41,19 @@ $(TEST_STAMP): $(STAMP) requirements-cluster.txt
 	  $(PY) -m pip install -q --no-binary xtcocotools --no-build-isolation xtcocotools==1.14.3; }
 	touch $@
 
+$(DOCS_STAMP): $(STAMP) requirements-docs.txt
+	$(PY) -m pip install -q -r requirements-docs.txt
+	touch $@
+
+# The documentation site into site/: strict, so a broken link or reference fails it.
+docs: setup $(DOCS_STAMP)
+	$(PY) -m mkdocs build --strict --quiet
+
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(PY) -m pip install -q -r requirements-bench.txt
 	touch $@
 
-test: setup browser $(TEST_STAMP)
+test: setup browser $(TEST_STAMP) docs
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 --dist loadgroup
 
@@ -56,4 +65,4 @@ bench: setup $(BENCH_STAMP)
 	$(PY) -m benchmarks.datasets
 
 clean:
-	rm -rf data/cache data/demo
+	rm -rf data/cache data/demo site build

@@ -20,13 +20,13 @@ from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, vali
 from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m analysis") -> int:
+    args = _parser(prog).parse_args(argv)
     return run_reporting_errors(lambda: args.run(args))
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="build caches: every registered split that changed, or one ad hoc file")
@@ -112,7 +112,8 @@ def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
     subset.set_defaults(run=_run_subset)
 
     compose = sub.add_parser("compose", help="compose a benchmark from registered splits by a size criterion")
-    compose.add_argument("--config", type=Path, required=True, metavar="FILE.toml", help="the composition (see README)")
+    compose.add_argument("--config", type=Path, required=True, metavar="FILE.toml",
+                         help="the composition (docs/guides/compose.md)")
     compose.add_argument("--out", type=Path, required=True, metavar="DIR",
                          help="writes DIR/train.json, val.json, report.json")
     compose.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
@@ -203,7 +204,7 @@ def _run_build(args: argparse.Namespace) -> int:
         if not specs:
             raise PoseAtlasError(
                 f"nothing to build: {args.registry} registers no dataset "
-                "(see README: register one, or use --name/--split/--annotations)"
+                "(docs/guides/datasets.md: register one, or use --name/--split/--annotations)"
             )
     failures = 0
     for spec in specs:

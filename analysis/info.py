@@ -113,7 +113,7 @@ def info_lines(registry: Path, cache_root: Path) -> list[str]:
     doc = info_json(registry, cache_root)
     lines = [f"registry: {doc['registry']}"]
     if not doc["registered"]:
-        lines.append("  (nothing registered: see README, 'Registering a dataset')")
+        lines.append("  (nothing registered: see docs/guides/datasets.md, 'Registering a dataset')")
     lines += [f"  {r['name']}/{r['split']}: {r['state']} ({r['annotations']})" for r in doc["registered"]]
     lines.append(f"cache: {doc['cache_dir']}")
     if not doc["cached"] and not doc["skipped"]:

@@ -1,23 +1,21 @@
-"""PoseAtlas dashboard: ``python -m dashboard`` (which runs ``streamlit run dashboard/app.py``).
+"""PoseAtlas dashboard: ``python -m dashboard`` or ``poseatlas dashboard`` (which run
+``streamlit run dashboard/app.py`` with the ``dashboard`` package importable).
 
 Reads the parquet caches only (``data/cache`` or ``$POSEATLAS_CACHE_DIR``).  The
 sidebar's global controls apply to every view and live in the URL query string.
+``streamlit run`` by hand needs ``dashboard`` importable: the package installed
+(``pip install -e .``), or ``python -m streamlit run`` from the checkout, or
+``PYTHONPATH`` naming the checkout.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from dashboard import ui  # noqa: E402
-from dashboard.exposure import serving_refusal  # noqa: E402
+from dashboard import ui
+from dashboard.exposure import serving_refusal
 
 st.set_page_config(page_title="PoseAtlas", page_icon=":material/accessibility_new:", layout="wide")
 

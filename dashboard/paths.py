@@ -7,34 +7,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.cache import DEFAULT_CACHE_DIR
 from analysis.errors import PoseAtlasError
 from analysis.image_paths import image_root_problem
-from analysis.registry import load_registry
+from analysis.registry import DEFAULT_REGISTRY, load_registry
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 CACHE_ENV = "POSEATLAS_CACHE_DIR"
 #: Extra image folders the user allows Browse to open (``os.pathsep``-separated);
 #: ``python -m dashboard --image-root DIR`` sets it.
 IMAGE_ROOTS_ENV = "POSEATLAS_IMAGE_ROOTS"
-REGISTRY = REPO_ROOT / "data" / "datasets.toml"
+#: The registry, relative to the working folder as for ``python -m analysis`` (an installed
+#: package has no repository to find files in).
+REGISTRY = DEFAULT_REGISTRY
 
 
 def cache_root() -> Path:
-    """``$POSEATLAS_CACHE_DIR`` or ``data/cache`` under the repository root."""
+    """``$POSEATLAS_CACHE_DIR`` or ``data/cache`` under the working folder (the CLI's default)."""
     value = os.environ.get(CACHE_ENV)
-    return Path(value).resolve() if value else REPO_ROOT / "data" / "cache"
+    return Path(value).resolve() if value else DEFAULT_CACHE_DIR.resolve()
 
 
 def data_root() -> Path:
-    """The repository's data/ folder: images under it may always be opened."""
-    return REPO_ROOT / "data"
+    """The working folder's data/ (where ``python -m analysis demo`` writes): images under it may
+    always be opened."""
+    return DEFAULT_CACHE_DIR.parent.resolve()
 
 
 @dataclass(frozen=True)
 class ImageRoots:
     """The folders Browse may open images under, and the configured ones it refused.
 
-    Allowed: the repository's data/, every image folder registered in
+    Allowed: the working folder's data/, every image folder registered in
     data/datasets.toml, and ``$POSEATLAS_IMAGE_ROOTS``; never a cache's manifest
     alone, never ``/`` or a system folder (:mod:`analysis.image_paths`).
     """
@@ -53,7 +56,7 @@ class ImageRoots:
 def image_roots(environ: Mapping[str, str] | None = None, registry: Path = REGISTRY) -> ImageRoots:
     """The allowed image roots from the registry and the user's configuration (see ImageRoots)."""
     environ = os.environ if environ is None else environ
-    candidates: list[tuple[str, Path]] = [("repository data/", data_root())]
+    candidates: list[tuple[str, Path]] = [("data/", data_root())]
     try:
         candidates += [(f"{registry}: {s.name}/{s.split}", s.images) for s in load_registry(registry) if s.images]
     except PoseAtlasError as exc:

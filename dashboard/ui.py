@@ -232,7 +232,7 @@ def context() -> Context:
         st.info(f"No caches found under `{root}`.")
         st.markdown(
             f"Build the demo caches with `{DEMO_COMMAND}` (or `make run`), or build your own "
-            f"datasets with `{BUILD_COMMAND}` (see README). Set `{paths.CACHE_ENV}` to read "
+            f"datasets with `{BUILD_COMMAND}` (see docs/getting-started.md). Set `{paths.CACHE_ENV}` to read "
             "caches from another folder."
         )
         st.stop()

@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tables as CSV and LaTeX, DIR/captions.txt and DIR/captions.tex."))
     p.add_argument("--url", help="a dashboard URL copied from the browser, or just its query string "
                                  "(e.g. 'ds=crowdpose,coco&bucket=small')")
-    p.add_argument("--spec", type=Path, help="a TOML file listing several exports (see README)")
+    p.add_argument("--spec", type=Path, help="a TOML file listing several exports (docs/guides/paper-export.md)")
     p.add_argument("--out", type=Path, help="output folder")
     p.add_argument("--views", help=f"all, or some of {','.join(catalog.VIEWS)} (default all)")
     p.add_argument("--formats", help="figure formats, comma-separated (default png,svg,pdf)")

@@ -125,7 +125,7 @@ def exports(state: ViewState) -> list[ExportItem]:
     entries = stored_models(state)
     if not entries:
         return [Note("No stored evaluation for the selected datasets: run `python -m analysis evaluate` "
-                     "(see the README, 'Evaluating models').")]
+                     "(see docs/guides/evaluate.md).")]
     chosen = evaluated(state, entries)
     notes: list[ExportItem] = [Note(line, NoteLevel.ERROR) for line in chosen.errors]
     notes += [Note(f"{e.label}: the annotations changed since this evaluation; its numbers are out of date",
