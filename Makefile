@@ -47,7 +47,7 @@ $(DOCS_STAMP): $(STAMP) requirements-docs.txt
 
 # The documentation site into site/: strict, so a broken link or reference fails it.
 docs: setup $(DOCS_STAMP)
-	$(PY) -m mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
 
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(PY) -m pip install -q -r requirements-bench.txt
