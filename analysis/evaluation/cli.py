@@ -28,7 +28,14 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--name", required=True, help="dataset name of the built cache")
     p.add_argument("--split", required=True, help="split name")
-    p.add_argument("--predictions", required=True, nargs="+", type=Path, metavar="FILE", help="results file(s)")
+    p.add_argument(
+        "--predictions",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="results file(s); without it, --model names stored evaluations to re-slice (e.g. with --bootstrap)",
+    )
     p.add_argument(
         "--model",
         action="append",
@@ -76,8 +83,37 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--table-latex", type=Path, default=None, metavar="FILE", help="also write it as a LaTeX (booktabs) table"
     )
+    add_bootstrap_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run_evaluate)
+
+
+def add_bootstrap_arguments(p: argparse.ArgumentParser, default_b: int | None = None) -> None:
+    """--bootstrap B, --bootstrap-seed S, --confidence C (shared with ``compare``)."""
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=default_b,
+        metavar="B",
+        help="image-bootstrap percentile intervals for every slice from B resamples of the split's images"
+        + (f" (default: {default_b})" if default_b else ""),
+    )
+    p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="numpy Generator seed (default: 0)")
+    p.add_argument("--confidence", type=float, default=0.95, metavar="C", help="interval level (default: 0.95)")
+
+
+def bootstrap_from_args(args: argparse.Namespace):
+    """The BootstrapSettings asked for, or None."""
+    if args.bootstrap is None:
+        return None
+    from analysis.evaluation.bootstrap import check_settings
+    from analysis.evaluation.store import BootstrapSettings
+
+    try:
+        check_settings(args.bootstrap, args.confidence)
+    except ValueError as exc:
+        raise PoseAtlasError(str(exc)) from None
+    return BootstrapSettings(args.bootstrap, args.bootstrap_seed, args.confidence)
 
 
 def request_from_args(args: argparse.Namespace):
@@ -101,14 +137,20 @@ def request_from_args(args: argparse.Namespace):
 def run_evaluate(args: argparse.Namespace) -> int:
     import orjson
 
-    from analysis.evaluation.run import evaluate_files
+    from analysis.evaluation.run import evaluate_files, evaluate_stored_models
     from analysis.evaluation.table5 import table5_csv, table5_frame, table5_latex
 
     key = cache.CacheKey(args.name, args.split)
     request = request_from_args(args)
-    outcomes = evaluate_files(
-        args.cache_dir, key, list(args.predictions), args.model or None, request, progress=not args.quiet
-    )
+    bootstrap = bootstrap_from_args(args)
+    if args.predictions:
+        outcomes = evaluate_files(
+            args.cache_dir, key, list(args.predictions), args.model or None, request, not args.quiet, bootstrap
+        )
+    elif args.model:
+        outcomes = evaluate_stored_models(args.cache_dir, key, args.model, request, bootstrap)
+    else:
+        raise PoseAtlasError("evaluate needs --predictions FILE ... or, for stored evaluations, --model LABEL ...")
     frame = table5_frame([(o.result.model, o.result) for o in outcomes])
     caption = f"{key}: " + outcomes[0].result.definitions.description
     if args.table_csv:

@@ -273,3 +273,63 @@ def accumulate(
         precision[t, reached] = precision_curve[t, at[reached]]
     recall = recall_curve[:, -1] if n_det else np.zeros(n_thr)
     return Accumulated(precision, recall)
+
+
+def accumulate_replicates(
+    matched: npt.NDArray[np.bool_],
+    ignored: npt.NDArray[np.bool_],
+    det_weight: npt.NDArray[np.integer],
+    n_gt: npt.NDArray[np.integer],
+    recall_points: npt.NDArray[np.float64] = RECALL_POINTS,
+) -> Accumulated:
+    """:func:`accumulate` for B weighted replicates of one slice at once.
+
+    A detection of weight w counts as w copies of itself (an image drawn w times
+    contributes its matches w times; matching is per image, so it does not change).
+    The cumulative true and false positive counts are the weighted cumulative sums;
+    a detection of weight 0 repeats the previous point, which, like an ignored
+    detection in pycocotools, changes no interpolated precision.
+
+    Args:
+        matched, ignored: (T, N) as for :func:`accumulate`.
+        det_weight: (B, N) multiplicity of each detection in each replicate.
+        n_gt: (B,) persons the slice counts in each replicate.
+
+    Returns:
+        precision (B, T, R) and recall (B, T); NaN for a replicate without ground truth.
+    """
+    n_rep = len(n_gt)
+    n_thr = matched.shape[0]
+    n_rec = len(recall_points)
+    counted = ~ignored
+    keep = counted.any(axis=0)  # detections ignored at every threshold never move a curve
+    tp = (matched & counted)[:, keep]
+    cnt = counted[:, keep]
+    weight = np.asarray(det_weight)[:, keep].astype(np.float64)
+    n = int(keep.sum())
+    n_gt = np.asarray(n_gt, dtype=np.float64)
+    precision = np.zeros((n_rep, n_thr, n_rec))
+    recall = np.zeros((n_rep, n_thr))
+    if n:
+        # Integer-valued float64 sums: exact, as pycocotools' integer cumsums cast to float.
+        tp_sum = np.cumsum(weight[:, None, :] * tp[None], axis=2)
+        all_sum = np.cumsum(weight[:, None, :] * cnt[None], axis=2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recall_curve = tp_sum / n_gt[:, None, None]
+        precision_curve = tp_sum / (all_sum + np.spacing(1))
+        del all_sum
+        precision_curve = np.maximum.accumulate(precision_curve[..., ::-1], axis=2)[..., ::-1]
+        # First point with recall >= r_k (searchsorted "left" per row): the number of
+        # points whose recall passes fewer than k + 1 recall points.
+        passed = np.searchsorted(recall_points, recall_curve, side="right")  # (B, T, N), 0..R
+        rows = np.arange(n_rep * n_thr).reshape(n_rep, n_thr, 1) * (n_rec + 1)
+        counts = np.bincount((passed + rows).ravel(), minlength=n_rep * n_thr * (n_rec + 1))
+        at = np.cumsum(counts.reshape(n_rep, n_thr, n_rec + 1), axis=2)[..., :n_rec]
+        reached = at < n
+        picked = np.take_along_axis(precision_curve, np.minimum(at, n - 1), axis=2)
+        precision = np.where(reached, picked, 0.0)
+        recall = recall_curve[..., -1]
+    empty = n_gt == 0
+    precision[empty] = np.nan
+    recall[empty] = np.nan
+    return Accumulated(precision, recall)

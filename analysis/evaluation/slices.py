@@ -8,7 +8,7 @@ accumulation repeat.  Crowd levels are image slices: their matching is the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,7 @@ from analysis.definitions import AreaSource, SizeBucket, person_area, size_bucke
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import OKS_THRESHOLDS, CrowdIndexSource, EvaluationDefinitions
 from analysis.evaluation.engine import accumulate, greedy_match, match_input
-from analysis.evaluation.store import StoredEvaluation
+from analysis.evaluation.store import BootstrapSettings, StoredEvaluation
 
 SIZE_SLICES = tuple(b.value for b in SizeBucket)  # small, medium, large
 DENSITY_SLICES = ("small/sparse", "small/moderate", "small/dense")
@@ -63,6 +63,8 @@ class SliceMetrics:
         n_gt: ground-truth persons in the slice (not ignored).
         precision: (10, 101) interpolated precision per threshold and recall
             point (NaN when the slice has no ground truth), for PR curves.
+        ci: with a bootstrap, the percentile interval [lo, hi] of "AP", "AP50",
+            "AP75" and "AR" (None for a metric no replicate defines); else None.
     """
 
     ap: float | None
@@ -71,9 +73,13 @@ class SliceMetrics:
     ar: float | None
     n_gt: int
     precision: npt.NDArray[np.float64] = field(repr=False, compare=False)
+    ci: dict[str, tuple[float, float] | None] | None = None
 
-    def to_json(self) -> dict[str, float | int | None]:
-        return {"AP": self.ap, "AP50": self.ap50, "AP75": self.ap75, "AR": self.ar, "n_gt": self.n_gt}
+    def to_json(self) -> dict:
+        doc: dict = {"AP": self.ap, "AP50": self.ap50, "AP75": self.ap75, "AR": self.ar, "n_gt": self.n_gt}
+        if self.ci is not None:
+            doc["ci"] = {k: None if v is None else list(v) for k, v in self.ci.items()}
+        return doc
 
 
 @dataclass(frozen=True)
@@ -86,20 +92,25 @@ class EvaluationResult:
             always those of the stored evaluation).
         slices: metrics by slice name, keys exactly :data:`SLICE_NAMES`.
         note: what could not follow the requested definitions, else "".
+        bootstrap: the resampling settings when the slices carry intervals.
     """
 
     model: str
     definitions: EvaluationDefinitions
     slices: dict[str, SliceMetrics]
     note: str = ""
+    bootstrap: BootstrapSettings | None = None
 
     def to_json(self) -> dict:
         """The ``--json`` document of ``python -m analysis evaluate``."""
-        return {
+        doc = {
             "model": self.model,
             "definitions": self.definitions.to_json(),
             "slices": {name: self.slices[name].to_json() for name in SLICE_NAMES},
         }
+        if self.bootstrap is not None:
+            doc["bootstrap"] = self.bootstrap.to_json()
+        return doc
 
 
 @dataclass(frozen=True)
@@ -207,21 +218,38 @@ def crowd_level_of_images(images: pd.DataFrame, definitions: EvaluationDefinitio
     return pd.Series(codes, index=images["image_id"].to_numpy(np.int64))
 
 
-def evaluate_stored(
+@dataclass(frozen=True)
+class SliceMatches:
+    """What one slice accumulates: its detections' match flags and its persons' images.
+
+    Attributes:
+        matched: (T, N) whether each of the slice's candidate detections matched,
+            detections in the global accumulation order.
+        ignored: (T, N) whether the slice ignores the detection.
+        det_image: (N,) image id of each detection.
+        gt_image: (n_gt,) image id of each person the slice counts.
+    """
+
+    matched: npt.NDArray[np.bool_]
+    ignored: npt.NDArray[np.bool_]
+    det_image: npt.NDArray[np.int64]
+    gt_image: npt.NDArray[np.int64]
+
+    @property
+    def n_gt(self) -> int:
+        return len(self.gt_image)
+
+
+def slice_matches(
     stored: StoredEvaluation,
     images: pd.DataFrame,
     instances: pd.DataFrame,
     definitions: EvaluationDefinitions,
-) -> EvaluationResult:
-    """Every slice of a stored evaluation under ``definitions``' slicing choices.
+) -> tuple[EvaluationDefinitions, str, dict[str, SliceMatches]]:
+    """Match every slice of a stored evaluation (see :func:`evaluate_stored`).
 
-    Args:
-        stored: the stored detections and OKS pairs.
-        images: the split's images.parquet (image_id, crowd_index, crowd_index_stored).
-        instances: the split's instances.parquet (without keypoints is enough).
-        definitions: size, density and crowd choices to slice with; its sigmas
-            and OKS area cannot differ from the stored ones (the result says so
-            in ``note`` when they were asked to).
+    Returns:
+        (the definitions used, the note, matches by slice name in :data:`SLICE_NAMES` order).
     """
     used = stored.definitions.with_slicing(definitions)
     notes = [] if definitions.same_matching(stored.definitions) else [FIXED_AT_EVALUATION]
@@ -232,6 +260,7 @@ def evaluate_stored(
     gt = prep.gt
     ignore = base_ignore(gt)
     crowd = gt["iscrowd"].to_numpy(bool)
+    gt_image = gt["image_id"].to_numpy(np.int64)
 
     size = _size_codes(gt, used)
     density = used.density_edges.codes(gt["crowding"].to_numpy(np.float64))
@@ -260,17 +289,48 @@ def evaluate_stored(
     matched_ignored = padded[np.arange(len(gt_ignore))[:, None, None], np.where(matched, det_gt, len(gt))]
     det_ignored = np.where(matched, matched_ignored, det_outside[:, None, :])
 
-    slices: dict[str, SliceMetrics] = {}
+    slices: dict[str, SliceMatches] = {}
     for s, name in enumerate(_MATCHED_SLICES):
-        slices[name] = _metrics(matched[s], det_ignored[s], int((~gt_ignore[s]).sum()))
+        slices[name] = SliceMatches(matched[s], det_ignored[s], prep.det_image, gt_image[~gt_ignore[s]])
     level_of = crowd_level_of_images(images, used)
     det_level_img = level_of.reindex(prep.det_image).to_numpy()
-    gt_level_img = level_of.reindex(gt["image_id"].to_numpy(np.int64)).to_numpy()
+    gt_level_img = level_of.reindex(gt_image).to_numpy()
     for lvl, name in enumerate(CROWD_SLICES):
         in_det = det_level_img == lvl
         in_gt = gt_level_img == lvl
-        slices[name] = _metrics(matched[0][:, in_det], det_ignored[0][:, in_det], int((~ignore & in_gt).sum()))
-    return EvaluationResult(stored.record.model, used, {n: slices[n] for n in SLICE_NAMES}, note)
+        slices[name] = SliceMatches(
+            matched[0][:, in_det], det_ignored[0][:, in_det], prep.det_image[in_det], gt_image[~ignore & in_gt]
+        )
+    return used, note, {n: slices[n] for n in SLICE_NAMES}
+
+
+def evaluate_stored(
+    stored: StoredEvaluation,
+    images: pd.DataFrame,
+    instances: pd.DataFrame,
+    definitions: EvaluationDefinitions,
+    bootstrap: BootstrapSettings | None = None,
+) -> EvaluationResult:
+    """Every slice of a stored evaluation under ``definitions``' slicing choices.
+
+    Args:
+        stored: the stored detections and OKS pairs.
+        images: the split's images.parquet (image_id, crowd_index, crowd_index_stored).
+        instances: the split's instances.parquet (without keypoints is enough).
+        definitions: size, density and crowd choices to slice with; its sigmas
+            and OKS area cannot differ from the stored ones (the result says so
+            in ``note`` when they were asked to).
+        bootstrap: when given, every slice also gets percentile intervals from
+            image resamples (:mod:`analysis.evaluation.bootstrap`).
+    """
+    used, note, matches = slice_matches(stored, images, instances, definitions)
+    slices = {name: _metrics(m.matched, m.ignored, m.n_gt) for name, m in matches.items()}
+    if bootstrap is not None:
+        from analysis.evaluation.bootstrap import slice_intervals
+
+        intervals = slice_intervals(matches, images["image_id"].to_numpy(np.int64), bootstrap)
+        slices = {name: replace(m, ci=intervals[name]) for name, m in slices.items()}
+    return EvaluationResult(stored.record.model, used, slices, note, bootstrap)
 
 
 def _metrics(matched: npt.NDArray[np.bool_], ignored: npt.NDArray[np.bool_], n_gt: int) -> SliceMetrics:
