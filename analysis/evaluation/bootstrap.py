@@ -69,10 +69,12 @@ def replicate_metrics(
     for lo in range(0, len(weights), chunk):
         hi = min(lo + chunk, len(weights))
         acc = accumulate_replicates(matches.matched, matches.ignored, weights[lo:hi, det_col], n_gt[lo:hi])
-        out[lo:hi, 0] = acc.precision.mean(axis=(1, 2))
-        out[lo:hi, 1] = acc.precision[:, _T50].mean(axis=1)
-        out[lo:hi, 2] = acc.precision[:, _T75].mean(axis=1)
-        out[lo:hi, 3] = acc.recall.mean(axis=1)
+        # Contiguous rows: each mean sums in the order of the point estimate's np.mean (bit-equal).
+        precision = np.ascontiguousarray(acc.precision)
+        out[lo:hi, 0] = precision.reshape(hi - lo, -1).mean(axis=1)
+        out[lo:hi, 1] = np.ascontiguousarray(precision[:, _T50]).mean(axis=1)
+        out[lo:hi, 2] = np.ascontiguousarray(precision[:, _T75]).mean(axis=1)
+        out[lo:hi, 3] = np.ascontiguousarray(acc.recall).mean(axis=1)
     return out
 
 
