@@ -79,10 +79,19 @@ def replicate_metrics(
 
 
 def all_replicates(
-    matches: Mapping[str, SliceMatches], image_ids: npt.NDArray[np.int64], settings: BootstrapSettings
+    matches: Mapping[str, SliceMatches],
+    image_ids: npt.NDArray[np.int64],
+    settings: BootstrapSettings,
+    weights: npt.NDArray[np.integer] | None = None,
 ) -> dict[str, npt.NDArray[np.float64]]:
-    """(B, 4) replicate metrics of every slice, from one set of image draws."""
-    weights = image_weights(len(image_ids), settings)
+    """(B, 4) replicate metrics of every slice, from one set of image draws.
+
+    Args:
+        weights: (B, I) multiplicities to use instead of the seeded draws (another
+            scheme, e.g. hotcoco's); by default :func:`image_weights`.
+    """
+    if weights is None:
+        weights = image_weights(len(image_ids), settings)
     ids = np.sort(np.asarray(image_ids, dtype=np.int64))
     return {name: replicate_metrics(m, ids, weights) for name, m in matches.items()}
 

@@ -324,13 +324,18 @@ def evaluate_stored(
             image resamples (:mod:`analysis.evaluation.bootstrap`).
     """
     used, note, matches = slice_matches(stored, images, instances, definitions)
-    slices = {name: _metrics(m.matched, m.ignored, m.n_gt) for name, m in matches.items()}
+    slices = {name: slice_metrics(m) for name, m in matches.items()}
     if bootstrap is not None:
         from analysis.evaluation.bootstrap import slice_intervals
 
         intervals = slice_intervals(matches, images["image_id"].to_numpy(np.int64), bootstrap)
         slices = {name: replace(m, ci=intervals[name]) for name, m in slices.items()}
     return EvaluationResult(stored.record.model, used, slices, note, bootstrap)
+
+
+def slice_metrics(matches: SliceMatches) -> SliceMetrics:
+    """The point metrics of one slice's matches."""
+    return _metrics(matches.matched, matches.ignored, matches.n_gt)
 
 
 def _metrics(matched: npt.NDArray[np.bool_], ignored: npt.NDArray[np.bool_], n_gt: int) -> SliceMetrics:

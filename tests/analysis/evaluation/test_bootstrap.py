@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from analysis.cache import read_images, read_instances
+from analysis.cli import main
 from analysis.definitions import AreaSource
 from analysis.evaluation.bootstrap import all_replicates, image_weights, percentile_interval
 from analysis.evaluation.definitions import CrowdIndexSource
@@ -21,7 +21,6 @@ from analysis.evaluation.slices import crowd_level_of_images, slice_matches
 from analysis.evaluation.store import BootstrapSettings, read_evaluation
 from tests.analysis.evaluation.reference import (
     COCO_SIGMAS,
-    REPO_ROOT,
     assert_metrics_equal,
     bbox_area_copy,
     build,
@@ -186,17 +185,12 @@ def test_weights_are_seeded_and_draw_every_image_unit() -> None:
     assert abs(a.mean() - 1.0) < 1e-12 and 0.8 < a.var() < 1.2
 
 
-def _cli(*args: str, root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "analysis", "evaluate", "--cache-dir", str(root), "--quiet", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_cli_json_gains_ci_only_when_asked(tmp_path: Path, capsys) -> None:
+    def _cli(*args: str, root: Path) -> SimpleNamespace:
+        code = main(["evaluate", "--cache-dir", str(root), "--quiet", *args])
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
-
-def test_cli_json_gains_ci_only_when_asked(tmp_path: Path) -> None:
     doc = json.loads((require_fixtures() / "mmpose/coco/test_coco.json").read_text())
     root, key, _ = build(tmp_path, doc)
     preds = noisy_predictions(doc, 3)
