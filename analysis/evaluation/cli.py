@@ -84,6 +84,12 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         "--table-latex", type=Path, default=None, metavar="FILE", help="also write it as a LaTeX (booktabs) table"
     )
     add_bootstrap_arguments(p)
+    p.add_argument(
+        "--interval-style",
+        choices=["bracket", "pm", "none"],
+        default="bracket",
+        help="how --table-latex shows intervals: 67.1 [66.4, 67.8] (bracket, default), 67.1 ± 0.7 (pm), or none",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run_evaluate)
 
@@ -153,10 +159,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise PoseAtlasError("evaluate needs --predictions FILE ... or, for stored evaluations, --model LABEL ...")
     frame = table5_frame([(o.result.model, o.result) for o in outcomes])
     caption = f"{key}: " + outcomes[0].result.definitions.description
+    if bootstrap is not None:
+        caption += "; " + bootstrap_caption(bootstrap)
     if args.table_csv:
         _write_text(args.table_csv, f"# {caption}\n" + table5_csv(frame))
     if args.table_latex:
-        _write_text(args.table_latex, table5_latex(frame, caption))
+        _write_text(args.table_latex, table5_latex(frame, caption, args.interval_style))
     notes = [_note(o) for o in outcomes]
     if args.json:
         docs = [o.result.to_json() for o in outcomes]
@@ -189,16 +197,31 @@ def _note(outcome) -> str:
     return "; ".join(parts)
 
 
+def bootstrap_caption(settings) -> str:
+    """The bootstrap settings, as every caption of intervals states them."""
+    return (
+        f"intervals: {100 * settings.confidence:g}% percentile (numpy.quantile, linear) of B = {settings.B} "
+        f"resamples of the split's images with replacement (seed {settings.seed})"
+    )
+
+
 def format_table(outcomes) -> list[str]:
-    """One row per model; per slice a column group AP, AP50, AP75, AR (percent), headed by n_gt."""
+    """One row per model; per slice a column group AP, AP50, AP75, AR (percent), headed by n_gt
+    (a dagger marks a slice with few persons); with a bootstrap, a second row per model gives
+    each slice's AP interval."""
+    from analysis.evaluation.bootstrap import FEW_PERSONS
     from analysis.evaluation.slices import SLICE_NAMES
+    from analysis.evaluation.table5 import few_persons
 
     first = outcomes[0].result
     width = max(12, *(len(o.result.model) for o in outcomes))
     group = "{:>6} {:>6} {:>6} {:>6}"
-    top = (
-        " " * width + " | " + " | ".join(f"{name} (n_gt {first.slices[name].n_gt})".center(27) for name in SLICE_NAMES)
-    )
+
+    def head(name: str) -> str:
+        n = first.slices[name].n_gt
+        return f"{name} (n_gt {n}{'†' if few_persons(n) else ''})".center(27)
+
+    top = " " * width + " | " + " | ".join(head(name) for name in SLICE_NAMES)
     sub = f"{'model':<{width}}" + " | " + " | ".join(group.format("AP", "AP50", "AP75", "AR") for _ in SLICE_NAMES)
     lines = [top, sub]
     for o in outcomes:
@@ -207,7 +230,20 @@ def format_table(outcomes) -> list[str]:
             m = o.result.slices[name]
             cells.append(group.format(*(_pct(v) for v in (m.ap, m.ap50, m.ap75, m.ar))))
         lines.append(f"{o.result.model:<{width}}" + " | " + " | ".join(cells))
+        if o.result.bootstrap is not None:
+            intervals = [_ap_interval(o.result.slices[name].ci).center(27) for name in SLICE_NAMES]
+            label = f"  AP {100 * o.result.bootstrap.confidence:g}% CI"
+            lines.append(f"{label:<{width}}" + " | " + " | ".join(intervals))
+    if any(few_persons(first.slices[name].n_gt) for name in SLICE_NAMES):
+        lines.append(f"† fewer than {FEW_PERSONS} persons: the slice's numbers rest on few persons")
+    if first.bootstrap is not None:
+        lines.append(bootstrap_caption(first.bootstrap))
     return lines
+
+
+def _ap_interval(ci) -> str:
+    bounds = (ci or {}).get("AP")
+    return "-" if bounds is None else f"AP [{100 * bounds[0]:.1f}, {100 * bounds[1]:.1f}]"
 
 
 def _pct(value: float | None) -> str:

@@ -218,3 +218,36 @@ def test_cli_json_gains_ci_only_when_asked(tmp_path: Path, capsys) -> None:
     assert list(stored.slices["all"].ci["AP"]) == boot_doc["slices"]["all"]["ci"]["AP"]
     bad = _cli(*base, "--model", "m", "--bootstrap", "0", root=root)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "--bootstrap" in bad.stderr
+
+
+def test_table5_latex_carries_intervals_and_few_person_marks(tmp_path: Path) -> None:
+    from analysis.evaluation.table5 import TABLE5_COLUMNS, table5_frame, table5_latex
+
+    doc = json.loads((require_fixtures() / "coco-mini/annotations/person_keypoints_val2017.json").read_text())
+    root, key, _ = build(tmp_path, doc)
+    (tmp_path / "m.json").write_text(json.dumps(noisy_predictions(doc, 1)))
+    settings = BootstrapSettings(B=100, seed=1, confidence=0.95)
+    result = evaluate_files(root, key, [tmp_path / "m.json"], ["m"], EvaluationRequest(sigmas="coco"), False, settings)[
+        0
+    ].result
+    frame = table5_frame([("m", result)])
+    row = {}
+    for style in ("bracket", "pm", "none"):
+        latex = table5_latex(frame, "cap", style)
+        row[style] = next(line for line in latex.splitlines() if line.startswith("m & ")).split(" & ")[1:]
+    for i, (column, name) in enumerate(TABLE5_COLUMNS.items()):
+        m = result.slices[name]
+        if m.ap is None:
+            assert row["bracket"][i].strip(" \\") == "--"
+            continue
+        lo, hi = (100 * v for v in m.ci["AP"])
+        cell = row["bracket"][i].replace("\\textbf{", "").replace("}", "").strip(" \\")
+        assert cell == f"{100 * m.ap:.1f} [{lo:.1f}, {hi:.1f}]", (column, cell)
+        assert f"$\\pm$ {(hi - lo) / 2:.1f}" in row["pm"][i]
+        assert "[" not in row["none"][i] and "pm" not in row["none"][i]
+    latex = table5_latex(frame, "cap")
+    counts = next(line for line in latex.splitlines() if line.startswith("$n_{gt}$"))
+    for cell, name in zip(counts.split(" & ")[1:], TABLE5_COLUMNS.values(), strict=True):
+        n = result.slices[name].n_gt
+        assert cell.strip(" \\").endswith("$^\\dagger$") == (0 < n < 30), (name, n, cell)
+    assert "fewer than 30 persons" in latex
