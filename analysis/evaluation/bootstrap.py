@@ -33,8 +33,8 @@ from analysis.evaluation.store import BootstrapSettings
 METRICS = ("AP", "AP50", "AP75", "AR")
 #: Slices with fewer persons are marked as resting on few persons in tables and figures.
 FEW_PERSONS = 30
-#: Replicates per chunk times detections: keeps the (chunk, N) temporaries in cache (~2 MB).
-_CHUNK_ELEMENTS = 1 << 18
+#: Replicates per chunk times detections: bounds the (chunk, N) temporaries to ~16 MB each.
+_CHUNK_ELEMENTS = 1 << 21
 
 _T50 = int(np.flatnonzero(OKS_THRESHOLDS == 0.5)[0])
 _T75 = int(np.flatnonzero(OKS_THRESHOLDS == 0.75)[0])
