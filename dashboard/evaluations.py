@@ -86,11 +86,13 @@ def _instances(root: Path, key: CacheKey) -> pd.DataFrame:
 
 
 def model_result(root: Path, entry: StoredModel, size: SizeDefinition) -> EvaluatedModel:
-    """Every slice of one stored evaluation under ``size`` (``.result.definitions`` says what it used)."""
+    """Every slice of one stored evaluation under ``size`` (``.result.definitions`` says what it used);
+    an evaluation stored with bootstrap intervals gets them again, re-sliced, with its stored settings."""
     stored = store.read_evaluation(root, entry.key, entry.model)
     images = cache.read_images(root, entry.key)
     instances = _instances(root, entry.key)
-    result = evaluate_stored(stored, images, instances, definitions_for(stored.definitions, size))
+    definitions = definitions_for(stored.definitions, size)
+    result = evaluate_stored(stored, images, instances, definitions, stored.record.bootstrap)
     return EvaluatedModel(str(entry.key), result)
 
 
