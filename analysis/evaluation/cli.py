@@ -86,7 +86,7 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     add_bootstrap_arguments(p)
     p.add_argument(
         "--interval-style",
-        choices=["bracket", "pm", "none"],
+        choices=["bracket", "pm", "none"],  # table5.IntervalStyle (not imported: the CLI starts light)
         default="bracket",
         help="how --table-latex shows intervals: 67.1 [66.4, 67.8] (bracket, default), 67.1 ± 0.7 (pm), or none",
     )

@@ -317,24 +317,34 @@ def _share_text(share: float | None) -> str:
     return "-" if share is None else f"{100 * share:.0f}%"
 
 
+COMPARISON_COLUMNS = ["model", "members", "slice", "n_gt", "metric", "delta", "ci_lo", "ci_hi", "p_better"]
+
+
+def comparison_rows(comparison: Comparison) -> list[list]:
+    """One row per model (or group), slice and metric (:data:`COMPARISON_COLUMNS`); fractions, None where undefined."""
+    rows = []
+    for entry in [*comparison.models, *comparison.groups]:
+        for name, diff in entry.slices.items():
+            for m in METRICS:
+                values: list = [None] * 4
+                if diff is not None:
+                    ci = diff.ci[m] or (None, None)
+                    values = [diff.delta[m], ci[0], ci[1], diff.p_better[m]]
+                rows.append([entry.model, " ".join(entry.members), name, comparison.n_gt[name], m, *values])
+    return rows
+
+
 def comparison_csv(comparison: Comparison) -> str:
-    """Long CSV: one row per model (or group), slice and metric; fractions, empty where undefined."""
+    """Long CSV of :func:`comparison_rows`, the settings in a ``#`` first line; empty where undefined."""
     import csv
     import io
 
     buf = io.StringIO()
     buf.write(f"# {settings_text(comparison)}; reference {comparison.reference}; {comparison.caption}\n")
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["model", "members", "slice", "n_gt", "metric", "delta", "ci_lo", "ci_hi", "p_better"])
-    for entry in [*comparison.models, *comparison.groups]:
-        for name, diff in entry.slices.items():
-            for m in METRICS:
-                if diff is None:
-                    row = ["", "", "", ""]
-                else:
-                    ci = diff.ci[m]
-                    row = [_num(diff.delta[m]), *(("", "") if ci is None else map(_num, ci)), _num(diff.p_better[m])]
-                writer.writerow([entry.model, " ".join(entry.members), name, comparison.n_gt[name], m, *row])
+    writer.writerow(COMPARISON_COLUMNS)
+    for row in comparison_rows(comparison):
+        writer.writerow([*row[:5], *(_num(v) for v in row[5:])])
     return buf.getvalue()
 
 

@@ -9,6 +9,7 @@ computed rows and always labelled "reported in the SmallPose paper".
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,9 +58,12 @@ def ci_columns(column: str) -> tuple[str, str]:
     return f"ci_lo {column}", f"ci_hi {column}"
 
 
-#: How a cell shows its interval: "bracket" ``67.1 [66.4, 67.8]``, "pm" ``67.1 ± 0.7``
-#: (half the interval's width), or "none".
-INTERVAL_STYLES = ("bracket", "pm", "none")
+class IntervalStyle(enum.StrEnum):
+    """How a cell shows its interval."""
+
+    BRACKET = "bracket"  #: ``67.1 [66.4, 67.8]``
+    PM = "pm"  #: ``67.1 ± 0.7``: half the interval's width
+    NONE = "none"  #: ``67.1``
 
 
 def interval_cell(value: float, lo: float | None, hi: float | None, style: str, pm: str = "±") -> str:
@@ -189,7 +193,7 @@ def table5_latex(frame: pd.DataFrame, caption: str, interval_style: str = "brack
     in bold, "--" for an empty slice; a second line under each header gives n_gt when
     every row has the same count (the same dataset), else the counts go in the caption.
     With interval columns, each cell carries its interval in ``interval_style``
-    (:data:`INTERVAL_STYLES`); slices with few persons carry a dagger, explained in the caption."""
+    (:class:`IntervalStyle`); slices with few persons carry a dagger, explained in the caption."""
     ap_columns = [c for c in TABLE5_COLUMNS if c in frame.columns]
     notes = []
     if interval_style == "pm" and any(ci_columns(c)[0] in frame.columns for c in ap_columns):
