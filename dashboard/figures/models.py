@@ -221,7 +221,8 @@ def comparison_figure(comparison, *, metric: str = "AP", caption: str = "") -> g
         hi = np.array([np.nan if d is None or d.ci[metric] is None else 100 * d.ci[metric][1] for d in diffs])
         wins = ["" if d is None or d.p_better[metric] is None else f"{100 * d.p_better[metric]:.0f}%" for d in diffs]
         name = entry.model if not entry.members else f"{entry.model} (mean of {len(entry.members)})"
-        fig.add_bar(x=columns, y=y, name=name, text=wins, textposition="outside",
+        fig.add_bar(x=columns, y=y, name=name, text=wins, textposition="outside", textangle=0, cliponaxis=False,
+                    textfont={"size": 10, "color": "#111111"},
                     error_y={"type": "data", "symmetric": False, "array": hi - y, "arrayminus": y - lo,
                              "color": "#333333", "thickness": 1.2, "width": 3},
                     marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
@@ -229,9 +230,13 @@ def comparison_figure(comparison, *, metric: str = "AP", caption: str = "") -> g
                     hovertemplate=("%{x}: %{y:+.1f} [%{customdata[0]:+.1f}, %{customdata[1]:+.1f}] points, "
                                    "wins %{text}<extra>%{fullData.name}</extra>"))
     fig.add_hline(y=0, line={"color": "#333333", "width": 1})
+    for column in columns:  # no ground truth: no difference (never a zero bar)
+        if comparison.n_gt[TABLE5_COLUMNS[column]] == 0:
+            fig.add_annotation(x=column, y=0, text="n/a", showarrow=False, yanchor="bottom",
+                               font={"color": "#555555"})
     few = {c for c in columns if few_persons(comparison.n_gt[TABLE5_COLUMNS[c]])}
     fig.update_xaxes(tickvals=columns, ticktext=[tick_label(c) + ("†" if c in few else "") for c in columns])
-    fig.update_layout(barmode="group", bargap=0.2)
+    fig.update_layout(barmode="group", bargap=0.2, uniformtext={"minsize": 10, "mode": "show"})
     b = comparison.bootstrap
     notes = [f"{metric} difference to {comparison.reference} (model minus reference), points; error bars: "
              f"paired {100 * b.confidence:g}% percentile intervals over B = {b.B} image resamples (seed {b.seed}); "
