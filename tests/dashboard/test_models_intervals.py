@@ -107,3 +107,17 @@ def test_comparison_panel_equals_compare_json(two_models, capsys):
     assert row["delta"] == pytest.approx(100 * slices["all"]["delta"]["AR"], abs=1e-9)
     assert row["p_better"] == pytest.approx(100 * slices["all"]["p_better"]["AR"], abs=1e-9)
     assert CacheKey(key.dataset, key.split) == entries[0].key
+
+
+def test_latex_export_of_interval_cells(two_models):
+    from dashboard.exports.latex import table_latex
+
+    root, key = two_models
+    entries = evaluations.find_models(root, [key])
+    models = [evaluations.model_result(root, e, e.definitions.size) for e in entries]
+    tex = table_latex(table5_table(models, "pm"), caption="c")
+    m = models[0].slices["all"]
+    lo, hi = (100 * v for v in m.ci["AP"])
+    assert f"{100 * m.ap:.1f} $\\pm$ {(hi - lo) / 2:.1f}" in tex
+    assert "±" not in tex and "†" not in tex  # compiles with default fonts
+    assert "$^\\dagger$" in tex  # coco-mini's medium slice has 25 persons
