@@ -4,7 +4,6 @@ Table 5 interval styles, and the paired comparison panel (checked against the CL
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -22,8 +21,10 @@ from tests.analysis.evaluation.reference import build, noisy_predictions
 from tests.conftest import require_fixtures
 
 
-@pytest.fixture
-def two_models(tmp_path: Path, capsys):
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory: pytest.TempPathFactory):
+    """coco-mini val with two models evaluated with intervals (read-only for the tests)."""
+    tmp_path = tmp_path_factory.mktemp("intervals")
     doc = json.loads((require_fixtures() / "coco-mini/annotations/person_keypoints_val2017.json").read_text())
     root, key, _ = build(tmp_path, doc)
     files = []
@@ -33,7 +34,6 @@ def two_models(tmp_path: Path, capsys):
     assert main(["evaluate", "--name", key.dataset, "--split", key.split, "--predictions", *map(str, files),
                  "--model", "m1", "--model", "m2", "--cache-dir", str(root), "--quiet",
                  "--bootstrap", "120", "--bootstrap-seed", "3"]) == 0  # fmt: skip
-    capsys.readouterr()
     return root, key
 
 
@@ -55,6 +55,9 @@ def test_resliced_intervals_follow_the_size_definition(two_models, capsys):
     for name, s in doc["slices"].items():
         ci = model.slices[name].ci
         assert {k: None if v is None else list(v) for k, v in ci.items()} == s["ci"], name
+    # That stored the other slicing: restore the shared evaluation's definitions for the other tests.
+    _cli_json(capsys, "evaluate", "--name", key.dataset, "--split", key.split, "--model", "m1", "--json",
+              "--cache-dir", str(root), "--bootstrap", "120", "--bootstrap-seed", "3")
 
 
 def test_error_bars_and_interval_styles(two_models):
