@@ -81,6 +81,9 @@ def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
 
     scenes_cli.add_scenes_parser(sub)
     evaluation_cli.add_evaluate_parser(sub)
+    from analysis.evaluation import compare as evaluation_compare
+
+    evaluation_compare.add_parser(sub)
     _add_dataset_maker_parsers(sub)
     convert.add_parser(sub)
     return parser

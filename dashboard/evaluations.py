@@ -88,13 +88,15 @@ def _instances(root: Path, key: CacheKey) -> pd.DataFrame:
 
 def model_result(root: Path, entry: StoredModel, size: SizeDefinition, source: str | None = None) -> EvaluatedModel:
     """Every slice of one stored evaluation under ``size`` (``.result.definitions`` says what it used);
-    with ``source``, over that source's images only (``evaluate --by source``)."""
+    with ``source``, over that source's images only (``evaluate --by source``).  An evaluation stored
+    with bootstrap intervals gets them again over all images, re-sliced, with its stored settings."""
     stored = store.read_evaluation(root, entry.key, entry.model)
     images = cache.read_images(root, entry.key)
     instances = _instances(root, entry.key)
     definitions = definitions_for(stored.definitions, size)
     if source is None:
-        return EvaluatedModel(str(entry.key), evaluate_stored(stored, images, instances, definitions))
+        result = evaluate_stored(stored, images, instances, definitions, stored.record.bootstrap)
+        return EvaluatedModel(str(entry.key), result)
     parts = pd.Series(images["source"].to_numpy(object), index=images["image_id"].to_numpy())
     results = evaluate_stored_by(stored, images, instances, definitions, parts)
     if source not in results:

@@ -28,7 +28,15 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--name", required=True, help="dataset name of the built cache")
     p.add_argument("--split", required=True, help="split name")
-    p.add_argument("--predictions", nargs="+", default=[], type=Path, metavar="FILE", help="results file(s)")
+    p.add_argument(
+        "--predictions",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="results file(s); without it (and without --source-predictions), --model names stored evaluations to "
+        "re-slice (e.g. with --bootstrap)",
+    )
     p.add_argument(
         "--model",
         action="append",
@@ -76,6 +84,13 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--table-latex", type=Path, default=None, metavar="FILE", help="also write it as a LaTeX (booktabs) table"
     )
+    add_bootstrap_arguments(p)
+    p.add_argument(
+        "--interval-style",
+        choices=["bracket", "pm", "none"],  # table5.IntervalStyle (not imported: the CLI starts light)
+        default="bracket",
+        help="how --table-latex shows intervals: 67.1 [66.4, 67.8] (bracket, default), 67.1 ± 0.7 (pm), or none",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     by = p.add_argument_group("composed benchmarks", "per source part, and predictions made on the sources' files")
     by.add_argument("--by", choices=["source"], default=None,
@@ -86,6 +101,34 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     by.add_argument("--mapped-out", type=Path, default=None, metavar="FILE",
                     help="where the mapped results file is written (needed with --source-predictions)")
     p.set_defaults(run=run_evaluate)
+
+
+def add_bootstrap_arguments(p: argparse.ArgumentParser, default_b: int | None = None) -> None:
+    """--bootstrap B, --bootstrap-seed S, --confidence C (shared with ``compare``)."""
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=default_b,
+        metavar="B",
+        help="image-bootstrap percentile intervals for every slice from B resamples of the split's images"
+        + (f" (default: {default_b})" if default_b else ""),
+    )
+    p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="numpy Generator seed (default: 0)")
+    p.add_argument("--confidence", type=float, default=0.95, metavar="C", help="interval level (default: 0.95)")
+
+
+def bootstrap_from_args(args: argparse.Namespace):
+    """The BootstrapSettings asked for, or None."""
+    if args.bootstrap is None:
+        return None
+    from analysis.evaluation.bootstrap import check_settings
+    from analysis.evaluation.store import BootstrapSettings
+
+    try:
+        check_settings(args.bootstrap, args.confidence)
+    except ValueError as exc:
+        raise PoseAtlasError(str(exc)) from None
+    return BootstrapSettings(args.bootstrap, args.bootstrap_seed, args.confidence)
 
 
 def request_from_args(args: argparse.Namespace):
@@ -109,13 +152,19 @@ def request_from_args(args: argparse.Namespace):
 def run_evaluate(args: argparse.Namespace) -> int:
     import orjson
 
-    from analysis.evaluation.run import evaluate_files
+    from analysis.evaluation.run import evaluate_files, evaluate_stored_models
     from analysis.evaluation.table5 import table5_csv, table5_frame, table5_latex
 
     key = cache.CacheKey(args.name, args.split)
     request = request_from_args(args)
+    bootstrap = bootstrap_from_args(args)
     predictions, mapping_notes = _with_mapped_predictions(args, key)
-    outcomes = evaluate_files(args.cache_dir, key, predictions, args.model or None, request, progress=not args.quiet)
+    if predictions:
+        outcomes = evaluate_files(
+            args.cache_dir, key, predictions, args.model or None, request, not args.quiet, bootstrap
+        )
+    else:  # stored evaluations named by --model (_with_mapped_predictions checked one is given)
+        outcomes = evaluate_stored_models(args.cache_dir, key, args.model, request, bootstrap)
     by_part = _by_part(args, key, outcomes)
     rows = [(o.result.model, o.result) for o in outcomes]
     if by_part is not None:  # then each model per part, labelled "MODEL (source S)"
@@ -123,10 +172,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
                  for part, result in parts.items()]
     frame = table5_frame(rows)
     caption = f"{key}: " + outcomes[0].result.definitions.description
+    if bootstrap is not None:
+        caption += "; " + bootstrap_caption(bootstrap)
     if args.table_csv:
         _write_text(args.table_csv, f"# {caption}\n" + table5_csv(frame))
     if args.table_latex:
-        _write_text(args.table_latex, table5_latex(frame, caption))
+        _write_text(args.table_latex, table5_latex(frame, caption, args.interval_style))
     notes = [_note(o) for o in outcomes]
     notes = mapping_notes + notes
     if args.json:
@@ -163,8 +214,11 @@ def _with_mapped_predictions(args: argparse.Namespace, key: cache.CacheKey) -> t
     if not args.source_predictions:
         if args.mapped_out is not None:
             raise PoseAtlasError("--mapped-out is for --source-predictions")
-        if not predictions:
-            raise PoseAtlasError("give --predictions FILE... or --source-predictions SOURCE=FILE...")
+        if not predictions and not args.model:
+            raise PoseAtlasError(
+                "evaluate needs --predictions FILE ..., --source-predictions SOURCE=FILE ... or, for stored "
+                "evaluations, --model LABEL ..."
+            )
         return predictions, []
     from analysis.evaluation.by_source import map_source_predictions, mapping_lines, parse_source_predictions
     from analysis.evaluation.context import check_annotations_unchanged, split_facts
@@ -202,21 +256,36 @@ def _note(outcome) -> str:
     return "; ".join(parts)
 
 
+def bootstrap_caption(settings) -> str:
+    """The bootstrap settings, as every caption of intervals states them."""
+    return (
+        f"intervals: {100 * settings.confidence:g}% percentile (numpy.quantile, linear) of B = {settings.B} "
+        f"resamples of the split's images with replacement (seed {settings.seed})"
+    )
+
+
 def format_table(outcomes) -> list[str]:
-    """One row per model; per slice a column group AP, AP50, AP75, AR (percent), headed by n_gt."""
+    """One row per model; per slice a column group AP, AP50, AP75, AR (percent), headed by n_gt
+    (a dagger marks a slice with few persons); with a bootstrap, a second row per model gives
+    each slice's AP interval."""
     return results_table([o.result for o in outcomes])
 
 
 def results_table(results) -> list[str]:
     """:func:`format_table` of EvaluationResults."""
+    from analysis.evaluation.bootstrap import FEW_PERSONS
     from analysis.evaluation.slices import SLICE_NAMES
+    from analysis.evaluation.table5 import few_persons
 
     first = results[0]
     width = max(12, *(len(r.model) for r in results))
     group = "{:>6} {:>6} {:>6} {:>6}"
-    top = (
-        " " * width + " | " + " | ".join(f"{name} (n_gt {first.slices[name].n_gt})".center(27) for name in SLICE_NAMES)
-    )
+
+    def head(name: str) -> str:
+        n = first.slices[name].n_gt
+        return f"{name} (n_gt {n}{'†' if few_persons(n) else ''})".center(27)
+
+    top = " " * width + " | " + " | ".join(head(name) for name in SLICE_NAMES)
     sub = f"{'model':<{width}}" + " | " + " | ".join(group.format("AP", "AP50", "AP75", "AR") for _ in SLICE_NAMES)
     lines = [top, sub]
     for result in results:
@@ -225,7 +294,20 @@ def results_table(results) -> list[str]:
             m = result.slices[name]
             cells.append(group.format(*(_pct(v) for v in (m.ap, m.ap50, m.ap75, m.ar))))
         lines.append(f"{result.model:<{width}}" + " | " + " | ".join(cells))
+        if result.bootstrap is not None:
+            intervals = [_ap_interval(result.slices[name].ci).center(27) for name in SLICE_NAMES]
+            label = f"  AP {100 * result.bootstrap.confidence:g}% CI"
+            lines.append(f"{label:<{width}}" + " | " + " | ".join(intervals))
+    if any(few_persons(first.slices[name].n_gt) for name in SLICE_NAMES):
+        lines.append(f"† fewer than {FEW_PERSONS} persons: the slice's numbers rest on few persons")
+    if first.bootstrap is not None:
+        lines.append(bootstrap_caption(first.bootstrap))
     return lines
+
+
+def _ap_interval(ci) -> str:
+    bounds = (ci or {}).get("AP")
+    return "-" if bounds is None else f"AP [{100 * bounds[0]:.1f}, {100 * bounds[1]:.1f}]"
 
 
 def _pct(value: float | None) -> str:

@@ -273,3 +273,96 @@ def accumulate(
         precision[t, reached] = precision_curve[t, at[reached]]
     recall = recall_curve[:, -1] if n_det else np.zeros(n_thr)
     return Accumulated(precision, recall)
+
+
+def accumulate_replicates(
+    matched: npt.NDArray[np.bool_],
+    ignored: npt.NDArray[np.bool_],
+    det_weight: npt.NDArray[np.integer],
+    n_gt: npt.NDArray[np.integer],
+    recall_points: npt.NDArray[np.float64] = RECALL_POINTS,
+) -> Accumulated:
+    """:func:`accumulate` for B weighted replicates of one slice at once, exact to it.
+
+    A detection of weight w counts as w copies of itself (an image drawn w times
+    contributes its matches w times; matching is per image, so it does not change).
+    Only the true positives' points are evaluated: the interpolated precision at a
+    recall point is the best precision at or after the first point reaching it, and
+    the best is always at a true positive (a false positive, an ignored detection
+    or one of weight 0 never raises precision above the point before it).  At each
+    true positive the cumulative counts are integer weight sums, so the precision
+    tp / (tp + fp + eps) and recall tp / n_gt are pycocotools' own float64 values.
+
+    Args:
+        matched, ignored: (T, N) as for :func:`accumulate`.
+        det_weight: (B, N) integer multiplicity of each detection in each replicate.
+        n_gt: (B,) persons the slice counts in each replicate.
+
+    Returns:
+        precision (B, T, R) and recall (B, T); NaN for a replicate without ground truth.
+    """
+    n_rep = len(n_gt)
+    n_thr = matched.shape[0]
+    n_rec = len(recall_points)
+    counted = ~ignored
+    counted_always = counted.all(axis=0)
+    true_pos = matched & counted
+    # (N, B): a detection's weights are one contiguous row, so gathers copy rows and the
+    # running sums and maxima along detections are vector operations across replicates.
+    weight = np.ascontiguousarray(np.asarray(det_weight, dtype=np.int32).T)
+    n_gt = np.asarray(n_gt, dtype=np.int64)
+    need = _recall_counts(n_gt, recall_points).T  # (R, B)
+    # Counted weight up to each detection: those counted at every threshold, summed once ...
+    always = np.flatnonzero(counted_always)
+    always_cum = _cumsum_from_zero(weight[always])
+    precision = np.zeros((n_thr, n_rec, n_rep))
+    recall = np.zeros((n_thr, n_rep))
+    for t in range(n_thr):
+        cols = np.flatnonzero(true_pos[t])
+        if not len(cols):
+            continue
+        tp_sum = np.cumsum(weight[cols], axis=0, dtype=np.int32)  # (P, B)
+        all_sum = always_cum[np.searchsorted(always, cols, side="right")]
+        # ... plus this threshold's own (counted at some thresholds only: matched to an ignored person at others).
+        own = np.flatnonzero(counted[t] & ~counted_always)
+        if len(own):
+            all_sum += _cumsum_from_zero(weight[own])[np.searchsorted(own, cols, side="right")]
+        point_precision = tp_sum / (all_sum + np.spacing(1))
+        best_after = np.maximum.accumulate(point_precision[::-1], axis=0)[::-1]
+        at = _first_reaching(tp_sum, need)  # (R, B) first true positive reaching each recall point
+        picked = np.take_along_axis(best_after, np.minimum(at, len(cols) - 1), axis=0)
+        precision[t] = np.where(at < len(cols), picked, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recall[t] = tp_sum[-1] / n_gt
+    precision = precision.transpose(2, 0, 1)
+    recall = recall.T
+    empty = n_gt == 0
+    precision[empty] = np.nan
+    recall[empty] = np.nan
+    return Accumulated(precision, recall)
+
+
+def _cumsum_from_zero(values: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
+    """(n + 1, B) column sums of the first 0..n rows."""
+    out = np.zeros((values.shape[0] + 1, values.shape[1]), dtype=np.int32)
+    np.cumsum(values, axis=0, out=out[1:])
+    return out
+
+
+def _recall_counts(n_gt: npt.NDArray[np.int64], recall_points: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """(B, R) the fewest true positives c with c / n_gt >= r (pycocotools' float64 test), per recall point."""
+    n = np.maximum(n_gt, 1).astype(np.float64)[:, None, None]
+    guess = np.floor(recall_points[None, :, None] * n) + np.arange(-1, 3)  # (B, R, 4): the answer is among these
+    guess = np.maximum(guess, 0)
+    reaches = guess / n >= recall_points[None, :, None]
+    return np.take_along_axis(guess, reaches.argmax(axis=2)[..., None], axis=2)[..., 0].astype(np.int64)
+
+
+def _first_reaching(tp_sum: npt.NDArray[np.int32], need: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Per column b, searchsorted(tp_sum[:, b], need[:, b], "left"), all in one call (columns offset apart)."""
+    n_points, n_rep = tp_sum.shape
+    span = int(max(tp_sum[-1].max(), need.max())) + 1
+    offset = np.arange(n_rep, dtype=np.int64) * span
+    keys = (tp_sum.T + offset[:, None]).ravel()
+    found = np.searchsorted(keys, (need.T + offset[:, None]).ravel(), side="left")
+    return (found.reshape(n_rep, -1) - np.arange(n_rep, dtype=np.int64)[:, None] * n_points).T

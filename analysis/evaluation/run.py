@@ -33,10 +33,10 @@ from analysis.evaluation.context import (
 )
 from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.evaluation.predictions import Predictions, read_predictions
-from analysis.evaluation.slices import EvaluationResult, evaluate_stored
+from analysis.evaluation.slices import STALE, EvaluationResult, evaluate_stored
 from analysis.fingerprint import file_sha256
 
-__all__ = ["EvaluationOutcome", "EvaluationRequest", "evaluate_files"]
+__all__ = ["EvaluationOutcome", "EvaluationRequest", "evaluate_files", "evaluate_stored_models"]
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,13 @@ def evaluate_files(
     models: list[str] | None = None,
     request: EvaluationRequest | None = None,
     progress: bool = True,
+    bootstrap: store.BootstrapSettings | None = None,
 ) -> list[EvaluationOutcome]:
     """Evaluate results files against a built split and store each evaluation.
 
     Every file is read and validated before anything is written: a bad file
-    stores nothing, and earlier stored evaluations stay as they were.
+    stores nothing, and earlier stored evaluations stay as they were.  With
+    ``bootstrap``, every slice also gets image-bootstrap intervals, stored too.
 
     Raises:
         PoseAtlasError: a changed annotation file, an impossible definition, or a
@@ -105,10 +107,47 @@ def evaluate_files(
         outcomes = []
         for item in checked:
             bar.set_postfix_str(f"evaluate {item.model}")
-            outcomes.append(_evaluate_one(item, cache_root, key, facts, definitions, categories, images, instances))
+            outcomes.append(
+                _evaluate_one(item, cache_root, key, facts, definitions, categories, images, instances, bootstrap)
+            )
             bar.update(1)
     finally:
         bar.close()
+    return outcomes
+
+
+def evaluate_stored_models(
+    cache_root: Path,
+    key: cache.CacheKey,
+    models: list[str],
+    request: EvaluationRequest | None = None,
+    bootstrap: store.BootstrapSettings | None = None,
+) -> list[EvaluationOutcome]:
+    """Re-slice stored evaluations without their predictions files (the OKS pairs are stored).
+
+    Raises:
+        PoseAtlasError: a model without a stored evaluation, or a changed annotation file.
+    """
+    request = request or EvaluationRequest()
+    facts = split_facts(cache_root, key)
+    check_annotations_unchanged(facts, key)
+    images = cache.read_images(cache_root, key)
+    instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
+    definitions = resolve_definitions(request, facts, images, instances)
+    records = []
+    for model in models:
+        record = store.find_record(cache_root, key, model)
+        if record is None or record.format_version != store.FORMAT_VERSION:
+            raise PoseAtlasError(f"{key}: no stored evaluation of {model!r}; evaluate it with --predictions first")
+        if record.stale:
+            raise PoseAtlasError(f"{key}: the evaluation of {model!r} is {STALE}")
+        records.append(record)
+    outcomes = []
+    for record in records:
+        # The stored OKS pairs fix the sigmas and OKS area; only the slicing follows the request.
+        used = EvaluationDefinitions.from_json(record.definitions).with_slicing(definitions)
+        item = _Checked(Path(record.predictions.path), record.model, record.predictions, None, record)
+        outcomes.append(_evaluate_one(item, cache_root, key, facts, used, [], images, instances, bootstrap))
     return outcomes
 
 
@@ -180,14 +219,16 @@ def _evaluate_one(
     categories: list[int],
     images: pd.DataFrame,
     instances: pd.DataFrame,
+    bootstrap: store.BootstrapSettings | None = None,
 ) -> EvaluationOutcome:
     if item.reuse is not None:
         # Unchanged predictions and OKS: re-slice the stored pairs (milliseconds), so the
-        # result carries its PR curves; the record is rewritten only when the slicing changed.
+        # result carries its PR curves; the record is rewritten only when the slicing or
+        # the intervals changed.
         stored = store.read_evaluation(cache_root, key, item.model)
-        result = evaluate_stored(stored, images, instances, definitions)
+        result = evaluate_stored(stored, images, instances, definitions, bootstrap)
         record = item.reuse
-        if EvaluationDefinitions.from_json(item.reuse.definitions) != definitions:
+        if EvaluationDefinitions.from_json(item.reuse.definitions) != definitions or bootstrap is not None:
             record = _record(item, key, facts, definitions, item.reuse.counts, result)
             store.replace_record(cache_root, key, record)
         return EvaluationOutcome(result, record, True)
@@ -199,7 +240,7 @@ def _evaluate_one(
     stored = store.StoredEvaluation(
         draft, computed.detections.drop(["keypoints"]).to_pandas(), computed.oks.to_pandas()
     )
-    result = evaluate_stored(stored, images, instances, definitions)
+    result = evaluate_stored(stored, images, instances, definitions, bootstrap)
     record = _record(item, key, facts, definitions, computed.counts, result)
     store.write_evaluation(cache_root, key, record, computed.detections, computed.oks)
     return EvaluationOutcome(result, record, False)
@@ -216,7 +257,7 @@ def _record(
     slices = (
         {}
         if result is None
-        else {name: store.SliceSummary(m.ap, m.ap50, m.ap75, m.ar, m.n_gt) for name, m in result.slices.items()}
+        else {name: store.SliceSummary(m.ap, m.ap50, m.ap75, m.ar, m.n_gt, m.ci) for name, m in result.slices.items()}
     )
     return store.EvaluationRecord(
         format_version=store.FORMAT_VERSION,
@@ -230,4 +271,5 @@ def _record(
         counts=counts,
         slices=slices,
         evaluated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        bootstrap=None if result is None else result.bootstrap,
     )

@@ -8,7 +8,7 @@ accumulation repeat.  Crowd levels are image slices: their matching is the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,7 @@ from analysis.definitions import AreaSource, SizeBucket, person_area, size_bucke
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import OKS_THRESHOLDS, CrowdIndexSource, EvaluationDefinitions
 from analysis.evaluation.engine import accumulate, greedy_match, match_input
-from analysis.evaluation.store import StoredEvaluation
+from analysis.evaluation.store import BootstrapSettings, StoredEvaluation
 
 SIZE_SLICES = tuple(b.value for b in SizeBucket)  # small, medium, large
 DENSITY_SLICES = ("small/sparse", "small/moderate", "small/dense")
@@ -63,6 +63,8 @@ class SliceMetrics:
         n_gt: ground-truth persons in the slice (not ignored).
         precision: (10, 101) interpolated precision per threshold and recall
             point (NaN when the slice has no ground truth), for PR curves.
+        ci: with a bootstrap, the percentile interval [lo, hi] of "AP", "AP50",
+            "AP75" and "AR" (None for a metric no replicate defines); else None.
     """
 
     ap: float | None
@@ -71,9 +73,13 @@ class SliceMetrics:
     ar: float | None
     n_gt: int
     precision: npt.NDArray[np.float64] = field(repr=False, compare=False)
+    ci: dict[str, tuple[float, float] | None] | None = None
 
-    def to_json(self) -> dict[str, float | int | None]:
-        return {"AP": self.ap, "AP50": self.ap50, "AP75": self.ap75, "AR": self.ar, "n_gt": self.n_gt}
+    def to_json(self) -> dict:
+        doc: dict = {"AP": self.ap, "AP50": self.ap50, "AP75": self.ap75, "AR": self.ar, "n_gt": self.n_gt}
+        if self.ci is not None:
+            doc["ci"] = {k: None if v is None else list(v) for k, v in self.ci.items()}
+        return doc
 
 
 @dataclass(frozen=True)
@@ -86,20 +92,25 @@ class EvaluationResult:
             always those of the stored evaluation).
         slices: metrics by slice name, keys exactly :data:`SLICE_NAMES`.
         note: what could not follow the requested definitions, else "".
+        bootstrap: the resampling settings when the slices carry intervals.
     """
 
     model: str
     definitions: EvaluationDefinitions
     slices: dict[str, SliceMetrics]
     note: str = ""
+    bootstrap: BootstrapSettings | None = None
 
     def to_json(self) -> dict:
         """The ``--json`` document of ``python -m analysis evaluate``."""
-        return {
+        doc = {
             "model": self.model,
             "definitions": self.definitions.to_json(),
             "slices": {name: self.slices[name].to_json() for name in SLICE_NAMES},
         }
+        if self.bootstrap is not None:
+            doc["bootstrap"] = self.bootstrap.to_json()
+        return doc
 
 
 @dataclass(frozen=True)
@@ -208,6 +219,28 @@ def crowd_level_of_images(images: pd.DataFrame, definitions: EvaluationDefinitio
 
 
 @dataclass(frozen=True)
+class SliceMatches:
+    """What one slice accumulates: its detections' match flags and its persons' images.
+
+    Attributes:
+        matched: (T, N) whether each of the slice's candidate detections matched,
+            detections in the global accumulation order.
+        ignored: (T, N) whether the slice ignores the detection.
+        det_image: (N,) image id of each detection.
+        gt_image: (n_gt,) image id of each person the slice counts.
+    """
+
+    matched: npt.NDArray[np.bool_]
+    ignored: npt.NDArray[np.bool_]
+    det_image: npt.NDArray[np.int64]
+    gt_image: npt.NDArray[np.int64]
+
+    @property
+    def n_gt(self) -> int:
+        return len(self.gt_image)
+
+
+@dataclass(frozen=True)
 class _Matched:
     """One stored evaluation matched under the slicing definitions, before any image restriction."""
 
@@ -233,6 +266,7 @@ def _match(
     gt = prep.gt
     ignore = base_ignore(gt)
     crowd = gt["iscrowd"].to_numpy(bool)
+    gt_image = gt["image_id"].to_numpy(np.int64)
 
     size = _size_codes(gt, used)
     density = used.density_edges.codes(gt["crowding"].to_numpy(np.float64))
@@ -263,25 +297,49 @@ def _match(
     level_of = crowd_level_of_images(images, used)
     return _Matched(
         used, "; ".join(notes), prep, ignore, gt_ignore, matched, det_ignored,
-        level_of.reindex(prep.det_image).to_numpy(), level_of.reindex(gt["image_id"].to_numpy(np.int64)).to_numpy(),
+        level_of.reindex(prep.det_image).to_numpy(), level_of.reindex(gt_image).to_numpy(),
     )
 
 
-def _slices_of(m: _Matched, det_in: npt.NDArray[np.bool_], gt_in: npt.NDArray[np.bool_]) -> dict[str, SliceMetrics]:
-    """Every slice over the images whose detections are ``det_in`` and persons ``gt_in``.
+def _slice_matches_of(
+    m: _Matched, det_in: npt.NDArray[np.bool_], gt_in: npt.NDArray[np.bool_]
+) -> dict[str, SliceMatches]:
+    """Every slice's matches over the images whose detections are ``det_in`` and persons ``gt_in``.
 
     Matching is per image, so a part of the images is evaluated by restricting the
     matched detections and the persons to it (what pycocotools gives on that part alone).
     """
-    slices: dict[str, SliceMetrics] = {}
+    gt_image = m.prep.gt["image_id"].to_numpy(np.int64)
+    slices: dict[str, SliceMatches] = {}
     for s, name in enumerate(_MATCHED_SLICES):
-        slices[name] = _metrics(m.matched[s][:, det_in], m.det_ignored[s][:, det_in],
-                                int((~m.gt_ignore[s] & gt_in).sum()))
+        slices[name] = SliceMatches(
+            m.matched[s][:, det_in], m.det_ignored[s][:, det_in], m.prep.det_image[det_in],
+            gt_image[~m.gt_ignore[s] & gt_in],
+        )
     for lvl, name in enumerate(CROWD_SLICES):
         in_det = det_in & (m.det_level == lvl)
         in_gt = gt_in & (m.gt_level == lvl)
-        slices[name] = _metrics(m.matched[0][:, in_det], m.det_ignored[0][:, in_det], int((~m.ignore & in_gt).sum()))
+        slices[name] = SliceMatches(
+            m.matched[0][:, in_det], m.det_ignored[0][:, in_det], m.prep.det_image[in_det], gt_image[~m.ignore & in_gt]
+        )
     return {n: slices[n] for n in SLICE_NAMES}
+
+
+def slice_matches(
+    stored: StoredEvaluation,
+    images: pd.DataFrame,
+    instances: pd.DataFrame,
+    definitions: EvaluationDefinitions,
+) -> tuple[EvaluationDefinitions, str, dict[str, SliceMatches]]:
+    """Match every slice of a stored evaluation (see :func:`evaluate_stored`).
+
+    Returns:
+        (the definitions used, the note, matches by slice name in :data:`SLICE_NAMES` order).
+    """
+    m = _match(stored, images, instances, definitions)
+    every_det = np.ones(len(m.prep.det_image), bool)
+    every_gt = np.ones(len(m.prep.gt), bool)
+    return m.used, m.note, _slice_matches_of(m, every_det, every_gt)
 
 
 def evaluate_stored(
@@ -289,6 +347,7 @@ def evaluate_stored(
     images: pd.DataFrame,
     instances: pd.DataFrame,
     definitions: EvaluationDefinitions,
+    bootstrap: BootstrapSettings | None = None,
 ) -> EvaluationResult:
     """Every slice of a stored evaluation under ``definitions``' slicing choices.
 
@@ -299,10 +358,22 @@ def evaluate_stored(
         definitions: size, density and crowd choices to slice with; its sigmas
             and OKS area cannot differ from the stored ones (the result says so
             in ``note`` when they were asked to).
+        bootstrap: when given, every slice also gets percentile intervals from
+            image resamples (:mod:`analysis.evaluation.bootstrap`).
     """
-    m = _match(stored, images, instances, definitions)
-    everything = _slices_of(m, np.ones(len(m.prep.det_id), bool), np.ones(len(m.prep.gt), bool))
-    return EvaluationResult(stored.record.model, m.used, everything, m.note)
+    used, note, matches = slice_matches(stored, images, instances, definitions)
+    slices = {name: slice_metrics(m) for name, m in matches.items()}
+    if bootstrap is not None:
+        from analysis.evaluation.bootstrap import slice_intervals
+
+        intervals = slice_intervals(matches, images["image_id"].to_numpy(np.int64), bootstrap)
+        slices = {name: replace(m, ci=intervals[name]) for name, m in slices.items()}
+    return EvaluationResult(stored.record.model, used, slices, note, bootstrap)
+
+
+def slice_metrics(matches: SliceMatches) -> SliceMetrics:
+    """The point metrics of one slice's matches."""
+    return _metrics(matches.matched, matches.ignored, matches.n_gt)
 
 
 def evaluate_stored_by(
@@ -326,10 +397,12 @@ def evaluate_stored_by(
     det_part = part_of_image.reindex(m.prep.det_image).to_numpy()
     gt_part = part_of_image.reindex(m.prep.gt["image_id"].to_numpy(np.int64)).to_numpy()
     parts = sorted({str(p) for p in part_of_image.dropna().unique()})
-    return {
-        part: EvaluationResult(stored.record.model, m.used, _slices_of(m, det_part == part, gt_part == part), m.note)
-        for part in parts
-    }
+    results = {}
+    for part in parts:
+        matches = _slice_matches_of(m, det_part == part, gt_part == part)
+        slices = {name: slice_metrics(x) for name, x in matches.items()}
+        results[part] = EvaluationResult(stored.record.model, m.used, slices, m.note)
+    return results
 
 
 def _metrics(matched: npt.NDArray[np.bool_], ignored: npt.NDArray[np.bool_], n_gt: int) -> SliceMetrics:

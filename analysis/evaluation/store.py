@@ -76,6 +76,21 @@ class SliceSummary(msgspec.Struct, frozen=True):
     AP75: float | None
     AR: float | None
     n_gt: int
+    #: With a bootstrap: [lo, hi] per metric (None where no replicate defines it).
+    ci: dict[str, tuple[float, float] | None] | None = None
+
+
+class BootstrapSettings(msgspec.Struct, frozen=True):
+    """Image bootstrap settings (README: Uncertainty).  Replicate b draws the split's
+    images (sorted by id) with replacement from ``numpy.random.default_rng(seed)``."""
+
+    B: int  #: replicates
+    seed: int
+    confidence: float  #: central interval, e.g. 0.95 -> quantiles 0.025 and 0.975
+    unit: str = "image"
+
+    def to_json(self) -> dict:
+        return {"B": self.B, "seed": self.seed, "confidence": self.confidence, "unit": self.unit}
 
 
 class EvaluationRecord(msgspec.Struct, frozen=True):
@@ -94,6 +109,7 @@ class EvaluationRecord(msgspec.Struct, frozen=True):
     slices: dict[str, SliceSummary]
     evaluated_at: str
     stale: bool = False
+    bootstrap: BootstrapSettings | None = None  #: set when the slices carry intervals
 
 
 @dataclass(frozen=True)

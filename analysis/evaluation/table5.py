@@ -9,6 +9,7 @@ computed rows and always labelled "reported in the SmallPose paper".
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +53,40 @@ def n_gt_column(column: str) -> str:
     return f"n_gt {column}"
 
 
+def ci_columns(column: str) -> tuple[str, str]:
+    """The names of the interval bound columns of a Table 5 column (present with a bootstrap)."""
+    return f"ci_lo {column}", f"ci_hi {column}"
+
+
+class IntervalStyle(enum.StrEnum):
+    """How a cell shows its interval."""
+
+    BRACKET = "bracket"  #: ``67.1 [66.4, 67.8]``
+    PM = "pm"  #: ``67.1 ± 0.7``: half the interval's width
+    NONE = "none"  #: ``67.1``
+
+
+def interval_cell(value: float, lo: float | None, hi: float | None, style: str, pm: str = "±") -> str:
+    """A percent value with its interval in ``style`` (one decimal)."""
+    return f"{value:.1f}" + interval_suffix(lo, hi, style, pm)
+
+
+def interval_suffix(lo: float | None, hi: float | None, style: str, pm: str = "±") -> str:
+    """What follows a value in ``style``: `` [66.4, 67.8]``, `` ± 0.7``, or nothing."""
+    if style == "none" or lo is None or hi is None or np.isnan(lo) or np.isnan(hi):
+        return ""
+    if style == "pm":
+        return f" {pm} {(hi - lo) / 2:.1f}"
+    return f" [{lo:.1f}, {hi:.1f}]"
+
+
+def few_persons(n_gt: int) -> bool:
+    """Whether a slice rests on few persons (marked with a dagger in every table and figure)."""
+    from analysis.evaluation.bootstrap import FEW_PERSONS
+
+    return 0 < n_gt < FEW_PERSONS
+
+
 def table5_frame(results: Sequence[tuple[str, EvaluationResult]]) -> pd.DataFrame:
     """One row per model: AP per Table 5 column in percent (NaN for an empty slice),
     then the ground-truth person count of each column's slice.
@@ -61,8 +96,10 @@ def table5_frame(results: Sequence[tuple[str, EvaluationResult]]) -> pd.DataFram
 
     Returns:
         Index ``model``; columns :data:`TABLE5_COLUMNS` (float, 0-100) then
-        ``n_gt <column>`` (int) for each.
+        ``n_gt <column>`` (int) for each; when any result has bootstrap intervals,
+        also ``ci_lo <column>`` and ``ci_hi <column>`` (percent, NaN where none).
     """
+    with_ci = any(r.bootstrap is not None for _, r in results)
     rows = []
     for label, result in results:
         row: dict[str, object] = {"model": label}
@@ -71,8 +108,15 @@ def table5_frame(results: Sequence[tuple[str, EvaluationResult]]) -> pd.DataFram
             row[column] = np.nan if ap is None else 100.0 * ap
         for column, name in TABLE5_COLUMNS.items():
             row[n_gt_column(column)] = result.slices[name].n_gt
+        if with_ci:
+            for column, name in TABLE5_COLUMNS.items():
+                ci = (result.slices[name].ci or {}).get("AP")
+                lo, hi = ci_columns(column)
+                row[lo], row[hi] = (np.nan, np.nan) if ci is None else (100.0 * ci[0], 100.0 * ci[1])
         rows.append(row)
     columns = ["model", *TABLE5_COLUMNS, *(n_gt_column(c) for c in TABLE5_COLUMNS)]
+    if with_ci:
+        columns += [name for c in TABLE5_COLUMNS for name in ci_columns(c)]
     return pd.DataFrame(rows, columns=columns).set_index("model")
 
 
@@ -139,28 +183,38 @@ def table5_csv(frame: pd.DataFrame) -> str:
     """CSV of :func:`table5_frame` (percent with one decimal, empty for an empty slice)."""
     out = frame.copy()
     ap_columns = [c for c in TABLE5_COLUMNS if c in out.columns]
+    ap_columns += [name for c in ap_columns for name in ci_columns(c) if name in out.columns]
     out[ap_columns] = out[ap_columns].round(1)
     return out.to_csv(float_format="%.1f")
 
 
-def table5_latex(frame: pd.DataFrame, caption: str) -> str:
+def table5_latex(frame: pd.DataFrame, caption: str, interval_style: str = "bracket") -> str:
     """A booktabs table of the AP columns: percent with one decimal, the best per column
     in bold, "--" for an empty slice; a second line under each header gives n_gt when
-    every row has the same count (the same dataset), else the counts go in the caption."""
+    every row has the same count (the same dataset), else the counts go in the caption.
+    With interval columns, each cell carries its interval in ``interval_style``
+    (:class:`IntervalStyle`); slices with few persons carry a dagger, explained in the caption."""
     ap_columns = [c for c in TABLE5_COLUMNS if c in frame.columns]
+    notes = []
+    if interval_style == "pm" and any(ci_columns(c)[0] in frame.columns for c in ap_columns):
+        notes.append("$\\pm$: half the width of the bootstrap interval")
+    if any(few_persons(int(n)) for c in ap_columns if n_gt_column(c) in frame.columns for n in frame[n_gt_column(c)]):
+        from analysis.evaluation.bootstrap import FEW_PERSONS
+
+        notes.append(f"$^\\dagger$: the slice has fewer than {FEW_PERSONS} persons")
     lines = [
         "\\begin{table}[t]",
         "\\centering",
-        f"\\caption{{{_latex_escape(caption)}}}",
+        f"\\caption{{{_latex_escape(caption)}{''.join('; ' + n for n in notes)}}}",
         "\\begin{tabular}{l" + "r" * len(ap_columns) + "}",
         "\\toprule",
         "Model & " + " & ".join(LATEX_HEADERS[c] for c in ap_columns) + " \\\\",
     ]
     counts = [n_gt_column(c) for c in ap_columns]
-    if all(c in frame.columns for c in counts) and len(frame) and (frame[counts].nunique() == 1).all():
-        lines.append(
-            "$n_{gt}$ & " + " & ".join(f"{int(frame[c].iloc[0]):,}".replace(",", "{,}") for c in counts) + " \\\\"
-        )
+    count_row = all(c in frame.columns for c in counts) and len(frame) and (frame[counts].nunique() == 1).all()
+    if count_row:
+        cells = [f"{int(frame[c].iloc[0]):,}".replace(",", "{,}") + _dagger(int(frame[c].iloc[0])) for c in counts]
+        lines.append("$n_{gt}$ & " + " & ".join(cells) + " \\\\")
     lines.append("\\midrule")
     best = {c: frame[c].round(1).max() for c in ap_columns}
     for model, row in frame.iterrows():
@@ -171,10 +225,20 @@ def table5_latex(frame: pd.DataFrame, caption: str) -> str:
                 cells.append("--")
                 continue
             text = f"{value:.1f}"
-            cells.append(f"\\textbf{{{text}}}" if round(value, 1) == best[c] else text)
+            text = f"\\textbf{{{text}}}" if round(value, 1) == best[c] else text
+            lo, hi = ci_columns(c)
+            if lo in frame.columns:
+                text += interval_suffix(row[lo], row[hi], interval_style, pm="$\\pm$")
+            if not count_row and n_gt_column(c) in frame.columns:
+                text += _dagger(int(row[n_gt_column(c)]))
+            cells.append(text)
         lines.append(f"{_latex_escape(str(model))} & " + " & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+def _dagger(n_gt: int) -> str:
+    return "$^\\dagger$" if few_persons(n_gt) else ""
 
 
 _LATEX_SPECIALS = {

@@ -21,6 +21,7 @@ from dashboard.exports.state import ViewState
 from dashboard.figures.models import (
     MEAN_THRESHOLD,
     EvaluatedModel,
+    comparison_figure,
     pr_figure,
     reported_table5_table,
     slice_ap_figure,
@@ -84,12 +85,21 @@ def evaluated(state: ViewState, entries: Sequence[StoredModel], load: ModelLoade
     return EvaluatedModels(tuple(entries), tuple(models), tuple(errors), used, tuple(resliced))
 
 
-def table5_items(chosen: EvaluatedModels) -> list[ExportItem]:
-    """The computed Table 5 rows, then the paper's reported rows as a separate table."""
+def table5_items(chosen: EvaluatedModels, interval_style: str = "bracket") -> list[ExportItem]:
+    """The computed Table 5 rows (with bootstrap intervals in ``interval_style`` where the
+    evaluations carry them), then the paper's reported rows as a separate table."""
+    table = table5_table(list(chosen.models), interval_style)
+    note = ""
+    settings = {m.result.bootstrap for m in chosen.models if m.result.bootstrap is not None}
+    if settings:
+        shown = {"bracket": "[lo, hi]", "pm": "± half the interval's width", "none": "not shown"}[str(interval_style)]
+        note = ("; intervals " + shown + ": percentile (numpy.quantile, linear) of image-bootstrap resamples ("
+                + "; ".join(sorted(f"B = {b.B}, seed {b.seed}, {100 * b.confidence:g}%" for b in settings))
+                + "); † fewer than 30 persons in the slice")
     return [
-        TableItem("models table5", table5_table(list(chosen.models)),
+        TableItem("models table5", table,
                   f"AP (%) per slice, OKS 0.50:0.05:0.95, and ground-truth persons per slice (n_gt); "
-                  f"{chosen.note}", digits=1),
+                  f"{chosen.note}{note}", digits=1),
         TableItem("smallpose reported table5", reported_table5_table(),
                   "AP (%) reported in the SmallPose paper, Table 5 (SimpleBaseline ResNet-50 on SmallPose test)",
                   digits=1),
@@ -105,6 +115,38 @@ def pr_item(chosen: EvaluatedModels, slice_name: str = "all", threshold: float |
     fig = pr_figure(list(chosen.models), slice_name, threshold,
                     caption=f"{chosen.note}; 101 recall points, interpolated precision (COCO)")
     return FigureItem(f"precision recall {slice_name}", fig)
+
+
+def comparable(chosen: EvaluatedModels) -> list[StoredModel]:
+    """The chosen evaluations on the first one's split with its definitions (a paired comparison's candidates)."""
+    if not chosen.entries:
+        return []
+    first = chosen.entries[0]
+    return [e for e in chosen.entries
+            if e.key == first.key and e.record.definitions == first.record.definitions and not e.stale]
+
+
+def comparison_items(state: ViewState, entries: Sequence[StoredModel], settings) -> list[ExportItem]:
+    """Paired differences of ``entries[1:]`` to ``entries[0]`` (one split, same definitions): a figure of
+    ΔAP per slice with intervals and win shares, and the table of every metric's difference."""
+    import pandas as pd
+
+    from analysis.evaluation.compare import COMPARISON_COLUMNS, compare_models, comparison_rows
+
+    if len(entries) < 2:
+        return [Note("A paired comparison needs two models evaluated on one split with the same definitions.")]
+    comparison = compare_models(state.root, entries[0].key, [e.model for e in entries], settings)
+    table = pd.DataFrame(comparison_rows(comparison), columns=COMPARISON_COLUMNS)
+    for column in ("delta", "ci_lo", "ci_hi", "p_better"):
+        table[column] = 100 * table[column].astype(float)
+    return [
+        FigureItem("models comparison", comparison_figure(comparison, caption=comparison.caption)),
+        TableItem("models comparison table", table,
+                  f"Differences to {comparison.reference} (model minus reference) in points, paired "
+                  f"{100 * settings.confidence:g}% percentile intervals over B = {settings.B} image resamples "
+                  f"(seed {settings.seed}); p_better: % of resamples the model is strictly higher; "
+                  f"{comparison.caption}", digits=1),
+    ]
 
 
 def stored_item(chosen: EvaluatedModels) -> TableItem:
@@ -132,5 +174,10 @@ def exports(state: ViewState) -> list[ExportItem]:
                    NoteLevel.WARNING) for e in entries if e.stale]
     if not chosen.models:
         return notes
-    return [*notes, *table5_items(chosen), ap_item(chosen), pr_item(chosen, "all"), pr_item(chosen, "small"),
-            stored_item(chosen), metrics_item(chosen)]
+    items = [*notes, *table5_items(chosen, state.options.interval_style), ap_item(chosen), pr_item(chosen, "all"),
+             pr_item(chosen, "small"), stored_item(chosen), metrics_item(chosen)]
+    # A comparison panel when the evaluations were stored with intervals (the cost was asked for).
+    paired = comparable(chosen)
+    if len(paired) >= 2 and paired[0].record.bootstrap is not None:
+        items += comparison_items(state, paired, paired[0].record.bootstrap)
+    return items

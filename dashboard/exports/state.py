@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.definitions import CrowdConvention, CrowdIndexValue
+from analysis.evaluation.table5 import IntervalStyle
 from analysis.manifest import Manifest
 from dashboard import query
 from dashboard.caches import Caches
@@ -54,6 +55,7 @@ class ViewOptions:
         density_low, density_high: sparse|moderate and moderate|dense edges of small
             persons' N_b/N_a (SmallPose publishes none; 0.1 / 0.8 by default).
         scene_top_k: categories in the top scene categories figure.
+        interval_style: models' Table 5 cells with bootstrap intervals: bracket, pm or none.
     """
 
     people_layout: BarLayout = BarLayout.SIDE
@@ -64,6 +66,7 @@ class ViewOptions:
     density_low: float = 0.1
     density_high: float = 0.8
     scene_top_k: int = 10
+    interval_style: IntervalStyle = IntervalStyle.BRACKET
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str = "options") -> ViewOptions:

@@ -24,6 +24,9 @@ from analysis.evaluation.table5 import (
     LATEX_HEADERS,
     REPORTED_LABEL,
     TABLE5_COLUMNS,
+    ci_columns,
+    few_persons,
+    interval_cell,
     n_gt_column,
     reported_table5_frame,
     table5_frame,
@@ -84,21 +87,45 @@ def _style(index: int) -> dict[str, str]:
             "dash": DASHES[index % len(DASHES)]}
 
 
-def table5_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
+def table5_table(models: Sequence[EvaluatedModel], interval_style: str | None = None) -> pd.DataFrame:
     """The Table 5 layout (``analysis.evaluation.table5_frame``) with the split of each row.
 
     Columns: model, dataset (``dataset/split``), AP per Table 5 column in percent (NaN:
     the slice has no ground truth), then ``n_gt <column>``, the ground-truth persons
     of each column's slice (integers).  The LaTeX export prints one decimal and the
-    best value of each AP column in bold.
+    best value of each AP column in bold.  With bootstrap intervals, ``ci_lo <column>``
+    and ``ci_hi <column>`` follow; an ``interval_style`` ("bracket", "pm" or "none")
+    instead writes each AP cell as text in that style (``67.1 [66.4, 67.8]``,
+    ``67.1 ± 0.7`` with ± half the interval's width), a dagger marking a slice with
+    fewer than 30 persons, and drops the bound columns.
     """
     frame = table5_frame([(m.model, m.result) for m in models])
+    if interval_style is not None and ci_columns(next(iter(TABLE5_COLUMNS)))[0] in frame.columns:
+        return _styled_table5(frame, models, interval_style)
     table = frame.reset_index()
     table.insert(1, "dataset", [m.key for m in models])
     ap_columns = list(TABLE5_COLUMNS)
     table.attrs["latex"] = {
         "digits": 1, "bold_max": ap_columns,
         "headers": {**LATEX_HEADERS, **{n_gt_column(c): f"$n_{{gt}}$ {LATEX_HEADERS[c]}" for c in ap_columns}},
+    }
+    return table
+
+
+def _styled_table5(frame: pd.DataFrame, models: Sequence[EvaluatedModel], style: str) -> pd.DataFrame:
+    table = frame.reset_index()
+    for column in TABLE5_COLUMNS:
+        lo, hi = ci_columns(column)
+        counts = table[n_gt_column(column)]
+        table[column] = [
+            "--" if pd.isna(v) else interval_cell(v, a, b, style) + ("†" if few_persons(int(n)) else "")
+            for v, a, b, n in zip(table[column], table[lo], table[hi], counts, strict=True)
+        ]
+        table = table.drop(columns=[lo, hi])
+    table.insert(1, "dataset", [m.key for m in models])
+    table.attrs["latex"] = {
+        "digits": 1, "bold_max": [],
+        "headers": {**LATEX_HEADERS, **{n_gt_column(c): f"$n_{{gt}}$ {LATEX_HEADERS[c]}" for c in TABLE5_COLUMNS}},
     }
     return table
 
@@ -141,9 +168,17 @@ def slice_ap_figure(models: Sequence[EvaluatedModel], *, caption: str = "") -> g
     table = table5_table(models)
     fig = go.Figure()
     columns = list(TABLE5_COLUMNS)
+    with_ci = ci_columns(columns[0])[0] in table.columns
     for i, name in enumerate(series_names(models)):
         st = _style(i)
-        fig.add_bar(x=columns, y=table.loc[i, columns].to_numpy(dtype=float), name=name,
+        y = table.loc[i, columns].to_numpy(dtype=float)
+        error = None
+        if with_ci:  # asymmetric bars from the percentile bounds
+            lo = table.loc[i, [ci_columns(c)[0] for c in columns]].to_numpy(dtype=float)
+            hi = table.loc[i, [ci_columns(c)[1] for c in columns]].to_numpy(dtype=float)
+            error = {"type": "data", "symmetric": False, "array": hi - y, "arrayminus": y - lo,
+                     "color": "#333333", "thickness": 1.2, "width": 3}
+        fig.add_bar(x=columns, y=y, name=name, error_y=error,
                     marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
                     hovertemplate="%{x}: %{y:.1f}<extra>%{fullData.name}</extra>")
     for column in columns:  # an empty slice is not a zero: say so where its bars would be
@@ -151,9 +186,67 @@ def slice_ap_figure(models: Sequence[EvaluatedModel], *, caption: str = "") -> g
             fig.add_annotation(x=column, y=0, text="n/a", showarrow=False, yanchor="bottom",
                                font={"color": "#555555"})
     fig.update_layout(barmode="group", bargap=0.2)
-    fig.update_xaxes(tickvals=columns, ticktext=[tick_label(c) for c in columns])
+    # A slice resting on few persons in any shown split carries a dagger (explained in the caption).
+    few = {c for c in columns if any(few_persons(int(n)) for n in table[n_gt_column(c)])}
+    fig.update_xaxes(tickvals=columns, ticktext=[tick_label(c) + ("†" if c in few else "") for c in columns])
     fig.update_yaxes(range=[0, 100])
-    return finish(fig, title="AP per slice", caption=caption, x_title="", y_title="AP (%)")
+    notes = [caption] if caption else []
+    if with_ci:
+        notes.append(_interval_note(models))
+    if few:
+        notes.append("† fewer than 30 ground-truth persons in the slice")
+    return finish(fig, title="AP per slice", caption="; ".join(notes), x_title="", y_title="AP (%)")
+
+
+def _interval_note(models: Sequence[EvaluatedModel]) -> str:
+    settings = {m.result.bootstrap for m in models if m.result.bootstrap is not None}
+    parts = sorted(f"B = {b.B}, seed {b.seed}, {100 * b.confidence:g}%" for b in settings)
+    return ("error bars: percentile intervals of image-bootstrap resamples (numpy.quantile, linear; "
+            + "; ".join(parts) + ")")
+
+
+def comparison_figure(comparison, *, metric: str = "AP", caption: str = "") -> go.Figure:
+    """Paired differences to the reference per slice (``analysis.evaluation.compare``): bars of
+    model minus reference in points with their interval, a zero line, the share of resamples
+    won in the hover and above each bar; a slice without ground truth is left empty."""
+    if not comparison.models and not comparison.groups:
+        return empty_figure("compare needs at least two models of one split")
+    columns = list(TABLE5_COLUMNS)
+    fig = go.Figure()
+    for i, entry in enumerate([*comparison.models, *comparison.groups]):
+        st = _style(i + 1)
+        diffs = [entry.slices[TABLE5_COLUMNS[c]] for c in columns]
+        y = np.array([np.nan if d is None or d.delta[metric] is None else 100 * d.delta[metric] for d in diffs])
+        lo = np.array([np.nan if d is None or d.ci[metric] is None else 100 * d.ci[metric][0] for d in diffs])
+        hi = np.array([np.nan if d is None or d.ci[metric] is None else 100 * d.ci[metric][1] for d in diffs])
+        wins = ["" if d is None or d.p_better[metric] is None else f"{100 * d.p_better[metric]:.0f}%" for d in diffs]
+        name = entry.model if not entry.members else f"{entry.model} (mean of {len(entry.members)})"
+        fig.add_bar(x=columns, y=y, name=name, text=wins, textposition="outside", textangle=0, cliponaxis=False,
+                    textfont={"size": 10, "color": "#111111"},
+                    error_y={"type": "data", "symmetric": False, "array": hi - y, "arrayminus": y - lo,
+                             "color": "#333333", "thickness": 1.2, "width": 3},
+                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+                    customdata=np.stack([lo, hi], axis=1),
+                    hovertemplate=("%{x}: %{y:+.1f} [%{customdata[0]:+.1f}, %{customdata[1]:+.1f}] points, "
+                                   "wins %{text}<extra>%{fullData.name}</extra>"))
+    fig.add_hline(y=0, line={"color": "#333333", "width": 1})
+    for column in columns:  # no ground truth: no difference (never a zero bar)
+        if comparison.n_gt[TABLE5_COLUMNS[column]] == 0:
+            fig.add_annotation(x=column, y=0, text="n/a", showarrow=False, yanchor="bottom",
+                               font={"color": "#555555"})
+    few = {c for c in columns if few_persons(comparison.n_gt[TABLE5_COLUMNS[c]])}
+    fig.update_xaxes(tickvals=columns, ticktext=[tick_label(c) + ("†" if c in few else "") for c in columns])
+    fig.update_layout(barmode="group", bargap=0.2, uniformtext={"minsize": 10, "mode": "show"})
+    b = comparison.bootstrap
+    notes = [f"{metric} difference to {comparison.reference} (model minus reference), points; error bars: "
+             f"paired {100 * b.confidence:g}% percentile intervals over B = {b.B} image resamples (seed {b.seed}); "
+             "labels: share of resamples the model wins"]
+    if few:
+        notes.append("† fewer than 30 ground-truth persons in the slice")
+    if caption:
+        notes.append(caption)
+    return finish(fig, title=f"Δ{metric} per slice vs {comparison.reference}", caption="; ".join(notes),
+                  x_title="", y_title=f"Δ{metric} (points)")
 
 
 def tick_label(column: str) -> str:

@@ -61,8 +61,16 @@ def show(item: ExportItem, key: str) -> None:
     ui.show(item, key=key, preset=ctx.preset)
 
 
-computed, reported = models_exports.table5_items(chosen)
+with_intervals = any(m.result.bootstrap is not None for m in chosen.models)
+style = "bracket"
+if with_intervals:
+    style = st.radio("Intervals in Table 5", ["bracket", "pm", "none"], horizontal=True, key="models_ci_style",
+                     format_func={"bracket": "67.1 [66.4, 67.8]", "pm": "67.1 ± 0.7", "none": "none"}.get)
+computed, reported = models_exports.table5_items(chosen, style)
 st.subheader("Table 5 layout (AP in %)")
+if not with_intervals:
+    st.caption("No intervals stored: run `python -m analysis evaluate ... --bootstrap 1000` to add "
+               "image-bootstrap intervals to every slice.")
 show(computed, "models_t5")
 st.markdown(f"**{REPORTED_LABEL[0].upper()}{REPORTED_LABEL[1:]}** (SimpleBaseline ResNet-50 tested on the "
             "SmallPose test set; not computed here)")
@@ -76,6 +84,20 @@ threshold = c2.selectbox("OKS threshold", [*thresholds, MEAN_THRESHOLD], key="mo
                          format_func=lambda v: "mean over 0.50:0.95" if v == MEAN_THRESHOLD else v)
 show(models_exports.pr_item(chosen, slice_name, threshold if threshold == MEAN_THRESHOLD else float(threshold)),
      "models_pr")
+
+paired = models_exports.comparable(chosen)
+if len(paired) >= 2:
+    st.subheader("Paired comparison")
+    c1, c2 = st.columns(2)
+    reference = c1.selectbox("Reference model", [e.label for e in paired], key="models_cmp_ref")
+    b = c2.number_input("Bootstrap resamples (B)", min_value=50, max_value=5000, value=200, step=50,
+                        key="models_cmp_b")
+    if st.checkbox("Compute the paired comparison (same image resamples for every model)", key="models_cmp_on"):
+        from analysis.evaluation.store import BootstrapSettings
+
+        ordered = [e for e in paired if e.label == reference] + [e for e in paired if e.label != reference]
+        for item in models_exports.comparison_items(ctx, ordered, BootstrapSettings(int(b), 0, 0.95)):
+            show(item, f"models_cmp_{getattr(item, 'name', 'note')}")
 
 with st.expander("Stored evaluations (what was evaluated, what was left out)"):
     show(models_exports.stored_item(chosen), "models_stored")

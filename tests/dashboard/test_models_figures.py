@@ -105,12 +105,14 @@ def test_same_label_on_two_splits_gets_the_split_in_the_legend():
     assert [t.name for t in fig.data] == ["m (x/val)", "m (y/val)"]
     assert list(table5_table([a, b])["model"]) == ["m", "m"]  # the table has a dataset column instead
     assert list(fig.data[0].x) == list(TABLE5_COLUMNS)
-    assert list(fig.layout.xaxis.ticktext)[4] == "AP<sup>S</sup><sub>Sp</sub>"
-    assert list(fig.layout.xaxis.ticktext)[8] == "AP<sup>M(crowd)</sup>"
+    # n_gt 4 < 30: every slice rests on few persons, marked with a dagger the caption explains
+    assert list(fig.layout.xaxis.ticktext)[4] == "AP<sup>S</sup><sub>Sp</sub>†"
+    assert list(fig.layout.xaxis.ticktext)[8] == "AP<sup>M(crowd)</sup>†"
+    assert "† fewer than 30 ground-truth persons" in fig.layout.meta["caption"]
     # every slice but "all" is empty in both: marked n/a, nine of them
     assert [a.x for a in fig.layout.annotations if a.text == "n/a"] == list(TABLE5_COLUMNS)[1:]
     assert fig.data[1].y[0] == pytest.approx(60.0) and np.isnan(fig.data[1].y[1])
-    assert caption_of(fig) == "defs"
+    assert caption_of(fig) == "defs; † fewer than 30 ground-truth persons in the slice"
 
 
 def test_pr_table_threshold_and_mean():
