@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
 
     scenes_cli.add_scenes_parser(sub)
     evaluation_cli.add_evaluate_parser(sub)
+    from analysis.evaluation import diagnose_cli
+
+    diagnose_cli.add_parser(sub)
     _add_dataset_maker_parsers(sub)
     return parser
 

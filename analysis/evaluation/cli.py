@@ -9,6 +9,7 @@ from pathlib import Path
 from analysis import cache
 from analysis.definitions import AreaSource, SizeDefinition
 from analysis.errors import PoseAtlasError
+from analysis.evaluation import diagnose_cli
 from analysis.evaluation.definitions import (
     CROWD_LEVEL_NAMES,
     CrowdIndexSource,
@@ -77,6 +78,12 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         "--table-latex", type=Path, default=None, metavar="FILE", help="also write it as a LaTeX (booktabs) table"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="also diagnose each model (as python -m analysis diagnose; JSON key 'diagnosis')",
+    )
+    diagnose_cli.add_diagnosis_options(p)
     p.set_defaults(run=run_evaluate)
 
 
@@ -116,8 +123,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.table_latex:
         _write_text(args.table_latex, table5_latex(frame, caption))
     notes = [_note(o) for o in outcomes]
+    models = [o.result.model for o in outcomes]
+    diagnoses = diagnose_cli.diagnose_models(args.cache_dir, key, models, args) if args.diagnose else []
     if args.json:
         docs = [o.result.to_json() for o in outcomes]
+        for doc, diagnosis in zip(docs, diagnoses, strict=False):
+            doc["diagnosis"] = diagnosis.to_json()
         doc = docs[0] if len(docs) == 1 else docs
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         for note in notes:
@@ -128,6 +139,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(line)
     for note in notes:
         print(note)
+    for line in diagnose_cli.format_diagnoses(diagnoses) if diagnoses else []:
+        print(line)
     return 0
 
 

@@ -1,0 +1,508 @@
+"""Why detections fail: the coco-analyze keypoint error taxonomy and its oracle, per slice.
+
+For every slice of an evaluation (the slices of ``evaluate``), following
+coco-analyze (matteorr/coco-analyze, ``pycocotools/cocoanalyze.py``) step for
+step, vectorised:
+
+1. **Localisation match.**  Detections are matched to persons by the slice's
+   greedy COCO matching at OKS :data:`LOCALIZATION_OKS` (0.1).  A matched
+   detection whose person has labelled joints is *analysed*.
+2. **Joint classes.**  For each labelled joint of the matched person, the
+   keypoint similarity ks = exp(-d^2 / (2 * area * (2 sigma)^2)) of the predicted
+   joint is taken against the person's own joint, the person's left/right
+   mirrored joint, and the joints (and mirrored joints) of every other person of
+   the image (each on its own scale).  With m the highest of these ks:
+   **good** m > 0.85 on its own joint; **jitter** 0.5 <= m < 0.85 on its own
+   joint; **inversion** m >= 0.5 on the mirrored joint of the same person;
+   **swap** m >= 0.5 on a joint of another person; **miss** m < 0.5.
+3. **Oracle corrections**, cumulative in the order miss -> swap -> inversion ->
+   jitter: the joints of the class are moved onto the matched person's joint,
+   offset along x by sqrt(-2 ln(k) * area * sigma^2) (coco-analyze's placement;
+   k = 0.5 for a miss, 0.85 for jitter, m for an inversion or a swap).  Then
+   **score**: every detection's score becomes its highest OKS (corrected
+   keypoints) with a person the slice keeps, decayed by soft non-maximum
+   suppression within its image (score * exp(-OKS^2 / 0.5) against each better
+   detection, OKS between the two detections on their mean keypoint-box area).
+   Then **background FP**: detections that match no person at a threshold are
+   ignored at it.  Then **FN**: persons no detection matches at a threshold (or
+   a lower one) are removed at it.  The AP after each step is the AP with that
+   correction and all earlier ones.
+
+Differences from coco-analyze (documented in docs/guides/diagnosis.md): every
+slice (coco-analyze covers only areas >= 32^2); joint counts of a slice count
+only detections matched to a person the slice keeps (coco-analyze's medium and
+large counts include detections matched to persons outside the range, whose
+corrections it also applies, as this module does); the soft-NMS of a slice uses
+that slice's corrected keypoints (coco-analyze uses the last range's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from analysis.definitions import person_area
+from analysis.errors import PoseAtlasError
+from analysis.evaluation.definitions import OKS_THRESHOLDS, EvaluationDefinitions
+from analysis.evaluation.engine import Pairs, accumulate, greedy_match, match_input, oks_pairs, same_image_pairs
+from analysis.evaluation.slices import (
+    _MATCHED_SLICES,
+    CROWD_SLICES,
+    SLICE_NAMES,
+    _prepare,
+    _slice_masks,
+    base_ignore,
+    crowd_level_of_images,
+)
+from analysis.evaluation.store import StoredEvaluation
+from analysis.keypoint_mapping import canonical_joint_name
+
+#: The OKS at which detections are matched to persons for the joint classes.
+LOCALIZATION_OKS = 0.1
+#: ks edges: miss below the first, jitter between, good above the second.
+JITTER_KS = (0.5, 0.85)
+#: Joint classes, in table order.
+JOINT_CLASSES = ("good", "jitter", "inversion", "swap", "miss")
+#: Keypoint error types in the order the oracle corrects them.
+KEYPOINT_ERRORS = ("miss", "swap", "inversion", "jitter")
+#: AP steps: the original AP, then after each cumulative correction.
+STEPS = ("base", *KEYPOINT_ERRORS, "score", "background_fp", "false_negatives")
+#: soft-NMS decay: score * exp(-OKS^2 / SOFT_NMS_SIGMA) (the soft-NMS paper's 0.5, as coco-analyze).
+SOFT_NMS_SIGMA = 0.5
+DEFAULT_OKS = 0.75
+
+DEFINITIONS_TEXT = (
+    "joint classes over labelled joints of detections matched at OKS 0.1 to a person of the slice: "
+    "good ks > 0.85 on its own joint, jitter 0.5 <= ks < 0.85 on its own joint, inversion ks >= 0.5 on the "
+    "left/right-mirrored joint of the same person, swap ks >= 0.5 on a joint of another person, miss ks < 0.5 "
+    "(ks = exp(-d^2 / (2 area (2 sigma)^2))); oracle, cumulative: miss -> swap -> inversion -> jitter (joints "
+    "moved onto the person's joint, offset along x by sqrt(-2 ln(k) area sigma^2), k = 0.5 miss, 0.85 jitter, "
+    "the best ks for inversion/swap) -> score (best OKS with a person of the slice, soft-NMS within the image) "
+    "-> background FP (detections matching nobody at a threshold ignored) -> FN (persons matched by nobody "
+    "at a threshold removed); AP after each step includes all earlier corrections"
+)
+
+
+def mirror_index(joint_names: list[str] | tuple[str, ...]) -> npt.NDArray[np.int64] | None:
+    """(K,) index of each joint's left/right mirror (itself for middle joints); None
+    when the names have no ``left_*``/``right_*`` pair (then there is no inversion class)."""
+    names = [canonical_joint_name(n) for n in joint_names]
+    where = {n: i for i, n in enumerate(names)}
+    mirror = np.arange(len(names), dtype=np.int64)
+    found = False
+    for i, name in enumerate(names):
+        for side, other in (("left_", "right_"), ("right_", "left_")):
+            if name.startswith(side) and other + name[len(side) :] in where:
+                mirror[i] = where[other + name[len(side) :]]
+                found = True
+    return mirror if found else None
+
+
+@dataclass(frozen=True)
+class SliceDiagnosis:
+    """One slice's diagnosis (``None`` AP values where the slice has no ground truth)."""
+
+    joints: dict[str, int]
+    matched_detections: int
+    background_fp: int
+    false_negatives: int
+    n_gt: int
+    ap: dict[str, float | None]
+    ap_at_oks: dict[str, float | None]
+
+    def to_json(self) -> dict:
+        return {
+            "joints": dict(self.joints),
+            "matched_detections": self.matched_detections,
+            "background_fp": self.background_fp,
+            "false_negatives": self.false_negatives,
+            "n_gt": self.n_gt,
+            "ap": dict(self.ap),
+            "ap_at_oks": dict(self.ap_at_oks),
+        }
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Every slice's diagnosis of one model."""
+
+    model: str
+    definitions: EvaluationDefinitions
+    oks: float  #: the single threshold of ``ap_at_oks``
+    inversion: bool  #: False when the schema has no left/right joint pairs
+    slices: dict[str, SliceDiagnosis]
+
+    def to_json(self) -> dict:
+        """The ``--json`` document of ``python -m analysis diagnose``."""
+        definitions = self.definitions.to_json()
+        definitions["diagnosis"] = DEFINITIONS_TEXT
+        definitions["diagnosis_oks"] = self.oks
+        if not self.inversion:
+            definitions["inversion"] = "the keypoint schema has no left_*/right_* joint pairs: no inversion class"
+        return {
+            "model": self.model,
+            "definitions": definitions,
+            "slices": {name: self.slices[name].to_json() for name in SLICE_NAMES},
+        }
+
+
+@dataclass(frozen=True)
+class DiagnosisInput:
+    """Detections (in the global accumulation order), persons and their same-image pairs."""
+
+    det_id: npt.NDArray[np.int64]
+    det_image: npt.NDArray[np.int64]
+    det_rank: npt.NDArray[np.int64]
+    det_keypoints: npt.NDArray[np.float64]  #: (D, K, 3)
+    gt_image: npt.NDArray[np.int64]
+    gt_keypoints: npt.NDArray[np.float64]  #: (G, K, 3)
+    gt_bbox: npt.NDArray[np.float64]  #: (G, 4)
+    gt_area: npt.NDArray[np.float64]  #: (G,) OKS area
+    gt_crowd: npt.NDArray[np.bool_]
+    gt_has_joints: npt.NDArray[np.bool_]  #: num_keypoints > 0 (others cannot be analysed)
+    pair_det: npt.NDArray[np.int64]
+    pair_gt: npt.NDArray[np.int64]
+    pair_oks: npt.NDArray[np.float64]
+    sigmas: npt.NDArray[np.float64]
+    mirror: npt.NDArray[np.int64] | None
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One AP step of one matched slice: matches at every threshold, detections in their order."""
+
+    order: npt.NDArray[np.int64]  #: (D,) detection rows in accumulation order
+    matched: npt.NDArray[np.bool_]  #: (T, D) by detection row
+    ignored: npt.NDArray[np.bool_]  #: (T, D) by detection row
+    gt_counted: npt.NDArray[np.bool_]  #: (T, G) persons that count at each threshold
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A matched slice's per-detection and per-person outcome, before restriction to images."""
+
+    classes: npt.NDArray[np.int64]  #: (D, 5) joints per class of each counted detection (0 elsewhere)
+    counted: npt.NDArray[np.bool_]  #: (D,) analysed and matched to a person the slice keeps
+    background: npt.NDArray[np.bool_]  #: (D,) in the slice, matched to nobody at OKS 0.1
+    missed: npt.NDArray[np.bool_]  #: (G,) kept by the slice, matched by nobody at OKS 0.1
+    kept: npt.NDArray[np.bool_]  #: (G,)
+    steps: dict[str, _Step]
+
+
+def classify_joints(
+    inp: DiagnosisInput, det_rows: npt.NDArray[np.int64], gt_rows: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
+    """Joint classes of matched detections and where the oracle puts each joint.
+
+    Args:
+        inp: the evaluation.
+        det_rows, gt_rows: (A,) each analysed detection and its matched person.
+
+    Returns:
+        (classes, corrected): (A, K) index into :data:`JOINT_CLASSES` (-1 for joints
+        the person has not labelled, or ks exactly 0.85 on its own joint, which
+        coco-analyze leaves unclassified), and (A, K, 2) the oracle position.
+    """
+    n_det = len(inp.det_id)
+    k = inp.sigmas.shape[0]
+    matched_gt = np.full(n_det, -1, dtype=np.int64)
+    matched_gt[det_rows] = gt_rows
+    position = np.full(n_det, -1, dtype=np.int64)
+    position[det_rows] = np.arange(len(det_rows))
+    sel = matched_gt[inp.pair_det] >= 0
+    pdet, pgt = inp.pair_det[sel], inp.pair_gt[sel]
+    order = np.lexsort((pgt, pdet))
+    pdet, pgt = pdet[order], pgt[order]
+
+    variances = (inp.sigmas * 2) ** 2
+    dxy = inp.det_keypoints[pdet, :, :2]
+    scale = (inp.gt_area[pgt] + np.spacing(1))[:, None]
+
+    def ks(gt_joints: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        d2 = (gt_joints[:, :, 0] - dxy[:, :, 0]) ** 2 + (gt_joints[:, :, 1] - dxy[:, :, 1]) ** 2
+        return np.where(gt_joints[:, :, 2] > 0, np.exp(-d2 / variances / scale / 2), -1.0)
+
+    gk = inp.gt_keypoints[pgt].astype(np.float64)
+    own_all = ks(gk)
+    inv_all = ks(gk[:, inp.mirror]) if inp.mirror is not None else np.full_like(own_all, -np.inf)
+    is_match = pgt == matched_gt[pdet]
+    at = position[pdet[is_match]]
+    own = np.empty((len(det_rows), k))
+    inv = np.empty((len(det_rows), k))
+    own[at] = own_all[is_match]
+    inv[at] = inv_all[is_match]
+    starts = np.flatnonzero(np.r_[True, pdet[1:] != pdet[:-1]])
+    seg_pos = position[pdet[starts]]
+    other = np.empty((len(det_rows), k))
+    other_inv = np.empty((len(det_rows), k))
+    other[seg_pos] = np.maximum.reduceat(np.where(is_match[:, None], -np.inf, own_all), starts, axis=0)
+    other_inv[seg_pos] = np.maximum.reduceat(np.where(is_match[:, None], -np.inf, inv_all), starts, axis=0)
+
+    best = np.maximum(np.maximum(own, inv), np.maximum(other, other_inv))
+    best = np.where(best < 0, 0.0, best)
+    # coco-analyze takes the first row of the highest ks: own joint, other persons, own mirror, others' mirrors.
+    on_own = (own >= inv) & (own >= other) & (own >= other_inv)
+    on_mirror = (inv > own) & (inv > other) & (inv >= other_inv)
+    gt_v = inp.gt_keypoints[gt_rows, :, 2] > 0
+    lo, hi = JITTER_KS
+    classes = np.full(own.shape, -1, dtype=np.int8)
+    classes[on_own & (best > hi)] = 0
+    classes[on_own & (best >= lo) & (best < hi)] = 1
+    classes[on_mirror & (best >= lo)] = 2
+    classes[~on_own & ~on_mirror & (best >= lo)] = 3
+    classes[best < lo] = 4
+    classes[~gt_v] = -1
+
+    # Where the oracle puts each joint (coco-analyze's placement: along x only).
+    rounded = best + np.spacing(1) * (best == 0) - np.spacing(1) * (best == 1)
+    target_ks = np.select([classes == 1, classes == 4], [hi, lo], rounded)
+    area = inp.gt_area[gt_rows][:, None]
+    offset = np.sqrt(-np.log(target_ks) * 2 * area * inp.sigmas**2)
+    corrected = np.stack([inp.gt_keypoints[gt_rows, :, 0] + offset, inp.gt_keypoints[gt_rows, :, 1]], axis=-1)
+    return classes, corrected
+
+
+def _match_all(
+    inp: DiagnosisInput,
+    pair_oks: npt.NDArray[np.float64],
+    det_rank: npt.NDArray[np.int64],
+    gt_ignore: npt.NDArray[np.bool_],
+    thresholds: npt.NDArray[np.float64],
+) -> npt.NDArray[np.int32]:
+    pairs = match_input(inp.pair_det, inp.pair_gt, pair_oks, det_rank, len(inp.gt_area), float(thresholds[0]))
+    return greedy_match(pairs, gt_ignore[None, :], inp.gt_crowd, thresholds)[0]
+
+
+def _ranks(det_id, det_image, score) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(rank in image, accumulation order) under new scores: score descending, ties by
+    image id then file order, as pycocotools sorts."""
+    by_image = np.lexsort((det_id, -score, det_image))
+    image_sorted = det_image[by_image]
+    rank = np.empty(len(det_id), dtype=np.int64)
+    rank[by_image] = np.arange(len(det_id)) - np.searchsorted(image_sorted, image_sorted, side="left")
+    return rank, np.lexsort((rank, det_image, -score))
+
+
+def _step(det_gt, order, gt_ignore, det_outside) -> _Step:
+    matched = det_gt >= 0
+    ignored = np.where(matched, gt_ignore[np.maximum(det_gt, 0)], det_outside[None, :])
+    return _Step(order, matched, ignored, np.broadcast_to(~gt_ignore, (det_gt.shape[0], len(gt_ignore))))
+
+
+def soft_nms_scores(
+    det_id: npt.NDArray[np.int64],
+    det_image: npt.NDArray[np.int64],
+    keypoints: npt.NDArray[np.float64],
+    score: npt.NDArray[np.float64],
+    sigmas: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """coco-analyze's soft-NMS: per image, repeatedly take the best remaining detection
+    and multiply each remaining one's score by exp(-OKS^2 / 0.5), the OKS between the two
+    on the mean of their keypoint-box areas (all joints).  All images advance together."""
+    n = len(det_id)
+    if n == 0:
+        return score.copy()
+    by_image = np.lexsort((det_id, det_image))
+    image_sorted = det_image[by_image]
+    starts = np.searchsorted(image_sorted, image_sorted, side="left")
+    slot = np.empty(n, dtype=np.int64)
+    slot[by_image] = np.arange(n) - starts
+    _, image_code = np.unique(det_image, return_inverse=True)
+    n_images, width = int(image_code.max()) + 1, int(slot.max()) + 1
+
+    xy = keypoints[:, :, :2]
+    box_area = (xy[:, :, 0].max(1) - xy[:, :, 0].min(1)) * (xy[:, :, 1].max(1) - xy[:, :, 1].min(1))
+    pairs = same_image_pairs(det_image, det_image)
+    variances = (sigmas * 2) ** 2
+    d2 = ((xy[pairs.det] - xy[pairs.gt]) ** 2).sum(-1)
+    mean_area = 0.5 * (box_area[pairs.det] + box_area[pairs.gt])
+    e = d2 / variances / (mean_area + np.spacing(1))[:, None] / 2
+    pair_oks = np.exp(-e).sum(axis=1) / e.shape[1]
+    between = np.zeros((n_images, width, width))
+    between[image_code[pairs.det], slot[pairs.det], slot[pairs.gt]] = pair_oks
+
+    current = np.full((n_images, width), -np.inf)
+    current[image_code, slot] = score
+    alive = np.zeros((n_images, width), dtype=bool)
+    alive[image_code, slot] = True
+    rows = np.arange(n_images)
+    for _ in range(width):
+        has = alive.any(axis=1)
+        if not has.any():
+            break
+        pick = np.argmax(np.where(alive, current, -np.inf), axis=1)
+        alive[rows[has], pick[has]] = False
+        decay = np.exp(-(between[rows, pick] ** 2) / SOFT_NMS_SIGMA)
+        current = np.where(alive & has[:, None], current * decay, current)
+    return current[image_code, slot]
+
+
+def diagnose_slice(inp: DiagnosisInput, gt_ignore: npt.NDArray[np.bool_], det_outside: npt.NDArray[np.bool_]) -> _Raw:
+    """Classes, corrections and the AP steps of one matched slice."""
+    thresholds = OKS_THRESHOLDS
+    n_det, n_gt = len(inp.det_id), len(inp.gt_area)
+    kept = ~gt_ignore
+    loc = _match_all(inp, inp.pair_oks, inp.det_rank, gt_ignore, np.array([LOCALIZATION_OKS]))[0]
+    analysed = (loc >= 0) & inp.gt_has_joints[np.maximum(loc, 0)]
+    det_rows = np.flatnonzero(analysed)
+    gt_rows = loc[det_rows].astype(np.int64)
+    classes, corrected = classify_joints(inp, det_rows, gt_rows)
+
+    counted = np.zeros(n_det, dtype=bool)
+    counted[det_rows] = kept[gt_rows]
+    class_counts = np.zeros((n_det, len(JOINT_CLASSES)), dtype=np.int64)
+    for c in range(len(JOINT_CLASSES)):
+        class_counts[det_rows, c] = (classes == c).sum(axis=1)
+    class_counts[~counted] = 0
+    background = (loc < 0) & ~det_outside
+    hit = np.zeros(n_gt, dtype=bool)
+    hit[loc[loc >= 0]] = True
+
+    base_order = np.arange(n_det)
+    steps = {"base": _step(_match_all(inp, inp.pair_oks, inp.det_rank, gt_ignore, thresholds), base_order,
+                           gt_ignore, det_outside)}  # fmt: skip
+    keypoints = inp.det_keypoints.astype(np.float64, copy=True)
+    analysed_pairs = analysed[inp.pair_det]
+    sub = Pairs(inp.pair_det[analysed_pairs], inp.pair_gt[analysed_pairs])
+    pair_oks = inp.pair_oks.copy()
+    for error in KEYPOINT_ERRORS:
+        fix = classes == JOINT_CLASSES.index(error)
+        rows, joints = np.nonzero(fix)
+        keypoints[det_rows[rows], joints, :2] = corrected[rows, joints]
+        pair_oks[analysed_pairs] = oks_pairs(
+            keypoints, inp.gt_keypoints, inp.gt_bbox, inp.gt_area, sub, inp.sigmas
+        )
+        steps[error] = _step(_match_all(inp, pair_oks, inp.det_rank, gt_ignore, thresholds), base_order,
+                             gt_ignore, det_outside)  # fmt: skip
+
+    # Oracle score: best OKS with a person the slice keeps (0 without one), then soft-NMS.
+    best_oks = np.zeros(n_det)
+    keep_pair = kept[inp.pair_gt]
+    np.maximum.at(best_oks, inp.pair_det[keep_pair], pair_oks[keep_pair])
+    score = soft_nms_scores(inp.det_id, inp.det_image, keypoints, best_oks, inp.sigmas)
+    rank, order = _ranks(inp.det_id, inp.det_image, score)
+    det_gt = _match_all(inp, pair_oks, rank, gt_ignore, thresholds)
+    scored = _step(det_gt, order, gt_ignore, det_outside)
+    steps["score"] = scored
+    no_match = ~scored.matched
+    steps["background_fp"] = _Step(order, scored.matched, scored.ignored | no_match, scored.gt_counted)
+    gt_hit = np.zeros((len(thresholds), n_gt), dtype=bool)
+    t_idx, d_idx = np.nonzero(det_gt >= 0)
+    gt_hit[t_idx, det_gt[t_idx, d_idx]] = True
+    # A person missed at a lower threshold stays removed at the higher ones (coco-analyze's rule).
+    missed_so_far = np.logical_or.accumulate(kept[None, :] & ~gt_hit, axis=0)
+    steps["false_negatives"] = _Step(order, scored.matched, scored.ignored | no_match, kept[None, :] & ~missed_so_far)
+    return _Raw(class_counts, counted, background, kept & ~hit, kept, steps)
+
+
+def _ap_per_threshold(step: _Step, det_in: npt.NDArray[np.bool_] | None, gt_in: npt.NDArray[np.bool_] | None):
+    """(T,) AP at each threshold (NaN where nothing counts), restricted to some images."""
+    order = step.order if det_in is None else step.order[det_in[step.order]]
+    counted = step.gt_counted if gt_in is None else step.gt_counted & gt_in[None, :]
+    out = np.full(step.matched.shape[0], np.nan)
+    for t in range(len(out)):
+        n_gt = int(counted[t].sum())
+        if n_gt:
+            acc = accumulate(step.matched[t : t + 1, order], step.ignored[t : t + 1, order], n_gt)
+            out[t] = float(np.mean(acc.precision))
+    return out
+
+
+def _summarise(raw: _Raw, oks_index: int, det_in=None, gt_in=None) -> SliceDiagnosis:
+    counted = raw.counted if det_in is None else raw.counted & det_in
+    kept = raw.kept if gt_in is None else raw.kept & gt_in
+    n_gt = int(kept.sum())
+    joints = {name: int(raw.classes[counted, c].sum()) for c, name in enumerate(JOINT_CLASSES)}
+    background = raw.background if det_in is None else raw.background & det_in
+    missed = raw.missed if gt_in is None else raw.missed & gt_in
+    ap: dict[str, float | None] = {}
+    ap_at: dict[str, float | None] = {}
+    for name, step in raw.steps.items():
+        per_t = _ap_per_threshold(step, det_in, gt_in) if n_gt else np.full(len(OKS_THRESHOLDS), np.nan)
+        valid = per_t[~np.isnan(per_t)]
+        ap[name] = float(valid.mean()) if len(valid) else None
+        ap_at[name] = None if np.isnan(per_t[oks_index]) else float(per_t[oks_index])
+    return SliceDiagnosis(joints, int(counted.sum()), int(background.sum()), int(missed.sum()), n_gt, ap, ap_at)
+
+
+def diagnosis_input(
+    stored: StoredEvaluation,
+    instances: pd.DataFrame,
+    gt_keypoints: npt.NDArray[np.floating],
+    joint_names: list[str] | tuple[str, ...],
+):
+    """The prepared evaluation and the arrays the diagnosis needs."""
+    if "keypoints" not in stored.detections.columns:
+        raise PoseAtlasError(f"evaluation of {stored.record.model!r} has no stored keypoints; evaluate it again")
+    prep = _prepare(stored, instances)
+    definitions = stored.definitions
+    n_joints = gt_keypoints.shape[1]
+    by_id = stored.detections.set_index("det_id").loc[prep.det_id, "keypoints"]
+    flat = np.concatenate(by_id.to_numpy()) if len(by_id) else np.zeros(0)
+    det_keypoints = flat.astype(np.float64).reshape(len(by_id), n_joints, 3)
+    gt = instances.reset_index(drop=True)
+    segm = gt["segm_area"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    gt_area = person_area(gt["bbox_w"], gt["bbox_h"], segm, definitions.oks_area)
+    stored_count = gt["num_keypoints"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    count = np.where(np.isnan(stored_count), gt["n_labelled"].to_numpy(np.float64), stored_count)
+    inp = DiagnosisInput(
+        det_id=prep.det_id,
+        det_image=prep.det_image,
+        det_rank=prep.det_rank,
+        det_keypoints=det_keypoints,
+        gt_image=gt["image_id"].to_numpy(np.int64),
+        gt_keypoints=np.asarray(gt_keypoints, dtype=np.float64),
+        gt_bbox=gt[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(np.float64),
+        gt_area=gt_area,
+        gt_crowd=gt["iscrowd"].to_numpy(bool),
+        gt_has_joints=count > 0,
+        pair_det=prep.pair_det,
+        pair_gt=prep.pair_gt,
+        pair_oks=prep.pair_oks,
+        sigmas=definitions.sigma_array,
+        mirror=mirror_index(joint_names),
+    )
+    return prep, inp
+
+
+def diagnose_stored(
+    stored: StoredEvaluation,
+    images: pd.DataFrame,
+    instances: pd.DataFrame,
+    gt_keypoints: npt.NDArray[np.floating],
+    joint_names: list[str] | tuple[str, ...],
+    definitions: EvaluationDefinitions,
+    oks: float = DEFAULT_OKS,
+) -> Diagnosis:
+    """Every slice's diagnosis of a stored evaluation.
+
+    Args:
+        stored: the stored evaluation (its detections with keypoints).
+        images: the split's images.parquet.
+        instances: the split's instances (bbox_x/y/w/h, segm_area, num_keypoints,
+            n_labelled, iscrowd, crowding), annotation order.
+        gt_keypoints: (G, K, 3) their keypoints.
+        joint_names: the keypoint schema's joint names (left/right pairs).
+        definitions: the slicing choices (size, density, crowd levels).
+        oks: the threshold of ``ap_at_oks``, one of 0.50, 0.55, ..., 0.95.
+    """
+    matches = np.flatnonzero(np.isclose(OKS_THRESHOLDS, oks))
+    if not len(matches):
+        raise PoseAtlasError(f"--oks {oks}: must be one of {', '.join(f'{t:.2f}' for t in OKS_THRESHOLDS)}")
+    used = stored.definitions.with_slicing(definitions)
+    prep, inp = diagnosis_input(stored, instances, gt_keypoints, joint_names)
+    ignore = base_ignore(prep.gt)
+    gt_ignore, det_outside = _slice_masks(prep, ignore, used)
+    raws = {name: diagnose_slice(inp, gt_ignore[s], det_outside[s]) for s, name in enumerate(_MATCHED_SLICES)}
+    oks_index = int(matches[0])
+    slices = {name: _summarise(raws[name], oks_index) for name in _MATCHED_SLICES}
+    level_of = crowd_level_of_images(images, used)
+    det_level = level_of.reindex(inp.det_image).to_numpy()
+    gt_level = level_of.reindex(inp.gt_image).to_numpy()
+    for lvl, name in enumerate(CROWD_SLICES):
+        slices[name] = _summarise(raws["all"], oks_index, det_level == lvl, gt_level == lvl)
+    return Diagnosis(stored.record.model, used, float(OKS_THRESHOLDS[oks_index]), inp.mirror is not None,
+                     {n: slices[n] for n in SLICE_NAMES})  # fmt: skip
