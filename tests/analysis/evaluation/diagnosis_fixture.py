@@ -69,5 +69,6 @@ def _record(image_id: int, kp: np.ndarray, rng: np.random.Generator) -> dict:
 
 
 if __name__ == "__main__":
-    fixture = Path(__file__).resolve().parents[3].parent / "shared/fixtures/coco-mini/annotations/person_keypoints_val2017.json"
+    fixtures = Path(__file__).resolve().parents[3].parent / "shared/fixtures"
+    fixture = fixtures / "coco-mini/annotations/person_keypoints_val2017.json"
     Path(sys.argv[1]).write_text(json.dumps(diagnosis_predictions(json.loads(fixture.read_text()))))
