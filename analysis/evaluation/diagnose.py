@@ -194,52 +194,45 @@ class _Raw:
 
 def classify_joints(
     inp: DiagnosisInput, det_rows: npt.NDArray[np.int64], gt_rows: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
-    """Joint classes of matched detections and where the oracle puts each joint.
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64], Pairs]:
+    """Joint classes of matched (detection, person) rows and where the oracle puts each joint.
 
     Args:
         inp: the evaluation.
-        det_rows, gt_rows: (A,) each analysed detection and its matched person.
+        det_rows, gt_rows: (A,) analysed detections and their matched persons (a detection
+            may appear more than once, matched to different persons in different slices).
 
     Returns:
-        (classes, corrected): (A, K) index into :data:`JOINT_CLASSES` (-1 for joints
-        the person has not labelled, or ks exactly 0.85 on its own joint, which
-        coco-analyze leaves unclassified), and (A, K, 2) the oracle position.
+        (classes, corrected, pairs): (A, K) index into :data:`JOINT_CLASSES` (-1 for joints
+        the person has not labelled, or ks exactly 0.85 on its own joint, which coco-analyze
+        leaves unclassified); (A, K, 2) the oracle position; every (row, person) pair of the
+        same image, grouped by row.
     """
-    n_det = len(inp.det_id)
+    pairs = same_image_pairs(inp.det_image[det_rows], inp.gt_image)
+    prow, pgt = pairs.det, pairs.gt
     k = inp.sigmas.shape[0]
-    matched_gt = np.full(n_det, -1, dtype=np.int64)
-    matched_gt[det_rows] = gt_rows
-    position = np.full(n_det, -1, dtype=np.int64)
-    position[det_rows] = np.arange(len(det_rows))
-    sel = matched_gt[inp.pair_det] >= 0
-    pdet, pgt = inp.pair_det[sel], inp.pair_gt[sel]
-    order = np.lexsort((pgt, pdet))
-    pdet, pgt = pdet[order], pgt[order]
-
     variances = (inp.sigmas * 2) ** 2
-    dxy = inp.det_keypoints[pdet, :, :2]
+    dxy = inp.det_keypoints[det_rows[prow], :, :2]
     scale = (inp.gt_area[pgt] + np.spacing(1))[:, None]
 
     def ks(gt_joints: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         d2 = (gt_joints[:, :, 0] - dxy[:, :, 0]) ** 2 + (gt_joints[:, :, 1] - dxy[:, :, 1]) ** 2
         return np.where(gt_joints[:, :, 2] > 0, np.exp(-d2 / variances / scale / 2), -1.0)
 
-    gk = inp.gt_keypoints[pgt].astype(np.float64)
+    gk = inp.gt_keypoints[pgt]
     own_all = ks(gk)
     inv_all = ks(gk[:, inp.mirror]) if inp.mirror is not None else np.full_like(own_all, -np.inf)
-    is_match = pgt == matched_gt[pdet]
-    at = position[pdet[is_match]]
+    is_match = pgt == gt_rows[prow]
     own = np.empty((len(det_rows), k))
     inv = np.empty((len(det_rows), k))
-    own[at] = own_all[is_match]
-    inv[at] = inv_all[is_match]
-    starts = np.flatnonzero(np.r_[True, pdet[1:] != pdet[:-1]])
-    seg_pos = position[pdet[starts]]
-    other = np.empty((len(det_rows), k))
-    other_inv = np.empty((len(det_rows), k))
-    other[seg_pos] = np.maximum.reduceat(np.where(is_match[:, None], -np.inf, own_all), starts, axis=0)
-    other_inv[seg_pos] = np.maximum.reduceat(np.where(is_match[:, None], -np.inf, inv_all), starts, axis=0)
+    own[prow[is_match]] = own_all[is_match]
+    inv[prow[is_match]] = inv_all[is_match]
+    starts = np.flatnonzero(np.r_[True, prow[1:] != prow[:-1]]) if len(prow) else np.zeros(0, np.int64)
+    other = np.full((len(det_rows), k), -np.inf)
+    other_inv = np.full((len(det_rows), k), -np.inf)
+    if len(prow):
+        other[prow[starts]] = np.maximum.reduceat(np.where(is_match[:, None], -np.inf, own_all), starts, axis=0)
+        other_inv[prow[starts]] = np.maximum.reduceat(np.where(is_match[:, None], -np.inf, inv_all), starts, axis=0)
 
     best = np.maximum(np.maximum(own, inv), np.maximum(other, other_inv))
     best = np.where(best < 0, 0.0, best)
@@ -262,18 +255,45 @@ def classify_joints(
     area = inp.gt_area[gt_rows][:, None]
     offset = np.sqrt(-np.log(target_ks) * 2 * area * inp.sigmas**2)
     corrected = np.stack([inp.gt_keypoints[gt_rows, :, 0] + offset, inp.gt_keypoints[gt_rows, :, 1]], axis=-1)
-    return classes, corrected
+    return classes, corrected, pairs
 
 
-def _match_all(
-    inp: DiagnosisInput,
-    pair_oks: npt.NDArray[np.float64],
-    det_rank: npt.NDArray[np.int64],
-    gt_ignore: npt.NDArray[np.bool_],
-    thresholds: npt.NDArray[np.float64],
-) -> npt.NDArray[np.int32]:
-    pairs = match_input(inp.pair_det, inp.pair_gt, pair_oks, det_rank, len(inp.gt_area), float(thresholds[0]))
-    return greedy_match(pairs, gt_ignore[None, :], inp.gt_crowd, thresholds)[0]
+@dataclass(frozen=True)
+class _Corrections:
+    """Every analysed (detection, person) row of any slice, classified and corrected once.
+
+    Attributes:
+        det, gt: (V,) the rows.
+        classes: (V, K) joint classes.
+        keypoints: (V, K, 3) the detection after all four keypoint corrections.
+        pairs: every (row, person) pair of the same image.
+        pair_oks: OKS of each pair after each cumulative keypoint correction, by error type.
+    """
+
+    det: npt.NDArray[np.int64]
+    gt: npt.NDArray[np.int64]
+    classes: npt.NDArray[np.int8]
+    keypoints: npt.NDArray[np.float64]
+    pairs: Pairs
+    pair_oks: dict[str, npt.NDArray[np.float64]]
+
+
+def _corrections(inp: DiagnosisInput, det_rows: npt.NDArray[np.int64], gt_rows: npt.NDArray[np.int64]) -> _Corrections:
+    classes, corrected, pairs = classify_joints(inp, det_rows, gt_rows)
+    keypoints = inp.det_keypoints[det_rows].copy()
+    pair_oks: dict[str, npt.NDArray[np.float64]] = {}
+    previous = oks_pairs(keypoints, inp.gt_keypoints, inp.gt_bbox, inp.gt_area, pairs, inp.sigmas)
+    for error in KEYPOINT_ERRORS:
+        fix = classes == JOINT_CLASSES.index(error)
+        rows, joints = np.nonzero(fix)
+        keypoints[rows, joints, :2] = corrected[rows, joints]
+        # Only rows with a joint of this class change their OKS.
+        changed = fix.any(axis=1)[pairs.det]
+        step = previous.copy()
+        sub = Pairs(pairs.det[changed], pairs.gt[changed])
+        step[changed] = oks_pairs(keypoints, inp.gt_keypoints, inp.gt_bbox, inp.gt_area, sub, inp.sigmas)
+        pair_oks[error] = previous = step
+    return _Corrections(det_rows, gt_rows, classes, keypoints, pairs, pair_oks)
 
 
 def _ranks(det_id, det_image, score) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -301,10 +321,21 @@ def soft_nms_scores(
 ) -> npt.NDArray[np.float64]:
     """coco-analyze's soft-NMS: per image, repeatedly take the best remaining detection
     and multiply each remaining one's score by exp(-OKS^2 / 0.5), the OKS between the two
-    on the mean of their keypoint-box areas (all joints).  All images advance together."""
+    on the mean of their keypoint-box areas (all joints).  All images advance together.
+
+    Only detections with a positive score in images with two or more of them can change:
+    a score of 0 stays 0 and comes last, where it decays nothing but other zeros."""
+    out = np.array(score, dtype=np.float64)
+    positive = np.flatnonzero(out > 0)
+    _, image_code, count = np.unique(det_image[positive], return_inverse=True, return_counts=True)
+    rows = positive[count[image_code] >= 2]
+    if len(rows):
+        out[rows] = _soft_nms(det_id[rows], det_image[rows], keypoints[rows], out[rows], sigmas)
+    return out
+
+
+def _soft_nms(det_id, det_image, keypoints, score, sigmas) -> npt.NDArray[np.float64]:
     n = len(det_id)
-    if n == 0:
-        return score.copy()
     by_image = np.lexsort((det_id, det_image))
     image_sorted = det_image[by_image]
     starts = np.searchsorted(image_sorted, image_sorted, side="left")
@@ -340,62 +371,127 @@ def soft_nms_scores(
     return current[image_code, slot]
 
 
-def diagnose_slice(inp: DiagnosisInput, gt_ignore: npt.NDArray[np.bool_], det_outside: npt.NDArray[np.bool_]) -> _Raw:
-    """Classes, corrections and the AP steps of one matched slice."""
-    thresholds = OKS_THRESHOLDS
-    n_det, n_gt = len(inp.det_id), len(inp.gt_area)
+def diagnose_slices(
+    inp: DiagnosisInput, gt_ignore: npt.NDArray[np.bool_], det_outside: npt.NDArray[np.bool_]
+) -> list[_Raw]:
+    """Classes, corrections and the AP steps of S matched slices.
+
+    Args:
+        inp: the evaluation.
+        gt_ignore: (S, G) persons each slice ignores.
+        det_outside: (S, D) detections outside each slice (ignored there unless matched).
+
+    A (detection, person) localisation match found by several slices is classified and
+    corrected once; each slice then matches with its own corrections, all slices in one
+    greedy matching per step (each slice a separate copy of the detections and persons).
+    """
+    n_slices, n_gt = gt_ignore.shape
+    n_det = len(inp.det_id)
     kept = ~gt_ignore
-    loc = _match_all(inp, inp.pair_oks, inp.det_rank, gt_ignore, np.array([LOCALIZATION_OKS]))[0]
+    loc_pairs = match_input(inp.pair_det, inp.pair_gt, inp.pair_oks, inp.det_rank, n_gt, LOCALIZATION_OKS)
+    loc = greedy_match(loc_pairs, gt_ignore, inp.gt_crowd, np.array([LOCALIZATION_OKS]))[:, 0, :].astype(np.int64)
+    base = _match_slices(inp, inp.pair_oks, inp.det_rank, gt_ignore)
     analysed = (loc >= 0) & inp.gt_has_joints[np.maximum(loc, 0)]
-    det_rows = np.flatnonzero(analysed)
-    gt_rows = loc[det_rows].astype(np.int64)
-    classes, corrected = classify_joints(inp, det_rows, gt_rows)
+    s_idx, d_idx = np.nonzero(analysed)
+    codes, row_of = np.unique(d_idx * n_gt + loc[s_idx, d_idx], return_inverse=True)
+    fixes = _corrections(inp, codes // n_gt, codes % n_gt)
+    chosen = np.full(loc.shape, -1, dtype=np.int64)
+    chosen[s_idx, d_idx] = row_of
+    has = chosen >= 0
 
-    counted = np.zeros(n_det, dtype=bool)
-    counted[det_rows] = kept[gt_rows]
-    class_counts = np.zeros((n_det, len(JOINT_CLASSES)), dtype=np.int64)
-    for c in range(len(JOINT_CLASSES)):
-        class_counts[det_rows, c] = (classes == c).sum(axis=1)
-    class_counts[~counted] = 0
-    background = (loc < 0) & ~det_outside
-    hit = np.zeros(n_gt, dtype=bool)
-    hit[loc[loc >= 0]] = True
-
-    base_order = np.arange(n_det)
-    steps = {"base": _step(_match_all(inp, inp.pair_oks, inp.det_rank, gt_ignore, thresholds), base_order,
-                           gt_ignore, det_outside)}  # fmt: skip
-    keypoints = inp.det_keypoints.astype(np.float64, copy=True)
-    analysed_pairs = analysed[inp.pair_det]
-    sub = Pairs(inp.pair_det[analysed_pairs], inp.pair_gt[analysed_pairs])
-    pair_oks = inp.pair_oks.copy()
+    # Each slice's OKS pairs after each keypoint step: its own rows' corrections in place.
+    pair_keys = inp.pair_det * n_gt + inp.pair_gt
+    key_order = np.argsort(pair_keys, kind="stable")
+    wanted = fixes.det[fixes.pairs.det] * n_gt + fixes.pairs.gt
+    pair_index = key_order[np.searchsorted(pair_keys, wanted, sorter=key_order)]
+    mine = chosen[:, fixes.det[fixes.pairs.det]] == fixes.pairs.det[None, :]  # (S, Pv)
+    mine_s, mine_p = np.nonzero(mine)
+    ranks = np.broadcast_to(inp.det_rank, (n_slices, n_det))
+    step_matches = {"base": base}
+    pair_oks = np.broadcast_to(inp.pair_oks, (n_slices, len(inp.pair_oks)))
     for error in KEYPOINT_ERRORS:
-        fix = classes == JOINT_CLASSES.index(error)
-        rows, joints = np.nonzero(fix)
-        keypoints[det_rows[rows], joints, :2] = corrected[rows, joints]
-        pair_oks[analysed_pairs] = oks_pairs(
-            keypoints, inp.gt_keypoints, inp.gt_bbox, inp.gt_area, sub, inp.sigmas
-        )
-        steps[error] = _step(_match_all(inp, pair_oks, inp.det_rank, gt_ignore, thresholds), base_order,
-                             gt_ignore, det_outside)  # fmt: skip
+        pair_oks = np.array(np.broadcast_to(inp.pair_oks, (n_slices, len(inp.pair_oks))))
+        pair_oks[mine_s, pair_index[mine_p]] = fixes.pair_oks[error][mine_p]
+        step_matches[error] = _match_slices(inp, pair_oks, ranks, gt_ignore)
 
-    # Oracle score: best OKS with a person the slice keeps (0 without one), then soft-NMS.
-    best_oks = np.zeros(n_det)
-    keep_pair = kept[inp.pair_gt]
-    np.maximum.at(best_oks, inp.pair_det[keep_pair], pair_oks[keep_pair])
-    score = soft_nms_scores(inp.det_id, inp.det_image, keypoints, best_oks, inp.sigmas)
-    rank, order = _ranks(inp.det_id, inp.det_image, score)
-    det_gt = _match_all(inp, pair_oks, rank, gt_ignore, thresholds)
-    scored = _step(det_gt, order, gt_ignore, det_outside)
-    steps["score"] = scored
-    no_match = ~scored.matched
-    steps["background_fp"] = _Step(order, scored.matched, scored.ignored | no_match, scored.gt_counted)
-    gt_hit = np.zeros((len(thresholds), n_gt), dtype=bool)
-    t_idx, d_idx = np.nonzero(det_gt >= 0)
-    gt_hit[t_idx, det_gt[t_idx, d_idx]] = True
-    # A person missed at a lower threshold stays removed at the higher ones (coco-analyze's rule).
-    missed_so_far = np.logical_or.accumulate(kept[None, :] & ~gt_hit, axis=0)
-    steps["false_negatives"] = _Step(order, scored.matched, scored.ignored | no_match, kept[None, :] & ~missed_so_far)
-    return _Raw(class_counts, counted, background, kept & ~hit, kept, steps)
+    # Oracle score: best OKS with a person the slice keeps (0 without one), then soft-NMS
+    # (every slice at once: slice s's images are distinct keys).
+    best_oks = np.zeros((n_slices, n_det))
+    keep_s, keep_p = np.nonzero(kept[:, inp.pair_gt])
+    np.maximum.at(best_oks, (keep_s, inp.pair_det[keep_p]), pair_oks[keep_s, keep_p])
+    keypoints = np.repeat(inp.det_keypoints[None], n_slices, axis=0)
+    keypoints[has] = fixes.keypoints[chosen[has]]
+    image_span = int(inp.det_image.max()) + 1 if n_det else 1
+    slice_image = (np.arange(n_slices)[:, None] * image_span + inp.det_image[None, :]).reshape(-1)
+    det_id = np.tile(inp.det_id, n_slices)
+    score = soft_nms_scores(det_id, slice_image, keypoints.reshape(n_slices * n_det, *keypoints.shape[2:]),
+                            best_oks.reshape(-1), inp.sigmas).reshape(n_slices, n_det)  # fmt: skip
+    orders = []
+    score_ranks = np.empty((n_slices, n_det), dtype=np.int64)
+    for s in range(n_slices):
+        score_ranks[s], order = _ranks(inp.det_id, inp.det_image, score[s])
+        orders.append(order)
+    scored_matches = _match_slices(inp, pair_oks, score_ranks, gt_ignore)
+
+    out = []
+    for s in range(n_slices):
+        counted = has[s] & kept[s][np.maximum(loc[s], 0)]
+        class_counts = np.zeros((n_det, len(JOINT_CLASSES)), dtype=np.int64)
+        rows = chosen[s][counted]
+        for c in range(len(JOINT_CLASSES)):
+            class_counts[counted, c] = (fixes.classes[rows] == c).sum(axis=1)
+        background = (loc[s] < 0) & ~det_outside[s]
+        hit = np.zeros(n_gt, dtype=bool)
+        hit[loc[s][loc[s] >= 0]] = True
+        base_order = np.arange(n_det)
+        steps = {name: _step(m[s], base_order, gt_ignore[s], det_outside[s]) for name, m in step_matches.items()}
+        det_gt = scored_matches[s]
+        scored = _step(det_gt, orders[s], gt_ignore[s], det_outside[s])
+        steps["score"] = scored
+        no_match = ~scored.matched
+        steps["background_fp"] = _Step(orders[s], scored.matched, scored.ignored | no_match, scored.gt_counted)
+        gt_hit = np.zeros((len(OKS_THRESHOLDS), n_gt), dtype=bool)
+        t_idx, d_idx = np.nonzero(det_gt >= 0)
+        gt_hit[t_idx, det_gt[t_idx, d_idx]] = True
+        # A person missed at a lower threshold stays removed at the higher ones (coco-analyze's rule).
+        missed_so_far = np.logical_or.accumulate(kept[s][None, :] & ~gt_hit, axis=0)
+        gt_left = kept[s][None, :] & ~missed_so_far
+        steps["false_negatives"] = _Step(orders[s], scored.matched, scored.ignored | no_match, gt_left)
+        out.append(_Raw(class_counts, counted, background, kept[s] & ~hit, kept[s], steps))
+    return out
+
+
+def _match_slices(
+    inp: DiagnosisInput,
+    pair_oks: npt.NDArray[np.float64],
+    det_rank: npt.NDArray[np.int64],
+    gt_ignore: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.int32]:
+    """(S, T, D) matches at every OKS threshold of S slices, each with its own pair OKS
+    ((P,) shared or (S, P)) and detection ranks ((D,) shared or (S, D)).
+
+    With shared OKS and ranks, one matching serves every slice; otherwise each slice is a
+    separate copy of the detections and persons in one matching (copies never interact:
+    a detection's candidates are only its own copy's persons)."""
+    n_slices, n_gt = gt_ignore.shape
+    n_det = len(inp.det_id)
+    if pair_oks.ndim == 1 and det_rank.ndim == 1:
+        pairs = match_input(inp.pair_det, inp.pair_gt, pair_oks, det_rank, n_gt, OKS_THRESHOLDS[0])
+        return greedy_match(pairs, gt_ignore, inp.gt_crowd, OKS_THRESHOLDS)
+    pair_oks = np.broadcast_to(pair_oks, (n_slices, len(inp.pair_det)))
+    det_rank = np.broadcast_to(det_rank, (n_slices, n_det))
+    offsets = np.arange(n_slices)[:, None]
+    pairs = match_input(
+        (inp.pair_det[None, :] + offsets * n_det).reshape(-1),
+        (inp.pair_gt[None, :] + offsets * n_gt).reshape(-1),
+        pair_oks.reshape(-1),
+        det_rank.reshape(-1),
+        n_slices * n_gt,
+        OKS_THRESHOLDS[0],
+    )
+    det_gt = greedy_match(pairs, gt_ignore.reshape(1, -1), np.tile(inp.gt_crowd, n_slices), OKS_THRESHOLDS)[0]
+    det_gt = det_gt.reshape(len(OKS_THRESHOLDS), n_slices, n_det).transpose(1, 0, 2)
+    return np.where(det_gt >= 0, det_gt - (offsets * n_gt)[:, :, None].astype(np.int32), -1).astype(np.int32)
 
 
 def _ap_per_threshold(step: _Step, det_in: npt.NDArray[np.bool_] | None, gt_in: npt.NDArray[np.bool_] | None):
@@ -403,11 +499,12 @@ def _ap_per_threshold(step: _Step, det_in: npt.NDArray[np.bool_] | None, gt_in: 
     order = step.order if det_in is None else step.order[det_in[step.order]]
     counted = step.gt_counted if gt_in is None else step.gt_counted & gt_in[None, :]
     out = np.full(step.matched.shape[0], np.nan)
-    for t in range(len(out)):
-        n_gt = int(counted[t].sum())
-        if n_gt:
-            acc = accumulate(step.matched[t : t + 1, order], step.ignored[t : t + 1, order], n_gt)
-            out[t] = float(np.mean(acc.precision))
+    n_gt = counted.sum(axis=1)
+    matched, ignored = step.matched[:, order], step.ignored[:, order]
+    # Thresholds sharing a ground-truth count accumulate together (all of them but in the FN step).
+    for count in np.unique(n_gt[n_gt > 0]):
+        at = np.flatnonzero(n_gt == count)
+        out[at] = accumulate(matched[at], ignored[at], int(count)).precision.mean(axis=1)
     return out
 
 
@@ -496,7 +593,7 @@ def diagnose_stored(
     prep, inp = diagnosis_input(stored, instances, gt_keypoints, joint_names)
     ignore = base_ignore(prep.gt)
     gt_ignore, det_outside = _slice_masks(prep, ignore, used)
-    raws = {name: diagnose_slice(inp, gt_ignore[s], det_outside[s]) for s, name in enumerate(_MATCHED_SLICES)}
+    raws = dict(zip(_MATCHED_SLICES, diagnose_slices(inp, gt_ignore, det_outside), strict=True))
     oks_index = int(matches[0])
     slices = {name: _summarise(raws[name], oks_index) for name in _MATCHED_SLICES}
     level_of = crowd_level_of_images(images, used)
