@@ -1,0 +1,147 @@
+"""Errors view figures: why detections fail (``analysis.evaluation.diagnose``). Pure: frames/diagnoses in,
+``go.Figure`` / ``pd.DataFrame`` out.
+
+- :func:`composition_table` / :func:`composition_figure`: the share of each joint class
+  (good, jitter, inversion, swap, miss) among the labelled joints of matched detections,
+  per slice and model, as stacked bars;
+- :func:`delta_ap_table` / :func:`waterfall_figure`: AP, then the AP each cumulative
+  oracle correction recovers (miss, swap, inversion, jitter, score, background FP, FN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analysis.evaluation.diagnose import DEFINITIONS_TEXT, JOINT_CLASSES, STEPS, Diagnosis
+from analysis.evaluation.slices import SLICE_NAMES
+from dashboard.figures.common import OKABE_ITO, empty_figure, finish
+
+#: Joint class colours: good green to miss red (colour-blind-safe Okabe-Ito hues).
+CLASS_COLORS = {"good": "#009E73", "jitter": "#56B4E9", "inversion": "#E69F00", "swap": "#CC79A7", "miss": "#D55E00"}
+#: Readable step names (the JSON keys are STEPS).
+STEP_LABELS = {"base": "AP", "miss": "miss", "swap": "swap", "inversion": "inversion", "jitter": "jitter",
+               "score": "score", "background_fp": "bkg. FP", "false_negatives": "FN"}  # fmt: skip
+#: What every figure of the view states.
+DEFINITIONS_CAPTION = "Definitions: " + DEFINITIONS_TEXT
+
+
+@dataclass(frozen=True)
+class DiagnosedModel:
+    """One model's diagnosis on one split (``key`` = ``dataset/split``)."""
+
+    key: str
+    diagnosis: Diagnosis
+
+    @property
+    def model(self) -> str:
+        return self.diagnosis.model
+
+
+def series_names(models: Sequence[DiagnosedModel]) -> list[str]:
+    """A name per model: the label, plus ``(dataset/split)`` when several splits are shown."""
+    several = len({m.key for m in models}) > 1
+    return [f"{m.model} ({m.key})" if several else m.model for m in models]
+
+
+def composition_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = SLICE_NAMES) -> pd.DataFrame:
+    """One row per model and slice: joint counts per class, their shares (fractions of the
+    classified joints), matched detections, background FP and FN."""
+    rows = []
+    for name, m in zip(series_names(models), models, strict=True):
+        for slice_name in slices:
+            s = m.diagnosis.slices[slice_name]
+            total = sum(s.joints.values())
+            row = {"model": name, "slice": slice_name}
+            row.update({c: s.joints[c] for c in JOINT_CLASSES})
+            row.update({f"{c} share": (s.joints[c] / total if total else np.nan) for c in JOINT_CLASSES})
+            row.update({"matched detections": s.matched_detections, "background FP": s.background_fp,
+                        "FN": s.false_negatives, "n_gt": s.n_gt})  # fmt: skip
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def composition_figure(
+    models: Sequence[DiagnosedModel], slices: Sequence[str] = SLICE_NAMES, *, caption: str = ""
+) -> go.Figure:
+    """Stacked bars: per slice (and model), the share of each joint class (%)."""
+    if not models:
+        return empty_figure("no evaluated model selected")
+    table = composition_table(models, slices)
+    several = len(models) > 1
+    # Horizontal bars read with ten slices times several models; the first slice on top.
+    labels = [f"{sl} · {mo}" if several else sl for sl, mo in zip(table["slice"], table["model"], strict=True)]
+    fig = go.Figure()
+    for c in JOINT_CLASSES:
+        fig.add_bar(y=labels, x=100 * table[f"{c} share"].to_numpy(float), name=c, orientation="h",
+                    marker={"color": CLASS_COLORS[c]}, customdata=table[c].to_numpy(),
+                    hovertemplate="%{x:.1f}% (%{customdata} joints)<extra>" + c + "</extra>")  # fmt: skip
+    # A slice without matched detections is not a zero: say so where its bar would be.
+    for label, empty in zip(labels, table[[f"{c} share" for c in JOINT_CLASSES]].isna().all(axis=1), strict=True):
+        if empty:
+            fig.add_annotation(y=label, x=0, text="n/a (no matched detection)", showarrow=False, xanchor="left",
+                               font={"color": "#555555"})  # fmt: skip
+    fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
+    fig.update_xaxes(range=[0, 100.5], tickvals=[0, 25, 50, 75, 100])
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels, tickmode="array",
+                     tickvals=labels, ticktext=labels)  # fmt: skip
+    text = "Joint classes of the labelled joints of matched detections (share, %)"
+    return finish(fig, title="Keypoint error composition", caption=_join(text, caption, DEFINITIONS_CAPTION),
+                  x_title="share of joints (%)", y_title="")  # fmt: skip
+
+
+def delta_ap_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = SLICE_NAMES,
+                   at_oks: bool = False) -> pd.DataFrame:  # fmt: skip
+    """One row per model and slice: AP (%), the AP gained by each cumulative correction (ΔAP, %
+    points; NaN without ground truth) and the oracle's AP; ``at_oks``: at the diagnosis' single OKS."""
+    rows = []
+    for name, m in zip(series_names(models), models, strict=True):
+        for slice_name in slices:
+            s = m.diagnosis.slices[slice_name]
+            ap = s.ap_at_oks if at_oks else s.ap
+            values = [np.nan if ap[k] is None else 100 * ap[k] for k in STEPS]
+            row = {"model": name, "slice": slice_name, "n_gt": s.n_gt, "AP": values[0]}
+            row.update({f"+{STEP_LABELS[k]}": values[i] - values[i - 1] for i, k in enumerate(STEPS) if i})
+            row["oracle AP"] = values[-1]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def waterfall_figure(models: Sequence[DiagnosedModel], slice_name: str = "all", *, at_oks: bool = False,
+                     caption: str = "") -> go.Figure:  # fmt: skip
+    """From AP to the oracle: the AP each error type costs, one waterfall per model."""
+    if not models:
+        return empty_figure("no evaluated model selected")
+    table = delta_ap_table(models, [slice_name], at_oks)
+    if table["AP"].isna().all():
+        return empty_figure(f"{slice_name}: no ground truth in this slice")
+    labels = [STEP_LABELS[k] for k in STEPS] + ["oracle"]
+    fig = go.Figure()
+    for i, (_, row) in enumerate(table.iterrows()):
+        if np.isnan(row["AP"]):
+            continue
+        color = OKABE_ITO[i % len(OKABE_ITO)]
+        deltas = [row[f"+{STEP_LABELS[k]}"] for k in STEPS[1:]]
+        fig.add_trace(go.Waterfall(
+            x=labels, y=[row["AP"], *deltas, 0.0], measure=["absolute", *["relative"] * len(deltas), "total"],
+            name=row["model"], text=[f"{row['AP']:.1f}", *(f"+{d:.1f}" for d in deltas), f"{row['oracle AP']:.1f}"],
+            textposition="outside", cliponaxis=False, connector={"line": {"color": "#888888", "width": 1}},
+            increasing={"marker": {"color": color}}, decreasing={"marker": {"color": "#555555"}},
+            totals={"marker": {"color": color}},
+        ))  # fmt: skip
+    fig.update_layout(waterfallgroupgap=0.15, showlegend=len(table) > 1)
+    fig.update_yaxes(range=[0, 112])
+    oks = models[0].diagnosis.oks
+    what = f"at OKS {oks:.2f}" if at_oks else "OKS 0.50:0.95"
+    text = (f"{slice_name}: AP ({what}, %), then the AP points recovered by each cumulative oracle correction "
+            "(miss -> swap -> inversion -> jitter -> score -> background FP -> FN), and the oracle's AP")
+    return finish(fig, title=f"AP lost to each error type: {slice_name}",
+                  caption=_join(text, caption, DEFINITIONS_CAPTION), x_title="", y_title="AP (%)")  # fmt: skip
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
