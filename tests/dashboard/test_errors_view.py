@@ -100,3 +100,14 @@ def test_export_command_writes_the_errors_view(demo_cache: Path, tmp_path: Path)
     assert {"AP", "+miss", "+FN", "oracle AP"} <= set(table.columns)
     assert "\\begin{tabular}" in (out / "errors" / "delta-ap-table.tex").read_text()
     assert "Definitions: joint classes" in (out / "captions.txt").read_text()
+
+
+def test_errors_page_draws_the_composition_and_the_waterfall(app_env) -> None:
+    from dashboard_helpers import app, charts, open_view, texts
+
+    at = open_view(app({"ds": "demo-small"}), "errors")
+    assert not at.exception, [e.value for e in at.exception]
+    drawn = charts(at)
+    assert {t["name"] for t in drawn[0]} == set(JOINT_CLASSES)  # the composition's stacked classes
+    assert all(t["type"] == "waterfall" for t in drawn[1])
+    assert "Definitions: joint classes" in texts(at)
