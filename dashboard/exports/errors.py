@@ -19,11 +19,13 @@ from analysis.evaluation.diagnose import diagnose_stored
 from dashboard import evaluations
 from dashboard.evaluations import StoredModel
 from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
-from dashboard.exports.models import stored_models
+from dashboard.exports.models import evaluated, stored_models
 from dashboard.exports.state import ViewState
 from dashboard.figures.errors import (
     DEFINITIONS_CAPTION,
     DiagnosedModel,
+    ap_by_threshold_figure,
+    ap_by_threshold_table,
     composition_figure,
     composition_table,
     delta_ap_table,
@@ -93,9 +95,18 @@ def composition_table_item(models: Sequence[DiagnosedModel]) -> TableItem:
                      shares=shares)  # fmt: skip
 
 
+def ap_by_threshold_items(state: ViewState, entries: Sequence[StoredModel]) -> list[ExportItem]:
+    """AP vs OKS threshold (figure and table) of the stored evaluations, re-sliced under the state's size."""
+    chosen = evaluated(state, entries)
+    models = list(chosen.models)
+    return [FigureItem("ap vs oks", ap_by_threshold_figure(models, caption=chosen.note)),
+            TableItem("ap vs oks table", ap_by_threshold_table(models),
+                      f"AP (%) at each OKS threshold per slice; {chosen.note}", digits=1)]  # fmt: skip
+
+
 def exports(state: ViewState) -> list[ExportItem]:
     """Every stored evaluation of the selection: error composition, the ΔAP waterfalls of all and
-    of small persons, the ΔAP table (OKS 0.50:0.95 and 0.75) and the composition table."""
+    of small persons, the ΔAP table (OKS 0.50:0.95 and 0.75), the composition table, and AP vs OKS."""
     entries = stored_models(state)
     if not entries:
         return [Note("No stored evaluation for the selected datasets: run `python -m analysis evaluate` "
@@ -105,4 +116,5 @@ def exports(state: ViewState) -> list[ExportItem]:
     if not models:
         return notes
     return [*notes, composition_item(models), waterfall_item(models, "all"), waterfall_item(models, "small"),
-            delta_ap_item(models), delta_ap_item(models, at_oks=True), composition_table_item(models)]
+            delta_ap_item(models), delta_ap_item(models, at_oks=True), composition_table_item(models),
+            *ap_by_threshold_items(state, entries)]

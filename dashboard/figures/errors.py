@@ -5,7 +5,8 @@
   (good, jitter, inversion, swap, miss) among the labelled joints of matched detections,
   per slice and model, as stacked bars;
 - :func:`delta_ap_table` / :func:`waterfall_figure`: AP, then the AP each cumulative
-  oracle correction recovers (miss, swap, inversion, jitter, score, background FP, FN).
+  oracle correction recovers (miss, swap, inversion, jitter, score, background FP, FN);
+- :func:`ap_by_threshold_table` / :func:`ap_by_threshold_figure`: AP at each OKS threshold.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.evaluation.definitions import OKS_THRESHOLDS
 from analysis.evaluation.diagnose import DEFINITIONS_TEXT, JOINT_CLASSES, STEPS, Diagnosis
 from analysis.evaluation.slices import SLICE_NAMES
 from dashboard.figures.common import OKABE_ITO, empty_figure, finish
+from dashboard.figures.models import EvaluatedModel
+from dashboard.figures.models import series_names as model_series_names
 
 #: Joint class colours: good green to miss red (colour-blind-safe Okabe-Ito hues).
 CLASS_COLORS = {"good": "#009E73", "jitter": "#56B4E9", "inversion": "#E69F00", "swap": "#CC79A7", "miss": "#D55E00"}
@@ -145,3 +149,47 @@ def waterfall_figure(models: Sequence[DiagnosedModel], slice_name: str = "all", 
 
 def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
+
+
+#: Slices drawn by the AP-vs-OKS figure (line dash per slice).
+OKS_CURVE_SLICES = ("all", "small", "medium", "large")
+_SLICE_DASHES = {"all": "solid", "small": "dot", "medium": "dash", "large": "dashdot"}
+
+
+def ap_by_threshold_table(models: Sequence[EvaluatedModel], slices: Sequence[str] = OKS_CURVE_SLICES) -> pd.DataFrame:
+    """AP (%) at each OKS threshold 0.50, 0.55, ..., 0.95: one row per model and slice (NaN
+    without ground truth); the mean of a row is the slice's AP."""
+    names = model_series_names(models)
+    rows = []
+    for name, m in zip(names, models, strict=True):
+        for slice_name in slices:
+            precision = np.asarray(m.slices[slice_name].precision, dtype=float)
+            values = 100 * precision.mean(axis=1) if (precision > -1).all() else np.full(len(OKS_THRESHOLDS), np.nan)
+            rows.append({"model": name, "slice": slice_name,
+                         **{f"{t:.2f}": v for t, v in zip(OKS_THRESHOLDS, values, strict=True)}})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def ap_by_threshold_figure(models: Sequence[EvaluatedModel], slices: Sequence[str] = OKS_CURVE_SLICES, *,
+                           caption: str = "") -> go.Figure:  # fmt: skip
+    """AP as a function of the OKS threshold: a colour per model, a dash per slice."""
+    if not models:
+        return empty_figure("no evaluated model selected")
+    table = ap_by_threshold_table(models, slices)
+    columns = [f"{t:.2f}" for t in OKS_THRESHOLDS]
+    colors = {name: OKABE_ITO[i % len(OKABE_ITO)] for i, name in enumerate(dict.fromkeys(table["model"]))}
+    fig = go.Figure()
+    for _, row in table.iterrows():
+        y = row[columns].to_numpy(dtype=float)
+        if np.isnan(y).all():
+            continue
+        label = f"{row['slice']} · {row['model']}" if len(colors) > 1 else row["slice"]
+        fig.add_scatter(x=OKS_THRESHOLDS, y=y, mode="lines+markers", name=label,
+                        line={"color": colors[row["model"]], "dash": _SLICE_DASHES.get(row["slice"], "solid")},
+                        hovertemplate="OKS %{x:.2f}: AP %{y:.1f}<extra>" + label + "</extra>")  # fmt: skip
+    fig.update_xaxes(tickvals=OKS_THRESHOLDS[::2], range=[0.48, 0.97])
+    fig.update_yaxes(range=[0, 100])
+    text = ("AP (%) at each OKS threshold (101 recall points, COCO); the mean over 0.50:0.95 is the slice's AP; "
+            "a slice without ground truth is not drawn")
+    return finish(fig, title="AP vs OKS threshold", caption=_join(text, caption), x_title="OKS threshold",
+                  y_title="AP (%)")  # fmt: skip

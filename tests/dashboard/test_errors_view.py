@@ -47,9 +47,9 @@ def test_exports_follow_the_command_line_diagnosis(small_state, demo_cache: Path
     items = catalog.exports("errors", small_state)
     figures = [i for i in items if isinstance(i, FigureItem)]
     tables = {i.name: i for i in items if isinstance(i, TableItem)}
-    assert {f.stem for f in figures} == {"error-composition", "delta-ap-all", "delta-ap-small"}
-    assert all(DEFINITIONS_CAPTION in f.caption for f in figures)
-    assert all(DEFINITIONS_CAPTION in t.caption for t in tables.values())
+    assert {f.stem for f in figures} == {"error-composition", "delta-ap-all", "delta-ap-small", "ap-vs-oks"}
+    assert all(DEFINITIONS_CAPTION in f.caption for f in figures if f.stem != "ap-vs-oks")
+    assert all(DEFINITIONS_CAPTION in t.caption for t in tables.values() if t.name != "ap vs oks table")
     docs = {d["model"]: d for d in _cli_json(demo_cache, "demo-small")}
     composition = tables["error composition table"].table
     delta = tables["delta ap table"].table
@@ -111,3 +111,23 @@ def test_errors_page_draws_the_composition_and_the_waterfall(app_env) -> None:
     assert {t["name"] for t in drawn[0]} == set(JOINT_CLASSES)  # the composition's stacked classes
     assert all(t["type"] == "waterfall" for t in drawn[1])
     assert "Definitions: joint classes" in texts(at)
+
+
+def test_ap_vs_oks_means_to_the_slice_ap(small_state, demo_cache: Path) -> None:
+    """Each row's mean is the slice's AP, its 0.50 and 0.75 columns AP50 and AP75, as `evaluate`
+    stored them (the stored record's slice summaries, pycocotools-exact elsewhere)."""
+    from analysis.evaluation.store import list_evaluations
+
+    items = errors.ap_by_threshold_items(small_state, errors.stored_models(small_state))
+    table = next(i for i in items if isinstance(i, TableItem)).table
+    records = {r.model: r for r in list_evaluations(demo_cache, CacheKey("demo-small", "val"))}
+    columns = [c for c in table.columns if c not in ("model", "slice")]
+    assert len(columns) == 10
+    for _, row in table.iterrows():
+        summary = records[row["model"]].slices[row["slice"]]
+        if summary.AP is None:
+            assert row[columns].isna().all()
+            continue
+        assert row[columns].astype(float).mean() == pytest.approx(100 * summary.AP)
+        assert row["0.50"] == pytest.approx(100 * summary.AP50)
+        assert row["0.75"] == pytest.approx(100 * summary.AP75)
