@@ -38,7 +38,7 @@ that slice's corrected keypoints (coco-analyze uses the last range's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -112,6 +112,9 @@ class SliceDiagnosis:
     n_gt: int
     ap: dict[str, float | None]
     ap_at_oks: dict[str, float | None]
+    #: joint name -> {"n", "ks_0.5", "ks_0.85", "mean_ks"}: over the labelled joints of persons of the
+    #: slice matched at OKS 0.5, how many, the shares with ks >= 0.5 and >= 0.85, the mean ks (None: n = 0).
+    per_joint: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -122,6 +125,7 @@ class SliceDiagnosis:
             "n_gt": self.n_gt,
             "ap": dict(self.ap),
             "ap_at_oks": dict(self.ap_at_oks),
+            "per_joint": {name: dict(v) for name, v in self.per_joint.items()},
         }
 
 
@@ -190,6 +194,7 @@ class _Raw:
     missed: npt.NDArray[np.bool_]  #: (G,) kept by the slice, matched by nobody at OKS 0.1
     kept: npt.NDArray[np.bool_]  #: (G,)
     steps: dict[str, _Step]
+    joint_ks: npt.NDArray[np.float64]  #: (G, K) ks of kept persons' joints matched at OKS 0.5, NaN elsewhere
 
 
 def classify_joints(
@@ -457,8 +462,39 @@ def diagnose_slices(
         missed_so_far = np.logical_or.accumulate(kept[s][None, :] & ~gt_hit, axis=0)
         gt_left = kept[s][None, :] & ~missed_so_far
         steps["false_negatives"] = _Step(orders[s], scored.matched, scored.ignored | no_match, gt_left)
-        out.append(_Raw(class_counts, counted, background, kept[s] & ~hit, kept[s], steps))
+        joint_ks = _joint_ks(inp, base[s, 0], kept[s])
+        out.append(_Raw(class_counts, counted, background, kept[s] & ~hit, kept[s], steps, joint_ks))
     return out
+
+
+def _joint_ks(
+    inp: DiagnosisInput, det_gt: npt.NDArray[np.int32], kept: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """(G, K) ks of each labelled joint of the kept persons matched at one threshold, NaN elsewhere."""
+    out = np.full(inp.gt_keypoints.shape[:2], np.nan)
+    rows = np.flatnonzero(det_gt >= 0)
+    gts = det_gt[rows].astype(np.int64)
+    rows, gts = rows[kept[gts]], gts[kept[gts]]
+    gk = inp.gt_keypoints[gts]
+    d2 = ((inp.det_keypoints[rows, :, :2] - gk[:, :, :2]) ** 2).sum(axis=2)
+    ks = np.exp(-d2 / (inp.sigmas * 2) ** 2 / (inp.gt_area[gts] + np.spacing(1))[:, None] / 2)
+    out[gts] = np.where(gk[:, :, 2] > 0, ks, np.nan)
+    return out
+
+
+def _per_joint(joint_ks: npt.NDArray[np.float64], names: list[str]) -> dict[str, dict[str, float | int | None]]:
+    labelled = ~np.isnan(joint_ks)
+    n = labelled.sum(axis=0)
+    filled = np.where(labelled, joint_ks, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        at50 = (filled >= JITTER_KS[0]).sum(axis=0) / n
+        at85 = (filled >= JITTER_KS[1]).sum(axis=0) / n
+        mean = filled.sum(axis=0) / n
+    return {
+        name: {"n": int(n[j]), "ks_0.5": None if not n[j] else float(at50[j]),
+               "ks_0.85": None if not n[j] else float(at85[j]), "mean_ks": None if not n[j] else float(mean[j])}
+        for j, name in enumerate(names)
+    }  # fmt: skip
 
 
 def _match_slices(
@@ -508,7 +544,7 @@ def _ap_per_threshold(step: _Step, det_in: npt.NDArray[np.bool_] | None, gt_in: 
     return out
 
 
-def _summarise(raw: _Raw, oks_index: int, det_in=None, gt_in=None) -> SliceDiagnosis:
+def _summarise(raw: _Raw, oks_index: int, names: list[str], det_in=None, gt_in=None) -> SliceDiagnosis:
     counted = raw.counted if det_in is None else raw.counted & det_in
     kept = raw.kept if gt_in is None else raw.kept & gt_in
     n_gt = int(kept.sum())
@@ -522,7 +558,9 @@ def _summarise(raw: _Raw, oks_index: int, det_in=None, gt_in=None) -> SliceDiagn
         valid = per_t[~np.isnan(per_t)]
         ap[name] = float(valid.mean()) if len(valid) else None
         ap_at[name] = None if np.isnan(per_t[oks_index]) else float(per_t[oks_index])
-    return SliceDiagnosis(joints, int(counted.sum()), int(background.sum()), int(missed.sum()), n_gt, ap, ap_at)
+    joint_ks = raw.joint_ks if gt_in is None else np.where(gt_in[:, None], raw.joint_ks, np.nan)
+    return SliceDiagnosis(joints, int(counted.sum()), int(background.sum()), int(missed.sum()), n_gt, ap, ap_at,
+                          _per_joint(joint_ks, names))  # fmt: skip
 
 
 def diagnosis_input(
@@ -595,11 +633,12 @@ def diagnose_stored(
     gt_ignore, det_outside = _slice_masks(prep, ignore, used)
     raws = dict(zip(_MATCHED_SLICES, diagnose_slices(inp, gt_ignore, det_outside), strict=True))
     oks_index = int(matches[0])
-    slices = {name: _summarise(raws[name], oks_index) for name in _MATCHED_SLICES}
+    names = [str(n) for n in joint_names] or [f"joint_{j}" for j in range(inp.gt_keypoints.shape[1])]
+    slices = {name: _summarise(raws[name], oks_index, names) for name in _MATCHED_SLICES}
     level_of = crowd_level_of_images(images, used)
     det_level = level_of.reindex(inp.det_image).to_numpy()
     gt_level = level_of.reindex(inp.gt_image).to_numpy()
     for lvl, name in enumerate(CROWD_SLICES):
-        slices[name] = _summarise(raws["all"], oks_index, det_level == lvl, gt_level == lvl)
+        slices[name] = _summarise(raws["all"], oks_index, names, det_level == lvl, gt_level == lvl)
     return Diagnosis(stored.record.model, used, float(OKS_THRESHOLDS[oks_index]), inp.mirror is not None,
                      {n: slices[n] for n in SLICE_NAMES})  # fmt: skip

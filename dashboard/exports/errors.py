@@ -29,6 +29,8 @@ from dashboard.figures.errors import (
     composition_figure,
     composition_table,
     delta_ap_table,
+    per_joint_figure,
+    per_joint_table,
     waterfall_figure,
 )
 
@@ -95,6 +97,14 @@ def composition_table_item(models: Sequence[DiagnosedModel]) -> TableItem:
                      shares=shares)  # fmt: skip
 
 
+def per_joint_items(models: Sequence[DiagnosedModel]) -> list[ExportItem]:
+    """The per-joint heatmap (first model, or the second minus the first) and the per-joint table."""
+    return [FigureItem("joint accuracy", per_joint_figure(models, caption=_note(models))),
+            TableItem("joint accuracy table", per_joint_table(models),
+                      "Per joint and slice: labelled joints of persons matched at OKS 0.5 (n), shares with ks >= 0.5 "
+                      f"and >= 0.85, mean ks; {_note(models)}", shares=("ks_0.5", "ks_0.85", "mean_ks"))]  # fmt: skip
+
+
 def ap_by_threshold_items(state: ViewState, entries: Sequence[StoredModel]) -> list[ExportItem]:
     """AP vs OKS threshold (figure and table) of the stored evaluations, re-sliced under the state's size."""
     chosen = evaluated(state, entries)
@@ -117,4 +127,4 @@ def exports(state: ViewState) -> list[ExportItem]:
         return notes
     return [*notes, composition_item(models), waterfall_item(models, "all"), waterfall_item(models, "small"),
             delta_ap_item(models), delta_ap_item(models, at_oks=True), composition_table_item(models),
-            *ap_by_threshold_items(state, entries)]
+            *per_joint_items(models), *ap_by_threshold_items(state, entries)]

@@ -193,3 +193,48 @@ def ap_by_threshold_figure(models: Sequence[EvaluatedModel], slices: Sequence[st
             "a slice without ground truth is not drawn")
     return finish(fig, title="AP vs OKS threshold", caption=_join(text, caption), x_title="OKS threshold",
                   y_title="AP (%)")  # fmt: skip
+
+
+#: Slices of the per-joint heatmap (columns).
+JOINT_SLICES = ("all", "small", "medium", "large")
+
+
+def per_joint_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = JOINT_SLICES) -> pd.DataFrame:
+    """One row per model, slice and joint: labelled joints of persons matched at OKS 0.5 (n), the
+    shares with ks >= 0.5 and >= 0.85, and the mean ks (NaN when n = 0)."""
+    rows = []
+    for name, m in zip(series_names(models), models, strict=True):
+        for slice_name in slices:
+            for joint, v in m.diagnosis.slices[slice_name].per_joint.items():
+                rows.append({"model": name, "slice": slice_name, "joint": joint, "n": v["n"],
+                             **{k: np.nan if v[k] is None else v[k] for k in ("ks_0.5", "ks_0.85", "mean_ks")}})
+    return pd.DataFrame(rows)
+
+
+def per_joint_figure(models: Sequence[DiagnosedModel], slices: Sequence[str] = JOINT_SLICES, *,
+                     metric: str = "ks_0.5", caption: str = "") -> go.Figure:  # fmt: skip
+    """Joints x slices heatmap of one model's ``metric`` (%), or with two models the second minus
+    the first (percentage points)."""
+    if not models:
+        return empty_figure("no evaluated model selected")
+    table = per_joint_table(models[:2], slices)
+    names = list(dict.fromkeys(table["model"]))
+    grid = {n: table[table["model"] == n].pivot(index="joint", columns="slice", values=metric) for n in names}
+    joints = list(dict.fromkeys(table["joint"]))
+    first = grid[names[0]].reindex(index=joints, columns=list(slices)) * 100
+    if len(names) > 1:
+        values = grid[names[1]].reindex(index=joints, columns=list(slices)) * 100 - first
+        scale, zmid, what = "RdBu", 0.0, f"{names[1]} minus {names[0]} (percentage points)"
+    else:
+        values, scale, zmid, what = first, "Viridis", None, f"{names[0]} (%)"
+    z = values.to_numpy(dtype=float)
+    text = [["n/a" if np.isnan(v) else f"{v:.0f}" for v in row] for row in z]
+    fig = go.Figure(go.Heatmap(z=z, x=list(slices), y=joints, colorscale=scale, zmid=zmid, text=text,
+                               texttemplate="%{text}", hovertemplate="%{y}, %{x}: %{z:.1f}<extra></extra>",
+                               colorbar={"title": {"text": "pp" if len(names) > 1 else "%"}}))  # fmt: skip
+    fig.update_yaxes(autorange="reversed")
+    label = {"ks_0.5": "share of joints with ks >= 0.5", "ks_0.85": "share of joints with ks >= 0.85",
+             "mean_ks": "mean ks x 100"}[metric]  # fmt: skip
+    desc = (f"Per joint: {label}, over the labelled joints of persons of the slice matched at OKS 0.5 "
+            f"(ks = exp(-d^2 / (2 area (2 sigma)^2))); {what}; n/a: no such joint")
+    return finish(fig, title="Joint accuracy", caption=_join(desc, caption), x_title="", y_title="")

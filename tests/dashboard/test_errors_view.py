@@ -47,9 +47,11 @@ def test_exports_follow_the_command_line_diagnosis(small_state, demo_cache: Path
     items = catalog.exports("errors", small_state)
     figures = [i for i in items if isinstance(i, FigureItem)]
     tables = {i.name: i for i in items if isinstance(i, TableItem)}
-    assert {f.stem for f in figures} == {"error-composition", "delta-ap-all", "delta-ap-small", "ap-vs-oks"}
-    assert all(DEFINITIONS_CAPTION in f.caption for f in figures if f.stem != "ap-vs-oks")
-    assert all(DEFINITIONS_CAPTION in t.caption for t in tables.values() if t.name != "ap vs oks table")
+    assert {f.stem for f in figures} == {"error-composition", "delta-ap-all", "delta-ap-small", "joint-accuracy",
+                                         "ap-vs-oks"}
+    assert all(DEFINITIONS_CAPTION in f.caption for f in figures if f.stem.startswith(("error", "delta")))
+    assert all(DEFINITIONS_CAPTION in t.caption for t in tables.values() if t.name.startswith(("error", "delta")))
+    per_joint = tables["joint accuracy table"].table
     docs = {d["model"]: d for d in _cli_json(demo_cache, "demo-small")}
     composition = tables["error composition table"].table
     delta = tables["delta ap table"].table
@@ -69,6 +71,10 @@ def test_exports_follow_the_command_line_diagnosis(small_state, demo_cache: Path
             assert d["AP"] == pytest.approx(ap[0])
             assert [d[f"+{STEP_LABELS[k]}"] for k in STEPS[1:]] == pytest.approx(np.diff(ap).tolist())
             assert d["oracle AP"] == pytest.approx(ap[-1])
+            if slice_name in ("all", "small", "medium", "large"):
+                rows = per_joint[(per_joint["model"] == model) & (per_joint["slice"] == slice_name)]
+                assert rows["n"].tolist() == [v["n"] for v in s["per_joint"].values()]
+                assert rows["joint"].tolist() == list(s["per_joint"])
 
 
 def test_waterfall_ends_at_the_oracle_and_says_when_a_slice_is_empty(small_state) -> None:

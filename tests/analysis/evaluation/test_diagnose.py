@@ -201,6 +201,18 @@ def _reference(gt_doc, preds, area_range, ignore=frozenset(), det_area=None, img
         for det_id, j, x, y in fixes[error]:
             fixed[det_id - 1]["keypoints"][3 * j : 3 * j + 2] = [x, y]
         ap[error] = pycocotools_range(gt_doc, fixed, COCO_SIGMAS, area_range, ignore, det_area, img_ids)
+    # Per joint: the labelled joints of persons of the slice matched at OKS 0.5.
+    per_joint = {name: [] for name in NAMES}
+    for det_id, gt_id in _matches_at(gt_doc, preds, area_range, ignore, det_area, img_ids, 0.5).items():
+        g = anns[gt_id]
+        if not kept(g):
+            continue
+        pred = preds[det_id - 1]["keypoints"]
+        for j, name in enumerate(NAMES):
+            gx, gy, gv = g["keypoints"][3 * j : 3 * j + 3]
+            if gv:
+                d2 = (gx - pred[3 * j]) ** 2 + (gy - pred[3 * j + 1]) ** 2
+                per_joint[name].append(math.exp(-d2 / (2 * COCO_SIGMAS[j]) ** 2 / (g["area"] + np.spacing(1)) / 2))
     outside = {i for i, a in (det_area or {}).items() if not area_range[0] <= a <= area_range[1]}
     # pycocotools evaluates the 20 best of each image (score descending, file order on ties).
     ranked = sorted(range(len(preds)), key=lambda i: (preds[i]["image_id"], -preds[i]["score"], i))
@@ -218,6 +230,7 @@ def _reference(gt_doc, preds, area_range, ignore=frozenset(), det_area=None, img
             det_area is not None or area_range[0] <= _box_area(preds[i - 1]) <= area_range[1])),
         "false_negatives": sum(1 for a in gt_doc["annotations"] if kept(a) and a["id"] not in loc_gt),
         "ap": ap,
+        "per_joint": per_joint,
     }  # fmt: skip
 
 
@@ -230,6 +243,17 @@ def _assert_matches_reference(got, ref, what: str) -> None:
     assert got.joints == ref["joints"], what
     assert got.background_fp == ref["background_fp"], what
     assert got.false_negatives == ref["false_negatives"], what
+    for name, values in ref["per_joint"].items():
+        mine = got.per_joint[name]
+        assert mine["n"] == len(values), (what, name)
+        if values:
+            v = np.asarray(values)
+            assert mine["ks_0.5"] == pytest.approx(np.mean(v >= 0.5)), (what, name)
+            assert mine["ks_0.85"] == pytest.approx(np.mean(v >= 0.85)), (what, name)
+            # The cache keeps ground-truth keypoints as float32 (the shrunk coordinates are not exact there).
+            assert mine["mean_ks"] == pytest.approx(v.mean(), rel=1e-5), (what, name)
+        else:
+            assert mine["mean_ks"] is None, (what, name)
     for step in ("base", *KEYPOINT_ERRORS):
         expected = ref["ap"][step]
         if expected["AP"] is None:
