@@ -237,4 +237,4 @@ def per_joint_figure(models: Sequence[DiagnosedModel], slices: Sequence[str] = J
              "mean_ks": "mean ks x 100"}[metric]  # fmt: skip
     desc = (f"Per joint: {label}, over the labelled joints of persons of the slice matched at OKS 0.5 "
             f"(ks = exp(-d^2 / (2 area (2 sigma)^2))); {what}; n/a: no such joint")
-    return finish(fig, title="Joint accuracy", caption=_join(desc, caption), x_title="", y_title="")
+    return finish(fig, title="Joint accuracy", caption=_join(desc, caption), x_title="slice", y_title="joint")
