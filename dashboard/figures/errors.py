@@ -79,21 +79,19 @@ def composition_figure(
     several = len(models) > 1
     # Horizontal bars read with ten slices times several models; the first slice on top.
     labels = [f"{sl} · {mo}" if several else sl for sl, mo in zip(table["slice"], table["model"], strict=True)]
+    # A slice without matched detections is not a zero: its label says so (no bar is drawn).
+    empty = table[[f"{c} share" for c in JOINT_CLASSES]].isna().all(axis=1).to_numpy()
+    labels = [f"{label} (n/a)" if e else label for label, e in zip(labels, empty, strict=True)]
     fig = go.Figure()
     for c in JOINT_CLASSES:
         fig.add_bar(y=labels, x=100 * table[f"{c} share"].to_numpy(float), name=c, orientation="h",
                     marker={"color": CLASS_COLORS[c]}, customdata=table[c].to_numpy(),
                     hovertemplate="%{x:.1f}% (%{customdata} joints)<extra>" + c + "</extra>")  # fmt: skip
-    # A slice without matched detections is not a zero: say so where its bar would be.
-    for label, empty in zip(labels, table[[f"{c} share" for c in JOINT_CLASSES]].isna().all(axis=1), strict=True):
-        if empty:
-            fig.add_annotation(y=label, x=0, text="n/a (no matched detection)", showarrow=False, xanchor="left",
-                               font={"color": "#555555"})  # fmt: skip
     fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
     fig.update_xaxes(range=[0, 100.5], tickvals=[0, 25, 50, 75, 100])
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels, tickmode="array",
                      tickvals=labels, ticktext=labels)  # fmt: skip
-    text = "Joint classes of the labelled joints of matched detections (share, %)"
+    text = "Joint classes of the labelled joints of matched detections (share, %); (n/a): no matched detection"
     return finish(fig, title="Keypoint error composition", caption=_join(text, caption, DEFINITIONS_CAPTION),
                   x_title="share of joints (%)", y_title="")  # fmt: skip
 
@@ -121,8 +119,14 @@ def waterfall_figure(models: Sequence[DiagnosedModel], slice_name: str = "all", 
     if not models:
         return empty_figure("no evaluated model selected")
     table = delta_ap_table(models, [slice_name], at_oks)
-    if table["AP"].isna().all():
-        return empty_figure(f"{slice_name}: no ground truth in this slice")
+    if table["AP"].isna().all():  # axes kept (paper layout), the reason written where the bars would be
+        fig = go.Figure()
+        fig.add_annotation(text=f"{slice_name}: no ground truth in this slice", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")  # fmt: skip
+        fig.update_yaxes(range=[0, 112])
+        fig.update_xaxes(showticklabels=False)
+        return finish(fig, title=f"AP lost to each error type: {slice_name}",
+                      caption=f"{slice_name}: no ground truth in this slice", x_title="correction", y_title="AP (%)")
     labels = [STEP_LABELS[k] for k in STEPS] + ["oracle"]
     fig = go.Figure()
     for i, (_, row) in enumerate(table.iterrows()):
@@ -143,8 +147,9 @@ def waterfall_figure(models: Sequence[DiagnosedModel], slice_name: str = "all", 
     what = f"at OKS {oks:.2f}" if at_oks else "OKS 0.50:0.95"
     text = (f"{slice_name}: AP ({what}, %), then the AP points recovered by each cumulative oracle correction "
             "(miss -> swap -> inversion -> jitter -> score -> background FP -> FN), and the oracle's AP")
-    return finish(fig, title=f"AP lost to each error type: {slice_name}",
-                  caption=_join(text, caption, DEFINITIONS_CAPTION), x_title="", y_title="AP (%)")  # fmt: skip
+    full = _join(text, caption, DEFINITIONS_CAPTION)
+    return finish(fig, title=f"AP lost to each error type: {slice_name}", caption=full, x_title="correction",
+                  y_title="AP (%)")  # fmt: skip
 
 
 def _join(*parts: str) -> str:
