@@ -73,6 +73,8 @@ STEPS = ("base", *KEYPOINT_ERRORS, "score", "background_fp", "false_negatives")
 #: soft-NMS decay: score * exp(-OKS^2 / SOFT_NMS_SIGMA) (the soft-NMS paper's 0.5, as coco-analyze).
 SOFT_NMS_SIGMA = 0.5
 DEFAULT_OKS = 0.75
+#: Reliability bins: equal width over [0, 1] (scores above 1 fall in the last bin, below 0 in the first).
+CALIBRATION_BINS = 10
 
 DEFINITIONS_TEXT = (
     "joint classes over labelled joints of detections matched at OKS 0.1 to a person of the slice: "
@@ -115,6 +117,9 @@ class SliceDiagnosis:
     #: joint name -> {"n", "ks_0.5", "ks_0.85", "mean_ks"}: over the labelled joints of persons of the
     #: slice matched at OKS 0.5, how many, the shares with ks >= 0.5 and >= 0.85, the mean ks (None: n = 0).
     per_joint: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+    #: {"n", "ece", "mce", "bins": [{"lo", "hi", "n", "confidence", "accuracy"}]}: detection scores against
+    #: "matched at OKS 0.5" over the detections the slice counts at 0.5 (ece/mce None without any).
+    calibration: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -126,6 +131,7 @@ class SliceDiagnosis:
             "ap": dict(self.ap),
             "ap_at_oks": dict(self.ap_at_oks),
             "per_joint": {name: dict(v) for name, v in self.per_joint.items()},
+            "calibration": self.calibration,
         }
 
 
@@ -161,6 +167,7 @@ class DiagnosisInput:
     det_image: npt.NDArray[np.int64]
     det_rank: npt.NDArray[np.int64]
     det_keypoints: npt.NDArray[np.float64]  #: (D, K, 3)
+    det_score: npt.NDArray[np.float64]  #: (D,)
     gt_image: npt.NDArray[np.int64]
     gt_keypoints: npt.NDArray[np.float64]  #: (G, K, 3)
     gt_bbox: npt.NDArray[np.float64]  #: (G, 4)
@@ -544,7 +551,34 @@ def _ap_per_threshold(step: _Step, det_in: npt.NDArray[np.bool_] | None, gt_in: 
     return out
 
 
-def _summarise(raw: _Raw, oks_index: int, names: list[str], det_in=None, gt_in=None) -> SliceDiagnosis:
+def calibration(score: npt.NDArray[np.float64], correct: npt.NDArray[np.bool_], n_bins: int = CALIBRATION_BINS) -> dict:
+    """Expected and maximum calibration error of scores against outcomes, on equal-width bins of [0, 1].
+
+    ECE = sum over bins of (n_b / N) |accuracy_b - confidence_b|; MCE = the largest such gap over
+    non-empty bins; confidence_b is the bin's mean score, accuracy_b its share of correct detections."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # Bin b holds b/n <= score < (b+1)/n: floor(score * n), so a score of 0.3 is in [0.3, 0.4).
+    which = np.clip(np.floor(np.asarray(score, dtype=np.float64) * n_bins), 0, n_bins - 1).astype(np.int64)
+    n = np.bincount(which, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = np.bincount(which, weights=score, minlength=n_bins) / n
+        accuracy = np.bincount(which, weights=correct.astype(float), minlength=n_bins) / n
+    gap = np.abs(accuracy - confidence)
+    total = int(n.sum())
+    bins = [{"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(n[b]),
+             "confidence": None if not n[b] else float(confidence[b]),
+             "accuracy": None if not n[b] else float(accuracy[b])} for b in range(n_bins)]  # fmt: skip
+    return {
+        "n": total,
+        "ece": float(np.sum(n[n > 0] * gap[n > 0]) / total) if total else None,
+        "mce": float(gap[n > 0].max()) if total else None,
+        "bins": bins,
+    }
+
+
+def _summarise(
+    raw: _Raw, oks_index: int, names: list[str], score: npt.NDArray[np.float64], det_in=None, gt_in=None
+) -> SliceDiagnosis:
     counted = raw.counted if det_in is None else raw.counted & det_in
     kept = raw.kept if gt_in is None else raw.kept & gt_in
     n_gt = int(kept.sum())
@@ -559,8 +593,11 @@ def _summarise(raw: _Raw, oks_index: int, names: list[str], det_in=None, gt_in=N
         ap[name] = float(valid.mean()) if len(valid) else None
         ap_at[name] = None if np.isnan(per_t[oks_index]) else float(per_t[oks_index])
     joint_ks = raw.joint_ks if gt_in is None else np.where(gt_in[:, None], raw.joint_ks, np.nan)
+    base = raw.steps["base"]
+    scored = ~base.ignored[0] if det_in is None else ~base.ignored[0] & det_in
+    calibrated = calibration(score[scored], base.matched[0][scored])
     return SliceDiagnosis(joints, int(counted.sum()), int(background.sum()), int(missed.sum()), n_gt, ap, ap_at,
-                          _per_joint(joint_ks, names))  # fmt: skip
+                          _per_joint(joint_ks, names), calibrated)  # fmt: skip
 
 
 def diagnosis_input(
@@ -575,7 +612,8 @@ def diagnosis_input(
     prep = _prepare(stored, instances)
     definitions = stored.definitions
     n_joints = gt_keypoints.shape[1]
-    by_id = stored.detections.set_index("det_id").loc[prep.det_id, "keypoints"]
+    by_det = stored.detections.set_index("det_id").loc[prep.det_id]
+    by_id = by_det["keypoints"]
     flat = np.concatenate(by_id.to_numpy()) if len(by_id) else np.zeros(0)
     det_keypoints = flat.astype(np.float64).reshape(len(by_id), n_joints, 3)
     gt = instances.reset_index(drop=True)
@@ -588,6 +626,7 @@ def diagnosis_input(
         det_image=prep.det_image,
         det_rank=prep.det_rank,
         det_keypoints=det_keypoints,
+        det_score=by_det["score"].to_numpy(np.float64),
         gt_image=gt["image_id"].to_numpy(np.int64),
         gt_keypoints=np.asarray(gt_keypoints, dtype=np.float64),
         gt_bbox=gt[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(np.float64),
@@ -634,11 +673,11 @@ def diagnose_stored(
     raws = dict(zip(_MATCHED_SLICES, diagnose_slices(inp, gt_ignore, det_outside), strict=True))
     oks_index = int(matches[0])
     names = [str(n) for n in joint_names] or [f"joint_{j}" for j in range(inp.gt_keypoints.shape[1])]
-    slices = {name: _summarise(raws[name], oks_index, names) for name in _MATCHED_SLICES}
+    slices = {name: _summarise(raws[name], oks_index, names, inp.det_score) for name in _MATCHED_SLICES}
     level_of = crowd_level_of_images(images, used)
     det_level = level_of.reindex(inp.det_image).to_numpy()
     gt_level = level_of.reindex(inp.gt_image).to_numpy()
     for lvl, name in enumerate(CROWD_SLICES):
-        slices[name] = _summarise(raws["all"], oks_index, names, det_level == lvl, gt_level == lvl)
+        slices[name] = _summarise(raws["all"], oks_index, names, inp.det_score, det_level == lvl, gt_level == lvl)
     return Diagnosis(stored.record.model, used, float(OKS_THRESHOLDS[oks_index]), inp.mirror is not None,
                      {n: slices[n] for n in SLICE_NAMES})  # fmt: skip

@@ -26,11 +26,13 @@ from dashboard.figures.errors import (
     DiagnosedModel,
     ap_by_threshold_figure,
     ap_by_threshold_table,
+    calibration_table,
     composition_figure,
     composition_table,
     delta_ap_table,
     per_joint_figure,
     per_joint_table,
+    reliability_figure,
     waterfall_figure,
 )
 
@@ -106,6 +108,14 @@ def per_joint_items(models: Sequence[DiagnosedModel]) -> list[ExportItem]:
                       f"and >= 0.85, mean ks; {_note(models)}", shares=("ks_0.5", "ks_0.85", "mean_ks"))]  # fmt: skip
 
 
+def calibration_items(models: Sequence[DiagnosedModel], slice_name: str = "all") -> list[ExportItem]:
+    """The reliability diagram of one slice and the ECE/MCE table of every slice."""
+    return [FigureItem(f"reliability {slice_name}", reliability_figure(models, slice_name, caption=_note(models))),
+            TableItem("calibration table", calibration_table(models),
+                      "ECE and MCE of detection scores against 'matched at OKS 0.5' (ten equal-width bins of "
+                      f"[0, 1]) over the detections each slice counts; {_note(models)}", digits=3)]  # fmt: skip
+
+
 def ap_by_threshold_items(state: ViewState, entries: Sequence[StoredModel]) -> list[ExportItem]:
     """AP vs OKS threshold (figure and table) of the stored evaluations, re-sliced under the state's size."""
     chosen = evaluated(state, entries)
@@ -128,4 +138,4 @@ def exports(state: ViewState) -> list[ExportItem]:
         return notes
     return [*notes, composition_item(models), waterfall_item(models, "all"), waterfall_item(models, "small"),
             delta_ap_item(models), delta_ap_item(models, at_oks=True), composition_table_item(models),
-            *per_joint_items(models), *ap_by_threshold_items(state, entries)]
+            *per_joint_items(models), *ap_by_threshold_items(state, entries), *calibration_items(models)]

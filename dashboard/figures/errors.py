@@ -243,3 +243,43 @@ def per_joint_figure(models: Sequence[DiagnosedModel], slices: Sequence[str] = J
     desc = (f"Per joint: {label}, over the labelled joints of persons of the slice matched at OKS 0.5 "
             f"(ks = exp(-d^2 / (2 area (2 sigma)^2))); {what}; n/a: no such joint")
     return finish(fig, title="Joint accuracy", caption=_join(desc, caption), x_title="slice", y_title="joint")
+
+
+def calibration_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = SLICE_NAMES) -> pd.DataFrame:
+    """ECE and MCE of each model's detection scores per slice (NaN without counted detections)."""
+    rows = []
+    for name, m in zip(series_names(models), models, strict=True):
+        for slice_name in slices:
+            c = m.diagnosis.slices[slice_name].calibration
+            rows.append({"model": name, "slice": slice_name, "detections": c["n"],
+                         "ECE": np.nan if c["ece"] is None else c["ece"],
+                         "MCE": np.nan if c["mce"] is None else c["mce"]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def reliability_figure(models: Sequence[DiagnosedModel], slice_name: str = "all", *, caption: str = "") -> go.Figure:
+    """Reliability diagram: per score bin, the share of detections matched at OKS 0.5 against the
+    bin's mean score; the diagonal is perfect calibration."""
+    if not models:
+        return empty_figure("no evaluated model selected")
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+                    line={"color": "#888888", "dash": "dot"}, hoverinfo="skip")  # fmt: skip
+    notes = []
+    for i, (name, m) in enumerate(zip(series_names(models), models, strict=True)):
+        c = m.diagnosis.slices[slice_name].calibration
+        bins = [b for b in c["bins"] if b["n"]]
+        fig.add_scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins], mode="lines+markers",
+                        name=name, line={"color": OKABE_ITO[i % len(OKABE_ITO)]},
+                        customdata=[b["n"] for b in bins],
+                        hovertemplate="score %{x:.2f}: %{y:.2f} matched (%{customdata} detections)<extra></extra>")
+        ece = "n/a" if c["ece"] is None else f"{c['ece']:.3f}"
+        mce = "n/a" if c["mce"] is None else f"{c['mce']:.3f}"
+        notes.append(f"{name}: ECE {ece}, MCE {mce} over {c['n']} detections")
+    fig.update_xaxes(range=[0, 1.02])
+    fig.update_yaxes(range=[0, 1.02])
+    text = (f"{slice_name}: per score bin (ten equal-width bins of [0, 1]), the share of the slice's detections "
+            "matched at OKS 0.5 against the bin's mean score; ECE = sum of (n_b / N) |accuracy_b - confidence_b|, "
+            "MCE = the largest gap; " + "; ".join(notes))
+    return finish(fig, title=f"Score calibration: {slice_name}", caption=_join(text, caption), x_title="score",
+                  y_title="matched at OKS 0.5")  # fmt: skip

@@ -48,7 +48,7 @@ def test_exports_follow_the_command_line_diagnosis(small_state, demo_cache: Path
     figures = [i for i in items if isinstance(i, FigureItem)]
     tables = {i.name: i for i in items if isinstance(i, TableItem)}
     assert {f.stem for f in figures} == {"error-composition", "delta-ap-all", "delta-ap-small", "joint-accuracy",
-                                         "ap-vs-oks"}
+                                         "ap-vs-oks", "reliability-all"}
     assert all(DEFINITIONS_CAPTION in f.caption for f in figures if f.stem.startswith(("error", "delta")))
     assert all(DEFINITIONS_CAPTION in t.caption for t in tables.values() if t.name.startswith(("error", "delta")))
     per_joint = tables["joint accuracy table"].table
@@ -71,6 +71,11 @@ def test_exports_follow_the_command_line_diagnosis(small_state, demo_cache: Path
             assert d["AP"] == pytest.approx(ap[0])
             assert [d[f"+{STEP_LABELS[k]}"] for k in STEPS[1:]] == pytest.approx(np.diff(ap).tolist())
             assert d["oracle AP"] == pytest.approx(ap[-1])
+            calibration = tables["calibration table"].table
+            c = calibration[(calibration["model"] == model) & (calibration["slice"] == slice_name)].iloc[0]
+            assert c["detections"] == s["calibration"]["n"]
+            if s["calibration"]["ece"] is not None:
+                assert (c["ECE"], c["MCE"]) == pytest.approx((s["calibration"]["ece"], s["calibration"]["mce"]))
             if slice_name in ("all", "small", "medium", "large"):
                 rows = per_joint[(per_joint["model"] == model) & (per_joint["slice"] == slice_name)]
                 assert rows["n"].tolist() == [v["n"] for v in s["per_joint"].values()]

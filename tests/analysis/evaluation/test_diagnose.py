@@ -137,13 +137,28 @@ def _matches_at(gt_doc, preds, area_range, ignore, det_area, img_ids, threshold)
             ev.params.imgIds = sorted(img_ids)
         ev.evaluate()
     out = {}
+    scored = []  # (score, matched) of every detection the slice counts (not ignored) at the threshold
     for e in ev.evalImgs:
         if e is None:
             continue
-        for det_id, gt_id in zip(e["dtIds"], e["dtMatches"][0], strict=True):
+        for i, (det_id, gt_id) in enumerate(zip(e["dtIds"], e["dtMatches"][0], strict=True)):
             if gt_id:
                 out[int(det_id)] = int(gt_id)
+            if not e["dtIgnore"][0][i]:
+                scored.append((e["dtScores"][i], bool(gt_id)))
+    _matches_at.scored = scored
     return out
+
+
+def _ece_mce(scored: list[tuple[float, bool]]) -> tuple[float | None, float | None]:
+    """ECE and MCE on ten equal-width bins of [0, 1] (a score of exactly 1 in the last), one detection at a time."""
+    bins: dict[int, list[tuple[float, bool]]] = {}
+    for score, hit in scored:
+        bins.setdefault(min(max(int(score * 10), 0), 9), []).append((score, hit))
+    if not scored:
+        return None, None
+    gaps = {b: abs(sum(h for _, h in v) / len(v) - sum(c for c, _ in v) / len(v)) for b, v in bins.items()}
+    return sum(len(bins[b]) * g for b, g in gaps.items()) / len(scored), max(gaps.values())
 
 
 def _reference(gt_doc, preds, area_range, ignore=frozenset(), det_area=None, img_ids=None):
@@ -203,7 +218,9 @@ def _reference(gt_doc, preds, area_range, ignore=frozenset(), det_area=None, img
         ap[error] = pycocotools_range(gt_doc, fixed, COCO_SIGMAS, area_range, ignore, det_area, img_ids)
     # Per joint: the labelled joints of persons of the slice matched at OKS 0.5.
     per_joint = {name: [] for name in NAMES}
-    for det_id, gt_id in _matches_at(gt_doc, preds, area_range, ignore, det_area, img_ids, 0.5).items():
+    matches_50 = _matches_at(gt_doc, preds, area_range, ignore, det_area, img_ids, 0.5)
+    calibration = _ece_mce(_matches_at.scored)
+    for det_id, gt_id in matches_50.items():
         g = anns[gt_id]
         if not kept(g):
             continue
@@ -231,6 +248,7 @@ def _reference(gt_doc, preds, area_range, ignore=frozenset(), det_area=None, img
         "false_negatives": sum(1 for a in gt_doc["annotations"] if kept(a) and a["id"] not in loc_gt),
         "ap": ap,
         "per_joint": per_joint,
+        "calibration": calibration,
     }  # fmt: skip
 
 
@@ -243,6 +261,11 @@ def _assert_matches_reference(got, ref, what: str) -> None:
     assert got.joints == ref["joints"], what
     assert got.background_fp == ref["background_fp"], what
     assert got.false_negatives == ref["false_negatives"], what
+    ece, mce = ref["calibration"]
+    assert (got.calibration["ece"] is None) == (ece is None), what
+    if ece is not None:
+        assert got.calibration["ece"] == pytest.approx(ece, abs=1e-12), what
+        assert got.calibration["mce"] == pytest.approx(mce, abs=1e-12), what
     for name, values in ref["per_joint"].items():
         mine = got.per_joint[name]
         assert mine["n"] == len(values), (what, name)
