@@ -84,6 +84,9 @@ def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
     from analysis.evaluation import compare as evaluation_compare
 
     evaluation_compare.add_parser(sub)
+    from analysis.evaluation import diagnose_cli
+
+    diagnose_cli.add_parser(sub)
     _add_dataset_maker_parsers(sub)
     convert.add_parser(sub)
     return parser

@@ -15,9 +15,12 @@ this prints, measured in the same run:
   pycocotools (import, load, evaluate, accumulate, summarize).
 
 Targets: every slice in process <= 0.2x pycocotools' evaluate+accumulate; the
-whole ``evaluate`` process <= 0.5x the whole pycocotools process.
+whole ``evaluate`` process <= 0.5x the whole pycocotools process; the keypoint
+error diagnosis of all ten slices (``diagnose_stored``) <= 2 s in process, printed
+beside the evaluation (and beside coco-analyze on its three ranges when a scratch
+copy that runs under Python 3 is given).
 
-    python -m benchmarks.evaluate [--repeat N] [--skip-10x]
+    python -m benchmarks.evaluate [--repeat N] [--skip-10x] [--coco-analyze PYTHON DIR]
 """
 
 from __future__ import annotations
@@ -211,6 +214,39 @@ def bench_ours(root: Path, key, preds_path: Path, repeat: int) -> dict[str, floa
     return {"full": t_full, "compute": t_compute, "slices": t_slices, "ap": result.slices["all"].ap}
 
 
+def bench_diagnose(root: Path, key, repeat: int) -> float:
+    """Ours, in process: the whole keypoint error diagnosis of the stored evaluation, all ten slices
+    (joint classes, oracle corrections with their matchings, soft-NMS scores, FP/FN, AP per step)."""
+    from analysis.cache import read_images, read_instances, read_manifest
+    from analysis.evaluation import compute, context
+    from analysis.evaluation.diagnose import diagnose_stored
+    from analysis.evaluation.store import read_evaluation
+
+    stored = read_evaluation(root, key, "bench")
+    images = read_images(root, key)
+    instances = read_instances(root, key, columns=context.INSTANCE_COLUMNS)
+    gt_keypoints = compute.gt_keypoints(root, key, len(instances), 17)
+    names = read_manifest(root, key).keypoint_schema.joint_names
+    return _best(lambda: diagnose_stored(stored, images, instances, gt_keypoints, names, stored.definitions), repeat)
+
+
+def bench_coco_analyze(python: str, folder: Path, gt_path: Path, preds_path: Path) -> float:
+    """coco-analyze (a scratch copy that runs under Python 3, outside this repository; see
+    docs/guides/diagnosis.md) on its three ranges: analyze() + summarize(), in its own process."""
+    script = (
+        "import sys, time, json, contextlib, io\n"
+        f"sys.path.insert(0, {str(folder)!r})\n"
+        "from ca_pycocotools.coco import COCO\nfrom ca_pycocotools.cocoanalyze import COCOanalyze\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    gt = COCO({str(gt_path)!r}); dt = gt.loadRes({str(preds_path)!r})\n"
+        "    t0 = time.perf_counter(); ca = COCOanalyze(gt, dt, 'keypoints')\n"
+        "    ca.analyze(check_kpts=True, check_scores=True, check_bckgd=True); ca.summarize(makeplots=False)\n"
+        "print(time.perf_counter() - t0)\n"
+    )
+    out = subprocess.run([python, "-c", script], check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def bench_processes(root: Path, key, gt_path: Path, preds_path: Path) -> tuple[float, float]:
     """Whole processes: ours (re-evaluating, no stored result) vs pycocotools."""
     from analysis.evaluation.store import evaluations_dir
@@ -238,7 +274,9 @@ def bench_processes(root: Path, key, gt_path: Path, preds_path: Path) -> tuple[f
     return t_ours, t_ref
 
 
-def run_variant(label: str, gt: dict, gt_path: Path, root: Path, key, n_preds: int, repeat: int) -> None:
+def run_variant(
+    label: str, gt: dict, gt_path: Path, root: Path, key, n_preds: int, repeat: int, coco_analyze=None
+) -> None:
     preds = make_predictions(gt, n_preds, seed=n_preds)
     preds_path = DATA_DIR / f"eval-bench-predictions-{n_preds}.json"
     preds_path.write_bytes(orjson.dumps(preds))
@@ -271,6 +309,16 @@ def run_variant(label: str, gt: dict, gt_path: Path, root: Path, key, n_preds: i
             f"  hotcoco's one evaluation beside ours: compute {ours['compute'] / hot[0]:.1f}x hotcoco,"
             f" re-slice {ours['slices'] / hot[0]:.1f}x hotcoco"
         )
+    t_diag = bench_diagnose(root, key, repeat)
+    print(
+        f"ours, in process: keypoint error diagnosis, all 10 slices {t_diag:6.3f} s (target <= 2 s)"
+        f" = {t_diag / t_coco:.2f}x pycocotools' evaluate+accumulate, {t_diag / ours['compute']:.2f}x our evaluation"
+    )
+    if coco_analyze:
+        t_ca = bench_coco_analyze(coco_analyze[0], Path(coco_analyze[1]), gt_path, preds_path)
+        print(f"coco-analyze (scratch copy), its 3 ranges, analyze+summarize {t_ca:6.3f} s: ours {t_diag / t_ca:.3f}x")
+    else:
+        print("coco-analyze: not timed (give --coco-analyze PYTHON DIR, a scratch copy that runs under Python 3)")
     t_proc, t_proc_ref = bench_processes(root, key, gt_path, preds_path)
     print(f"whole process: python -m analysis evaluate {t_proc:6.3f} s vs pycocotools process {t_proc_ref:6.3f} s"
           f" = {t_proc / t_proc_ref:.2f}x (target <= 0.5)", flush=True)  # fmt: skip
@@ -281,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="best of N for in-process timings")
     parser.add_argument("--skip-10x", action="store_true", help="only the ~6,000-prediction variant")
+    parser.add_argument(
+        "--coco-analyze", nargs=2, metavar=("PYTHON", "DIR"), default=None,
+        help="also time coco-analyze: an interpreter and a scratch copy whose package is ca_pycocotools",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     from analysis.build import build_split
@@ -294,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     build_split(DatasetSpec(key.dataset, key.split, gt_path), root, progress=False)
     print(f"ground truth: {stats['n_images']:,} images, {stats['n_annotations']:,} annotations "
           f"({stats['n_crowd']} crowd regions), {gt_path.name}")  # fmt: skip
-    run_variant("COCO-val-sized", gt, gt_path, root, key, N_PREDICTIONS, args.repeat)
+    run_variant("COCO-val-sized", gt, gt_path, root, key, N_PREDICTIONS, args.repeat, args.coco_analyze)
     if not args.skip_10x:
         run_variant("10x predictions", gt, gt_path, root, key, 10 * N_PREDICTIONS, args.repeat)
     return 0

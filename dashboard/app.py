@@ -37,6 +37,7 @@ PAGES = [
     st.Page("views/keypoints.py", title="Keypoints",
             icon=":material/accessibility:"),
     st.Page("views/models.py", title="Models", icon=":material/model_training:"),
+    st.Page("views/errors.py", title="Errors", icon=":material/troubleshoot:"),
     st.Page("views/browse.py", title="Browse", icon=":material/photo_library:"),
 ]
 

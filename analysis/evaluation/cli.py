@@ -9,6 +9,7 @@ from pathlib import Path
 from analysis import cache
 from analysis.definitions import AreaSource, SizeDefinition
 from analysis.errors import PoseAtlasError
+from analysis.evaluation import diagnose_cli
 from analysis.evaluation.definitions import (
     CROWD_LEVEL_NAMES,
     CrowdIndexSource,
@@ -100,6 +101,12 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
                          "composed file's source and original_image_id (repeat per source: one model)")
     by.add_argument("--mapped-out", type=Path, default=None, metavar="FILE",
                     help="where the mapped results file is written (needed with --source-predictions)")
+    p.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="also diagnose each model (as python -m analysis diagnose; JSON key 'diagnosis')",
+    )
+    diagnose_cli.add_diagnosis_options(p)
     p.set_defaults(run=run_evaluate)
 
 
@@ -180,6 +187,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         _write_text(args.table_latex, table5_latex(frame, caption, args.interval_style))
     notes = [_note(o) for o in outcomes]
     notes = mapping_notes + notes
+    models = [o.result.model for o in outcomes]
+    diagnoses = diagnose_cli.diagnose_models(args.cache_dir, key, models, args) if args.diagnose else []
     if args.json:
         docs = [o.result.to_json() for o in outcomes]
         if by_part is not None:
@@ -187,6 +196,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             for doc, o in zip(docs, outcomes, strict=True):
                 doc[f"by_{args.by}"] = {part: {"images": counts.get(part, 0), "slices": r.to_json()["slices"]}
                                         for part, r in results[o.result.model].items()}
+        for doc, diagnosis in zip(docs, diagnoses, strict=False):
+            doc["diagnosis"] = diagnosis.to_json()
         doc = docs[0] if len(docs) == 1 else docs
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         for note in notes:
@@ -205,6 +216,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"({counts['']} images have no {args.by}: in the full table only)")
     for note in notes:
         print(note)
+    for line in diagnose_cli.format_diagnoses(diagnoses) if diagnoses else []:
+        print(line)
     return 0
 
 

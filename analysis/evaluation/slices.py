@@ -218,6 +218,33 @@ def crowd_level_of_images(images: pd.DataFrame, definitions: EvaluationDefinitio
     return pd.Series(codes, index=images["image_id"].to_numpy(np.int64))
 
 
+def _slice_masks(
+    prep: _Prepared, ignore: npt.NDArray[np.bool_], used: EvaluationDefinitions
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per matched slice (:data:`_MATCHED_SLICES` order): (S, G) persons it ignores and
+    (S, D) detections outside it (ignored there unless matched to a person it keeps)."""
+    gt = prep.gt
+    size = _size_codes(gt, used)
+    density = used.density_edges.codes(gt["crowding"].to_numpy(np.float64))
+    gt_ignore = np.stack(
+        [
+            ignore,
+            *(ignore | (size != b) for b in range(3)),
+            *(ignore | (size != 0) | (density != lvl) for lvl in range(3)),
+        ]
+    )
+    det_size = size_bucket_codes(detection_size_area(prep.det_area, used.size.area_source), used.size.edges)
+    det_level = used.density_edges.codes(prep.det_density)
+    det_outside = np.stack(
+        [
+            np.zeros(len(det_size), bool),
+            *(det_size != b for b in range(3)),
+            *((det_size != 0) | (det_level != lvl) for lvl in range(3)),
+        ]
+    )
+    return gt_ignore, det_outside
+
+
 @dataclass(frozen=True)
 class SliceMatches:
     """What one slice accumulates: its detections' match flags and its persons' images.
@@ -268,24 +295,7 @@ def _match(
     crowd = gt["iscrowd"].to_numpy(bool)
     gt_image = gt["image_id"].to_numpy(np.int64)
 
-    size = _size_codes(gt, used)
-    density = used.density_edges.codes(gt["crowding"].to_numpy(np.float64))
-    gt_ignore = np.stack(
-        [
-            ignore,
-            *(ignore | (size != b) for b in range(3)),
-            *(ignore | (size != 0) | (density != lvl) for lvl in range(3)),
-        ]
-    )
-    det_size = size_bucket_codes(detection_size_area(prep.det_area, used.size.area_source), used.size.edges)
-    det_level = used.density_edges.codes(prep.det_density)
-    det_outside = np.stack(
-        [
-            np.zeros(len(det_size), bool),
-            *(det_size != b for b in range(3)),
-            *((det_size != 0) | (det_level != lvl) for lvl in range(3)),
-        ]
-    )
+    gt_ignore, det_outside = _slice_masks(prep, ignore, used)
 
     pairs = match_input(prep.pair_det, prep.pair_gt, prep.pair_oks, prep.det_rank, len(gt), OKS_THRESHOLDS[0])
     det_gt = greedy_match(pairs, gt_ignore, crowd)  # (S, T, D)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dashboard.exports import crowding, keypoints, models, overview, people, scenes, size
+from dashboard.exports import crowding, errors, keypoints, models, overview, people, scenes, size
 from dashboard.exports.items import ExportItem
 from dashboard.exports.state import ViewState
 
@@ -16,6 +16,7 @@ VIEWS: dict[str, Callable[[ViewState], list[ExportItem]]] = {
     "scenes": scenes.exports,
     "keypoints": keypoints.exports,
     "models": models.exports,
+    "errors": errors.exports,
 }
 
 

@@ -1,0 +1,141 @@
+"""Errors exports: the keypoint error diagnosis of the stored evaluations (joint classes, the AP
+each error type costs) per slice, under the state's size definition.  Pure: no streamlit.
+
+The diagnosis re-reads each stored evaluation (with its predicted keypoints) and the split's
+ground-truth keypoints; sigmas and the OKS area stay the evaluation's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from analysis import cache
+from analysis.definitions import SizeDefinition
+from analysis.errors import PoseAtlasError
+from analysis.evaluation import store
+from analysis.evaluation.compute import gt_keypoints
+from analysis.evaluation.context import INSTANCE_COLUMNS, split_facts
+from analysis.evaluation.diagnose import diagnose_stored
+from dashboard import evaluations
+from dashboard.evaluations import StoredModel
+from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
+from dashboard.exports.models import evaluated, stored_models
+from dashboard.exports.state import ViewState
+from dashboard.figures.errors import (
+    DEFINITIONS_CAPTION,
+    DiagnosedModel,
+    ap_by_threshold_figure,
+    ap_by_threshold_table,
+    calibration_table,
+    composition_figure,
+    composition_table,
+    delta_ap_table,
+    per_joint_figure,
+    per_joint_table,
+    reliability_figure,
+    waterfall_figure,
+)
+
+#: Diagnoses one stored evaluation under a size definition (the page passes a cached one).
+DiagnosisLoader = Callable[[StoredModel, SizeDefinition], DiagnosedModel]
+
+
+def diagnose_model(root, entry: StoredModel, size: SizeDefinition) -> DiagnosedModel:
+    """The diagnosis of one stored evaluation, re-sliced under ``size``."""
+    stored = store.read_evaluation(root, entry.key, entry.model)
+    images = cache.read_images(root, entry.key)
+    instances = cache.read_instances(root, entry.key, columns=INSTANCE_COLUMNS)
+    facts = split_facts(root, entry.key)
+    manifest = cache.read_manifest(root, entry.key)
+    names = list(manifest.keypoint_schema.joint_names) if manifest is not None else []
+    keypoints = gt_keypoints(root, entry.key, len(instances), facts.n_joints)
+    definitions = evaluations.definitions_for(stored.definitions, size)
+    return DiagnosedModel(str(entry.key), diagnose_stored(stored, images, instances, keypoints, names, definitions))
+
+
+def diagnosed(
+    state: ViewState, entries: Sequence[StoredModel], load: DiagnosisLoader | None = None
+) -> tuple[list[DiagnosedModel], list[str]]:
+    """(diagnoses, error lines) of the chosen stored evaluations."""
+    load = load or (lambda entry, size: diagnose_model(state.root, entry, size))
+    models, errors = [], []
+    for entry in entries:
+        try:
+            models.append(load(entry, state.filters.size))
+        except (PoseAtlasError, FileNotFoundError) as exc:
+            errors.append(f"{entry.label}: {exc}")
+    return models, errors
+
+
+def _note(models: Sequence[DiagnosedModel]) -> str:
+    seen = dict.fromkeys(m.diagnosis.definitions.description for m in models)
+    return " | ".join(seen)
+
+
+def composition_item(models: Sequence[DiagnosedModel]) -> FigureItem:
+    return FigureItem("error composition", composition_figure(models, caption=_note(models)))
+
+
+def waterfall_item(models: Sequence[DiagnosedModel], slice_name: str = "all", at_oks: bool = False) -> FigureItem:
+    suffix = " at oks" if at_oks else ""
+    return FigureItem(f"delta ap {slice_name}{suffix}",
+                      waterfall_figure(models, slice_name, at_oks=at_oks, caption=_note(models)))  # fmt: skip
+
+
+def delta_ap_item(models: Sequence[DiagnosedModel], at_oks: bool = False) -> TableItem:
+    oks = f"OKS {models[0].diagnosis.oks:.2f}" if at_oks and models else "OKS 0.50:0.95"
+    return TableItem(
+        "delta ap table" + (" at oks" if at_oks else ""), delta_ap_table(models, at_oks=at_oks),
+        f"AP ({oks}, %), the AP points each cumulative oracle correction recovers (+step), and the oracle's AP, "
+        f"per slice; {_note(models)}; {DEFINITIONS_CAPTION}", digits=1,
+    )  # fmt: skip
+
+
+def composition_table_item(models: Sequence[DiagnosedModel]) -> TableItem:
+    table = composition_table(models)
+    shares = tuple(c for c in table.columns if c.endswith(" share"))
+    return TableItem("error composition table", table,
+                     f"Joint classes of matched detections (counts and shares), matched detections, background "
+                     f"false positives and false negatives per slice; {_note(models)}; {DEFINITIONS_CAPTION}",
+                     shares=shares)  # fmt: skip
+
+
+def per_joint_items(models: Sequence[DiagnosedModel]) -> list[ExportItem]:
+    """The per-joint heatmap (first model, or the second minus the first) and the per-joint table."""
+    return [FigureItem("joint accuracy", per_joint_figure(models, caption=_note(models))),
+            TableItem("joint accuracy table", per_joint_table(models),
+                      "Per joint and slice: labelled joints of persons matched at OKS 0.5 (n), shares with ks >= 0.5 "
+                      f"and >= 0.85, mean ks; {_note(models)}", shares=("ks_0.5", "ks_0.85", "mean_ks"))]  # fmt: skip
+
+
+def calibration_items(models: Sequence[DiagnosedModel], slice_name: str = "all") -> list[ExportItem]:
+    """The reliability diagram of one slice and the ECE/MCE table of every slice."""
+    return [FigureItem(f"reliability {slice_name}", reliability_figure(models, slice_name, caption=_note(models))),
+            TableItem("calibration table", calibration_table(models),
+                      "ECE and MCE of detection scores against 'matched at OKS 0.5' (ten equal-width bins of "
+                      f"[0, 1]) over the detections each slice counts; {_note(models)}", digits=3)]  # fmt: skip
+
+
+def ap_by_threshold_items(state: ViewState, entries: Sequence[StoredModel]) -> list[ExportItem]:
+    """AP vs OKS threshold (figure and table) of the stored evaluations, re-sliced under the state's size."""
+    chosen = evaluated(state, entries)
+    models = list(chosen.models)
+    return [FigureItem("ap vs oks", ap_by_threshold_figure(models, caption=chosen.note)),
+            TableItem("ap vs oks table", ap_by_threshold_table(models),
+                      f"AP (%) at each OKS threshold per slice; {chosen.note}", digits=1)]  # fmt: skip
+
+
+def exports(state: ViewState) -> list[ExportItem]:
+    """Every stored evaluation of the selection: error composition, the ΔAP waterfalls of all and
+    of small persons, the ΔAP table (OKS 0.50:0.95 and 0.75), the composition table, and AP vs OKS."""
+    entries = stored_models(state)
+    if not entries:
+        return [Note("No stored evaluation for the selected datasets: run `python -m analysis evaluate` "
+                     "(see docs/guides/diagnosis.md).")]  # fmt: skip
+    models, errors = diagnosed(state, entries)
+    notes: list[ExportItem] = [Note(line, NoteLevel.ERROR) for line in errors]
+    if not models:
+        return notes
+    return [*notes, composition_item(models), waterfall_item(models, "all"), waterfall_item(models, "small"),
+            delta_ap_item(models), delta_ap_item(models, at_oks=True), composition_table_item(models),
+            *per_joint_items(models), *ap_by_threshold_items(state, entries), *calibration_items(models)]
