@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis.errors import PoseAtlasError
-from analysis.names import is_valid_name
+from analysis.names import is_valid_name, validate_name
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; the build never needs it
     import pandas as pd
@@ -115,6 +115,12 @@ class CacheKey:
 
     dataset: str
     split: str
+
+    @classmethod
+    def checked(cls, dataset: object, split: object) -> CacheKey:
+        """A key from user input (``--name``, ``--split``): both must be plain names (no ``..``,
+        no ``/``), else :class:`PoseAtlasError`, so that a key never leads outside its cache root."""
+        return cls(validate_name(dataset, "dataset name"), validate_name(split, "split name"))
 
     def directory(self, root: Path) -> Path:
         return Path(root) / self.dataset / self.split

@@ -104,8 +104,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from analysis.evaluation.run import evaluate_files
     from analysis.evaluation.table5 import table5_csv, table5_frame, table5_latex
 
-    key = cache.CacheKey(args.name, args.split)
+    key = cache.CacheKey.checked(args.name, args.split)
     request = request_from_args(args)
+    _check_table_outputs(args)
     outcomes = evaluate_files(
         args.cache_dir, key, list(args.predictions), args.model or None, request, progress=not args.quiet
     )
@@ -129,6 +130,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for note in notes:
         print(note)
     return 0
+
+
+def _check_table_outputs(args: argparse.Namespace) -> None:
+    """Before any work: the table files must not replace an input (annotation file,
+    predictions file, anything in the cache root) and must be writable."""
+    from analysis.output_paths import ProtectedInputs, check_output_file
+    from analysis.registry import DEFAULT_REGISTRY
+
+    outputs = [(path, flag) for path, flag in ((args.table_csv, "--table-csv"), (args.table_latex, "--table-latex"))
+               if path is not None]
+    if not outputs:
+        return
+    inputs = [(Path(p), "a predictions file of this run") for p in args.predictions]
+    protected = ProtectedInputs.gather(args.cache_dir, DEFAULT_REGISTRY, inputs)
+    for path, flag in outputs:
+        check_output_file(path, protected, flag)
+    if len(outputs) == 2 and Path(outputs[0][0]).resolve() == Path(outputs[1][0]).resolve():
+        raise PoseAtlasError(f"--table-csv and --table-latex name the same file {outputs[0][0]}; give two files")
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -26,6 +26,8 @@ from urllib.parse import parse_qsl, urlsplit
 from analysis.cache import CacheKey
 from analysis.definitions import AreaSource, Normalisation, PersonPopulation, SizeBucket
 from analysis.errors import PoseAtlasError
+from analysis.names import validate_name
+from analysis.output_paths import ProtectedInputs, check_output_dir
 from dashboard import export, paths, query
 from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.exports import catalog
@@ -237,6 +239,8 @@ def plan_from_spec(path: Path, out: Path | None, cache_dir: Path | None) -> Plan
         name = entry.get("name")
         if name is not None and (items is None or len(items) != 1):
             raise PoseAtlasError(f"{where}: name renames one item: give items = [\"...\"] with exactly one")
+        if name is not None:
+            validate_name(name, f"{where}: name")
         jobs.append(Job(view, params, render_opts, view_options, tuple(items) if items else None,
                         None if name is None else str(name), where))
     return Plan(jobs, out, cache_dir)
@@ -361,7 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan = make_plan(args)
         cache_dir = (plan.cache_dir or paths.cache_root()).resolve()
+        inputs = [(args.spec, "the export spec")] if args.spec is not None else []
+        protected = ProtectedInputs.gather(cache_dir, None, inputs)
+        check_output_dir(plan.out, [], protected, "--out")  # before rendering anything
         files, notes = run(plan, cache_dir)
+        check_output_dir(plan.out, files, protected, "--out")
         write_files(files, plan.out)
     except PoseAtlasError as exc:
         print(f"error: {exc}", file=sys.stderr)
