@@ -11,6 +11,9 @@ every slice, and store it all atomically.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
+import stat as stat_module
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +37,6 @@ from analysis.evaluation.context import (
 from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.evaluation.predictions import Predictions, read_predictions
 from analysis.evaluation.slices import EvaluationResult, evaluate_stored
-from analysis.fingerprint import file_sha256
 
 __all__ = ["EvaluationOutcome", "EvaluationRequest", "evaluate_files"]
 
@@ -112,19 +114,50 @@ def evaluate_files(
     return outcomes
 
 
-def _fingerprint(path: Path, previous: store.FileFingerprint | None) -> store.FileFingerprint:
+def _unchanged(path: Path, previous: store.EvaluationRecord | None) -> store.FileFingerprint | None:
+    """The stored fingerprint when the file has its size, mtime and resolved path (no need to read it)."""
+    stat = _regular_file(path).stat()
+    recorded = previous.predictions if previous else None
+    if (
+        recorded
+        and recorded.size == stat.st_size
+        and recorded.mtime_ns == stat.st_mtime_ns
+        and recorded.path == str(path.resolve())
+    ):
+        return recorded
+    return None
+
+
+def _regular_file(path: Path) -> Path:
+    """``path`` when it names a regular file (after resolving links); a FIFO, device or
+    folder would block or fail the read."""
     try:
-        stat = path.stat()
+        mode = path.stat().st_mode
     except OSError:
         raise PoseAtlasError(f"{path}: predictions file not found") from None
-    if (
-        previous
-        and previous.size == stat.st_size
-        and previous.mtime_ns == stat.st_mtime_ns
-        and previous.path == str(path.resolve())
-    ):
-        return previous
-    return store.FileFingerprint(str(path.resolve()), stat.st_size, file_sha256(path), stat.st_mtime_ns)
+    if stat_module.S_ISDIR(mode):
+        raise PoseAtlasError(f"{path}: is a folder; give a predictions file (a JSON list)")
+    if not stat_module.S_ISREG(mode):
+        raise PoseAtlasError(f"{path}: not a regular file (a pipe or device); give a predictions file")
+    return path
+
+
+def _read_bytes(path: Path) -> tuple[bytes, store.FileFingerprint]:
+    """The file's bytes and the fingerprint of exactly those bytes (size, SHA-256 and the
+    mtime of the open file), so a file changing during the run can never give one file's
+    hash beside another's results."""
+    _regular_file(path)
+    try:
+        with open(path, "rb") as fh:
+            before = os.fstat(fh.fileno())
+            data = fh.read()
+            after = os.fstat(fh.fileno())
+    except OSError as exc:
+        raise PoseAtlasError(f"{path}: cannot read predictions file: {exc.strerror or exc}") from None
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
+        raise PoseAtlasError(f"{path}: the predictions file changed while it was read; run again once it is written")
+    sha = hashlib.sha256(data).hexdigest()
+    return data, store.FileFingerprint(str(path.resolve()), len(data), sha, after.st_mtime_ns)
 
 
 def _check(
@@ -138,21 +171,19 @@ def _check(
     known_images: np.ndarray,
 ) -> _Checked:
     previous = store.find_record(cache_root, key, model)
-    fingerprint = _fingerprint(path, previous.predictions if previous else None)
-    reusable = (
+    usable = (
         previous is not None
         and not previous.stale
+        and previous.damaged is None
         and previous.format_version == store.FORMAT_VERSION
-        and previous.predictions.sha256 == fingerprint.sha256
-        and previous.predictions.size == fingerprint.size
         and EvaluationDefinitions.from_json(previous.definitions).same_matching(definitions)
     )
-    if reusable:
+    unchanged = _unchanged(path, previous)
+    if usable and unchanged is not None:
+        return _Checked(path, model, unchanged, None, previous)
+    data, fingerprint = _read_bytes(path)
+    if usable and previous.predictions.sha256 == fingerprint.sha256 and previous.predictions.size == len(data):
         return _Checked(path, model, fingerprint, None, previous)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PoseAtlasError(f"{path}: cannot read predictions file: {exc.strerror or exc}") from None
     predictions = read_predictions(path, data, facts.n_joints, categories[0])
     persons = np.isin(predictions.category_id, categories)
     if not persons.any():
@@ -188,7 +219,7 @@ def _evaluate_one(
         result = evaluate_stored(stored, images, instances, definitions)
         record = item.reuse
         if EvaluationDefinitions.from_json(item.reuse.definitions) != definitions:
-            record = _record(item, key, facts, definitions, item.reuse.counts, result)
+            record = _record(item, key, facts, definitions, item.reuse.counts, result, item.reuse.tables)
             store.replace_record(cache_root, key, record)
         return EvaluationOutcome(result, record, True)
 
@@ -212,6 +243,7 @@ def _record(
     definitions: EvaluationDefinitions,
     counts: store.DetectionCounts,
     result: EvaluationResult | None,
+    tables: dict | None = None,
 ) -> store.EvaluationRecord:
     slices = (
         {}
@@ -230,4 +262,5 @@ def _record(
         counts=counts,
         slices=slices,
         evaluated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        tables=dict(tables or {}),
     )
