@@ -32,13 +32,18 @@ def run_reporting_errors(command: Callable[[], int | None]) -> int:
 
     The one error path of both entry points (``python -m analysis`` and
     ``python -m analysis.scenes``): the message on stderr, no traceback, exit
-    status :data:`EXIT_USER_ERROR`; Ctrl-C exits :data:`EXIT_INTERRUPTED` (every
+    status :data:`EXIT_USER_ERROR` (so does running out of memory, which every
+    writer survives: outputs are staged and swapped in); Ctrl-C exits :data:`EXIT_INTERRUPTED` (every
     long command keeps finished work, so running it again goes on).
     """
     try:
         return int(command() or 0)
     except PoseAtlasError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError:  # numpy's _ArrayMemoryError too: one line, not a traceback
+        print("error: out of memory: the input is too large for the memory this process may use "
+              "(free memory, raise the limit, or process a smaller file); nothing was written", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted; run the same command again to go on", file=sys.stderr)
