@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import sys
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ from analysis.definitions import AreaSource, Normalisation, PersonPopulation, Si
 from analysis.errors import PoseAtlasError
 from analysis.names import validate_name
 from analysis.output_paths import ProtectedInputs, check_output_dir
+from analysis.staged_files import StagedFiles
 from dashboard import export, paths, query
 from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.exports import catalog
@@ -310,13 +310,11 @@ def run(plan: Plan, cache_dir: Path) -> tuple[dict[str, bytes], list[str]]:
 
 
 def write_files(files: Mapping[str, bytes], out: Path) -> None:
-    """Each file written whole (temporary name, then renamed into place)."""
-    for rel, data in files.items():
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+    """Every file written as one unit (a staging folder swapped in; see ``StagedFiles``):
+    a kill leaves all old files or all new ones; other files in ``out`` are kept."""
+    with StagedFiles(out) as staged:
+        for rel, data in files.items():
+            staged.add(rel, lambda fh, data=data: fh.write(data))
 
 
 class _Parser(argparse.ArgumentParser):
