@@ -16,20 +16,26 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from analysis.coco_json import unwrap_json_bytes
 from analysis.errors import AnnotationError
-from analysis.loading import gc_paused
+from analysis.loading import MAX_COORDINATE, gc_paused
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: Ids are stored as int64: a larger one is refused, never wrapped.
+_Id = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
 
 
 class _Prediction(msgspec.Struct, gc=False):
-    image_id: int
+    image_id: _Id
     keypoints: list[float]
     score: float
-    category_id: int | None = None
+    category_id: _Id | None = None
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,11 @@ def read_predictions(path: Path, data: bytes, n_joints: int, person_category: in
 
     Raises:
         AnnotationError: not a JSON list, a record without image_id, keypoints or
-            score, keypoints not 3*K long, a NaN or infinite value, an empty list.
+            score, keypoints not 3*K long, a NaN or infinite value, a coordinate
+            beyond ``MAX_COORDINATE`` (as the build), an id beyond int64, an empty
+            list or file, UTF-16 text.  Gzip-compressed files are read (as the build).
     """
+    data = unwrap_json_bytes(path, data)
     try:
         with gc_paused():  # one keypoint list per record: collections would find no garbage
             records = msgspec.json.decode(data, type=list[_Prediction])
@@ -93,6 +102,14 @@ def read_predictions(path: Path, data: bytes, n_joints: int, person_category: in
             path,
             _where(i, records[i].image_id),
             f"{what} has a NaN or infinite value ({len(bad_value)} such record(s))",
+        )
+    too_far = np.flatnonzero((np.abs(keypoints[:, :, :2]) > MAX_COORDINATE).any(axis=(1, 2)))
+    if len(too_far):
+        i = int(too_far[0])
+        raise AnnotationError(
+            path,
+            _where(i, records[i].image_id),
+            f"keypoints has a coordinate beyond +-{MAX_COORDINATE:g} px ({len(too_far)} such record(s))",
         )
     return Predictions(image_id, category, score, keypoints)
 
@@ -126,6 +143,8 @@ def _precise_error(path: Path, data: bytes, n_joints: int, fast_message: str) ->
             value = record.get(key)
             if key in record and (isinstance(value, bool) or not isinstance(value, int)):
                 return AnnotationError(path, where, f"'{key}' must be an integer, got {value!r}")
+            if key in record and not INT64_MIN <= value <= INT64_MAX:
+                return AnnotationError(path, where, f"'{key}' {value} is beyond the 64-bit integer range")
         score = record["score"]
         if isinstance(score, bool) or not isinstance(score, int | float):
             return AnnotationError(path, where, f"'score' must be a number, got {score!r}")

@@ -83,10 +83,20 @@ def evaluate_files(
             f"--model given {len(models)} time(s) for {len(files)} predictions file(s); give one per file or none"
         )
     labels = models or [Path(f).stem for f in files]
+    for label in labels:
+        store.check_label(label)
     slugs = [store.model_slug(m) for m in labels]
     if len(set(slugs)) != len(slugs):
         raise PoseAtlasError(f"model labels must differ (as folder names): {labels}")
     facts = split_facts(cache_root, key)
+    for label in labels:
+        stored = store.find_record(cache_root, key, label)
+        if stored is not None and stored.model != label:
+            raise PoseAtlasError(
+                f"--model {label!r}: its stored evaluation would be the one of {stored.model!r} (folder "
+                f"{store.model_slug(label)}: labels differing only in case or punctuation share one); "
+                f"use --model {stored.model!r} to re-evaluate that one, or another label"
+            )
     annotation_path = check_annotations_unchanged(facts, key)
     images = cache.read_images(cache_root, key)
     instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)

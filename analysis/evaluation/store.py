@@ -129,6 +129,21 @@ class StoredEvaluation:
         return EvaluationDefinitions.from_json(self.record.definitions)
 
 
+#: Longest model label: it becomes a folder name (and a legend entry).
+MAX_LABEL_LENGTH = 100
+
+
+def check_label(model: str) -> str:
+    """``model`` when it can label a stored evaluation: at most ``MAX_LABEL_LENGTH`` characters
+    with at least one letter or digit (``""`` and ``..`` would all be stored as "model")."""
+    if len(model) > MAX_LABEL_LENGTH:
+        raise PoseAtlasError(f"--model {model[:40]!r}...: a model label has at most {MAX_LABEL_LENGTH} characters "
+                             f"(got {len(model)})")
+    if not re.search(r"[A-Za-z0-9]", model):
+        raise PoseAtlasError(f"--model {model!r}: a model label needs at least one letter or digit")
+    return model
+
+
 def model_slug(model: str) -> str:
     """A folder name for a model label (lower case, runs of other characters -> '-')."""
     slug = re.sub(r"[^a-z0-9._]+", "-", model.lower()).strip("-.")

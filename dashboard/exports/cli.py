@@ -78,8 +78,9 @@ def _number(key: str, value: str) -> float:
         number = float(value)
     except ValueError:
         number = float("nan")
-    if not 0 < number <= query.MAX_EDGE_PX:
-        raise PoseAtlasError(f"--url: {key}={value!r} is not a side length in px in (0, {query.MAX_EDGE_PX:g}]")
+    if not query.MIN_EDGE_PX <= number <= query.MAX_EDGE_PX:
+        raise PoseAtlasError(f"--url: {key}={value!r} is not a side length in px in "
+                             f"[{query.MIN_EDGE_PX:g}, {query.MAX_EDGE_PX:g}]")
     return number
 
 
