@@ -54,7 +54,10 @@ def parse_url(text: str) -> dict[str, str]:
     text = text.strip()
     if not text:
         raise PoseAtlasError("--url: empty (give a dashboard URL or its query string, e.g. ds=coco&bucket=small)")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"
+        raise PoseAtlasError(f"--url {text!r}: not a valid URL ({exc})") from None
     if parts.scheme and parts.scheme not in ("http", "https"):
         raise PoseAtlasError(f"--url {text!r}: not an http(s) URL or a query string")
     is_url = bool(parts.scheme or parts.netloc) or text.startswith(("/", "?"))
@@ -175,7 +178,7 @@ def parse_formats(value: object, where: str) -> tuple[str, ...]:
 
 
 def _render_options(formats: object, width: object, percent: object, where: str) -> RenderOptions:
-    if width not in export.PRESETS:
+    if not isinstance(width, str) or width not in export.PRESETS:
         raise PoseAtlasError(f"{where}: width {width!r} is not one of {', '.join(export.PRESETS)}")
     if not isinstance(percent, bool):
         raise PoseAtlasError(f"{where}: percent must be true or false")
@@ -183,10 +186,14 @@ def _render_options(formats: object, width: object, percent: object, where: str)
 
 
 def load_spec(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    if path.is_dir():
+        raise PoseAtlasError(f"{path}: is a folder; give the spec file (FILE.toml)")
     try:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PoseAtlasError(f"{path}: spec file not found") from None
+    except OSError as exc:
+        raise PoseAtlasError(f"{path}: cannot read the spec ({exc.strerror or exc})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PoseAtlasError(f"{path}: not valid TOML: {exc}") from None
     unknown = sorted(set(spec) - SPEC_KEYS)
@@ -224,6 +231,8 @@ def plan_from_spec(path: Path, out: Path | None, cache_dir: Path | None) -> Plan
             raise PoseAtlasError(f"{where}: view names one view (one of {', '.join(catalog.VIEWS)})")
         view = views[0]
         url = entry.get("url", default_url)
+        if not isinstance(url, str):
+            raise PoseAtlasError(f"{where}: url must be a string (a dashboard URL or its query string), got {url!r}")
         params = parse_url(url) if str(url).strip() else {}
         render_opts = _render_options(entry.get("formats", default_formats), entry.get("width", default_width),
                                       entry.get("percent", default_percent), where)

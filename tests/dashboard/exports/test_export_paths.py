@@ -56,3 +56,26 @@ def test_out_inside_the_cache_root_or_over_the_spec_is_refused(tmp_path, capsys)
     spec = tmp_path / "spec.toml"
     spec.write_text('[[export]]\nview = "size"\n')
     _refused(capsys, ["--spec", spec, "--out", spec, "--cache-dir", tmp_path / "cache"], "is a file, not a folder")
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    ('url = 5\n[[export]]\nview = "size"\n', "export 1: url must be a string"),
+    ('[[export]]\nview = "size"\nwidth = ["single"]\n', "export 1: width ['single'] is not one of"),
+    ('[[export]]\nview = "scenes"\noptions = { scene_top_k = inf }\n', "option scene_top_k = inf is not a valid int"),
+    ('[[export]]\nview = "crowding"\noptions = { density_low = nan }\n', "option density_low = nan"),
+    ('[[export]]\nview = "crowding"\noptions = { density_low = 0.9, density_high = 0.2 }\n',
+     "density edges must satisfy 0 <= density_low < density_high <= 1 (got 0.9 and 0.2)"),
+    ('[[export]]\nview = "size"\nurl = "http://[::1/size?ds=cp"\n', "not a valid URL (Invalid IPv6 URL)"),
+])
+def test_bad_spec_values_are_one_line(tmp_path, capsys, body, needle):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(body)
+    _refused(capsys, ["--spec", spec, "--out", tmp_path / "out", "--cache-dir", tmp_path / "cache"], needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_spec_that_is_a_folder_and_bad_url(tmp_path, capsys):
+    (tmp_path / "spec.toml").mkdir()
+    _refused(capsys, ["--spec", tmp_path / "spec.toml", "--out", tmp_path / "out"], "is a folder; give the spec file")
+    _refused(capsys, ["--url", "http://[::1/size?ds=cp", "--out", tmp_path / "out"], "not a valid URL")
+    assert not (tmp_path / "out").exists()
