@@ -129,6 +129,9 @@ class DecodedFile:
                 yield start, self._decode_chunk(decoder, chunk)
             except msgspec.ValidationError as exc:
                 raise _record_error(self.path, "annotations", str(exc), self.annotation_records, start) from None
+            except UnicodeDecodeError:  # a string value (kept raw by the first pass) that is not UTF-8
+                raise AnnotationError(self.path, f"annotations[{start}:{start + len(chunk)}]",
+                                      _utf8_problem(self.buffer)) from None
 
     def _decode_chunk(self, decoder: msgspec.json.Decoder, chunk: list[msgspec.Raw]) -> list[CocoAnnotation]:
         """Decode consecutive records as one JSON array, without copying their bytes.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,3 +103,41 @@ def test_compose_seed_out_of_range_is_one_line(tmp_path, capsys):
                                registry, "--cache-dir", tmp_path / "cache", "--quiet")
         _one_line(code, err, f"{config}", needle)
         assert not (tmp_path / "out").exists()
+
+
+def _build_cli(capsys, tmp_path: Path, name: str, data: bytes) -> tuple[int, str, str]:
+    path = tmp_path / f"{name}.json"
+    path.write_bytes(data)
+    return run_cli(capsys, "build", "--name", name, "--split", "val", "--annotations", path,
+                   "--cache-dir", tmp_path / "cache", "--quiet")
+
+
+def test_build_reads_a_byte_order_mark_and_names_other_encodings(tmp_path, capsys):
+    from tests.analysis.helpers import coco_doc
+
+    doc = coco_doc()
+    plain = json.dumps(doc).encode()
+    code, out, err = _build_cli(capsys, tmp_path, "plain", plain)
+    assert code == 0, err
+    code, out_bom, err = _build_cli(capsys, tmp_path, "bom", b"\xef\xbb\xbf" + plain)
+    assert code == 0, err
+    assert out_bom.split(" - ")[1].split(" [")[0] == out.split(" - ")[1].split(" [")[0]  # same counts
+    import pandas as pd
+
+    a = pd.read_parquet(tmp_path / "cache/plain/val/instances.parquet").drop(columns=["dataset"])
+    b = pd.read_parquet(tmp_path / "cache/bom/val/instances.parquet").drop(columns=["dataset"])
+    pd.testing.assert_frame_equal(a, b)
+    for encoding in ("utf-16", "utf-16-le"):
+        code, _, err = _build_cli(capsys, tmp_path, "wide", json.dumps(doc).encode(encoding))
+        _one_line(code, err, "wide.json: UTF-16 text, not UTF-8", "iconv -f UTF-16 -t UTF-8")
+    assert not (tmp_path / "cache" / "wide").exists()
+
+
+def test_build_names_a_non_utf8_byte_inside_an_annotation_value(tmp_path, capsys):
+    from tests.analysis.helpers import coco_doc
+
+    data = json.dumps(coco_doc()).encode().replace(b'"iscrowd": 0', b'"iscrowd": "\xe9"', 1)
+    code, _, err = _build_cli(capsys, tmp_path, "latin", data)
+    column = data.index(b"\xe9") + 1  # one line: the column is the offset + 1
+    _one_line(code, err, "latin.json: annotations[", f"not UTF-8 text: byte 0xe9 at line 1 column {column}")
+    assert not (tmp_path / "cache" / "latin").exists()
