@@ -374,15 +374,16 @@ def remove_stale_staging(split_dir: Path) -> list[Path]:
 
 
 def list_caches(root: Path) -> list[CacheKey]:
-    """Every split under ``root`` with a manifest and both tables (readable or not)."""
+    """Every split under ``root`` with a manifest (its tables readable, damaged or missing:
+    a split whose ``instances.parquet`` was deleted is listed, so that ``info`` and the
+    dashboard name it as damaged instead of dropping it silently)."""
     root = Path(root)
     if not root.is_dir():
         return []
     keys = [
         CacheKey(manifest.parent.parent.name, manifest.parent.name)
         for manifest in root.glob(f"*/*/{MANIFEST_FILE}")
-        if (manifest.parent / IMAGES_FILE).is_file() and (manifest.parent / INSTANCES_FILE).is_file()
         # a folder whose name breaks the naming rule was not made by a build: not listed
-        and is_valid_name(manifest.parent.parent.name) and is_valid_name(manifest.parent.name)
+        if is_valid_name(manifest.parent.parent.name) and is_valid_name(manifest.parent.name)
     ]
     return sorted(keys, key=lambda k: (k.dataset, k.split))

@@ -141,3 +141,22 @@ def test_build_names_a_non_utf8_byte_inside_an_annotation_value(tmp_path, capsys
     column = data.index(b"\xe9") + 1  # one line: the column is the offset + 1
     _one_line(code, err, "latin.json: annotations[", f"not UTF-8 text: byte 0xe9 at line 1 column {column}")
     assert not (tmp_path / "cache" / "latin").exists()
+
+
+def test_a_split_whose_instances_table_was_deleted_is_named_not_dropped(tmp_path):
+    from analysis.info import info_json, info_lines
+    from dashboard.caches import load_caches
+    from tests.analysis.helpers import coco_doc
+
+    for name in ("kept", "broken"):
+        (tmp_path / f"{name}.json").write_text(json.dumps(coco_doc()))
+        build(tmp_path / "cache", name, "val", tmp_path / f"{name}.json")
+    (tmp_path / "cache" / "broken" / "val" / "instances.parquet").unlink()
+    doc = info_json(tmp_path / "none.toml", tmp_path / "cache")
+    by_name = {c["name"]: c for c in doc["cached"]}
+    assert by_name["kept"]["problem"] is None
+    assert "instances.parquet" in by_name["broken"]["problem"] and "missing" in by_name["broken"]["problem"]
+    assert any("broken/val" in line for line in info_lines(tmp_path / "none.toml", tmp_path / "cache"))
+    caches = load_caches(tmp_path / "cache")
+    assert list(caches.datasets) == ["kept"]
+    assert "instances.parquet" in caches.skipped["broken/val"]
