@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 #: Exit status of a command stopped by an error the user can fix.
 EXIT_USER_ERROR = 2
+#: A full disk, an exceeded quota, a read-only file system: one line, not a traceback.
+_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
 
@@ -40,6 +43,13 @@ def run_reporting_errors(command: Callable[[], int | None]) -> int:
         return int(command() or 0)
     except PoseAtlasError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRNOS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc} while writing; free space (or choose another folder) and run "
+              "the same command again: finished work is kept, nothing partial was written", file=sys.stderr)
         return EXIT_USER_ERROR
     except MemoryError:  # numpy's _ArrayMemoryError too: one line, not a traceback
         print("error: out of memory: the input is too large for the memory this process may use "

@@ -160,3 +160,25 @@ def test_a_split_whose_instances_table_was_deleted_is_named_not_dropped(tmp_path
     caches = load_caches(tmp_path / "cache")
     assert list(caches.datasets) == ["kept"]
     assert "instances.parquet" in caches.skipped["broken/val"]
+
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EDQUOT", "EROFS"])
+def test_a_full_disk_is_one_line(capsys, tmp_path, code):
+    import errno
+    import os
+
+    def command():
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)), str(tmp_path / "scenes.parquet"))
+
+    status = run_reporting_errors(command)
+    _, err = capsys.readouterr()
+    _one_line(status, err, f"{tmp_path / 'scenes.parquet'}: {os.strerror(getattr(errno, code))} while writing",
+              "run the same command again")
+
+
+def test_other_os_errors_are_not_swallowed():
+    def command():
+        raise OSError(5, "Input/output error")
+
+    with pytest.raises(OSError, match="Input/output error"):
+        run_reporting_errors(command)
