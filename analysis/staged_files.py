@@ -9,9 +9,10 @@ point leaves either every old file or every new one, never a mix, and never a pa
 file.  What a killed run leaves (its staging folder, the old folder renamed aside, the
 temporary files of older versions) is swept by the next run on the same folder.
 
-The one exception: when ``out_dir`` holds the current working folder, renaming it would
-leave the user's shell in a deleted folder, so the files are renamed into place one by
-one (each file still whole).
+Two exceptions, where the files are staged inside ``out_dir`` and renamed into place one
+by one (each file still whole): when ``out_dir`` holds the current working folder
+(renaming it would leave the user's shell in a deleted folder), and when the folder
+above ``out_dir`` may not be written (a shared folder the user owns only part of).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class StagedFiles:
         self.out_dir = Path(os.path.abspath(out_dir)).resolve()
         self.staging = _sibling(self.out_dir, WRITING, os.getpid())
         self._names: list[str] = []
+        self._one_by_one = _holds_working_folder(self.out_dir)
 
     def add(self, name: str, write: Callable[[BinaryIO], object]) -> None:
         """Write ``out_dir / name``'s content (``name`` may hold sub-folders) with ``write(file)``."""
@@ -49,13 +51,23 @@ class StagedFiles:
 
     def __enter__(self) -> StagedFiles:
         sweep_stale(self.out_dir)
+        if not self._one_by_one:
+            try:
+                self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+                self.staging.mkdir()
+                return self
+            except PermissionError:
+                if not self.out_dir.is_dir():
+                    raise
+                self._one_by_one = True
+        self.staging = self.out_dir / f".{WRITING}-{os.getpid()}"
         shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir(parents=True)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
-            if kind is None and _holds_working_folder(self.out_dir):
+            if kind is None and self._one_by_one:
                 for name in self._names:
                     (self.out_dir / name).parent.mkdir(parents=True, exist_ok=True)
                     os.replace(self.staging / name, self.out_dir / name)
@@ -89,6 +101,12 @@ def sweep_stale(out_dir: Path) -> list[Path]:
     done: list[Path] = []
     if not out_dir.parent.is_dir():
         return done
+    inside = f".{WRITING}-"  # the staging folder of a one-by-one run, inside out_dir
+    for folder in sorted(out_dir.glob(f"{inside}*")) if out_dir.is_dir() else []:
+        pid = folder.name[len(inside):]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            done.append(folder)
     for what in (WRITING, RETIRED):
         prefix = f".{out_dir.name}.{what}-"
         for folder in sorted(out_dir.parent.glob(f"{prefix}*")):

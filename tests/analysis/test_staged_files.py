@@ -116,3 +116,16 @@ def test_a_new_folder_and_links_into_it(tmp_path):
     with StagedFiles(tmp_path / "link") as staged:
         staged.add("x.json", lambda fh: fh.write(b"2"))
     assert (tmp_path / "link").is_symlink() and _files(out) == {"x.json": "2"}
+
+
+def test_the_working_folder_is_written_in_place_not_renamed(old_out, monkeypatch):
+    monkeypatch.chdir(old_out)
+    inode = old_out.stat().st_ino
+    stale = old_out / ".writing-999999999"  # a killed one-by-one run's staging folder (no such process)
+    stale.mkdir()
+    (stale / "a.json").write_text("half")
+    with StagedFiles(".") as staged:
+        staged.add("a.json", lambda fh: fh.write(b'"new a"'))
+    assert old_out.stat().st_ino == inode  # the shell's folder was not replaced
+    assert _files(old_out) == {**OLD, "a.json": '"new a"'}
+    assert sorted(p.name for p in old_out.parent.iterdir()) == ["out"]
