@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis.errors import PoseAtlasError
-from analysis.names import is_valid_name
+from analysis.names import is_valid_name, validate_name
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; the build never needs it
     import pandas as pd
@@ -115,6 +115,12 @@ class CacheKey:
 
     dataset: str
     split: str
+
+    @classmethod
+    def checked(cls, dataset: object, split: object) -> CacheKey:
+        """A key from user input (``--name``, ``--split``): both must be plain names (no ``..``,
+        no ``/``), else :class:`PoseAtlasError`, so that a key never leads outside its cache root."""
+        return cls(validate_name(dataset, "dataset name"), validate_name(split, "split name"))
 
     def directory(self, root: Path) -> Path:
         return Path(root) / self.dataset / self.split
@@ -368,15 +374,16 @@ def remove_stale_staging(split_dir: Path) -> list[Path]:
 
 
 def list_caches(root: Path) -> list[CacheKey]:
-    """Every split under ``root`` with a manifest and both tables (readable or not)."""
+    """Every split under ``root`` with a manifest (its tables readable, damaged or missing:
+    a split whose ``instances.parquet`` was deleted is listed, so that ``info`` and the
+    dashboard name it as damaged instead of dropping it silently)."""
     root = Path(root)
     if not root.is_dir():
         return []
     keys = [
         CacheKey(manifest.parent.parent.name, manifest.parent.name)
         for manifest in root.glob(f"*/*/{MANIFEST_FILE}")
-        if (manifest.parent / IMAGES_FILE).is_file() and (manifest.parent / INSTANCES_FILE).is_file()
         # a folder whose name breaks the naming rule was not made by a build: not listed
-        and is_valid_name(manifest.parent.parent.name) and is_valid_name(manifest.parent.name)
+        if is_valid_name(manifest.parent.parent.name) and is_valid_name(manifest.parent.name)
     ]
     return sorted(keys, key=lambda k: (k.dataset, k.split))

@@ -135,13 +135,15 @@ def _run_subset(args: argparse.Namespace) -> int:
     from analysis.subsets import SubsetSpec
 
     job = SubsetJob(
-        key=cache.CacheKey(args.name, args.split),
+        key=cache.CacheKey.checked(args.name, args.split),
         spec=SubsetSpec(persons=args.persons, count=args.count, seed=args.seed),
         out_dir=args.out,
         cache_root=args.cache_dir,
         area_source=AreaSource(args.area_source),
         population=_population(args.population),
+        registry=args.registry,
     )
+    job.check_outputs()
     entries = registry_entries(job, args.registry)
     if args.register:
         check_registrable(entries, args.registry)  # before anything is written

@@ -129,6 +129,9 @@ class DecodedFile:
                 yield start, self._decode_chunk(decoder, chunk)
             except msgspec.ValidationError as exc:
                 raise _record_error(self.path, "annotations", str(exc), self.annotation_records, start) from None
+            except UnicodeDecodeError:  # a string value (kept raw by the first pass) that is not UTF-8
+                raise AnnotationError(self.path, f"annotations[{start}:{start + len(chunk)}]",
+                                      _utf8_problem(self.buffer)) from None
 
     def _decode_chunk(self, decoder: msgspec.json.Decoder, chunk: list[msgspec.Raw]) -> list[CocoAnnotation]:
         """Decode consecutive records as one JSON array, without copying their bytes.
@@ -240,10 +243,7 @@ def decode_coco(
     path = Path(path)
     if data is None:
         data = read_annotation_bytes(path)
-    if data[:2] == GZIP_MAGIC:
-        data = _gunzip(path, data)
-    if _BLANK_RE.match(data):  # (not data.strip(): that would copy the whole file)
-        raise AnnotationError(path, None, "empty file" if not data else "empty file (only whitespace)")
+    data = unwrap_json_bytes(path, data)
     file_type = _file_type(image_fields)
     n_non_finite = 0
     for _attempt in range(2):
@@ -283,6 +283,35 @@ def _file_type(image_fields: tuple[str, ...]) -> type:
         [("images", list[image_type]), ("annotations", list[msgspec.Raw]), ("categories", list[CocoCategory])],
         gc=False,
     )
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+#: Byte-order marks of encodings JSON files are sometimes saved in by editors.
+_OTHER_BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32", b"\xff\xfe": "UTF-16",
+               b"\xfe\xff": "UTF-16"}
+
+
+def unwrap_json_bytes(path: Path, data: bytes | bytearray) -> bytes | bytearray:
+    """The JSON text of a file's bytes: gzip decompressed, a UTF-8 byte-order mark dropped.
+
+    Raises:
+        AnnotationError: empty, gzip that does not decompress, or UTF-16 / UTF-32 text
+            (naming the encoding to convert from).
+    """
+    if data[:2] == GZIP_MAGIC:
+        data = _gunzip(path, data)
+    if data[:3] == UTF8_BOM:
+        if isinstance(data, bytearray):
+            del data[:3]  # in place: no copy of a large file
+        else:
+            data = data[3:]
+    for bom, encoding in _OTHER_BOMS.items():
+        if data[:len(bom)] == bom or (encoding == "UTF-16" and len(data) > 1 and data[:2].count(0) == 1):
+            raise AnnotationError(path, None, f"{encoding} text, not UTF-8: convert it first, e.g. "
+                                              f"iconv -f {encoding} -t UTF-8 {path} > converted.json")
+    if _BLANK_RE.match(data):  # (not data.strip(): that would copy the whole file)
+        raise AnnotationError(path, None, "empty file" if not data else "empty file (only whitespace)")
+    return data
 
 
 def _gunzip(path: Path, data: bytes | bytearray) -> bytearray:

@@ -48,6 +48,7 @@ from analysis.compose_config import ComposeConfig, SourceConfig, load_compose_co
 from analysis.definitions import INFO_POPULATIONS, PopulationKind, SizeBucket, size_bucket_codes
 from analysis.errors import PoseAtlasError
 from analysis.keypoint_mapping import JointMapping, map_joints
+from analysis.output_paths import ProtectedInputs, check_output_dir
 from analysis.population import population_counts
 from analysis.raw_coco import read_raw_coco, take, write_document
 from analysis.registry import load_registry
@@ -102,6 +103,8 @@ def compose(job: ComposeJob, progress: bool = True) -> dict[str, Any]:
             nothing is written then.
     """
     config = load_compose_config(job.config_path)
+    protected = ProtectedInputs.gather(job.cache_root, job.registry, [(job.config_path, "the compose config")])
+    check_output_dir(job.out_dir, [f"{name}.json" for name in OUTPUT_SPLITS] + [REPORT_FILE], protected, "--out")
     target = config.target_schema
     inputs = _resolve_inputs(job, config, target)
     outputs = {name: _Output() for name in OUTPUT_SPLITS}

@@ -40,6 +40,7 @@ import msgspec
 
 from analysis.definitions import AreaSource, PersonPopulation, SizeDefinition, SizeEdges
 from analysis.errors import PoseAtlasError
+from analysis.loading import checked_pattern
 from analysis.registry import validate_name
 from analysis.schema import KeypointSchema, schema_from_override
 
@@ -148,6 +149,10 @@ def _check(path: Path, config: ComposeConfig) -> None:
         config.person_population  # noqa: B018 (validates)
     except ValueError as exc:
         fail("population", str(exc))
+    if not 0 <= config.seed < 2**64:
+        fail("seed", f"must be an integer in [0, 2^64), got {config.seed}")
+    if not all(math.isfinite(edge) for edge in config.size.edges):
+        fail("size.edges", f"edges must be finite areas in px^2, got {list(config.size.edges)}")
     if not 0.0 <= config.keep_without_small <= 1.0:
         fail("keep_without_small", f"must be a share in [0, 1], got {config.keep_without_small}")
     try:
@@ -174,6 +179,6 @@ def _check(path: Path, config: ComposeConfig) -> None:
             fail(f"{where}.split_ratio", f"train and val shares must be >= 0 and sum to 1, got {list(ratio)}")
         if source.group is not None:
             try:
-                re.compile(source.group.pattern)
-            except re.error as exc:
-                fail(f"{where}.group.pattern", f"invalid regular expression ({exc})")
+                checked_pattern(source.group.pattern)
+            except ValueError as exc:
+                fail(f"{where}.group.pattern", f"invalid regular expression {source.group.pattern!r}: {exc}")

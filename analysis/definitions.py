@@ -63,6 +63,13 @@ class SizeBucket(str, enum.Enum):
     LARGE = "large"
 
 
+#: Bucket edges given as side lengths (px) must lie in [MIN_EDGE_PX, MAX_EDGE_PX]: beyond any
+#: real image above, and far enough from 0 below that squaring never underflows to 0 (or
+#: overflows) -- ``1e-200 ** 2`` is 0.0.
+MIN_EDGE_PX = 0.01
+MAX_EDGE_PX = 100_000.0
+
+
 @dataclass(frozen=True)
 class SizeEdges:
     """Area edges between small|medium and medium|large (pixels^2).

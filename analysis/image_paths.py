@@ -10,6 +10,7 @@ system folder (``/etc``, ``/proc``, ...), whoever names them.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from analysis.errors import PoseAtlasError
@@ -61,14 +62,22 @@ def file_name_problem(file_name: str) -> str | None:
 def resolve_image_file(root: Path | str, file_name: str) -> Path | None:
     """``root / file_name`` with symlinks resolved, or None when it may not be opened.
 
-    None for names with ``..`` or absolute names, and for paths whose symlinks lead
-    outside ``root`` (the root itself may be a symlink). Existence is not checked.
+    None for names with ``..`` or absolute names, for paths whose symlinks lead
+    outside ``root`` (the root itself may be a symlink), and for anything that is
+    not a regular file (a FIFO would block its reader for good; a device, a
+    folder).  A missing file is returned (existence is for the caller to report).
     """
     if file_name_problem(file_name):
         return None
     base = Path(root).resolve()
     path = (base / file_name).resolve()
-    return path if path.is_relative_to(base) else None
+    if not path.is_relative_to(base):
+        return None
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return path  # missing (or unreadable): the caller says so
+    return path if stat.S_ISREG(mode) else None
 
 
 def present_files(root: Path) -> set[str]:

@@ -95,7 +95,7 @@ def _evaluations(cache_root: Path, key: cache.CacheKey) -> list[dict[str, Any]]:
 
     return [
         {"model": r.model, "AP": r.slices["all"].AP if "all" in r.slices else None, "stale": r.stale,
-         "predictions": r.predictions.path, "evaluated_at": r.evaluated_at}
+         "damaged": r.damaged, "predictions": r.predictions.path, "evaluated_at": r.evaluated_at}
         for r in list_evaluations(cache_root, key)
     ]  # fmt: skip
 
@@ -141,6 +141,9 @@ def info_lines(registry: Path, cache_root: Path) -> list[str]:
         for e in c["evaluations"]:
             ap = "-" if e["AP"] is None else f"{100 * e['AP']:.1f}"
             stale = " [stale: evaluated against other annotations; evaluate again]" if e["stale"] else ""
+            if e["damaged"]:
+                lines.append(f"    evaluation: {e['model']}: DAMAGED ({e['damaged']}); evaluate again to replace it")
+                continue
             lines.append(f"    evaluation: {e['model']}: AP {ap}{stale}")
     for s in doc["skipped"]:
         lines.append(f"  {s['name']}/{s['split']}: skipped, {s['problem']}; rebuild it with `{s['command']}`")

@@ -27,6 +27,41 @@ from analysis.schema import KeypointSchema, schema_from_category
 MAX_LISTED_SKIPS = 1000
 
 
+def checked_pattern(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled, refused (``ValueError``) when it cannot be compiled or when a
+    repeated part itself holds a repeat or an alternation (``(a+)*``, ``(a|ab)*``): such
+    patterns can backtrack for exponential time on one file name, so the matching of a
+    registry ``source`` or a compose ``group`` rule stays linear in the text."""
+    try:
+        compiled = re.compile(pattern)
+        parsed = re._parser.parse(pattern)  # the parse re.compile just did (no public API)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression ({exc})") from None
+    if _nested_repeat(parsed, inside_repeat=False):
+        raise ValueError(
+            "a repeated group holds another repeat or an alternation (like (a+)* or (a|b)+), which can take "
+            "exponential time to match; rewrite it without the nesting (e.g. [a-z:/.]* instead of ([a-z:/.]+)*)"
+        )
+    return compiled
+
+
+def _nested_repeat(items, inside_repeat: bool) -> bool:
+    """Whether a parsed pattern repeats (more than once) a part holding a repeat or an alternation."""
+    c = re._constants
+    for op, av in items:
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            low, high, body = av
+            varies = high > 1 and low != high  # x{2} repeats nothing ambiguously
+            if (varies and inside_repeat) or _nested_repeat(body, inside_repeat or high > 1):
+                return True
+        elif op is c.BRANCH:
+            if (inside_repeat and len(av[1]) > 1) or any(_nested_repeat(b, inside_repeat) for b in av[1]):
+                return True
+        elif op in (c.SUBPATTERN, c.ASSERT, c.ASSERT_NOT) and _nested_repeat(av[-1], inside_repeat):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class SourceRule:
     """Derives an image's ``source`` sub-dataset from one of its fields.
@@ -41,8 +76,8 @@ class SourceRule:
 
     def __post_init__(self) -> None:
         try:
-            re.compile(self.pattern)
-        except re.error as exc:
+            checked_pattern(self.pattern)
+        except ValueError as exc:
             raise ValueError(f"invalid source pattern {self.pattern!r}: {exc}") from None
 
     def apply(self, values: list[object]) -> list[str | None]:

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from analysis import cache
 from analysis.cached_split import check_unchanged, open_cached_split, read_split_images
 from analysis.definitions import INFO_POPULATIONS, AreaSource, PersonPopulation
+from analysis.output_paths import ProtectedInputs, check_output_dir
 from analysis.population import population_counts
 from analysis.raw_coco import read_raw_coco, write_subset
 from analysis.staged_files import StagedFiles
@@ -52,6 +53,19 @@ class SubsetJob:
     area_source: AreaSource = AreaSource.BBOX
     #: who counts as a person (the count N, the area distribution); default: stored num_keypoints > 0
     population: PersonPopulation = PersonPopulation()
+    registry: Path | None = None  #: its annotation files are protected from ``out_dir``'s files
+
+    def output_names(self) -> list[str]:
+        """The files written under ``out_dir``."""
+        return [subset_file_name(k) for k in range(1, self.spec.count + 1)] + [REPORT_FILE]
+
+    def check_outputs(self) -> None:
+        """Refuse an ``out_dir`` whose files would replace an input (the split's own source
+        included) or land in the cache root; before any work.  The files of this request's
+        own subsets (``NAME-subset-k``, from an earlier run) may be written again."""
+        own = [f"{self.key.dataset}-subset-{k}/{self.key.split}" for k in range(1, self.spec.count + 1)]
+        protected = ProtectedInputs.gather(self.cache_root, self.registry).except_sources_of(own)
+        check_output_dir(self.out_dir, self.output_names(), protected, "--out")
 
 
 def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
@@ -61,6 +75,7 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
         PoseAtlasError: the split is not built, its annotation file changed, the request
             cannot be met; nothing is written then.
     """
+    job.check_outputs()
     split = open_cached_split(job.cache_root, job.key)
     check_unchanged(split)
     images = read_split_images(job.cache_root, job.key, job.area_source, job.population)

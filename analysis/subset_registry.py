@@ -16,6 +16,7 @@ from analysis.cached_split import open_cached_split
 from analysis.errors import PoseAtlasError
 from analysis.make_subsets import SubsetJob, subset_file_name
 from analysis.manifest import SourceRuleRecord
+from analysis.names import MAX_NAME_LENGTH, is_valid_name
 from analysis.registry import load_registry
 
 
@@ -63,10 +64,13 @@ def registry_entries(job: SubsetJob, registry: Path) -> list[SubsetEntry]:
 
 
 def check_registrable(entries: list[SubsetEntry], registry: Path) -> None:
-    """Refuse a name/split registered already with another annotation file."""
+    """Refuse an entry the registry could not load back (a name breaking the naming rule,
+    e.g. too long once ``-subset-k`` is appended), or a name/split registered already with
+    another annotation file."""
     base = Path(registry).resolve().parent
     existing = {(s.name, s.split): s for s in load_registry(registry)}
     for entry in entries:
+        _check_entry_names(entry, registry)
         spec = existing.get((entry.name, entry.split))
         if spec is not None and Path(spec.annotations).resolve() != (base / entry.annotations).resolve():
             raise PoseAtlasError(f"{registry}: {entry.name}/{entry.split} is registered already, with "
@@ -77,8 +81,20 @@ def register_subsets(entries: list[SubsetEntry], registry: Path) -> list[str]:
     """Append the entries not registered yet (the user's comments are kept); returns ``name/split`` of each added."""
     existing = {(s.name, s.split) for s in load_registry(registry)}
     new = [e for e in entries if (e.name, e.split) not in existing]
+    for entry in new:
+        _check_entry_names(entry, registry)
     if new:
         registry.parent.mkdir(parents=True, exist_ok=True)
         with registry.open("a", encoding="utf-8") as fh:
             fh.write("".join(e.toml() for e in new))
     return [f"{e.name}/{e.split}" for e in new]
+
+
+def _check_entry_names(entry: SubsetEntry, registry: Path) -> None:
+    """An appended entry must load back: a bad one would break every later build and info."""
+    for value, what in ((entry.name, "dataset name"), (entry.split, "split name")):
+        if not is_valid_name(value):
+            raise PoseAtlasError(
+                f"{registry}: cannot register {what} {value!r}: names are letters, digits, '-', '_' or '.' "
+                f"(not leading '.' or '-'), at most {MAX_NAME_LENGTH} characters; use a shorter dataset name"
+            )

@@ -50,6 +50,11 @@ MIN_BINS, MAX_BINS, PERSONS_PER_BIN = 10, 100, 40
 BLOCK_IMAGES = 256
 MAX_SWAPS = 400
 POLISH_TARGET = 0.001
+#: At most this many subsets per request: each is a full annotation file, and
+#: distinct subsets of one split run out long before (a request is refused up front).
+MAX_SUBSETS = 1000
+#: Seeds are numpy SeedSequence entropy: non-negative and below 2^64.
+SEED_LIMIT = 2**64
 
 
 @dataclass(frozen=True)
@@ -63,8 +68,14 @@ class SubsetSpec:
     def __post_init__(self) -> None:
         if self.count < 1:
             raise PoseAtlasError(f"--count must be at least 1 (got {self.count})")
+        if self.count > MAX_SUBSETS:
+            raise PoseAtlasError(f"--count must be at most {MAX_SUBSETS} (got {self.count})")
         if self.persons < 1:
             raise PoseAtlasError(f"--persons must be at least 1 (got {self.persons})")
+        if self.seed < 0 or self.seed + self.count - 1 >= SEED_LIMIT:
+            raise PoseAtlasError(
+                f"--seed must be in [0, 2^64 - --count] (got {self.seed}; subset k uses seed + k - 1)"
+            )
 
     def subset_seed(self, k: int) -> int:
         """The seed of subset ``k`` (1-based)."""

@@ -20,7 +20,13 @@ error diagnosis of all ten slices (``diagnose_stored``) <= 2 s in process, print
 beside the evaluation (and beside coco-analyze on its three ranges when a scratch
 copy that runs under Python 3 is given).
 
-    python -m benchmarks.evaluate [--repeat N] [--skip-10x] [--coco-analyze PYTHON DIR]
+``--memory N`` (2,000,000 in the issue's case, a 671 MB file) measures instead the
+peak RSS of a whole ``python -m analysis evaluate`` process on N predictions (400 per
+image, so most are cut to the 20 best of their image), beside the peak of a process
+that only imports the same modules (the interpreter's baseline, same run).  Target:
+peak <= 2x the predictions file.
+
+    python -m benchmarks.evaluate [--repeat N] [--skip-10x] [--memory N] [--coco-analyze PYTHON DIR]
 """
 
 from __future__ import annotations
@@ -325,6 +331,47 @@ def run_variant(
     assert abs(ours["ap"] - ap_coco) < 1e-9, (ours["ap"], ap_coco)
 
 
+#: Runs a module as ``python -m`` would and prints its own peak RSS (VmHWM, KiB) at exit.
+#: Measured inside the process: a child's rusage would include the benchmark's own memory
+#: at fork time.
+_HWM = ("import atexit, runpy, sys\n"
+        "def hwm():\n"
+        "    line = next(x for x in open('/proc/self/status') if x.startswith('VmHWM:'))\n"
+        "    print('VmHWM', line.split()[1], file=sys.stderr)\n"
+        "atexit.register(hwm)\n"
+        "module, sys.argv = sys.argv[1], sys.argv[1:]\n"
+        "runpy.run_module(module, run_name='__main__', alter_sys=True)\n")
+
+
+def _peak_rss(module: str, *args: str) -> int:
+    """Peak resident set size (bytes) of ``python -m MODULE ARGS`` (``-`` as module: imports only)."""
+    r = subprocess.run([sys.executable, "-c", _HWM, module, *args], cwd=REPO_ROOT, capture_output=True, text=True)
+    lines = [x for x in r.stderr.splitlines() if x.startswith("VmHWM ")]
+    if not lines or (r.returncode not in (0, None) and module != "-"):
+        raise RuntimeError(f"python -m {module} failed: {r.stderr[-2000:]}")
+    return int(lines[-1].split()[1]) * 1024
+
+
+def memory_variant(gt: dict, root: Path, key, n_preds: int) -> None:
+    """Peak RSS of ``evaluate`` on ``n_preds`` predictions vs the file size and an import-only baseline."""
+    from analysis.evaluation.store import evaluations_dir
+
+    preds_path = DATA_DIR / f"eval-bench-predictions-{n_preds}.json"
+    if not preds_path.is_file():
+        preds_path.write_bytes(orjson.dumps(make_predictions(gt, n_preds, seed=n_preds)))
+    size = preds_path.stat().st_size
+    shutil.rmtree(evaluations_dir(root, key), ignore_errors=True)
+    ours = _peak_rss(
+        "analysis", "evaluate", "--name", key.dataset, "--split", key.split, "--predictions", str(preds_path),
+        "--model", "memory", "--cache-dir", str(root), "--quiet",
+    )
+    baseline = _peak_rss("analysis.evaluation.table5")  # imports what evaluate imports, evaluates nothing
+    print(f"\n== memory: {n_preds:,} predictions, file {size / 1e6:.0f} MB ==")
+    print(f"python -m analysis evaluate peak RSS {ours / 1e6:.0f} MB = {ours / size:.2f}x the file (target <= 2); "
+          f"import-only baseline {baseline / 1e6:.0f} MB; above it {(ours - baseline) / size:.2f}x the file",
+          flush=True)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="best of N for in-process timings")
@@ -333,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         "--coco-analyze", nargs=2, metavar=("PYTHON", "DIR"), default=None,
         help="also time coco-analyze: an interpreter and a scratch copy whose package is ca_pycocotools",
     )  # fmt: skip
+    parser.add_argument("--memory", type=int, default=None, metavar="N",
+                        help="only the peak-memory case with N predictions (the issue's: 2000000)")
     args = parser.parse_args(argv)
 
     from analysis.build import build_split
@@ -346,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     build_split(DatasetSpec(key.dataset, key.split, gt_path), root, progress=False)
     print(f"ground truth: {stats['n_images']:,} images, {stats['n_annotations']:,} annotations "
           f"({stats['n_crowd']} crowd regions), {gt_path.name}")  # fmt: skip
+    if args.memory:
+        memory_variant(gt, root, key, args.memory)
+        return 0
     run_variant("COCO-val-sized", gt, gt_path, root, key, N_PREDICTIONS, args.repeat, args.coco_analyze)
     if not args.skip_10x:
         run_variant("10x predictions", gt, gt_path, root, key, 10 * N_PREDICTIONS, args.repeat)

@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m dashboard") -> in
     if not 0 < args.port < 65536:
         print(f"error: --port {args.port} is not a TCP port", file=sys.stderr)
         return 2
+    if not args.address.strip():
+        print("error: --address is empty: give 127.0.0.1 (the default), or an address to expose the data on",
+              file=sys.stderr)
+        return 2
     env = launch_environment(args, dict(os.environ))
     if not is_loopback(args.address):
         print(

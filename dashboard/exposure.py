@@ -12,6 +12,8 @@ launcher sets it when the user passes a non-loopback ``--address`` explicitly.
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from collections.abc import Mapping
 
 ALLOW_REMOTE_ENV = "POSEATLAS_ALLOW_REMOTE"
@@ -31,7 +33,13 @@ def is_loopback(address: str | None) -> bool:
     try:
         return ipaddress.ip_address(text).is_loopback
     except ValueError:
-        return False  # a host name we cannot vouch for
+        pass
+    if re.fullmatch(r"[0-9a-fA-FxX.]+", text):  # IPv4 shorthand the OS binds (127.1 is 127.0.0.1)
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(text)).is_loopback
+        except OSError:
+            pass
+    return False  # a host name we cannot vouch for
 
 
 def serving_refusal(address: str | None, environ: Mapping[str, str]) -> str | None:

@@ -19,6 +19,8 @@ from enum import Enum
 from typing import TypeVar
 
 from analysis.definitions import (
+    MAX_EDGE_PX,
+    MIN_EDGE_PX,
     AreaSource,
     Normalisation,
     PersonPopulation,
@@ -31,9 +33,8 @@ from dashboard.series import SeriesBy
 
 #: The value of ``split`` / ``bucket`` meaning "no restriction".
 ALL = "all"
-#: Largest bucket edge accepted, as a side length in px (area 1e10 px^2): beyond any
-#: real image, and small enough that squaring it never overflows.
-MAX_EDGE_PX = 100_000.0
+#: Bucket edges are accepted as side lengths in [MIN_EDGE_PX, MAX_EDGE_PX] (analysis.definitions):
+#: squaring them never overflows nor underflows to 0 (``?sm=1e-200`` falls back to the default).
 
 E = TypeVar("E", bound=Enum)
 
@@ -51,12 +52,12 @@ def _one(params: Mapping[str, object], key: str) -> str | None:
 
 
 def _side(text: str | None) -> float | None:
-    """A side length in (0, MAX_EDGE_PX], or None."""
+    """A side length in [MIN_EDGE_PX, MAX_EDGE_PX], or None."""
     try:
         value = float(text) if text is not None else None
     except ValueError:
         return None
-    return value if value is not None and math.isfinite(value) and 0 < value <= MAX_EDGE_PX else None
+    return value if value is not None and math.isfinite(value) and MIN_EDGE_PX <= value <= MAX_EDGE_PX else None
 
 
 def _enum(kind: type[E], text: str | None, default: E) -> E:

@@ -9,6 +9,8 @@ bomb (over ~179 megapixels), is not decoded at all and gets a per-image message.
 
 from __future__ import annotations
 
+import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,8 @@ def open_thumbnail(path: Path | str, max_side: int = 640, max_decode_pixels: int
         ThumbnailError: not found, not an image, truncated, too many pixels.
     """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block this thread for good
+            raise ThumbnailError("not a regular file (a pipe, device or folder): not opened")
         with warnings.catch_warnings():
             # Pillow warns above ~89 megapixels; the bound below is ours.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

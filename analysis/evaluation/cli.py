@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -162,8 +163,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from analysis.evaluation.run import evaluate_files, evaluate_stored_models
     from analysis.evaluation.table5 import table5_csv, table5_frame, table5_latex
 
-    key = cache.CacheKey(args.name, args.split)
+    key = cache.CacheKey.checked(args.name, args.split)
     request = request_from_args(args)
+    _check_table_outputs(args)
     bootstrap = bootstrap_from_args(args)
     predictions, mapping_notes = _with_mapped_predictions(args, key)
     if predictions:
@@ -251,6 +253,28 @@ def _by_part(args: argparse.Namespace, key: cache.CacheKey, outcomes):
 
     definitions = outcomes[0].result.definitions
     return results_by_part(args.cache_dir, key, [o.result.model for o in outcomes], definitions, args.by)
+
+
+def _check_table_outputs(args: argparse.Namespace) -> None:
+    """Before any work: the table files must not replace an input (annotation file,
+    predictions file, anything in the cache root) and must be writable."""
+    from analysis.output_paths import ProtectedInputs, check_output_file
+    from analysis.registry import DEFAULT_REGISTRY
+
+    outputs = [(path, flag) for path, flag in ((args.table_csv, "--table-csv"), (args.table_latex, "--table-latex"),
+                                               (args.mapped_out, "--mapped-out"))
+               if path is not None]
+    if not outputs:
+        return
+    inputs = [(Path(p), "a predictions file of this run") for p in args.predictions]
+    inputs += [(Path(pair.partition("=")[2]), "a source predictions file of this run")
+               for pair in args.source_predictions if "=" in pair]
+    protected = ProtectedInputs.gather(args.cache_dir, DEFAULT_REGISTRY, inputs)
+    for path, flag in outputs:
+        check_output_file(path, protected, flag)
+    for (first, first_flag), (second, second_flag) in itertools.combinations(outputs, 2):
+        if Path(first).resolve() == Path(second).resolve():
+            raise PoseAtlasError(f"{first_flag} and {second_flag} name the same file {first}; give two files")
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -170,6 +170,10 @@ def resolve_definitions(
     return definitions
 
 
+#: The smallest OKS sigma accepted (COCO's smallest is 0.025).
+MIN_SIGMA = 1e-6
+
+
 def _resolve_sigmas(value: str | None, facts: SplitFacts) -> tuple[SigmaSource, str | None, tuple[float, ...]]:
     if value is None or value == SigmaSource.SCHEMA.value:
         if facts.schema_sigmas is None:
@@ -185,13 +189,17 @@ def _resolve_sigmas(value: str | None, facts: SplitFacts) -> tuple[SigmaSource, 
     if not path.is_file():
         raise PoseAtlasError(f"--sigmas {value}: not coco, crowdpose or an existing file")
     text = path.read_text(encoding="utf-8", errors="replace")
+    problem = f"{path}: sigmas must be a JSON list of numbers or whitespace/comma separated numbers"
     try:
         values = (
             json.loads(text) if text.lstrip().startswith("[") else [float(v) for v in text.replace(",", " ").split()]
         )
-        sigmas = tuple(float(v) for v in values)
-    except (ValueError, TypeError):
-        raise PoseAtlasError(f"{path}: sigmas must be a JSON list or whitespace/comma separated numbers") from None
-    if not sigmas or not all(np.isfinite(s) and s > 0 for s in sigmas):
-        raise PoseAtlasError(f"{path}: sigmas must be positive finite numbers")
+    except (ValueError, RecursionError):
+        raise PoseAtlasError(problem) from None
+    if not isinstance(values, list) or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise PoseAtlasError(problem + " (no strings, booleans or nested lists)")
+    sigmas = tuple(float(v) for v in values)
+    # OKS divides by sigma^2: a subnormal sigma squares to 0 (a division by zero).
+    if not sigmas or not all(np.isfinite(s) and s >= MIN_SIGMA for s in sigmas):
+        raise PoseAtlasError(f"{path}: sigmas must be finite numbers of at least {MIN_SIGMA:g}")
     return SigmaSource.FILE, str(path), sigmas

@@ -21,6 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis.definitions import (
+    MAX_EDGE_PX,
+    MIN_EDGE_PX,
     AreaSource,
     CrowdConvention,
     LevelEdges,
@@ -158,6 +160,8 @@ class EvaluationDefinitions:
 def size_edges_from_sides(text: str) -> SizeEdges:
     """``"32,96"`` (side lengths) -> SizeEdges(32**2, 96**2)."""
     lo, hi = _two_numbers(text, "--edges")
+    if not (MIN_EDGE_PX <= lo <= MAX_EDGE_PX and MIN_EDGE_PX <= hi <= MAX_EDGE_PX):
+        raise ValueError(f"--edges {text}: side lengths must be in [{MIN_EDGE_PX:g}, {MAX_EDGE_PX:g}] px")
     try:
         return SizeEdges(lo**2, hi**2)
     except ValueError as exc:

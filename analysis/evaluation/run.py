@@ -11,6 +11,9 @@ every slice, and store it all atomically.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
+import stat as stat_module
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +37,6 @@ from analysis.evaluation.context import (
 from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.evaluation.predictions import Predictions, read_predictions
 from analysis.evaluation.slices import STALE, EvaluationResult, evaluate_stored
-from analysis.fingerprint import file_sha256
 
 __all__ = ["EvaluationOutcome", "EvaluationRequest", "evaluate_files", "evaluate_stored_models"]
 
@@ -83,10 +85,20 @@ def evaluate_files(
             f"--model given {len(models)} time(s) for {len(files)} predictions file(s); give one per file or none"
         )
     labels = models or [Path(f).stem for f in files]
+    for label in labels:
+        store.check_label(label)
     slugs = [store.model_slug(m) for m in labels]
     if len(set(slugs)) != len(slugs):
         raise PoseAtlasError(f"model labels must differ (as folder names): {labels}")
     facts = split_facts(cache_root, key)
+    for label in labels:
+        stored = store.find_record(cache_root, key, label)
+        if stored is not None and stored.model != label:
+            raise PoseAtlasError(
+                f"--model {label!r}: its stored evaluation would be the one of {stored.model!r} (folder "
+                f"{store.model_slug(label)}: labels differing only in case or punctuation share one); "
+                f"use --model {stored.model!r} to re-evaluate that one, or another label"
+            )
     annotation_path = check_annotations_unchanged(facts, key)
     images = cache.read_images(cache_root, key)
     instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
@@ -141,6 +153,11 @@ def evaluate_stored_models(
             raise PoseAtlasError(f"{key}: no stored evaluation of {model!r}; evaluate it with --predictions first")
         if record.stale:
             raise PoseAtlasError(f"{key}: the evaluation of {model!r} is {STALE}")
+        if record.damaged:
+            raise PoseAtlasError(
+                f"{key}: the stored evaluation of {model!r} is damaged ({record.damaged}); evaluate it again "
+                "with --predictions"
+            )
         records.append(record)
     outcomes = []
     for record in records:
@@ -151,19 +168,50 @@ def evaluate_stored_models(
     return outcomes
 
 
-def _fingerprint(path: Path, previous: store.FileFingerprint | None) -> store.FileFingerprint:
+def _unchanged(path: Path, previous: store.EvaluationRecord | None) -> store.FileFingerprint | None:
+    """The stored fingerprint when the file has its size, mtime and resolved path (no need to read it)."""
+    stat = _regular_file(path).stat()
+    recorded = previous.predictions if previous else None
+    if (
+        recorded
+        and recorded.size == stat.st_size
+        and recorded.mtime_ns == stat.st_mtime_ns
+        and recorded.path == str(path.resolve())
+    ):
+        return recorded
+    return None
+
+
+def _regular_file(path: Path) -> Path:
+    """``path`` when it names a regular file (after resolving links); a FIFO, device or
+    folder would block or fail the read."""
     try:
-        stat = path.stat()
+        mode = path.stat().st_mode
     except OSError:
         raise PoseAtlasError(f"{path}: predictions file not found") from None
-    if (
-        previous
-        and previous.size == stat.st_size
-        and previous.mtime_ns == stat.st_mtime_ns
-        and previous.path == str(path.resolve())
-    ):
-        return previous
-    return store.FileFingerprint(str(path.resolve()), stat.st_size, file_sha256(path), stat.st_mtime_ns)
+    if stat_module.S_ISDIR(mode):
+        raise PoseAtlasError(f"{path}: is a folder; give a predictions file (a JSON list)")
+    if not stat_module.S_ISREG(mode):
+        raise PoseAtlasError(f"{path}: not a regular file (a pipe or device); give a predictions file")
+    return path
+
+
+def _read_bytes(path: Path) -> tuple[bytes, store.FileFingerprint]:
+    """The file's bytes and the fingerprint of exactly those bytes (size, SHA-256 and the
+    mtime of the open file), so a file changing during the run can never give one file's
+    hash beside another's results."""
+    _regular_file(path)
+    try:
+        with open(path, "rb") as fh:
+            before = os.fstat(fh.fileno())
+            data = fh.read()
+            after = os.fstat(fh.fileno())
+    except OSError as exc:
+        raise PoseAtlasError(f"{path}: cannot read predictions file: {exc.strerror or exc}") from None
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
+        raise PoseAtlasError(f"{path}: the predictions file changed while it was read; run again once it is written")
+    sha = hashlib.sha256(data).hexdigest()
+    return data, store.FileFingerprint(str(path.resolve()), len(data), sha, after.st_mtime_ns)
 
 
 def _check(
@@ -177,21 +225,19 @@ def _check(
     known_images: np.ndarray,
 ) -> _Checked:
     previous = store.find_record(cache_root, key, model)
-    fingerprint = _fingerprint(path, previous.predictions if previous else None)
-    reusable = (
+    usable = (
         previous is not None
         and not previous.stale
+        and previous.damaged is None
         and previous.format_version == store.FORMAT_VERSION
-        and previous.predictions.sha256 == fingerprint.sha256
-        and previous.predictions.size == fingerprint.size
         and EvaluationDefinitions.from_json(previous.definitions).same_matching(definitions)
     )
-    if reusable:
+    unchanged = _unchanged(path, previous)
+    if usable and unchanged is not None:
+        return _Checked(path, model, unchanged, None, previous)
+    data, fingerprint = _read_bytes(path)
+    if usable and previous.predictions.sha256 == fingerprint.sha256 and previous.predictions.size == len(data):
         return _Checked(path, model, fingerprint, None, previous)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PoseAtlasError(f"{path}: cannot read predictions file: {exc.strerror or exc}") from None
     predictions = read_predictions(path, data, facts.n_joints, categories[0])
     persons = np.isin(predictions.category_id, categories)
     if not persons.any():
@@ -229,7 +275,7 @@ def _evaluate_one(
         result = evaluate_stored(stored, images, instances, definitions, bootstrap)
         record = item.reuse
         if EvaluationDefinitions.from_json(item.reuse.definitions) != definitions or bootstrap is not None:
-            record = _record(item, key, facts, definitions, item.reuse.counts, result)
+            record = _record(item, key, facts, definitions, item.reuse.counts, result, item.reuse.tables)
             store.replace_record(cache_root, key, record)
         return EvaluationOutcome(result, record, True)
 
@@ -253,6 +299,7 @@ def _record(
     definitions: EvaluationDefinitions,
     counts: store.DetectionCounts,
     result: EvaluationResult | None,
+    tables: dict | None = None,
 ) -> store.EvaluationRecord:
     slices = (
         {}
@@ -272,4 +319,5 @@ def _record(
         slices=slices,
         evaluated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         bootstrap=None if result is None else result.bootstrap,
+        tables=dict(tables or {}),
     )

@@ -21,7 +21,11 @@ Layout::
 
 A model's folder is written in a staging folder and swapped in, so an
 interrupted or failed evaluation never leaves a partial one and never destroys
-the previous good one.  A rebuild of the split carries ``evaluations/`` over;
+the previous good one.  ``evaluation.json`` records each table file's size and
+row count; a folder whose files no longer match (truncated, missing, swapped,
+an unreadable footer, other columns, or definitions that do not parse) is read
+back as ``damaged`` (with the problem): listed and named, never used, and
+re-evaluated by the next ``evaluate``.  A rebuild of the split carries ``evaluations/`` over;
 an evaluation whose annotations fingerprint differs from the current build is
 read back as ``stale``.
 """
@@ -42,8 +46,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis import cache
+from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import EvaluationDefinitions
-from analysis.manifest import ManifestError
+from analysis.manifest import ManifestError, TableFile, table_file
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; listing evaluations never needs it
     import pandas as pd
@@ -54,6 +59,16 @@ DETECTIONS_FILE = "detections.parquet"
 OKS_FILE = "oks.parquet"
 #: Bumped when a stored evaluation's meaning changes; older ones are re-evaluated.
 FORMAT_VERSION = 1
+#: The columns of each table file, in order (a file with others is damaged).
+TABLE_COLUMNS = {
+    DETECTIONS_FILE: ("det_id", "image_id", "category_id", "score", "keypoints", "box_x", "box_y", "box_w",
+                      "box_h", "area", "density"),
+    OKS_FILE: ("det_id", "ann_id", "oks"),
+}
+
+
+class DamagedEvaluationError(PoseAtlasError):
+    """A stored evaluation whose files do not match its record (see the module docstring)."""
 
 
 class FileFingerprint(msgspec.Struct, frozen=True):
@@ -94,8 +109,9 @@ class BootstrapSettings(msgspec.Struct, frozen=True):
 
 
 class EvaluationRecord(msgspec.Struct, frozen=True):
-    """evaluation.json.  ``stale`` is not stored: it is set when read, True when
-    the annotations fingerprint differs from the current build's."""
+    """evaluation.json.  ``stale`` and ``damaged`` are not stored: they are set when
+    read; ``stale`` is True when the annotations fingerprint differs from the current
+    build's, ``damaged`` says what is wrong with the folder's files."""
 
     format_version: int
     model: str
@@ -108,8 +124,12 @@ class EvaluationRecord(msgspec.Struct, frozen=True):
     counts: DetectionCounts
     slices: dict[str, SliceSummary]
     evaluated_at: str
+    #: size and rows of each table file when written (absent in records written before it was)
+    tables: dict[str, TableFile] = msgspec.field(default_factory=dict)
     stale: bool = False
     bootstrap: BootstrapSettings | None = None  #: set when the slices carry intervals
+    #: not stored: what is wrong with the folder's files when read, else None
+    damaged: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,21 @@ class StoredEvaluation:
     @property
     def definitions(self) -> EvaluationDefinitions:
         return EvaluationDefinitions.from_json(self.record.definitions)
+
+
+#: Longest model label: it becomes a folder name (and a legend entry).
+MAX_LABEL_LENGTH = 100
+
+
+def check_label(model: str) -> str:
+    """``model`` when it can label a stored evaluation: at most ``MAX_LABEL_LENGTH`` characters
+    with at least one letter or digit (``""`` and ``..`` would all be stored as "model")."""
+    if len(model) > MAX_LABEL_LENGTH:
+        raise PoseAtlasError(f"--model {model[:40]!r}...: a model label has at most {MAX_LABEL_LENGTH} characters "
+                             f"(got {len(model)})")
+    if not re.search(r"[A-Za-z0-9]", model):
+        raise PoseAtlasError(f"--model {model!r}: a model label needs at least one letter or digit")
+    return model
 
 
 def model_slug(model: str) -> str:
@@ -153,7 +188,42 @@ def _read_record(folder: Path, current_sha: str | None) -> EvaluationRecord | No
         record = msgspec.json.decode(path.read_bytes(), type=EvaluationRecord)
     except msgspec.DecodeError:
         return None  # an older or foreign format: not listed (re-evaluating replaces it)
-    return msgspec.structs.replace(record, stale=record.annotations_sha256 != current_sha)
+    except OSError:
+        return None  # unreadable (permissions): names no model; re-evaluating replaces it
+    return msgspec.structs.replace(
+        record, stale=record.annotations_sha256 != current_sha, damaged=evaluation_problem(folder, record)
+    )
+
+
+def evaluation_problem(folder: Path, record: EvaluationRecord) -> str | None:
+    """What is wrong with a stored evaluation's files (None: nothing).
+
+    Checks that the definitions parse, and that each table file is present with a
+    readable parquet footer, the expected columns, the recorded size and row count,
+    and as many detections as the record counts.  Reads footers only.
+    """
+    try:
+        EvaluationDefinitions.from_json(record.definitions)
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"{RECORD_FILE}: invalid definitions ({exc})"
+    for name, columns in TABLE_COLUMNS.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} missing"
+        try:
+            metadata = pq.read_metadata(path)
+            names = tuple(metadata.schema.to_arrow_schema().names)
+        except (OSError, pa.ArrowException) as exc:
+            return f"{name} unreadable ({exc})"
+        if names != columns:
+            return f"{name} has columns {', '.join(names)}; expected {', '.join(columns)}"
+        recorded = record.tables.get(name)
+        if recorded is not None and (recorded.size, recorded.rows) != (path.stat().st_size, metadata.num_rows):
+            return (f"{name} is {path.stat().st_size} bytes with {metadata.num_rows} rows; "
+                    f"{RECORD_FILE} recorded {recorded.size} bytes with {recorded.rows}")
+        if name == DETECTIONS_FILE and metadata.num_rows != record.counts.kept:
+            return f"{name} has {metadata.num_rows} rows; {RECORD_FILE} counts {record.counts.kept} detections"
+    return None
 
 
 def list_evaluations(cache_root: Path, key: cache.CacheKey) -> list[EvaluationRecord]:
@@ -179,14 +249,26 @@ def read_evaluation(cache_root: Path, key: cache.CacheKey, model: str) -> Stored
 
     Raises:
         FileNotFoundError: no such evaluation.
+        DamagedEvaluationError: its files do not match its record (named; re-evaluate it).
     """
     folder = evaluations_dir(cache_root, key) / model_slug(model)
     record = _read_record(folder, _annotations_sha256(cache_root, key))
     if record is None:
         raise FileNotFoundError(f"no stored evaluation of {model!r} for {key}")
-    detections = pq.read_table(folder / DETECTIONS_FILE).to_pandas()
-    oks = pq.read_table(folder / OKS_FILE).to_pandas()
+    if record.damaged:
+        raise DamagedEvaluationError(damaged_message(folder, record))
+    try:
+        detections = pq.read_table(folder / DETECTIONS_FILE).to_pandas()
+        oks = pq.read_table(folder / OKS_FILE).to_pandas()
+    except (OSError, pa.ArrowException) as exc:  # damaged past the footer
+        raise DamagedEvaluationError(damaged_message(folder, record, f"unreadable ({exc})")) from None
     return StoredEvaluation(record, detections, oks)
+
+
+def damaged_message(folder: Path, record: EvaluationRecord, problem: str | None = None) -> str:
+    """One line: which stored evaluation is damaged, how, and that ``evaluate`` redoes it."""
+    return (f"stored evaluation of {record.model!r} ({folder}) is damaged: {problem or record.damaged}; "
+            "run python -m analysis evaluate on its predictions file again to replace it")
 
 
 def write_evaluation(
@@ -216,8 +298,9 @@ def _write_evaluation(
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(partial(pq.write_table, compression="zstd"), (detections, oks),
                           (staging / DETECTIONS_FILE, staging / OKS_FILE)))  # fmt: skip
-        data = msgspec.json.format(msgspec.json.encode(msgspec.structs.replace(record, stale=False)), indent=2)
-        (staging / RECORD_FILE).write_bytes(data + b"\n")
+        tables = {name: table_file(staging / name) for name in TABLE_COLUMNS}
+        record = msgspec.structs.replace(record, tables=tables)
+        (staging / RECORD_FILE).write_bytes(_record_bytes(record))
         cache.swap_in(staging, target, retired)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -228,6 +311,11 @@ def _write_evaluation(
 def replace_record(cache_root: Path, key: cache.CacheKey, record: EvaluationRecord) -> None:
     """Rewrite only evaluation.json (after re-slicing an unchanged evaluation)."""
     target = evaluations_dir(cache_root, key) / record.slug / RECORD_FILE
-    data = msgspec.json.format(msgspec.json.encode(msgspec.structs.replace(record, stale=False)), indent=2)
     with cache.split_lock(key.directory(cache_root)), cache.atomic_path(target) as tmp:
-        tmp.write_bytes(data + b"\n")
+        tmp.write_bytes(_record_bytes(record))
+
+
+def _record_bytes(record: EvaluationRecord) -> bytes:
+    """evaluation.json's text (``stale`` and ``damaged`` are never stored as set)."""
+    clean = msgspec.structs.replace(record, stale=False, damaged=None)
+    return msgspec.json.format(msgspec.json.encode(clean), indent=2) + b"\n"

@@ -78,8 +78,11 @@ def _torch_load(path: Path) -> Any:
 
 
 def _first_line(exc: BaseException | None) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    """The first line of an error, without PyTorch's advice to load with ``weights_only=False``
+    (that would run whatever code the file holds: never suggested here)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    safe = [line for line in lines if "weights_only" not in line and "trust the source" not in line]
+    return safe[0] if safe else type(exc).__name__
 
 
 def _state_dict_of(obj: Any, path: Path) -> tuple[dict[str, torch.Tensor], str | None]:

@@ -175,7 +175,9 @@ def run_fetch_places365(args: argparse.Namespace) -> int:
     try:
         loaded = load_checkpoint(ckpt, args.arch)
     except PoseAtlasError as exc:
-        raise PoseAtlasError(f"downloaded {ckpt} but it does not load: {exc}") from exc
+        again = "it was downloaded again and still" if args.force else "run again with --force to download it again; it"
+        raise PoseAtlasError(f"{ckpt} does not load ({again} may be damaged or not a Places365 checkpoint): "
+                             f"{exc}") from None
     for name, path in paths.items():
         print(f"{name}: {path}")
     print(f"model id: {loaded.model_id}")

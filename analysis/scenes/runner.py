@@ -44,6 +44,8 @@ from analysis.cache import (
     MANIFEST_FILE,
     SCENES_FILE,
     SCENES_PARTIAL_DIR,
+    CacheKey,
+    read_images,
     write_json,
     write_parquet,
 )
@@ -135,7 +137,9 @@ def _image_list(cache_dir: Path) -> pd.DataFrame:
     path = cache_dir / IMAGES_FILE
     if not path.is_file():
         raise PoseAtlasError(f"{path} not found; build the dataset first")
-    df = pd.read_parquet(path, columns=["image_id", "file_name"])
+    # The checked reader: a truncated or foreign file is one line naming it, not a pyarrow traceback.
+    key = CacheKey(cache_dir.parent.name, cache_dir.name)
+    df = read_images(cache_dir.parent.parent, key, columns=["image_id", "file_name"])
     return df.drop_duplicates("image_id", keep="first").reset_index(drop=True)
 
 

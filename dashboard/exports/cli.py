@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import sys
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,9 @@ from urllib.parse import parse_qsl, urlsplit
 from analysis.cache import CacheKey
 from analysis.definitions import AreaSource, Normalisation, PersonPopulation, SizeBucket
 from analysis.errors import PoseAtlasError
+from analysis.names import validate_name
+from analysis.output_paths import ProtectedInputs, check_output_dir
+from analysis.staged_files import StagedFiles
 from dashboard import export, paths, query
 from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.exports import catalog
@@ -52,7 +54,10 @@ def parse_url(text: str) -> dict[str, str]:
     text = text.strip()
     if not text:
         raise PoseAtlasError("--url: empty (give a dashboard URL or its query string, e.g. ds=coco&bucket=small)")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"
+        raise PoseAtlasError(f"--url {text!r}: not a valid URL ({exc})") from None
     if parts.scheme and parts.scheme not in ("http", "https"):
         raise PoseAtlasError(f"--url {text!r}: not an http(s) URL or a query string")
     is_url = bool(parts.scheme or parts.netloc) or text.startswith(("/", "?"))
@@ -76,8 +81,9 @@ def _number(key: str, value: str) -> float:
         number = float(value)
     except ValueError:
         number = float("nan")
-    if not 0 < number <= query.MAX_EDGE_PX:
-        raise PoseAtlasError(f"--url: {key}={value!r} is not a side length in px in (0, {query.MAX_EDGE_PX:g}]")
+    if not query.MIN_EDGE_PX <= number <= query.MAX_EDGE_PX:
+        raise PoseAtlasError(f"--url: {key}={value!r} is not a side length in px in "
+                             f"[{query.MIN_EDGE_PX:g}, {query.MAX_EDGE_PX:g}]")
     return number
 
 
@@ -172,7 +178,7 @@ def parse_formats(value: object, where: str) -> tuple[str, ...]:
 
 
 def _render_options(formats: object, width: object, percent: object, where: str) -> RenderOptions:
-    if width not in export.PRESETS:
+    if not isinstance(width, str) or width not in export.PRESETS:
         raise PoseAtlasError(f"{where}: width {width!r} is not one of {', '.join(export.PRESETS)}")
     if not isinstance(percent, bool):
         raise PoseAtlasError(f"{where}: percent must be true or false")
@@ -180,10 +186,14 @@ def _render_options(formats: object, width: object, percent: object, where: str)
 
 
 def load_spec(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    if path.is_dir():
+        raise PoseAtlasError(f"{path}: is a folder; give the spec file (FILE.toml)")
     try:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PoseAtlasError(f"{path}: spec file not found") from None
+    except OSError as exc:
+        raise PoseAtlasError(f"{path}: cannot read the spec ({exc.strerror or exc})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PoseAtlasError(f"{path}: not valid TOML: {exc}") from None
     unknown = sorted(set(spec) - SPEC_KEYS)
@@ -221,6 +231,8 @@ def plan_from_spec(path: Path, out: Path | None, cache_dir: Path | None) -> Plan
             raise PoseAtlasError(f"{where}: view names one view (one of {', '.join(catalog.VIEWS)})")
         view = views[0]
         url = entry.get("url", default_url)
+        if not isinstance(url, str):
+            raise PoseAtlasError(f"{where}: url must be a string (a dashboard URL or its query string), got {url!r}")
         params = parse_url(url) if str(url).strip() else {}
         render_opts = _render_options(entry.get("formats", default_formats), entry.get("width", default_width),
                                       entry.get("percent", default_percent), where)
@@ -237,6 +249,8 @@ def plan_from_spec(path: Path, out: Path | None, cache_dir: Path | None) -> Plan
         name = entry.get("name")
         if name is not None and (items is None or len(items) != 1):
             raise PoseAtlasError(f"{where}: name renames one item: give items = [\"...\"] with exactly one")
+        if name is not None:
+            validate_name(name, f"{where}: name")
         jobs.append(Job(view, params, render_opts, view_options, tuple(items) if items else None,
                         None if name is None else str(name), where))
     return Plan(jobs, out, cache_dir)
@@ -306,13 +320,11 @@ def run(plan: Plan, cache_dir: Path) -> tuple[dict[str, bytes], list[str]]:
 
 
 def write_files(files: Mapping[str, bytes], out: Path) -> None:
-    """Each file written whole (temporary name, then renamed into place)."""
-    for rel, data in files.items():
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+    """Every file written as one unit (a staging folder swapped in; see ``StagedFiles``):
+    a kill leaves all old files or all new ones; other files in ``out`` are kept."""
+    with StagedFiles(out) as staged:
+        for rel, data in files.items():
+            staged.add(rel, lambda fh, data=data: fh.write(data))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -361,7 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan = make_plan(args)
         cache_dir = (plan.cache_dir or paths.cache_root()).resolve()
+        inputs = [(args.spec, "the export spec")] if args.spec is not None else []
+        protected = ProtectedInputs.gather(cache_dir, None, inputs)
+        check_output_dir(plan.out, [], protected, "--out")  # before rendering anything
         files, notes = run(plan, cache_dir)
+        check_output_dir(plan.out, files, protected, "--out")
         write_files(files, plan.out)
     except PoseAtlasError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ URL and a spec's options through ``state_from_params``, which uses the same ``re
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -90,15 +91,19 @@ class ViewOptions:
                         raise TypeError
                     out[key] = int(value)
                 else:
-                    if isinstance(value, bool):
+                    if isinstance(value, bool) or not math.isfinite(float(value)):
                         raise TypeError
                     out[key] = float(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # int(inf) overflows
                 choices = (f" (one of {', '.join(m.value for m in type(default))})"
                            if isinstance(default, enum.Enum) else "")
                 raise ValueError(f"{where}: option {key} = {value!r} is not a valid "
                                  f"{type(default).__name__}{choices}") from None
-        return cls(**out)
+        options = cls(**out)
+        if not 0.0 <= options.density_low < options.density_high <= 1.0:
+            raise ValueError(f"{where}: density edges must satisfy 0 <= density_low < density_high <= 1 "
+                             f"(got {options.density_low:g} and {options.density_high:g})")
+        return options
 
 
 @dataclass(frozen=True)

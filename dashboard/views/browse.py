@@ -69,7 +69,10 @@ root_dir = paths.cache_root()
 split = f.filters.split
 stored_models = evaluations.find_models(root_dir, [
     k for k in ctx.caches.keys if k.dataset in ctx.datasets and (split is None or k.split == split)])
-by_label = {m.label: m for m in stored_models}
+for damaged in (m for m in stored_models if m.record.damaged):  # named, never drawn
+    st.caption(f"{damaged.label}: not offered, its stored evaluation is damaged ({damaged.record.damaged}); "
+               "evaluate it again")
+by_label = {m.label: m for m in stored_models if not m.record.damaged}
 m1, m2 = st.columns([2, 1])
 choice = m1.selectbox("Model predictions", ["none", *by_label], key="br_model",
                       help="Draw a stored evaluation's predictions beside the ground truth "

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from analysis.cache import SCHEMA_VERSION
@@ -118,7 +120,10 @@ def make_cache(
         "dataset": dataset, "split": split, "image_id": np.arange(1, len(names) + 1, dtype=np.int64) * 10,
         "file_name": names, "width": 0, "height": 0,
     })
-    df.to_parquet(cache_dir / "images.parquet", index=False)
+    # The contract's types for the columns the scene run reads (its reader checks them).
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.set_column(table.schema.get_field_index("file_name"), "file_name", pa.array(names, pa.string()))
+    pq.write_table(table, cache_dir / "images.parquet")
     write_manifest(minimal_manifest(dataset, split, img_dir if with_images else None, len(names),
                                     table_file(cache_dir / "images.parquet")), cache_dir)
     return cache_dir
