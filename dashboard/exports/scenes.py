@@ -83,7 +83,8 @@ def category_items(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
     state, runs = _shown(state, inp), inp.runs
     aggs = aggregates_by_dataset(inp.scenes, inp.series, labels=runs.labels, entropy_base=runs.base,
                                  top_k=state.options.scene_top_k)
-    synthetic = f"synthetic predictions (no network) for {', '.join(runs.synthetic)}" if runs.synthetic else ""
+    synthetic = (f"synthetic predictions (no network) for {', '.join(state.label(d) for d in runs.synthetic)}"
+                 if runs.synthetic else "")
     top = top_categories_figure(aggs, styles=state.styles, caption=state.caption(
         "share of images whose top-1 class is the category", synthetic))
     indoor = indoor_figure(aggs, styles=state.styles, caption=state.caption(

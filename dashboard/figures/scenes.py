@@ -133,8 +133,9 @@ def indoor_figure(
     """Indoor / outdoor share per dataset (stacked bars), labelled by each style's ``label``."""
     if not aggregates:
         return empty_figure("no scene entropy for the selected images")
+    # aggregates are keyed by series key; the axis shows each key's label
     names = [style_for(styles, n)["label"] for n in aggregates]
-    indoor = [aggregates[n].indoor_share for n in names]
+    indoor = [agg.indoor_share for agg in aggregates.values()]
     fig = go.Figure()
     fig.add_bar(x=names, y=indoor, name="indoor", marker={"color": "#E69F00"})
     fig.add_bar(x=names, y=[1 - v for v in indoor], name="outdoor",
