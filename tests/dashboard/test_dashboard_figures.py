@@ -164,6 +164,10 @@ def test_scene_aggregates_population_variance():
     assert list(top.data[0].x) == [0.75, 0.25]
     io = scenes.indoor_figure(aggs)
     assert list(io.data[0].y) == [0.5, 0.5]
+    # keyed by series key, labelled by display name (a label lookup raised KeyError)
+    styles = {"coco": {"label": "COCO"}, "x": {"label": "X (ours)/val"}}
+    io = scenes.indoor_figure(aggs, styles=styles)
+    assert list(io.data[0].x) == ["COCO", "X (ours)/val"] and list(io.data[0].y) == [0.5, 0.5]
 
 
 def test_joint_rates_any_skeleton():
