@@ -164,10 +164,35 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
             trace.line.width = 1.25
             if not trace.line.dash:
                 trace.line.dash = DASHES[index % len(DASHES)]
-    visible = {t.name for t in out.data if t.showlegend is not False and t.name}
+    visible = list(dict.fromkeys(t.name for t in out.data if t.showlegend is not False and t.name))
     if len(visible) <= 1 and out.layout.showlegend is None:
         out.layout.showlegend = False  # one series: the caption names it
+    elif out.layout.showlegend is not False:
+        _fit_legend(out, visible, p)
     return out
+
+
+#: Legend rows the preset heights leave room for; more rows make the figure taller.
+LEGEND_ROWS_IN_PRESET = 2
+#: An upper bound of a serif glyph's advance, in em (wider than most text; "W" is ~1 em).
+_EM_PER_CHAR = 0.62
+#: A legend entry's symbol and gaps, px (plotly: itemwidth 30 plus text gaps).
+_ENTRY_PAD_PX = 42
+
+
+def _fit_legend(fig: go.Figure, names: list[str], preset: Preset) -> None:
+    """Every legend entry drawn, none scrolled away: plotly lays a horizontal legend out in
+    columns as wide as its widest entry and, past its maximum height (half the figure),
+    hides the rest behind a scroll bar that paper cannot scroll.  The legend may take the
+    whole height, and the figure grows by the rows beyond ``LEGEND_ROWS_IN_PRESET`` (an
+    estimate that errs towards more rows), so the plot keeps its height."""
+    font = preset.font_px
+    widest = max(len(n) for n in names) * _EM_PER_CHAR * font + _ENTRY_PAD_PX
+    columns = max(1, int(preset.width_px * 0.88 // widest))  # the y axis takes the rest
+    rows = -(-len(names) // columns)
+    row_px = 1.6 * font + 2
+    extra = max(0, rows - LEGEND_ROWS_IN_PRESET) * row_px
+    fig.update_layout(height=round(preset.height_px + extra), legend_maxheight=1.0)
 
 
 _ID_DEF = re.compile(rb'\bid="([^"]+)"')
