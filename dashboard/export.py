@@ -295,6 +295,12 @@ def figure_bytes(fig: go.Figure, fmt: str, preset: str = "single") -> bytes:
 
 
 def table_csv(table: pd.DataFrame) -> bytes:
+    """CSV bytes; a float column's -0.0 written as 0.0 (adding 0.0 clears the sign of zero)."""
+    floats = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
+    if floats:
+        table = table.copy()
+        for column in floats:
+            table[column] = table[column] + 0.0
     return table.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 

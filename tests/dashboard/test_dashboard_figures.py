@@ -170,6 +170,30 @@ def test_scene_aggregates_population_variance():
     assert list(io.data[0].x) == ["COCO", "X (ours)/val"] and list(io.data[0].y) == [0.5, 0.5]
 
 
+def test_table4_prints_the_papers_layout_and_precision():
+    """Table 4 as the paper prints it: dataset, mean, variance, the paper's values beside
+    them at its 2 decimals (2.61, not 2.610); the other statistics in their own table;
+    no -0.0 in the CSV."""
+    from dashboard import export
+    from dashboard.exports.items import TableItem
+    from dashboard.exports.render import RenderOptions, table_files
+
+    df = pd.DataFrame({
+        "dataset": ["coco"] * 3, "entropy": [1.0, 2.0, 3.0], "top5_ids": [[4, 1, 2, 3, 5]] * 3,
+        "p_indoor": [0.9, 0.1, 0.6],
+    })
+    aggs = scenes.aggregates_by_dataset(df, ["coco"])
+    t4 = scenes.table4(aggs, {"coco": "COCO"})
+    assert list(t4.columns) == ["dataset", "entropy_mean", "entropy_variance", "paper mean", "paper variance"]
+    tex = table_files(TableItem("t4", t4, "c", labels={"coco": "COCO (ours)"}), RenderOptions())["t4.tex"].decode()
+    assert "Dataset & Mean & Variance & Mean (paper) & Variance (paper) \\\\" in tex
+    assert "COCO (ours) & 2.00 & 0.67 & 2.61 & 1.33 \\\\" in tex  # var([1, 2, 3], ddof=0) = 2/3
+    stats = scenes.scene_statistics_table(aggs).set_index("dataset")
+    assert stats.loc["coco", "n_images"] == 3 and stats.loc["coco", "indoor_share"] == pytest.approx(2 / 3)
+    assert stats.loc["coco", "top1_entropy"] == 0  # one top-1 category: -sum p log p = -0.0
+    assert b"-0.0" not in export.table_csv(stats.reset_index())
+
+
 def test_joint_rates_any_skeleton():
     vis = np.array([[2, 1, 0], [0, 0, 0], [2, 2, 1], [1, np.nan, 2]], dtype=float)
     buckets = np.array([0, 0, 2, -1])

@@ -178,6 +178,8 @@ def test_every_view_under_every_setup(roots, selection, series, identities):
             indoor = figures["indoor-outdoor"]
             expected = _indoor_expected(state, _caches(roots[SELECTIONS[selection][0]]))
             assert dict(zip(indoor.data[0].x, indoor.data[0].y, strict=True)) == pytest.approx(expected)
+            t4 = next(i for i in items if isinstance(i, TableItem) and i.stem == "scene-entropy-table")
+            assert "persons" not in t4.caption and "size:" not in t4.caption  # an image-level table
         if view == "models":  # one legend entry per stored evaluation
             tables = {i.stem: i.table for i in items if isinstance(i, TableItem)}
             n_models = len(tables["models-stored-evaluations"])
@@ -212,7 +214,8 @@ def test_scenes_export_with_display_names_and_split_series(roots, tmp_path, caps
     assert rc == 0, capsys.readouterr().err
     assert _files(out) == {"captions.txt", "captions.tex", *(f"scenes/{s}.svg" for s in (
         "scene-entropy", "top-scene-categories", "indoor-outdoor")),
-        "scenes/scene-entropy-table.csv", "scenes/scene-entropy-table.tex"}
+        "scenes/scene-entropy-table.csv", "scenes/scene-entropy-table.tex",
+        "scenes/scene-statistics.csv", "scenes/scene-statistics.tex"}
     svg = (out / "scenes" / "indoor-outdoor.svg").read_text()
     assert "Set 1 (many)/train" in svg and "mx-1/train" not in svg
 
@@ -256,5 +259,6 @@ def test_one_failing_item_costs_only_itself(roots, tmp_path, capsys, monkeypatch
         "error: scenes/scene-entropy: RuntimeError: kaleido went away second line"]
     assert _files(out) == {"captions.txt", "captions.tex", "people/people-per-image.svg",
                            "people/people-per-image.csv", "people/people-per-image.tex",
-                           "scenes/scene-entropy-table.csv", "scenes/scene-entropy-table.tex"}
+                           "scenes/scene-entropy-table.csv", "scenes/scene-entropy-table.tex",
+        "scenes/scene-statistics.csv", "scenes/scene-statistics.tex"}
     assert "scene-entropy.svg" not in (out / "captions.txt").read_text()
