@@ -135,6 +135,8 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
     for name in ("xaxis", "yaxis", *[k for k in out.layout.to_plotly_json() if re.fullmatch(r"[xy]axis\d+", k)]):
         axis = out.layout[name]
         span = _positive_range(out, name) if axis is not None and axis.type == "log" else None
+        if span is not None and axis.range is not None:  # an explicit range (log10 units) is labelled too
+            span = (min(span[0], 10.0 ** axis.range[0]), max(span[1], 10.0 ** axis.range[1]))
         if span is not None:  # only powers of ten labelled, unlabelled minor ticks between
             values, texts = log_ticks(*span)
             axis.update(tickmode="array", tickvals=values, ticktext=texts,

@@ -5,6 +5,8 @@ Every figure in every requested format (``<stem>.<fmt>``), every table as CSV an
 LaTeX (``<stem>.csv``, ``<stem>.tex``), and the captions: ``captions.txt`` (one
 ``file: caption`` line per figure and table) and ``captions.tex`` (a ``figure``
 environment per figure with its ``\\includegraphics``, ``\\caption`` and ``\\label``).
+A figure with nothing to draw (``figures.common.empty_figure``: "no ground truth in slice
+small") is not written; ``captions.txt`` says ``<file>: not exported: <why>``.
 """
 
 from __future__ import annotations
@@ -80,6 +82,12 @@ def count_files(named: Sequence[Named]) -> int:
     return sum(len(n.options.formats) if isinstance(n.item, FigureItem) else 1 for n in named)
 
 
+def is_empty(figure) -> bool:
+    """Whether a figure is ``figures.common.empty_figure``: a message and nothing drawn."""
+    meta = figure.layout.meta
+    return isinstance(meta, dict) and bool(meta.get("empty"))
+
+
 def failure_reason(exc: BaseException) -> str:
     """One line saying why an item failed (its exception's type unless it is a PoseAtlasError)."""
     text = " ".join(str(exc).split())
@@ -111,6 +119,12 @@ def render(
         base = f"{n.folder}{n.stem}"
         own: dict[str, bytes] = {}  # this item's files: written only when all of them were made
         done_after = done + count_files([n])
+        if isinstance(n.item, FigureItem) and is_empty(n.item.figure):
+            # a figure that only says why it is empty ("no ground truth in slice small") is
+            # not a page for a paper: its reason goes to the captions file instead
+            captions_txt.append(f"{base}: not exported: {n.item.caption}")
+            done = done_after
+            continue
         try:
             if isinstance(n.item, FigureItem):
                 for fmt in n.options.formats:

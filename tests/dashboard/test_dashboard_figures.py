@@ -194,6 +194,24 @@ def test_table4_prints_the_papers_layout_and_precision():
     assert b"-0.0" not in export.table_csv(stats.reset_index())
 
 
+@pytest.mark.parametrize("axis", ["log", "sqrt"])
+def test_area_axis_shows_the_empty_small_range(axis):
+    """Figure 8b: with no person below 32^2 (persons=keypoints on COCO), the axis still
+    shows the small range, so its emptiness is visible; an explicit range is kept."""
+    from analysis.definitions import SizeEdges
+    from dashboard.figures.size import area_distribution
+
+    persons = pd.DataFrame({"dataset": ["a"] * 4, "area": [2000.0, 5000.0, 20000.0, 90000.0]})
+    fig = area_distribution(persons, ["a"], edges=SizeEdges(), axis=axis, n_bins=8)
+    lo, hi = fig.layout.xaxis.range
+    if axis == "log":
+        assert 10**lo <= 32.0**2 / 10 and 10**hi >= 90000.0  # a decade of the small range
+    else:
+        assert lo == 0 and hi >= 300.0
+    fixed = area_distribution(persons, ["a"], edges=SizeEdges(), axis=axis, x_range=(100.0, 1e5))
+    assert tuple(fixed.layout.xaxis.range) == ((2.0, 5.0) if axis == "log" else (100.0, 1e5))
+
+
 def test_joint_rates_any_skeleton():
     vis = np.array([[2, 1, 0], [0, 0, 0], [2, 2, 1], [1, np.nan, 2]], dtype=float)
     buckets = np.array([0, 0, 2, -1])
@@ -208,6 +226,8 @@ def test_joint_rates_any_skeleton():
     assert binary[binary["bucket"] == "medium"]["visible"].tolist() == [1.0, 0.0]
     fig = keypoints.joint_rates_figure(t, dataset="d")
     assert {tr.name.split(" ")[0] for tr in fig.data} == {"small", "large"}
+    named = keypoints.joint_rates(vis, buckets, ["left_shoulder", "right_hip", "nose"])
+    assert list(keypoints.joint_rates_figure(named, dataset="d").data[0].x) == ["left shoulder", "right hip", "nose"]
 
 
 def test_dataset_summary(frames):
