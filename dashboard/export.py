@@ -287,13 +287,62 @@ def figure_bytes(fig: go.Figure, fmt: str, preset: str = "single") -> bytes:
     with warnings.catch_warnings():  # plotly passes options a running server ignores
         warnings.filterwarnings("ignore", message="The kopts argument is ignored")
         if fmt == "png":
-            return pio.to_image(paper, format="png", scale=PNG_DPI / PX_PER_INCH)
+            return png_with_dpi(pio.to_image(paper, format="png", scale=PNG_DPI / PX_PER_INCH), PNG_DPI)
         svg = stable_svg(pio.to_image(paper, format="svg"))
     if fmt == "svg":
         return svg
     import cairosvg
 
-    return cairosvg.svg2pdf(bytestring=_cairo_ready(svg))
+    return pdf_with_fixed_date(cairosvg.svg2pdf(bytestring=_cairo_ready(svg)))
+
+
+def png_with_dpi(png: bytes, dpi: int) -> bytes:
+    """The PNG with a pHYs chunk (``dpi`` as pixels per metre) right after IHDR, replacing
+    any, so Word and LaTeX without an explicit width place it at its intended size."""
+    import struct
+    import zlib
+
+    signature, pos = png[:8], 8
+    chunks = []
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos:pos + 4])
+        kind = png[pos + 4:pos + 8]
+        end = pos + 12 + length
+        if kind != b"pHYs":
+            chunks.append(png[pos:end])
+        pos = end
+    ppm = round(dpi / 0.0254)
+    body = b"pHYs" + struct.pack(">IIB", ppm, ppm, 1)
+    phys = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    return signature + chunks[0] + phys + b"".join(chunks[1:])
+
+
+_PDF_DATE = re.compile(rb"/CreationDate \((D:[^)]*)\)")
+
+
+def pdf_date() -> str:
+    """The date written into PDFs: ``SOURCE_DATE_EPOCH`` when set, else 1980-01-01 (as the
+    export zip's entries): the same caches and arguments give the same bytes."""
+    import os
+    import time
+
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or 315532800)
+    return time.strftime("D:%Y%m%d%H%M%S", time.gmtime(epoch))
+
+
+def pdf_with_fixed_date(pdf: bytes) -> bytes:
+    """cairo's PDF with its CreationDate (the time of rendering) replaced by ``pdf_date()``,
+    written in the same number of bytes so the cross-reference offsets stay right."""
+
+    def fixed(m: re.Match[bytes]) -> bytes:
+        old = m.group(1)
+        for zone in ("Z", "+00'00'", "+00'00", ""):
+            new = (pdf_date() + zone).encode()
+            if len(new) == len(old):
+                return b"/CreationDate (" + new + b")"
+        return m.group(0)  # an unexpected form: left as cairo wrote it
+
+    return _PDF_DATE.sub(fixed, pdf)
 
 
 def table_csv(table: pd.DataFrame) -> bytes:

@@ -12,6 +12,7 @@ are built once per module.
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -182,7 +183,18 @@ def test_every_view_under_every_setup(roots, selection, series, identities):
             assert "persons" not in t4.caption and "size:" not in t4.caption  # an image-level table
         if view == "models":  # one legend entry per stored evaluation
             tables = {i.stem: i.table for i in items if isinstance(i, TableItem)}
-            n_models = len(tables["models-stored-evaluations"])
+            stored = tables["models-stored-evaluations"]
+            n_models = len(stored)
+            from dashboard import evaluations
+
+            root = roots[SELECTIONS[selection][0]]
+            paths = {(e.model, str(e.key)): Path(e.record.predictions.path)
+                     for e in evaluations.find_models(root, _caches(root).keys)}
+            for row in stored.itertuples(index=False):
+                path = paths[(row.model, row.dataset)]
+                assert row.predictions == path.name  # the name, never a path of this machine
+                assert row[stored.columns.get_loc("predictions sha256")] == hashlib.sha256(
+                    path.read_bytes()).hexdigest()
             assert n_models == {"demo all": 4, "8 datasets": 9, "1 dataset 8 models": 8,
                                 "1 dataset 1 model": 1}[selection]
             assert len(_legend(figures["precision-recall-all"])) == n_models
