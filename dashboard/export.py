@@ -75,6 +75,30 @@ def _ensure_server() -> None:
     kaleido.start_sync_server(silence_warnings=True)
 
 
+def close_renderer() -> str | None:
+    """Stop kaleido's Chromium if this process started it.  Never raises: a clean-up
+    problem (its temporary profile folder, ``Directory not empty: 'Default'``) comes back
+    as one line for a note, and what the clean-up printed is kept off the terminal."""
+    if not _ensure_server.cache_info().currsize:
+        return None
+    import contextlib
+    import io
+
+    import kaleido
+
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(printed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            kaleido.stop_sync_server(silence_warnings=True)
+    except Exception as exc:
+        return f"Chromium clean-up: {type(exc).__name__}: {exc}"
+    finally:
+        _ensure_server.cache_clear()
+    lines = printed.getvalue().strip().splitlines()
+    return f"Chromium clean-up: {lines[-1]}" if lines else None
+
+
 _SI = {3: "k", 6: "M", 9: "G"}
 
 

@@ -385,8 +385,11 @@ def main(argv: list[str] | None = None) -> int:
         files, notes = run(plan, cache_dir, failures)
         write_files(files, plan.out)
     except PoseAtlasError as exc:
+        export.close_renderer()
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    cleanup = export.close_renderer()  # before the last line: a clean-up problem is only a note
+    notes += [cleanup] if cleanup else []
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     for failure in failures:

@@ -323,3 +323,27 @@ def test_an_empty_figure_is_a_reason_in_the_captions_not_a_blank_page():
     assert files["captions.txt"].decode().splitlines() == [
         "models/precision-recall-small: not exported: no ground truth in slice small", "models/t.tex: a table"]
     assert not is_empty(drawn)  # a drawn figure is never taken for an empty one
+
+
+def test_a_renderer_clean_up_problem_is_a_note_not_the_last_word(roots, tmp_path, capsys, monkeypatch):
+    """kaleido's Chromium profile clean-up failing after every file was written: a note,
+    exit status 0, and the 'wrote' line stays the last thing printed."""
+    import kaleido
+
+    from dashboard import export
+
+    def failing_stop(**_):
+        raise OSError("[Errno 39] Directory not empty: 'Default'")
+
+    export._ensure_server.cache_clear()
+    monkeypatch.setattr(kaleido, "start_sync_server", lambda **_: None)
+    monkeypatch.setattr(kaleido, "stop_sync_server", failing_stop)
+    export._ensure_server()  # as the first figure would
+    out = tmp_path / "out"
+    rc = main(["--url", "ds=demo-small", "--views", "overview", "--out", str(out), "--cache-dir", str(roots["demo"])])
+    captured = capsys.readouterr()
+    assert rc == 0
+    assert "note: Chromium clean-up: OSError: [Errno 39] Directory not empty: 'Default'" in captured.err
+    assert captured.out.strip().splitlines()[-1].startswith("wrote ") and "Traceback" not in captured.err
+    assert (out / "overview" / "overview-comparison.csv").is_file()
+    assert export._ensure_server.cache_info().currsize == 0  # the next figure starts a fresh one
