@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -124,16 +124,18 @@ def model_matches(root: Path, entry: StoredModel, threshold: float = 0.5) -> tup
 def stored_table(entries: list[StoredModel]) -> pd.DataFrame:
     """One row per stored evaluation: what was evaluated and what was left out, with counts.
 
-    Columns: model, dataset (``dataset/split``), predictions (file), records, evaluated,
-    beyond 20 per image, other categories, evaluated at, stale.
+    Columns: model, dataset (``dataset/split``), predictions (the file's name: never a path
+    of the author's machine), predictions sha256, records, evaluated, beyond 20 per image,
+    other categories, evaluated at, stale.
     """
     rows = [{
-        "model": e.model, "dataset": str(e.key), "predictions": e.record.predictions.path,
+        "model": e.model, "dataset": str(e.key), "predictions": PurePath(e.record.predictions.path).name,
+        "predictions sha256": e.record.predictions.sha256,
         "records": e.record.counts.records, "evaluated": e.record.counts.kept,
         "beyond 20 per image": e.record.counts.over_max_per_image,
         "other categories": e.record.counts.other_category,
         "evaluated at": e.record.evaluated_at, "stale": e.stale,
     } for e in entries]
-    columns = ["model", "dataset", "predictions", "records", "evaluated", "beyond 20 per image",
+    columns = ["model", "dataset", "predictions", "predictions sha256", "records", "evaluated", "beyond 20 per image",
                "other categories", "evaluated at", "stale"]
     return pd.DataFrame(rows, columns=columns)

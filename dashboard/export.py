@@ -75,6 +75,30 @@ def _ensure_server() -> None:
     kaleido.start_sync_server(silence_warnings=True)
 
 
+def close_renderer() -> str | None:
+    """Stop kaleido's Chromium if this process started it.  Never raises: a clean-up
+    problem (its temporary profile folder, ``Directory not empty: 'Default'``) comes back
+    as one line for a note, and what the clean-up printed is kept off the terminal."""
+    if not _ensure_server.cache_info().currsize:
+        return None
+    import contextlib
+    import io
+
+    import kaleido
+
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(printed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            kaleido.stop_sync_server(silence_warnings=True)
+    except Exception as exc:
+        return f"Chromium clean-up: {type(exc).__name__}: {exc}"
+    finally:
+        _ensure_server.cache_clear()
+    lines = printed.getvalue().strip().splitlines()
+    return f"Chromium clean-up: {lines[-1]}" if lines else None
+
+
 _SI = {3: "k", 6: "M", 9: "G"}
 
 
@@ -135,6 +159,8 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
     for name in ("xaxis", "yaxis", *[k for k in out.layout.to_plotly_json() if re.fullmatch(r"[xy]axis\d+", k)]):
         axis = out.layout[name]
         span = _positive_range(out, name) if axis is not None and axis.type == "log" else None
+        if span is not None and axis.range is not None:  # an explicit range (log10 units) is labelled too
+            span = (min(span[0], 10.0 ** axis.range[0]), max(span[1], 10.0 ** axis.range[1]))
         if span is not None:  # only powers of ten labelled, unlabelled minor ticks between
             values, texts = log_ticks(*span)
             axis.update(tickmode="array", tickvals=values, ticktext=texts,
@@ -164,10 +190,35 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
             trace.line.width = 1.25
             if not trace.line.dash:
                 trace.line.dash = DASHES[index % len(DASHES)]
-    visible = {t.name for t in out.data if t.showlegend is not False and t.name}
+    visible = list(dict.fromkeys(t.name for t in out.data if t.showlegend is not False and t.name))
     if len(visible) <= 1 and out.layout.showlegend is None:
         out.layout.showlegend = False  # one series: the caption names it
+    elif out.layout.showlegend is not False:
+        _fit_legend(out, visible, p)
     return out
+
+
+#: Legend rows the preset heights leave room for; more rows make the figure taller.
+LEGEND_ROWS_IN_PRESET = 2
+#: An upper bound of a serif glyph's advance, in em (wider than most text; "W" is ~1 em).
+_EM_PER_CHAR = 0.62
+#: A legend entry's symbol and gaps, px (plotly: itemwidth 30 plus text gaps).
+_ENTRY_PAD_PX = 42
+
+
+def _fit_legend(fig: go.Figure, names: list[str], preset: Preset) -> None:
+    """Every legend entry drawn, none scrolled away: plotly lays a horizontal legend out in
+    columns as wide as its widest entry and, past its maximum height (half the figure),
+    hides the rest behind a scroll bar that paper cannot scroll.  The legend may take the
+    whole height, and the figure grows by the rows beyond ``LEGEND_ROWS_IN_PRESET`` (an
+    estimate that errs towards more rows), so the plot keeps its height."""
+    font = preset.font_px
+    widest = max(len(n) for n in names) * _EM_PER_CHAR * font + _ENTRY_PAD_PX
+    columns = max(1, int(preset.width_px * 0.88 // widest))  # the y axis takes the rest
+    rows = -(-len(names) // columns)
+    row_px = 1.6 * font + 2
+    extra = max(0, rows - LEGEND_ROWS_IN_PRESET) * row_px
+    fig.update_layout(height=round(preset.height_px + extra), legend_maxheight=1.0)
 
 
 _ID_DEF = re.compile(rb'\bid="([^"]+)"')
@@ -260,16 +311,71 @@ def figure_bytes(fig: go.Figure, fmt: str, preset: str = "single") -> bytes:
     with warnings.catch_warnings():  # plotly passes options a running server ignores
         warnings.filterwarnings("ignore", message="The kopts argument is ignored")
         if fmt == "png":
-            return pio.to_image(paper, format="png", scale=PNG_DPI / PX_PER_INCH)
+            return png_with_dpi(pio.to_image(paper, format="png", scale=PNG_DPI / PX_PER_INCH), PNG_DPI)
         svg = stable_svg(pio.to_image(paper, format="svg"))
     if fmt == "svg":
         return svg
     import cairosvg
 
-    return cairosvg.svg2pdf(bytestring=_cairo_ready(svg))
+    return pdf_with_fixed_date(cairosvg.svg2pdf(bytestring=_cairo_ready(svg)))
+
+
+def png_with_dpi(png: bytes, dpi: int) -> bytes:
+    """The PNG with a pHYs chunk (``dpi`` as pixels per metre) right after IHDR, replacing
+    any, so Word and LaTeX without an explicit width place it at its intended size."""
+    import struct
+    import zlib
+
+    signature, pos = png[:8], 8
+    chunks = []
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos:pos + 4])
+        kind = png[pos + 4:pos + 8]
+        end = pos + 12 + length
+        if kind != b"pHYs":
+            chunks.append(png[pos:end])
+        pos = end
+    ppm = round(dpi / 0.0254)
+    body = b"pHYs" + struct.pack(">IIB", ppm, ppm, 1)
+    phys = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    return signature + chunks[0] + phys + b"".join(chunks[1:])
+
+
+_PDF_DATE = re.compile(rb"/CreationDate \((D:[^)]*)\)")
+
+
+def pdf_date() -> str:
+    """The date written into PDFs: ``SOURCE_DATE_EPOCH`` when set, else 1980-01-01 (as the
+    export zip's entries): the same caches and arguments give the same bytes."""
+    import os
+    import time
+
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or 315532800)
+    return time.strftime("D:%Y%m%d%H%M%S", time.gmtime(epoch))
+
+
+def pdf_with_fixed_date(pdf: bytes) -> bytes:
+    """cairo's PDF with its CreationDate (the time of rendering) replaced by ``pdf_date()``,
+    written in the same number of bytes so the cross-reference offsets stay right."""
+
+    def fixed(m: re.Match[bytes]) -> bytes:
+        old = m.group(1)
+        for zone in ("Z", "+00'00'", "+00'00", ""):
+            new = (pdf_date() + zone).encode()
+            if len(new) == len(old):
+                return b"/CreationDate (" + new + b")"
+        return m.group(0)  # an unexpected form: left as cairo wrote it
+
+    return _PDF_DATE.sub(fixed, pdf)
 
 
 def table_csv(table: pd.DataFrame) -> bytes:
+    """CSV bytes; a float column's -0.0 written as 0.0 (adding 0.0 clears the sign of zero)."""
+    floats = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
+    if floats:
+        table = table.copy()
+        for column in floats:
+            table[column] = table[column] + 0.0
     return table.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 

@@ -59,6 +59,18 @@ class SceneRuns:
         return "; ".join(parts)
 
 
+def _scenes_command(key: CacheKey, manifest: Manifest | None, cache_root: Path) -> str:
+    """The command that computes a split's scene results; for a split built without its
+    images (the command would refuse), first the rebuild with ``--images`` it needs."""
+    command = f"python -m analysis scenes --name {key.dataset} --split {key.split} --cache-dir {cache_root}"
+    inputs = getattr(manifest, "inputs", None)
+    if inputs is not None and not inputs.images.path:
+        return (f"# {key} was built without its images: rebuild it with --images DIR (its image folder) "
+                f"first, e.g. python -m analysis build --name {key.dataset} --split {key.split} "
+                f"--annotations FILE --images DIR --cache-dir {cache_root}, then:\n{command}")
+    return command
+
+
 def scene_runs(
     scenes: pd.DataFrame | None, datasets: Sequence[str], manifests: Mapping[str, Manifest],
     keys: Sequence[CacheKey], split: str | None, cache_root: Path,
@@ -76,7 +88,7 @@ def scene_runs(
     have = tuple(d for d in datasets if d in present)
     missing = tuple(d for d in datasets if d not in present)
     commands = tuple(
-        f"python -m analysis scenes --name {k.dataset} --split {k.split} --cache-dir {cache_root}"
+        _scenes_command(k, manifests.get(str(k)), cache_root)
         for d in missing for k in keys if k.dataset == d and (split is None or k.split == split)
     )
     runs: dict[str, ScenesFacts] = {key: m.scenes for key, m in manifests.items()

@@ -90,6 +90,14 @@ def evaluate_files(
     slugs = [store.model_slug(m) for m in labels]
     if len(set(slugs)) != len(slugs):
         raise PoseAtlasError(f"model labels must differ (as folder names): {labels}")
+    for label in labels:  # the same clash across commands: never replace another label's evaluation
+        stored = store.find_record(cache_root, key, label)
+        if stored is not None and str(stored.model) != label:
+            raise PoseAtlasError(
+                f"--model {label!r}: {key} already stores an evaluation labelled {str(stored.model)!r} under the "
+                f"same folder name ({store.model_slug(label)}); give --model {str(stored.model)!r} to replace it, "
+                "or a label that differs in more than case and punctuation"
+            )
     facts = split_facts(cache_root, key)
     for label in labels:
         stored = store.find_record(cache_root, key, label)

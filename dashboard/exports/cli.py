@@ -7,7 +7,9 @@ written to files without a browser or a server (no streamlit import on this path
 
 Files: ``DIR/<view>/<name>.<ext>`` (figures in every format, tables as CSV and LaTeX),
 ``DIR/captions.txt`` and ``DIR/captions.tex``.  Bad input (URL, view, spec) is one
-line ``error: ...`` and exit status 2, with nothing written.
+line ``error: ...`` and exit status 2, with nothing written.  An item that fails while
+being built or rendered costs only itself: every other file is written, each failure is
+one line ``error: <view>/<item>: <reason>``, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from dashboard import export, paths, query
 from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.exports import catalog
 from dashboard.exports.items import FigureItem, Note, TableItem
-from dashboard.exports.render import Named, RenderOptions, count_files, render
+from dashboard.exports.render import Named, RenderOptions, count_files, failure_reason, render
 from dashboard.exports.state import ViewOptions, ViewState, splits_of, state_from_params
 from dashboard.filters import sources_of
 from dashboard.series import SeriesBy
@@ -288,8 +290,13 @@ def named_items(job: Job, state: ViewState) -> tuple[list[Named], list[str]]:
     return [Named(i, folder, job.name or i.stem, job.render) for i in kept], notes
 
 
-def run(plan: Plan, cache_dir: Path) -> tuple[dict[str, bytes], list[str]]:
-    """Render every job; returns the files (relative path -> bytes) and the notes."""
+def run(plan: Plan, cache_dir: Path, failures: list[str] | None = None) -> tuple[dict[str, bytes], list[str]]:
+    """Render every job; returns the files (relative path -> bytes) and the notes.
+
+    ``failures``: when given, a view whose items cannot be built, or an item whose files
+    cannot be made, is appended as ``"<view>[/<item>]: <reason>"`` and every other item is
+    still rendered; when None, the first such failure propagates.
+    """
     caches = open_caches(cache_dir)
     for job in plan.jobs:
         check_params(job.params, caches)
@@ -302,7 +309,17 @@ def run(plan: Plan, cache_dir: Path) -> tuple[dict[str, bytes], list[str]]:
         if not state.datasets:
             raise PoseAtlasError(f"{job.where}: no image matches the URL's filters "
                                  f"({state.filtered.filters.description})")
-        more, job_notes = named_items(job, state)
+        try:
+            more, job_notes = named_items(job, state)
+        except PoseAtlasError:
+            raise  # the spec asked for what the view does not have: bad input
+        except Exception as exc:
+            if failures is None:
+                raise
+            reason = failure_reason(exc)
+            failures += [f"{job.view}/{job.name or i}: {reason}" for i in job.items or ()] or [
+                f"{job.view}: {reason}"]
+            continue
         named += more
         notes += [n for n in job_notes if n not in notes]
     from tqdm import tqdm
@@ -313,7 +330,7 @@ def run(plan: Plan, cache_dir: Path) -> tuple[dict[str, bytes], list[str]]:
             bar.update(done - bar.n)
 
         try:
-            files = render(named, progress)
+            files = render(named, progress, failures)
         except ValueError as exc:
             raise PoseAtlasError(str(exc)) from None
     return files, notes
@@ -369,20 +386,30 @@ def make_plan(args: argparse.Namespace) -> Plan:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status 0: every item written; 1: every item that could be made was written and
+    each one that could not is named (``error: <view>/<item>: <reason>``); 2: bad input,
+    nothing written."""
     args = build_parser().parse_args(argv)
+    failures: list[str] = []
     try:
         plan = make_plan(args)
         cache_dir = (plan.cache_dir or paths.cache_root()).resolve()
         inputs = [(args.spec, "the export spec")] if args.spec is not None else []
         protected = ProtectedInputs.gather(cache_dir, None, inputs)
         check_output_dir(plan.out, [], protected, "--out")  # before rendering anything
-        files, notes = run(plan, cache_dir)
+        files, notes = run(plan, cache_dir, failures)
         check_output_dir(plan.out, files, protected, "--out")
         write_files(files, plan.out)
     except PoseAtlasError as exc:
+        export.close_renderer()
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    cleanup = export.close_renderer()  # before the last line: a clean-up problem is only a note
+    notes += [cleanup] if cleanup else []
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"wrote {len(files)} files to {plan.out}")
-    return 0
+    for failure in failures:
+        print(f"error: {failure}", file=sys.stderr)
+    print(f"wrote {len(files)} files to {plan.out}"
+          + (f"; {len(failures)} item(s) failed (see error: lines)" if failures else ""))
+    return 1 if failures else 0

@@ -110,13 +110,31 @@ def _column_cells(values: pd.Series, *, share: bool, percent: bool, digits: int)
             for v in values], False
 
 
-def _bold_max(values: pd.Series, cells: list[str]) -> list[str]:
-    """Cells holding the column's largest value (ties included) in bold."""
-    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    if not np.isfinite(v).any():
-        return cells
-    best = np.nanmax(np.where(np.isfinite(v), v, np.nan))
-    return [rf"\textbf{{{c}}}" if x == best else c for c, x in zip(cells, v, strict=True)]
+def _printed_value(cell: str) -> float:
+    r"""The number a cell prints (``1{,}234``, ``45.7``, ``12.5\,\%``); NaN for ``--`` or text."""
+    text = cell.replace("{,}", "").replace(r"\,\%", "")
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
+def _bold_max(cells: list[str], groups: Sequence[object] | None = None) -> list[str]:
+    """Cells printing the largest value of their group (every row when ``groups`` is None)
+    in bold, compared as printed (45.67 and 45.71 both print 45.7: both bold); a group of
+    one row has no bold."""
+    v = np.array([_printed_value(c) for c in cells])
+    keys = pd.Series(list(groups) if groups is not None else [0] * len(cells))
+    out = list(cells)
+    for rows in keys.groupby(keys, sort=False).indices.values():
+        finite = [i for i in rows if np.isfinite(v[i])]
+        if len(rows) < 2 or not finite:  # one row: nothing it is best among
+            continue
+        best = max(v[i] for i in finite)
+        for i in finite:
+            if v[i] == best:
+                out[i] = rf"\textbf{{{cells[i]}}}"
+    return out
 
 
 def table_latex(
@@ -135,21 +153,28 @@ def table_latex(
 
     A table may carry hints in ``table.attrs["latex"]`` (as figures carry their caption
     in ``layout.meta``): ``digits`` (overrides ``digits``), ``bold_max`` (columns whose
-    largest value is set in bold) and ``headers`` (column -> LaTeX header, verbatim,
-    e.g. ``AP$^{S}$``).
+    largest printed value is set in bold, ties included), ``group_by`` (a column whose
+    runs of equal values are groups: a ``\\midrule`` between them, the bold best within
+    each) and ``headers`` (column -> LaTeX header, verbatim, e.g. ``AP$^{S}$``).
     """
     hints = table.attrs.get("latex") or {}
     digits = int(hints.get("digits", digits))
     verbatim = dict(hints.get("headers") or {})
     bold = {c for c in hints.get("bold_max") or () if c in table.columns}
+    group_by = hints.get("group_by")
+    groups = list(table[group_by]) if group_by in table.columns else None
     columns = list(table.columns)
     cells, numeric = [], []
     for col in columns:
         c, n = _column_cells(table[col], share=col in shares, percent=percent, digits=digits)
         if col in bold:
-            c = _bold_max(table[col], c)
+            c = _bold_max(c, groups)
         cells.append(c)
         numeric.append(n)
+    rows = [" & ".join(row) + r" \\" for row in zip(*cells, strict=True)]
+    if groups is not None:  # a rule where the group changes
+        rows = [(r"\midrule" + "\n" if i and groups[i] != groups[i - 1] else "") + row
+                for i, row in enumerate(rows)]
     headers = [verbatim.get(c) or header_text(c) + (r" (\%)" if percent and c in shares else "") for c in columns]
     lines = [r"\begin{table}[t]", r"\centering"]
     if caption:
@@ -161,7 +186,7 @@ def table_latex(
         r"\toprule",
         " & ".join(headers) + r" \\",
         r"\midrule",
-        *(" & ".join(row) + r" \\" for row in zip(*cells, strict=True)),
+        *rows,
         r"\bottomrule",
         r"\end{tabular}",
         r"\end{table}",

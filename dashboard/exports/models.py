@@ -43,6 +43,8 @@ class EvaluatedModels:
         errors: one line per evaluation that could not be read.
         definitions: evaluation definitions (description) -> labels of the models using them.
         resliced: one line per model whose stored size definition differs from the state's.
+        labels: each evaluated split's display label (``crowdpose/val`` -> ``CrowdPose/val``,
+            from the dataset's registry display name): what tables show in ``dataset``.
     """
 
     entries: tuple[StoredModel, ...]
@@ -50,6 +52,7 @@ class EvaluatedModels:
     errors: tuple[str, ...] = ()
     definitions: dict[str, list[str]] = field(default_factory=dict)
     resliced: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def note(self) -> str:
@@ -82,7 +85,8 @@ def evaluated(state: ViewState, entries: Sequence[StoredModel], load: ModelLoade
         if evaluations.resliced(entry.definitions, size):
             resliced.append(f"{entry.label}: evaluated with {entry.definitions.size.description}; re-sliced "
                             f"from its stored OKS pairs with {size.description}.")
-    return EvaluatedModels(tuple(entries), tuple(models), tuple(errors), used, tuple(resliced))
+    labels = {str(e.key): f"{state.label(e.key.dataset)}/{e.key.split}" for e in entries}
+    return EvaluatedModels(tuple(entries), tuple(models), tuple(errors), used, tuple(resliced), labels)
 
 
 def table5_items(chosen: EvaluatedModels, interval_style: str = "bracket") -> list[ExportItem]:
@@ -99,7 +103,7 @@ def table5_items(chosen: EvaluatedModels, interval_style: str = "bracket") -> li
     return [
         TableItem("models table5", table,
                   f"AP (%) per slice, OKS 0.50:0.05:0.95, and ground-truth persons per slice (n_gt); "
-                  f"{chosen.note}{note}", digits=1),
+                  f"{chosen.note}{note}", digits=1, labels=chosen.labels),
         TableItem("smallpose reported table5", reported_table5_table(),
                   "AP (%) reported in the SmallPose paper, Table 5 (SimpleBaseline ResNet-50 on SmallPose test)",
                   digits=1),
@@ -152,12 +156,14 @@ def comparison_items(state: ViewState, entries: Sequence[StoredModel], settings)
 def stored_item(chosen: EvaluatedModels) -> TableItem:
     return TableItem("models stored evaluations", evaluations.stored_table(list(chosen.entries)),
                      "Detections evaluated per results file: the 20 best-scored of each image "
-                     "(COCO's maxDets); records of other categories are counted, not evaluated")
+                     "(COCO's maxDets); records of other categories are counted, not evaluated",
+                     labels=chosen.labels)
 
 
 def metrics_item(chosen: EvaluatedModels) -> TableItem:
     return TableItem("models slice metrics", slice_metrics_table(list(chosen.models)),
-                     f"AP, AP50, AP75, AR (%) and ground-truth persons per slice; {chosen.note}", digits=1)
+                     f"AP, AP50, AP75, AR (%) and ground-truth persons per slice; {chosen.note}", digits=1,
+                     labels=chosen.labels)
 
 
 def exports(state: ViewState) -> list[ExportItem]:

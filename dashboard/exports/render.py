@@ -5,6 +5,8 @@ Every figure in every requested format (``<stem>.<fmt>``), every table as CSV an
 LaTeX (``<stem>.csv``, ``<stem>.tex``), and the captions: ``captions.txt`` (one
 ``file: caption`` line per figure and table) and ``captions.tex`` (a ``figure``
 environment per figure with its ``\\includegraphics``, ``\\caption`` and ``\\label``).
+A figure with nothing to draw (``figures.common.empty_figure``: "no ground truth in slice
+small") is not written; ``captions.txt`` says ``<file>: not exported: <why>``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from analysis.errors import PoseAtlasError
 from dashboard import export
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
 from dashboard.exports.latex import latex_text
@@ -79,8 +82,26 @@ def count_files(named: Sequence[Named]) -> int:
     return sum(len(n.options.formats) if isinstance(n.item, FigureItem) else 1 for n in named)
 
 
-def render(named: Sequence[Named], progress: Progress | None = None) -> dict[str, bytes]:
+def is_empty(figure) -> bool:
+    """Whether a figure is ``figures.common.empty_figure``: a message and nothing drawn."""
+    meta = figure.layout.meta
+    return isinstance(meta, dict) and bool(meta.get("empty"))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line saying why an item failed (its exception's type unless it is a PoseAtlasError)."""
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, PoseAtlasError) and text else f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
+def render(
+    named: Sequence[Named], progress: Progress | None = None, failures: list[str] | None = None,
+) -> dict[str, bytes]:
     """Every file of ``named`` plus ``captions.txt`` / ``captions.tex``, in a stable order.
+
+    ``failures``: when given, an item whose files cannot be made is left out (no file,
+    no caption) and ``"<folder><stem>: <reason>"`` is appended, so one broken item never
+    costs the others; when None, its exception propagates.
 
     Raises ValueError when two items would be written to the same file.
     """
@@ -96,22 +117,40 @@ def render(named: Sequence[Named], progress: Progress | None = None) -> dict[str
 
     for n in named:
         base = f"{n.folder}{n.stem}"
-        if isinstance(n.item, FigureItem):
-            for fmt in n.options.formats:
+        own: dict[str, bytes] = {}  # this item's files: written only when all of them were made
+        done_after = done + count_files([n])
+        if isinstance(n.item, FigureItem) and is_empty(n.item.figure):
+            # a figure that only says why it is empty ("no ground truth in slice small") is
+            # not a page for a paper: its reason goes to the captions file instead
+            captions_txt.append(f"{base}: not exported: {n.item.caption}")
+            done = done_after
+            continue
+        try:
+            if isinstance(n.item, FigureItem):
+                for fmt in n.options.formats:
+                    if progress:
+                        progress(done, total, f"{base}.{fmt}")
+                    own[f"{base}.{fmt}"] = export.figure_bytes(n.item.figure, fmt, n.options.preset)
+                    done += 1
+            else:
                 if progress:
-                    progress(done, total, f"{base}.{fmt}")
-                put(f"{base}.{fmt}", export.figure_bytes(n.item.figure, fmt, n.options.preset))
+                    progress(done, total, f"{base}.csv / .tex")
+                own = {f"{n.folder}{path}": data for path, data in table_files(n.item, n.options, n.stem).items()}
                 done += 1
+        except Exception as exc:
+            if failures is None:
+                raise
+            failures.append(f"{base}: {failure_reason(exc)}")
+            done = done_after
+            continue
+        for path, data in own.items():
+            put(path, data)
+        if isinstance(n.item, FigureItem):
             fmt = "pdf" if "pdf" in n.options.formats else n.options.formats[0]
             captions_txt.append(f"{base}.{fmt}: {n.item.caption}")
             captions_tex.append(figure_snippet(f"{base}.{fmt}", n.item.caption, n.options.preset))
         else:
-            if progress:
-                progress(done, total, f"{base}.csv / .tex")
-            for path, data in table_files(n.item, n.options, n.stem).items():
-                put(f"{n.folder}{path}", data)
             captions_txt.append(f"{base}.tex: {n.item.caption}")
-            done += 1
     put("captions.txt", ("\n".join(captions_txt) + "\n").encode("utf-8"))
     put("captions.tex", "\n".join(captions_tex).encode("utf-8"))
     if progress:

@@ -14,11 +14,13 @@ from dashboard.figures.scenes import (
     aggregates_by_dataset,
     entropy_hist,
     indoor_figure,
+    scene_statistics_table,
     table4,
     top_categories_figure,
     with_series,
 )
 from dashboard.scene_runs import SceneRuns, scene_runs
+from dashboard.series import splits_used
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,21 @@ def entropy_items(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
     identities = state.caches.identities
     paper_names = {k: identities[state.dataset_of(k)].paper_name for k in inp.series
                    if state.dataset_of(k) in identities}
-    caption = state.caption(runs.note, "paper: SmallPose paper Table 4 (natural log), for datasets whose "
-                            "registry entry names a paper_name (COCO, CrowdPose, SmallPose)")
+    # an image-level table: the datasets and splits it covers, never the person filters
+    covered = "; ".join(p for p in (f"datasets: {', '.join(state.label(d) for d in state.datasets)}",
+                                    splits_used(state.filtered.images, state.datasets)) if p)
+    caption = "; ".join(p for p in (
+        "Mean and population variance (ddof=0) of per-image scene entropy H over the selected images "
+        "with scene results", covered, runs.note,
+        "paper: SmallPose paper Table 4 (natural log), for datasets whose registry entry names a "
+        "paper_name (COCO, CrowdPose, SmallPose)") if p)
+    labels = {k: state.label(k) for k in inp.series}
+    stats_caption = state.caption(runs.note, "top1: entropy and effective number (exp of the entropy) of "
+                                  "the top-1 category distribution; indoor: p_indoor >= 0.5")
     return [FigureItem("scene entropy", fig),
-            TableItem("scene entropy table", table4(aggs, paper_names), caption, shares=("indoor_share",),
-                      digits=3, labels={k: state.label(k) for k in inp.series})]
+            TableItem("scene entropy table", table4(aggs, paper_names), caption, labels=labels),
+            TableItem("scene statistics", scene_statistics_table(aggs), stats_caption,
+                      shares=("indoor_share",), digits=3, labels=labels)]
 
 
 def category_items(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
@@ -83,7 +95,8 @@ def category_items(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
     state, runs = _shown(state, inp), inp.runs
     aggs = aggregates_by_dataset(inp.scenes, inp.series, labels=runs.labels, entropy_base=runs.base,
                                  top_k=state.options.scene_top_k)
-    synthetic = f"synthetic predictions (no network) for {', '.join(runs.synthetic)}" if runs.synthetic else ""
+    synthetic = (f"synthetic predictions (no network) for {', '.join(state.label(d) for d in runs.synthetic)}"
+                 if runs.synthetic else "")
     top = top_categories_figure(aggs, styles=state.styles, caption=state.caption(
         "share of images whose top-1 class is the category", synthetic))
     indoor = indoor_figure(aggs, styles=state.styles, caption=state.caption(

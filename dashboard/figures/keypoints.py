@@ -125,6 +125,12 @@ def joint_rates(
     })
 
 
+def joint_label(joints: pd.Series) -> np.ndarray:
+    """Joint names as a reader writes them on an axis (``left_shoulder`` -> ``left shoulder``);
+    tables keep the names of the keypoint schema."""
+    return joints.astype(str).str.replace("_", " ", regex=False).to_numpy()
+
+
 def joint_rates_figure(
     table: pd.DataFrame, *, dataset: str, caption: str = "", show_visible: bool = True,
 ) -> go.Figure:
@@ -143,7 +149,7 @@ def joint_rates_figure(
         panels = (("y", "labelled"), ("y2", "visible")) if show_visible else (("y", "labelled"),)
         for axis, col in panels:
             traces.append(go.Bar(
-                x=part["joint"].to_numpy(), y=part[col].to_numpy(), name=f"{bucket} (n={n:,})",
+                x=joint_label(part["joint"]), y=part[col].to_numpy(), name=f"{bucket} (n={n:,})",
                 legendgroup=bucket, showlegend=axis == "y", yaxis=axis,
                 marker={"color": BUCKET_COLORS[bucket],
                         "pattern": {"shape": {"small": "", "medium": "/", "large": "."}[bucket]}},

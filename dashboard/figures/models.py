@@ -106,7 +106,7 @@ def table5_table(models: Sequence[EvaluatedModel], interval_style: str | None = 
     table.insert(1, "dataset", [m.key for m in models])
     ap_columns = list(TABLE5_COLUMNS)
     table.attrs["latex"] = {
-        "digits": 1, "bold_max": ap_columns,
+        "digits": 1, "bold_max": ap_columns, "group_by": "dataset",
         "headers": {**LATEX_HEADERS, **{n_gt_column(c): f"$n_{{gt}}$ {LATEX_HEADERS[c]}" for c in ap_columns}},
     }
     return table

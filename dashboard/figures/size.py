@@ -94,12 +94,16 @@ def area_distribution(
     persons: pd.DataFrame, datasets: Sequence[str], *, edges: SizeEdges, axis: str = "log",
     n_bins: int = 60, normalise: Normalisation | str = Normalisation.COUNT,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
-    table: pd.DataFrame | None = None,
+    table: pd.DataFrame | None = None, x_range: tuple[float, float] | None = None,
 ) -> go.Figure:
     """Step histogram of body area on a log (area) or sqrt (sqrt(area) px) axis,
     with the two bucket edges drawn as vertical lines (labelled 32², 96²).
 
+    The axis always shows the small range (``_area_x_range``), so a population without
+    small persons shows the empty range instead of starting at its smallest area.
+
     ``table``: ``area_hist_table``'s result for the same arguments, when the caller has it.
+    ``x_range``: explicit axis range (in the axis' units: px² on the log axis, px on sqrt).
     """
     if not len(persons) or not datasets:
         return empty_figure("no persons match the current filters")
@@ -118,11 +122,27 @@ def area_distribution(
     for edge in (edges.small_medium, edges.medium_large):
         edge_line(fig, float(to_x(edge)), _area_label(edge), log_axis=axis == "log")
     x_title = "body area (px², log axis)" if axis == "log" else "sqrt(body area) (px)"
+    lo, hi = x_range or _area_x_range(float(x[0]), float(x[-1]), edges, axis)
     if axis == "log":
-        fig.update_xaxes(type="log")
+        fig.update_xaxes(type="log", range=[float(np.log10(lo)), float(np.log10(hi))])
+    else:
+        fig.update_xaxes(range=[lo, hi])
     fig.update_layout(meta={"edges": [edges.small_medium, edges.medium_large]})
     return finish(fig, title="Body-area distribution", caption=caption, x_title=x_title,
                   y_title=y_label(normalise, "persons"))
+
+
+#: On the log axis the small range is shown from (small|medium edge) / SMALL_RANGE_FACTOR
+#: (32² / 16 = 8²): the empty [0, 32²) range of Figure 8b is then visible.
+SMALL_RANGE_FACTOR = 16.0
+
+
+def _area_x_range(first: float, last: float, edges: SizeEdges, axis: str) -> tuple[float, float]:
+    """The axis range: from the smaller of the data's first bin and well inside the small
+    range, to the data's last bin or past the medium|large edge."""
+    if axis == "log":
+        return min(first, edges.small_medium / SMALL_RANGE_FACTOR), max(last, edges.medium_large * 2.0)
+    return 0.0, max(last, float(np.sqrt(edges.medium_large)) * 1.2)
 
 
 def _area_label(area: float) -> str:

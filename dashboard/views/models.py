@@ -20,8 +20,11 @@ if not found:
     st.stop()
 
 by_label = {m.label: m for m in found}
-picked = st.multiselect("Evaluated models", list(by_label), default=list(by_label)[:6], key="models_sel")
+# every stored evaluation by default, as the export command takes them (legends show up to 12)
+picked = st.multiselect("Evaluated models", list(by_label), default=list(by_label), key="models_sel")
 entries = [by_label[label] for label in picked]
+st.caption(f"{len(picked)} of {len(by_label)} stored evaluations shown (python -m dashboard.export takes all "
+           f"{len(by_label)})")
 for entry in entries:
     if entry.stale:
         st.warning(f"{entry.label}: the annotations changed since this evaluation; its numbers are "

@@ -14,8 +14,15 @@ import plotly.io as pio
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analysis.demo import PROFILES
+
+APP = None  # replaced below
+
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 VIEWS = ["overview", "people", "size", "crowding", "scenes", "keypoints", "models", "browse"]
+#: The demo datasets' legend / table labels: their registry display names (the demo sets
+#: them on two of three datasets, so the views run through set and unset identities).
+DEMO_LABEL = {p.name: p.identity.display_name or p.name for p in PROFILES}
 
 
 def app(query: dict[str, str] | None = None) -> AppTest:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from dashboard_helpers import DEMO_LABEL as L
 from dashboard_helpers import VIEWS, app, charts, open_view, texts
 
 
@@ -23,7 +24,7 @@ def _bars(at, title_part="size bucket"):
 def test_size_bucket_changes_figure_data(app_env):
     at = open_view(app(), "size")
     before = _bars(at)
-    assert set(before) == {"demo-crowd", "demo-small", "demo-sparse"}
+    assert set(before) == {L["demo-crowd"], L["demo-small"], L["demo-sparse"]}
     assert any(v["large"] > 0 for v in before.values())
     at.sidebar.radio(key="g_bucket").set_value("small").run()
     after = _bars(at)
@@ -44,12 +45,12 @@ def test_people_per_image_follows_bucket(app_env):
 
 def test_dataset_selection_changes_traces(app_env):
     at = open_view(app(), "people")
-    assert {t["name"] for t in charts(at)[0]} == {"demo-crowd", "demo-small", "demo-sparse"}
+    assert {t["name"] for t in charts(at)[0]} == {L["demo-crowd"], L["demo-small"], L["demo-sparse"]}
     colour = {t["name"]: t["marker"]["color"] for t in charts(at)[0]}
     at.sidebar.multiselect(key="g_ds").set_value(["demo-small"]).run()
     traces = charts(at)[0]
-    assert [t["name"] for t in traces] == ["demo-small"]
-    assert traces[0]["marker"]["color"] == colour["demo-small"]  # stable colour
+    assert [t["name"] for t in traces] == [L["demo-small"]]
+    assert traces[0]["marker"]["color"] == colour[L["demo-small"]]  # stable colour
 
 
 def test_query_string_sets_controls(app_env):
@@ -105,7 +106,7 @@ def test_scenes_missing_says_command(app_env):
     assert "Scenes not computed for: demo-crowd" in out
     assert "python -m analysis scenes --name demo-crowd --split val" in out
     table = at.dataframe[0].value
-    assert set(table["dataset"]) == {"demo-small", "demo-sparse"}
+    assert set(table["dataset"]) == {L["demo-small"], L["demo-sparse"]}
     assert "population variance (ddof=0)" in out
 
 
@@ -118,8 +119,8 @@ def test_scenes_not_computed_at_all(app_env):
 def test_overview_cards_and_table(app_env):
     at = open_view(app(), "overview")
     table = at.dataframe[0].value
-    assert list(table["dataset"]) == ["demo-crowd", "demo-small", "demo-sparse"]
-    assert table.set_index("dataset").loc["demo-crowd", "persons"] == 446
+    assert list(table["dataset"]) == [L["demo-crowd"], L["demo-small"], L["demo-sparse"]]
+    assert table.set_index("dataset").loc[L["demo-crowd"], "persons"] == 446
     labels = [m.label for m in at.metric]
     assert labels.count("per image") == 3
 

@@ -164,6 +164,52 @@ def test_scene_aggregates_population_variance():
     assert list(top.data[0].x) == [0.75, 0.25]
     io = scenes.indoor_figure(aggs)
     assert list(io.data[0].y) == [0.5, 0.5]
+    # keyed by series key, labelled by display name (a label lookup raised KeyError)
+    styles = {"coco": {"label": "COCO"}, "x": {"label": "X (ours)/val"}}
+    io = scenes.indoor_figure(aggs, styles=styles)
+    assert list(io.data[0].x) == ["COCO", "X (ours)/val"] and list(io.data[0].y) == [0.5, 0.5]
+
+
+def test_table4_prints_the_papers_layout_and_precision():
+    """Table 4 as the paper prints it: dataset, mean, variance, the paper's values beside
+    them at its 2 decimals (2.61, not 2.610); the other statistics in their own table;
+    no -0.0 in the CSV."""
+    from dashboard import export
+    from dashboard.exports.items import TableItem
+    from dashboard.exports.render import RenderOptions, table_files
+
+    df = pd.DataFrame({
+        "dataset": ["coco"] * 3, "entropy": [1.0, 2.0, 3.0], "top5_ids": [[4, 1, 2, 3, 5]] * 3,
+        "p_indoor": [0.9, 0.1, 0.6],
+    })
+    aggs = scenes.aggregates_by_dataset(df, ["coco"])
+    t4 = scenes.table4(aggs, {"coco": "COCO"})
+    assert list(t4.columns) == ["dataset", "entropy_mean", "entropy_variance", "paper mean", "paper variance"]
+    tex = table_files(TableItem("t4", t4, "c", labels={"coco": "COCO (ours)"}), RenderOptions())["t4.tex"].decode()
+    assert "Dataset & Mean & Variance & Mean (paper) & Variance (paper) \\\\" in tex
+    assert "COCO (ours) & 2.00 & 0.67 & 2.61 & 1.33 \\\\" in tex  # var([1, 2, 3], ddof=0) = 2/3
+    stats = scenes.scene_statistics_table(aggs).set_index("dataset")
+    assert stats.loc["coco", "n_images"] == 3 and stats.loc["coco", "indoor_share"] == pytest.approx(2 / 3)
+    assert stats.loc["coco", "top1_entropy"] == 0  # one top-1 category: -sum p log p = -0.0
+    assert b"-0.0" not in export.table_csv(stats.reset_index())
+
+
+@pytest.mark.parametrize("axis", ["log", "sqrt"])
+def test_area_axis_shows_the_empty_small_range(axis):
+    """Figure 8b: with no person below 32^2 (persons=keypoints on COCO), the axis still
+    shows the small range, so its emptiness is visible; an explicit range is kept."""
+    from analysis.definitions import SizeEdges
+    from dashboard.figures.size import area_distribution
+
+    persons = pd.DataFrame({"dataset": ["a"] * 4, "area": [2000.0, 5000.0, 20000.0, 90000.0]})
+    fig = area_distribution(persons, ["a"], edges=SizeEdges(), axis=axis, n_bins=8)
+    lo, hi = fig.layout.xaxis.range
+    if axis == "log":
+        assert 10**lo <= 32.0**2 / 10 and 10**hi >= 90000.0  # a decade of the small range
+    else:
+        assert lo == 0 and hi >= 300.0
+    fixed = area_distribution(persons, ["a"], edges=SizeEdges(), axis=axis, x_range=(100.0, 1e5))
+    assert tuple(fixed.layout.xaxis.range) == ((2.0, 5.0) if axis == "log" else (100.0, 1e5))
 
 
 def test_joint_rates_any_skeleton():
@@ -180,6 +226,8 @@ def test_joint_rates_any_skeleton():
     assert binary[binary["bucket"] == "medium"]["visible"].tolist() == [1.0, 0.0]
     fig = keypoints.joint_rates_figure(t, dataset="d")
     assert {tr.name.split(" ")[0] for tr in fig.data} == {"small", "large"}
+    named = keypoints.joint_rates(vis, buckets, ["left_shoulder", "right_hip", "nose"])
+    assert list(keypoints.joint_rates_figure(named, dataset="d").data[0].x) == ["left shoulder", "right hip", "nose"]
 
 
 def test_dataset_summary(frames):

@@ -42,6 +42,7 @@ def test_models_view_table5_equals_pycocotools(app_env):
     reported = at.dataframe[1].value
     assert REPORTED_LABEL in reported.columns and not set(reported[REPORTED_LABEL]) & set(MODELS)
     assert "sigmas" in out and "OKS area" in out
+    assert "2 of 2 stored evaluations shown" in out  # all by default, and said
     bars = charts(at)[0]
     assert {t["name"] for t in bars} == set(MODELS)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from dashboard_helpers import DEMO_LABEL as L
 from dashboard_helpers import app, charts, open_view, texts
 
 from analysis.definitions import CrowdConvention, CrowdIndexValue, PersonPopulation, SizeBucket
@@ -28,10 +29,10 @@ def test_segm_on_a_dataset_without_segmentation_is_na_not_zero(app_env):
     for chart in charts(at):  # never drawn (as zero bars or a flat line)
         assert {t["name"] for t in chart} == {"demo-sparse"}
     counts, shares = (at.dataframe[i].value.set_index("dataset") for i in (0, 1))  # size buckets, shares
-    assert counts.loc["demo-crowd", ["small", "medium", "large"]].isna().all()
-    assert shares.loc["demo-crowd", ["small", "medium", "large"]].isna().all()
+    assert counts.loc[L["demo-crowd"], ["small", "medium", "large"]].isna().all()
+    assert shares.loc[L["demo-crowd"], ["small", "medium", "large"]].isna().all()
     assert counts.loc["demo-sparse", ["small", "medium", "large"]].sum() > 0
-    assert "n/a: demo-crowd (no segm area in the annotations)" in texts(at)
+    assert f"n/a: {L['demo-crowd']} (no segm area in the annotations)" in texts(at)
 
 
 @pytest.fixture(scope="module")

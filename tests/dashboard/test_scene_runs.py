@@ -47,3 +47,14 @@ def test_different_bases_and_no_scenes():
     assert same.base == 2.0 and "(bits)" in same.note
     none = scene_runs(None, ["a"], manifests, KEYS, None, Path("/c"))
     assert none.have == () and none.missing == ("a",)
+
+
+def test_a_split_built_without_images_needs_them_first():
+    """The scenes command refuses a split without images: say to rebuild it with them first."""
+    without = SimpleNamespace(scenes=None, inputs=SimpleNamespace(images=SimpleNamespace(path=None)))
+    with_images = SimpleNamespace(scenes=None, inputs=SimpleNamespace(images=SimpleNamespace(path="/img")))
+    runs = scene_runs(None, ["a"], {"a/train": without, "a/val": with_images}, KEYS, None, Path("/c"))
+    train, val = runs.commands
+    assert train.startswith("# a/train was built without its images: rebuild it with --images DIR")
+    assert train.endswith("then:\npython -m analysis scenes --name a --split train --cache-dir /c")
+    assert val == "python -m analysis scenes --name a --split val --cache-dir /c"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from dashboard_helpers import DEMO_LABEL as L
 from dashboard_helpers import app, charts, open_view, texts
 
 from analysis.identity import DatasetIdentity, resolve
@@ -78,7 +79,7 @@ def test_series_control_in_the_app(app_env):
     at = open_view(app({"ds": "demo-small", "series": "source"}), "size")
     assert not at.exception
     names = {t["name"] for t in charts(at)[0]}
-    assert names == {"demo-small: sports", "demo-small: street"}
+    assert names == {f"{L['demo-small']}: sports", f"{L['demo-small']}: street"}
     assert "one series per dataset source (sub-dataset)" in texts(at)
     assert "splits: demo-small val" in texts(at)
     assert at.query_params["series"] == "source"

@@ -91,6 +91,21 @@ def test_several_files_print_a_list_and_a_table(mini, capsys) -> None:
     assert "stored result reused" in out  # the --json run stored them
 
 
+def test_a_label_that_slugs_like_a_stored_one_is_refused(mini, capsys) -> None:
+    """'Model A', then 'model a' with another file: refused (both are folder model-a),
+    naming the stored label; the first evaluation is kept. The same label replaces."""
+    _tmp_path, root, key, _doc, files = mini
+    assert main(_args(root, key, files[0], extra=["--model", "Model A"])) == 0
+    before = read_evaluation(root, key, "Model A")
+    capsys.readouterr()
+    assert main(_args(root, key, files[1], extra=["--model", "model a"])) != 0
+    err = capsys.readouterr().err
+    assert "'Model A'" in err and "model-a" in err and "Traceback" not in err
+    assert [r.model for r in list_evaluations(root, key)] == ["Model A"]
+    assert read_evaluation(root, key, "Model A").record.predictions == before.record.predictions
+    assert main(_args(root, key, files[1], extra=["--model", "Model A"])) == 0  # the same label replaces
+
+
 def test_an_unchanged_file_is_reused_and_re_sliced_from_stored_pairs(mini, capsys) -> None:
     tmp_path, root, key, doc, files = mini
     first = evaluate_files(root, key, files[:1], progress=False)[0]

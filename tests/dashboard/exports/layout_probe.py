@@ -34,6 +34,18 @@ async (spec) => {
   add('axis title', '[class^="g-x"][class$="title"] text, [class^="g-y"][class$="title"] text');
   add('tick label', 'g[class^="xtick"] text, g[class^="ytick"] text, g[class^="x2tick"] text, g[class^="y2tick"] text');
   add('colorbar', 'g.colorbar');
+  // each legend entry, and whether it is drawn inside the legend's visible box (a legend
+  // taller than its maximum height scrolls: the entries below its clip are not seen)
+  div.querySelectorAll('g.legend').forEach((leg) => {
+    const bg = leg.querySelector('rect.bg').getBoundingClientRect();
+    leg.querySelectorAll('g.traces').forEach((el) => {
+      const r = el.getBoundingClientRect();
+      const shown = r.width > 0 && r.top >= bg.top - 0.5 && r.bottom <= bg.bottom + 0.5
+        && r.left >= bg.left - 0.5 && r.right <= bg.right + 0.5;
+      boxes.push({kind: shown ? 'legend entry' : 'hidden legend entry', text: el.textContent || '',
+                  box: [r.left - root.left, r.top - root.top, r.right - root.left, r.bottom - root.top]});
+    });
+  });
   const fl = div._fullLayout;
   const plots = Object.values(fl._plots).map((p) => [p.xaxis._offset, p.yaxis._offset,
     p.xaxis._offset + p.xaxis._length, p.yaxis._offset + p.yaxis._length]);
@@ -65,6 +77,11 @@ class Layout:
 
     def of(self, kind: str) -> list[Box]:
         return [b for b in self.boxes if b.kind == kind]
+
+    @property
+    def legend_entries(self) -> list[str]:
+        """The texts of the legend entries a reader sees (inside the legend's visible box)."""
+        return [b.text for b in self.of("legend entry")]
 
 
 def measure(page, fig: go.Figure) -> Layout:
@@ -98,6 +115,12 @@ def problems(layout: Layout, tol: float = 0.5) -> list[str]:
             kinds = (a.kind, b.kind)
             if (kinds in pairs or kinds[::-1] in pairs) and a.overlaps(b, tol):
                 found.append(f"{a.kind} {a.text[:40]!r} overlaps {b.kind} {b.text[:40]!r}")
+    found += [f"legend entry {b.text[:40]!r} hidden (the legend scrolls)" for b in layout.of("hidden legend entry")]
+    entries = layout.of("legend entry")
+    for i, a in enumerate(entries):
+        for b in entries[i + 1:]:
+            if a.overlaps(b, tol):
+                found.append(f"legend entry {a.text[:40]!r} overlaps legend entry {b.text[:40]!r}")
     for leg in layout.of("legend"):
         for x0, y0, x1, y1 in layout.plots:
             if leg.overlaps(Box("plot", "", x0, y0, x1, y1), tol):

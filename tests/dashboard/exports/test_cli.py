@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO, chromium_or_skip
+from dashboard_helpers import DEMO_LABEL as L
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("export-cli")]
 
@@ -89,7 +90,7 @@ def test_demo_export_files_and_size_buckets(demo_cache: Path, tmp_path: Path):
         assert area[name].sum() == want.set_index("dataset").loc[name].sum()
     # every figure has a caption line naming its definitions; nothing else is in the image
     captions = (out / "captions.txt").read_text().splitlines()
-    assert any(line.startswith("size/size-buckets.pdf: datasets: demo-small, demo-sparse") and "30^2" in line
+    assert any(line.startswith(f"size/size-buckets.pdf: datasets: {L['demo-small']}, demo-sparse") and "30^2" in line
                for line in captions)
     tex = (out / "size" / "size-buckets.tex").read_text()
     assert r"$30^{2}$" in tex and "30^2" not in tex and r"\textasciicircum" not in tex
@@ -184,7 +185,7 @@ options = {{ people_log_y = true }}
                      "size/fig8a.svg", "size/fig8a.tex"]
     captions = (out / "captions.txt").read_text()
     line = next(x for x in captions.splitlines() if x.startswith("size/body-area-distribution.svg: "))
-    assert line.startswith("size/body-area-distribution.svg: datasets: demo-small;") and "0.53*w*h" in line
+    assert line.startswith(f"size/body-area-distribution.svg: datasets: {L['demo-small']};") and "0.53*w*h" in line
     assert r"\begin{figure*}" in (out / "captions.tex").read_text()  # the double-width entry
     sqrt_svg = (out / "size" / "body-area-distribution.svg").read_text()
     assert "sqrt(body area)" in sqrt_svg

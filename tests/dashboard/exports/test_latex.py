@@ -52,3 +52,17 @@ def test_table_formats():
     assert r"coco\_2017 & 789 & 12.3\,\% & 0.00 \\" in pct
     assert r"a\&b & 1{,}234{,}567 & 0.0\,\% & -- \\" in pct
     assert lines[-3:] == [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+
+
+def test_bold_best_within_each_group_on_the_printed_value():
+    """Table 5 as papers print it: rows grouped by test set with a rule between groups, the
+    best value bold within its group, compared as printed (45.67 and 45.71 both print
+    45.7: both bold), and no bold in a group of one row (a one-model table)."""
+    import pandas as pd
+
+    table = pd.DataFrame({"model": ["a", "b", "c", "d"], "dataset": ["X/val", "X/val", "X/val", "Y/val"],
+                          "AP": [45.67, 45.71, 45.64, 99.0]})
+    table.attrs["latex"] = {"digits": 1, "bold_max": ["AP"], "group_by": "dataset"}
+    body = table_latex(table).split("\\midrule\n", 1)[1].split("\\bottomrule")[0].splitlines()
+    assert body == [r"a & X/val & \textbf{45.7} \\", r"b & X/val & \textbf{45.7} \\",
+                    r"c & X/val & 45.6 \\", r"\midrule", r"d & Y/val & 99.0 \\"]

@@ -66,7 +66,10 @@ def test_every_exported_figure_is_clean(page, exported_figures, preset):
         paper = export.paper_figure(item.figure, preset)
         layout = measure(page, paper)
         p = export.PRESETS[preset]
-        assert (layout.width, layout.height) == (p.width_px, p.height_px)
+        # the preset's width; its height, or taller for a legend of many rows
+        assert layout.width == p.width_px and layout.height >= p.height_px
+        # (plotly lists stacked bars' entries in reverse)
+        assert sorted(layout.legend_entries) == sorted(legend_names(paper)), f"{name}: legend entries missing"
         assert not [b for b in layout.of("title") if b.text.strip()], f"{name}: title drawn"
         assert item.caption and not [b for b in layout.of("annotation") if item.caption[:30] in b.text], \
             f"{name}: caption drawn inside the image"
@@ -89,9 +92,26 @@ def test_probe_catches_the_old_caption_over_the_axis_title(page, exported_figure
     assert "legend overlaps a plot area" in problems(measure(page, paper))
 
 
+def legend_names(fig) -> list[str]:
+    """The legend entries a figure should show: its named traces (one entry per name)."""
+    if fig.layout.showlegend is False:
+        return []
+    return list(dict.fromkeys(t.name for t in fig.data if t.showlegend is not False and t.name))
+
+
+#: Up to twelve series, short and long names (models as papers name them, display names
+#: with a split): the 7th and later entries of a single-column legend used to scroll away.
+LONG_NAMES = ["crowdpose-val", "SimpleBaseline ResNet-50 (SmallPose)", "coco-val2017", "HRNet-W32 (ours)",
+              "smallpose-test", "ochuman", "CrowdPose (ours)/val", "posetrack18-val", "aic-train",
+              "humanart", "ViTPose-B, 256x192", "model 12"]
+
+
+@pytest.mark.parametrize("n", [7, 8, 12])
 @pytest.mark.parametrize("preset", list(export.PRESETS))
-def test_many_datasets_legend_wraps_without_overlap(page, preset):
-    """Seven long dataset names: the legend wraps into rows and pushes the plot down."""
+def test_many_series_legend_shows_every_entry(page, preset, n):
+    """Up to twelve long names: every entry drawn (counted in the rendered legend), wrapped
+    into rows that push the plot down, nothing overlapping; the figure grows taller rather
+    than the plot shrinking away."""
     import numpy as np
     import pandas as pd
 
@@ -99,8 +119,7 @@ def test_many_datasets_legend_wraps_without_overlap(page, preset):
     from dashboard.figures.people import people_per_image
     from dashboard.figures.size import area_distribution
 
-    names = ["crowdpose-val", "coco-val2017", "smallpose-test", "ochuman", "posetrack18-val", "aic-train",
-             "humanart"]
+    names = LONG_NAMES[:n]
     rng = np.random.default_rng(0)
     images = pd.DataFrame({"dataset": np.repeat(names, 50), "n_selected": rng.integers(0, 20, 50 * len(names))})
     persons = pd.DataFrame({"dataset": np.repeat(names, 50), "area": rng.uniform(10, 1e6, 50 * len(names))})
@@ -108,4 +127,21 @@ def test_many_datasets_legend_wraps_without_overlap(page, preset):
                 area_distribution(persons, names, edges=SizeEdges(), caption="c")):
         layout = measure(page, export.paper_figure(fig, preset))
         assert len(layout.of("legend")) == 1
+        assert layout.legend_entries == names
         assert not problems(layout)
+        (_, top, _, bottom), = layout.plots
+        assert bottom - top >= 0.5 * export.PRESETS[preset].height_px  # the plot keeps its room
+
+
+def test_probe_counts_a_scrolled_legend(page):
+    """The count can fail: plotly's own legend height limit hides entries past it."""
+    import pandas as pd
+
+    from dashboard.figures.people import people_per_image
+
+    images = pd.DataFrame({"dataset": LONG_NAMES * 3, "n_selected": [1, 2, 3] * len(LONG_NAMES)})
+    paper = export.paper_figure(people_per_image(images, LONG_NAMES, caption="c"), "single")
+    paper.update_layout(height=export.PRESETS["single"].height_px, legend_maxheight=0.5)
+    layout = measure(page, paper)
+    assert len(layout.legend_entries) < len(LONG_NAMES)
+    assert any("hidden (the legend scrolls)" in p for p in problems(layout))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 
+import pytest
 from PIL import Image
 
 from dashboard import export
@@ -51,3 +52,45 @@ def test_stable_svg_renames_ids_and_references():
     assert export.stable_svg(svg) == (
         b'<defs id="i0"><clipPath id="i1"/><pattern id="i2"/></defs>'
         b'<g clip-path="url(#i1)"><path style="fill: url(\'#i2\');"/></g><use href="#i1"/>')
+
+
+def test_png_carries_its_dpi():
+    """pHYs written (300 dpi as pixels per metre), replacing any, pixels unchanged."""
+    from dashboard.export import png_with_dpi
+
+    for dpi_before in (None, (72, 72)):
+        buf = io.BytesIO()
+        Image.new("RGB", (7, 5), (10, 20, 30)).save(buf, format="PNG", **({"dpi": dpi_before} if dpi_before else {}))
+        out = png_with_dpi(buf.getvalue(), 300)
+        assert out.count(b"pHYs") == 1
+        with Image.open(io.BytesIO(out)) as im:
+            assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+            assert im.size == (7, 5) and im.getpixel((3, 2)) == (10, 20, 30)
+
+
+def test_pdf_bytes_do_not_depend_on_the_time(monkeypatch, tmp_path):
+    """cairo's CreationDate is replaced, in the same number of bytes: two renders a
+    second apart are identical, SOURCE_DATE_EPOCH sets the date, the PDF still renders."""
+    import shutil
+    import subprocess
+    import time
+
+    import cairosvg
+
+    from dashboard.export import pdf_with_fixed_date
+
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="20" height="10"/></svg>'
+    first = cairosvg.svg2pdf(bytestring=svg)
+    time.sleep(1.1)
+    second = cairosvg.svg2pdf(bytestring=svg)
+    assert first != second  # cairo writes the time of rendering
+    assert pdf_with_fixed_date(first) == pdf_with_fixed_date(second)
+    assert len(pdf_with_fixed_date(first)) == len(first)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14 22:13:20 UTC
+    dated = pdf_with_fixed_date(first)
+    assert b"/CreationDate (D:20231114221320" in dated
+    if shutil.which("pdftoppm"):
+        (tmp_path / "f.pdf").write_bytes(dated)
+        run = subprocess.run(["pdftoppm", "-png", str(tmp_path / "f.pdf"), str(tmp_path / "f")],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0 and not run.stderr, run.stderr
