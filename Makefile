@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: setup run demo test bench browser docs clean
+.PHONY: setup run demo test bench browser latex docs clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,15 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver libcairo2 >/dev/null; \
 	  else echo "chromium or libcairo2 missing: install Debian's chromium and libcairo2 for the browser test and figure export"; fi; }
 
+# Test-only tools: pdflatex (booktabs, amsmath) compiles every exported LaTeX table, and
+# poppler's pdftoppm renders exported PDFs, in the tests.
+latex:
+	@{ command -v pdflatex >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils \
+	      texlive-latex-base texlive-latex-recommended >/dev/null; \
+	  else echo "pdflatex or pdftoppm missing: install Debian's texlive-latex-base, texlive-latex-recommended and poppler-utils for the LaTeX and PDF checks"; fi; }
+
 # Test-only packages.  xtcocotools (a parity reference) ships wheels built against
 # numpy 1.x that do not import under numpy 2.4: build it from source, once.
 $(TEST_STAMP): $(STAMP) requirements-cluster.txt
@@ -53,7 +62,7 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(PY) -m pip install -q -r requirements-bench.txt
 	touch $@
 
-test: setup browser $(TEST_STAMP) docs
+test: setup browser latex $(TEST_STAMP) docs
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 --dist loadgroup
 

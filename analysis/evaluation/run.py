@@ -99,14 +99,6 @@ def evaluate_files(
                 "or a label that differs in more than case and punctuation"
             )
     facts = split_facts(cache_root, key)
-    for label in labels:
-        stored = store.find_record(cache_root, key, label)
-        if stored is not None and stored.model != label:
-            raise PoseAtlasError(
-                f"--model {label!r}: its stored evaluation would be the one of {stored.model!r} (folder "
-                f"{store.model_slug(label)}: labels differing only in case or punctuation share one); "
-                f"use --model {stored.model!r} to re-evaluate that one, or another label"
-            )
     annotation_path = check_annotations_unchanged(facts, key)
     images = cache.read_images(cache_root, key)
     instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)

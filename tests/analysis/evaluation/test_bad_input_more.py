@@ -119,7 +119,8 @@ def test_labels_differing_in_case_or_punctuation_do_not_share_a_stored_evaluatio
     stored = (split / "cache/ds/val/evaluations/resnet-50/evaluation.json").read_bytes()
     for other in ("resnet-50", "RESNET_50".replace("_", " "), "resnet--50"):
         _refused(capsys, split, split / "good.json", "--model", other,
-                 needles=[f"--model {other!r}", "the one of 'ResNet 50'", "use --model 'ResNet 50'"])
+                 needles=[f"--model {other!r}", "already stores an evaluation labelled 'ResNet 50'",
+                          "give --model 'ResNet 50' to replace it"])
     assert (split / "cache/ds/val/evaluations/resnet-50/evaluation.json").read_bytes() == stored
     code, _, err = _evaluate(capsys, split, split / "good.json", "--model", "ResNet 50")
     assert code == 0, err  # the stored label itself is fine

@@ -107,7 +107,8 @@ def test_damaged_evaluation_is_named_skipped_and_redone(evaluated, capsys, damag
     from dashboard.exports.models import evaluated as load_models
 
     entries = find_models(tmp_path / "cache", [KEY])
-    state = SimpleNamespace(root=tmp_path / "cache", filters=SimpleNamespace(size=SizeDefinition()))
+    state = SimpleNamespace(root=tmp_path / "cache", filters=SimpleNamespace(size=SizeDefinition()),
+                            label=lambda name: name)  # no display names here
     chosen = load_models(state, entries)
     assert [m.result.model for m in chosen.models] == ["good"]
     assert len(chosen.errors) == 1 and "stored evaluation of 'bad'" in chosen.errors[0]
