@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import cache
+from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey
 from analysis.definitions import AreaSource, SizeDefinition
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import (
@@ -36,7 +36,7 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         metavar="LABEL",
         help="model label, once per file in order (default: each file's name without extension)",
     )
-    p.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     p.add_argument("--json", action="store_true", help="print one JSON document (a list with several files)")
     p.add_argument(
         "--sigmas",
@@ -104,7 +104,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from analysis.evaluation.run import evaluate_files
     from analysis.evaluation.table5 import table5_csv, table5_frame, table5_latex
 
-    key = cache.CacheKey(args.name, args.split)
+    key = CacheKey(args.name, args.split)
     request = request_from_args(args)
     outcomes = evaluate_files(
         args.cache_dir, key, list(args.predictions), args.model or None, request, progress=not args.quiet
@@ -132,6 +132,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _write_text(path: Path, text: str) -> None:
+    from analysis import cache
+
     with cache.atomic_path(Path(path)) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
