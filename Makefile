@@ -46,7 +46,7 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 
 test: setup browser $(TEST_STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=20 --durations-min=2
 
 bench: setup $(BENCH_STAMP)
 	$(PY) -m benchmarks.build
