@@ -3,7 +3,7 @@
 Each command runs in a fresh interpreter under ``python -X importtime``; the test reads
 the modules it loaded from that report.  Parsing (``--help``) loads none of the heavy
 libraries; a real run loads what its work needs (numpy, pyarrow; pandas for evaluate)
-and never torch, requests or a plotting library.
+and never torch, requests or a plotting library; a build loads no pandas.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_evaluate_run_loads_what_it_uses_only(small_cache):
     assert not loaded & NEVER
 
 
-def test_info_and_build_runs_load_no_torch_requests_or_plotting(small_cache):
+def test_info_and_build_runs_load_no_torch_requests_or_plotting_and_build_no_pandas(small_cache):
     folder, _ = small_cache
     loaded = imported_roots("info", "--cache-dir", str(folder / "cache"), "--registry", str(folder / "none.toml"))
     assert "numpy" in loaded
@@ -80,4 +80,5 @@ def test_info_and_build_runs_load_no_torch_requests_or_plotting(small_cache):
     )  # fmt: skip
     assert (folder / "cache" / "startup2" / "val" / "instances.parquet").is_file()
     assert "pyarrow" in loaded
+    assert "pandas" not in loaded  # analysis.tables assembles Arrow columns without pa.array
     assert not loaded & NEVER
