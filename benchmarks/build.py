@@ -435,8 +435,9 @@ def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool
     if stages and "build_stages_s" in results:
         timings = results["build_stages_s"]
         print("build stages (the last build run, in process; its manifest's timings):")
-        for stage, seconds in timings.items():
-            print(f"  {stage:<18} {seconds:6.2f} s")
+        order = ("read", "decode+validate", "crowding", "tables", "images", "write", "total")
+        for stage in sorted(timings, key=lambda name: order.index(name) if name in order else len(order)):
+            print(f"  {stage:<18} {timings[stage]:6.2f} s")
         if "total" in timings and build_s:
             print(f"  {'outside (start-up, imports, exit)':<18} {build['wall_s'] - timings['total']:6.2f} s "
                   f"(best process wall {build_s:.2f} s less the last run's total)")
