@@ -49,9 +49,9 @@ test: setup browser $(TEST_STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=20 --durations-min=2
 
 bench: setup $(BENCH_STAMP)
-	$(PY) -m benchmarks.build
+	$(PY) -m benchmarks.build --stages
 	$(PY) -m benchmarks.scenes
-	$(PY) -m benchmarks.dashboard
+	$(PY) -m benchmarks.dashboard --persons 3000000 --repeats 3
 	$(PY) -m benchmarks.evaluate
 	$(PY) -m benchmarks.datasets
 
