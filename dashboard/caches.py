@@ -29,6 +29,7 @@ from analysis.manifest import (
     rebuild_command,
     table_problems,
 )
+from analysis.scenes.aggregates import TOP1_COLUMN
 
 PERSON_COLUMNS = [
     "dataset", "split", "ann_id", "image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
@@ -59,7 +60,8 @@ class Caches:
             file has none, and ``n_labelled``, for the person population), plus ``img``
             (row in ``images``), ``row`` (row in the split's instances file) and ``image_area``.
         crowd_regions: iscrowd instances (boxes only), with ``img``.
-        scenes: scenes rows of every split that has them, plus ``img``; None if none.
+        scenes: scenes rows of every split that has them, plus ``img`` and ``top1_id``
+            (``top5_ids[0]``, int16); None if none.
         datasets: every cached dataset name, in identity order (``order``, then name).
         identities: each dataset's identity (display name, style, order, paper name),
             as its manifests record it, defaults filled from the name alone.
@@ -161,6 +163,9 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
             ok = ~np.isnan(simg)
             scenes = scenes[ok].copy()
             scenes["image_index"] = simg[ok].astype(np.int64)
+            # once per load, so that no rerun walks the per-row top-5 lists
+            scenes[TOP1_COLUMN] = np.fromiter((ids[0] for ids in scenes["top5_ids"]), dtype=np.int16,
+                                              count=len(scenes))
             scene_parts.append(scenes)
         images_parts.append(images)
         offset += len(images)
