@@ -15,6 +15,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analysis import cache as cache_mod
@@ -163,9 +164,9 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
             ok = ~np.isnan(simg)
             scenes = scenes[ok].copy()
             scenes["image_index"] = simg[ok].astype(np.int64)
-            # once per load, so that no rerun walks the per-row top-5 lists
-            scenes[TOP1_COLUMN] = np.fromiter((ids[0] for ids in scenes["top5_ids"]), dtype=np.int16,
-                                              count=len(scenes))
+            top1 = _top1_ids(key.directory(root) / cache_mod.SCENES_FILE)
+            if top1 is not None:
+                scenes[TOP1_COLUMN] = top1[ok]
             scene_parts.append(scenes)
         images_parts.append(images)
         offset += len(images)
@@ -207,6 +208,15 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
     identities = dataset_identities(manifests)
     datasets = sorted(identities, key=lambda name: identities[name].sort_key)
     return Caches(loaded, manifests, images, persons, crowd_regions, scenes, datasets, identities, skipped, outdated)
+
+
+def _top1_ids(path: Path) -> np.ndarray | None:
+    """Each scenes row's top-1 class (``top5_ids[0]``), read once per load in Arrow so that no
+    rerun walks the per-row lists; None when a row has no class (then views read the lists)."""
+    column = pq.read_table(path, columns=["top5_ids"]).column("top5_ids").combine_chunks()
+    if len(column) == 0 or column.null_count or pc.min(pc.list_value_length(column)).as_py() < 1:
+        return None
+    return pc.list_element(column, 0).to_numpy(zero_copy_only=False).astype(np.int16)
 
 
 def dataset_identities(manifests: dict[str, Manifest]) -> dict[str, ResolvedIdentity]:
