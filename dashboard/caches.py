@@ -62,7 +62,8 @@ class Caches:
             (row in ``images``), ``row`` (row in the split's instances file) and ``image_area``.
         crowd_regions: iscrowd instances (boxes only), with ``img``.
         scenes: scenes rows of every split that has them, plus ``img`` and ``top1_id``
-            (``top5_ids[0]``, int16); None if none.
+            (``top5_ids[0]``, int16; the ``top5_ids`` / ``top5_probs`` lists themselves are
+            left on disk unless a row has no class); None if none.
         datasets: every cached dataset name, in identity order (``order``, then name).
         identities: each dataset's identity (display name, style, order, paper name),
             as its manifests record it, defaults filled from the name alone.
@@ -166,6 +167,9 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
             scenes["image_index"] = simg[ok].astype(np.int64)
             top1 = _top1_ids(key.directory(root) / cache_mod.SCENES_FILE)
             if top1 is not None:
+                # the per-row lists are Python objects that every filter of the frame copies
+                # one by one; the views read only the top-1 class, so keep that instead
+                scenes = scenes.drop(columns=["top5_ids", "top5_probs"])
                 scenes[TOP1_COLUMN] = top1[ok]
             scene_parts.append(scenes)
         images_parts.append(images)

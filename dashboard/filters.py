@@ -113,57 +113,42 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
     if not everyone and len(persons):
         pmask &= f.population.mask(persons["num_keypoints"].to_numpy(dtype=float, na_value=np.nan),
                                    persons["n_labelled"].to_numpy())
-    # Work on index arrays and take the kept person rows once at the end: at millions of
-    # persons every intermediate frame copy (mask, assign, mask again) costs more than the maths.
-    rows = np.flatnonzero(pmask)
+    sel = persons[pmask]
     if everyone:
         n_population = images["n_persons"].to_numpy()[keep]
     else:
-        n_population = np.bincount(persons["image_index"].to_numpy()[rows], minlength=len(images))[keep]
+        n_population = np.bincount(sel["image_index"].to_numpy(), minlength=len(images))[keep]
     area = person_area(
-        persons["bbox_w"].to_numpy()[rows], persons["bbox_h"].to_numpy()[rows],
-        persons["segm_area"].to_numpy(dtype=float, na_value=np.nan)[rows], f.size.area_source,
+        sel["bbox_w"].to_numpy(), sel["bbox_h"].to_numpy(),
+        sel["segm_area"].to_numpy(dtype=float, na_value=np.nan), f.size.area_source,
     )
     codes = size_bucket_codes(area, f.size.edges)
     nan = np.isnan(area)
     no_area: list[str] = []
     unknown: dict[str, int] = {}
-    ds_codes, ds_names = _dataset_codes(persons, rows)
     if nan.any():
-        n_missing = np.bincount(ds_codes[nan], minlength=len(ds_names))
-        n_rows = np.bincount(ds_codes, minlength=len(ds_names))
-        for i, name in enumerate(ds_names):
-            if n_rows[i] > 0 and n_missing[i] == n_rows[i]:
-                no_area.append(name)
-            elif n_missing[i] > 0:
-                unknown[name] = int(n_missing[i])
-    stay = np.ones(len(rows), dtype=bool)
+        missing = pd.Series(nan, index=sel.index).groupby(
+            sel["dataset"], observed=True).agg(["sum", "size"])
+        for name, row in missing.iterrows():
+            if row["sum"] == row["size"] and row["size"] > 0:
+                no_area.append(str(name))
+            elif row["sum"] > 0:
+                unknown[str(name)] = int(row["sum"])
+    sel = sel.assign(area=area, bucket=codes)
     if no_area:
-        stay &= ~np.isin(ds_codes, [ds_names.index(n) for n in no_area])
+        sel = sel[~sel["dataset"].isin(no_area).to_numpy()]
     if f.bucket is not None:
-        stay &= codes == list(SizeBucket).index(f.bucket)
-        counts = np.bincount(persons["image_index"].to_numpy()[rows[stay]], minlength=len(images))
+        sel = sel[sel["bucket"].to_numpy() == list(SizeBucket).index(f.bucket)]
+        counts = np.bincount(sel["image_index"].to_numpy(), minlength=len(images))
         n_selected = counts[keep]
     else:
         n_selected = n_population
     kept = images[keep].assign(n_selected=n_selected)
     kept["series"] = series_keys(kept, f.series)
-    sel = persons.take(rows[stay])
-    sel["area"] = area[stay]
-    sel["bucket"] = codes[stay]
-    sel["series"] = _series_of_persons(kept, sel, len(images))
+    sel = sel.assign(series=_series_of_persons(kept, sel, len(images)))
     if f.bucket is not None:
         kept = kept[kept["n_selected"].to_numpy() > 0]
     return Filtered(kept, sel, tuple(sorted(no_area)), unknown, f)
-
-
-def _dataset_codes(persons: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Each selected person's dataset as an integer code, and the names the codes index."""
-    column = persons["dataset"]
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy()[rows], [str(c) for c in column.cat.categories]
-    names, codes = np.unique(column.to_numpy()[rows].astype(str), return_inverse=True)
-    return codes, [str(n) for n in names]
 
 
 def _series_of_persons(kept: pd.DataFrame, persons: pd.DataFrame, n_images: int) -> pd.Categorical:
