@@ -64,12 +64,12 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 
 test: setup browser latex $(TEST_STAMP) docs
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=20 --durations-min=2
 
 bench: setup $(BENCH_STAMP)
-	$(PY) -m benchmarks.build
+	$(PY) -m benchmarks.build --stages
 	$(PY) -m benchmarks.scenes
-	$(PY) -m benchmarks.dashboard
+	$(PY) -m benchmarks.dashboard --persons 3000000 --repeats 3
 	$(PY) -m benchmarks.evaluate
 	$(PY) -m benchmarks.datasets
 

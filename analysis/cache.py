@@ -22,7 +22,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +29,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# Re-exported: the CLI's parsers import them from analysis.cache_key without pyarrow.
+from analysis.cache_key import DEFAULT_CACHE_DIR as DEFAULT_CACHE_DIR
+from analysis.cache_key import CacheKey as CacheKey
 from analysis.errors import PoseAtlasError
-from analysis.names import is_valid_name, validate_name
+from analysis.names import is_valid_name
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; the build never needs it
     import pandas as pd
@@ -42,7 +44,6 @@ if TYPE_CHECKING:  # pandas costs 0.2 s to import; the build never needs it
 #: meaning or type.  A cache of another format is stale: ``build`` rebuilds it,
 #: ``info`` and the dashboard name it and the command that rebuilds it.
 SCHEMA_VERSION = 2
-DEFAULT_CACHE_DIR = Path("data/cache")
 
 IMAGES_FILE = "images.parquet"
 INSTANCES_FILE = "instances.parquet"
@@ -107,26 +108,6 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
 IMAGE_COLUMNS = tuple(IMAGES_SCHEMA.names)
 INSTANCE_COLUMNS = tuple(INSTANCES_SCHEMA.names)
 SCENE_COLUMNS = tuple(SCENES_SCHEMA.names)
-
-
-@dataclass(frozen=True)
-class CacheKey:
-    """One cached dataset split."""
-
-    dataset: str
-    split: str
-
-    @classmethod
-    def checked(cls, dataset: object, split: object) -> CacheKey:
-        """A key from user input (``--name``, ``--split``): both must be plain names (no ``..``,
-        no ``/``), else :class:`PoseAtlasError`, so that a key never leads outside its cache root."""
-        return cls(validate_name(dataset, "dataset name"), validate_name(split, "split name"))
-
-    def directory(self, root: Path) -> Path:
-        return Path(root) / self.dataset / self.split
-
-    def __str__(self) -> str:
-        return f"{self.dataset}/{self.split}"
 
 
 def swap_in(staging: Path, target: Path, retired: Path) -> None:

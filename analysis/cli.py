@@ -10,12 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import cache, convert
-from analysis.coco_json import annotation_file_problem
+from analysis import convert
+from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache: parsing loads no pyarrow
 from analysis.errors import EXIT_USER_ERROR, PoseAtlasError, run_reporting_errors
 from analysis.evaluation import cli as evaluation_cli  # light: pandas and numpy load only when it runs
-from analysis.identity import DatasetIdentity
-from analysis.image_paths import check_image_root
 from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
 from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
 
@@ -35,7 +33,7 @@ def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
     build.add_argument("--annotations", type=Path, help="COCO-format keypoint annotation file")
     build.add_argument("--images", type=Path, help="image folder: checks every file exists")
     build.add_argument("--keypoint-schema", help="override the joint list: coco17 or crowdpose14")
-    build.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    build.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     look = build.add_argument_group(
         "identity", "ad hoc builds: how the dataset looks in figures (else derived from its name)")
     look.add_argument("--display-name", help="name in legends, captions and tables")
@@ -66,14 +64,14 @@ def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
     places.set_defaults(run=scenes_cli.run_fetch_places365)
 
     info = sub.add_parser("info", help="what is registered and cached, with counts and definitions")
-    info.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    info.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     info.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(run=_run_info)
 
     demo = sub.add_parser("demo", help="write and build the three synthetic demo datasets")
     demo.add_argument("--data-dir", type=Path, default=Path("data/demo"), help="where the demo's raw files go")
-    demo.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    demo.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     demo.add_argument("--force", action="store_true")
     demo.add_argument("--quiet", action="store_true")
     demo.add_argument("--no-scenes", action="store_true", help="skip the synthetic scene results")
@@ -108,7 +106,7 @@ def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
                         help="the person area whose distribution is kept (default bbox)")
     subset.add_argument("--population", default="keypoints", metavar="POP",
                         help="who is a person: all, keypoints (default: stored num_keypoints > 0), labelled or minN")
-    subset.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    subset.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     subset.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="writes DIR/subset-k.json and DIR/report.json")
     subset.add_argument("--register", action="store_true",
@@ -122,7 +120,7 @@ def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
                          help="the composition (docs/guides/compose.md)")
     compose.add_argument("--out", type=Path, required=True, metavar="DIR",
                          help="writes DIR/train.json, val.json, report.json")
-    compose.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    compose.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     compose.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
     compose.add_argument("--quiet", action="store_true", help="no progress bars")
     compose.set_defaults(run=_run_compose)
@@ -135,7 +133,7 @@ def _run_subset(args: argparse.Namespace) -> int:
     from analysis.subsets import SubsetSpec
 
     job = SubsetJob(
-        key=cache.CacheKey.checked(args.name, args.split),
+        key=CacheKey.checked(args.name, args.split),
         spec=SubsetSpec(persons=args.persons, count=args.count, seed=args.seed),
         out_dir=args.out,
         cache_root=args.cache_dir,
@@ -180,6 +178,9 @@ def _run_compose(args: argparse.Namespace) -> int:
 
 def _run_build(args: argparse.Namespace) -> int:
     from analysis.build import build_split
+    from analysis.coco_json import annotation_file_problem
+    from analysis.identity import DatasetIdentity
+    from analysis.image_paths import check_image_root
 
     ad_hoc = [args.name, args.split, args.annotations]
     if any(v is not None for v in ad_hoc):

@@ -55,7 +55,6 @@ import numpy as np
 import orjson
 
 from analysis.errors import AnnotationError, PoseAtlasError
-from analysis.staged_files import StagedFiles
 
 FORMATS = ("aic", "mpii", "posetrack18", "hieve")
 
@@ -200,6 +199,8 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    from analysis.staged_files import StagedFiles  # loads pyarrow (via cache): not at parse time
+
     with StagedFiles(out.parent) as staged:
         staged.add(out.name, lambda fh: fh.write(orjson.dumps(document)))
         staged.add(report_path(out).name,

@@ -22,12 +22,15 @@ import os
 import zipfile
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import requests
 from tqdm import tqdm
 
 from analysis.errors import PoseAtlasError
 from analysis.fingerprint import file_sha256
+
+if TYPE_CHECKING:  # requests costs 0.1 s to import: only a download loads it
+    import requests
 
 #: Seconds to wait for a connection / between two received chunks.
 TIMEOUT = (30, 120)
@@ -54,6 +57,8 @@ def _total_from_headers(resp: requests.Response, offset: int) -> int | None:
 
 
 def _get(url: str, offset: int) -> requests.Response:
+    import requests
+
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     try:
         return requests.get(url, headers=headers, stream=True, timeout=TIMEOUT)
@@ -94,6 +99,8 @@ def download(
     Raises:
         PoseAtlasError: HTTP error status, network failure, size or digest mismatch.
     """
+    import requests
+
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)

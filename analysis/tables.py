@@ -2,9 +2,15 @@
 
 The column types are ``analysis.cache.IMAGES_SCHEMA`` / ``INSTANCES_SCHEMA``; building
 the tables against them makes any drift an error here, not a surprise for a reader.
+
+The columns are assembled from their buffers (``pa.Array.from_buffers``), not with
+``pa.array``: every ``pa.array`` call imports pandas (to check whether its input is a
+Series), which cost a build 0.3 s and more on a busy machine, and a build needs no pandas.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -13,9 +19,51 @@ from analysis.cache import IMAGES_SCHEMA, INSTANCES_SCHEMA
 from analysis.crowding import Crowding
 from analysis.loading import PoseDataset
 
+#: The numpy type of each Arrow type these tables build from numpy columns.
+_NUMPY_TYPES = {pa.int32(): np.int32, pa.int64(): np.int64, pa.float32(): np.float32, pa.float64(): np.float64}
+
+
+def _validity(null_mask: np.ndarray | None) -> pa.Buffer | None:
+    """Arrow's validity bitmap (bit set = value present, least significant bit first)."""
+    if null_mask is None or not null_mask.any():
+        return None
+    return pa.py_buffer(np.packbits(~np.asarray(null_mask, bool), bitorder="little"))
+
+
+def _numeric(values: np.ndarray, type_: pa.DataType, null_mask: np.ndarray | None = None) -> pa.Array:
+    """A numeric or boolean column; ``null_mask`` marks nulls."""
+    values = np.asarray(values)
+    if type_ == pa.bool_():
+        data = pa.py_buffer(np.packbits(values.astype(bool, copy=False), bitorder="little"))
+    else:
+        data = pa.py_buffer(np.ascontiguousarray(values, dtype=_NUMPY_TYPES[type_]))
+    return pa.Array.from_buffers(type_, len(values), [_validity(null_mask), data])
+
 
 def _nullable(values: np.ndarray, null_mask: np.ndarray, type_: pa.DataType) -> pa.Array:
-    return pa.array(values, type=type_, mask=null_mask)
+    return _numeric(values, type_, null_mask)
+
+
+def _strings(values: Sequence[str | None]) -> pa.Array:
+    """A string column; None is null."""
+    encoded = [b"" if v is None else v.encode() for v in values]
+    lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+    offsets = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] > np.iinfo(np.int32).max:
+        raise ValueError(f"{offsets[-1]} bytes of text in one string column: more than Arrow's string type holds")
+    nulls = np.fromiter((v is None for v in values), bool, len(encoded))
+    buffers = [_validity(nulls), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.string(), len(encoded), buffers)
+
+
+def _repeated(text: str, n: int) -> pa.Array:
+    """``text`` n times."""
+    data = text.encode()
+    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
+    if offsets[-1] > np.iinfo(np.int32).max:
+        raise ValueError(f"{offsets[-1]} bytes of text in one string column: more than Arrow's string type holds")
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data * n)])
 
 
 def images_table(dataset: str, split: str, data: PoseDataset, crowding: Crowding) -> pa.Table:
@@ -26,17 +74,17 @@ def images_table(dataset: str, split: str, data: PoseDataset, crowding: Crowding
     n_crowd = np.bincount(inst.image_index[inst.iscrowd], minlength=n_images)
     stored = img.crowd_index_stored
     return pa.table({
-        "dataset": pa.array(np.full(n_images, dataset, dtype=object), pa.string()),
-        "split": pa.array(np.full(n_images, split, dtype=object), pa.string()),
-        "image_id": pa.array(img.image_id, pa.int64()),
-        "file_name": pa.array(img.file_name, pa.string()),
+        "dataset": _repeated(dataset, n_images),
+        "split": _repeated(split, n_images),
+        "image_id": _numeric(img.image_id, pa.int64()),
+        "file_name": _strings(img.file_name),
         "width": _nullable(img.width, np.isnan(img.width), pa.float64()),
         "height": _nullable(img.height, np.isnan(img.height), pa.float64()),
-        "n_persons": pa.array(n_persons, pa.int32()),
-        "n_crowd_regions": pa.array(n_crowd, pa.int32()),
-        "crowd_index": pa.array(crowding.crowd_index, pa.float64()),
+        "n_persons": _numeric(n_persons, pa.int32()),
+        "n_crowd_regions": _numeric(n_crowd, pa.int32()),
+        "crowd_index": _numeric(crowding.crowd_index, pa.float64()),
         "crowd_index_stored": _nullable(stored, np.isnan(stored), pa.float64()),
-        "source": pa.array(img.source, pa.string()),
+        "source": _strings(img.source),
     }, schema=IMAGES_SCHEMA)
 
 
@@ -50,22 +98,22 @@ def instances_table(dataset: str, split: str, data: PoseDataset, crowding: Crowd
     flat = inst.keypoints.astype(np.float32).reshape(-1)
     width = inst.keypoints.shape[1] * 3
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64) if width else np.zeros(n + 1, np.int64)
-    keypoints = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float32()))
+    keypoints = pa.LargeListArray.from_arrays(_numeric(offsets, pa.int64()), _numeric(flat, pa.float32()))
     return pa.table({
-        "dataset": pa.array(np.full(n, dataset, dtype=object), pa.string()),
-        "split": pa.array(np.full(n, split, dtype=object), pa.string()),
-        "ann_id": pa.array(inst.ann_id, pa.int64()),
-        "image_id": pa.array(img.image_id[inst.image_index], pa.int64()),
-        "iscrowd": pa.array(inst.iscrowd, pa.bool_()),
-        "bbox_x": pa.array(inst.bbox[:, 0], pa.float64()),
-        "bbox_y": pa.array(inst.bbox[:, 1], pa.float64()),
-        "bbox_w": pa.array(inst.bbox[:, 2], pa.float64()),
-        "bbox_h": pa.array(inst.bbox[:, 3], pa.float64()),
-        "bbox_area": pa.array(inst.bbox[:, 2] * inst.bbox[:, 3], pa.float64()),
+        "dataset": _repeated(dataset, n),
+        "split": _repeated(split, n),
+        "ann_id": _numeric(inst.ann_id, pa.int64()),
+        "image_id": _numeric(img.image_id[inst.image_index], pa.int64()),
+        "iscrowd": _numeric(inst.iscrowd, pa.bool_()),
+        "bbox_x": _numeric(inst.bbox[:, 0], pa.float64()),
+        "bbox_y": _numeric(inst.bbox[:, 1], pa.float64()),
+        "bbox_w": _numeric(inst.bbox[:, 2], pa.float64()),
+        "bbox_h": _numeric(inst.bbox[:, 3], pa.float64()),
+        "bbox_area": _numeric(inst.bbox[:, 2] * inst.bbox[:, 3], pa.float64()),
         "segm_area": _nullable(inst.segm_area, np.isnan(inst.segm_area), pa.float64()),
         "num_keypoints": _nullable(inst.num_keypoints, inst.num_keypoints < 0, pa.int32()),
-        "n_labelled": pa.array(crowding.n_labelled, pa.int32()),
-        "n_visible": pa.array(visible.sum(axis=1), pa.int32()),
-        "crowding": pa.array(crowding.ratio, pa.float64()),
+        "n_labelled": _numeric(crowding.n_labelled, pa.int32()),
+        "n_visible": _numeric(visible.sum(axis=1), pa.int32()),
+        "crowding": _numeric(crowding.ratio, pa.float64()),
         "keypoints": keypoints,
     }, schema=INSTANCES_SCHEMA)

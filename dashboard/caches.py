@@ -15,6 +15,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analysis import cache as cache_mod
@@ -29,6 +30,7 @@ from analysis.manifest import (
     rebuild_command,
     table_problems,
 )
+from analysis.scenes.aggregates import TOP1_COLUMN
 
 PERSON_COLUMNS = [
     "dataset", "split", "ann_id", "image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
@@ -59,7 +61,9 @@ class Caches:
             file has none, and ``n_labelled``, for the person population), plus ``img``
             (row in ``images``), ``row`` (row in the split's instances file) and ``image_area``.
         crowd_regions: iscrowd instances (boxes only), with ``img``.
-        scenes: scenes rows of every split that has them, plus ``img``; None if none.
+        scenes: scenes rows of every split that has them, plus ``img`` and ``top1_id``
+            (``top5_ids[0]``, int16; the ``top5_ids`` / ``top5_probs`` lists themselves are
+            left on disk unless a row has no class); None if none.
         datasets: every cached dataset name, in identity order (``order``, then name).
         identities: each dataset's identity (display name, style, order, paper name),
             as its manifests record it, defaults filled from the name alone.
@@ -161,6 +165,12 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
             ok = ~np.isnan(simg)
             scenes = scenes[ok].copy()
             scenes["image_index"] = simg[ok].astype(np.int64)
+            top1 = _top1_ids(key.directory(root) / cache_mod.SCENES_FILE)
+            if top1 is not None:
+                # the per-row lists are Python objects that every filter of the frame copies
+                # one by one; the views read only the top-1 class, so keep that instead
+                scenes = scenes.drop(columns=["top5_ids", "top5_probs"])
+                scenes[TOP1_COLUMN] = top1[ok]
             scene_parts.append(scenes)
         images_parts.append(images)
         offset += len(images)
@@ -202,6 +212,15 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
     identities = dataset_identities(manifests)
     datasets = sorted(identities, key=lambda name: identities[name].sort_key)
     return Caches(loaded, manifests, images, persons, crowd_regions, scenes, datasets, identities, skipped, outdated)
+
+
+def _top1_ids(path: Path) -> np.ndarray | None:
+    """Each scenes row's top-1 class (``top5_ids[0]``), read once per load in Arrow so that no
+    rerun walks the per-row lists; None when a row has no class (then views read the lists)."""
+    column = pq.read_table(path, columns=["top5_ids"]).column("top5_ids").combine_chunks()
+    if len(column) == 0 or column.null_count or pc.min(pc.list_value_length(column)).as_py() < 1:
+        return None
+    return pc.list_element(column, 0).to_numpy(zero_copy_only=False).astype(np.int16)
 
 
 def dataset_identities(manifests: dict[str, Manifest]) -> dict[str, ResolvedIdentity]:

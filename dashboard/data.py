@@ -19,7 +19,9 @@ from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
 from dashboard import evaluations, paths
 from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.evaluations import StoredModel
+from dashboard.exports.state import resolve
 from dashboard.figures.models import EvaluatedModel
+from dashboard.filters import Filtered, Filters
 
 
 @st.cache_resource(show_spinner="Loading caches ...", max_entries=2)
@@ -30,6 +32,27 @@ def _caches(root: str, stamp: tuple) -> Caches:
 def caches() -> Caches:
     root = paths.cache_root()
     return _caches(str(root), paths.cache_stamp(root))
+
+
+#: What ``dashboard.exports.state.resolve`` returns: filtered frames, styles, datasets present, series keys.
+Resolved = tuple[Filtered, dict[str, dict[str, str]], tuple[str, ...], tuple[str, ...]]
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _resolved(root: str, stamp: tuple, filters_key: str, _caches: Caches, _filters: Filters) -> Resolved:
+    return resolve(_caches, _filters)
+
+
+def resolved(c: Caches, filters: Filters) -> Resolved:
+    """``dashboard.exports.state.resolve`` of the loaded caches, kept per filter state.
+
+    A rerun that changes no global filter (a page widget, a page switch, a filter set back to
+    one of the last four states) reuses the filtered frames instead of filtering every person
+    again.  Keyed on the caches' stamp and ``repr(filters)`` (a frozen dataclass of enums,
+    tuples and floats: complete and exact); the frames are shared read-only, like ``caches()``.
+    """
+    root = paths.cache_root()
+    return _resolved(str(root), paths.cache_stamp(root), repr(filters), c, filters)
 
 
 @st.cache_resource(show_spinner="Loading keypoints ...", max_entries=8)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from analysis.identity import ResolvedIdentity, default_style, resolve
@@ -54,10 +55,8 @@ def series_keys(images: pd.DataFrame, by: SeriesBy) -> pd.Series:
 def series_order(images: pd.DataFrame, by: SeriesBy, datasets: Sequence[str]) -> list[str]:
     """Series keys present in ``images`` (with a ``series`` column): by dataset in ``datasets``
     order, then by split or source name."""
-    pairs = images[["dataset", "series"]].drop_duplicates()
     rank = {name: i for i, name in enumerate(datasets)}
-    pairs = pairs[pairs["dataset"].astype(str).isin(rank)]
-    ordered = sorted(((rank[str(d)], str(s)) for d, s in pairs.itertuples(index=False, name=None)))
+    ordered = sorted((rank[d], s) for d, s in distinct_pairs(images, "dataset", "series") if d in rank)
     return [s for _, s in ordered]
 
 
@@ -69,8 +68,7 @@ def series_styles(
     A whole-dataset series is drawn in its identity's style; a split or source series in
     its dataset's colour with the hatch and dash its own key hashes to.
     """
-    pairs = images[["dataset", "series"]].drop_duplicates()
-    dataset_of = {str(s): str(d) for d, s in pairs.itertuples(index=False, name=None)}
+    dataset_of = {s: d for d, s in distinct_pairs(images, "dataset", "series")}
     out = {}
     for key in keys:
         name = dataset_of.get(key, key)
@@ -85,14 +83,42 @@ def series_styles(
     return out
 
 
+def distinct_pairs(frame: pd.DataFrame, first: str, second: str) -> list[tuple[str, str]]:
+    """The distinct (``first``, ``second``) value pairs of ``frame`` as strings, in order of first occurrence.
+
+    Captions and styles ask for these on every rerun: for two categorical columns the pairs
+    come from the integer codes (one ``np.unique`` over a million rows, no string copy);
+    other dtypes fall back to ``drop_duplicates``.  A missing value is named ``nan`` on both
+    paths.
+    """
+    a, b = frame[first], frame[second]
+    if not (isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype)):
+        pairs = frame[[first, second]].drop_duplicates()
+        return [(_text(x), _text(y)) for x, y in pairs.itertuples(index=False, name=None)]
+    ca = a.cat.codes.to_numpy().astype(np.int64)
+    cb = b.cat.codes.to_numpy().astype(np.int64)
+    n_b = len(b.cat.categories) + 1
+    combined = (ca + 1) * n_b + (cb + 1)  # -1 (missing) -> 0
+    _, first_rows = np.unique(combined, return_index=True)
+    first_rows.sort()
+    names_a = np.asarray(a.cat.categories.astype(str))
+    names_b = np.asarray(b.cat.categories.astype(str))
+    return [(str(names_a[ca[r]]) if ca[r] >= 0 else "nan", str(names_b[cb[r]]) if cb[r] >= 0 else "nan")
+            for r in first_rows]
+
+
+def _text(value: object) -> str:
+    return "nan" if pd.isna(value) else str(value)
+
+
 def splits_used(images: pd.DataFrame, datasets: Sequence[str]) -> str:
     """'name: split, split; ...' for the caption: which splits a figure's numbers come from."""
     if not len(images):
         return ""
-    pairs = images[["dataset", "split"]].drop_duplicates().astype(str)
+    pairs = distinct_pairs(images, "dataset", "split")
     parts = []
     for name in datasets:
-        splits = sorted(pairs.loc[pairs["dataset"].to_numpy() == name, "split"])
+        splits = sorted(s for d, s in pairs if d == name)
         if splits:
             parts.append(f"{name} {'+'.join(splits)}")
     return "splits: " + ", ".join(parts) if parts else ""

@@ -26,7 +26,7 @@ from dashboard import data, export, paths, query
 from dashboard.caches import Caches
 from dashboard.exports import catalog, render
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
-from dashboard.exports.state import ViewOptions, ViewState, resolve
+from dashboard.exports.state import ViewOptions, ViewState
 from dashboard.filters import Filters, area_source_note, sources_of
 from dashboard.series import SeriesBy
 
@@ -207,7 +207,7 @@ def setup() -> RunState:
 
 def _context(c: Caches) -> Context:
     filters, preset = sidebar(c)
-    filtered, styles, datasets, series = resolve(c, filters)
+    filtered, styles, datasets, series = data.resolved(c, filters)
     return Context(c, filtered, styles, datasets, series, ViewOptions(), data.keypoints, paths.cache_root(),
                    preset=preset)
 

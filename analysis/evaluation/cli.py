@@ -7,7 +7,7 @@ import itertools
 import sys
 from pathlib import Path
 
-from analysis import cache
+from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey
 from analysis.definitions import AreaSource, SizeDefinition
 from analysis.errors import PoseAtlasError
 from analysis.evaluation import diagnose_cli
@@ -46,7 +46,7 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         metavar="LABEL",
         help="model label, once per file in order (default: each file's name without extension)",
     )
-    p.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     p.add_argument("--json", action="store_true", help="print one JSON document (a list with several files)")
     p.add_argument(
         "--sigmas",
@@ -163,7 +163,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from analysis.evaluation.run import evaluate_files, evaluate_stored_models
     from analysis.evaluation.table5 import table5_csv, table5_frame, table5_latex
 
-    key = cache.CacheKey.checked(args.name, args.split)
+    key = CacheKey.checked(args.name, args.split)
     request = request_from_args(args)
     _check_table_outputs(args)
     bootstrap = bootstrap_from_args(args)
@@ -223,7 +223,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_mapped_predictions(args: argparse.Namespace, key: cache.CacheKey) -> tuple[list[Path], list[str]]:
+def _with_mapped_predictions(args: argparse.Namespace, key: CacheKey) -> tuple[list[Path], list[str]]:
     """--predictions, plus the mapped file of --source-predictions (written first)."""
     predictions = list(args.predictions)
     if not args.source_predictions:
@@ -246,7 +246,7 @@ def _with_mapped_predictions(args: argparse.Namespace, key: cache.CacheKey) -> t
     return [*predictions, args.mapped_out], mapping_lines(report)
 
 
-def _by_part(args: argparse.Namespace, key: cache.CacheKey, outcomes):
+def _by_part(args: argparse.Namespace, key: CacheKey, outcomes):
     if args.by is None:
         return None
     from analysis.evaluation.by_source import results_by_part
@@ -278,6 +278,8 @@ def _check_table_outputs(args: argparse.Namespace) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
+    from analysis import cache
+
     with cache.atomic_path(Path(path)) as tmp:
         tmp.write_text(text, encoding="utf-8")
 

@@ -17,7 +17,7 @@ import math
 import sys
 from pathlib import Path
 
-from analysis.cache import DEFAULT_CACHE_DIR, CacheKey
+from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey
 from analysis.errors import PoseAtlasError
 from analysis.scenes.entropy import entropy_base_problem
 from analysis.scenes.fetch import CHECKPOINTS, fetch_places365

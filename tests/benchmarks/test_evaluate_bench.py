@@ -27,3 +27,24 @@ def test_benchmark_parts_agree_with_pycocotools(tmp_path) -> None:
     ours = bench_ours(root, key, preds_path, repeat=1)
     assert abs(ours["ap"] - ap_reference) < 1e-9
     assert 0 < ap_reference < 1
+
+
+def test_whole_process_comparison_and_import_times(tmp_path) -> None:
+    """Ours, hotcoco and pycocotools each run as a fresh process to their end, with a peak
+    RSS; the import-time probe reports what evaluate's run loaded."""
+    from analysis.evaluation.store import read_evaluation
+    from benchmarks.evaluate import bench_processes, importtime_seconds
+
+    gt_path = tmp_path / "gt.json"
+    write_synthetic_coco(gt_path, n_images=60, n_persons=150, polygon_points=8, seed=5)
+    preds_path = tmp_path / "preds.json"
+    preds_path.write_bytes(orjson.dumps(make_predictions(orjson.loads(gt_path.read_bytes()), 100, seed=6)))
+    root, key = tmp_path / "cache", CacheKey("bench", "val")
+    build_split(DatasetSpec(key.dataset, key.split, gt_path), root, progress=False)
+    procs = bench_processes(root, key, gt_path, preds_path)
+    assert {"ours", "pycocotools"} <= set(procs)
+    for seconds, peak_mb in procs.values():
+        assert seconds > 0 and 10 < peak_mb < 4096  # an interpreter with numpy is tens of MB
+    assert read_evaluation(root, key, "process").record.counts.kept == 100  # ours really evaluated
+    seconds, roots = importtime_seconds(["evaluate", "--help"])
+    assert seconds > 0 and "numpy" in roots and "pyarrow" not in roots
