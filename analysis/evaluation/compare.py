@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analysis import cache
+from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache: parsing loads no pyarrow
 from analysis.errors import PoseAtlasError
 
 if TYPE_CHECKING:  # numpy loads only when a comparison runs (``python -m analysis`` starts light)
@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="LABEL=A,B,...",
         help="an ablation group: mean and sd over its models, and the group mean against the reference",
     )
-    p.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     add_bootstrap_arguments(p, default_b=DEFAULT_B)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--table-csv", type=Path, default=None, metavar="FILE", help="also write the differences as CSV")
@@ -125,7 +125,7 @@ def parse_groups(specs: list[str]) -> list[tuple[str, list[str]]]:
 
 def compare_models(
     cache_root: Path,
-    key: cache.CacheKey,
+    key: CacheKey,
     models: list[str],
     settings: BootstrapSettings,
     groups: list[tuple[str, list[str]]] | None = None,
@@ -138,6 +138,7 @@ def compare_models(
     """
     import numpy as np
 
+    from analysis import cache
     from analysis.evaluation.bootstrap import all_replicates, image_weights, intervals
     from analysis.evaluation.context import INSTANCE_COLUMNS
     from analysis.evaluation.slices import SLICE_NAMES, STALE, slice_matches, slice_metrics
@@ -235,7 +236,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
     from analysis.evaluation.cli import _write_text, bootstrap_from_args
 
-    key = cache.CacheKey(args.name, args.split)
+    key = CacheKey(args.name, args.split)
     settings = bootstrap_from_args(args)
     comparison = compare_models(args.cache_dir, key, list(args.models), settings, parse_groups(args.group))
     if args.table_csv:
@@ -265,7 +266,7 @@ def few_mark(n_gt: int) -> str:
     return "†" if 0 < n_gt < FEW_PERSONS else ""
 
 
-def comparison_lines(comparison: Comparison, key: cache.CacheKey) -> list[str]:
+def comparison_lines(comparison: Comparison, key: CacheKey) -> list[str]:
     """The text report: per model (and group) and slice, ΔAP etc. in points with intervals and win shares."""
     from analysis.evaluation.bootstrap import FEW_PERSONS
 
@@ -352,7 +353,7 @@ def _num(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
 
-def comparison_latex(comparison: Comparison, key: cache.CacheKey) -> str:
+def comparison_latex(comparison: Comparison, key: CacheKey) -> str:
     """A booktabs table of ΔAP per Table 5 column: ``+1.2 [+0.4, +2.0]``, bootstrap settings in the caption."""
     from analysis.evaluation.bootstrap import FEW_PERSONS
     from analysis.evaluation.table5 import LATEX_HEADERS, TABLE5_COLUMNS, _latex_escape

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import cache
+from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache: parsing loads no pyarrow
 from analysis.definitions import AreaSource
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import CROWD_LEVEL_NAMES, CrowdIndexSource
@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", required=True, help="dataset name of the built cache")
     p.add_argument("--split", required=True, help="split name")
     p.add_argument("--model", action="append", default=[], metavar="LABEL", help="stored model (default: all)")
-    p.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE_DIR)
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     p.add_argument("--json", action="store_true", help="print one JSON document per model (a list for several)")
     add_diagnosis_options(p)
     p.add_argument(
@@ -49,14 +49,14 @@ def add_diagnosis_options(p: argparse.ArgumentParser) -> None:
 def run_diagnose(args: argparse.Namespace) -> int:
     from analysis.evaluation import store
 
-    key = cache.CacheKey(args.name, args.split)
+    key = CacheKey(args.name, args.split)
     models = args.model or [r.model for r in store.list_evaluations(args.cache_dir, key)]
     if not models:
         raise PoseAtlasError(f"{key}: no stored evaluation; run python -m analysis evaluate first")
     return print_diagnoses(args, key, models)
 
 
-def print_diagnoses(args: argparse.Namespace, key: cache.CacheKey, models: list[str]) -> int:
+def print_diagnoses(args: argparse.Namespace, key: CacheKey, models: list[str]) -> int:
     """Diagnose ``models`` and print them (JSON or tables); shared with ``evaluate --diagnose``."""
     import orjson
 
@@ -70,7 +70,8 @@ def print_diagnoses(args: argparse.Namespace, key: cache.CacheKey, models: list[
     return 0
 
 
-def diagnose_models(cache_root: Path, key: cache.CacheKey, models: list[str], args: argparse.Namespace) -> list:
+def diagnose_models(cache_root: Path, key: CacheKey, models: list[str], args: argparse.Namespace) -> list:
+    from analysis import cache
     from analysis.evaluation import store
     from analysis.evaluation.cli import request_from_args
     from analysis.evaluation.compute import gt_keypoints
