@@ -10,7 +10,7 @@ evaluation was run with, and the captions say both.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from analysis.definitions import SizeDefinition
 from analysis.errors import PoseAtlasError
@@ -110,13 +110,19 @@ def table5_items(chosen: EvaluatedModels, interval_style: str = "bracket") -> li
     ]
 
 
+def displayed(chosen: EvaluatedModels) -> list[EvaluatedModel]:
+    """The models with each split named by its display label (``crowdpose/val`` -> ``CrowdPose/val``),
+    as figure legends show them; tables relabel through ``labels`` instead."""
+    return [replace(m, key=chosen.labels.get(m.key, m.key)) for m in chosen.models]
+
+
 def ap_item(chosen: EvaluatedModels) -> FigureItem:
-    return FigureItem("ap per slice", slice_ap_figure(list(chosen.models), caption=chosen.note))
+    return FigureItem("ap per slice", slice_ap_figure(displayed(chosen), caption=chosen.note))
 
 
 def pr_item(chosen: EvaluatedModels, slice_name: str = "all", threshold: float | str = MEAN_THRESHOLD) -> FigureItem:
     """Precision-recall curves of one slice at one OKS threshold (or their mean)."""
-    fig = pr_figure(list(chosen.models), slice_name, threshold,
+    fig = pr_figure(displayed(chosen), slice_name, threshold,
                     caption=f"{chosen.note}; 101 recall points, interpolated precision (COCO)")
     return FigureItem(f"precision recall {slice_name}", fig)
 

@@ -198,6 +198,13 @@ def test_every_view_under_every_setup(roots, selection, series, identities):
             assert n_models == {"demo all": 4, "8 datasets": 9, "1 dataset 8 models": 8,
                                 "1 dataset 1 model": 1}[selection]
             assert len(_legend(figures["precision-recall-all"])) == n_models
+            # a model's split is named by its display label in the legends too ("m (Crowd (demo)/val)")
+            hidden = {k for k in state.datasets if state.label(k) != k}
+            for name in _legend(figures["precision-recall-all"]) + _legend(figures["ap-per-slice"]):
+                assert not any(f"({k}/" in name for k in hidden), name
+            if n_models > 1 and len({row.dataset for row in stored.itertuples()}) > 1:
+                shown = {f"({state.label(str(d).split('/')[0])}/" for d in stored["dataset"]}
+                assert all(any(s in name for s in shown) for name in _legend(figures["ap-per-slice"]))
 
 
 @pytest.mark.parametrize("identities", [True, False], ids=["identities", "no-identities"])
