@@ -195,7 +195,25 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
         out.layout.showlegend = False  # one series: the caption names it
     elif out.layout.showlegend is not False:
         _fit_legend(out, visible, p)
+    _fit_category_rows(out, p)
     return out
+
+
+#: One category row of a horizontal bar chart, in font sizes: its tick label and a gap.
+_CATEGORY_ROW_EM = 1.25
+#: The share of a preset's height its plot area gets (legend, axis titles and margins take the rest).
+_PLOT_SHARE = 0.6
+
+
+def _fit_category_rows(fig: go.Figure, preset: Preset) -> None:
+    """Horizontal bars over many categories (e.g. ten slices times several models): the
+    figure grows so that every category's tick label gets a row of its own; plotly would
+    otherwise draw them over each other at the preset's height."""
+    rows = {str(y) for t in fig.data if t.type == "bar" and t.orientation == "h" and t.y is not None for y in t.y}
+    needed = len(rows) * _CATEGORY_ROW_EM * preset.font_px
+    height = fig.layout.height or preset.height_px
+    if needed > _PLOT_SHARE * preset.height_px:
+        fig.update_layout(height=round(height + needed - _PLOT_SHARE * preset.height_px))
 
 
 #: Legend rows the preset heights leave room for; more rows make the figure taller.

@@ -8,6 +8,7 @@ ground-truth keypoints; sigmas and the OKS area stay the evaluation's.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from analysis import cache
 from analysis.definitions import SizeDefinition
@@ -19,7 +20,7 @@ from analysis.evaluation.diagnose import diagnose_stored
 from dashboard import evaluations
 from dashboard.evaluations import StoredModel
 from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
-from dashboard.exports.models import evaluated, stored_models
+from dashboard.exports.models import displayed, evaluated, stored_models
 from dashboard.exports.state import ViewState
 from dashboard.figures.errors import (
     DEFINITIONS_CAPTION,
@@ -61,9 +62,12 @@ def diagnosed(
     models, errors = [], []
     for entry in entries:
         try:
-            models.append(load(entry, state.filters.size))
+            model = load(entry, state.filters.size)
         except (PoseAtlasError, FileNotFoundError) as exc:
             errors.append(f"{entry.label}: {exc}")
+            continue
+        # legends and tables name the split by its display label (``crowdpose/val`` -> ``CrowdPose/val``)
+        models.append(replace(model, key=f"{state.label(entry.key.dataset)}/{entry.key.split}"))
     return models, errors
 
 
@@ -119,7 +123,7 @@ def calibration_items(models: Sequence[DiagnosedModel], slice_name: str = "all")
 def ap_by_threshold_items(state: ViewState, entries: Sequence[StoredModel]) -> list[ExportItem]:
     """AP vs OKS threshold (figure and table) of the stored evaluations, re-sliced under the state's size."""
     chosen = evaluated(state, entries)
-    models = list(chosen.models)
+    models = displayed(chosen)
     return [FigureItem("ap vs oks", ap_by_threshold_figure(models, caption=chosen.note)),
             TableItem("ap vs oks table", ap_by_threshold_table(models),
                       f"AP (%) at each OKS threshold per slice; {chosen.note}", digits=1)]  # fmt: skip

@@ -145,3 +145,21 @@ def test_probe_counts_a_scrolled_legend(page):
     layout = measure(page, paper)
     assert len(layout.legend_entries) < len(LONG_NAMES)
     assert any("hidden (the legend scrolls)" in p for p in problems(layout))
+
+
+def test_many_category_rows_get_a_row_each(page, exported_figures):
+    """The error composition of ten slices for four evaluations (40 horizontal bars): every
+    slice-and-model tick label gets its own row; the figure grows instead of stacking them."""
+    from analysis.evaluation.slices import SLICE_NAMES
+
+    items = [i for n, i in exported_figures if n.startswith("errors/error-composition")]
+    diagnosed = items[0].figure  # the demo's figure: its rows name slice and model
+    labels = list(dict.fromkeys(diagnosed.data[0].y))
+    assert len(labels) >= 2 * len(SLICE_NAMES)  # several evaluations in the demo
+    for preset in export.PRESETS:
+        layout = measure(page, export.paper_figure(diagnosed, preset))
+        ticks = [b for b in layout.of("tick label") if b.text in {str(label) for label in labels}]
+        assert len(ticks) == len(labels)
+        clashes = [(a.text, b.text) for i, a in enumerate(ticks) for b in ticks[i + 1:] if a.overlaps(b)]
+        assert not clashes, clashes[:3]
+        assert not problems(layout)
