@@ -127,6 +127,20 @@ def run_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_outputs(out: Path, files: list[Path]) -> None:
+    """Before any work: neither the COCO file nor its report may replace an input of this
+    run, a registered annotation file or one a cache was built from (``data/datasets.toml``,
+    ``data/cache``: the defaults the other commands read)."""
+    from analysis.cache_key import DEFAULT_CACHE_DIR
+    from analysis.output_paths import ProtectedInputs, check_output_file
+    from analysis.registry import DEFAULT_REGISTRY
+
+    protected = ProtectedInputs.gather(DEFAULT_CACHE_DIR, DEFAULT_REGISTRY,
+                                       [(path, "an input of this conversion") for path in files])
+    check_output_file(Path(out), protected, "--out")
+    check_output_file(report_path(Path(out)), protected, "--out (its report)")
+
+
 def report_path(out: Path) -> Path:
     """``FILE.json`` -> ``FILE.report.json``."""
     out = Path(out)
@@ -152,6 +166,7 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
     if not Path(out).name.endswith(".json"):
         raise PoseAtlasError(f"--out {out}: the output must be a .json file")
     files = _input_files(fmt, inputs)
+    _check_outputs(out, files)
     result = _Result()
     if fmt == "aic":
         for path in files:

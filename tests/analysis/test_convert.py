@@ -395,3 +395,23 @@ def test_hieve_frame_folders_json_and_xml(tmp_path, capsys):
     code, _, stderr = _convert(capsys, "hieve", tmp_path / "bad.json", root)
     assert code == 2 and "000000.json" in stderr and "object 1 (P-2)" in stderr and "flag 7" in stderr
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_the_output_never_replaces_an_input(tmp_path, capsys):
+    """`--out` naming the input itself (or the report landing on it) is refused before any
+    work, naming the input; the input keeps its bytes and nothing is written."""
+    fixtures = require_fixtures()
+    source = tmp_path / "aic.json"
+    source.write_bytes((fixtures / "aic-native" / "keypoint_annotations_example.json").read_bytes())
+    before = source.read_bytes()
+    code, stdout, stderr = _convert(capsys, "aic", source, source)
+    assert code == 2 and stdout == ""
+    assert stderr.strip().splitlines() == [
+        f"error: --out {source}: is an input of this conversion ({source.resolve()}); writing there would "
+        "destroy it; choose another file"]
+    report_as_input = tmp_path / "x.report.json"
+    report_as_input.write_bytes(before)
+    code, _, stderr = _convert(capsys, "aic", tmp_path / "x.json", report_as_input)
+    assert code == 2 and "--out (its report)" in stderr and "is an input of this conversion" in stderr
+    assert source.read_bytes() == before and report_as_input.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aic.json", "x.report.json"]
