@@ -109,6 +109,9 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
         PoseAtlasError: the split has no source/original_image_id, a source it does not
             have, a bad results file; nothing is written then.
     """
+    from analysis.coco_json import unwrap_json_bytes
+    from analysis.evaluation.run import _read_bytes
+
     try:
         composed = msgspec.json.decode(Path(annotations).read_bytes(), type=_ComposedFile)
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -126,10 +129,11 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
     for source, path in pairs:
         # A source absent from this split maps nothing (all its images may be in the other split);
         # it is reported, and refused only when nothing maps at all.
+        # The evaluate reader's own checks: a regular file read once (never a FIFO), gzip and a
+        # UTF-8 byte-order mark accepted, UTF-16 and empty files named.
+        data, _ = _read_bytes(path)
         try:
-            records = orjson.loads(path.read_bytes())
-        except OSError as exc:
-            raise PoseAtlasError(f"{path}: cannot read predictions file: {exc.strerror or exc}") from None
+            records = orjson.loads(unwrap_json_bytes(path, data))
         except orjson.JSONDecodeError as exc:
             raise PoseAtlasError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(records, list):

@@ -5,6 +5,7 @@ images' ``source`` field), and predictions mapped by file name on the test side.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import orjson
@@ -154,12 +155,19 @@ def test_mapping_refusals(composed, capsys, tmp_path):
     tmp, _, originals = composed
     path = tmp_path / "p.json"
     path.write_text(json.dumps(noisy_predictions(originals["mm"], seed=1)))
+    before = path.read_bytes()
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
     for extra, needle in [
         (("--source-predictions", f"nope={path}", "--mapped-out", tmp_path / "m.json"), "its sources: cm, mm"),
         (("--source-predictions", f"mm={path}"), "needs --mapped-out"),
         (("--source-predictions", str(path), "--mapped-out", tmp_path / "m.json"), "SOURCE=FILE"),
         ((), "--predictions"),
+        # the evaluate reader's checks: a FIFO is refused before it is opened (it would block)
+        (("--source-predictions", f"mm={fifo}", "--mapped-out", tmp_path / "m.json"),
+         f"{fifo}: not a regular file (a pipe or device)"),
+        (("--source-predictions", f"mm={path}", "--mapped-out", path), "is a source predictions file of this run"),
     ]:
         code, _, stderr = _evaluate(capsys, tmp, *extra)
         assert code == 2 and needle in stderr, stderr
-    assert not (tmp_path / "m.json").exists()
+    assert not (tmp_path / "m.json").exists() and path.read_bytes() == before
