@@ -25,3 +25,16 @@ def require_fixtures() -> Path:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return require_fixtures()
+
+
+def one_line_error(code: int, out: str, err: str, *needles: str) -> str:
+    """The bad-input contract: exit status 2, one ``error: ...`` line on stderr holding every
+    needle, no traceback; returns that line."""
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+

@@ -110,7 +110,7 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
             have, a bad results file; nothing is written then.
     """
     from analysis.coco_json import unwrap_json_bytes
-    from analysis.evaluation.run import _read_bytes
+    from analysis.evaluation.run import read_predictions_bytes
 
     try:
         composed = msgspec.json.decode(Path(annotations).read_bytes(), type=_ComposedFile)
@@ -131,7 +131,7 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
         # it is reported, and refused only when nothing maps at all.
         # The evaluate reader's own checks: a regular file read once (never a FIFO), gzip and a
         # UTF-8 byte-order mark accepted, UTF-16 and empty files named.
-        data, _ = _read_bytes(path)
+        data, _ = read_predictions_bytes(path)
         try:
             records = orjson.loads(unwrap_json_bytes(path, data))
         except orjson.JSONDecodeError as exc:

@@ -196,7 +196,7 @@ def _regular_file(path: Path) -> Path:
     return path
 
 
-def _read_bytes(path: Path) -> tuple[bytes, store.FileFingerprint]:
+def read_predictions_bytes(path: Path) -> tuple[bytes, store.FileFingerprint]:
     """The file's bytes and the fingerprint of exactly those bytes (size, SHA-256 and the
     mtime of the open file), so a file changing during the run can never give one file's
     hash beside another's results."""
@@ -235,7 +235,7 @@ def _check(
     unchanged = _unchanged(path, previous)
     if usable and unchanged is not None:
         return _Checked(path, model, unchanged, None, previous)
-    data, fingerprint = _read_bytes(path)
+    data, fingerprint = read_predictions_bytes(path)
     if usable and previous.predictions.sha256 == fingerprint.sha256 and previous.predictions.size == len(data):
         return _Checked(path, model, fingerprint, None, previous)
     predictions = read_predictions(path, data, facts.n_joints, categories[0])

@@ -17,6 +17,7 @@ from tests.analysis.dataset_helpers import build, run_cli
 from tests.analysis.evaluation.test_hand_made import NAMES as COCO17_JOINTS
 from tests.analysis.helpers import coco_doc
 from tests.analysis.test_compose import COCO_NAMES, SMALL, _doc
+from tests.conftest import one_line_error
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -25,14 +26,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def _refused(capsys, argv: list, *needles: str) -> str:
-    code, out, err = run_cli(capsys, *argv)
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
+    return one_line_error(*run_cli(capsys, *argv), *needles)
 
 
 def _doc17() -> dict:

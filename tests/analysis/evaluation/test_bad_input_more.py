@@ -15,6 +15,7 @@ from analysis.evaluation.store import list_evaluations
 from tests.analysis.dataset_helpers import build, run_cli
 from tests.analysis.evaluation.test_hand_made import NAMES as COCO17_JOINTS
 from tests.analysis.helpers import coco_doc
+from tests.conftest import one_line_error
 
 KEY = CacheKey("ds", "val")
 GOOD = [{"image_id": 1, "category_id": 1, "keypoints": [10.0, 10.0, 1.0] * 17, "score": 0.5},
@@ -38,14 +39,9 @@ def _evaluate(capsys, tmp_path: Path, predictions: Path, *extra) -> tuple[int, s
 
 def _refused(capsys, tmp_path, predictions, *extra, needles=()) -> str:
     before = [r.model for r in list_evaluations(tmp_path / "cache", KEY)]
-    code, _out, err = _evaluate(capsys, tmp_path, predictions, *extra)
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+    line = one_line_error(*_evaluate(capsys, tmp_path, predictions, *extra), *needles)
     assert [r.model for r in list_evaluations(tmp_path / "cache", KEY)] == before
-    return lines[0]
+    return line
 
 
 RECORD = GOOD[0]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.exports.cli import main
+from tests.conftest import one_line_error
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -16,14 +17,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def _refused(capsys, argv: list, *needles: str) -> str:
     code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
+    return one_line_error(code, *capsys.readouterr(), *needles)
 
 
 @pytest.mark.parametrize("name", ["../../main", "a/b", "..", "", ".hidden", 5])
