@@ -56,11 +56,40 @@ class Normalisation(str, enum.Enum):
 
 
 class SizeBucket(str, enum.Enum):
-    """Person size categories, in ascending order."""
+    """Person size categories, in ascending order.
+
+    ``code`` is the bucket's value in :func:`size_bucket_codes` arrays (0 small, 1 medium,
+    2 large; -1 means no area); ``color`` is its fixed colour in every figure and drawing.
+    """
 
     SMALL = "small"
     MEDIUM = "medium"
     LARGE = "large"
+
+    @property
+    def code(self) -> int:
+        """This bucket's code in :func:`size_bucket_codes` arrays."""
+        return _SIZE_BUCKET_CODES[self]
+
+    @classmethod
+    def of(cls, code: int) -> SizeBucket | None:
+        """The bucket a :func:`size_bucket_codes` code stands for; None for -1 (no area)."""
+        return _SIZE_BUCKETS_BY_CODE.get(int(code))
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The buckets' names in code order (``small``, ``medium``, ``large``): table columns, axes."""
+        return tuple(b.value for b in cls)  # iteration order is code order
+
+    @property
+    def color(self) -> str:
+        """Fixed colour of the bucket (Okabe-Ito): boxes in the image browser, bucket bars."""
+        return _SIZE_BUCKET_COLORS[self]
+
+
+_SIZE_BUCKET_CODES = {SizeBucket.SMALL: 0, SizeBucket.MEDIUM: 1, SizeBucket.LARGE: 2}
+_SIZE_BUCKETS_BY_CODE = {code: bucket for bucket, code in _SIZE_BUCKET_CODES.items()}
+_SIZE_BUCKET_COLORS = {SizeBucket.SMALL: "#D55E00", SizeBucket.MEDIUM: "#009E73", SizeBucket.LARGE: "#0072B2"}
 
 
 #: Bucket edges given as side lengths (px) must lie in [MIN_EDGE_PX, MAX_EDGE_PX]: beyond any
@@ -138,14 +167,14 @@ def person_area(
 
 
 def size_bucket_codes(area: npt.ArrayLike, edges: SizeEdges) -> npt.NDArray[np.int8]:
-    """Bucket index per area: 0 small, 1 medium, 2 large, -1 where area is NaN.
+    """Bucket code per area (:attr:`SizeBucket.code`: 0 small, 1 medium, 2 large), -1 where area is NaN.
 
     Args:
         area: (N,) areas in pixels^2.
         edges: bucket edges; an area equal to an edge falls in the upper bucket.
 
     Returns:
-        (N,) int8 codes indexing ``list(SizeBucket)``.
+        (N,) int8 codes (``SizeBucket.of`` maps one back to its bucket).
     """
     a = np.asarray(area, dtype=np.float64)
     codes = np.searchsorted(
@@ -153,12 +182,6 @@ def size_bucket_codes(area: npt.ArrayLike, edges: SizeEdges) -> npt.NDArray[np.i
     ).astype(np.int8)
     codes[np.isnan(a)] = -1
     return codes
-
-
-def size_bucket_labels(area: npt.ArrayLike, edges: SizeEdges) -> npt.NDArray[np.object_]:
-    """(N,) bucket names (``"small"`` ...) or None where area is NaN."""
-    names = np.array([b.value for b in SizeBucket] + [None], dtype=object)
-    return names[size_bucket_codes(area, edges)]
 
 
 @dataclass(frozen=True)

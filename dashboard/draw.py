@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from analysis.definitions import SizeBucket
 from analysis.image_paths import resolve_image_file
-from dashboard.figures.common import BUCKET_COLORS
 from dashboard.paths import ImageRoots
 from dashboard.predictions import STATUS_STYLES, MatchStatus, keypoint_boxes
 
@@ -28,10 +28,6 @@ def safe_image_path(file_name: str, image_root: Path | None, roots: ImageRoots) 
     if image_root is None or not roots.admits(image_root):
         return None
     return resolve_image_file(image_root, file_name)
-
-
-def _bucket_name(code: int) -> str | None:
-    return ("small", "medium", "large")[code] if 0 <= code <= 2 else None
 
 
 def _scaled(image: Image.Image, max_side: int, source_size: tuple[int, int] | None) -> tuple[Image.Image, float]:
@@ -72,7 +68,8 @@ def draw_persons(
         for x, y, w, h in np.asarray(crowd_boxes, dtype=float) * scale:
             draw.rectangle([x, y, x + w, y + h], outline=CROWD_COLOR, width=1)
     for i, (x, y, w, h) in enumerate(np.asarray(boxes, dtype=float) * scale):
-        color = BUCKET_COLORS.get(_bucket_name(int(buckets[i])) or "", UNKNOWN_COLOR)
+        bucket = SizeBucket.of(int(buckets[i]))
+        color = UNKNOWN_COLOR if bucket is None else bucket.color
         draw.rectangle([x, y, x + w, y + h], outline=color, width=width)
         if keypoints is None or i >= len(keypoints):
             continue

@@ -138,7 +138,7 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
     if no_area:
         sel = sel[~sel["dataset"].isin(no_area).to_numpy()]
     if f.bucket is not None:
-        sel = sel[sel["bucket"].to_numpy() == list(SizeBucket).index(f.bucket)]
+        sel = sel[sel["bucket"].to_numpy() == f.bucket.code]
         counts = np.bincount(sel["image_index"].to_numpy(), minlength=len(images))
         n_selected = counts[keep]
     else:

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from analysis.definitions import SizeDefinition, person_area, size_bucket_codes
+from analysis.definitions import SizeBucket, SizeDefinition, person_area, size_bucket_codes
 
 #: COCO keypoint evaluation's maxDets: detections evaluated per image, best score first.
 MAX_DETECTIONS = 20
@@ -133,5 +133,5 @@ def small_ann_ids(persons: pd.DataFrame, size: SizeDefinition) -> npt.NDArray[np
     """
     area = person_area(persons["bbox_w"].to_numpy(), persons["bbox_h"].to_numpy(),
                        persons["segm_area"].to_numpy(dtype=float, na_value=np.nan), size.area_source)
-    small = size_bucket_codes(area, size.edges) == 0
+    small = size_bucket_codes(area, size.edges) == SizeBucket.SMALL.code
     return persons["ann_id"].to_numpy()[small].astype(np.int64)

@@ -20,13 +20,12 @@ from analysis.evaluation.definitions import OKS_THRESHOLDS, CrowdIndexSource, Ev
 from analysis.evaluation.engine import accumulate, greedy_match, match_input
 from analysis.evaluation.store import BootstrapSettings, StoredEvaluation
 
-SIZE_SLICES = tuple(b.value for b in SizeBucket)  # small, medium, large
 DENSITY_SLICES = ("small/sparse", "small/moderate", "small/dense")
 CROWD_SLICES = ("crowd/easy", "crowd/medium", "crowd/hard")
 #: Every slice, in the order tables list them.
-SLICE_NAMES = ("all", *SIZE_SLICES, *DENSITY_SLICES, *CROWD_SLICES)
+SLICE_NAMES = ("all", *SizeBucket.names(), *DENSITY_SLICES, *CROWD_SLICES)
 #: Slices that need their own matching (the crowd levels reuse "all").
-_MATCHED_SLICES = ("all", *SIZE_SLICES, *DENSITY_SLICES)
+_MATCHED_SLICES = ("all", *SizeBucket.names(), *DENSITY_SLICES)
 
 #: Said wherever re-sliced results are shown.
 FIXED_AT_EVALUATION = (
@@ -229,8 +228,8 @@ def _slice_masks(
     gt_ignore = np.stack(
         [
             ignore,
-            *(ignore | (size != b) for b in range(3)),
-            *(ignore | (size != 0) | (density != lvl) for lvl in range(3)),
+            *(ignore | (size != b.code) for b in SizeBucket),
+            *(ignore | (size != SizeBucket.SMALL.code) | (density != lvl) for lvl in range(3)),
         ]
     )
     det_size = size_bucket_codes(detection_size_area(prep.det_area, used.size.area_source), used.size.edges)
@@ -238,8 +237,8 @@ def _slice_masks(
     det_outside = np.stack(
         [
             np.zeros(len(det_size), bool),
-            *(det_size != b for b in range(3)),
-            *((det_size != 0) | (det_level != lvl) for lvl in range(3)),
+            *(det_size != b.code for b in SizeBucket),
+            *((det_size != SizeBucket.SMALL.code) | (det_level != lvl) for lvl in range(3)),
         ]
     )
     return gt_ignore, det_outside

@@ -8,6 +8,7 @@ from analysis.definitions import (
     CROWD_INDEX_POPULATION_NOTE,
     CrowdConvention,
     Normalisation,
+    SizeBucket,
     density_levels,
 )
 from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
@@ -74,7 +75,7 @@ def density_items(state: ViewState) -> list[ExportItem]:
                      NoteLevel.ERROR)]
     dens = density_levels(low, high)
     persons = state.filtered.persons
-    small = persons[persons["bucket"].to_numpy() == 0]
+    small = persons[persons["bucket"].to_numpy() == SizeBucket.SMALL.code]
     candidates = [k for k in state.series if k not in state.no_area_series]
     coverage = density_coverage(small, candidates)
     why = density_notes(coverage, str(state.filters.population), state.label)

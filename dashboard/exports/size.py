@@ -15,8 +15,6 @@ from dashboard.exports.items import ExportItem, FigureItem, TableItem
 from dashboard.exports.state import AreaAxis, ViewState
 from dashboard.figures.size import area_distribution, area_hist_table, bucket_table, relative_size, size_buckets
 
-BUCKETS = [b.value for b in SizeBucket]
-
 
 def _available(state: ViewState) -> tuple[list[str], str]:
     """The series with an area under the source, and the caption's n/a note."""
@@ -43,7 +41,7 @@ def bucket_counts(state: ViewState) -> pd.DataFrame:
     counts = bucket_table(state.filtered.persons, state.series, normalise=Normalisation.COUNT,
                           unavailable=state.no_area_series).T
     counts = counts.astype("Int64").rename_axis("dataset").reset_index()
-    counts.columns = ["dataset", *BUCKETS]
+    counts.columns = ["dataset", *SizeBucket.names()]
     return counts
 
 
@@ -52,13 +50,13 @@ def buckets_tables(state: ViewState) -> list[TableItem]:
     counts = bucket_counts(state)
     shares = bucket_table(state.filtered.persons, state.series, normalise=Normalisation.SHARE,
                           unavailable=state.no_area_series).T.rename_axis("dataset").reset_index()
-    shares.columns = ["dataset", *BUCKETS]
+    shares.columns = ["dataset", *SizeBucket.names()]
     labels = _labels(state)
     return [
         TableItem("size buckets", counts, state.caption("persons without a known area are not counted", na_note),
                   labels=labels),
         TableItem("size bucket shares", shares, state.caption("shares over persons with a known area", na_note),
-                  shares=tuple(BUCKETS), labels=labels),
+                  shares=SizeBucket.names(), labels=labels),
     ]
 
 

@@ -17,8 +17,6 @@ OKABE_ITO = COLORS
 PATTERNS = HATCHES
 DASHES = LINE_DASHES
 
-#: Fixed colours of the size buckets (boxes in the image browser, bucket bars).
-BUCKET_COLORS = {"small": "#D55E00", "medium": "#009E73", "large": "#0072B2"}
 LEVEL_COLORS = ("#56B4E9", "#E69F00", "#CC79A7")
 
 

@@ -11,9 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.definitions import SizeBucket
-from dashboard.figures.common import BUCKET_COLORS, empty_figure, finish
-
-BUCKET_NAMES = tuple(b.value for b in SizeBucket)
+from dashboard.figures.common import empty_figure, finish
 
 
 class VisibilityRule(enum.StrEnum):
@@ -110,15 +108,16 @@ def joint_rates(
     visible = v >= 1 if binary_visibility else v == 2
     # Per-bucket sums as one (3, N) x (N, K) product instead of a mask per bucket;
     # float32 sums of 0/1 are exact up to 2^24 persons per bucket.
-    onehot = (np.asarray(buckets)[None, :] == np.arange(len(BUCKET_NAMES))[:, None]).astype(np.float32)
+    codes = np.array([b.code for b in SizeBucket])
+    onehot = (np.asarray(buckets)[None, :] == codes[:, None]).astype(np.float32)
     persons = onehot.sum(axis=1, dtype=np.float64)  # (3,)
     with np.errstate(invalid="ignore", divide="ignore"):
         labelled_rate = (onehot @ labelled.astype(np.float32)) / persons[:, None]  # (3, K), NaN if empty
         visible_rate = (onehot @ visible.astype(np.float32)) / persons[:, None]
     k = len(joint_names)
     return pd.DataFrame({
-        "bucket": np.repeat(BUCKET_NAMES, k),
-        "joint": np.tile(np.asarray(joint_names, dtype=object), len(BUCKET_NAMES)),
+        "bucket": np.repeat(SizeBucket.names(), k),
+        "joint": np.tile(np.asarray(joint_names, dtype=object), len(SizeBucket)),
         "persons": np.repeat(persons.astype(np.int64), k),
         "labelled": labelled_rate.reshape(-1),
         "visible": visible_rate.reshape(-1),
@@ -141,7 +140,8 @@ def joint_rates_figure(
     # Two stacked panels on one shared x axis, laid out by hand: make_subplots
     # costs more than everything else this view does per rerun.
     traces = []
-    for bucket in BUCKET_NAMES:
+    for size_bucket in SizeBucket:
+        bucket = size_bucket.value
         part = table[table["bucket"] == bucket]
         if not (part["persons"] > 0).any():
             continue
@@ -151,7 +151,7 @@ def joint_rates_figure(
             traces.append(go.Bar(
                 x=joint_label(part["joint"]), y=part[col].to_numpy(), name=f"{bucket} (n={n:,})",
                 legendgroup=bucket, showlegend=axis == "y", yaxis=axis,
-                marker={"color": BUCKET_COLORS[bucket],
+                marker={"color": size_bucket.color,
                         "pattern": {"shape": {"small": "", "medium": "/", "large": "."}[bucket]}},
             ))
     if not show_visible:

@@ -19,8 +19,6 @@ from dashboard.figures.common import (
     y_label,
 )
 
-BUCKETS = [b.value for b in SizeBucket]
-
 
 def bucket_table(
     persons: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
@@ -37,10 +35,10 @@ def bucket_table(
     data = {}
     for name in datasets:
         c = codes[masks[name] & (codes >= 0)]
-        counts = np.bincount(c.astype(np.int64), minlength=3)[:3].astype(float)
+        counts = np.bincount(c.astype(np.int64), minlength=len(SizeBucket))[[b.code for b in SizeBucket]].astype(float)
         counts = Normalisation(normalise).apply(counts)
-        data[name] = np.full(3, np.nan) if name in unavailable else counts
-    return pd.DataFrame(data, index=pd.Index(BUCKETS, name="size bucket"))
+        data[name] = np.full(len(SizeBucket), np.nan) if name in unavailable else counts
+    return pd.DataFrame(data, index=pd.Index(SizeBucket.names(), name="size bucket"))
 
 
 def size_buckets(
@@ -54,7 +52,7 @@ def size_buckets(
     for i, name in enumerate(datasets):
         style = style_for(styles, name, i)
         fig.add_bar(
-            x=BUCKETS, y=table[name].to_numpy(), name=style["label"],
+            x=list(SizeBucket.names()), y=table[name].to_numpy(), name=style["label"],
             marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
         )
     fig.update_layout(barmode="group")

@@ -8,11 +8,11 @@ import pytest
 from analysis.definitions import (
     AreaSource,
     CrowdConvention,
+    SizeBucket,
     SizeEdges,
     density_levels,
     person_area,
     size_bucket_codes,
-    size_bucket_labels,
 )
 
 
@@ -20,9 +20,21 @@ def test_buckets_at_exact_coco_edges():
     edges = SizeEdges()
     areas = [0.0, 1023.999, 1024.0, 1024.001, 9215.999, 9216.0, 1e9, np.nan]
     assert size_bucket_codes(areas, edges).tolist() == [0, 0, 1, 1, 1, 2, 2, -1]
-    assert size_bucket_labels(areas, edges).tolist() == [
+    assert [SizeBucket.of(c) for c in size_bucket_codes(areas, edges)] == [
         "small", "small", "medium", "medium", "medium", "large", "large", None,
     ]
+
+
+def test_size_bucket_code_of_names_and_color():
+    # COCO's areas: small < 32^2 <= medium < 96^2 <= large, one area well inside each bucket
+    inside = {SizeBucket.SMALL: 10.0**2, SizeBucket.MEDIUM: 50.0**2, SizeBucket.LARGE: 200.0**2}
+    codes = size_bucket_codes(list(inside.values()), SizeEdges())
+    assert [b.code for b in inside] == codes.tolist() == [0, 1, 2]
+    assert all(SizeBucket.of(b.code) is b for b in SizeBucket)
+    assert SizeBucket.of(-1) is None and SizeBucket.of(3) is None
+    assert SizeBucket.names() == ("small", "medium", "large")
+    colors = [b.color for b in SizeBucket]
+    assert len(set(colors)) == 3 and all(c.startswith("#") and len(c) == 7 for c in colors)
 
 
 def test_custom_edges_are_honoured():
