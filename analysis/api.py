@@ -331,7 +331,7 @@ def save_figure(fig: go.Figure, path: str | os.PathLike[str], preset: str = "sin
     Returns:
         The path written.
     """
-    from dashboard.export import FORMATS, figure_bytes
+    from dashboard.exports.paper import FORMATS, figure_bytes
 
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()

@@ -22,9 +22,9 @@ from analysis.definitions import (
     SizeDefinition,
     SizeEdges,
 )
-from dashboard import data, export, paths, query
+from dashboard import data, paths, query
 from dashboard.caches import Caches
-from dashboard.exports import catalog, render
+from dashboard.exports import catalog, paper, render
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
 from dashboard.exports.state import ViewOptions, ViewState
 from dashboard.filters import Filters, area_source_note, sources_of
@@ -169,8 +169,8 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
              args=("g_norm",),
              format_func=lambda v: "counts" if v == Normalisation.COUNT.value else "shares (per dataset)")
     with sb.expander("Paper export"):
-        st.radio("Figure width", list(export.PRESETS), key="g_preset", on_change=_remember, args=("g_preset",),
-                 format_func=lambda k: export.PRESETS[k].name)
+        st.radio("Figure width", list(paper.PRESETS), key="g_preset", on_change=_remember, args=("g_preset",),
+                 format_func=lambda k: paper.PRESETS[k].name)
         st.checkbox("LaTeX tables: shares as percentages", key="g_percent", on_change=_remember,
                     args=("g_percent",))
     split, bucket = st.session_state["g_split"], st.session_state["g_bucket"]
@@ -275,7 +275,7 @@ def show_all(items: list[ExportItem], *, key: str, preset: str) -> None:
 
 
 def _figure_download(fig: go.Figure, fmt: str, preset: str) -> Callable[[], bytes]:
-    return lambda: export.figure_bytes(fig, fmt, preset)
+    return lambda: paper.figure_bytes(fig, fmt, preset)
 
 
 def show_figure(item: FigureItem, *, key: str, preset: str) -> Any:
@@ -287,10 +287,10 @@ def show_figure(item: FigureItem, *, key: str, preset: str) -> Any:
     if item.caption:
         st.caption(item.caption.replace("*", "\\*"))  # w*h is not emphasis
     cols = st.columns([1, 1, 1, 5])
-    for col, fmt in zip(cols, export.FORMATS, strict=False):
+    for col, fmt in zip(cols, paper.FORMATS, strict=False):
         col.download_button(
             fmt.upper(), _figure_download(item.figure, fmt, preset), file_name=f"{item.stem}.{fmt}",
-            mime=export.MIME[fmt], key=f"{key}_{fmt}", on_click="ignore", icon=":material/download:",
+            mime=paper.MIME[fmt], key=f"{key}_{fmt}", on_click="ignore", icon=":material/download:",
         )
     return event
 
@@ -306,7 +306,7 @@ def show_table(item: TableItem, *, key: str) -> None:
     c1, c2, _ = st.columns([1, 1, 6])
     for col, (name, data_) in zip((c1, c2), files.items(), strict=True):
         ext = name.rsplit(".", 1)[1]
-        col.download_button("CSV" if ext == "csv" else "LaTeX", data_, file_name=name, mime=export.MIME[ext],
+        col.download_button("CSV" if ext == "csv" else "LaTeX", data_, file_name=name, mime=paper.MIME[ext],
                             key=f"{key}_{ext}", on_click="ignore")
 
 
@@ -351,5 +351,5 @@ def export_all(view: str, state: ViewState, preset: str, items: list[ExportItem]
         st.session_state[_ZIP] = (current, render.zip_bytes(files))
     held = st.session_state.get(_ZIP)
     if held is not None and held[0] == current:
-        st.download_button("Download zip", held[1], file_name=f"poseatlas-{view}.zip", mime=export.MIME["zip"],
+        st.download_button("Download zip", held[1], file_name=f"poseatlas-{view}.zip", mime=paper.MIME["zip"],
                            key=f"zip_dl_{view}", on_click="ignore", type="primary")

@@ -30,9 +30,9 @@ from analysis.errors import PoseAtlasError
 from analysis.names import validate_name
 from analysis.output_paths import ProtectedInputs, check_output_dir
 from analysis.staged_files import StagedFiles
-from dashboard import export, paths, query
+from dashboard import paths, query
 from dashboard.caches import Caches, load_caches, load_keypoints
-from dashboard.exports import catalog
+from dashboard.exports import catalog, paper
 from dashboard.exports.items import FigureItem, Note, TableItem
 from dashboard.exports.render import Named, RenderOptions, count_files, failure_reason, render
 from dashboard.exports.state import ViewOptions, ViewState, splits_of, state_from_params
@@ -170,18 +170,18 @@ def parse_views(text: str, where: str = "--views") -> list[str]:
 def parse_formats(value: object, where: str) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(f, str) for f in items):
-        raise PoseAtlasError(f"{where}: formats must be a list of {', '.join(export.FORMATS)}")
+        raise PoseAtlasError(f"{where}: formats must be a list of {', '.join(paper.FORMATS)}")
     formats = tuple(f.strip() for f in items if f.strip())
-    bad = [f for f in formats if f not in export.FORMATS]
+    bad = [f for f in formats if f not in paper.FORMATS]
     if bad or not formats:
         raise PoseAtlasError(f"{where}: unknown format {', '.join(bad) or '(none)'} "
-                             f"(use {', '.join(export.FORMATS)})")
+                             f"(use {', '.join(paper.FORMATS)})")
     return formats
 
 
 def _render_options(formats: object, width: object, percent: object, where: str) -> RenderOptions:
-    if not isinstance(width, str) or width not in export.PRESETS:
-        raise PoseAtlasError(f"{where}: width {width!r} is not one of {', '.join(export.PRESETS)}")
+    if not isinstance(width, str) or width not in paper.PRESETS:
+        raise PoseAtlasError(f"{where}: width {width!r} is not one of {', '.join(paper.PRESETS)}")
     if not isinstance(percent, bool):
         raise PoseAtlasError(f"{where}: percent must be true or false")
     return RenderOptions(parse_formats(formats, where), str(width), percent)
@@ -211,7 +211,7 @@ def plan_from_spec(path: Path, out: Path | None, cache_dir: Path | None) -> Plan
     spec, entries = load_spec(path)
     base = path.parent
     default_url = spec.get("url", "")
-    default_formats = spec.get("formats", list(export.FORMATS))
+    default_formats = spec.get("formats", list(paper.FORMATS))
     default_width = spec.get("width", "single")
     default_percent = spec.get("percent", False)
     if out is None:
@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output folder")
     p.add_argument("--views", help=f"all, or some of {','.join(catalog.VIEWS)} (default all)")
     p.add_argument("--formats", help="figure formats, comma-separated (default png,svg,pdf)")
-    p.add_argument("--width", choices=list(export.PRESETS),
+    p.add_argument("--width", choices=list(paper.PRESETS),
                    help="single: 3.5 in column; double: 7.16 in page width (default single)")
     p.add_argument("--percent", action="store_true", help="LaTeX tables: shares as percentages")
     p.add_argument("--cache-dir", type=Path, help=f"cache root (default ${paths.CACHE_ENV} or data/cache)")
@@ -379,7 +379,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.out is None:
         raise PoseAtlasError("give --out DIR")
     params = parse_url(args.url)
-    options = _render_options(args.formats or ",".join(export.FORMATS), args.width or "single", args.percent,
+    options = _render_options(args.formats or ",".join(paper.FORMATS), args.width or "single", args.percent,
                               "--formats")
     jobs = [Job(v, params, options) for v in parse_views(args.views or "all")]
     return Plan(jobs, args.out, args.cache_dir)
@@ -401,10 +401,10 @@ def main(argv: list[str] | None = None) -> int:
         check_output_dir(plan.out, files, protected, "--out")
         write_files(files, plan.out)
     except PoseAtlasError as exc:
-        export.close_renderer()
+        paper.close_renderer()
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    cleanup = export.close_renderer()  # before the last line: a clean-up problem is only a note
+    cleanup = paper.close_renderer()  # before the last line: a clean-up problem is only a note
     notes += [cleanup] if cleanup else []
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from analysis.errors import PoseAtlasError
-from dashboard import export
+from dashboard.exports import paper
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
 from dashboard.exports.latex import latex_text
 
@@ -30,30 +30,30 @@ class RenderOptions:
     """How items become files.
 
     Attributes:
-        formats: figure formats, from ``export.FORMATS``.
+        formats: figure formats, from ``paper.FORMATS``.
         preset: ``single`` (3.5 in) or ``double`` (7.16 in) column width.
         percent: share columns of LaTeX tables as percentages.
     """
 
-    formats: tuple[str, ...] = export.FORMATS
+    formats: tuple[str, ...] = paper.FORMATS
     preset: str = "single"
     percent: bool = False
 
     def __post_init__(self) -> None:
-        bad = [f for f in self.formats if f not in export.FORMATS]
+        bad = [f for f in self.formats if f not in paper.FORMATS]
         if bad or not self.formats:
             raise ValueError(f"unknown figure format {', '.join(bad) or '(none)'} "
-                             f"(use {', '.join(export.FORMATS)})")
-        if self.preset not in export.PRESETS:
-            raise ValueError(f"unknown width {self.preset!r} (use {' or '.join(export.PRESETS)})")
+                             f"(use {', '.join(paper.FORMATS)})")
+        if self.preset not in paper.PRESETS:
+            raise ValueError(f"unknown width {self.preset!r} (use {' or '.join(paper.PRESETS)})")
 
 
 def table_files(item: TableItem, options: RenderOptions, stem: str | None = None) -> dict[str, bytes]:
     stem = stem or item.stem
     table, shares = item.labelled()
-    tex = export.table_latex(table, caption=item.caption, label=f"tab:{stem}", digits=item.digits,
+    tex = paper.table_latex(table, caption=item.caption, label=f"tab:{stem}", digits=item.digits,
                              shares=shares, percent=options.percent)
-    return {f"{stem}.csv": export.table_csv(item.table), f"{stem}.tex": tex.encode("utf-8")}
+    return {f"{stem}.csv": paper.table_csv(item.table), f"{stem}.tex": tex.encode("utf-8")}
 
 
 def figure_snippet(path: str, caption: str, preset: str) -> str:
@@ -130,7 +130,7 @@ def render(
                 for fmt in n.options.formats:
                     if progress:
                         progress(done, total, f"{base}.{fmt}")
-                    own[f"{base}.{fmt}"] = export.figure_bytes(n.item.figure, fmt, n.options.preset)
+                    own[f"{base}.{fmt}"] = paper.figure_bytes(n.item.figure, fmt, n.options.preset)
                     done += 1
             else:
                 if progress:

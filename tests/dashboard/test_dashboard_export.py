@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import chromium_or_skip
 
-from dashboard import export
+from dashboard.exports import paper as export
 from dashboard.exports import render
 from dashboard.exports.items import FigureItem, TableItem
 from dashboard.figures.common import OKABE_ITO

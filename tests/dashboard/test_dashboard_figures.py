@@ -174,7 +174,7 @@ def test_table4_prints_the_papers_layout_and_precision():
     """Table 4 as the paper prints it: dataset, mean, variance, the paper's values beside
     them at its 2 decimals (2.61, not 2.610); the other statistics in their own table;
     no -0.0 in the CSV."""
-    from dashboard import export
+    from dashboard.exports import paper as export
     from dashboard.exports.items import TableItem
     from dashboard.exports.render import RenderOptions, table_files
 

@@ -10,7 +10,7 @@ from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.evaluation.slices import EvaluationResult, SliceMetrics
 from analysis.evaluation.table5 import TABLE5_COLUMNS
 from analysis.schema import COCO17_SIGMAS
-from dashboard import export
+from dashboard.exports import paper as export
 from dashboard.figures.common import caption_of
 from dashboard.figures.models import (
     MEAN_THRESHOLD,

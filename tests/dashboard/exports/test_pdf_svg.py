@@ -56,7 +56,7 @@ def test_stable_svg_renames_ids_and_references():
 
 def test_png_carries_its_dpi():
     """pHYs written (300 dpi as pixels per metre), replacing any, pixels unchanged."""
-    from dashboard.export import png_with_dpi
+    from dashboard.exports.paper import png_with_dpi
 
     for dpi_before in (None, (72, 72)):
         buf = io.BytesIO()
@@ -77,7 +77,7 @@ def test_pdf_bytes_do_not_depend_on_the_time(monkeypatch, tmp_path):
 
     import cairosvg
 
-    from dashboard.export import pdf_with_fixed_date
+    from dashboard.exports.paper import pdf_with_fixed_date
 
     svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="20" height="10"/></svg>'
     first = cairosvg.svg2pdf(bytestring=svg)
