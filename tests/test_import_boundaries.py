@@ -59,7 +59,7 @@ def test_importing_every_analysis_module_loads_no_streamlit():
 
 
 @pytest.mark.parametrize("module", [*_modules("dashboard/figures"), "dashboard.filters",
-                                    *_modules("dashboard/exports")])
+                                    *_modules("dashboard/exports"), "dashboard.export"])
 def test_figure_builders_and_filters_never_import_streamlit(module):
     """Also the export set and the export command: they run without a server."""
     path = REPO / Path(*module.split("."))

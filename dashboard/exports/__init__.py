@@ -7,6 +7,7 @@ renders the same items to files.  One code path, so an export is never stale.
 
 Modules: ``items`` (FigureItem / TableItem / Note), ``state`` (ViewState: the filters
 and options a view depends on), one module per view, ``catalog`` (view name ->
-exports function), ``latex`` (captions and booktabs tables), ``render`` (items -> file
-bytes), ``cli`` (the command).
+exports function), ``paper`` (the paper theme; figure, CSV bytes), ``latex`` (captions
+and booktabs tables), ``render`` (items -> file bytes), ``cli`` (the command, run as
+``python -m dashboard.export``: ``dashboard/export.py`` is only that entry point).
 """

@@ -1,6 +1,6 @@
-"""Paper export: the paper theme for figures, kaleido SVG / PNG, PDF, CSV and LaTeX.
-No streamlit import.  ``python -m dashboard.export`` is the command
-(``dashboard.exports.cli``); ``dashboard.exports`` holds what each view exports.
+"""Paper export bytes: the paper theme for figures, kaleido SVG / PNG, cairo PDF, CSV.
+No streamlit import.  ``python -m dashboard.export`` is the command (``dashboard.exports.cli``);
+LaTeX tables are ``dashboard.exports.latex``.
 
 The paper theme draws no title and no caption inside the image: the caption (the
 definitions used) goes to the LaTeX ``\\caption`` and the captions file.  Fonts are
@@ -24,8 +24,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.exports.items import slug
-from dashboard.exports.latex import table_latex as _table_latex
 from dashboard.figures.common import DASHES, PATTERNS
 
 FORMATS = ("png", "svg", "pdf")
@@ -395,18 +393,3 @@ def table_csv(table: pd.DataFrame) -> bytes:
         for column in floats:
             table[column] = table[column] + 0.0
     return table.to_csv(index=False, lineterminator="\n").encode("utf-8")
-
-
-def table_latex(table: pd.DataFrame, *, caption: str = "", label: str = "", digits: int = 2,
-                shares: tuple[str, ...] = (), percent: bool = False) -> str:
-    """A booktabs table (see ``dashboard.exports.latex.table_latex``)."""
-    return _table_latex(table, caption=caption, label=label, digits=digits, shares=shares, percent=percent)
-
-
-__all__ = ["FORMATS", "MIME", "PRESETS", "Preset", "figure_bytes", "paper_figure", "slug", "stable_svg",
-           "table_csv", "table_latex"]
-
-if __name__ == "__main__":  # python -m dashboard.export
-    from dashboard.exports.cli import main
-
-    raise SystemExit(main())

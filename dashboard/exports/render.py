@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from analysis.errors import PoseAtlasError
 from dashboard.exports import paper
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
-from dashboard.exports.latex import latex_text
+from dashboard.exports.latex import latex_text, table_latex
 
 #: called with (files done, files in all, the file being written)
 Progress = Callable[[int, int, str], None]
@@ -51,7 +51,7 @@ class RenderOptions:
 def table_files(item: TableItem, options: RenderOptions, stem: str | None = None) -> dict[str, bytes]:
     stem = stem or item.stem
     table, shares = item.labelled()
-    tex = paper.table_latex(table, caption=item.caption, label=f"tab:{stem}", digits=item.digits,
+    tex = table_latex(table, caption=item.caption, label=f"tab:{stem}", digits=item.digits,
                              shares=shares, percent=options.percent)
     return {f"{stem}.csv": paper.table_csv(item.table), f"{stem}.tex": tex.encode("utf-8")}
 

@@ -13,6 +13,7 @@ from conftest import chromium_or_skip
 from dashboard.exports import paper as export
 from dashboard.exports import render
 from dashboard.exports.items import FigureItem, TableItem
+from dashboard.exports.latex import table_latex
 from dashboard.figures.common import OKABE_ITO
 from dashboard.figures.people import people_per_image
 
@@ -42,7 +43,7 @@ def test_paper_theme(fig):
 def test_latex_booktabs_and_csv():
     table = pd.DataFrame({"dataset": ["coco_2017", "a&b"], "persons": [1234, 5],
                           "share": [0.5, np.nan]})
-    tex = export.table_latex(table, caption="50% of persons", label="tab:x")
+    tex = table_latex(table, caption="50% of persons", label="tab:x")
     assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
     assert r"\begin{tabular}{lrr}" in tex
     assert r"coco\_2017 & 1{,}234 & 0.50 \\" in tex

@@ -10,7 +10,7 @@ from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.evaluation.slices import EvaluationResult, SliceMetrics
 from analysis.evaluation.table5 import TABLE5_COLUMNS
 from analysis.schema import COCO17_SIGMAS
-from dashboard.exports import paper as export
+from dashboard.exports.latex import table_latex
 from dashboard.figures.common import caption_of
 from dashboard.figures.models import (
     MEAN_THRESHOLD,
@@ -63,7 +63,7 @@ def test_table5_in_percent_with_paper_columns(two_models):
 
 
 def test_table5_latex_bold_best_one_decimal(two_models):
-    tex = export.table_latex(table5_table(two_models), caption="c")
+    tex = table_latex(table5_table(two_models), caption="c")
     lines = {line.split(" & ")[0]: line for line in tex.splitlines() if line.startswith(("a &", "b &"))}
     # a: 10.0 ... 19.0; b: 30.0 except small/dense (empty): b is best everywhere but AP^S_De.
     cells_a = lines["a"].rstrip(" \\").split(" & ")[2:]
@@ -83,7 +83,7 @@ def test_reported_rows_are_a_separate_labelled_block():
     rows = {r[0]: r[1:8] for r in table.itertuples(index=False)}
     assert [43.2, 32.4, 50.5, 77.3, 8.8, 33.9, 0.1] in [list(v) for v in rows.values()]
     assert [68.2, 65.9, 69.1, 79.7, 32.8, 69.4, 26.0] in [list(v) for v in rows.values()]
-    tex = export.table_latex(table)
+    tex = table_latex(table)
     assert r"\textbf" not in tex and "43.2 & 32.4 & 50.5 & 77.3 & 8.8 & 33.9 & 0.1" in tex
 
 
@@ -94,7 +94,7 @@ def test_slice_metrics_long_with_integer_counts(two_models):
     row = table[(table["model"] == "a") & (table["slice"] == "medium")].iloc[0]
     assert row["AP"] == pytest.approx(12.0) and row["AP50"] == pytest.approx(32.0)
     assert row["AP75"] == pytest.approx(6.0) and row["AR"] == pytest.approx(17.0) and row["n_gt"] == 2
-    tex = export.table_latex(table)
+    tex = table_latex(table)
     assert "a & ds/val & medium & 12.0 & 32.0 & 6.0 & 17.0 & 2 \\\\" in tex
 
 
@@ -166,5 +166,5 @@ def test_export_all_zip_keeps_the_table5_latex_form(two_models):
     files = render.render(render.plan([TableItem("models table5", table, "AP (%) per slice")],
                                       render.RenderOptions(formats=("svg",))))
     tex = zipfile.ZipFile(io.BytesIO(render.zip_bytes(files))).read("models-table5.tex").decode()
-    assert tex == export.table_latex(table, caption="AP (%) per slice", label="tab:models-table5")
+    assert tex == table_latex(table, caption="AP (%) per slice", label="tab:models-table5")
     assert r"\textbf{30.0}" in tex and "AP$^S_{Sp}$" in tex

@@ -12,9 +12,9 @@ import pytest
 from conftest import chromium_or_skip
 
 from analysis.cache import CacheKey
-from dashboard import export
 from dashboard.caches import load_caches, load_keypoints
 from dashboard.exports import catalog
+from dashboard.exports import paper as export
 from dashboard.exports.items import FigureItem
 from dashboard.exports.state import AreaAxis, ViewOptions, state_from_params
 

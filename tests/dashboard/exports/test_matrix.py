@@ -244,7 +244,7 @@ def test_one_failing_item_costs_only_itself(roots, tmp_path, capsys, monkeypatch
     """A figure that fails to render and a view that fails to build are each named on one
     ``error:`` line; every other file is written; exit status 1; no traceback."""
     chromium_or_skip()
-    from dashboard import export
+    from dashboard.exports import paper as export
     from dashboard.exports import scenes
 
     real = export.figure_bytes
@@ -337,7 +337,7 @@ def test_a_renderer_clean_up_problem_is_a_note_not_the_last_word(roots, tmp_path
     exit status 0, and the 'wrote' line stays the last thing printed."""
     import kaleido
 
-    from dashboard import export
+    from dashboard.exports import paper as export
 
     def failing_stop(**_):
         raise OSError("[Errno 39] Directory not empty: 'Default'")

@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from dashboard import export
+from dashboard.exports import paper as export
 
 
 def test_superscripts_in_px_and_no_zero_width_space():
