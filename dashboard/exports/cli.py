@@ -17,15 +17,12 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
-from urllib.parse import parse_qsl, urlsplit
+from typing import NoReturn
 
 from analysis.cache import CacheKey
-from analysis.definitions import AreaSource, Normalisation, PersonPopulation, SizeBucket
 from analysis.errors import PoseAtlasError
 from analysis.names import validate_name
 from analysis.output_paths import ProtectedInputs, check_output_dir
@@ -35,101 +32,32 @@ from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.exports import catalog, paper
 from dashboard.exports.items import FigureItem, Note, TableItem
 from dashboard.exports.render import Named, RenderOptions, count_files, failure_reason, render
+from dashboard.exports.spec import ExportEntry, ExportSpec, load_spec
 from dashboard.exports.state import ViewOptions, ViewState, splits_of, state_from_params
 from dashboard.filters import sources_of
-from dashboard.series import SeriesBy
-
-#: The dashboard's URL query keys (``dashboard/query.py``, whose parser reads them).
-QUERY_KEYS = ("ds", "split", "src", "bucket", "area", "sm", "ml", "norm", "persons", "series")
-SPEC_KEYS = {"url", "out", "views", "formats", "width", "percent", "cache_dir", "export"}
-ENTRY_KEYS = {"view", "items", "name", "url", "formats", "width", "percent", "options"}
-
 
 # --------------------------------------------------------------------------- URL
 
 
-def parse_url(text: str) -> dict[str, str]:
-    """Query parameters of a dashboard URL, or of just its query string.
+def parse_url(text: str, where: str = "--url") -> dict[str, str]:
+    """Query parameters of a dashboard URL, or of just its query string (``query.url_params``).
 
-    Raises PoseAtlasError for a malformed URL, an unknown or repeated key.
+    Raises PoseAtlasError for a malformed URL, an unknown or repeated key, naming ``where``.
     """
-    text = text.strip()
-    if not text:
-        raise PoseAtlasError("--url: empty (give a dashboard URL or its query string, e.g. ds=coco&bucket=small)")
     try:
-        parts = urlsplit(text)
-    except ValueError as exc:  # e.g. "Invalid IPv6 URL"
-        raise PoseAtlasError(f"--url {text!r}: not a valid URL ({exc})") from None
-    if parts.scheme and parts.scheme not in ("http", "https"):
-        raise PoseAtlasError(f"--url {text!r}: not an http(s) URL or a query string")
-    is_url = bool(parts.scheme or parts.netloc) or text.startswith(("/", "?"))
-    qs = parts.query if is_url else text
+        return query.url_params(text)
+    except query.QueryError as exc:
+        raise PoseAtlasError(f"{where}: {exc}") from None
+
+
+def check_params(params: Mapping[str, str], caches: Caches, where: str = "--url") -> None:
+    """Refuse what the dashboard would silently replace by a default (``query.parse``'s strict
+    mode: a stale bookmark is fine on screen; a paper's figure must be exactly what was asked)."""
     try:
-        pairs = parse_qsl(qs, keep_blank_values=True, strict_parsing=bool(qs))
-    except ValueError:
-        raise PoseAtlasError(f"--url {text!r}: malformed query string (expected key=value&key=value)") from None
-    params: dict[str, str] = {}
-    for key, value in pairs:
-        if key not in QUERY_KEYS:
-            raise PoseAtlasError(f"--url: unknown query key {key!r} (known: {', '.join(QUERY_KEYS)})")
-        if key in params:
-            raise PoseAtlasError(f"--url: query key {key!r} given twice")
-        params[key] = value
-    return params
-
-
-def _number(key: str, value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = float("nan")
-    if not query.MIN_EDGE_PX <= number <= query.MAX_EDGE_PX:
-        raise PoseAtlasError(f"--url: {key}={value!r} is not a side length in px in "
-                             f"[{query.MIN_EDGE_PX:g}, {query.MAX_EDGE_PX:g}]")
-    return number
-
-
-def _choice(key: str, value: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise PoseAtlasError(f"--url: {key}={value!r} is not one of {', '.join(choices)}")
-
-
-def check_params(params: Mapping[str, str], caches: Caches) -> None:
-    """Refuse what the dashboard would silently replace by a default (a stale bookmark
-    is fine on screen; a paper's figure must be exactly what was asked)."""
-    cached = caches.datasets
-    names = [d for d in params.get("ds", "").split(",") if d]
-    if "ds" in params and not names:
-        raise PoseAtlasError("--url: ds= names no dataset")
-    unknown = [d for d in names if d not in cached]
-    if unknown:
-        raise PoseAtlasError(f"--url: dataset {', '.join(unknown)} not in the caches "
-                             f"(cached: {', '.join(cached) or 'none'})")
-    if "split" in params:
-        _choice("split", params["split"], [query.ALL, *splits_of(caches)])
-    if "src" in params:
-        have = sources_of(caches.images, names or cached)
-        bad = [s for s in params["src"].split(",") if s and s not in have]
-        if bad:
-            raise PoseAtlasError(f"--url: source {', '.join(bad)} not found "
-                                 f"(sources: {', '.join(have) or 'none'})")
-    if "bucket" in params:
-        _choice("bucket", params["bucket"], [query.ALL, *(b.value for b in SizeBucket)])
-    if "area" in params:
-        _choice("area", params["area"], [a.value for a in AreaSource])
-    if "norm" in params:
-        _choice("norm", params["norm"], [n.value for n in Normalisation])
-    if "series" in params:
-        _choice("series", params["series"], [s.value for s in SeriesBy])
-    if "persons" in params:
-        try:
-            PersonPopulation.parse(params["persons"])
-        except ValueError as exc:
-            raise PoseAtlasError(f"--url: persons={params['persons']!r}: {exc}") from None
-    sm = _number("sm", params["sm"]) if "sm" in params else 32.0
-    ml = _number("ml", params["ml"]) if "ml" in params else 96.0
-    if not sm < ml:
-        raise PoseAtlasError(f"--url: edges must satisfy sm < ml (got sm={sm:g}, ml={ml:g})")
+        query.parse(params, caches.datasets, splits_of(caches), strict=True,
+                    sources_of=lambda names: sources_of(caches.images, names))
+    except query.QueryError as exc:
+        raise PoseAtlasError(f"{where}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- spec
@@ -146,6 +74,7 @@ class Job:
     items: tuple[str, ...] | None = None  #: file stems to keep (None: all)
     name: str | None = None  #: output stem (one item only)
     where: str = "--views"
+    url_where: str = "--url"  #: where the URL came from, for its errors
 
 
 @dataclass(frozen=True)
@@ -187,74 +116,41 @@ def _render_options(formats: object, width: object, percent: object, where: str)
     return RenderOptions(parse_formats(formats, where), str(width), percent)
 
 
-def load_spec(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    if path.is_dir():
-        raise PoseAtlasError(f"{path}: is a folder; give the spec file (FILE.toml)")
+def _job(entry: ExportEntry, spec: ExportSpec, where: str) -> Job:
+    """One spec entry as a Job, the spec's defaults applied; PoseAtlasError naming ``where``."""
+    views = parse_views(entry.view, where)
+    if len(views) != 1:
+        raise PoseAtlasError(f"{where}: view names one view (one of {', '.join(catalog.VIEWS)})")
+    url = spec.url if entry.url is None else entry.url
+    if not isinstance(url, str):
+        raise PoseAtlasError(f"{where}: url must be a string (a dashboard URL or its query string), got {url!r}")
+    params = parse_url(url, f"{where}: url") if url.strip() else {}
+    formats = list(paper.FORMATS) if spec.formats is None else spec.formats
+    render_opts = _render_options(formats if entry.formats is None else entry.formats,
+                                  spec.width if entry.width is None else entry.width,
+                                  spec.percent if entry.percent is None else entry.percent, where)
     try:
-        spec = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PoseAtlasError(f"{path}: spec file not found") from None
-    except OSError as exc:
-        raise PoseAtlasError(f"{path}: cannot read the spec ({exc.strerror or exc})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PoseAtlasError(f"{path}: not valid TOML: {exc}") from None
-    unknown = sorted(set(spec) - SPEC_KEYS)
-    if unknown:
-        raise PoseAtlasError(f"{path}: unknown key {', '.join(unknown)} (known: {', '.join(sorted(SPEC_KEYS))})")
-    entries = spec.get("export", [])
-    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
-        raise PoseAtlasError(f"{path}: needs at least one [[export]] table")
-    return spec, entries
+        view_options = ViewOptions.from_mapping(entry.options, f"{where}: options")
+    except ValueError as exc:
+        raise PoseAtlasError(str(exc)) from None
+    if entry.name is not None and (entry.items is None or len(entry.items) != 1):
+        raise PoseAtlasError(f"{where}: name renames one item: give items = [\"...\"] with exactly one")
+    if entry.name is not None:
+        validate_name(entry.name, f"{where}: name")
+    return Job(views[0], params, render_opts, view_options, tuple(entry.items) if entry.items else None,
+               None if entry.name is None else str(entry.name), where, f"{where}: url")
 
 
 def plan_from_spec(path: Path, out: Path | None, cache_dir: Path | None) -> Plan:
-    spec, entries = load_spec(path)
+    spec = load_spec(path)
     base = path.parent
-    default_url = spec.get("url", "")
-    default_formats = spec.get("formats", list(paper.FORMATS))
-    default_width = spec.get("width", "single")
-    default_percent = spec.get("percent", False)
     if out is None:
-        if "out" not in spec:
+        if spec.out is None:
             raise PoseAtlasError(f"{path}: no output folder (give --out DIR or out = \"DIR\" in the spec)")
-        out = base / str(spec["out"])
-    if cache_dir is None and "cache_dir" in spec:
-        cache_dir = base / str(spec["cache_dir"])
-    jobs = []
-    for n, entry in enumerate(entries, start=1):
-        where = f"{path}: export {n}"
-        unknown = sorted(set(entry) - ENTRY_KEYS)
-        if unknown:
-            raise PoseAtlasError(f"{where}: unknown key {', '.join(unknown)} (known: {', '.join(sorted(ENTRY_KEYS))})")
-        if "view" not in entry:
-            raise PoseAtlasError(f"{where}: needs view = \"...\" (one of {', '.join(catalog.VIEWS)})")
-        views = parse_views(str(entry["view"]), where)
-        if len(views) != 1:
-            raise PoseAtlasError(f"{where}: view names one view (one of {', '.join(catalog.VIEWS)})")
-        view = views[0]
-        url = entry.get("url", default_url)
-        if not isinstance(url, str):
-            raise PoseAtlasError(f"{where}: url must be a string (a dashboard URL or its query string), got {url!r}")
-        params = parse_url(url) if str(url).strip() else {}
-        render_opts = _render_options(entry.get("formats", default_formats), entry.get("width", default_width),
-                                      entry.get("percent", default_percent), where)
-        options = entry.get("options", {})
-        if not isinstance(options, dict):
-            raise PoseAtlasError(f"{where}: options must be a table")
-        try:
-            view_options = ViewOptions.from_mapping(options, f"{where}: options")
-        except ValueError as exc:
-            raise PoseAtlasError(str(exc)) from None
-        items = entry.get("items")
-        if items is not None and (not isinstance(items, list) or not all(isinstance(i, str) for i in items)):
-            raise PoseAtlasError(f"{where}: items must be a list of names")
-        name = entry.get("name")
-        if name is not None and (items is None or len(items) != 1):
-            raise PoseAtlasError(f"{where}: name renames one item: give items = [\"...\"] with exactly one")
-        if name is not None:
-            validate_name(name, f"{where}: name")
-        jobs.append(Job(view, params, render_opts, view_options, tuple(items) if items else None,
-                        None if name is None else str(name), where))
+        out = base / spec.out
+    if cache_dir is None and spec.cache_dir is not None:
+        cache_dir = base / spec.cache_dir
+    jobs = [_job(entry, spec, f"{path}: export {n}") for n, entry in enumerate(spec.export, start=1)]
     return Plan(jobs, out, cache_dir)
 
 
@@ -299,7 +195,7 @@ def run(plan: Plan, cache_dir: Path, failures: list[str] | None = None) -> tuple
     """
     caches = open_caches(cache_dir)
     for job in plan.jobs:
-        check_params(job.params, caches)
+        check_params(job.params, caches, job.url_where)
     keypoints = functools.cache(lambda dataset, split: load_keypoints(cache_dir, CacheKey(dataset, split)))
     named: list[Named] = []
     # splits that could not be read are left out; outdated ones are used but named

@@ -24,7 +24,7 @@ def test_the_smallest_accepted_side_squares_to_a_positive_area():
 
 def test_the_export_refuses_tiny_edges(capsys):
     from analysis.errors import PoseAtlasError
-    from dashboard.exports.cli import _number
+    from dashboard.query import checked_side
 
     with pytest.raises(PoseAtlasError, match=r"sm='1e-200' is not a side length in px in \[0.01, 100000\]"):
-        _number("sm", "1e-200")
+        checked_side("sm", "1e-200")
