@@ -2,16 +2,25 @@
 
 A click (or box selection) on a bar of a multi-dataset histogram selects points of
 one or more traces; each point's ``customdata`` is its series key (figures set it),
-so Browse opens the images of the clicked series only, in the clicked range.
+so Browse opens the images of the clicked series only, in the clicked range.  The
+clicking page hands Browse one ``BrowseHandoff`` under the session key
+``BROWSE_HANDOFF``; Browse turns it into its widgets' values once (``handoff_widgets``).
+
+The page's widgets and their ranges (``BrowseRanges``), the images they leave
+(``browse_images``) and the page's rows (``page_rows``) are here; locating and drawing
+each image is ``dashboard.browse_tiles``.  A new Browse filter is one more pure
+function over the ``images`` frame, applied by the view after ``browse_images``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 
@@ -26,6 +35,111 @@ class BrowseRequest:
 
     series: tuple[str, ...]
     span: tuple[float, float]
+
+
+#: The session key under which another page hands Browse a ``BrowseHandoff``.
+BROWSE_HANDOFF = "browse_handoff"
+#: Browse's widget keys (session state): shown series, the three ranges, the model, the page.
+SERIES_KEY, PERSONS_KEY, CI_KEY, ENTROPY_KEY = "br_series", "br_persons", "br_ci", "br_ent"
+PAGE_KEY = "br_page"
+#: Images per page.
+PER_PAGE = 12
+
+
+@dataclass(frozen=True)
+class BrowseHandoff:
+    """What another page asks Browse to open: one value in session state.
+
+    Attributes:
+        series: series keys whose images to show (the clicked bars').
+        persons: closed range of persons per image (People's click), or None.
+        crowd_index: closed CrowdIndex range (Crowding's click), or None.
+    """
+
+    series: tuple[str, ...]
+    persons: tuple[int, int] | None = None
+    crowd_index: tuple[float, float] | None = None
+
+    @classmethod
+    def of_persons(cls, request: BrowseRequest) -> BrowseHandoff:
+        """A click on a people-per-image bar: its series, its whole-person range."""
+        return cls(request.series, persons=(int(request.span[0]), int(request.span[1])))
+
+    @classmethod
+    def of_crowd_index(cls, request: BrowseRequest) -> BrowseHandoff:
+        """A click on a CrowdIndex bar: its series, its (padded) range from 0 up."""
+        return cls(request.series, crowd_index=(max(0.0, request.span[0]), request.span[1]))
+
+
+def handoff_widgets(handoff: BrowseHandoff, series: Sequence[str]) -> dict[str, Any]:
+    """Browse's widget values the hand-off sets (series not on show any more are dropped;
+    the CrowdIndex range rounded to its slider's 0.01 step)."""
+    values: dict[str, Any] = {SERIES_KEY: [k for k in handoff.series if k in series]}
+    if handoff.persons is not None:
+        values[PERSONS_KEY] = handoff.persons
+    if handoff.crowd_index is not None:
+        lo, hi = handoff.crowd_index
+        values[CI_KEY] = (round(lo, 2), round(hi, 2))
+    return values
+
+
+@dataclass(frozen=True)
+class BrowseRanges:
+    """Upper ends of Browse's three sliders for the filtered images.
+
+    Attributes:
+        persons: most persons (of the chosen bucket) on one image, at least 1.
+        crowd_index: largest CrowdIndex plus a step (at least 0.01), rounded to 0.01.
+        entropy: largest scene entropy plus a step, or None when no image has one.
+    """
+
+    persons: int
+    crowd_index: float
+    entropy: float | None
+
+    @classmethod
+    def of(cls, images: pd.DataFrame) -> BrowseRanges:
+        ci = images["crowd_index"].to_numpy(dtype=float)
+        ci_max = max(float(np.nanmax(ci)) if np.isfinite(ci).any() else 0.0, 0.01)
+        ent = images["entropy"].to_numpy(dtype=float)
+        entropy = round(float(np.nanmax(ent)) + 0.01, 2) if np.isfinite(ent).any() else None
+        return cls(max(int(images["n_selected"].max()), 1), round(ci_max + 0.01, 2), entropy)
+
+    def entropy_filter(self, chosen: tuple[float, float]) -> tuple[float, float] | None:
+        """The entropy range to filter by: None while the slider spans everything (an
+        entropy range drops images without one)."""
+        return None if self.entropy is None or tuple(chosen) == (0.0, self.entropy) else chosen
+
+
+def kept_series(chosen: Sequence[str], series: Sequence[str]) -> list[str]:
+    """The shown-series choice restricted to the series on show now."""
+    return [k for k in chosen if k in series]
+
+
+def page_count(n_images: int, per_page: int = PER_PAGE) -> int:
+    """Pages of ``per_page`` images (at least 1)."""
+    return max(1, math.ceil(n_images / per_page))
+
+
+def page_rows(shown: pd.DataFrame, page: float, per_page: int = PER_PAGE) -> tuple[int, pd.DataFrame]:
+    """The page number clamped to [1, pages] (a stale stored page) and its rows."""
+    number = min(max(1, int(page)), page_count(len(shown), per_page))
+    return number, shown.iloc[(number - 1) * per_page: number * per_page]
+
+
+def of_split(frame: pd.DataFrame, dataset: str, split: str) -> pd.DataFrame:
+    """The rows of one split of a frame with ``dataset`` and ``split`` columns."""
+    return frame[(frame["dataset"] == dataset).to_numpy() & (frame["split"] == split).to_numpy()]
+
+
+def only_key(shown: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The images of one split (``key`` as ``str(CacheKey)``): a model's predictions exist there only."""
+    return shown[(shown["key"] == key).to_numpy()]
+
+
+def only_images(shown: pd.DataFrame, image_ids: npt.ArrayLike) -> pd.DataFrame:
+    """The images whose ``image_id`` is in ``image_ids``."""
+    return shown[shown["image_id"].isin(np.asarray(image_ids)).to_numpy()]
 
 
 def selected_points(event: Any) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from analysis.definitions import CrowdConvention, CrowdIndexValue
 from dashboard import ui
-from dashboard.browsing import browse_request
+from dashboard.browsing import BROWSE_HANDOFF, BrowseHandoff, browse_request
 from dashboard.exports import crowding
 from dashboard.figures.crowding import CI_BIN
 
@@ -26,8 +26,7 @@ with st.expander("Table"):
 request = browse_request(event, ctx.series, pad=CI_BIN / 2)
 if request is not None and st.session_state.get("_ci_last") != request:
     st.session_state["_ci_last"] = request
-    st.session_state["browse_series"] = list(request.series)
-    st.session_state["browse_ci"] = (max(0.0, request.span[0]), request.span[1])
+    st.session_state[BROWSE_HANDOFF] = BrowseHandoff.of_crowd_index(request)
     st.switch_page("views/browse.py")
 
 levels = crowding.levels_items(state)

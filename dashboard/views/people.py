@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import ui
-from dashboard.browsing import browse_request
+from dashboard.browsing import BROWSE_HANDOFF, BrowseHandoff, browse_request
 from dashboard.exports import people
 from dashboard.exports.state import BarLayout
 
@@ -20,8 +20,7 @@ event = ui.show(figure, key="ppi_fig", preset=ctx.preset)
 request = browse_request(event, ctx.series)
 if request is not None and st.session_state.get("_ppi_last") != request:
     st.session_state["_ppi_last"] = request
-    st.session_state["browse_series"] = list(request.series)
-    st.session_state["browse_persons"] = (int(request.span[0]), int(request.span[1]))
+    st.session_state[BROWSE_HANDOFF] = BrowseHandoff.of_persons(request)
     st.switch_page("views/browse.py")
 st.caption("Select a bar (click or box) to open that dataset's images in Browse.")
 with st.expander("Table"):

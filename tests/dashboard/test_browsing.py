@@ -6,7 +6,19 @@ import pandas as pd
 import pytest
 from dashboard_helpers import app, charts, open_view, texts
 
-from dashboard.browsing import BrowseRequest, browse_images, browse_request, clamp, image_label
+from dashboard.browsing import (
+    BROWSE_HANDOFF,
+    BrowseHandoff,
+    BrowseRanges,
+    BrowseRequest,
+    browse_images,
+    browse_request,
+    clamp,
+    handoff_widgets,
+    image_label,
+    page_count,
+    page_rows,
+)
 
 SERIES = ["coco", "crowdpose", "smallpose"]
 
@@ -58,7 +70,7 @@ def test_people_click_opens_browse_for_the_clicked_dataset_only(app_env):
     at = open_view(app({"ds": "demo-sparse,demo-small"}), "people")
     traces = charts(at)[0]
     assert [t["customdata"][0] for t in traces] == ["demo-sparse", "demo-small"]  # selection order
-    at.session_state["browse_series"] = ["demo-sparse"]  # what a click on a demo-sparse bar stores
+    at.session_state[BROWSE_HANDOFF] = BrowseHandoff(("demo-sparse",))  # what a click on a demo-sparse bar stores
     at.switch_page("views/browse.py")
     at.run()
     assert not at.exception
@@ -68,3 +80,29 @@ def test_people_click_opens_browse_for_the_clicked_dataset_only(app_env):
     at.multiselect(key="br_series").set_value([]).run()  # cleared: every selected dataset again
     small = pd.read_parquet(app_env / "demo-small" / "val" / "images.parquet")
     assert f"**{len(sparse) + len(small)}** images match" in texts(at)
+
+
+def test_a_click_hands_browse_one_request_it_turns_into_its_widgets():
+    click = BrowseRequest(("crowdpose", "gone"), (2.7, 5.9))
+    people = BrowseHandoff.of_persons(click)
+    assert people == BrowseHandoff(("crowdpose", "gone"), persons=(2, 5))  # whole persons, truncated
+    assert handoff_widgets(people, SERIES) == {"br_series": ["crowdpose"], "br_persons": (2, 5)}
+    crowding = BrowseHandoff.of_crowd_index(BrowseRequest(("coco",), (-0.025, 0.4251)))
+    assert crowding.crowd_index == (0.0, 0.4251)
+    assert handoff_widgets(crowding, SERIES) == {"br_series": ["coco"], "br_ci": (0.0, 0.43)}
+
+
+def test_browse_ranges_pages_and_entropy_filter():
+    images = pd.DataFrame({"n_selected": [0, 4, 2], "crowd_index": [0.1, float("nan"), 0.734],
+                           "entropy": [float("nan")] * 3})
+    ranges = BrowseRanges.of(images)
+    assert ranges == BrowseRanges(persons=4, crowd_index=0.74, entropy=None)
+    assert ranges.entropy_filter((0.0, 1.0)) is None
+    empty = BrowseRanges.of(pd.DataFrame({"n_selected": [0], "crowd_index": [float("nan")], "entropy": [2.5]}))
+    assert empty == BrowseRanges(persons=1, crowd_index=0.02, entropy=2.51)
+    assert empty.entropy_filter((0.0, 2.51)) is None and empty.entropy_filter((1.0, 2.51)) == (1.0, 2.51)
+    shown = pd.DataFrame({"i": range(25)})
+    assert [page_count(n) for n in (1, 12, 13, 25)] == [1, 1, 2, 3]
+    number, rows = page_rows(shown, 3)
+    assert number == 3 and rows["i"].tolist() == [24]
+    assert page_rows(shown, 9)[0] == 3 and page_rows(shown, 0)[1]["i"].tolist() == list(range(12))
