@@ -2,8 +2,8 @@
 
 ``load_caches`` reads every cached split once, without the heavy ``keypoints``
 column, and joins what the views need: each person row carries the index of its
-image (``img``), its row in the split's instances file (``row``, to look keypoints
-up later) and its image's area.  ``load_keypoints`` reads the keypoints of one split
+image (``image_index``), its row in the split's instances file (``instance_row``, to
+look keypoints up later) and its image's area.  ``load_keypoints`` reads the keypoints of one split
 as an (N, 3K) array, only for the views that draw or count joints.
 """
 
@@ -58,10 +58,10 @@ class Caches:
         images: one row per image (``dataset``, ``split``, ``source`` categorical),
             plus ``entropy`` (NaN where scenes were not computed) and ``key``.
         persons: non-crowd instances (with ``num_keypoints`` as float32, NaN where the
-            file has none, and ``n_labelled``, for the person population), plus ``img``
-            (row in ``images``), ``row`` (row in the split's instances file) and ``image_area``.
-        crowd_regions: iscrowd instances (boxes only), with ``img``.
-        scenes: scenes rows of every split that has them, plus ``img`` and ``top1_id``
+            file has none, and ``n_labelled``, for the person population), plus ``image_index``
+            (row in ``images``), ``instance_row`` (row in the split's instances file) and ``image_area``.
+        crowd_regions: iscrowd instances (boxes only), with ``image_index``.
+        scenes: scenes rows of every split that has them, plus ``image_index`` and ``top1_id``
             (``top5_ids[0]``, int16; the ``top5_ids`` / ``top5_probs`` lists themselves are
             left on disk unless a row has no class); None if none.
         datasets: every cached dataset name, in identity order (``order``, then name).
@@ -120,6 +120,9 @@ def _read_split(root: Path, key: CacheKey) -> tuple[Manifest, pd.DataFrame, pd.D
     return manifest, images, inst, scenes
 
 
+CROWD_COLUMNS = ["dataset", "split", "image_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "image_index"]
+
+
 def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
     """Read every split's images, instances (no keypoints) and scenes once.
 
@@ -147,48 +150,77 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
                 f"{key} was built by analysis {manifest.code_version} (this is {code_version()}); "
                 f"rebuild it with `{rebuild_command(key.directory(root), manifest)}`"
             )
-        images = images.reset_index(drop=True)
-        images["key"] = str(key)
-        index = pd.Series(np.arange(len(images)) + offset, index=images["image_id"].to_numpy())
-        index = index[~index.index.duplicated()]
-        inst["instance_row"] = np.arange(len(inst), dtype=np.int64)
-        img = index.reindex(inst["image_id"].to_numpy()).to_numpy()
-        known = ~np.isnan(img)
-        inst = inst[known]
-        inst["image_index"] = img[known].astype(np.int64)
-        crowd = inst["iscrowd"].astype(bool).to_numpy()
-        person_parts.append(inst.loc[~crowd, KEEP_PERSON_COLUMNS])
-        crowd_parts.append(inst.loc[crowd, ["dataset", "split", "image_id", "bbox_x", "bbox_y",
-                                            "bbox_w", "bbox_h", "image_index"]])
-        if scenes is not None and len(scenes):
-            simg = index.reindex(scenes["image_id"].to_numpy()).to_numpy()
-            ok = ~np.isnan(simg)
-            scenes = scenes[ok].copy()
-            scenes["image_index"] = simg[ok].astype(np.int64)
-            top1 = _top1_ids(key.directory(root) / cache_mod.SCENES_FILE)
-            if top1 is not None:
-                # the per-row lists are Python objects that every filter of the frame copies
-                # one by one; the views read only the top-1 class, so keep that instead
-                scenes = scenes.drop(columns=["top5_ids", "top5_probs"])
-                scenes[TOP1_COLUMN] = top1[ok]
+        images, persons, crowd, scenes = _indexed_split(root, key, images, inst, scenes, offset)
+        person_parts.append(persons)
+        crowd_parts.append(crowd)
+        if scenes is not None:
             scene_parts.append(scenes)
         images_parts.append(images)
         offset += len(images)
-
-    if images_parts:
-        images = pd.concat(images_parts, ignore_index=True)
-        persons = pd.concat(person_parts, ignore_index=True)
-        crowd_regions = pd.concat(crowd_parts, ignore_index=True)
-    else:
-        images = pd.DataFrame({c: pd.Series(dtype=object) for c in cache_mod.IMAGE_COLUMNS})
-        images["key"] = pd.Series(dtype=object)
-        persons = pd.DataFrame({c: pd.Series(dtype=float) for c in KEEP_PERSON_COLUMNS})
-        persons["instance_row"] = pd.Series(dtype=np.int64)
-        persons["image_index"] = pd.Series(dtype=np.int64)
-        crowd_regions = pd.DataFrame({c: pd.Series(dtype=float) for c in (
-            "dataset", "split", "image_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "image_index")})
+    images, persons, crowd_regions = _concat_or_empty(images_parts, person_parts, crowd_parts)
     scenes = pd.concat(scene_parts, ignore_index=True) if scene_parts else None
+    _typed_columns(images, persons, scenes)
+    images = _categorical(images, ["dataset", "split", "source", "key"])
+    persons = _categorical(persons, ["dataset", "split"])
+    crowd_regions = _categorical(crowd_regions, ["dataset", "split"])
+    if scenes is not None:
+        scenes = _categorical(scenes, ["dataset", "split"])
+    identities = dataset_identities(manifests)
+    datasets = sorted(identities, key=lambda name: identities[name].sort_key)
+    return Caches(loaded, manifests, images, persons, crowd_regions, scenes, datasets, identities, skipped, outdated)
 
+
+def _indexed_split(
+    root: Path, key: CacheKey, images: pd.DataFrame, inst: pd.DataFrame, scenes: pd.DataFrame | None, offset: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """One split's images (with ``key``), persons and crowd regions (with ``instance_row`` and
+    ``image_index``: the row of their image among all splits' images, which start at ``offset``)
+    and scenes (with ``image_index``; None when there are none)."""
+    images = images.reset_index(drop=True)
+    images["key"] = str(key)
+    index = pd.Series(np.arange(len(images)) + offset, index=images["image_id"].to_numpy())
+    index = index[~index.index.duplicated()]
+    inst["instance_row"] = np.arange(len(inst), dtype=np.int64)
+    img = index.reindex(inst["image_id"].to_numpy()).to_numpy()
+    known = ~np.isnan(img)
+    inst = inst[known]
+    inst["image_index"] = img[known].astype(np.int64)
+    crowd = inst["iscrowd"].astype(bool).to_numpy()
+    persons, crowd_regions = inst.loc[~crowd, KEEP_PERSON_COLUMNS], inst.loc[crowd, CROWD_COLUMNS]
+    if scenes is None or not len(scenes):
+        return images, persons, crowd_regions, None
+    simg = index.reindex(scenes["image_id"].to_numpy()).to_numpy()
+    ok = ~np.isnan(simg)
+    scenes = scenes[ok].copy()
+    scenes["image_index"] = simg[ok].astype(np.int64)
+    top1 = _top1_ids(key.directory(root) / cache_mod.SCENES_FILE)
+    if top1 is not None:
+        # the per-row lists are Python objects that every filter of the frame copies
+        # one by one; the views read only the top-1 class, so keep that instead
+        scenes = scenes.drop(columns=["top5_ids", "top5_probs"])
+        scenes[TOP1_COLUMN] = top1[ok]
+    return images, persons, crowd_regions, scenes
+
+
+def _concat_or_empty(
+    images_parts: list[pd.DataFrame], person_parts: list[pd.DataFrame], crowd_parts: list[pd.DataFrame],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """All splits' images, persons and crowd regions; empty frames with the columns when none loaded."""
+    if images_parts:
+        return (pd.concat(images_parts, ignore_index=True), pd.concat(person_parts, ignore_index=True),
+                pd.concat(crowd_parts, ignore_index=True))
+    images = pd.DataFrame({c: pd.Series(dtype=object) for c in cache_mod.IMAGE_COLUMNS})
+    images["key"] = pd.Series(dtype=object)
+    persons = pd.DataFrame({c: pd.Series(dtype=float) for c in KEEP_PERSON_COLUMNS})
+    persons["instance_row"] = pd.Series(dtype=np.int64)
+    persons["image_index"] = pd.Series(dtype=np.int64)
+    crowd_regions = pd.DataFrame({c: pd.Series(dtype=float) for c in CROWD_COLUMNS})
+    return images, persons, crowd_regions
+
+
+def _typed_columns(images: pd.DataFrame, persons: pd.DataFrame, scenes: pd.DataFrame | None) -> None:
+    """In place: each image's scene entropy (NaN without one), numeric CrowdIndex and counts,
+    each person's image area and numeric areas, crowding and keypoint counts."""
     images["entropy"] = np.nan
     if scenes is not None:
         entropy = np.full(len(images), np.nan)
@@ -204,14 +236,6 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
     # the person population reads these: stored count (NaN where absent) and labelled joints
     persons["num_keypoints"] = pd.to_numeric(persons["num_keypoints"], errors="coerce").astype(np.float32)
     persons["n_labelled"] = pd.to_numeric(persons["n_labelled"], errors="coerce").fillna(0).astype(np.int32)
-    images = _categorical(images, ["dataset", "split", "source", "key"])
-    persons = _categorical(persons, ["dataset", "split"])
-    crowd_regions = _categorical(crowd_regions, ["dataset", "split"])
-    if scenes is not None:
-        scenes = _categorical(scenes, ["dataset", "split"])
-    identities = dataset_identities(manifests)
-    datasets = sorted(identities, key=lambda name: identities[name].sort_key)
-    return Caches(loaded, manifests, images, persons, crowd_regions, scenes, datasets, identities, skipped, outdated)
 
 
 def _top1_ids(path: Path) -> np.ndarray | None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from analysis.definitions import (
@@ -97,17 +98,12 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
 
     Args:
         images: one row per image with ``dataset``, ``split``, ``source``, ``n_persons``.
-        persons: one row per non-crowd person with ``img`` (row in ``images``),
+        persons: one row per non-crowd person with ``image_index`` (row in ``images``),
             ``dataset``, ``bbox_w``, ``bbox_h``, ``segm_area``, ``num_keypoints`` (float,
             NaN where absent) and ``n_labelled``.
         f: the filters.
     """
-    keep = np.array(images["dataset"].isin(f.datasets), dtype=bool)  # a writable copy
-    if f.split is not None:
-        keep &= (images["split"] == f.split).to_numpy()
-    if f.sources is not None:
-        keep &= images["source"].isin(f.sources).to_numpy()
-
+    keep = _kept_images(images, f)
     pmask = keep[persons["image_index"].to_numpy()] if len(persons) else np.zeros(0, dtype=bool)
     everyone = f.population.kind is PopulationKind.ALL
     if not everyone and len(persons):
@@ -122,19 +118,8 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
         sel["bbox_w"].to_numpy(), sel["bbox_h"].to_numpy(),
         sel["segm_area"].to_numpy(dtype=float, na_value=np.nan), f.size.area_source,
     )
-    codes = size_bucket_codes(area, f.size.edges)
-    nan = np.isnan(area)
-    no_area: list[str] = []
-    unknown: dict[str, int] = {}
-    if nan.any():
-        missing = pd.Series(nan, index=sel.index).groupby(
-            sel["dataset"], observed=True).agg(["sum", "size"])
-        for name, row in missing.iterrows():
-            if row["sum"] == row["size"] and row["size"] > 0:
-                no_area.append(str(name))
-            elif row["sum"] > 0:
-                unknown[str(name)] = int(row["sum"])
-    sel = sel.assign(area=area, bucket=codes)
+    no_area, unknown = _missing_areas(sel, np.isnan(area))
+    sel = sel.assign(area=area, bucket=size_bucket_codes(area, f.size.edges))
     if no_area:
         sel = sel[~sel["dataset"].isin(no_area).to_numpy()]
     if f.bucket is not None:
@@ -149,6 +134,32 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
     if f.bucket is not None:
         kept = kept[kept["n_selected"].to_numpy() > 0]
     return Filtered(kept, sel, tuple(sorted(no_area)), unknown, f)
+
+
+def _kept_images(images: pd.DataFrame, f: Filters) -> npt.NDArray[np.bool_]:
+    """(M,) the images of the chosen datasets, split and sources."""
+    keep = np.array(images["dataset"].isin(f.datasets), dtype=bool)  # a writable copy
+    if f.split is not None:
+        keep &= (images["split"] == f.split).to_numpy()
+    if f.sources is not None:
+        keep &= images["source"].isin(f.sources).to_numpy()
+    return keep
+
+
+def _missing_areas(persons: pd.DataFrame, nan: npt.NDArray[np.bool_]) -> tuple[list[str], dict[str, int]]:
+    """Datasets none of whose ``persons`` has an area (``nan`` per person), and the number of
+    persons without one in the others that have some."""
+    no_area: list[str] = []
+    unknown: dict[str, int] = {}
+    if not nan.any():
+        return no_area, unknown
+    missing = pd.Series(nan, index=persons.index).groupby(persons["dataset"], observed=True).agg(["sum", "size"])
+    for name, row in missing.iterrows():
+        if row["sum"] == row["size"] and row["size"] > 0:
+            no_area.append(str(name))
+        elif row["sum"] > 0:
+            unknown[str(name)] = int(row["sum"])
+    return no_area, unknown
 
 
 def _series_of_persons(kept: pd.DataFrame, persons: pd.DataFrame, n_images: int) -> pd.Categorical:

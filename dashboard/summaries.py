@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from analysis.definitions import SizeBucket
@@ -77,12 +78,7 @@ def dataset_summary(
         im = images[img_ds[name]]
         n_images = len(im)
         n_persons = int(im[count_column].sum()) if n_images else 0
-        c = codes[per_ds[name]]
-        known = c[c >= 0]
-        shares = (
-            [np.nan] * 3 if name in no_area or len(known) == 0
-            else list(np.bincount(known, minlength=3)[:3] / len(known))
-        )
+        shares = _bucket_shares(codes[per_ds[name]], unavailable=name in no_area)
         entropy = im["entropy"].to_numpy(dtype=float) if has_entropy else np.empty(0)
         entropy = entropy[~np.isnan(entropy)]
         ci = im["crowd_index"].to_numpy(dtype=float)
@@ -92,8 +88,18 @@ def dataset_summary(
             "images": n_images,
             "persons": n_persons,
             "persons_per_image": n_persons / n_images if n_images else np.nan,
-            **{f"share_{b.value}": s for b, s in zip(SizeBucket, shares, strict=True)},
+            **shares,
             "mean_crowd_index": float(ci.mean()) if len(ci) else np.nan,
             "mean_entropy": float(entropy.mean()) if len(entropy) else np.nan,
         })
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def _bucket_shares(codes: npt.NDArray[np.integer], *, unavailable: bool) -> dict[str, float]:
+    """``share_<bucket>`` of each size bucket among ``codes`` with a known area (code >= 0);
+    NaN when the dataset has no area under the source or no person with one."""
+    known = codes[codes >= 0]
+    if unavailable or len(known) == 0:
+        return {f"share_{b.value}": np.nan for b in SizeBucket}
+    counts = np.bincount(known, minlength=len(SizeBucket))
+    return {f"share_{b.value}": counts[b.code] / len(known) for b in SizeBucket}

@@ -10,6 +10,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from analysis.definitions import (
     CROWD_INDEX_MIN_KEYPOINTS,
@@ -120,51 +121,13 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
     splits = sorted({k.split for k in c.keys})
     _init_from_query(c, splits)
     sb = st.sidebar
-    sb.multiselect("Datasets", c.datasets, key="g_ds", on_change=_remember, args=("g_ds",),
-                   format_func=lambda name: c.identities[name].display_name if name in c.identities else name,
-                   help="Each dataset keeps its colour whatever else is selected or cached "
-                        "(set display_name / color / hatch / order in data/datasets.toml).")
-    sb.selectbox("Split", [query.ALL, *splits], key="g_split", on_change=_remember, args=("g_split",))
-    chosen = tuple(st.session_state.get("g_ds") or ())
-    sources = sources_of(c.images, chosen)
-    sel_sources = None
-    if sources:
-        st.session_state["g_src"] = [s for s in st.session_state.get("g_src", []) if s in sources]
-        _remember("g_src")
-        sb.multiselect("Source (sub-dataset)", sources, key="g_src", placeholder="all sources",
-                       on_change=_remember, args=("g_src",))
-        sel_sources = tuple(st.session_state["g_src"]) or None
+    chosen, sel_sources = _dataset_widgets(sb, c, splits)
     sb.radio("Series", [s.value for s in SeriesBy], key="g_series", horizontal=True, on_change=_remember,
              args=("g_series",), format_func=lambda v: {"dataset": "dataset", "split": "dataset/split",
                                                          "source": "source"}[v],
              help="One figure series per dataset, per dataset/split, or per source sub-dataset.")
-    sb.selectbox("Persons", [k.value for k in PopulationKind], key="g_pop", on_change=_remember,
-                 args=("g_pop",), format_func=_population_label,
-                 help="Which non-crowd annotations count as persons, in every view and export. "
-                      "CrowdIndex (an image property over all annotations) does not change.")
-    if st.session_state["g_pop"] == PopulationKind.MIN_LABELLED.value:
-        sb.number_input("at least N labelled joints", min_value=1, max_value=MAX_JOINTS, step=1,
-                        key="g_popn", on_change=_remember, args=("g_popn",))
-        population = PersonPopulation(PopulationKind.MIN_LABELLED, int(st.session_state["g_popn"]))
-    else:
-        population = PersonPopulation(PopulationKind(st.session_state["g_pop"]))
-    sb.radio("Size bucket", [query.ALL, *(b.value for b in SizeBucket)], key="g_bucket", horizontal=True,
-             on_change=_remember, args=("g_bucket",))
-    sb.selectbox("Area source", [a.value for a in AreaSource], key="g_area", on_change=_remember, args=("g_area",),
-                 format_func=lambda v: f"{v}: {AreaSource(v).description}")
-    col1, col2 = sb.columns(2)
-    col1.number_input("small|medium (px)", min_value=1.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_sm",
-                      on_change=_remember, args=("g_sm",),
-                      help="Edge as a side length: 32 means area 32^2.")
-    col2.number_input("medium|large (px)", min_value=2.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_ml",
-                      on_change=_remember, args=("g_ml",))
-    sm, ml = float(st.session_state["g_sm"]), float(st.session_state["g_ml"])
-    edges = SizeEdges()
-    if sm < ml:
-        edges = SizeEdges(sm**2, ml**2)
-    else:
-        sb.error(f"edges must satisfy small|medium < medium|large (got {sm:g} and {ml:g}); "
-                 f"using {query.edge_px(edges.small_medium):g} and {query.edge_px(edges.medium_large):g}")
+    population = _population_widget(sb)
+    edges = _size_widgets(sb)
     sb.radio("Normalise", [n.value for n in Normalisation], key="g_norm", horizontal=True, on_change=_remember,
              args=("g_norm",),
              format_func=lambda v: "counts" if v == Normalisation.COUNT.value else "shares (per dataset)")
@@ -186,6 +149,61 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
         if c.synthetic(name):
             sb.badge(f"{name}: synthetic data", color="orange", icon=":material/science:")
     return filters, st.session_state.get("g_preset", "single")
+
+
+def _dataset_widgets(
+    sb: DeltaGenerator, c: Caches, splits: list[str],
+) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """Datasets, split and source widgets; returns the chosen datasets and sources (None: all)."""
+    sb.multiselect("Datasets", c.datasets, key="g_ds", on_change=_remember, args=("g_ds",),
+                   format_func=lambda name: c.identities[name].display_name if name in c.identities else name,
+                   help="Each dataset keeps its colour whatever else is selected or cached "
+                        "(set display_name / color / hatch / order in data/datasets.toml).")
+    sb.selectbox("Split", [query.ALL, *splits], key="g_split", on_change=_remember, args=("g_split",))
+    chosen = tuple(st.session_state.get("g_ds") or ())
+    sources = sources_of(c.images, chosen)
+    if not sources:
+        return chosen, None
+    st.session_state["g_src"] = [s for s in st.session_state.get("g_src", []) if s in sources]
+    _remember("g_src")
+    sb.multiselect("Source (sub-dataset)", sources, key="g_src", placeholder="all sources",
+                   on_change=_remember, args=("g_src",))
+    return chosen, tuple(st.session_state["g_src"]) or None
+
+
+def _population_widget(sb: DeltaGenerator) -> PersonPopulation:
+    """The person population widgets (kind, and N for "at least N labelled joints")."""
+    sb.selectbox("Persons", [k.value for k in PopulationKind], key="g_pop", on_change=_remember,
+                 args=("g_pop",), format_func=_population_label,
+                 help="Which non-crowd annotations count as persons, in every view and export. "
+                      "CrowdIndex (an image property over all annotations) does not change.")
+    if st.session_state["g_pop"] != PopulationKind.MIN_LABELLED.value:
+        return PersonPopulation(PopulationKind(st.session_state["g_pop"]))
+    sb.number_input("at least N labelled joints", min_value=1, max_value=MAX_JOINTS, step=1,
+                    key="g_popn", on_change=_remember, args=("g_popn",))
+    return PersonPopulation(PopulationKind.MIN_LABELLED, int(st.session_state["g_popn"]))
+
+
+def _size_widgets(sb: DeltaGenerator) -> SizeEdges:
+    """Bucket, area source and edge widgets; returns the edges (the defaults, with an error
+    shown, when they are not increasing)."""
+    sb.radio("Size bucket", [query.ALL, *SizeBucket.names()], key="g_bucket", horizontal=True,
+             on_change=_remember, args=("g_bucket",))
+    sb.selectbox("Area source", [a.value for a in AreaSource], key="g_area", on_change=_remember, args=("g_area",),
+                 format_func=lambda v: f"{v}: {AreaSource(v).description}")
+    col1, col2 = sb.columns(2)
+    col1.number_input("small|medium (px)", min_value=1.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_sm",
+                      on_change=_remember, args=("g_sm",),
+                      help="Edge as a side length: 32 means area 32^2.")
+    col2.number_input("medium|large (px)", min_value=2.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_ml",
+                      on_change=_remember, args=("g_ml",))
+    sm, ml = float(st.session_state["g_sm"]), float(st.session_state["g_ml"])
+    if sm < ml:
+        return SizeEdges(sm**2, ml**2)
+    edges = SizeEdges()
+    sb.error(f"edges must satisfy small|medium < medium|large (got {sm:g} and {ml:g}); "
+             f"using {query.edge_px(edges.small_medium):g} and {query.edge_px(edges.medium_large):g}")
+    return edges
 
 
 def setup() -> RunState:

@@ -99,10 +99,3 @@ class Note:
 
 ExportItem = FigureItem | TableItem | Note
 
-
-def figures(items: list[ExportItem]) -> list[FigureItem]:
-    return [i for i in items if isinstance(i, FigureItem)]
-
-
-def tables(items: list[ExportItem]) -> list[TableItem]:
-    return [i for i in items if isinstance(i, TableItem)]

@@ -176,13 +176,18 @@ def table_latex(
         rows = [(r"\midrule" + "\n" if i and groups[i] != groups[i - 1] else "") + row
                 for i, row in enumerate(rows)]
     headers = [verbatim.get(c) or header_text(c) + (r" (\%)" if percent and c in shares else "") for c in columns]
+    return _table_environment(caption, label, "".join("r" if n else "l" for n in numeric), headers, rows)
+
+
+def _table_environment(caption: str, label: str, align: str, headers: list[str], rows: list[str]) -> str:
+    """The ``table`` environment around a booktabs ``tabular`` (``align``: one l/r per column)."""
     lines = [r"\begin{table}[t]", r"\centering"]
     if caption:
         lines.append(rf"\caption{{{latex_text(caption)}}}")
     if label:
         lines.append(rf"\label{{{label}}}")
     lines += [
-        r"\begin{tabular}{" + "".join("r" if n else "l" for n in numeric) + "}",
+        r"\begin{tabular}{" + align + "}",
         r"\toprule",
         " & ".join(headers) + r" \\",
         r"\midrule",

@@ -19,6 +19,7 @@ import functools
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -154,6 +155,27 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
                      ticklen=3)
     out.update_yaxes(automargin=True, title_font_size=size, tickfont_size=size - 1, title_standoff=4,
                      ticklen=3)
+    _label_log_axes(out)
+    for ann in out.layout.annotations:  # subplot titles and edge labels: the body size
+        ann.font.size = min(size, ann.font.size or size)
+        ann.font.color = "black"
+    if out.layout.barmode == "overlay" and sum(t.type == "bar" for t in out.data) > 1:
+        out.layout.barmode = "group"  # overlaid translucent bars do not read on paper
+    names: dict[str, int] = {}
+    for n, trace in enumerate(out.data):
+        trace.uid = f"t{n}"  # plotly draws a random uid into the SVG otherwise
+        _paper_trace(trace, names.setdefault(trace.name or "", len(names)), size)
+    visible = list(dict.fromkeys(t.name for t in out.data if t.showlegend is not False and t.name))
+    if len(visible) <= 1 and out.layout.showlegend is None:
+        out.layout.showlegend = False  # one series: the caption names it
+    elif out.layout.showlegend is not False:
+        _fit_legend(out, visible, p)
+    _fit_category_rows(out, p)
+    return out
+
+
+def _label_log_axes(out: go.Figure) -> None:
+    """In place: every log axis labelled at powers of ten only, unlabelled minor ticks between."""
     for name in ("xaxis", "yaxis", *[k for k in out.layout.to_plotly_json() if re.fullmatch(r"[xy]axis\d+", k)]):
         axis = out.layout[name]
         span = _positive_range(out, name) if axis is not None and axis.type == "log" else None
@@ -163,38 +185,26 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
             values, texts = log_ticks(*span)
             axis.update(tickmode="array", tickvals=values, ticktext=texts,
                         minor={"ticks": "outside", "ticklen": 2, "dtick": "D1", "showgrid": False})
-    for ann in out.layout.annotations:  # subplot titles and edge labels: the body size
-        ann.font.size = min(size, ann.font.size or size)
-        ann.font.color = "black"
-    if out.layout.barmode == "overlay" and sum(t.type == "bar" for t in out.data) > 1:
-        out.layout.barmode = "group"  # overlaid translucent bars do not read on paper
-    names: dict[str, int] = {}
-    for n, trace in enumerate(out.data):
-        trace.uid = f"t{n}"  # plotly draws a random uid into the SVG otherwise
-        index = names.setdefault(trace.name or "", len(names))
-        if trace.type == "bar":
-            shape = trace.marker.pattern.shape if trace.marker.pattern else None
-            shape = PATTERNS[index % len(PATTERNS)] if shape is None else shape
-            trace.marker.line = {"color": "black", "width": 0.5}
-            colour = trace.marker.color
-            trace.marker.pattern = (
-                {"shape": shape, "size": 6, "solidity": 0.2, "fgcolor": "black", "bgcolor": colour,
-                 "fillmode": "replace"} if isinstance(colour, str)
-                else {"shape": shape, "size": 6, "solidity": 0.2, "fgcolor": "black", "fillmode": "overlay"})
-            trace.opacity = 1.0
-        elif trace.type == "heatmap":
-            trace.colorbar.update(title_font_size=size, tickfont_size=size - 1, thickness=10)
-        elif trace.type == "scatter" and trace.mode and "lines" in trace.mode:
-            trace.line.width = 1.25
-            if not trace.line.dash:
-                trace.line.dash = DASHES[index % len(DASHES)]
-    visible = list(dict.fromkeys(t.name for t in out.data if t.showlegend is not False and t.name))
-    if len(visible) <= 1 and out.layout.showlegend is None:
-        out.layout.showlegend = False  # one series: the caption names it
-    elif out.layout.showlegend is not False:
-        _fit_legend(out, visible, p)
-    _fit_category_rows(out, p)
-    return out
+
+
+def _paper_trace(trace: Any, index: int, size: int) -> None:
+    """In place: a trace in the paper theme; ``index`` numbers its legend name (its hatch / dash)."""
+    if trace.type == "bar":
+        shape = trace.marker.pattern.shape if trace.marker.pattern else None
+        shape = PATTERNS[index % len(PATTERNS)] if shape is None else shape
+        trace.marker.line = {"color": "black", "width": 0.5}
+        colour = trace.marker.color
+        trace.marker.pattern = (
+            {"shape": shape, "size": 6, "solidity": 0.2, "fgcolor": "black", "bgcolor": colour,
+             "fillmode": "replace"} if isinstance(colour, str)
+            else {"shape": shape, "size": 6, "solidity": 0.2, "fgcolor": "black", "fillmode": "overlay"})
+        trace.opacity = 1.0
+    elif trace.type == "heatmap":
+        trace.colorbar.update(title_font_size=size, tickfont_size=size - 1, thickness=10)
+    elif trace.type == "scatter" and trace.mode and "lines" in trace.mode:
+        trace.line.width = 1.25
+        if not trace.line.dash:
+            trace.line.dash = DASHES[index % len(DASHES)]
 
 
 #: One category row of a horizontal bar chart, in font sizes: its tick label and a gap.

@@ -11,10 +11,13 @@ small") is not written; ``captions.txt`` says ``<file>: not exported: <why>``.
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+
+import plotly.graph_objects as go
 
 from analysis.errors import PoseAtlasError
 from dashboard.exports import paper
@@ -109,12 +112,7 @@ def render(
     captions_txt: list[str] = []
     captions_tex: list[str] = []
     total, done = count_files(named), 0
-
-    def put(path: str, data: bytes) -> None:
-        if path in files:
-            raise ValueError(f"two exports write {path}: give one of them another name")
-        files[path] = data
-
+    report = progress or _no_progress
     for n in named:
         base = f"{n.folder}{n.stem}"
         own: dict[str, bytes] = {}  # this item's files: written only when all of them were made
@@ -126,16 +124,9 @@ def render(
             done = done_after
             continue
         try:
-            if isinstance(n.item, FigureItem):
-                for fmt in n.options.formats:
-                    if progress:
-                        progress(done, total, f"{base}.{fmt}")
-                    own[f"{base}.{fmt}"] = paper.figure_bytes(n.item.figure, fmt, n.options.preset)
-                    done += 1
-            else:
-                if progress:
-                    progress(done, total, f"{base}.csv / .tex")
-                own = {f"{n.folder}{path}": data for path, data in table_files(n.item, n.options, n.stem).items()}
+            for label, make in _item_steps(n, base):
+                report(done, total, label)
+                own.update(make())
                 done += 1
         except Exception as exc:
             if failures is None:
@@ -143,19 +134,51 @@ def render(
             failures.append(f"{base}: {failure_reason(exc)}")
             done = done_after
             continue
-        for path, data in own.items():
-            put(path, data)
-        if isinstance(n.item, FigureItem):
-            fmt = "pdf" if "pdf" in n.options.formats else n.options.formats[0]
-            captions_txt.append(f"{base}.{fmt}: {n.item.caption}")
-            captions_tex.append(figure_snippet(f"{base}.{fmt}", n.item.caption, n.options.preset))
-        else:
-            captions_txt.append(f"{base}.tex: {n.item.caption}")
-    put("captions.txt", ("\n".join(captions_txt) + "\n").encode("utf-8"))
-    put("captions.tex", "\n".join(captions_tex).encode("utf-8"))
-    if progress:
-        progress(total, total, "done")
+        _put(files, own)
+        txt, tex = _captions(n, base)
+        captions_txt.append(txt)
+        captions_tex += [tex] if tex is not None else []
+    _put(files, {"captions.txt": ("\n".join(captions_txt) + "\n").encode("utf-8"),
+                 "captions.tex": "\n".join(captions_tex).encode("utf-8")})
+    report(total, total, "done")
     return files
+
+
+def _no_progress(done: int, total: int, what: str) -> None:
+    """The progress callback when none is given."""
+
+
+def _put(files: dict[str, bytes], new: dict[str, bytes]) -> None:
+    """Add ``new`` to ``files``; raises ValueError when two exports write one path."""
+    for path, data in new.items():
+        if path in files:
+            raise ValueError(f"two exports write {path}: give one of them another name")
+        files[path] = data
+
+
+def _item_steps(n: Named, base: str) -> list[tuple[str, Callable[[], dict[str, bytes]]]]:
+    """One item's files in progress steps: what the progress bar names, and what makes the
+    files (a figure one format at a time; a table's CSV and LaTeX together)."""
+    if isinstance(n.item, FigureItem):
+        figure = n.item.figure
+        return [(f"{base}.{fmt}", functools.partial(_figure_file, f"{base}.{fmt}", figure, fmt, n.options.preset))
+                for fmt in n.options.formats]
+    table = n.item
+    return [(f"{base}.csv / .tex",
+             lambda: {f"{n.folder}{path}": data for path, data in table_files(table, n.options, n.stem).items()})]
+
+
+def _captions(n: Named, base: str) -> tuple[str, str | None]:
+    """The item's line in captions.txt and, for a figure, its LaTeX figure in captions.tex
+    (the PDF when exported, else the first format)."""
+    if not isinstance(n.item, FigureItem):
+        return f"{base}.tex: {n.item.caption}", None
+    fmt = "pdf" if "pdf" in n.options.formats else n.options.formats[0]
+    return f"{base}.{fmt}: {n.item.caption}", figure_snippet(f"{base}.{fmt}", n.item.caption, n.options.preset)
+
+
+def _figure_file(path: str, figure: go.Figure, fmt: str, preset: str) -> dict[str, bytes]:
+    return {path: paper.figure_bytes(figure, fmt, preset)}
 
 
 def zip_bytes(files: dict[str, bytes]) -> bytes:

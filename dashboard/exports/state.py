@@ -80,20 +80,7 @@ class ViewOptions:
                 raise ValueError(f"{where}: unknown option {key!r} (known: {', '.join(known)})")
             default = getattr(defaults, key)
             try:
-                if isinstance(default, enum.Enum):
-                    out[key] = type(default)(value)
-                elif isinstance(default, bool):
-                    if not isinstance(value, bool):
-                        raise TypeError
-                    out[key] = value
-                elif isinstance(default, int):
-                    if isinstance(value, bool) or int(value) != value or value < 1:
-                        raise TypeError
-                    out[key] = int(value)
-                else:
-                    if isinstance(value, bool) or not math.isfinite(float(value)):
-                        raise TypeError
-                    out[key] = float(value)
+                out[key] = _option_value(default, value)
             except (TypeError, ValueError, OverflowError):  # int(inf) overflows
                 choices = (f" (one of {', '.join(m.value for m in type(default))})"
                            if isinstance(default, enum.Enum) else "")
@@ -104,6 +91,24 @@ class ViewOptions:
             raise ValueError(f"{where}: density edges must satisfy 0 <= density_low < density_high <= 1 "
                              f"(got {options.density_low:g} and {options.density_high:g})")
         return options
+
+
+def _option_value(default: Any, value: Any) -> Any:
+    """``value`` as the type of the option's ``default``: an enum member, a bool, an int >= 1 or a
+    finite float; raises TypeError / ValueError / OverflowError when it is not one."""
+    if isinstance(default, enum.Enum):
+        return type(default)(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise TypeError
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise TypeError
+        return int(value)
+    if isinstance(value, bool) or not math.isfinite(float(value)):
+        raise TypeError
+    return float(value)
 
 
 @dataclass(frozen=True)

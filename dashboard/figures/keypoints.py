@@ -62,7 +62,7 @@ def joint_rate_groups(
 
     Args:
         name: the dataset.
-        persons: its persons after the filters, with ``split``, ``row`` (row in the
+        persons: its persons after the filters, with ``split``, ``instance_row`` (row in the
             split's instances file) and ``bucket``.
         keypoints: split -> (N, 3K) keypoints of every instance row.
         schema: (split, K) -> joint names.
