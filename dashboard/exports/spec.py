@@ -72,8 +72,10 @@ def _one_line(path: Path, exc: msgspec.ValidationError) -> str:
         return f"{path}: needs at least one [[export]] table"
     if unknown := _UNKNOWN.match(what):
         return f"{where}: unknown key {unknown['key']} (known: {_fields(kind)})"
-    if missing := _MISSING.match(what):
-        return f"{where}: needs {missing['key']} = ..."
+    if missing := _MISSING.match(what):  # only an entry's view is required
+        from dashboard.exports.catalog import VIEWS
+
+        return f"{where}: needs {missing['key']} = \"...\" (one of {', '.join(VIEWS)})"
     return f"{where}: {key_path + ': ' if key_path else ''}{what[:1].lower()}{what[1:]}"
 
 

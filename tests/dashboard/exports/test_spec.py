@@ -70,7 +70,7 @@ def test_the_struct_names_every_documented_key():
     ('[[export]]\nview = "size"\n[[export]]\nview = "people"\nlabel = "x"\n',
      "{spec}: export 2: unknown key label (known: formats, items, name, options, percent, url, view, width)"),
     ('[[export]]\nview = "size"\nitems = "size-buckets"\n', "{spec}: export 1: items: expected `array | null`"),
-    ('[[export]]\nitems = ["size-buckets"]\n', "{spec}: export 1: needs view = ..."),
+    ('[[export]]\nitems = ["size-buckets"]\n', "{spec}: export 1: needs view = \"...\" (one of overview, people,"),
     ('[[export]]\nview = "size"\noptions = 3\n', "{spec}: export 1: options: expected `object`, got `int`"),
     ('out = 5\n[[export]]\nview = "size"\n', "{spec}: out: expected `str | null`, got `int`"),
     ('url = "ds=coco"\n', "{spec}: needs at least one [[export]] table"),
