@@ -56,15 +56,14 @@ class Normalisation(str, enum.Enum):
 
 
 class SizeBucket(str, enum.Enum):
-    """Person size categories, in ascending order.
-
-    ``code`` is the bucket's value in :func:`size_bucket_codes` arrays (0 small, 1 medium,
-    2 large; -1 means no area); ``color`` is its fixed colour in every figure and drawing.
-    """
+    """Person size categories, in ascending order."""
 
     SMALL = "small"
     MEDIUM = "medium"
     LARGE = "large"
+
+    # One place for a bucket's code (its value in size_bucket_codes arrays: 0 small, 1 medium,
+    # 2 large; -1 means no area), its name (.value, .names()) and its colour in figures and drawings.
 
     @property
     def code(self) -> int:
