@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -75,14 +76,26 @@ def joint_rate_groups(
         rows = persons[(persons["split"] == split).to_numpy()]
         kp = keypoints(split)
         joints = tuple(schema(split, kp.shape[1] // 3))
-        g = groups.setdefault((joints, rule(split)), {"vis": [], "buckets": [], "splits": []})
-        g["vis"].append(kp[rows["instance_row"].to_numpy(), 2::3])
+        r = rule(split)
+        g = groups.setdefault((joints, r), {"vis": [], "labelled": [], "visible": [], "buckets": [], "splits": []})
+        instance_rows = rows["instance_row"].to_numpy()
+        if len(joints) <= MAX_CODED_JOINTS:  # two ints per person instead of K flags
+            labelled, visible = joint_flag_codes(kp, binary_visibility=r is VisibilityRule.BINARY)
+            g["labelled"].append(labelled[instance_rows])
+            g["visible"].append(visible[instance_rows])
+        else:
+            g["vis"].append(kp[instance_rows, 2::3])
         g["buckets"].append(rows["bucket"].to_numpy())
         g["splits"].append(split)
     out = []
     for (joints, r), g in groups.items():
-        table = joint_rates(np.concatenate(g["vis"]), np.concatenate(g["buckets"]), list(joints),
-                            binary_visibility=r is VisibilityRule.BINARY)
+        buckets = np.concatenate(g["buckets"])
+        if g["vis"]:
+            table = joint_rates(np.concatenate(g["vis"]), buckets, list(joints),
+                                binary_visibility=r is VisibilityRule.BINARY)
+        else:
+            table = joint_rates_from_codes(np.concatenate(g["labelled"]), np.concatenate(g["visible"]), buckets,
+                                           list(joints))
         if r is VisibilityRule.NOT_VISIBILITY:
             table["visible"] = np.nan
         label = name if len(groups) == 1 else f"{name} ({', '.join(g['splits'])})"
@@ -119,6 +132,73 @@ def joint_rates(
     return pd.DataFrame({
         "bucket": np.repeat(BUCKET_NAMES, k),
         "joint": np.tile(np.asarray(joint_names, dtype=object), len(BUCKET_NAMES)),
+        "persons": np.repeat(persons.astype(np.int64), k),
+        "labelled": labelled_rate.reshape(-1),
+        "visible": visible_rate.reshape(-1),
+    })
+
+
+#: Joint lists up to this long are counted from per-person bit codes: a count per
+#: (bucket, code) over 3 x 2^K bins (3 M bins at K = 20), whatever the person count.
+MAX_CODED_JOINTS = 20
+_FLAG_CODES: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def joint_flag_codes(keypoints: np.ndarray, *, binary_visibility: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per instance row, its labelled joints and its visible joints as bit codes (bit j: joint j).
+
+    Computed once per keypoint array (the dashboard keeps each split's array loaded) and
+    kept while the array lives, so a rerun gathers two ints per person instead of K flags.
+
+    Args:
+        keypoints: (N, 3K) x, y, v rows (NaN where a ragged row is short); K <= ``MAX_CODED_JOINTS``.
+        binary_visibility: the file uses 0/1 only: v == 1 counts as visible.
+
+    Returns:
+        (N,) int32 labelled codes (v > 0), (N,) int32 visible codes (v == 2, or v >= 1 if binary).
+    """
+    key = (id(keypoints), binary_visibility)
+    found = _FLAG_CODES.get(key)
+    if found is None:
+        v = np.asarray(keypoints[:, 2::3], dtype=np.float32)  # NaN > 0 and NaN == 2 are False
+        if v.shape[1] > MAX_CODED_JOINTS:
+            raise ValueError(f"{v.shape[1]} joints: bit codes hold at most {MAX_CODED_JOINTS}")
+        weights = (1 << np.arange(v.shape[1], dtype=np.int32)).astype(np.int32)
+        labelled = (v > 0).astype(np.int32) @ weights
+        visible = ((v >= 1) if binary_visibility else (v == 2)).astype(np.int32) @ weights
+        found = _FLAG_CODES[key] = (labelled, visible)
+        weakref.finalize(keypoints, _FLAG_CODES.pop, key, None)  # an id is reused once the array is gone
+    return found
+
+
+def joint_rates_from_codes(
+    labelled: np.ndarray, visible: np.ndarray, buckets: np.ndarray, joint_names: Sequence[str],
+) -> pd.DataFrame:
+    """:func:`joint_rates` from :func:`joint_flag_codes`: the same frame, counted per distinct code.
+
+    Args:
+        labelled, visible: (N,) bit codes of N persons.
+        buckets: (N,) int bucket codes (0 small, 1 medium, 2 large, -1 unknown; -1 skipped).
+        joint_names: (K,) names, K <= ``MAX_CODED_JOINTS``.
+    """
+    k = len(joint_names)
+    n_buckets = len(BUCKET_NAMES)
+    buckets = np.asarray(buckets)
+    known = (buckets >= 0) & (buckets < n_buckets)
+    bits = ((np.arange(1 << k, dtype=np.int64)[:, None] >> np.arange(k)) & 1).astype(np.float64)  # (2^K, K)
+    offset = buckets[known].astype(np.int64) << k
+
+    def per_joint(codes: np.ndarray) -> np.ndarray:  # (3, K) persons with the joint's bit set
+        counts = np.bincount(offset + codes[known], minlength=n_buckets << k).reshape(n_buckets, 1 << k)
+        return counts.astype(np.float64) @ bits
+
+    persons = np.bincount(buckets[known].astype(np.int64), minlength=n_buckets).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        labelled_rate = per_joint(labelled) / persons[:, None]  # NaN if the bucket is empty
+        visible_rate = per_joint(visible) / persons[:, None]
+    return pd.DataFrame({
+        "bucket": np.repeat(BUCKET_NAMES, k),
+        "joint": np.tile(np.asarray(joint_names, dtype=object), n_buckets),
         "persons": np.repeat(persons.astype(np.int64), k),
         "labelled": labelled_rate.reshape(-1),
         "visible": visible_rate.reshape(-1),
