@@ -72,20 +72,22 @@ def joint_rate_groups(
         rule: split -> its visibility rule (splits with different rules are grouped apart).
     """
     groups: dict[tuple[tuple[str, ...], VisibilityRule], dict[str, list]] = {}
-    for split in sorted(str(s) for s in persons["split"].unique()):
-        rows = persons[(persons["split"] == split).to_numpy()]
+    split_column = persons["split"]
+    all_instance_rows, all_buckets = persons["instance_row"].to_numpy(), persons["bucket"].to_numpy()
+    for split in sorted(str(s) for s in split_column.unique()):
+        mine = (split_column == split).to_numpy()  # two columns taken, not the whole frame
         kp = keypoints(split)
         joints = tuple(schema(split, kp.shape[1] // 3))
         r = rule(split)
         g = groups.setdefault((joints, r), {"vis": [], "labelled": [], "visible": [], "buckets": [], "splits": []})
-        instance_rows = rows["instance_row"].to_numpy()
+        instance_rows = all_instance_rows[mine]
         if len(joints) <= MAX_CODED_JOINTS:  # two ints per person instead of K flags
             labelled, visible = joint_flag_codes(kp, binary_visibility=r is VisibilityRule.BINARY)
             g["labelled"].append(labelled[instance_rows])
             g["visible"].append(visible[instance_rows])
         else:
             g["vis"].append(kp[instance_rows, 2::3])
-        g["buckets"].append(rows["bucket"].to_numpy())
+        g["buckets"].append(all_buckets[mine])
         g["splits"].append(split)
     out = []
     for (joints, r), g in groups.items():
@@ -138,9 +140,12 @@ def joint_rates(
     })
 
 
-#: Joint lists up to this long are counted from per-person bit codes: a count per
-#: (bucket, code) over 3 x 2^K bins (3 M bins at K = 20), whatever the person count.
-MAX_CODED_JOINTS = 20
+#: Joint lists up to this long are counted from per-person bit codes (int64, bit j: joint j).
+MAX_CODED_JOINTS = 63
+#: Codes are counted 8 bits (joints) at a time: a count per (bucket, byte value), 3 x 256 bins,
+#: whatever the person count; a joint's total only depends on its own byte.
+_BYTE = 8
+_BYTE_BITS = ((np.arange(1 << _BYTE)[:, None] >> np.arange(_BYTE)) & 1).astype(np.float64)  # (256, 8)
 _FLAG_CODES: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -155,7 +160,7 @@ def joint_flag_codes(keypoints: np.ndarray, *, binary_visibility: bool = False) 
         binary_visibility: the file uses 0/1 only: v == 1 counts as visible.
 
     Returns:
-        (N,) int32 labelled codes (v > 0), (N,) int32 visible codes (v == 2, or v >= 1 if binary).
+        (N,) int64 labelled codes (v > 0), (N,) int64 visible codes (v == 2, or v >= 1 if binary).
     """
     key = (id(keypoints), binary_visibility)
     found = _FLAG_CODES.get(key)
@@ -163,9 +168,9 @@ def joint_flag_codes(keypoints: np.ndarray, *, binary_visibility: bool = False) 
         v = np.asarray(keypoints[:, 2::3], dtype=np.float32)  # NaN > 0 and NaN == 2 are False
         if v.shape[1] > MAX_CODED_JOINTS:
             raise ValueError(f"{v.shape[1]} joints: bit codes hold at most {MAX_CODED_JOINTS}")
-        weights = (1 << np.arange(v.shape[1], dtype=np.int32)).astype(np.int32)
-        labelled = (v > 0).astype(np.int32) @ weights
-        visible = ((v >= 1) if binary_visibility else (v == 2)).astype(np.int32) @ weights
+        weights = np.left_shift(1, np.arange(v.shape[1], dtype=np.int64))
+        labelled = (v > 0).astype(np.int64) @ weights
+        visible = ((v >= 1) if binary_visibility else (v == 2)).astype(np.int64) @ weights
         found = _FLAG_CODES[key] = (labelled, visible)
         weakref.finalize(keypoints, _FLAG_CODES.pop, key, None)  # an id is reused once the array is gone
     return found
@@ -174,7 +179,7 @@ def joint_flag_codes(keypoints: np.ndarray, *, binary_visibility: bool = False) 
 def joint_rates_from_codes(
     labelled: np.ndarray, visible: np.ndarray, buckets: np.ndarray, joint_names: Sequence[str],
 ) -> pd.DataFrame:
-    """:func:`joint_rates` from :func:`joint_flag_codes`: the same frame, counted per distinct code.
+    """:func:`joint_rates` from :func:`joint_flag_codes`: the same frame, counted per code byte.
 
     Args:
         labelled, visible: (N,) bit codes of N persons.
@@ -185,12 +190,16 @@ def joint_rates_from_codes(
     n_buckets = len(BUCKET_NAMES)
     buckets = np.asarray(buckets)
     known = (buckets >= 0) & (buckets < n_buckets)
-    bits = ((np.arange(1 << k, dtype=np.int64)[:, None] >> np.arange(k)) & 1).astype(np.float64)  # (2^K, K)
-    offset = buckets[known].astype(np.int64) << k
+    offset = buckets[known].astype(np.int64) << _BYTE
 
     def per_joint(codes: np.ndarray) -> np.ndarray:  # (3, K) persons with the joint's bit set
-        counts = np.bincount(offset + codes[known], minlength=n_buckets << k).reshape(n_buckets, 1 << k)
-        return counts.astype(np.float64) @ bits
+        codes = codes[known]
+        out = []
+        for shift in range(0, k, _BYTE):
+            byte = (codes >> shift) & ((1 << _BYTE) - 1)
+            counts = np.bincount(offset + byte, minlength=n_buckets << _BYTE).reshape(n_buckets, 1 << _BYTE)
+            out.append(counts.astype(np.float64) @ _BYTE_BITS)  # exact: integer counts below 2^53
+        return np.concatenate(out, axis=1)[:, :k]
 
     persons = np.bincount(buckets[known].astype(np.int64), minlength=n_buckets).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
