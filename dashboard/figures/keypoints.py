@@ -189,19 +189,19 @@ def joint_rates_from_codes(
     k = len(joint_names)
     n_buckets = len(BUCKET_NAMES)
     buckets = np.asarray(buckets)
-    known = (buckets >= 0) & (buckets < n_buckets)
-    offset = buckets[known].astype(np.int64) << _BYTE
+    # bucket -1 (unknown) and any code outside 0..2 count in slot 0, which is dropped
+    slot = np.where((buckets >= 0) & (buckets < n_buckets), buckets.astype(np.int64) + 1, 0)
+    offset = slot << _BYTE
 
     def per_joint(codes: np.ndarray) -> np.ndarray:  # (3, K) persons with the joint's bit set
-        codes = codes[known]
+        as_bytes = np.ascontiguousarray(codes, dtype="<i8").view(np.uint8).reshape(-1, 8)  # byte b: joints 8b..8b+7
         out = []
-        for shift in range(0, k, _BYTE):
-            byte = (codes >> shift) & ((1 << _BYTE) - 1)
-            counts = np.bincount(offset + byte, minlength=n_buckets << _BYTE).reshape(n_buckets, 1 << _BYTE)
-            out.append(counts.astype(np.float64) @ _BYTE_BITS)  # exact: integer counts below 2^53
+        for b in range((k + _BYTE - 1) // _BYTE):
+            counts = np.bincount(offset + as_bytes[:, b], minlength=(n_buckets + 1) << _BYTE)
+            out.append(counts.reshape(n_buckets + 1, 1 << _BYTE)[1:].astype(np.float64) @ _BYTE_BITS)  # exact
         return np.concatenate(out, axis=1)[:, :k]
 
-    persons = np.bincount(buckets[known].astype(np.int64), minlength=n_buckets).astype(np.float64)
+    persons = np.bincount(slot, minlength=n_buckets + 1)[1:].astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         labelled_rate = per_joint(labelled) / persons[:, None]  # NaN if the bucket is empty
         visible_rate = per_joint(visible) / persons[:, None]
