@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -53,9 +53,11 @@ def parse_url(text: str, where: str = "--url") -> dict[str, str]:
 def check_params(params: Mapping[str, str], caches: Caches, where: str = "--url") -> None:
     """Refuse what the dashboard would silently replace by a default (``query.parse``'s strict
     mode: a stale bookmark is fine on screen; a paper's figure must be exactly what was asked)."""
+    def sources(names: Sequence[str]) -> list[str]:
+        return sources_of(caches.images, names)
+
     try:
-        query.parse(params, caches.datasets, splits_of(caches), strict=True,
-                    sources_of=lambda names: sources_of(caches.images, names))
+        query.parse(params, caches.datasets, splits_of(caches), strict=True, sources_of=sources)
     except query.QueryError as exc:
         raise PoseAtlasError(f"{where}: {exc}") from None
 

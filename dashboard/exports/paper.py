@@ -187,7 +187,7 @@ def _label_log_axes(out: go.Figure) -> None:
                         minor={"ticks": "outside", "ticklen": 2, "dtick": "D1", "showgrid": False})
 
 
-def _paper_trace(trace: Any, index: int, size: int) -> None:
+def _paper_trace(trace: Any, index: int, size: float) -> None:
     """In place: a trace in the paper theme; ``index`` numbers its legend name (its hatch / dash)."""
     if trace.type == "bar":
         shape = trace.marker.pattern.shape if trace.marker.pattern else None

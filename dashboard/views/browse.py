@@ -4,6 +4,7 @@ Thin: the logic is ``dashboard.browsing`` (hand-off, ranges, pages) and
 ``dashboard.browse_tiles`` (locating and drawing each image, captions and notices)."""
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from analysis.manifest import images_root
 from dashboard import browse_tiles, browsing, data, evaluations, paths, ui
@@ -19,10 +20,14 @@ what = "persons" if f.filters.bucket is None else f"{f.filters.bucket.value} per
 ranges = BrowseRanges.of(f.images)
 
 
-def _range(container, label, lo, hi, key, step=None):
+def _range(
+    container: DeltaGenerator, label: str, lo: float, hi: float, key: str, step: float | None = None,
+) -> tuple[float, float]:
     """A range slider whose stored value is clamped to the current bounds."""
     st.session_state[key] = browsing.clamp(st.session_state.get(key, (lo, hi)), lo, hi)
-    return container.slider(label, lo, hi, key=key, step=step)
+    # streamlit's overloads type the value from `value=` (unset: one number); with the pair held
+    # in session_state under `key`, the slider returns that pair
+    return container.slider(label, lo, hi, key=key, step=step)  # type: ignore[return-value]
 
 
 # a bar clicked in another view hands over its series and a range once
