@@ -48,11 +48,21 @@ def test_exports_follow_the_command_line_diagnosis(small_state, demo_cache: Path
     figures = [i for i in items if isinstance(i, FigureItem)]
     tables = {i.name: i for i in items if isinstance(i, TableItem)}
     assert {f.stem for f in figures} == {"error-composition", "delta-ap-all", "delta-ap-small", "joint-accuracy",
-                                         "ap-vs-oks", "reliability-all"}
+                                         "ap-vs-oks", "ap-vs-size", "missed-by-size", "reliability-all"}
     assert all(DEFINITIONS_CAPTION in f.caption for f in figures if f.stem.startswith(("error", "delta")))
     assert all(DEFINITIONS_CAPTION in t.caption for t in tables.values() if t.name.startswith(("error", "delta")))
     per_joint = tables["joint accuracy table"].table
     docs = {d["model"]: d for d in _cli_json(demo_cache, "demo-small")}
+    sizes = tables["size bins table"].table
+    for model, doc in docs.items():
+        rows = sizes[sizes["model"] == model]
+        bins = doc["ap_by_size"]["bins"]
+        assert rows["n_gt"].tolist() == [b["n_gt"] for b in bins]
+        assert rows["missed"].tolist() == [b["missed"] for b in bins]
+        assert rows["missed@0.5"].tolist() == [b["missed_50"] for b in bins]
+        ap = [np.nan if b["AP"] is None else 100 * b["AP"] for b in bins]
+        assert rows["AP"].to_numpy(float) == pytest.approx(np.array(ap), nan_ok=True)
+        assert rows["persons share"].sum() == pytest.approx(1.0)
     composition = tables["error composition table"].table
     delta = tables["delta ap table"].table
     assert set(composition["model"]) == set(docs)
@@ -142,3 +152,32 @@ def test_ap_vs_oks_means_to_the_slice_ap(small_state, demo_cache: Path) -> None:
         assert row[columns].astype(float).mean() == pytest.approx(100 * summary.AP)
         assert row["0.50"] == pytest.approx(100 * summary.AP50)
         assert row["0.75"] == pytest.approx(100 * summary.AP75)
+
+
+def test_size_figures_draw_the_table(small_state) -> None:
+    """AP vs size: a line per model over the bins, the persons per bin as bars; missed by size: the
+    persons' share per bin beside each model's missed shares (percent), with the totals in the caption."""
+    from dashboard.figures.errors import ap_by_size_figure, missed_by_size_figure, size_bins_table
+
+    models, _ = errors.diagnosed(small_state, errors.stored_models(small_state))
+    table = size_bins_table(models)
+    fig = ap_by_size_figure(models)
+    lines = [t for t in fig.data if t.type == "scatter"]
+    assert [t.name for t in lines] == list(dict.fromkeys(table["model"]))
+    for trace in lines:
+        part = table[table["model"] == trace.name]
+        # Drawn from the first to the last bin with persons (the rest only widen the axis).
+        populated = np.flatnonzero(part["n_gt"].to_numpy() > 0)
+        part = part.iloc[populated[0] : populated[-1] + 1]
+        assert list(trace.x) == part["bin"].tolist()
+        assert np.asarray(trace.y, float) == pytest.approx(part["AP"].to_numpy(float), nan_ok=True)
+    bars = [t for t in fig.data if t.type == "bar"]
+    first = table[(table["model"] == lines[0].name) & table["bin"].isin(list(lines[0].x))]
+    assert len(bars) == 1 and list(bars[0].y) == first["n_gt"].tolist()
+    # The size definition's edges (32 and 96 px) are marked between the bins around them, where drawn.
+    x = list(lines[0].x)
+    expected = [x.index(label) - 0.5 for label in ("32-40", "96-104") if label in x]
+    assert expected and sorted(round(s.x0, 2) for s in fig.layout.shapes) == expected
+    missed = missed_by_size_figure(models)
+    assert np.asarray(missed.data[0].y, float) == pytest.approx(100 * first["persons share"].to_numpy(float))
+    assert f"{int(first['missed'].sum())} missed at OKS 0.1" in missed.layout.meta["caption"]
