@@ -147,8 +147,10 @@ def size_items(models: Sequence[DiagnosedModel]) -> list[ExportItem]:
 
 def exports(state: ViewState) -> list[ExportItem]:
     """Every stored evaluation of the selection: error composition, the ΔAP waterfalls of all and
-    of small persons, the ΔAP table (OKS 0.50:0.95 and 0.75), the composition table, per-joint accuracy,
-    AP vs OKS, AP vs person size and the size of missed persons, and calibration."""
+    of ``options.errors_slice`` (small; at OKS 0.75 with ``errors_at_oks``), the ΔAP table (OKS
+    0.50:0.95 and 0.75), the composition table, per-joint accuracy, AP vs OKS, AP vs person size
+    and the size of missed persons, and calibration (the reliability diagrams of all and of
+    ``options.errors_slice``)."""
     entries = stored_models(state)
     if not entries:
         return [Note("No stored evaluation for the selected datasets: run `python -m analysis evaluate` "
@@ -157,7 +159,12 @@ def exports(state: ViewState) -> list[ExportItem]:
     notes: list[ExportItem] = [Note(line, NoteLevel.ERROR) for line in errors]
     if not models:
         return notes
-    return [*notes, composition_item(models), waterfall_item(models, "all"), waterfall_item(models, "small"),
+    chosen, at_oks = state.options.errors_slice, state.options.errors_at_oks
+    waterfalls = [waterfall_item(models, "all")]
+    if chosen != "all" or at_oks:
+        waterfalls.append(waterfall_item(models, chosen, at_oks))
+    reliability = [] if chosen == "all" else [calibration_items(models, chosen)[0]]
+    return [*notes, composition_item(models), *waterfalls,
             delta_ap_item(models), delta_ap_item(models, at_oks=True), composition_table_item(models),
             *per_joint_items(models), *ap_by_threshold_items(state, entries), *size_items(models),
-            *calibration_items(models)]
+            *calibration_items(models), *reliability]

@@ -48,7 +48,8 @@ def test_exports_follow_the_command_line_diagnosis(small_state, demo_cache: Path
     figures = [i for i in items if isinstance(i, FigureItem)]
     tables = {i.name: i for i in items if isinstance(i, TableItem)}
     assert {f.stem for f in figures} == {"error-composition", "delta-ap-all", "delta-ap-small", "joint-accuracy",
-                                         "ap-vs-oks", "ap-vs-size", "missed-by-size", "reliability-all"}
+                                         "ap-vs-oks", "ap-vs-size", "missed-by-size", "reliability-all",
+                                         "reliability-small"}
     assert all(DEFINITIONS_CAPTION in f.caption for f in figures if f.stem.startswith(("error", "delta")))
     assert all(DEFINITIONS_CAPTION in t.caption for t in tables.values() if t.name.startswith(("error", "delta")))
     per_joint = tables["joint accuracy table"].table
@@ -181,3 +182,58 @@ def test_size_figures_draw_the_table(small_state) -> None:
     missed = missed_by_size_figure(models)
     assert np.asarray(missed.data[0].y, float) == pytest.approx(100 * first["persons share"].to_numpy(float))
     assert f"{int(first['missed'].sum())} missed at OKS 0.1" in missed.layout.meta["caption"]
+
+
+def test_spec_exports_the_errors_view_with_its_options(demo_cache: Path, tmp_path: Path) -> None:
+    """A spec's ``view = "errors"`` entries: the page's slice and OKS choice as options, items picked
+    by stem and renamed; the waterfall drawn is the chosen slice's at OKS 0.75."""
+    from dashboard.exports.cli import plan_from_spec, run
+    from dashboard.exports.state import ViewOptions
+    from dashboard.figures.errors import delta_ap_table
+
+    spec = tmp_path / "paper.toml"
+    spec.write_text(f'''
+url = "ds=demo-small"
+formats = ["svg"]
+out = "figures"
+cache_dir = "{demo_cache}"
+
+[[export]]
+view = "errors"
+items = ["delta-ap-medium-at-oks", "reliability-medium", "delta-ap-table-at-oks"]
+options = {{ errors_slice = "medium", errors_at_oks = true }}
+
+[[export]]
+view = "errors"
+items = ["ap-vs-size"]
+name = "fig-ap-size"
+width = "double"
+''')
+    plan = plan_from_spec(spec, None, None)
+    assert plan.jobs[0].options.errors_slice == "medium" and plan.jobs[0].options.errors_at_oks
+    files, _ = run(plan, demo_cache)
+    assert sorted(files) == ["captions.tex", "captions.txt", "errors/delta-ap-medium-at-oks.svg",
+                             "errors/delta-ap-table-at-oks.csv", "errors/delta-ap-table-at-oks.tex",
+                             "errors/fig-ap-size.svg",
+                             "errors/reliability-medium.svg"]
+    state = state_from_params(load_caches(demo_cache), {"ds": "demo-small"}, ViewOptions(), root=demo_cache)
+    models, _ = errors.diagnosed(state, errors.stored_models(state))
+    svg = files["errors/delta-ap-medium-at-oks.svg"].decode()
+    for ap in delta_ap_table(models, ["medium"], at_oks=True)["AP"]:
+        assert f">{ap:.1f}<" in svg  # the bars' labels: the slice's AP at OKS 0.75
+    with pytest.raises(ValueError, match="errors_slice = 'tiny'.*one of all, small"):
+        ViewOptions.from_mapping({"errors_slice": "tiny"})
+
+
+def test_documented_errors_spec_is_valid(tmp_path: Path) -> None:
+    """The spec example of the diagnosis guide parses into the exports it describes."""
+    from dashboard.exports.cli import plan_from_spec
+
+    guide = (REPO / "docs" / "guides" / "diagnosis.md").read_text()
+    block = guide.split("In a spec file", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    spec = tmp_path / "paper.toml"
+    spec.write_text(block)
+    plan = plan_from_spec(spec, tmp_path / "out", None)
+    assert [(j.view, j.items, j.name, j.options.errors_slice, j.options.errors_at_oks) for j in plan.jobs] == [
+        ("errors", ("delta-ap-small-at-oks", "delta-ap-table", "ap-vs-size"), None, "small", True),
+        ("errors", ("missed-by-size",), "fig-missed", "small", False)]
