@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from analysis.evaluation.definitions import OKS_THRESHOLDS
 from analysis.evaluation.diagnose import DEFINITIONS_TEXT, JOINT_CLASSES, STEPS, Diagnosis
@@ -72,28 +73,41 @@ def composition_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = 
 def composition_figure(
     models: Sequence[DiagnosedModel], slices: Sequence[str] = SLICE_NAMES, *, caption: str = ""
 ) -> go.Figure:
-    """Stacked bars: per slice (and model), the share of each joint class (%)."""
+    """Stacked bars: per slice, the share of each joint class (%); small multiples, one panel
+    per model side by side on the slices' shared axis (a stack of slice x model rows grew too tall)."""
     if not models:
         return empty_figure("no evaluated model selected")
     table = composition_table(models, slices)
-    several = len(models) > 1
-    # Horizontal bars read with ten slices times several models; the first slice on top.
-    labels = [f"{sl} · {mo}" if several else sl for sl, mo in zip(table["slice"], table["model"], strict=True)]
-    # A slice without matched detections is not a zero: its label says so (no bar is drawn).
-    empty = table[[f"{c} share" for c in JOINT_CLASSES]].isna().all(axis=1).to_numpy()
-    labels = [f"{label} (n/a)" if e else label for label, e in zip(labels, empty, strict=True)]
-    fig = go.Figure()
-    for c in JOINT_CLASSES:
-        fig.add_bar(y=labels, x=100 * table[f"{c} share"].to_numpy(float), name=c, orientation="h",
-                    marker={"color": CLASS_COLORS[c]}, customdata=table[c].to_numpy(),
-                    hovertemplate="%{x:.1f}% (%{customdata} joints)<extra>" + c + "</extra>")  # fmt: skip
+    names = list(dict.fromkeys(table["model"]))
+    # Horizontal bars: the slice names read on the shared y axis, the first slice on top.
+    fig = make_subplots(rows=1, cols=len(names), shared_yaxes=True, horizontal_spacing=0.06)
+    for col, name in enumerate(names, start=1):
+        part = table[table["model"] == name]
+        # A slice without matched detections is not a zero: its bar is absent and its cell says n/a.
+        empty = part[[f"{c} share" for c in JOINT_CLASSES]].isna().all(axis=1).to_numpy()
+        for c in JOINT_CLASSES:
+            fig.add_bar(y=list(slices), x=100 * part[f"{c} share"].to_numpy(float), name=c, orientation="h",
+                        legendgroup=c, showlegend=col == 1, marker={"color": CLASS_COLORS[c]},
+                        customdata=part[c].to_numpy(), row=1, col=col,
+                        hovertemplate="%{x:.1f}% (%{customdata} joints)<extra>" + c + "</extra>")  # fmt: skip
+        for sl, e in zip(slices, empty, strict=True):
+            if e:
+                fig.add_annotation(x=50, y=sl, text="n/a", showarrow=False, row=1, col=col,
+                                   font={"color": "#555555"})  # fmt: skip
     fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
-    fig.update_xaxes(range=[0, 100.5], tickvals=[0, 25, 50, 75, 100])
-    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels, tickmode="array",
-                     tickvals=labels, ticktext=labels)  # fmt: skip
-    text = "Joint classes of the labelled joints of matched detections (share, %); (n/a): no matched detection"
-    return finish(fig, title="Keypoint error composition", caption=_join(text, caption, DEFINITIONS_CAPTION),
-                  x_title="share of joints (%)", y_title="")  # fmt: skip
+    fig.update_xaxes(range=[0, 100.5], tickvals=[0, 50, 100])
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=list(slices))
+    # Under each panel its model; past two panels a letter (long names would run into each other).
+    lettered = len(names) > 2
+    titles = [f"({chr(97 + i)})" if lettered else name.replace(" (", "<br>(") for i, name in enumerate(names)]
+    key = "; ".join(f"{t} {n}" for t, n in zip(titles, names, strict=True)) if lettered else ""
+    text = ("Joint classes of the labelled joints of matched detections (share of joints, %), one panel per "
+            "model" + (f": {key}" if key else "") + "; n/a: no matched detection in the slice")
+    fig = finish(fig, title="Keypoint error composition", caption=_join(text, caption, DEFINITIONS_CAPTION),
+                 x_title="", y_title="")  # fmt: skip
+    for col, title in enumerate(titles, start=1):
+        fig.update_xaxes(title_text=title if len(names) > 1 else "share of joints (%)", row=1, col=col)
+    return fig
 
 
 def delta_ap_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = SLICE_NAMES,
@@ -269,13 +283,15 @@ def reliability_figure(models: Sequence[DiagnosedModel], slice_name: str = "all"
     for i, (name, m) in enumerate(zip(series_names(models), models, strict=True)):
         c = m.diagnosis.slices[slice_name].calibration
         bins = [b for b in c["bins"] if b["n"]]
+        ece = "n/a" if c["ece"] is None else f"{c['ece']:.3f}"
+        mce = "n/a" if c["mce"] is None else f"{c['mce']:.3f}"
+        notes.append(f"{name}: ECE {ece}, MCE {mce} over {c['n']} detections")
+        if not bins:  # no detection in the slice: nothing to draw (the caption says so), no empty legend entry
+            continue
         fig.add_scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins], mode="lines+markers",
                         name=name, line={"color": OKABE_ITO[i % len(OKABE_ITO)]},
                         customdata=[b["n"] for b in bins],
                         hovertemplate="score %{x:.2f}: %{y:.2f} matched (%{customdata} detections)<extra></extra>")
-        ece = "n/a" if c["ece"] is None else f"{c['ece']:.3f}"
-        mce = "n/a" if c["mce"] is None else f"{c['mce']:.3f}"
-        notes.append(f"{name}: ECE {ece}, MCE {mce} over {c['n']} detections")
     fig.update_xaxes(range=[0, 1.02])
     fig.update_yaxes(range=[0, 1.02])
     text = (f"{slice_name}: per score bin (ten equal-width bins of [0, 1]), the share of the slice's detections "

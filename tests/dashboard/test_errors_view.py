@@ -237,3 +237,31 @@ def test_documented_errors_spec_is_valid(tmp_path: Path) -> None:
     assert [(j.view, j.items, j.name, j.options.errors_slice, j.options.errors_at_oks) for j in plan.jobs] == [
         ("errors", ("delta-ap-small-at-oks", "delta-ap-table", "ap-vs-size"), None, "small", True),
         ("errors", ("missed-by-size",), "fig-missed", "small", False)]
+
+
+def test_composition_is_small_multiples_per_model(small_state) -> None:
+    """One panel per model on the slices' shared axis, each bar the shares of the composition
+    table; past two models the panels are lettered and the caption names them."""
+    from dataclasses import replace
+
+    from dashboard.figures.errors import composition_figure, composition_table
+
+    models, _ = errors.diagnosed(small_state, errors.stored_models(small_state))
+    four = [*models, *(replace(m, key="other/val") for m in models)]
+    for chosen in (models, four):
+        fig = composition_figure(chosen)
+        table = composition_table(chosen)
+        names = list(dict.fromkeys(table["model"]))
+        axes = list(dict.fromkeys(t.xaxis for t in fig.data))
+        assert len(axes) == len(names)
+        for axis, name in zip(axes, names, strict=True):
+            good = next(t for t in fig.data if t.xaxis == axis and t.name == "good")
+            assert list(good.y) == list(table[table["model"] == name]["slice"])
+            shares = 100 * table[table["model"] == name]["good share"].to_numpy(float)
+            assert np.asarray(good.x, float) == pytest.approx(shares, nan_ok=True)
+        titles = [fig.layout[a.replace("x", "xaxis")].title.text for a in axes]
+        if len(names) > 2:
+            assert titles == ["(a)", "(b)", "(c)", "(d)"]
+            assert f"(c) {names[2]}" in fig.layout.meta["caption"]
+        else:
+            assert [t.replace("<br>", " ") for t in titles] == names
