@@ -60,7 +60,8 @@ def exported_figures(demo_cache: Path) -> list[tuple[str, FigureItem]]:
 @pytest.mark.parametrize("preset", list(export.PRESETS))
 def test_every_exported_figure_is_clean(page, exported_figures, preset):
     views = {name.split("/")[0] for name, _ in exported_figures}
-    assert views == set(catalog.VIEWS) - {"overview"}  # every view with figures is covered
+    # every view with figures is covered (panels need images=: tests/dashboard/test_panels.py)
+    assert views == set(catalog.VIEWS) - {"overview", "panels"}
     failures = []
     for name, item in exported_figures:
         paper = export.paper_figure(item.figure, preset)
