@@ -48,6 +48,7 @@ from analysis.definitions import person_area
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import OKS_THRESHOLDS, EvaluationDefinitions
 from analysis.evaluation.engine import Pairs, accumulate, greedy_match, match_input, oks_pairs, same_image_pairs
+from analysis.evaluation.size_curve import SizeCurve, size_curve
 from analysis.evaluation.slices import (
     _MATCHED_SLICES,
     CROWD_SLICES,
@@ -144,6 +145,8 @@ class Diagnosis:
     oks: float  #: the single threshold of ``ap_at_oks``
     inversion: bool  #: False when the schema has no left/right joint pairs
     slices: dict[str, SliceDiagnosis]
+    #: AP and missed persons per fine bin of sqrt(area) (``analysis.evaluation.size_curve``).
+    by_size: SizeCurve | None = None
 
     def to_json(self) -> dict:
         """The ``--json`` document of ``python -m analysis diagnose``."""
@@ -152,11 +155,14 @@ class Diagnosis:
         definitions["diagnosis_oks"] = self.oks
         if not self.inversion:
             definitions["inversion"] = "the keypoint schema has no left_*/right_* joint pairs: no inversion class"
-        return {
+        doc = {
             "model": self.model,
             "definitions": definitions,
             "slices": {name: self.slices[name].to_json() for name in SLICE_NAMES},
         }
+        if self.by_size is not None:
+            doc["ap_by_size"] = self.by_size.to_json()
+        return doc
 
 
 @dataclass(frozen=True)
@@ -680,4 +686,4 @@ def diagnose_stored(
     for lvl, name in enumerate(CROWD_SLICES):
         slices[name] = _summarise(raws["all"], oks_index, names, inp.det_score, det_level == lvl, gt_level == lvl)
     return Diagnosis(stored.record.model, used, float(OKS_THRESHOLDS[oks_index]), inp.mirror is not None,
-                     {n: slices[n] for n in SLICE_NAMES})  # fmt: skip
+                     {n: slices[n] for n in SLICE_NAMES}, size_curve(prep, used))  # fmt: skip

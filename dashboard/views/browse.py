@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.manifest import images_root
-from dashboard import data, evaluations, paths, ui
+from dashboard import browse_errors, data, evaluations, paths, ui
 from dashboard.browsing import browse_images, clamp, image_label, rows_of_image
 from dashboard.caches import keypoint_schema
 from dashboard.draw import draw_matches, draw_persons, safe_image_path
@@ -79,6 +79,14 @@ choice = m1.selectbox("Model predictions", ["none", *by_label], key="br_model",
                            "(python -m analysis evaluate).")
 entry = by_label.get(choice)
 gt_matches = det_matches = None
+joint_error = "any"
+
+
+@st.cache_resource(max_entries=2)
+def _joint_classes(root, key, model):
+    return browse_errors.stored_person_joint_classes(root, key, model, data.keypoints(key.dataset, key.split))
+
+
 if entry is not None:
     det_matches, gt_matches = data.matches(entry, MATCH_OKS)
     shown = shown[(shown["key"] == str(entry.key)).to_numpy()]
@@ -89,6 +97,14 @@ if entry is not None:
                                          & (ctx.caches.persons["split"] == entry.key.split).to_numpy()]
         missed = images_missing_small(gt_matches, small_ann_ids(key_persons, f.filters.size))
         shown = shown[shown["image_id"].isin(missed).to_numpy()]
+    joint_error = m2.selectbox("joint error", ["any", *browse_errors.ERROR_CLASSES], key="br_joint_error",
+                               help=f"Images with a {what[:-1]} whose joints have this error "
+                                    "(docs/guides/diagnosis.md); ringed on the predictions.")
+    if joint_error != "any":
+        errs = browse_errors.with_error(_joint_classes(root_dir, entry.key, entry.model), joint_error,
+                                        f.persons["ann_id"][(f.persons["dataset"] == entry.key.dataset).to_numpy()
+                                                            & (f.persons["split"] == entry.key.split).to_numpy()])
+        shown = shown[shown["image_id"].isin(errs["image_id"]).to_numpy()]
 st.write(f"**{len(shown):,}** images match ({ctx.caption()}).")
 if entry is None:
     legend = " ".join(f":{c}[■] {b}" for b, c in
@@ -115,12 +131,16 @@ def _draw_predictions(thumb, image_id, kp, manifest):
     dets = det_matches[det_matches["image_id"].to_numpy() == image_id]
     det_kp = np.array(dets["keypoints"].tolist(), dtype=float).reshape(len(dets), -1)
     _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
-    return draw_matches(
+    drawn = draw_matches(
         thumb.image, boxes.iloc[rows][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float), kp[rows],
         ground_truth_status(gt), gt["oks"].to_numpy(dtype=float, na_value=np.nan),
         det_kp, detection_status(dets, gt_matches), dets["oks"].to_numpy(dtype=float, na_value=np.nan), skeleton,
         source_size=thumb.source_size,
     )
+    if joint_error == "any":
+        return drawn
+    return browse_errors.mark_joints(drawn, errs[errs["image_id"] == image_id], joint_error,
+                                     thumb.source_size or thumb.image.size)
 
 
 pages = (len(shown) - 1) // PER_PAGE + 1
