@@ -68,7 +68,7 @@ typecheck: setup
 
 test: setup browser latex $(TEST_STAMP) docs typecheck
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=20 --durations-min=2
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
 
 bench: setup $(BENCH_STAMP)
 	$(PY) -m benchmarks.build --stages
