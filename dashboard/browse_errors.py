@@ -37,7 +37,7 @@ def person_joint_classes(
     """One row per person matched at OKS 0.1: ``ann_id``, ``image_id``, ``det_id``, ``classes``
     ((K,) int8 index into ``JOINT_CLASSES``, -1 for joints the person has not labelled) and
     ``det_xy`` ((K, 2) the predicted joints)."""
-    prep, inp = diagnosis_input(stored, instances, gt_keypoints, joint_names)
+    prep, inp = diagnosis_input(stored, instances, gt_keypoints, tuple(joint_names))
     ignore = base_ignore(prep.gt)
     pairs = match_input(inp.pair_det, inp.pair_gt, inp.pair_oks, inp.det_rank, len(ignore), LOCALIZATION_OKS)
     loc = greedy_match(pairs, ignore[None, :], inp.gt_crowd, np.array([LOCALIZATION_OKS]))[0, 0].astype(np.int64)

@@ -28,7 +28,7 @@ from dashboard.exports.items import slug
 from dashboard.exports.latex import table_latex as _table_latex
 from dashboard.figures.common import DASHES, PATTERNS
 
-FORMATS = ("png", "svg", "pdf")
+FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
         "csv": "text/csv", "tex": "application/x-tex", "zip": "application/zip",
         "txt": "text/plain"}

@@ -54,6 +54,7 @@ from analysis.evaluation.slices import (
     CROWD_SLICES,
     SLICE_NAMES,
     _prepare,
+    _Prepared,
     _slice_masks,
     base_ignore,
     crowd_level_of_images,
@@ -314,7 +315,9 @@ def _corrections(inp: DiagnosisInput, det_rows: npt.NDArray[np.int64], gt_rows: 
     return _Corrections(det_rows, gt_rows, classes, keypoints, pairs, pair_oks)
 
 
-def _ranks(det_id, det_image, score) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _ranks(
+    det_id: npt.NDArray[np.int64], det_image: npt.NDArray[np.int64], score: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(rank in image, accumulation order) under new scores: score descending, ties by
     image id then file order, as pycocotools sorts."""
     by_image = np.lexsort((det_id, -score, det_image))
@@ -324,7 +327,10 @@ def _ranks(det_id, det_image, score) -> tuple[npt.NDArray[np.int64], npt.NDArray
     return rank, np.lexsort((rank, det_image, -score))
 
 
-def _step(det_gt, order, gt_ignore, det_outside) -> _Step:
+def _step(
+    det_gt: npt.NDArray[np.int32], order: npt.NDArray[np.int64], gt_ignore: npt.NDArray[np.bool_],
+    det_outside: npt.NDArray[np.bool_],
+) -> _Step:
     matched = det_gt >= 0
     ignored = np.where(matched, gt_ignore[np.maximum(det_gt, 0)], det_outside[None, :])
     return _Step(order, matched, ignored, np.broadcast_to(~gt_ignore, (det_gt.shape[0], len(gt_ignore))))
@@ -352,7 +358,10 @@ def soft_nms_scores(
     return out
 
 
-def _soft_nms(det_id, det_image, keypoints, score, sigmas) -> npt.NDArray[np.float64]:
+def _soft_nms(
+    det_id: npt.NDArray[np.int64], det_image: npt.NDArray[np.int64], keypoints: npt.NDArray[np.float64],
+    score: npt.NDArray[np.float64], sigmas: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
     n = len(det_id)
     by_image = np.lexsort((det_id, det_image))
     image_sorted = det_image[by_image]
@@ -379,7 +388,7 @@ def _soft_nms(det_id, det_image, keypoints, score, sigmas) -> npt.NDArray[np.flo
     alive[image_code, slot] = True
     rows = np.arange(n_images)
     for _ in range(width):
-        has = alive.any(axis=1)
+        has = np.asarray(alive.any(axis=1))  # an array (numpy's stubs allow a scalar)
         if not has.any():
             break
         pick = np.argmax(np.where(alive, current, -np.inf), axis=1)
@@ -543,7 +552,9 @@ def _match_slices(
     return np.where(det_gt >= 0, det_gt - (offsets * n_gt)[:, :, None].astype(np.int32), -1).astype(np.int32)
 
 
-def _ap_per_threshold(step: _Step, det_in: npt.NDArray[np.bool_] | None, gt_in: npt.NDArray[np.bool_] | None):
+def _ap_per_threshold(
+    step: _Step, det_in: npt.NDArray[np.bool_] | None, gt_in: npt.NDArray[np.bool_] | None
+) -> npt.NDArray[np.float64]:
     """(T,) AP at each threshold (NaN where nothing counts), restricted to some images."""
     order = step.order if det_in is None else step.order[det_in[step.order]]
     counted = step.gt_counted if gt_in is None else step.gt_counted & gt_in[None, :]
@@ -583,7 +594,8 @@ def calibration(score: npt.NDArray[np.float64], correct: npt.NDArray[np.bool_], 
 
 
 def _summarise(
-    raw: _Raw, oks_index: int, names: list[str], score: npt.NDArray[np.float64], det_in=None, gt_in=None
+    raw: _Raw, oks_index: int, names: list[str], score: npt.NDArray[np.float64],
+    det_in: npt.NDArray[np.bool_] | None = None, gt_in: npt.NDArray[np.bool_] | None = None,
 ) -> SliceDiagnosis:
     counted = raw.counted if det_in is None else raw.counted & det_in
     kept = raw.kept if gt_in is None else raw.kept & gt_in
@@ -611,7 +623,7 @@ def diagnosis_input(
     instances: pd.DataFrame,
     gt_keypoints: npt.NDArray[np.floating],
     joint_names: list[str] | tuple[str, ...],
-):
+) -> tuple[_Prepared, DiagnosisInput]:
     """The prepared evaluation and the arrays the diagnosis needs."""
     if "keypoints" not in stored.detections.columns:
         raise PoseAtlasError(f"evaluation of {stored.record.model!r} has no stored keypoints; evaluate it again")

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache: parsing loads no pyarrow
 from analysis.definitions import AreaSource
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import CROWD_LEVEL_NAMES, CrowdIndexSource
+
+if TYPE_CHECKING:
+    from analysis.evaluation.size_curve import SizeCurve
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -121,7 +125,7 @@ def format_diagnoses(diagnoses: list) -> list[str]:
     return lines
 
 
-def _size_lines(curve) -> list[str]:
+def _size_lines(curve: SizeCurve) -> list[str]:
     """AP (percent), persons and missed persons (OKS 0.1 / 0.5) per bin of sqrt(area)."""
     lines = [f"  AP by size, bins of sqrt({curve.area_source} area) in px: AP [n_gt, missed at OKS 0.1/0.5]"]
     cells = [f"{b.label}: {_pct(b.ap)} [{b.n_gt}, {b.missed}/{b.missed_50}]" for b in curve.bins]

@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
 from analysis.cache import CacheKey
@@ -348,12 +348,16 @@ def run(plan: Plan, cache_dir: Path, failures: list[str] | None = None) -> tuple
     return files, notes
 
 
+def _write_bytes(data: bytes, fh: BinaryIO) -> int:
+    return fh.write(data)
+
+
 def write_files(files: Mapping[str, bytes], out: Path) -> None:
     """Every file written as one unit (a staging folder swapped in; see ``StagedFiles``):
     a kill leaves all old files or all new ones; other files in ``out`` are kept."""
     with StagedFiles(out) as staged:
         for rel, data in files.items():
-            staged.add(rel, lambda fh, data=data: fh.write(data))
+            staged.add(rel, functools.partial(_write_bytes, data))
 
 
 class _Parser(argparse.ArgumentParser):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from analysis import cache
 from analysis.definitions import SizeDefinition
@@ -45,7 +46,7 @@ from dashboard.figures.errors import (
 DiagnosisLoader = Callable[[StoredModel, SizeDefinition], DiagnosedModel]
 
 
-def diagnose_model(root, entry: StoredModel, size: SizeDefinition) -> DiagnosedModel:
+def diagnose_model(root: Path, entry: StoredModel, size: SizeDefinition) -> DiagnosedModel:
     """The diagnosis of one stored evaluation, re-sliced under ``size``."""
     stored = store.read_evaluation(root, entry.key, entry.model)
     images = cache.read_images(root, entry.key)

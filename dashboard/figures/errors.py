@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,7 +62,7 @@ def composition_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = 
         for slice_name in slices:
             s = m.diagnosis.slices[slice_name]
             total = sum(s.joints.values())
-            row = {"model": name, "slice": slice_name}
+            row: dict[str, Any] = {"model": name, "slice": slice_name}
             row.update({c: s.joints[c] for c in JOINT_CLASSES})
             row.update({f"{c} share": (s.joints[c] / total if total else np.nan) for c in JOINT_CLASSES})
             row.update({"matched detections": s.matched_detections, "background FP": s.background_fp,
@@ -119,7 +120,7 @@ def delta_ap_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = SLI
         for slice_name in slices:
             s = m.diagnosis.slices[slice_name]
             ap = s.ap_at_oks if at_oks else s.ap
-            values = [np.nan if ap[k] is None else 100 * ap[k] for k in STEPS]
+            values = [np.nan if v is None else 100 * v for v in (ap[k] for k in STEPS)]
             row = {"model": name, "slice": slice_name, "n_gt": s.n_gt, "AP": values[0]}
             row.update({f"+{STEP_LABELS[k]}": values[i] - values[i - 1] for i, k in enumerate(STEPS) if i})
             row["oracle AP"] = values[-1]
@@ -340,7 +341,9 @@ def _edge_positions(models: Sequence[DiagnosedModel], bins: Sequence[tuple[float
     return out
 
 
-def _mark_edges(fig: go.Figure, models: Sequence[DiagnosedModel], bins, label_y: float = 1.0) -> None:
+def _mark_edges(
+    fig: go.Figure, models: Sequence[DiagnosedModel], bins: Sequence[tuple[float, float | None]], label_y: float = 1.0,
+) -> None:
     """Dotted lines at the size definition's edges (where they fall in the shown bins), labelled at
     ``label_y`` (paper; top-anchored at 1.0, else centred there)."""
     for x, label in _edge_positions(models, bins):

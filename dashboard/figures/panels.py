@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
@@ -61,10 +62,10 @@ class PanelInput:
     image: Image.Image
     gt_boxes: np.ndarray  #: (G, 4)
     gt_keypoints: np.ndarray | None  #: (G, 3K)
-    gt_status: Sequence[MatchStatus]
+    gt_status: Sequence[MatchStatus] | npt.NDArray[np.object_]
     gt_oks: np.ndarray
     det_keypoints: np.ndarray  #: (D, 3K)
-    det_status: Sequence[MatchStatus]
+    det_status: Sequence[MatchStatus] | npt.NDArray[np.object_]
     det_oks: np.ndarray
     chosen: np.ndarray  #: (G,) the persons to crop around (none: the whole image)
 
@@ -79,11 +80,14 @@ def draw_panel(panel: PanelInput, skeleton: Sequence[tuple[int, int]], side: int
     crop = panel.image.crop((x0, y0, x1, y1)).resize(size, Image.Resampling.LANCZOS)
     placed = (boxes - np.array([x0, y0, 0, 0], dtype=float)) * scale
     det = np.asarray(panel.det_keypoints, dtype=float).reshape(len(panel.det_keypoints), -1)
+    placed_det = _placed(det, x0, y0, scale)
+    assert placed_det is not None  # det is an array, never None
     drawn = draw_matches(crop, placed, _placed(panel.gt_keypoints, x0, y0, scale), panel.gt_status, panel.gt_oks,
-                         _placed(det, x0, y0, scale), panel.det_status, panel.det_oks, skeleton,
+                         placed_det, panel.det_status, panel.det_oks, skeleton,
                          max_side=side)  # fmt: skip
-    font = ImageFont.load_default(size=max(11, drawn.width // 40))
-    strip = round(font.size * 1.6)
+    font_size = max(11, drawn.width // 40)
+    font = ImageFont.load_default(size=font_size)
+    strip = round(font_size * 1.6)
     out = Image.new("RGB", (drawn.width, drawn.height + strip), "white")
     ImageDraw.Draw(out).text((2, strip * 0.15), panel.label, fill="black", font=font)
     out.paste(drawn, (0, strip))

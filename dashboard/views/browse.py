@@ -1,10 +1,15 @@
 """Browse: the images behind the current filters, boxes and skeletons coloured by size bucket."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import streamlit as st
+from PIL import Image
+from streamlit.delta_generator import DeltaGenerator
 
-from analysis.manifest import images_root
+from analysis.cache_key import CacheKey
+from analysis.manifest import Manifest, images_root
 from dashboard import browse_errors, data, evaluations, paths, ui
 from dashboard.browsing import browse_images, clamp, image_label, rows_of_image
 from dashboard.caches import keypoint_schema
@@ -15,7 +20,7 @@ from dashboard.predictions import (
     images_missing_small,
     small_ann_ids,
 )
-from dashboard.thumbnails import ThumbnailError, open_thumbnail
+from dashboard.thumbnails import Thumbnail, ThumbnailError, open_thumbnail
 
 PER_PAGE = 12
 MATCH_OKS = 0.5
@@ -33,10 +38,14 @@ ent = images["entropy"].to_numpy(dtype=float)
 has_entropy = bool(np.isfinite(ent).any())
 
 
-def _range(container, label, lo, hi, key, step=None):
+def _range(
+    container: DeltaGenerator, label: str, lo: float, hi: float, key: str, step: float | None = None
+) -> tuple[float, float]:
     """A range slider whose stored value is clamped to the current bounds."""
     st.session_state[key] = clamp(st.session_state.get(key, (lo, hi)), lo, hi)
-    return container.slider(label, lo, hi, key=key, step=step)
+    # streamlit's overloads type the value from `value=` (unset: one number); with the pair held
+    # in session_state under `key`, the slider returns that pair
+    return container.slider(label, lo, hi, key=key, step=step)  # type: ignore[return-value]
 
 
 # a bar clicked in another view sets the series and a range once
@@ -83,7 +92,7 @@ joint_error = "any"
 
 
 @st.cache_resource(max_entries=2)
-def _joint_classes(root, key, model):
+def _joint_classes(root: Path, key: CacheKey, model: str) -> pd.DataFrame:
     return browse_errors.stored_person_joint_classes(root, key, model, data.keypoints(key.dataset, key.split))
 
 
@@ -123,8 +132,9 @@ if not len(shown):
 
 
 
-def _draw_predictions(thumb, image_id, kp, manifest):
+def _draw_predictions(thumb: Thumbnail, image_id: int, kp: np.ndarray, manifest: Manifest) -> Image.Image:
     """The image's ground truth beside the model's predictions, coloured by match status."""
+    assert entry is not None and gt_matches is not None and det_matches is not None  # called with a model only
     boxes = data.instance_boxes(entry.key.dataset, entry.key.split)
     gt = gt_matches[gt_matches["image_id"].to_numpy() == image_id]
     rows = pd.Index(boxes["ann_id"]).get_indexer(gt["ann_id"])

@@ -108,14 +108,14 @@ def test_waterfall_ends_at_the_oracle_and_says_when_a_slice_is_empty(small_state
         assert "no ground truth" in waterfall_figure(models, name).layout.meta["caption"]
 
 
-def test_export_command_writes_the_errors_view(demo_cache: Path, tmp_path: Path) -> None:
+def test_export_command_writes_the_errors_view(demo_cache: Path, tmp_path: Path, capsys) -> None:
+    # in-process (the command's process itself is tested in tests/dashboard/exports/test_cli.py)
+    from dashboard.exports.cli import main
+
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "dashboard.export", "--url", "ds=demo-small", "--views", "errors", "--formats",
-         "svg", "--out", str(out), "--cache-dir", str(demo_cache)],
-        cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    rc = main(["--url", "ds=demo-small", "--views", "errors", "--formats", "svg", "--out", str(out),
+               "--cache-dir", str(demo_cache)])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
     for stem in ("error-composition", "delta-ap-all", "delta-ap-small"):
         assert (out / "errors" / f"{stem}.svg").is_file()
     table = pd.read_csv(out / "errors" / "delta-ap-table.csv")
