@@ -178,7 +178,7 @@ def _registered(registry: Path | None) -> list[tuple[Path, str, str | None]]:
 def _recorded(cache_root: Path) -> list[tuple[Path, str, str | None]]:
     from analysis import cache
 
-    found = []
+    found: list[tuple[Path, str, str | None]] = []
     for key in cache.list_caches(cache_root):
         try:
             manifest = cache.read_manifest(cache_root, key)

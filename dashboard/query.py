@@ -42,9 +42,12 @@ ALL = "all"
 #: squaring them never overflows nor underflows to 0 (``?sm=1e-200`` falls back to the default).
 
 E = TypeVar("E", bound=Enum)
+D = TypeVar("D")  # a default of any type (None: no value)
 
-#: Every query key, in the order the module docstring lists them.
-KEYS = ("ds", "split", "src", "bucket", "area", "sm", "ml", "norm", "persons", "series")
+#: Every query key: the filters' (in the order the module docstring lists them), then the
+#: qualitative panels' ``images`` (comma-separated image ids) and ``model`` (a stored model's
+#: label), which only the paper export reads (``exports.cli.panel_options``; ``parse`` ignores them).
+KEYS = ("ds", "split", "src", "bucket", "area", "sm", "ml", "norm", "persons", "series", "images", "model")
 
 
 class QueryError(PoseAtlasError):
@@ -113,7 +116,7 @@ def _side(key: str, text: str | None) -> float | None:
         return None
 
 
-def _enum(kind: type[E], text: str | None, default: E) -> E:
+def _enum(kind: type[E], text: str | None, default: D) -> E | D:
     try:
         return kind(text) if text is not None else default
     except ValueError:

@@ -105,7 +105,8 @@ _PATH_RE = re.compile(r"at `\$\[(\d+)\](.*)`")
 
 
 def read_predictions(
-    path: Path, data: bytes, n_joints: int, person_category: int, person_categories: list[int] | None = None,
+    path: Path, data: bytes | bytearray, n_joints: int, person_category: int,
+    person_categories: list[int] | None = None,
 ) -> Predictions:
     """Decode and validate a results file.
 
@@ -194,7 +195,7 @@ def _length_problem(length: int, n_joints: int, count: int | None) -> str:
     return text if count is None else f"{text} ({count} such record(s))"
 
 
-def _precise_error(path: Path, data: bytes, n_joints: int, fast_message: str) -> AnnotationError:
+def _precise_error(path: Path, data: bytes | bytearray, n_joints: int, fast_message: str) -> AnnotationError:
     """Re-read a file the fast decoder refused and name the first bad record."""
     try:
         doc = json.loads(data)
@@ -212,10 +213,12 @@ def _precise_error(path: Path, data: bytes, n_joints: int, fast_message: str) ->
             if key not in record:
                 return AnnotationError(path, where, f"missing '{key}'")
         for key in ("image_id", "category_id"):
-            value = record.get(key)
-            if key in record and (isinstance(value, bool) or not isinstance(value, int)):
+            if key not in record:
+                continue
+            value = record[key]
+            if isinstance(value, bool) or not isinstance(value, int):
                 return AnnotationError(path, where, f"'{key}' must be an integer, got {value!r}")
-            if key in record and not INT64_MIN <= value <= INT64_MAX:
+            if not INT64_MIN <= value <= INT64_MAX:
                 return AnnotationError(path, where, f"'{key}' {value} is beyond the 64-bit integer range")
         score = record["score"]
         if isinstance(score, bool) or not isinstance(score, int | float):

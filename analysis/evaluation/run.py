@@ -236,7 +236,8 @@ def _check(
     if usable and unchanged is not None:
         return _Checked(path, model, unchanged, None, previous)
     data, fingerprint = read_predictions_bytes(path)
-    if usable and previous.predictions.sha256 == fingerprint.sha256 and previous.predictions.size == len(data):
+    recorded = previous.predictions if usable and previous is not None else None
+    if recorded is not None and recorded.sha256 == fingerprint.sha256 and recorded.size == len(data):
         return _Checked(path, model, fingerprint, None, previous)
     # keypoints kept only for the detections the evaluation keeps: peak memory within 2x the file
     predictions = read_predictions(path, data, facts.n_joints, categories[0], categories)

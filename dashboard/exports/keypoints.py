@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from dashboard.caches import keypoint_schema
 from dashboard.exports.items import ExportItem, FigureItem, Note, TableItem
@@ -25,10 +26,8 @@ def exports(state: ViewState) -> list[ExportItem]:
             items.append(Note(f"{state.label(name)}: no persons under the current filters."))
             continue
         groups = joint_rate_groups(
-            state.label(name), mine, lambda split, n=name: load(n, split),
-            lambda split, k, n=name: keypoint_schema(state.manifest(n, split).keypoint_schema, k)[0],
-            lambda split, n=name: visibility_rule(state.manifest(n, split).keypoint_schema.name,
-                                                  state.manifest(n, split).definitions.visibility),
+            state.label(name), mine, partial(load, name), partial(_joint_names, state, name),
+            partial(_visibility, state, name),
         )
         one = replace(state, datasets=(name,))  # the caption names this figure's dataset
         for g in groups:
@@ -42,3 +41,12 @@ def exports(state: ViewState) -> list[ExportItem]:
             items.append(TableItem(f"joint rates {g.label}", table, one.caption("labelled: v > 0", g.rule.description),
                                    shares=("labelled", "visible") if show_visible else ("labelled",)))
     return items
+
+
+def _joint_names(state: ViewState, dataset: str, split: str, n_joints: int) -> list[str]:
+    return keypoint_schema(state.manifest(dataset, split).keypoint_schema, n_joints)[0]
+
+
+def _visibility(state: ViewState, dataset: str, split: str) -> VisibilityRule:
+    manifest = state.manifest(dataset, split)
+    return visibility_rule(manifest.keypoint_schema.name, manifest.definitions.visibility)

@@ -16,6 +16,7 @@ import io
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 
@@ -23,6 +24,9 @@ from analysis.errors import PoseAtlasError
 from dashboard.exports import paper
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
 from dashboard.exports.latex import latex_text, table_latex
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 #: called with (files done, files in all, the file being written)
 Progress = Callable[[int, int, str], None]
@@ -85,7 +89,7 @@ def count_files(named: Sequence[Named]) -> int:
     return sum(len(n.options.formats) if isinstance(n.item, FigureItem) else 1 for n in named)
 
 
-def is_empty(figure) -> bool:
+def is_empty(figure: go.Figure) -> bool:
     """Whether a figure is ``figures.common.empty_figure``: a message and nothing drawn."""
     meta = figure.layout.meta
     return isinstance(meta, dict) and bool(meta.get("empty"))

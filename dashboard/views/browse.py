@@ -3,11 +3,15 @@
 Thin: the logic is ``dashboard.browsing`` (hand-off, ranges, pages) and
 ``dashboard.browse_tiles`` (locating and drawing each image, captions and notices)."""
 
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from analysis.cache_key import CacheKey
 from analysis.manifest import images_root
-from dashboard import browse_tiles, browsing, data, evaluations, paths, ui
+from dashboard import browse_errors, browse_tiles, browsing, data, evaluations, paths, ui
 from dashboard.browsing import CI_KEY, ENTROPY_KEY, PAGE_KEY, PERSONS_KEY, SERIES_KEY, BrowseRanges
 from dashboard.caches import keypoint_schema
 from dashboard.predictions import images_missing_small, small_ann_ids
@@ -49,7 +53,8 @@ shown = browsing.browse_images(f.images, series=chosen or None, persons=persons_
 
 # A model's predictions: only the images of the split it was evaluated on.
 split = f.filters.split
-stored_models = evaluations.find_models(paths.cache_root(), [
+root_dir = paths.cache_root()
+stored_models = evaluations.find_models(root_dir, [
     k for k in ctx.caches.keys if k.dataset in ctx.datasets and (split is None or k.split == split)])
 for damaged in (m for m in stored_models if m.record.damaged):  # named, never drawn
     st.caption(f"{damaged.label}: not offered, its stored evaluation is damaged ({damaged.record.damaged}); "
@@ -60,6 +65,14 @@ choice = m1.selectbox("Model predictions", ["none", *by_label], key="br_model",
                       help="Draw a stored evaluation's predictions beside the ground truth "
                            "(python -m analysis evaluate).")
 entry = by_label.get(choice)
+joint_error = "any"
+
+
+@st.cache_resource(max_entries=2)
+def _joint_classes(root: Path, key: CacheKey, model: str) -> pd.DataFrame:
+    return browse_errors.stored_person_joint_classes(root, key, model, data.keypoints(key.dataset, key.split))
+
+
 if entry is not None:
     det_matches, gt_matches = data.matches(entry, browse_tiles.MATCH_OKS)
     shown = browsing.only_key(shown, str(entry.key))
@@ -69,6 +82,13 @@ if entry is not None:
         key_persons = browsing.of_split(ctx.caches.persons, entry.key.dataset, entry.key.split)
         shown = browsing.only_images(shown, images_missing_small(gt_matches, small_ann_ids(key_persons,
                                                                                           f.filters.size)))
+    joint_error = m2.selectbox("joint error", ["any", *browse_errors.ERROR_CLASSES], key="br_joint_error",
+                               help=f"Images with a {what[:-1]} whose joints have this error "
+                                    "(docs/guides/diagnosis.md); ringed on the predictions.")
+    if joint_error != "any":
+        errs = browse_errors.with_error(_joint_classes(root_dir, entry.key, entry.model), joint_error,
+                                        browsing.of_split(f.persons, entry.key.dataset, entry.key.split)["ann_id"])
+        shown = browsing.only_images(shown, errs["image_id"])
 st.write(f"**{len(shown):,}** images match ({ctx.caption()}).")
 st.caption(browse_tiles.legend_caption() if entry is None
            else browse_tiles.legend_caption(entry.label, entry.definitions.description))
@@ -100,9 +120,13 @@ for i, (idx, img) in enumerate(chunk.iterrows()):
         kp = data.keypoints(dataset, split)
         _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
         if entry is not None:  # reduced like every thumbnail, to the match drawing's panel size
+            thumb = open_thumbnail(located.path, max_side=480)
             drawn = browse_tiles.draw_predictions(
-                open_thumbnail(located.path, max_side=480), int(img["image_id"]), kp, skeleton,
+                thumb, int(img["image_id"]), kp, skeleton,
                 data.instance_boxes(entry.key.dataset, entry.key.split), gt_matches, det_matches)
+            if joint_error != "any":  # the chosen error's joints ringed on the predictions
+                drawn = browse_errors.mark_joints(drawn, errs[errs["image_id"] == int(img["image_id"])], joint_error,
+                                                  thumb.source_size or thumb.image.size)
         else:
             drawn = browse_tiles.draw_ground_truth(open_thumbnail(located.path), f.persons,
                                                    ctx.caches.crowd_regions, idx, kp, skeleton)
