@@ -57,6 +57,8 @@ class ViewOptions:
             persons' N_b/N_a (SmallPose publishes none; 0.1 / 0.8 by default).
         scene_top_k: categories in the top scene categories figure.
         interval_style: models' Table 5 cells with bootstrap intervals: bracket, pm or none.
+        table5_columns: models' Table 5 LaTeX columns, as ``evaluate --columns`` takes them
+            (``AP,APS,APS_Sp``); empty: the SmallPose paper's seven.
     """
 
     people_layout: BarLayout = BarLayout.SIDE
@@ -68,6 +70,7 @@ class ViewOptions:
     density_high: float = 0.8
     scene_top_k: int = 10
     interval_style: IntervalStyle = IntervalStyle.BRACKET
+    table5_columns: str = ""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str = "options") -> ViewOptions:
@@ -82,6 +85,10 @@ class ViewOptions:
             try:
                 if isinstance(default, enum.Enum):
                     out[key] = type(default)(value)
+                elif isinstance(default, str):
+                    if not isinstance(value, str):
+                        raise TypeError
+                    out[key] = value
                 elif isinstance(default, bool):
                     if not isinstance(value, bool):
                         raise TypeError
@@ -100,6 +107,13 @@ class ViewOptions:
                 raise ValueError(f"{where}: option {key} = {value!r} is not a valid "
                                  f"{type(default).__name__}{choices}") from None
         options = cls(**out)
+        if options.table5_columns:
+            from analysis.evaluation.table5 import parse_columns
+
+            try:
+                parse_columns(options.table5_columns)
+            except ValueError as exc:
+                raise ValueError(f"{where}: option table5_columns: {exc}") from None
         if not 0.0 <= options.density_low < options.density_high <= 1.0:
             raise ValueError(f"{where}: density edges must satisfy 0 <= density_low < density_high <= 1 "
                              f"(got {options.density_low:g} and {options.density_high:g})")
