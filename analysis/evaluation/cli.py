@@ -14,6 +14,7 @@ from analysis.evaluation import diagnose_cli
 from analysis.evaluation.definitions import (
     CROWD_LEVEL_NAMES,
     CrowdIndexSource,
+    DetectionArea,
     level_edges_from_text,
     size_edges_from_sides,
 )
@@ -65,6 +66,13 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         choices=[s.value for s in AreaSource],
         default=AreaSource.BBOX.value,
         help="the area that buckets persons (default: bbox)",
+    )
+    p.add_argument(
+        "--detection-area",
+        choices=["keypoint-box", "scaled"],  # definitions.DetectionArea (not imported: the CLI starts light)
+        default="keypoint-box",
+        help="what sizes an unmatched detection: its keypoint box w*h, unscaled, as pycocotools and xtcocotools "
+        "(default), or that box scaled like persons (0.53*w*h under --size-area crowdpose)",
     )
     p.add_argument("--edges", default="32,96", metavar="LO,HI", help="size bucket side lengths (default: 32,96)")
     p.add_argument(
@@ -161,6 +169,8 @@ def request_from_args(args: argparse.Namespace):
         density_edges=density,
         crowd_convention=CROWD_LEVEL_NAMES[args.crowd_levels],
         crowd_index=CrowdIndexSource(args.crowd_index) if args.crowd_index else None,
+        # diagnose's own parser has no --detection-area: the reference's
+        detection_area=DetectionArea(getattr(args, "detection_area", DetectionArea.KEYPOINT_BOX.value)),
     )
 
 
