@@ -41,6 +41,12 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         "re-slice (e.g. with --bootstrap)",
     )
     p.add_argument(
+        "--only-split-images",
+        action="store_true",
+        help="keep the predictions of the split's images and report how many records were dropped (a results "
+        "file of a larger split, e.g. the full split of a subset); without it such a record is an error",
+    )
+    p.add_argument(
         "--model",
         action="append",
         default=[],
@@ -198,7 +204,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     predictions, mapping_notes = _with_mapped_predictions(args, key)
     if predictions:
         outcomes = evaluate_files(
-            args.cache_dir, key, predictions, args.model or None, request, not args.quiet, bootstrap
+            args.cache_dir, key, predictions, args.model or None, request, not args.quiet, bootstrap,
+            only_split_images=args.only_split_images,
         )
     else:  # stored evaluations named by --model (_with_mapped_predictions checked one is given)
         outcomes = evaluate_stored_models(args.cache_dir, key, args.model, request, bootstrap)
@@ -331,6 +338,8 @@ def _write_text(path: Path, text: str) -> None:
 def _note(outcome) -> str:
     counts = outcome.record.counts
     parts = [f"{outcome.record.model}: {counts.kept} detections evaluated of {counts.records} records"]
+    if outcome.dropped:
+        parts.append(f"{outcome.dropped} records of images outside the split dropped (--only-split-images)")
     if counts.other_category:
         parts.append(f"{counts.other_category} of other categories not evaluated")
     if counts.over_max_per_image:
