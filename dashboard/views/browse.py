@@ -6,6 +6,7 @@ import streamlit as st
 
 from analysis.manifest import images_root
 from dashboard import data, evaluations, paths, ui
+from dashboard.browse_files import empty_selection_message, with_image_files
 from dashboard.browsing import browse_images, clamp, image_label, rows_of_image
 from dashboard.caches import keypoint_schema
 from dashboard.draw import draw_matches, draw_persons, safe_image_path
@@ -79,6 +80,7 @@ choice = m1.selectbox("Model predictions", ["none", *by_label], key="br_model",
                            "(python -m analysis evaluate).")
 entry = by_label.get(choice)
 gt_matches = det_matches = None
+n_small = None  # small ground-truth persons, counted when "missed small persons" is asked
 if entry is not None:
     det_matches, gt_matches = data.matches(entry, MATCH_OKS)
     shown = shown[(shown["key"] == str(entry.key)).to_numpy()]
@@ -87,8 +89,17 @@ if entry is not None:
                         f"at OKS {MATCH_OKS}."):
         key_persons = ctx.caches.persons[(ctx.caches.persons["dataset"] == entry.key.dataset).to_numpy()
                                          & (ctx.caches.persons["split"] == entry.key.split).to_numpy()]
-        missed = images_missing_small(gt_matches, small_ann_ids(key_persons, f.filters.size))
+        small_ids = small_ann_ids(key_persons, f.filters.size)
+        n_small = len(small_ids)
+        missed = images_missing_small(gt_matches, small_ids)
         shown = shown[shown["image_id"].isin(missed).to_numpy()]
+if st.checkbox("only images with files", key="br_with_files",
+               help="Leave out images whose file is not found or may not be opened."):
+    _roots = paths.image_roots()
+    shown, without_files = with_image_files(shown, lambda d, sp, name: safe_image_path(
+        name, images_root(ctx.caches.manifest(d, sp)), _roots))
+    if without_files:
+        st.caption(f"{without_files:,} image(s) without a file left out.")
 st.write(f"**{len(shown):,}** images match ({ctx.caption()}).")
 if entry is None:
     legend = " ".join(f":{c}[■] {b}" for b, c in
@@ -102,7 +113,8 @@ else:
                "to them); each label is the OKS of the match. Evaluation definitions: "
                f"{entry.definitions.description}.".replace("*", "\\*"))
 if not len(shown):
-    st.warning("No image in these ranges: widen the sliders or the sidebar filters.")
+    st.warning(empty_selection_message(entry is not None and n_small is not None, n_small,
+                                       f.filters.size.description))
     st.stop()
 
 

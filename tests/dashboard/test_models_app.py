@@ -110,6 +110,10 @@ def test_browse_with_a_model_and_missed_small_persons(app_env):
     captions = [e.proto.imgs[0].caption for e in at.get("image")]
     assert len(captions) == min(12, len(expected))  # first page
     assert {c.split(" · ")[1] for c in captions} <= {names[i] for i in expected}
+    # every demo image has its file: the switch keeps them all and leaves nothing out
+    at.checkbox(key="br_with_files").check().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert f"**{len(expected)}** images match" in texts(at) and "without a file left out" not in texts(at)
 
 
 def test_stale_evaluation_is_flagged_with_the_command(demo_cache, tmp_path, monkeypatch):
