@@ -24,6 +24,7 @@ from analysis.definitions import INFO_POPULATIONS, AreaSource, PersonPopulation
 from analysis.output_paths import ProtectedInputs, check_output_dir
 from analysis.population import population_counts
 from analysis.raw_coco import read_raw_coco, write_subset
+from analysis.report_paths import report_path
 from analysis.staged_files import StagedFiles
 from analysis.subsets import PERSON_TOLERANCE, SubsetSpec, draw_subsets
 
@@ -108,7 +109,7 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
     report = {
         "dataset": job.key.dataset,
         "split": job.key.split,
-        "annotations": {"path": str(split.annotations), "sha256": split.fingerprint.sha256},
+        "annotations": {"path": report_path(split.annotations, job.registry), "sha256": split.fingerprint.sha256},
         "area_source": job.area_source.value,
         "population": str(job.population),
         "population_definition": job.population.description,

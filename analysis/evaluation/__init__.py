@@ -15,6 +15,7 @@ from typing import Any
 
 _EXPORTS = {
     "CrowdIndexSource": "definitions",
+    "DetectionArea": "definitions",
     "EvaluationDefinitions": "definitions",
     "SigmaSource": "definitions",
     "SLICE_NAMES": "slices",

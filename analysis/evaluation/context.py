@@ -20,7 +20,7 @@ from analysis import cache
 from analysis.coco_json import GZIP_MAGIC, CocoCategory, read_annotation_bytes
 from analysis.definitions import AreaSource, CrowdConvention, LevelEdges, SizeDefinition, density_levels
 from analysis.errors import PoseAtlasError
-from analysis.evaluation.definitions import CrowdIndexSource, EvaluationDefinitions, SigmaSource
+from analysis.evaluation.definitions import CrowdIndexSource, DetectionArea, EvaluationDefinitions, SigmaSource
 from analysis.fingerprint import file_sha256
 from analysis.loading import _keypoint_categories
 from analysis.manifest import FileFingerprint, rebuild_command
@@ -55,6 +55,7 @@ class EvaluationRequest:
     density_edges: LevelEdges = field(default_factory=density_levels)
     crowd_convention: CrowdConvention = CrowdConvention.EVAL_CODE
     crowd_index: CrowdIndexSource | None = None
+    detection_area: DetectionArea = DetectionArea.KEYPOINT_BOX
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ def resolve_definitions(
         request.density_edges,
         request.crowd_convention,
         crowd_index,
+        request.detection_area,
     )
     if request.size.area_source is AreaSource.SEGM and n_without_area:
         raise PoseAtlasError(

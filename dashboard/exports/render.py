@@ -58,8 +58,8 @@ class RenderOptions:
 def table_files(item: TableItem, options: RenderOptions, stem: str | None = None) -> dict[str, bytes]:
     stem = stem or item.stem
     table, shares = item.labelled()
-    tex = table_latex(table, caption=item.caption, label=f"tab:{stem}", digits=item.digits,
-                             shares=shares, percent=options.percent)
+    tex = item.latex(f"tab:{stem}") if item.latex is not None else table_latex(
+        table, caption=item.caption, label=f"tab:{stem}", digits=item.digits, shares=shares, percent=options.percent)
     return {f"{stem}.csv": paper.table_csv(item.table), f"{stem}.tex": tex.encode("utf-8")}
 
 

@@ -12,6 +12,7 @@ from streamlit.delta_generator import DeltaGenerator
 from analysis.cache_key import CacheKey
 from analysis.manifest import images_root
 from dashboard import browse_errors, browse_tiles, browsing, data, evaluations, paths, ui
+from dashboard.browse_files import empty_selection_message, with_image_files
 from dashboard.browsing import CI_KEY, ENTROPY_KEY, PAGE_KEY, PERSONS_KEY, SERIES_KEY, BrowseRanges
 from dashboard.caches import keypoint_schema
 from dashboard.predictions import images_missing_small, small_ann_ids
@@ -73,6 +74,7 @@ def _joint_classes(root: Path, key: CacheKey, model: str) -> pd.DataFrame:
     return browse_errors.stored_person_joint_classes(root, key, model, data.keypoints(key.dataset, key.split))
 
 
+n_small = None  # small ground-truth persons, counted when "missed small persons" is asked
 if entry is not None:
     det_matches, gt_matches = data.matches(entry, browse_tiles.MATCH_OKS)
     shown = browsing.only_key(shown, str(entry.key))
@@ -80,8 +82,9 @@ if entry is not None:
                    help=f"Images where the model misses a small person ({f.filters.size.description}) "
                         f"at OKS {browse_tiles.MATCH_OKS}."):
         key_persons = browsing.of_split(ctx.caches.persons, entry.key.dataset, entry.key.split)
-        shown = browsing.only_images(shown, images_missing_small(gt_matches, small_ann_ids(key_persons,
-                                                                                          f.filters.size)))
+        small_ids = small_ann_ids(key_persons, f.filters.size)
+        n_small = len(small_ids)
+        shown = browsing.only_images(shown, images_missing_small(gt_matches, small_ids))
     joint_error = m2.selectbox("joint error", ["any", *browse_errors.ERROR_CLASSES], key="br_joint_error",
                                help=f"Images with a {what[:-1]} whose joints have this error "
                                     "(docs/guides/diagnosis.md); ringed on the predictions.")
@@ -89,18 +92,25 @@ if entry is not None:
         errs = browse_errors.with_error(_joint_classes(root_dir, entry.key, entry.model), joint_error,
                                         browsing.of_split(f.persons, entry.key.dataset, entry.key.split)["ann_id"])
         shown = browsing.only_images(shown, errs["image_id"])
+image_roots = paths.image_roots()
+if st.checkbox("only images with files", key="br_with_files",
+               help="Leave out images whose file is not found or may not be opened."):
+    shown, without_files = with_image_files(shown, lambda d, sp, name: browse_tiles.locate_image(
+        d, sp, name, images_root(ctx.caches.manifest(d, sp)), image_roots).path)
+    if without_files:
+        st.caption(f"{without_files:,} image(s) without a file left out.")
 st.write(f"**{len(shown):,}** images match ({ctx.caption()}).")
 st.caption(browse_tiles.legend_caption() if entry is None
            else browse_tiles.legend_caption(entry.label, entry.definitions.description))
 if not len(shown):
-    st.warning("No image in these ranges: widen the sliders or the sidebar filters.")
+    st.warning(empty_selection_message(entry is not None and n_small is not None, n_small,
+                                       f.filters.size.description))
     st.stop()
 
 pages = browsing.page_count(len(shown))
 st.session_state[PAGE_KEY], _ = browsing.page_rows(shown, st.session_state.get(PAGE_KEY, 1))
 page = st.number_input(f"page (of {pages})", 1, pages, key=PAGE_KEY) if pages > 1 else 1
 _, chunk = browsing.page_rows(shown, page)
-image_roots = paths.image_roots()
 n_cols = 3 if entry is None else 2  # ground truth beside predictions: wider images
 cols = st.columns(n_cols)
 no_roots: list[str] = []
