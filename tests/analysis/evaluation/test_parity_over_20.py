@@ -18,12 +18,15 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from analysis import cache
 from analysis.cache import read_images, read_instances
 from analysis.definitions import AreaSource, SizeDefinition
+from analysis.evaluation.compute import gt_keypoints
 from analysis.evaluation.definitions import MAX_DETECTIONS, CrowdIndexSource
+from analysis.evaluation.diagnose import diagnose_stored
 from analysis.evaluation.run import EvaluationRequest, evaluate_files
 from analysis.evaluation.slices import SLICE_NAMES
-from analysis.evaluation.store import DETECTIONS_FILE, evaluations_dir
+from analysis.evaluation.store import DETECTIONS_FILE, evaluations_dir, read_evaluation
 from benchmarks.synthetic_coco import write_synthetic_coco
 from tests.analysis.evaluation.reference import (
     COCO_SIGMAS,
@@ -106,9 +109,17 @@ def test_images_over_20_detections_equal_pycocotools_and_xtcocotools(
     image_level = ours.definitions.crowd_convention.levels().codes(images["crowd_index"].to_numpy(float))
     image_level_by_id = dict(zip(images["image_id"].astype(int), image_level, strict=True))
 
+    # diagnose re-matches the stored (cut) detections on its own: its "base" step is each slice's AP.
+    names = cache.read_manifest(root, key).keypoint_schema.joint_names
+    keypoints = gt_keypoints(root, key, len(instances), len(names))
+    diagnosis = diagnose_stored(read_evaluation(root, key, "model"), images, instances, keypoints, names,
+                                ours.definitions)  # fmt: skip
+
     for tool in ("pycocotools", "xtcocotools"):
         reference = ten_slices(tool, path, preds, COCO_SIGMAS, tmp_path, size_area_by_ann, small_level,
                                det_level, image_level_by_id)  # fmt: skip
         for name in SLICE_NAMES:
             assert_metrics_equal(ours.slices[name].to_json(), reference[name], what=f"{tool} seed {seed} {name}")
+            base_ap = diagnosis.slices[name].ap["base"]
+            assert base_ap is not None and abs(base_ap - reference[name]["AP"]) <= 1e-9, (tool, name, "diagnose")
     assert all(ours.slices[name].n_gt > 0 for name in SLICE_NAMES), "every slice must have persons"
