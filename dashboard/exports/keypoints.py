@@ -20,7 +20,7 @@ def exports(state: ViewState) -> list[ExportItem]:
     masks = group_masks(persons["dataset"], state.datasets)
     items: list[ExportItem] = []
     for name in state.datasets:
-        mine = persons[masks[name]]
+        mine = persons.loc[masks[name], ["split", "instance_row", "bucket"]]  # what the rates use, not every column
         if not len(mine):
             items.append(Note(f"{state.label(name)}: no persons under the current filters."))
             continue
