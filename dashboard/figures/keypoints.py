@@ -186,7 +186,7 @@ def joint_rates_from_codes(
         joint_names: (K,) names, K <= ``MAX_CODED_JOINTS``.
     """
     k = len(joint_names)
-    n_buckets = len(BUCKET_NAMES)
+    n_buckets = len(SizeBucket)
     buckets = np.asarray(buckets)
     # bucket -1 (unknown) and any code outside 0..2 count in slot 0, which is dropped
     slot = np.where((buckets >= 0) & (buckets < n_buckets), buckets.astype(np.int64) + 1, 0)
@@ -205,7 +205,7 @@ def joint_rates_from_codes(
         labelled_rate = per_joint(labelled) / persons[:, None]  # NaN if the bucket is empty
         visible_rate = per_joint(visible) / persons[:, None]
     return pd.DataFrame({
-        "bucket": np.repeat(BUCKET_NAMES, k),
+        "bucket": np.repeat(SizeBucket.names(), k),
         "joint": np.tile(np.asarray(joint_names, dtype=object), n_buckets),
         "persons": np.repeat(persons.astype(np.int64), k),
         "labelled": labelled_rate.reshape(-1),
