@@ -1,0 +1,103 @@
+"""The size view's counts kept per filtered frame (``dashboard.frame_memo.kept``, issue 20) equal
+a per-person count on generated frames, asked again, for other arguments, and for a new frame
+after the first one is freed."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pandas as pd
+
+from analysis.definitions import SizeBucket
+from dashboard import frame_memo
+from dashboard.figures.size import area_hist_table, bucket_table, relative_size_table
+
+NAMES = ["a", "b", "c"]
+
+
+def _persons(seed: int, n: int = 3000) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    area = rng.lognormal(7.0, 1.5, n)
+    area[rng.random(n) < 0.05] = np.nan  # unknown areas
+    bucket = np.where(np.isnan(area), -1, np.digitize(area, [32.0**2, 96.0**2])).astype(np.int8)
+    series = rng.choice(NAMES, n, p=[0.5, 0.3, 0.2])
+    return pd.DataFrame({
+        "series": pd.Categorical(series, categories=["c", "b", "a", "unused"]),  # codes in another order
+        "area": area, "bucket": bucket, "image_area": rng.uniform(1e3, 4e5, n),
+    })
+
+
+def _bucket_loop(frame: pd.DataFrame, name: str) -> list[float]:
+    counts = dict.fromkeys((b.code for b in SizeBucket), 0)
+    for series, code in zip(frame["series"].astype(str), frame["bucket"], strict=True):
+        if series == name and code >= 0:
+            counts[int(code)] += 1
+    return [float(counts[b.code]) for b in SizeBucket]
+
+
+def _histogram_loop(values: np.ndarray, series: pd.Series, name: str, left: np.ndarray, right: np.ndarray) -> list:
+    """Per bin [left, right), the last one closed, counted person by person."""
+    counts = [0] * len(left)
+    for value, s in zip(values, series.astype(str), strict=True):
+        if s != name or not np.isfinite(value):
+            continue
+        for i, (lo, hi) in enumerate(zip(left, right, strict=True)):
+            if lo <= value < hi or (i == len(left) - 1 and value == hi):
+                counts[i] += 1
+                break
+    return counts
+
+
+def _check(frame: pd.DataFrame, names: list[str]) -> None:
+    table = bucket_table(frame, names)
+    shares = bucket_table(frame, names, normalise="share")
+    for name in names:
+        expected = _bucket_loop(frame, name)
+        assert table[name].tolist() == expected
+        assert np.allclose(shares[name].to_numpy(), np.array(expected) / sum(expected))
+    area = frame["area"].to_numpy()
+    for axis in ("log", "sqrt"):
+        hist = area_hist_table(frame, names, axis=axis)
+        for name in names:
+            valid = np.where(area > 0, area, np.nan)
+            assert hist[name].tolist() == _histogram_loop(valid, frame["series"], name, hist["left"].to_numpy(),
+                                                          hist["right"].to_numpy())
+    relative = np.clip(np.sqrt(area / frame["image_area"].to_numpy()), 0.0, 1.0)
+    rel = relative_size_table(frame, names)
+    for name in names:
+        assert rel[name].tolist() == _histogram_loop(relative, frame["series"], name, rel["left"].to_numpy(),
+                                                     rel["right"].to_numpy())
+
+
+def test_kept_counts_equal_a_per_person_count_asked_again_and_for_other_arguments():
+    frame = _persons(0)
+    for _ in range(2):  # the second time from the kept counts
+        _check(frame, NAMES)
+    _check(frame, ["c", "a"])  # other series, another order: not the kept counts of NAMES
+    fresh = bucket_table(frame.copy(), NAMES)  # another frame object: computed afresh
+    pd.testing.assert_frame_equal(bucket_table(frame, NAMES), fresh)
+
+
+def test_a_new_frame_never_gets_a_freed_frames_counts():
+    for seed in range(4):  # ids of freed frames are reused
+        frame = _persons(seed, n=500 + 100 * seed)
+        _check(frame, NAMES)
+        key = id(frame)
+        del frame
+        gc.collect()
+        assert not any(k[0] == key for k in frame_memo._KEPT)
+
+
+def test_kept_returns_the_computed_value_once_per_key():
+    frame = pd.DataFrame({"x": [1, 2]})
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return len(calls)
+
+    assert frame_memo.kept(frame, ("k",), compute) == 1
+    assert frame_memo.kept(frame, ("k",), compute) == 1
+    assert frame_memo.kept(frame, ("other",), compute) == 2
+
