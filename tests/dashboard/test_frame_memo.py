@@ -101,3 +101,47 @@ def test_kept_returns_the_computed_value_once_per_key():
     assert frame_memo.kept(frame, ("k",), compute) == 1
     assert frame_memo.kept(frame, ("other",), compute) == 2
 
+
+def test_small_persons_give_the_density_tables_of_the_full_selection():
+    from analysis.definitions import density_levels
+    from dashboard.figures.crowding import density_coverage, density_table, small_persons
+
+    frame = _persons(5)
+    frame["crowding"] = np.where(np.random.default_rng(5).random(len(frame)) < 0.2, np.nan,
+                                 np.random.default_rng(6).uniform(0, 3, len(frame)))
+    full = frame[frame["bucket"] == SizeBucket.SMALL.code]  # every column, as the view selected before
+    for _ in range(2):  # the second time the kept selection
+        small = small_persons(frame)
+        assert small.index.equals(full.index) and list(small.columns) == ["series", "crowding"]
+        levels = density_levels(0.5, 1.5)
+        pd.testing.assert_frame_equal(density_table(small, NAMES, levels), density_table(full, NAMES, levels))
+        pd.testing.assert_frame_equal(density_coverage(small, NAMES), density_coverage(full, NAMES))
+
+
+def _images(seed: int, n: int = 2000) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    stored = rng.uniform(0, 1, n)
+    stored[rng.random(n) < 0.5] = np.nan  # only some files store one
+    return pd.DataFrame({"series": pd.Categorical(rng.choice(NAMES, n)),
+                         "crowd_index": rng.uniform(0, 1.2, n), "crowd_index_stored": stored})
+
+
+def test_kept_crowdindex_counts_and_levels_equal_a_per_image_count_and_stay_unchanged_by_callers():
+    from analysis.definitions import CrowdIndexValue
+    from dashboard.figures.crowding import crowd_index_table, crowd_levels_both_table, crowd_levels_table
+
+    images = _images(7)
+    fresh_levels = {v: crowd_levels_table(images.copy(), NAMES, v) for v in CrowdIndexValue}
+    for _ in range(2):  # the second time from the kept counts
+        for value in CrowdIndexValue:
+            table = crowd_index_table(images, NAMES, value=value)
+            for name in NAMES:
+                ci = images.loc[images["series"] == name, value.column].dropna().to_numpy()
+                expected = [int(((ci >= lo) & (ci < hi)).sum()) for lo, hi in zip(table["left"], table["right"],
+                                                                                   strict=True)]
+                assert table[name].tolist() == expected
+            levels = crowd_levels_table(images, NAMES, value)
+            pd.testing.assert_frame_equal(levels, fresh_levels[value])
+            levels.loc[:, "count"] = -1  # a caller's edit never reaches the kept table
+        both = crowd_levels_both_table(images, NAMES)  # inserts a column into what it gets
+        assert set(both["CrowdIndex"]) == {v.value for v in CrowdIndexValue}
