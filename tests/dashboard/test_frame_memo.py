@@ -145,3 +145,28 @@ def test_kept_crowdindex_counts_and_levels_equal_a_per_image_count_and_stay_unch
             levels.loc[:, "count"] = -1  # a caller's edit never reaches the kept table
         both = crowd_levels_both_table(images, NAMES)  # inserts a column into what it gets
         assert set(both["CrowdIndex"]) == {v.value for v in CrowdIndexValue}
+
+
+def test_kept_scene_rows_and_aggregates_equal_a_fresh_computation():
+    from analysis.scenes.aggregates import scene_aggregates
+    from dashboard.figures.scenes import aggregates_by_dataset, with_series
+
+    rng = np.random.default_rng(11)
+    images = _images(11, n=600)
+    scenes = pd.DataFrame({"image_index": rng.permutation(1000)[:800],  # some filtered images have no scene row
+                           "entropy": rng.uniform(0, 4, 800), "p_indoor": rng.uniform(0, 1, 800),
+                           "top1_id": rng.integers(0, 365, 800)})
+    for top_k in (5, 10, 5):  # a top_k asked before: the kept aggregates
+        part = with_series(scenes, images)
+        assert part is with_series(scenes, images)  # kept: the aggregates below are kept with it
+        in_images = scenes[scenes["image_index"].isin(images.index)]
+        assert part["image_index"].tolist() == in_images["image_index"].tolist()
+        assert part["series"].astype(str).tolist() == [str(images.at[i, "series"]) for i in in_images["image_index"]]
+        aggs = aggregates_by_dataset(part, NAMES, top_k=top_k)
+        for name in NAMES:
+            rows = part[part["series"].astype(str) == name]
+            assert aggs[name] == scene_aggregates(rows.copy(), None, top_k)
+    other = scenes.copy()
+    other["image_index"] = other["image_index"][::-1].to_numpy()  # another scenes frame: not the kept rows
+    assert with_series(other, images)["image_index"].tolist() == \
+        other.loc[other["image_index"].isin(images.index), "image_index"].tolist()
