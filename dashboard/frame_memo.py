@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import pandas as pd
 
@@ -27,7 +27,7 @@ def kept(frame: pd.DataFrame, key: tuple[Hashable, ...], compute: Callable[[], T
     caller must not modify the result either."""
     full = (id(frame), len(frame), *key)
     if full in _KEPT:
-        return _KEPT[full]  # type: ignore[return-value]
+        return cast(T, _KEPT[full])
     value = _KEPT[full] = compute()
     weakref.finalize(frame, _KEPT.pop, full, None)
     return value
