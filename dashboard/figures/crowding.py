@@ -186,9 +186,11 @@ def small_persons(persons: pd.DataFrame) -> pd.DataFrame:
 
 
 def density_table(persons: pd.DataFrame, datasets: Sequence[str], levels: LevelEdges) -> pd.DataFrame:
-    """sparse / moderate / dense per dataset over the given persons (long frame)."""
-    return level_table(persons["crowding"].to_numpy(dtype=float),
-                       series_column(persons), datasets, levels)
+    """sparse / moderate / dense per dataset over the given persons (long frame).
+    Kept per frame (the figure and the table of a rerun ask for it); each caller gets a copy."""
+    return kept(persons, ("density levels", tuple(datasets), levels),
+                lambda: level_table(persons["crowding"].to_numpy(dtype=float), series_column(persons), datasets,
+                                    levels)).copy()
 
 
 def density_coverage(small: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:

@@ -116,6 +116,10 @@ def test_small_persons_give_the_density_tables_of_the_full_selection():
         levels = density_levels(0.5, 1.5)
         pd.testing.assert_frame_equal(density_table(small, NAMES, levels), density_table(full, NAMES, levels))
         pd.testing.assert_frame_equal(density_coverage(small, NAMES), density_coverage(full, NAMES))
+        edited = density_table(small, NAMES, levels)
+        edited.loc[:, "count"] = -1  # a caller's edit never reaches the kept table
+    other = density_table(small, NAMES, density_levels(0.2, 1.0))  # other edges: not the kept table
+    pd.testing.assert_frame_equal(other, density_table(full.copy(), NAMES, density_levels(0.2, 1.0)))
 
 
 def _images(seed: int, n: int = 2000) -> pd.DataFrame:
