@@ -8,7 +8,6 @@ from analysis.definitions import (
     CROWD_INDEX_POPULATION_NOTE,
     CrowdConvention,
     Normalisation,
-    SizeBucket,
     density_levels,
 )
 from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
@@ -25,6 +24,7 @@ from dashboard.figures.crowding import (
     density_levels_figure,
     density_notes,
     density_table,
+    small_persons,
 )
 
 DENSITY_NOTE = ("SmallPose does not publish its definition; ours: a person's own N_b/N_a ratio "
@@ -74,8 +74,7 @@ def density_items(state: ViewState) -> list[ExportItem]:
         return [Note(f"edges must satisfy sparse|moderate < moderate|dense (got {low:g}, {high:g})",
                      NoteLevel.ERROR)]
     dens = density_levels(low, high)
-    persons = state.filtered.persons
-    small = persons[persons["bucket"].to_numpy() == SizeBucket.SMALL.code]
+    small = small_persons(state.filtered.persons)
     candidates = [k for k in state.series if k not in state.no_area_series]
     coverage = density_coverage(small, candidates)
     why = density_notes(coverage, str(state.filters.population), state.label)

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.definitions import CrowdConvention, CrowdIndexValue, LevelEdges, Normalisation
+from analysis.definitions import CrowdConvention, CrowdIndexValue, LevelEdges, Normalisation, SizeBucket
 from dashboard.figures.common import (
     LEVEL_COLORS,
     edge_line,
@@ -21,6 +21,7 @@ from dashboard.figures.common import (
     style_for,
     y_label,
 )
+from dashboard.frame_memo import kept
 
 CI_BIN = 0.05
 
@@ -31,20 +32,31 @@ def crowd_index_table(
 ) -> pd.DataFrame:
     """Images per CrowdIndex bin [left, left + bin_width); one column per dataset.
     Images without that value (no stored CrowdIndex) are not counted."""
+    edges, per_series = kept(images, ("crowdindex counts", bin_width, value, tuple(datasets)),
+                             lambda: _crowd_index_counts(images, datasets, bin_width, value))
+    data = {"left": edges[:-1], "right": edges[1:]}
+    for name, counts in zip(datasets, per_series, strict=True):
+        data[name] = Normalisation(normalise).apply(counts.astype(float))
+    return pd.DataFrame(data)
+
+
+def _crowd_index_counts(
+    images: pd.DataFrame, datasets: Sequence[str], bin_width: float, value: CrowdIndexValue,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The bin edges and, per dataset, images per bin; kept per frame (the figure and the
+    table of a rerun, and every rerun of a kept filter state, ask for the same counts)."""
     ci = images[value.column].to_numpy(dtype=float)
     finite = ci[np.isfinite(ci)]
     top = float(finite.max()) if len(finite) else 1.0
     n = int(np.floor(top / bin_width)) + 1
     edges = np.arange(n + 1) * bin_width
     masks = group_masks(series_column(images), datasets)
-    data = {"left": edges[:-1], "right": edges[1:]}
+    counts = []
     for name in datasets:
         v = ci[masks[name] & np.isfinite(ci)]
         idx = np.clip(np.floor(v / bin_width + 1e-9).astype(np.int64), 0, n - 1)
-        counts = np.bincount(idx, minlength=n).astype(float)
-        counts = Normalisation(normalise).apply(counts)
-        data[name] = counts
-    return pd.DataFrame(data)
+        counts.append(np.bincount(idx, minlength=n))
+    return edges, counts
 
 
 def crowd_index_hist(
@@ -97,7 +109,13 @@ def crowd_levels_table(
     images: pd.DataFrame, datasets: Sequence[str], value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
 ) -> pd.DataFrame:
     """easy/medium/hard per dataset under both CrowdPose conventions (long frame), from
-    the computed or the stored CrowdIndex; a dataset without that value has no rows."""
+    the computed or the stored CrowdIndex; a dataset without that value has no rows.
+    Kept per frame (the figure and the table ask for it); each caller gets its own copy."""
+    return kept(images, ("crowd levels", value, tuple(datasets)),
+                lambda: _crowd_levels_table(images, datasets, value)).copy()
+
+
+def _crowd_levels_table(images: pd.DataFrame, datasets: Sequence[str], value: CrowdIndexValue) -> pd.DataFrame:
     ci = images[value.column].to_numpy(dtype=float)
     have = group_masks(series_column(images), datasets)
     datasets = [d for d in datasets if np.isfinite(ci[have[d]]).any()]
@@ -153,10 +171,26 @@ def crowd_levels(
     return fig
 
 
+def small_persons(persons: pd.DataFrame) -> pd.DataFrame:
+    """The small persons' series and ``crowding`` (the density): what the density items read.
+
+    Only those columns are copied (the person frame has about fifteen), and the result is
+    kept while ``persons`` lives (``frame_memo.kept``): a rerun in a kept filter state, or
+    an edge moved in the density widgets, selects no rows again.
+    """
+    def select() -> pd.DataFrame:
+        columns = [c for c in ("dataset", "series", "crowding") if c in persons.columns]
+        return persons.loc[persons["bucket"].to_numpy() == SizeBucket.SMALL.code, columns]
+
+    return kept(persons, ("small persons",), select)
+
+
 def density_table(persons: pd.DataFrame, datasets: Sequence[str], levels: LevelEdges) -> pd.DataFrame:
-    """sparse / moderate / dense per dataset over the given persons (long frame)."""
-    return level_table(persons["crowding"].to_numpy(dtype=float),
-                       series_column(persons), datasets, levels)
+    """sparse / moderate / dense per dataset over the given persons (long frame).
+    Kept per frame (the figure and the table of a rerun ask for it); each caller gets a copy."""
+    return kept(persons, ("density levels", tuple(datasets), levels),
+                lambda: level_table(persons["crowding"].to_numpy(dtype=float), series_column(persons), datasets,
+                                    levels)).copy()
 
 
 def density_coverage(small: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:

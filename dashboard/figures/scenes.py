@@ -22,6 +22,7 @@ from dashboard.figures.common import (
     style_for,
     y_label,
 )
+from dashboard.frame_memo import kept
 
 #: SmallPose paper, Table 4: mean / variance of per-image scene entropy (nats), by the
 #: ``paper_name`` a dataset's identity gives (``data/datasets.toml``).
@@ -43,17 +44,35 @@ def reported_for(paper_name: str | None) -> tuple[float, float] | None:
 
 
 def with_series(scenes: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
-    """Scene rows of the filtered ``images`` (matched by ``image_index``), with their image's ``series``."""
-    keep = scenes["image_index"].isin(images.index).to_numpy()
-    part = scenes[keep]
-    return part.assign(series=images["series"].reindex(part["image_index"].to_numpy()).to_numpy())
+    """Scene rows of the filtered ``images`` (matched by ``image_index``), with their image's ``series``.
+
+    Kept while ``images`` lives (``frame_memo.kept``; the entry holds ``scenes`` too, so its id
+    names it): every rerun of a kept filter state gets the same frame, and with it the kept
+    aggregates below.  Read-only, like the filtered frames.
+    """
+    def select() -> tuple[pd.DataFrame, pd.DataFrame]:
+        keep = scenes["image_index"].isin(images.index).to_numpy()
+        part = scenes[keep]
+        return scenes, part.assign(series=images["series"].reindex(part["image_index"].to_numpy()).to_numpy())
+
+    return kept(images, ("scenes with series", id(scenes)), select)[1]
 
 
 def aggregates_by_dataset(
     scenes: pd.DataFrame, datasets: Sequence[str], *, labels: Sequence[str] | None = None,
     entropy_base: float | None = None, top_k: int = 10,
 ) -> dict[str, SceneAggregates]:
-    """``scene_aggregates`` per dataset that has scene rows."""
+    """``scene_aggregates`` per dataset that has scene rows (kept per ``scenes`` frame: the
+    entropy and the category items of a rerun, and the reruns of a kept filter state, ask
+    for the same ones)."""
+    key = ("scene aggregates", tuple(datasets), None if labels is None else tuple(labels), entropy_base, top_k)
+    return dict(kept(scenes, key, lambda: _aggregates_by_dataset(scenes, datasets, labels, entropy_base, top_k)))
+
+
+def _aggregates_by_dataset(
+    scenes: pd.DataFrame, datasets: Sequence[str], labels: Sequence[str] | None, entropy_base: float | None,
+    top_k: int,
+) -> dict[str, SceneAggregates]:
     masks = group_masks(series_column(scenes), datasets)
     out = {}
     for name in datasets:

@@ -18,6 +18,7 @@ from dashboard.figures.common import (
     style_for,
     y_label,
 )
+from dashboard.frame_memo import kept
 
 
 def bucket_table(
@@ -30,15 +31,22 @@ def bucket_table(
     over persons with a known area.  Datasets in ``unavailable`` (no area under the
     chosen source, e.g. ``segm`` for CrowdPose) get NaN, never 0.
     """
-    masks = group_masks(series_column(persons), datasets)
-    codes = persons["bucket"].to_numpy()
+    per_series = kept(persons, ("bucket counts", tuple(datasets)), lambda: _bucket_counts(persons, datasets))
     data = {}
-    for name in datasets:
-        c = codes[masks[name] & (codes >= 0)]
-        counts = np.bincount(c.astype(np.int64), minlength=len(SizeBucket))[[b.code for b in SizeBucket]].astype(float)
-        counts = Normalisation(normalise).apply(counts)
+    for name, counts in zip(datasets, per_series, strict=True):
+        counts = Normalisation(normalise).apply(counts.astype(float))
         data[name] = np.full(len(SizeBucket), np.nan) if name in unavailable else counts
     return pd.DataFrame(data, index=pd.Index(SizeBucket.names(), name="size bucket"))
+
+
+def _bucket_counts(persons: pd.DataFrame, datasets: Sequence[str]) -> list[np.ndarray]:
+    """Per dataset: persons per bucket (small, medium, large), unknown areas left out.
+    Kept per frame (``frame_memo.kept``): the view asks for counts and shares of the same rows."""
+    masks = group_masks(series_column(persons), datasets)
+    codes = persons["bucket"].to_numpy()
+    return [np.bincount(codes[masks[name] & (codes >= 0)].astype(np.int64),
+                        minlength=len(SizeBucket))[[b.code for b in SizeBucket]]
+            for name in datasets]
 
 
 def size_buckets(
@@ -83,9 +91,13 @@ def area_hist_table(
 ) -> pd.DataFrame:
     """Histogram of person area: rows are bins (``left``, ``right`` in px^2), one
     column per dataset.  Bins are uniform on the chosen axis (log10 or sqrt)."""
-    area = persons["area"].to_numpy(dtype=float)
-    edges = _bins(area, axis, n_bins)
-    return _histogram_table(area, np.isfinite(area) & (area > 0), series_column(persons), datasets, edges, normalise)
+    def compute() -> tuple[np.ndarray, list[np.ndarray]]:
+        area = persons["area"].to_numpy(dtype=float)
+        edges = _bins(area, axis, n_bins)
+        return edges, _histogram_counts(area, np.isfinite(area) & (area > 0), series_column(persons), datasets, edges)
+
+    edges, counts = kept(persons, ("area histogram", axis, n_bins, tuple(datasets)), compute)
+    return _histogram_table(edges, dict(zip(datasets, counts, strict=True)), normalise)
 
 
 def area_distribution(
@@ -154,28 +166,35 @@ def relative_size_table(
     normalise: Normalisation | str = Normalisation.COUNT,
 ) -> pd.DataFrame:
     """Histogram of sqrt(area / image area) over [0, 1] (values above 1 go in the last bin)."""
-    rel = np.sqrt(persons["area"].to_numpy(dtype=float) / persons["image_area"].to_numpy(dtype=float))
-    rel = np.clip(rel, 0.0, 1.0)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    return _histogram_table(rel, np.isfinite(rel), series_column(persons), datasets, edges, normalise)
+
+    def compute() -> list[np.ndarray]:
+        rel = np.sqrt(persons["area"].to_numpy(dtype=float) / persons["image_area"].to_numpy(dtype=float))
+        rel = np.clip(rel, 0.0, 1.0)
+        return _histogram_counts(rel, np.isfinite(rel), series_column(persons), datasets, edges)
+
+    counts = kept(persons, ("relative size histogram", n_bins, tuple(datasets)), compute)
+    return _histogram_table(edges, dict(zip(datasets, counts, strict=True)), normalise)
 
 
-def _histogram_table(
-    values: np.ndarray, valid: np.ndarray, dataset: pd.Series, datasets: Sequence[str],
-    edges: np.ndarray, normalise: str,
-) -> pd.DataFrame:
-    """Rows are bins (``left``, ``right``), one column of counts (or shares) per dataset.
+def _histogram_counts(
+    values: np.ndarray, valid: np.ndarray, dataset: pd.Series, datasets: Sequence[str], edges: np.ndarray,
+) -> list[np.ndarray]:
+    """Per dataset, the counts of ``values`` in the bins ``edges`` (``np.histogram``).
 
     Args:
         values: (N,) per-person values; valid: (N,) which of them to count;
         dataset: (N,) each person's dataset; edges: (B + 1,) bin edges.
     """
     masks = group_masks(dataset, datasets)
+    return [np.histogram(values[masks[name] & valid], bins=edges)[0] for name in datasets]
+
+
+def _histogram_table(edges: np.ndarray, counts: dict[str, np.ndarray], normalise: str) -> pd.DataFrame:
+    """Rows are bins (``left``, ``right``), one column of counts (or shares) per dataset."""
     data = {"left": edges[:-1], "right": edges[1:]}
-    for name in datasets:
-        counts = np.histogram(values[masks[name] & valid], bins=edges)[0].astype(float)
-        counts = Normalisation(normalise).apply(counts)
-        data[name] = counts
+    for name, per_bin in counts.items():
+        data[name] = Normalisation(normalise).apply(per_bin.astype(float))
     return pd.DataFrame(data)
 
 

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.definitions import SizeBucket
 from dashboard.figures import keypoints as kp_fig
 
 
@@ -51,7 +50,7 @@ def test_rates_from_codes_equal_flag_rates_and_a_loop(k: int, binary: bool, ragg
     pd.testing.assert_frame_equal(coded, flags)  # bit for bit, columns and dtypes
     loop = _loop_rates(kp[rows], buckets[rows], binary)
     for row in coded.itertuples():
-        b, j = SizeBucket.names().index(row.bucket), names.index(row.joint)
+        b, j = ("small", "medium", "large").index(row.bucket), names.index(row.joint)
         np.testing.assert_allclose([row.labelled, row.visible], loop[(b, j)], rtol=0, atol=1e-15)
 
 
