@@ -25,14 +25,13 @@ from analysis.coco_json import read_annotation_bytes
 from analysis.crowding import compute_crowding
 from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, CrowdConvention, SizeEdges, density_levels
 from analysis.errors import PoseAtlasError
-from analysis.fingerprint import file_sha256
+from analysis.fingerprint import FileFingerprint
 from analysis.image_paths import present_files
 from analysis.loading import PoseDataset, load_pose_dataset
 from analysis.manifest import (
     BuildOptions,
     Counts,
     Definitions,
-    FileFingerprint,
     IdentityRecord,
     ImageCheck,
     Inputs,
@@ -118,14 +117,6 @@ def code_version() -> str:
     return f"{analysis.__version__}+{digest.hexdigest()[:12]}"
 
 
-def file_fingerprint(path: Path, data: bytes | None = None) -> FileFingerprint:
-    stat = path.stat()
-    return FileFingerprint(
-        path=str(path.resolve()), size=stat.st_size, mtime_ns=stat.st_mtime_ns,
-        sha256=hashlib.sha256(data).hexdigest() if data is not None else None,
-    )
-
-
 def is_up_to_date(manifest: Manifest | None, spec: DatasetSpec, split_dir: Path | None = None) -> bool:
     """Whether the cached split was built from these inputs, options and code.
 
@@ -143,17 +134,10 @@ def is_up_to_date(manifest: Manifest | None, spec: DatasetSpec, split_dir: Path 
         return False
     if split_dir is not None and table_problems(split_dir, manifest, BUILT_TABLES):
         return False
-    recorded = manifest.inputs.annotations
     try:
-        stat = spec.annotations.stat()
+        return manifest.inputs.annotations.matches(spec.annotations)
     except OSError:
         return False
-    if recorded.size != stat.st_size:
-        return False
-    if recorded.mtime_ns == stat.st_mtime_ns:
-        return True
-    # Touched but maybe unchanged: the content hash decides.
-    return recorded.sha256 == file_sha256(spec.annotations)
 
 
 def build_split(
@@ -204,7 +188,7 @@ def _build(
     t = stage("read", t)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # hashlib releases the GIL: the fingerprint costs nothing beside the decode.
-        fingerprint_job = pool.submit(file_fingerprint, spec.annotations, data)
+        fingerprint_job = pool.submit(FileFingerprint.of, spec.annotations, data)
         # NaN/Infinity tokens are rewritten in place: the hash must have read the bytes first.
         # The loader gets the only reference (besides the hash, until it is done): it frees
         # the bytes as soon as the annotations are decoded.

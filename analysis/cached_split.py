@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 from analysis import cache
 from analysis.definitions import AreaSource, PersonPopulation, PopulationKind, person_area
 from analysis.errors import PoseAtlasError
-from analysis.fingerprint import file_sha256
-from analysis.manifest import BuildOptions, FileFingerprint, VisibilityConvention, images_root, rebuild_command
+from analysis.fingerprint import FileFingerprint
+from analysis.manifest import BuildOptions, VisibilityConvention, images_root, rebuild_command
 from analysis.subsets import SplitPersons
 
 
@@ -83,13 +83,9 @@ def check_unchanged(split: CachedSplit) -> None:
     path = split.annotations
     rebuild = f"rebuild the cache of {split.key} ({split.rebuild})"
     try:
-        stat = path.stat()
+        same = split.fingerprint.matches(path)
     except OSError:
         raise PoseAtlasError(f"{path}: the annotation file {split.key} was built from is gone; {rebuild}") from None
-    recorded = split.fingerprint
-    same = stat.st_size == recorded.size and (
-        stat.st_mtime_ns == recorded.mtime_ns or file_sha256(path) == recorded.sha256
-    )
     if not same:
         raise PoseAtlasError(f"{path}: changed since the cache of {split.key} was built; {rebuild}")
 

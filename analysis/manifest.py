@@ -25,6 +25,7 @@ import msgspec
 from analysis.cache import MANIFEST_FILE, SCHEMA_VERSION, CacheFileError, atomic_path, table_rows
 from analysis.definitions import AreaSource
 from analysis.errors import PoseAtlasError
+from analysis.fingerprint import FileFingerprint
 
 
 class VisibilityConvention(enum.StrEnum):
@@ -50,15 +51,6 @@ class VisibilityConvention(enum.StrEnum):
 
 class _Record(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
     """Base of the manifest's records: unknown keys are an error, not ignored."""
-
-
-class FileFingerprint(_Record):
-    """An input file as it was read: what decides "unchanged"."""
-
-    path: str  #: absolute
-    size: int  #: bytes
-    mtime_ns: int
-    sha256: str | None = None
 
 
 class ImageCheck(_Record):

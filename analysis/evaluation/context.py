@@ -21,9 +21,9 @@ from analysis.coco_json import GZIP_MAGIC, CocoCategory, read_annotation_bytes
 from analysis.definitions import AreaSource, CrowdConvention, LevelEdges, SizeDefinition, density_levels
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import CrowdIndexSource, EvaluationDefinitions, SigmaSource
-from analysis.fingerprint import file_sha256
+from analysis.fingerprint import FileFingerprint
 from analysis.loading import _keypoint_categories
-from analysis.manifest import FileFingerprint, rebuild_command
+from analysis.manifest import rebuild_command
 
 INSTANCE_COLUMNS = [
     "ann_id",
@@ -95,12 +95,9 @@ def check_annotations_unchanged(facts: SplitFacts, key: cache.CacheKey) -> Path:
     path = Path(recorded.path)
     rebuild = f"rebuild the cache first: {facts.rebuild}"
     try:
-        stat = path.stat()
+        unchanged = recorded.matches(path)
     except OSError:
         raise PoseAtlasError(f"{path}: the annotation file {key} was built from is missing; {rebuild}") from None
-    unchanged = stat.st_size == recorded.size and (
-        stat.st_mtime_ns == recorded.mtime_ns or file_sha256(path) == recorded.sha256
-    )
     if not unchanged:
         raise PoseAtlasError(f"{path}: the annotation file changed since {key} was built; {rebuild}")
     return path

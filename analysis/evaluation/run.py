@@ -11,7 +11,6 @@ every slice, and store it all atomically.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import stat as stat_module
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from analysis.evaluation.context import (
 from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.evaluation.predictions import Predictions, read_predictions
 from analysis.evaluation.slices import STALE, EvaluationResult, evaluate_stored
+from analysis.fingerprint import FileFingerprint
 
 __all__ = ["EvaluationOutcome", "EvaluationRequest", "evaluate_files", "evaluate_stored_models"]
 
@@ -54,7 +54,7 @@ class _Checked:
 
     path: Path
     model: str
-    fingerprint: store.FileFingerprint
+    fingerprint: FileFingerprint
     predictions: Predictions | None  #: None when the stored evaluation is reused
     reuse: store.EvaluationRecord | None
 
@@ -168,16 +168,10 @@ def evaluate_stored_models(
     return outcomes
 
 
-def _unchanged(path: Path, previous: store.EvaluationRecord | None) -> store.FileFingerprint | None:
+def _unchanged(path: Path, previous: store.EvaluationRecord | None) -> FileFingerprint | None:
     """The stored fingerprint when the file has its size, mtime and resolved path (no need to read it)."""
-    stat = _regular_file(path).stat()
     recorded = previous.predictions if previous else None
-    if (
-        recorded
-        and recorded.size == stat.st_size
-        and recorded.mtime_ns == stat.st_mtime_ns
-        and recorded.path == str(path.resolve())
-    ):
+    if recorded and recorded.path == str(_regular_file(path).resolve()) and recorded.matches(path, read=False):
         return recorded
     return None
 
@@ -196,7 +190,7 @@ def _regular_file(path: Path) -> Path:
     return path
 
 
-def read_predictions_bytes(path: Path) -> tuple[bytes, store.FileFingerprint]:
+def read_predictions_bytes(path: Path) -> tuple[bytes, FileFingerprint]:
     """The file's bytes and the fingerprint of exactly those bytes (size, SHA-256 and the
     mtime of the open file), so a file changing during the run can never give one file's
     hash beside another's results."""
@@ -210,8 +204,7 @@ def read_predictions_bytes(path: Path) -> tuple[bytes, store.FileFingerprint]:
         raise PoseAtlasError(f"{path}: cannot read predictions file: {exc.strerror or exc}") from None
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
         raise PoseAtlasError(f"{path}: the predictions file changed while it was read; run again once it is written")
-    sha = hashlib.sha256(data).hexdigest()
-    return data, store.FileFingerprint(str(path.resolve()), len(data), sha, after.st_mtime_ns)
+    return data, FileFingerprint.of(path, data, after)
 
 
 def _check(

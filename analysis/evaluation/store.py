@@ -48,6 +48,7 @@ import pyarrow.parquet as pq
 from analysis import cache
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import EvaluationDefinitions
+from analysis.fingerprint import FileFingerprint
 from analysis.manifest import ManifestError, TableFile, table_file
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; listing evaluations never needs it
@@ -69,13 +70,6 @@ TABLE_COLUMNS = {
 
 class DamagedEvaluationError(PoseAtlasError):
     """A stored evaluation whose files do not match its record (see the module docstring)."""
-
-
-class FileFingerprint(msgspec.Struct, frozen=True):
-    path: str
-    size: int
-    sha256: str
-    mtime_ns: int | None = None
 
 
 class DetectionCounts(msgspec.Struct, frozen=True):
