@@ -1,4 +1,4 @@
-"""The parquet cache: layout, atomic writes, manifests and readers.
+"""The parquet cache: layout, atomic writes and table readers (manifests: :mod:`analysis.manifest`).
 
 Layout (the cache contract; the README's "Cache contract" section)::
 
@@ -37,8 +37,6 @@ from analysis.names import is_valid_name
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; the build never needs it
     import pandas as pd
-
-    from analysis.manifest import Manifest
 
 #: The cache format: bumped whenever a cached column or a manifest field changes
 #: meaning or type.  A cache of another format is stale: ``build`` rebuilds it,
@@ -213,13 +211,6 @@ def write_json(obj: Any, target: Path) -> None:
     )
     with atomic_path(target) as tmp:
         tmp.write_bytes(data + b"\n")
-
-
-def read_manifest(root: Path, key: CacheKey) -> Manifest | None:
-    """The manifest of a cached split (see :func:`analysis.manifest.read_manifest`)."""
-    from analysis.manifest import read_manifest as read  # manifest.py imports this module
-
-    return read(key.directory(root))
 
 
 def checked_schema(path: Path, columns: list[str] | None = None) -> pa.Schema:

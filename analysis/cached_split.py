@@ -1,8 +1,10 @@
-"""A built split seen by the dataset makers (subset, compose): its source file and its persons.
+"""A built split as the commands that read it see it: its source file and keypoint schema.
 
-Everything these commands read from a cache's manifest goes through
+The one adapter over a split's manifest for ``subset``, ``compose`` and ``evaluate``
+(and ``diagnose``): everything they read from a manifest goes through
 :func:`open_cached_split`, and the annotation file is trusted only while its
-fingerprint (size, mtime, SHA-256 recorded at build time) still matches.
+fingerprint still matches (:func:`check_unchanged`, the rule of
+:meth:`analysis.fingerprint.FileFingerprint.matches`).
 """
 
 from __future__ import annotations
@@ -10,17 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from analysis import cache
-from analysis.definitions import AreaSource, PersonPopulation, PopulationKind, person_area
 from analysis.errors import PoseAtlasError
 from analysis.fingerprint import FileFingerprint
-from analysis.manifest import BuildOptions, VisibilityConvention, images_root, rebuild_command
-from analysis.subsets import SplitPersons
+from analysis.manifest import BuildOptions, VisibilityConvention, images_root, read_manifest, rebuild_command
 
 
 @dataclass(frozen=True)
@@ -31,20 +26,31 @@ class CachedSplit:
         key: the split.
         annotations: the annotation file it was built from.
         fingerprint: that file's recorded size, mtime_ns and sha256.
+        schema_name: the keypoint schema's name.
         joint_names: (K,) joint names of the stored keypoints.
+        schema_sigmas: the schema's OKS sigmas, None when it has none published.
+        category_id: the persons' category, as the build chose it (None: older caches).
         binary_visibility: whether the file marks labelled joints 1 (PoseTrack) rather than 2.
         images_dir: the registered image folder, or None.
         options: the build options (keypoint schema override, source rule).
+        rebuild: a command that rebuilds the split.
     """
 
     key: cache.CacheKey
     annotations: Path
     fingerprint: FileFingerprint
+    schema_name: str
     joint_names: tuple[str, ...]
+    schema_sigmas: tuple[float, ...] | None
+    category_id: int | None
     binary_visibility: bool
     images_dir: Path | None
     options: BuildOptions
-    rebuild: str  #: a command that rebuilds the split
+    rebuild: str
+
+    @property
+    def n_joints(self) -> int:
+        return len(self.joint_names)
 
 
 def open_cached_split(cache_root: Path, key: cache.CacheKey) -> CachedSplit:
@@ -54,16 +60,21 @@ def open_cached_split(cache_root: Path, key: cache.CacheKey) -> CachedSplit:
         PoseAtlasError: the split is not built; StaleCacheError / InvalidManifestError
             (PoseAtlasErrors too) when its manifest is of another format or damaged.
     """
-    manifest = cache.read_manifest(cache_root, key)
+    manifest = read_manifest(cache_root, key)
     if manifest is None:
         raise PoseAtlasError(
-            f"{key} is not built under {cache_root}: build it first (python -m analysis build ...)"
+            f"{key}: no cache under {cache_root} (the split is not built); "
+            "build it first (python -m analysis build ...)"
         )
+    schema = manifest.keypoint_schema
     return CachedSplit(
         key=key,
         annotations=Path(manifest.inputs.annotations.path),
         fingerprint=manifest.inputs.annotations,
-        joint_names=tuple(manifest.keypoint_schema.joint_names),
+        schema_name=schema.name,
+        joint_names=tuple(schema.joint_names),
+        schema_sigmas=tuple(schema.sigmas) if schema.sigmas else None,
+        category_id=schema.category_id,
         binary_visibility=manifest.definitions.visibility is VisibilityConvention.BINARY,
         images_dir=images_root(manifest),
         options=manifest.options,
@@ -71,153 +82,18 @@ def open_cached_split(cache_root: Path, key: cache.CacheKey) -> CachedSplit:
     )
 
 
-def check_unchanged(split: CachedSplit) -> None:
-    """Refuse an annotation file that changed (or vanished) since the split was built.
-
-    Same size and mtime means unchanged; a touched file of the same size is compared
-    by SHA-256.
+def check_unchanged(split: CachedSplit) -> Path:
+    """The annotation file the split was built from, unchanged since; else a clear error.
 
     Raises:
         PoseAtlasError: missing, or different from what the cache was built from.
     """
     path = split.annotations
-    rebuild = f"rebuild the cache of {split.key} ({split.rebuild})"
+    rebuild = f"rebuild the cache first: {split.rebuild}"
     try:
-        same = split.fingerprint.matches(path)
+        unchanged = split.fingerprint.matches(path)
     except OSError:
-        raise PoseAtlasError(f"{path}: the annotation file {split.key} was built from is gone; {rebuild}") from None
-    if not same:
-        raise PoseAtlasError(f"{path}: changed since the cache of {split.key} was built; {rebuild}")
-
-
-#: Every non-crowd person: what the dataset makers took before they took a population.
-ALL_PERSONS = PersonPopulation(PopulationKind.ALL)
-
-
-@dataclass(frozen=True)
-class SplitImages:
-    """A split's images and the persons of one population as the cache has them.
-
-    Attributes:
-        image_ids: (M,) image ids in cache order.
-        persons: the sampler's view (persons of the population per image, person -> image row, areas).
-        person_ann_ids: (P,) annotation id of each person.
-        annotation_ids: (N,) id of every cached annotation, crowd regions included.
-        population: the persons taken.
-        instance_image: (N,) image row of every cached annotation.
-        instance_area: (N,) area of every cached annotation under the area source (NaN: none).
-        is_person: (N,) not a crowd region.
-        stored_num_keypoints: (N,) stored ``num_keypoints``, NaN where the file has none.
-        n_labelled: (N,) labelled joints (v > 0) in the source schema.
-        lost_in_mapping: (N,) persons of the population left without a labelled joint by
-            the mapping to ``kept_joints`` (only when it was given): under any population
-            but ``all`` every such person (they are left out of ``persons``); under ``all``
-            those that had labelled joints (they stay persons).
-    """
-
-    image_ids: npt.NDArray[np.int64]
-    persons: SplitPersons
-    person_ann_ids: npt.NDArray[np.int64]
-    annotation_ids: npt.NDArray[np.int64]
-    population: PersonPopulation
-    instance_image: npt.NDArray[np.int64]
-    instance_area: npt.NDArray[np.float64]
-    is_person: npt.NDArray[np.bool_]
-    stored_num_keypoints: npt.NDArray[np.float64]
-    n_labelled: npt.NDArray[np.int64]
-    lost_in_mapping: npt.NDArray[np.bool_]
-
-
-def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSource,
-                      population: PersonPopulation = ALL_PERSONS,
-                      kept_joints: tuple[int, ...] | None = None) -> SplitImages:
-    """Images and the persons of ``population`` of a built split, areas under ``area_source``.
-
-    Args:
-        population: which non-crowd annotations are persons (see ``PersonPopulation``).
-        kept_joints: source joint indices the target schema keeps (compose's mapping);
-            a person of a population other than ``all`` with no labelled joint among
-            them is not a person of the composed benchmark (``lost_in_mapping``).
-
-    Raises:
-        PoseAtlasError: ``segm`` asked for but some persons have no segmentation area.
-    """
-    # pyarrow straight to numpy: pandas would cost more to import than the read itself.
-    folder = key.directory(cache_root)
-    images = _read_table(folder / cache.IMAGES_FILE, ["image_id"])
-    columns = ["ann_id", "image_id", "iscrowd", "bbox_w", "bbox_h", "segm_area", "num_keypoints", "n_labelled"]
-    if kept_joints is not None:
-        columns.append("keypoints")
-    instances = _read_table(folder / cache.INSTANCES_FILE, columns)
-
-    def column(table: pa.Table, name: str) -> np.ndarray:
-        return table.column(name).to_numpy()  # float nulls (segm_area) become NaN
-
-    is_person = ~column(instances, "iscrowd").astype(bool)
-    area = person_area(column(instances, "bbox_w"), column(instances, "bbox_h"),
-                       column(instances, "segm_area").astype(np.float64), area_source)
-    missing = int(np.isnan(area[is_person]).sum())
-    if missing:
-        raise PoseAtlasError(
-            f"{key}: {missing} of {int(is_person.sum())} persons have no segmentation area (the file has no "
-            "'area' field for them); use another area source (bbox or crowdpose)"
-        )
-    stored = instances.column("num_keypoints").cast(pa.float64()).fill_null(np.nan).to_numpy()
-    n_labelled = column(instances, "n_labelled").astype(np.int64)
-    member = is_person & population.mask(stored, n_labelled)
-    lost = np.zeros(len(member), dtype=bool)
-    if kept_joints is not None:
-        none_kept = _labelled_among(instances.column("keypoints"), kept_joints) == 0
-        if population.kind is PopulationKind.ALL:
-            lost = member & (n_labelled > 0) & none_kept
-        else:
-            lost = member & none_kept
-            member &= ~lost
-
-    image_ids = column(images, "image_id").astype(np.int64)
-    by_id = np.argsort(image_ids, kind="stable")
-    instance_image = by_id[np.searchsorted(image_ids[by_id], column(instances, "image_id"))].astype(np.int64)
-    person_image = instance_image[member]
-    return SplitImages(
-        image_ids=image_ids,
-        persons=SplitPersons(
-            image_persons=np.bincount(person_image, minlength=len(image_ids)).astype(np.int64),
-            person_image=person_image,
-            person_area=area[member],
-        ),
-        person_ann_ids=column(instances, "ann_id")[member].astype(np.int64),
-        annotation_ids=column(instances, "ann_id").astype(np.int64),
-        population=population,
-        instance_image=instance_image,
-        instance_area=area,
-        is_person=is_person,
-        stored_num_keypoints=stored,
-        n_labelled=n_labelled,
-        lost_in_mapping=lost,
-    )
-
-
-def _labelled_among(keypoints: pa.ChunkedArray, joints: tuple[int, ...]) -> npt.NDArray[np.int64]:
-    """(N,) labelled joints (v > 0) among ``joints`` of each annotation's stored keypoints."""
-    n = len(keypoints)
-    if n == 0 or not joints:
-        return np.zeros(n, dtype=np.int64)
-    combined = keypoints.combine_chunks()
-    flat = combined.flatten().to_numpy(zero_copy_only=False)
-    lengths = combined.value_lengths().fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    # One visibility read per (annotation, kept joint); joints past an annotation's length read none.
-    index = 3 * np.asarray(joints, dtype=np.int64) + 2
-    valid = index[None, :] < lengths[:, None]
-    positions = np.where(valid, starts[:, None] + index[None, :], 0)
-    v = np.where(valid, flat[positions] if len(flat) else 0, 0)
-    return (v > 0).sum(axis=1).astype(np.int64)
-
-
-def _read_table(path: Path, columns: list[str]) -> pa.Table:
-    """Columns of a contract table, schema checked (``CacheFileError`` when damaged)."""
-    cache.checked_schema(path, columns)
-    try:
-        return pq.read_table(path, columns=columns)
-    except (OSError, pa.ArrowException) as exc:
-        raise cache.CacheFileError(f"{path}: unreadable parquet file ({exc})") from None
+        raise PoseAtlasError(f"{path}: the annotation file {split.key} was built from is missing; {rebuild}") from None
+    if not unchanged:
+        raise PoseAtlasError(f"{path}: the annotation file changed since {split.key} was built; {rebuild}")
+    return path

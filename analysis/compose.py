@@ -43,7 +43,7 @@ import orjson
 from tqdm import tqdm
 
 from analysis import cache
-from analysis.cached_split import CachedSplit, SplitImages, check_unchanged, open_cached_split, read_split_images
+from analysis.cached_split import CachedSplit, check_unchanged, open_cached_split
 from analysis.compose_config import ComposeConfig, SourceConfig, load_compose_config
 from analysis.definitions import INFO_POPULATIONS, PopulationKind, SizeBucket, size_bucket_codes
 from analysis.errors import PoseAtlasError
@@ -53,6 +53,7 @@ from analysis.population import population_counts
 from analysis.raw_coco import read_raw_coco, take, write_document
 from analysis.registry import load_registry
 from analysis.schema import KeypointSchema
+from analysis.split_images import SplitImages, read_split_images
 from analysis.staged_files import StagedFiles
 
 OUTPUT_SPLITS = ("train", "val")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import msgspec
 
-from analysis.cache import MANIFEST_FILE, SCHEMA_VERSION, CacheFileError, atomic_path, table_rows
+from analysis.cache import MANIFEST_FILE, SCHEMA_VERSION, CacheFileError, CacheKey, atomic_path, table_rows
 from analysis.definitions import AreaSource
 from analysis.errors import PoseAtlasError
 from analysis.fingerprint import FileFingerprint
@@ -269,13 +269,16 @@ def _unreadable(split_dir: Path, reason: str) -> str:
             f"`{ad_hoc}`)")
 
 
-def read_manifest(split_dir: Path) -> Manifest | None:
-    """The manifest of the cached split in ``split_dir``, or None when it has none.
+def read_manifest(where: Path, key: CacheKey | None = None) -> Manifest | None:
+    """The manifest of a cached split, or None when it has none (the one reader).
+
+    ``where`` is the split's folder, or with ``key`` the cache root it lives under.
 
     Raises:
         StaleCacheError, InvalidManifestError: see :func:`decode_manifest`.
     """
-    path = Path(split_dir) / MANIFEST_FILE
+    split_dir = key.directory(where) if key is not None else Path(where)
+    path = split_dir / MANIFEST_FILE
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -283,7 +286,7 @@ def read_manifest(split_dir: Path) -> Manifest | None:
     except OSError as exc:
         problem = _unreadable(split_dir, str(exc.strerror or exc))
         raise InvalidManifestError(split_dir, problem, rebuild_command(split_dir)) from None
-    return decode_manifest(data, Path(split_dir))
+    return decode_manifest(data, split_dir)
 
 
 def encode_manifest(manifest: Manifest) -> bytes:

@@ -228,10 +228,11 @@ def bench_ours(root: Path, key, preds_path: Path, repeat: int) -> dict[str, floa
 def bench_diagnose(root: Path, key, repeat: int) -> float:
     """Ours, in process: the whole keypoint error diagnosis of the stored evaluation, all ten slices
     (joint classes, oracle corrections with their matchings, soft-NMS scores, FP/FN, AP per step)."""
-    from analysis.cache import read_images, read_instances, read_manifest
+    from analysis.cache import read_images, read_instances
     from analysis.evaluation import compute, context
     from analysis.evaluation.diagnose import diagnose_stored
     from analysis.evaluation.store import read_evaluation
+    from analysis.manifest import read_manifest
 
     stored = read_evaluation(root, key, "bench")
     images = read_images(root, key)

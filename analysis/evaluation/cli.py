@@ -235,14 +235,13 @@ def _with_mapped_predictions(args: argparse.Namespace, key: CacheKey) -> tuple[l
                 "evaluations, --model LABEL ..."
             )
         return predictions, []
+    from analysis.cached_split import check_unchanged, open_cached_split
     from analysis.evaluation.by_source import map_source_predictions, mapping_lines, parse_source_predictions
-    from analysis.evaluation.context import check_annotations_unchanged, split_facts
 
     if args.mapped_out is None:
         raise PoseAtlasError("--source-predictions needs --mapped-out FILE (where the mapped results file goes)")
     pairs = parse_source_predictions(args.source_predictions)
-    facts = split_facts(args.cache_dir, key)
-    report = map_source_predictions(check_annotations_unchanged(facts, key), pairs, args.mapped_out)
+    report = map_source_predictions(check_unchanged(open_cached_split(args.cache_dir, key)), pairs, args.mapped_out)
     return [*predictions, args.mapped_out], mapping_lines(report)
 
 

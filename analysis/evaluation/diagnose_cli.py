@@ -72,15 +72,15 @@ def print_diagnoses(args: argparse.Namespace, key: CacheKey, models: list[str]) 
 
 def diagnose_models(cache_root: Path, key: CacheKey, models: list[str], args: argparse.Namespace) -> list:
     from analysis import cache
+    from analysis.cached_split import open_cached_split
     from analysis.evaluation import store
     from analysis.evaluation.cli import request_from_args
     from analysis.evaluation.compute import gt_keypoints
-    from analysis.evaluation.context import INSTANCE_COLUMNS, resolve_definitions, split_facts
+    from analysis.evaluation.context import INSTANCE_COLUMNS, resolve_definitions
     from analysis.evaluation.diagnose import diagnose_stored
 
-    facts = split_facts(cache_root, key)
-    manifest = cache.read_manifest(cache_root, key)
-    joint_names = list(manifest.keypoint_schema.joint_names) if manifest is not None else []
+    facts = open_cached_split(cache_root, key)
+    joint_names = list(facts.joint_names)
     images = cache.read_images(cache_root, key)
     instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
     definitions = resolve_definitions(request_from_args(args), facts, images, instances)

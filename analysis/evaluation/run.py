@@ -21,17 +21,15 @@ import pandas as pd
 from tqdm import tqdm
 
 from analysis import cache
+from analysis.cached_split import CachedSplit, check_unchanged, open_cached_split
 from analysis.errors import AnnotationError, PoseAtlasError
 from analysis.evaluation import store
 from analysis.evaluation.compute import compute_evaluation, gt_keypoints
 from analysis.evaluation.context import (
     INSTANCE_COLUMNS,
     EvaluationRequest,
-    SplitFacts,
-    check_annotations_unchanged,
     person_categories,
     resolve_definitions,
-    split_facts,
 )
 from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.evaluation.predictions import Predictions, read_predictions
@@ -98,8 +96,8 @@ def evaluate_files(
                 f"same folder name ({store.model_slug(label)}); give --model {str(stored.model)!r} to replace it, "
                 "or a label that differs in more than case and punctuation"
             )
-    facts = split_facts(cache_root, key)
-    annotation_path = check_annotations_unchanged(facts, key)
+    facts = open_cached_split(cache_root, key)
+    annotation_path = check_unchanged(facts)
     images = cache.read_images(cache_root, key)
     instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
     definitions = resolve_definitions(request, facts, images, instances)
@@ -141,8 +139,8 @@ def evaluate_stored_models(
         PoseAtlasError: a model without a stored evaluation, or a changed annotation file.
     """
     request = request or EvaluationRequest()
-    facts = split_facts(cache_root, key)
-    check_annotations_unchanged(facts, key)
+    facts = open_cached_split(cache_root, key)
+    check_unchanged(facts)
     images = cache.read_images(cache_root, key)
     instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
     definitions = resolve_definitions(request, facts, images, instances)
@@ -212,7 +210,7 @@ def _check(
     model: str,
     cache_root: Path,
     key: cache.CacheKey,
-    facts: SplitFacts,
+    facts: CachedSplit,
     definitions: EvaluationDefinitions,
     categories: list[int],
     known_images: np.ndarray,
@@ -253,7 +251,7 @@ def _evaluate_one(
     item: _Checked,
     cache_root: Path,
     key: cache.CacheKey,
-    facts: SplitFacts,
+    facts: CachedSplit,
     definitions: EvaluationDefinitions,
     categories: list[int],
     images: pd.DataFrame,
@@ -288,7 +286,7 @@ def _evaluate_one(
 def _record(
     item: _Checked,
     key: cache.CacheKey,
-    facts: SplitFacts,
+    facts: CachedSplit,
     definitions: EvaluationDefinitions,
     counts: store.DetectionCounts,
     result: EvaluationResult | None,
@@ -306,7 +304,7 @@ def _record(
         dataset=key.dataset,
         split=key.split,
         predictions=item.fingerprint,
-        annotations_sha256=facts.annotations.sha256 or "",
+        annotations_sha256=facts.fingerprint.sha256 or "",
         definitions=definitions.to_json(),
         counts=counts,
         slices=slices,

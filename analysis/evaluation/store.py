@@ -49,7 +49,7 @@ from analysis import cache
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.fingerprint import FileFingerprint
-from analysis.manifest import ManifestError, TableFile, table_file
+from analysis.manifest import ManifestError, TableFile, read_manifest, table_file
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; listing evaluations never needs it
     import pandas as pd
@@ -168,7 +168,7 @@ def _annotations_sha256(cache_root: Path, key: cache.CacheKey) -> str | None:
     """The current build's annotations SHA-256; None without a readable manifest (then
     every stored evaluation reads back as stale)."""
     try:
-        manifest = cache.read_manifest(cache_root, key)
+        manifest = read_manifest(cache_root, key)
     except ManifestError:
         return None
     return manifest.inputs.annotations.sha256 if manifest is not None else None

@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from analysis import cache
+from analysis.cached_split import open_cached_split
 from analysis.definitions import SizeDefinition
 from analysis.errors import PoseAtlasError
 from analysis.evaluation import store
 from analysis.evaluation.compute import gt_keypoints
-from analysis.evaluation.context import INSTANCE_COLUMNS, split_facts
+from analysis.evaluation.context import INSTANCE_COLUMNS
 from analysis.evaluation.diagnose import diagnose_stored
 from dashboard import evaluations
 from dashboard.evaluations import StoredModel
@@ -46,9 +47,8 @@ def diagnose_model(root, entry: StoredModel, size: SizeDefinition) -> DiagnosedM
     stored = store.read_evaluation(root, entry.key, entry.model)
     images = cache.read_images(root, entry.key)
     instances = cache.read_instances(root, entry.key, columns=INSTANCE_COLUMNS)
-    facts = split_facts(root, entry.key)
-    manifest = cache.read_manifest(root, entry.key)
-    names = list(manifest.keypoint_schema.joint_names) if manifest is not None else []
+    facts = open_cached_split(root, entry.key)
+    names = list(facts.joint_names)
     keypoints = gt_keypoints(root, entry.key, len(instances), facts.n_joints)
     definitions = evaluations.definitions_for(stored.definitions, size)
     return DiagnosedModel(str(entry.key), diagnose_stored(stored, images, instances, keypoints, names, definitions))

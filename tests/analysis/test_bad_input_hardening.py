@@ -17,7 +17,7 @@ import pytest
 from analysis import build as build_module
 from analysis import cache
 from analysis.cli import main
-from analysis.manifest import Manifest
+from analysis.manifest import Manifest, read_manifest
 from analysis.registry import load_registry
 from analysis.schema import COCO17_JOINTS, COCO17_SIGMAS
 from tests.analysis.helpers import coco_doc, mutated, write_doc
@@ -36,7 +36,7 @@ def snapshot(folder: Path) -> dict:
 
 
 def manifest(tmp_path: Path, name: str = "ds") -> Manifest:
-    return cache.read_manifest(tmp_path / "cache", cache.CacheKey(name, "val"))
+    return read_manifest(tmp_path / "cache", cache.CacheKey(name, "val"))
 
 
 def assert_one_line(code: int, err: str, ann: Path, *parts: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 from analysis import cache
 from analysis.build import build_split
 from analysis.cli import main
-from analysis.manifest import ScenesFacts, write_manifest
+from analysis.manifest import ScenesFacts, read_manifest, write_manifest
 from analysis.registry import DatasetSpec
 from tests.analysis.helpers import coco_doc, write_doc
 
@@ -96,7 +96,7 @@ def test_unchanged_input_is_not_rebuilt_but_changed_or_forced_is(tmp_path):
     doc["annotations"].pop()
     write_doc(ann, doc)
     assert build_split(spec, root, progress=False).status == "built"
-    assert cache.read_manifest(root, cache.CacheKey("hand", "val")).counts.annotations == 3
+    assert read_manifest(root, cache.CacheKey("hand", "val")).counts.annotations == 3
 
 
 def test_scenes_survive_a_rebuild(tmp_path):
@@ -109,14 +109,14 @@ def test_scenes_survive_a_rebuild(tmp_path):
     scenes_bytes = (split / "scenes.parquet").read_bytes()
     (split / cache.SCENES_PARTIAL_DIR).mkdir()
     (split / cache.SCENES_PARTIAL_DIR / "shard-00000.parquet").write_bytes(b"shard")
-    manifest = cache.read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val"))
+    manifest = read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val"))
     manifest.scenes = ScenesFacts(model="m")
     write_manifest(manifest, split)
     ann = tmp_path / "ann.json"
     build_split(DatasetSpec("hand", "val", ann), tmp_path / "cache", progress=False, force=True)
     assert (split / "scenes.parquet").read_bytes() == scenes_bytes
     assert (split / cache.SCENES_PARTIAL_DIR / "shard-00000.parquet").read_bytes() == b"shard"
-    assert cache.read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val")).scenes == ScenesFacts(model="m")
+    assert read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val")).scenes == ScenesFacts(model="m")
 
 
 def test_interrupted_swap_is_recovered(tmp_path):

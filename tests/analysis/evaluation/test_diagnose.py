@@ -14,14 +14,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis import cache
+from analysis.cached_split import open_cached_split
 from analysis.cli import main
 from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
 from analysis.evaluation.compute import gt_keypoints
-from analysis.evaluation.context import INSTANCE_COLUMNS, resolve_definitions, split_facts
+from analysis.evaluation.context import INSTANCE_COLUMNS, resolve_definitions
 from analysis.evaluation.diagnose import JOINT_CLASSES, KEYPOINT_ERRORS, STEPS, diagnose_stored, mirror_index
 from analysis.evaluation.run import EvaluationRequest, evaluate_files
 from analysis.evaluation.slices import SLICE_NAMES
 from analysis.evaluation.store import DETECTIONS_FILE, evaluations_dir, read_evaluation
+from analysis.manifest import read_manifest
 from tests.analysis.evaluation.diagnosis_fixture import COCO_MIRROR, diagnosis_predictions
 from tests.analysis.evaluation.reference import COCO_SIGMAS, _quiet, bbox_area_copy, build, pycocotools_range
 from tests.analysis.evaluation.test_hand_made import NAMES, detection, doc, person
@@ -31,12 +33,12 @@ COCO_MINI_VAL = "coco-mini/annotations/person_keypoints_val2017.json"
 
 
 def _diagnose(root, key, request: EvaluationRequest, model: str = "m", oks: float = 0.75):
-    facts = split_facts(root, key)
+    facts = open_cached_split(root, key)
     images = cache.read_images(root, key)
     instances = cache.read_instances(root, key, columns=INSTANCE_COLUMNS)
     definitions = resolve_definitions(request, facts, images, instances)
     keypoints = gt_keypoints(root, key, len(instances), facts.n_joints)
-    names = cache.read_manifest(root, key).keypoint_schema.joint_names
+    names = read_manifest(root, key).keypoint_schema.joint_names
     return diagnose_stored(read_evaluation(root, key, model), images, instances, keypoints, names, definitions, oks)
 
 

@@ -16,6 +16,7 @@ from analysis import cache
 from analysis.build import build_split
 from analysis.cli import main
 from analysis.evaluation.store import list_evaluations
+from analysis.manifest import read_manifest
 from analysis.registry import DatasetSpec
 from tests.analysis.evaluation.test_hand_made import NAMES as COCO17_JOINTS
 from tests.analysis.helpers import coco_doc
@@ -57,7 +58,7 @@ def test_the_manifest_records_the_persons_category(tmp_path: Path) -> None:
     src.write_text(json.dumps(_doc_with_hand_category_first()))
     root = tmp_path / "cache"
     build_split(DatasetSpec("ds", "val", src), root, progress=False)
-    manifest = cache.read_manifest(root, cache.CacheKey("ds", "val"))
+    manifest = read_manifest(root, cache.CacheKey("ds", "val"))
     assert manifest.keypoint_schema.category_id == PERSON
     assert manifest.keypoint_schema.joint_names == list(COCO17_JOINTS)
 
