@@ -17,7 +17,7 @@ import numpy.typing as npt
 CROWDPOSE_AREA_FACTOR = 0.53
 
 
-class AreaSource(str, enum.Enum):
+class AreaSource(enum.StrEnum):
     """Where a person's area comes from."""
 
     BBOX = "bbox"  #: bbox w * h (SmallPose's criterion is bbox based)
@@ -33,7 +33,7 @@ class AreaSource(str, enum.Enum):
         }[self]
 
 
-class Normalisation(str, enum.Enum):
+class Normalisation(enum.StrEnum):
     """Counts, or shares of each dataset's total (each dataset sums to 1)."""
 
     COUNT = "count"
@@ -55,7 +55,7 @@ class Normalisation(str, enum.Enum):
         return self.value
 
 
-class SizeBucket(str, enum.Enum):
+class SizeBucket(enum.StrEnum):
     """Person size categories, in ascending order."""
 
     SMALL = "small"
@@ -195,7 +195,7 @@ class LevelEdges:
         return f"{self.label}: {a} < {self.low:g} <= {b} < {self.high:g} <= {c}"
 
 
-class CrowdConvention(str, enum.Enum):
+class CrowdConvention(enum.StrEnum):
     """The two published CrowdIndex level conventions."""
 
     PAPER = "paper"  #: CrowdPose paper: 0.1 / 0.8
@@ -207,22 +207,66 @@ class CrowdConvention(str, enum.Enum):
         return LevelEdges(low, 0.8, ("easy", "medium", "hard"), f"CrowdIndex levels ({origin})")
 
 
-class CrowdIndexValue(str, enum.Enum):
-    """Which CrowdIndex an image's level is taken from."""
+class CrowdIndexSource(enum.StrEnum):
+    """Which per-image CrowdIndex an image's crowd level is taken from."""
 
-    COMPUTED = "computed"  #: recomputed by PoseAtlas from the annotations (every dataset)
-    STORED = "stored"  #: the file's own ``crowdIndex`` (CrowdPose ships one, 2 decimals)
+    COMPUTED = "computed"  #: recomputed by PoseAtlas from the annotations (every dataset; README, Definitions)
+    STORED = "stored"  #: the file's own ``crowdIndex`` (CrowdPose ships one, 2 decimals; published easy/medium/hard)
 
     @property
     def column(self) -> str:
         """The images frame's column holding it."""
-        return "crowd_index" if self is CrowdIndexValue.COMPUTED else "crowd_index_stored"
+        return "crowd_index" if self is CrowdIndexSource.COMPUTED else "crowd_index_stored"
 
     @property
     def description(self) -> str:
         return {
-            CrowdIndexValue.COMPUTED: "CrowdIndex as computed from the annotations",
-            CrowdIndexValue.STORED: "CrowdIndex as stored in the file (only where the file has one)",
+            CrowdIndexSource.COMPUTED: "CrowdIndex as computed from the annotations",
+            CrowdIndexSource.STORED: "CrowdIndex as stored in the file (only where the file has one)",
+        }[self]
+
+
+#: Keypoint schemas whose flag is not COCO visibility (CrowdPose's 0/1/2 marks occlusion otherwise).
+NOT_VISIBILITY_SCHEMAS = ("crowdpose14",)
+
+
+class VisibilityConvention(enum.StrEnum):
+    """How a split's keypoint flag ``v`` reads.
+
+    The build decides COCO or BINARY per file from the values it uses (``manifest.json``,
+    ``definitions.visibility``); a keypoint schema whose flag is not visibility at all
+    (:data:`NOT_VISIBILITY_SCHEMAS`) reads as NOT_VISIBILITY (:meth:`for_split`).
+    """
+
+    COCO = "coco"  #: v = 0 unlabelled, 1 labelled but occluded, 2 visible
+    BINARY = "binary"  #: the file uses only 0/1 (PoseTrack): 1 = labelled and visible
+    NOT_VISIBILITY = "none"  #: the flag is not COCO visibility (CrowdPose): labelled rate only
+
+    @classmethod
+    def for_split(cls, schema_name: str | None, convention: VisibilityConvention | str) -> VisibilityConvention:
+        """The convention of a split: its keypoint schema's name (a manifest's ``keypoint_schema.name``),
+        then the convention detected in the file (``definitions.visibility``: coco or binary)."""
+        if schema_name in NOT_VISIBILITY_SCHEMAS:
+            return cls.NOT_VISIBILITY
+        return cls.BINARY if cls(convention) is cls.BINARY else cls.COCO
+
+    @property
+    def rule(self) -> str:
+        """The labelled and visible rules, as one line (the manifest's ``visibility_rule``)."""
+        return {
+            VisibilityConvention.COCO: "coco: v > 0 labelled, v == 2 visible",
+            VisibilityConvention.BINARY: "binary (file uses only 0/1): v == 1 labelled and visible",
+            VisibilityConvention.NOT_VISIBILITY: "none: v > 0 labelled, no visible rule",
+        }[self]
+
+    @property
+    def description(self) -> str:
+        """What a figure's caption says about the visible rate."""
+        return {
+            VisibilityConvention.COCO: "visible: v == 2",
+            VisibilityConvention.BINARY: "visible: v == 1 (the file uses 0/1 only)",
+            VisibilityConvention.NOT_VISIBILITY: "no visible rate: this dataset's flag (CrowdPose's 0/1/2) does "
+            "not follow COCO's v == 2 'visible' convention, so only the labelled rate (v > 0) is shown",
         }[self]
 
 
@@ -245,7 +289,7 @@ CROWD_INDEX_DEFINITION = (
 )
 
 
-class PopulationKind(str, enum.Enum):
+class PopulationKind(enum.StrEnum):
     """Which non-crowd person annotations count as persons (see ``PersonPopulation``)."""
 
     ALL = "all"  #: every non-crowd person annotation

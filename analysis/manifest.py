@@ -16,37 +16,15 @@ that rebuilds it (:func:`rebuild_command`).
 
 from __future__ import annotations
 
-import enum
 import shlex
 from pathlib import Path
 
 import msgspec
 
 from analysis.cache import MANIFEST_FILE, SCHEMA_VERSION, CacheFileError, CacheKey, atomic_path, table_rows
-from analysis.definitions import AreaSource
+from analysis.definitions import AreaSource, VisibilityConvention
 from analysis.errors import PoseAtlasError
 from analysis.fingerprint import FileFingerprint
-
-
-class VisibilityConvention(enum.StrEnum):
-    """How a file's keypoint flag ``v`` reads (decided per file from the values it uses)."""
-
-    COCO = "coco"  #: v = 0 unlabelled, 1 labelled but occluded, 2 visible
-    BINARY = "binary"  #: the file uses only 0/1 (PoseTrack): 1 = labelled and visible
-
-    @property
-    def rule(self) -> str:
-        """The labelled and visible rules, as one line."""
-        if self is VisibilityConvention.COCO:
-            return "coco: v > 0 labelled, v == 2 visible"
-        return "binary (file uses only 0/1): v == 1 labelled and visible"
-
-    @property
-    def visible_rule(self) -> str:
-        """Short form for captions."""
-        if self is VisibilityConvention.COCO:
-            return "visible: v == 2"
-        return "visible: v == 1 (file uses 0/1)"
 
 
 class _Record(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):

@@ -52,13 +52,13 @@ def prepare(gt_path: Path, root: Path, key, n_predictions: int) -> dict[str, Pat
 def bench_ours(root: Path, key, b: int, repeat: int) -> dict[str, float]:
     from analysis.cache import read_images, read_instances
     from analysis.evaluation.compare import compare_models
-    from analysis.evaluation.context import INSTANCE_COLUMNS
+    from analysis.evaluation.definitions import GT_COLUMNS
     from analysis.evaluation.slices import evaluate_stored
     from analysis.evaluation.store import BootstrapSettings, read_evaluation
 
     settings = BootstrapSettings(b, 0, 0.95)
     images = read_images(root, key)
-    instances = read_instances(root, key, columns=INSTANCE_COLUMNS)
+    instances = read_instances(root, key, columns=GT_COLUMNS)
     stored = read_evaluation(root, key, "a")
     state = {}
 

@@ -191,7 +191,8 @@ def bench_ours(root: Path, key, preds_path: Path, repeat: int) -> dict[str, floa
     pairs, and the whole evaluate_files (reads, validation, compute, store)."""
     from analysis.cache import read_images, read_instances
     from analysis.definitions import AreaSource, SizeDefinition
-    from analysis.evaluation import compute, context, run
+    from analysis.evaluation import compute, run
+    from analysis.evaluation.definitions import GT_COLUMNS
     from analysis.evaluation.predictions import read_predictions
     from analysis.evaluation.slices import evaluate_stored
     from analysis.evaluation.store import StoredEvaluation, evaluations_dir, read_evaluation
@@ -208,7 +209,7 @@ def bench_ours(root: Path, key, preds_path: Path, repeat: int) -> dict[str, floa
     record = state["out"].record
     definitions = state["out"].result.definitions
     images = read_images(root, key)
-    instances = read_instances(root, key, columns=context.INSTANCE_COLUMNS)
+    instances = read_instances(root, key, columns=GT_COLUMNS)
     gt_keypoints = compute.gt_keypoints(root, key, len(instances), 17)
     predictions = read_predictions(preds_path, preds_path.read_bytes(), 17, 1)
 
@@ -229,14 +230,15 @@ def bench_diagnose(root: Path, key, repeat: int) -> float:
     """Ours, in process: the whole keypoint error diagnosis of the stored evaluation, all ten slices
     (joint classes, oracle corrections with their matchings, soft-NMS scores, FP/FN, AP per step)."""
     from analysis.cache import read_images, read_instances
-    from analysis.evaluation import compute, context
+    from analysis.evaluation import compute
+    from analysis.evaluation.definitions import GT_COLUMNS
     from analysis.evaluation.diagnose import diagnose_stored
     from analysis.evaluation.store import read_evaluation
     from analysis.manifest import read_manifest
 
     stored = read_evaluation(root, key, "bench")
     images = read_images(root, key)
-    instances = read_instances(root, key, columns=context.INSTANCE_COLUMNS)
+    instances = read_instances(root, key, columns=GT_COLUMNS)
     gt_keypoints = compute.gt_keypoints(root, key, len(instances), 17)
     names = read_manifest(root, key).keypoint_schema.joint_names
     return _best(lambda: diagnose_stored(stored, images, instances, gt_keypoints, names, stored.definitions), repeat)

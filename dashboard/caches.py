@@ -2,8 +2,8 @@
 
 ``load_caches`` reads every cached split once, without the heavy ``keypoints``
 column, and joins what the views need: each person row carries the index of its
-image (``img``), its row in the split's instances file (``row``, to look keypoints
-up later) and its image's area.  ``load_keypoints`` reads the keypoints of one split
+image (``image_index``), its row in the split's instances file (``instance_row``, to look
+keypoints up later) and its image's area.  ``load_keypoints`` reads the keypoints of one split
 as an (N, 3K) array, only for the views that draw or count joints.
 """
 
@@ -58,10 +58,10 @@ class Caches:
         images: one row per image (``dataset``, ``split``, ``source`` categorical),
             plus ``entropy`` (NaN where scenes were not computed) and ``key``.
         persons: non-crowd instances (with ``num_keypoints`` as float32, NaN where the
-            file has none, and ``n_labelled``, for the person population), plus ``img``
-            (row in ``images``), ``row`` (row in the split's instances file) and ``image_area``.
-        crowd_regions: iscrowd instances (boxes only), with ``img``.
-        scenes: scenes rows of every split that has them, plus ``img`` and ``top1_id``
+            file has none, and ``n_labelled``, for the person population), plus ``image_index``
+            (row in ``images``), ``instance_row`` (row in the split's instances file) and ``image_area``.
+        crowd_regions: iscrowd instances (boxes only), with ``image_index``.
+        scenes: scenes rows of every split that has them, plus ``image_index`` and ``top1_id``
             (``top5_ids[0]``, int16; the ``top5_ids`` / ``top5_probs`` lists themselves are
             left on disk unless a row has no class); None if none.
         datasets: every cached dataset name, in identity order (``order``, then name).

@@ -97,7 +97,7 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
 
     Args:
         images: one row per image with ``dataset``, ``split``, ``source``, ``n_persons``.
-        persons: one row per non-crowd person with ``img`` (row in ``images``),
+        persons: one row per non-crowd person with ``image_index`` (row in ``images``),
             ``dataset``, ``bbox_w``, ``bbox_h``, ``segm_area``, ``num_keypoints`` (float,
             NaN where absent) and ``n_labelled``.
         f: the filters.

@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey
-from analysis.definitions import AreaSource, SizeDefinition
+from analysis.definitions import AreaSource, CrowdIndexSource, SizeDefinition
 from analysis.errors import PoseAtlasError
 from analysis.evaluation import diagnose_cli
 from analysis.evaluation.definitions import (
     CROWD_LEVEL_NAMES,
-    CrowdIndexSource,
     level_edges_from_text,
     size_edges_from_sides,
 )

@@ -140,7 +140,7 @@ def compare_models(
 
     from analysis import cache
     from analysis.evaluation.bootstrap import all_replicates, image_weights, intervals
-    from analysis.evaluation.context import INSTANCE_COLUMNS
+    from analysis.evaluation.definitions import GT_COLUMNS
     from analysis.evaluation.slices import SLICE_NAMES, STALE, slice_matches, slice_metrics
     from analysis.evaluation.store import find_record, read_evaluation
 
@@ -169,7 +169,7 @@ def compare_models(
                 f"({', '.join(differing)}); evaluate both with the same options"
             )
     images = cache.read_images(cache_root, key)
-    instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
+    instances = cache.read_instances(cache_root, key, columns=GT_COLUMNS)
     image_ids = np.sort(images["image_id"].to_numpy(np.int64))
     weights = image_weights(len(image_ids), settings)
     points: dict[str, dict[str, dict[str, float | None]]] = {}

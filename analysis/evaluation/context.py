@@ -18,24 +18,17 @@ import pandas as pd
 
 from analysis.cached_split import CachedSplit
 from analysis.coco_json import GZIP_MAGIC, CocoCategory, read_annotation_bytes
-from analysis.definitions import AreaSource, CrowdConvention, LevelEdges, SizeDefinition, density_levels
+from analysis.definitions import (
+    AreaSource,
+    CrowdConvention,
+    CrowdIndexSource,
+    LevelEdges,
+    SizeDefinition,
+    density_levels,
+)
 from analysis.errors import PoseAtlasError
-from analysis.evaluation.definitions import CrowdIndexSource, EvaluationDefinitions, SigmaSource
+from analysis.evaluation.definitions import EvaluationDefinitions, SigmaSource
 from analysis.loading import _keypoint_categories
-
-INSTANCE_COLUMNS = [
-    "ann_id",
-    "image_id",
-    "iscrowd",
-    "bbox_x",
-    "bbox_y",
-    "bbox_w",
-    "bbox_h",
-    "segm_area",
-    "num_keypoints",
-    "n_labelled",
-    "crowding",
-]
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache: parsing loads no pyarrow
-from analysis.definitions import AreaSource
+from analysis.definitions import AreaSource, CrowdIndexSource
 from analysis.errors import PoseAtlasError
-from analysis.evaluation.definitions import CROWD_LEVEL_NAMES, CrowdIndexSource
+from analysis.evaluation.definitions import CROWD_LEVEL_NAMES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -76,13 +76,14 @@ def diagnose_models(cache_root: Path, key: CacheKey, models: list[str], args: ar
     from analysis.evaluation import store
     from analysis.evaluation.cli import request_from_args
     from analysis.evaluation.compute import gt_keypoints
-    from analysis.evaluation.context import INSTANCE_COLUMNS, resolve_definitions
+    from analysis.evaluation.context import resolve_definitions
+    from analysis.evaluation.definitions import GT_COLUMNS
     from analysis.evaluation.diagnose import diagnose_stored
 
     facts = open_cached_split(cache_root, key)
     joint_names = list(facts.joint_names)
     images = cache.read_images(cache_root, key)
-    instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
+    instances = cache.read_instances(cache_root, key, columns=GT_COLUMNS)
     definitions = resolve_definitions(request_from_args(args), facts, images, instances)
     keypoints = gt_keypoints(cache_root, key, len(instances), facts.n_joints)
     out = []

@@ -26,12 +26,11 @@ from analysis.errors import AnnotationError, PoseAtlasError
 from analysis.evaluation import store
 from analysis.evaluation.compute import compute_evaluation, gt_keypoints
 from analysis.evaluation.context import (
-    INSTANCE_COLUMNS,
     EvaluationRequest,
     person_categories,
     resolve_definitions,
 )
-from analysis.evaluation.definitions import EvaluationDefinitions
+from analysis.evaluation.definitions import GT_COLUMNS, EvaluationDefinitions
 from analysis.evaluation.predictions import Predictions, read_predictions
 from analysis.evaluation.slices import STALE, EvaluationResult, evaluate_stored
 from analysis.fingerprint import FileFingerprint
@@ -99,7 +98,7 @@ def evaluate_files(
     facts = open_cached_split(cache_root, key)
     annotation_path = check_unchanged(facts)
     images = cache.read_images(cache_root, key)
-    instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
+    instances = cache.read_instances(cache_root, key, columns=GT_COLUMNS)
     definitions = resolve_definitions(request, facts, images, instances)
     categories = person_categories(facts, annotation_path)
     known_images = np.sort(images["image_id"].to_numpy(np.int64))
@@ -142,7 +141,7 @@ def evaluate_stored_models(
     facts = open_cached_split(cache_root, key)
     check_unchanged(facts)
     images = cache.read_images(cache_root, key)
-    instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
+    instances = cache.read_instances(cache_root, key, columns=GT_COLUMNS)
     definitions = resolve_definitions(request, facts, images, instances)
     records = []
     for model in models:

@@ -16,7 +16,7 @@ from analysis.definitions import SizeDefinition
 from analysis.errors import PoseAtlasError
 from analysis.evaluation import store
 from analysis.evaluation.compute import gt_keypoints
-from analysis.evaluation.context import INSTANCE_COLUMNS
+from analysis.evaluation.definitions import GT_COLUMNS
 from analysis.evaluation.diagnose import diagnose_stored
 from dashboard import evaluations
 from dashboard.evaluations import StoredModel
@@ -46,7 +46,7 @@ def diagnose_model(root, entry: StoredModel, size: SizeDefinition) -> DiagnosedM
     """The diagnosis of one stored evaluation, re-sliced under ``size``."""
     stored = store.read_evaluation(root, entry.key, entry.model)
     images = cache.read_images(root, entry.key)
-    instances = cache.read_instances(root, entry.key, columns=INSTANCE_COLUMNS)
+    instances = cache.read_instances(root, entry.key, columns=GT_COLUMNS)
     facts = open_cached_split(root, entry.key)
     names = list(facts.joint_names)
     keypoints = gt_keypoints(root, entry.key, len(instances), facts.n_joints)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from analysis.definitions import VisibilityConvention
 from dashboard.caches import keypoint_schema
 from dashboard.exports.items import ExportItem, FigureItem, Note, TableItem
 from dashboard.exports.state import ViewState
-from dashboard.figures.keypoints import VisibilityRule, joint_rate_groups, joint_rates_figure, visibility_rule
+from dashboard.figures.keypoints import joint_rate_groups, joint_rates_figure
 from dashboard.summaries import group_masks
 
 
@@ -27,12 +28,12 @@ def exports(state: ViewState) -> list[ExportItem]:
         groups = joint_rate_groups(
             state.label(name), mine, lambda split, n=name: load(n, split),
             lambda split, k, n=name: keypoint_schema(state.manifest(n, split).keypoint_schema, k)[0],
-            lambda split, n=name: visibility_rule(state.manifest(n, split).keypoint_schema.name,
+            lambda split, n=name: VisibilityConvention.for_split(state.manifest(n, split).keypoint_schema.name,
                                                   state.manifest(n, split).definitions.visibility),
         )
         one = replace(state, datasets=(name,))  # the caption names this figure's dataset
         for g in groups:
-            show_visible = g.rule is not VisibilityRule.NOT_VISIBILITY
+            show_visible = g.rule is not VisibilityConvention.NOT_VISIBILITY
             if not show_visible:
                 items.append(Note(f"{g.label}: {g.rule.description}."))
             fig = joint_rates_figure(g.table, dataset=g.label, show_visible=show_visible, caption=one.caption(

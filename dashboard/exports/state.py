@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.definitions import CrowdConvention, CrowdIndexValue
+from analysis.definitions import CrowdConvention, CrowdIndexSource
 from analysis.evaluation.table5 import IntervalStyle
 from analysis.manifest import Manifest
 from dashboard import query
@@ -63,7 +63,7 @@ class ViewOptions:
     people_log_y: bool = False
     area_axis: AreaAxis = AreaAxis.LOG
     crowd_convention: CrowdConvention = CrowdConvention.PAPER
-    crowd_value: CrowdIndexValue = CrowdIndexValue.COMPUTED
+    crowd_value: CrowdIndexSource = CrowdIndexSource.COMPUTED
     density_low: float = 0.1
     density_high: float = 0.8
     scene_top_k: int = 10

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.definitions import CrowdConvention, CrowdIndexValue, LevelEdges, Normalisation
+from analysis.definitions import CrowdConvention, CrowdIndexSource, LevelEdges, Normalisation
 from dashboard.figures.common import (
     LEVEL_COLORS,
     edge_line,
@@ -27,7 +27,7 @@ CI_BIN = 0.05
 
 def crowd_index_table(
     images: pd.DataFrame, datasets: Sequence[str], *, bin_width: float = CI_BIN,
-    normalise: Normalisation | str = Normalisation.COUNT, value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
+    normalise: Normalisation | str = Normalisation.COUNT, value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
 ) -> pd.DataFrame:
     """Images per CrowdIndex bin [left, left + bin_width); one column per dataset.
     Images without that value (no stored CrowdIndex) are not counted."""
@@ -51,7 +51,7 @@ def crowd_index_hist(
     images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
     bin_width: float = CI_BIN, levels: LevelEdges | None = None,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
-    value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
+    value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
 ) -> go.Figure:
     if not len(images) or not datasets:
         return empty_figure("no images match the current filters")
@@ -68,7 +68,7 @@ def crowd_index_hist(
         for edge in (levels.low, levels.high):
             edge_line(fig, edge, f"{edge:g}")
     return finish(fig, title="CrowdIndex per image", caption=caption,
-                  x_title="CrowdIndex" if value is CrowdIndexValue.COMPUTED else "stored CrowdIndex",
+                  x_title="CrowdIndex" if value is CrowdIndexSource.COMPUTED else "stored CrowdIndex",
                   y_title=y_label(normalise, "images"))
 
 
@@ -94,7 +94,7 @@ def level_table(
 
 
 def crowd_levels_table(
-    images: pd.DataFrame, datasets: Sequence[str], value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
+    images: pd.DataFrame, datasets: Sequence[str], value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
 ) -> pd.DataFrame:
     """easy/medium/hard per dataset under both CrowdPose conventions (long frame), from
     the computed or the stored CrowdIndex; a dataset without that value has no rows."""
@@ -113,7 +113,7 @@ def crowd_levels_both_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd
     """``crowd_levels_table`` from the computed and from the stored CrowdIndex, with a
     ``CrowdIndex`` column saying which (stored rows only where a file stores one)."""
     parts = []
-    for value in CrowdIndexValue:
+    for value in CrowdIndexSource:
         t = crowd_levels_table(images, datasets, value)
         t.insert(1, "CrowdIndex", value.value)
         parts.append(t)
@@ -123,7 +123,7 @@ def crowd_levels_both_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd
 def crowd_levels(
     images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.SHARE,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
-    value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
+    value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
 ) -> go.Figure:
     """easy / medium / hard bars per dataset, one panel per convention."""
     if not len(images) or not datasets:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -10,39 +9,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.definitions import SizeBucket
+from analysis.definitions import SizeBucket, VisibilityConvention
 from dashboard.figures.common import BUCKET_COLORS, empty_figure, finish
 
 BUCKET_NAMES = tuple(b.value for b in SizeBucket)
-
-
-class VisibilityRule(enum.StrEnum):
-    """What a split's keypoint flag says about visibility."""
-
-    COCO = "coco"  #: v > 0 labelled, v == 2 visible
-    BINARY = "binary"  #: the file uses only 0/1 (PoseTrack): v == 1 counts as visible
-    NOT_VISIBILITY = "none"  #: the flag is not COCO visibility (CrowdPose): labelled rate only
-
-    @property
-    def description(self) -> str:
-        return {
-            VisibilityRule.COCO: "visible: v == 2",
-            VisibilityRule.BINARY: "visible: v == 1 (the file uses 0/1 only)",
-            VisibilityRule.NOT_VISIBILITY: "no visible rate: this dataset's flag (CrowdPose's 0/1/2) does not "
-            "follow COCO's v == 2 'visible' convention, so only the labelled rate (v > 0) is shown",
-        }[self]
-
-
-#: Keypoint schemas whose flag is not COCO visibility.
-NOT_VISIBILITY_SCHEMAS = ("crowdpose14",)
-
-
-def visibility_rule(schema_name: str | None, convention: str) -> VisibilityRule:
-    """The rule for a split: its keypoint schema's name (a manifest's ``keypoint_schema.name``),
-    then the convention detected in the file (``definitions.visibility``: coco or binary)."""
-    if schema_name in NOT_VISIBILITY_SCHEMAS:
-        return VisibilityRule.NOT_VISIBILITY
-    return VisibilityRule.BINARY if str(convention) == VisibilityRule.BINARY.value else VisibilityRule.COCO
 
 
 @dataclass(frozen=True)
@@ -52,25 +22,25 @@ class JointRateGroup:
     label: str  #: the dataset, plus its splits when it has several joint lists
     joints: tuple[str, ...]
     splits: tuple[str, ...]
-    rule: VisibilityRule
+    rule: VisibilityConvention
     table: pd.DataFrame  #: ``joint_rates``'s frame
 
 
 def joint_rate_groups(
     name: str, persons: pd.DataFrame, keypoints: Callable[[str], np.ndarray],
-    schema: Callable[[str, int], Sequence[str]], rule: Callable[[str], VisibilityRule],
+    schema: Callable[[str, int], Sequence[str]], rule: Callable[[str], VisibilityConvention],
 ) -> list[JointRateGroup]:
     """Group one dataset's splits by joint list and compute each group's rates.
 
     Args:
         name: the dataset.
-        persons: its persons after the filters, with ``split``, ``row`` (row in the
+        persons: its persons after the filters, with ``split``, ``instance_row`` (row in the
             split's instances file) and ``bucket``.
         keypoints: split -> (N, 3K) keypoints of every instance row.
         schema: (split, K) -> joint names.
         rule: split -> its visibility rule (splits with different rules are grouped apart).
     """
-    groups: dict[tuple[tuple[str, ...], VisibilityRule], dict[str, list]] = {}
+    groups: dict[tuple[tuple[str, ...], VisibilityConvention], dict[str, list]] = {}
     for split in sorted(str(s) for s in persons["split"].unique()):
         rows = persons[(persons["split"] == split).to_numpy()]
         kp = keypoints(split)
@@ -82,8 +52,8 @@ def joint_rate_groups(
     out = []
     for (joints, r), g in groups.items():
         table = joint_rates(np.concatenate(g["vis"]), np.concatenate(g["buckets"]), list(joints),
-                            binary_visibility=r is VisibilityRule.BINARY)
-        if r is VisibilityRule.NOT_VISIBILITY:
+                            binary_visibility=r is VisibilityConvention.BINARY)
+        if r is VisibilityConvention.NOT_VISIBILITY:
             table["visible"] = np.nan
         label = name if len(groups) == 1 else f"{name} ({', '.join(g['splits'])})"
         out.append(JointRateGroup(label, joints, tuple(g["splits"]), r, table))

@@ -43,7 +43,7 @@ def reported_for(paper_name: str | None) -> tuple[float, float] | None:
 
 
 def with_series(scenes: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
-    """Scene rows of the filtered ``images`` (matched by ``img``), with their image's ``series``."""
+    """Scene rows of the filtered ``images`` (matched by ``image_index``), with their image's ``series``."""
     keep = scenes["image_index"].isin(images.index).to_numpy()
     part = scenes[keep]
     return part.assign(series=images["series"].reindex(part["image_index"].to_numpy()).to_numpy())
