@@ -29,8 +29,8 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis import cache
-from analysis.cache import CacheKey
+from analysis.cache import contract as cache
+from analysis.cache.contract import CacheKey
 from analysis.definitions import (
     AreaSource,
     Normalisation,

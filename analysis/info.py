@@ -8,11 +8,18 @@ from typing import Any
 
 import msgspec
 
-from analysis import cache
-from analysis.build import BUILT_TABLES, code_version, is_up_to_date
+from analysis.build.run import BUILT_TABLES, code_version, is_up_to_date
+from analysis.cache import contract as cache
+from analysis.cache.manifest import (
+    Manifest,
+    ManifestError,
+    StaleCacheError,
+    read_manifest,
+    rebuild_command,
+    table_problems,
+)
+from analysis.datasets.population_counts import cached_population_counts
 from analysis.definitions import INFO_POPULATIONS, SizeEdges
-from analysis.manifest import Manifest, ManifestError, StaleCacheError, read_manifest, rebuild_command, table_problems
-from analysis.population import cached_population_counts
 from analysis.registry import load_registry
 
 

@@ -176,8 +176,8 @@ def _registered(registry: Path | None) -> list[tuple[Path, str, str | None]]:
 
 
 def _recorded(cache_root: Path) -> list[tuple[Path, str, str | None]]:
-    from analysis import cache
-    from analysis.manifest import read_manifest
+    from analysis.cache import contract as cache
+    from analysis.cache.manifest import read_manifest
 
     found = []
     for key in cache.list_caches(cache_root):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from analysis.image_paths import resolve_image_file
+from analysis.build.image_paths import resolve_image_file
 from dashboard.figures.common import BUCKET_COLORS
 from dashboard.paths import ImageRoots
 from dashboard.predictions import STATUS_STYLES, MatchStatus, keypoint_boxes

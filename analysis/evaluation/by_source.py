@@ -24,8 +24,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from analysis import cache
-from analysis.coco_json import Int64
+from analysis.build.coco_json import Int64
+from analysis.cache import contract as cache
 from analysis.errors import AnnotationError, PoseAtlasError
 from analysis.evaluation import store
 from analysis.evaluation.definitions import GT_COLUMNS, EvaluationDefinitions
@@ -108,7 +108,7 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
         PoseAtlasError: the split has no source/original_image_id, a source it does not
             have, a bad results file; nothing is written then.
     """
-    from analysis.coco_json import unwrap_json_bytes
+    from analysis.build.coco_json import unwrap_json_bytes
     from analysis.evaluation.run import read_predictions_bytes
 
     try:

@@ -7,7 +7,7 @@ import itertools
 import sys
 from pathlib import Path
 
-from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey
+from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey
 from analysis.definitions import AreaSource, CrowdIndexSource, SizeDefinition
 from analysis.errors import PoseAtlasError
 from analysis.evaluation import diagnose_cli
@@ -234,7 +234,7 @@ def _with_mapped_predictions(args: argparse.Namespace, key: CacheKey) -> tuple[l
                 "evaluations, --model LABEL ..."
             )
         return predictions, []
-    from analysis.cached_split import check_unchanged, open_cached_split
+    from analysis.cache.split import check_unchanged, open_cached_split
     from analysis.evaluation.by_source import map_source_predictions, mapping_lines, parse_source_predictions
 
     if args.mapped_out is None:
@@ -276,7 +276,7 @@ def _check_table_outputs(args: argparse.Namespace) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    from analysis import cache
+    from analysis.cache import contract as cache
 
     with cache.atomic_path(Path(path)) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache: parsing loads no pyarrow
+from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache.contract: parsing loads no pyarrow
 from analysis.errors import PoseAtlasError
 
 if TYPE_CHECKING:  # numpy loads only when a comparison runs (``python -m analysis`` starts light)
@@ -138,7 +138,7 @@ def compare_models(
     """
     import numpy as np
 
-    from analysis import cache
+    from analysis.cache import contract as cache
     from analysis.evaluation.bootstrap import all_replicates, image_weights, intervals
     from analysis.evaluation.definitions import GT_COLUMNS
     from analysis.evaluation.slices import SLICE_NAMES, STALE, slice_matches, slice_metrics

@@ -1,6 +1,6 @@
 """What an evaluation needs from a built split, and the user's choices resolved against it.
 
-The split's manifest facts come from :func:`analysis.cached_split.open_cached_split`
+The split's manifest facts come from :func:`analysis.cache.split.open_cached_split`
 (the one adapter, shared with subset and compose); here: the person category ids
 and the documented defaults of every definition.
 """
@@ -16,8 +16,9 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from analysis.cached_split import CachedSplit
-from analysis.coco_json import GZIP_MAGIC, CocoCategory, read_annotation_bytes
+from analysis.build.coco_json import GZIP_MAGIC, CocoCategory, read_annotation_bytes
+from analysis.build.loading import _keypoint_categories
+from analysis.cache.split import CachedSplit
 from analysis.definitions import (
     AreaSource,
     CrowdConvention,
@@ -28,7 +29,6 @@ from analysis.definitions import (
 )
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import EvaluationDefinitions, SigmaSource
-from analysis.loading import _keypoint_categories
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache: parsing loads no pyarrow
+from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache.contract: parsing loads no pyarrow
 from analysis.definitions import AreaSource, CrowdIndexSource
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import CROWD_LEVEL_NAMES
@@ -71,8 +71,8 @@ def print_diagnoses(args: argparse.Namespace, key: CacheKey, models: list[str]) 
 
 
 def diagnose_models(cache_root: Path, key: CacheKey, models: list[str], args: argparse.Namespace) -> list:
-    from analysis import cache
-    from analysis.cached_split import open_cached_split
+    from analysis.cache import contract as cache
+    from analysis.cache.split import open_cached_split
     from analysis.evaluation import store
     from analysis.evaluation.cli import request_from_args
     from analysis.evaluation.compute import gt_keypoints

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from analysis import cache
-from analysis.cached_split import CachedSplit, check_unchanged, open_cached_split
+from analysis.cache import contract as cache
+from analysis.cache.fingerprint import FileFingerprint
+from analysis.cache.split import CachedSplit, check_unchanged, open_cached_split
 from analysis.errors import AnnotationError, PoseAtlasError
 from analysis.evaluation import store
 from analysis.evaluation.compute import compute_evaluation, gt_keypoints
@@ -33,7 +34,6 @@ from analysis.evaluation.context import (
 from analysis.evaluation.definitions import GT_COLUMNS, EvaluationDefinitions
 from analysis.evaluation.predictions import Predictions, read_predictions
 from analysis.evaluation.slices import STALE, EvaluationResult, evaluate_stored
-from analysis.fingerprint import FileFingerprint
 
 __all__ = ["EvaluationOutcome", "EvaluationRequest", "evaluate_files", "evaluate_stored_models"]
 

@@ -45,11 +45,11 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis import cache
+from analysis.cache import contract as cache
+from analysis.cache.fingerprint import FileFingerprint
+from analysis.cache.manifest import ManifestError, TableFile, read_manifest, table_file
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import EvaluationDefinitions
-from analysis.fingerprint import FileFingerprint
-from analysis.manifest import ManifestError, TableFile, read_manifest, table_file
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; listing evaluations never needs it
     import pandas as pd

@@ -1,6 +1,6 @@
 """Dataset-level scene figures from a scenes.parquet DataFrame.
 
-The dashboard calls these on ``analysis.cache.read_scenes(...)``; they are pure
+The dashboard calls these on ``analysis.cache.contract.read_scenes(...)``; they are pure
 functions of the DataFrame (columns ``entropy``, ``top5_ids``, ``p_indoor``) and
 never read files.  Conventions, stated once here and in every result:
 
@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from analysis.manifest import Manifest
+from analysis.cache.manifest import Manifest
 from analysis.scenes.entropy import convert_entropy, entropy
 from analysis.scenes.labels import N_CLASSES, SceneLabels
 

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
-from analysis.cache import CacheKey
+from analysis.cache.contract import CacheKey
+from analysis.cache.staged_files import StagedFiles
 from analysis.definitions import AreaSource, Normalisation, PersonPopulation, SizeBucket
 from analysis.errors import PoseAtlasError
 from analysis.names import validate_name
 from analysis.output_paths import ProtectedInputs, check_output_dir
-from analysis.staged_files import StagedFiles
 from dashboard import export, paths, query
 from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.exports import catalog

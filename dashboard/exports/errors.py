@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from analysis import cache
-from analysis.cached_split import open_cached_split
+from analysis.cache import contract as cache
+from analysis.cache.split import open_cached_split
 from analysis.definitions import SizeDefinition
 from analysis.errors import PoseAtlasError
 from analysis.evaluation import store

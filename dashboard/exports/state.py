@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.cache.manifest import Manifest
 from analysis.definitions import CrowdConvention, CrowdIndexSource
 from analysis.evaluation.table5 import IntervalStyle
-from analysis.manifest import Manifest
 from dashboard import query
 from dashboard.caches import Caches
 from dashboard.figures.common import dataset_styles

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.manifest import images_root
+from analysis.cache.manifest import images_root
 from dashboard import data, evaluations, paths, ui
 from dashboard.browsing import browse_images, clamp, image_label, rows_of_image
 from dashboard.caches import keypoint_schema

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import cache
-from analysis.build import build_split
+from analysis.build.run import build_split
+from analysis.cache import contract as cache
+from analysis.cache.manifest import ScenesFacts, read_manifest, write_manifest
 from analysis.cli import main
-from analysis.manifest import ScenesFacts, read_manifest, write_manifest
 from analysis.registry import DatasetSpec
 from tests.analysis.helpers import coco_doc, write_doc
 
@@ -67,7 +67,7 @@ def test_any_joint_count(tmp_path):
 
 
 def test_source_rule(tmp_path):
-    from analysis.loading import SourceRule
+    from analysis.build.loading import SourceRule
 
     build(tmp_path, source_rule=SourceRule("file_name", r"^(?P<source>[^/]+)/"))
     images = cache.read_images(tmp_path / "cache", cache.CacheKey("hand", "val")).set_index("image_id")
@@ -143,7 +143,7 @@ def test_cli_ad_hoc_needs_all_three(tmp_path, capsys):
 
 
 def test_source_rule_reads_any_image_field(tmp_path):
-    from analysis.loading import SourceRule
+    from analysis.build.loading import SourceRule
 
     doc = coco_doc()
     for image, origin in zip(doc["images"], ["mpii", None, "hieve/seq1"], strict=True):

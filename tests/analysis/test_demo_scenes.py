@@ -12,9 +12,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import cache
+from analysis.cache import contract as cache
+from analysis.cache.manifest import read_manifest
 from analysis.demo import PROFILES
-from analysis.manifest import read_manifest
 from analysis.scenes.aggregates import labels_from_manifest
 
 REPO = Path(__file__).resolve().parents[2]

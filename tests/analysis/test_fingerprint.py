@@ -8,8 +8,8 @@ import os
 import msgspec
 import pytest
 
-from analysis.fingerprint import FileFingerprint
-from analysis.manifest import Inputs
+from analysis.cache.fingerprint import FileFingerprint
+from analysis.cache.manifest import Inputs
 
 
 def _touch_later(path, seconds=10):

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis import cache
+from analysis.cache import contract as cache
+from analysis.cache.manifest import read_manifest
 from analysis.cli import main
 from analysis.errors import PoseAtlasError
-from analysis.manifest import read_manifest
 from analysis.registry import load_registry
 from tests.analysis.helpers import coco_doc, write_doc
 

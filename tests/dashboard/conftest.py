@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cache
-from analysis.manifest import ScenesFacts, read_manifest, table_file, write_manifest
+from analysis.cache import contract as cache
+from analysis.cache.manifest import ScenesFacts, read_manifest, table_file, write_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 # the helper module beside this file (pytest's import mode may not put this folder on sys.path)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.cache import CacheKey
+from analysis.cache.contract import CacheKey
 from analysis.definitions import PersonPopulation, VisibilityConvention
 from dashboard.caches import keypoint_schema, load_caches, load_keypoints
 from dashboard.figures.keypoints import joint_rate_groups, joint_rates_figure

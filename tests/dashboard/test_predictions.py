@@ -115,7 +115,7 @@ def test_missed_small_equals_pycocotools_on_a_real_evaluation(demo_cache):
 
     from cocoeval_matches import run as coco_run
 
-    from analysis import cache
+    from analysis.cache import contract as cache
     from analysis.evaluation import matches_at, read_evaluation
 
     key = cache.CacheKey("demo-small", "val")

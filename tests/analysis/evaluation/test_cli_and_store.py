@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.build import build_split
-from analysis.cache import read_images, read_instances
+from analysis.build.run import build_split
+from analysis.cache.contract import read_images, read_instances
 from analysis.cli import main
 from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
 from analysis.evaluation import (

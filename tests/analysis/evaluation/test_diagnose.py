@@ -13,8 +13,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import cache
-from analysis.cached_split import open_cached_split
+from analysis.cache import contract as cache
+from analysis.cache.manifest import read_manifest
+from analysis.cache.split import open_cached_split
 from analysis.cli import main
 from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
 from analysis.evaluation.compute import gt_keypoints
@@ -24,7 +25,6 @@ from analysis.evaluation.diagnose import JOINT_CLASSES, KEYPOINT_ERRORS, STEPS, 
 from analysis.evaluation.run import EvaluationRequest, evaluate_files
 from analysis.evaluation.slices import SLICE_NAMES
 from analysis.evaluation.store import DETECTIONS_FILE, evaluations_dir, read_evaluation
-from analysis.manifest import read_manifest
 from tests.analysis.evaluation.diagnosis_fixture import COCO_MIRROR, diagnosis_predictions
 from tests.analysis.evaluation.reference import COCO_SIGMAS, _quiet, bbox_area_copy, build, pycocotools_range
 from tests.analysis.evaluation.test_hand_made import NAMES, detection, doc, person

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.cache import read_images, read_instances
+from analysis.cache.contract import read_images, read_instances
 from analysis.definitions import AreaSource, CrowdIndexSource, SizeDefinition
 from analysis.evaluation.run import EvaluationRequest, evaluate_files
 from analysis.evaluation.store import DETECTIONS_FILE, evaluations_dir

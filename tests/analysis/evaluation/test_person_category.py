@@ -12,11 +12,11 @@ import gzip
 import json
 from pathlib import Path
 
-from analysis import cache
-from analysis.build import build_split
+from analysis.build.run import build_split
+from analysis.cache import contract as cache
+from analysis.cache.manifest import read_manifest
 from analysis.cli import main
 from analysis.evaluation.store import list_evaluations
-from analysis.manifest import read_manifest
 from analysis.registry import DatasetSpec
 from tests.analysis.evaluation.test_hand_made import NAMES as COCO17_JOINTS
 from tests.analysis.helpers import coco_doc

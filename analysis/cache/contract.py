@@ -1,11 +1,11 @@
-"""The parquet cache: layout, atomic writes and table readers (manifests: :mod:`analysis.manifest`).
+"""The parquet cache: layout, atomic writes and table readers (manifests: :mod:`analysis.cache.manifest`).
 
 Layout (the cache contract; the README's "Cache contract" section)::
 
     <root>/<dataset>/<split>/images.parquet
                              instances.parquet
                              scenes.parquet      (optional)
-                             manifest.json       (analysis.manifest.Manifest)
+                             manifest.json       (analysis.cache.manifest.Manifest)
 
 The Arrow schemas below are the tables' exact column types: the build and the
 scenes run write them, the readers check them, the benchmarks' synthetic caches
@@ -29,9 +29,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Re-exported: the CLI's parsers import them from analysis.cache_key without pyarrow.
-from analysis.cache_key import DEFAULT_CACHE_DIR as DEFAULT_CACHE_DIR
-from analysis.cache_key import CacheKey as CacheKey
+# Re-exported: the CLI's parsers import them from analysis.cache.key without pyarrow.
+from analysis.cache.key import DEFAULT_CACHE_DIR as DEFAULT_CACHE_DIR
+from analysis.cache.key import CacheKey as CacheKey
 from analysis.errors import PoseAtlasError
 from analysis.names import is_valid_name
 

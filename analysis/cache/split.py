@@ -4,7 +4,7 @@ The one adapter over a split's manifest for ``subset``, ``compose`` and ``evalua
 (and ``diagnose``): everything they read from a manifest goes through
 :func:`open_cached_split`, and the annotation file is trusted only while its
 fingerprint still matches (:func:`check_unchanged`, the rule of
-:meth:`analysis.fingerprint.FileFingerprint.matches`).
+:meth:`analysis.cache.fingerprint.FileFingerprint.matches`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis import cache
+from analysis.cache import contract as cache
+from analysis.cache.fingerprint import FileFingerprint
+from analysis.cache.manifest import BuildOptions, VisibilityConvention, images_root, read_manifest, rebuild_command
 from analysis.errors import PoseAtlasError
-from analysis.fingerprint import FileFingerprint
-from analysis.manifest import BuildOptions, VisibilityConvention, images_root, read_manifest, rebuild_command
 
 
 @dataclass(frozen=True)

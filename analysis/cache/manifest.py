@@ -1,14 +1,14 @@
 """``manifest.json``: what a cached split holds and how it was made, as typed structs.
 
-Written by :mod:`analysis.build` (and amended by the scenes run, which adds
+Written by :mod:`analysis.build.run` (and amended by the scenes run, which adds
 :class:`ScenesFacts`), read by ``info``, the CLI, the scenes commands and the
 dashboard: everyone goes through :func:`read_manifest` and :func:`write_manifest`.
 On disk it stays plain, indented JSON with sorted keys.
 
-Versions: ``schema_version`` is the cache format (:data:`analysis.cache.SCHEMA_VERSION`,
+Versions: ``schema_version`` is the cache format (:data:`analysis.cache.contract.SCHEMA_VERSION`,
 bumped when a table column or a manifest field changes meaning or type);
 ``code_version`` is the package version plus a digest of every ``analysis``
-module the build imports (see :func:`analysis.build.code_version`).  A manifest of
+module the build imports (see :func:`analysis.build.run.code_version`).  A manifest of
 another format raises :class:`StaleCacheError`; one that is not JSON or not of
 this shape raises :class:`InvalidManifestError`.  Both name the split and a command
 that rebuilds it (:func:`rebuild_command`).
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import msgspec
 
-from analysis.cache import MANIFEST_FILE, SCHEMA_VERSION, CacheFileError, CacheKey, atomic_path, table_rows
+from analysis.cache.contract import MANIFEST_FILE, SCHEMA_VERSION, CacheFileError, CacheKey, atomic_path, table_rows
+from analysis.cache.fingerprint import FileFingerprint
 from analysis.definitions import AreaSource, VisibilityConvention
 from analysis.errors import PoseAtlasError
-from analysis.fingerprint import FileFingerprint
 
 
 class _Record(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
@@ -155,7 +155,7 @@ class Manifest(_Record):
 
     dataset: str
     split: str
-    schema_version: int  #: the cache format (analysis.cache.SCHEMA_VERSION)
+    schema_version: int  #: the cache format (analysis.cache.contract.SCHEMA_VERSION)
     code_version: str
     built_at: str  #: ISO 8601, UTC
     options: BuildOptions

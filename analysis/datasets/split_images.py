@@ -10,10 +10,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis import cache
+from analysis.cache import contract as cache
+from analysis.datasets.sampling import SplitPersons
 from analysis.definitions import AreaSource, PersonPopulation, PopulationKind, person_area
 from analysis.errors import PoseAtlasError
-from analysis.subsets import SplitPersons
 
 #: Every non-crowd person: what the dataset makers took before they took a population.
 ALL_PERSONS = PersonPopulation(PopulationKind.ALL)

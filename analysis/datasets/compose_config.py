@@ -38,9 +38,9 @@ from typing import Literal
 
 import msgspec
 
+from analysis.build.loading import checked_pattern
 from analysis.definitions import AreaSource, PersonPopulation, SizeDefinition, SizeEdges
 from analysis.errors import PoseAtlasError
-from analysis.loading import checked_pattern
 from analysis.registry import validate_name
 from analysis.schema import KeypointSchema, schema_from_override
 

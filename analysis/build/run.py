@@ -20,15 +20,14 @@ import numpy as np
 from tqdm import tqdm
 
 import analysis
-from analysis import cache
-from analysis.coco_json import read_annotation_bytes
-from analysis.crowding import compute_crowding
-from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, CrowdConvention, SizeEdges, density_levels
-from analysis.errors import PoseAtlasError
-from analysis.fingerprint import FileFingerprint
-from analysis.image_paths import present_files
-from analysis.loading import PoseDataset, load_pose_dataset
-from analysis.manifest import (
+from analysis.build.coco_json import read_annotation_bytes
+from analysis.build.crowding import compute_crowding
+from analysis.build.image_paths import present_files
+from analysis.build.loading import PoseDataset, load_pose_dataset
+from analysis.build.tables import images_table, instances_table
+from analysis.cache import contract as cache
+from analysis.cache.fingerprint import FileFingerprint
+from analysis.cache.manifest import (
     BuildOptions,
     Counts,
     Definitions,
@@ -46,8 +45,9 @@ from analysis.manifest import (
     table_problems,
     write_manifest,
 )
+from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, CrowdConvention, SizeEdges, density_levels
+from analysis.errors import PoseAtlasError
 from analysis.registry import DatasetSpec
-from analysis.tables import images_table, instances_table
 
 MAX_LISTED_MISSING = 1000
 #: The tables a build writes; the manifest vouches for their size and row count.
@@ -64,7 +64,7 @@ class BuildResult:
 def build_modules() -> list[str]:
     """Every ``analysis`` module the build imports, found by walking its import statements.
 
-    Static (the ``import`` statements of ``analysis.build`` and, recursively, of each
+    Static (the ``import`` statements of ``analysis.build.run`` and, recursively, of each
     ``analysis`` module they name, imports inside functions included), so the answer
     does not depend on what else the running process happened to import.
 
@@ -73,7 +73,7 @@ def build_modules() -> list[str]:
     """
     here = Path(analysis.__file__).parent
     seen: set[str] = set()
-    todo = ["analysis", "analysis.build"]
+    todo = ["analysis", "analysis.build.run"]
     while todo:
         module = todo.pop()
         if module in seen:
@@ -184,7 +184,7 @@ def _build(
         return time.perf_counter()
 
     t = t_start = time.perf_counter()
-    data = read_annotation_bytes(spec.annotations)  # mutable: see analysis.coco_json
+    data = read_annotation_bytes(spec.annotations)  # mutable: see analysis.build.coco_json
     t = stage("read", t)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # hashlib releases the GIL: the fingerprint costs nothing beside the decode.
@@ -286,7 +286,7 @@ def check_image_files(image_root: Path | None, file_names: list[str]) -> ImageCh
     """Which image files exist under ``image_root`` (a count and a list, never an error).
 
     A name with ``..`` or an absolute name, or a symlink leading outside the folder,
-    counts as missing (:mod:`analysis.image_paths`).
+    counts as missing (:mod:`analysis.build.image_paths`).
     """
     if image_root is None:
         return ImageCheck()

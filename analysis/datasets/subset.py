@@ -16,15 +16,15 @@ import numpy as np
 import orjson
 from tqdm import tqdm
 
-from analysis import cache
-from analysis.cached_split import check_unchanged, open_cached_split
+from analysis.cache import contract as cache
+from analysis.cache.split import check_unchanged, open_cached_split
+from analysis.cache.staged_files import StagedFiles
+from analysis.datasets.population_counts import population_counts
+from analysis.datasets.raw_coco import read_raw_coco, write_subset
+from analysis.datasets.sampling import PERSON_TOLERANCE, SubsetSpec, draw_subsets
+from analysis.datasets.split_images import read_split_images
 from analysis.definitions import INFO_POPULATIONS, AreaSource, PersonPopulation
 from analysis.output_paths import ProtectedInputs, check_output_dir
-from analysis.population import population_counts
-from analysis.raw_coco import read_raw_coco, write_subset
-from analysis.split_images import read_split_images
-from analysis.staged_files import StagedFiles
-from analysis.subsets import PERSON_TOLERANCE, SubsetSpec, draw_subsets
 
 REPORT_FILE = "report.json"
 
