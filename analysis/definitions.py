@@ -70,6 +70,17 @@ MIN_EDGE_PX = 0.01
 MAX_EDGE_PX = 100_000.0
 
 
+#: COCO's size bucket edges as side lengths (px): small < 32^2 <= medium < 96^2 <= large.
+COCO_SIZE_SIDES = (32.0, 96.0)
+#: The default sparse|moderate and moderate|dense edges of a person's own crowding ratio N_b/N_a.
+DENSITY_EDGES = (0.1, 0.8)
+
+
+def edges_text(edges: tuple[float, float]) -> str:
+    """``(32.0, 96.0)`` -> ``"32,96"``: how the command line writes two edges (and their default)."""
+    return ",".join(f"{edge:g}" for edge in edges)
+
+
 @dataclass(frozen=True)
 class SizeEdges:
     """Area edges between small|medium and medium|large (pixels^2).
@@ -77,8 +88,8 @@ class SizeEdges:
     COCO convention: small is area < 32^2, medium 32^2 <= area < 96^2, large >= 96^2.
     """
 
-    small_medium: float = 32.0**2
-    medium_large: float = 96.0**2
+    small_medium: float = COCO_SIZE_SIDES[0] ** 2
+    medium_large: float = COCO_SIZE_SIDES[1] ** 2
 
     def __post_init__(self) -> None:
         if not (0 < self.small_medium < self.medium_large):
@@ -270,7 +281,7 @@ class VisibilityConvention(enum.StrEnum):
         }[self]
 
 
-def density_levels(low: float = 0.1, high: float = 0.8) -> LevelEdges:
+def density_levels(low: float = DENSITY_EDGES[0], high: float = DENSITY_EDGES[1]) -> LevelEdges:
     """Sparse / moderate / dense levels of a person's own crowding ratio N_b/N_a.
 
     SmallPose does not publish its definition; ours reuses the CrowdIndex ratio per
@@ -283,7 +294,7 @@ def density_levels(low: float = 0.1, high: float = 0.8) -> LevelEdges:
 CROWD_INDEX_MIN_KEYPOINTS = 4
 
 CROWD_INDEX_DEFINITION = (
-    "CrowdIndex = mean over reference persons (num_keypoints >= 4, not iscrowd) of "
+    f"CrowdIndex = mean over reference persons (num_keypoints >= {CROWD_INDEX_MIN_KEYPOINTS}, not iscrowd) of "
     "N_b/N_a; N_a = own labelled joints, N_b = labelled joints of other annotations "
     "inside the person's bbox (edges included); 0 when no reference person"
 )

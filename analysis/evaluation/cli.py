@@ -8,11 +8,19 @@ import sys
 from pathlib import Path
 
 from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey
-from analysis.definitions import AreaSource, CrowdIndexSource, SizeDefinition
+from analysis.definitions import (
+    COCO_SIZE_SIDES,
+    DENSITY_EDGES,
+    AreaSource,
+    CrowdIndexSource,
+    SizeDefinition,
+    edges_text,
+)
 from analysis.errors import PoseAtlasError
 from analysis.evaluation import diagnose_cli
 from analysis.evaluation.definitions import (
     CROWD_LEVEL_NAMES,
+    MAX_DETECTIONS,
     level_edges_from_text,
     size_edges_from_sides,
 )
@@ -65,9 +73,10 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         default=AreaSource.BBOX.value,
         help="the area that buckets persons (default: bbox)",
     )
-    p.add_argument("--edges", default="32,96", metavar="LO,HI", help="size bucket side lengths (default: 32,96)")
+    sides, density = edges_text(COCO_SIZE_SIDES), edges_text(DENSITY_EDGES)
+    p.add_argument("--edges", default=sides, metavar="LO,HI", help=f"size bucket side lengths (default: {sides})")
     p.add_argument(
-        "--density-edges", default="0.1,0.8", metavar="LO,HI", help="sparse/moderate/dense edges (default: 0.1,0.8)"
+        "--density-edges", default=density, metavar="LO,HI", help=f"sparse/moderate/dense edges (default: {density})"
     )
     p.add_argument(
         "--crowd-levels",
@@ -288,7 +297,7 @@ def _note(outcome) -> str:
     if counts.other_category:
         parts.append(f"{counts.other_category} of other categories not evaluated")
     if counts.over_max_per_image:
-        parts.append(f"{counts.over_max_per_image} beyond the 20 best of their image cut")
+        parts.append(f"{counts.over_max_per_image} beyond the {MAX_DETECTIONS} best of their image cut")
     parts.append("stored result reused (predictions unchanged)" if outcome.reused else "stored")
     return "; ".join(parts)
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache.contract: parsing loads no pyarrow
-from analysis.definitions import AreaSource, CrowdIndexSource
+from analysis.definitions import COCO_SIZE_SIDES, DENSITY_EDGES, AreaSource, CrowdIndexSource, edges_text
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import CROWD_LEVEL_NAMES
 
@@ -32,8 +32,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--size-area", choices=[s.value for s in AreaSource], default=AreaSource.BBOX.value,
         help="the area that buckets persons (default: bbox)",
     )  # fmt: skip
-    p.add_argument("--edges", default="32,96", metavar="LO,HI", help="size bucket side lengths (default: 32,96)")
-    p.add_argument("--density-edges", default="0.1,0.8", metavar="LO,HI", help="sparse/moderate/dense edges")
+    sides = edges_text(COCO_SIZE_SIDES)
+    p.add_argument("--edges", default=sides, metavar="LO,HI", help=f"size bucket side lengths (default: {sides})")
+    p.add_argument("--density-edges", default=edges_text(DENSITY_EDGES), metavar="LO,HI",
+                   help="sparse/moderate/dense edges")
     p.add_argument("--crowd-levels", choices=list(CROWD_LEVEL_NAMES), default="code", help="easy/medium/hard edges")
     p.add_argument("--crowd-index", choices=[s.value for s in CrowdIndexSource], default=None)
     p.set_defaults(run=run_diagnose, sigmas=None, oks_area=None)
