@@ -105,7 +105,6 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
 }
 IMAGE_COLUMNS = tuple(IMAGES_SCHEMA.names)
 INSTANCE_COLUMNS = tuple(INSTANCES_SCHEMA.names)
-SCENE_COLUMNS = tuple(SCENES_SCHEMA.names)
 
 
 def swap_in(staging: Path, target: Path, retired: Path) -> None:

@@ -26,7 +26,6 @@ class SplitImages:
     Attributes:
         image_ids: (M,) image ids in cache order.
         persons: the sampler's view (persons of the population per image, person -> image row, areas).
-        person_ann_ids: (P,) annotation id of each person.
         annotation_ids: (N,) id of every cached annotation, crowd regions included.
         population: the persons taken.
         instance_image: (N,) image row of every cached annotation.
@@ -42,7 +41,6 @@ class SplitImages:
 
     image_ids: npt.NDArray[np.int64]
     persons: SplitPersons
-    person_ann_ids: npt.NDArray[np.int64]
     annotation_ids: npt.NDArray[np.int64]
     population: PersonPopulation
     instance_image: npt.NDArray[np.int64]
@@ -110,7 +108,6 @@ def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSo
             person_image=person_image,
             person_area=area[member],
         ),
-        person_ann_ids=column(instances, "ann_id")[member].astype(np.int64),
         annotation_ids=column(instances, "ann_id").astype(np.int64),
         population=population,
         instance_image=instance_image,
