@@ -354,12 +354,14 @@ def rebuild_command(split_dir: Path, header: _Header | Manifest | None = None) -
     name, split = split_dir.parent.name, split_dir.name
     cache_root = split_dir.parent.parent
     tail = ["--force", "--cache-dir", str(cache_root)]
-    if isinstance(header, Manifest):
-        header = _HEADER_DECODER.decode(_ENCODER.encode(header))
     annotations = images = None
     schema: object = None
-    source_rule = None
-    if header is not None:
+    source_rule: object = None
+    if isinstance(header, Manifest):  # typed: read the fields themselves
+        annotations = header.inputs.annotations.path
+        images, schema = header.options.images, header.options.keypoint_schema
+        source_rule = header.options.source_rule
+    elif header is not None:  # any manifest version, read leniently
         ann = header.inputs.get("annotations") if isinstance(header.inputs, dict) else None
         annotations = ann.get("path") if isinstance(ann, dict) else None
         opts = header.options if isinstance(header.options, dict) else {}
