@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: setup run demo test bench browser latex docs clean
+.PHONY: setup run demo test typecheck bench browser latex docs clean
 
 setup: $(STAMP)
 
@@ -62,9 +62,13 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(PY) -m pip install -q -r requirements-bench.txt
 	touch $@
 
-test: setup browser latex $(TEST_STAMP) docs
+# The type checker over analysis/ and dashboard/ ([tool.mypy] in pyproject.toml): zero errors.
+typecheck: setup
+	$(PY) -m mypy
+
+test: setup browser latex $(TEST_STAMP) docs typecheck
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=20 --durations-min=2
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
 
 bench: setup $(BENCH_STAMP)
 	$(PY) -m benchmarks.build --stages

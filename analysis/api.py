@@ -25,6 +25,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -42,6 +43,11 @@ from analysis.definitions import (
 )
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import EvaluationDefinitions
+
+if TYPE_CHECKING:  # the dashboard's loader is imported when first used
+    from dashboard.caches import Caches
+
+T = TypeVar("T")
 
 __all__ = [
     "AreaSource", "CacheKey", "EvaluationDefinitions", "Normalisation", "PersonPopulation", "PopulationKind",
@@ -71,7 +77,7 @@ def _key(split: str | CacheKey) -> CacheKey:
     return CacheKey(dataset, name)
 
 
-def _caches(root: Path, keys: list[CacheKey] | None = None):  # -> dashboard.caches.Caches
+def _caches(root: Path, keys: list[CacheKey] | None = None) -> Caches:
     from dashboard.caches import load_caches
 
     if not root.is_dir():
@@ -298,7 +304,7 @@ def view_items(view: str, url: str = "", *, cache_dir: str | os.PathLike[str] | 
     return ViewItems(view, figures, tables, captions, [i.text for i in items if isinstance(i, Note)])
 
 
-def _item(kind: str, found: dict, view: ViewItems, name: str):
+def _item(kind: str, found: dict[str, T], view: ViewItems, name: str) -> T:
     if name not in found:
         why = f"; {'; '.join(view.notes)}" if view.notes else ""
         raise PoseAtlasError(f"view {view.view} has no {kind} {name!r} under these filters "

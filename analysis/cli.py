@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache.contract: parsing loads no pyarrow
 from analysis.datasets import convert
@@ -16,6 +17,10 @@ from analysis.errors import EXIT_USER_ERROR, PoseAtlasError, run_reporting_error
 from analysis.evaluation import cli as evaluation_cli  # light: pandas and numpy load only when it runs
 from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
 from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
+
+if TYPE_CHECKING:  # loaded only by the commands that use them
+    from analysis.build.run import BuildResult
+    from analysis.definitions import PersonPopulation
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m analysis") -> int:
@@ -158,7 +163,7 @@ def _run_subset(args: argparse.Namespace) -> int:
     return 0
 
 
-def _population(text: str):
+def _population(text: str) -> PersonPopulation:
     from analysis.definitions import PersonPopulation
 
     try:
@@ -244,7 +249,7 @@ def _selected(specs: list[DatasetSpec], only: list[str]) -> list[DatasetSpec]:
     return chosen
 
 
-def _build_line(result) -> str:
+def _build_line(result: BuildResult) -> str:
     manifest = result.manifest
     counts = manifest.counts
     line = (

@@ -151,5 +151,6 @@ def evaluate_synthetic_models(data_dir: Path, cache_root: Path, *, progress: boo
                                   models=[name for name, _ in written], progress=progress)
         for outcome in outcomes:
             ap = outcome.result.slices["all"].ap
+            assert ap is not None  # the synthetic models are evaluated on splits with persons
             yield (f"{key}: {outcome.record.model} (synthetic model) AP {100 * ap:.1f}"
                    f"{' (unchanged, reused)' if outcome.reused else ''}")

@@ -122,7 +122,7 @@ def download(
         if resp.status_code == 416 and offset:
             # Range not satisfiable: the .part is already complete (or bigger than
             # the file); check it below as a finished download.
-            total = expected_size if expected_size is not None else offset
+            total: int | None = expected_size if expected_size is not None else offset
             _finish(url, part, dest, total, expected_size, sha256)
             return dest
         if resp.status_code not in (200, 206):

@@ -14,6 +14,7 @@ from analysis.cache.manifest import (
     Manifest,
     ManifestError,
     StaleCacheError,
+    UnreadableManifestError,
     read_manifest,
     rebuild_command,
     table_problems,
@@ -77,7 +78,10 @@ def info_json(registry: Path, cache_root: Path) -> dict[str, Any]:
     for (name, split), manifest in cached.items():
         split_dir = cache.CacheKey(name, split).directory(cache_root)
         if isinstance(manifest, ManifestError):
-            skipped.append({"name": name, "split": split, "problem": manifest.problem, "command": manifest.command})
+            command = manifest.command
+            if isinstance(manifest, UnreadableManifestError):  # the registry tells which form rebuilds it
+                command = manifest.command_for(any((s.name, s.split) == (name, split) for s in specs))
+            skipped.append({"name": name, "split": split, "problem": manifest.problem, "command": command})
             continue
         problem = _problem(manifest, split_dir)  # damaged tables are not read
         caches.append({

@@ -179,7 +179,7 @@ def _recorded(cache_root: Path) -> list[tuple[Path, str, str | None]]:
     from analysis.cache import contract as cache
     from analysis.cache.manifest import read_manifest
 
-    found = []
+    found: list[tuple[Path, str, str | None]] = []
     for key in cache.list_caches(cache_root):
         try:
             manifest = read_manifest(cache_root, key)

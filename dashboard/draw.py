@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
 from analysis.build.image_paths import resolve_image_file
@@ -113,8 +114,10 @@ def _dashed_segment(draw: ImageDraw.ImageDraw, p0: tuple[float, float], p1: tupl
         i += 1
 
 
-def _dashed_box(draw: ImageDraw.ImageDraw, box: Sequence[float], dash: Sequence[int], fill: str,
-                width: int) -> None:
+def _dashed_box(
+    draw: ImageDraw.ImageDraw, box: Sequence[float] | npt.NDArray[np.float64], dash: Sequence[int], fill: str,
+    width: int,
+) -> None:
     x, y, w, h = box
     corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)]
     for a, b in itertools.pairwise(corners):
@@ -123,7 +126,8 @@ def _dashed_box(draw: ImageDraw.ImageDraw, box: Sequence[float], dash: Sequence[
 
 def _panel(
     image: Image.Image, scale: float, boxes: np.ndarray, keypoints: np.ndarray | None,
-    statuses: Sequence[MatchStatus], oks: np.ndarray, skeleton: Sequence[tuple[int, int]], title: str,
+    statuses: Sequence[MatchStatus] | npt.NDArray[np.object_], oks: np.ndarray, skeleton: Sequence[tuple[int, int]],
+    title: str,
 ) -> Image.Image:
     img = image.copy()
     draw = ImageDraw.Draw(img)
@@ -132,7 +136,7 @@ def _panel(
     width = max(1, round(2 * max(scale, 0.5)))
     for i, status in enumerate(statuses):
         style = STATUS_STYLES[status]
-        color, dash = str(style["color"]), tuple(style["dash"])  # type: ignore[arg-type]
+        color, dash = style["color"], style["dash"]
         box = np.asarray(boxes[i], dtype=float) * scale
         _dashed_box(draw, box, dash, color, width)
         if keypoints is not None:
@@ -163,10 +167,10 @@ def draw_matches(
     image: Image.Image,
     gt_boxes: np.ndarray,
     gt_keypoints: np.ndarray | None,
-    gt_status: Sequence[MatchStatus],
+    gt_status: Sequence[MatchStatus] | npt.NDArray[np.object_],
     gt_oks: np.ndarray,
     det_keypoints: np.ndarray,
-    det_status: Sequence[MatchStatus],
+    det_status: Sequence[MatchStatus] | npt.NDArray[np.object_],
     det_oks: np.ndarray,
     skeleton: Sequence[tuple[int, int]],
     max_side: int = 480,

@@ -28,7 +28,7 @@ from dashboard.exports.items import slug
 from dashboard.exports.latex import table_latex as _table_latex
 from dashboard.figures.common import DASHES, PATTERNS
 
-FORMATS = ("png", "svg", "pdf")
+FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
         "csv": "text/csv", "tex": "application/x-tex", "zip": "application/zip",
         "txt": "text/plain"}
@@ -152,6 +152,9 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
         margin={"l": 4, "r": 4, "t": 4, "b": 4, "pad": 0, "autoexpand": True},
         bargap=0.15,
     )
+    aspect = fig.layout.meta.get("aspect") if isinstance(fig.layout.meta, dict) else None
+    if aspect:  # a picture (qualitative panels): the figure takes its shape, never letterboxed
+        out.update_layout(height=round(p.width_px * float(aspect)))
     out.update_xaxes(automargin=True, title_font_size=size, tickfont_size=size - 1, title_standoff=4,
                      ticklen=3)
     out.update_yaxes(automargin=True, title_font_size=size, tickfont_size=size - 1, title_standoff=4,

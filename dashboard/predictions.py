@@ -15,6 +15,7 @@ matching (``analysis.evaluation.matches_at``):
 from __future__ import annotations
 
 import enum
+from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +35,12 @@ class MatchStatus(enum.StrEnum):
 
 
 #: Colour (Okabe & Ito, colour-blind safe) and line style (so it reads in greyscale).
-STATUS_STYLES: dict[MatchStatus, dict[str, object]] = {
+class StatusStyle(TypedDict):
+    color: str  #: a hex colour
+    dash: tuple[int, ...]  #: dash pattern in pixels (on, off, ...); () solid
+
+
+STATUS_STYLES: dict[MatchStatus, StatusStyle] = {
     MatchStatus.MATCHED: {"color": "#0072B2", "dash": ()},  # blue, solid
     MatchStatus.MISSED: {"color": "#D55E00", "dash": (7, 4)},  # vermillion, dashed
     MatchStatus.FALSE_POSITIVE: {"color": "#CC79A7", "dash": (2, 3)},  # reddish purple, dotted

@@ -37,6 +37,7 @@ ALL = "all"
 #: squaring them never overflows nor underflows to 0 (``?sm=1e-200`` falls back to the default).
 
 E = TypeVar("E", bound=Enum)
+D = TypeVar("D")  # a default of any type (None: no value)
 
 
 def edge_px(area: float) -> float:
@@ -60,7 +61,7 @@ def _side(text: str | None) -> float | None:
     return value if value is not None and math.isfinite(value) and MIN_EDGE_PX <= value <= MAX_EDGE_PX else None
 
 
-def _enum(kind: type[E], text: str | None, default: E) -> E:
+def _enum(kind: type[E], text: str | None, default: D) -> E | D:
     try:
         return kind(text) if text is not None else default
     except ValueError:

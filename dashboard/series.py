@@ -10,6 +10,7 @@ splits or sources of one dataset share its colour and differ in hatch and dash.
 from __future__ import annotations
 
 import enum
+import weakref
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -83,14 +84,27 @@ def series_styles(
     return out
 
 
+_PAIRS: dict[tuple[int, int, str, str], list[tuple[str, str]]] = {}
+
+
 def distinct_pairs(frame: pd.DataFrame, first: str, second: str) -> list[tuple[str, str]]:
     """The distinct (``first``, ``second``) value pairs of ``frame`` as strings, in order of first occurrence.
 
     Captions and styles ask for these on every rerun: for two categorical columns the pairs
     come from the integer codes (one ``np.unique`` over a million rows, no string copy);
     other dtypes fall back to ``drop_duplicates``.  A missing value is named ``nan`` on both
-    paths.
+    paths.  The result is kept while ``frame`` lives (a view's six captions and the reruns of
+    a kept filter state ask about the same frame; the dashboard's frames are read-only).
     """
+    key = (id(frame), len(frame), first, second)
+    found = _PAIRS.get(key)
+    if found is None:
+        found = _PAIRS[key] = _distinct_pairs(frame, first, second)
+        weakref.finalize(frame, _PAIRS.pop, key, None)  # an id is reused once the frame is gone
+    return list(found)
+
+
+def _distinct_pairs(frame: pd.DataFrame, first: str, second: str) -> list[tuple[str, str]]:
     a, b = frame[first], frame[second]
     if not (isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype)):
         pairs = frame[[first, second]].drop_duplicates()

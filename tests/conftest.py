@@ -38,3 +38,24 @@ def one_line_error(code: int, out: str, err: str, *needles: str) -> str:
         assert needle in lines[0], lines[0]
     return lines[0]
 
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` honour ``xdist_group`` marks under pytest 9.
+
+    pytest-xdist 3.8 groups tests by an ``@group`` suffix it writes into ``item._nodeid``,
+    which pytest 9 no longer reads (the node id now comes from ``item._id``): every group
+    was silently spread over the workers (two browser tests at once, a module's shared
+    build made once per worker).  This writes the same suffix where pytest 9 reads it;
+    it does nothing when xdist already managed to (an older pytest) or without loadgroup.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id  # pytest 9's node ids (no public API to rename one)
+
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        groups = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        if groups and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")

@@ -4,6 +4,7 @@ filters never import streamlit; the CLI's parsers never import torch."""
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -58,14 +59,37 @@ def test_importing_every_analysis_module_loads_no_streamlit():
     assert "streamlit" not in _loaded_after_importing(modules)
 
 
-@pytest.mark.parametrize("module", [*_modules("dashboard/figures"), "dashboard.filters",
-                                    *_modules("dashboard/exports"), "dashboard.export"])
-def test_figure_builders_and_filters_never_import_streamlit(module):
+SERVERLESS_MODULES = [*_modules("dashboard/figures"), "dashboard.filters", *_modules("dashboard/exports"),
+                      "dashboard.export"]
+
+
+@pytest.fixture(scope="module")
+def streamlit_after_each() -> dict[str, bool]:
+    """One interpreter imports SERVERLESS_MODULES in turn: whether streamlit is loaded after each.
+
+    One process instead of one per module (each start-up imports numpy, pandas and plotly
+    again): a module that loads streamlit on its own loads it here too, so the check is as
+    strict; a module imported after one that loaded it is flagged as well, and the first
+    one flagged is the culprit."""
+    probe = (
+        "import importlib, json, sys\n"
+        "seen = {}\n"
+        f"for m in {SERVERLESS_MODULES!r}:\n"
+        "    importlib.import_module(m)\n"
+        "    seen[m] = 'streamlit' in sys.modules\n"
+        "print(json.dumps(seen))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("module", SERVERLESS_MODULES)
+def test_figure_builders_and_filters_never_import_streamlit(module, streamlit_after_each):
     """Also the export set and the export command: they run without a server."""
     path = REPO / Path(*module.split("."))
     path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
     assert "streamlit" not in _imported_roots(path)
-    assert "streamlit" not in _loaded_after_importing([module])
+    assert streamlit_after_each[module] is False, [m for m, loaded in streamlit_after_each.items() if loaded][:1]
 
 
 def test_cli_parsing_imports_no_torch():

@@ -36,7 +36,8 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from types import GenericAlias
+from typing import Annotated, Any, Literal, overload
 
 import msgspec
 import numpy as np
@@ -263,7 +264,7 @@ def decode_coco(
     data = unwrap_json_bytes(path, data)
     if len(data) <= ONE_PASS_MAX_BYTES:
         try:
-            whole = msgspec.json.decode(data, type=_file_type(image_fields, typed_annotations=True))
+            whole: Any = msgspec.json.decode(data, type=_file_type(image_fields, typed_annotations=True))
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             pass  # the two-pass decode below finds the problem and names it (or rewrites NaN tokens)
         else:
@@ -273,7 +274,7 @@ def decode_coco(
     n_non_finite = 0
     for _attempt in range(2):
         try:
-            decoded = msgspec.json.decode(data, type=file_type)
+            decoded: Any = msgspec.json.decode(data, type=file_type)
             break
         except msgspec.ValidationError as exc:
             raise _structure_error(path, data, str(exc)) from None
@@ -310,7 +311,9 @@ def _file_type(image_fields: tuple[str, ...], typed_annotations: bool = False) -
     annotation_type = CocoAnnotation if typed_annotations else msgspec.Raw
     return msgspec.defstruct(
         "CocoFileTyped" if typed_annotations else "CocoFileRaw",
-        [("images", list[image_type]), ("annotations", list[annotation_type]), ("categories", list[CocoCategory])],
+        # GenericAlias(list, (t,)) is list[t], spelt so that a type checker accepts a runtime type
+        [("images", GenericAlias(list, (image_type,))), ("annotations", GenericAlias(list, (annotation_type,))),
+         ("categories", list[CocoCategory])],
         gc=False,
     )
 
@@ -432,6 +435,10 @@ def _syntax_error(path: Path, data: bytes | bytearray, message: str, offset: int
     return AnnotationError(path, None, f"not valid JSON ({problem}{where})")
 
 
+@overload
+def _utf8_problem(data: bytes | bytearray, only_if_invalid: Literal[False] = False) -> str: ...
+@overload
+def _utf8_problem(data: bytes | bytearray, only_if_invalid: bool) -> str | None: ...
 def _utf8_problem(data: bytes | bytearray, only_if_invalid: bool = False) -> str | None:
     """Where the first byte that is not UTF-8 is, scanning in blocks (no copy of the file)."""
     decoder = codecs.getincrementaldecoder("utf-8")()

@@ -9,12 +9,13 @@ from __future__ import annotations
 import gc
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +35,8 @@ def checked_pattern(pattern: str) -> re.Pattern[str]:
     registry ``source`` or a compose ``group`` rule stays linear in the text."""
     try:
         compiled = re.compile(pattern)
-        parsed = re._parser.parse(pattern)  # the parse re.compile just did (no public API)
+        # the parse re.compile just did (no public API; typeshed has no re._parser)
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
     except re.error as exc:
         raise ValueError(f"not a regular expression ({exc})") from None
     if _nested_repeat(parsed, inside_repeat=False):
@@ -45,9 +47,10 @@ def checked_pattern(pattern: str) -> re.Pattern[str]:
     return compiled
 
 
-def _nested_repeat(items, inside_repeat: bool) -> bool:
-    """Whether a parsed pattern repeats (more than once) a part holding a repeat or an alternation."""
-    c = re._constants
+def _nested_repeat(items: Iterable[tuple[Any, Any]], inside_repeat: bool) -> bool:
+    """Whether a parsed pattern repeats (more than once) a part holding a repeat or an alternation
+    (``items``: a ``re._parser.SubPattern``, (opcode, argument) pairs)."""
+    c = re._constants  # type: ignore[attr-defined]  # typeshed has no re._constants
     for op, av in items:
         if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
             low, high, body = av
@@ -409,7 +412,8 @@ def _chunk_columns(path: Path, chunk: list[CocoAnnotation], ann_id: npt.NDArray[
     keypoint_lists = [k or () for k in map(attrgetter("keypoints"), chunk)]
     lengths = np.fromiter(map(len, keypoint_lists), np.int64, n)
     try:
-        flat = np.fromiter(chain.from_iterable(keypoint_lists), np.float64, int(lengths.sum()))
+        flat: npt.NDArray[np.floating] = np.fromiter(
+            chain.from_iterable(keypoint_lists), np.float64, int(lengths.sum()))
     except OverflowError:  # an integer beyond float64
         i = next(i for i, kp in enumerate(keypoint_lists) if any(abs(v) > 1e308 for v in kp))
         raise AnnotationError(path, f"annotation id={ann_id[i]}", "keypoints hold a number beyond float64") from None

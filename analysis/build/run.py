@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
@@ -21,7 +22,7 @@ from tqdm import tqdm
 
 import analysis
 from analysis.build.coco_json import read_annotation_bytes
-from analysis.build.crowding import compute_crowding
+from analysis.build.crowding import Crowding, compute_crowding
 from analysis.build.image_paths import present_files
 from analysis.build.loading import PoseDataset, load_pose_dataset
 from analysis.build.tables import images_table, instances_table
@@ -48,6 +49,9 @@ from analysis.cache.manifest import (
 from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, CrowdConvention, SizeEdges, density_levels
 from analysis.errors import PoseAtlasError
 from analysis.registry import DatasetSpec
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MAX_LISTED_MISSING = 1000
 #: The tables a build writes; the manifest vouches for their size and row count.
@@ -113,6 +117,7 @@ def code_version() -> str:
     here = Path(analysis.__file__).parent
     for module in build_modules():
         path = _module_file(here, module)
+        assert path is not None, module  # build_modules() lists only modules with a file
         digest.update(module.encode() + b"\0" + path.read_bytes() + b"\0")
     return f"{analysis.__version__}+{digest.hexdigest()[:12]}"
 
@@ -160,7 +165,7 @@ def build_split(
             previous = read_manifest(target)
         except ManifestError:  # unreadable or of another format: as if there were no cache
             previous = None
-        if not force and is_up_to_date(previous, spec, target):
+        if not force and previous is not None and is_up_to_date(previous, spec, target):
             return BuildResult(key, "up-to-date", _with_identity(previous, spec, target))
 
         stages = ("read", "decode+validate", "crowding", "tables", "images", "write")
@@ -192,7 +197,8 @@ def _build(
         # NaN/Infinity tokens are rewritten in place: the hash must have read the bytes first.
         # The loader gets the only reference (besides the hash, until it is done): it frees
         # the bytes as soon as the annotations are decoded.
-        held, data = [data], None
+        held = [data]
+        del data
         dataset = load_pose_dataset(spec.annotations, spec.load_options(), held.pop(), fingerprint_job.result)
         fingerprint = fingerprint_job.result()
     t = stage("decode+validate", t)
@@ -320,7 +326,7 @@ def _definitions(dataset: PoseDataset) -> Definitions:
     )
 
 
-def _counts(dataset: PoseDataset, n_images: int, crowding) -> Counts:
+def _counts(dataset: PoseDataset, n_images: int, crowding: Crowding) -> Counts:
     inst = dataset.instances
     persons = ~inst.iscrowd
     return Counts(
@@ -337,7 +343,7 @@ def _counts(dataset: PoseDataset, n_images: int, crowding) -> Counts:
 
 
 def _write_split(
-    target: Path, images, instances, manifest: Manifest, previous: Manifest | None,
+    target: Path, images: pa.Table, instances: pa.Table, manifest: Manifest, previous: Manifest | None,
     written: Callable[[], object], t_start: float,
 ) -> None:
     """Write into a fresh sibling folder, then swap it in; the old cache survives any failure.

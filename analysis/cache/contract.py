@@ -332,7 +332,7 @@ def remove_stale_staging(split_dir: Path) -> list[Path]:
     Returns:
         The folders removed.
     """
-    removed = []
+    removed: list[Path] = []
     prefix = f".{split_dir.name}.building-"
     if not split_dir.parent.is_dir():
         return removed

@@ -36,7 +36,9 @@ class FileFingerprint(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sha256: str | None = None
 
     @classmethod
-    def of(cls, path: Path, data: bytes | None = None, stat: os.stat_result | None = None) -> FileFingerprint:
+    def of(
+        cls, path: Path, data: bytes | bytearray | None = None, stat: os.stat_result | None = None
+    ) -> FileFingerprint:
         """The fingerprint of ``path``; with ``data`` (its bytes) the SHA-256 of those bytes too.
 
         ``stat`` is the file's stat taken while ``data`` was read (else it is taken now).

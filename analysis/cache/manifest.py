@@ -205,6 +205,35 @@ class StaleCacheError(ManifestError):
     """The split was written in another cache format (``schema_version``)."""
 
 
+class UnreadableManifestError(InvalidManifestError):
+    """manifest.json cannot be read or is not JSON: nothing left says whether the split was
+    registered or built ad hoc, nor from which annotation file.
+
+    ``command`` is the registered form (``--only NAME/SPLIT``); ``ad_hoc_command`` the ad
+    hoc form with ``FILE`` for the annotation file.  The message names both, each with
+    when it applies (``--only`` fails for a split that is not in the registry); a caller
+    that knows the registry picks one with :meth:`command_for`.
+    """
+
+    def __init__(self, split_dir: Path, reason: str) -> None:
+        split_dir = Path(split_dir)
+        self.split_dir = split_dir
+        self.problem = f"unreadable ({reason}), so it no longer names its annotation file"
+        self.command = rebuild_command(split_dir)
+        self.ad_hoc_command = shlex.join([
+            "python", "-m", "analysis", "build", "--name", split_dir.parent.name, "--split", split_dir.name,
+            "--annotations", "FILE", "--force", "--cache-dir", str(split_dir.parent.parent),
+        ])
+        key = f"{split_dir.parent.name}/{split_dir.name}"
+        PoseAtlasError.__init__(
+            self, f"{split_dir / MANIFEST_FILE}: {self.problem}; if {key} is registered, rebuild it with "
+            f"`{self.command}`; if it was built ad hoc, with `{self.ad_hoc_command}`, FILE being its annotation file")
+
+    def command_for(self, registered: bool) -> str:
+        """The one command that rebuilds the split, for a registered split or an ad hoc one."""
+        return self.command if registered else self.ad_hoc_command
+
+
 # --------------------------------------------------------------------------- read / write
 
 
@@ -223,7 +252,7 @@ def decode_manifest(data: bytes, split_dir: Path) -> Manifest:
     try:
         header = _HEADER_DECODER.decode(data)
     except msgspec.DecodeError as exc:
-        raise InvalidManifestError(split_dir, _unreadable(split_dir, str(exc)), rebuild_command(split_dir)) from None
+        raise UnreadableManifestError(split_dir, str(exc)) from None
     command = rebuild_command(split_dir, header)
     if header.schema_version != SCHEMA_VERSION:
         raise StaleCacheError(
@@ -234,17 +263,6 @@ def decode_manifest(data: bytes, split_dir: Path) -> Manifest:
         return _DECODER.decode(data)
     except msgspec.DecodeError as exc:
         raise InvalidManifestError(split_dir, f"invalid ({exc})", command) from None
-
-
-def _unreadable(split_dir: Path, reason: str) -> str:
-    """The problem of an unreadable manifest, with the ad hoc command it can no longer name."""
-    split_dir = Path(split_dir)
-    ad_hoc = shlex.join([
-        "python", "-m", "analysis", "build", "--name", split_dir.parent.name, "--split", split_dir.name,
-        "--annotations", "FILE", "--force", "--cache-dir", str(split_dir.parent.parent),
-    ])
-    return (f"unreadable ({reason}), so it no longer names its annotation file (an ad hoc cache: "
-            f"`{ad_hoc}`)")
 
 
 def read_manifest(where: Path, key: CacheKey | None = None) -> Manifest | None:
@@ -262,8 +280,7 @@ def read_manifest(where: Path, key: CacheKey | None = None) -> Manifest | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        problem = _unreadable(split_dir, str(exc.strerror or exc))
-        raise InvalidManifestError(split_dir, problem, rebuild_command(split_dir)) from None
+        raise UnreadableManifestError(split_dir, str(exc.strerror or exc)) from None
     return decode_manifest(data, split_dir)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,7 @@ def compose(job: ComposeJob, progress: bool = True) -> dict[str, Any]:
     with StagedFiles(job.out_dir) as staged:
         for name, out in outputs.items():
             lists = {"images": out.images, "annotations": out.annotations}
-            staged.add(f"{name}.json", lambda fh, lists=lists: write_document(top, lists, fh))
+            staged.add(f"{name}.json", partial(write_document, top, lists))
         staged.add(REPORT_FILE, lambda fh: fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"))
     return report
 

@@ -90,7 +90,7 @@ class _Result:
     images: list[dict] = field(default_factory=list)
     annotations: list[dict] = field(default_factory=list)
     joint_names: tuple[str, ...] = ()
-    skeleton: tuple[tuple[int, int], ...] = ()
+    skeleton: tuple[tuple[int, ...], ...] = ()  # pairs (PoseTrack's are as in its file)
     skipped: Counter = field(default_factory=Counter)
     skipped_examples: list[str] = field(default_factory=list)
     derived: Counter = field(default_factory=Counter)
@@ -361,7 +361,7 @@ def _convert_aic(path: Path, data: list, result: _Result) -> None:
             if x2 <= x1 or y2 <= y1:
                 result.skip("a box with x2 <= x1 or y2 <= y1", f"{path}: {at}")
                 continue
-            out = []
+            out: list[float] = []
             for j in range(n_joints):
                 x, y = (_number(c, path, at, f"joint {j}") for c in flat[3 * j: 3 * j + 2])
                 v = flat[3 * j + 2]
@@ -392,7 +392,7 @@ def _mpii_rules(result: _Result) -> None:
     ]
 
 
-def _mpii_person(image_id: int, keypoints: list[float], center: tuple[float, float] | None,
+def _mpii_person(image_id: int, keypoints: list[float], center: tuple[float, ...] | None,
                  scale: float | None, extra: dict, result: _Result) -> None:
     result.annotations.append({
         "id": len(result.annotations) + 1, "image_id": image_id, "category_id": 1, "iscrowd": 0,
@@ -487,7 +487,7 @@ def _convert_mpii_mat(path: Path, result: _Result) -> None:
         if not _mat_number(train[index]):
             result.skip("test image (img_train = 0: no public joints)", where)
             continue
-        persons = []
+        persons: list[tuple[list[float], tuple[float, float] | None, float | None, dict]] = []
         for r, rect in enumerate(rects):
             points = _mat_list(getattr(getattr(rect, "annopoints", None), "point", None))
             if not points:
@@ -503,24 +503,25 @@ def _convert_mpii_mat(path: Path, result: _Result) -> None:
                 visible = _mat_number(getattr(point, "is_visible", None))
                 keypoints[3 * int(joint): 3 * int(joint) + 3] = [x, y, 1 if visible == 0 else 2]
             extra = {}
-            head = [_mat_number(getattr(rect, k, None)) for k in ("x1", "y1", "x2", "y2")]
-            if all(v is not None for v in head):
-                extra["bbox_head"] = [head[0], head[1], head[2] - head[0], head[3] - head[1]]
+            hx1, hy1, hx2, hy2 = (_mat_number(getattr(rect, k, None)) for k in ("x1", "y1", "x2", "y2"))
+            if hx1 is not None and hy1 is not None and hx2 is not None and hy2 is not None:
+                extra["bbox_head"] = [hx1, hy1, hx2 - hx1, hy2 - hy1]
             objpos = getattr(rect, "objpos", None)
-            center = (_mat_number(getattr(objpos, "x", None)), _mat_number(getattr(objpos, "y", None)))
-            persons.append((keypoints, center if None not in center else None,
+            cx, cy = _mat_number(getattr(objpos, "x", None)), _mat_number(getattr(objpos, "y", None))
+            persons.append((keypoints, (cx, cy) if cx is not None and cy is not None else None,
                             _mat_number(getattr(rect, "scale", None)), extra))
         if not persons:
             result.skip("training image without a person with joints", where)
             continue
-        image = {"id": len(result.images) + 1, "file_name": name, "mpii_annolist_index": index + 1}
+        image_id = len(result.images) + 1
+        image: dict[str, Any] = {"id": image_id, "file_name": name, "mpii_annolist_index": index + 1}
         act = activities[index] if index < len(activities) else None
         if act is not None and isinstance(getattr(act, "act_name", None), str):
             image["activity"] = {"category": getattr(act, "cat_name", None), "name": act.act_name,
                                  "id": _mat_number(getattr(act, "act_id", None))}
         result.images.append(image)
         for keypoints, center, scale, extra in persons:
-            _mpii_person(image["id"], keypoints, center, scale, extra, result)
+            _mpii_person(image_id, keypoints, center, scale, extra, result)
 
 
 def _mpii_boxes(result: _Result) -> None:
@@ -596,7 +597,7 @@ def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
     ]
     frames: list[tuple[dict, Path]] = []
     annotations: list[tuple[dict, Path]] = []
-    categories = None
+    categories: tuple[tuple[str, ...], tuple[tuple[int, ...], ...]] | None = None
     for path in files:
         doc = _read_json(path, "posetrack18")
         if not isinstance(doc.get("images"), list) or not isinstance(doc.get("annotations"), list):
@@ -617,6 +618,7 @@ def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
             if not isinstance(ann, dict) or "id" not in ann or "image_id" not in ann:
                 raise AnnotationError(path, f"annotations[{index}]", "an annotation record needs id and image_id")
             annotations.append((ann, path))
+    assert categories is not None, files  # _input_files gives at least one file
     result.joint_names, result.skeleton = categories
 
     image_keys = [(path, image["id"]) for image, path in frames]
@@ -699,7 +701,7 @@ def _hieve_frame(path: Path) -> dict:
         except ElementTree.ParseError as exc:
             raise PoseAtlasError(f"{path}: not valid XML ({exc})") from None
 
-        def as_dict(element) -> Any:
+        def as_dict(element: ElementTree.Element) -> Any:
             children = list(element)
             if not children:
                 return (element.text or "").strip()
@@ -741,7 +743,9 @@ def _hieve_add_frame(path: Path, video: str, result: _Result) -> None:
     doc = _hieve_frame(path).get("annotation")
     if not isinstance(doc, dict):
         raise AnnotationError(path, None, "no 'annotation' object: not a HiEve frame file")
-    size = doc.get("size") if isinstance(doc.get("size"), dict) else {}
+    size = doc.get("size")
+    if not isinstance(size, dict):
+        size = {}
     image_id = len(result.images) + 1
     name = doc.get("filename") or path.with_suffix(".jpg").name
     image = {"id": image_id, "file_name": f"{video}/{name}", "video": video, "frame_file": path.name}

@@ -277,7 +277,7 @@ def _fill_quotas(
         block = slice(start, start + BLOCK_IMAGES)
         room = quotas - filled
         block_counts = counts[block]
-        fits = (block_counts <= room).all(axis=1)
+        fits = np.asarray((block_counts <= room).all(axis=1))  # an array (numpy's stubs allow a scalar)
         tight = (block_counts * fits[:, None]).sum(axis=0) > room
         if tight.any():  # only bins the block could overfill need the running sum
             together = np.cumsum(block_counts[:, tight] * fits[:, None], axis=0)

@@ -9,10 +9,12 @@ are written to temporary names and renamed into place together at the end.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 from tqdm import tqdm
 
@@ -84,7 +86,7 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
     subsets = draw_subsets(images.persons, job.spec)
     raw = read_raw_coco(split.annotations)
 
-    def counts(image_rows) -> dict[str, dict[str, int]]:
+    def counts(image_rows: npt.NDArray[np.int64]) -> dict[str, dict[str, int]]:
         where = np.isin(images.instance_image, image_rows)
         return population_counts(~images.is_person[where], images.stored_num_keypoints[where],
                                  images.n_labelled[where], images.instance_area[where], INFO_POPULATIONS)
@@ -131,7 +133,7 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
         bar = tqdm(subsets, desc="subsets", unit="file", disable=None if progress else True)
         for k, subset in enumerate(bar, start=1):
             kept_ids = images.image_ids[subset.image_rows]
-            staged.add(subset_file_name(k), lambda fh, ids=kept_ids: write_subset(raw, ids, fh))
+            staged.add(subset_file_name(k), partial(write_subset, raw, kept_ids))
         staged.add(REPORT_FILE, lambda fh: fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"))
     return report
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey
 from analysis.definitions import (
@@ -24,6 +26,11 @@ from analysis.evaluation.definitions import (
     level_edges_from_text,
     size_edges_from_sides,
 )
+
+if TYPE_CHECKING:  # pandas and numpy load only when an evaluation runs
+    from analysis.evaluation.run import EvaluationOutcome, EvaluationRequest
+    from analysis.evaluation.slices import EvaluationResult
+    from analysis.evaluation.store import BootstrapSettings
 
 
 def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
@@ -133,7 +140,7 @@ def add_bootstrap_arguments(p: argparse.ArgumentParser, default_b: int | None = 
     p.add_argument("--confidence", type=float, default=0.95, metavar="C", help="interval level (default: 0.95)")
 
 
-def bootstrap_from_args(args: argparse.Namespace):
+def bootstrap_from_args(args: argparse.Namespace) -> BootstrapSettings | None:
     """The BootstrapSettings asked for, or None."""
     if args.bootstrap is None:
         return None
@@ -147,7 +154,7 @@ def bootstrap_from_args(args: argparse.Namespace):
     return BootstrapSettings(args.bootstrap, args.bootstrap_seed, args.confidence)
 
 
-def request_from_args(args: argparse.Namespace):
+def request_from_args(args: argparse.Namespace) -> EvaluationRequest:
     from analysis.evaluation.run import EvaluationRequest
 
     try:
@@ -208,8 +215,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
                                         for part, r in results[o.result.model].items()}
         for doc, diagnosis in zip(docs, diagnoses, strict=False):
             doc["diagnosis"] = diagnosis.to_json()
-        doc = docs[0] if len(docs) == 1 else docs
-        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+        printed = docs[0] if len(docs) == 1 else docs
+        sys.stdout.write(orjson.dumps(printed, option=orjson.OPT_INDENT_2).decode() + "\n")
         for note in notes:
             print(note, file=sys.stderr)
         return 0
@@ -253,7 +260,9 @@ def _with_mapped_predictions(args: argparse.Namespace, key: CacheKey) -> tuple[l
     return [*predictions, args.mapped_out], mapping_lines(report)
 
 
-def _by_part(args: argparse.Namespace, key: CacheKey, outcomes):
+def _by_part(
+    args: argparse.Namespace, key: CacheKey, outcomes: list[EvaluationOutcome]
+) -> tuple[dict[str, dict[str, EvaluationResult]], dict[str, int]] | None:
     if args.by is None:
         return None
     from analysis.evaluation.by_source import results_by_part
@@ -291,7 +300,7 @@ def _write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def _note(outcome) -> str:
+def _note(outcome: EvaluationOutcome) -> str:
     counts = outcome.record.counts
     parts = [f"{outcome.record.model}: {counts.kept} detections evaluated of {counts.records} records"]
     if counts.other_category:
@@ -302,7 +311,7 @@ def _note(outcome) -> str:
     return "; ".join(parts)
 
 
-def bootstrap_caption(settings) -> str:
+def bootstrap_caption(settings: BootstrapSettings) -> str:
     """The bootstrap settings, as every caption of intervals states them."""
     return (
         f"intervals: {100 * settings.confidence:g}% percentile (numpy.quantile, linear) of B = {settings.B} "
@@ -310,14 +319,14 @@ def bootstrap_caption(settings) -> str:
     )
 
 
-def format_table(outcomes) -> list[str]:
+def format_table(outcomes: Sequence[EvaluationOutcome]) -> list[str]:
     """One row per model; per slice a column group AP, AP50, AP75, AR (percent), headed by n_gt
     (a dagger marks a slice with few persons); with a bootstrap, a second row per model gives
     each slice's AP interval."""
     return results_table([o.result for o in outcomes])
 
 
-def results_table(results) -> list[str]:
+def results_table(results: Sequence[EvaluationResult]) -> list[str]:
     """:func:`format_table` of EvaluationResults."""
     from analysis.evaluation.bootstrap import FEW_PERSONS
     from analysis.evaluation.slices import SLICE_NAMES
@@ -351,7 +360,7 @@ def results_table(results) -> list[str]:
     return lines
 
 
-def _ap_interval(ci) -> str:
+def _ap_interval(ci: dict[str, tuple[float, float] | None] | None) -> str:
     bounds = (ci or {}).get("AP")
     return "-" if bounds is None else f"AP [{100 * bounds[0]:.1f}, {100 * bounds[1]:.1f}]"
 

@@ -17,12 +17,13 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache.contract: parsing loads no pyarrow
 from analysis.errors import PoseAtlasError
 
 if TYPE_CHECKING:  # numpy loads only when a comparison runs (``python -m analysis`` starts light)
+    from analysis.evaluation.slices import SliceMetrics
     from analysis.evaluation.store import BootstrapSettings
 
 METRICS = ("AP", "AP50", "AP75", "AR")
@@ -83,7 +84,8 @@ class ModelDifference:
     spread: dict[str, dict[str, dict[str, float | None]]] | None = None  #: group: slice -> metric -> mean, sd
 
     def to_json(self) -> dict:
-        doc = {"model": self.model, "slices": {k: None if v is None else v.to_json() for k, v in self.slices.items()}}
+        slices = {k: None if v is None else v.to_json() for k, v in self.slices.items()}
+        doc: dict[str, Any] = {"model": self.model, "slices": slices}
         if self.members:
             doc["members"] = list(self.members)
             doc["spread"] = self.spread
@@ -227,7 +229,7 @@ def compare_models(
     return Comparison(ref, settings, caption, n_gt, points[ref], out_models, out_groups)
 
 
-def _point(metrics) -> dict[str, float | None]:
+def _point(metrics: SliceMetrics) -> dict[str, float | None]:
     return {"AP": metrics.ap, "AP50": metrics.ap50, "AP75": metrics.ap75, "AR": metrics.ar}
 
 
@@ -238,6 +240,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
     key = CacheKey(args.name, args.split)
     settings = bootstrap_from_args(args)
+    assert settings is not None  # compare's --bootstrap defaults to DEFAULT_B
     comparison = compare_models(args.cache_dir, key, list(args.models), settings, parse_groups(args.group))
     if args.table_csv:
         _write_text(args.table_csv, comparison_csv(comparison))
@@ -290,14 +293,15 @@ def comparison_lines(comparison: Comparison, key: CacheKey) -> list[str]:
                 cells.append(f"{_interval_text(diff.delta[m], diff.ci[m]):>24} {_share_text(diff.p_better[m]):>6}")
             lines.append(head + " ".join(cells))
         all_diff = entry.slices.get("all")
-        if all_diff is not None and all_diff.delta["AP"] is not None and all_diff.p_better["AP"] is not None:
-            lines.append(_statement(entry.model, comparison, all_diff))
+        share = None if all_diff is None else all_diff.p_better["AP"]
+        if all_diff is not None and all_diff.delta["AP"] is not None and share is not None:
+            lines.append(_statement(entry.model, comparison, all_diff, share))
     return lines
 
 
-def _statement(model: str, comparison: Comparison, diff: SliceDifference) -> str:
+def _statement(model: str, comparison: Comparison, diff: SliceDifference, share: float) -> str:
+    """The verdict on all persons' AP; ``share``: ``diff.p_better["AP"]``, known here."""
     lo_hi = diff.ci["AP"]
-    share = diff.p_better["AP"]
     excludes = lo_hi is not None and (lo_hi[0] > 0 or lo_hi[1] < 0)
     verdict = "excludes 0" if excludes else "includes 0: not distinguishable from test-set noise at this level"
     return (

@@ -13,10 +13,10 @@ import pyarrow.parquet as pq
 from analysis.cache import contract as cache
 from analysis.definitions import person_area
 from analysis.evaluation import store
-from analysis.evaluation.definitions import MAX_DETECTIONS, EvaluationDefinitions
+from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.evaluation.density import detection_density
 from analysis.evaluation.engine import oks_pairs, same_image_pairs
-from analysis.evaluation.predictions import Predictions
+from analysis.evaluation.predictions import Predictions, kept_detections
 
 
 @dataclass(frozen=True)
@@ -72,20 +72,16 @@ def _kept_detections(predictions: Predictions, person_categories: list[int]) -> 
     """Person detections, the 20 best per image (score descending, file order on ties)."""
     n = len(predictions.score)
     det_id = np.arange(1, n + 1, dtype=np.int64)  # loadRes numbers results 1..N in file order
-    person = np.isin(predictions.category_id, person_categories)
-    person_rows = np.flatnonzero(person)
-    order = person_rows[np.lexsort((person_rows, -predictions.score[person_rows], predictions.image_id[person_rows]))]
-    image_sorted = predictions.image_id[order]
-    rank = np.arange(len(order)) - np.searchsorted(image_sorted, image_sorted, side="left")
-    kept = np.sort(order[rank < MAX_DETECTIONS])
-    keypoints = predictions.keypoints[kept]
+    cut = kept_detections(predictions.image_id, predictions.category_id, predictions.score, person_categories)
+    kept = cut.rows
+    keypoints = predictions.keypoints_of(kept)
     x, y = keypoints[:, :, 0], keypoints[:, :, 1]
     x0, x1, y0, y1 = x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1)
     counts = store.DetectionCounts(
         records=n,
         kept=len(kept),
-        other_category=int(n - person.sum()),
-        over_max_per_image=int((rank >= MAX_DETECTIONS).sum()),
+        other_category=int(n - cut.person.sum()),
+        over_max_per_image=cut.over_max_per_image,
     )
     detections = {
         "det_id": det_id[kept],

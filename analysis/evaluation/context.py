@@ -61,7 +61,7 @@ def person_categories(facts: CachedSplit, annotation_path: Path) -> list[int]:
     class _Categories(msgspec.Struct):
         categories: list[CocoCategory]
 
-    data = read_annotation_bytes(annotation_path)
+    data: bytes | bytearray = read_annotation_bytes(annotation_path)
     if data[:2] == GZIP_MAGIC:
         data = gzip.decompress(data)
     decoded = msgspec.json.decode(data, type=_Categories)

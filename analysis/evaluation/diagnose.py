@@ -49,11 +49,13 @@ from analysis.definitions import person_area
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import OKS_THRESHOLDS, EvaluationDefinitions
 from analysis.evaluation.engine import Pairs, accumulate, greedy_match, match_input, oks_pairs, same_image_pairs
+from analysis.evaluation.size_curve import SizeCurve, size_curve
 from analysis.evaluation.slices import (
     _MATCHED_SLICES,
     CROWD_SLICES,
     SLICE_NAMES,
     _prepare,
+    _Prepared,
     _slice_masks,
     base_ignore,
     crowd_level_of_images,
@@ -144,6 +146,8 @@ class Diagnosis:
     oks: float  #: the single threshold of ``ap_at_oks``
     inversion: bool  #: False when the schema has no left/right joint pairs
     slices: dict[str, SliceDiagnosis]
+    #: AP and missed persons per fine bin of sqrt(area) (``analysis.evaluation.size_curve``).
+    by_size: SizeCurve | None = None
 
     def to_json(self) -> dict:
         """The ``--json`` document of ``python -m analysis diagnose``."""
@@ -152,11 +156,14 @@ class Diagnosis:
         definitions["diagnosis_oks"] = self.oks
         if not self.inversion:
             definitions["inversion"] = "the keypoint schema has no left_*/right_* joint pairs: no inversion class"
-        return {
+        doc = {
             "model": self.model,
             "definitions": definitions,
             "slices": {name: self.slices[name].to_json() for name in SLICE_NAMES},
         }
+        if self.by_size is not None:
+            doc["ap_by_size"] = self.by_size.to_json()
+        return doc
 
 
 @dataclass(frozen=True)
@@ -308,7 +315,9 @@ def _corrections(inp: DiagnosisInput, det_rows: npt.NDArray[np.int64], gt_rows: 
     return _Corrections(det_rows, gt_rows, classes, keypoints, pairs, pair_oks)
 
 
-def _ranks(det_id, det_image, score) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _ranks(
+    det_id: npt.NDArray[np.int64], det_image: npt.NDArray[np.int64], score: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(rank in image, accumulation order) under new scores: score descending, ties by
     image id then file order, as pycocotools sorts."""
     by_image = np.lexsort((det_id, -score, det_image))
@@ -318,7 +327,10 @@ def _ranks(det_id, det_image, score) -> tuple[npt.NDArray[np.int64], npt.NDArray
     return rank, np.lexsort((rank, det_image, -score))
 
 
-def _step(det_gt, order, gt_ignore, det_outside) -> _Step:
+def _step(
+    det_gt: npt.NDArray[np.int32], order: npt.NDArray[np.int64], gt_ignore: npt.NDArray[np.bool_],
+    det_outside: npt.NDArray[np.bool_],
+) -> _Step:
     matched = det_gt >= 0
     ignored = np.where(matched, gt_ignore[np.maximum(det_gt, 0)], det_outside[None, :])
     return _Step(order, matched, ignored, np.broadcast_to(~gt_ignore, (det_gt.shape[0], len(gt_ignore))))
@@ -346,7 +358,10 @@ def soft_nms_scores(
     return out
 
 
-def _soft_nms(det_id, det_image, keypoints, score, sigmas) -> npt.NDArray[np.float64]:
+def _soft_nms(
+    det_id: npt.NDArray[np.int64], det_image: npt.NDArray[np.int64], keypoints: npt.NDArray[np.float64],
+    score: npt.NDArray[np.float64], sigmas: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
     n = len(det_id)
     by_image = np.lexsort((det_id, det_image))
     image_sorted = det_image[by_image]
@@ -373,7 +388,7 @@ def _soft_nms(det_id, det_image, keypoints, score, sigmas) -> npt.NDArray[np.flo
     alive[image_code, slot] = True
     rows = np.arange(n_images)
     for _ in range(width):
-        has = alive.any(axis=1)
+        has = np.asarray(alive.any(axis=1))  # an array (numpy's stubs allow a scalar)
         if not has.any():
             break
         pick = np.argmax(np.where(alive, current, -np.inf), axis=1)
@@ -537,7 +552,9 @@ def _match_slices(
     return np.where(det_gt >= 0, det_gt - (offsets * n_gt)[:, :, None].astype(np.int32), -1).astype(np.int32)
 
 
-def _ap_per_threshold(step: _Step, det_in: npt.NDArray[np.bool_] | None, gt_in: npt.NDArray[np.bool_] | None):
+def _ap_per_threshold(
+    step: _Step, det_in: npt.NDArray[np.bool_] | None, gt_in: npt.NDArray[np.bool_] | None
+) -> npt.NDArray[np.float64]:
     """(T,) AP at each threshold (NaN where nothing counts), restricted to some images."""
     order = step.order if det_in is None else step.order[det_in[step.order]]
     counted = step.gt_counted if gt_in is None else step.gt_counted & gt_in[None, :]
@@ -577,7 +594,8 @@ def calibration(score: npt.NDArray[np.float64], correct: npt.NDArray[np.bool_], 
 
 
 def _summarise(
-    raw: _Raw, oks_index: int, names: list[str], score: npt.NDArray[np.float64], det_in=None, gt_in=None
+    raw: _Raw, oks_index: int, names: list[str], score: npt.NDArray[np.float64],
+    det_in: npt.NDArray[np.bool_] | None = None, gt_in: npt.NDArray[np.bool_] | None = None,
 ) -> SliceDiagnosis:
     counted = raw.counted if det_in is None else raw.counted & det_in
     kept = raw.kept if gt_in is None else raw.kept & gt_in
@@ -605,7 +623,7 @@ def diagnosis_input(
     instances: pd.DataFrame,
     gt_keypoints: npt.NDArray[np.floating],
     joint_names: list[str] | tuple[str, ...],
-):
+) -> tuple[_Prepared, DiagnosisInput]:
     """The prepared evaluation and the arrays the diagnosis needs."""
     if "keypoints" not in stored.detections.columns:
         raise PoseAtlasError(f"evaluation of {stored.record.model!r} has no stored keypoints; evaluate it again")
@@ -680,4 +698,4 @@ def diagnose_stored(
     for lvl, name in enumerate(CROWD_SLICES):
         slices[name] = _summarise(raws["all"], oks_index, names, inp.det_score, det_level == lvl, gt_level == lvl)
     return Diagnosis(stored.record.model, used, float(OKS_THRESHOLDS[oks_index]), inp.mirror is not None,
-                     {n: slices[n] for n in SLICE_NAMES})  # fmt: skip
+                     {n: slices[n] for n in SLICE_NAMES}, size_curve(prep, used))  # fmt: skip

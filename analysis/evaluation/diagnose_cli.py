@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache.contract: parsing loads no pyarrow
 from analysis.definitions import COCO_SIZE_SIDES, DENSITY_EDGES, AreaSource, CrowdIndexSource, edges_text
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import CROWD_LEVEL_NAMES
+
+if TYPE_CHECKING:
+    from analysis.evaluation.size_curve import SizeCurve
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -119,6 +123,17 @@ def format_diagnoses(diagnoses: list) -> list[str]:
             lines.append(row)
             at_oks = " ".join(f"{'[' + _pct(s.ap_at_oks[k]) + ']':>10}" for k in STEPS)
             lines.append(" " * (len(head) - 2) + "| " + at_oks)
+        if d.by_size is not None:
+            lines.extend(_size_lines(d.by_size))
+    return lines
+
+
+def _size_lines(curve: SizeCurve) -> list[str]:
+    """AP (percent), persons and missed persons (OKS 0.1 / 0.5) per bin of sqrt(area)."""
+    lines = [f"  AP by size, bins of sqrt({curve.area_source} area) in px: AP [n_gt, missed at OKS 0.1/0.5]"]
+    cells = [f"{b.label}: {_pct(b.ap)} [{b.n_gt}, {b.missed}/{b.missed_50}]" for b in curve.bins]
+    for start in range(0, len(cells), 4):
+        lines.append("  " + "   ".join(f"{c:<30}" for c in cells[start : start + 4]).rstrip())
     return lines
 
 

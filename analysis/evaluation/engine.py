@@ -172,7 +172,7 @@ def greedy_match(
     gt_ignore: npt.NDArray[np.bool_],
     gt_crowd: npt.NDArray[np.bool_],
     thresholds: npt.NDArray[np.float64] = OKS_THRESHOLDS,
-) -> npt.NDArray[np.int64]:
+) -> npt.NDArray[np.int32]:
     """pycocotools' greedy matching for S slices and T thresholds at once.
 
     Per image, detections in score order each take the unmatched person with the
@@ -310,8 +310,8 @@ def accumulate_replicates(
     # (N, B): a detection's weights are one contiguous row, so gathers copy rows and the
     # running sums and maxima along detections are vector operations across replicates.
     weight = np.ascontiguousarray(np.asarray(det_weight, dtype=np.int32).T)
-    n_gt = np.asarray(n_gt, dtype=np.int64)
-    need = _recall_counts(n_gt, recall_points).T  # (R, B)
+    n_gt64 = np.asarray(n_gt, dtype=np.int64)
+    need = _recall_counts(n_gt64, recall_points).T  # (R, B)
     # Counted weight up to each detection: those counted at every threshold, summed once ...
     always = np.flatnonzero(counted_always)
     always_cum = _cumsum_from_zero(weight[always])
@@ -333,10 +333,10 @@ def accumulate_replicates(
         picked = np.take_along_axis(best_after, np.minimum(at, len(cols) - 1), axis=0)
         precision[t] = np.where(at < len(cols), picked, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            recall[t] = tp_sum[-1] / n_gt
+            recall[t] = tp_sum[-1] / n_gt64
     precision = precision.transpose(2, 0, 1)
     recall = recall.T
-    empty = n_gt == 0
+    empty = n_gt64 == 0
     precision[empty] = np.nan
     recall[empty] = np.nan
     return Accumulated(precision, recall)

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from analysis.build.coco_json import unwrap_json_bytes
 from analysis.build.loading import MAX_COORDINATE, gc_paused
 from analysis.errors import AnnotationError
+from analysis.evaluation.definitions import MAX_DETECTIONS
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: Ids are stored as int64: a larger one is refused, never wrapped.
@@ -48,23 +49,65 @@ _KEYPOINT_LISTS = msgspec.json.Decoder(list[list[float]])
 class Predictions:
     """A validated results file, columnar, in file order (N records).
 
+    Every record is validated; the keypoints are held only for the records an evaluation
+    can use (``keypoint_rows``): with ``person_categories`` given to :func:`read_predictions`,
+    the :data:`MAX_DETECTIONS` best-scored person detections of each image, as pycocotools
+    keeps them.  On 2,000,000 detections (400 per image) that is 5% of the records, and
+    their (N, K, 3) float64 array alone would be 1.2x the file's size.
+
     Attributes:
         image_id: (N,) int64.
         category_id: (N,) int64; records without one get ``person_category``.
         score: (N,) float64.
-        keypoints: (N, K, 3) float64 x, y, score.
+        keypoints: (M, K, 3) float64 x, y, score of the records ``keypoint_rows``.
+        keypoint_rows: (M,) int64 file rows (0-based, ascending) whose keypoints are held;
+            ``arange(N)`` when no cut was asked for.
     """
 
     image_id: npt.NDArray[np.int64]
     category_id: npt.NDArray[np.int64]
     score: npt.NDArray[np.float64]
     keypoints: npt.NDArray[np.float64]
+    keypoint_rows: npt.NDArray[np.int64]
+
+    def keypoints_of(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """(len(rows), K, 3) keypoints of the file rows ``rows`` (each must be held)."""
+        at = np.searchsorted(self.keypoint_rows, rows)
+        if len(rows) and (at.max() >= len(self.keypoint_rows) or (self.keypoint_rows[at] != rows).any()):
+            raise ValueError("keypoints asked for records that were cut before decoding")
+        return self.keypoints[at]
+
+
+@dataclass(frozen=True)
+class KeptDetections:
+    """Which person detections an evaluation keeps: the ``MAX_DETECTIONS`` best per image
+    (score descending, file order on ties: pycocotools' stable sort and cut)."""
+
+    rows: npt.NDArray[np.int64]  #: kept file rows, ascending
+    person: npt.NDArray[np.bool_]  #: (N,) records of a person category
+    over_max_per_image: int  #: person detections beyond the cut
+
+
+def kept_detections(
+    image_id: npt.NDArray[np.int64], category_id: npt.NDArray[np.int64], score: npt.NDArray[np.float64],
+    person_categories: list[int],
+) -> KeptDetections:
+    """The person detections an evaluation keeps (see :class:`KeptDetections`)."""
+    person = np.isin(category_id, person_categories)
+    person_rows = np.flatnonzero(person)
+    order = person_rows[np.lexsort((person_rows, -score[person_rows], image_id[person_rows]))]
+    image_sorted = image_id[order]
+    rank = np.arange(len(order)) - np.searchsorted(image_sorted, image_sorted, side="left")
+    return KeptDetections(np.sort(order[rank < MAX_DETECTIONS]), person, int((rank >= MAX_DETECTIONS).sum()))
 
 
 _PATH_RE = re.compile(r"at `\$\[(\d+)\](.*)`")
 
 
-def read_predictions(path: Path, data: bytes, n_joints: int, person_category: int) -> Predictions:
+def read_predictions(
+    path: Path, data: bytes | bytearray, n_joints: int, person_category: int,
+    person_categories: list[int] | None = None,
+) -> Predictions:
     """Decode and validate a results file.
 
     Args:
@@ -72,6 +115,9 @@ def read_predictions(path: Path, data: bytes, n_joints: int, person_category: in
         data: its bytes.
         n_joints: K, the dataset's joint count.
         person_category: the category id given to records without one.
+        person_categories: when given, keypoints are kept only for the detections an
+            evaluation of these categories keeps (:func:`kept_detections`); every record's
+            keypoints are still decoded, chunk by chunk, and validated.
 
     Raises:
         AnnotationError: not a JSON list, a record without image_id, keypoints or
@@ -91,7 +137,15 @@ def read_predictions(path: Path, data: bytes, n_joints: int, person_category: in
     image_id = np.fromiter((r.image_id for r in records), np.int64, n)
     category = np.fromiter((person_category if r.category_id is None else r.category_id for r in records), np.int64, n)
     score = np.fromiter((r.score for r in records), np.float64, n)
-    keypoints = np.empty((n, n_joints, 3), np.float64)
+    if person_categories is None:
+        held = np.arange(n, dtype=np.int64)
+    else:
+        held = kept_detections(image_id, category, score, person_categories).rows
+    keypoints = np.empty((len(held), n_joints, 3), np.float64)
+    non_finite = np.flatnonzero(~np.isfinite(score)).tolist()[:1]
+    n_non_finite = int((~np.isfinite(score)).sum())
+    too_far: list[int] = []
+    n_too_far = 0
     for start in range(0, n, KEYPOINT_CHUNK):
         chunk = records[start:start + KEYPOINT_CHUNK]
         try:
@@ -105,26 +159,31 @@ def read_predictions(path: Path, data: bytes, n_joints: int, person_category: in
             raise AnnotationError(
                 path, _where(i, records[i].image_id), _length_problem(int(lengths[i - start]), n_joints, None)
             )
-        keypoints[start:start + len(chunk)] = np.array(lists, np.float64).reshape(len(chunk), n_joints, 3)
+        values = np.array(lists, np.float64).reshape(len(chunk), n_joints, 3)
         del lists
-    bad_value = np.flatnonzero(~np.isfinite(score) | ~np.isfinite(keypoints).all(axis=(1, 2)))
-    if len(bad_value):
-        i = int(bad_value[0])
+        # a record is flagged once, however many of its values are bad (as a whole-file check would)
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=(1, 2)) & np.isfinite(score[start:start + len(chunk)]))
+        n_non_finite += len(bad)
+        non_finite += (start + bad[:1]).tolist()
+        far = np.flatnonzero((np.abs(values[:, :, :2]) > MAX_COORDINATE).any(axis=(1, 2)))
+        n_too_far += len(far)
+        too_far += (start + far[:1]).tolist()
+        lo, hi = np.searchsorted(held, [start, start + len(chunk)])
+        keypoints[lo:hi] = values[held[lo:hi] - start]
+    if non_finite:
+        i = min(non_finite)
         what = "score" if not np.isfinite(score[i]) else "keypoints"
         raise AnnotationError(
-            path,
-            _where(i, records[i].image_id),
-            f"{what} has a NaN or infinite value ({len(bad_value)} such record(s))",
+            path, _where(i, records[i].image_id), f"{what} has a NaN or infinite value ({n_non_finite} such record(s))"
         )
-    too_far = np.flatnonzero((np.abs(keypoints[:, :, :2]) > MAX_COORDINATE).any(axis=(1, 2)))
-    if len(too_far):
-        i = int(too_far[0])
+    if too_far:
+        i = too_far[0]
         raise AnnotationError(
             path,
             _where(i, records[i].image_id),
-            f"keypoints has a coordinate beyond +-{MAX_COORDINATE:g} px ({len(too_far)} such record(s))",
+            f"keypoints has a coordinate beyond +-{MAX_COORDINATE:g} px ({n_too_far} such record(s))",
         )
-    return Predictions(image_id, category, score, keypoints)
+    return Predictions(image_id, category, score, keypoints, held)
 
 
 def _where(index: int, image_id: object = None) -> str:
@@ -136,7 +195,7 @@ def _length_problem(length: int, n_joints: int, count: int | None) -> str:
     return text if count is None else f"{text} ({count} such record(s))"
 
 
-def _precise_error(path: Path, data: bytes, n_joints: int, fast_message: str) -> AnnotationError:
+def _precise_error(path: Path, data: bytes | bytearray, n_joints: int, fast_message: str) -> AnnotationError:
     """Re-read a file the fast decoder refused and name the first bad record."""
     try:
         doc = json.loads(data)
@@ -154,10 +213,12 @@ def _precise_error(path: Path, data: bytes, n_joints: int, fast_message: str) ->
             if key not in record:
                 return AnnotationError(path, where, f"missing '{key}'")
         for key in ("image_id", "category_id"):
-            value = record.get(key)
-            if key in record and (isinstance(value, bool) or not isinstance(value, int)):
+            if key not in record:
+                continue
+            value = record[key]
+            if isinstance(value, bool) or not isinstance(value, int):
                 return AnnotationError(path, where, f"'{key}' must be an integer, got {value!r}")
-            if key in record and not INT64_MIN <= value <= INT64_MAX:
+            if not INT64_MIN <= value <= INT64_MAX:
                 return AnnotationError(path, where, f"'{key}' {value} is beyond the 64-bit integer range")
         score = record["score"]
         if isinstance(score, bool) or not isinstance(score, int | float):

@@ -169,6 +169,12 @@ def base_ignore(gt: pd.DataFrame) -> npt.NDArray[np.bool_]:
 
 
 def _size_codes(gt: pd.DataFrame, definitions: EvaluationDefinitions) -> npt.NDArray[np.int8]:
+    return size_bucket_codes(person_size_area(gt, definitions), definitions.size.edges)
+
+
+def person_size_area(gt: pd.DataFrame, definitions: EvaluationDefinitions) -> npt.NDArray[np.float64]:
+    """(G,) each person's area under the size definition (NaN for a crowd region without one);
+    raises when a person that is not a crowd region has none."""
     source = definitions.size.area_source
     area = person_area(
         gt["bbox_w"].to_numpy(np.float64),
@@ -182,7 +188,7 @@ def _size_codes(gt: pd.DataFrame, definitions: EvaluationDefinitions) -> npt.NDA
             f"size area {source.value}: {int(missing.sum())} person(s) have no segmentation area "
             "(the file has no 'area' field); choose bbox or crowdpose"
         )
-    return size_bucket_codes(area, definitions.size.edges)
+    return area
 
 
 def detection_size_area(box_area: npt.ArrayLike, source: AreaSource) -> npt.NDArray[np.float64]:

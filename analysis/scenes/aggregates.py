@@ -169,8 +169,8 @@ def top_categories(
     counts = top1_histogram(scenes)
     n = int(counts.sum())
     names = _names(labels)
-    order = np.lexsort((np.arange(len(counts)), -counts))
-    order = [int(i) for i in order if counts[i] > 0][:k]
+    ranked = np.lexsort((np.arange(len(counts)), -counts))
+    order = [int(i) for i in ranked if counts[i] > 0][:k]
     return pd.DataFrame(
         {
             "class_id": order,

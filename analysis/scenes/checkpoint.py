@@ -62,7 +62,8 @@ def build_model(arch: str, num_classes: int = N_CLASSES) -> nn.Module:
 def _torch_load(path: Path) -> Any:
     """``torch.load(weights_only=True)``, retrying with latin1 for Python-2 pickles."""
     last: BaseException | None = None
-    for extra in ({}, {"encoding": "latin1"}):
+    extras: tuple[dict[str, Any], ...] = ({}, {"encoding": "latin1"})
+    for extra in extras:
         try:
             return torch.load(path, map_location="cpu", weights_only=True, **extra)
         except UnicodeDecodeError as exc:  # Python 2 str pickles

@@ -57,8 +57,9 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def add_scene_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """The model/runtime flags shared by ``scenes`` and ``build --scenes``."""
+def add_scene_model_arguments(parser: argparse._ActionsContainer) -> None:
+    """The model/runtime flags shared by ``scenes`` and ``build --scenes`` (``parser``: a parser or an
+    argument group, whose common base argparse's _ActionsContainer is)."""
     parser.add_argument("--weights", type=Path, default=DEFAULTS.weights,
                         help="Places365 checkpoint (default: data/models/<arch>_places365.pth.tar); "
                              "label files are looked up beside it, then in --models-dir")

@@ -77,6 +77,7 @@ def load_labels(categories: Path, io: Path) -> SceneLabels:
         names[int(row[1])] = _strip_prefix(row[0])
     if any(n is None for n in names):
         raise PoseAtlasError(f"{categories}: class indices are not 0..{N_CLASSES - 1}")
+    known = [n for n in names if n is not None]  # every one, as just checked
 
     io_rows = _read_lines(io)
     if len(io_rows) != N_CLASSES:
@@ -87,10 +88,10 @@ def load_labels(categories: Path, io: Path) -> SceneLabels:
             raise PoseAtlasError(f"{io}: line {lineno}: expected '/x/name 1|2'")
         by_name[_strip_prefix(row[0])] = row[1] == "1"
     try:
-        indoor = np.array([by_name[n] for n in names], dtype=bool)  # type: ignore[index]
+        indoor = np.array([by_name[n] for n in known], dtype=np.bool_)
     except KeyError as exc:
         raise PoseAtlasError(f"{io}: no indoor/outdoor flag for category {exc.args[0]!r}") from None
-    return SceneLabels(tuple(names), indoor)  # type: ignore[arg-type]
+    return SceneLabels(tuple(known), indoor)
 
 
 def find_label_files(

@@ -274,7 +274,7 @@ def compute_scenes(
     else:
         device = f"ray ({options.address or 'auto'})"
 
-    run = {
+    run: dict[str, Any] = {
         "model": loaded.model_id,
         "entropy_base": options.entropy_base,
         "images": _fingerprint(images, root),

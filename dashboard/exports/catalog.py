@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dashboard.exports import crowding, errors, keypoints, models, overview, people, scenes, size
+from dashboard.exports import crowding, errors, keypoints, models, overview, panels, people, scenes, size
 from dashboard.exports.items import ExportItem
 from dashboard.exports.state import ViewState
 
@@ -17,6 +17,7 @@ VIEWS: dict[str, Callable[[ViewState], list[ExportItem]]] = {
     "keypoints": keypoints.exports,
     "models": models.exports,
     "errors": errors.exports,
+    "panels": panels.exports,  #: only with images=ID,ID in the URL (a note otherwise)
 }
 
 

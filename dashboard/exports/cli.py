@@ -19,9 +19,9 @@ import functools
 import sys
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
 from analysis.cache.contract import CacheKey
@@ -40,7 +40,7 @@ from dashboard.filters import sources_of
 from dashboard.series import SeriesBy
 
 #: The dashboard's URL query keys (``dashboard/query.py``, whose parser reads them).
-QUERY_KEYS = ("ds", "split", "src", "bucket", "area", "sm", "ml", "norm", "persons", "series")
+QUERY_KEYS = ("ds", "split", "src", "bucket", "area", "sm", "ml", "norm", "persons", "series", "images", "model")
 SPEC_KEYS = {"url", "out", "views", "formats", "width", "percent", "cache_dir", "export"}
 ENTRY_KEYS = {"view", "items", "name", "url", "formats", "width", "percent", "options"}
 
@@ -92,6 +92,18 @@ def _number(key: str, value: str) -> float:
 def _choice(key: str, value: str, choices: Sequence[str]) -> None:
     if value not in choices:
         raise PoseAtlasError(f"--url: {key}={value!r} is not one of {', '.join(choices)}")
+
+
+def panel_options(options: ViewOptions, params: Mapping[str, str]) -> ViewOptions:
+    """The panels view's images and model from the URL (``images=ID,ID&model=LABEL``)."""
+    if "images" not in params and "model" not in params:
+        return options
+    text = params.get("images", "")
+    try:
+        ids = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise PoseAtlasError(f"--url: images={text!r} is not a comma-separated list of image ids") from None
+    return replace(options, panel_images=ids, panel_model=params.get("model", ""))
 
 
 def check_params(params: Mapping[str, str], caches: Caches) -> None:
@@ -305,7 +317,7 @@ def run(plan: Plan, cache_dir: Path, failures: list[str] | None = None) -> tuple
     # splits that could not be read are left out; outdated ones are used but named
     notes: list[str] = [*caches.skipped.values(), *caches.outdated.values()]
     for job in plan.jobs:
-        state = state_from_params(caches, job.params, job.options, keypoints, cache_dir)
+        state = state_from_params(caches, job.params, panel_options(job.options, job.params), keypoints, cache_dir)
         if not state.datasets:
             raise PoseAtlasError(f"{job.where}: no image matches the URL's filters "
                                  f"({state.filtered.filters.description})")
@@ -336,12 +348,16 @@ def run(plan: Plan, cache_dir: Path, failures: list[str] | None = None) -> tuple
     return files, notes
 
 
+def _write_bytes(data: bytes, fh: BinaryIO) -> int:
+    return fh.write(data)
+
+
 def write_files(files: Mapping[str, bytes], out: Path) -> None:
     """Every file written as one unit (a staging folder swapped in; see ``StagedFiles``):
     a kill leaves all old files or all new ones; other files in ``out`` are kept."""
     with StagedFiles(out) as staged:
         for rel, data in files.items():
-            staged.add(rel, lambda fh, data=data: fh.write(data))
+            staged.add(rel, functools.partial(_write_bytes, data))
 
 
 class _Parser(argparse.ArgumentParser):

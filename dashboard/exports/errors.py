@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from analysis.cache import contract as cache
 from analysis.cache.split import open_cached_split
@@ -18,6 +19,7 @@ from analysis.evaluation import store
 from analysis.evaluation.compute import gt_keypoints
 from analysis.evaluation.definitions import GT_COLUMNS
 from analysis.evaluation.diagnose import diagnose_stored
+from analysis.evaluation.size_curve import SIZE_CURVE_TEXT
 from dashboard import evaluations
 from dashboard.evaluations import StoredModel
 from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
@@ -26,15 +28,18 @@ from dashboard.exports.state import ViewState
 from dashboard.figures.errors import (
     DEFINITIONS_CAPTION,
     DiagnosedModel,
+    ap_by_size_figure,
     ap_by_threshold_figure,
     ap_by_threshold_table,
     calibration_table,
     composition_figure,
     composition_table,
     delta_ap_table,
+    missed_by_size_figure,
     per_joint_figure,
     per_joint_table,
     reliability_figure,
+    size_bins_table,
     waterfall_figure,
 )
 
@@ -42,7 +47,7 @@ from dashboard.figures.errors import (
 DiagnosisLoader = Callable[[StoredModel, SizeDefinition], DiagnosedModel]
 
 
-def diagnose_model(root, entry: StoredModel, size: SizeDefinition) -> DiagnosedModel:
+def diagnose_model(root: Path, entry: StoredModel, size: SizeDefinition) -> DiagnosedModel:
     """The diagnosis of one stored evaluation, re-sliced under ``size``."""
     stored = store.read_evaluation(root, entry.key, entry.model)
     images = cache.read_images(root, entry.key)
@@ -129,9 +134,24 @@ def ap_by_threshold_items(state: ViewState, entries: Sequence[StoredModel]) -> l
                       f"AP (%) at each OKS threshold per slice; {chosen.note}", digits=1)]  # fmt: skip
 
 
+def size_items(models: Sequence[DiagnosedModel]) -> list[ExportItem]:
+    """AP vs person size on fine bins of sqrt(area), the size of missed persons, and their table."""
+    return [FigureItem("ap vs size", ap_by_size_figure(models, caption=_note(models))),
+            FigureItem("missed by size", missed_by_size_figure(models, caption=_note(models))),
+            TableItem("size bins table", size_bins_table(models),
+                      f"Per bin of sqrt(area) (px): persons (n_gt), AP/AP50/AP75 (%), missed persons at OKS 0.1 "
+                      f"and 0.5, their shares of all persons and of all missed, miss rates; {SIZE_CURVE_TEXT}; "
+                      f"{_note(models)}",
+                      shares=("persons share", "missed share", "missed@0.5 share", "miss rate", "miss rate@0.5"),
+                      digits=1)]  # fmt: skip
+
+
 def exports(state: ViewState) -> list[ExportItem]:
     """Every stored evaluation of the selection: error composition, the ΔAP waterfalls of all and
-    of small persons, the ΔAP table (OKS 0.50:0.95 and 0.75), the composition table, and AP vs OKS."""
+    of ``options.errors_slice`` (small; at OKS 0.75 with ``errors_at_oks``), the ΔAP table (OKS
+    0.50:0.95 and 0.75), the composition table, per-joint accuracy, AP vs OKS, AP vs person size
+    and the size of missed persons, and calibration (the reliability diagrams of all and of
+    ``options.errors_slice``)."""
     entries = stored_models(state)
     if not entries:
         return [Note("No stored evaluation for the selected datasets: run `python -m analysis evaluate` "
@@ -140,6 +160,12 @@ def exports(state: ViewState) -> list[ExportItem]:
     notes: list[ExportItem] = [Note(line, NoteLevel.ERROR) for line in errors]
     if not models:
         return notes
-    return [*notes, composition_item(models), waterfall_item(models, "all"), waterfall_item(models, "small"),
+    chosen, at_oks = state.options.errors_slice, state.options.errors_at_oks
+    waterfalls = [waterfall_item(models, "all")]
+    if chosen != "all" or at_oks:
+        waterfalls.append(waterfall_item(models, chosen, at_oks))
+    reliability = [] if chosen == "all" else [calibration_items(models, chosen)[0]]
+    return [*notes, composition_item(models), *waterfalls,
             delta_ap_item(models), delta_ap_item(models, at_oks=True), composition_table_item(models),
-            *per_joint_items(models), *ap_by_threshold_items(state, entries), *calibration_items(models)]
+            *per_joint_items(models), *ap_by_threshold_items(state, entries), *size_items(models),
+            *calibration_items(models), *reliability]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from analysis.definitions import VisibilityConvention
 from dashboard.caches import keypoint_schema
@@ -21,15 +22,13 @@ def exports(state: ViewState) -> list[ExportItem]:
     masks = group_masks(persons["dataset"], state.datasets)
     items: list[ExportItem] = []
     for name in state.datasets:
-        mine = persons[masks[name]]
+        mine = persons.loc[masks[name], ["split", "instance_row", "bucket"]]  # what the rates use, not every column
         if not len(mine):
             items.append(Note(f"{state.label(name)}: no persons under the current filters."))
             continue
         groups = joint_rate_groups(
-            state.label(name), mine, lambda split, n=name: load(n, split),
-            lambda split, k, n=name: keypoint_schema(state.manifest(n, split).keypoint_schema, k)[0],
-            lambda split, n=name: VisibilityConvention.for_split(state.manifest(n, split).keypoint_schema.name,
-                                                  state.manifest(n, split).definitions.visibility),
+            state.label(name), mine, partial(load, name), partial(_joint_names, state, name),
+            partial(_visibility, state, name),
         )
         one = replace(state, datasets=(name,))  # the caption names this figure's dataset
         for g in groups:
@@ -43,3 +42,12 @@ def exports(state: ViewState) -> list[ExportItem]:
             items.append(TableItem(f"joint rates {g.label}", table, one.caption("labelled: v > 0", g.rule.description),
                                    shares=("labelled", "visible") if show_visible else ("labelled",)))
     return items
+
+
+def _joint_names(state: ViewState, dataset: str, split: str, n_joints: int) -> list[str]:
+    return keypoint_schema(state.manifest(dataset, split).keypoint_schema, n_joints)[0]
+
+
+def _visibility(state: ViewState, dataset: str, split: str) -> VisibilityConvention:
+    manifest = state.manifest(dataset, split)
+    return VisibilityConvention.for_split(manifest.keypoint_schema.name, manifest.definitions.visibility)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import SupportsInt
 
 import numpy as np
 import pandas as pd
@@ -78,7 +79,7 @@ def header_text(column: object) -> str:
     return latex_text(str(column).replace("_", " "))
 
 
-def _integer(v: object) -> str:
+def _integer(v: SupportsInt) -> str:
     return f"{int(v):,}".replace(",", "{,}")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from analysis.definitions import SizeDefinition
 from analysis.errors import PoseAtlasError
@@ -28,6 +29,9 @@ from dashboard.figures.models import (
     slice_metrics_table,
     table5_table,
 )
+
+if TYPE_CHECKING:
+    from analysis.evaluation.store import BootstrapSettings
 
 #: Loads one stored evaluation re-sliced under a size definition (the page passes a cached one).
 ModelLoader = Callable[[StoredModel, SizeDefinition], EvaluatedModel]
@@ -73,7 +77,8 @@ def evaluated(state: ViewState, entries: Sequence[StoredModel], load: ModelLoade
     if load is None:
         def load(entry: StoredModel, size: SizeDefinition) -> EvaluatedModel:
             return evaluations.model_result(state.root, entry, size)
-    models, errors, used, resliced = [], [], {}, []
+    used: dict[str, list[str]] = {}  # definitions' description -> the models evaluated under them
+    models, errors, resliced = [], [], []
     for entry in entries:
         try:
             model = load(entry, size)
@@ -136,7 +141,9 @@ def comparable(chosen: EvaluatedModels) -> list[StoredModel]:
             if e.key == first.key and e.record.definitions == first.record.definitions and not e.stale]
 
 
-def comparison_items(state: ViewState, entries: Sequence[StoredModel], settings) -> list[ExportItem]:
+def comparison_items(
+    state: ViewState, entries: Sequence[StoredModel], settings: BootstrapSettings
+) -> list[ExportItem]:
     """Paired differences of ``entries[1:]`` to ``entries[0]`` (one split, same definitions): a figure of
     ΔAP per slice with intervals and win shares, and the table of every metric's difference."""
     import pandas as pd

@@ -15,11 +15,15 @@ import io
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from analysis.errors import PoseAtlasError
 from dashboard import export
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
 from dashboard.exports.latex import latex_text
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 #: called with (files done, files in all, the file being written)
 Progress = Callable[[int, int, str], None]
@@ -82,7 +86,7 @@ def count_files(named: Sequence[Named]) -> int:
     return sum(len(n.options.formats) if isinstance(n.item, FigureItem) else 1 for n in named)
 
 
-def is_empty(figure) -> bool:
+def is_empty(figure: go.Figure) -> bool:
     """Whether a figure is ``figures.common.empty_figure``: a message and nothing drawn."""
     meta = figure.layout.meta
     return isinstance(meta, dict) and bool(meta.get("empty"))

@@ -20,6 +20,7 @@ import pandas as pd
 
 from analysis.cache.manifest import Manifest
 from analysis.definitions import CrowdConvention, CrowdIndexSource
+from analysis.evaluation.slices import SLICE_NAMES
 from analysis.evaluation.table5 import IntervalStyle
 from dashboard import query
 from dashboard.caches import Caches
@@ -57,6 +58,10 @@ class ViewOptions:
             persons' N_b/N_a (SmallPose publishes none; 0.1 / 0.8 by default).
         scene_top_k: categories in the top scene categories figure.
         interval_style: models' Table 5 cells with bootstrap intervals: bracket, pm or none.
+        errors_slice: errors: the slice of the second ΔAP waterfall and of the reliability diagram.
+        errors_at_oks: errors: that waterfall at the diagnosis' single OKS (0.75) instead of 0.50:0.95.
+        panel_images, panel_model: panels: the image ids and the stored model (the URL's ``images``
+            and ``model``; empty model: the first stored evaluation of the selection).
     """
 
     people_layout: BarLayout = BarLayout.SIDE
@@ -68,6 +73,10 @@ class ViewOptions:
     density_high: float = 0.8
     scene_top_k: int = 10
     interval_style: IntervalStyle = IntervalStyle.BRACKET
+    errors_slice: str = "small"
+    errors_at_oks: bool = False
+    panel_images: tuple[int, ...] = ()
+    panel_model: str = ""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str = "options") -> ViewOptions:
@@ -86,6 +95,12 @@ class ViewOptions:
                     if not isinstance(value, bool):
                         raise TypeError
                     out[key] = value
+                elif isinstance(default, str):
+                    if not isinstance(value, str) or (key == "errors_slice" and value not in SLICE_NAMES):
+                        raise TypeError
+                    out[key] = value
+                elif isinstance(default, tuple):  # image ids: given by the URL (images=ID,ID)
+                    raise TypeError
                 elif isinstance(default, int):
                     if isinstance(value, bool) or int(value) != value or value < 1:
                         raise TypeError
@@ -97,6 +112,8 @@ class ViewOptions:
             except (TypeError, ValueError, OverflowError):  # int(inf) overflows
                 choices = (f" (one of {', '.join(m.value for m in type(default))})"
                            if isinstance(default, enum.Enum) else "")
+                if key == "errors_slice":
+                    choices = f" (one of {', '.join(SLICE_NAMES)})"
                 raise ValueError(f"{where}: option {key} = {value!r} is not a valid "
                                  f"{type(default).__name__}{choices}") from None
         options = cls(**out)

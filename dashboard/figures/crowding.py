@@ -134,13 +134,13 @@ def crowd_levels(
     convs = list(CrowdConvention)
     # each panel's convention is its x-axis title: laid out with the axis, never over the legend
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06)
-    value = Normalisation(normalise).column
+    column = Normalisation(normalise).column
     for col, conv in enumerate(convs, start=1):
         part = table[table["convention"] == conv.levels().label]
         for i, name in enumerate(datasets):
             style = style_for(styles, name, i)
             rows = part[part["dataset"] == name]
-            fig.add_bar(x=rows["level"], y=rows[value], name=style["label"], legendgroup=name,
+            fig.add_bar(x=rows["level"], y=rows[column], name=style["label"], legendgroup=name,
                         showlegend=col == 1,
                         marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
                         row=1, col=col)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from analysis.evaluation.definitions import OKS_THRESHOLDS
 from analysis.evaluation.diagnose import DEFINITIONS_TEXT, JOINT_CLASSES, STEPS, Diagnosis
@@ -60,7 +62,7 @@ def composition_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = 
         for slice_name in slices:
             s = m.diagnosis.slices[slice_name]
             total = sum(s.joints.values())
-            row = {"model": name, "slice": slice_name}
+            row: dict[str, Any] = {"model": name, "slice": slice_name}
             row.update({c: s.joints[c] for c in JOINT_CLASSES})
             row.update({f"{c} share": (s.joints[c] / total if total else np.nan) for c in JOINT_CLASSES})
             row.update({"matched detections": s.matched_detections, "background FP": s.background_fp,
@@ -72,28 +74,41 @@ def composition_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = 
 def composition_figure(
     models: Sequence[DiagnosedModel], slices: Sequence[str] = SLICE_NAMES, *, caption: str = ""
 ) -> go.Figure:
-    """Stacked bars: per slice (and model), the share of each joint class (%)."""
+    """Stacked bars: per slice, the share of each joint class (%); small multiples, one panel
+    per model side by side on the slices' shared axis (a stack of slice x model rows grew too tall)."""
     if not models:
         return empty_figure("no evaluated model selected")
     table = composition_table(models, slices)
-    several = len(models) > 1
-    # Horizontal bars read with ten slices times several models; the first slice on top.
-    labels = [f"{sl} · {mo}" if several else sl for sl, mo in zip(table["slice"], table["model"], strict=True)]
-    # A slice without matched detections is not a zero: its label says so (no bar is drawn).
-    empty = table[[f"{c} share" for c in JOINT_CLASSES]].isna().all(axis=1).to_numpy()
-    labels = [f"{label} (n/a)" if e else label for label, e in zip(labels, empty, strict=True)]
-    fig = go.Figure()
-    for c in JOINT_CLASSES:
-        fig.add_bar(y=labels, x=100 * table[f"{c} share"].to_numpy(float), name=c, orientation="h",
-                    marker={"color": CLASS_COLORS[c]}, customdata=table[c].to_numpy(),
-                    hovertemplate="%{x:.1f}% (%{customdata} joints)<extra>" + c + "</extra>")  # fmt: skip
+    names = list(dict.fromkeys(table["model"]))
+    # Horizontal bars: the slice names read on the shared y axis, the first slice on top.
+    fig = make_subplots(rows=1, cols=len(names), shared_yaxes=True, horizontal_spacing=0.06)
+    for col, name in enumerate(names, start=1):
+        part = table[table["model"] == name]
+        # A slice without matched detections is not a zero: its bar is absent and its cell says n/a.
+        empty = part[[f"{c} share" for c in JOINT_CLASSES]].isna().all(axis=1).to_numpy()
+        for c in JOINT_CLASSES:
+            fig.add_bar(y=list(slices), x=100 * part[f"{c} share"].to_numpy(float), name=c, orientation="h",
+                        legendgroup=c, showlegend=col == 1, marker={"color": CLASS_COLORS[c]},
+                        customdata=part[c].to_numpy(), row=1, col=col,
+                        hovertemplate="%{x:.1f}% (%{customdata} joints)<extra>" + c + "</extra>")  # fmt: skip
+        for sl, e in zip(slices, empty, strict=True):
+            if e:
+                fig.add_annotation(x=50, y=sl, text="n/a", showarrow=False, row=1, col=col,
+                                   font={"color": "#555555"})  # fmt: skip
     fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
-    fig.update_xaxes(range=[0, 100.5], tickvals=[0, 25, 50, 75, 100])
-    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels, tickmode="array",
-                     tickvals=labels, ticktext=labels)  # fmt: skip
-    text = "Joint classes of the labelled joints of matched detections (share, %); (n/a): no matched detection"
-    return finish(fig, title="Keypoint error composition", caption=_join(text, caption, DEFINITIONS_CAPTION),
-                  x_title="share of joints (%)", y_title="")  # fmt: skip
+    fig.update_xaxes(range=[0, 100.5], tickvals=[0, 50, 100])
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=list(slices))
+    # Under each panel its model; past two panels a letter (long names would run into each other).
+    lettered = len(names) > 2
+    titles = [f"({chr(97 + i)})" if lettered else name.replace(" (", "<br>(") for i, name in enumerate(names)]
+    key = "; ".join(f"{t} {n}" for t, n in zip(titles, names, strict=True)) if lettered else ""
+    text = ("Joint classes of the labelled joints of matched detections (share of joints, %), one panel per "
+            "model" + (f": {key}" if key else "") + "; n/a: no matched detection in the slice")
+    fig = finish(fig, title="Keypoint error composition", caption=_join(text, caption, DEFINITIONS_CAPTION),
+                 x_title="", y_title="")  # fmt: skip
+    for col, title in enumerate(titles, start=1):
+        fig.update_xaxes(title_text=title if len(names) > 1 else "share of joints (%)", row=1, col=col)
+    return fig
 
 
 def delta_ap_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = SLICE_NAMES,
@@ -105,7 +120,7 @@ def delta_ap_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = SLI
         for slice_name in slices:
             s = m.diagnosis.slices[slice_name]
             ap = s.ap_at_oks if at_oks else s.ap
-            values = [np.nan if ap[k] is None else 100 * ap[k] for k in STEPS]
+            values = [np.nan if v is None else 100 * v for v in (ap[k] for k in STEPS)]
             row = {"model": name, "slice": slice_name, "n_gt": s.n_gt, "AP": values[0]}
             row.update({f"+{STEP_LABELS[k]}": values[i] - values[i - 1] for i, k in enumerate(STEPS) if i})
             row["oracle AP"] = values[-1]
@@ -269,13 +284,15 @@ def reliability_figure(models: Sequence[DiagnosedModel], slice_name: str = "all"
     for i, (name, m) in enumerate(zip(series_names(models), models, strict=True)):
         c = m.diagnosis.slices[slice_name].calibration
         bins = [b for b in c["bins"] if b["n"]]
+        ece = "n/a" if c["ece"] is None else f"{c['ece']:.3f}"
+        mce = "n/a" if c["mce"] is None else f"{c['mce']:.3f}"
+        notes.append(f"{name}: ECE {ece}, MCE {mce} over {c['n']} detections")
+        if not bins:  # no detection in the slice: nothing to draw (the caption says so), no empty legend entry
+            continue
         fig.add_scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins], mode="lines+markers",
                         name=name, line={"color": OKABE_ITO[i % len(OKABE_ITO)]},
                         customdata=[b["n"] for b in bins],
                         hovertemplate="score %{x:.2f}: %{y:.2f} matched (%{customdata} detections)<extra></extra>")
-        ece = "n/a" if c["ece"] is None else f"{c['ece']:.3f}"
-        mce = "n/a" if c["mce"] is None else f"{c['mce']:.3f}"
-        notes.append(f"{name}: ECE {ece}, MCE {mce} over {c['n']} detections")
     fig.update_xaxes(range=[0, 1.02])
     fig.update_yaxes(range=[0, 1.02])
     text = (f"{slice_name}: per score bin (ten equal-width bins of [0, 1]), the share of the slice's detections "
@@ -283,3 +300,148 @@ def reliability_figure(models: Sequence[DiagnosedModel], slice_name: str = "all"
             "MCE = the largest gap; " + "; ".join(notes))
     return finish(fig, title=f"Score calibration: {slice_name}", caption=_join(text, caption), x_title="score",
                   y_title="matched at OKS 0.5")  # fmt: skip
+
+
+def size_bins_table(models: Sequence[DiagnosedModel]) -> pd.DataFrame:
+    """One row per model and bin of sqrt(area): persons (n_gt), AP / AP50 / AP75 (%, NaN without
+    persons), missed persons at OKS 0.1 and 0.5, the shares of the split's persons and of its missed
+    persons falling in the bin, and the bin's miss rates (see ``analysis.evaluation.size_curve``)."""
+    rows = []
+    for name, m in zip(series_names(models), models, strict=True):
+        curve = m.diagnosis.by_size
+        if curve is None:
+            continue
+        total = sum(b.n_gt for b in curve.bins)
+        missed = sum(b.missed for b in curve.bins)
+        missed_50 = sum(b.missed_50 for b in curve.bins)
+        for b in curve.bins:
+            rows.append({
+                "model": name, "bin": b.label, "n_gt": b.n_gt,
+                **{k: np.nan if v is None else 100 * v for k, v in (("AP", b.ap), ("AP50", b.ap50), ("AP75", b.ap75))},
+                "missed": b.missed, "missed@0.5": b.missed_50,
+                "persons share": b.n_gt / total if total else np.nan,
+                "missed share": b.missed / missed if missed else np.nan,
+                "missed@0.5 share": b.missed_50 / missed_50 if missed_50 else np.nan,
+                "miss rate": b.missed / b.n_gt if b.n_gt else np.nan,
+                "miss rate@0.5": b.missed_50 / b.n_gt if b.n_gt else np.nan,
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _edge_positions(models: Sequence[DiagnosedModel], bins: Sequence[tuple[float, float | None]]) -> list[tuple]:
+    """(x on the category axis, label) of the size definition's small/medium and medium/large edges."""
+    edges = models[0].diagnosis.definitions.size.edges
+    out = []
+    for area, label in ((edges.small_medium, "S|M"), (edges.medium_large, "M|L")):
+        side = float(np.sqrt(area))
+        for i, (lo, hi) in enumerate(bins):
+            if side >= lo and (hi is None or side < hi):
+                frac = 0.0 if hi is None else (side - lo) / (hi - lo)
+                out.append((i - 0.5 + frac, f"{label} {side:g} px"))
+    return out
+
+
+def _mark_edges(
+    fig: go.Figure, models: Sequence[DiagnosedModel], bins: Sequence[tuple[float, float | None]], label_y: float = 1.0,
+) -> None:
+    """Dotted lines at the size definition's edges (where they fall in the shown bins), labelled at
+    ``label_y`` (paper; top-anchored at 1.0, else centred there)."""
+    for x, label in _edge_positions(models, bins):
+        fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, xref="x", yref="paper",
+                      line={"dash": "dot", "color": "#555555", "width": 1})  # fmt: skip
+        fig.add_annotation(x=x, y=label_y, xref="x", yref="paper", text=label, showarrow=False, xanchor="left",
+                           yanchor="top" if label_y >= 1.0 else "middle", xshift=2, font={"color": "#333333"},
+                           bgcolor="rgba(255,255,255,0.8)")
+
+
+def _size_axis(
+    models: Sequence[DiagnosedModel], table: pd.DataFrame
+) -> tuple[pd.DataFrame, list[str], list[tuple[float, float | None]], str]:
+    """The table and the bins from the first to the last bin with persons (any model): the bins
+    beyond would only widen the axis; empty bins in between stay (no point there)."""
+    curve = next(m.diagnosis.by_size for m in models if m.diagnosis.by_size is not None)
+    populated = np.flatnonzero([any(m.diagnosis.by_size and m.diagnosis.by_size.bins[i].n_gt for m in models)
+                                for i in range(len(curve.bins))])  # fmt: skip
+    lo, hi = (int(populated[0]), int(populated[-1]) + 1) if len(populated) else (0, len(curve.bins))
+    shown = curve.bins[lo:hi]
+    labels = [b.label for b in shown]
+    return table[table["bin"].isin(labels)], labels, [(b.lo, b.hi) for b in shown], curve.area_source
+
+
+def ap_by_size_figure(models: Sequence[DiagnosedModel], *, caption: str = "") -> go.Figure:
+    """AP (%) per bin of sqrt(area), a line per model, above the persons per bin (bars, per split)."""
+    table = size_bins_table(models)
+    if table.empty:
+        return empty_figure("no evaluated model selected")
+    table, labels, bins, area = _size_axis(models, table)
+    fig = go.Figure()
+    for i, name in enumerate(dict.fromkeys(table["model"])):
+        part = table[table["model"] == name]
+        fig.add_scatter(x=labels, y=part["AP"].to_numpy(float), mode="lines+markers", name=name, yaxis="y",
+                        line={"color": OKABE_ITO[i % len(OKABE_ITO)]}, customdata=part["n_gt"].to_numpy(),
+                        hovertemplate="sqrt(area) %{x} px: AP %{y:.1f} (n_gt %{customdata})<extra>" + name
+                        + "</extra>")  # fmt: skip
+    splits = dict.fromkeys(m.key for m in models)
+    for j, key in enumerate(splits):
+        first = next(name for name, m in zip(series_names(models), models, strict=True) if m.key == key)
+        n = table[table["model"] == first]["n_gt"].to_numpy()
+        fig.add_bar(x=labels, y=n, yaxis="y2", name=f"persons ({key})" if len(splits) > 1 else "persons (n_gt)",
+                    marker={"color": ["#999999", "#555555", "#CCCCCC"][j % 3]}, text=[str(v) if v else "" for v in n],
+                    textposition="outside", cliponaxis=False, textfont={"size": 9},
+                    hovertemplate="sqrt(area) %{x} px: %{y} persons<extra></extra>")  # fmt: skip
+    top = float(table["n_gt"].max()) or 1.0
+    fig.update_layout(
+        yaxis={"domain": [0.36, 1.0], "range": [0, 102], "title": {"text": "AP (%)"}},
+        yaxis2={"domain": [0.0, 0.26], "range": [0, top * 1.35], "title": {"text": "persons"}},
+        xaxis={"anchor": "y2", "tickangle": -60, "type": "category"}, barmode="group",
+    )  # fmt: skip
+    _mark_edges(fig, models, bins, label_y=0.31)  # in the gap between the panels: never over a line
+    text = (f"AP (OKS 0.50:0.95, %) per bin of sqrt({area} area) in px (lo <= sqrt(area) < hi), each bin a COCO "
+            "keypoint evaluation with areaRng set to the bin (persons outside ignored; detections outside, by the "
+            "box around their keypoints, ignored unless matched); no point: no person in the bin; bars: persons "
+            "per bin (n_gt); dotted: the size definition's S/M and M/L edges; bins beyond the largest and below "
+            "the smallest person not drawn")
+    fig = finish(fig, title="AP vs person size", caption=_join(text, caption), x_title="", y_title="")
+    fig.update_layout(xaxis_title_text=f"sqrt({area} area) (px)", yaxis_title_text="AP (%)",
+                      yaxis2_title_text="persons")  # fmt: skip
+    return fig
+
+
+def missed_by_size_figure(models: Sequence[DiagnosedModel], *, caption: str = "") -> go.Figure:
+    """Share of all persons per bin of sqrt(area) (grey) against the share of each model's missed
+    persons (at OKS 0.1 solid, at OKS 0.5 hatched)."""
+    table = size_bins_table(models)
+    if table.empty:
+        return empty_figure("no evaluated model selected")
+    table, labels, bins, area = _size_axis(models, table)
+    fig = go.Figure()
+    splits = dict.fromkeys(m.key for m in models)
+    names = series_names(models)
+    for j, key in enumerate(splits):
+        first = next(name for name, m in zip(names, models, strict=True) if m.key == key)
+        part = table[table["model"] == first]
+        fig.add_bar(x=labels, y=100 * part["persons share"].to_numpy(float),
+                    name=f"all persons ({key})" if len(splits) > 1 else "all persons",
+                    marker={"color": ["#999999", "#555555", "#CCCCCC"][j % 3]}, customdata=part["n_gt"].to_numpy(),
+                    hovertemplate="%{x} px: %{y:.1f}% of persons (%{customdata})<extra></extra>")  # fmt: skip
+    notes = []
+    for i, name in enumerate(dict.fromkeys(table["model"])):
+        part = table[table["model"] == name]
+        color = OKABE_ITO[i % len(OKABE_ITO)]
+        for column, count, pattern, what in (("missed share", "missed", "", "missed at OKS 0.1"),
+                                             ("missed@0.5 share", "missed@0.5", "/", "missed at OKS 0.5")):
+            fig.add_bar(x=labels, y=100 * part[column].to_numpy(float), name=f"{name}: {what}",
+                        marker={"color": color, "pattern": {"shape": pattern, "fgcolor": "white"}},
+                        customdata=part[count].to_numpy(),
+                        hovertemplate="%{x} px: %{y:.1f}% of the missed (%{customdata})<extra></extra>")  # fmt: skip
+        notes.append(f"{name}: {int(part['missed'].sum())} missed at OKS 0.1, {int(part['missed@0.5'].sum())} "
+                     f"at OKS 0.5, of {int(part['n_gt'].sum())} persons")  # fmt: skip
+    fig.update_layout(barmode="group", bargap=0.15, bargroupgap=0.0)
+    fig.update_xaxes(tickangle=-60, type="category")
+    _mark_edges(fig, models, bins)
+    text = (f"Per bin of sqrt({area} area) in px: the share (%) of all persons of the evaluation (crowd regions and "
+            "persons without keypoints excluded) and the share of the missed persons, i.e. persons no detection "
+            "matches at OKS 0.1 (the diagnosis' false negatives) or at OKS 0.5, on the matching without size "
+            "restriction; bins beyond the largest and below the smallest person not drawn; " + "; ".join(notes))
+    return finish(fig, title="Size of missed persons", caption=_join(text, caption),
+                  x_title=f"sqrt({area} area) (px)", y_title="share (%)")  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -41,18 +42,32 @@ def joint_rate_groups(
         rule: split -> its visibility rule (splits with different rules are grouped apart).
     """
     groups: dict[tuple[tuple[str, ...], VisibilityConvention], dict[str, list]] = {}
-    for split in sorted(str(s) for s in persons["split"].unique()):
-        rows = persons[(persons["split"] == split).to_numpy()]
+    split_column = persons["split"]
+    all_instance_rows, all_buckets = persons["instance_row"].to_numpy(), persons["bucket"].to_numpy()
+    for split in sorted(str(s) for s in split_column.unique()):
+        mine = (split_column == split).to_numpy()  # two columns taken, not the whole frame
         kp = keypoints(split)
         joints = tuple(schema(split, kp.shape[1] // 3))
-        g = groups.setdefault((joints, rule(split)), {"vis": [], "buckets": [], "splits": []})
-        g["vis"].append(kp[rows["instance_row"].to_numpy(), 2::3])
-        g["buckets"].append(rows["bucket"].to_numpy())
+        r = rule(split)
+        g = groups.setdefault((joints, r), {"vis": [], "labelled": [], "visible": [], "buckets": [], "splits": []})
+        instance_rows = all_instance_rows[mine]
+        if len(joints) <= MAX_CODED_JOINTS:  # two ints per person instead of K flags
+            labelled, visible = joint_flag_codes(kp, binary_visibility=r is VisibilityConvention.BINARY)
+            g["labelled"].append(labelled[instance_rows])
+            g["visible"].append(visible[instance_rows])
+        else:
+            g["vis"].append(kp[instance_rows, 2::3])
+        g["buckets"].append(all_buckets[mine])
         g["splits"].append(split)
     out = []
     for (joints, r), g in groups.items():
-        table = joint_rates(np.concatenate(g["vis"]), np.concatenate(g["buckets"]), list(joints),
-                            binary_visibility=r is VisibilityConvention.BINARY)
+        buckets = np.concatenate(g["buckets"])
+        if g["vis"]:
+            table = joint_rates(np.concatenate(g["vis"]), buckets, list(joints),
+                                binary_visibility=r is VisibilityConvention.BINARY)
+        else:
+            table = joint_rates_from_codes(np.concatenate(g["labelled"]), np.concatenate(g["visible"]), buckets,
+                                           list(joints))
         if r is VisibilityConvention.NOT_VISIBILITY:
             table["visible"] = np.nan
         label = name if len(groups) == 1 else f"{name} ({', '.join(g['splits'])})"
@@ -89,6 +104,80 @@ def joint_rates(
     return pd.DataFrame({
         "bucket": np.repeat(BUCKET_NAMES, k),
         "joint": np.tile(np.asarray(joint_names, dtype=object), len(BUCKET_NAMES)),
+        "persons": np.repeat(persons.astype(np.int64), k),
+        "labelled": labelled_rate.reshape(-1),
+        "visible": visible_rate.reshape(-1),
+    })
+
+
+#: Joint lists up to this long are counted from per-person bit codes (int64, bit j: joint j).
+MAX_CODED_JOINTS = 63
+#: Codes are counted 8 bits (joints) at a time: a count per (bucket, byte value), 3 x 256 bins,
+#: whatever the person count; a joint's total only depends on its own byte.
+_BYTE = 8
+_BYTE_BITS = ((np.arange(1 << _BYTE)[:, None] >> np.arange(_BYTE)) & 1).astype(np.float64)  # (256, 8)
+_FLAG_CODES: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def joint_flag_codes(keypoints: np.ndarray, *, binary_visibility: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per instance row, its labelled joints and its visible joints as bit codes (bit j: joint j).
+
+    Computed once per keypoint array (the dashboard keeps each split's array loaded) and
+    kept while the array lives, so a rerun gathers two ints per person instead of K flags.
+
+    Args:
+        keypoints: (N, 3K) x, y, v rows (NaN where a ragged row is short); K <= ``MAX_CODED_JOINTS``.
+        binary_visibility: the file uses 0/1 only: v == 1 counts as visible.
+
+    Returns:
+        (N,) int64 labelled codes (v > 0), (N,) int64 visible codes (v == 2, or v >= 1 if binary).
+    """
+    key = (id(keypoints), binary_visibility)
+    found = _FLAG_CODES.get(key)
+    if found is None:
+        v = np.asarray(keypoints[:, 2::3], dtype=np.float32)  # NaN > 0 and NaN == 2 are False
+        if v.shape[1] > MAX_CODED_JOINTS:
+            raise ValueError(f"{v.shape[1]} joints: bit codes hold at most {MAX_CODED_JOINTS}")
+        weights = np.left_shift(1, np.arange(v.shape[1], dtype=np.int64))
+        labelled = (v > 0).astype(np.int64) @ weights
+        visible = ((v >= 1) if binary_visibility else (v == 2)).astype(np.int64) @ weights
+        found = _FLAG_CODES[key] = (labelled, visible)
+        weakref.finalize(keypoints, _FLAG_CODES.pop, key, None)  # an id is reused once the array is gone
+    return found
+
+
+def joint_rates_from_codes(
+    labelled: np.ndarray, visible: np.ndarray, buckets: np.ndarray, joint_names: Sequence[str],
+) -> pd.DataFrame:
+    """:func:`joint_rates` from :func:`joint_flag_codes`: the same frame, counted per code byte.
+
+    Args:
+        labelled, visible: (N,) bit codes of N persons.
+        buckets: (N,) int bucket codes (0 small, 1 medium, 2 large, -1 unknown; -1 skipped).
+        joint_names: (K,) names, K <= ``MAX_CODED_JOINTS``.
+    """
+    k = len(joint_names)
+    n_buckets = len(BUCKET_NAMES)
+    buckets = np.asarray(buckets)
+    # bucket -1 (unknown) and any code outside 0..2 count in slot 0, which is dropped
+    slot = np.where((buckets >= 0) & (buckets < n_buckets), buckets.astype(np.int64) + 1, 0)
+    offset = slot << _BYTE
+
+    def per_joint(codes: np.ndarray) -> np.ndarray:  # (3, K) persons with the joint's bit set
+        as_bytes = np.ascontiguousarray(codes, dtype="<i8").view(np.uint8).reshape(-1, 8)  # byte b: joints 8b..8b+7
+        out = []
+        for b in range((k + _BYTE - 1) // _BYTE):
+            counts = np.bincount(offset + as_bytes[:, b], minlength=(n_buckets + 1) << _BYTE)
+            out.append(counts.reshape(n_buckets + 1, 1 << _BYTE)[1:].astype(np.float64) @ _BYTE_BITS)  # exact
+        return np.concatenate(out, axis=1)[:, :k]
+
+    persons = np.bincount(slot, minlength=n_buckets + 1)[1:].astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        labelled_rate = per_joint(labelled) / persons[:, None]  # NaN if the bucket is empty
+        visible_rate = per_joint(visible) / persons[:, None]
+    return pd.DataFrame({
+        "bucket": np.repeat(BUCKET_NAMES, k),
+        "joint": np.tile(np.asarray(joint_names, dtype=object), n_buckets),
         "persons": np.repeat(persons.astype(np.int64), k),
         "labelled": labelled_rate.reshape(-1),
         "visible": visible_rate.reshape(-1),

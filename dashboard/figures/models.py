@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,9 @@ from analysis.evaluation.table5 import (
     table5_frame,
 )
 from dashboard.figures.common import DASHES, OKABE_ITO, PATTERNS, empty_figure, finish
+
+if TYPE_CHECKING:
+    from analysis.evaluation.compare import Comparison
 
 #: Every slice the evaluation computes, in the Table 5 order.
 SLICES = SLICE_NAMES
@@ -205,7 +209,7 @@ def _interval_note(models: Sequence[EvaluatedModel]) -> str:
             + "; ".join(parts) + ")")
 
 
-def comparison_figure(comparison, *, metric: str = "AP", caption: str = "") -> go.Figure:
+def comparison_figure(comparison: Comparison, *, metric: str = "AP", caption: str = "") -> go.Figure:
     """Paired differences to the reference per slice (``analysis.evaluation.compare``): bars of
     model minus reference in points with their interval, a zero line, the share of resamples
     won in the hover and above each bar; a slice without ground truth is left empty."""
@@ -216,10 +220,13 @@ def comparison_figure(comparison, *, metric: str = "AP", caption: str = "") -> g
     for i, entry in enumerate([*comparison.models, *comparison.groups]):
         st = _style(i + 1)
         diffs = [entry.slices[TABLE5_COLUMNS[c]] for c in columns]
-        y = np.array([np.nan if d is None or d.delta[metric] is None else 100 * d.delta[metric] for d in diffs])
-        lo = np.array([np.nan if d is None or d.ci[metric] is None else 100 * d.ci[metric][0] for d in diffs])
-        hi = np.array([np.nan if d is None or d.ci[metric] is None else 100 * d.ci[metric][1] for d in diffs])
-        wins = ["" if d is None or d.p_better[metric] is None else f"{100 * d.p_better[metric]:.0f}%" for d in diffs]
+        deltas = [None if d is None else d.delta[metric] for d in diffs]
+        intervals = [None if d is None else d.ci[metric] for d in diffs]
+        shares = [None if d is None else d.p_better[metric] for d in diffs]
+        y = np.array([np.nan if v is None else 100 * v for v in deltas])
+        lo = np.array([np.nan if ci is None else 100 * ci[0] for ci in intervals])
+        hi = np.array([np.nan if ci is None else 100 * ci[1] for ci in intervals])
+        wins = ["" if share is None else f"{100 * share:.0f}%" for share in shares]
         name = entry.model if not entry.members else f"{entry.model} (mean of {len(entry.members)})"
         fig.add_bar(x=columns, y=y, name=name, text=wins, textposition="outside", textangle=0, cliponaxis=False,
                     textfont={"size": 10, "color": "#111111"},

@@ -1,11 +1,16 @@
 """Browse: the images behind the current filters, boxes and skeletons coloured by size bucket."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import streamlit as st
+from PIL import Image
+from streamlit.delta_generator import DeltaGenerator
 
-from analysis.cache.manifest import images_root
-from dashboard import data, evaluations, paths, ui
+from analysis.cache.key import CacheKey
+from analysis.cache.manifest import Manifest, images_root
+from dashboard import browse_errors, data, evaluations, paths, ui
 from dashboard.browsing import browse_images, clamp, image_label, rows_of_image
 from dashboard.caches import keypoint_schema
 from dashboard.draw import draw_matches, draw_persons, safe_image_path
@@ -15,7 +20,7 @@ from dashboard.predictions import (
     images_missing_small,
     small_ann_ids,
 )
-from dashboard.thumbnails import ThumbnailError, open_thumbnail
+from dashboard.thumbnails import Thumbnail, ThumbnailError, open_thumbnail
 
 PER_PAGE = 12
 MATCH_OKS = 0.5
@@ -33,10 +38,14 @@ ent = images["entropy"].to_numpy(dtype=float)
 has_entropy = bool(np.isfinite(ent).any())
 
 
-def _range(container, label, lo, hi, key, step=None):
+def _range(
+    container: DeltaGenerator, label: str, lo: float, hi: float, key: str, step: float | None = None
+) -> tuple[float, float]:
     """A range slider whose stored value is clamped to the current bounds."""
     st.session_state[key] = clamp(st.session_state.get(key, (lo, hi)), lo, hi)
-    return container.slider(label, lo, hi, key=key, step=step)
+    # streamlit's overloads type the value from `value=` (unset: one number); with the pair held
+    # in session_state under `key`, the slider returns that pair
+    return container.slider(label, lo, hi, key=key, step=step)  # type: ignore[return-value]
 
 
 # a bar clicked in another view sets the series and a range once
@@ -79,6 +88,14 @@ choice = m1.selectbox("Model predictions", ["none", *by_label], key="br_model",
                            "(python -m analysis evaluate).")
 entry = by_label.get(choice)
 gt_matches = det_matches = None
+joint_error = "any"
+
+
+@st.cache_resource(max_entries=2)
+def _joint_classes(root: Path, key: CacheKey, model: str) -> pd.DataFrame:
+    return browse_errors.stored_person_joint_classes(root, key, model, data.keypoints(key.dataset, key.split))
+
+
 if entry is not None:
     det_matches, gt_matches = data.matches(entry, MATCH_OKS)
     shown = shown[(shown["key"] == str(entry.key)).to_numpy()]
@@ -89,6 +106,14 @@ if entry is not None:
                                          & (ctx.caches.persons["split"] == entry.key.split).to_numpy()]
         missed = images_missing_small(gt_matches, small_ann_ids(key_persons, f.filters.size))
         shown = shown[shown["image_id"].isin(missed).to_numpy()]
+    joint_error = m2.selectbox("joint error", ["any", *browse_errors.ERROR_CLASSES], key="br_joint_error",
+                               help=f"Images with a {what[:-1]} whose joints have this error "
+                                    "(docs/guides/diagnosis.md); ringed on the predictions.")
+    if joint_error != "any":
+        errs = browse_errors.with_error(_joint_classes(root_dir, entry.key, entry.model), joint_error,
+                                        f.persons["ann_id"][(f.persons["dataset"] == entry.key.dataset).to_numpy()
+                                                            & (f.persons["split"] == entry.key.split).to_numpy()])
+        shown = shown[shown["image_id"].isin(errs["image_id"]).to_numpy()]
 st.write(f"**{len(shown):,}** images match ({ctx.caption()}).")
 if entry is None:
     legend = " ".join(f":{c}[■] {b}" for b, c in
@@ -107,20 +132,25 @@ if not len(shown):
 
 
 
-def _draw_predictions(thumb, image_id, kp, manifest):
+def _draw_predictions(thumb: Thumbnail, image_id: int, kp: np.ndarray, manifest: Manifest) -> Image.Image:
     """The image's ground truth beside the model's predictions, coloured by match status."""
+    assert entry is not None and gt_matches is not None and det_matches is not None  # called with a model only
     boxes = data.instance_boxes(entry.key.dataset, entry.key.split)
     gt = gt_matches[gt_matches["image_id"].to_numpy() == image_id]
     rows = pd.Index(boxes["ann_id"]).get_indexer(gt["ann_id"])
     dets = det_matches[det_matches["image_id"].to_numpy() == image_id]
     det_kp = np.array(dets["keypoints"].tolist(), dtype=float).reshape(len(dets), -1)
     _, skeleton = keypoint_schema(manifest.keypoint_schema, kp.shape[1] // 3)
-    return draw_matches(
+    drawn = draw_matches(
         thumb.image, boxes.iloc[rows][["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(dtype=float), kp[rows],
         ground_truth_status(gt), gt["oks"].to_numpy(dtype=float, na_value=np.nan),
         det_kp, detection_status(dets, gt_matches), dets["oks"].to_numpy(dtype=float, na_value=np.nan), skeleton,
         source_size=thumb.source_size,
     )
+    if joint_error == "any":
+        return drawn
+    return browse_errors.mark_joints(drawn, errs[errs["image_id"] == image_id], joint_error,
+                                     thumb.source_size or thumb.image.size)
 
 
 pages = (len(shown) - 1) // PER_PAGE + 1

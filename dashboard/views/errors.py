@@ -28,7 +28,7 @@ at_oks = st.toggle(f"At OKS {models[0].diagnosis.oks:.2f} (else 0.50:0.95)", key
 items = [errors.composition_item(models), errors.waterfall_item(models, slice_name, at_oks),
          errors.delta_ap_item(models, at_oks), errors.composition_table_item(models),
          *errors.per_joint_items(models), *errors.ap_by_threshold_items(ctx, [by_label[label] for label in picked]),
-         *errors.calibration_items(models, slice_name)]
+         *errors.size_items(models), *errors.calibration_items(models, slice_name)]
 for n, item in enumerate(items):
     ui.show(item, key=f"errors_{n}", preset=ctx.preset)
 ui.export_all("errors", ctx, ctx.preset, items)

@@ -4,11 +4,12 @@ import streamlit as st
 
 from dashboard import ui
 from dashboard.exports import size
+from dashboard.exports.items import ExportItem
 from dashboard.exports.state import AreaAxis
 
 ctx = ui.context()
 st.title("Size")
-items = [size.buckets_figure(ctx), *size.buckets_tables(ctx)]
+items: list[ExportItem] = [size.buckets_figure(ctx), *size.buckets_tables(ctx)]
 ui.show_all(items, key="size_buckets", preset=ctx.preset)
 axis = st.radio("Area axis", [a.value for a in AreaAxis], horizontal=True, key="size_axis",
                 format_func=lambda a: "log area" if a == AreaAxis.LOG.value else "sqrt(area)")

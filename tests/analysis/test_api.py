@@ -18,6 +18,8 @@ from analysis.errors import PoseAtlasError
 from tests.analysis.evaluation.reference import pycocotools_slices
 
 REPO = Path(__file__).resolve().parents[2]
+# One worker runs this module, so the module's demo build below is made once, not once per worker.
+pytestmark = pytest.mark.xdist_group("api-demo")
 
 
 @pytest.fixture(scope="module")

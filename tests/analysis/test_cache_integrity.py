@@ -16,7 +16,7 @@ import pytest
 from analysis.build import run as build_mod
 from analysis.build.run import build_split
 from analysis.cache import contract as cache
-from analysis.cache.manifest import read_manifest
+from analysis.cache.manifest import InvalidManifestError, read_manifest
 from analysis.cli import main
 from analysis.registry import DatasetSpec
 from tests.analysis.helpers import coco_doc, write_doc
@@ -110,7 +110,48 @@ def test_info_names_an_unreadable_split_and_goes_on(tmp_path, capsys):
     assert "  other/val: 3 images, 3 persons" in out
     line = next(line for line in out.splitlines() if line.startswith("  ds/val"))
     assert line.startswith("  ds/val: skipped, unreadable (") and "--annotations FILE" in line
-    assert "build --only ds/val --force" in line
+    assert "--only" not in line  # ds/val is not registered: `build --only ds/val` would fail
+
+
+def test_unreadable_manifest_of_an_ad_hoc_split_says_what_rebuilds_it(tmp_path, capsys):
+    """Issue 19: an ad hoc split's unreadable manifest must not suggest ``build --only`` alone."""
+    _setup(tmp_path)
+    cache_dir = tmp_path / "cache"
+    manifest = cache_dir / "ds" / "val" / cache.MANIFEST_FILE
+    manifest.write_bytes(b'{"dataset": "ds", "spl')
+    with pytest.raises(InvalidManifestError) as raised:
+        read_manifest(manifest.parent)
+    only = f"python -m analysis build --only ds/val --force --cache-dir {cache_dir}"
+    ad_hoc = f"python -m analysis build --name ds --split val --annotations FILE --force --cache-dir {cache_dir}"
+    assert str(raised.value) == (
+        f"{manifest}: unreadable (Input data was truncated), so it no longer names "
+        f"its annotation file; if ds/val is registered, rebuild it with `{only}`; if it was built ad hoc, "
+        f"with `{ad_hoc}`, FILE being its annotation file")
+    # info knows the registry (here: none), so it names the one command that works
+    assert main(["info", "--cache-dir", str(cache_dir), "--registry", str(tmp_path / "none.toml")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("  ds/val"))
+    assert line == ("  ds/val: skipped, unreadable (Input data was truncated), so it "
+                    f"no longer names its annotation file; rebuild it with `{ad_hoc}`")
+    # the registered form fails for this split; the ad hoc one, with FILE filled in, rebuilds it
+    assert main([*only.split()[3:], "--registry", str(tmp_path / "none.toml")]) == 2
+    assert "--only ds/val matches no registered dataset" in capsys.readouterr().err
+    assert main([*ad_hoc.replace("FILE", str(tmp_path / "ann.json")).split()[3:], "--quiet"]) == 0
+    assert read_manifest(manifest.parent).counts.images == 3
+
+
+def test_unreadable_manifest_of_a_registered_split_names_build_only(tmp_path, capsys):
+    _setup(tmp_path)
+    cache_dir = tmp_path / "cache"
+    registry = tmp_path / "datasets.toml"
+    registry.write_text(f'[[dataset]]\nname = "ds"\nsplit = "val"\nannotations = "{tmp_path / "ann.json"}"\n')
+    manifest = cache_dir / "ds" / "val" / cache.MANIFEST_FILE
+    manifest.write_bytes(b"")
+    assert main(["info", "--cache-dir", str(cache_dir), "--registry", str(registry)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("  ds/val: skipped"))
+    only = f"python -m analysis build --only ds/val --force --cache-dir {cache_dir}"
+    assert line.endswith(f"so it no longer names its annotation file; rebuild it with `{only}`")
+    assert main([*only.split()[3:], "--registry", str(registry), "--quiet"]) == 0
+    assert read_manifest(manifest.parent).counts.images == 3
 
 
 def test_info_reports_damaged_tables(tmp_path, capsys):

@@ -18,6 +18,8 @@ from analysis.demo import PROFILES
 from analysis.scenes.aggregates import labels_from_manifest
 
 REPO = Path(__file__).resolve().parents[2]
+# One worker runs this module, so its demo (with scenes) below is built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("demo-scenes")
 
 
 @pytest.fixture(scope="module")

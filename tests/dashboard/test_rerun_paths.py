@@ -182,3 +182,21 @@ def test_filters_equal_the_per_row_computation_on_generated_data(f):
         assert got.images.index.tolist() == np.flatnonzero(img_ok).tolist()
     assert got.persons["series"].astype(str).tolist() == got.images.loc[
         got.persons["image_index"], "series"].astype(str).tolist()
+
+
+def test_distinct_pairs_kept_per_frame_while_it_lives():
+    """Issue 20: a view's captions ask for the same frame's pairs six times; the pairs are kept
+    per frame object, and a frame allocated after another is freed never gets the freed one's."""
+    import gc
+
+    rng = np.random.default_rng(11)
+    for i in range(30):
+        names = [f"d{i}", f"e{i}"]
+        frame = pd.DataFrame({"dataset": rng.choice(names, 500), "split": rng.choice(["train", "val"], 500)})
+        frame = frame.astype("category")
+        first = distinct_pairs(frame, "dataset", "split")
+        assert set(first) == _pairs_by_pandas(frame, "dataset", "split")
+        again = distinct_pairs(frame, "dataset", "split")
+        assert again == first and again is not first  # a copy: a caller's edit cannot reach the kept list
+        del frame, first, again
+        gc.collect()
