@@ -1,4 +1,4 @@
-"""``python -m analysis``: build, fetch, info, demo, scenes and evaluate.
+"""python -m analysis: build, fetch, info, demo, scenes, evaluate, compare, diagnose, subset, compose and convert.
 
 Errors the user can fix are printed as one line on stderr with exit status 2;
 no traceback.
@@ -37,7 +37,9 @@ def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
     build.add_argument("--split", help="split name")
     build.add_argument("--annotations", type=Path, help="COCO-format keypoint annotation file")
     build.add_argument("--images", type=Path, help="image folder: checks every file exists")
-    build.add_argument("--keypoint-schema", help="override the joint list: coco17 or crowdpose14")
+    build.add_argument("--keypoint-schema", metavar="coco17|crowdpose14",
+                       help="override the joint list: coco17 or crowdpose14 (a registry entry also takes a list "
+                            "of joint names, keypoint_schema = [\"nose\", ...])")
     build.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     look = build.add_argument_group(
         "identity", "ad hoc builds: how the dataset looks in figures (else derived from its name)")

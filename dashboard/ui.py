@@ -297,7 +297,7 @@ def show_figure(item: FigureItem, *, key: str, preset: str) -> Any:
 
 def show_table(item: TableItem, *, key: str) -> None:
     """Draw the table with CSV and LaTeX (booktabs) downloads (the export command's files)."""
-    st.dataframe(item.labelled()[0], hide_index=True, column_config={
+    st.dataframe(item.on_screen(), hide_index=True, column_config={
         c: st.column_config.NumberColumn(format=f) for c, f in item.display_formats().items()
     })
     if item.caption:

@@ -44,6 +44,7 @@ import orjson
 from tqdm import tqdm
 
 from analysis.cache import contract as cache
+from analysis.cache.fingerprint import file_sha256
 from analysis.cache.split import CachedSplit, check_unchanged, open_cached_split
 from analysis.cache.staged_files import StagedFiles
 from analysis.datasets.compose_config import ComposeConfig, SourceConfig, load_compose_config
@@ -55,6 +56,7 @@ from analysis.definitions import INFO_POPULATIONS, PopulationKind, SizeBucket, s
 from analysis.errors import PoseAtlasError
 from analysis.output_paths import ProtectedInputs, check_output_dir
 from analysis.registry import load_registry
+from analysis.report_paths import report_path
 from analysis.schema import KeypointSchema
 
 OUTPUT_SPLITS = ("train", "val")
@@ -122,7 +124,8 @@ def compose(job: ComposeJob, progress: bool = True) -> dict[str, Any]:
 
     report = {
         "name": config.name,
-        "config": str(job.config_path),
+        "config": report_path(job.config_path, job.registry),
+        "config_sha256": file_sha256(job.config_path),
         "seed": config.seed,
         "keypoint_schema": {"name": target.name, "joint_names": list(target.joint_names)},
         "size": config.size_definition.description,
@@ -211,6 +214,7 @@ def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs
     side_of_image = dict(zip(kept_ids.tolist(), to_train.tolist(), strict=True))
 
     new_image_id: dict[int, tuple[str, int]] = {}
+    dropped_crowd_index = 0
     for record, original_id, train in zip(image_records, kept_ids.tolist(), to_train.tolist(), strict=True):
         name = "train" if train else "val"
         out = outputs[name]
@@ -220,6 +224,9 @@ def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs
         record["file_name"] = f"{item.source.source_name}/{record.get('file_name', '')}"
         record["source"] = item.source.source_name
         record["original_image_id"] = original_id
+        # The source's stored crowdIndex was computed on its own joints, not the composed
+        # ones: dropped (the cache built from the composed file computes its own).
+        dropped_crowd_index += record.pop("crowdIndex", None) is not None
         out.images.append(msgspec.json.encode(record))
 
     binary = item.cached.binary_visibility
@@ -236,7 +243,11 @@ def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs
         record["original_id"] = original_id
         out.annotations.append(msgspec.json.encode(record))
 
-    return _report_row(item, config, images, kept, has_small, side_of_image, of_kept_images - len(annotation_rows))
+    row = _report_row(item, config, images, kept, has_small, side_of_image, of_kept_images - len(annotation_rows))
+    row["crowd_index_dropped"] = int(dropped_crowd_index)  # images whose source crowdIndex was left out
+    if item.cached.images_dir:  # relative to the registry: no absolute path of this machine in the report
+        row["images_dir"] = report_path(item.cached.images_dir, job.registry)
+    return row
 
 
 def _first_rows(ids: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -27,6 +27,7 @@ from analysis.datasets.sampling import MAX_BINS, MIN_BINS, PERSON_TOLERANCE, PER
 from analysis.datasets.split_images import read_split_images
 from analysis.definitions import INFO_POPULATIONS, AreaSource, PersonPopulation
 from analysis.output_paths import ProtectedInputs, check_output_dir
+from analysis.report_paths import report_path
 
 REPORT_FILE = "report.json"
 
@@ -110,7 +111,7 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
     report = {
         "dataset": job.key.dataset,
         "split": job.key.split,
-        "annotations": {"path": str(split.annotations), "sha256": split.fingerprint.sha256},
+        "annotations": {"path": report_path(split.annotations, job.registry), "sha256": split.fingerprint.sha256},
         "area_source": job.area_source.value,
         "population": str(job.population),
         "population_definition": job.population.description,

@@ -23,6 +23,7 @@ from analysis.evaluation import diagnose_cli
 from analysis.evaluation.definitions import (
     CROWD_LEVEL_NAMES,
     MAX_DETECTIONS,
+    DetectionArea,
     level_edges_from_text,
     size_edges_from_sides,
 )
@@ -54,6 +55,12 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         "re-slice (e.g. with --bootstrap)",
     )
     p.add_argument(
+        "--only-split-images",
+        action="store_true",
+        help="keep the predictions of the split's images and report how many records were dropped (a results "
+        "file of a larger split, e.g. the full split of a subset); without it such a record is an error",
+    )
+    p.add_argument(
         "--model",
         action="append",
         default=[],
@@ -80,6 +87,13 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         default=AreaSource.BBOX.value,
         help="the area that buckets persons (default: bbox)",
     )
+    p.add_argument(
+        "--detection-area",
+        choices=["keypoint-box", "scaled"],  # definitions.DetectionArea (not imported: the CLI starts light)
+        default="keypoint-box",
+        help="what sizes an unmatched detection: its keypoint box w*h, unscaled, as pycocotools and xtcocotools "
+        "(default), or that box scaled like persons (0.53*w*h under --size-area crowdpose)",
+    )
     sides, density = edges_text(COCO_SIZE_SIDES), edges_text(DENSITY_EDGES)
     p.add_argument("--edges", default=sides, metavar="LO,HI", help=f"size bucket side lengths (default: {sides})")
     p.add_argument(
@@ -100,6 +114,13 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--table-csv", type=Path, default=None, metavar="FILE", help="also write the Table 5 layout as CSV")
     p.add_argument(
         "--table-latex", type=Path, default=None, metavar="FILE", help="also write it as a LaTeX (booktabs) table"
+    )
+    p.add_argument(
+        "--columns",
+        default=None,
+        metavar="AP,APS,...",
+        help="the Table 5 columns of --table-csv/--table-latex, in order, from AP, APS, APM, APL, APS_Sp, APS_Mo, "
+        "APS_De, APE, APM_crowd, APH (default: the SmallPose paper's AP,APS,APM,APL,APS_Sp,APS_Mo,APS_De)",
     )
     add_bootstrap_arguments(p)
     p.add_argument(
@@ -169,6 +190,8 @@ def request_from_args(args: argparse.Namespace) -> EvaluationRequest:
         density_edges=density,
         crowd_convention=CROWD_LEVEL_NAMES[args.crowd_levels],
         crowd_index=CrowdIndexSource(args.crowd_index) if args.crowd_index else None,
+        # diagnose's own parser has no --detection-area: the reference's
+        detection_area=DetectionArea(getattr(args, "detection_area", DetectionArea.KEYPOINT_BOX.value)),
     )
 
 
@@ -176,32 +199,49 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import orjson
 
     from analysis.evaluation.run import evaluate_files, evaluate_stored_models
-    from analysis.evaluation.table5 import table5_csv, table5_frame, table5_latex
+    from analysis.evaluation.table5 import (
+        PAPER_COLUMNS,
+        parse_columns,
+        select_columns,
+        table5_csv,
+        table5_frame,
+        table5_latex,
+    )
 
     key = CacheKey.checked(args.name, args.split)
     request = request_from_args(args)
+    try:
+        columns = parse_columns(args.columns) if args.columns is not None else PAPER_COLUMNS
+    except ValueError as exc:
+        raise PoseAtlasError(f"--columns: {exc}") from None
     _check_table_outputs(args)
     bootstrap = bootstrap_from_args(args)
     predictions, mapping_notes = _with_mapped_predictions(args, key)
     if predictions:
         outcomes = evaluate_files(
-            args.cache_dir, key, predictions, args.model or None, request, not args.quiet, bootstrap
+            args.cache_dir, key, predictions, args.model or None, request, not args.quiet, bootstrap,
+            only_split_images=args.only_split_images,
         )
     else:  # stored evaluations named by --model (_with_mapped_predictions checked one is given)
         outcomes = evaluate_stored_models(args.cache_dir, key, args.model, request, bootstrap)
     by_part = _by_part(args, key, outcomes)
     rows = [(o.result.model, o.result) for o in outcomes]
-    if by_part is not None:  # then each model per part, labelled "MODEL (source S)"
-        rows += [(f"{model} ({args.by} {part})", result) for model, parts in by_part[0].items()
-                 for part, result in parts.items()]
-    frame = table5_frame(rows)
-    caption = f"{key}: " + outcomes[0].result.definitions.description
+    test_set = f"{_display_name(args.cache_dir, key)}/{key.split}"
+    test_sets = [test_set] * len(rows)
+    if by_part is not None:  # then each model per part, labelled "MODEL (source S)", a group per part
+        parts = [(model, part, result) for model, by_model in by_part[0].items() for part, result in by_model.items()]
+        parts.sort(key=lambda p: p[1])
+        rows += [(f"{model} ({args.by} {part})", result) for model, part, result in parts]
+        test_sets += [f"{test_set}, {args.by} {part}" for _, part, _ in parts]
+    frame = select_columns(table5_frame(rows), columns)
+    caption = f"{test_set}: " + outcomes[0].result.definitions.description
     if bootstrap is not None:
         caption += "; " + bootstrap_caption(bootstrap)
     if args.table_csv:
         _write_text(args.table_csv, f"# {caption}\n" + table5_csv(frame))
     if args.table_latex:
-        _write_text(args.table_latex, table5_latex(frame, caption, args.interval_style))
+        _write_text(args.table_latex, table5_latex(frame, caption, args.interval_style, columns=columns,
+                                                   test_sets=test_sets, label=f"tab:table5-{key.dataset}-{key.split}"))
     notes = [_note(o) for o in outcomes]
     notes = mapping_notes + notes
     models = [o.result.model for o in outcomes]
@@ -260,6 +300,17 @@ def _with_mapped_predictions(args: argparse.Namespace, key: CacheKey) -> tuple[l
     return [*predictions, args.mapped_out], mapping_lines(report)
 
 
+def _display_name(cache_dir: Path, key: CacheKey) -> str:
+    """The dataset's display name recorded in the split's manifest (its name when none is set)."""
+    from analysis.cache.manifest import ManifestError, read_manifest
+
+    try:
+        manifest = read_manifest(key.directory(cache_dir))
+    except ManifestError:
+        return key.dataset
+    return (manifest.identity.display_name if manifest is not None else None) or key.dataset
+
+
 def _by_part(
     args: argparse.Namespace, key: CacheKey, outcomes: list[EvaluationOutcome]
 ) -> tuple[dict[str, dict[str, EvaluationResult]], dict[str, int]] | None:
@@ -303,6 +354,8 @@ def _write_text(path: Path, text: str) -> None:
 def _note(outcome: EvaluationOutcome) -> str:
     counts = outcome.record.counts
     parts = [f"{outcome.record.model}: {counts.kept} detections evaluated of {counts.records} records"]
+    if outcome.dropped:
+        parts.append(f"{outcome.dropped} records of images outside the split dropped (--only-split-images)")
     if counts.other_category:
         parts.append(f"{counts.other_category} of other categories not evaluated")
     if counts.over_max_per_image:

@@ -360,7 +360,8 @@ def _num(value: float | None) -> str:
 def comparison_latex(comparison: Comparison, key: CacheKey) -> str:
     """A booktabs table of ΔAP per Table 5 column: ``+1.2 [+0.4, +2.0]``, bootstrap settings in the caption."""
     from analysis.evaluation.bootstrap import FEW_PERSONS
-    from analysis.evaluation.table5 import LATEX_HEADERS, TABLE5_COLUMNS, _latex_escape
+    from analysis.evaluation.table5 import LATEX_HEADERS, TABLE5_COLUMNS
+    from analysis.latex import latex_escape, latex_text
 
     columns = list(TABLE5_COLUMNS)
     caption = (
@@ -371,7 +372,7 @@ def comparison_latex(comparison: Comparison, key: CacheKey) -> str:
     lines = [
         "\\begin{table}[t]",
         "\\centering",
-        f"\\caption{{{_latex_escape(caption)}{few}}}",
+        f"\\caption{{{latex_text(caption)}{few}}}",
         "\\begin{tabular}{l" + "c" * len(columns) + "}",
         "\\toprule",
         "Model & " + " & ".join(LATEX_HEADERS[c] for c in columns) + " \\\\",
@@ -392,6 +393,6 @@ def comparison_latex(comparison: Comparison, key: CacheKey) -> str:
             text = _interval_text(diff.delta["AP"], diff.ci["AP"]).replace("+", "$+$").replace("-", "$-$")
             share = diff.p_better["AP"]
             cells.append(f"{text} ({_share_text(share)})".replace("%", r"\%"))
-        lines.append(f"{_latex_escape(label)} & " + " & ".join(cells) + " \\\\")
+        lines.append(f"{latex_escape(label)} & " + " & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ from analysis.definitions import (
     density_levels,
 )
 from analysis.errors import PoseAtlasError
-from analysis.evaluation.definitions import EvaluationDefinitions, SigmaSource
+from analysis.evaluation.definitions import DetectionArea, EvaluationDefinitions, SigmaSource
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class EvaluationRequest:
     density_edges: LevelEdges = field(default_factory=density_levels)
     crowd_convention: CrowdConvention = CrowdConvention.EVAL_CODE
     crowd_index: CrowdIndexSource | None = None
+    detection_area: DetectionArea = DetectionArea.KEYPOINT_BOX
 
 
 def person_categories(facts: CachedSplit, annotation_path: Path) -> list[int]:
@@ -104,6 +105,7 @@ def resolve_definitions(
         request.density_edges,
         request.crowd_convention,
         crowd_index,
+        request.detection_area,
     )
     if request.size.area_source is AreaSource.SEGM and n_without_area:
         raise PoseAtlasError(

@@ -47,6 +47,23 @@ class SigmaSource(enum.StrEnum):
         return {SigmaSource.COCO: COCO17_SIGMAS, SigmaSource.CROWDPOSE: CROWDPOSE14_SIGMAS}.get(self)
 
 
+class DetectionArea(enum.StrEnum):
+    """The area that places an unmatched detection in a size slice."""
+
+    #: the box spanned by its keypoints, w*h, unscaled whatever the persons' area source:
+    #: what pycocotools' and xtcocotools' ``loadRes`` set (the reference; the default)
+    KEYPOINT_BOX = "keypoint-box"
+    #: that box scaled like the persons' size area (0.53*w*h under ``--size-area crowdpose``)
+    SCALED = "scaled"
+
+    @property
+    def description(self) -> str:
+        return {
+            DetectionArea.KEYPOINT_BOX: "unmatched detections sized by their keypoint box w*h (as xtcocotools)",
+            DetectionArea.SCALED: "unmatched detections sized by their keypoint box scaled like persons",
+        }[self]
+
+
 #: Crowd-level conventions by their command-line names.
 CROWD_LEVEL_NAMES = {"code": CrowdConvention.EVAL_CODE, "paper": CrowdConvention.PAPER}
 
@@ -86,6 +103,8 @@ class EvaluationDefinitions:
         density_edges: sparse / moderate / dense edges of the person crowding ratio.
         crowd_convention: easy / medium / hard CrowdIndex edges (code 0.2/0.8, paper 0.1/0.8).
         crowd_index: which per-image CrowdIndex the crowd levels use.
+        detection_area: what places an unmatched detection in a size slice (the
+            reference tools' keypoint box by default; differs only under a scaled size area).
     """
 
     sigmas: tuple[float, ...]
@@ -96,6 +115,7 @@ class EvaluationDefinitions:
     density_edges: LevelEdges = field(default_factory=density_levels)
     crowd_convention: CrowdConvention = CrowdConvention.EVAL_CODE
     crowd_index: CrowdIndexSource = CrowdIndexSource.STORED
+    detection_area: DetectionArea = DetectionArea.KEYPOINT_BOX
 
     def __post_init__(self) -> None:
         sigmas = tuple(float(s) for s in self.sigmas)
@@ -123,6 +143,7 @@ class EvaluationDefinitions:
             density_edges=other.density_edges,
             crowd_convention=other.crowd_convention,
             crowd_index=other.crowd_index,
+            detection_area=other.detection_area,
         )
 
     @property
@@ -132,9 +153,15 @@ class EvaluationDefinitions:
         return (
             f"COCO keypoint protocol (OKS 0.50:0.05:0.95, {MAX_DETECTIONS} detections/image); "
             f"sigmas: {origin} (K={len(self.sigmas)}); OKS area: {self.oks_area.description}; "
-            f"{self.size.description} (half-open); small persons' {self.density_edges.description}; "
+            f"{self.size.description} (half-open){self._detection_area_text}; "
+            f"small persons' {self.density_edges.description}; "
             f"{self.crowd_convention.levels().description} on the {self.crowd_index.value} CrowdIndex"
         )
+
+    @property
+    def _detection_area_text(self) -> str:
+        """Said only where it changes a number: a size area that scales the box (crowdpose)."""
+        return f", {self.detection_area.description}" if self.size.area_source is AreaSource.CROWDPOSE else ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,6 +175,7 @@ class EvaluationDefinitions:
             "crowd_levels": "code" if self.crowd_convention is CrowdConvention.EVAL_CODE else "paper",
             "crowd_edges": [self.crowd_convention.levels().low, self.crowd_convention.levels().high],
             "crowd_index": self.crowd_index.value,
+            "detection_area": self.detection_area.value,
         }
 
     @classmethod
@@ -163,6 +191,8 @@ class EvaluationDefinitions:
             density_edges=density_levels(float(d_lo), float(d_hi)),
             crowd_convention=CROWD_LEVEL_NAMES[doc["crowd_levels"]],
             crowd_index=CrowdIndexSource(doc["crowd_index"]),
+            # records written before the choice existed: re-sliced with the reference's area
+            detection_area=DetectionArea(doc.get("detection_area", DetectionArea.KEYPOINT_BOX.value)),
         )
 
 

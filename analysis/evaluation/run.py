@@ -34,6 +34,8 @@ from analysis.evaluation.context import (
 from analysis.evaluation.definitions import GT_COLUMNS, EvaluationDefinitions
 from analysis.evaluation.predictions import Predictions, read_predictions
 from analysis.evaluation.slices import STALE, EvaluationResult, evaluate_stored
+from analysis.evaluation.split_images import OPTION as SPLIT_IMAGES_OPTION
+from analysis.evaluation.split_images import keep_split_images
 
 __all__ = ["EvaluationOutcome", "EvaluationRequest", "evaluate_files", "evaluate_stored_models"]
 
@@ -43,6 +45,7 @@ class EvaluationOutcome:
     result: EvaluationResult
     record: store.EvaluationRecord
     reused: bool  #: the stored OKS pairs were reused (the predictions were not read again)
+    dropped: int = 0  #: records of images outside the split left out (``--only-split-images``)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class _Checked:
     fingerprint: FileFingerprint
     predictions: Predictions | None  #: None when the stored evaluation is reused
     reuse: store.EvaluationRecord | None
+    dropped: int = 0  #: records of images outside the split left out
 
 
 def evaluate_files(
@@ -64,8 +68,12 @@ def evaluate_files(
     request: EvaluationRequest | None = None,
     progress: bool = True,
     bootstrap: store.BootstrapSettings | None = None,
+    only_split_images: bool = False,
 ) -> list[EvaluationOutcome]:
     """Evaluate results files against a built split and store each evaluation.
+
+    ``only_split_images``: keep the records of the split's images and count the others
+    (a full split's results file evaluated on a subset) instead of refusing the file.
 
     Every file is read and validated before anything is written: a bad file
     stores nothing, and earlier stored evaluations stay as they were.  With
@@ -111,7 +119,8 @@ def evaluate_files(
         checked = []
         for f, label in zip(files, labels, strict=True):
             bar.set_postfix_str(f"read {Path(f).name}")
-            checked.append(_check(Path(f), label, cache_root, key, facts, definitions, categories, known_images))
+            checked.append(_check(Path(f), label, cache_root, key, facts, definitions, categories, known_images,
+                                  only_split_images))
             bar.update(1)
         outcomes = []
         for item in checked:
@@ -213,6 +222,7 @@ def _check(
     definitions: EvaluationDefinitions,
     categories: list[int],
     known_images: np.ndarray,
+    only_split_images: bool = False,
 ) -> _Checked:
     previous = store.find_record(cache_root, key, model)
     usable = (
@@ -237,13 +247,21 @@ def _check(
         raise AnnotationError(
             path, None, f"no prediction has a person category id {categories} (found category ids {found})"
         )
+    if only_split_images:
+        predictions, dropped = keep_split_images(predictions, known_images)
+        if not len(predictions.image_id):
+            raise AnnotationError(path, None, f"no record names an image of {key} ({dropped} records dropped by "
+                                              f"{SPLIT_IMAGES_OPTION}): a results file of another dataset?")
+        return _Checked(path, model, fingerprint, predictions, None, dropped)
     unknown = ~np.isin(predictions.image_id, known_images)
     if unknown.any():
         first = int(np.flatnonzero(unknown)[0])
         raise AnnotationError(
             path,
             f"record {first} (image_id={int(predictions.image_id[first])})",
-            f"image_id not in {key} ({int(unknown.sum())} record(s) name images the dataset does not have)",
+            f"image_id not in {key} ({int(unknown.sum())} record(s) name images the dataset does not have); "
+            f"a results file of a larger split (e.g. the full split of this subset): pass {SPLIT_IMAGES_OPTION} "
+            "to keep the predictions of this split's images",
         )
     return _Checked(path, model, fingerprint, predictions, None)
 
@@ -281,7 +299,7 @@ def _evaluate_one(
     result = evaluate_stored(stored, images, instances, definitions, bootstrap)
     record = _record(item, key, facts, definitions, computed.counts, result)
     store.write_evaluation(cache_root, key, record, computed.detections, computed.oks)
-    return EvaluationOutcome(result, record, False)
+    return EvaluationOutcome(result, record, False, item.dropped)
 
 
 def _record(

@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.definitions import AreaSource, CrowdIndexSource, SizeBucket, person_area, size_bucket_codes
 from analysis.errors import PoseAtlasError
-from analysis.evaluation.definitions import GT_COLUMNS, OKS_THRESHOLDS, EvaluationDefinitions
+from analysis.evaluation.definitions import GT_COLUMNS, OKS_THRESHOLDS, DetectionArea, EvaluationDefinitions
 from analysis.evaluation.engine import accumulate, greedy_match, match_input
 from analysis.evaluation.store import BootstrapSettings, StoredEvaluation
 
@@ -191,14 +191,19 @@ def person_size_area(gt: pd.DataFrame, definitions: EvaluationDefinitions) -> np
     return area
 
 
-def detection_size_area(box_area: npt.ArrayLike, source: AreaSource) -> npt.NDArray[np.float64]:
+def detection_size_area(
+    box_area: npt.ArrayLike, source: AreaSource, detection_area: DetectionArea = DetectionArea.KEYPOINT_BOX
+) -> npt.NDArray[np.float64]:
     """A detection's area under a size area source.
 
-    A prediction has no segmentation, so ``segm`` and ``bbox`` both use the box
-    around its predicted keypoints, w*h (pycocotools' ``loadRes`` rule); ``crowdpose``
-    uses 0.53 times that box, as it does for persons.
+    A prediction has no segmentation: its area is the box around its predicted
+    keypoints, w*h, whatever the persons' area source (pycocotools' and xtcocotools'
+    ``loadRes`` rule, :attr:`DetectionArea.KEYPOINT_BOX`); :attr:`DetectionArea.SCALED`
+    instead scales it like the persons (0.53 times the box under ``crowdpose``).
     """
     box_area = np.asarray(box_area, dtype=np.float64)
+    if detection_area is DetectionArea.KEYPOINT_BOX:
+        return box_area
     return person_area(np.ones_like(box_area), box_area, box_area, source)
 
 
@@ -230,7 +235,8 @@ def _slice_masks(
             *(ignore | (size != 0) | (density != lvl) for lvl in range(3)),
         ]
     )
-    det_size = size_bucket_codes(detection_size_area(prep.det_area, used.size.area_source), used.size.edges)
+    det_area = detection_size_area(prep.det_area, used.size.area_source, used.detection_area)
+    det_size = size_bucket_codes(det_area, used.size.edges)
     det_level = used.density_edges.codes(prep.det_density)
     det_outside = np.stack(
         [

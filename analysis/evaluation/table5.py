@@ -10,7 +10,6 @@ computed rows and always labelled "reported in the SmallPose paper".
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,6 +45,25 @@ LATEX_HEADERS: dict[str, str] = {
     "AP^H": "AP$^H$",
 }
 REPORTED_LABEL = "reported in the SmallPose paper"
+#: The columns the SmallPose paper's Table 5 prints: the default of ``evaluate --columns``
+#: and of the models export.
+PAPER_COLUMNS: tuple[str, ...] = ("AP", "AP^S", "AP^M", "AP^L", "AP^S_Sp", "AP^S_Mo", "AP^S_De")
+
+
+def column_code(column: str) -> str:
+    """A column's name on the command line: ``AP^S_Sp`` -> ``APS_Sp``, ``AP^M(crowd)`` -> ``APM_crowd``."""
+    return column.replace("^", "").replace("(crowd)", "_crowd")
+
+
+def parse_columns(text: str) -> tuple[str, ...]:
+    """``AP,APS,APS_Sp`` -> Table 5 columns (case-insensitive); ValueError naming an unknown code."""
+    codes = {column_code(c).lower(): c for c in TABLE5_COLUMNS}
+    wanted = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in wanted if t.lower() not in codes]
+    if unknown or not wanted:
+        raise ValueError(f"unknown Table 5 column {', '.join(unknown) or '(none)'} "
+                         f"(use {','.join(column_code(c) for c in TABLE5_COLUMNS)})")
+    return tuple(dict.fromkeys(codes[t.lower()] for t in wanted))
 
 
 def n_gt_column(column: str) -> str:
@@ -179,6 +197,12 @@ def reported_table5_frame() -> pd.DataFrame:
     return frame
 
 
+def select_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """:func:`table5_frame` with only ``columns`` (their counts and intervals kept)."""
+    keep = [*columns, *(n_gt_column(c) for c in columns), *(n for c in columns for n in ci_columns(c))]
+    return frame[[c for c in keep if c in frame.columns]]
+
+
 def table5_csv(frame: pd.DataFrame) -> str:
     """CSV of :func:`table5_frame` (percent with one decimal, empty for an empty slice)."""
     out = frame.copy()
@@ -188,66 +212,99 @@ def table5_csv(frame: pd.DataFrame) -> str:
     return out.to_csv(float_format="%.1f")
 
 
-def table5_latex(frame: pd.DataFrame, caption: str, interval_style: str = "bracket") -> str:
-    """A booktabs table of the AP columns: percent with one decimal, the best per column
-    in bold, "--" for an empty slice; a second line under each header gives n_gt when
-    every row has the same count (the same dataset), else the counts go in the caption.
-    With interval columns, each cell carries its interval in ``interval_style``
-    (:class:`IntervalStyle`); slices with few persons carry a dagger, explained in the caption."""
-    ap_columns = [c for c in TABLE5_COLUMNS if c in frame.columns]
+def table5_latex(
+    frame: pd.DataFrame,
+    caption: str,
+    interval_style: str = "bracket",
+    *,
+    columns: Sequence[str] = PAPER_COLUMNS,
+    test_sets: Sequence[str] | None = None,
+    label: str = "tab:table5",
+) -> str:
+    """Table 5 as papers print it: the one LaTeX writer of ``evaluate --table-latex`` and
+    the dashboard's models export.
+
+    Rows are grouped by test set (``test_sets``: one display label per row, e.g.
+    ``CrowdPose/val``; a ``\\midrule`` and the set's name between groups).  Each group
+    opens with one ``$n_{gt}$`` row (the ground-truth persons of each column's slice; a
+    range when the group's rows differ); the best value of each column **within a group,
+    as printed** (one decimal) is bold, ties all bold, a group of one row none.  ``--``:
+    the slice has no ground truth.  With interval columns, each cell carries its interval
+    in ``interval_style`` (:class:`IntervalStyle`); slices with few persons carry a dagger
+    on their count, explained in the caption.  Caption and labels: math mode for the
+    notation (``analysis.latex.latex_text``), specials escaped.
+
+    Args:
+        frame: :func:`table5_frame`'s rows.
+        caption: plain text.
+        columns: Table 5 columns, in order (default :data:`PAPER_COLUMNS`).
+        test_sets: per row, its test set's display label (None: one group).
+        label: the ``\\label`` key.
+    """
+    from analysis.latex import latex_escape, latex_text
+
+    ap_columns = [c for c in columns if c in frame.columns]
+    groups = list(test_sets) if test_sets is not None else [""] * len(frame)
+    if len(groups) != len(frame):
+        raise ValueError(f"{len(groups)} test sets for {len(frame)} rows")
+    order = list(dict.fromkeys(groups))
     notes = []
     if interval_style == "pm" and any(ci_columns(c)[0] in frame.columns for c in ap_columns):
-        notes.append("$\\pm$: half the width of the bootstrap interval")
-    if any(few_persons(int(n)) for c in ap_columns if n_gt_column(c) in frame.columns for n in frame[n_gt_column(c)]):
+        notes.append("± half the width of the bootstrap interval")
+    counted = [n_gt_column(c) for c in ap_columns if n_gt_column(c) in frame.columns]
+    if any(few_persons(int(n)) for c in counted for n in frame[c]):
         from analysis.evaluation.bootstrap import FEW_PERSONS
 
-        notes.append(f"$^\\dagger$: the slice has fewer than {FEW_PERSONS} persons")
+        notes.append(f"† the slice has fewer than {FEW_PERSONS} persons")
+    if frame[ap_columns].isna().to_numpy().any():
+        notes.append("--: no ground truth in the slice")
+    width = 1 + len(ap_columns)
     lines = [
         "\\begin{table}[t]",
         "\\centering",
-        f"\\caption{{{_latex_escape(caption)}{''.join('; ' + n for n in notes)}}}",
+        f"\\caption{{{latex_text('; '.join([caption, *notes]))}}}",
+        f"\\label{{{label}}}",
         "\\begin{tabular}{l" + "r" * len(ap_columns) + "}",
         "\\toprule",
         "Model & " + " & ".join(LATEX_HEADERS[c] for c in ap_columns) + " \\\\",
     ]
-    counts = [n_gt_column(c) for c in ap_columns]
-    count_row = all(c in frame.columns for c in counts) and len(frame) and (frame[counts].nunique() == 1).all()
-    if count_row:
-        cells = [f"{int(frame[c].iloc[0]):,}".replace(",", "{,}") + _dagger(int(frame[c].iloc[0])) for c in counts]
-        lines.append("$n_{gt}$ & " + " & ".join(cells) + " \\\\")
-    lines.append("\\midrule")
-    best = {c: frame[c].round(1).max() for c in ap_columns}
-    for model, row in frame.iterrows():
-        cells = []
-        for c in ap_columns:
-            value = row[c]
-            if pd.isna(value):
-                cells.append("--")
-                continue
-            text = f"{value:.1f}"
-            text = f"\\textbf{{{text}}}" if round(value, 1) == best[c] else text
-            lo, hi = ci_columns(c)
-            if lo in frame.columns:
-                text += interval_suffix(row[lo], row[hi], interval_style, pm="$\\pm$")
-            if not count_row and n_gt_column(c) in frame.columns:
-                text += _dagger(int(row[n_gt_column(c)]))
-            cells.append(text)
-        lines.append(f"{_latex_escape(str(model))} & " + " & ".join(cells) + " \\\\")
+    for group in order:
+        rows = frame.iloc[[i for i, g in enumerate(groups) if g == group]]
+        lines.append("\\midrule")
+        if group and (len(order) > 1 or test_sets is not None):
+            lines.append(f"\\multicolumn{{{width}}}{{l}}{{\\textit{{{latex_escape(group)}}}}} \\\\")
+        if counted:
+            lines.append("$n_{gt}$ & " + " & ".join(_count_cell(rows, c) for c in ap_columns) + " \\\\")
+        printed = {c: [None if pd.isna(v) else f"{v:.1f}" for v in rows[c]] for c in ap_columns}
+        best = {c: max((float(t) for t in printed[c] if t is not None), default=None) for c in ap_columns}
+        for i, (model, row) in enumerate(rows.iterrows()):
+            cells = []
+            for c in ap_columns:
+                text = printed[c][i]
+                if text is None:
+                    cells.append("--")
+                    continue
+                if len(rows) > 1 and float(text) == best[c]:
+                    text = f"\\textbf{{{text}}}"
+                lo, hi = ci_columns(c)
+                if lo in frame.columns:
+                    text += interval_suffix(row[lo], row[hi], interval_style, pm="$\\pm$")
+                cells.append(text)
+            lines.append(f"{latex_escape(str(model))} & " + " & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"
 
 
-def _dagger(n_gt: int) -> str:
-    return "$^\\dagger$" if few_persons(n_gt) else ""
+def _count_cell(rows: pd.DataFrame, column: str) -> str:
+    """The group's ground-truth count of a column's slice (``lo--hi`` when its rows differ)."""
+    name = n_gt_column(column)
+    if name not in rows.columns:
+        return ""
+    counts = rows[name].astype(int)
+    lo, hi = int(counts.min()), int(counts.max())
+    text = _thousands(lo) if lo == hi else f"{_thousands(lo)}--{_thousands(hi)}"
+    return text + ("$^\\dagger$" if any(few_persons(int(n)) for n in counts) else "")
 
 
-_LATEX_SPECIALS = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
-}  # fmt: skip
-_LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIALS))
-
-
-def _latex_escape(text: str) -> str:
-    """Text-mode LaTeX for a label or caption (one pass, so replacements are not re-escaped)."""
-    return _LATEX_RE.sub(lambda m: _LATEX_SPECIALS[m.group(0)], text)
+def _thousands(n: int) -> str:
+    return f"{n:,}".replace(",", "{,}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -54,6 +54,8 @@ class TableItem:
         labels: display names of the series keys (``crowdpose`` -> ``CrowdPose``): the
             screen and LaTeX show them in the ``dataset`` column and the headers; the CSV
             keeps the keys (the names the URL's ``ds`` uses).
+        latex: writes the table's LaTeX itself, given its ``\\label`` key (Table 5: one
+            writer shared with ``evaluate --table-latex``); None: the generic booktabs table.
     """
 
     name: str
@@ -62,6 +64,7 @@ class TableItem:
     shares: tuple[str, ...] = ()
     digits: int = 2
     labels: Mapping[str, str] = field(default_factory=dict, compare=False)
+    latex: Callable[[str], str] | None = field(default=None, compare=False)
 
     @property
     def stem(self) -> str:
@@ -76,9 +79,20 @@ class TableItem:
             table = table.assign(dataset=[self.labels.get(str(v), v) for v in table["dataset"]])
         return table, tuple(self.labels.get(c, c) for c in self.shares)
 
-    def display_formats(self) -> dict[str, str]:
-        """printf formats for the on-screen (labelled) table."""
+    def on_screen(self) -> pd.DataFrame:
+        """The labelled table as the page shows it: a float column with an empty value
+        (an empty slice) as text with ``--`` there, never ``None``."""
         table, shares = self.labelled()
+        out = table.copy()
+        for c in table.columns:
+            if pd.api.types.is_float_dtype(table[c]) and table[c].isna().any():
+                digits = 3 if c in shares else self.digits
+                out[c] = ["--" if pd.isna(v) else f"{v:.{digits}f}" for v in table[c]]
+        return out
+
+    def display_formats(self) -> dict[str, str]:
+        """printf formats for the on-screen (labelled) table's numeric columns."""
+        table, shares = self.on_screen(), self.labelled()[1]
         floats = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
         return {str(c): "%.3f" if c in shares else f"%.{self.digits}f" for c in floats}
 

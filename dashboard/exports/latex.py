@@ -1,10 +1,7 @@
 r"""LaTeX text for captions and booktabs tables.
 
-Captions and cells are plain text with a little notation (``32^2``, ``<=``, ``N_b/N_a``,
-``0.53*w*h``, ``|diff|``); here that notation becomes math mode (``$32^{2}$``,
-``$\le$``, ``$N_{b}/N_{a}$``, ``$0.53 \cdot w \cdot h$``) and everything else is
-escaped, so the output compiles with default fonts (a bare ``<`` prints as an
-inverted exclamation mark in OT1).  Tables: integers as integers with ``{,}``
+Captions and cells go through ``analysis.latex.latex_text`` (notation in math mode,
+specials escaped; shared with ``evaluate --table-latex``).  Tables: integers as integers with ``{,}``
 thousands, shares with 3 decimals or as percentages, NaN as --, never ``-0.00``,
 headers without snake_case.
 """
@@ -12,66 +9,13 @@ headers without snake_case.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from typing import SupportsInt
 
 import numpy as np
 import pandas as pd
 
-_ESCAPES = str.maketrans({
-    "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
-    "±": r"$\pm$", "†": r"$^\dagger$",  # interval cells and few-person marks
-})
-
-_RELATIONS = {"<=": r"\le", ">=": r"\ge", "!=": r"\ne", "==": "=", "<": "<", ">": ">"}
-_NUMBER = r"\d+(?:\.\d+)?"
-#: The notation recognised as math, tried left to right at each position.
-_MATH = re.compile(
-    rf"(?P<power>(?:{_NUMBER}|\b[A-Za-z]+)(?:\^|\*\*)(?P<exp>{_NUMBER}))"
-    r"|(?P<sup2>\w+)²"
-    r"|(?P<product>[\w.]+(?:\*[\w.]+)+)"
-    r"|(?P<ratio>\b[A-Za-z]_[A-Za-z0-9]+(?:/[A-Za-z]_[A-Za-z0-9]+)?\b)"
-    r"|(?P<abs>\|[^|]+\|)"
-    r"|(?P<rel><=|>=|!=|==|<|>)"
-)
-
-
-def _sub(name: str) -> str:
-    base, sub = name.split("_", 1)
-    return f"{base}_{{{sub}}}" if len(sub) == 1 else rf"{base}_{{\mathrm{{{sub}}}}}"
-
-
-def _roman(base: str) -> str:
-    """Units and words upright (px), numbers and one-letter symbols as they are."""
-    return rf"\mathrm{{{base}}}" if len(base) > 1 and base.isalpha() else base
-
-
-def _math(m: re.Match[str]) -> str:
-    if m.group("power"):
-        base = re.split(r"\^|\*\*", m.group("power"))[0]
-        return f"${_roman(base)}^{{{m.group('exp')}}}$"
-    if m.group("sup2"):
-        return f"${_roman(m.group('sup2'))}^{{2}}$"
-    if m.group("product"):
-        return "$" + r" \cdot ".join(m.group("product").split("*")) + "$"
-    if m.group("ratio"):
-        return "$" + "/".join(_sub(p) for p in m.group("ratio").split("/")) + "$"
-    if m.group("abs"):
-        return rf"$|\mathrm{{{m.group('abs')[1:-1].strip()}}}|$"
-    return f"${_RELATIONS[m.group('rel')]}$"
-
-
-def latex_text(text: str) -> str:
-    """``text`` for LaTeX: the notation above in math mode, every special escaped."""
-    out, pos = [], 0
-    for m in _MATH.finditer(text):
-        out.append(text[pos:m.start()].translate(_ESCAPES))
-        out.append(_math(m))
-        pos = m.end()
-    out.append(text[pos:].translate(_ESCAPES))
-    return "".join(out).replace("$$", "")  # adjacent math runs merge
+from analysis.latex import latex_text
 
 
 def header_text(column: object) -> str:

@@ -94,21 +94,34 @@ def evaluated(state: ViewState, entries: Sequence[StoredModel], load: ModelLoade
     return EvaluatedModels(tuple(entries), tuple(models), tuple(errors), used, tuple(resliced), labels)
 
 
-def table5_items(chosen: EvaluatedModels, interval_style: str = "bracket") -> list[ExportItem]:
+def table5_items(chosen: EvaluatedModels, interval_style: str = "bracket", columns: str = "") -> list[ExportItem]:
     """The computed Table 5 rows (with bootstrap intervals in ``interval_style`` where the
-    evaluations carry them), then the paper's reported rows as a separate table."""
-    table = table5_table(list(chosen.models), interval_style)
+    evaluations carry them), then the paper's reported rows as a separate table.  The
+    LaTeX of the computed rows is ``evaluate --table-latex``'s (``table5_latex``): rows
+    grouped by test set under its display label, ``columns`` as ``--columns`` takes them."""
+    from analysis.evaluation.table5 import PAPER_COLUMNS, parse_columns, table5_frame, table5_latex
+
+    models = list(chosen.models)
+    table = table5_table(models, interval_style)
     note = ""
-    settings = {m.result.bootstrap for m in chosen.models if m.result.bootstrap is not None}
+    settings = {m.result.bootstrap for m in models if m.result.bootstrap is not None}
     if settings:
         shown = {"bracket": "[lo, hi]", "pm": "± half the interval's width", "none": "not shown"}[str(interval_style)]
         note = ("; intervals " + shown + ": percentile (numpy.quantile, linear) of image-bootstrap resamples ("
                 + "; ".join(sorted(f"B = {b.B}, seed {b.seed}, {100 * b.confidence:g}%" for b in settings))
-                + "); † fewer than 30 persons in the slice")
+                + ")")
+    caption = f"AP (%) per slice, OKS 0.50:0.05:0.95, and ground-truth persons per slice (n_gt); {chosen.note}{note}"
+    frame = table5_frame([(m.model, m.result) for m in models])
+    test_sets = [chosen.labels.get(m.key, m.key) for m in models]
+    chosen_columns = parse_columns(columns) if columns else PAPER_COLUMNS
+
+    def latex(label: str) -> str:
+        return table5_latex(frame, caption, str(interval_style), columns=chosen_columns, test_sets=test_sets,
+                            label=label)
+
+    few = "; † fewer than 30 persons in the slice" if settings else ""
     return [
-        TableItem("models table5", table,
-                  f"AP (%) per slice, OKS 0.50:0.05:0.95, and ground-truth persons per slice (n_gt); "
-                  f"{chosen.note}{note}", digits=1, labels=chosen.labels),
+        TableItem("models table5", table, caption + few, digits=1, labels=chosen.labels, latex=latex),
         TableItem("smallpose reported table5", reported_table5_table(),
                   "AP (%) reported in the SmallPose paper, Table 5 (SimpleBaseline ResNet-50 on SmallPose test)",
                   digits=1),
@@ -193,7 +206,8 @@ def exports(state: ViewState) -> list[ExportItem]:
                    NoteLevel.WARNING) for e in entries if e.stale]
     if not chosen.models:
         return notes
-    items = [*notes, *table5_items(chosen, state.options.interval_style), ap_item(chosen), pr_item(chosen, "all"),
+    table5 = table5_items(chosen, state.options.interval_style, state.options.table5_columns)
+    items = [*notes, *table5, ap_item(chosen), pr_item(chosen, "all"),
              pr_item(chosen, "small"), stored_item(chosen), metrics_item(chosen)]
     # A comparison panel when the evaluations were stored with intervals (the cost was asked for).
     paired = comparable(chosen)

@@ -55,8 +55,8 @@ class RenderOptions:
 def table_files(item: TableItem, options: RenderOptions, stem: str | None = None) -> dict[str, bytes]:
     stem = stem or item.stem
     table, shares = item.labelled()
-    tex = export.table_latex(table, caption=item.caption, label=f"tab:{stem}", digits=item.digits,
-                             shares=shares, percent=options.percent)
+    tex = item.latex(f"tab:{stem}") if item.latex is not None else export.table_latex(
+        table, caption=item.caption, label=f"tab:{stem}", digits=item.digits, shares=shares, percent=options.percent)
     return {f"{stem}.csv": export.table_csv(item.table), f"{stem}.tex": tex.encode("utf-8")}
 
 

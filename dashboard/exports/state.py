@@ -62,6 +62,8 @@ class ViewOptions:
         errors_at_oks: errors: that waterfall at the diagnosis' single OKS (0.75) instead of 0.50:0.95.
         panel_images, panel_model: panels: the image ids and the stored model (the URL's ``images``
             and ``model``; empty model: the first stored evaluation of the selection).
+        table5_columns: models' Table 5 LaTeX columns, as ``evaluate --columns`` takes them
+            (``AP,APS,APS_Sp``); empty: the SmallPose paper's seven.
     """
 
     people_layout: BarLayout = BarLayout.SIDE
@@ -77,6 +79,7 @@ class ViewOptions:
     errors_at_oks: bool = False
     panel_images: tuple[int, ...] = ()
     panel_model: str = ""
+    table5_columns: str = ""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str = "options") -> ViewOptions:
@@ -91,6 +94,10 @@ class ViewOptions:
             try:
                 if isinstance(default, enum.Enum):
                     out[key] = type(default)(value)
+                elif isinstance(default, str):
+                    if not isinstance(value, str):
+                        raise TypeError
+                    out[key] = value
                 elif isinstance(default, bool):
                     if not isinstance(value, bool):
                         raise TypeError
@@ -117,6 +124,13 @@ class ViewOptions:
                 raise ValueError(f"{where}: option {key} = {value!r} is not a valid "
                                  f"{type(default).__name__}{choices}") from None
         options = cls(**out)
+        if options.table5_columns:
+            from analysis.evaluation.table5 import parse_columns
+
+            try:
+                parse_columns(options.table5_columns)
+            except ValueError as exc:
+                raise ValueError(f"{where}: option table5_columns: {exc}") from None
         if not 0.0 <= options.density_low < options.density_high <= 1.0:
             raise ValueError(f"{where}: density edges must satisfy 0 <= density_low < density_high <= 1 "
                              f"(got {options.density_low:g} and {options.density_high:g})")

@@ -11,6 +11,7 @@ from streamlit.delta_generator import DeltaGenerator
 from analysis.cache.key import CacheKey
 from analysis.cache.manifest import Manifest, images_root
 from dashboard import browse_errors, data, evaluations, paths, ui
+from dashboard.browse_files import empty_selection_message, with_image_files
 from dashboard.browsing import browse_images, clamp, image_label, rows_of_image
 from dashboard.caches import keypoint_schema
 from dashboard.draw import draw_matches, draw_persons, safe_image_path
@@ -96,6 +97,7 @@ def _joint_classes(root: Path, key: CacheKey, model: str) -> pd.DataFrame:
     return browse_errors.stored_person_joint_classes(root, key, model, data.keypoints(key.dataset, key.split))
 
 
+n_small = None  # small ground-truth persons, counted when "missed small persons" is asked
 if entry is not None:
     det_matches, gt_matches = data.matches(entry, MATCH_OKS)
     shown = shown[(shown["key"] == str(entry.key)).to_numpy()]
@@ -104,7 +106,9 @@ if entry is not None:
                         f"at OKS {MATCH_OKS}."):
         key_persons = ctx.caches.persons[(ctx.caches.persons["dataset"] == entry.key.dataset).to_numpy()
                                          & (ctx.caches.persons["split"] == entry.key.split).to_numpy()]
-        missed = images_missing_small(gt_matches, small_ann_ids(key_persons, f.filters.size))
+        small_ids = small_ann_ids(key_persons, f.filters.size)
+        n_small = len(small_ids)
+        missed = images_missing_small(gt_matches, small_ids)
         shown = shown[shown["image_id"].isin(missed).to_numpy()]
     joint_error = m2.selectbox("joint error", ["any", *browse_errors.ERROR_CLASSES], key="br_joint_error",
                                help=f"Images with a {what[:-1]} whose joints have this error "
@@ -114,6 +118,13 @@ if entry is not None:
                                         f.persons["ann_id"][(f.persons["dataset"] == entry.key.dataset).to_numpy()
                                                             & (f.persons["split"] == entry.key.split).to_numpy()])
         shown = shown[shown["image_id"].isin(errs["image_id"]).to_numpy()]
+if st.checkbox("only images with files", key="br_with_files",
+               help="Leave out images whose file is not found or may not be opened."):
+    _roots = paths.image_roots()
+    shown, without_files = with_image_files(shown, lambda d, sp, name: safe_image_path(
+        name, images_root(ctx.caches.manifest(d, sp)), _roots))
+    if without_files:
+        st.caption(f"{without_files:,} image(s) without a file left out.")
 st.write(f"**{len(shown):,}** images match ({ctx.caption()}).")
 if entry is None:
     legend = " ".join(f":{c}[■] {b}" for b, c in
@@ -127,7 +138,8 @@ else:
                "to them); each label is the OKS of the match. Evaluation definitions: "
                f"{entry.definitions.description}.".replace("*", "\\*"))
 if not len(shown):
-    st.warning("No image in these ranges: widen the sliders or the sidebar filters.")
+    st.warning(empty_selection_message(entry is not None and n_small is not None, n_small,
+                                       f.filters.size.description))
     st.stop()
 
 

@@ -61,7 +61,7 @@ def test_size_definition_reslices_like_pycocotools(app_env):
         assert None not in ref.ap[:3] and ref.ap[3] is None  # the demo has no large person here
         for column, a in (("AP", 0), ("AP^S", 1), ("AP^M", 2)):
             assert table.loc[model, column] == pytest.approx(100 * ref.ap[a], abs=1e-9), (model, column)
-        assert np.isnan(table.loc[model, "AP^L"])
+        assert table.loc[model, "AP^L"] == "--"  # an empty slice on the screen: --, never None
     assert "re-sliced" in texts(at)
 
 
@@ -110,6 +110,10 @@ def test_browse_with_a_model_and_missed_small_persons(app_env):
     captions = [e.proto.imgs[0].caption for e in at.get("image")]
     assert len(captions) == min(12, len(expected))  # first page
     assert {c.split(" · ")[1] for c in captions} <= {names[i] for i in expected}
+    # every demo image has its file: the switch keeps them all and leaves nothing out
+    at.checkbox(key="br_with_files").check().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert f"**{len(expected)}** images match" in texts(at) and "without a file left out" not in texts(at)
 
 
 def test_stale_evaluation_is_flagged_with_the_command(demo_cache, tmp_path, monkeypatch):

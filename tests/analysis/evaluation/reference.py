@@ -128,9 +128,19 @@ def _quiet():
 
 
 def pycocotools_slices(
-    gt_doc: dict, preds: list[dict], sigmas: np.ndarray, edges: tuple[float, float] = (32.0, 96.0)
+    gt_doc: dict,
+    preds: list[dict],
+    sigmas: np.ndarray,
+    edges: tuple[float, float] = (32.0, 96.0),
+    size_area: str = "segm",
 ) -> dict:
     """pycocotools COCOeval(iouType="keypoints") with areaRng = our half-open buckets.
+
+    ``size_area`` is the persons' area the buckets compare: "segm" (the file's ``area``,
+    plain pycocotools: what PoseAtlas gives under ``--size-area segm``) or "bbox" (w*h:
+    PoseAtlas' DEFAULT size area; the OKS still uses the file's ``area``, as PoseAtlas'
+    default ``--oks-area segm`` does; see :func:`size_area_after_oks`).  Compare PoseAtlas'
+    medium / large with the size area its ``definitions`` name, never another one.
 
     Returns {slice: {"AP", "AP50", "AP75", "AR"}} for all / small / medium / large,
     None where pycocotools reports -1.
@@ -149,22 +159,55 @@ def pycocotools_slices(
         ev.params.areaRng = [[0, 1e10], [0, np.nextafter(lo, 0)], [lo, np.nextafter(hi, 0)], [hi, 1e10]]
         ev.params.areaRngLbl = list(SLICES_BY_RANGE)
         ev.evaluate()
+        if size_area == "bbox":
+            size_area_after_oks(ev, {a["id"]: a["bbox"][2] * a["bbox"][3] for a in gt_doc["annotations"]})
+        elif size_area != "segm":
+            raise ValueError(f"size_area {size_area!r}: 'segm' or 'bbox'")
         ev.accumulate()
-    precision, recall = ev.eval["precision"], ev.eval["recall"]
-    out = {}
-    for a, name in enumerate(SLICES_BY_RANGE):
-        p = precision[:, :, 0, a, 0]
-        r = recall[:, 0, a, 0]
-        if (p == -1).all():
-            out[name] = {"AP": None, "AP50": None, "AP75": None, "AR": None}
-            continue
-        out[name] = {
-            "AP": float(np.mean(p[p > -1])),
-            "AP50": float(np.mean(p[0])),
-            "AP75": float(np.mean(p[5])),
-            "AR": float(np.mean(r[r > -1])),
-        }
-    return out
+    return {name: _range_metrics(ev, a) for a, name in enumerate(SLICES_BY_RANGE)}
+
+
+def _range_metrics(ev, a: int) -> dict:
+    """AP / AP50 / AP75 / AR of area range ``a`` of an accumulated COCOeval (None: no ground truth)."""
+    p = ev.eval["precision"][:, :, 0, a, 0]
+    r = ev.eval["recall"][:, 0, a, 0]
+    if (p == -1).all():
+        return {"AP": None, "AP50": None, "AP75": None, "AR": None}
+    return {
+        "AP": float(np.mean(p[p > -1])),
+        "AP50": float(np.mean(p[0])),
+        "AP75": float(np.mean(p[5])),
+        "AR": float(np.mean(r[r > -1])),
+    }
+
+
+def rerun_images(ev) -> None:
+    """Re-run a COCOeval's per-image step on its stored OKS (the tail of its own ``evaluate()``,
+    same loop over categories, area ranges and images; pycocotools and xtcocotools alike)."""
+    p = ev.params
+    p.imgIds = list(np.unique(p.imgIds))
+    ev.evalImgs = [
+        ev.evaluateImg(img, cat, area_range, p.maxDets[-1])
+        for cat in p.catIds
+        for area_range in p.areaRng
+        for img in p.imgIds
+    ]
+    ev._paramsEval = copy.deepcopy(p)
+
+
+def size_area_after_oks(ev, area_by_ann: dict[int, float]) -> None:
+    """Give every person another area for the area ranges only, after ``ev.evaluate()``.
+
+    pycocotools reads a person's ``area`` twice: as the OKS scale (``computeOks``, run
+    first, over all images) and for the area-range test (``evaluateImg``).  Setting
+    ``area`` between the two and re-running the per-image step evaluates with OKS
+    area = the file's ``area`` and size area = ``area_by_ann`` (PoseAtlas' default
+    ``--oks-area segm --size-area bbox``), with the tool's own matching and accumulation.
+    """
+    for persons in ev._gts.values():
+        for g in persons:
+            g["area"] = area_by_ann[g["id"]]
+    rerun_images(ev)
 
 
 def bbox_area_copy(doc: dict) -> dict:
@@ -268,3 +311,87 @@ def assert_metrics_equal(ours: dict, ref: dict, tol: float = 1e-9, what: str = "
 
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def ten_slices(
+    tool: str,
+    gt_path: Path,
+    preds: list[dict],
+    sigmas: np.ndarray,
+    tmp_path: Path,
+    size_area: dict[int, float],
+    small_level: dict[int, int],
+    det_level: dict[int, int],
+    image_level: dict[int, int],
+    edges: tuple[float, float] = (32.0, 96.0),
+) -> dict:
+    """Every PoseAtlas slice by pycocotools (``tool`` "pycocotools") or xtcocotools
+    ("xtcocotools") COCOeval(iouType="keypoints"), read from files as the tools read them.
+
+    The OKS uses the file's ``area``; the size buckets ``size_area`` (by ann id, see
+    :func:`size_area_after_oks`).  The density slices are the small range with the
+    persons of other levels ignored and the detections of other levels given an area
+    outside it; the crowd levels restrict the images.  The levels are inputs:
+    ``small_level`` person ann id -> density level, ``det_level`` result id (1-based
+    file index, as ``loadRes`` numbers them) -> density level, ``image_level`` image
+    id -> crowd level.
+
+    Returns:
+        {slice name: {"AP", "AP50", "AP75", "AR"}} for the ten slices.
+    """
+    if tool == "xtcocotools":
+        require_xtcocotools()
+        from xtcocotools.coco import COCO
+        from xtcocotools.cocoeval import COCOeval
+    else:
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+    res = tmp_path / f"{tool}-results.json"
+    res.write_text(json.dumps(preds))
+    lo, hi = edges[0] ** 2, edges[1] ** 2
+    small = [0.0, float(np.nextafter(lo, 0))]
+    with _quiet():
+        gt = COCO(str(gt_path))
+        dt = gt.loadRes(str(res))
+        if tool == "xtcocotools":
+            ev = COCOeval(gt, dt, "keypoints", sigmas=np.asarray(sigmas, float), use_area=True)
+        else:
+            ev = COCOeval(gt, dt, iouType="keypoints")
+            ev.params.kpt_oks_sigmas = np.asarray(sigmas, float)
+        ev.params.areaRng = [[0, 1e10]]
+        ev.evaluate()  # the OKS of every pair, once
+        ev.params.areaRng = [[0, 1e10], small, [lo, np.nextafter(hi, 0)], [hi, 1e10]]
+        ev.params.areaRngLbl = list(SLICES_BY_RANGE)
+        size_area_after_oks(ev, size_area)
+        ev.accumulate()
+        out = {name: _range_metrics(ev, a) for a, name in enumerate(SLICES_BY_RANGE)}
+
+        persons = [g for gs in ev._gts.values() for g in gs]
+        dets = [d for ds in ev._dts.values() for d in ds]
+        ignore = {g["id"]: g["ignore"] for g in persons}
+        det_area = {d["id"]: d["area"] for d in dets}
+        ev.params.areaRng = [small]
+        for code, name in enumerate(("small/sparse", "small/moderate", "small/dense")):
+            for g in persons:
+                g["ignore"] = ignore[g["id"]] or small_level.get(g["id"]) != code
+            for d in dets:
+                d["area"] = det_area[d["id"]] if det_level[d["id"]] == code else 1e12
+            rerun_images(ev)
+            ev.accumulate()
+            out[name] = _range_metrics(ev, 0)
+        for g in persons:
+            g["ignore"] = ignore[g["id"]]
+        for d in dets:
+            d["area"] = det_area[d["id"]]
+
+        ev.params.areaRng = [[0, 1e10]]
+        every_image = list(ev.params.imgIds)
+        for code, name in enumerate(("crowd/easy", "crowd/medium", "crowd/hard")):
+            ev.params.imgIds = [i for i in every_image if image_level[i] == code]
+            if not ev.params.imgIds:
+                out[name] = {"AP": None, "AP50": None, "AP75": None, "AR": None}
+                continue
+            rerun_images(ev)
+            ev.accumulate()
+            out[name] = _range_metrics(ev, 0)
+    return out

@@ -232,7 +232,7 @@ def test_table5_latex_carries_intervals_and_few_person_marks(tmp_path: Path) -> 
     frame = table5_frame([("m", result)])
     row = {}
     for style in ("bracket", "pm", "none"):
-        latex = table5_latex(frame, "cap", style)
+        latex = table5_latex(frame, "cap", style, columns=tuple(TABLE5_COLUMNS))
         row[style] = next(line for line in latex.splitlines() if line.startswith("m & ")).split(" & ")[1:]
     for i, (column, name) in enumerate(TABLE5_COLUMNS.items()):
         m = result.slices[name]
@@ -244,7 +244,7 @@ def test_table5_latex_carries_intervals_and_few_person_marks(tmp_path: Path) -> 
         assert cell == f"{100 * m.ap:.1f} [{lo:.1f}, {hi:.1f}]", (column, cell)
         assert f"$\\pm$ {(hi - lo) / 2:.1f}" in row["pm"][i]
         assert "[" not in row["none"][i] and "pm" not in row["none"][i]
-    latex = table5_latex(frame, "cap")
+    latex = table5_latex(frame, "cap", columns=tuple(TABLE5_COLUMNS))
     counts = next(line for line in latex.splitlines() if line.startswith("$n_{gt}$"))
     for cell, name in zip(counts.split(" & ")[1:], TABLE5_COLUMNS.values(), strict=True):
         n = result.slices[name].n_gt

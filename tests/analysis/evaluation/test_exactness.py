@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from analysis.cache.contract import read_images, read_instances
 from analysis.definitions import AreaSource, CrowdIndexSource, SizeDefinition
+from analysis.evaluation.definitions import DetectionArea
 from analysis.evaluation.run import EvaluationRequest, evaluate_files
 from analysis.evaluation.store import DETECTIONS_FILE, evaluations_dir
 from benchmarks.synthetic_coco import write_synthetic_coco
@@ -272,7 +273,8 @@ def test_random_small_sets_equal_pycocotools(tmp_path_factory, case) -> None:
 def test_crowdpose_area_for_oks_and_size_and_the_paper_levels(tmp_path: Path) -> None:
     """--oks-area crowdpose --size-area crowdpose --crowd-levels paper --crowd-index computed on
     COCO: pycocotools on a ground-truth copy whose area is 0.53*w*h, each detection's area
-    0.53 times its keypoint box (what our crowdpose size area gives a detection)."""
+    0.53 times its keypoint box (what --detection-area scaled gives a detection; the default,
+    unscaled, is pinned against xtcocotools in test_detection_area.py)."""
     from analysis.definitions import CrowdConvention
 
     path = _fixture("coco-mini/annotations/person_keypoints_val2017.json")
@@ -284,6 +286,7 @@ def test_crowdpose_area_for_oks_and_size_and_the_paper_levels(tmp_path: Path) ->
     request = EvaluationRequest(
         sigmas="coco", oks_area=AreaSource.CROWDPOSE, size=SizeDefinition(AreaSource.CROWDPOSE),
         crowd_convention=CrowdConvention.PAPER, crowd_index=CrowdIndexSource.COMPUTED,
+        detection_area=DetectionArea.SCALED,
     )  # fmt: skip
     for seed in range(3):
         preds = noisy_predictions(doc, seed)

@@ -42,13 +42,14 @@ def test_latex_bolds_the_best_per_column_and_escapes_labels() -> None:
     frame = table5_frame([("A_1", _result("a", 0.5)), ("B", _result("b", 0.6, empty=("small/dense",)))])
     latex = table5_latex(frame, "caption with 50% & more")
     rows = {line.split(" & ")[0]: line for line in latex.splitlines() if line.startswith(("A", "B"))}
+    assert "\\caption{caption with 50\\% \\& more; --: no ground truth in the slice}" in latex
     assert rows["A\\_1"].split(" & ")[1] == "50.0"
     assert rows["B"].split(" & ")[1] == "\\textbf{60.0}"
-    assert rows["B"].split(" & ")[7] == "--"  # AP^S_De empty
-    assert rows["A\\_1"].split(" & ")[7] == "\\textbf{44.0}"  # the only value in that column
-    assert "\\caption{caption with 50\\% \\& more}" in latex
+    assert rows["B"].split(" & ")[7] == "-- \\\\"  # AP^S_De empty (the last column)
+    assert rows["A\\_1"].split(" & ")[7] == "\\textbf{44.0} \\\\"  # the only value in that column
     assert "\\toprule" in latex and "\\bottomrule" in latex
-    assert "$n_{gt}$" not in latex  # the counts differ between rows (B has an empty slice)
+    # one count row; a column whose rows' counts differ shows their range
+    assert "$n_{gt}$ & 100 & 101 & 102 & 103 & 104 & 105 & 0--106 \\\\" in latex
     csv = table5_csv(frame)
     assert csv.splitlines()[0].startswith("model,AP,AP^S,")
     assert "50.0" in csv.splitlines()[1]
@@ -71,9 +72,9 @@ def test_reported_rows_are_the_papers() -> None:
 
 
 def test_latex_escapes_every_special_once() -> None:
-    frame = table5_frame([("m", _result("m", 0.5))])
+    frame = table5_frame([("m_1 & {x}", _result("m", 0.5))])
     latex = table5_latex(frame, r"a\b {x} 32^2 < 96^2 ~ $")
     assert (
-        r"\caption{a\textbackslash{}b \{x\} 32\textasciicircum{}2 \textless{} 96\textasciicircum{}2 "
-        r"\textasciitilde{} \$}" in latex
-    )
+        r"\caption{a\textbackslash{}b \{x\} $32^{2}$ $<$ $96^{2}$ \textasciitilde{} \$}" in latex
+    )  # the notation in math mode
+    assert r"m\_1 \& \{x\} & " in latex  # a label is text, never math

@@ -287,31 +287,17 @@ def test_one_failing_item_costs_only_itself(roots, tmp_path, capsys, monkeypatch
 def test_every_exported_table_compiles_with_pdflatex(roots, tmp_path):
     """Every LaTeX table of every view (demo and eight datasets, display names, series by
     split) compiles as written inside a minimal article with booktabs and amsmath."""
-    import os
-    import shutil
-    import subprocess
+    from tests.pdflatex import assert_compiles
 
-    pdflatex = shutil.which("pdflatex")
-    if pdflatex is None:
-        if os.environ.get("CI"):
-            pytest.fail("pdflatex is missing on CI: install texlive-latex-base and texlive-latex-recommended")
-        pytest.skip("pdflatex not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
     tables = []
     for selection in ("demo all", "8 datasets"):
         state = _state(roots, selection, "split", True)
         for view in catalog.VIEWS:
             for item in catalog.exports(view, state):
                 if isinstance(item, TableItem):
-                    tex = table_files(item, RenderOptions(percent=view == "size"))[f"{item.stem}.tex"].decode()
-                    tables.append(tex + r"\clearpage")  # never too many floats pending
+                    tables.append(table_files(item, RenderOptions(percent=view == "size"))[f"{item.stem}.tex"].decode())
     assert len(tables) > 10
-    document = "\n".join([r"\documentclass{article}", r"\usepackage{booktabs}", r"\usepackage{amsmath}",
-                          r"\begin{document}", *tables, r"\end{document}"])
-    (tmp_path / "tables.tex").write_text(document, encoding="utf-8")
-    run = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "tables.tex"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout[-3000:]
-    assert (tmp_path / "tables.pdf").stat().st_size > 0
+    assert_compiles(tables, tmp_path)
 
 
 def test_an_empty_figure_is_a_reason_in_the_captions_not_a_blank_page():
