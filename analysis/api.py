@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, TypeVar
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis import cache
-from analysis.cache import CacheKey
+from analysis.cache import contract as cache
+from analysis.cache.contract import CacheKey
 from analysis.definitions import (
     AreaSource,
     Normalisation,

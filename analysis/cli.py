@@ -11,15 +11,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analysis import convert
-from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache: parsing loads no pyarrow
+from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache.contract: parsing loads no pyarrow
+from analysis.datasets import convert
 from analysis.errors import EXIT_USER_ERROR, PoseAtlasError, run_reporting_errors
 from analysis.evaluation import cli as evaluation_cli  # light: pandas and numpy load only when it runs
 from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
 from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
-    from analysis.build import BuildResult
+    from analysis.build.run import BuildResult
     from analysis.definitions import PersonPopulation
 
 
@@ -134,10 +134,10 @@ def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_subset(args: argparse.Namespace) -> int:
+    from analysis.datasets.sampling import SubsetSpec
+    from analysis.datasets.subset import SubsetJob, make_subsets, subset_table
+    from analysis.datasets.subset_registry import check_registrable, register_subsets, registry_entries
     from analysis.definitions import AreaSource
-    from analysis.make_subsets import SubsetJob, make_subsets, subset_table
-    from analysis.subset_registry import check_registrable, register_subsets, registry_entries
-    from analysis.subsets import SubsetSpec
 
     job = SubsetJob(
         key=CacheKey.checked(args.name, args.split),
@@ -175,7 +175,7 @@ def _population(text: str) -> PersonPopulation:
 
 
 def _run_compose(args: argparse.Namespace) -> int:
-    from analysis.compose import ComposeJob, compose, compose_lines
+    from analysis.datasets.compose import ComposeJob, compose, compose_lines
 
     report = compose(ComposeJob(args.config, args.out, args.cache_dir, args.registry), progress=not args.quiet)
     for line in compose_lines(report):
@@ -184,10 +184,10 @@ def _run_compose(args: argparse.Namespace) -> int:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    from analysis.build import build_split
-    from analysis.coco_json import annotation_file_problem
+    from analysis.build.coco_json import annotation_file_problem
+    from analysis.build.image_paths import check_image_root
+    from analysis.build.run import build_split
     from analysis.identity import DatasetIdentity
-    from analysis.image_paths import check_image_root
 
     ad_hoc = [args.name, args.split, args.annotations]
     if any(v is not None for v in ad_hoc):

@@ -17,7 +17,7 @@ import numpy.typing as npt
 CROWDPOSE_AREA_FACTOR = 0.53
 
 
-class AreaSource(str, enum.Enum):
+class AreaSource(enum.StrEnum):
     """Where a person's area comes from."""
 
     BBOX = "bbox"  #: bbox w * h (SmallPose's criterion is bbox based)
@@ -33,7 +33,7 @@ class AreaSource(str, enum.Enum):
         }[self]
 
 
-class Normalisation(str, enum.Enum):
+class Normalisation(enum.StrEnum):
     """Counts, or shares of each dataset's total (each dataset sums to 1)."""
 
     COUNT = "count"
@@ -55,7 +55,7 @@ class Normalisation(str, enum.Enum):
         return self.value
 
 
-class SizeBucket(str, enum.Enum):
+class SizeBucket(enum.StrEnum):
     """Person size categories, in ascending order."""
 
     SMALL = "small"
@@ -98,6 +98,17 @@ MIN_EDGE_PX = 0.01
 MAX_EDGE_PX = 100_000.0
 
 
+#: COCO's size bucket edges as side lengths (px): small < 32^2 <= medium < 96^2 <= large.
+COCO_SIZE_SIDES = (32.0, 96.0)
+#: The default sparse|moderate and moderate|dense edges of a person's own crowding ratio N_b/N_a.
+DENSITY_EDGES = (0.1, 0.8)
+
+
+def edges_text(edges: tuple[float, float]) -> str:
+    """``(32.0, 96.0)`` -> ``"32,96"``: how the command line writes two edges (and their default)."""
+    return ",".join(f"{edge:g}" for edge in edges)
+
+
 @dataclass(frozen=True)
 class SizeEdges:
     """Area edges between small|medium and medium|large (pixels^2).
@@ -105,8 +116,8 @@ class SizeEdges:
     COCO convention: small is area < 32^2, medium 32^2 <= area < 96^2, large >= 96^2.
     """
 
-    small_medium: float = 32.0**2
-    medium_large: float = 96.0**2
+    small_medium: float = COCO_SIZE_SIDES[0] ** 2
+    medium_large: float = COCO_SIZE_SIDES[1] ** 2
 
     def __post_init__(self) -> None:
         if not (0 < self.small_medium < self.medium_large):
@@ -217,7 +228,7 @@ class LevelEdges:
         return f"{self.label}: {a} < {self.low:g} <= {b} < {self.high:g} <= {c}"
 
 
-class CrowdConvention(str, enum.Enum):
+class CrowdConvention(enum.StrEnum):
     """The two published CrowdIndex level conventions."""
 
     PAPER = "paper"  #: CrowdPose paper: 0.1 / 0.8
@@ -229,26 +240,70 @@ class CrowdConvention(str, enum.Enum):
         return LevelEdges(low, 0.8, ("easy", "medium", "hard"), f"CrowdIndex levels ({origin})")
 
 
-class CrowdIndexValue(str, enum.Enum):
-    """Which CrowdIndex an image's level is taken from."""
+class CrowdIndexSource(enum.StrEnum):
+    """Which per-image CrowdIndex an image's crowd level is taken from."""
 
-    COMPUTED = "computed"  #: recomputed by PoseAtlas from the annotations (every dataset)
-    STORED = "stored"  #: the file's own ``crowdIndex`` (CrowdPose ships one, 2 decimals)
+    COMPUTED = "computed"  #: recomputed by PoseAtlas from the annotations (every dataset; README, Definitions)
+    STORED = "stored"  #: the file's own ``crowdIndex`` (CrowdPose ships one, 2 decimals; published easy/medium/hard)
 
     @property
     def column(self) -> str:
         """The images frame's column holding it."""
-        return "crowd_index" if self is CrowdIndexValue.COMPUTED else "crowd_index_stored"
+        return "crowd_index" if self is CrowdIndexSource.COMPUTED else "crowd_index_stored"
 
     @property
     def description(self) -> str:
         return {
-            CrowdIndexValue.COMPUTED: "CrowdIndex as computed from the annotations",
-            CrowdIndexValue.STORED: "CrowdIndex as stored in the file (only where the file has one)",
+            CrowdIndexSource.COMPUTED: "CrowdIndex as computed from the annotations",
+            CrowdIndexSource.STORED: "CrowdIndex as stored in the file (only where the file has one)",
         }[self]
 
 
-def density_levels(low: float = 0.1, high: float = 0.8) -> LevelEdges:
+#: Keypoint schemas whose flag is not COCO visibility (CrowdPose's 0/1/2 marks occlusion otherwise).
+NOT_VISIBILITY_SCHEMAS = ("crowdpose14",)
+
+
+class VisibilityConvention(enum.StrEnum):
+    """How a split's keypoint flag ``v`` reads.
+
+    The build decides COCO or BINARY per file from the values it uses (``manifest.json``,
+    ``definitions.visibility``); a keypoint schema whose flag is not visibility at all
+    (:data:`NOT_VISIBILITY_SCHEMAS`) reads as NOT_VISIBILITY (:meth:`for_split`).
+    """
+
+    COCO = "coco"  #: v = 0 unlabelled, 1 labelled but occluded, 2 visible
+    BINARY = "binary"  #: the file uses only 0/1 (PoseTrack): 1 = labelled and visible
+    NOT_VISIBILITY = "none"  #: the flag is not COCO visibility (CrowdPose): labelled rate only
+
+    @classmethod
+    def for_split(cls, schema_name: str | None, convention: VisibilityConvention | str) -> VisibilityConvention:
+        """The convention of a split: its keypoint schema's name (a manifest's ``keypoint_schema.name``),
+        then the convention detected in the file (``definitions.visibility``: coco or binary)."""
+        if schema_name in NOT_VISIBILITY_SCHEMAS:
+            return cls.NOT_VISIBILITY
+        return cls.BINARY if cls(convention) is cls.BINARY else cls.COCO
+
+    @property
+    def rule(self) -> str:
+        """The labelled and visible rules, as one line (the manifest's ``visibility_rule``)."""
+        return {
+            VisibilityConvention.COCO: "coco: v > 0 labelled, v == 2 visible",
+            VisibilityConvention.BINARY: "binary (file uses only 0/1): v == 1 labelled and visible",
+            VisibilityConvention.NOT_VISIBILITY: "none: v > 0 labelled, no visible rule",
+        }[self]
+
+    @property
+    def description(self) -> str:
+        """What a figure's caption says about the visible rate."""
+        return {
+            VisibilityConvention.COCO: "visible: v == 2",
+            VisibilityConvention.BINARY: "visible: v == 1 (the file uses 0/1 only)",
+            VisibilityConvention.NOT_VISIBILITY: "no visible rate: this dataset's flag (CrowdPose's 0/1/2) does "
+            "not follow COCO's v == 2 'visible' convention, so only the labelled rate (v > 0) is shown",
+        }[self]
+
+
+def density_levels(low: float = DENSITY_EDGES[0], high: float = DENSITY_EDGES[1]) -> LevelEdges:
     """Sparse / moderate / dense levels of a person's own crowding ratio N_b/N_a.
 
     SmallPose does not publish its definition; ours reuses the CrowdIndex ratio per
@@ -261,13 +316,13 @@ def density_levels(low: float = 0.1, high: float = 0.8) -> LevelEdges:
 CROWD_INDEX_MIN_KEYPOINTS = 4
 
 CROWD_INDEX_DEFINITION = (
-    "CrowdIndex = mean over reference persons (num_keypoints >= 4, not iscrowd) of "
+    f"CrowdIndex = mean over reference persons (num_keypoints >= {CROWD_INDEX_MIN_KEYPOINTS}, not iscrowd) of "
     "N_b/N_a; N_a = own labelled joints, N_b = labelled joints of other annotations "
     "inside the person's bbox (edges included); 0 when no reference person"
 )
 
 
-class PopulationKind(str, enum.Enum):
+class PopulationKind(enum.StrEnum):
     """Which non-crowd person annotations count as persons (see ``PersonPopulation``)."""
 
     ALL = "all"  #: every non-crowd person annotation

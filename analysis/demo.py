@@ -27,11 +27,11 @@ import orjson
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from analysis import cache
-from analysis.build import BuildResult, build_split
-from analysis.crowding import compute_crowding
+from analysis.build.crowding import compute_crowding
+from analysis.build.loading import SourceRule, load_pose_dataset
+from analysis.build.run import BuildResult, build_split
+from analysis.cache import contract as cache
 from analysis.identity import DatasetIdentity
-from analysis.loading import SourceRule, load_pose_dataset
 from analysis.registry import DatasetSpec
 from analysis.schema import COCO17, CROWDPOSE14, KeypointSchema
 
@@ -127,7 +127,7 @@ def write_demo_scenes(cache_root: Path, key: cache.CacheKey, profile: DemoProfil
     They go through the real per-image statistics and the real scenes writer, so
     ``scenes.parquet`` and ``manifest["scenes"]`` have exactly a real run's layout.
     """
-    from analysis.manifest import ScenesFacts
+    from analysis.cache.manifest import ScenesFacts
     from analysis.scenes.entropy import TOP_K, scene_stats_from_logits
     from analysis.scenes.labels import N_CLASSES
     from analysis.scenes.writer import write_scenes

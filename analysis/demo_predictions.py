@@ -23,7 +23,7 @@ import numpy.typing as npt
 import orjson
 import pandas as pd
 
-from analysis import cache
+from analysis.cache import contract as cache
 
 
 @dataclass(frozen=True)

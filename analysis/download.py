@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from analysis.cache.fingerprint import file_sha256
 from analysis.errors import PoseAtlasError
-from analysis.fingerprint import file_sha256
 
 if TYPE_CHECKING:  # requests costs 0.1 s to import: only a download loads it
     import requests

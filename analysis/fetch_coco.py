@@ -6,8 +6,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from analysis.cache.fingerprint import file_sha256
 from analysis.download import CorruptArchiveError, download, unpack_zip
-from analysis.fingerprint import file_sha256
 from analysis.registry import register
 
 COCO_2017_URL = "http://images.cocodataset.org/annotations/annotations_trainval2017.zip"

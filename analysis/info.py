@@ -8,10 +8,9 @@ from typing import Any
 
 import msgspec
 
-from analysis import cache
-from analysis.build import BUILT_TABLES, code_version, is_up_to_date
-from analysis.definitions import INFO_POPULATIONS, SizeEdges
-from analysis.manifest import (
+from analysis.build.run import BUILT_TABLES, code_version, is_up_to_date
+from analysis.cache import contract as cache
+from analysis.cache.manifest import (
     Manifest,
     ManifestError,
     StaleCacheError,
@@ -20,7 +19,8 @@ from analysis.manifest import (
     rebuild_command,
     table_problems,
 )
-from analysis.population import cached_population_counts
+from analysis.datasets.population_counts import cached_population_counts
+from analysis.definitions import INFO_POPULATIONS, SizeEdges
 from analysis.registry import load_registry
 
 

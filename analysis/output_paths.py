@@ -176,12 +176,13 @@ def _registered(registry: Path | None) -> list[tuple[Path, str, str | None]]:
 
 
 def _recorded(cache_root: Path) -> list[tuple[Path, str, str | None]]:
-    from analysis import cache
+    from analysis.cache import contract as cache
+    from analysis.cache.manifest import read_manifest
 
     found: list[tuple[Path, str, str | None]] = []
     for key in cache.list_caches(cache_root):
         try:
-            manifest = cache.read_manifest(cache_root, key)
+            manifest = read_manifest(cache_root, key)
         except PoseAtlasError:
             continue
         if manifest is not None and manifest.inputs.annotations.path:

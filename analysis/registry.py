@@ -26,10 +26,10 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from analysis.build.image_paths import check_image_root
+from analysis.build.loading import LoadOptions, SourceRule
 from analysis.errors import PoseAtlasError
 from analysis.identity import DatasetIdentity
-from analysis.image_paths import check_image_root
-from analysis.loading import LoadOptions, SourceRule
 from analysis.names import validate_name
 from analysis.schema import schema_from_override
 

@@ -32,7 +32,7 @@ TARGET_PAIRED_S = 15.0
 
 def prepare(gt_path: Path, root: Path, key, n_predictions: int) -> dict[str, Path]:
     """Build the split and evaluate two models' predictions (stored); their files by label."""
-    from analysis.build import build_split
+    from analysis.build.run import build_split
     from analysis.evaluation import run
     from analysis.evaluation.store import evaluations_dir
     from analysis.registry import DatasetSpec
@@ -50,15 +50,15 @@ def prepare(gt_path: Path, root: Path, key, n_predictions: int) -> dict[str, Pat
 
 
 def bench_ours(root: Path, key, b: int, repeat: int) -> dict[str, float]:
-    from analysis.cache import read_images, read_instances
+    from analysis.cache.contract import read_images, read_instances
     from analysis.evaluation.compare import compare_models
-    from analysis.evaluation.context import INSTANCE_COLUMNS
+    from analysis.evaluation.definitions import GT_COLUMNS
     from analysis.evaluation.slices import evaluate_stored
     from analysis.evaluation.store import BootstrapSettings, read_evaluation
 
     settings = BootstrapSettings(b, 0, 0.95)
     images = read_images(root, key)
-    instances = read_instances(root, key, columns=INSTANCE_COLUMNS)
+    instances = read_instances(root, key, columns=GT_COLUMNS)
     stored = read_evaluation(root, key, "a")
     state = {}
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--b", type=int, default=1000, help="replicates (default 1000: the targets' B)")
     args = parser.parse_args(argv)
 
-    from analysis.cache import CacheKey
+    from analysis.cache.contract import CacheKey
 
     gt_path, stats = ensure_synthetic_coco(N_IMAGES, N_PERSONS)
     root = DATA_DIR / "bootstrap-bench-cache"

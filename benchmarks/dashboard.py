@@ -27,10 +27,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from analysis import cache
-from analysis.build import code_version
-from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, SizeEdges
-from analysis.manifest import (
+from analysis.build.run import code_version
+from analysis.cache import contract as cache
+from analysis.cache.manifest import (
     BuildOptions,
     Counts,
     Definitions,
@@ -43,6 +42,7 @@ from analysis.manifest import (
     table_file,
     write_manifest,
 )
+from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, SizeEdges
 from analysis.schema import COCO17, CROWDPOSE14, KeypointSchema
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"

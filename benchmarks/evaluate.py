@@ -189,9 +189,10 @@ def bench_ours(root: Path, key, preds_path: Path, repeat: int) -> dict[str, floa
     """Ours, in process: the compute on loaded inputs (OKS once + every slice; what
     pycocotools' evaluate+accumulate does for its one evaluation), re-slicing stored
     pairs, and the whole evaluate_files (reads, validation, compute, store)."""
-    from analysis.cache import read_images, read_instances
+    from analysis.cache.contract import read_images, read_instances
     from analysis.definitions import AreaSource, SizeDefinition
-    from analysis.evaluation import compute, context, run
+    from analysis.evaluation import compute, run
+    from analysis.evaluation.definitions import GT_COLUMNS
     from analysis.evaluation.predictions import read_predictions
     from analysis.evaluation.slices import evaluate_stored
     from analysis.evaluation.store import StoredEvaluation, evaluations_dir, read_evaluation
@@ -208,7 +209,7 @@ def bench_ours(root: Path, key, preds_path: Path, repeat: int) -> dict[str, floa
     record = state["out"].record
     definitions = state["out"].result.definitions
     images = read_images(root, key)
-    instances = read_instances(root, key, columns=context.INSTANCE_COLUMNS)
+    instances = read_instances(root, key, columns=GT_COLUMNS)
     gt_keypoints = compute.gt_keypoints(root, key, len(instances), 17)
     predictions = read_predictions(preds_path, preds_path.read_bytes(), 17, 1)
 
@@ -228,14 +229,16 @@ def bench_ours(root: Path, key, preds_path: Path, repeat: int) -> dict[str, floa
 def bench_diagnose(root: Path, key, repeat: int) -> float:
     """Ours, in process: the whole keypoint error diagnosis of the stored evaluation, all ten slices
     (joint classes, oracle corrections with their matchings, soft-NMS scores, FP/FN, AP per step)."""
-    from analysis.cache import read_images, read_instances, read_manifest
-    from analysis.evaluation import compute, context
+    from analysis.cache.contract import read_images, read_instances
+    from analysis.cache.manifest import read_manifest
+    from analysis.evaluation import compute
+    from analysis.evaluation.definitions import GT_COLUMNS
     from analysis.evaluation.diagnose import diagnose_stored
     from analysis.evaluation.store import read_evaluation
 
     stored = read_evaluation(root, key, "bench")
     images = read_images(root, key)
-    instances = read_instances(root, key, columns=context.INSTANCE_COLUMNS)
+    instances = read_instances(root, key, columns=GT_COLUMNS)
     gt_keypoints = compute.gt_keypoints(root, key, len(instances), 17)
     names = read_manifest(root, key).keypoint_schema.joint_names
     return _best(lambda: diagnose_stored(stored, images, instances, gt_keypoints, names, stored.definitions), repeat)
@@ -451,8 +454,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the peak-memory case with N predictions (the issue's: 2000000)")
     args = parser.parse_args(argv)
 
-    from analysis.build import build_split
-    from analysis.cache import CacheKey
+    from analysis.build.run import build_split
+    from analysis.cache.contract import CacheKey
     from analysis.registry import DatasetSpec
 
     gt_path, stats = ensure_synthetic_coco(N_IMAGES, N_PERSONS)

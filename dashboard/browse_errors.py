@@ -17,9 +17,10 @@ import numpy.typing as npt
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from analysis import cache
-from analysis.cache import CacheKey
-from analysis.evaluation.context import INSTANCE_COLUMNS
+from analysis.cache import contract as cache
+from analysis.cache.contract import CacheKey
+from analysis.cache.manifest import read_manifest
+from analysis.evaluation.definitions import GT_COLUMNS
 from analysis.evaluation.diagnose import JOINT_CLASSES, LOCALIZATION_OKS, classify_joints, diagnosis_input
 from analysis.evaluation.engine import greedy_match, match_input
 from analysis.evaluation.slices import base_ignore
@@ -57,8 +58,8 @@ def person_joint_classes(
 def read_person_joint_classes(root: Path, key: CacheKey, stored: StoredEvaluation,
                               keypoints: npt.NDArray[np.floating]) -> pd.DataFrame:  # fmt: skip
     """:func:`person_joint_classes` of a cached split (``keypoints``: its (N, 3K) instance keypoints)."""
-    instances = cache.read_instances(root, key, columns=INSTANCE_COLUMNS)
-    manifest = cache.read_manifest(root, key)
+    instances = cache.read_instances(root, key, columns=GT_COLUMNS)
+    manifest = read_manifest(root, key)
     names = list(manifest.keypoint_schema.joint_names) if manifest is not None else []
     gt = np.asarray(keypoints, dtype=np.float64).reshape(len(instances), -1, 3)
     return person_joint_classes(stored, instances, gt, names)

@@ -18,11 +18,10 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from analysis import cache as cache_mod
-from analysis.build import code_version
-from analysis.cache import CacheKey
-from analysis.identity import DatasetIdentity, ResolvedIdentity, resolve
-from analysis.manifest import (
+from analysis.build.run import code_version
+from analysis.cache import contract as cache_mod
+from analysis.cache.contract import CacheKey
+from analysis.cache.manifest import (
     KeypointSchemaRecord,
     Manifest,
     ManifestError,
@@ -30,6 +29,7 @@ from analysis.manifest import (
     rebuild_command,
     table_problems,
 )
+from analysis.identity import DatasetIdentity, ResolvedIdentity, resolve
 from analysis.scenes.aggregates import TOP1_COLUMN
 
 PERSON_COLUMNS = [

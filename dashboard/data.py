@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis import cache
-from analysis.cache import CacheKey
+from analysis.cache import contract as cache
+from analysis.cache.contract import CacheKey
 from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
 from dashboard import evaluations, paths
 from dashboard.caches import Caches, load_caches, load_keypoints

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
+from analysis.build.image_paths import resolve_image_file
 from analysis.definitions import SizeBucket
-from analysis.image_paths import resolve_image_file
 from dashboard.paths import ImageRoots
 from dashboard.predictions import STATUS_STYLES, MatchStatus, keypoint_boxes
 

@@ -17,8 +17,8 @@ from pathlib import Path, PurePath
 import pandas as pd
 import pyarrow.parquet as pq
 
-from analysis import cache
-from analysis.cache import CacheKey
+from analysis.cache import contract as cache
+from analysis.cache.contract import CacheKey
 from analysis.definitions import SizeDefinition
 from analysis.errors import PoseAtlasError
 from analysis.evaluation import store

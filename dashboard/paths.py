@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.cache import DEFAULT_CACHE_DIR
+from analysis.build.image_paths import image_root_problem
+from analysis.cache.contract import DEFAULT_CACHE_DIR
 from analysis.errors import PoseAtlasError
-from analysis.image_paths import image_root_problem
 from analysis.registry import DEFAULT_REGISTRY, load_registry
 
 CACHE_ENV = "POSEATLAS_CACHE_DIR"
@@ -39,7 +39,7 @@ class ImageRoots:
 
     Allowed: the working folder's data/, every image folder registered in
     data/datasets.toml, and ``$POSEATLAS_IMAGE_ROOTS``; never a cache's manifest
-    alone, never ``/`` or a system folder (:mod:`analysis.image_paths`).
+    alone, never ``/`` or a system folder (:mod:`analysis.build.image_paths`).
     """
 
     allowed: tuple[Path, ...]

@@ -22,9 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from analysis.definitions import SizeBucket, SizeDefinition, person_area, size_bucket_codes
-
-#: COCO keypoint evaluation's maxDets: detections evaluated per image, best score first.
-MAX_DETECTIONS = 20
+from analysis.evaluation.definitions import MAX_DETECTIONS
 
 
 class MatchStatus(enum.StrEnum):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.cache import CacheKey
-from analysis.manifest import Manifest, ScenesFacts
+from analysis.cache.contract import CacheKey
+from analysis.cache.manifest import Manifest, ScenesFacts
 from analysis.scenes.aggregates import entropy_unit, labels_from_manifest
 
 #: The preprocessing a real run uses (analysis.scenes.pipeline), for captions.

@@ -40,7 +40,7 @@ def imported_roots(*args: str) -> set[str]:
 @pytest.fixture(scope="module")
 def small_cache(tmp_path_factory) -> tuple[Path, Path]:
     """A built cache of a small synthetic COCO set and a results file for it."""
-    from analysis.build import build_split
+    from analysis.build.run import build_split
     from analysis.registry import DatasetSpec
 
     folder = tmp_path_factory.mktemp("startup")
@@ -80,5 +80,5 @@ def test_info_and_build_runs_load_no_torch_requests_or_plotting_and_build_no_pan
     )  # fmt: skip
     assert (folder / "cache" / "startup2" / "val" / "instances.parquet").is_file()
     assert "pyarrow" in loaded
-    assert "pandas" not in loaded  # analysis.tables assembles Arrow columns without pa.array
+    assert "pandas" not in loaded  # analysis.build.tables assembles Arrow columns without pa.array
     assert not loaded & NEVER

@@ -24,12 +24,11 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from analysis import cache
-from analysis.coco_json import Int64
+from analysis.build.coco_json import Int64
+from analysis.cache import contract as cache
 from analysis.errors import AnnotationError, PoseAtlasError
 from analysis.evaluation import store
-from analysis.evaluation.context import INSTANCE_COLUMNS
-from analysis.evaluation.definitions import EvaluationDefinitions
+from analysis.evaluation.definitions import GT_COLUMNS, EvaluationDefinitions
 from analysis.evaluation.slices import EvaluationResult, evaluate_stored_by
 
 #: The ``--by`` choices: the images' column that names their part.
@@ -59,7 +58,7 @@ def results_by_part(
     """Every stored model's slices per part: ``({model: {part: result}}, {part: images})``;
     images without a part are counted under ``""``."""
     images = cache.read_images(cache_root, key)
-    instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
+    instances = cache.read_instances(cache_root, key, columns=GT_COLUMNS)
     parts = image_parts(images, by, key)
     counts = {str(k): int(v) for k, v in parts.fillna("").value_counts().sort_index().items()}
     out = {}
@@ -109,7 +108,7 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
         PoseAtlasError: the split has no source/original_image_id, a source it does not
             have, a bad results file; nothing is written then.
     """
-    from analysis.coco_json import unwrap_json_bytes
+    from analysis.build.coco_json import unwrap_json_bytes
     from analysis.evaluation.run import read_predictions_bytes
 
     try:

@@ -9,13 +9,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey
-from analysis.definitions import AreaSource, SizeDefinition
+from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey
+from analysis.definitions import (
+    COCO_SIZE_SIDES,
+    DENSITY_EDGES,
+    AreaSource,
+    CrowdIndexSource,
+    SizeDefinition,
+    edges_text,
+)
 from analysis.errors import PoseAtlasError
 from analysis.evaluation import diagnose_cli
 from analysis.evaluation.definitions import (
     CROWD_LEVEL_NAMES,
-    CrowdIndexSource,
+    MAX_DETECTIONS,
     DetectionArea,
     level_edges_from_text,
     size_edges_from_sides,
@@ -87,9 +94,10 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         help="what sizes an unmatched detection: its keypoint box w*h, unscaled, as pycocotools and xtcocotools "
         "(default), or that box scaled like persons (0.53*w*h under --size-area crowdpose)",
     )
-    p.add_argument("--edges", default="32,96", metavar="LO,HI", help="size bucket side lengths (default: 32,96)")
+    sides, density = edges_text(COCO_SIZE_SIDES), edges_text(DENSITY_EDGES)
+    p.add_argument("--edges", default=sides, metavar="LO,HI", help=f"size bucket side lengths (default: {sides})")
     p.add_argument(
-        "--density-edges", default="0.1,0.8", metavar="LO,HI", help="sparse/moderate/dense edges (default: 0.1,0.8)"
+        "--density-edges", default=density, metavar="LO,HI", help=f"sparse/moderate/dense edges (default: {density})"
     )
     p.add_argument(
         "--crowd-levels",
@@ -282,20 +290,19 @@ def _with_mapped_predictions(args: argparse.Namespace, key: CacheKey) -> tuple[l
                 "evaluations, --model LABEL ..."
             )
         return predictions, []
+    from analysis.cache.split import check_unchanged, open_cached_split
     from analysis.evaluation.by_source import map_source_predictions, mapping_lines, parse_source_predictions
-    from analysis.evaluation.context import check_annotations_unchanged, split_facts
 
     if args.mapped_out is None:
         raise PoseAtlasError("--source-predictions needs --mapped-out FILE (where the mapped results file goes)")
     pairs = parse_source_predictions(args.source_predictions)
-    facts = split_facts(args.cache_dir, key)
-    report = map_source_predictions(check_annotations_unchanged(facts, key), pairs, args.mapped_out)
+    report = map_source_predictions(check_unchanged(open_cached_split(args.cache_dir, key)), pairs, args.mapped_out)
     return [*predictions, args.mapped_out], mapping_lines(report)
 
 
 def _display_name(cache_dir: Path, key: CacheKey) -> str:
     """The dataset's display name recorded in the split's manifest (its name when none is set)."""
-    from analysis.manifest import ManifestError, read_manifest
+    from analysis.cache.manifest import ManifestError, read_manifest
 
     try:
         manifest = read_manifest(key.directory(cache_dir))
@@ -338,7 +345,7 @@ def _check_table_outputs(args: argparse.Namespace) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    from analysis import cache
+    from analysis.cache import contract as cache
 
     with cache.atomic_path(Path(path)) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -352,7 +359,7 @@ def _note(outcome: EvaluationOutcome) -> str:
     if counts.other_category:
         parts.append(f"{counts.other_category} of other categories not evaluated")
     if counts.over_max_per_image:
-        parts.append(f"{counts.over_max_per_image} beyond the 20 best of their image cut")
+        parts.append(f"{counts.over_max_per_image} beyond the {MAX_DETECTIONS} best of their image cut")
     parts.append("stored result reused (predictions unchanged)" if outcome.reused else "stored")
     return "; ".join(parts)
 

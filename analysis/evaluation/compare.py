@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache: parsing loads no pyarrow
+from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache.contract: parsing loads no pyarrow
 from analysis.errors import PoseAtlasError
 
 if TYPE_CHECKING:  # numpy loads only when a comparison runs (``python -m analysis`` starts light)
@@ -140,9 +140,9 @@ def compare_models(
     """
     import numpy as np
 
-    from analysis import cache
+    from analysis.cache import contract as cache
     from analysis.evaluation.bootstrap import all_replicates, image_weights, intervals
-    from analysis.evaluation.context import INSTANCE_COLUMNS
+    from analysis.evaluation.definitions import GT_COLUMNS
     from analysis.evaluation.slices import SLICE_NAMES, STALE, slice_matches, slice_metrics
     from analysis.evaluation.store import find_record, read_evaluation
 
@@ -171,7 +171,7 @@ def compare_models(
                 f"({', '.join(differing)}); evaluate both with the same options"
             )
     images = cache.read_images(cache_root, key)
-    instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
+    instances = cache.read_instances(cache_root, key, columns=GT_COLUMNS)
     image_ids = np.sort(images["image_id"].to_numpy(np.int64))
     weights = image_weights(len(image_ids), settings)
     points: dict[str, dict[str, dict[str, float | None]]] = {}

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis import cache
+from analysis.cache import contract as cache
 from analysis.definitions import person_area
 from analysis.evaluation import store
 from analysis.evaluation.definitions import EvaluationDefinitions

@@ -1,8 +1,8 @@
 """What an evaluation needs from a built split, and the user's choices resolved against it.
 
-The manifest facts (kept in one function, :func:`split_facts`), the check that
-the annotation file is unchanged since the build, the person category ids, and
-the documented defaults of every definition.
+The split's manifest facts come from :func:`analysis.cache.split.open_cached_split`
+(the one adapter, shared with subset and compose); here: the person category ids
+and the documented defaults of every definition.
 """
 
 from __future__ import annotations
@@ -16,28 +16,19 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from analysis import cache
-from analysis.coco_json import GZIP_MAGIC, CocoCategory, read_annotation_bytes
-from analysis.definitions import AreaSource, CrowdConvention, LevelEdges, SizeDefinition, density_levels
+from analysis.build.coco_json import GZIP_MAGIC, CocoCategory, read_annotation_bytes
+from analysis.build.loading import _keypoint_categories
+from analysis.cache.split import CachedSplit
+from analysis.definitions import (
+    AreaSource,
+    CrowdConvention,
+    CrowdIndexSource,
+    LevelEdges,
+    SizeDefinition,
+    density_levels,
+)
 from analysis.errors import PoseAtlasError
-from analysis.evaluation.definitions import CrowdIndexSource, DetectionArea, EvaluationDefinitions, SigmaSource
-from analysis.fingerprint import file_sha256
-from analysis.loading import _keypoint_categories
-from analysis.manifest import FileFingerprint, rebuild_command
-
-INSTANCE_COLUMNS = [
-    "ann_id",
-    "image_id",
-    "iscrowd",
-    "bbox_x",
-    "bbox_y",
-    "bbox_w",
-    "bbox_h",
-    "segm_area",
-    "num_keypoints",
-    "n_labelled",
-    "crowding",
-]
+from analysis.evaluation.definitions import DetectionArea, EvaluationDefinitions, SigmaSource
 
 
 @dataclass(frozen=True)
@@ -58,56 +49,7 @@ class EvaluationRequest:
     detection_area: DetectionArea = DetectionArea.KEYPOINT_BOX
 
 
-@dataclass(frozen=True)
-class SplitFacts:
-    """What an evaluation needs from the split's manifest (kept in one place)."""
-
-    annotations: FileFingerprint  #: the annotation file the split was built from
-    schema_name: str
-    n_joints: int
-    schema_sigmas: tuple[float, ...] | None
-    rebuild: str  #: a command that rebuilds the split
-    category_id: int | None = None  #: the persons' category, as the build chose it (None: older caches)
-
-
-def split_facts(cache_root: Path, key: cache.CacheKey) -> SplitFacts:
-    """The manifest facts of a built split.
-
-    Raises:
-        PoseAtlasError: no cache, or one whose manifest is stale or unreadable.
-    """
-    manifest = cache.read_manifest(cache_root, key)
-    if manifest is None:
-        raise PoseAtlasError(f"{key}: no cache under {cache_root}; build it first (python -m analysis build)")
-    schema = manifest.keypoint_schema
-    return SplitFacts(
-        manifest.inputs.annotations,
-        schema.name,
-        len(schema.joint_names),
-        tuple(schema.sigmas) if schema.sigmas else None,
-        rebuild_command(key.directory(cache_root), manifest),
-        schema.category_id,
-    )
-
-
-def check_annotations_unchanged(facts: SplitFacts, key: cache.CacheKey) -> Path:
-    """The annotation file the cache was built from, unchanged since; else a clear error."""
-    recorded = facts.annotations
-    path = Path(recorded.path)
-    rebuild = f"rebuild the cache first: {facts.rebuild}"
-    try:
-        stat = path.stat()
-    except OSError:
-        raise PoseAtlasError(f"{path}: the annotation file {key} was built from is missing; {rebuild}") from None
-    unchanged = stat.st_size == recorded.size and (
-        stat.st_mtime_ns == recorded.mtime_ns or file_sha256(path) == recorded.sha256
-    )
-    if not unchanged:
-        raise PoseAtlasError(f"{path}: the annotation file changed since {key} was built; {rebuild}")
-    return path
-
-
-def person_categories(facts: SplitFacts, annotation_path: Path) -> list[int]:
+def person_categories(facts: CachedSplit, annotation_path: Path) -> list[int]:
     """Ids of the categories whose annotations are persons, as the build chose them.
 
     The manifest records the build's choice (the keypoint category most annotations
@@ -128,7 +70,7 @@ def person_categories(facts: SplitFacts, annotation_path: Path) -> list[int]:
 
 
 def resolve_definitions(
-    request: EvaluationRequest, facts: SplitFacts, images: pd.DataFrame, instances: pd.DataFrame
+    request: EvaluationRequest, facts: CachedSplit, images: pd.DataFrame, instances: pd.DataFrame
 ) -> EvaluationDefinitions:
     """Apply the defaults and check every choice is possible on this dataset."""
     source, sigma_file, sigmas = _resolve_sigmas(request.sigmas, facts)
@@ -176,7 +118,7 @@ def resolve_definitions(
 MIN_SIGMA = 1e-6
 
 
-def _resolve_sigmas(value: str | None, facts: SplitFacts) -> tuple[SigmaSource, str | None, tuple[float, ...]]:
+def _resolve_sigmas(value: str | None, facts: CachedSplit) -> tuple[SigmaSource, str | None, tuple[float, ...]]:
     if value is None or value == SigmaSource.SCHEMA.value:
         if facts.schema_sigmas is None:
             raise PoseAtlasError(

@@ -25,6 +25,7 @@ from analysis.definitions import (
     MIN_EDGE_PX,
     AreaSource,
     CrowdConvention,
+    CrowdIndexSource,
     LevelEdges,
     SizeDefinition,
     SizeEdges,
@@ -44,13 +45,6 @@ class SigmaSource(enum.StrEnum):
     @property
     def builtin(self) -> tuple[float, ...] | None:
         return {SigmaSource.COCO: COCO17_SIGMAS, SigmaSource.CROWDPOSE: CROWDPOSE14_SIGMAS}.get(self)
-
-
-class CrowdIndexSource(enum.StrEnum):
-    """Which per-image CrowdIndex places an image in a crowd level."""
-
-    STORED = "stored"  #: the file's own ``crowdIndex`` (what published easy/medium/hard use)
-    COMPUTED = "computed"  #: PoseAtlas' CrowdIndex (README, Definitions)
 
 
 class DetectionArea(enum.StrEnum):
@@ -79,6 +73,21 @@ OKS_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, 
 RECALL_POINTS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 #: Detections kept per image, highest score first (COCO's keypoint maxDets).
 MAX_DETECTIONS = 20
+#: The columns of instances.parquet an evaluation reads (the ground truth; not the keypoints list,
+#: which :func:`analysis.evaluation.compute.gt_keypoints` reads apart).
+GT_COLUMNS = [
+    "ann_id",
+    "image_id",
+    "iscrowd",
+    "bbox_x",
+    "bbox_y",
+    "bbox_w",
+    "bbox_h",
+    "segm_area",
+    "num_keypoints",
+    "n_labelled",
+    "crowding",
+]
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from analysis.datasets.keypoint_mapping import canonical_joint_name
 from analysis.definitions import person_area
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import OKS_THRESHOLDS, EvaluationDefinitions
@@ -60,7 +61,6 @@ from analysis.evaluation.slices import (
     crowd_level_of_images,
 )
 from analysis.evaluation.store import StoredEvaluation
-from analysis.keypoint_mapping import canonical_joint_name
 
 #: The OKS at which detections are matched to persons for the joint classes.
 LOCALIZATION_OKS = 0.1

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache: parsing loads no pyarrow
-from analysis.definitions import AreaSource
+from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache.contract: parsing loads no pyarrow
+from analysis.definitions import COCO_SIZE_SIDES, DENSITY_EDGES, AreaSource, CrowdIndexSource, edges_text
 from analysis.errors import PoseAtlasError
-from analysis.evaluation.definitions import CROWD_LEVEL_NAMES, CrowdIndexSource
+from analysis.evaluation.definitions import CROWD_LEVEL_NAMES
 
 if TYPE_CHECKING:
     from analysis.evaluation.size_curve import SizeCurve
@@ -36,8 +36,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--size-area", choices=[s.value for s in AreaSource], default=AreaSource.BBOX.value,
         help="the area that buckets persons (default: bbox)",
     )  # fmt: skip
-    p.add_argument("--edges", default="32,96", metavar="LO,HI", help="size bucket side lengths (default: 32,96)")
-    p.add_argument("--density-edges", default="0.1,0.8", metavar="LO,HI", help="sparse/moderate/dense edges")
+    sides = edges_text(COCO_SIZE_SIDES)
+    p.add_argument("--edges", default=sides, metavar="LO,HI", help=f"size bucket side lengths (default: {sides})")
+    p.add_argument("--density-edges", default=edges_text(DENSITY_EDGES), metavar="LO,HI",
+                   help="sparse/moderate/dense edges")
     p.add_argument("--crowd-levels", choices=list(CROWD_LEVEL_NAMES), default="code", help="easy/medium/hard edges")
     p.add_argument("--crowd-index", choices=[s.value for s in CrowdIndexSource], default=None)
     p.set_defaults(run=run_diagnose, sigmas=None, oks_area=None)
@@ -75,18 +77,19 @@ def print_diagnoses(args: argparse.Namespace, key: CacheKey, models: list[str]) 
 
 
 def diagnose_models(cache_root: Path, key: CacheKey, models: list[str], args: argparse.Namespace) -> list:
-    from analysis import cache
+    from analysis.cache import contract as cache
+    from analysis.cache.split import open_cached_split
     from analysis.evaluation import store
     from analysis.evaluation.cli import request_from_args
     from analysis.evaluation.compute import gt_keypoints
-    from analysis.evaluation.context import INSTANCE_COLUMNS, resolve_definitions, split_facts
+    from analysis.evaluation.context import resolve_definitions
+    from analysis.evaluation.definitions import GT_COLUMNS
     from analysis.evaluation.diagnose import diagnose_stored
 
-    facts = split_facts(cache_root, key)
-    manifest = cache.read_manifest(cache_root, key)
-    joint_names = list(manifest.keypoint_schema.joint_names) if manifest is not None else []
+    facts = open_cached_split(cache_root, key)
+    joint_names = list(facts.joint_names)
     images = cache.read_images(cache_root, key)
-    instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
+    instances = cache.read_instances(cache_root, key, columns=GT_COLUMNS)
     definitions = resolve_definitions(request_from_args(args), facts, images, instances)
     keypoints = gt_keypoints(cache_root, key, len(instances), facts.n_joints)
     out = []

@@ -21,10 +21,10 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from analysis.coco_json import unwrap_json_bytes
+from analysis.build.coco_json import unwrap_json_bytes
+from analysis.build.loading import MAX_COORDINATE, gc_paused
 from analysis.errors import AnnotationError
 from analysis.evaluation.definitions import MAX_DETECTIONS
-from analysis.loading import MAX_COORDINATE, gc_paused
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: Ids are stored as int64: a larger one is refused, never wrapped.

@@ -11,7 +11,6 @@ every slice, and store it all atomically.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import stat as stat_module
 from dataclasses import dataclass
@@ -21,20 +20,18 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from analysis import cache
+from analysis.cache import contract as cache
+from analysis.cache.fingerprint import FileFingerprint
+from analysis.cache.split import CachedSplit, check_unchanged, open_cached_split
 from analysis.errors import AnnotationError, PoseAtlasError
 from analysis.evaluation import store
 from analysis.evaluation.compute import compute_evaluation, gt_keypoints
 from analysis.evaluation.context import (
-    INSTANCE_COLUMNS,
     EvaluationRequest,
-    SplitFacts,
-    check_annotations_unchanged,
     person_categories,
     resolve_definitions,
-    split_facts,
 )
-from analysis.evaluation.definitions import EvaluationDefinitions
+from analysis.evaluation.definitions import GT_COLUMNS, EvaluationDefinitions
 from analysis.evaluation.predictions import Predictions, read_predictions
 from analysis.evaluation.slices import STALE, EvaluationResult, evaluate_stored
 from analysis.evaluation.split_images import OPTION as SPLIT_IMAGES_OPTION
@@ -57,7 +54,7 @@ class _Checked:
 
     path: Path
     model: str
-    fingerprint: store.FileFingerprint
+    fingerprint: FileFingerprint
     predictions: Predictions | None  #: None when the stored evaluation is reused
     reuse: store.EvaluationRecord | None
     dropped: int = 0  #: records of images outside the split left out
@@ -106,10 +103,10 @@ def evaluate_files(
                 f"same folder name ({store.model_slug(label)}); give --model {str(stored.model)!r} to replace it, "
                 "or a label that differs in more than case and punctuation"
             )
-    facts = split_facts(cache_root, key)
-    annotation_path = check_annotations_unchanged(facts, key)
+    facts = open_cached_split(cache_root, key)
+    annotation_path = check_unchanged(facts)
     images = cache.read_images(cache_root, key)
-    instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
+    instances = cache.read_instances(cache_root, key, columns=GT_COLUMNS)
     definitions = resolve_definitions(request, facts, images, instances)
     categories = person_categories(facts, annotation_path)
     known_images = np.sort(images["image_id"].to_numpy(np.int64))
@@ -150,10 +147,10 @@ def evaluate_stored_models(
         PoseAtlasError: a model without a stored evaluation, or a changed annotation file.
     """
     request = request or EvaluationRequest()
-    facts = split_facts(cache_root, key)
-    check_annotations_unchanged(facts, key)
+    facts = open_cached_split(cache_root, key)
+    check_unchanged(facts)
     images = cache.read_images(cache_root, key)
-    instances = cache.read_instances(cache_root, key, columns=INSTANCE_COLUMNS)
+    instances = cache.read_instances(cache_root, key, columns=GT_COLUMNS)
     definitions = resolve_definitions(request, facts, images, instances)
     records = []
     for model in models:
@@ -177,16 +174,10 @@ def evaluate_stored_models(
     return outcomes
 
 
-def _unchanged(path: Path, previous: store.EvaluationRecord | None) -> store.FileFingerprint | None:
+def _unchanged(path: Path, previous: store.EvaluationRecord | None) -> FileFingerprint | None:
     """The stored fingerprint when the file has its size, mtime and resolved path (no need to read it)."""
-    stat = _regular_file(path).stat()
     recorded = previous.predictions if previous else None
-    if (
-        recorded
-        and recorded.size == stat.st_size
-        and recorded.mtime_ns == stat.st_mtime_ns
-        and recorded.path == str(path.resolve())
-    ):
+    if recorded and recorded.path == str(_regular_file(path).resolve()) and recorded.matches(path, read=False):
         return recorded
     return None
 
@@ -205,7 +196,7 @@ def _regular_file(path: Path) -> Path:
     return path
 
 
-def read_predictions_bytes(path: Path) -> tuple[bytes, store.FileFingerprint]:
+def read_predictions_bytes(path: Path) -> tuple[bytes, FileFingerprint]:
     """The file's bytes and the fingerprint of exactly those bytes (size, SHA-256 and the
     mtime of the open file), so a file changing during the run can never give one file's
     hash beside another's results."""
@@ -219,8 +210,7 @@ def read_predictions_bytes(path: Path) -> tuple[bytes, store.FileFingerprint]:
         raise PoseAtlasError(f"{path}: cannot read predictions file: {exc.strerror or exc}") from None
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
         raise PoseAtlasError(f"{path}: the predictions file changed while it was read; run again once it is written")
-    sha = hashlib.sha256(data).hexdigest()
-    return data, store.FileFingerprint(str(path.resolve()), len(data), sha, after.st_mtime_ns)
+    return data, FileFingerprint.of(path, data, after)
 
 
 def _check(
@@ -228,7 +218,7 @@ def _check(
     model: str,
     cache_root: Path,
     key: cache.CacheKey,
-    facts: SplitFacts,
+    facts: CachedSplit,
     definitions: EvaluationDefinitions,
     categories: list[int],
     known_images: np.ndarray,
@@ -280,7 +270,7 @@ def _evaluate_one(
     item: _Checked,
     cache_root: Path,
     key: cache.CacheKey,
-    facts: SplitFacts,
+    facts: CachedSplit,
     definitions: EvaluationDefinitions,
     categories: list[int],
     images: pd.DataFrame,
@@ -315,7 +305,7 @@ def _evaluate_one(
 def _record(
     item: _Checked,
     key: cache.CacheKey,
-    facts: SplitFacts,
+    facts: CachedSplit,
     definitions: EvaluationDefinitions,
     counts: store.DetectionCounts,
     result: EvaluationResult | None,
@@ -333,7 +323,7 @@ def _record(
         dataset=key.dataset,
         split=key.split,
         predictions=item.fingerprint,
-        annotations_sha256=facts.annotations.sha256 or "",
+        annotations_sha256=facts.fingerprint.sha256 or "",
         definitions=definitions.to_json(),
         counts=counts,
         slices=slices,

@@ -14,14 +14,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from analysis.definitions import AreaSource, SizeBucket, person_area, size_bucket_codes
+from analysis.definitions import AreaSource, CrowdIndexSource, SizeBucket, person_area, size_bucket_codes
 from analysis.errors import PoseAtlasError
-from analysis.evaluation.definitions import (
-    OKS_THRESHOLDS,
-    CrowdIndexSource,
-    DetectionArea,
-    EvaluationDefinitions,
-)
+from analysis.evaluation.definitions import GT_COLUMNS, OKS_THRESHOLDS, DetectionArea, EvaluationDefinitions
 from analysis.evaluation.engine import accumulate, greedy_match, match_input
 from analysis.evaluation.store import BootstrapSettings, StoredEvaluation
 
@@ -42,17 +37,8 @@ FIXED_AT_EVALUATION = (
 #: Said wherever a stale evaluation is shown.
 STALE = "stale: evaluated against other annotations than the current build; evaluate the predictions again"
 
-_GT_COLUMNS = [
-    "ann_id",
-    "image_id",
-    "iscrowd",
-    "bbox_w",
-    "bbox_h",
-    "segm_area",
-    "num_keypoints",
-    "n_labelled",
-    "crowding",
-]
+#: The ground-truth columns slicing reads (the box corner only matters to matching).
+_SLICE_COLUMNS = [c for c in GT_COLUMNS if c not in ("bbox_x", "bbox_y")]
 
 
 @dataclass(frozen=True)
@@ -145,7 +131,7 @@ def _prepare(stored: StoredEvaluation, instances: pd.DataFrame) -> _Prepared:
     rank = np.empty(len(det_id), dtype=np.int64)
     rank[by_image] = np.arange(len(det_id)) - first
 
-    gt = instances[_GT_COLUMNS].reset_index(drop=True)
+    gt = instances[_SLICE_COLUMNS].reset_index(drop=True)
     ann_ids = gt["ann_id"].to_numpy(np.int64)
     ann_order = np.argsort(ann_ids, kind="stable")
     oks = stored.oks

@@ -45,10 +45,11 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis import cache
+from analysis.cache import contract as cache
+from analysis.cache.fingerprint import FileFingerprint
+from analysis.cache.manifest import ManifestError, TableFile, read_manifest, table_file
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import EvaluationDefinitions
-from analysis.manifest import ManifestError, TableFile, table_file
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; listing evaluations never needs it
     import pandas as pd
@@ -69,13 +70,6 @@ TABLE_COLUMNS = {
 
 class DamagedEvaluationError(PoseAtlasError):
     """A stored evaluation whose files do not match its record (see the module docstring)."""
-
-
-class FileFingerprint(msgspec.Struct, frozen=True):
-    path: str
-    size: int
-    sha256: str
-    mtime_ns: int | None = None
 
 
 class DetectionCounts(msgspec.Struct, frozen=True):
@@ -174,7 +168,7 @@ def _annotations_sha256(cache_root: Path, key: cache.CacheKey) -> str | None:
     """The current build's annotations SHA-256; None without a readable manifest (then
     every stored evaluation reads back as stale)."""
     try:
-        manifest = cache.read_manifest(cache_root, key)
+        manifest = read_manifest(cache_root, key)
     except ManifestError:
         return None
     return manifest.inputs.annotations.sha256 if manifest is not None else None

@@ -1,6 +1,6 @@
 """Dataset-level scene figures from a scenes.parquet DataFrame.
 
-The dashboard calls these on ``analysis.cache.read_scenes(...)``; they are pure
+The dashboard calls these on ``analysis.cache.contract.read_scenes(...)``; they are pure
 functions of the DataFrame (columns ``entropy``, ``top5_ids``, ``p_indoor``) and
 never read files.  Conventions, stated once here and in every result:
 
@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from analysis.manifest import Manifest
+from analysis.cache.manifest import Manifest
 from analysis.scenes.entropy import convert_entropy, entropy
 from analysis.scenes.labels import N_CLASSES, SceneLabels
 
@@ -196,7 +196,7 @@ def scene_aggregates(
     entropy_base: float | None = None,
     ddof: int = 0,
     indoor_threshold: float = INDOOR_THRESHOLD,
-    to_base: float | str | None = "same",
+    to_base: float | None = None,
 ) -> SceneAggregates:
     """All dataset-level scene figures of one scenes.parquet DataFrame.
 
@@ -207,19 +207,19 @@ def scene_aggregates(
         entropy_base: base the ``entropy`` column is in (None = nats).
         ddof: variance convention, 0 population (default), 1 sample.
         indoor_threshold: p_indoor at or above which an image counts as indoor.
-        to_base: report entropies in this base instead (None = nats); ``"same"``
-            keeps ``entropy_base``.
+        to_base: report entropies in this base instead (``math.e`` for nats); None keeps
+            ``entropy_base``.
     """
-    out_base = entropy_base if to_base == "same" else to_base
-    h = convert_entropy(scenes["entropy"].to_numpy(dtype=np.float64), entropy_base, out_base)  # type: ignore[arg-type]
+    out_base = entropy_base if to_base is None else to_base
+    h = convert_entropy(scenes["entropy"].to_numpy(dtype=np.float64), entropy_base, out_base)
     mean, var = entropy_mean_variance(h, ddof=ddof)
     counts = top1_histogram(scenes)
     top = top_categories(scenes, labels, top_k)
     p = scenes["p_indoor"].to_numpy(dtype=np.float64)
     return SceneAggregates(
         n_images=len(scenes),
-        entropy_base=out_base,  # type: ignore[arg-type]
-        entropy_unit=entropy_unit(out_base),  # type: ignore[arg-type]
+        entropy_base=out_base,
+        entropy_unit=entropy_unit(out_base),
         entropy_mean=mean,
         entropy_variance=var,
         variance_ddof=ddof,
@@ -230,7 +230,7 @@ def scene_aggregates(
         indoor_share=indoor_share(scenes, indoor_threshold),
         mean_p_indoor=float(p.mean()) if p.size else math.nan,
         indoor_threshold=indoor_threshold,
-        top1_entropy=histogram_entropy(counts, base=out_base),  # type: ignore[arg-type]
+        top1_entropy=histogram_entropy(counts, base=out_base),
         top1_effective_number=effective_number(counts),
         n_categories_seen=int((counts > 0).sum()),
     )

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from analysis.cache.fingerprint import file_sha256
 from analysis.errors import PoseAtlasError
-from analysis.fingerprint import file_sha256
 from analysis.scenes.labels import N_CLASSES
 from analysis.scenes.options import RESNET_BLOCKS, SUPPORTED_ARCHS
 

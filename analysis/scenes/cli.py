@@ -17,7 +17,7 @@ import math
 import sys
 from pathlib import Path
 
-from analysis.cache_key import DEFAULT_CACHE_DIR, CacheKey
+from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey
 from analysis.errors import PoseAtlasError
 from analysis.scenes.entropy import entropy_base_problem
 from analysis.scenes.fetch import CHECKPOINTS, fetch_places365
@@ -137,7 +137,7 @@ def compute_scenes_for_cache(cache_root: Path, dataset: str, split: str, options
 def run_scenes(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     path = compute_scenes_for_cache(args.cache_dir, args.name, args.split, options)
-    from analysis.manifest import read_manifest
+    from analysis.cache.manifest import read_manifest
 
     manifest = read_manifest(CacheKey(args.name, args.split).directory(Path(args.cache_dir)))
     facts = manifest.scenes if manifest is not None else None

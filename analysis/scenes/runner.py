@@ -3,7 +3,7 @@
 A run over ``<cache>/<dataset>/<split>/``:
 
 1. reads ``manifest.json`` (images at ``manifest.inputs.images.path``, see
-   :func:`analysis.manifest.images_root`)
+   :func:`analysis.cache.manifest.images_root`)
    and ``images.parquet`` (``image_id``, ``file_name``);
 2. loads the checkpoint and the label files; the model id ``arch@sha256-prefix``
    and the entropy base identify the run;
@@ -39,7 +39,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from analysis.cache import (
+from analysis.build.image_paths import check_image_root, file_name_problem, resolve_image_file
+from analysis.cache.contract import (
     IMAGES_FILE,
     MANIFEST_FILE,
     SCENES_FILE,
@@ -49,15 +50,14 @@ from analysis.cache import (
     write_json,
     write_parquet,
 )
-from analysis.errors import PoseAtlasError
-from analysis.image_paths import check_image_root, file_name_problem, resolve_image_file
-from analysis.manifest import (
+from analysis.cache.manifest import (
     Manifest,
     SceneFailure,
     ScenesFacts,
     images_root,
     read_manifest,
 )
+from analysis.errors import PoseAtlasError
 from analysis.scenes.checkpoint import LoadedModel, load_checkpoint
 from analysis.scenes.entropy import TOP_K
 from analysis.scenes.labels import SceneLabels, find_labels

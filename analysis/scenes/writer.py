@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from analysis.cache import SCENES_FILE, SCENES_SCHEMA, split_lock, write_parquet
+from analysis.cache.contract import SCENES_FILE, SCENES_SCHEMA, split_lock, write_parquet
+from analysis.cache.manifest import ScenesFacts, read_manifest, table_file, write_manifest
 from analysis.errors import PoseAtlasError
-from analysis.manifest import ScenesFacts, read_manifest, table_file, write_manifest
 
 
 def write_scenes(

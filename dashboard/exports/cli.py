@@ -22,11 +22,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, NoReturn
 
-from analysis.cache import CacheKey
+from analysis.cache.contract import CacheKey
+from analysis.cache.staged_files import StagedFiles
 from analysis.errors import PoseAtlasError
 from analysis.names import validate_name
 from analysis.output_paths import ProtectedInputs, check_output_dir
-from analysis.staged_files import StagedFiles
 from dashboard import paths, query
 from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.exports import catalog, paper

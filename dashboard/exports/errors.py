@@ -11,12 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from analysis import cache
+from analysis.cache import contract as cache
+from analysis.cache.split import open_cached_split
 from analysis.definitions import SizeDefinition
 from analysis.errors import PoseAtlasError
 from analysis.evaluation import store
 from analysis.evaluation.compute import gt_keypoints
-from analysis.evaluation.context import INSTANCE_COLUMNS, split_facts
+from analysis.evaluation.definitions import GT_COLUMNS
 from analysis.evaluation.diagnose import diagnose_stored
 from analysis.evaluation.size_curve import SIZE_CURVE_TEXT
 from dashboard import evaluations
@@ -50,10 +51,9 @@ def diagnose_model(root: Path, entry: StoredModel, size: SizeDefinition) -> Diag
     """The diagnosis of one stored evaluation, re-sliced under ``size``."""
     stored = store.read_evaluation(root, entry.key, entry.model)
     images = cache.read_images(root, entry.key)
-    instances = cache.read_instances(root, entry.key, columns=INSTANCE_COLUMNS)
-    facts = split_facts(root, entry.key)
-    manifest = cache.read_manifest(root, entry.key)
-    names = list(manifest.keypoint_schema.joint_names) if manifest is not None else []
+    instances = cache.read_instances(root, entry.key, columns=GT_COLUMNS)
+    facts = open_cached_split(root, entry.key)
+    names = list(facts.joint_names)
     keypoints = gt_keypoints(root, entry.key, len(instances), facts.n_joints)
     definitions = evaluations.definitions_for(stored.definitions, size)
     return DiagnosedModel(str(entry.key), diagnose_stored(stored, images, instances, keypoints, names, definitions))

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
+from analysis.definitions import VisibilityConvention
 from dashboard.caches import keypoint_schema
 from dashboard.exports.items import ExportItem, FigureItem, Note, TableItem
 from dashboard.exports.state import ViewState
-from dashboard.figures.keypoints import VisibilityRule, joint_rate_groups, joint_rates_figure, visibility_rule
+from dashboard.figures.keypoints import joint_rate_groups, joint_rates_figure
 from dashboard.summaries import group_masks
 
 
@@ -31,7 +32,7 @@ def exports(state: ViewState) -> list[ExportItem]:
         )
         one = replace(state, datasets=(name,))  # the caption names this figure's dataset
         for g in groups:
-            show_visible = g.rule is not VisibilityRule.NOT_VISIBILITY
+            show_visible = g.rule is not VisibilityConvention.NOT_VISIBILITY
             if not show_visible:
                 items.append(Note(f"{g.label}: {g.rule.description}."))
             fig = joint_rates_figure(g.table, dataset=g.label, show_visible=show_visible, caption=one.caption(
@@ -47,6 +48,6 @@ def _joint_names(state: ViewState, dataset: str, split: str, n_joints: int) -> l
     return keypoint_schema(state.manifest(dataset, split).keypoint_schema, n_joints)[0]
 
 
-def _visibility(state: ViewState, dataset: str, split: str) -> VisibilityRule:
+def _visibility(state: ViewState, dataset: str, split: str) -> VisibilityConvention:
     manifest = state.manifest(dataset, split)
-    return visibility_rule(manifest.keypoint_schema.name, manifest.definitions.visibility)
+    return VisibilityConvention.for_split(manifest.keypoint_schema.name, manifest.definitions.visibility)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.cache.manifest import images_root
 from analysis.errors import PoseAtlasError
-from analysis.manifest import images_root
 from dashboard import evaluations, paths
 from dashboard.caches import keypoint_schema
 from dashboard.draw import safe_image_path

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.definitions import CrowdConvention, CrowdIndexValue
+from analysis.cache.manifest import Manifest
+from analysis.definitions import CrowdConvention, CrowdIndexSource
 from analysis.evaluation.slices import SLICE_NAMES
 from analysis.evaluation.table5 import IntervalStyle
-from analysis.manifest import Manifest
 from dashboard import query
 from dashboard.caches import Caches
 from dashboard.figures.common import dataset_styles
@@ -70,7 +70,7 @@ class ViewOptions:
     people_log_y: bool = False
     area_axis: AreaAxis = AreaAxis.LOG
     crowd_convention: CrowdConvention = CrowdConvention.PAPER
-    crowd_value: CrowdIndexValue = CrowdIndexValue.COMPUTED
+    crowd_value: CrowdIndexSource = CrowdIndexSource.COMPUTED
     density_low: float = 0.1
     density_high: float = 0.8
     scene_top_k: int = 10

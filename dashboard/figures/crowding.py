@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.definitions import CrowdConvention, CrowdIndexValue, LevelEdges, Normalisation, SizeBucket
+from analysis.definitions import CrowdConvention, CrowdIndexSource, LevelEdges, Normalisation, SizeBucket
 from dashboard.figures.common import (
     LEVEL_COLORS,
     edge_line,
@@ -28,7 +28,7 @@ CI_BIN = 0.05
 
 def crowd_index_table(
     images: pd.DataFrame, datasets: Sequence[str], *, bin_width: float = CI_BIN,
-    normalise: Normalisation | str = Normalisation.COUNT, value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
+    normalise: Normalisation | str = Normalisation.COUNT, value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
 ) -> pd.DataFrame:
     """Images per CrowdIndex bin [left, left + bin_width); one column per dataset.
     Images without that value (no stored CrowdIndex) are not counted."""
@@ -41,7 +41,7 @@ def crowd_index_table(
 
 
 def _crowd_index_counts(
-    images: pd.DataFrame, datasets: Sequence[str], bin_width: float, value: CrowdIndexValue,
+    images: pd.DataFrame, datasets: Sequence[str], bin_width: float, value: CrowdIndexSource,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The bin edges and, per dataset, images per bin; kept per frame (the figure and the
     table of a rerun, and every rerun of a kept filter state, ask for the same counts)."""
@@ -63,7 +63,7 @@ def crowd_index_hist(
     images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
     bin_width: float = CI_BIN, levels: LevelEdges | None = None,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
-    value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
+    value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
 ) -> go.Figure:
     if not len(images) or not datasets:
         return empty_figure("no images match the current filters")
@@ -80,7 +80,7 @@ def crowd_index_hist(
         for edge in (levels.low, levels.high):
             edge_line(fig, edge, f"{edge:g}")
     return finish(fig, title="CrowdIndex per image", caption=caption,
-                  x_title="CrowdIndex" if value is CrowdIndexValue.COMPUTED else "stored CrowdIndex",
+                  x_title="CrowdIndex" if value is CrowdIndexSource.COMPUTED else "stored CrowdIndex",
                   y_title=y_label(normalise, "images"))
 
 
@@ -106,7 +106,7 @@ def level_table(
 
 
 def crowd_levels_table(
-    images: pd.DataFrame, datasets: Sequence[str], value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
+    images: pd.DataFrame, datasets: Sequence[str], value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
 ) -> pd.DataFrame:
     """easy/medium/hard per dataset under both CrowdPose conventions (long frame), from
     the computed or the stored CrowdIndex; a dataset without that value has no rows.
@@ -115,7 +115,7 @@ def crowd_levels_table(
                 lambda: _crowd_levels_table(images, datasets, value)).copy()
 
 
-def _crowd_levels_table(images: pd.DataFrame, datasets: Sequence[str], value: CrowdIndexValue) -> pd.DataFrame:
+def _crowd_levels_table(images: pd.DataFrame, datasets: Sequence[str], value: CrowdIndexSource) -> pd.DataFrame:
     ci = images[value.column].to_numpy(dtype=float)
     have = group_masks(series_column(images), datasets)
     datasets = [d for d in datasets if np.isfinite(ci[have[d]]).any()]
@@ -131,7 +131,7 @@ def crowd_levels_both_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd
     """``crowd_levels_table`` from the computed and from the stored CrowdIndex, with a
     ``CrowdIndex`` column saying which (stored rows only where a file stores one)."""
     parts = []
-    for value in CrowdIndexValue:
+    for value in CrowdIndexSource:
         t = crowd_levels_table(images, datasets, value)
         t.insert(1, "CrowdIndex", value.value)
         parts.append(t)
@@ -141,7 +141,7 @@ def crowd_levels_both_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd
 def crowd_levels(
     images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.SHARE,
     styles: dict[str, dict[str, str]] | None = None, caption: str = "",
-    value: CrowdIndexValue = CrowdIndexValue.COMPUTED,
+    value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
 ) -> go.Figure:
     """easy / medium / hard bars per dataset, one panel per convention."""
     if not len(images) or not datasets:

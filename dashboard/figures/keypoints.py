@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,37 +10,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.definitions import SizeBucket
+from analysis.definitions import SizeBucket, VisibilityConvention
 from dashboard.figures.common import empty_figure, finish
-
-
-class VisibilityRule(enum.StrEnum):
-    """What a split's keypoint flag says about visibility."""
-
-    COCO = "coco"  #: v > 0 labelled, v == 2 visible
-    BINARY = "binary"  #: the file uses only 0/1 (PoseTrack): v == 1 counts as visible
-    NOT_VISIBILITY = "none"  #: the flag is not COCO visibility (CrowdPose): labelled rate only
-
-    @property
-    def description(self) -> str:
-        return {
-            VisibilityRule.COCO: "visible: v == 2",
-            VisibilityRule.BINARY: "visible: v == 1 (the file uses 0/1 only)",
-            VisibilityRule.NOT_VISIBILITY: "no visible rate: this dataset's flag (CrowdPose's 0/1/2) does not "
-            "follow COCO's v == 2 'visible' convention, so only the labelled rate (v > 0) is shown",
-        }[self]
-
-
-#: Keypoint schemas whose flag is not COCO visibility.
-NOT_VISIBILITY_SCHEMAS = ("crowdpose14",)
-
-
-def visibility_rule(schema_name: str | None, convention: str) -> VisibilityRule:
-    """The rule for a split: its keypoint schema's name (a manifest's ``keypoint_schema.name``),
-    then the convention detected in the file (``definitions.visibility``: coco or binary)."""
-    if schema_name in NOT_VISIBILITY_SCHEMAS:
-        return VisibilityRule.NOT_VISIBILITY
-    return VisibilityRule.BINARY if str(convention) == VisibilityRule.BINARY.value else VisibilityRule.COCO
 
 
 @dataclass(frozen=True)
@@ -51,13 +21,13 @@ class JointRateGroup:
     label: str  #: the dataset, plus its splits when it has several joint lists
     joints: tuple[str, ...]
     splits: tuple[str, ...]
-    rule: VisibilityRule
+    rule: VisibilityConvention
     table: pd.DataFrame  #: ``joint_rates``'s frame
 
 
 def joint_rate_groups(
     name: str, persons: pd.DataFrame, keypoints: Callable[[str], np.ndarray],
-    schema: Callable[[str, int], Sequence[str]], rule: Callable[[str], VisibilityRule],
+    schema: Callable[[str, int], Sequence[str]], rule: Callable[[str], VisibilityConvention],
 ) -> list[JointRateGroup]:
     """Group one dataset's splits by joint list and compute each group's rates.
 
@@ -69,7 +39,7 @@ def joint_rate_groups(
         schema: (split, K) -> joint names.
         rule: split -> its visibility rule (splits with different rules are grouped apart).
     """
-    groups: dict[tuple[tuple[str, ...], VisibilityRule], dict[str, list]] = {}
+    groups: dict[tuple[tuple[str, ...], VisibilityConvention], dict[str, list]] = {}
     split_column = persons["split"]
     all_instance_rows, all_buckets = persons["instance_row"].to_numpy(), persons["bucket"].to_numpy()
     for split in sorted(str(s) for s in split_column.unique()):
@@ -80,7 +50,7 @@ def joint_rate_groups(
         g = groups.setdefault((joints, r), {"vis": [], "labelled": [], "visible": [], "buckets": [], "splits": []})
         instance_rows = all_instance_rows[mine]
         if len(joints) <= MAX_CODED_JOINTS:  # two ints per person instead of K flags
-            labelled, visible = joint_flag_codes(kp, binary_visibility=r is VisibilityRule.BINARY)
+            labelled, visible = joint_flag_codes(kp, binary_visibility=r is VisibilityConvention.BINARY)
             g["labelled"].append(labelled[instance_rows])
             g["visible"].append(visible[instance_rows])
         else:
@@ -92,11 +62,11 @@ def joint_rate_groups(
         buckets = np.concatenate(g["buckets"])
         if g["vis"]:
             table = joint_rates(np.concatenate(g["vis"]), buckets, list(joints),
-                                binary_visibility=r is VisibilityRule.BINARY)
+                                binary_visibility=r is VisibilityConvention.BINARY)
         else:
             table = joint_rates_from_codes(np.concatenate(g["labelled"]), np.concatenate(g["visible"]), buckets,
                                            list(joints))
-        if r is VisibilityRule.NOT_VISIBILITY:
+        if r is VisibilityConvention.NOT_VISIBILITY:
             table["visible"] = np.nan
         label = name if len(groups) == 1 else f"{name} ({', '.join(g['splits'])})"
         out.append(JointRateGroup(label, joints, tuple(g["splits"]), r, table))

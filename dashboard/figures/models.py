@@ -2,7 +2,7 @@
 
 Pure (no streamlit): evaluation results in, frames and figures out.  A model's
 result is an :class:`EvaluatedModel`: its label, the dataset/split it was tested on
-and its slice metrics (``analysis.evaluation.SliceMetrics``).  AP and AR arrive as
+and its slice metrics (``analysis.evaluation.slices.SliceMetrics``).  AP and AR arrive as
 fractions in [0, 1] (None for a slice without ground truth) and are shown in
 percent with one decimal, as papers print them; ground-truth counts stay integers.
 The Table 5 rows come from ``analysis.evaluation.table5`` (the one table function
@@ -53,7 +53,7 @@ class EvaluatedModel:
 
     Attributes:
         key: ``dataset/split`` it was tested on.
-        result: its slices (``analysis.evaluation.EvaluationResult``: AP / AR as fractions
+        result: its slices (``analysis.evaluation.slices.EvaluationResult``: AP / AR as fractions
             or None, ``n_gt``, and a (10 OKS thresholds, 101 recall points) ``precision``,
             NaN when the slice has no ground truth).
     """

@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from analysis.cache_key import CacheKey
-from analysis.manifest import images_root
+from analysis.cache.key import CacheKey
+from analysis.cache.manifest import images_root
 from dashboard import browse_errors, browse_tiles, browsing, data, evaluations, paths, ui
 from dashboard.browse_files import empty_selection_message, with_image_files
 from dashboard.browsing import CI_KEY, ENTROPY_KEY, PAGE_KEY, PERSONS_KEY, SERIES_KEY, BrowseRanges

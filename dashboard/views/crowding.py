@@ -3,7 +3,7 @@ small persons (Figure 8c), computed vs stored CrowdIndex."""
 
 import streamlit as st
 
-from analysis.definitions import CrowdConvention, CrowdIndexValue
+from analysis.definitions import CrowdConvention, CrowdIndexSource
 from dashboard import ui
 from dashboard.browsing import BROWSE_HANDOFF, BrowseHandoff, browse_request
 from dashboard.exports import crowding
@@ -12,8 +12,8 @@ from dashboard.figures.crowding import CI_BIN
 ctx = ui.context()
 st.title("Crowding")
 c1, c2 = st.columns(2)
-value = CrowdIndexValue(c2.radio(
-    "CrowdIndex value", [v.value for v in CrowdIndexValue], horizontal=True, key="crowd_value",
+value = CrowdIndexSource(c2.radio(
+    "CrowdIndex value", [v.value for v in CrowdIndexSource], horizontal=True, key="crowd_value",
     format_func=lambda v: "computed" if v == "computed" else "stored in the file",
     help="Computed and stored CrowdIndex differ for a few CrowdPose images at the level edges."))
 conv = c1.radio("Level edges drawn", [c.value for c in CrowdConvention], horizontal=True,

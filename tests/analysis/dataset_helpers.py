@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.build import build_split
+from analysis.build.run import build_split
 from analysis.cli import main
 from analysis.registry import DatasetSpec
 

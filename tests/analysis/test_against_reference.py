@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cache
-from analysis.build import build_split
+from analysis.build.run import build_split
+from analysis.cache import contract as cache
 from analysis.registry import DatasetSpec
 from benchmarks.synthetic_coco import write_synthetic_coco
 from tests.reference.coco_reference import reference_tables

@@ -118,7 +118,7 @@ def test_identical_duplicate_image_is_merged_with_a_warning(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "3 images" in out and "1 identical duplicate image record(s) merged" in out
-    from analysis.manifest import SkippedRecord, read_manifest
+    from analysis.cache.manifest import SkippedRecord, read_manifest
 
     manifest = read_manifest(tmp_path / "cache" / "ds" / "val")
     assert manifest.skipped == [SkippedRecord(record="image id=2", reason="identical duplicate image record merged")]

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import build as build_module
-from analysis import cache
+from analysis.build import run as build_module
+from analysis.cache import contract as cache
+from analysis.cache.manifest import Manifest, read_manifest
 from analysis.cli import main
-from analysis.manifest import Manifest
 from analysis.registry import load_registry
 from analysis.schema import COCO17_JOINTS, COCO17_SIGMAS
 from tests.analysis.helpers import coco_doc, mutated, write_doc
@@ -36,7 +36,7 @@ def snapshot(folder: Path) -> dict:
 
 
 def manifest(tmp_path: Path, name: str = "ds") -> Manifest:
-    return cache.read_manifest(tmp_path / "cache", cache.CacheKey(name, "val"))
+    return read_manifest(tmp_path / "cache", cache.CacheKey(name, "val"))
 
 
 def assert_one_line(code: int, err: str, ann: Path, *parts: str) -> None:

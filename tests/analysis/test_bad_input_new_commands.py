@@ -65,14 +65,14 @@ def test_a_compose_group_pattern_that_backtracks_is_refused(tmp_path):
 @pytest.mark.parametrize("pattern", [r"^(?P<source>[^/]+)/", r"^images/train/(?P<group>[^/]+)/", r"(?:ab){2}+",
                                      r"^(\d+)?_"])
 def test_ordinary_patterns_are_accepted(pattern):
-    from analysis.loading import checked_pattern
+    from analysis.build.loading import checked_pattern
 
     assert checked_pattern(pattern).pattern == pattern
 
 
 @pytest.mark.parametrize("pattern", [EVIL, r"(a|ab)*c", r"(a*)*", r"((x+)y)+"])
 def test_nested_quantifiers_are_refused(pattern):
-    from analysis.loading import checked_pattern
+    from analysis.build.loading import checked_pattern
 
     with pytest.raises(ValueError, match="exponential time"):
         checked_pattern(pattern)

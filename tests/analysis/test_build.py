@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import cache
-from analysis.build import build_split
+from analysis.build.run import build_split
+from analysis.cache import contract as cache
+from analysis.cache.manifest import ScenesFacts, read_manifest, write_manifest
 from analysis.cli import main
-from analysis.manifest import ScenesFacts, write_manifest
 from analysis.registry import DatasetSpec
 from tests.analysis.helpers import coco_doc, write_doc
 
@@ -67,7 +67,7 @@ def test_any_joint_count(tmp_path):
 
 
 def test_source_rule(tmp_path):
-    from analysis.loading import SourceRule
+    from analysis.build.loading import SourceRule
 
     build(tmp_path, source_rule=SourceRule("file_name", r"^(?P<source>[^/]+)/"))
     images = cache.read_images(tmp_path / "cache", cache.CacheKey("hand", "val")).set_index("image_id")
@@ -96,7 +96,7 @@ def test_unchanged_input_is_not_rebuilt_but_changed_or_forced_is(tmp_path):
     doc["annotations"].pop()
     write_doc(ann, doc)
     assert build_split(spec, root, progress=False).status == "built"
-    assert cache.read_manifest(root, cache.CacheKey("hand", "val")).counts.annotations == 3
+    assert read_manifest(root, cache.CacheKey("hand", "val")).counts.annotations == 3
 
 
 def test_scenes_survive_a_rebuild(tmp_path):
@@ -109,14 +109,14 @@ def test_scenes_survive_a_rebuild(tmp_path):
     scenes_bytes = (split / "scenes.parquet").read_bytes()
     (split / cache.SCENES_PARTIAL_DIR).mkdir()
     (split / cache.SCENES_PARTIAL_DIR / "shard-00000.parquet").write_bytes(b"shard")
-    manifest = cache.read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val"))
+    manifest = read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val"))
     manifest.scenes = ScenesFacts(model="m")
     write_manifest(manifest, split)
     ann = tmp_path / "ann.json"
     build_split(DatasetSpec("hand", "val", ann), tmp_path / "cache", progress=False, force=True)
     assert (split / "scenes.parquet").read_bytes() == scenes_bytes
     assert (split / cache.SCENES_PARTIAL_DIR / "shard-00000.parquet").read_bytes() == b"shard"
-    assert cache.read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val")).scenes == ScenesFacts(model="m")
+    assert read_manifest(tmp_path / "cache", cache.CacheKey("hand", "val")).scenes == ScenesFacts(model="m")
 
 
 def test_interrupted_swap_is_recovered(tmp_path):
@@ -143,7 +143,7 @@ def test_cli_ad_hoc_needs_all_three(tmp_path, capsys):
 
 
 def test_source_rule_reads_any_image_field(tmp_path):
-    from analysis.loading import SourceRule
+    from analysis.build.loading import SourceRule
 
     doc = coco_doc()
     for image, origin in zip(doc["images"], ["mpii", None, "hieve/seq1"], strict=True):

@@ -13,11 +13,11 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import build as build_mod
-from analysis import cache
-from analysis.build import build_split
+from analysis.build import run as build_mod
+from analysis.build.run import build_split
+from analysis.cache import contract as cache
+from analysis.cache.manifest import InvalidManifestError, read_manifest
 from analysis.cli import main
-from analysis.manifest import InvalidManifestError, read_manifest
 from analysis.registry import DatasetSpec
 from tests.analysis.helpers import coco_doc, write_doc
 
@@ -201,7 +201,7 @@ def test_cache_of_an_older_format_is_rebuilt_and_reported(tmp_path, capsys):
 
 def test_code_version_hashes_every_analysis_module_the_build_imports():
     probe = (
-        "import sys, analysis.build\n"
+        "import sys, analysis.build.run\n"
         "print(' '.join(sorted(m for m in sys.modules if m == 'analysis' or m.startswith('analysis.'))))"
     )
     loaded = subprocess.run(
@@ -218,7 +218,7 @@ def test_code_version_changes_with_the_crowd_index_threshold(tmp_path):
 
     copy = tmp_path / "repo"
     shutil.copytree(REPO / "analysis", copy / "analysis", ignore=shutil.ignore_patterns("__pycache__"))
-    probe = "from analysis.build import code_version; print(code_version())"
+    probe = "from analysis.build.run import code_version; print(code_version())"
 
     def version() -> str:
         return subprocess.run(

@@ -12,7 +12,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.loading import SourceRule
+from analysis.build.loading import SourceRule
 from tests.analysis.dataset_helpers import build, run_cli
 from tests.conftest import require_fixtures
 

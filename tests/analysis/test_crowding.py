@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from analysis import crowding as crowding_module
-from analysis.crowding import compute_crowding
-from analysis.loading import load_pose_dataset
+from analysis.build import crowding as crowding_module
+from analysis.build.crowding import compute_crowding
+from analysis.build.loading import load_pose_dataset
 
 
 def person(box, joints, n_joints=4, num_keypoints=None, iscrowd=False):

@@ -8,11 +8,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import coco_json
-from analysis.build import build_split
+from analysis.build import coco_json
+from analysis.build.loading import SourceRule, load_pose_dataset
+from analysis.build.run import build_split
 from analysis.cli import main
 from analysis.errors import AnnotationError
-from analysis.loading import SourceRule, load_pose_dataset
 from analysis.registry import DatasetSpec
 from benchmarks.synthetic_coco import write_synthetic_coco
 from tests.analysis.helpers import coco_doc, mutated, write_doc

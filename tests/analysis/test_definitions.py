@@ -67,3 +67,25 @@ def test_crowd_conventions_and_density_levels():
     ]
     assert density_levels().codes([0.05, 0.5, 0.9]).tolist() == [0, 1, 2]
     assert "0.2" in CrowdConvention.EVAL_CODE.levels().description
+
+
+def test_command_line_defaults_and_prose_follow_the_constants():
+    """Help texts, defaults and definition prose are generated from the one constant each."""
+    from analysis.datasets.subset import ALGORITHM
+    from analysis.definitions import (
+        COCO_SIZE_SIDES,
+        CROWD_INDEX_DEFINITION,
+        CROWD_INDEX_MIN_KEYPOINTS,
+        DENSITY_EDGES,
+        SizeEdges,
+        density_levels,
+        edges_text,
+    )
+    from analysis.evaluation.definitions import level_edges_from_text, size_edges_from_sides
+
+    # COCO's published edges: 32^2 and 96^2 px; the command line's "32,96" means the same.
+    assert SizeEdges() == SizeEdges(32.0 * 32.0, 96.0 * 96.0) == size_edges_from_sides(edges_text(COCO_SIZE_SIDES))
+    assert edges_text(COCO_SIZE_SIDES) == "32,96" and edges_text(DENSITY_EDGES) == "0.1,0.8"
+    assert level_edges_from_text(edges_text(DENSITY_EDGES)) == density_levels()
+    assert f"num_keypoints >= {CROWD_INDEX_MIN_KEYPOINTS}," in CROWD_INDEX_DEFINITION
+    assert "B = clip(N // 40, 10, 100)" in ALGORITHM

@@ -12,7 +12,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import cache
+from analysis.cache import contract as cache
+from analysis.cache.manifest import read_manifest
 from analysis.demo import PROFILES
 from analysis.scenes.aggregates import labels_from_manifest
 
@@ -43,7 +44,7 @@ def test_demo_scenes_have_a_real_runs_layout(demo_with_scenes):
         assert ((h > 0) & (h < np.log(365))).all() and h.std() > 0.1  # varied, not all uniform
         # the top-5 probabilities bound the entropy from below: H >= -sum_top5 p log p
         assert (h >= -(probs * np.log(probs)).sum(axis=1) - 1e-6).all()
-        manifest = cache.read_manifest(root, key)  # decodes as a typed manifest: a real run's layout
+        manifest = read_manifest(root, key)  # decodes as a typed manifest: a real run's layout
         assert manifest.scenes.synthetic is True and manifest.scenes.model == "synthetic-demo"
         assert manifest.tables[cache.SCENES_FILE].rows == len(images)
         assert set(scenes["model"]) == {"synthetic-demo"}

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from analysis import cache
-from analysis.build import build_split
+from analysis.build.run import build_split
+from analysis.cache import contract as cache
 from analysis.errors import AnnotationError
 from analysis.registry import DatasetSpec
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis import cache
-from analysis.build import build_split
+from analysis.build.run import build_split
+from analysis.cache import contract as cache
 from analysis.errors import PoseAtlasError
 from analysis.identity import COLORS, HATCHES, DatasetIdentity, default_style, resolve
 from analysis.registry import DatasetSpec, load_registry

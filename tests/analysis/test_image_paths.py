@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.build import check_image_files
+from analysis.build.image_paths import check_image_root, file_name_problem, image_root_problem, resolve_image_file
+from analysis.build.run import check_image_files
 from analysis.cli import main
 from analysis.errors import PoseAtlasError
-from analysis.image_paths import check_image_root, file_name_problem, image_root_problem, resolve_image_file
 from analysis.registry import load_registry
 
 

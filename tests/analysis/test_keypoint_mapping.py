@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from analysis.datasets.keypoint_mapping import canonical_joint_name, map_joints
 from analysis.errors import PoseAtlasError
-from analysis.keypoint_mapping import canonical_joint_name, map_joints
 from analysis.schema import COCO17_JOINTS, CROWDPOSE14_JOINTS
 from tests.conftest import require_fixtures
 

@@ -9,10 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import cache
-from analysis.build import build_split
-from analysis.cli import main
-from analysis.manifest import (
+from analysis.build.run import build_split
+from analysis.cache import contract as cache
+from analysis.cache.manifest import (
     InvalidManifestError,
     Manifest,
     SourceRuleRecord,
@@ -23,6 +22,7 @@ from analysis.manifest import (
     read_manifest,
     rebuild_command,
 )
+from analysis.cli import main
 from analysis.registry import DatasetSpec
 from tests.analysis.helpers import coco_doc, write_doc
 
@@ -34,7 +34,7 @@ def _build(tmp_path, **spec_kw):
 
 
 def _expected_images_schema() -> pa.Schema:
-    # Written out here, not taken from analysis.cache: the README's table, typed.
+    # Written out here, not taken from analysis.cache.contract: the README's table, typed.
     return pa.schema(
         [
             ("dataset", pa.string()),

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis import cache
-from analysis.build import build_split
+from analysis.build.run import build_split
+from analysis.cache import contract as cache
 from analysis.errors import PoseAtlasError
 from analysis.registry import DatasetSpec
 from tests.analysis.helpers import coco_doc

@@ -184,7 +184,7 @@ def test_evaluate_tables_never_replace_an_input(evaluated_split, capsys, flag, t
     line = _refused(capsys, _evaluate(tmp_path, flag, tmp_path / target), f"{flag} {tmp_path / target}", needle)
     assert "choose another file" in line
     assert _snapshot(tmp_path) == before  # nothing evaluated or stored either
-    from analysis.cache import CacheKey
+    from analysis.cache.contract import CacheKey
 
     assert list_evaluations(tmp_path / "cache", CacheKey("ds", "val")) == []
 

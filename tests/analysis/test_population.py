@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.build import build_split
+from analysis.build.run import build_split
 from analysis.definitions import PersonPopulation, PopulationKind
 from analysis.registry import DatasetSpec
 

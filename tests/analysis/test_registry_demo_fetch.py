@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis import cache
+from analysis.cache import contract as cache
+from analysis.cache.manifest import read_manifest
 from analysis.cli import main
 from analysis.errors import PoseAtlasError
 from analysis.registry import load_registry
@@ -35,7 +36,7 @@ def test_registry_builds_only_what_changed(tmp_path, capsys):
     assert "alpha/val: built" in out and "beta/test: built" in out
     images = cache.read_images(tmp_path / "cache", cache.CacheKey("alpha", "val"))
     assert sorted(images["source"]) == ["a", "a", "b"]
-    beta = cache.read_manifest(tmp_path / "cache", cache.CacheKey("beta", "test"))
+    beta = read_manifest(tmp_path / "cache", cache.CacheKey("beta", "test"))
     assert beta.keypoint_schema.name == "crowdpose14"
 
     write_doc(data / "raw" / "b.json", {**coco_doc(n_joints=14), "images": coco_doc()["images"][:2]})
@@ -84,7 +85,7 @@ def test_demo_is_deterministic_synthetic_and_contrasting(tmp_path, capsys):
     assert [k.dataset for k in keys] == ["demo-crowd", "demo-small", "demo-sparse"]
     stats = {}
     for key in keys:
-        manifest = cache.read_manifest(tmp_path / "c1", key)
+        manifest = read_manifest(tmp_path / "c1", key)
         assert manifest.synthetic is True and manifest.inputs.images.n_missing == 0
         images = cache.read_images(tmp_path / "c1", key)
         inst = cache.read_instances(tmp_path / "c1", key)

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from analysis.staged_files import StagedFiles, sweep_stale
+from analysis.cache.staged_files import StagedFiles, sweep_stale
 from tests.conftest import REPO_ROOT
 
 #: A child that stages new a.json and b.json into OUT and is SIGKILLed at a chosen point.
 _CHILD = """
 import os, signal, sys
 from pathlib import Path
-from analysis import staged_files
+from analysis.cache import staged_files
 point, out = sys.argv[1], Path(sys.argv[2])
 real_replace = os.replace
 calls = []

@@ -11,7 +11,7 @@ import numpy as np
 import orjson
 import pytest
 
-from analysis.subsets import SplitPersons, SubsetSpec, draw_subsets, ks_distance
+from analysis.datasets.sampling import SplitPersons, SubsetSpec, draw_subsets, ks_distance
 from benchmarks.synthetic_coco import write_synthetic_coco
 from tests.analysis.dataset_helpers import build, exact_json, ks_reference, record_id, run_cli
 from tests.conftest import require_fixtures

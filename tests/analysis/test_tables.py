@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from analysis.tables import _numeric, _repeated, _strings
+from analysis.build.tables import _numeric, _repeated, _strings
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 1000])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analysis.cache import CacheKey
+from analysis.cache.contract import CacheKey
 from benchmarks.bootstrap import bench_hotcoco, bench_ours, prepare
 from benchmarks.synthetic_coco import write_synthetic_coco
 

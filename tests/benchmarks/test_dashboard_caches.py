@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
-from analysis import cache
-from analysis.manifest import read_manifest
+from analysis.cache import contract as cache
+from analysis.cache.manifest import read_manifest
 from benchmarks.dashboard import write_synthetic_caches
 from dashboard.caches import load_caches
 

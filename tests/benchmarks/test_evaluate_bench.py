@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from analysis.build import build_split
-from analysis.cache import CacheKey
+from analysis.build.run import build_split
+from analysis.cache.contract import CacheKey
 from analysis.registry import DatasetSpec
 from benchmarks.evaluate import bench_ours, bench_pycocotools, make_predictions
 from benchmarks.synthetic_coco import write_synthetic_coco

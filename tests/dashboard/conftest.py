@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cache
-from analysis.manifest import ScenesFacts, table_file, write_manifest
+from analysis.cache import contract as cache
+from analysis.cache.manifest import ScenesFacts, read_manifest, table_file, write_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 # the helper module beside this file (pytest's import mode may not put this folder on sys.path)
@@ -34,7 +34,7 @@ def add_scenes(root: Path, dataset: str, split: str, seed: int) -> pd.DataFrame:
         "p_indoor": rng.uniform(0, 1, n), "model": "resnet18-test",
     })
     cache.write_parquet(scenes, key.directory(root) / cache.SCENES_FILE)
-    manifest = cache.read_manifest(root, key)
+    manifest = read_manifest(root, key)
     manifest.scenes = ScenesFacts(model="resnet18-test", entropy_base=None, n_images=n, n_ok=n)
     manifest.tables[cache.SCENES_FILE] = table_file(key.directory(root) / cache.SCENES_FILE)
     write_manifest(manifest, key.directory(root))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from analysis import cache
+from analysis.cache import contract as cache
 from analysis.evaluation.diagnose import JOINT_CLASSES
 from analysis.evaluation.store import read_evaluation
 from dashboard.browse_errors import mark_joints, read_person_joint_classes, with_error

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from dashboard_helpers import app, charts, open_view, texts
 
-from analysis import cache
+from analysis.cache import contract as cache
 from dashboard.caches import load_caches
 
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis.cache import CacheKey
+from analysis.cache.contract import CacheKey
+from analysis.cache.manifest import KeypointSchemaRecord
 from analysis.definitions import (
     AreaSource,
     Normalisation,
@@ -16,7 +17,6 @@ from analysis.definitions import (
     SizeDefinition,
     SizeEdges,
 )
-from analysis.manifest import KeypointSchemaRecord
 from dashboard import query
 from dashboard.browsing import browse_images
 from dashboard.caches import keypoint_schema, load_keypoints

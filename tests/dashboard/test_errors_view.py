@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from analysis.cache import CacheKey
+from analysis.cache.contract import CacheKey
 from analysis.evaluation.diagnose import JOINT_CLASSES, STEPS
 from dashboard.caches import load_caches, load_keypoints
 from dashboard.exports import catalog, errors

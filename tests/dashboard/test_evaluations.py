@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from analysis.cache import CacheKey
+from analysis.cache.contract import CacheKey
 from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
 from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.schema import COCO17_SIGMAS

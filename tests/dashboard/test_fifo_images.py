@@ -9,7 +9,7 @@ import threading
 import pytest
 from PIL import Image
 
-from analysis.image_paths import present_files, resolve_image_file
+from analysis.build.image_paths import present_files, resolve_image_file
 from dashboard.thumbnails import ThumbnailError, open_thumbnail
 
 

@@ -131,13 +131,13 @@ def _images(seed: int, n: int = 2000) -> pd.DataFrame:
 
 
 def test_kept_crowdindex_counts_and_levels_equal_a_per_image_count_and_stay_unchanged_by_callers():
-    from analysis.definitions import CrowdIndexValue
+    from analysis.definitions import CrowdIndexSource
     from dashboard.figures.crowding import crowd_index_table, crowd_levels_both_table, crowd_levels_table
 
     images = _images(7)
-    fresh_levels = {v: crowd_levels_table(images.copy(), NAMES, v) for v in CrowdIndexValue}
+    fresh_levels = {v: crowd_levels_table(images.copy(), NAMES, v) for v in CrowdIndexSource}
     for _ in range(2):  # the second time from the kept counts
-        for value in CrowdIndexValue:
+        for value in CrowdIndexSource:
             table = crowd_index_table(images, NAMES, value=value)
             for name in NAMES:
                 ci = images.loc[images["series"] == name, value.column].dropna().to_numpy()
@@ -148,7 +148,7 @@ def test_kept_crowdindex_counts_and_levels_equal_a_per_image_count_and_stay_unch
             pd.testing.assert_frame_equal(levels, fresh_levels[value])
             levels.loc[:, "count"] = -1  # a caller's edit never reaches the kept table
         both = crowd_levels_both_table(images, NAMES)  # inserts a column into what it gets
-        assert set(both["CrowdIndex"]) == {v.value for v in CrowdIndexValue}
+        assert set(both["CrowdIndex"]) == {v.value for v in CrowdIndexSource}
 
 
 def test_kept_scene_rows_and_aggregates_equal_a_fresh_computation():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dashboard_helpers import app, charts, open_view, texts
 
-from analysis.build import build_split
+from analysis.build.run import build_split
 from analysis.identity import DatasetIdentity
 from analysis.registry import DatasetSpec
 from tests.analysis.test_identity import tiny_file

@@ -13,7 +13,7 @@ import pytest
 from dashboard_helpers import app, open_view
 from PIL import Image
 
-from analysis import cache
+from analysis.cache import contract as cache
 from dashboard.paths import IMAGE_ROOTS_ENV, image_roots
 from dashboard.thumbnails import MAX_DECODE_PIXELS, ThumbnailError, open_thumbnail
 

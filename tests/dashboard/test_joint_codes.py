@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.definitions import VisibilityConvention
 from dashboard.figures import keypoints as kp_fig
 
 
@@ -62,7 +63,7 @@ def test_groups_use_codes_up_to_63_joints_and_flags_above() -> None:
                                 "bucket": rng.choice([-1, 0, 1, 2], 200)})
         (group,) = kp_fig.joint_rate_groups("ds", persons, lambda split, a=kp: a,
                                             lambda split, n: [f"j{i}" for i in range(n)],
-                                            lambda split: kp_fig.VisibilityRule.COCO)
+                                            lambda split: VisibilityConvention.COCO)
         rows = persons["instance_row"].to_numpy()
         expected = kp_fig.joint_rates(kp[rows, 2::3], persons["bucket"].to_numpy(), [f"j{i}" for i in range(k)])
         pd.testing.assert_frame_equal(group.table, expected)

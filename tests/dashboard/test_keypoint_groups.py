@@ -7,15 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.cache import CacheKey
-from analysis.definitions import PersonPopulation
+from analysis.cache.contract import CacheKey
+from analysis.definitions import PersonPopulation, VisibilityConvention
 from dashboard.caches import keypoint_schema, load_caches, load_keypoints
-from dashboard.figures.keypoints import (
-    VisibilityRule,
-    joint_rate_groups,
-    joint_rates_figure,
-    visibility_rule,
-)
+from dashboard.figures.keypoints import joint_rate_groups, joint_rates_figure
 from dashboard.filters import Filters, apply_filters
 from tests.analysis.test_population import real_cache  # noqa: F401  (fixture)
 
@@ -50,13 +45,13 @@ def test_joint_rates_match_pandas(caches, name, population):
     groups = joint_rate_groups(
         name, mine, lambda split: load_keypoints(root, CacheKey(name, split)),
         lambda split, k: keypoint_schema(c.manifest(name, split).keypoint_schema, k)[0],
-        lambda split: visibility_rule(c.manifest(name, split).keypoint_schema.name,
+        lambda split: VisibilityConvention.for_split(c.manifest(name, split).keypoint_schema.name,
                                       c.manifest(name, split).definitions.visibility),
     )
     assert len(groups) == 1
     g = groups[0]
     crowdpose = name.startswith("crowdpose")
-    assert g.rule is (VisibilityRule.NOT_VISIBILITY if crowdpose else VisibilityRule.COCO)
+    assert g.rule is (VisibilityConvention.NOT_VISIBILITY if crowdpose else VisibilityConvention.COCO)
     assert len(g.joints) == (14 if crowdpose else 17)
     expected = expected_rates(docs[name], population)
     for (bucket, joint), row in expected.iterrows():

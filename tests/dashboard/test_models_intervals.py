@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from analysis.cache import CacheKey
+from analysis.cache.contract import CacheKey
 from analysis.cli import main
 from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
 from analysis.evaluation.store import BootstrapSettings

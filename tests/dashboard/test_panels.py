@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis.cache import CacheKey
+from analysis.cache.contract import CacheKey
 from analysis.errors import PoseAtlasError
 from dashboard.caches import load_caches, load_keypoints
 from dashboard.exports import catalog

@@ -9,7 +9,7 @@ import pytest
 from dashboard_helpers import DEMO_LABEL as L
 from dashboard_helpers import app, charts, open_view, texts
 
-from analysis.definitions import CrowdConvention, CrowdIndexValue, PersonPopulation, SizeBucket
+from analysis.definitions import CrowdConvention, CrowdIndexSource, PersonPopulation, SizeBucket
 from dashboard.caches import load_caches
 from dashboard.figures.crowding import (
     crowd_levels_both_table,
@@ -76,7 +76,7 @@ def test_crowdindex_levels_from_stored_and_computed(caches):
     c, docs = caches
     names = ("crowdpose-xt", "crowdpose-mm", "coco-val")
     f = apply_filters(c.images, c.persons, Filters(datasets=names))
-    stored = crowd_levels_table(f.images, list(names), CrowdIndexValue.STORED)
+    stored = crowd_levels_table(f.images, list(names), CrowdIndexSource.STORED)
     assert set(stored["dataset"]) == {"crowdpose-xt", "crowdpose-mm"}  # COCO stores none: no rows, not zeros
     levels = CrowdConvention.PAPER.levels()
     for name in ("crowdpose-xt", "crowdpose-mm"):

@@ -115,8 +115,9 @@ def test_missed_small_equals_pycocotools_on_a_real_evaluation(demo_cache):
 
     from cocoeval_matches import run as coco_run
 
-    from analysis import cache
-    from analysis.evaluation import matches_at, read_evaluation
+    from analysis.cache import contract as cache
+    from analysis.evaluation.slices import matches_at
+    from analysis.evaluation.store import read_evaluation
 
     key = cache.CacheKey("demo-small", "val")
     data = demo_cache.parent / "data" / "demo-small"

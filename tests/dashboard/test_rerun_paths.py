@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cache
+from analysis.cache import contract as cache
 from analysis.definitions import AreaSource, PersonPopulation, PopulationKind, SizeBucket, SizeDefinition
 from analysis.scenes.aggregates import TOP1_COLUMN, top1_histogram, top1_ids
 from dashboard.caches import load_caches

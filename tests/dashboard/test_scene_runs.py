@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from analysis.cache import CacheKey
-from analysis.manifest import ScenesFacts
+from analysis.cache.contract import CacheKey
+from analysis.cache.manifest import ScenesFacts
 from dashboard.scene_runs import scene_runs
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.build import build_split
-from analysis.cache import CacheKey
+from analysis.build.run import build_split
+from analysis.cache.contract import CacheKey
 from analysis.registry import DatasetSpec
 
 COCO_SIGMAS = np.array(

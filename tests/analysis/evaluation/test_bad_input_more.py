@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.cache import CacheKey
+from analysis.cache.contract import CacheKey
 from analysis.evaluation.store import list_evaluations
 from tests.analysis.dataset_helpers import build, run_cli
 from tests.analysis.evaluation.test_hand_made import NAMES as COCO17_JOINTS

@@ -11,11 +11,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from analysis.cache import read_images, read_instances
+from analysis.cache.contract import read_images, read_instances
 from analysis.cli import main
-from analysis.definitions import AreaSource
+from analysis.definitions import AreaSource, CrowdIndexSource
 from analysis.evaluation.bootstrap import all_replicates, image_weights, percentile_interval
-from analysis.evaluation.definitions import CrowdIndexSource
 from analysis.evaluation.run import EvaluationRequest, evaluate_files
 from analysis.evaluation.slices import crowd_level_of_images, slice_matches
 from analysis.evaluation.store import BootstrapSettings, read_evaluation

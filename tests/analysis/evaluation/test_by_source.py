@@ -12,7 +12,7 @@ import orjson
 import pandas as pd
 import pytest
 
-from analysis.loading import SourceRule
+from analysis.build.loading import SourceRule
 from tests.analysis.dataset_helpers import build, run_cli
 from tests.analysis.evaluation.reference import COCO_SIGMAS, assert_metrics_equal, noisy_predictions, pycocotools_slices
 from tests.conftest import require_fixtures

@@ -12,20 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.build import build_split
-from analysis.cache import read_images, read_instances
+from analysis.build.run import build_split
+from analysis.cache.contract import read_images, read_instances
 from analysis.cli import main
-from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
-from analysis.evaluation import (
-    SLICE_NAMES,
-    CrowdIndexSource,
-    EvaluationDefinitions,
-    evaluate_stored,
-    list_evaluations,
-    matches_at,
-    read_evaluation,
-)
+from analysis.definitions import AreaSource, CrowdIndexSource, SizeDefinition, SizeEdges
+from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.evaluation.run import EvaluationRequest, evaluate_files
+from analysis.evaluation.slices import SLICE_NAMES, evaluate_stored, matches_at
+from analysis.evaluation.store import list_evaluations, read_evaluation
 from analysis.info import info_json, info_lines
 from analysis.registry import DatasetSpec
 from tests.analysis.evaluation.reference import REPO_ROOT, build, noisy_predictions, pycocotools_slices

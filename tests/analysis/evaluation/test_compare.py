@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.cache import read_images, read_instances
+from analysis.cache.contract import read_images, read_instances
 from analysis.cli import main
 from analysis.evaluation.bootstrap import all_replicates, image_weights
 from analysis.evaluation.run import EvaluationRequest, evaluate_files

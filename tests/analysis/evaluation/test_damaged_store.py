@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.cache import CacheKey
+from analysis.cache.contract import CacheKey
 from analysis.definitions import SizeDefinition
 from analysis.errors import PoseAtlasError
 from analysis.evaluation import store

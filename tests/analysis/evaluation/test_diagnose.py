@@ -13,11 +13,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import cache
+from analysis.cache import contract as cache
+from analysis.cache.manifest import read_manifest
+from analysis.cache.split import open_cached_split
 from analysis.cli import main
 from analysis.definitions import AreaSource, SizeDefinition, SizeEdges
 from analysis.evaluation.compute import gt_keypoints
-from analysis.evaluation.context import INSTANCE_COLUMNS, resolve_definitions, split_facts
+from analysis.evaluation.context import resolve_definitions
+from analysis.evaluation.definitions import GT_COLUMNS
 from analysis.evaluation.diagnose import JOINT_CLASSES, KEYPOINT_ERRORS, STEPS, diagnose_stored, mirror_index
 from analysis.evaluation.run import EvaluationRequest, evaluate_files
 from analysis.evaluation.slices import SLICE_NAMES
@@ -31,12 +34,12 @@ COCO_MINI_VAL = "coco-mini/annotations/person_keypoints_val2017.json"
 
 
 def _diagnose(root, key, request: EvaluationRequest, model: str = "m", oks: float = 0.75):
-    facts = split_facts(root, key)
+    facts = open_cached_split(root, key)
     images = cache.read_images(root, key)
-    instances = cache.read_instances(root, key, columns=INSTANCE_COLUMNS)
+    instances = cache.read_instances(root, key, columns=GT_COLUMNS)
     definitions = resolve_definitions(request, facts, images, instances)
     keypoints = gt_keypoints(root, key, len(instances), facts.n_joints)
-    names = cache.read_manifest(root, key).keypoint_schema.joint_names
+    names = read_manifest(root, key).keypoint_schema.joint_names
     return diagnose_stored(read_evaluation(root, key, model), images, instances, keypoints, names, definitions, oks)
 
 

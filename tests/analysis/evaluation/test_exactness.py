@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.cache import read_images, read_instances
-from analysis.definitions import AreaSource, SizeDefinition
-from analysis.evaluation.definitions import CrowdIndexSource, DetectionArea
+from analysis.cache.contract import read_images, read_instances
+from analysis.definitions import AreaSource, CrowdIndexSource, SizeDefinition
+from analysis.evaluation.definitions import DetectionArea
 from analysis.evaluation.run import EvaluationRequest, evaluate_files
 from analysis.evaluation.store import DETECTIONS_FILE, evaluations_dir
 from benchmarks.synthetic_coco import write_synthetic_coco

@@ -18,11 +18,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import cache
-from analysis.cache import read_images, read_instances
-from analysis.definitions import AreaSource, SizeDefinition
+from analysis.cache.contract import read_images, read_instances
+from analysis.cache.manifest import read_manifest
+from analysis.definitions import AreaSource, CrowdIndexSource, SizeDefinition
 from analysis.evaluation.compute import gt_keypoints
-from analysis.evaluation.definitions import MAX_DETECTIONS, CrowdIndexSource
+from analysis.evaluation.definitions import MAX_DETECTIONS
 from analysis.evaluation.diagnose import diagnose_stored
 from analysis.evaluation.run import EvaluationRequest, evaluate_files
 from analysis.evaluation.slices import SLICE_NAMES
@@ -110,7 +110,7 @@ def test_images_over_20_detections_equal_pycocotools_and_xtcocotools(
     image_level_by_id = dict(zip(images["image_id"].astype(int), image_level, strict=True))
 
     # diagnose re-matches the stored (cut) detections on its own: its "base" step is each slice's AP.
-    names = cache.read_manifest(root, key).keypoint_schema.joint_names
+    names = read_manifest(root, key).keypoint_schema.joint_names
     keypoints = gt_keypoints(root, key, len(instances), len(names))
     diagnosis = diagnose_stored(read_evaluation(root, key, "model"), images, instances, keypoints, names,
                                 ours.definitions)  # fmt: skip

@@ -12,8 +12,9 @@ import gzip
 import json
 from pathlib import Path
 
-from analysis import cache
-from analysis.build import build_split
+from analysis.build.run import build_split
+from analysis.cache import contract as cache
+from analysis.cache.manifest import read_manifest
 from analysis.cli import main
 from analysis.evaluation.store import list_evaluations
 from analysis.registry import DatasetSpec
@@ -57,7 +58,7 @@ def test_the_manifest_records_the_persons_category(tmp_path: Path) -> None:
     src.write_text(json.dumps(_doc_with_hand_category_first()))
     root = tmp_path / "cache"
     build_split(DatasetSpec("ds", "val", src), root, progress=False)
-    manifest = cache.read_manifest(root, cache.CacheKey("ds", "val"))
+    manifest = read_manifest(root, cache.CacheKey("ds", "val"))
     assert manifest.keypoint_schema.category_id == PERSON
     assert manifest.keypoint_schema.joint_names == list(COCO17_JOINTS)
 

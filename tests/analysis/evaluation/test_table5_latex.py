@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.build import build_split
-from analysis.cache_key import CacheKey
+from analysis.build.run import build_split
+from analysis.cache.key import CacheKey
 from analysis.cli import main
 from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.evaluation.slices import SLICE_NAMES, EvaluationResult, SliceMetrics

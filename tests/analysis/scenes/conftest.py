@@ -14,9 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.cache import SCHEMA_VERSION
-from analysis.definitions import AreaSource
-from analysis.manifest import (
+from analysis.cache.contract import SCHEMA_VERSION
+from analysis.cache.manifest import (
     BuildOptions,
     Counts,
     Definitions,
@@ -30,6 +29,7 @@ from analysis.manifest import (
     table_file,
     write_manifest,
 )
+from analysis.definitions import AreaSource
 from analysis.schema import COCO17
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -123,7 +123,7 @@ def test_small_helpers() -> None:
 
 
 def test_labels_from_manifest(tmp_path) -> None:
-    from analysis.manifest import ScenesFacts, read_manifest
+    from analysis.cache.manifest import ScenesFacts, read_manifest
     from tests.analysis.scenes.conftest import make_cache
 
     manifest = read_manifest(make_cache(tmp_path, {"a.jpg": b"x"}))

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.cache import SCENES_SCHEMA
+from analysis.cache.contract import SCENES_SCHEMA
 from analysis.errors import PoseAtlasError
 from analysis.scenes import runner
 from analysis.scenes.runner import PARTIAL_DIR, SceneOptions, compute_scenes

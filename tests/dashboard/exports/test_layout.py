@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import chromium_or_skip
 
-from analysis.cache import CacheKey
+from analysis.cache.contract import CacheKey
 from dashboard.caches import load_caches, load_keypoints
 from dashboard.exports import catalog
 from dashboard.exports import paper as export

@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 from conftest import add_scenes, chromium_or_skip
 
-from analysis import cache
-from analysis.build import build_split
+from analysis.build.run import build_split
+from analysis.cache import contract as cache
 from analysis.demo_predictions import SyntheticModel, synthetic_predictions
 from analysis.evaluation.run import evaluate_files
 from analysis.identity import DatasetIdentity, resolve

@@ -19,7 +19,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from analysis.coco_json import Int64
+from analysis.build.coco_json import Int64
 from analysis.errors import AnnotationError
 
 

@@ -4,7 +4,7 @@
 into ``.<out>.writing-<pid>`` beside ``out_dir``.  On success the files already in
 ``out_dir`` that are not replaced are hard-linked into the staging folder (copied where
 links are impossible), and the staging folder replaces ``out_dir`` by two renames
-(:func:`analysis.cache.swap_in`, as the cache build does).  A failure or a kill at any
+(:func:`analysis.cache.contract.swap_in`, as the cache build does).  A failure or a kill at any
 point leaves either every old file or every new one, never a mix, and never a partial
 file.  What a killed run leaves (its staging folder, the old folder renamed aside, the
 temporary files of older versions) is swept by the next run on the same folder.
@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from analysis.cache import _process_alive, give_default_mode, swap_in
+from analysis.cache.contract import _process_alive, give_default_mode, swap_in
 
 WRITING = "writing"
 RETIRED = "old"

@@ -1,6 +1,6 @@
 """Columnar dataset + crowding -> the images and instances tables of the cache contract.
 
-The column types are ``analysis.cache.IMAGES_SCHEMA`` / ``INSTANCES_SCHEMA``; building
+The column types are ``analysis.cache.contract.IMAGES_SCHEMA`` / ``INSTANCES_SCHEMA``; building
 the tables against them makes any drift an error here, not a surprise for a reader.
 
 The columns are assembled from their buffers (``pa.Array.from_buffers``), not with
@@ -15,9 +15,9 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from analysis.cache import IMAGES_SCHEMA, INSTANCES_SCHEMA
-from analysis.crowding import Crowding
-from analysis.loading import PoseDataset
+from analysis.build.crowding import Crowding
+from analysis.build.loading import PoseDataset
+from analysis.cache.contract import IMAGES_SCHEMA, INSTANCES_SCHEMA
 
 #: The numpy type of each Arrow type these tables build from numpy columns.
 _NUMPY_TYPES = {pa.int32(): np.int32, pa.int64(): np.int64, pa.float32(): np.float32, pa.float64(): np.float64}

@@ -1,6 +1,6 @@
 """``python -m analysis compose``: a benchmark composed from registered splits by a size criterion.
 
-For every source split (see :mod:`analysis.compose_config` for the config):
+For every source split (see :mod:`analysis.datasets.compose_config` for the config):
 
 1. **Selection.**  Every image with at least one *small* person (a person of the config's
    ``population`` whose area under the config's area source is below the small|medium
@@ -21,7 +21,7 @@ For every source split (see :mod:`analysis.compose_config` for the config):
    ``file_name`` prefixed with ``<source>/``; the image gains ``source`` and
    ``original_image_id``, the annotation ``original_id``; ``category_id`` is 1 (the
    one output category, the target schema); ``keypoints`` are mapped to the target
-   schema by joint name (:mod:`analysis.keypoint_mapping`; joints a source lacks get
+   schema by joint name (:mod:`analysis.datasets.keypoint_mapping`; joints a source lacks get
    0, 0, 0; a source that marks labelled joints 1 instead of 2 gets 2) and
    ``num_keypoints`` is recomputed.  Annotations the cache did not take (non-keypoint
    categories, no keypoints, repeated records) are left out and counted in the report.
@@ -43,20 +43,21 @@ import numpy.typing as npt
 import orjson
 from tqdm import tqdm
 
-from analysis import cache
-from analysis.cached_split import CachedSplit, SplitImages, check_unchanged, open_cached_split, read_split_images
-from analysis.compose_config import ComposeConfig, SourceConfig, load_compose_config
+from analysis.cache import contract as cache
+from analysis.cache.fingerprint import file_sha256
+from analysis.cache.split import CachedSplit, check_unchanged, open_cached_split
+from analysis.cache.staged_files import StagedFiles
+from analysis.datasets.compose_config import ComposeConfig, SourceConfig, load_compose_config
+from analysis.datasets.keypoint_mapping import JointMapping, map_joints
+from analysis.datasets.population_counts import population_counts
+from analysis.datasets.raw_coco import read_raw_coco, take, write_document
+from analysis.datasets.split_images import SplitImages, read_split_images
 from analysis.definitions import INFO_POPULATIONS, PopulationKind, SizeBucket, size_bucket_codes
 from analysis.errors import PoseAtlasError
-from analysis.fingerprint import file_sha256
-from analysis.keypoint_mapping import JointMapping, map_joints
 from analysis.output_paths import ProtectedInputs, check_output_dir
-from analysis.population import population_counts
-from analysis.raw_coco import read_raw_coco, take, write_document
 from analysis.registry import load_registry
 from analysis.report_paths import report_path
 from analysis.schema import KeypointSchema
-from analysis.staged_files import StagedFiles
 
 OUTPUT_SPLITS = ("train", "val")
 REPORT_FILE = "report.json"

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow.parquet as pq
 
-from analysis import cache
+from analysis.cache import contract as cache
 from analysis.definitions import (
     INFO_POPULATIONS,
     PersonPopulation,

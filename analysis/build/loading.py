@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from analysis.coco_json import CocoAnnotation, CocoCategory, CocoImage, DecodedFile, decode_coco
+from analysis.build.coco_json import CocoAnnotation, CocoCategory, CocoImage, DecodedFile, decode_coco
 from analysis.errors import AnnotationError
 from analysis.schema import KeypointSchema, schema_from_category
 
@@ -159,8 +159,8 @@ def load_pose_dataset(
     """Read, validate and columnise a COCO-format keypoint file.
 
     Annotations are decoded and columnised a chunk at a time (see
-    :mod:`analysis.coco_json`), so memory stays near the file's size.
-    ``before_rewrite``: see :func:`analysis.coco_json.decode_coco`.
+    :mod:`analysis.build.coco_json`), so memory stays near the file's size.
+    ``before_rewrite``: see :func:`analysis.build.coco_json.decode_coco`.
 
     Raises:
         AnnotationError: naming the file, the record and the problem, for any

@@ -34,13 +34,12 @@ import math
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
 
 import msgspec
 
+from analysis.build.loading import checked_pattern
 from analysis.definitions import AreaSource, PersonPopulation, SizeDefinition, SizeEdges
 from analysis.errors import PoseAtlasError
-from analysis.loading import checked_pattern
 from analysis.registry import validate_name
 from analysis.schema import KeypointSchema, schema_from_override
 
@@ -48,8 +47,8 @@ DEFAULT_SPLIT_RATIO = (0.8, 0.2)
 
 
 class SizeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    area_source: Literal["bbox", "segm", "crowdpose"] = "bbox"
-    edges: tuple[float, float] = (32.0**2, 96.0**2)
+    area_source: AreaSource = AreaSource.BBOX
+    edges: tuple[float, float] = (SizeEdges().small_medium, SizeEdges().medium_large)
 
 
 class GroupRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

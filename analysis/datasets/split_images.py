@@ -1,9 +1,4 @@
-"""A built split seen by the dataset makers (subset, compose): its source file and its persons.
-
-Everything these commands read from a cache's manifest goes through
-:func:`open_cached_split`, and the annotation file is trusted only while its
-fingerprint (size, mtime, SHA-256 recorded at build time) still matches.
-"""
+"""A built split's images and the persons of one population, as the dataset makers (subset, compose) read them."""
 
 from __future__ import annotations
 
@@ -15,84 +10,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis import cache
+from analysis.cache import contract as cache
+from analysis.datasets.sampling import SplitPersons
 from analysis.definitions import AreaSource, PersonPopulation, PopulationKind, person_area
 from analysis.errors import PoseAtlasError
-from analysis.fingerprint import file_sha256
-from analysis.manifest import BuildOptions, FileFingerprint, VisibilityConvention, images_root, rebuild_command
-from analysis.subsets import SplitPersons
-
-
-@dataclass(frozen=True)
-class CachedSplit:
-    """What a built split says about its input.
-
-    Attributes:
-        key: the split.
-        annotations: the annotation file it was built from.
-        fingerprint: that file's recorded size, mtime_ns and sha256.
-        joint_names: (K,) joint names of the stored keypoints.
-        binary_visibility: whether the file marks labelled joints 1 (PoseTrack) rather than 2.
-        images_dir: the registered image folder, or None.
-        options: the build options (keypoint schema override, source rule).
-    """
-
-    key: cache.CacheKey
-    annotations: Path
-    fingerprint: FileFingerprint
-    joint_names: tuple[str, ...]
-    binary_visibility: bool
-    images_dir: Path | None
-    options: BuildOptions
-    rebuild: str  #: a command that rebuilds the split
-
-
-def open_cached_split(cache_root: Path, key: cache.CacheKey) -> CachedSplit:
-    """Read a split's manifest (the one place these commands do).
-
-    Raises:
-        PoseAtlasError: the split is not built; StaleCacheError / InvalidManifestError
-            (PoseAtlasErrors too) when its manifest is of another format or damaged.
-    """
-    manifest = cache.read_manifest(cache_root, key)
-    if manifest is None:
-        raise PoseAtlasError(
-            f"{key} is not built under {cache_root}: build it first (python -m analysis build ...)"
-        )
-    return CachedSplit(
-        key=key,
-        annotations=Path(manifest.inputs.annotations.path),
-        fingerprint=manifest.inputs.annotations,
-        joint_names=tuple(manifest.keypoint_schema.joint_names),
-        binary_visibility=manifest.definitions.visibility is VisibilityConvention.BINARY,
-        images_dir=images_root(manifest),
-        options=manifest.options,
-        rebuild=rebuild_command(key.directory(cache_root), manifest),
-    )
-
-
-def check_unchanged(split: CachedSplit) -> None:
-    """Refuse an annotation file that changed (or vanished) since the split was built.
-
-    Same size and mtime means unchanged; a touched file of the same size is compared
-    by SHA-256.
-
-    Raises:
-        PoseAtlasError: missing, or different from what the cache was built from.
-    """
-    path = split.annotations
-    rebuild = f"rebuild the cache of {split.key} ({split.rebuild})"
-    try:
-        stat = path.stat()
-    except OSError:
-        raise PoseAtlasError(f"{path}: the annotation file {split.key} was built from is gone; {rebuild}") from None
-    recorded = split.fingerprint
-    same = stat.st_size == recorded.size and (
-        stat.st_mtime_ns == recorded.mtime_ns or file_sha256(path) == recorded.sha256
-    )
-    if not same:
-        raise PoseAtlasError(f"{path}: changed since the cache of {split.key} was built; {rebuild}")
-
 
 #: Every non-crowd person: what the dataset makers took before they took a population.
 ALL_PERSONS = PersonPopulation(PopulationKind.ALL)
@@ -105,7 +26,6 @@ class SplitImages:
     Attributes:
         image_ids: (M,) image ids in cache order.
         persons: the sampler's view (persons of the population per image, person -> image row, areas).
-        person_ann_ids: (P,) annotation id of each person.
         annotation_ids: (N,) id of every cached annotation, crowd regions included.
         population: the persons taken.
         instance_image: (N,) image row of every cached annotation.
@@ -121,7 +41,6 @@ class SplitImages:
 
     image_ids: npt.NDArray[np.int64]
     persons: SplitPersons
-    person_ann_ids: npt.NDArray[np.int64]
     annotation_ids: npt.NDArray[np.int64]
     population: PersonPopulation
     instance_image: npt.NDArray[np.int64]
@@ -189,7 +108,6 @@ def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSo
             person_image=person_image,
             person_area=area[member],
         ),
-        person_ann_ids=column(instances, "ann_id")[member].astype(np.int64),
         annotation_ids=column(instances, "ann_id").astype(np.int64),
         population=population,
         instance_image=instance_image,

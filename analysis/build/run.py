@@ -21,19 +21,17 @@ import numpy as np
 from tqdm import tqdm
 
 import analysis
-from analysis import cache
-from analysis.coco_json import read_annotation_bytes
-from analysis.crowding import Crowding, compute_crowding
-from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, CrowdConvention, SizeEdges, density_levels
-from analysis.errors import PoseAtlasError
-from analysis.fingerprint import file_sha256
-from analysis.image_paths import present_files
-from analysis.loading import PoseDataset, load_pose_dataset
-from analysis.manifest import (
+from analysis.build.coco_json import read_annotation_bytes
+from analysis.build.crowding import Crowding, compute_crowding
+from analysis.build.image_paths import present_files
+from analysis.build.loading import PoseDataset, load_pose_dataset
+from analysis.build.tables import images_table, instances_table
+from analysis.cache import contract as cache
+from analysis.cache.fingerprint import FileFingerprint
+from analysis.cache.manifest import (
     BuildOptions,
     Counts,
     Definitions,
-    FileFingerprint,
     IdentityRecord,
     ImageCheck,
     Inputs,
@@ -48,8 +46,9 @@ from analysis.manifest import (
     table_problems,
     write_manifest,
 )
+from analysis.definitions import CROWD_INDEX_DEFINITION, AreaSource, CrowdConvention, SizeEdges, density_levels
+from analysis.errors import PoseAtlasError
 from analysis.registry import DatasetSpec
-from analysis.tables import images_table, instances_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -69,7 +68,7 @@ class BuildResult:
 def build_modules() -> list[str]:
     """Every ``analysis`` module the build imports, found by walking its import statements.
 
-    Static (the ``import`` statements of ``analysis.build`` and, recursively, of each
+    Static (the ``import`` statements of ``analysis.build.run`` and, recursively, of each
     ``analysis`` module they name, imports inside functions included), so the answer
     does not depend on what else the running process happened to import.
 
@@ -78,7 +77,7 @@ def build_modules() -> list[str]:
     """
     here = Path(analysis.__file__).parent
     seen: set[str] = set()
-    todo = ["analysis", "analysis.build"]
+    todo = ["analysis", "analysis.build.run"]
     while todo:
         module = todo.pop()
         if module in seen:
@@ -123,14 +122,6 @@ def code_version() -> str:
     return f"{analysis.__version__}+{digest.hexdigest()[:12]}"
 
 
-def file_fingerprint(path: Path, data: bytes | bytearray | None = None) -> FileFingerprint:
-    stat = path.stat()
-    return FileFingerprint(
-        path=str(path.resolve()), size=stat.st_size, mtime_ns=stat.st_mtime_ns,
-        sha256=hashlib.sha256(data).hexdigest() if data is not None else None,
-    )
-
-
 def is_up_to_date(manifest: Manifest | None, spec: DatasetSpec, split_dir: Path | None = None) -> bool:
     """Whether the cached split was built from these inputs, options and code.
 
@@ -148,17 +139,10 @@ def is_up_to_date(manifest: Manifest | None, spec: DatasetSpec, split_dir: Path 
         return False
     if split_dir is not None and table_problems(split_dir, manifest, BUILT_TABLES):
         return False
-    recorded = manifest.inputs.annotations
     try:
-        stat = spec.annotations.stat()
+        return manifest.inputs.annotations.matches(spec.annotations)
     except OSError:
         return False
-    if recorded.size != stat.st_size:
-        return False
-    if recorded.mtime_ns == stat.st_mtime_ns:
-        return True
-    # Touched but maybe unchanged: the content hash decides.
-    return recorded.sha256 == file_sha256(spec.annotations)
 
 
 def build_split(
@@ -205,11 +189,11 @@ def _build(
         return time.perf_counter()
 
     t = t_start = time.perf_counter()
-    data = read_annotation_bytes(spec.annotations)  # mutable: see analysis.coco_json
+    data = read_annotation_bytes(spec.annotations)  # mutable: see analysis.build.coco_json
     t = stage("read", t)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # hashlib releases the GIL: the fingerprint costs nothing beside the decode.
-        fingerprint_job = pool.submit(file_fingerprint, spec.annotations, data)
+        fingerprint_job = pool.submit(FileFingerprint.of, spec.annotations, data)
         # NaN/Infinity tokens are rewritten in place: the hash must have read the bytes first.
         # The loader gets the only reference (besides the hash, until it is done): it frees
         # the bytes as soon as the annotations are decoded.
@@ -308,7 +292,7 @@ def check_image_files(image_root: Path | None, file_names: list[str]) -> ImageCh
     """Which image files exist under ``image_root`` (a count and a list, never an error).
 
     A name with ``..`` or an absolute name, or a symlink leading outside the folder,
-    counts as missing (:mod:`analysis.image_paths`).
+    counts as missing (:mod:`analysis.build.image_paths`).
     """
     if image_root is None:
         return ImageCheck()

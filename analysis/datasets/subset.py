@@ -18,21 +18,23 @@ import numpy.typing as npt
 import orjson
 from tqdm import tqdm
 
-from analysis import cache
-from analysis.cached_split import check_unchanged, open_cached_split, read_split_images
+from analysis.cache import contract as cache
+from analysis.cache.split import check_unchanged, open_cached_split
+from analysis.cache.staged_files import StagedFiles
+from analysis.datasets.population_counts import population_counts
+from analysis.datasets.raw_coco import read_raw_coco, write_subset
+from analysis.datasets.sampling import MAX_BINS, MIN_BINS, PERSON_TOLERANCE, PERSONS_PER_BIN, SubsetSpec, draw_subsets
+from analysis.datasets.split_images import read_split_images
 from analysis.definitions import INFO_POPULATIONS, AreaSource, PersonPopulation
 from analysis.output_paths import ProtectedInputs, check_output_dir
-from analysis.population import population_counts
-from analysis.raw_coco import read_raw_coco, write_subset
 from analysis.report_paths import report_path
-from analysis.staged_files import StagedFiles
-from analysis.subsets import PERSON_TOLERANCE, SubsetSpec, draw_subsets
 
 REPORT_FILE = "report.json"
 
 ALGORITHM = (
     "whole images; persons = the non-crowd person annotations of the population; equal-count area bins of the split "
-    "(B = clip(N // 40, 10, 100)) with quotas N * share; images visited in a seeded random order and "
+    f"(B = clip(N // {PERSONS_PER_BIN}, {MIN_BINS}, {MAX_BINS})) with quotas N * share; images visited in a seeded "
+    "random order and "
     "kept while their persons fit the quotas, then the gap closed and equal-size swaps applied to "
     "minimise the cumulative shortfall; images without persons kept at the rate N / P. "
     "random = plain random image sampling: the prefix of the same seeded order closest to N persons; "
@@ -155,5 +157,5 @@ def subset_table(report: dict[str, Any]) -> list[str]:
         )
     lines.append("KS: two-sample Kolmogorov-Smirnov distance of person areas to the full split's; "
                  "random = plain random image sampling with the same seed; method: quotas, or random "
-                 "when that sample was within 0.5 % of N and matched better")
+                 f"when that sample was within {PERSON_TOLERANCE * 100:g} % of N and matched better")
     return lines

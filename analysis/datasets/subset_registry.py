@@ -12,10 +12,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.cached_split import open_cached_split
+from analysis.cache.manifest import SourceRuleRecord
+from analysis.cache.split import open_cached_split
+from analysis.datasets.subset import SubsetJob, subset_file_name
 from analysis.errors import PoseAtlasError
-from analysis.make_subsets import SubsetJob, subset_file_name
-from analysis.manifest import SourceRuleRecord
 from analysis.names import MAX_NAME_LENGTH, is_valid_name
 from analysis.registry import load_registry
 

@@ -1,11 +1,11 @@
-"""The parquet cache: layout, atomic writes, manifests and readers.
+"""The parquet cache: layout, atomic writes and table readers (manifests: :mod:`analysis.cache.manifest`).
 
 Layout (the cache contract; the README's "Cache contract" section)::
 
     <root>/<dataset>/<split>/images.parquet
                              instances.parquet
                              scenes.parquet      (optional)
-                             manifest.json       (analysis.manifest.Manifest)
+                             manifest.json       (analysis.cache.manifest.Manifest)
 
 The Arrow schemas below are the tables' exact column types: the build and the
 scenes run write them, the readers check them, the benchmarks' synthetic caches
@@ -29,16 +29,14 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Re-exported: the CLI's parsers import them from analysis.cache_key without pyarrow.
-from analysis.cache_key import DEFAULT_CACHE_DIR as DEFAULT_CACHE_DIR
-from analysis.cache_key import CacheKey as CacheKey
+# Re-exported: the CLI's parsers import them from analysis.cache.key without pyarrow.
+from analysis.cache.key import DEFAULT_CACHE_DIR as DEFAULT_CACHE_DIR
+from analysis.cache.key import CacheKey as CacheKey
 from analysis.errors import PoseAtlasError
 from analysis.names import is_valid_name
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; the build never needs it
     import pandas as pd
-
-    from analysis.manifest import Manifest
 
 #: The cache format: bumped whenever a cached column or a manifest field changes
 #: meaning or type.  A cache of another format is stale: ``build`` rebuilds it,
@@ -107,7 +105,6 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
 }
 IMAGE_COLUMNS = tuple(IMAGES_SCHEMA.names)
 INSTANCE_COLUMNS = tuple(INSTANCES_SCHEMA.names)
-SCENE_COLUMNS = tuple(SCENES_SCHEMA.names)
 
 
 def swap_in(staging: Path, target: Path, retired: Path) -> None:
@@ -213,13 +210,6 @@ def write_json(obj: Any, target: Path) -> None:
     )
     with atomic_path(target) as tmp:
         tmp.write_bytes(data + b"\n")
-
-
-def read_manifest(root: Path, key: CacheKey) -> Manifest | None:
-    """The manifest of a cached split (see :func:`analysis.manifest.read_manifest`)."""
-    from analysis.manifest import read_manifest as read  # manifest.py imports this module
-
-    return read(key.directory(root))
 
 
 def checked_schema(path: Path, columns: list[str] | None = None) -> pa.Schema:

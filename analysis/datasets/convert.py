@@ -131,7 +131,7 @@ def _check_outputs(out: Path, files: list[Path]) -> None:
     """Before any work: neither the COCO file nor its report may replace an input of this
     run, a registered annotation file or one a cache was built from (``data/datasets.toml``,
     ``data/cache``: the defaults the other commands read)."""
-    from analysis.cache_key import DEFAULT_CACHE_DIR
+    from analysis.cache.key import DEFAULT_CACHE_DIR
     from analysis.output_paths import ProtectedInputs, check_output_file
     from analysis.registry import DEFAULT_REGISTRY
 
@@ -214,7 +214,7 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    from analysis.staged_files import StagedFiles  # loads pyarrow (via cache): not at parse time
+    from analysis.cache.staged_files import StagedFiles  # loads pyarrow (via cache): not at parse time
 
     with StagedFiles(out.parent) as staged:
         staged.add(out.name, lambda fh: fh.write(orjson.dumps(document)))

@@ -1,7 +1,7 @@
 """Where a cache lives: :class:`CacheKey` and :data:`DEFAULT_CACHE_DIR`.
 
-Kept apart from :mod:`analysis.cache` (which loads pyarrow, about 0.2 s) so that the
-command-line parsers can name them without loading pyarrow; :mod:`analysis.cache`
+Kept apart from :mod:`analysis.cache.contract` (which loads pyarrow, about 0.2 s) so that the
+command-line parsers can name them without loading pyarrow; :mod:`analysis.cache.contract`
 re-exports both.
 """
 

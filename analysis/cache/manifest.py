@@ -1,14 +1,14 @@
 """``manifest.json``: what a cached split holds and how it was made, as typed structs.
 
-Written by :mod:`analysis.build` (and amended by the scenes run, which adds
+Written by :mod:`analysis.build.run` (and amended by the scenes run, which adds
 :class:`ScenesFacts`), read by ``info``, the CLI, the scenes commands and the
 dashboard: everyone goes through :func:`read_manifest` and :func:`write_manifest`.
 On disk it stays plain, indented JSON with sorted keys.
 
-Versions: ``schema_version`` is the cache format (:data:`analysis.cache.SCHEMA_VERSION`,
+Versions: ``schema_version`` is the cache format (:data:`analysis.cache.contract.SCHEMA_VERSION`,
 bumped when a table column or a manifest field changes meaning or type);
 ``code_version`` is the package version plus a digest of every ``analysis``
-module the build imports (see :func:`analysis.build.code_version`).  A manifest of
+module the build imports (see :func:`analysis.build.run.code_version`).  A manifest of
 another format raises :class:`StaleCacheError`; one that is not JSON or not of
 this shape raises :class:`InvalidManifestError`.  Both name the split and a command
 that rebuilds it (:func:`rebuild_command`).
@@ -16,49 +16,19 @@ that rebuilds it (:func:`rebuild_command`).
 
 from __future__ import annotations
 
-import enum
 import shlex
 from pathlib import Path
 
 import msgspec
 
-from analysis.cache import MANIFEST_FILE, SCHEMA_VERSION, CacheFileError, atomic_path, table_rows
-from analysis.definitions import AreaSource
+from analysis.cache.contract import MANIFEST_FILE, SCHEMA_VERSION, CacheFileError, CacheKey, atomic_path, table_rows
+from analysis.cache.fingerprint import FileFingerprint
+from analysis.definitions import AreaSource, VisibilityConvention
 from analysis.errors import PoseAtlasError
-
-
-class VisibilityConvention(enum.StrEnum):
-    """How a file's keypoint flag ``v`` reads (decided per file from the values it uses)."""
-
-    COCO = "coco"  #: v = 0 unlabelled, 1 labelled but occluded, 2 visible
-    BINARY = "binary"  #: the file uses only 0/1 (PoseTrack): 1 = labelled and visible
-
-    @property
-    def rule(self) -> str:
-        """The labelled and visible rules, as one line."""
-        if self is VisibilityConvention.COCO:
-            return "coco: v > 0 labelled, v == 2 visible"
-        return "binary (file uses only 0/1): v == 1 labelled and visible"
-
-    @property
-    def visible_rule(self) -> str:
-        """Short form for captions."""
-        if self is VisibilityConvention.COCO:
-            return "visible: v == 2"
-        return "visible: v == 1 (file uses 0/1)"
 
 
 class _Record(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
     """Base of the manifest's records: unknown keys are an error, not ignored."""
-
-
-class FileFingerprint(_Record):
-    """An input file as it was read: what decides "unchanged"."""
-
-    path: str  #: absolute
-    size: int  #: bytes
-    mtime_ns: int
-    sha256: str | None = None
 
 
 class ImageCheck(_Record):
@@ -185,7 +155,7 @@ class Manifest(_Record):
 
     dataset: str
     split: str
-    schema_version: int  #: the cache format (analysis.cache.SCHEMA_VERSION)
+    schema_version: int  #: the cache format (analysis.cache.contract.SCHEMA_VERSION)
     code_version: str
     built_at: str  #: ISO 8601, UTC
     options: BuildOptions
@@ -295,20 +265,23 @@ def decode_manifest(data: bytes, split_dir: Path) -> Manifest:
         raise InvalidManifestError(split_dir, f"invalid ({exc})", command) from None
 
 
-def read_manifest(split_dir: Path) -> Manifest | None:
-    """The manifest of the cached split in ``split_dir``, or None when it has none.
+def read_manifest(where: Path, key: CacheKey | None = None) -> Manifest | None:
+    """The manifest of a cached split, or None when it has none (the one reader).
+
+    ``where`` is the split's folder, or with ``key`` the cache root it lives under.
 
     Raises:
         StaleCacheError, InvalidManifestError: see :func:`decode_manifest`.
     """
-    path = Path(split_dir) / MANIFEST_FILE
+    split_dir = key.directory(where) if key is not None else Path(where)
+    path = split_dir / MANIFEST_FILE
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise UnreadableManifestError(split_dir, str(exc.strerror or exc)) from None
-    return decode_manifest(data, Path(split_dir))
+    return decode_manifest(data, split_dir)
 
 
 def encode_manifest(manifest: Manifest) -> bytes:
@@ -398,12 +371,14 @@ def rebuild_command(split_dir: Path, header: _Header | Manifest | None = None) -
     name, split = split_dir.parent.name, split_dir.name
     cache_root = split_dir.parent.parent
     tail = ["--force", "--cache-dir", str(cache_root)]
-    if isinstance(header, Manifest):
-        header = _HEADER_DECODER.decode(_ENCODER.encode(header))
     annotations = images = None
     schema: object = None
-    source_rule = None
-    if header is not None:
+    source_rule: object = None
+    if isinstance(header, Manifest):  # typed: read the fields themselves
+        annotations = header.inputs.annotations.path
+        images, schema = header.options.images, header.options.keypoint_schema
+        source_rule = header.options.source_rule
+    elif header is not None:  # any manifest version, read leniently
         ann = header.inputs.get("annotations") if isinstance(header.inputs, dict) else None
         annotations = ann.get("path") if isinstance(ann, dict) else None
         opts = header.options if isinstance(header.options, dict) else {}

@@ -1,0 +1,1 @@
+"""The build wing: a COCO-format annotation file -> the cached tables of one split."""

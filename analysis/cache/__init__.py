@@ -1,0 +1,1 @@
+"""The cache wing: the parquet cache contract, manifests, fingerprints and the split adapter."""

@@ -1,0 +1,1 @@
+"""The datasets wing: new datasets made from built splits (subset, compose, convert)."""
