@@ -50,9 +50,27 @@ if TYPE_CHECKING:  # the dashboard's loader is imported when first used
 T = TypeVar("T")
 
 __all__ = [
-    "AreaSource", "CacheKey", "EvaluationDefinitions", "Normalisation", "PersonPopulation", "PopulationKind",
-    "SizeBucket", "SizeDefinition", "SizeEdges", "Split", "ViewItems", "cache_root", "evaluations",
-    "figure", "open_split", "save_figure", "slice_metrics", "splits", "table", "table5", "view_items",
+    "AreaSource",
+    "CacheKey",
+    "EvaluationDefinitions",
+    "Normalisation",
+    "PersonPopulation",
+    "PopulationKind",
+    "SizeBucket",
+    "SizeDefinition",
+    "SizeEdges",
+    "Split",
+    "ViewItems",
+    "cache_root",
+    "evaluations",
+    "figure",
+    "open_split",
+    "save_figure",
+    "slice_metrics",
+    "splits",
+    "table",
+    "table5",
+    "view_items",
 ]
 
 #: The views that have figures and tables (the names ``poseatlas export --views`` takes).
@@ -85,8 +103,9 @@ def _caches(root: Path, keys: list[CacheKey] | None = None) -> Caches:
     cached = cache.list_caches(root)
     absent = [str(k) for k in (keys or []) if k not in cached]
     if absent:
-        raise PoseAtlasError(f"{', '.join(absent)}: not cached under {root} "
-                             f"(cached: {', '.join(map(str, cached)) or 'none'})")
+        raise PoseAtlasError(
+            f"{', '.join(absent)}: not cached under {root} (cached: {', '.join(map(str, cached)) or 'none'})"
+        )
     caches = load_caches(root, keys)
     missing = [str(k) for k in (keys or []) if k not in caches.keys]
     if missing:
@@ -108,10 +127,17 @@ def splits(cache_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     root = cache_root(cache_dir)
     caches = _caches(root)
     counts = caches.images.groupby("key", observed=True).agg(images=("key", "size"), persons=("n_persons", "sum"))
-    rows = [{"dataset": k.dataset, "split": k.split, "key": str(k),
-             "images": int(counts.loc[str(k), "images"]) if str(k) in counts.index else 0,
-             "persons": int(counts.loc[str(k), "persons"]) if str(k) in counts.index else 0,
-             "synthetic": bool(caches.manifest(k.dataset, k.split).synthetic)} for k in caches.keys]
+    rows = [
+        {
+            "dataset": k.dataset,
+            "split": k.split,
+            "key": str(k),
+            "images": int(counts.loc[str(k), "images"]) if str(k) in counts.index else 0,
+            "persons": int(counts.loc[str(k), "persons"]) if str(k) in counts.index else 0,
+            "synthetic": bool(caches.manifest(k.dataset, k.split).synthetic),
+        }
+        for k in caches.keys
+    ]
     return pd.DataFrame(rows, columns=["dataset", "split", "key", "images", "persons", "synthetic"])
 
 
@@ -142,8 +168,12 @@ class Split:
 
 
 def open_split(
-    dataset: str, split: str, *, population: PersonPopulation = PersonPopulation(),
-    size: SizeDefinition = SizeDefinition(), bucket: SizeBucket | str | None = None,
+    dataset: str,
+    split: str,
+    *,
+    population: PersonPopulation = PersonPopulation(),
+    size: SizeDefinition = SizeDefinition(),
+    bucket: SizeBucket | str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Split:
     """A cached split's images and persons, by name, under a population and a size definition.
@@ -165,15 +195,27 @@ def open_split(
 
     key = CacheKey(dataset, split)
     caches = _caches(cache_root(cache_dir), [key])
-    filters = Filters(datasets=(dataset,), split=split, size=size, population=population,
-                      bucket=None if bucket is None else SizeBucket(bucket))
+    filters = Filters(
+        datasets=(dataset,),
+        split=split,
+        size=size,
+        population=population,
+        bucket=None if bucket is None else SizeBucket(bucket),
+    )
     filtered = apply_filters(caches.images, caches.persons, filters)
-    return Split(key, filtered.images.reset_index(drop=True), filtered.persons.reset_index(drop=True),
-                 population, size, filters.description)
+    return Split(
+        key,
+        filtered.images.reset_index(drop=True),
+        filtered.persons.reset_index(drop=True),
+        population,
+        size,
+        filters.description,
+    )
 
 
 def evaluations(
-    splits: Sequence[str | CacheKey] | None = None, cache_dir: str | os.PathLike[str] | None = None,
+    splits: Sequence[str | CacheKey] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """The stored model evaluations (``poseatlas evaluate``) of some splits, or of every cached one.
 
@@ -190,8 +232,9 @@ def evaluations(
     return stored_table(find_models(root, keys))
 
 
-def _models(root: Path, splits: Sequence[str | CacheKey], models: Sequence[str] | None,
-            size: SizeDefinition | None) -> list:  # -> list[EvaluatedModel]
+def _models(
+    root: Path, splits: Sequence[str | CacheKey], models: Sequence[str] | None, size: SizeDefinition | None
+) -> list:  # -> list[EvaluatedModel]
     from dashboard.evaluations import find_models, model_result
 
     keys = [_key(s) for s in splits]
@@ -199,18 +242,24 @@ def _models(root: Path, splits: Sequence[str | CacheKey], models: Sequence[str] 
     if models is not None:
         unknown = sorted(set(models) - {e.model for e in entries})
         if unknown:
-            raise PoseAtlasError(f"no stored evaluation of {', '.join(unknown)} on {', '.join(map(str, keys))} "
-                                 f"under {root} (poseatlas evaluate stores one)")
+            raise PoseAtlasError(
+                f"no stored evaluation of {', '.join(unknown)} on {', '.join(map(str, keys))} "
+                f"under {root} (poseatlas evaluate stores one)"
+            )
         entries = [e for e in entries if e.model in models]
     if not entries:
-        raise PoseAtlasError(f"no stored evaluation on {', '.join(map(str, keys))} under {root} "
-                             "(poseatlas evaluate stores one)")
+        raise PoseAtlasError(
+            f"no stored evaluation on {', '.join(map(str, keys))} under {root} (poseatlas evaluate stores one)"
+        )
     return [model_result(root, e, e.definitions.size if size is None else size) for e in entries]
 
 
 def table5(
-    splits: Sequence[str | CacheKey], models: Sequence[str] | None = None, *,
-    size: SizeDefinition | None = None, cache_dir: str | os.PathLike[str] | None = None,
+    splits: Sequence[str | CacheKey],
+    models: Sequence[str] | None = None,
+    *,
+    size: SizeDefinition | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Table 5 of the SmallPose paper for several splits and models, from the stored evaluations.
 
@@ -234,8 +283,11 @@ def table5(
 
 
 def slice_metrics(
-    splits: Sequence[str | CacheKey], models: Sequence[str] | None = None, *,
-    size: SizeDefinition | None = None, cache_dir: str | os.PathLike[str] | None = None,
+    splits: Sequence[str | CacheKey],
+    models: Sequence[str] | None = None,
+    *,
+    size: SizeDefinition | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Every slice's metrics (AP, AP50, AP75, AR, ground truth) of stored evaluations, long form:
     one row per (model, split, slice).  Arguments as for :func:`table5`."""
@@ -307,8 +359,9 @@ def view_items(view: str, url: str = "", *, cache_dir: str | os.PathLike[str] | 
 def _item(kind: str, found: dict[str, T], view: ViewItems, name: str) -> T:
     if name not in found:
         why = f"; {'; '.join(view.notes)}" if view.notes else ""
-        raise PoseAtlasError(f"view {view.view} has no {kind} {name!r} under these filters "
-                             f"(has: {', '.join(found) or 'none'}){why}")
+        raise PoseAtlasError(
+            f"view {view.view} has no {kind} {name!r} under these filters (has: {', '.join(found) or 'none'}){why}"
+        )
     return found[name]
 
 

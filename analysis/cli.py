@@ -37,25 +37,31 @@ def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
     build.add_argument("--split", help="split name")
     build.add_argument("--annotations", type=Path, help="COCO-format keypoint annotation file")
     build.add_argument("--images", type=Path, help="image folder: checks every file exists")
-    build.add_argument("--keypoint-schema", metavar="coco17|crowdpose14",
-                       help="override the joint list: coco17 or crowdpose14 (a registry entry also takes a list "
-                            "of joint names, keypoint_schema = [\"nose\", ...])")
+    build.add_argument(
+        "--keypoint-schema",
+        metavar="coco17|crowdpose14",
+        help="override the joint list: coco17 or crowdpose14 (a registry entry also takes a list "
+        'of joint names, keypoint_schema = ["nose", ...])',
+    )
     build.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     look = build.add_argument_group(
-        "identity", "ad hoc builds: how the dataset looks in figures (else derived from its name)")
+        "identity", "ad hoc builds: how the dataset looks in figures (else derived from its name)"
+    )
     look.add_argument("--display-name", help="name in legends, captions and tables")
     look.add_argument("--color", help="colour as #RRGGBB")
     look.add_argument("--hatch", help="bar pattern: '', '/', '.', 'x', '\\', '+', '-' or '|'")
     look.add_argument("--order", type=int, help="position among datasets (ascending)")
     look.add_argument("--paper-name", help="key of the SmallPose paper's reported values: COCO, CrowdPose or SmallPose")
     build.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
-    build.add_argument("--only", action="append", default=[], metavar="NAME[/SPLIT]",
-                       help="registered builds only for these")
+    build.add_argument(
+        "--only", action="append", default=[], metavar="NAME[/SPLIT]", help="registered builds only for these"
+    )
     build.add_argument("--force", action="store_true", help="rebuild even when inputs are unchanged")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.set_defaults(run=_run_build)
     scenes = build.add_argument_group(
-        "scenes", "with --scenes: Places365 scene entropy of every built split with images")
+        "scenes", "with --scenes: Places365 scene entropy of every built split with images"
+    )
     scenes.add_argument("--scenes", action="store_true", help="also compute scenes.parquet")
     scenes_cli.add_scene_model_arguments(scenes)
 
@@ -109,24 +115,38 @@ def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
     subset.add_argument("--persons", type=int, required=True, metavar="N", help="persons (non-crowd) per subset")
     subset.add_argument("--count", type=int, default=1, metavar="K", help="number of subsets (default 1)")
     subset.add_argument("--seed", type=int, default=0, metavar="S", help="subset k uses seed S + k - 1 (default 0)")
-    subset.add_argument("--area-source", choices=[s.value for s in AreaSource], default=AreaSource.BBOX.value,
-                        help="the person area whose distribution is kept (default bbox)")
-    subset.add_argument("--population", default="keypoints", metavar="POP",
-                        help="who is a person: all, keypoints (default: stored num_keypoints > 0), labelled or minN")
+    subset.add_argument(
+        "--area-source",
+        choices=[s.value for s in AreaSource],
+        default=AreaSource.BBOX.value,
+        help="the person area whose distribution is kept (default bbox)",
+    )
+    subset.add_argument(
+        "--population",
+        default="keypoints",
+        metavar="POP",
+        help="who is a person: all, keypoints (default: stored num_keypoints > 0), labelled or minN",
+    )
     subset.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
-    subset.add_argument("--out", type=Path, required=True, metavar="DIR",
-                        help="writes DIR/subset-k.json and DIR/report.json")
-    subset.add_argument("--register", action="store_true",
-                        help="register subset k as dataset NAME-subset-k, split SPLIT (else the entries are printed)")
+    subset.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="writes DIR/subset-k.json and DIR/report.json"
+    )
+    subset.add_argument(
+        "--register",
+        action="store_true",
+        help="register subset k as dataset NAME-subset-k, split SPLIT (else the entries are printed)",
+    )
     subset.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
     subset.add_argument("--quiet", action="store_true", help="no progress bars")
     subset.set_defaults(run=_run_subset)
 
     compose = sub.add_parser("compose", help="compose a benchmark from registered splits by a size criterion")
-    compose.add_argument("--config", type=Path, required=True, metavar="FILE.toml",
-                         help="the composition (docs/guides/compose.md)")
-    compose.add_argument("--out", type=Path, required=True, metavar="DIR",
-                         help="writes DIR/train.json, val.json, report.json")
+    compose.add_argument(
+        "--config", type=Path, required=True, metavar="FILE.toml", help="the composition (docs/guides/compose.md)"
+    )
+    compose.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="writes DIR/train.json, val.json, report.json"
+    )
     compose.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     compose.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
     compose.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -157,8 +177,10 @@ def _run_subset(args: argparse.Namespace) -> int:
         print(line)
     if args.register:
         added = register_subsets(entries, args.registry)
-        print(f"registered {len(added)} new subset(s) in {args.registry}; build them with: "
-              f"python -m analysis build --registry {args.registry} " + " ".join(f"--only {k}" for k in added))
+        print(
+            f"registered {len(added)} new subset(s) in {args.registry}; build them with: "
+            f"python -m analysis build --registry {args.registry} " + " ".join(f"--only {k}" for k in added)
+        )
     else:
         print(f"to compare them in the dashboard, add to {args.registry} (or rerun with --register):")
         print("".join(entry.toml() for entry in entries), end="")
@@ -201,15 +223,20 @@ def _run_build(args: argparse.Namespace) -> int:
         if args.images is not None:
             check_image_root(args.images, "--images")
 
-
         try:
             identity = DatasetIdentity(args.display_name, args.color, args.hatch, args.order, args.paper_name)
         except ValueError as exc:
             raise PoseAtlasError(f"build: {exc}") from None
-        specs = [DatasetSpec(
-            validate_name(args.name, "dataset name"), validate_name(args.split, "split name"),
-            args.annotations, args.images, args.keypoint_schema, identity=identity,
-        )]
+        specs = [
+            DatasetSpec(
+                validate_name(args.name, "dataset name"),
+                validate_name(args.split, "split name"),
+                args.annotations,
+                args.images,
+                args.keypoint_schema,
+                identity=identity,
+            )
+        ]
         if args.keypoint_schema:
             try:
                 specs[0].load_options()
@@ -304,8 +331,9 @@ def _run_info(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from analysis.demo import build_demo
 
-    for result in build_demo(args.data_dir, args.cache_dir, force=args.force, progress=not args.quiet,
-                             scenes=not args.no_scenes):
+    for result in build_demo(
+        args.data_dir, args.cache_dir, force=args.force, progress=not args.quiet, scenes=not args.no_scenes
+    ):
         print(_build_line(result))
     from analysis.demo_predictions import evaluate_synthetic_models
 

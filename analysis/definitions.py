@@ -128,10 +128,7 @@ class SizeEdges:
 
     @property
     def description(self) -> str:
-        return (
-            f"small < {_fmt_area(self.small_medium)} <= medium < "
-            f"{_fmt_area(self.medium_large)} <= large"
-        )
+        return f"small < {_fmt_area(self.small_medium)} <= medium < {_fmt_area(self.medium_large)} <= large"
 
 
 def _fmt_area(value: float) -> str:
@@ -187,9 +184,7 @@ def size_bucket_codes(area: npt.ArrayLike, edges: SizeEdges) -> npt.NDArray[np.i
         (N,) int8 codes (``SizeBucket.of`` maps one back to its bucket).
     """
     a = np.asarray(area, dtype=np.float64)
-    codes = np.searchsorted(
-        np.array([edges.small_medium, edges.medium_large]), a, side="right"
-    ).astype(np.int8)
+    codes = np.searchsorted(np.array([edges.small_medium, edges.medium_large]), a, side="right").astype(np.int8)
     codes[np.isnan(a)] = -1
     return codes
 
@@ -379,14 +374,17 @@ class PersonPopulation:
 
     @property
     def description(self) -> str:
-        return f"persons = {self}: " + {
-            PopulationKind.ALL: "every non-crowd person annotation",
-            PopulationKind.KEYPOINTS: "non-crowd annotations with stored num_keypoints > 0 "
-            "(labelled joints where the field is absent)",
-            PopulationKind.LABELLED: "non-crowd annotations with >= 1 labelled joint (v > 0)",
-            PopulationKind.MIN_LABELLED: f"non-crowd annotations with >= {self.min_labelled} "
-            "labelled joints (v > 0)",
-        }[self.kind]
+        return (
+            f"persons = {self}: "
+            + {
+                PopulationKind.ALL: "every non-crowd person annotation",
+                PopulationKind.KEYPOINTS: "non-crowd annotations with stored num_keypoints > 0 "
+                "(labelled joints where the field is absent)",
+                PopulationKind.LABELLED: "non-crowd annotations with >= 1 labelled joint (v > 0)",
+                PopulationKind.MIN_LABELLED: f"non-crowd annotations with >= {self.min_labelled} "
+                "labelled joints (v > 0)",
+            }[self.kind]
+        )
 
     def mask(self, num_keypoints: npt.ArrayLike, n_labelled: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """Which persons belong to the population.

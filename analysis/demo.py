@@ -39,11 +39,27 @@ from analysis.schema import COCO17, CROWDPOSE14, KeypointSchema
 DEMO_VERSION = 2
 
 # A standing pose in box-normalised (x, y) coordinates, per COCO joint.
-_COCO_POSE = np.array([
-    (0.50, 0.08), (0.54, 0.06), (0.46, 0.06), (0.58, 0.08), (0.42, 0.08),
-    (0.68, 0.22), (0.32, 0.22), (0.78, 0.40), (0.22, 0.40), (0.82, 0.56), (0.18, 0.56),
-    (0.62, 0.55), (0.38, 0.55), (0.64, 0.76), (0.36, 0.76), (0.66, 0.97), (0.34, 0.97),
-])
+_COCO_POSE = np.array(
+    [
+        (0.50, 0.08),
+        (0.54, 0.06),
+        (0.46, 0.06),
+        (0.58, 0.08),
+        (0.42, 0.08),
+        (0.68, 0.22),
+        (0.32, 0.22),
+        (0.78, 0.40),
+        (0.22, 0.40),
+        (0.82, 0.56),
+        (0.18, 0.56),
+        (0.62, 0.55),
+        (0.38, 0.55),
+        (0.64, 0.76),
+        (0.36, 0.76),
+        (0.66, 0.97),
+        (0.34, 0.97),
+    ]
+)
 # CrowdPose order: the 12 limb joints (COCO 5..16), then head and neck.
 _CROWDPOSE_POSE = np.vstack([_COCO_POSE[5:17], [(0.50, 0.03), (0.50, 0.17)]])
 
@@ -73,24 +89,63 @@ class DemoProfile:
 #: on demo-sparse (Table 4 shows the paper's COCO values beside it) and a ``source`` rule on
 #: demo-small (see ``build_demo``), so ``make run`` and the view tests run through them.
 PROFILES = (
-    DemoProfile("demo-sparse", 36, (0, 3), (120.0, 330.0), COCO17, True, False, 0.0, False,
-                seed=11, description="few large people per image (COCO-like)",
-                identity=DatasetIdentity(color="#0072B2", hatch="", order=3, paper_name="COCO"),
-                scene_spread=(0.3, 1.5)),
-    DemoProfile("demo-crowd", 36, (6, 18), (60.0, 200.0), CROWDPOSE14, False, True, 0.3, True,
-                seed=22, description="crowds of overlapping people (CrowdPose-like, 14 joints)",
-                identity=DatasetIdentity(display_name="Crowd (demo)", color="#E69F00", hatch="/", order=1),
-                scene_spread=(1.0, 3.0)),
-    DemoProfile("demo-small", 48, (8, 30), (10.0, 70.0), COCO17, True, False, 0.1, False,
-                sources=("street", "sports"), seed=33, description="many small people, two sources",
-                identity=DatasetIdentity(display_name="Small (demo)", color="#009E73", hatch=".", order=2),
-                scene_spread=(0.5, 2.5)),
+    DemoProfile(
+        "demo-sparse",
+        36,
+        (0, 3),
+        (120.0, 330.0),
+        COCO17,
+        True,
+        False,
+        0.0,
+        False,
+        seed=11,
+        description="few large people per image (COCO-like)",
+        identity=DatasetIdentity(color="#0072B2", hatch="", order=3, paper_name="COCO"),
+        scene_spread=(0.3, 1.5),
+    ),
+    DemoProfile(
+        "demo-crowd",
+        36,
+        (6, 18),
+        (60.0, 200.0),
+        CROWDPOSE14,
+        False,
+        True,
+        0.3,
+        True,
+        seed=22,
+        description="crowds of overlapping people (CrowdPose-like, 14 joints)",
+        identity=DatasetIdentity(display_name="Crowd (demo)", color="#E69F00", hatch="/", order=1),
+        scene_spread=(1.0, 3.0),
+    ),
+    DemoProfile(
+        "demo-small",
+        48,
+        (8, 30),
+        (10.0, 70.0),
+        COCO17,
+        True,
+        False,
+        0.1,
+        False,
+        sources=("street", "sports"),
+        seed=33,
+        description="many small people, two sources",
+        identity=DatasetIdentity(display_name="Small (demo)", color="#009E73", hatch=".", order=2),
+        scene_spread=(0.5, 2.5),
+    ),
 )
 IMAGE_SIZE = (480, 360)
 
 
 def build_demo(
-    data_dir: Path, cache_root: Path, *, force: bool = False, progress: bool = True, scenes: bool = True,
+    data_dir: Path,
+    cache_root: Path,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    scenes: bool = True,
 ) -> Iterator[BuildResult]:
     """Write (when missing or outdated) and build the three demo datasets, with synthetic
     scene results unless ``scenes`` is False."""
@@ -105,7 +160,10 @@ def build_demo(
             write_demo_dataset(profile, folder)
             stamp.write_text(str(DEMO_VERSION))
         spec = DatasetSpec(
-            profile.name, "val", annotations, folder / "images",
+            profile.name,
+            "val",
+            annotations,
+            folder / "images",
             source_rule=SourceRule("file_name", r"^(?P<source>[^/]+)/") if profile.sources else None,
             identity=profile.identity,
         )
@@ -141,10 +199,15 @@ def write_demo_scenes(cache_root: Path, key: cache.CacheKey, profile: DemoProfil
     logits = rng.normal(size=(len(ids), N_CLASSES)) * scale
     indoor = np.arange(N_CLASSES) < 160
     stats = scene_stats_from_logits(logits, indoor)
-    results = pd.DataFrame({
-        "entropy": stats["entropy"], "top5_ids": list(stats["top5_ids"]),
-        "top5_probs": list(stats["top5_probs"]), "p_indoor": stats["p_indoor"],
-    }, index=pd.Index(ids, name="image_id"))
+    results = pd.DataFrame(
+        {
+            "entropy": stats["entropy"],
+            "top5_ids": list(stats["top5_ids"]),
+            "top5_probs": list(stats["top5_probs"]),
+            "p_indoor": stats["p_indoor"],
+        },
+        index=pd.Index(ids, name="image_id"),
+    )
     facts = ScenesFacts(
         model=DEMO_SCENE_MODEL,
         synthetic=True,
@@ -189,11 +252,15 @@ def write_demo_dataset(profile: DemoProfile, folder: Path) -> Path:
         "info": {"description": f"PoseAtlas synthetic demo dataset: {profile.description}", "synthetic": True},
         "images": images,
         "annotations": annotations,
-        "categories": [{
-            "id": 1, "name": "person", "supercategory": "person",
-            "keypoints": list(profile.schema.joint_names),
-            "skeleton": [[a + 1, b + 1] for a, b in profile.schema.skeleton],
-        }],
+        "categories": [
+            {
+                "id": 1,
+                "name": "person",
+                "supercategory": "person",
+                "keypoints": list(profile.schema.joint_names),
+                "skeleton": [[a + 1, b + 1] for a, b in profile.schema.skeleton],
+            }
+        ],
     }
     target = folder / "annotations.json"
     if profile.stored_crowd_index:
@@ -237,8 +304,12 @@ def _annotation(profile: DemoProfile, ann_id: int, image_id: int, box: np.ndarra
     # CrowdPose's num_keypoints counts only its 12 body joints.
     counted = labelled[:12] if profile.schema is CROWDPOSE14 else labelled
     ann = {
-        "id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 0,
-        "bbox": box.tolist(), "num_keypoints": int(counted.sum()),
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": 1,
+        "iscrowd": 0,
+        "bbox": box.tolist(),
+        "num_keypoints": int(counted.sum()),
         "keypoints": [int(v) if float(v).is_integer() else float(v) for v in keypoints.reshape(-1)],
     }
     if profile.with_segmentation:
@@ -253,8 +324,12 @@ def _crowd_region(profile: DemoProfile, ann_id: int, image_id: int, rng: np.rand
     w, h = rng.uniform(60, 160), rng.uniform(40, 90)
     x, y = rng.uniform(0, width - w), rng.uniform(0, height - h)
     ann = {
-        "id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 1,
-        "bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)], "num_keypoints": 0,
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": 1,
+        "iscrowd": 1,
+        "bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
+        "num_keypoints": 0,
         "keypoints": [0] * (3 * profile.schema.n_joints),
     }
     if profile.with_segmentation:
@@ -267,8 +342,9 @@ def _with_stored_crowd_index(doc: dict, target: Path) -> dict:
     """Store a CrowdPose-style ``crowdIndex`` (2 decimals), as CrowdPose's files do."""
     loaded = load_pose_dataset(target, data=orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
     inst = loaded.instances
-    crowding = compute_crowding(inst.keypoints, inst.bbox, inst.image_index, inst.iscrowd,
-                                inst.num_keypoints, len(loaded.images.image_id))
+    crowding = compute_crowding(
+        inst.keypoints, inst.bbox, inst.image_index, inst.iscrowd, inst.num_keypoints, len(loaded.images.image_id)
+    )
     by_id = dict(zip(loaded.images.image_id.tolist(), np.round(crowding.crowd_index, 2).tolist(), strict=True))
     for image in doc["images"]:
         image["crowdIndex"] = by_id[image["id"]]

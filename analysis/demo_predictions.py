@@ -54,7 +54,10 @@ SMALL_AREA = 32.0**2
 
 
 def synthetic_predictions(
-    images: pd.DataFrame, instances: pd.DataFrame, keypoints: npt.NDArray[np.floating], model: SyntheticModel,
+    images: pd.DataFrame,
+    instances: pd.DataFrame,
+    keypoints: npt.NDArray[np.floating],
+    model: SyntheticModel,
 ) -> list[dict]:
     """COCO keypoint results for one split.
 
@@ -86,27 +89,41 @@ def synthetic_predictions(
     scores = np.clip(rng.normal(0.85, 0.1, len(instances)), 0.05, 1.0)
     rows = np.flatnonzero(keep)
     out = [
-        {"image_id": int(instances["image_id"].iat[i]), "category_id": 1,
-         "keypoints": np.column_stack([xy[i], joint_scores[i]]).round(2).reshape(-1).tolist(),
-         "score": round(float(scores[i]), 4)}
+        {
+            "image_id": int(instances["image_id"].iat[i]),
+            "category_id": 1,
+            "keypoints": np.column_stack([xy[i], joint_scores[i]]).round(2).reshape(-1).tolist(),
+            "score": round(float(scores[i]), 4),
+        }
         for i in rows
     ]
     # False positives: a person-shaped cloud of joints somewhere in the image, low score.
     n_fp = rng.poisson(model.false_positives, len(images))
     for image_id, width, height, count in zip(
-        images["image_id"].to_numpy(), images["width"].to_numpy(dtype=float),
-        images["height"].to_numpy(dtype=float), n_fp, strict=True,
+        images["image_id"].to_numpy(),
+        images["width"].to_numpy(dtype=float),
+        images["height"].to_numpy(dtype=float),
+        n_fp,
+        strict=True,
     ):
         for _ in range(int(count)):
             side = rng.uniform(15, 120)
             cx, cy = rng.uniform([0, 0], [width, height])
-            joints = np.column_stack([
-                cx + rng.normal(0, side / 4, n_joints), cy + rng.normal(0, side / 2, n_joints),
-                rng.uniform(0.1, 0.6, n_joints),
-            ])
-            out.append({"image_id": int(image_id), "category_id": 1,
-                        "keypoints": joints.round(2).reshape(-1).tolist(),
-                        "score": round(float(rng.uniform(0.05, 0.5)), 4)})
+            joints = np.column_stack(
+                [
+                    cx + rng.normal(0, side / 4, n_joints),
+                    cy + rng.normal(0, side / 2, n_joints),
+                    rng.uniform(0.1, 0.6, n_joints),
+                ]
+            )
+            out.append(
+                {
+                    "image_id": int(image_id),
+                    "category_id": 1,
+                    "keypoints": joints.round(2).reshape(-1).tolist(),
+                    "score": round(float(rng.uniform(0.05, 0.5)), 4),
+                }
+            )
     return out
 
 
@@ -125,7 +142,8 @@ def write_synthetic_predictions(cache_root: Path, key: cache.CacheKey, folder: P
     """
     images = cache.read_images(cache_root, key, columns=["image_id", "width", "height"])
     instances = cache.read_instances(
-        cache_root, key, columns=["image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "keypoints"])
+        cache_root, key, columns=["image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "keypoints"]
+    )
     keypoints = np.array(instances["keypoints"].tolist(), dtype=np.float64).reshape(len(instances), -1)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -147,10 +165,13 @@ def evaluate_synthetic_models(data_dir: Path, cache_root: Path, *, progress: boo
 
     for key in EVALUATED_SPLITS:
         written = write_synthetic_predictions(cache_root, key, Path(data_dir) / key.dataset / "predictions")
-        outcomes = evaluate_files(cache_root, key, [path for _, path in written],
-                                  models=[name for name, _ in written], progress=progress)
+        outcomes = evaluate_files(
+            cache_root, key, [path for _, path in written], models=[name for name, _ in written], progress=progress
+        )
         for outcome in outcomes:
             ap = outcome.result.slices["all"].ap
             assert ap is not None  # the synthetic models are evaluated on splits with persons
-            yield (f"{key}: {outcome.record.model} (synthetic model) AP {100 * ap:.1f}"
-                   f"{' (unchanged, reused)' if outcome.reused else ''}")
+            yield (
+                f"{key}: {outcome.record.model} (synthetic model) AP {100 * ap:.1f}"
+                f"{' (unchanged, reused)' if outcome.reused else ''}"
+            )

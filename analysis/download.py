@@ -126,16 +126,20 @@ def download(
             _finish(url, part, dest, total, expected_size, sha256)
             return dest
         if resp.status_code not in (200, 206):
-            raise PoseAtlasError(
-                f"download of {url} failed: HTTP {resp.status_code} {resp.reason or ''}".rstrip()
-            )
+            raise PoseAtlasError(f"download of {url} failed: HTTP {resp.status_code} {resp.reason or ''}".rstrip())
         if resp.status_code == 200 and offset:
             offset = 0  # the server ignored Range: start over
         total = _total_from_headers(resp, offset)
         mode = "ab" if offset else "wb"
         bar = tqdm(
-            total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-            desc=dest.name, disable=not progress, leave=False,
+            total=total,
+            initial=offset,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=dest.name,
+            disable=not progress,
+            leave=False,
         )
         try:
             with open(part, mode) as f, bar:
@@ -156,7 +160,11 @@ def download(
 
 
 def _finish(
-    url: str, part: Path, dest: Path, total: int | None, expected_size: int | None,
+    url: str,
+    part: Path,
+    dest: Path,
+    total: int | None,
+    expected_size: int | None,
     sha256: str | None,
 ) -> None:
     size = part.stat().st_size if part.is_file() else 0
@@ -165,20 +173,15 @@ def _finish(
         if size < want and expected_size is None:
             # The connection ended early: keep the .part so the next call resumes.
             raise PoseAtlasError(
-                f"download of {url} incomplete: got {size} of {want} bytes; "
-                f"run the same command again to resume"
+                f"download of {url} incomplete: got {size} of {want} bytes; run the same command again to resume"
             )
         part.unlink(missing_ok=True)
-        raise PoseAtlasError(
-            f"download of {url} has the wrong size: got {size} bytes, expected {want}"
-        )
+        raise PoseAtlasError(f"download of {url} has the wrong size: got {size} bytes, expected {want}")
     if sha256 is not None:
         digest = file_sha256(part)
         if digest.lower() != sha256.lower():
             part.unlink(missing_ok=True)
-            raise PoseAtlasError(
-                f"download of {url} has the wrong SHA-256: got {digest}, expected {sha256}"
-            )
+            raise PoseAtlasError(f"download of {url} has the wrong SHA-256: got {digest}, expected {sha256}")
     os.replace(part, dest)
 
 

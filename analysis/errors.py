@@ -48,12 +48,18 @@ def run_reporting_errors(command: Callable[[], int | None]) -> int:
         if exc.errno not in _DISK_ERRNOS:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc} while writing; free space (or choose another folder) and run "
-              "the same command again: finished work is kept, nothing partial was written", file=sys.stderr)
+        print(
+            f"error: {where}{exc.strerror or exc} while writing; free space (or choose another folder) and run "
+            "the same command again: finished work is kept, nothing partial was written",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
     except MemoryError:  # numpy's _ArrayMemoryError too: one line, not a traceback
-        print("error: out of memory: the input is too large for the memory this process may use "
-              "(free memory, raise the limit, or process a smaller file); nothing was written", file=sys.stderr)
+        print(
+            "error: out of memory: the input is too large for the memory this process may use "
+            "(free memory, raise the limit, or process a smaller file); nothing was written",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted; run the same command again to go on", file=sys.stderr)

@@ -34,7 +34,8 @@ def fetch_coco_2017(data_dir: Path, registry: Path, *, url: str | None = None, p
 
     def fetch() -> None:
         download(
-            url or COCO_2017_URL, archive,
+            url or COCO_2017_URL,
+            archive,
             expected_size=COCO_2017_SIZE if official else None,
             sha256=COCO_2017_SHA256 if official else None,
             progress=progress,
@@ -42,8 +43,9 @@ def fetch_coco_2017(data_dir: Path, registry: Path, *, url: str | None = None, p
 
     # An archive already here is reused only when it checks out (the official one:
     # size and SHA-256; another URL's: it unpacks); a damaged one is fetched again.
-    reused = archive.is_file() and (not official or (
-        archive.stat().st_size == COCO_2017_SIZE and file_sha256(archive) == COCO_2017_SHA256))
+    reused = archive.is_file() and (
+        not official or (archive.stat().st_size == COCO_2017_SIZE and file_sha256(archive) == COCO_2017_SHA256)
+    )
     if reused:
         yield f"archive present: {archive}"
     else:

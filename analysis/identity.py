@@ -17,8 +17,18 @@ from typing import Any
 #: Twelve colour-blind-safe colours: Okabe & Ito's palette without its yellow (too pale
 #: on white), then five of Paul Tol's "muted" colours that differ from those in hue.
 COLORS = (
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000",
-    "#332288", "#882255", "#999933", "#44AA99", "#CC6677",
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#000000",
+    "#332288",
+    "#882255",
+    "#999933",
+    "#44AA99",
+    "#CC6677",
 )
 #: Plotly bar fill patterns ("" = solid): the identity in greyscale print.
 HATCHES = ("", "/", ".", "x", "\\", "+", "-", "|")

@@ -73,7 +73,8 @@ def info_json(registry: Path, cache_root: Path) -> dict[str, Any]:
         if not spec.annotations.is_file():
             state = SplitState.ANNOTATIONS_MISSING
         registered.append(
-            {"name": spec.name, "split": spec.split, "annotations": str(spec.annotations), "state": state})
+            {"name": spec.name, "split": spec.split, "annotations": str(spec.annotations), "state": state}
+        )
     caches, skipped = [], []
     for (name, split), manifest in cached.items():
         split_dir = cache.CacheKey(name, split).directory(cache_root)
@@ -84,20 +85,32 @@ def info_json(registry: Path, cache_root: Path) -> dict[str, Any]:
             skipped.append({"name": name, "split": split, "problem": manifest.problem, "command": command})
             continue
         problem = _problem(manifest, split_dir)  # damaged tables are not read
-        caches.append({
-            "name": name, "split": split, "synthetic": manifest.synthetic,
-            "counts": msgspec.to_builtins(manifest.counts), "keypoint_schema": manifest.keypoint_schema.name,
-            "scenes": manifest.scenes is not None and (split_dir / cache.SCENES_FILE).is_file(),
-            "populations": {} if problem else cached_population_counts(cache_root, cache.CacheKey(name, split)),
-            "built_at": manifest.built_at, "definitions": _definition_lines(manifest),
-            "area_sources": [s.value for s in manifest.definitions.area_sources],
-            "warnings": manifest.warnings, "missing_images": manifest.inputs.images.n_missing,
-            "problem": problem,
-            "command": rebuild_command(split_dir, manifest),
-            "evaluations": _evaluations(cache_root, cache.CacheKey(name, split)),
-        })
-    return {"registry": str(registry), "cache_dir": str(cache_root), "registered": registered,
-            "cached": caches, "skipped": skipped}
+        caches.append(
+            {
+                "name": name,
+                "split": split,
+                "synthetic": manifest.synthetic,
+                "counts": msgspec.to_builtins(manifest.counts),
+                "keypoint_schema": manifest.keypoint_schema.name,
+                "scenes": manifest.scenes is not None and (split_dir / cache.SCENES_FILE).is_file(),
+                "populations": {} if problem else cached_population_counts(cache_root, cache.CacheKey(name, split)),
+                "built_at": manifest.built_at,
+                "definitions": _definition_lines(manifest),
+                "area_sources": [s.value for s in manifest.definitions.area_sources],
+                "warnings": manifest.warnings,
+                "missing_images": manifest.inputs.images.n_missing,
+                "problem": problem,
+                "command": rebuild_command(split_dir, manifest),
+                "evaluations": _evaluations(cache_root, cache.CacheKey(name, split)),
+            }
+        )
+    return {
+        "registry": str(registry),
+        "cache_dir": str(cache_root),
+        "registered": registered,
+        "cached": caches,
+        "skipped": skipped,
+    }
 
 
 def _evaluations(cache_root: Path, key: cache.CacheKey) -> list[dict[str, Any]]:
@@ -114,8 +127,11 @@ def _evaluations(cache_root: Path, key: cache.CacheKey) -> list[dict[str, Any]]:
 def _definition_lines(manifest: Manifest) -> dict[str, str]:
     d = manifest.definitions
     return {
-        "crowd_index": d.crowd_index, "crowding": d.crowding, "visibility": d.visibility_rule,
-        "default_size": d.default_size, "crowd_levels": "; ".join(d.crowd_levels),
+        "crowd_index": d.crowd_index,
+        "crowding": d.crowding,
+        "visibility": d.visibility_rule,
+        "default_size": d.default_size,
+        "crowd_levels": "; ".join(d.crowd_levels),
         "density_levels": d.density_levels,
     }
 

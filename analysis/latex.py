@@ -12,11 +12,22 @@ from __future__ import annotations
 
 import re
 
-_ESCAPES = str.maketrans({
-    "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
-    "±": r"$\pm$", "†": r"$^\dagger$",  # interval cells and few-person marks
-})
+_ESCAPES = str.maketrans(
+    {
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+        "\\": r"\textbackslash{}",
+        "±": r"$\pm$",
+        "†": r"$^\dagger$",  # interval cells and few-person marks
+    }
+)
 
 _RELATIONS = {"<=": r"\le", ">=": r"\ge", "!=": r"\ne", "==": "=", "<": "<", ">": ">"}
 _NUMBER = r"\d+(?:\.\d+)?"
@@ -60,7 +71,7 @@ def latex_text(text: str) -> str:
     """``text`` for LaTeX: the notation above in math mode, every special escaped."""
     out, pos = [], 0
     for m in _MATH.finditer(text):
-        out.append(text[pos:m.start()].translate(_ESCAPES))
+        out.append(text[pos : m.start()].translate(_ESCAPES))
         out.append(_math(m))
         pos = m.end()
     out.append(text[pos:].translate(_ESCAPES))

@@ -171,8 +171,10 @@ def _registered(registry: Path | None) -> list[tuple[Path, str, str | None]]:
         specs = load_registry(registry)
     except PoseAtlasError:
         return []
-    return [(_resolved(s.annotations), f"the annotation file registered for {s.name}/{s.split}", f"{s.name}/{s.split}")
-            for s in specs]
+    return [
+        (_resolved(s.annotations), f"the annotation file registered for {s.name}/{s.split}", f"{s.name}/{s.split}")
+        for s in specs
+    ]
 
 
 def _recorded(cache_root: Path) -> list[tuple[Path, str, str | None]]:
@@ -186,6 +188,11 @@ def _recorded(cache_root: Path) -> list[tuple[Path, str, str | None]]:
         except PoseAtlasError:
             continue
         if manifest is not None and manifest.inputs.annotations.path:
-            found.append((_resolved(Path(manifest.inputs.annotations.path)),
-                          f"the annotation file {key} was built from", str(key)))
+            found.append(
+                (
+                    _resolved(Path(manifest.inputs.annotations.path)),
+                    f"the annotation file {key} was built from",
+                    str(key),
+                )
+            )
     return found

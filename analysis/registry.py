@@ -66,16 +66,14 @@ class DatasetSpec:
                 self.keypoint_schema if isinstance(self.keypoint_schema, str | None) else list(self.keypoint_schema)
             ),
             "source_rule": (
-                {"field": self.source_rule.field, "pattern": self.source_rule.pattern}
-                if self.source_rule else None
+                {"field": self.source_rule.field, "pattern": self.source_rule.pattern} if self.source_rule else None
             ),
         }
 
 
 def _toml_type(value: object) -> str:
     """The TOML name of a parsed value's type, for messages."""
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
-             list: "an array", dict: "a table"}
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array", dict: "a table"}
     return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
 
 
@@ -133,7 +131,8 @@ def _shared_identities(path: Path, specs: list[DatasetSpec]) -> list[DatasetSpec
     for spec in specs:
         try:
             merged[spec.name] = merged.get(spec.name, DatasetIdentity()).merged(
-                spec.identity, f"{path}: dataset {spec.name!r}")
+                spec.identity, f"{path}: dataset {spec.name!r}"
+            )
         except ValueError as exc:
             raise PoseAtlasError(str(exc)) from None
     return [replace(spec, identity=merged[spec.name]) for spec in specs]
@@ -170,9 +169,13 @@ def _schema_value(where: str, value: object) -> str | tuple[str, ...] | None:
 def _source_rule(where: str, value: object) -> SourceRule | None:
     if value is None:
         return None
-    if not isinstance(value, dict) or not isinstance(value.get("pattern"), str) \
-            or not isinstance(value.get("field", "file_name"), str) or set(value) - {"field", "pattern"}:
-        raise PoseAtlasError(f"{where}: source must be {{ field = \"file_name\", pattern = \"...\" }}")
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("pattern"), str)
+        or not isinstance(value.get("field", "file_name"), str)
+        or set(value) - {"field", "pattern"}
+    ):
+        raise PoseAtlasError(f'{where}: source must be {{ field = "file_name", pattern = "..." }}')
     try:
         return SourceRule(field=value.get("field", "file_name"), pattern=value["pattern"])
     except ValueError as exc:

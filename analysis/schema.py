@@ -9,34 +9,114 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 COCO17_JOINTS = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
-    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
 )
 # COCO's skeleton, 0-based (the annotation files store it 1-based).
 COCO17_SKELETON = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-    (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
+    (15, 13),
+    (13, 11),
+    (16, 14),
+    (14, 12),
+    (11, 12),
+    (5, 11),
+    (6, 12),
+    (5, 6),
+    (5, 7),
+    (6, 8),
+    (7, 9),
+    (8, 10),
+    (1, 2),
+    (0, 1),
+    (0, 2),
+    (1, 3),
+    (2, 4),
+    (3, 5),
+    (4, 6),
 )
 # Per-joint OKS sigmas published with the COCO keypoint evaluation.
 COCO17_SIGMAS = (
-    0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107,
-    0.107, 0.087, 0.087, 0.089, 0.089,
+    0.026,
+    0.025,
+    0.025,
+    0.035,
+    0.035,
+    0.079,
+    0.079,
+    0.072,
+    0.072,
+    0.062,
+    0.062,
+    0.107,
+    0.107,
+    0.087,
+    0.087,
+    0.089,
+    0.089,
 )
 
 CROWDPOSE14_JOINTS = (
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
-    "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
-    "right_ankle", "head", "neck",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "head",
+    "neck",
 )
 CROWDPOSE14_SKELETON = (
-    (12, 13), (13, 0), (13, 1), (0, 2), (2, 4), (1, 3), (3, 5), (13, 6), (13, 7), (6, 8),
-    (8, 10), (7, 9), (9, 11),
+    (12, 13),
+    (13, 0),
+    (13, 1),
+    (0, 2),
+    (2, 4),
+    (1, 3),
+    (3, 5),
+    (13, 6),
+    (13, 7),
+    (6, 8),
+    (8, 10),
+    (7, 9),
+    (9, 11),
 )
 # The sigmas CrowdPose's evaluator (crowdposetools) uses.
 CROWDPOSE14_SIGMAS = (
-    0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089,
-    0.079, 0.079,
+    0.079,
+    0.079,
+    0.072,
+    0.072,
+    0.062,
+    0.062,
+    0.107,
+    0.107,
+    0.087,
+    0.087,
+    0.089,
+    0.089,
+    0.079,
+    0.079,
 )
 
 
@@ -70,15 +150,11 @@ class KeypointSchema:
 
 
 COCO17 = KeypointSchema("coco17", COCO17_JOINTS, COCO17_SKELETON, COCO17_SIGMAS)
-CROWDPOSE14 = KeypointSchema(
-    "crowdpose14", CROWDPOSE14_JOINTS, CROWDPOSE14_SKELETON, CROWDPOSE14_SIGMAS
-)
+CROWDPOSE14 = KeypointSchema("crowdpose14", CROWDPOSE14_JOINTS, CROWDPOSE14_SKELETON, CROWDPOSE14_SIGMAS)
 BUILTIN_SCHEMAS = {schema.name: schema for schema in (COCO17, CROWDPOSE14)}
 
 
-def schema_from_category(
-    joint_names: list[str], skeleton_1based: list[list[int]], n_joints: int
-) -> KeypointSchema:
+def schema_from_category(joint_names: list[str], skeleton_1based: list[list[int]], n_joints: int) -> KeypointSchema:
     """The schema for a category whose annotations store ``n_joints`` joints.
 
     A known joint list (COCO, CrowdPose) gets its published sigmas.  Files whose

@@ -89,6 +89,7 @@ QUICK_IMAGES, QUICK_PERSONS = 6000, 26000
 # Workers: run in a fresh interpreter, print one JSON line with in-process timings.
 # ---------------------------------------------------------------------------
 
+
 def _timed_decode(path: str, decode, disable_gc: bool) -> tuple[Any, dict[str, float]]:
     """Read the file, then time ``decode(bytes)`` alone (optionally with gc off)."""
     t0 = time.perf_counter()
@@ -144,9 +145,14 @@ def _worker_pycocotools(path: str) -> dict[str, Any]:
     t1 = time.perf_counter()
     images, instances = reference_tables(path, coco=coco)
     t2 = time.perf_counter()
-    return {"coco_s": t1 - t0, "loop_s": t2 - t1, "total_s": t2 - t0,
-            "n_images": len(images), "n_instances": len(instances),
-            "mean_crowd_index": float(images["crowd_index"].mean())}
+    return {
+        "coco_s": t1 - t0,
+        "loop_s": t2 - t1,
+        "total_s": t2 - t0,
+        "n_images": len(images),
+        "n_instances": len(instances),
+        "mean_crowd_index": float(images["crowd_index"].mean()),
+    }
 
 
 def _run_worker(kind: str, path: str) -> None:
@@ -171,6 +177,7 @@ def _run_worker(kind: str, path: str) -> None:
 # Parent: one fresh subprocess per measurement, wall time and peak RSS.
 # ---------------------------------------------------------------------------
 
+
 class _TreeRssSampler(threading.Thread):
     """Max of the summed RSS of a process and its descendants, sampled."""
 
@@ -182,6 +189,7 @@ class _TreeRssSampler(threading.Thread):
     def run(self) -> None:
         try:
             import psutil
+
             proc = psutil.Process(self.pid)
         except Exception:
             return
@@ -204,8 +212,9 @@ def measure(cmd: list[str], label: str, cwd: Path = REPO_ROOT) -> dict[str, Any]
     """Run ``cmd`` in a fresh process; wall time, peak RSS, rc, and its RESULT line."""
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
         sampler = _TreeRssSampler(proc.pid)
         sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -226,7 +235,7 @@ def measure(cmd: list[str], label: str, cwd: Path = REPO_ROOT) -> dict[str, Any]
     result["peak_rss_bytes"] = max(result["maxrss_bytes_kernel"], sampler.peak)
     for line in text.splitlines():
         if line.startswith("RESULT "):
-            result["inner"] = orjson.loads(line[len("RESULT "):])
+            result["inner"] = orjson.loads(line[len("RESULT ") :])
     if proc.returncode != 0:
         result["output_tail"] = text[-3000:]
     return result
@@ -251,8 +260,7 @@ def _one(label: str, cmd: list[str], i: int, n: int) -> dict[str, Any]:
     inner = r.get("inner", {})
     extra = f", in-process {inner['decode_s']:.2f} s" if "decode_s" in inner else ""
     status = "" if r["rc"] == 0 else f"  FAILED rc={r['rc']}"
-    print(f" {r['wall_s']:.2f} s wall{extra}, peak RSS "
-          f"{r['peak_rss_bytes'] / 1e6:.0f} MB{status}", flush=True)
+    print(f" {r['wall_s']:.2f} s wall{extra}, peak RSS {r['peak_rss_bytes'] / 1e6:.0f} MB{status}", flush=True)
     return r
 
 
@@ -270,38 +278,71 @@ def _fmt_s(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.2f} s"
 
 
-def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool = True,
-                  seed: int = 0, stages: bool = False) -> dict[str, Any]:
-    print(f"== PoseAtlas build benchmark: {n_images:,} images, {n_persons:,} annotations ==",
-          flush=True)
+def run_benchmark(
+    n_images: int, n_persons: int, repeat: int = 3, baseline: bool = True, seed: int = 0, stages: bool = False
+) -> dict[str, Any]:
+    print(f"== PoseAtlas build benchmark: {n_images:,} images, {n_persons:,} annotations ==", flush=True)
     # Generate in a child process: the parent must stay small, because a child's kernel
     # peak-RSS figure (ru_maxrss) starts from the parent's RSS at fork/vfork time.
     if not default_path(n_images, n_persons, seed=seed).with_suffix(".stats.json").exists():
-        subprocess.run([sys.executable, "-m", "benchmarks.synthetic_coco", "--images",
-                        str(n_images), "--persons", str(n_persons), "--seed", str(seed)],
-                       cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.synthetic_coco",
+                "--images",
+                str(n_images),
+                "--persons",
+                str(n_persons),
+                "--seed",
+                str(seed),
+            ],
+            cwd=REPO_ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     path, stats = ensure_synthetic_coco(n_images, n_persons, seed=seed)
     print(f"file: {path} ({stats['bytes'] / 1e6:.1f} MB)", flush=True)
 
     results: dict[str, Any] = {
-        "file": str(path), "file_bytes": stats["bytes"], "file_stats": stats,
-        "python": sys.version.split()[0], "cpus": os.cpu_count(),
-        "repeat": repeat, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "file": str(path),
+        "file_bytes": stats["bytes"],
+        "file_stats": stats,
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "repeat": repeat,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "runner_maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
     results["versions"] = {"orjson": orjson.__version__, "msgspec": msgspec.__version__}
 
     # (a) our build, its fixed cost (interpreter start + CLI imports), (b) orjson.loads,
     # (c) msgspec typed decode without segmentation: interleaved, `repeat` rounds.
-    print("(a) our build: python -m analysis build ... --force; (a0) its startup alone: "
-          "python -m analysis build --help;\n(b) orjson.loads alone; (c) msgspec typed decode "
-          "skipping segmentation -- interleaved, best of each kept", flush=True)
+    print(
+        "(a) our build: python -m analysis build ... --force; (a0) its startup alone: "
+        "python -m analysis build --help;\n(b) orjson.loads alone; (c) msgspec typed decode "
+        "skipping segmentation -- interleaved, best of each kept",
+        flush=True,
+    )
     cache_dir = Path(tempfile.mkdtemp(prefix="poseatlas-bench-"))
     try:
         cmds = {
-            "build": [sys.executable, "-m", "analysis", "build", "--name", "bench",
-                      "--split", "train", "--annotations", str(path),
-                      "--cache-dir", str(cache_dir), "--force", "--quiet"],
+            "build": [
+                sys.executable,
+                "-m",
+                "analysis",
+                "build",
+                "--name",
+                "bench",
+                "--split",
+                "train",
+                "--annotations",
+                str(path),
+                "--cache-dir",
+                str(cache_dir),
+                "--force",
+                "--quiet",
+            ],
             "build, one NaN token": _build_cmd(nan_variant(path), cache_dir, "benchnan"),
             "startup": [sys.executable, "-m", "analysis", "build", "--help"],
             "orjson.loads": _worker_cmd("orjson", path),
@@ -362,16 +403,20 @@ def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool
 
     targets = {
         "build_over_orjson": {
-            "value": ratio_orjson, "target": f"<= {TARGET_BUILD_OVER_ORJSON}",
-            "verdict": verdict(None if ratio_orjson is None
-                               else ratio_orjson <= TARGET_BUILD_OVER_ORJSON)},
+            "value": ratio_orjson,
+            "target": f"<= {TARGET_BUILD_OVER_ORJSON}",
+            "verdict": verdict(None if ratio_orjson is None else ratio_orjson <= TARGET_BUILD_OVER_ORJSON),
+        },
         "pycocotools_over_build": {
-            "value": ratio_base, "target": f">= {TARGET_BASELINE_OVER_BUILD}",
-            "verdict": verdict(None if ratio_base is None
-                               else ratio_base >= TARGET_BASELINE_OVER_BUILD)},
+            "value": ratio_base,
+            "target": f">= {TARGET_BASELINE_OVER_BUILD}",
+            "verdict": verdict(None if ratio_base is None else ratio_base >= TARGET_BASELINE_OVER_BUILD),
+        },
         "build_peak_rss_bytes": {
-            "value": rss, "target": f"<= {TARGET_PEAK_RSS_BYTES:.0f}",
-            "verdict": verdict(None if rss is None else rss <= TARGET_PEAK_RSS_BYTES)},
+            "value": rss,
+            "target": f"<= {TARGET_PEAK_RSS_BYTES:.0f}",
+            "verdict": verdict(None if rss is None else rss <= TARGET_PEAK_RSS_BYTES),
+        },
     }
     results["targets"] = targets
     if build_s and inner(orj_ng, "decode_s"):
@@ -383,23 +428,47 @@ def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool
 
     rows = [
         ("our build (python -m analysis build)", _fmt_s(build_s), "process wall", mb(build)),
-        ("our build, one NaN token", _fmt_s(build_nan["wall_s"] if build_nan["rc"] == 0 else None),
-         "process wall; NaN in an ignored field", mb(build_nan)),
-        ("  of which startup (build --help)", _fmt_s(startup["wall_s"]),
-         "interpreter + imports", mb(startup)),
-        ("orjson.loads (default gc)", _fmt_s(orjson_s),
-         f"process wall {_fmt_s(orj['wall_s'])}; read {_fmt_s(inner(orj, 'read_s'))}", mb(orj)),
-        ("orjson.loads (gc off)", _fmt_s(inner(orj_ng, "decode_s")),
-         f"process wall {_fmt_s(orj_ng['wall_s'])}", mb(orj_ng)),
-        ("msgspec typed, no segmentation", _fmt_s(inner(msp, "decode_s")),
-         f"process wall {_fmt_s(msp['wall_s'])}", mb(msp)),
-        ("msgspec typed, no segm. (gc off)", _fmt_s(inner(msp_ng, "decode_s")),
-         f"process wall {_fmt_s(msp_ng['wall_s'])}", mb(msp_ng)),
+        (
+            "our build, one NaN token",
+            _fmt_s(build_nan["wall_s"] if build_nan["rc"] == 0 else None),
+            "process wall; NaN in an ignored field",
+            mb(build_nan),
+        ),
+        ("  of which startup (build --help)", _fmt_s(startup["wall_s"]), "interpreter + imports", mb(startup)),
+        (
+            "orjson.loads (default gc)",
+            _fmt_s(orjson_s),
+            f"process wall {_fmt_s(orj['wall_s'])}; read {_fmt_s(inner(orj, 'read_s'))}",
+            mb(orj),
+        ),
+        (
+            "orjson.loads (gc off)",
+            _fmt_s(inner(orj_ng, "decode_s")),
+            f"process wall {_fmt_s(orj_ng['wall_s'])}",
+            mb(orj_ng),
+        ),
+        (
+            "msgspec typed, no segmentation",
+            _fmt_s(inner(msp, "decode_s")),
+            f"process wall {_fmt_s(msp['wall_s'])}",
+            mb(msp),
+        ),
+        (
+            "msgspec typed, no segm. (gc off)",
+            _fmt_s(inner(msp_ng, "decode_s")),
+            f"process wall {_fmt_s(msp_ng['wall_s'])}",
+            mb(msp_ng),
+        ),
     ]
     if base:
-        rows.append(("pycocotools COCO() + loop", _fmt_s(base_s),
-                     f"COCO() {_fmt_s(inner(base, 'coco_s'))}, loop "
-                     f"{_fmt_s(inner(base, 'loop_s'))}", mb(base)))
+        rows.append(
+            (
+                "pycocotools COCO() + loop",
+                _fmt_s(base_s),
+                f"COCO() {_fmt_s(inner(base, 'coco_s'))}, loop {_fmt_s(inner(base, 'loop_s'))}",
+                mb(base),
+            )
+        )
     print()
     print(f"{'measurement':38s} {'time':>9s}  {'peak RSS':>9s}  notes")
     print("-" * 100)
@@ -408,30 +477,41 @@ def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool
     print()
     quick = (n_images, n_persons) != (DEFAULT_IMAGES, DEFAULT_PERSONS)
     if quick:
-        print("(not the default size: the targets are meant for 60,000 images / 260,000 "
-              "annotations)")
+        print("(not the default size: the targets are meant for 60,000 images / 260,000 annotations)")
     fr = lambda x, f: "n/a" if x is None else f.format(x)  # noqa: E731
-    print(f"build / orjson.loads      = {fr(ratio_orjson, '{:.2f}'):>6s}  "
-          f"(target <= {TARGET_BUILD_OVER_ORJSON})  {targets['build_over_orjson']['verdict']}")
-    print(f"pycocotools / build       = {fr(ratio_base, '{:.2f}'):>6s}  "
-          f"(target >= {TARGET_BASELINE_OVER_BUILD})  "
-          f"{targets['pycocotools_over_build']['verdict']}")
-    print(f"build peak RSS            = {fr(rss and rss / 1e9, '{:.2f}'):>6s} GB "
-          f"(target <= {TARGET_PEAK_RSS_BYTES / 1e9:.1f} GB)  "
-          f"{targets['build_peak_rss_bytes']['verdict']}")
+    print(
+        f"build / orjson.loads      = {fr(ratio_orjson, '{:.2f}'):>6s}  "
+        f"(target <= {TARGET_BUILD_OVER_ORJSON})  {targets['build_over_orjson']['verdict']}"
+    )
+    print(
+        f"pycocotools / build       = {fr(ratio_base, '{:.2f}'):>6s}  "
+        f"(target >= {TARGET_BASELINE_OVER_BUILD})  "
+        f"{targets['pycocotools_over_build']['verdict']}"
+    )
+    print(
+        f"build peak RSS            = {fr(rss and rss / 1e9, '{:.2f}'):>6s} GB "
+        f"(target <= {TARGET_PEAK_RSS_BYTES / 1e9:.1f} GB)  "
+        f"{targets['build_peak_rss_bytes']['verdict']}"
+    )
     if build_nan["rc"] == 0 and rss:
-        print(f"NaN build / build peak RSS = {build_nan['peak_rss_bytes'] / rss:6.2f}  "
-              f"(target <= {TARGET_NAN_OVER_FAST_RSS}); time {build_nan['wall_s'] / build_s:.2f}x")
+        print(
+            f"NaN build / build peak RSS = {build_nan['peak_rss_bytes'] / rss:6.2f}  "
+            f"(target <= {TARGET_NAN_OVER_FAST_RSS}); time {build_nan['wall_s'] / build_s:.2f}x"
+        )
     if build_s and orj["rc"] == 0:
         ratio_process = build_s / orj["wall_s"]
         results["build_over_orjson_process"] = ratio_process
         ok = ratio_process <= TARGET_BUILD_OVER_ORJSON_PROCESS
-        print(f"build / orjson.loads, whole processes = {ratio_process:6.2f}  (target <= "
-              f"{TARGET_BUILD_OVER_ORJSON_PROCESS}, issue 20)  {verdict(ok)}")
+        print(
+            f"build / orjson.loads, whole processes = {ratio_process:6.2f}  (target <= "
+            f"{TARGET_BUILD_OVER_ORJSON_PROCESS}, issue 20)  {verdict(ok)}"
+        )
         if rss:
-            print(f"build peak RSS            = {rss / 1e9:6.2f} GB (target <= "
-                  f"{TARGET_PEAK_RSS_200MB_BYTES / 1e9:.1f} GB at 200 MB, issue 20)  "
-                  f"{verdict(rss <= TARGET_PEAK_RSS_200MB_BYTES)}")
+            print(
+                f"build peak RSS            = {rss / 1e9:6.2f} GB (target <= "
+                f"{TARGET_PEAK_RSS_200MB_BYTES / 1e9:.1f} GB at 200 MB, issue 20)  "
+                f"{verdict(rss <= TARGET_PEAK_RSS_200MB_BYTES)}"
+            )
     if stages and "build_stages_s" in results:
         timings = results["build_stages_s"]
         print("build stages (the last build run, in process; its manifest's timings):")
@@ -439,14 +519,14 @@ def run_benchmark(n_images: int, n_persons: int, repeat: int = 3, baseline: bool
         for stage in sorted(timings, key=lambda name: order.index(name) if name in order else len(order)):
             print(f"  {stage:<18} {timings[stage]:6.2f} s")
         if "total" in timings and build_s:
-            print(f"  {'outside (start-up, imports, exit)':<18} {build['wall_s'] - timings['total']:6.2f} s "
-                  f"(best process wall {build_s:.2f} s less the last run's total)")
+            print(
+                f"  {'outside (start-up, imports, exit)':<18} {build['wall_s'] - timings['total']:6.2f} s "
+                f"(best process wall {build_s:.2f} s less the last run's total)"
+            )
     if "build_over_orjson_gc_off" in results:
-        print(f"(for reference: build / orjson.loads with gc off = "
-              f"{results['build_over_orjson_gc_off']:.2f})")
+        print(f"(for reference: build / orjson.loads with gc off = {results['build_over_orjson_gc_off']:.2f})")
 
-    name = ("build-results.json" if not quick
-            else f"build-results-i{n_images}-p{n_persons}.json")
+    name = "build-results.json" if not quick else f"build-results-i{n_images}-p{n_persons}.json"
     out_path = DATA_DIR / name
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".json.tmp")
@@ -477,8 +557,22 @@ def nan_variant(path: Path) -> Path:
 
 
 def _build_cmd(path: Path, cache_dir: Path, name: str) -> list[str]:
-    return [sys.executable, "-m", "analysis", "build", "--name", name, "--split", "train",
-            "--annotations", str(path), "--cache-dir", str(cache_dir), "--force", "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "analysis",
+        "build",
+        "--name",
+        name,
+        "--split",
+        "train",
+        "--annotations",
+        str(path),
+        "--cache-dir",
+        str(cache_dir),
+        "--force",
+        "--quiet",
+    ]
 
 
 def run_big(seed: int = 0) -> dict[str, Any]:
@@ -490,9 +584,22 @@ def run_big(seed: int = 0) -> dict[str, Any]:
     print(f"== PoseAtlas build benchmark, big: {n_images:,} images, {n_persons:,} annotations ==", flush=True)
     if not default_path(n_images, n_persons, seed=seed).with_suffix(".stats.json").exists():
         print("generating the file (about a minute and a half) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "benchmarks.synthetic_coco", "--images", str(n_images),
-                        "--persons", str(n_persons), "--seed", str(seed)],
-                       cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.synthetic_coco",
+                "--images",
+                str(n_images),
+                "--persons",
+                str(n_persons),
+                "--seed",
+                str(seed),
+            ],
+            cwd=REPO_ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     path, stats = ensure_synthetic_coco(n_images, n_persons, seed=seed)
     size = stats["bytes"]
     nan_path = nan_variant(path)
@@ -510,8 +617,11 @@ def run_big(seed: int = 0) -> dict[str, Any]:
     if available > ORJSON_BIG_MEMORY_FACTOR * size:
         orj = _one("orjson.loads gc off", _worker_cmd("orjson-nogc", path), 0, 1)
     else:
-        print(f"  orjson.loads: skipped (needs ~{ORJSON_BIG_MEMORY_FACTOR * size / 1e9:.0f} GB, "
-              f"{available / 1e9:.1f} GB available)", flush=True)
+        print(
+            f"  orjson.loads: skipped (needs ~{ORJSON_BIG_MEMORY_FACTOR * size / 1e9:.0f} GB, "
+            f"{available / 1e9:.1f} GB available)",
+            flush=True,
+        )
 
     def ok(r: dict[str, Any] | None) -> bool:
         return bool(r) and r["rc"] == 0
@@ -525,18 +635,32 @@ def run_big(seed: int = 0) -> dict[str, Any]:
     for label, r in (("our build", build), ("our build, one NaN token", build_nan), ("orjson.loads (gc off)", orj)):
         if r is not None:
             t = r["inner"]["decode_s"] if label.startswith("orjson") and ok(r) else r["wall_s"]
-            print(f"{label:28s} {t:8.2f} s  peak RSS {r['peak_rss_bytes'] / 1e9:6.2f} GB"
-                  + ("" if ok(r) else f"  FAILED rc={r['rc']}"))
+            print(
+                f"{label:28s} {t:8.2f} s  peak RSS {r['peak_rss_bytes'] / 1e9:6.2f} GB"
+                + ("" if ok(r) else f"  FAILED rc={r['rc']}")
+            )
     print()
-    print(f"build peak RSS / file size     = {fr(peak_ratio, '{:.2f}'):>6s}  (target <= {TARGET_PEAK_OVER_FILE})  "
-          f"{'n/a' if peak_ratio is None else 'PASS' if peak_ratio <= TARGET_PEAK_OVER_FILE else 'FAIL'}")
-    print(f"NaN build / fast build peak RSS = {fr(nan_ratio, '{:.2f}'):>6s}  (target <= {TARGET_NAN_OVER_FAST_RSS})  "
-          f"{'n/a' if nan_ratio is None else 'PASS' if nan_ratio <= TARGET_NAN_OVER_FAST_RSS else 'FAIL'}")
+    print(
+        f"build peak RSS / file size     = {fr(peak_ratio, '{:.2f}'):>6s}  (target <= {TARGET_PEAK_OVER_FILE})  "
+        f"{'n/a' if peak_ratio is None else 'PASS' if peak_ratio <= TARGET_PEAK_OVER_FILE else 'FAIL'}"
+    )
+    print(
+        f"NaN build / fast build peak RSS = {fr(nan_ratio, '{:.2f}'):>6s}  (target <= {TARGET_NAN_OVER_FAST_RSS})  "
+        f"{'n/a' if nan_ratio is None else 'PASS' if nan_ratio <= TARGET_NAN_OVER_FAST_RSS else 'FAIL'}"
+    )
     print(f"NaN build / fast build time    = {fr(ok(build_nan) and build_nan['wall_s'] / build['wall_s'], '{:.2f}')}")
     print(f"build / orjson.loads (gc off)  = {fr(time_ratio, '{:.2f}'):>6s}")
-    results = {"file": str(path), "file_bytes": size, "build": build, "build_nan": build_nan, "orjson_nogc": orj,
-               "peak_over_file": peak_ratio, "nan_over_fast_rss": nan_ratio, "build_over_orjson_nogc": time_ratio,
-               "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    results = {
+        "file": str(path),
+        "file_bytes": size,
+        "build": build,
+        "build_nan": build_nan,
+        "orjson_nogc": orj,
+        "peak_over_file": peak_ratio,
+        "nan_over_fast_rss": nan_ratio,
+        "build_over_orjson_nogc": time_ratio,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
     out_path = DATA_DIR / "build-results-big.json"
     out_path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     print(f"\nresults: {out_path}")
@@ -547,16 +671,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=int, default=None)
     ap.add_argument("--persons", type=int, default=None)
-    ap.add_argument("--quick", action="store_true",
-                    help=f"{QUICK_IMAGES:,} images / {QUICK_PERSONS:,} annotations")
+    ap.add_argument("--quick", action="store_true", help=f"{QUICK_IMAGES:,} images / {QUICK_PERSONS:,} annotations")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--repeat", type=int, default=3,
-                    help="runs of the build, orjson and msgspec measurements (best is kept)")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="runs of the build, orjson and msgspec measurements (best is kept)"
+    )
     ap.add_argument("--skip-baseline", action="store_true", help="skip pycocotools")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
-    ap.add_argument("--big", action="store_true",
-                    help=f"the 1.5 GB file ({BIG_IMAGES:,} images / {BIG_PERSONS:,} annotations): peak RSS vs "
-                         "file size, the NaN fallback's memory, time vs orjson (generating it takes ~1.5 min)")
+    ap.add_argument(
+        "--big",
+        action="store_true",
+        help=f"the 1.5 GB file ({BIG_IMAGES:,} images / {BIG_PERSONS:,} annotations): peak RSS vs "
+        "file size, the NaN fallback's memory, time vs orjson (generating it takes ~1.5 min)",
+    )
     ap.add_argument("--stages", action="store_true", help="print the build's time per stage (read, decode, ...)")
     ap.add_argument("--worker", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -565,13 +692,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.big:
         results = run_big(seed=args.seed)
-        failed = not (results["peak_over_file"] or 99) <= TARGET_PEAK_OVER_FILE or \
-            not (results["nan_over_fast_rss"] or 99) <= TARGET_NAN_OVER_FAST_RSS
+        failed = (
+            not (results["peak_over_file"] or 99) <= TARGET_PEAK_OVER_FILE
+            or not (results["nan_over_fast_rss"] or 99) <= TARGET_NAN_OVER_FAST_RSS
+        )
         return 1 if (args.strict and failed) else 0
     n_images = args.images or (QUICK_IMAGES if args.quick else DEFAULT_IMAGES)
     n_persons = args.persons or (QUICK_PERSONS if args.quick else DEFAULT_PERSONS)
-    results = run_benchmark(n_images, n_persons, repeat=max(1, args.repeat),
-                            baseline=not args.skip_baseline, seed=args.seed, stages=args.stages)
+    results = run_benchmark(
+        n_images,
+        n_persons,
+        repeat=max(1, args.repeat),
+        baseline=not args.skip_baseline,
+        seed=args.seed,
+        stages=args.stages,
+    )
     failed = any(t["verdict"] == "FAIL" for t in results["targets"].values())
     return 1 if (args.strict and failed) else 0
 

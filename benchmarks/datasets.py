@@ -61,9 +61,22 @@ train = ["train"]
 def _ensure_file(n_images: int, n_persons: int, seed: int) -> tuple[Path, dict[str, Any]]:
     # Generated in a child process so that this runner stays small (see benchmarks/build.py).
     if not default_path(n_images, n_persons, seed=seed).with_suffix(".stats.json").exists():
-        subprocess.run([sys.executable, "-m", "benchmarks.synthetic_coco", "--images", str(n_images),
-                        "--persons", str(n_persons), "--seed", str(seed)],
-                       cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.synthetic_coco",
+                "--images",
+                str(n_images),
+                "--persons",
+                str(n_persons),
+                "--seed",
+                str(seed),
+            ],
+            cwd=REPO_ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return ensure_synthetic_coco(n_images, n_persons, seed=seed, verbose=False)
 
 
@@ -73,41 +86,95 @@ def _one(label: str, cmd: list[str]) -> dict[str, Any]:
     status = "" if result["rc"] == 0 else f"  FAILED rc={result['rc']}\n{result.get('output_tail', '')}"
     inner = result.get("inner", {})
     extra = f", in-process parse {inner['decode_s']:.2f} s" if "decode_s" in inner else ""
-    print(f" {result['wall_s']:.2f} s wall{extra}, peak RSS {result['peak_rss_bytes'] / 1e6:.0f} MB{status}",
-          flush=True)
+    print(
+        f" {result['wall_s']:.2f} s wall{extra}, peak RSS {result['peak_rss_bytes'] / 1e6:.0f} MB{status}", flush=True
+    )
     return result
 
 
 def run_benchmark(size: dict[str, int], count: int, repeat: int) -> dict[str, Any]:
-    print(f"== PoseAtlas subset / compose benchmark: {size['images']:,} images, "
-          f"{size['persons']:,} annotations per file ==", flush=True)
+    print(
+        f"== PoseAtlas subset / compose benchmark: {size['images']:,} images, "
+        f"{size['persons']:,} annotations per file ==",
+        flush=True,
+    )
     file_a, stats_a = _ensure_file(size["images"], size["persons"], 0)
     file_b, _ = _ensure_file(size["images"], size["persons"], 1)
     print(f"files: {file_a.name}, {file_b.name} ({stats_a['bytes'] / 1e6:.0f} MB each)", flush=True)
     work = Path(tempfile.mkdtemp(prefix="poseatlas-bench-datasets-"))
     try:
         registry = work / "datasets.toml"
-        registry.write_text("".join(
-            f'[[dataset]]\nname = "{name}"\nsplit = "train"\nannotations = "{path}"\n\n'
-            for name, path in (("syn-a", file_a), ("syn-b", file_b))))
+        registry.write_text(
+            "".join(
+                f'[[dataset]]\nname = "{name}"\nsplit = "train"\nannotations = "{path}"\n\n'
+                for name, path in (("syn-a", file_a), ("syn-b", file_b))
+            )
+        )
         (work / "compose.toml").write_text(COMPOSE_CONFIG)
         cache_dir = work / "cache"
         print("building the two caches ...", flush=True)
-        subprocess.run([sys.executable, "-m", "analysis", "build", "--registry", str(registry),
-                        "--cache-dir", str(cache_dir), "--quiet"], cwd=REPO_ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "analysis",
+                "build",
+                "--registry",
+                str(registry),
+                "--cache-dir",
+                str(cache_dir),
+                "--quiet",
+            ],
+            cwd=REPO_ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         cmds = {
-            "subset": [sys.executable, "-m", "analysis", "subset", "--name", "syn-a", "--split", "train",
-                       "--persons", str(size["subset_persons"]), "--count", str(count), "--cache-dir",
-                       str(cache_dir), "--out", str(work / "subsets"), "--registry", str(registry), "--quiet",
-                       "--population", "all"],
-            "compose": [sys.executable, "-m", "analysis", "compose", "--config", str(work / "compose.toml"),
-                        "--out", str(work / "composed"), "--registry", str(registry), "--cache-dir",
-                        str(cache_dir), "--quiet"],
+            "subset": [
+                sys.executable,
+                "-m",
+                "analysis",
+                "subset",
+                "--name",
+                "syn-a",
+                "--split",
+                "train",
+                "--persons",
+                str(size["subset_persons"]),
+                "--count",
+                str(count),
+                "--cache-dir",
+                str(cache_dir),
+                "--out",
+                str(work / "subsets"),
+                "--registry",
+                str(registry),
+                "--quiet",
+                "--population",
+                "all",
+            ],
+            "compose": [
+                sys.executable,
+                "-m",
+                "analysis",
+                "compose",
+                "--config",
+                str(work / "compose.toml"),
+                "--out",
+                str(work / "composed"),
+                "--registry",
+                str(registry),
+                "--cache-dir",
+                str(cache_dir),
+                "--quiet",
+            ],
             "orjson.loads": _worker_cmd("orjson", file_a),
         }
-        print(f"(a) subset --persons {size['subset_persons']} --count {count}; (b) compose of the two files; "
-              "(c) orjson.loads of one file -- interleaved, best kept", flush=True)
+        print(
+            f"(a) subset --persons {size['subset_persons']} --count {count}; (b) compose of the two files; "
+            "(c) orjson.loads of one file -- interleaved, best kept",
+            flush=True,
+        )
         runs: dict[str, list[dict[str, Any]]] = {label: [] for label in cmds}
         for i in range(repeat):
             print(f"round {i + 1}/{repeat}", flush=True)
@@ -139,25 +206,36 @@ def run_benchmark(size: dict[str, int], count: int, repeat: int) -> dict[str, An
         wall = "n/a" if t is None or r["rc"] != 0 else f"{t:.2f} s"
         print(f"{name:44s} {wall:>9s} {r['peak_rss_bytes'] / 1e6:>7,.0f} MB")
     print()
-    print("subsets (KS = two-sample Kolmogorov-Smirnov distance of person areas to the full split's; "
-          "random = plain random image sampling, same seed):")
+    print(
+        "subsets (KS = two-sample Kolmogorov-Smirnov distance of person areas to the full split's; "
+        "random = plain random image sampling, same seed):"
+    )
     for row in report["subsets"]:
-        print(f"  {row['file']}: {row['persons']:,} persons, {row['images']:,} images, KS {row['ks']:.4f}"
-              f"   random: {row['random']['persons']:,} persons, KS {row['random']['ks']:.4f}")
+        print(
+            f"  {row['file']}: {row['persons']:,} persons, {row['images']:,} images, KS {row['ks']:.4f}"
+            f"   random: {row['random']['persons']:,} persons, KS {row['random']['ks']:.4f}"
+        )
     out = composed["outputs"]
-    print(f"composed: train {out['train']['images']:,} images / {out['train']['annotations']:,} annotations, "
-          f"val {out['val']['images']:,} / {out['val']['annotations']:,}")
+    print(
+        f"composed: train {out['train']['images']:,} images / {out['train']['annotations']:,} annotations, "
+        f"val {out['val']['images']:,} / {out['val']['annotations']:,}"
+    )
     print()
 
     def verdict(ok: bool | None) -> str:
         return "n/a" if ok is None else ("PASS" if ok else "FAIL")
 
     targets = {
-        "subset_over_orjson": {"value": ratio_subset, "target": f"<= {TARGET_SUBSET_OVER_ORJSON}",
-                               "verdict": verdict(None if ratio_subset is None
-                                                  else ratio_subset <= TARGET_SUBSET_OVER_ORJSON)},
-        "subset_peak_rss_bytes": {"value": rss, "target": f"< {TARGET_SUBSET_PEAK_RSS_BYTES:.0f}",
-                                  "verdict": verdict(None if rss is None else rss < TARGET_SUBSET_PEAK_RSS_BYTES)},
+        "subset_over_orjson": {
+            "value": ratio_subset,
+            "target": f"<= {TARGET_SUBSET_OVER_ORJSON}",
+            "verdict": verdict(None if ratio_subset is None else ratio_subset <= TARGET_SUBSET_OVER_ORJSON),
+        },
+        "subset_peak_rss_bytes": {
+            "value": rss,
+            "target": f"< {TARGET_SUBSET_PEAK_RSS_BYTES:.0f}",
+            "verdict": verdict(None if rss is None else rss < TARGET_SUBSET_PEAK_RSS_BYTES),
+        },
     }
     if size != DEFAULT:
         print("(not the default size: the targets are meant for 60,000 images / 260,000 annotations)")
@@ -169,20 +247,33 @@ def run_benchmark(size: dict[str, int], count: int, repeat: int) -> dict[str, An
         if s["rc"] == 0 and o["rc"] == 0
     ]
     print("subset / orjson.loads per round: " + ", ".join(f"{r:.2f}" for r in per_round))
-    print(f"subset / orjson.loads         = {fmt(ratio_subset):>6s}  (target <= {TARGET_SUBSET_OVER_ORJSON})  "
-          f"{targets['subset_over_orjson']['verdict']}")
-    print(f"subset peak RSS               = {fmt(rss and rss / 1e9):>6s} GB (target < 2 GB)  "
-          f"{targets['subset_peak_rss_bytes']['verdict']}")
+    print(
+        f"subset / orjson.loads         = {fmt(ratio_subset):>6s}  (target <= {TARGET_SUBSET_OVER_ORJSON})  "
+        f"{targets['subset_over_orjson']['verdict']}"
+    )
+    print(
+        f"subset peak RSS               = {fmt(rss and rss / 1e9):>6s} GB (target < 2 GB)  "
+        f"{targets['subset_peak_rss_bytes']['verdict']}"
+    )
     print(f"compose / (2 x orjson.loads)  = {fmt(ratio_compose):>6s}  (reported, no target)")
 
     results = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "size": size, "count": count, "repeat": repeat, "python": sys.version.split()[0],
-        "files": [str(file_a), str(file_b)], "file_bytes": stats_a["bytes"],
-        "measurements": {label: {"best": best(label, "decode_s" if label == "orjson.loads" else None),
-                                 "runs": r} for label, r in runs.items()},
-        "subset_report": report, "compose_outputs": composed["outputs"],
-        "compose_over_two_parses": ratio_compose, "subset_over_orjson_per_round": per_round, "targets": targets,
+        "size": size,
+        "count": count,
+        "repeat": repeat,
+        "python": sys.version.split()[0],
+        "files": [str(file_a), str(file_b)],
+        "file_bytes": stats_a["bytes"],
+        "measurements": {
+            label: {"best": best(label, "decode_s" if label == "orjson.loads" else None), "runs": r}
+            for label, r in runs.items()
+        },
+        "subset_report": report,
+        "compose_outputs": composed["outputs"],
+        "compose_over_two_parses": ratio_compose,
+        "subset_over_orjson_per_round": per_round,
+        "targets": targets,
     }
     name = "datasets-results.json" if size == DEFAULT else f"datasets-results-i{size['images']}.json"
     (DATA_DIR / name).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))

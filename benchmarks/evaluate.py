@@ -404,13 +404,15 @@ def run_variant(
 #: Runs a module as ``python -m`` would and prints its own peak RSS (VmHWM, KiB) at exit.
 #: Measured inside the process: a child's rusage would include the benchmark's own memory
 #: at fork time.
-_HWM = ("import atexit, runpy, sys\n"
-        "def hwm():\n"
-        "    line = next(x for x in open('/proc/self/status') if x.startswith('VmHWM:'))\n"
-        "    print('VmHWM', line.split()[1], file=sys.stderr)\n"
-        "atexit.register(hwm)\n"
-        "module, sys.argv = sys.argv[1], sys.argv[1:]\n"
-        "runpy.run_module(module, run_name='__main__', alter_sys=True)\n")
+_HWM = (
+    "import atexit, runpy, sys\n"
+    "def hwm():\n"
+    "    line = next(x for x in open('/proc/self/status') if x.startswith('VmHWM:'))\n"
+    "    print('VmHWM', line.split()[1], file=sys.stderr)\n"
+    "atexit.register(hwm)\n"
+    "module, sys.argv = sys.argv[1], sys.argv[1:]\n"
+    "runpy.run_module(module, run_name='__main__', alter_sys=True)\n"
+)
 
 
 def _peak_rss(module: str, *args: str) -> int:
@@ -432,8 +434,19 @@ def memory_variant(gt: dict, root: Path, key, n_preds: int) -> None:
     size = preds_path.stat().st_size
     shutil.rmtree(evaluations_dir(root, key), ignore_errors=True)
     ours = _peak_rss(
-        "analysis", "evaluate", "--name", key.dataset, "--split", key.split, "--predictions", str(preds_path),
-        "--model", "memory", "--cache-dir", str(root), "--quiet",
+        "analysis",
+        "evaluate",
+        "--name",
+        key.dataset,
+        "--split",
+        key.split,
+        "--predictions",
+        str(preds_path),
+        "--model",
+        "memory",
+        "--cache-dir",
+        str(root),
+        "--quiet",
     )
     baseline = _peak_rss("analysis.evaluation.table5")  # imports what evaluate imports, evaluates nothing
     print(f"\n== memory: {n_preds:,} predictions, file {size / 1e6:.0f} MB ==")
@@ -450,8 +463,13 @@ def main(argv: list[str] | None = None) -> int:
         "--coco-analyze", nargs=2, metavar=("PYTHON", "DIR"), default=None,
         help="also time coco-analyze: an interpreter and a scratch copy whose package is ca_pycocotools",
     )  # fmt: skip
-    parser.add_argument("--memory", type=int, default=None, metavar="N",
-                        help="only the peak-memory case with N predictions (the issue's: 2000000)")
+    parser.add_argument(
+        "--memory",
+        type=int,
+        default=None,
+        metavar="N",
+        help="only the peak-memory case with N predictions (the issue's: 2000000)",
+    )
     args = parser.parse_args(argv)
 
     from analysis.build.run import build_split

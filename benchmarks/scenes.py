@@ -53,10 +53,14 @@ def make_images(folder: Path, n: int, size: tuple[int, int] = (640, 480)) -> lis
 def make_cache(root: Path, names: list[str], images_dir: Path) -> Path:
     cache_dir = root / "cache" / "bench" / "val"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({
-        "dataset": "bench", "split": "val", "image_id": np.arange(len(names), dtype=np.int64),
-        "file_name": names,
-    }).to_parquet(cache_dir / "images.parquet", index=False)
+    pd.DataFrame(
+        {
+            "dataset": "bench",
+            "split": "val",
+            "image_id": np.arange(len(names), dtype=np.int64),
+            "file_name": names,
+        }
+    ).to_parquet(cache_dir / "images.parquet", index=False)
     manifest = {"dataset": "bench", "split": "val", "inputs": {"images": {"path": str(images_dir)}}}
     (cache_dir / "manifest.json").write_bytes(orjson.dumps(manifest))
     return cache_dir
@@ -121,13 +125,21 @@ def main(argv: list[str] | None = None) -> int:
     cache_dir = make_cache(DATA, names, DATA / "images")
     ckpt = make_models(DATA / "models")
     workers = default_workers() if args.workers is None else args.workers
-    print(f"scenes benchmark: {args.n} JPEGs 640x480, ResNet-18, batch {args.batch_size}, "
-          f"device {device}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
-          f"{workers} decode workers")
+    print(
+        f"scenes benchmark: {args.n} JPEGs 640x480, ResNet-18, batch {args.batch_size}, "
+        f"device {device}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
+        f"{workers} decode workers"
+    )
 
     opts = SceneOptions(
-        weights=ckpt, models_dir=DATA / "models", device=args.device, batch_size=args.batch_size,
-        workers=args.workers, threads=args.threads, force=True, progress=False,
+        weights=ckpt,
+        models_dir=DATA / "models",
+        device=args.device,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        threads=args.threads,
+        force=True,
+        progress=False,
     )
     # Rounds of (model-only, end-to-end) back to back: other load on a shared machine
     # hits both of a round alike, so per-round ratios are comparable; the median is reported.
@@ -139,9 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         total = time.perf_counter() - t0
         facts = orjson.loads((cache_dir / "manifest.json").read_bytes())["scenes"]
         rows.append((model_rate, args.n / total, facts["images_per_s"]))
-        print(f"  round {r + 1}: model only {model_rate:7.1f} images/s | end to end {args.n / total:7.1f} "
-              f"images/s (all included; {facts['images_per_s']:.1f} images/s streaming) | "
-              f"ratio {args.n / total / model_rate:.2f}")
+        print(
+            f"  round {r + 1}: model only {model_rate:7.1f} images/s | end to end {args.n / total:7.1f} "
+            f"images/s (all included; {facts['images_per_s']:.1f} images/s streaming) | "
+            f"ratio {args.n / total / model_rate:.2f}"
+        )
     ratios = sorted(e2e / m for m, e2e, _ in rows)
     median = ratios[len(ratios) // 2]
     verdict = "meets" if median >= TARGET_RATIO else "misses"
@@ -149,8 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     best_e2e = max(e for _, e, _ in rows)
     print(f"  model only (pre-made tensors, best round): {best_model:8.1f} images/s")
     print(f"  end to end (compute_scenes, best round):   {best_e2e:8.1f} images/s")
-    print(f"  ratio end-to-end / model-only, median of {len(rows)} rounds: {median:.2f} "
-          f"({verdict} the {TARGET_RATIO} target; rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
+    print(
+        f"  ratio end-to-end / model-only, median of {len(rows)} rounds: {median:.2f} "
+        f"({verdict} the {TARGET_RATIO} target; rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
+    )
     if device.type == "cuda":
         gpu = "meets" if best_e2e >= GPU_TARGET else "misses"
         print(f"  GPU end-to-end target {GPU_TARGET:.0f} images/s: {gpu}")

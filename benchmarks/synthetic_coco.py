@@ -36,27 +36,71 @@ GENERATOR_VERSION = 2
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 
 COCO_KEYPOINTS = [
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
-    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
 ]
 COCO_SKELETON = [
-    [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8],
-    [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
+    [16, 14],
+    [14, 12],
+    [17, 15],
+    [15, 13],
+    [12, 13],
+    [6, 12],
+    [7, 13],
+    [6, 7],
+    [6, 8],
+    [7, 9],
+    [8, 10],
+    [9, 11],
+    [2, 3],
+    [1, 2],
+    [1, 3],
+    [2, 4],
+    [3, 5],
+    [4, 6],
+    [5, 7],
 ]
 # A standing person, joints as fractions of the box (x from the left, y from the top).
-_COCO_TEMPLATE = np.array([
-    (0.50, 0.08), (0.54, 0.06), (0.46, 0.06), (0.58, 0.08), (0.42, 0.08),
-    (0.70, 0.21), (0.30, 0.21), (0.80, 0.36), (0.20, 0.36), (0.84, 0.50),
-    (0.16, 0.50), (0.62, 0.53), (0.38, 0.53), (0.63, 0.73), (0.37, 0.73),
-    (0.64, 0.94), (0.36, 0.94),
-])
+_COCO_TEMPLATE = np.array(
+    [
+        (0.50, 0.08),
+        (0.54, 0.06),
+        (0.46, 0.06),
+        (0.58, 0.08),
+        (0.42, 0.08),
+        (0.70, 0.21),
+        (0.30, 0.21),
+        (0.80, 0.36),
+        (0.20, 0.36),
+        (0.84, 0.50),
+        (0.16, 0.50),
+        (0.62, 0.53),
+        (0.38, 0.53),
+        (0.63, 0.73),
+        (0.37, 0.73),
+        (0.64, 0.94),
+        (0.36, 0.94),
+    ]
+)
 _LICENSES = [
-    (1, "Attribution-NonCommercial-ShareAlike License",
-     "http://creativecommons.org/licenses/by-nc-sa/2.0/"),
+    (1, "Attribution-NonCommercial-ShareAlike License", "http://creativecommons.org/licenses/by-nc-sa/2.0/"),
     (2, "Attribution-NonCommercial License", "http://creativecommons.org/licenses/by-nc/2.0/"),
-    (3, "Attribution-NonCommercial-NoDerivs License",
-     "http://creativecommons.org/licenses/by-nc-nd/2.0/"),
+    (3, "Attribution-NonCommercial-NoDerivs License", "http://creativecommons.org/licenses/by-nc-nd/2.0/"),
     (4, "Attribution License", "http://creativecommons.org/licenses/by/2.0/"),
     (5, "Attribution-ShareAlike License", "http://creativecommons.org/licenses/by-sa/2.0/"),
     (6, "Attribution-NoDerivs License", "http://creativecommons.org/licenses/by-nd/2.0/"),
@@ -77,8 +121,7 @@ def default_path(
     data_dir: Path | None = None,
 ) -> Path:
     """Where the cached file for these parameters lives."""
-    name = (f"synthetic-coco-v{GENERATOR_VERSION}-i{n_images}-p{n_persons}-j{n_joints}"
-            f"-poly{polygon_points}-s{seed}.json")
+    name = f"synthetic-coco-v{GENERATOR_VERSION}-i{n_images}-p{n_persons}-j{n_joints}-poly{polygon_points}-s{seed}.json"
     return Path(data_dir or DATA_DIR) / name
 
 
@@ -97,8 +140,7 @@ def ensure_synthetic_coco(
     if path.exists() and stats_path.exists():
         return path, orjson.loads(stats_path.read_bytes())
     if verbose:
-        print(f"generating {path.name} ({n_images:,} images, {n_persons:,} annotations) ...",
-              flush=True)
+        print(f"generating {path.name} ({n_images:,} images, {n_persons:,} annotations) ...", flush=True)
     stats = write_synthetic_coco(path, n_images, n_persons, n_joints, polygon_points, seed)
     _atomic_write_bytes(stats_path, orjson.dumps(stats, option=orjson.OPT_INDENT_2))
     if verbose:
@@ -126,8 +168,9 @@ def _persons_per_image(rng: np.random.Generator, n_images: int, n_persons: int) 
         n_empty = n_images - n_persons
     n_full = n_images - n_empty
     if n_full * MAX_PERSONS_PER_IMAGE < n_persons:
-        raise ValueError(f"{n_persons} persons do not fit in {n_images} images "
-                         f"(at most {MAX_PERSONS_PER_IMAGE} per image)")
+        raise ValueError(
+            f"{n_persons} persons do not fit in {n_images} images (at most {MAX_PERSONS_PER_IMAGE} per image)"
+        )
     counts = np.zeros(n_images, dtype=np.int64)
     if n_full == 0:
         return counts
@@ -244,8 +287,7 @@ def write_synthetic_coco(
     poly[:, 0::2] = poly_x
     poly[:, 1::2] = poly_y
     # Shoelace area of the polygon (COCO's area is the mask area of the polygon).
-    segm_area = 0.5 * np.abs(
-        np.sum(poly_x * np.roll(poly_y, -1, 1) - np.roll(poly_x, -1, 1) * poly_y, axis=1))
+    segm_area = 0.5 * np.abs(np.sum(poly_x * np.roll(poly_y, -1, 1) - np.roll(poly_x, -1, 1) * poly_y, axis=1))
     bx = poly_x.min(1)
     by = poly_y.min(1)
     bw = np.round(poly_x.max(1) - bx, 2)
@@ -286,8 +328,7 @@ def write_synthetic_coco(
     ann_ids = rng.choice(max(2_300_000, 2 * n_ann), size=n_ann, replace=False) + 1
     crowd_pos = np.flatnonzero(is_crowd)
     # COCO's crowd regions have 12-digit ids (900100000000 + ...): above 2**32.
-    ann_ids[crowd_pos] = 900100000000 + np.sort(
-        rng.choice(max(10**9, 2 * n_crowd), size=n_crowd, replace=False))
+    ann_ids[crowd_pos] = 900100000000 + np.sort(rng.choice(max(10**9, 2 * n_crowd), size=n_crowd, replace=False))
     order = rng.permutation(n_ann)  # not grouped by image, as in COCO's file
 
     # ---- RLE for crowd regions (uncompressed, column-major, valid for pycocotools) --
@@ -322,17 +363,19 @@ def write_synthetic_coco(
     annotations = []
     append = annotations.append
     for i in order.tolist():
-        append({
-            "segmentation": rle[i] if crowd_l[i] else [poly[i]],
-            "num_keypoints": num_l[i],
-            "area": area_l[i],
-            "iscrowd": crowd_l[i],
-            "keypoints": kps[i],
-            "image_id": img_l[i],
-            "bbox": bbox[i],
-            "category_id": 1,
-            "id": id_l[i],
-        })
+        append(
+            {
+                "segmentation": rle[i] if crowd_l[i] else [poly[i]],
+                "num_keypoints": num_l[i],
+                "area": area_l[i],
+                "iscrowd": crowd_l[i],
+                "keypoints": kps[i],
+                "image_id": img_l[i],
+                "bbox": bbox[i],
+                "category_id": 1,
+                "id": id_l[i],
+            }
+        )
 
     days = rng.integers(0, 5 * 365, n_images)
     secs = rng.integers(0, 86400, n_images)
@@ -346,33 +389,42 @@ def write_synthetic_coco(
     images = []
     for j in range(n_images):
         fname = f"{img_id_l[j]:012d}.jpg"
-        images.append({
-            "license": lic_l[j],
-            "file_name": fname,
-            "coco_url": f"http://images.cocodataset.org/train2017/{fname}",
-            "height": h_l[j],
-            "width": w_l[j],
-            "date_captured": dates[j].replace("T", " "),
-            "flickr_url": f"http://farm{farm[j]}.staticflickr.com/{srv[j]}/{pid[j]}_z.jpg",
-            "id": img_id_l[j],
-        })
+        images.append(
+            {
+                "license": lic_l[j],
+                "file_name": fname,
+                "coco_url": f"http://images.cocodataset.org/train2017/{fname}",
+                "height": h_l[j],
+                "width": w_l[j],
+                "date_captured": dates[j].replace("T", " "),
+                "flickr_url": f"http://farm{farm[j]}.staticflickr.com/{srv[j]}/{pid[j]}_z.jpg",
+                "id": img_id_l[j],
+            }
+        )
 
     names = COCO_KEYPOINTS if len(COCO_KEYPOINTS) == J else [f"joint_{j}" for j in range(J)]
     skeleton = COCO_SKELETON if len(COCO_KEYPOINTS) == J else [[j, j + 1] for j in range(1, J)]
     doc = {
         "info": {
             "description": "PoseAtlas synthetic COCO-like person keypoints (benchmark)",
-            "url": "https://example.invalid/poseatlas", "version": "1.0", "year": 2017,
+            "url": "https://example.invalid/poseatlas",
+            "version": "1.0",
+            "year": 2017,
             "contributor": "PoseAtlas benchmarks",
             "date_created": "2017/09/01",
         },
         "licenses": [{"url": u_, "id": i_, "name": n_} for i_, n_, u_ in _LICENSES],
         "images": images,
         "annotations": annotations,
-        "categories": [{
-            "supercategory": "person", "id": 1, "name": "person",
-            "keypoints": names, "skeleton": skeleton,
-        }],
+        "categories": [
+            {
+                "supercategory": "person",
+                "id": 1,
+                "name": "person",
+                "keypoints": names,
+                "skeleton": skeleton,
+            }
+        ],
     }
     data = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
     _atomic_write_bytes(path, data)
@@ -384,8 +436,13 @@ def write_synthetic_coco(
         "bytes": len(data),
         "seconds": round(time.perf_counter() - t0, 2),
         "generator_version": GENERATOR_VERSION,
-        "params": {"n_images": n_images, "n_persons": n_persons, "n_joints": n_joints,
-                   "polygon_points": polygon_points, "seed": seed},
+        "params": {
+            "n_images": n_images,
+            "n_persons": n_persons,
+            "n_joints": n_joints,
+            "polygon_points": polygon_points,
+            "seed": seed,
+        },
         "n_images": n_images,
         "n_annotations": n_ann,
         "n_crowd": n_crowd,

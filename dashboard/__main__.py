@@ -36,14 +36,25 @@ DEFAULT_PORT = 8501
 def streamlit_command(address: str, port: int) -> list[str]:
     """The ``streamlit run`` command line, every exposure-relevant option explicit."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.address", address,
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--server.runOnSave", "false",
-        "--browser.gatherUsageStats", "false",
-        "--browser.serverAddress", address if not is_loopback(address) else "127.0.0.1",
-        "--browser.serverPort", str(port),
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        address,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.runOnSave",
+        "false",
+        "--browser.gatherUsageStats",
+        "false",
+        "--browser.serverAddress",
+        address if not is_loopback(address) else "127.0.0.1",
+        "--browser.serverPort",
+        str(port),
         *THEME_OPTIONS,
     ]
 
@@ -53,7 +64,8 @@ def launch_environment(args: argparse.Namespace, environ: dict[str, str]) -> dic
     and ``PYTHONPATH`` led by the folder that holds the ``dashboard`` package."""
     env = dict(environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        dict.fromkeys([str(PACKAGE_PARENT), *filter(None, environ.get("PYTHONPATH", "").split(os.pathsep))]))
+        dict.fromkeys([str(PACKAGE_PARENT), *filter(None, environ.get("PYTHONPATH", "").split(os.pathsep))])
+    )
     env.pop(ALLOW_REMOTE_ENV, None)  # only this launch's --address can opt in
     if args.cache_dir is not None:
         env[CACHE_ENV] = str(Path(args.cache_dir).expanduser().resolve())
@@ -67,13 +79,25 @@ def launch_environment(args: argparse.Namespace, environ: dict[str, str]) -> dic
 
 def _parser(prog: str = "python -m dashboard") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    parser.add_argument("--address", default=DEFAULT_ADDRESS,
-                        help="address to listen on (default 127.0.0.1; anything else exposes the data)")
+    parser.add_argument(
+        "--address",
+        default=DEFAULT_ADDRESS,
+        help="address to listen on (default 127.0.0.1; anything else exposes the data)",
+    )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help=f"cache root (default ${CACHE_ENV} or data/cache under the current folder)")
-    parser.add_argument("--image-root", action="append", default=[], metavar="DIR",
-                        help="an extra folder Browse may open images from (repeatable)")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"cache root (default ${CACHE_ENV} or data/cache under the current folder)",
+    )
+    parser.add_argument(
+        "--image-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="an extra folder Browse may open images from (repeatable)",
+    )
     return parser
 
 
@@ -83,15 +107,18 @@ def main(argv: list[str] | None = None, prog: str = "python -m dashboard") -> in
         print(f"error: --port {args.port} is not a TCP port", file=sys.stderr)
         return 2
     if not args.address.strip():
-        print("error: --address is empty: give 127.0.0.1 (the default), or an address to expose the data on",
-              file=sys.stderr)
+        print(
+            "error: --address is empty: give 127.0.0.1 (the default), or an address to expose the data on",
+            file=sys.stderr,
+        )
         return 2
     env = launch_environment(args, dict(os.environ))
     if not is_loopback(args.address):
         print(
             f"WARNING: listening on {args.address}: every machine that can reach this one can read the "
             "caches and the image files. Use the default (127.0.0.1) unless you mean it.",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )
     command = streamlit_command(args.address, args.port)
     os.execve(sys.executable, command, env)

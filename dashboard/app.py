@@ -26,16 +26,12 @@ if refusal:
     st.stop()
 
 PAGES = [
-    st.Page("views/overview.py", title="Overview", default=True,
-            icon=":material/dashboard:"),
-    st.Page("views/people.py", title="People per image",
-            icon=":material/groups:"),
+    st.Page("views/overview.py", title="Overview", default=True, icon=":material/dashboard:"),
+    st.Page("views/people.py", title="People per image", icon=":material/groups:"),
     st.Page("views/size.py", title="Size", icon=":material/straighten:"),
-    st.Page("views/crowding.py", title="Crowding",
-            icon=":material/diversity_3:"),
+    st.Page("views/crowding.py", title="Crowding", icon=":material/diversity_3:"),
     st.Page("views/scenes.py", title="Scenes", icon=":material/landscape:"),
-    st.Page("views/keypoints.py", title="Keypoints",
-            icon=":material/accessibility:"),
+    st.Page("views/keypoints.py", title="Keypoints", icon=":material/accessibility:"),
     st.Page("views/models.py", title="Models", icon=":material/model_training:"),
     st.Page("views/errors.py", title="Errors", icon=":material/troubleshoot:"),
     st.Page("views/browse.py", title="Browse", icon=":material/photo_library:"),

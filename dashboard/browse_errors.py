@@ -46,13 +46,15 @@ def person_joint_classes(
     det_rows = np.flatnonzero((loc >= 0) & ~ignore[person] & inp.gt_has_joints[person])
     gt_rows = loc[det_rows]
     classes, _, _ = classify_joints(inp, det_rows, gt_rows)
-    return pd.DataFrame({
-        "ann_id": prep.gt["ann_id"].to_numpy(np.int64)[gt_rows],
-        "image_id": inp.gt_image[gt_rows],
-        "det_id": inp.det_id[det_rows],
-        "classes": list(classes),
-        "det_xy": list(inp.det_keypoints[det_rows, :, :2]),
-    })
+    return pd.DataFrame(
+        {
+            "ann_id": prep.gt["ann_id"].to_numpy(np.int64)[gt_rows],
+            "image_id": inp.gt_image[gt_rows],
+            "det_id": inp.det_id[det_rows],
+            "classes": list(classes),
+            "det_xy": list(inp.det_keypoints[det_rows, :, :2]),
+        }
+    )
 
 
 def read_person_joint_classes(root: Path, key: CacheKey, stored: StoredEvaluation,

@@ -19,9 +19,13 @@ def with_image_files(shown: pd.DataFrame, path_of: Callable[[str, str, str], Pat
     if shown.empty:
         return shown, 0
     found = np.fromiter(
-        ((p := path_of(str(d), str(s), str(n))) is not None and p.is_file()
-         for d, s, n in zip(shown["dataset"], shown["split"], shown["file_name"], strict=True)),
-        dtype=bool, count=len(shown))
+        (
+            (p := path_of(str(d), str(s), str(n))) is not None and p.is_file()
+            for d, s, n in zip(shown["dataset"], shown["split"], shown["file_name"], strict=True)
+        ),
+        dtype=bool,
+        count=len(shown),
+    )
     return shown[found], int((~found).sum())
 
 
@@ -29,6 +33,8 @@ def empty_selection_message(missed_small: bool, n_small_persons: int | None, siz
     """Why no image is shown: no small ground truth under the size definition (nothing a
     slider can change), or ranges and filters that leave nothing."""
     if missed_small and n_small_persons == 0:
-        return (f"No small ground truth under this definition ({size_description}): no image can miss a "
-                "small person. Change the size definition in the sidebar to see small persons.")
+        return (
+            f"No small ground truth under this definition ({size_description}): no image can miss a "
+            "small person. Change the size definition in the sidebar to see small persons."
+        )
     return "No image in these ranges: widen the sliders or the sidebar filters."

@@ -56,7 +56,11 @@ def locate_image(dataset: str, split: str, file_name: str, root: Path | None, ro
 
 
 def draw_ground_truth(
-    thumb: Thumbnail, persons: pd.DataFrame, crowd: pd.DataFrame, image_index: int, keypoints: np.ndarray,
+    thumb: Thumbnail,
+    persons: pd.DataFrame,
+    crowd: pd.DataFrame,
+    image_index: int,
+    keypoints: np.ndarray,
     skeleton: list[tuple[int, int]],
 ) -> Image.Image:
     """The image's persons (boxes, skeletons coloured by size bucket) and crowd regions.
@@ -70,13 +74,25 @@ def draw_ground_truth(
     rows = mine["instance_row"].to_numpy()
     boxes = mine[BOX_COLUMNS].to_numpy(dtype=float)
     regions = rows_of_image(crowd, image_index)[BOX_COLUMNS].to_numpy(dtype=float)
-    return draw_persons(thumb.image, boxes, mine["bucket"].to_numpy(), keypoints[rows] if len(rows) else None,
-                        skeleton, regions, source_size=thumb.source_size)
+    return draw_persons(
+        thumb.image,
+        boxes,
+        mine["bucket"].to_numpy(),
+        keypoints[rows] if len(rows) else None,
+        skeleton,
+        regions,
+        source_size=thumb.source_size,
+    )
 
 
 def draw_predictions(
-    thumb: Thumbnail, image_id: int, keypoints: np.ndarray, skeleton: list[tuple[int, int]],
-    boxes: pd.DataFrame, gt_matches: pd.DataFrame, det_matches: pd.DataFrame,
+    thumb: Thumbnail,
+    image_id: int,
+    keypoints: np.ndarray,
+    skeleton: list[tuple[int, int]],
+    boxes: pd.DataFrame,
+    gt_matches: pd.DataFrame,
+    det_matches: pd.DataFrame,
 ) -> Image.Image:
     """The image's ground truth beside a model's predictions, coloured by match status.
 
@@ -89,9 +105,15 @@ def draw_predictions(
     dets = det_matches[det_matches["image_id"].to_numpy() == image_id]
     det_kp = np.array(dets["keypoints"].tolist(), dtype=float).reshape(len(dets), -1)
     return draw_matches(
-        thumb.image, boxes.iloc[rows][BOX_COLUMNS].to_numpy(dtype=float), keypoints[rows],
-        ground_truth_status(gt), gt["oks"].to_numpy(dtype=float, na_value=np.nan),
-        det_kp, detection_status(dets, gt_matches), dets["oks"].to_numpy(dtype=float, na_value=np.nan), skeleton,
+        thumb.image,
+        boxes.iloc[rows][BOX_COLUMNS].to_numpy(dtype=float),
+        keypoints[rows],
+        ground_truth_status(gt),
+        gt["oks"].to_numpy(dtype=float, na_value=np.nan),
+        det_kp,
+        detection_status(dets, gt_matches),
+        dets["oks"].to_numpy(dtype=float, na_value=np.nan),
+        skeleton,
         source_size=thumb.source_size,
     )
 
@@ -100,13 +122,14 @@ def legend_caption(model_label: str | None = None, definitions: str = "") -> str
     """What the colours mean: size buckets, or match statuses when a model is drawn."""
     if model_label is None:
         legend = " ".join(f":{_LEGEND_COLORS[b]}[■] {b.value}" for b in SizeBucket)
-        return (f"Boxes and skeletons coloured by size bucket: {legend}; grey: unknown area; "
-                "purple: crowd regions.")
-    return (f"{model_label}: ground truth (left) beside the predictions (right) at OKS {MATCH_OKS}: "
-            ":blue[■ matched] (solid), :orange[■ missed] (dashed), :violet[■ false positive] (dotted), "
-            ":gray[■ ignored] (dash-dot: crowd regions, persons without keypoints, detections matched "
-            "to them); each label is the OKS of the match. Evaluation definitions: "
-            f"{definitions}.".replace("*", "\\*"))
+        return f"Boxes and skeletons coloured by size bucket: {legend}; grey: unknown area; purple: crowd regions."
+    return (
+        f"{model_label}: ground truth (left) beside the predictions (right) at OKS {MATCH_OKS}: "
+        ":blue[■ matched] (solid), :orange[■ missed] (dashed), :violet[■ false positive] (dotted), "
+        ":gray[■ ignored] (dash-dot: crowd regions, persons without keypoints, detections matched "
+        "to them); each label is the OKS of the match. Evaluation definitions: "
+        f"{definitions}.".replace("*", "\\*")
+    )
 
 
 def refused_roots_warning(refused: Iterable[str]) -> str | None:
@@ -114,9 +137,12 @@ def refused_roots_warning(refused: Iterable[str]) -> str | None:
     names = sorted(set(refused))
     if not names:
         return None
-    return ("Images not shown: the image folder recorded in these caches is not an allowed image root: "
-            + ", ".join(names) + ". Register the folder in data/datasets.toml or start the "
-            "dashboard with `python -m dashboard --image-root DIR` (never `/` or a system folder).")
+    return (
+        "Images not shown: the image folder recorded in these caches is not an allowed image root: "
+        + ", ".join(names)
+        + ". Register the folder in data/datasets.toml or start the "
+        "dashboard with `python -m dashboard --image-root DIR` (never `/` or a system folder)."
+    )
 
 
 def missing_roots_info(missing: Iterable[str]) -> str | None:
@@ -124,7 +150,9 @@ def missing_roots_info(missing: Iterable[str]) -> str | None:
     names = sorted(set(missing))
     if not names:
         return None
-    return ("No image folder recorded for " + ", ".join(names) + ". Rebuild with the "
-            "images: `python -m analysis build --name NAME --split SPLIT --annotations FILE --images DIR` "
-            "(or add `images = \"...\"` to the dataset in data/datasets.toml and run "
-            "`python -m analysis build`).")
+    return (
+        "No image folder recorded for " + ", ".join(names) + ". Rebuild with the "
+        "images: `python -m analysis build --name NAME --split SPLIT --annotations FILE --images DIR` "
+        '(or add `images = "..."` to the dataset in data/datasets.toml and run '
+        "`python -m analysis build`)."
+    )

@@ -124,7 +124,7 @@ def page_count(n_images: int, per_page: int = PER_PAGE) -> int:
 def page_rows(shown: pd.DataFrame, page: float, per_page: int = PER_PAGE) -> tuple[int, pd.DataFrame]:
     """The page number clamped to [1, pages] (a stale stored page) and its rows."""
     number = min(max(1, int(page)), page_count(len(shown), per_page))
-    return number, shown.iloc[(number - 1) * per_page: number * per_page]
+    return number, shown.iloc[(number - 1) * per_page : number * per_page]
 
 
 def of_split(frame: pd.DataFrame, dataset: str, split: str) -> pd.DataFrame:
@@ -202,8 +202,10 @@ def browse_images(
 def image_label(row: pd.Series, what: str = "persons") -> str:
     """The caption under a browsed image: dataset/split, file, persons counted, CrowdIndex."""
     n = int(row["n_selected"])
-    return (f"{row['dataset']}/{row['split']} · {row['file_name']} · {n} {what if n != 1 else what.rstrip('s')}"
-            f" · CI {row['crowd_index']:.2f}")
+    return (
+        f"{row['dataset']}/{row['split']} · {row['file_name']} · {n} {what if n != 1 else what.rstrip('s')}"
+        f" · CI {row['crowd_index']:.2f}"
+    )
 
 
 def rows_of_image(frame: pd.DataFrame, image_index: int) -> pd.DataFrame:

@@ -33,14 +33,37 @@ from analysis.identity import DatasetIdentity, ResolvedIdentity, resolve
 from analysis.scenes.aggregates import TOP1_COLUMN
 
 PERSON_COLUMNS = [
-    "dataset", "split", "ann_id", "image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
-    "segm_area", "num_keypoints", "n_labelled", "n_visible", "crowding",
+    "dataset",
+    "split",
+    "ann_id",
+    "image_id",
+    "iscrowd",
+    "bbox_x",
+    "bbox_y",
+    "bbox_w",
+    "bbox_h",
+    "segm_area",
+    "num_keypoints",
+    "n_labelled",
+    "n_visible",
+    "crowding",
 ]
 
 #: What the views use per person (the rest stays on disk: smaller frames, faster filters).
 KEEP_PERSON_COLUMNS = [
-    "dataset", "split", "ann_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "segm_area",
-    "num_keypoints", "n_labelled", "crowding", "instance_row", "image_index",
+    "dataset",
+    "split",
+    "ann_id",
+    "bbox_x",
+    "bbox_y",
+    "bbox_w",
+    "bbox_h",
+    "segm_area",
+    "num_keypoints",
+    "n_labelled",
+    "crowding",
+    "instance_row",
+    "image_index",
 ]
 
 
@@ -113,7 +136,8 @@ def _read_split(root: Path, key: CacheKey) -> tuple[Manifest, pd.DataFrame, pd.D
     problems = table_problems(split_dir, manifest, names)
     if problems:
         raise cache_mod.CacheFileError(
-            f"{split_dir}: {'; '.join(problems)}; rebuild it with `{rebuild_command(split_dir, manifest)}`")
+            f"{split_dir}: {'; '.join(problems)}; rebuild it with `{rebuild_command(split_dir, manifest)}`"
+        )
     images = cache_mod.read_images(root, key)
     inst = cache_mod.read_instances(root, key, columns=PERSON_COLUMNS)
     scenes = cache_mod.read_scenes(root, key) if cache_mod.SCENES_FILE in names else None
@@ -171,7 +195,12 @@ def load_caches(root: Path | str, keys: list[CacheKey] | None = None) -> Caches:
 
 
 def _indexed_split(
-    root: Path, key: CacheKey, images: pd.DataFrame, inst: pd.DataFrame, scenes: pd.DataFrame | None, offset: int,
+    root: Path,
+    key: CacheKey,
+    images: pd.DataFrame,
+    inst: pd.DataFrame,
+    scenes: pd.DataFrame | None,
+    offset: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """One split's images (with ``key``), persons and crowd regions (with ``instance_row`` and
     ``image_index``: the row of their image among all splits' images, which start at ``offset``)
@@ -203,12 +232,17 @@ def _indexed_split(
 
 
 def _concat_or_empty(
-    images_parts: list[pd.DataFrame], person_parts: list[pd.DataFrame], crowd_parts: list[pd.DataFrame],
+    images_parts: list[pd.DataFrame],
+    person_parts: list[pd.DataFrame],
+    crowd_parts: list[pd.DataFrame],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """All splits' images, persons and crowd regions; empty frames with the columns when none loaded."""
     if images_parts:
-        return (pd.concat(images_parts, ignore_index=True), pd.concat(person_parts, ignore_index=True),
-                pd.concat(crowd_parts, ignore_index=True))
+        return (
+            pd.concat(images_parts, ignore_index=True),
+            pd.concat(person_parts, ignore_index=True),
+            pd.concat(crowd_parts, ignore_index=True),
+        )
     images = pd.DataFrame({c: pd.Series(dtype=object) for c in cache_mod.IMAGE_COLUMNS})
     images["key"] = pd.Series(dtype=object)
     persons = pd.DataFrame({c: pd.Series(dtype=float) for c in KEEP_PERSON_COLUMNS})
@@ -229,7 +263,7 @@ def _typed_columns(images: pd.DataFrame, persons: pd.DataFrame, scenes: pd.DataF
     for col in ("crowd_index", "crowd_index_stored"):
         images[col] = pd.to_numeric(images[col], errors="coerce").astype(float)
     images["n_persons"] = images["n_persons"].astype(np.int64)
-    area = (images["width"].to_numpy(dtype=float) * images["height"].to_numpy(dtype=float))
+    area = images["width"].to_numpy(dtype=float) * images["height"].to_numpy(dtype=float)
     persons["image_area"] = area[persons["image_index"].to_numpy()] if len(persons) else np.empty(0)
     persons["segm_area"] = pd.to_numeric(persons["segm_area"], errors="coerce").astype(float)
     persons["crowding"] = pd.to_numeric(persons["crowding"], errors="coerce").astype(float)
@@ -298,4 +332,3 @@ def keypoint_schema(schema: KeypointSchemaRecord, n_joints: int) -> tuple[list[s
     names += [f"joint_{i}" for i in range(len(names), n_joints)]
     skeleton = [(a, b) for a, b in schema.skeleton if 0 <= a < n_joints and 0 <= b < n_joints]
     return names, skeleton
-

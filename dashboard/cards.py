@@ -41,15 +41,22 @@ def fmt(value: Any, spec: str) -> str:
 def card_rows(row: Any) -> list[list[CardMetric]]:
     """The card of one ``dataset_summary`` row: rows of at most two metrics (S/M/L alone:
     its value is up to 14 characters)."""
-    sml = ("n/a" if _missing(row.share_small)
-           else f"{row.share_small:.0%}/{row.share_medium:.0%}/{row.share_large:.0%}")
+    sml = "n/a" if _missing(row.share_small) else f"{row.share_small:.0%}/{row.share_medium:.0%}/{row.share_large:.0%}"
     return [
-        [CardMetric("images", short_count(int(row.images)), f"{int(row.images):,} images"),
-         CardMetric("persons", short_count(int(row.persons)), f"{int(row.persons):,} persons")],
-        [CardMetric("per image", fmt(row.persons_per_image, ".1f")),
-         CardMetric("CrowdIndex", fmt(row.mean_crowd_index, ".2f"), "mean CrowdIndex over images")],
+        [
+            CardMetric("images", short_count(int(row.images)), f"{int(row.images):,} images"),
+            CardMetric("persons", short_count(int(row.persons)), f"{int(row.persons):,} persons"),
+        ],
+        [
+            CardMetric("per image", fmt(row.persons_per_image, ".1f")),
+            CardMetric("CrowdIndex", fmt(row.mean_crowd_index, ".2f"), "mean CrowdIndex over images"),
+        ],
         [CardMetric("small / medium / large", sml, "shares of persons with a known area")],
-        [CardMetric("scene entropy", fmt(row.mean_entropy, ".2f"),
-                    "mean scene entropy" if not _missing(row.mean_entropy)
-                    else "scenes not computed: see the Scenes view")],
+        [
+            CardMetric(
+                "scene entropy",
+                fmt(row.mean_entropy, ".2f"),
+                "mean scene entropy" if not _missing(row.mean_entropy) else "scenes not computed: see the Scenes view",
+            )
+        ],
     ]

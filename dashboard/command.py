@@ -32,10 +32,15 @@ def _run_export(argv: list[str]) -> int:
 
 #: Subcommands that hand their arguments to another entry point: name -> (help, runner).
 DELEGATED: dict[str, tuple[str, Callable[[list[str]], int]]] = {
-    "dashboard": ("start the dashboard, bound to 127.0.0.1 (python -m dashboard; see poseatlas dashboard --help)",
-                  _run_dashboard),
-    "export": ("write the figures and tables the dashboard shows for a URL to files "
-               "(python -m dashboard.export; see poseatlas export --help)", _run_export),
+    "dashboard": (
+        "start the dashboard, bound to 127.0.0.1 (python -m dashboard; see poseatlas dashboard --help)",
+        _run_dashboard,
+    ),
+    "export": (
+        "write the figures and tables the dashboard shows for a URL to files "
+        "(python -m dashboard.export; see poseatlas export --help)",
+        _run_export,
+    ),
 }
 
 

@@ -79,8 +79,17 @@ def _evaluations_stamp(root: Path, key: CacheKey) -> tuple[tuple[str, int], ...]
 
 
 @st.cache_data(show_spinner="Slicing the stored evaluation ...", max_entries=64)
-def _model_result(root: str, dataset: str, split: str, model: str, area: str, small_medium: float,
-                  medium_large: float, stamp: tuple, source: str | None = None) -> EvaluatedModel:
+def _model_result(
+    root: str,
+    dataset: str,
+    split: str,
+    model: str,
+    area: str,
+    small_medium: float,
+    medium_large: float,
+    stamp: tuple,
+    source: str | None = None,
+) -> EvaluatedModel:
     key = CacheKey(dataset, split)
     entry = next(m for m in evaluations.find_models(Path(root), [key]) if m.model == model)
     size = SizeDefinition(AreaSource(area), SizeEdges(small_medium, medium_large))
@@ -90,14 +99,23 @@ def _model_result(root: str, dataset: str, split: str, model: str, area: str, sm
 def model_result(entry: StoredModel, size: SizeDefinition, source: str | None = None) -> EvaluatedModel:
     """``dashboard.evaluations.model_result`` cached on the evaluation files' mtimes."""
     root = paths.cache_root()
-    return _model_result(str(root), entry.key.dataset, entry.key.split, entry.model, size.area_source.value,
-                         float(size.edges.small_medium), float(size.edges.medium_large),
-                         _evaluations_stamp(root, entry.key), source)
+    return _model_result(
+        str(root),
+        entry.key.dataset,
+        entry.key.split,
+        entry.model,
+        size.area_source.value,
+        float(size.edges.small_medium),
+        float(size.edges.medium_large),
+        _evaluations_stamp(root, entry.key),
+        source,
+    )
 
 
 @st.cache_data(show_spinner="Matching predictions ...", max_entries=8)
-def _matches(root: str, dataset: str, split: str, model: str, threshold: float,
-             stamp: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _matches(
+    root: str, dataset: str, split: str, model: str, threshold: float, stamp: tuple
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     key = CacheKey(dataset, split)
     entry = next(m for m in evaluations.find_models(Path(root), [key]) if m.model == model)
     return evaluations.model_matches(Path(root), entry, threshold)
@@ -106,14 +124,23 @@ def _matches(root: str, dataset: str, split: str, model: str, threshold: float,
 def matches(entry: StoredModel, threshold: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``dashboard.evaluations.model_matches`` cached on the evaluation files' mtimes."""
     root = paths.cache_root()
-    return _matches(str(root), entry.key.dataset, entry.key.split, entry.model, float(threshold),
-                    _evaluations_stamp(root, entry.key))
+    return _matches(
+        str(root),
+        entry.key.dataset,
+        entry.key.split,
+        entry.model,
+        float(threshold),
+        _evaluations_stamp(root, entry.key),
+    )
 
 
 @st.cache_resource(max_entries=8)
 def _instance_boxes(root: str, dataset: str, split: str, stamp: tuple) -> pd.DataFrame:
-    return cache.read_instances(Path(root), CacheKey(dataset, split),
-                                columns=["ann_id", "image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h"])
+    return cache.read_instances(
+        Path(root),
+        CacheKey(dataset, split),
+        columns=["ann_id", "image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h"],
+    )
 
 
 def instance_boxes(dataset: str, split: str) -> pd.DataFrame:

@@ -90,8 +90,14 @@ def draw_persons(
 # --------------------------------------------------------------------------- predictions
 
 
-def _dashed_segment(draw: ImageDraw.ImageDraw, p0: tuple[float, float], p1: tuple[float, float],
-                    dash: Sequence[int], fill: str, width: int) -> None:
+def _dashed_segment(
+    draw: ImageDraw.ImageDraw,
+    p0: tuple[float, float],
+    p1: tuple[float, float],
+    dash: Sequence[int],
+    fill: str,
+    width: int,
+) -> None:
     """A line from p0 to p1 in the on/off pattern ``dash`` (pixels; empty: solid)."""
     if not dash:
         draw.line([p0, p1], fill=fill, width=width)
@@ -112,7 +118,10 @@ def _dashed_segment(draw: ImageDraw.ImageDraw, p0: tuple[float, float], p1: tupl
 
 
 def _dashed_box(
-    draw: ImageDraw.ImageDraw, box: Sequence[float] | npt.NDArray[np.float64], dash: Sequence[int], fill: str,
+    draw: ImageDraw.ImageDraw,
+    box: Sequence[float] | npt.NDArray[np.float64],
+    dash: Sequence[int],
+    fill: str,
     width: int,
 ) -> None:
     x, y, w, h = box
@@ -122,8 +131,13 @@ def _dashed_box(
 
 
 def _panel(
-    image: Image.Image, scale: float, boxes: np.ndarray, keypoints: np.ndarray | None,
-    statuses: Sequence[MatchStatus] | npt.NDArray[np.object_], oks: np.ndarray, skeleton: Sequence[tuple[int, int]],
+    image: Image.Image,
+    scale: float,
+    boxes: np.ndarray,
+    keypoints: np.ndarray | None,
+    statuses: Sequence[MatchStatus] | npt.NDArray[np.object_],
+    oks: np.ndarray,
+    skeleton: Sequence[tuple[int, int]],
     title: str,
 ) -> Image.Image:
     img = image.copy()
@@ -189,10 +203,26 @@ def draw_matches(
     """
     base, scale = _scaled(image, max_side, source_size)
     det_keypoints = np.asarray(det_keypoints, dtype=float)
-    left = _panel(base, scale, np.asarray(gt_boxes, dtype=float).reshape(-1, 4), gt_keypoints, gt_status,
-                  np.asarray(gt_oks, dtype=float), skeleton, "ground truth")
-    right = _panel(base, scale, keypoint_boxes(det_keypoints), det_keypoints if len(det_keypoints) else None,
-                   det_status, np.asarray(det_oks, dtype=float), skeleton, "predictions")
+    left = _panel(
+        base,
+        scale,
+        np.asarray(gt_boxes, dtype=float).reshape(-1, 4),
+        gt_keypoints,
+        gt_status,
+        np.asarray(gt_oks, dtype=float),
+        skeleton,
+        "ground truth",
+    )
+    right = _panel(
+        base,
+        scale,
+        keypoint_boxes(det_keypoints),
+        det_keypoints if len(det_keypoints) else None,
+        det_status,
+        np.asarray(det_oks, dtype=float),
+        skeleton,
+        "predictions",
+    )
     gap = 6
     out = Image.new("RGB", (2 * base.width + gap, base.height), "white")
     out.paste(left, (0, 0))

@@ -61,8 +61,10 @@ class StoredModel:
 def evaluate_command(key: CacheKey, root: Path, model: str = "LABEL", predictions: str = "FILE") -> str:
     """The command that (re-)evaluates a results file on ``key`` (arguments shell-quoted)."""
     q = shlex.quote
-    return (f"python -m analysis evaluate --name {q(key.dataset)} --split {q(key.split)} "
-            f"--predictions {q(str(predictions))} --model {q(model)} --cache-dir {q(str(root))}")
+    return (
+        f"python -m analysis evaluate --name {q(key.dataset)} --split {q(key.split)} "
+        f"--predictions {q(str(predictions))} --model {q(model)} --cache-dir {q(str(root))}"
+    )
 
 
 def find_models(root: Path, keys: list[CacheKey]) -> list[StoredModel]:
@@ -128,14 +130,31 @@ def stored_table(entries: list[StoredModel]) -> pd.DataFrame:
     of the author's machine), predictions sha256, records, evaluated, beyond 20 per image,
     other categories, evaluated at, stale.
     """
-    rows = [{
-        "model": e.model, "dataset": str(e.key), "predictions": PurePath(e.record.predictions.path).name,
-        "predictions sha256": e.record.predictions.sha256,
-        "records": e.record.counts.records, "evaluated": e.record.counts.kept,
-        "beyond 20 per image": e.record.counts.over_max_per_image,
-        "other categories": e.record.counts.other_category,
-        "evaluated at": e.record.evaluated_at, "stale": e.stale,
-    } for e in entries]
-    columns = ["model", "dataset", "predictions", "predictions sha256", "records", "evaluated", "beyond 20 per image",
-               "other categories", "evaluated at", "stale"]
+    rows = [
+        {
+            "model": e.model,
+            "dataset": str(e.key),
+            "predictions": PurePath(e.record.predictions.path).name,
+            "predictions sha256": e.record.predictions.sha256,
+            "records": e.record.counts.records,
+            "evaluated": e.record.counts.kept,
+            "beyond 20 per image": e.record.counts.over_max_per_image,
+            "other categories": e.record.counts.other_category,
+            "evaluated at": e.record.evaluated_at,
+            "stale": e.stale,
+        }
+        for e in entries
+    ]
+    columns = [
+        "model",
+        "dataset",
+        "predictions",
+        "predictions sha256",
+        "records",
+        "evaluated",
+        "beyond 20 per image",
+        "other categories",
+        "evaluated at",
+        "stale",
+    ]
     return pd.DataFrame(rows, columns=columns)

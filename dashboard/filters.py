@@ -107,16 +107,19 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
     pmask = keep[persons["image_index"].to_numpy()] if len(persons) else np.zeros(0, dtype=bool)
     everyone = f.population.kind is PopulationKind.ALL
     if not everyone and len(persons):
-        pmask &= f.population.mask(persons["num_keypoints"].to_numpy(dtype=float, na_value=np.nan),
-                                   persons["n_labelled"].to_numpy())
+        pmask &= f.population.mask(
+            persons["num_keypoints"].to_numpy(dtype=float, na_value=np.nan), persons["n_labelled"].to_numpy()
+        )
     sel = persons[pmask]
     if everyone:
         n_population = images["n_persons"].to_numpy()[keep]
     else:
         n_population = np.bincount(sel["image_index"].to_numpy(), minlength=len(images))[keep]
     area = person_area(
-        sel["bbox_w"].to_numpy(), sel["bbox_h"].to_numpy(),
-        sel["segm_area"].to_numpy(dtype=float, na_value=np.nan), f.size.area_source,
+        sel["bbox_w"].to_numpy(),
+        sel["bbox_h"].to_numpy(),
+        sel["segm_area"].to_numpy(dtype=float, na_value=np.nan),
+        f.size.area_source,
     )
     no_area, unknown = _missing_areas(sel, np.isnan(area))
     sel = sel.assign(area=area, bucket=size_bucket_codes(area, f.size.edges))
@@ -189,7 +192,8 @@ def area_source_note(filtered: Filtered) -> str | None:
     notes = []
     if filtered.no_area:
         notes.append(
-            "no segmentation area in this dataset: " + ", ".join(filtered.no_area)
+            "no segmentation area in this dataset: "
+            + ", ".join(filtered.no_area)
             + f" (left out of size results under the '{AreaSource.SEGM.value}' source;"
             " choose bbox or crowdpose to include it)"
             if filtered.filters.size.area_source is AreaSource.SEGM

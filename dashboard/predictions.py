@@ -69,7 +69,9 @@ def ground_truth_status(gt: pd.DataFrame) -> npt.NDArray[np.object_]:
 
 
 def detection_status(
-    detections: pd.DataFrame, gt: pd.DataFrame, max_per_image: int = MAX_DETECTIONS,
+    detections: pd.DataFrame,
+    gt: pd.DataFrame,
+    max_per_image: int = MAX_DETECTIONS,
 ) -> npt.NDArray[np.object_]:
     """(D,) ``MatchStatus`` per detection row.
 
@@ -89,9 +91,12 @@ def detection_status(
     out = np.full(len(detections), MatchStatus.FALSE_POSITIVE, dtype=object)
     out[matched] = MatchStatus.MATCHED
     out[to_ignored] = MatchStatus.IGNORED
-    rank = (detections.assign(_row=np.arange(len(detections)))
-            .sort_values(["image_id", "score", "_row"], ascending=[True, False, True], kind="stable")
-            .groupby("image_id", sort=False).cumcount())
+    rank = (
+        detections.assign(_row=np.arange(len(detections)))
+        .sort_values(["image_id", "score", "_row"], ascending=[True, False, True], kind="stable")
+        .groupby("image_id", sort=False)
+        .cumcount()
+    )
     out[rank.sort_index().to_numpy() >= max_per_image] = MatchStatus.IGNORED
     return out
 
@@ -135,7 +140,11 @@ def small_ann_ids(persons: pd.DataFrame, size: SizeDefinition) -> npt.NDArray[np
         persons: rows with ``ann_id``, ``bbox_w``, ``bbox_h`` and ``segm_area`` (NaN when absent).
         size: area source and edges (a person without an area under it is not small).
     """
-    area = person_area(persons["bbox_w"].to_numpy(), persons["bbox_h"].to_numpy(),
-                       persons["segm_area"].to_numpy(dtype=float, na_value=np.nan), size.area_source)
+    area = person_area(
+        persons["bbox_w"].to_numpy(),
+        persons["bbox_h"].to_numpy(),
+        persons["segm_area"].to_numpy(dtype=float, na_value=np.nan),
+        size.area_source,
+    )
     small = size_bucket_codes(area, size.edges) == SizeBucket.SMALL.code
     return persons["ann_id"].to_numpy()[small].astype(np.int64)

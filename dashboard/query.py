@@ -138,8 +138,7 @@ def _check_datasets(params: Mapping[str, str], datasets: Sequence[str]) -> list[
         raise QueryError("ds= names no dataset")
     unknown = [d for d in names if d not in datasets]
     if unknown:
-        raise QueryError(f"dataset {', '.join(unknown)} not in the caches "
-                         f"(cached: {', '.join(datasets) or 'none'})")
+        raise QueryError(f"dataset {', '.join(unknown)} not in the caches (cached: {', '.join(datasets) or 'none'})")
     return names
 
 
@@ -163,8 +162,12 @@ def _check(params: Mapping[str, str], datasets: Sequence[str], splits: Sequence[
         _choice("split", params["split"], [ALL, *splits])
     if "src" in params:
         _check_sources(params["src"], sources_of(names or datasets))
-    choices = {"bucket": [ALL, *SizeBucket.names()], "area": [a.value for a in AreaSource],
-               "norm": [n.value for n in Normalisation], "series": [s.value for s in SeriesBy]}
+    choices = {
+        "bucket": [ALL, *SizeBucket.names()],
+        "area": [a.value for a in AreaSource],
+        "norm": [n.value for n in Normalisation],
+        "series": [s.value for s in SeriesBy],
+    }
     for key, allowed in choices.items():
         if key in params:
             _choice(key, params[key], allowed)
@@ -178,8 +181,12 @@ def _check(params: Mapping[str, str], datasets: Sequence[str], splits: Sequence[
 
 
 def parse(
-    params: Mapping[str, object], datasets: Sequence[str], splits: Sequence[str], *,
-    strict: bool = False, sources_of: SourcesOf | None = None,
+    params: Mapping[str, object],
+    datasets: Sequence[str],
+    splits: Sequence[str],
+    *,
+    strict: bool = False,
+    sources_of: SourcesOf | None = None,
 ) -> Filters:
     """Filters from query parameters, validated against what is cached.
 

@@ -50,8 +50,10 @@ class SceneRuns:
     def note(self) -> str:
         """The caption's definition of the entropy and the models."""
         real = self.models
-        parts = [f"per-image entropy H = -sum p log p of the Places365 softmax ({entropy_unit(self.base)})",
-                 "variance is the population variance (ddof=0)"]
+        parts = [
+            f"per-image entropy H = -sum p log p of the Places365 softmax ({entropy_unit(self.base)})",
+            "variance is the population variance (ddof=0)",
+        ]
         if real:
             parts.append(f"model {', '.join(real)} ({REAL_PREPROCESSING})")
         if self.synthetic:
@@ -65,15 +67,21 @@ def _scenes_command(key: CacheKey, manifest: Manifest | None, cache_root: Path) 
     command = f"python -m analysis scenes --name {key.dataset} --split {key.split} --cache-dir {cache_root}"
     inputs = getattr(manifest, "inputs", None)
     if inputs is not None and not inputs.images.path:
-        return (f"# {key} was built without its images: rebuild it with --images DIR (its image folder) "
-                f"first, e.g. python -m analysis build --name {key.dataset} --split {key.split} "
-                f"--annotations FILE --images DIR --cache-dir {cache_root}, then:\n{command}")
+        return (
+            f"# {key} was built without its images: rebuild it with --images DIR (its image folder) "
+            f"first, e.g. python -m analysis build --name {key.dataset} --split {key.split} "
+            f"--annotations FILE --images DIR --cache-dir {cache_root}, then:\n{command}"
+        )
     return command
 
 
 def scene_runs(
-    scenes: pd.DataFrame | None, datasets: Sequence[str], manifests: Mapping[str, Manifest],
-    keys: Sequence[CacheKey], split: str | None, cache_root: Path,
+    scenes: pd.DataFrame | None,
+    datasets: Sequence[str],
+    manifests: Mapping[str, Manifest],
+    keys: Sequence[CacheKey],
+    split: str | None,
+    cache_root: Path,
 ) -> SceneRuns:
     """Scene facts of ``datasets`` (selection order).
 
@@ -89,13 +97,21 @@ def scene_runs(
     missing = tuple(d for d in datasets if d not in present)
     commands = tuple(
         _scenes_command(k, manifests.get(str(k)), cache_root)
-        for d in missing for k in keys if k.dataset == d and (split is None or k.split == split)
+        for d in missing
+        for k in keys
+        if k.dataset == d and (split is None or k.split == split)
     )
-    runs: dict[str, ScenesFacts] = {key: m.scenes for key, m in manifests.items()
-                                    if key.split("/")[0] in have and m.scenes is not None}
+    runs: dict[str, ScenesFacts] = {
+        key: m.scenes for key, m in manifests.items() if key.split("/")[0] in have and m.scenes is not None
+    }
     labels = next((lab for lab in (labels_from_manifest(manifests[key]) for key in sorted(runs)) if lab), None)
     synthetic = tuple(d for d in have if any(r.synthetic for key, r in runs.items() if key.split("/")[0] == d))
     return SceneRuns(
-        have, missing, commands, frozenset(r.entropy_base for r in runs.values()), labels,
-        tuple(sorted({r.model for r in runs.values() if not r.synthetic})), synthetic,
+        have,
+        missing,
+        commands,
+        frozenset(r.entropy_base for r in runs.values()),
+        labels,
+        tuple(sorted({r.model for r in runs.values() if not r.synthetic})),
+        synthetic,
     )

@@ -62,7 +62,9 @@ def series_order(images: pd.DataFrame, by: SeriesBy, datasets: Sequence[str]) ->
 
 
 def series_styles(
-    keys: Sequence[str], images: pd.DataFrame, identities: Mapping[str, ResolvedIdentity],
+    keys: Sequence[str],
+    images: pd.DataFrame,
+    identities: Mapping[str, ResolvedIdentity],
 ) -> dict[str, dict[str, str]]:
     """Colour, hatch (``pattern``), dash and legend ``label`` per series key.
 
@@ -79,7 +81,7 @@ def series_styles(
         else:
             own = default_style(key)
             style = type(own)(ident.style.color, own.hatch, own.dash)
-            label = ident.display_name + key[len(name):]
+            label = ident.display_name + key[len(name) :]
         out[key] = {"color": style.color, "pattern": style.hatch, "dash": style.dash, "label": label}
     return out
 
@@ -117,8 +119,9 @@ def _distinct_pairs(frame: pd.DataFrame, first: str, second: str) -> list[tuple[
     first_rows.sort()
     names_a = np.asarray(a.cat.categories.astype(str))
     names_b = np.asarray(b.cat.categories.astype(str))
-    return [(str(names_a[ca[r]]) if ca[r] >= 0 else "nan", str(names_b[cb[r]]) if cb[r] >= 0 else "nan")
-            for r in first_rows]
+    return [
+        (str(names_a[ca[r]]) if ca[r] >= 0 else "nan", str(names_b[cb[r]]) if cb[r] >= 0 else "nan") for r in first_rows
+    ]
 
 
 def _text(value: object) -> str:

@@ -18,8 +18,15 @@ import pandas as pd
 from analysis.definitions import SizeBucket
 
 SUMMARY_COLUMNS = (
-    "dataset", "images", "persons", "persons_per_image", "share_small", "share_medium",
-    "share_large", "mean_crowd_index", "mean_entropy",
+    "dataset",
+    "images",
+    "persons",
+    "persons_per_image",
+    "share_small",
+    "share_medium",
+    "share_large",
+    "mean_crowd_index",
+    "mean_entropy",
 )
 
 
@@ -38,8 +45,7 @@ def group_masks(series: pd.Series, names: Sequence[str]) -> dict[str, np.ndarray
     if isinstance(series.dtype, pd.CategoricalDtype):
         cats = {str(c): i for i, c in enumerate(series.cat.categories)}
         codes = series.cat.codes.to_numpy()
-        return {n: codes == cats[n] if n in cats else np.zeros(len(codes), dtype=bool)
-                for n in names}
+        return {n: codes == cats[n] if n in cats else np.zeros(len(codes), dtype=bool) for n in names}
     values = series.to_numpy()
     return {n: values == n for n in names}
 
@@ -83,15 +89,17 @@ def dataset_summary(
         entropy = entropy[~np.isnan(entropy)]
         ci = im["crowd_index"].to_numpy(dtype=float)
         ci = ci[~np.isnan(ci)]
-        rows.append({
-            "dataset": name,
-            "images": n_images,
-            "persons": n_persons,
-            "persons_per_image": n_persons / n_images if n_images else np.nan,
-            **shares,
-            "mean_crowd_index": float(ci.mean()) if len(ci) else np.nan,
-            "mean_entropy": float(entropy.mean()) if len(entropy) else np.nan,
-        })
+        rows.append(
+            {
+                "dataset": name,
+                "images": n_images,
+                "persons": n_persons,
+                "persons_per_image": n_persons / n_images if n_images else np.nan,
+                **shares,
+                "mean_crowd_index": float(ci.mean()) if len(ci) else np.nan,
+                "mean_entropy": float(entropy.mean()) if len(entropy) else np.nan,
+            }
+        )
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 

@@ -73,8 +73,21 @@ RunState = Context | NoCaches | CacheError
 #: (st.switch_page, e.g. a histogram click opening Browse) starts a run in which it
 #: was not yet drawn, so every value is mirrored in a plain key (``_<key>``) that
 #: survives, and put back before the widget is drawn.
-_CONTROL_KEYS = ("g_ds", "g_split", "g_src", "g_series", "g_pop", "g_popn", "g_bucket", "g_area", "g_sm", "g_ml",
-                 "g_norm", "g_preset", "g_percent")
+_CONTROL_KEYS = (
+    "g_ds",
+    "g_split",
+    "g_src",
+    "g_series",
+    "g_pop",
+    "g_popn",
+    "g_bucket",
+    "g_area",
+    "g_sm",
+    "g_ml",
+    "g_norm",
+    "g_preset",
+    "g_percent",
+)
 
 
 def _remember(key: str) -> None:
@@ -95,11 +108,16 @@ def _init_from_query(c: Caches, splits: list[str]) -> None:
         return
     f = query.parse(dict(st.query_params), c.datasets, splits)
     values = {
-        "g_ds": list(f.datasets), "g_split": f.split or query.ALL, "g_src": list(f.sources or []),
-        "g_series": f.series.value, "g_pop": f.population.kind.value,
+        "g_ds": list(f.datasets),
+        "g_split": f.split or query.ALL,
+        "g_src": list(f.sources or []),
+        "g_series": f.series.value,
+        "g_pop": f.population.kind.value,
         "g_popn": f.population.min_labelled or CROWD_INDEX_MIN_KEYPOINTS,
-        "g_bucket": f.bucket.value if f.bucket else query.ALL, "g_area": f.size.area_source.value,
-        "g_sm": query.edge_px(f.size.edges.small_medium), "g_ml": query.edge_px(f.size.edges.medium_large),
+        "g_bucket": f.bucket.value if f.bucket else query.ALL,
+        "g_area": f.size.area_source.value,
+        "g_sm": query.edge_px(f.size.edges.small_medium),
+        "g_ml": query.edge_px(f.size.edges.medium_large),
         "g_norm": f.normalise.value,
     }
     st.session_state.update(values)
@@ -122,26 +140,46 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
     _init_from_query(c, splits)
     sb = st.sidebar
     chosen, sel_sources = _dataset_widgets(sb, c, splits)
-    sb.radio("Series", [s.value for s in SeriesBy], key="g_series", horizontal=True, on_change=_remember,
-             args=("g_series",), format_func=lambda v: {"dataset": "dataset", "split": "dataset/split",
-                                                         "source": "source"}[v],
-             help="One figure series per dataset, per dataset/split, or per source sub-dataset.")
+    sb.radio(
+        "Series",
+        [s.value for s in SeriesBy],
+        key="g_series",
+        horizontal=True,
+        on_change=_remember,
+        args=("g_series",),
+        format_func=lambda v: {"dataset": "dataset", "split": "dataset/split", "source": "source"}[v],
+        help="One figure series per dataset, per dataset/split, or per source sub-dataset.",
+    )
     population = _population_widget(sb)
     edges = _size_widgets(sb)
-    sb.radio("Normalise", [n.value for n in Normalisation], key="g_norm", horizontal=True, on_change=_remember,
-             args=("g_norm",),
-             format_func=lambda v: "counts" if v == Normalisation.COUNT.value else "shares (per dataset)")
+    sb.radio(
+        "Normalise",
+        [n.value for n in Normalisation],
+        key="g_norm",
+        horizontal=True,
+        on_change=_remember,
+        args=("g_norm",),
+        format_func=lambda v: "counts" if v == Normalisation.COUNT.value else "shares (per dataset)",
+    )
     with sb.expander("Paper export"):
-        st.radio("Figure width", list(paper.PRESETS), key="g_preset", on_change=_remember, args=("g_preset",),
-                 format_func=lambda k: paper.PRESETS[k].name)
-        st.checkbox("LaTeX tables: shares as percentages", key="g_percent", on_change=_remember,
-                    args=("g_percent",))
+        st.radio(
+            "Figure width",
+            list(paper.PRESETS),
+            key="g_preset",
+            on_change=_remember,
+            args=("g_preset",),
+            format_func=lambda k: paper.PRESETS[k].name,
+        )
+        st.checkbox("LaTeX tables: shares as percentages", key="g_percent", on_change=_remember, args=("g_percent",))
     split, bucket = st.session_state["g_split"], st.session_state["g_bucket"]
     filters = Filters(
-        datasets=chosen, split=None if split == query.ALL else split, sources=sel_sources,
+        datasets=chosen,
+        split=None if split == query.ALL else split,
+        sources=sel_sources,
         size=SizeDefinition(AreaSource(st.session_state["g_area"]), edges),
         bucket=None if bucket == query.ALL else SizeBucket(bucket),
-        normalise=Normalisation(st.session_state["g_norm"]), population=population,
+        normalise=Normalisation(st.session_state["g_norm"]),
+        population=population,
         series=SeriesBy(st.session_state["g_series"]),
     )
     st.query_params.from_dict(query.to_params(filters))
@@ -152,13 +190,21 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
 
 
 def _dataset_widgets(
-    sb: DeltaGenerator, c: Caches, splits: list[str],
+    sb: DeltaGenerator,
+    c: Caches,
+    splits: list[str],
 ) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
     """Datasets, split and source widgets; returns the chosen datasets and sources (None: all)."""
-    sb.multiselect("Datasets", c.datasets, key="g_ds", on_change=_remember, args=("g_ds",),
-                   format_func=lambda name: c.identities[name].display_name if name in c.identities else name,
-                   help="Each dataset keeps its colour whatever else is selected or cached "
-                        "(set display_name / color / hatch / order in data/datasets.toml).")
+    sb.multiselect(
+        "Datasets",
+        c.datasets,
+        key="g_ds",
+        on_change=_remember,
+        args=("g_ds",),
+        format_func=lambda name: c.identities[name].display_name if name in c.identities else name,
+        help="Each dataset keeps its colour whatever else is selected or cached "
+        "(set display_name / color / hatch / order in data/datasets.toml).",
+    )
     sb.selectbox("Split", [query.ALL, *splits], key="g_split", on_change=_remember, args=("g_split",))
     chosen = tuple(st.session_state.get("g_ds") or ())
     sources = sources_of(c.images, chosen)
@@ -166,43 +212,85 @@ def _dataset_widgets(
         return chosen, None
     st.session_state["g_src"] = [s for s in st.session_state.get("g_src", []) if s in sources]
     _remember("g_src")
-    sb.multiselect("Source (sub-dataset)", sources, key="g_src", placeholder="all sources",
-                   on_change=_remember, args=("g_src",))
+    sb.multiselect(
+        "Source (sub-dataset)", sources, key="g_src", placeholder="all sources", on_change=_remember, args=("g_src",)
+    )
     return chosen, tuple(st.session_state["g_src"]) or None
 
 
 def _population_widget(sb: DeltaGenerator) -> PersonPopulation:
     """The person population widgets (kind, and N for "at least N labelled joints")."""
-    sb.selectbox("Persons", [k.value for k in PopulationKind], key="g_pop", on_change=_remember,
-                 args=("g_pop",), format_func=_population_label,
-                 help="Which non-crowd annotations count as persons, in every view and export. "
-                      "CrowdIndex (an image property over all annotations) does not change.")
+    sb.selectbox(
+        "Persons",
+        [k.value for k in PopulationKind],
+        key="g_pop",
+        on_change=_remember,
+        args=("g_pop",),
+        format_func=_population_label,
+        help="Which non-crowd annotations count as persons, in every view and export. "
+        "CrowdIndex (an image property over all annotations) does not change.",
+    )
     if st.session_state["g_pop"] != PopulationKind.MIN_LABELLED.value:
         return PersonPopulation(PopulationKind(st.session_state["g_pop"]))
-    sb.number_input("at least N labelled joints", min_value=1, max_value=MAX_JOINTS, step=1,
-                    key="g_popn", on_change=_remember, args=("g_popn",))
+    sb.number_input(
+        "at least N labelled joints",
+        min_value=1,
+        max_value=MAX_JOINTS,
+        step=1,
+        key="g_popn",
+        on_change=_remember,
+        args=("g_popn",),
+    )
     return PersonPopulation(PopulationKind.MIN_LABELLED, int(st.session_state["g_popn"]))
 
 
 def _size_widgets(sb: DeltaGenerator) -> SizeEdges:
     """Bucket, area source and edge widgets; returns the edges (the defaults, with an error
     shown, when they are not increasing)."""
-    sb.radio("Size bucket", [query.ALL, *SizeBucket.names()], key="g_bucket", horizontal=True,
-             on_change=_remember, args=("g_bucket",))
-    sb.selectbox("Area source", [a.value for a in AreaSource], key="g_area", on_change=_remember, args=("g_area",),
-                 format_func=lambda v: f"{v}: {AreaSource(v).description}")
+    sb.radio(
+        "Size bucket",
+        [query.ALL, *SizeBucket.names()],
+        key="g_bucket",
+        horizontal=True,
+        on_change=_remember,
+        args=("g_bucket",),
+    )
+    sb.selectbox(
+        "Area source",
+        [a.value for a in AreaSource],
+        key="g_area",
+        on_change=_remember,
+        args=("g_area",),
+        format_func=lambda v: f"{v}: {AreaSource(v).description}",
+    )
     col1, col2 = sb.columns(2)
-    col1.number_input("small|medium (px)", min_value=1.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_sm",
-                      on_change=_remember, args=("g_sm",),
-                      help="Edge as a side length: 32 means area 32^2.")
-    col2.number_input("medium|large (px)", min_value=2.0, max_value=query.MAX_EDGE_PX, step=1.0, key="g_ml",
-                      on_change=_remember, args=("g_ml",))
+    col1.number_input(
+        "small|medium (px)",
+        min_value=1.0,
+        max_value=query.MAX_EDGE_PX,
+        step=1.0,
+        key="g_sm",
+        on_change=_remember,
+        args=("g_sm",),
+        help="Edge as a side length: 32 means area 32^2.",
+    )
+    col2.number_input(
+        "medium|large (px)",
+        min_value=2.0,
+        max_value=query.MAX_EDGE_PX,
+        step=1.0,
+        key="g_ml",
+        on_change=_remember,
+        args=("g_ml",),
+    )
     sm, ml = float(st.session_state["g_sm"]), float(st.session_state["g_ml"])
     if sm < ml:
         return SizeEdges(sm**2, ml**2)
     edges = SizeEdges()
-    sb.error(f"edges must satisfy small|medium < medium|large (got {sm:g} and {ml:g}); "
-             f"using {query.edge_px(edges.small_medium):g} and {query.edge_px(edges.medium_large):g}")
+    sb.error(
+        f"edges must satisfy small|medium < medium|large (got {sm:g} and {ml:g}); "
+        f"using {query.edge_px(edges.small_medium):g} and {query.edge_px(edges.medium_large):g}"
+    )
     return edges
 
 
@@ -226,8 +314,9 @@ def setup() -> RunState:
 def _context(c: Caches) -> Context:
     filters, preset = sidebar(c)
     filtered, styles, datasets, series = data.resolved(c, filters)
-    return Context(c, filtered, styles, datasets, series, ViewOptions(), data.keypoints, paths.cache_root(),
-                   preset=preset)
+    return Context(
+        c, filtered, styles, datasets, series, ViewOptions(), data.keypoints, paths.cache_root(), preset=preset
+    )
 
 
 def context() -> Context:
@@ -307,25 +396,38 @@ def show_figure(item: FigureItem, *, key: str, preset: str) -> Any:
     cols = st.columns([1, 1, 1, 5])
     for col, fmt in zip(cols, paper.FORMATS, strict=False):
         col.download_button(
-            fmt.upper(), _figure_download(item.figure, fmt, preset), file_name=f"{item.stem}.{fmt}",
-            mime=paper.MIME[fmt], key=f"{key}_{fmt}", on_click="ignore", icon=":material/download:",
+            fmt.upper(),
+            _figure_download(item.figure, fmt, preset),
+            file_name=f"{item.stem}.{fmt}",
+            mime=paper.MIME[fmt],
+            key=f"{key}_{fmt}",
+            on_click="ignore",
+            icon=":material/download:",
         )
     return event
 
 
 def show_table(item: TableItem, *, key: str) -> None:
     """Draw the table with CSV and LaTeX (booktabs) downloads (the export command's files)."""
-    st.dataframe(item.on_screen(), hide_index=True, column_config={
-        c: st.column_config.NumberColumn(format=f) for c, f in item.display_formats().items()
-    })
+    st.dataframe(
+        item.on_screen(),
+        hide_index=True,
+        column_config={c: st.column_config.NumberColumn(format=f) for c, f in item.display_formats().items()},
+    )
     if item.caption:
         st.caption(item.caption.replace("*", "\\*"))  # w*h is not emphasis
     files = render.table_files(item, _render_options())
     c1, c2, _ = st.columns([1, 1, 6])
     for col, (name, data_) in zip((c1, c2), files.items(), strict=True):
         ext = name.rsplit(".", 1)[1]
-        col.download_button("CSV" if ext == "csv" else "LaTeX", data_, file_name=name, mime=paper.MIME[ext],
-                            key=f"{key}_{ext}", on_click="ignore")
+        col.download_button(
+            "CSV" if ext == "csv" else "LaTeX",
+            data_,
+            file_name=name,
+            mime=paper.MIME[ext],
+            key=f"{key}_{ext}",
+            on_click="ignore",
+        )
 
 
 def _render_options(preset: str = "single") -> render.RenderOptions:
@@ -334,8 +436,13 @@ def _render_options(preset: str = "single") -> render.RenderOptions:
 
 def _export_key(view: str, state: ViewState, preset: str) -> tuple:
     """What an "export all" zip depends on: a zip made under another key is never served."""
-    return (view, tuple(sorted(query.to_params(state.filters).items())), state.options, _render_options(preset),
-            paths.cache_stamp(paths.cache_root()))
+    return (
+        view,
+        tuple(sorted(query.to_params(state.filters).items())),
+        state.options,
+        _render_options(preset),
+        paths.cache_stamp(paths.cache_root()),
+    )
 
 
 def export_all(view: str, state: ViewState, preset: str, items: list[ExportItem] | None = None) -> None:
@@ -352,8 +459,11 @@ def export_all(view: str, state: ViewState, preset: str, items: list[ExportItem]
     held = st.session_state.get(_ZIP)
     if held is not None and held[0] != current:
         del st.session_state[_ZIP]  # made under other filters: never served
-    if st.button(f"Export all figures of this view ({n_fig} figures, {n_tab} tables)",
-                 key=f"export_all_{view}", icon=":material/archive:"):
+    if st.button(
+        f"Export all figures of this view ({n_fig} figures, {n_tab} tables)",
+        key=f"export_all_{view}",
+        icon=":material/archive:",
+    ):
         bar = st.progress(0.0, text="starting export ...")
 
         def progress(done: int, total: int, what: str) -> None:
@@ -363,11 +473,19 @@ def export_all(view: str, state: ViewState, preset: str, items: list[ExportItem]
             files = render.render(render.plan(items, _render_options(preset)), progress)
         except Exception as exc:  # kaleido / chromium missing: say how to fix it
             bar.empty()
-            st.error(f"export failed: {exc}. Figure export needs Chromium: "
-                     "`apt-get install chromium` (or `make browser`).")
+            st.error(
+                f"export failed: {exc}. Figure export needs Chromium: `apt-get install chromium` (or `make browser`)."
+            )
             return
         st.session_state[_ZIP] = (current, render.zip_bytes(files))
     held = st.session_state.get(_ZIP)
     if held is not None and held[0] == current:
-        st.download_button("Download zip", held[1], file_name=f"poseatlas-{view}.zip", mime=paper.MIME["zip"],
-                           key=f"zip_dl_{view}", on_click="ignore", type="primary")
+        st.download_button(
+            "Download zip",
+            held[1],
+            file_name=f"poseatlas-{view}.zip",
+            mime=paper.MIME["zip"],
+            key=f"zip_dl_{view}",
+            on_click="ignore",
+            type="primary",
+        )

@@ -39,7 +39,6 @@ def one_line_error(code: int, out: str, err: str, *needles: str) -> str:
     return lines[0]
 
 
-
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Make ``--dist loadgroup`` honour ``xdist_group`` marks under pytest 9.

@@ -38,8 +38,10 @@ def test_delegated_subcommands_get_their_own_arguments(capsys, tmp_path: Path):
     assert command.main(["dashboard", "--port", "0"]) == 2  # the launcher's own check, before Streamlit
     assert "--port 0 is not a TCP port" in capsys.readouterr().err
     # export: its own bad-input path (one line, exit 2, nothing written)
-    assert command.main(["export", "--url", "ds=x", "--out", str(tmp_path / "out"),
-                         "--cache-dir", str(tmp_path / "none")]) == 2
+    assert (
+        command.main(["export", "--url", "ds=x", "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "none")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "cache folder not found" in err and not (tmp_path / "out").exists()
 

@@ -51,7 +51,8 @@ def test_only_installs_and_servers_are_left_out(page: str):
         if block.not_run is not None:
             assert block.not_run.strip(), f"{page}: a block left out without a reason"
             assert block.lang == "bash" and all(NOT_RUN_ALLOWED.match(c) for c in _commands(block.code)), (
-                f"{page}: only installs and servers may be left out, not:\n{block.code}")
+                f"{page}: only installs and servers may be left out, not:\n{block.code}"
+            )
 
 
 def _environment(tmp_path: Path) -> dict[str, str]:
@@ -86,8 +87,10 @@ def run_page(page: str, work: Path, env: dict[str, str]) -> None:
             script.write_text(block.code)
             command = [sys.executable, str(script)]
         done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, f"{page}, block {n + 1}:\n{block.code}\n--- stdout\n{done.stdout[-3000:]}" \
-                                     f"\n--- stderr\n{done.stderr[-3000:]}"
+        assert done.returncode == 0, (
+            f"{page}, block {n + 1}:\n{block.code}\n--- stdout\n{done.stdout[-3000:]}"
+            f"\n--- stderr\n{done.stderr[-3000:]}"
+        )
 
 
 @pytest.fixture
@@ -129,4 +132,5 @@ def test_smallpose_reproduction_runs(beside_fixtures: Path, tmp_path: Path):
     table5 = (work / "table5.csv").read_text()
     assert "jittered-gt" in table5 and "AP^S" in table5
     assert sorted(p.name for p in (work / "data" / "subsets").glob("subset-*.json")) == [
-        f"subset-{k}.json" for k in range(1, 4)]  # the page draws three (the sample is small)
+        f"subset-{k}.json" for k in range(1, 4)
+    ]  # the page draws three (the sample is small)

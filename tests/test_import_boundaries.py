@@ -59,8 +59,12 @@ def test_importing_every_analysis_module_loads_no_streamlit():
     assert "streamlit" not in _loaded_after_importing(modules)
 
 
-SERVERLESS_MODULES = [*_modules("dashboard/figures"), "dashboard.filters", *_modules("dashboard/exports"),
-                      "dashboard.export"]
+SERVERLESS_MODULES = [
+    *_modules("dashboard/figures"),
+    "dashboard.filters",
+    *_modules("dashboard/exports"),
+    "dashboard.export",
+]
 
 
 @pytest.fixture(scope="module")

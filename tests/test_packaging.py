@@ -49,8 +49,16 @@ def test_requirement_pins_satisfy_the_package_dependencies():
 
 def _tracked_copy(dest: Path) -> Path:
     """The files git would commit (tracked plus untracked-but-not-ignored): what a clone builds from."""
-    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                             cwd=REPO, check=True, capture_output=True).stdout.decode().split("\0")
+    listing = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for rel in filter(None, listing):
         source = REPO / rel
         if source.is_file():
@@ -80,8 +88,14 @@ class Installed:
     env: dict[str, str]
 
     def poseatlas(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([str(self.venv / "bin" / "poseatlas"), *args], cwd=self.work, env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [str(self.venv / "bin" / "poseatlas"), *args],
+            cwd=self.work,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert done.returncode == 0, f"poseatlas {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done
 
@@ -91,8 +105,23 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     tmp_path = tmp_path_factory.mktemp("package")
     source = _tracked_copy(tmp_path / "source")
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(wheels), str(source)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = wheels.glob("poseatlas-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "dashboard/app.py" in names and "dashboard/views/overview.py" in names  # the pages travel too
@@ -102,15 +131,38 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     # environment's site-packages (on PYTHONPATH), the package only from the wheel.
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                    "--no-deps", str(wheel)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "-q",
+            "--no-deps",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "POSEATLAS_CACHE_DIR")}
     env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]
     work = tmp_path / "work"
     work.mkdir()
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import analysis, dashboard.__main__ as d; "
-                            "print(analysis.__file__); print(d.APP)"],
-                           cwd=work, env=env, check=True, capture_output=True, text=True).stdout.split()
+    where = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import analysis, dashboard.__main__ as d; print(analysis.__file__); print(d.APP)",
+        ],
+        cwd=work,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     assert all(Path(p).is_relative_to(venv) for p in where), where  # nothing from the checkout
     done = Installed(venv, work, env)
     done.poseatlas("demo", "--quiet")  # the defaults: data/demo and data/cache under the current folder
@@ -130,8 +182,7 @@ def test_wheel_installs_and_poseatlas_runs_the_demo_and_an_export(installed: Ins
     info = json.loads(poseatlas("info", "--json").stdout)
     assert info, "info --json lists nothing"
 
-    poseatlas("export", "--url", "ds=demo-sparse,demo-crowd", "--views", "people", "--formats", "svg",
-              "--out", "out")
+    poseatlas("export", "--url", "ds=demo-sparse,demo-crowd", "--views", "people", "--formats", "svg", "--out", "out")
     with (work / "out" / "people" / "people-per-image.csv").open() as f:
         rows = list(csv.DictReader(f))
     for name in ("demo-sparse", "demo-crowd"):
@@ -157,13 +208,21 @@ def test_installed_dashboard_serves_the_demo_from_outside_the_checkout(installed
     port = free_port()
     log = installed.work / "dashboard.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([str(installed.venv / "bin" / "poseatlas"), "dashboard", "--port", str(port)],
-                                cwd=installed.work, env=installed.env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(installed.venv / "bin" / "poseatlas"), "dashboard", "--port", str(port)],
+            cwd=installed.work,
+            env=installed.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc, log)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            browser = p.chromium.launch(
+                executable_path=shutil.which("chromium"),
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            )
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/size")
             page.wait_for_selector(".js-plotly-plot", timeout=90_000)

@@ -135,18 +135,19 @@ class DecodedFile:
         """
         if self.annotations is not None:
             for start in range(0, len(self.annotations), size):
-                yield start, self.annotations[start:start + size]
+                yield start, self.annotations[start : start + size]
             return
         decoder = msgspec.json.Decoder(list[CocoAnnotation])
         for start in range(0, self.n_annotations, size):
-            chunk = self.annotation_records[start:start + size]
+            chunk = self.annotation_records[start : start + size]
             try:
                 yield start, self._decode_chunk(decoder, chunk)
             except msgspec.ValidationError as exc:
                 raise _record_error(self.path, "annotations", str(exc), self.annotation_records, start) from None
             except UnicodeDecodeError:  # a string value (kept raw by the first pass) that is not UTF-8
-                raise AnnotationError(self.path, f"annotations[{start}:{start + len(chunk)}]",
-                                      _utf8_problem(self.buffer)) from None
+                raise AnnotationError(
+                    self.path, f"annotations[{start}:{start + len(chunk)}]", _utf8_problem(self.buffer)
+                ) from None
 
     def _decode_chunk(self, decoder: msgspec.json.Decoder, chunk: list[msgspec.Raw]) -> list[CocoAnnotation]:
         """Decode consecutive records as one JSON array, without copying their bytes.
@@ -170,7 +171,7 @@ class DecodedFile:
         buffer[opening], buffer[closing] = ord("["), ord("]")
         try:
             with memoryview(buffer) as view:
-                return decoder.decode(view[opening:closing + 1])
+                return decoder.decode(view[opening : closing + 1])
         finally:
             buffer[opening], buffer[closing] = saved
 
@@ -194,7 +195,7 @@ def _offset_in(buffer: bytes | bytearray, view: msgspec.Raw) -> int | None:
     """Where a zero-copy ``view`` starts inside ``buffer`` (None when it is not a view of it)."""
     base = np.frombuffer(buffer, np.uint8).ctypes.data
     offset = np.frombuffer(view, np.uint8).ctypes.data - base
-    if 0 <= offset <= len(buffer) - len(view) and buffer[offset:offset + len(view)] == view:
+    if 0 <= offset <= len(buffer) - len(view) and buffer[offset : offset + len(view)] == view:
         return offset
     return None
 
@@ -239,7 +240,9 @@ def read_annotation_bytes(path: Path) -> bytearray:
 
 
 def decode_coco(
-    path: Path, data: bytes | bytearray | None = None, image_fields: tuple[str, ...] = (),
+    path: Path,
+    data: bytes | bytearray | None = None,
+    image_fields: tuple[str, ...] = (),
     before_rewrite: Callable[[], object] | None = None,
 ) -> DecodedFile:
     """Decode a COCO keypoint file (annotations are decoded later, in chunks).
@@ -268,8 +271,14 @@ def decode_coco(
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             pass  # the two-pass decode below finds the problem and names it (or rewrites NaN tokens)
         else:
-            return DecodedFile(path, whole.images, whole.categories, _extras(whole.images, image_fields), [],
-                               annotations=whole.annotations)
+            return DecodedFile(
+                path,
+                whole.images,
+                whole.categories,
+                _extras(whole.images, image_fields),
+                [],
+                annotations=whole.annotations,
+            )
     file_type = _file_type(image_fields)
     n_non_finite = 0
     for _attempt in range(2):
@@ -291,8 +300,15 @@ def decode_coco(
             raise AnnotationError(path, None, _utf8_problem(data)) from None
         except RecursionError:
             raise AnnotationError(path, None, _depth_problem(data)) from None
-    return DecodedFile(path, decoded.images, decoded.categories, _extras(decoded.images, image_fields),
-                       decoded.annotations, data, n_non_finite)
+    return DecodedFile(
+        path,
+        decoded.images,
+        decoded.categories,
+        _extras(decoded.images, image_fields),
+        decoded.annotations,
+        data,
+        n_non_finite,
+    )
 
 
 def _extras(images: list[CocoImage], image_fields: tuple[str, ...]) -> list[dict] | None:
@@ -312,16 +328,23 @@ def _file_type(image_fields: tuple[str, ...], typed_annotations: bool = False) -
     return msgspec.defstruct(
         "CocoFileTyped" if typed_annotations else "CocoFileRaw",
         # GenericAlias(list, (t,)) is list[t], spelt so that a type checker accepts a runtime type
-        [("images", GenericAlias(list, (image_type,))), ("annotations", GenericAlias(list, (annotation_type,))),
-         ("categories", list[CocoCategory])],
+        [
+            ("images", GenericAlias(list, (image_type,))),
+            ("annotations", GenericAlias(list, (annotation_type,))),
+            ("categories", list[CocoCategory]),
+        ],
         gc=False,
     )
 
 
 UTF8_BOM = b"\xef\xbb\xbf"
 #: Byte-order marks of encodings JSON files are sometimes saved in by editors.
-_OTHER_BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32", b"\xff\xfe": "UTF-16",
-               b"\xfe\xff": "UTF-16"}
+_OTHER_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
 
 
 def unwrap_json_bytes(path: Path, data: bytes | bytearray) -> bytes | bytearray:
@@ -339,9 +362,13 @@ def unwrap_json_bytes(path: Path, data: bytes | bytearray) -> bytes | bytearray:
         else:
             data = data[3:]
     for bom, encoding in _OTHER_BOMS.items():
-        if data[:len(bom)] == bom or (encoding == "UTF-16" and len(data) > 1 and data[:2].count(0) == 1):
-            raise AnnotationError(path, None, f"{encoding} text, not UTF-8: convert it first, e.g. "
-                                              f"iconv -f {encoding} -t UTF-8 {path} > converted.json")
+        if data[: len(bom)] == bom or (encoding == "UTF-16" and len(data) > 1 and data[:2].count(0) == 1):
+            raise AnnotationError(
+                path,
+                None,
+                f"{encoding} text, not UTF-8: convert it first, e.g. "
+                f"iconv -f {encoding} -t UTF-8 {path} > converted.json",
+            )
     if _BLANK_RE.match(data):  # (not data.strip(): that would copy the whole file)
         raise AnnotationError(path, None, "empty file" if not data else "empty file (only whitespace)")
     return data
@@ -384,11 +411,11 @@ def _non_finite_candidates(data: bytearray) -> Iterator[re.Match]:
     for token in (b"NaN", b"Infinity"):
         pos = data.find(token)
         while pos != -1:
-            hits.append(pos - 1 if token == b"Infinity" and pos and data[pos - 1:pos] == b"-" else pos)
+            hits.append(pos - 1 if token == b"Infinity" and pos and data[pos - 1 : pos] == b"-" else pos)
             pos = data.find(token, pos + 1)
     for pos in sorted(set(hits)):
         back = pos
-        while back > 0 and data[back - 1:back] in (b" ", b"\t", b"\r", b"\n"):
+        while back > 0 and data[back - 1 : back] in (b" ", b"\t", b"\r", b"\n"):
             back -= 1
         match = _NON_FINITE_RE.match(data, back)
         if match and match.start(2) == pos:
@@ -405,7 +432,7 @@ def _odd_quotes(data: bytearray, start: int, end: int) -> bool:
 
 def _at_non_finite_token(data: bytes | bytearray, offset: int) -> bool:
     """Whether msgspec's error offset points at (or just into) NaN / Infinity / -Infinity."""
-    window = bytes(data[max(offset - 1, 0):offset + 9])
+    window = bytes(data[max(offset - 1, 0) : offset + 9])
     return any(token in window for token in _NON_FINITE_SENTINEL)
 
 
@@ -425,8 +452,11 @@ def _syntax_error(path: Path, data: bytes | bytearray, message: str, offset: int
         return AnnotationError(path, None, "truncated JSON (the file ends in the middle of a value)")
     head = bytes(data[:16])
     if head.startswith(b"MATLAB"):
-        return AnnotationError(path, None, "a MATLAB .mat file (MPII's native format?), not COCO JSON: "
-                                           "convert it to COCO keypoint format first")
+        return AnnotationError(
+            path,
+            None,
+            "a MATLAB .mat file (MPII's native format?), not COCO JSON: convert it to COCO keypoint format first",
+        )
     if head.startswith(b"PK\x03\x04"):
         return AnnotationError(path, None, "a zip archive, not JSON: unpack it first")
     where = f" at {_line_col(data, offset)}" if offset is not None else ""
@@ -447,12 +477,14 @@ def _utf8_problem(data: bytes | bytearray, only_if_invalid: bool = False) -> str
     try:
         for start in range(0, len(data), block):
             try:
-                decoder.decode(view[start:start + block], final=start + block >= len(data))
+                decoder.decode(view[start : start + block], final=start + block >= len(data))
             except UnicodeDecodeError as exc:
                 offset = start + exc.start - len(decoder.getstate()[0])
                 offset = max(offset, 0)
-                return (f"not UTF-8 text: byte 0x{data[offset]:02x} at {_line_col(data, offset)} "
-                        "(Latin-1 or another encoding?); re-encode the file as UTF-8")
+                return (
+                    f"not UTF-8 text: byte 0x{data[offset]:02x} at {_line_col(data, offset)} "
+                    "(Latin-1 or another encoding?); re-encode the file as UTF-8"
+                )
     finally:
         view.release()
     return None if only_if_invalid else "not UTF-8 text; re-encode the file as UTF-8"
@@ -505,13 +537,17 @@ def _not_an_object(data: bytes | bytearray) -> str:
             first = None
         keys = set(first) if isinstance(first, dict) else set()
         if {"keypoint_annotations", "human_annotations"} & keys:
-            return ("top level is a JSON array of AI Challenger records (keypoint_annotations / "
-                    "human_annotations): AIC's native format, not COCO; convert it to COCO keypoint format first "
-                    "(python -m analysis convert --format aic FILE --out OUT.json)")
+            return (
+                "top level is a JSON array of AI Challenger records (keypoint_annotations / "
+                "human_annotations): AIC's native format, not COCO; convert it to COCO keypoint format first "
+                "(python -m analysis convert --format aic FILE --out OUT.json)"
+            )
         if {"joints", "joints_vis"} & keys:
-            return ("top level is a JSON array of MPII-style records (joints / joints_vis): not COCO; "
-                    "convert it to COCO keypoint format first "
-                    "(python -m analysis convert --format mpii FILE --out OUT.json)")
+            return (
+                "top level is a JSON array of MPII-style records (joints / joints_vis): not COCO; "
+                "convert it to COCO keypoint format first "
+                "(python -m analysis convert --format mpii FILE --out OUT.json)"
+            )
         return "top level is a JSON array, not an object with images/annotations/categories"
     try:
         top = msgspec.json.decode(data)
@@ -521,13 +557,25 @@ def _not_an_object(data: bytes | bytearray) -> str:
 
 
 def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
-             float: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return f"a JSON {names.get(type(value), type(value).__name__)}".replace("a JSON an ", "a JSON ")
 
 
 def _record_error(
-    path: Path, section: str, message: str, records: list[msgspec.Raw], start: int, section_in_path: bool = False,
+    path: Path,
+    section: str,
+    message: str,
+    records: list[msgspec.Raw],
+    start: int,
+    section_in_path: bool = False,
 ) -> AnnotationError:
     """Turn msgspec's ``... - at `$[5].bbox[2]``` into (record by id, problem in words)."""
     problem, _, where = message.partition(" - at `")

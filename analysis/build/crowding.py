@@ -77,7 +77,11 @@ def compute_crowding(
     with np.errstate(divide="ignore", invalid="ignore"):
         crowd_index = np.where(n_refs > 0, ratio_sum / n_refs, 0.0)
     return Crowding(
-        n_labelled, n_inside, ratio, is_reference, crowd_index,
+        n_labelled,
+        n_inside,
+        ratio,
+        is_reference,
+        crowd_index,
         int((is_reference & ~usable).sum()),
     )
 
@@ -114,12 +118,14 @@ def _labelled_joints_of_others_inside(
     member_labelled = labelled[members]  # (M, K)
     member_x = np.ascontiguousarray(keypoints[members, :, 0])
     member_y = np.ascontiguousarray(keypoints[members, :, 1])
-    extent = np.column_stack([  # (M, 4) labelled-joint extent per member
-        np.where(member_labelled, member_x, np.inf).min(axis=1),
-        np.where(member_labelled, member_y, np.inf).min(axis=1),
-        np.where(member_labelled, member_x, -np.inf).max(axis=1),
-        np.where(member_labelled, member_y, -np.inf).max(axis=1),
-    ])
+    extent = np.column_stack(
+        [  # (M, 4) labelled-joint extent per member
+            np.where(member_labelled, member_x, np.inf).min(axis=1),
+            np.where(member_labelled, member_y, np.inf).min(axis=1),
+            np.where(member_labelled, member_x, -np.inf).max(axis=1),
+            np.where(member_labelled, member_y, -np.inf).max(axis=1),
+        ]
+    )
     box = np.column_stack([bbox[:, 0], bbox[:, 1], bbox[:, 0] + bbox[:, 2], bbox[:, 1] + bbox[:, 3]])
 
     targets = members  # only annotations with labelled joints have a defined ratio
@@ -137,15 +143,20 @@ def _labelled_joints_of_others_inside(
         ext = extent[other_pos]
         candidate = (
             (other_pos != target_pos)
-            & (ext[:, 0] <= tb[:, 2]) & (ext[:, 2] >= tb[:, 0])
-            & (ext[:, 1] <= tb[:, 3]) & (ext[:, 3] >= tb[:, 1])
+            & (ext[:, 0] <= tb[:, 2])
+            & (ext[:, 2] >= tb[:, 0])
+            & (ext[:, 1] <= tb[:, 3])
+            & (ext[:, 3] >= tb[:, 1])
         )
         target_pos, other_pos, tb = target_pos[candidate], other_pos[candidate], tb[candidate]
         # (S, K) joint tests for the surviving pairs, edges included.
         jx, jy = member_x[other_pos], member_y[other_pos]
         inside = (
             member_labelled[other_pos]
-            & (jx >= tb[:, 0:1]) & (jx <= tb[:, 2:3]) & (jy >= tb[:, 1:2]) & (jy <= tb[:, 3:4])
+            & (jx >= tb[:, 0:1])
+            & (jx <= tb[:, 2:3])
+            & (jy >= tb[:, 1:2])
+            & (jy <= tb[:, 3:4])
         )
         per_target = np.bincount(target_pos, weights=inside.sum(axis=1), minlength=len(members))
         n_inside[members] += per_target.astype(np.int64)

@@ -16,10 +16,28 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from analysis.errors import PoseAtlasError
 
 #: Folders that hold no images: refused as roots, and so is anything inside them.
-SYSTEM_TREES = tuple(Path(p) for p in (
-    "/etc", "/proc", "/sys", "/dev", "/usr", "/bin", "/sbin", "/boot", "/root",
-    "/lib", "/lib32", "/lib64", "/libx32", "/run", "/var/run", "/var/log", "/var/lib",
-))
+SYSTEM_TREES = tuple(
+    Path(p)
+    for p in (
+        "/etc",
+        "/proc",
+        "/sys",
+        "/dev",
+        "/usr",
+        "/bin",
+        "/sbin",
+        "/boot",
+        "/root",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/run",
+        "/var/run",
+        "/var/log",
+        "/var/lib",
+    )
+)
 #: Too wide to be an image folder themselves (their sub-folders are fine).
 TOO_WIDE = tuple(Path(p) for p in ("/", "/home", "/var", "/tmp", "/opt", "/mnt", "/media", "/srv"))
 

@@ -153,7 +153,9 @@ class PoseDataset:
 
 
 def load_pose_dataset(
-    path: Path, options: LoadOptions = LoadOptions(), data: bytes | bytearray | None = None,
+    path: Path,
+    options: LoadOptions = LoadOptions(),
+    data: bytes | bytearray | None = None,
     before_rewrite: Callable[[], object] | None = None,
 ) -> PoseDataset:
     """Read, validate and columnise a COCO-format keypoint file.
@@ -217,11 +219,13 @@ def _columnise(path: Path, decoded: DecodedFile, options: LoadOptions) -> PoseDa
 
     candidates = _keypoint_categories(path, decoded.categories)
     parts = _annotation_parts(path, decoded, {c.id for c in candidates}, skipped)
-    keep = _dedupe(path, parts.ann_id, "annotation", lambda i: decoded.annotation(int(parts.raw_index[i])),
-                   skipped, warnings)
+    keep = _dedupe(
+        path, parts.ann_id, "annotation", lambda i: decoded.annotation(int(parts.raw_index[i])), skipped, warnings
+    )
     decoded.release()  # the file's bytes are not needed any more: free them before assembling
-    category = _schema_category(candidates, parts.category_id[keep], parts.ann_id, parts.category_id, keep,
-                                skipped, warnings)
+    category = _schema_category(
+        candidates, parts.category_id[keep], parts.ann_id, parts.category_id, keep, skipped, warnings
+    )
     keep &= parts.category_id == category.id
     lengths = parts.kp_lengths[keep]
     ann_id = parts.ann_id[keep]
@@ -243,8 +247,12 @@ def _first_occurrence_mask(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
 
 
 def _dedupe(
-    path: Path, ids: npt.NDArray[np.int64], kind: str, record: Callable[[int], CocoImage | CocoAnnotation],
-    skipped: SkipLog, warnings: list[str],
+    path: Path,
+    ids: npt.NDArray[np.int64],
+    kind: str,
+    record: Callable[[int], CocoImage | CocoAnnotation],
+    skipped: SkipLog,
+    warnings: list[str],
 ) -> npt.NDArray[np.bool_]:
     """(N,) mask of the records to keep: identical repeats merged, a conflicting repeat is an error.
 
@@ -259,7 +267,8 @@ def _dedupe(
         first, again = record(first_index[int(ids[i])]), record(int(i))
         if again != first:
             raise AnnotationError(
-                path, f"{kind} id={ids[i]}",
+                path,
+                f"{kind} id={ids[i]}",
                 f"duplicate {kind} id with conflicting content (first: {_brief(first)}; repeat: {_brief(again)})",
             )
     skipped.add(f"identical duplicate {kind} record merged", [f"{kind} id={ids[i]}" for i in repeats])
@@ -286,8 +295,13 @@ def _keypoint_categories(path: Path, categories: list[CocoCategory]) -> list[Coc
 
 
 def _schema_category(
-    candidates: list[CocoCategory], used: npt.NDArray[np.int64], ann_id: npt.NDArray[np.int64],
-    category_id: npt.NDArray[np.int64], keep: npt.NDArray[np.bool_], skipped: SkipLog, warnings: list[str],
+    candidates: list[CocoCategory],
+    used: npt.NDArray[np.int64],
+    ann_id: npt.NDArray[np.int64],
+    category_id: npt.NDArray[np.int64],
+    keep: npt.NDArray[np.bool_],
+    skipped: SkipLog,
+    warnings: list[str],
 ) -> CocoCategory:
     """The keypoint category the annotations use most (the first listed on a tie, or with none).
 
@@ -303,14 +317,20 @@ def _schema_category(
             continue
         reason = f"annotation of keypoint category '{other.name}' (id={other.id}), not the schema's '{chosen.name}'"
         skipped.add(reason, [f"annotation id={a}" for a in ann_id[keep & (category_id == other.id)]])
-        warnings.append(f"{n} annotation(s) of keypoint category '{other.name}' skipped "
-                        f"(the keypoint schema is '{chosen.name}''s, which most annotations use)")
+        warnings.append(
+            f"{n} annotation(s) of keypoint category '{other.name}' skipped "
+            f"(the keypoint schema is '{chosen.name}''s, which most annotations use)"
+        )
     return chosen
 
 
 def _image_columns(
-    path: Path, images: list[CocoImage], extras: list[dict] | None, rule: SourceRule | None,
-    skipped: SkipLog, warnings: list[str],
+    path: Path,
+    images: list[CocoImage],
+    extras: list[dict] | None,
+    rule: SourceRule | None,
+    skipped: SkipLog,
+    warnings: list[str],
 ) -> ImageColumns:
     n = len(images)
     image_id = np.fromiter(map(attrgetter("id"), images), np.int64, n)
@@ -324,8 +344,9 @@ def _image_columns(
         bad = ~np.isnan(values) & (~np.isfinite(values) | (values < 0) | (values > MAX_COORDINATE))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise AnnotationError(path, f"image id={image_id[i]}",
-                                  f"{name} {float(values[i])!r} is negative or out of range")
+            raise AnnotationError(
+                path, f"image id={image_id[i]}", f"{name} {float(values[i])!r} is negative or out of range"
+            )
     zero = (width == 0) | (height == 0)
     if zero.any():
         # Some tools write 0 for "unknown": read it as unknown, say so.
@@ -368,9 +389,20 @@ class _AnnotationParts:
 
 
 def _annotation_parts(path: Path, decoded: DecodedFile, candidate_ids: set[int], skipped: SkipLog) -> _AnnotationParts:
-    columns: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "ann_id", "raw_index", "image_id", "category_id", "bbox", "iscrowd", "segm_area", "num_keypoints",
-        "kp_lengths")}
+    columns: dict[str, list[np.ndarray]] = {
+        k: []
+        for k in (
+            "ann_id",
+            "raw_index",
+            "image_id",
+            "category_id",
+            "bbox",
+            "iscrowd",
+            "segm_area",
+            "num_keypoints",
+            "kp_lengths",
+        )
+    }
     kp_chunks: list[np.ndarray] = []
     other_category: list[np.ndarray] = []
     wanted = np.fromiter(candidate_ids, np.int64, len(candidate_ids))
@@ -394,16 +426,26 @@ def _annotation_parts(path: Path, decoded: DecodedFile, candidate_ids: set[int],
         columns["raw_index"].append(raw_index)
         del chunk  # its records are freed here, before the next chunk is decoded
     if other_category:
-        skipped.add("annotation of a non-keypoint category",
-                    [f"annotation id={a}" for a in np.concatenate(other_category)])
-    joined = {k: np.concatenate(v) if v else np.zeros((0, 4) if k == "bbox" else 0, _DTYPES[k])
-              for k, v in columns.items()}
+        skipped.add(
+            "annotation of a non-keypoint category", [f"annotation id={a}" for a in np.concatenate(other_category)]
+        )
+    joined = {
+        k: np.concatenate(v) if v else np.zeros((0, 4) if k == "bbox" else 0, _DTYPES[k]) for k, v in columns.items()
+    }
     return _AnnotationParts(**joined, kp_chunks=kp_chunks, kp_counts=[len(a) for a in columns["ann_id"]])
 
 
-_DTYPES = {"ann_id": np.int64, "raw_index": np.int64, "image_id": np.int64, "category_id": np.int64,
-           "bbox": np.float64, "iscrowd": np.bool_, "segm_area": np.float64, "num_keypoints": np.int64,
-           "kp_lengths": np.int64}
+_DTYPES = {
+    "ann_id": np.int64,
+    "raw_index": np.int64,
+    "image_id": np.int64,
+    "category_id": np.int64,
+    "bbox": np.float64,
+    "iscrowd": np.bool_,
+    "segm_area": np.float64,
+    "num_keypoints": np.int64,
+    "kp_lengths": np.int64,
+}
 
 
 def _chunk_columns(path: Path, chunk: list[CocoAnnotation], ann_id: npt.NDArray[np.int64]) -> dict[str, np.ndarray]:
@@ -413,7 +455,8 @@ def _chunk_columns(path: Path, chunk: list[CocoAnnotation], ann_id: npt.NDArray[
     lengths = np.fromiter(map(len, keypoint_lists), np.int64, n)
     try:
         flat: npt.NDArray[np.floating] = np.fromiter(
-            chain.from_iterable(keypoint_lists), np.float64, int(lengths.sum()))
+            chain.from_iterable(keypoint_lists), np.float64, int(lengths.sum())
+        )
     except OverflowError:  # an integer beyond float64
         i = next(i for i, kp in enumerate(keypoint_lists) if any(abs(v) > 1e308 for v in kp))
         raise AnnotationError(path, f"annotation id={ann_id[i]}", "keypoints hold a number beyond float64") from None
@@ -422,16 +465,20 @@ def _chunk_columns(path: Path, chunk: list[CocoAnnotation], ann_id: npt.NDArray[
     bad_area = ~np.isnan(segm_area) & (~np.isfinite(segm_area) | (segm_area < 0))
     if bad_area.any():
         i = int(np.flatnonzero(bad_area)[0])
-        raise AnnotationError(path, f"annotation id={ann_id[i]}",
-                              f"area {float(segm_area[i])!r} is negative or infinite")
-    num_keypoints = np.array([-1 if v is None else v for v in map(attrgetter("num_keypoints"), chunk)],
-                             dtype=object).reshape(n)
+        raise AnnotationError(
+            path, f"annotation id={ann_id[i]}", f"area {float(segm_area[i])!r} is negative or infinite"
+        )
+    num_keypoints = np.array(
+        [-1 if v is None else v for v in map(attrgetter("num_keypoints"), chunk)], dtype=object
+    ).reshape(n)
     stored = num_keypoints[np.array([v is not None for v in map(attrgetter("num_keypoints"), chunk)], bool)]
     if len(stored) and (min(stored) < 0 or max(stored) > _INT32_MAX):
-        i = next(i for i, a in enumerate(chunk)
-                 if a.num_keypoints is not None and not 0 <= a.num_keypoints <= _INT32_MAX)
-        raise AnnotationError(path, f"annotation id={ann_id[i]}", f"num_keypoints {chunk[i].num_keypoints} is negative "
-                              "or out of range")
+        i = next(
+            i for i, a in enumerate(chunk) if a.num_keypoints is not None and not 0 <= a.num_keypoints <= _INT32_MAX
+        )
+        raise AnnotationError(
+            path, f"annotation id={ann_id[i]}", f"num_keypoints {chunk[i].num_keypoints} is negative or out of range"
+        )
     # Kept as float32 until assembled when that is exact (integer pixel coordinates, as in
     # most files): half the memory while the file's bytes are still held.
     with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values stay float64 (and fail later)
@@ -450,8 +497,12 @@ def _chunk_columns(path: Path, chunk: list[CocoAnnotation], ann_id: npt.NDArray[
 
 
 def _resolve_schema(
-    path: Path, ann_id: npt.NDArray[np.int64], keypoint_lengths: npt.NDArray[np.int64], category: CocoCategory,
-    override: KeypointSchema | None, warnings: list[str],
+    path: Path,
+    ann_id: npt.NDArray[np.int64],
+    keypoint_lengths: npt.NDArray[np.int64],
+    category: CocoCategory,
+    override: KeypointSchema | None,
+    warnings: list[str],
 ) -> KeypointSchema:
     """Joint count and names: the override, else the category, checked against the data.
 
@@ -484,7 +535,11 @@ def _resolve_schema(
 
 
 def _assemble_keypoints(
-    path: Path, parts: _AnnotationParts, keep: npt.NDArray[np.bool_], n_joints: int, skipped: SkipLog,
+    path: Path,
+    parts: _AnnotationParts,
+    keep: npt.NDArray[np.bool_],
+    n_joints: int,
+    skipped: SkipLog,
 ) -> npt.NDArray[np.float64]:
     """(N, K, 3) keypoints of the kept annotations, filled chunk by chunk.
 
@@ -499,21 +554,24 @@ def _assemble_keypoints(
     if wrong.any():
         i = int(np.flatnonzero(wrong)[0])
         raise AnnotationError(
-            path, f"annotation id={parts.ann_id[i]}",
+            path,
+            f"annotation id={parts.ann_id[i]}",
             f"keypoints has {lengths[i]} values, expected {width} (3 x {n_joints} joints)",
         )
     if (keep & empty).any():
-        skipped.add("annotation without keypoints read as all joints unlabelled",
-                    [f"annotation id={a}" for a in parts.ann_id[keep & empty]])
+        skipped.add(
+            "annotation without keypoints read as all joints unlabelled",
+            [f"annotation id={a}" for a in parts.ann_id[keep & empty]],
+        )
     out = np.zeros((int(keep.sum()), width), dtype=np.float64)
     row = record = 0
     while parts.kp_chunks:
         flat = parts.kp_chunks.pop(0)
         m = parts.kp_counts.pop(0)
-        chunk_lengths, chunk_keep = lengths[record:record + m], keep[record:record + m]
+        chunk_lengths, chunk_keep = lengths[record : record + m], keep[record : record + m]
         n_kept = int(chunk_keep.sum())
         if n_kept == m and (chunk_lengths == width).all():
-            out[row:row + m] = flat.reshape(m, width)
+            out[row : row + m] = flat.reshape(m, width)
         else:
             with_values = chunk_keep & (chunk_lengths > 0)
             values = flat[np.repeat(with_values, chunk_lengths)].reshape(-1, width)
@@ -524,7 +582,7 @@ def _assemble_keypoints(
     keypoints = out.reshape(-1, n_joints, 3)
     kept_ids = parts.ann_id[keep]
     for start in range(0, len(keypoints), CHECK_ROWS):  # bounded temporaries
-        _check_keypoint_values(path, keypoints[start:start + CHECK_ROWS], kept_ids[start:start + CHECK_ROWS])
+        _check_keypoint_values(path, keypoints[start : start + CHECK_ROWS], kept_ids[start : start + CHECK_ROWS])
     return keypoints
 
 
@@ -539,8 +597,11 @@ def _check_keypoint_values(path: Path, keypoints: npt.NDArray[np.float64], ann_i
         if far.any():
             i = int(np.flatnonzero(far)[0])
             value = float(np.abs(xy[i]).max())
-            raise AnnotationError(path, f"annotation id={ann_id[i]}",
-                                  f"keypoint coordinate {value:g} is out of range (|x|, |y| <= {MAX_COORDINATE:g})")
+            raise AnnotationError(
+                path,
+                f"annotation id={ann_id[i]}",
+                f"keypoint coordinate {value:g} is out of range (|x|, |y| <= {MAX_COORDINATE:g})",
+            )
     bad = ~np.isfinite(keypoints.sum(axis=(1, 2)))  # NaN anywhere (the bound above caught infinities)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -556,21 +617,26 @@ def _visibility_warning(keypoints: npt.NDArray[np.float64], ann_id: npt.NDArray[
     rows = np.zeros(len(keypoints), dtype=bool)
     seen_parts = []
     for start in range(0, len(keypoints), CHECK_ROWS):  # bounded temporaries
-        v = keypoints[start:start + CHECK_ROWS, :, 2]
+        v = keypoints[start : start + CHECK_ROWS, :, 2]
         odd = ~np.isin(v, VISIBILITY_VALUES)
-        rows[start:start + len(v)] = odd.any(axis=1)
+        rows[start : start + len(v)] = odd.any(axis=1)
         if odd.any():
             seen_parts.append(np.unique(v[odd]))
     if not rows.any():
         return None
     seen = np.unique(np.concatenate(seen_parts))
     shown = ", ".join(f"{x:g}" for x in seen[:5]) + (", ..." if len(seen) > 5 else "")
-    return (f"{int(rows.sum())} annotation(s) with keypoint visibility other than 0, 1 or 2 (values {shown}; "
-            f"first: annotation id={ann_id[int(np.flatnonzero(rows)[0])]}): read as v > 0 labelled")
+    return (
+        f"{int(rows.sum())} annotation(s) with keypoint visibility other than 0, 1 or 2 (values {shown}; "
+        f"first: annotation id={ann_id[int(np.flatnonzero(rows)[0])]}): read as v > 0 labelled"
+    )
 
 
 def _instance_columns(
-    path: Path, parts: _AnnotationParts, keep: npt.NDArray[np.bool_], keypoints: npt.NDArray[np.float64],
+    path: Path,
+    parts: _AnnotationParts,
+    keep: npt.NDArray[np.bool_],
+    keypoints: npt.NDArray[np.float64],
     image_ids: npt.NDArray[np.int64],
 ) -> InstanceColumns:
     ann_id = parts.ann_id[keep]
@@ -584,24 +650,35 @@ def _instance_columns(
     if orphan.any():
         i = int(np.flatnonzero(orphan)[0])
         raise AnnotationError(
-            path, f"annotation id={ann_id[i]}",
+            path,
+            f"annotation id={ann_id[i]}",
             f"image_id {ann_image_id[i]} has no image record ({int(orphan.sum())} such annotation(s))",
         )
-    return InstanceColumns(ann_id, image_index.astype(np.int64), parts.iscrowd[keep], parts.bbox[keep],
-                           parts.segm_area[keep], parts.num_keypoints[keep], keypoints)
+    return InstanceColumns(
+        ann_id,
+        image_index.astype(np.int64),
+        parts.iscrowd[keep],
+        parts.bbox[keep],
+        parts.segm_area[keep],
+        parts.num_keypoints[keep],
+        keypoints,
+    )
 
 
 def _iscrowd_array(path: Path, annotations: list[CocoAnnotation]) -> npt.NDArray[np.bool_]:
     values = list(map(attrgetter("iscrowd"), annotations))
     if not set(map(type, values)) <= {int, bool} or not set(values) <= {0, 1}:
         bad = next(a for a in annotations if type(a.iscrowd) not in (int, bool) or a.iscrowd not in (0, 1))
-        raise AnnotationError(path, f"annotation id={bad.id}",
-                              f"iscrowd must be 0/1 or true/false, got {bad.iscrowd!r}")
+        raise AnnotationError(
+            path, f"annotation id={bad.id}", f"iscrowd must be 0/1 or true/false, got {bad.iscrowd!r}"
+        )
     return np.fromiter(map(bool, values), bool, len(values))
 
 
 def _bbox_array(
-    path: Path, annotations: list[CocoAnnotation], ann_id: npt.NDArray[np.int64],
+    path: Path,
+    annotations: list[CocoAnnotation],
+    ann_id: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.float64]:
     boxes = list(map(attrgetter("bbox"), annotations))
     try:
@@ -612,25 +689,31 @@ def _bbox_array(
     wrong = lengths != 4
     if wrong.any():
         i = int(np.flatnonzero(wrong)[0])
-        raise AnnotationError(path, f"annotation id={ann_id[i]}",
-                              f"bbox has {lengths[i]} values, expected 4 (x, y, w, h)")
+        raise AnnotationError(
+            path, f"annotation id={ann_id[i]}", f"bbox has {lengths[i]} values, expected 4 (x, y, w, h)"
+        )
     # Flattening beats np.array on a list of lists by about 3x.
     bbox = np.fromiter(chain.from_iterable(boxes), np.float64, 4 * len(boxes)).reshape(len(boxes), 4)
     bad = ~np.isfinite(bbox).all(axis=1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise AnnotationError(path, f"annotation id={ann_id[i]}",
-                              f"bbox {bbox[i].tolist()} has a NaN or infinite value")
+        raise AnnotationError(
+            path, f"annotation id={ann_id[i]}", f"bbox {bbox[i].tolist()} has a NaN or infinite value"
+        )
     negative = (bbox[:, 2:] < 0).any(axis=1)
     if negative.any():
         i = int(np.flatnonzero(negative)[0])
-        raise AnnotationError(path, f"annotation id={ann_id[i]}",
-                              f"bbox {bbox[i].tolist()} has a negative width or height")
+        raise AnnotationError(
+            path, f"annotation id={ann_id[i]}", f"bbox {bbox[i].tolist()} has a negative width or height"
+        )
     far = (np.abs(bbox) > MAX_COORDINATE).any(axis=1)
     if far.any():
         i = int(np.flatnonzero(far)[0])
-        raise AnnotationError(path, f"annotation id={ann_id[i]}",
-                              f"bbox {bbox[i].tolist()} is out of range (|values| <= {MAX_COORDINATE:g})")
+        raise AnnotationError(
+            path,
+            f"annotation id={ann_id[i]}",
+            f"bbox {bbox[i].tolist()} is out of range (|values| <= {MAX_COORDINATE:g})",
+        )
     return bbox
 
 

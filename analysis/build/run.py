@@ -90,8 +90,12 @@ def build_modules() -> list[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 todo += [a.name for a in node.names if a.name.split(".")[0] == "analysis"]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
-                    and node.module.split(".")[0] == "analysis":
+            elif (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and node.module
+                and node.module.split(".")[0] == "analysis"
+            ):
                 todo.append(node.module)
                 # ``from analysis import cache``: the names may be modules
                 todo += [f"{node.module}.{a.name}" for a in node.names]
@@ -146,7 +150,12 @@ def is_up_to_date(manifest: Manifest | None, spec: DatasetSpec, split_dir: Path 
 
 
 def build_split(
-    spec: DatasetSpec, cache_root: Path, *, force: bool = False, progress: bool = True, synthetic: bool = False,
+    spec: DatasetSpec,
+    cache_root: Path,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    synthetic: bool = False,
 ) -> BuildResult:
     """Build (or confirm up to date) the cache of one split.
 
@@ -178,7 +187,12 @@ def build_split(
 
 
 def _build(
-    spec: DatasetSpec, key: cache.CacheKey, target: Path, previous: Manifest | None, synthetic: bool, bar: tqdm,
+    spec: DatasetSpec,
+    key: cache.CacheKey,
+    target: Path,
+    previous: Manifest | None,
+    synthetic: bool,
+    bar: tqdm,
 ) -> BuildResult:
     timings: dict[str, float] = {}
 
@@ -204,7 +218,11 @@ def _build(
     t = stage("decode+validate", t)
     inst = dataset.instances
     crowding = compute_crowding(
-        inst.keypoints, inst.bbox, inst.image_index, inst.iscrowd, inst.num_keypoints,
+        inst.keypoints,
+        inst.bbox,
+        inst.image_index,
+        inst.iscrowd,
+        inst.num_keypoints,
         len(dataset.images.image_id),
     )
     t = stage("crowding", t)
@@ -343,8 +361,13 @@ def _counts(dataset: PoseDataset, n_images: int, crowding: Crowding) -> Counts:
 
 
 def _write_split(
-    target: Path, images: pa.Table, instances: pa.Table, manifest: Manifest, previous: Manifest | None,
-    written: Callable[[], object], t_start: float,
+    target: Path,
+    images: pa.Table,
+    instances: pa.Table,
+    manifest: Manifest,
+    previous: Manifest | None,
+    written: Callable[[], object],
+    t_start: float,
 ) -> None:
     """Write into a fresh sibling folder, then swap it in; the old cache survives any failure.
 
@@ -361,8 +384,13 @@ def _write_split(
     try:
         # pyarrow releases the GIL: write both tables at once.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(cache.write_table, (images, instances),
-                          (staging / cache.IMAGES_FILE, staging / cache.INSTANCES_FILE)))
+            list(
+                pool.map(
+                    cache.write_table,
+                    (images, instances),
+                    (staging / cache.IMAGES_FILE, staging / cache.INSTANCES_FILE),
+                )
+            )
         tables = {name: table_file(staging / name) for name in BUILT_TABLES}
         old_scenes = target / cache.SCENES_FILE
         carried = previous.scenes if previous is not None else carried_scenes(target)

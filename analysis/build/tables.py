@@ -73,19 +73,22 @@ def images_table(dataset: str, split: str, data: PoseDataset, crowding: Crowding
     n_persons = np.bincount(inst.image_index[~inst.iscrowd], minlength=n_images)
     n_crowd = np.bincount(inst.image_index[inst.iscrowd], minlength=n_images)
     stored = img.crowd_index_stored
-    return pa.table({
-        "dataset": _repeated(dataset, n_images),
-        "split": _repeated(split, n_images),
-        "image_id": _numeric(img.image_id, pa.int64()),
-        "file_name": _strings(img.file_name),
-        "width": _nullable(img.width, np.isnan(img.width), pa.float64()),
-        "height": _nullable(img.height, np.isnan(img.height), pa.float64()),
-        "n_persons": _numeric(n_persons, pa.int32()),
-        "n_crowd_regions": _numeric(n_crowd, pa.int32()),
-        "crowd_index": _numeric(crowding.crowd_index, pa.float64()),
-        "crowd_index_stored": _nullable(stored, np.isnan(stored), pa.float64()),
-        "source": _strings(img.source),
-    }, schema=IMAGES_SCHEMA)
+    return pa.table(
+        {
+            "dataset": _repeated(dataset, n_images),
+            "split": _repeated(split, n_images),
+            "image_id": _numeric(img.image_id, pa.int64()),
+            "file_name": _strings(img.file_name),
+            "width": _nullable(img.width, np.isnan(img.width), pa.float64()),
+            "height": _nullable(img.height, np.isnan(img.height), pa.float64()),
+            "n_persons": _numeric(n_persons, pa.int32()),
+            "n_crowd_regions": _numeric(n_crowd, pa.int32()),
+            "crowd_index": _numeric(crowding.crowd_index, pa.float64()),
+            "crowd_index_stored": _nullable(stored, np.isnan(stored), pa.float64()),
+            "source": _strings(img.source),
+        },
+        schema=IMAGES_SCHEMA,
+    )
 
 
 def instances_table(dataset: str, split: str, data: PoseDataset, crowding: Crowding) -> pa.Table:
@@ -99,21 +102,24 @@ def instances_table(dataset: str, split: str, data: PoseDataset, crowding: Crowd
     width = inst.keypoints.shape[1] * 3
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64) if width else np.zeros(n + 1, np.int64)
     keypoints = pa.LargeListArray.from_arrays(_numeric(offsets, pa.int64()), _numeric(flat, pa.float32()))
-    return pa.table({
-        "dataset": _repeated(dataset, n),
-        "split": _repeated(split, n),
-        "ann_id": _numeric(inst.ann_id, pa.int64()),
-        "image_id": _numeric(img.image_id[inst.image_index], pa.int64()),
-        "iscrowd": _numeric(inst.iscrowd, pa.bool_()),
-        "bbox_x": _numeric(inst.bbox[:, 0], pa.float64()),
-        "bbox_y": _numeric(inst.bbox[:, 1], pa.float64()),
-        "bbox_w": _numeric(inst.bbox[:, 2], pa.float64()),
-        "bbox_h": _numeric(inst.bbox[:, 3], pa.float64()),
-        "bbox_area": _numeric(inst.bbox[:, 2] * inst.bbox[:, 3], pa.float64()),
-        "segm_area": _nullable(inst.segm_area, np.isnan(inst.segm_area), pa.float64()),
-        "num_keypoints": _nullable(inst.num_keypoints, inst.num_keypoints < 0, pa.int32()),
-        "n_labelled": _numeric(crowding.n_labelled, pa.int32()),
-        "n_visible": _numeric(visible.sum(axis=1), pa.int32()),
-        "crowding": _numeric(crowding.ratio, pa.float64()),
-        "keypoints": keypoints,
-    }, schema=INSTANCES_SCHEMA)
+    return pa.table(
+        {
+            "dataset": _repeated(dataset, n),
+            "split": _repeated(split, n),
+            "ann_id": _numeric(inst.ann_id, pa.int64()),
+            "image_id": _numeric(img.image_id[inst.image_index], pa.int64()),
+            "iscrowd": _numeric(inst.iscrowd, pa.bool_()),
+            "bbox_x": _numeric(inst.bbox[:, 0], pa.float64()),
+            "bbox_y": _numeric(inst.bbox[:, 1], pa.float64()),
+            "bbox_w": _numeric(inst.bbox[:, 2], pa.float64()),
+            "bbox_h": _numeric(inst.bbox[:, 3], pa.float64()),
+            "bbox_area": _numeric(inst.bbox[:, 2] * inst.bbox[:, 3], pa.float64()),
+            "segm_area": _nullable(inst.segm_area, np.isnan(inst.segm_area), pa.float64()),
+            "num_keypoints": _nullable(inst.num_keypoints, inst.num_keypoints < 0, pa.int32()),
+            "n_labelled": _numeric(crowding.n_labelled, pa.int32()),
+            "n_visible": _numeric(visible.sum(axis=1), pa.int32()),
+            "crowding": _numeric(crowding.ratio, pa.float64()),
+            "keypoints": keypoints,
+        },
+        schema=INSTANCES_SCHEMA,
+    )

@@ -54,54 +54,62 @@ EVALUATIONS_DIR = "evaluations"
 
 #: images.parquet: one row per image (M rows).  Nulls: width/height when the file
 #: has none, crowd_index_stored when the file stores none, source when unknown.
-IMAGES_SCHEMA = pa.schema([
-    ("dataset", pa.string()),
-    ("split", pa.string()),
-    ("image_id", pa.int64()),
-    ("file_name", pa.string()),
-    ("width", pa.float64()),
-    ("height", pa.float64()),
-    ("n_persons", pa.int32()),  # non-crowd annotations
-    ("n_crowd_regions", pa.int32()),
-    ("crowd_index", pa.float64()),
-    ("crowd_index_stored", pa.float64()),
-    ("source", pa.string()),
-])
+IMAGES_SCHEMA = pa.schema(
+    [
+        ("dataset", pa.string()),
+        ("split", pa.string()),
+        ("image_id", pa.int64()),
+        ("file_name", pa.string()),
+        ("width", pa.float64()),
+        ("height", pa.float64()),
+        ("n_persons", pa.int32()),  # non-crowd annotations
+        ("n_crowd_regions", pa.int32()),
+        ("crowd_index", pa.float64()),
+        ("crowd_index_stored", pa.float64()),
+        ("source", pa.string()),
+    ]
+)
 #: instances.parquet: one row per annotation (N rows), crowd regions included.
 #: Nulls: segm_area when absent, num_keypoints when the file stores none.
-INSTANCES_SCHEMA = pa.schema([
-    ("dataset", pa.string()),
-    ("split", pa.string()),
-    ("ann_id", pa.int64()),
-    ("image_id", pa.int64()),
-    ("iscrowd", pa.bool_()),
-    ("bbox_x", pa.float64()),
-    ("bbox_y", pa.float64()),
-    ("bbox_w", pa.float64()),
-    ("bbox_h", pa.float64()),
-    ("bbox_area", pa.float64()),
-    ("segm_area", pa.float64()),
-    ("num_keypoints", pa.int32()),
-    ("n_labelled", pa.int32()),
-    ("n_visible", pa.int32()),
-    ("crowding", pa.float64()),
-    ("keypoints", pa.large_list(pa.field("element", pa.float32()))),  # 3K values: x, y, v per joint
-])
+INSTANCES_SCHEMA = pa.schema(
+    [
+        ("dataset", pa.string()),
+        ("split", pa.string()),
+        ("ann_id", pa.int64()),
+        ("image_id", pa.int64()),
+        ("iscrowd", pa.bool_()),
+        ("bbox_x", pa.float64()),
+        ("bbox_y", pa.float64()),
+        ("bbox_w", pa.float64()),
+        ("bbox_h", pa.float64()),
+        ("bbox_area", pa.float64()),
+        ("segm_area", pa.float64()),
+        ("num_keypoints", pa.int32()),
+        ("n_labelled", pa.int32()),
+        ("n_visible", pa.int32()),
+        ("crowding", pa.float64()),
+        ("keypoints", pa.large_list(pa.field("element", pa.float32()))),  # 3K values: x, y, v per joint
+    ]
+)
 #: scenes.parquet (optional): one row per classified image, in images.parquet order.
-SCENES_SCHEMA = pa.schema([
-    ("dataset", pa.string()),
-    ("split", pa.string()),
-    ("image_id", pa.int64()),
-    ("entropy", pa.float64()),
-    ("top5_ids", pa.list_(pa.field("element", pa.int16()))),
-    ("top5_probs", pa.list_(pa.field("element", pa.float32()))),
-    ("p_indoor", pa.float64()),
-    ("model", pa.string()),
-])
+SCENES_SCHEMA = pa.schema(
+    [
+        ("dataset", pa.string()),
+        ("split", pa.string()),
+        ("image_id", pa.int64()),
+        ("entropy", pa.float64()),
+        ("top5_ids", pa.list_(pa.field("element", pa.int16()))),
+        ("top5_probs", pa.list_(pa.field("element", pa.float32()))),
+        ("p_indoor", pa.float64()),
+        ("model", pa.string()),
+    ]
+)
 #: The schema of each table file.  List items are named "element", as parquet
 #: reads them back, so a file's schema equals these exactly.
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
-    IMAGES_FILE: IMAGES_SCHEMA, INSTANCES_FILE: INSTANCES_SCHEMA, SCENES_FILE: SCENES_SCHEMA,
+    IMAGES_FILE: IMAGES_SCHEMA,
+    INSTANCES_FILE: INSTANCES_SCHEMA,
+    SCENES_FILE: SCENES_SCHEMA,
 }
 IMAGE_COLUMNS = tuple(IMAGES_SCHEMA.names)
 INSTANCE_COLUMNS = tuple(INSTANCES_SCHEMA.names)
@@ -205,9 +213,7 @@ def write_parquet(table: pa.Table | pd.DataFrame, target: Path) -> None:
 
 def write_json(obj: Any, target: Path) -> None:
     """Write JSON atomically (pretty, sorted keys, numpy values allowed)."""
-    data = orjson.dumps(
-        obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
-    )
+    data = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
     with atomic_path(target) as tmp:
         tmp.write_bytes(data + b"\n")
 
@@ -337,7 +343,7 @@ def remove_stale_staging(split_dir: Path) -> list[Path]:
     if not split_dir.parent.is_dir():
         return removed
     for folder in split_dir.parent.glob(f"{prefix}*"):
-        pid_text = folder.name[len(prefix):]
+        pid_text = folder.name[len(prefix) :]
         if pid_text.isdigit() and int(pid_text) != os.getpid() and not _process_alive(int(pid_text)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)

@@ -45,7 +45,9 @@ class FileFingerprint(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         """
         stat = stat or path.stat()
         return cls(
-            path=str(path.resolve()), size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+            path=str(path.resolve()),
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
             sha256=hashlib.sha256(data).hexdigest() if data is not None else None,
         )
 

@@ -220,14 +220,29 @@ class UnreadableManifestError(InvalidManifestError):
         self.split_dir = split_dir
         self.problem = f"unreadable ({reason}), so it no longer names its annotation file"
         self.command = rebuild_command(split_dir)
-        self.ad_hoc_command = shlex.join([
-            "python", "-m", "analysis", "build", "--name", split_dir.parent.name, "--split", split_dir.name,
-            "--annotations", "FILE", "--force", "--cache-dir", str(split_dir.parent.parent),
-        ])
+        self.ad_hoc_command = shlex.join(
+            [
+                "python",
+                "-m",
+                "analysis",
+                "build",
+                "--name",
+                split_dir.parent.name,
+                "--split",
+                split_dir.name,
+                "--annotations",
+                "FILE",
+                "--force",
+                "--cache-dir",
+                str(split_dir.parent.parent),
+            ]
+        )
         key = f"{split_dir.parent.name}/{split_dir.name}"
         PoseAtlasError.__init__(
-            self, f"{split_dir / MANIFEST_FILE}: {self.problem}; if {key} is registered, rebuild it with "
-            f"`{self.command}`; if it was built ad hoc, with `{self.ad_hoc_command}`, FILE being its annotation file")
+            self,
+            f"{split_dir / MANIFEST_FILE}: {self.problem}; if {key} is registered, rebuild it with "
+            f"`{self.command}`; if it was built ad hoc, with `{self.ad_hoc_command}`, FILE being its annotation file",
+        )
 
     def command_for(self, registered: bool) -> str:
         """The one command that rebuilds the split, for a registered split or an ad hoc one."""
@@ -256,8 +271,9 @@ def decode_manifest(data: bytes, split_dir: Path) -> Manifest:
     command = rebuild_command(split_dir, header)
     if header.schema_version != SCHEMA_VERSION:
         raise StaleCacheError(
-            split_dir, f"written in cache format {header.schema_version}, this version reads "
-            f"format {SCHEMA_VERSION}", command,
+            split_dir,
+            f"written in cache format {header.schema_version}, this version reads format {SCHEMA_VERSION}",
+            command,
         )
     try:
         return _DECODER.decode(data)

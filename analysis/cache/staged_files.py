@@ -103,14 +103,14 @@ def sweep_stale(out_dir: Path) -> list[Path]:
         return done
     inside = f".{WRITING}-"  # the staging folder of a one-by-one run, inside out_dir
     for folder in sorted(out_dir.glob(f"{inside}*")) if out_dir.is_dir() else []:
-        pid = folder.name[len(inside):]
+        pid = folder.name[len(inside) :]
         if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             done.append(folder)
     for what in (WRITING, RETIRED):
         prefix = f".{out_dir.name}.{what}-"
         for folder in sorted(out_dir.parent.glob(f"{prefix}*")):
-            pid = folder.name[len(prefix):]
+            pid = folder.name[len(prefix) :]
             if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid)):
                 continue
             if what == RETIRED and not out_dir.exists():

@@ -119,8 +119,9 @@ def compose(job: ComposeJob, progress: bool = True) -> dict[str, Any]:
         rows.append(_compose_input(job, config, item, outputs))
     for name, output in outputs.items():
         if not output.images:
-            raise PoseAtlasError(f"{job.config_path}: the composed {name} set would be empty "
-                                 "(no source split gives it an image)")
+            raise PoseAtlasError(
+                f"{job.config_path}: the composed {name} set would be empty (no source split gives it an image)"
+            )
 
     report = {
         "name": config.name,
@@ -155,22 +156,31 @@ def _resolve_inputs(job: ComposeJob, config: ComposeConfig, target: KeypointSche
         splits = sorted({split for name, split in registered if name == source.dataset})
         if not splits:
             known = ", ".join(sorted({name for name, _ in registered})) or "none"
-            raise PoseAtlasError(f"{where}.dataset: {source.dataset!r} is not registered in {job.registry} "
-                                 f"(registered: {known})")
+            raise PoseAtlasError(
+                f"{where}.dataset: {source.dataset!r} is not registered in {job.registry} (registered: {known})"
+            )
         roles = [("train", split) for split in source.train] + [("val", split) for split in source.val]
         for split_index, (role, split) in enumerate(roles):
             spec = registered.get((source.dataset, split))
             if spec is None:
-                raise PoseAtlasError(f"{where}.{role}: {source.dataset!r} has no registered split {split!r} "
-                                     f"(registered: {', '.join(splits)})")
+                raise PoseAtlasError(
+                    f"{where}.{role}: {source.dataset!r} has no registered split {split!r} "
+                    f"(registered: {', '.join(splits)})"
+                )
             cached = open_cached_split(job.cache_root, cache.CacheKey(source.dataset, split))
             if Path(spec.annotations).resolve() != cached.annotations:
-                raise PoseAtlasError(f"{where}: {source.dataset}/{split} is registered with {spec.annotations} but "
-                                     f"its cache was built from {cached.annotations}; rebuild it "
-                                     "(python -m analysis build)")
+                raise PoseAtlasError(
+                    f"{where}: {source.dataset}/{split} is registered with {spec.annotations} but "
+                    f"its cache was built from {cached.annotations}; rebuild it "
+                    "(python -m analysis build)"
+                )
             check_unchanged(cached)
-            mapping = map_joints(target.joint_names, cached.joint_names, source.keypoint_map,
-                                 where=f"{where} ({source.dataset}/{split}): ")
+            mapping = map_joints(
+                target.joint_names,
+                cached.joint_names,
+                source.keypoint_map,
+                where=f"{where} ({source.dataset}/{split}): ",
+            )
             if not mapping.mapped:
                 raise PoseAtlasError(
                     f"{where}: the keypoint schema of {source.dataset}/{split} ({', '.join(cached.joint_names)}) "
@@ -184,8 +194,9 @@ def _resolve_inputs(job: ComposeJob, config: ComposeConfig, target: KeypointSche
 def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs: dict[str, _Output]) -> dict:
     definition = config.size_definition
     kept_joints = tuple(sorted({i for i in item.mapping.source_index if i >= 0}))
-    images = read_split_images(job.cache_root, item.cached.key, definition.area_source,
-                               config.person_population, kept_joints)
+    images = read_split_images(
+        job.cache_root, item.cached.key, definition.area_source, config.person_population, kept_joints
+    )
     persons = images.persons
     n_images = len(images.image_ids)
     small = persons.person_area < definition.edges.small_medium
@@ -230,8 +241,9 @@ def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs
         out.images.append(msgspec.json.encode(record))
 
     binary = item.cached.binary_visibility
-    for raw_record, image_id in zip(take(raw.annotations, annotation_rows),
-                                    raw.annotation_image_ids[annotation_rows].tolist(), strict=True):
+    for raw_record, image_id in zip(
+        take(raw.annotations, annotation_rows), raw.annotation_image_ids[annotation_rows].tolist(), strict=True
+    ):
         record = msgspec.json.decode(raw_record)
         name, new_image = new_image_id[image_id]
         out = outputs[name]
@@ -302,36 +314,55 @@ def group_split(keys: list[str | None], train_share: float, rng: np.random.Gener
     return train_groups[group_of]
 
 
-def _report_row(item: _Input, config: ComposeConfig, images: SplitImages, kept: npt.NDArray[np.bool_],
-                has_small: npt.NDArray[np.bool_], side_of_image: dict[int, bool], annotations_left_out: int) -> dict:
+def _report_row(
+    item: _Input,
+    config: ComposeConfig,
+    images: SplitImages,
+    kept: npt.NDArray[np.bool_],
+    has_small: npt.NDArray[np.bool_],
+    side_of_image: dict[int, bool],
+    annotations_left_out: int,
+) -> dict:
     definition = config.size_definition
     persons = images.persons
     image_side = np.array([side_of_image.get(i) for i in images.image_ids.tolist()], dtype=object)
     instance_side = image_side[images.instance_image]
 
     def counts(where: npt.NDArray[np.bool_]) -> dict[str, dict[str, int]]:
-        return population_counts(~images.is_person[where], images.stored_num_keypoints[where],
-                                 images.n_labelled[where], images.instance_area[where], INFO_POPULATIONS,
-                                 definition.edges)
+        return population_counts(
+            ~images.is_person[where],
+            images.stored_num_keypoints[where],
+            images.n_labelled[where],
+            images.instance_area[where],
+            INFO_POPULATIONS,
+            definition.edges,
+        )
 
     lost = images.lost_in_mapping
     lost_small = lost & (images.instance_area < definition.edges.small_medium)
     where = f"{item.source.source_name}/{item.split}"
     warnings = []
     if not kept.any():
-        warnings.append(f"{where} ({item.source.dataset}) contributes no image: it has no person "
-                        f"({config.person_population}) below the small edge and keep_without_small is "
-                        f"{config.keep_without_small}")
+        warnings.append(
+            f"{where} ({item.source.dataset}) contributes no image: it has no person "
+            f"({config.person_population}) below the small edge and keep_without_small is "
+            f"{config.keep_without_small}"
+        )
     if lost_small.any():
-        consequence = ("they stay persons (population all), without keypoints"
-                       if config.person_population.kind is PopulationKind.ALL
-                       else "they are not persons of the composed benchmark")
-        warnings.append(f"{where}: {int(lost_small.sum())} small person(s) of population {config.person_population} "
-                        f"have labelled joints only among joints the target schema lacks (all lost in the mapping); "
-                        f"{consequence}")
+        consequence = (
+            "they stay persons (population all), without keypoints"
+            if config.person_population.kind is PopulationKind.ALL
+            else "they are not persons of the composed benchmark"
+        )
+        warnings.append(
+            f"{where}: {int(lost_small.sum())} small person(s) of population {config.person_population} "
+            f"have labelled joints only among joints the target schema lacks (all lost in the mapping); "
+            f"{consequence}"
+        )
     if item.mapping.missing:
-        warnings.append(f"{where} lacks target joint(s) {', '.join(item.mapping.missing)}: they are 0, 0, 0 "
-                        "in its records")
+        warnings.append(
+            f"{where} lacks target joint(s) {', '.join(item.mapping.missing)}: they are 0, 0, 0 in its records"
+        )
     person_side = image_side[persons.person_image]
     buckets = size_bucket_codes(persons.person_area, definition.edges)
     out = {}
@@ -396,11 +427,15 @@ def _top_level(config: ComposeConfig, target: KeypointSchema) -> dict[str, bytes
 
 def compose_lines(report: dict[str, Any]) -> list[str]:
     """The printed summary: per source split, images and persons in and out, S/M/L kept, joints missing."""
-    lines = [f"{report['name']}: train {report['outputs']['train']['images']} images, "
-             f"val {report['outputs']['val']['images']} images; {report['size']}; "
-             f"{report['population_definition']}"]
-    header = f"{'source/split':<28}{'images in':>10}{'persons in':>11}{'train img':>10}{'val img':>9}" \
-             f"{'small':>7}{'medium':>8}{'large':>7}  missing joints"
+    lines = [
+        f"{report['name']}: train {report['outputs']['train']['images']} images, "
+        f"val {report['outputs']['val']['images']} images; {report['size']}; "
+        f"{report['population_definition']}"
+    ]
+    header = (
+        f"{'source/split':<28}{'images in':>10}{'persons in':>11}{'train img':>10}{'val img':>9}"
+        f"{'small':>7}{'medium':>8}{'large':>7}  missing joints"
+    )
     lines.append(header)
     for row in report["sources"]:
         tr, va = row["out"]["train"], row["out"]["val"]

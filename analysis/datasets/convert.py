@@ -59,22 +59,76 @@ from analysis.errors import AnnotationError, PoseAtlasError
 FORMATS = ("aic", "mpii", "posetrack18", "hieve")
 
 AIC_JOINTS = (
-    "Right Shoulder", "Right Elbow", "Right Wrist", "Left Shoulder", "Left Elbow", "Left Wrist", "Right Hip",
-    "Right Knee", "Right Ankle", "Left Hip", "Left Knee", "Left Ankle", "Head top", "Neck",
+    "Right Shoulder",
+    "Right Elbow",
+    "Right Wrist",
+    "Left Shoulder",
+    "Left Elbow",
+    "Left Wrist",
+    "Right Hip",
+    "Right Knee",
+    "Right Ankle",
+    "Left Hip",
+    "Left Knee",
+    "Left Ankle",
+    "Head top",
+    "Neck",
 )
 #: Limbs (0-based joint pairs): arms, legs, head-neck, neck-shoulders, shoulders-hips, hips.
-AIC_SKELETON = ((0, 1), (1, 2), (3, 4), (4, 5), (6, 7), (7, 8), (9, 10), (10, 11), (12, 13), (13, 0), (13, 3),
-                (0, 6), (3, 9), (6, 9))
+AIC_SKELETON = (
+    (0, 1),
+    (1, 2),
+    (3, 4),
+    (4, 5),
+    (6, 7),
+    (7, 8),
+    (9, 10),
+    (10, 11),
+    (12, 13),
+    (13, 0),
+    (13, 3),
+    (0, 6),
+    (3, 9),
+    (6, 9),
+)
 #: AIC visibility -> COCO: 1 visible -> 2, 2 occluded -> 1, 3 unlabelled -> 0.
 AIC_VISIBILITY = {1: 2, 2: 1, 3: 0}
 
 MPII_JOINTS = (
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
-    "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
+    "right_ankle",
+    "right_knee",
+    "right_hip",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "pelvis",
+    "thorax",
+    "upper_neck",
+    "head_top",
+    "right_wrist",
+    "right_elbow",
+    "right_shoulder",
+    "left_shoulder",
+    "left_elbow",
     "left_wrist",
 )
-MPII_SKELETON = ((0, 1), (1, 2), (2, 6), (6, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9), (10, 11), (11, 12),
-                 (12, 7), (7, 13), (13, 14), (14, 15))
+MPII_SKELETON = (
+    (0, 1),
+    (1, 2),
+    (2, 6),
+    (6, 3),
+    (3, 4),
+    (4, 5),
+    (6, 7),
+    (7, 8),
+    (8, 9),
+    (10, 11),
+    (11, 12),
+    (12, 7),
+    (7, 13),
+    (13, 14),
+    (14, 15),
+)
 #: Padding of the joints' extent on each side, as a share of its width / height.
 MPII_BOX_PADDING = 0.1
 #: MPII's ``scale`` is the person's height / 200 px.
@@ -107,16 +161,34 @@ class _Result:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("convert", help="AIC, MPII, PoseTrack or HiEve annotations (native formats) -> COCO",
-                       description=__doc__.splitlines()[0])
+    p = sub.add_parser(
+        "convert",
+        help="AIC, MPII, PoseTrack or HiEve annotations (native formats) -> COCO",
+        description=__doc__.splitlines()[0],
+    )
     p.add_argument("--format", required=True, choices=FORMATS, help="the inputs' format")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="annotation file(s); posetrack18: or folders")
-    p.add_argument("--out", required=True, type=Path, metavar="FILE.json",
-                   help="the COCO file to write (and FILE.report.json beside it)")
-    p.add_argument("--images", type=Path, default=None, metavar="DIR",
-                   help="image folder: image sizes are read from the files (aic, mpii)")
-    p.add_argument("--every", type=int, default=1, metavar="N",
-                   help="posetrack18, hieve: keep every N-th (labelled) frame of each video (default 1: all)")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="FILE.json",
+        help="the COCO file to write (and FILE.report.json beside it)",
+    )
+    p.add_argument(
+        "--images",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="image folder: image sizes are read from the files (aic, mpii)",
+    )
+    p.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="posetrack18, hieve: keep every N-th (labelled) frame of each video (default 1: all)",
+    )
     p.set_defaults(run=run_convert)
 
 
@@ -135,8 +207,9 @@ def _check_outputs(out: Path, files: list[Path]) -> None:
     from analysis.output_paths import ProtectedInputs, check_output_file
     from analysis.registry import DEFAULT_REGISTRY
 
-    protected = ProtectedInputs.gather(DEFAULT_CACHE_DIR, DEFAULT_REGISTRY,
-                                       [(path, "an input of this conversion") for path in files])
+    protected = ProtectedInputs.gather(
+        DEFAULT_CACHE_DIR, DEFAULT_REGISTRY, [(path, "an input of this conversion") for path in files]
+    )
     check_output_file(Path(out), protected, "--out")
     check_output_file(report_path(Path(out)), protected, "--out (its report)")
 
@@ -186,17 +259,28 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
     if fmt == "mpii":
         _mpii_boxes(result)
     if not result.images:
-        raise PoseAtlasError(f"{', '.join(str(p) for p in files)}: nothing to convert (no image with a person); "
-                             f"skipped: {dict(result.skipped) or 'nothing'}")
+        raise PoseAtlasError(
+            f"{', '.join(str(p) for p in files)}: nothing to convert (no image with a person); "
+            f"skipped: {dict(result.skipped) or 'nothing'}"
+        )
 
     document = {
-        "info": {"description": f"converted by PoseAtlas from {fmt}: {', '.join(p.name for p in files)}",
-                 "contributor": "PoseAtlas convert"},
+        "info": {
+            "description": f"converted by PoseAtlas from {fmt}: {', '.join(p.name for p in files)}",
+            "contributor": "PoseAtlas convert",
+        },
         "licenses": [],
         "images": result.images,
         "annotations": result.annotations,
-        "categories": [{"supercategory": "person", "id": 1, "name": "person", "keypoints": list(result.joint_names),
-                        "skeleton": [[a + 1, b + 1] for a, b in result.skeleton]}],
+        "categories": [
+            {
+                "supercategory": "person",
+                "id": 1,
+                "name": "person",
+                "keypoints": list(result.joint_names),
+                "skeleton": [[a + 1, b + 1] for a, b in result.skeleton],
+            }
+        ],
     }
     report = {
         "format": fmt,
@@ -204,8 +288,11 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
         "output": str(out),
         "every": every,
         "joint_names": list(result.joint_names),
-        "converted": {"images": len(result.images), "annotations": len(result.annotations),
-                      "persons_without_labelled_joints": sum(a["num_keypoints"] == 0 for a in result.annotations)},
+        "converted": {
+            "images": len(result.images),
+            "annotations": len(result.annotations),
+            "persons_without_labelled_joints": sum(a["num_keypoints"] == 0 for a in result.annotations),
+        },
         "derived": dict(sorted(result.derived.items())),
         "skipped": dict(sorted(result.skipped.items())),
         "skipped_examples": result.skipped_examples,
@@ -218,16 +305,17 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
 
     with StagedFiles(out.parent) as staged:
         staged.add(out.name, lambda fh: fh.write(orjson.dumps(document)))
-        staged.add(report_path(out).name,
-                   lambda fh: fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"))
+        staged.add(report_path(out).name, lambda fh: fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"))
     return report
 
 
 def convert_lines(report: dict[str, Any]) -> list[str]:
     """The printed summary: counts converted, derived and skipped, and where the report is."""
     done = report["converted"]
-    lines = [f"{report['format']}: {done['images']} images, {done['annotations']} persons "
-             f"({done['persons_without_labelled_joints']} without labelled joints) -> {report['output']}"]
+    lines = [
+        f"{report['format']}: {done['images']} images, {done['annotations']} persons "
+        f"({done['persons_without_labelled_joints']} without labelled joints) -> {report['output']}"
+    ]
     for name, count in report["derived"].items():
         lines.append(f"  derived: {name}: {count}")
     for name, count in report["skipped"].items():
@@ -334,8 +422,11 @@ def _convert_aic(path: Path, data: list, result: _Result) -> None:
             raise AnnotationError(path, where, "an AIC record needs a string image_id")
         keypoints, boxes = item.get("keypoint_annotations"), item.get("human_annotations")
         if not isinstance(keypoints, dict) or not isinstance(boxes, dict):
-            raise AnnotationError(path, f"{where} (image_id {item['image_id']})",
-                                  "keypoint_annotations and human_annotations must be objects")
+            raise AnnotationError(
+                path,
+                f"{where} (image_id {item['image_id']})",
+                "keypoint_annotations and human_annotations must be objects",
+            )
         where = f"{where} (image_id {item['image_id']})"
         if item["image_id"] in seen:
             result.skip("repeated image_id (first record kept)", f"{path}: {where}")
@@ -353,8 +444,12 @@ def _convert_aic(path: Path, data: list, result: _Result) -> None:
                 continue
             flat, corners = keypoints[human], boxes[human]
             if not isinstance(flat, list) or len(flat) != 3 * n_joints:
-                raise AnnotationError(path, at, f"keypoint_annotations needs {3 * n_joints} numbers "
-                                      f"({n_joints} joints), got {len(flat) if isinstance(flat, list) else flat!r}")
+                raise AnnotationError(
+                    path,
+                    at,
+                    f"keypoint_annotations needs {3 * n_joints} numbers "
+                    f"({n_joints} joints), got {len(flat) if isinstance(flat, list) else flat!r}",
+                )
             if not isinstance(corners, list) or len(corners) != 4:
                 raise AnnotationError(path, at, f"human_annotations needs [x1, y1, x2, y2], got {corners!r}")
             x1, y1, x2, y2 = (_number(c, path, at, "a box corner") for c in corners)
@@ -363,17 +458,24 @@ def _convert_aic(path: Path, data: list, result: _Result) -> None:
                 continue
             out: list[float] = []
             for j in range(n_joints):
-                x, y = (_number(c, path, at, f"joint {j}") for c in flat[3 * j: 3 * j + 2])
+                x, y = (_number(c, path, at, f"joint {j}") for c in flat[3 * j : 3 * j + 2])
                 v = flat[3 * j + 2]
                 if v not in AIC_VISIBILITY:
                     raise AnnotationError(path, at, f"joint {j} has visibility {v!r}; AIC uses 1, 2 or 3")
                 coco_v = AIC_VISIBILITY[v]
                 out += [x, y, coco_v] if coco_v else [0, 0, 0]
-            result.annotations.append({
-                "id": len(result.annotations) + 1, "image_id": image_id, "category_id": 1, "iscrowd": 0,
-                "bbox": [x1, y1, x2 - x1, y2 - y1], "keypoints": out, "num_keypoints": sum(v > 0 for v in out[2::3]),
-                "aic_human": human,
-            })
+            result.annotations.append(
+                {
+                    "id": len(result.annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": 1,
+                    "iscrowd": 0,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "keypoints": out,
+                    "num_keypoints": sum(v > 0 for v in out[2::3]),
+                    "aic_human": human,
+                }
+            )
 
 
 # --- MPII ---------------------------------------------------------------------------------
@@ -392,13 +494,28 @@ def _mpii_rules(result: _Result) -> None:
     ]
 
 
-def _mpii_person(image_id: int, keypoints: list[float], center: tuple[float, ...] | None,
-                 scale: float | None, extra: dict, result: _Result) -> None:
-    result.annotations.append({
-        "id": len(result.annotations) + 1, "image_id": image_id, "category_id": 1, "iscrowd": 0,
-        "bbox": None, "keypoints": keypoints, "num_keypoints": sum(v > 0 for v in keypoints[2::3]),
-        "center": list(center) if center is not None else None, "scale": scale, **extra,
-    })
+def _mpii_person(
+    image_id: int,
+    keypoints: list[float],
+    center: tuple[float, ...] | None,
+    scale: float | None,
+    extra: dict,
+    result: _Result,
+) -> None:
+    result.annotations.append(
+        {
+            "id": len(result.annotations) + 1,
+            "image_id": image_id,
+            "category_id": 1,
+            "iscrowd": 0,
+            "bbox": None,
+            "keypoints": keypoints,
+            "num_keypoints": sum(v > 0 for v in keypoints[2::3]),
+            "center": list(center) if center is not None else None,
+            "scale": scale,
+            **extra,
+        }
+    )
 
 
 def _convert_mpii_json(path: Path, data: list, result: _Result) -> None:
@@ -411,8 +528,7 @@ def _convert_mpii_json(path: Path, data: list, result: _Result) -> None:
             raise AnnotationError(path, where, "an mmpose MPII record needs a string 'image'")
         where = f"{where} (image {item['image']})"
         joints, vis = item.get("joints"), item.get("joints_vis")
-        if not isinstance(joints, list) or len(joints) != n_joints or not isinstance(vis, list) \
-                or len(vis) != n_joints:
+        if not isinstance(joints, list) or len(joints) != n_joints or not isinstance(vis, list) or len(vis) != n_joints:
             raise AnnotationError(path, where, f"joints and joints_vis need {n_joints} entries each")
         keypoints: list[float] = []
         for j, (point, v) in enumerate(zip(joints, vis, strict=True)):
@@ -470,8 +586,10 @@ def _convert_mpii_mat(path: Path, result: _Result) -> None:
         raise PoseAtlasError(f"{path}: not a readable MATLAB file ({exc})") from None
     release = mat.get("RELEASE")
     if release is None or not hasattr(release, "annolist"):
-        raise PoseAtlasError(f"{path}: no RELEASE.annolist: not MPII's mpii_human_pose_v1_u12_1.mat "
-                             f"(variables: {', '.join(k for k in mat if not k.startswith('__'))})")
+        raise PoseAtlasError(
+            f"{path}: no RELEASE.annolist: not MPII's mpii_human_pose_v1_u12_1.mat "
+            f"(variables: {', '.join(k for k in mat if not k.startswith('__'))})"
+        )
     annolist = _mat_list(release.annolist)
     train = _mat_list(getattr(release, "img_train", None))
     if len(train) != len(annolist):
@@ -498,18 +616,27 @@ def _convert_mpii_mat(path: Path, result: _Result) -> None:
                 joint = _mat_number(getattr(point, "id", None))
                 x, y = _mat_number(getattr(point, "x", None)), _mat_number(getattr(point, "y", None))
                 if joint is None or not 0 <= joint < n_joints or x is None or y is None:
-                    raise AnnotationError(path, f"annolist({index + 1}).annorect({r + 1})",
-                                          f"a point with id {getattr(point, 'id', None)!r}, x {x!r}, y {y!r}")
+                    raise AnnotationError(
+                        path,
+                        f"annolist({index + 1}).annorect({r + 1})",
+                        f"a point with id {getattr(point, 'id', None)!r}, x {x!r}, y {y!r}",
+                    )
                 visible = _mat_number(getattr(point, "is_visible", None))
-                keypoints[3 * int(joint): 3 * int(joint) + 3] = [x, y, 1 if visible == 0 else 2]
+                keypoints[3 * int(joint) : 3 * int(joint) + 3] = [x, y, 1 if visible == 0 else 2]
             extra = {}
             hx1, hy1, hx2, hy2 = (_mat_number(getattr(rect, k, None)) for k in ("x1", "y1", "x2", "y2"))
             if hx1 is not None and hy1 is not None and hx2 is not None and hy2 is not None:
                 extra["bbox_head"] = [hx1, hy1, hx2 - hx1, hy2 - hy1]
             objpos = getattr(rect, "objpos", None)
             cx, cy = _mat_number(getattr(objpos, "x", None)), _mat_number(getattr(objpos, "y", None))
-            persons.append((keypoints, (cx, cy) if cx is not None and cy is not None else None,
-                            _mat_number(getattr(rect, "scale", None)), extra))
+            persons.append(
+                (
+                    keypoints,
+                    (cx, cy) if cx is not None and cy is not None else None,
+                    _mat_number(getattr(rect, "scale", None)),
+                    extra,
+                )
+            )
         if not persons:
             result.skip("training image without a person with joints", where)
             continue
@@ -517,8 +644,11 @@ def _convert_mpii_mat(path: Path, result: _Result) -> None:
         image: dict[str, Any] = {"id": image_id, "file_name": name, "mpii_annolist_index": index + 1}
         act = activities[index] if index < len(activities) else None
         if act is not None and isinstance(getattr(act, "act_name", None), str):
-            image["activity"] = {"category": getattr(act, "cat_name", None), "name": act.act_name,
-                                 "id": _mat_number(getattr(act, "act_id", None))}
+            image["activity"] = {
+                "category": getattr(act, "cat_name", None),
+                "name": act.act_name,
+                "id": _mat_number(getattr(act, "act_id", None)),
+            }
         result.images.append(image)
         for keypoints, center, scale, extra in persons:
             _mpii_person(image_id, keypoints, center, scale, extra, result)
@@ -548,8 +678,10 @@ def _mpii_boxes(result: _Result) -> None:
             box = [ann["center"][0] - side / 2, ann["center"][1] - side / 2, side, side]
             result.derived["bbox from center and scale"] += 1
         if box is None:
-            result.skip("person without a box (fewer than two labelled positions and no center/scale)",
-                        f"image {ann['image_id']} person {ann['id']}")
+            result.skip(
+                "person without a box (fewer than two labelled positions and no center/scale)",
+                f"image {ann['image_id']} person {ann['id']}",
+            )
             continue
         ann["bbox"] = box
         if ann["center"] is None:
@@ -592,7 +724,7 @@ def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
     result.rules = [
         "records as in the files; iscrowd true/false -> 1/0; visibility kept (0/1: compose maps 1 to 2)",
         "video: the image's vid_id, else its file's name; group rule for compose: "
-        "{ field = \"video\", pattern = \".+\" }",
+        '{ field = "video", pattern = ".+" }',
         f"--every {every}: per video, labelled frames in frame_id (else file name) order, positions 0, {every}, ...",
     ]
     frames: list[tuple[dict, Path]] = []
@@ -622,8 +754,9 @@ def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
     result.joint_names, result.skeleton = categories
 
     image_keys = [(path, image["id"]) for image, path in frames]
-    unique_ids = len({image["id"] for image, _ in frames}) == len(frames) and \
-        len({ann["id"] for ann, _ in annotations}) == len(annotations)
+    unique_ids = len({image["id"] for image, _ in frames}) == len(frames) and len(
+        {ann["id"] for ann, _ in annotations}
+    ) == len(annotations)
     persons_of: dict[tuple[Path, Any], list[dict]] = {}
     known = set(image_keys)
     for ann, path in annotations:
@@ -646,8 +779,9 @@ def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
         rows.sort(key=lambda r: (frames[r][0].get("frame_id", 0), _natural_key(str(frames[r][0].get("file_name")))))
         chosen += [(video, r) for r in rows[::every]]
         if every > 1 and len(rows) > len(rows[::every]):
-            result.skip(f"labelled frame not sampled by --every {every}", f"video {video}",
-                        len(rows) - len(rows[::every]))
+            result.skip(
+                f"labelled frame not sampled by --every {every}", f"video {video}", len(rows) - len(rows[::every])
+            )
     chosen.sort(key=lambda item: item[1])  # file order
     for video, row in chosen:
         image, path = frames[row]
@@ -666,8 +800,12 @@ def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
                 out["id"] = len(result.annotations) + 1
             result.annotations.append(out)
     chosen_rows = {row for _, row in chosen}
-    sampled_out = sum(len(persons_of.get((frames[r][1], frames[r][0]["id"]), []))
-                      for rows in by_video.values() for r in rows if r not in chosen_rows)
+    sampled_out = sum(
+        len(persons_of.get((frames[r][1], frames[r][0]["id"]), []))
+        for rows in by_video.values()
+        for r in rows
+        if r not in chosen_rows
+    )
     if sampled_out:
         result.skip("annotation of a frame not sampled", "--every", sampled_out)
     if not unique_ids:
@@ -678,11 +816,36 @@ def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
 
 #: HiEve's pose definition (humaninevents.org/format.html, Table 1), in its part index order.
 HIEVE_JOINTS = (
-    "Nose", "Chest", "Right-shoulder", "Right-elbow", "Right-wrist", "Left-shoulder", "Left-elbow", "Left-wrist",
-    "Right-hip", "Right-knee", "Right-ankle", "Left-hip", "Left-knee", "Left-ankle",
+    "Nose",
+    "Chest",
+    "Right-shoulder",
+    "Right-elbow",
+    "Right-wrist",
+    "Left-shoulder",
+    "Left-elbow",
+    "Left-wrist",
+    "Right-hip",
+    "Right-knee",
+    "Right-ankle",
+    "Left-hip",
+    "Left-knee",
+    "Left-ankle",
 )
-HIEVE_SKELETON = ((0, 1), (1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12),
-                  (12, 13))
+HIEVE_SKELETON = (
+    (0, 1),
+    (1, 2),
+    (2, 3),
+    (3, 4),
+    (1, 5),
+    (5, 6),
+    (6, 7),
+    (1, 8),
+    (8, 9),
+    (9, 10),
+    (1, 11),
+    (11, 12),
+    (12, 13),
+)
 #: HiEve's flag -> COCO visibility: 0 visible -> 2, 1 invisible (annotated, occluded) -> 1, -1 not annotated -> 0.
 HIEVE_VISIBILITY = {0: 2, 1: 1, -1: 0}
 
@@ -733,8 +896,9 @@ def _convert_hieve(files: list[Path], every: int, result: _Result) -> None:
     for folder in sorted(by_video, key=lambda f: _natural_key(str(f))):
         frames = sorted(by_video[folder], key=lambda f: _natural_key(f.name))
         if len(frames) > len(frames[::every]):
-            result.skip(f"frame not sampled by --every {every}", f"video {folder.name}",
-                        len(frames) - len(frames[::every]))
+            result.skip(
+                f"frame not sampled by --every {every}", f"video {folder.name}", len(frames) - len(frames[::every])
+            )
         for path in frames[::every]:
             _hieve_add_frame(path, folder.name, result)
 
@@ -753,8 +917,9 @@ def _hieve_add_frame(path: Path, video: str, result: _Result) -> None:
         if size.get("width") and size.get("height"):
             image["width"], image["height"] = int(float(size["width"])), int(float(size["height"]))
     except (TypeError, ValueError):
-        raise AnnotationError(path, "size", f"width / height {size.get('width')!r} / {size.get('height')!r} "
-                              "are not numbers") from None
+        raise AnnotationError(
+            path, "size", f"width / height {size.get('width')!r} / {size.get('height')!r} are not numbers"
+        ) from None
     result.images.append(image)
     objects = doc.get("object") or []
     for index, person in enumerate(objects if isinstance(objects, list) else [objects]):
@@ -784,9 +949,16 @@ def _hieve_add_frame(path: Path, video: str, result: _Result) -> None:
                 raise AnnotationError(path, where, f"{joint} has flag {flag:g}; HiEve uses 0, 1 or -1")
             v = HIEVE_VISIBILITY[int(flag)]
             keypoints += [x, y, v] if v else [0, 0, 0]
-        record = {"id": len(result.annotations) + 1, "image_id": image_id, "category_id": 1, "iscrowd": 0,
-                  "bbox": [x1, y1, x2 - x1, y2 - y1], "keypoints": keypoints,
-                  "num_keypoints": sum(v > 0 for v in keypoints[2::3]), "hieve_name": person.get("name")}
+        record = {
+            "id": len(result.annotations) + 1,
+            "image_id": image_id,
+            "category_id": 1,
+            "iscrowd": 0,
+            "bbox": [x1, y1, x2 - x1, y2 - y1],
+            "keypoints": keypoints,
+            "num_keypoints": sum(v > 0 for v in keypoints[2::3]),
+            "hieve_name": person.get("name"),
+        }
         if person.get("action") is not None:
             record["action"] = person["action"]
         result.annotations.append(record)

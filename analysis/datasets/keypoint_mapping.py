@@ -123,16 +123,20 @@ def map_joints(
         by_canonical[key] = index
     unknown_targets = sorted(set(overrides) - set(target))
     if unknown_targets:
-        raise PoseAtlasError(f"{where}keypoint_map names target joint(s) {', '.join(unknown_targets)} "
-                             f"that the target schema lacks (it has: {', '.join(target)})")
+        raise PoseAtlasError(
+            f"{where}keypoint_map names target joint(s) {', '.join(unknown_targets)} "
+            f"that the target schema lacks (it has: {', '.join(target)})"
+        )
     index_of = {name: i for i, name in enumerate(source)}
     source_index = []
     for name in target:
         if name in overrides:
             wanted = overrides[name]
             if wanted and wanted not in index_of:
-                raise PoseAtlasError(f"{where}keypoint_map: {name} = {wanted!r}, but the source has no joint "
-                                     f"{wanted!r} (it has: {', '.join(source)})")
+                raise PoseAtlasError(
+                    f"{where}keypoint_map: {name} = {wanted!r}, but the source has no joint "
+                    f"{wanted!r} (it has: {', '.join(source)})"
+                )
             source_index.append(index_of[wanted] if wanted else -1)
         else:
             source_index.append(by_canonical.get(canonical_joint_name(name), -1))

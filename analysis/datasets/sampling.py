@@ -73,9 +73,7 @@ class SubsetSpec:
         if self.persons < 1:
             raise PoseAtlasError(f"--persons must be at least 1 (got {self.persons})")
         if self.seed < 0 or self.seed + self.count - 1 >= SEED_LIMIT:
-            raise PoseAtlasError(
-                f"--seed must be in [0, 2^64 - --count] (got {self.seed}; subset k uses seed + k - 1)"
-            )
+            raise PoseAtlasError(f"--seed must be in [0, 2^64 - --count] (got {self.seed}; subset k uses seed + k - 1)")
 
     def subset_seed(self, k: int) -> int:
         """The seed of subset ``k`` (1-based)."""
@@ -257,7 +255,9 @@ def _quotas(bin_sizes: npt.NDArray[np.int64], persons: int) -> npt.NDArray[np.in
 
 
 def _fill_quotas(
-    counts: npt.NDArray[np.int32], sizes: npt.NDArray[np.int64], quotas: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int32],
+    sizes: npt.NDArray[np.int64],
+    quotas: npt.NDArray[np.int64],
     persons: int,
 ) -> npt.NDArray[np.bool_]:
     """Which images (in visiting order) to keep: the quota pass, then the closing steps.
@@ -293,9 +293,14 @@ def _fill_quotas(
 
 
 def _close_gap(
-    kept: npt.NDArray[np.bool_], filled: npt.NDArray[np.int64], counts: npt.NDArray[np.int32],
-    cumulative: npt.NDArray[np.float64], own_norm: npt.NDArray[np.float64],
-    sizes: npt.NDArray[np.int64], quotas: npt.NDArray[np.int64], persons: int,
+    kept: npt.NDArray[np.bool_],
+    filled: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int32],
+    cumulative: npt.NDArray[np.float64],
+    own_norm: npt.NDArray[np.float64],
+    sizes: npt.NDArray[np.int64],
+    quotas: npt.NDArray[np.int64],
+    persons: int,
 ) -> None:
     """Add the images that best repair the cumulative shortfall until the total reaches ``persons``.
 
@@ -322,9 +327,14 @@ def _close_gap(
 
 
 def _swap_polish(
-    kept: npt.NDArray[np.bool_], filled: npt.NDArray[np.int64], counts: npt.NDArray[np.int32],
-    cumulative: npt.NDArray[np.float64], own_norm: npt.NDArray[np.float64],
-    sizes: npt.NDArray[np.int64], quotas: npt.NDArray[np.int64], persons: int,
+    kept: npt.NDArray[np.bool_],
+    filled: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int32],
+    cumulative: npt.NDArray[np.float64],
+    own_norm: npt.NDArray[np.float64],
+    sizes: npt.NDArray[np.int64],
+    quotas: npt.NDArray[np.int64],
+    persons: int,
 ) -> None:
     """Swap a kept image for an equally large one while that shrinks ``|c|^2``.
 

@@ -51,9 +51,13 @@ class SplitImages:
     lost_in_mapping: npt.NDArray[np.bool_]
 
 
-def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSource,
-                      population: PersonPopulation = ALL_PERSONS,
-                      kept_joints: tuple[int, ...] | None = None) -> SplitImages:
+def read_split_images(
+    cache_root: Path,
+    key: cache.CacheKey,
+    area_source: AreaSource,
+    population: PersonPopulation = ALL_PERSONS,
+    kept_joints: tuple[int, ...] | None = None,
+) -> SplitImages:
     """Images and the persons of ``population`` of a built split, areas under ``area_source``.
 
     Args:
@@ -77,8 +81,12 @@ def read_split_images(cache_root: Path, key: cache.CacheKey, area_source: AreaSo
         return table.column(name).to_numpy()  # float nulls (segm_area) become NaN
 
     is_person = ~column(instances, "iscrowd").astype(bool)
-    area = person_area(column(instances, "bbox_w"), column(instances, "bbox_h"),
-                       column(instances, "segm_area").astype(np.float64), area_source)
+    area = person_area(
+        column(instances, "bbox_w"),
+        column(instances, "bbox_h"),
+        column(instances, "segm_area").astype(np.float64),
+        area_source,
+    )
     missing = int(np.isnan(area[is_person]).sum())
     if missing:
         raise PoseAtlasError(

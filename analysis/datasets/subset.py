@@ -89,25 +89,32 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
 
     def counts(image_rows: npt.NDArray[np.int64]) -> dict[str, dict[str, int]]:
         where = np.isin(images.instance_image, image_rows)
-        return population_counts(~images.is_person[where], images.stored_num_keypoints[where],
-                                 images.n_labelled[where], images.instance_area[where], INFO_POPULATIONS)
+        return population_counts(
+            ~images.is_person[where],
+            images.stored_num_keypoints[where],
+            images.n_labelled[where],
+            images.instance_area[where],
+            INFO_POPULATIONS,
+        )
 
     rows = []
     for k, subset in enumerate(subsets, start=1):
-        rows.append({
-            "file": subset_file_name(k),
-            "seed": subset.seed,
-            "images": len(subset.image_rows),
-            "persons": subset.persons,
-            "ks": round(subset.ks, 6),
-            "method": subset.method.value,
-            "random": {
-                "images": len(subset.random_image_rows),
-                "persons": subset.random_persons,
-                "ks": round(subset.random_ks, 6),
-            },
-            "populations": counts(subset.image_rows),
-        })
+        rows.append(
+            {
+                "file": subset_file_name(k),
+                "seed": subset.seed,
+                "images": len(subset.image_rows),
+                "persons": subset.persons,
+                "ks": round(subset.ks, 6),
+                "method": subset.method.value,
+                "random": {
+                    "images": len(subset.random_image_rows),
+                    "persons": subset.random_persons,
+                    "ks": round(subset.random_ks, 6),
+                },
+                "populations": counts(subset.image_rows),
+            }
+        )
     report = {
         "dataset": job.key.dataset,
         "split": job.key.split,
@@ -155,7 +162,9 @@ def subset_table(report: dict[str, Any]) -> list[str]:
             f"{row['method']:<8}"
             f"{rnd['images']:>14}{rnd['persons']:>9}{rnd['ks']:>9.4f}"
         )
-    lines.append("KS: two-sample Kolmogorov-Smirnov distance of person areas to the full split's; "
-                 "random = plain random image sampling with the same seed; method: quotas, or random "
-                 f"when that sample was within {PERSON_TOLERANCE * 100:g} % of N and matched better")
+    lines.append(
+        "KS: two-sample Kolmogorov-Smirnov distance of person areas to the full split's; "
+        "random = plain random image sampling with the same seed; method: quotas, or random "
+        f"when that sample was within {PERSON_TOLERANCE * 100:g} % of N and matched better"
+    )
     return lines

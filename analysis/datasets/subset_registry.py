@@ -33,15 +33,22 @@ class SubsetEntry:
 
     def toml(self) -> str:
         # JSON strings and arrays of strings are valid TOML values.
-        lines = ["", "[[dataset]]", f"name = {json.dumps(self.name)}", f"split = {json.dumps(self.split)}",
-                 f"annotations = {json.dumps(self.annotations)}"]
+        lines = [
+            "",
+            "[[dataset]]",
+            f"name = {json.dumps(self.name)}",
+            f"split = {json.dumps(self.split)}",
+            f"annotations = {json.dumps(self.annotations)}",
+        ]
         if self.images:
             lines.append(f"images = {json.dumps(self.images)}")
         if self.keypoint_schema is not None:
             lines.append(f"keypoint_schema = {json.dumps(self.keypoint_schema)}")
         if self.source_rule:
-            lines.append(f"source = {{ field = {json.dumps(self.source_rule.field)}, "
-                         f"pattern = {json.dumps(self.source_rule.pattern)} }}")
+            lines.append(
+                f"source = {{ field = {json.dumps(self.source_rule.field)}, "
+                f"pattern = {json.dumps(self.source_rule.pattern)} }}"
+            )
         return "\n".join(lines) + "\n"
 
 
@@ -73,8 +80,10 @@ def check_registrable(entries: list[SubsetEntry], registry: Path) -> None:
         _check_entry_names(entry, registry)
         spec = existing.get((entry.name, entry.split))
         if spec is not None and Path(spec.annotations).resolve() != (base / entry.annotations).resolve():
-            raise PoseAtlasError(f"{registry}: {entry.name}/{entry.split} is registered already, with "
-                                 f"{spec.annotations}; remove that entry or write the subsets there")
+            raise PoseAtlasError(
+                f"{registry}: {entry.name}/{entry.split} is registered already, with "
+                f"{spec.annotations}; remove that entry or write the subsets there"
+            )
 
 
 def register_subsets(entries: list[SubsetEntry], registry: Path) -> list[str]:

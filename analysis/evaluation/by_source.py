@@ -121,8 +121,10 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
             lookup[image.source, image.original_image_id] = image.id
     sources = sorted({s for s, _ in lookup})
     if not lookup:
-        raise PoseAtlasError(f"{annotations}: no image has source and original_image_id; --source-predictions "
-                             "maps onto a file written by python -m analysis compose")
+        raise PoseAtlasError(
+            f"{annotations}: no image has source and original_image_id; --source-predictions "
+            "maps onto a file written by python -m analysis compose"
+        )
     mapped: list[dict] = []
     rows = []
     for source, path in pairs:
@@ -136,8 +138,9 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
         except orjson.JSONDecodeError as exc:
             raise PoseAtlasError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(records, list):
-            raise AnnotationError(path, None, "a results file is a JSON list of {image_id, category_id, keypoints, "
-                                  "score} records")
+            raise AnnotationError(
+                path, None, "a results file is a JSON list of {image_id, category_id, keypoints, score} records"
+            )
         n_mapped = 0
         not_in_split: set[int] = set()
         for index, record in enumerate(records):
@@ -150,12 +153,21 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
                 continue
             mapped.append({**record, "image_id": new_id})
             n_mapped += 1
-        rows.append({"source": source, "file": str(path), "records": len(records), "mapped": n_mapped,
-                     "not_in_split": {"records": len(records) - n_mapped, "images": len(not_in_split)},
-                     "source_in_split": source in sources})
+        rows.append(
+            {
+                "source": source,
+                "file": str(path),
+                "records": len(records),
+                "mapped": n_mapped,
+                "not_in_split": {"records": len(records) - n_mapped, "images": len(not_in_split)},
+                "source_in_split": source in sources,
+            }
+        )
     if not mapped:
-        raise PoseAtlasError(f"--source-predictions: no record maps onto an image of {annotations} (its sources: "
-                             f"{', '.join(sources)}; are these predictions of the other split's images?)")
+        raise PoseAtlasError(
+            f"--source-predictions: no record maps onto an image of {annotations} (its sources: "
+            f"{', '.join(sources)}; are these predictions of the other split's images?)"
+        )
     report = {"output": str(out), "annotations": str(annotations), "sources": rows}
     with cache.atomic_path(Path(out)) as tmp:
         tmp.write_bytes(orjson.dumps(mapped))
@@ -166,8 +178,10 @@ def mapping_lines(report: dict[str, Any]) -> list[str]:
     lines = []
     for row in report["sources"]:
         left = row["not_in_split"]
-        lines.append(f"{row['source']}: {row['mapped']} of {row['records']} records from {row['file']} mapped; "
-                     f"{left['records']} records of {left['images']} images not in this split"
-                     + ("" if row["source_in_split"] else f" (no image of source {row['source']!r} is in this split)"))
+        lines.append(
+            f"{row['source']}: {row['mapped']} of {row['records']} records from {row['file']} mapped; "
+            f"{left['records']} records of {left['images']} images not in this split"
+            + ("" if row["source_in_split"] else f" (no image of source {row['source']!r} is in this split)")
+        )
     lines.append(f"mapped predictions: {report['output']}")
     return lines

@@ -131,13 +131,27 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     by = p.add_argument_group("composed benchmarks", "per source part, and predictions made on the sources' files")
-    by.add_argument("--by", choices=["source"], default=None,
-                    help="also every slice per source (the images' source column: the registry's source rule)")
-    by.add_argument("--source-predictions", action="append", default=[], metavar="SOURCE=FILE",
-                    help="a results file made on SOURCE's original file: its image ids are mapped through the "
-                         "composed file's source and original_image_id (repeat per source: one model)")
-    by.add_argument("--mapped-out", type=Path, default=None, metavar="FILE",
-                    help="where the mapped results file is written (needed with --source-predictions)")
+    by.add_argument(
+        "--by",
+        choices=["source"],
+        default=None,
+        help="also every slice per source (the images' source column: the registry's source rule)",
+    )
+    by.add_argument(
+        "--source-predictions",
+        action="append",
+        default=[],
+        metavar="SOURCE=FILE",
+        help="a results file made on SOURCE's original file: its image ids are mapped through the "
+        "composed file's source and original_image_id (repeat per source: one model)",
+    )
+    by.add_argument(
+        "--mapped-out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="where the mapped results file is written (needed with --source-predictions)",
+    )
     p.add_argument(
         "--diagnose",
         action="store_true",
@@ -219,7 +233,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     predictions, mapping_notes = _with_mapped_predictions(args, key)
     if predictions:
         outcomes = evaluate_files(
-            args.cache_dir, key, predictions, args.model or None, request, not args.quiet, bootstrap,
+            args.cache_dir,
+            key,
+            predictions,
+            args.model or None,
+            request,
+            not args.quiet,
+            bootstrap,
             only_split_images=args.only_split_images,
         )
     else:  # stored evaluations named by --model (_with_mapped_predictions checked one is given)
@@ -240,8 +260,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.table_csv:
         _write_text(args.table_csv, f"# {caption}\n" + table5_csv(frame))
     if args.table_latex:
-        _write_text(args.table_latex, table5_latex(frame, caption, args.interval_style, columns=columns,
-                                                   test_sets=test_sets, label=f"tab:table5-{key.dataset}-{key.split}"))
+        _write_text(
+            args.table_latex,
+            table5_latex(
+                frame,
+                caption,
+                args.interval_style,
+                columns=columns,
+                test_sets=test_sets,
+                label=f"tab:table5-{key.dataset}-{key.split}",
+            ),
+        )
     notes = [_note(o) for o in outcomes]
     notes = mapping_notes + notes
     models = [o.result.model for o in outcomes]
@@ -251,8 +280,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if by_part is not None:
             results, counts = by_part
             for doc, o in zip(docs, outcomes, strict=True):
-                doc[f"by_{args.by}"] = {part: {"images": counts.get(part, 0), "slices": r.to_json()["slices"]}
-                                        for part, r in results[o.result.model].items()}
+                doc[f"by_{args.by}"] = {
+                    part: {"images": counts.get(part, 0), "slices": r.to_json()["slices"]}
+                    for part, r in results[o.result.model].items()
+                }
         for doc, diagnosis in zip(docs, diagnoses, strict=False):
             doc["diagnosis"] = diagnosis.to_json()
         printed = docs[0] if len(docs) == 1 else docs
@@ -328,14 +359,23 @@ def _check_table_outputs(args: argparse.Namespace) -> None:
     from analysis.output_paths import ProtectedInputs, check_output_file
     from analysis.registry import DEFAULT_REGISTRY
 
-    outputs = [(path, flag) for path, flag in ((args.table_csv, "--table-csv"), (args.table_latex, "--table-latex"),
-                                               (args.mapped_out, "--mapped-out"))
-               if path is not None]
+    outputs = [
+        (path, flag)
+        for path, flag in (
+            (args.table_csv, "--table-csv"),
+            (args.table_latex, "--table-latex"),
+            (args.mapped_out, "--mapped-out"),
+        )
+        if path is not None
+    ]
     if not outputs:
         return
     inputs = [(Path(p), "a predictions file of this run") for p in args.predictions]
-    inputs += [(Path(pair.partition("=")[2]), "a source predictions file of this run")
-               for pair in args.source_predictions if "=" in pair]
+    inputs += [
+        (Path(pair.partition("=")[2]), "a source predictions file of this run")
+        for pair in args.source_predictions
+        if "=" in pair
+    ]
     protected = ProtectedInputs.gather(args.cache_dir, DEFAULT_REGISTRY, inputs)
     for path, flag in outputs:
         check_output_file(path, protected, flag)

@@ -328,7 +328,9 @@ def _ranks(
 
 
 def _step(
-    det_gt: npt.NDArray[np.int32], order: npt.NDArray[np.int64], gt_ignore: npt.NDArray[np.bool_],
+    det_gt: npt.NDArray[np.int32],
+    order: npt.NDArray[np.int64],
+    gt_ignore: npt.NDArray[np.bool_],
     det_outside: npt.NDArray[np.bool_],
 ) -> _Step:
     matched = det_gt >= 0
@@ -359,8 +361,11 @@ def soft_nms_scores(
 
 
 def _soft_nms(
-    det_id: npt.NDArray[np.int64], det_image: npt.NDArray[np.int64], keypoints: npt.NDArray[np.float64],
-    score: npt.NDArray[np.float64], sigmas: npt.NDArray[np.float64],
+    det_id: npt.NDArray[np.int64],
+    det_image: npt.NDArray[np.int64],
+    keypoints: npt.NDArray[np.float64],
+    score: npt.NDArray[np.float64],
+    sigmas: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
     n = len(det_id)
     by_image = np.lexsort((det_id, det_image))
@@ -594,8 +599,12 @@ def calibration(score: npt.NDArray[np.float64], correct: npt.NDArray[np.bool_], 
 
 
 def _summarise(
-    raw: _Raw, oks_index: int, names: list[str], score: npt.NDArray[np.float64],
-    det_in: npt.NDArray[np.bool_] | None = None, gt_in: npt.NDArray[np.bool_] | None = None,
+    raw: _Raw,
+    oks_index: int,
+    names: list[str],
+    score: npt.NDArray[np.float64],
+    det_in: npt.NDArray[np.bool_] | None = None,
+    gt_in: npt.NDArray[np.bool_] | None = None,
 ) -> SliceDiagnosis:
     counted = raw.counted if det_in is None else raw.counted & det_in
     kept = raw.kept if gt_in is None else raw.kept & gt_in

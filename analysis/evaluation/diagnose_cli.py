@@ -38,8 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     sides = edges_text(COCO_SIZE_SIDES)
     p.add_argument("--edges", default=sides, metavar="LO,HI", help=f"size bucket side lengths (default: {sides})")
-    p.add_argument("--density-edges", default=edges_text(DENSITY_EDGES), metavar="LO,HI",
-                   help="sparse/moderate/dense edges")
+    p.add_argument(
+        "--density-edges", default=edges_text(DENSITY_EDGES), metavar="LO,HI", help="sparse/moderate/dense edges"
+    )
     p.add_argument("--crowd-levels", choices=list(CROWD_LEVEL_NAMES), default="code", help="easy/medium/hard edges")
     p.add_argument("--crowd-index", choices=[s.value for s in CrowdIndexSource], default=None)
     p.set_defaults(run=run_diagnose, sigmas=None, oks_area=None)

@@ -89,7 +89,9 @@ class KeptDetections:
 
 
 def kept_detections(
-    image_id: npt.NDArray[np.int64], category_id: npt.NDArray[np.int64], score: npt.NDArray[np.float64],
+    image_id: npt.NDArray[np.int64],
+    category_id: npt.NDArray[np.int64],
+    score: npt.NDArray[np.float64],
     person_categories: list[int],
 ) -> KeptDetections:
     """The person detections an evaluation keeps (see :class:`KeptDetections`)."""
@@ -105,7 +107,10 @@ _PATH_RE = re.compile(r"at `\$\[(\d+)\](.*)`")
 
 
 def read_predictions(
-    path: Path, data: bytes | bytearray, n_joints: int, person_category: int,
+    path: Path,
+    data: bytes | bytearray,
+    n_joints: int,
+    person_category: int,
     person_categories: list[int] | None = None,
 ) -> Predictions:
     """Decode and validate a results file.
@@ -147,7 +152,7 @@ def read_predictions(
     too_far: list[int] = []
     n_too_far = 0
     for start in range(0, n, KEYPOINT_CHUNK):
-        chunk = records[start:start + KEYPOINT_CHUNK]
+        chunk = records[start : start + KEYPOINT_CHUNK]
         try:
             lists = _KEYPOINT_LISTS.decode(b"[" + b",".join(r.keypoints for r in chunk) + b"]")
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -162,7 +167,7 @@ def read_predictions(
         values = np.array(lists, np.float64).reshape(len(chunk), n_joints, 3)
         del lists
         # a record is flagged once, however many of its values are bad (as a whole-file check would)
-        bad = np.flatnonzero(~np.isfinite(values).all(axis=(1, 2)) & np.isfinite(score[start:start + len(chunk)]))
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=(1, 2)) & np.isfinite(score[start : start + len(chunk)]))
         n_non_finite += len(bad)
         non_finite += (start + bad[:1]).tolist()
         far = np.flatnonzero((np.abs(values[:, :, :2]) > MAX_COORDINATE).any(axis=(1, 2)))
@@ -231,9 +236,7 @@ def _precise_error(path: Path, data: bytes | bytearray, n_joints: int, fast_mess
         ):
             return AnnotationError(path, where, "'keypoints' must be a list of numbers")
         if len(keypoints) != 3 * n_joints:
-            return AnnotationError(
-                path, where, _length_problem(len(keypoints), n_joints, None)
-            )
+            return AnnotationError(path, where, _length_problem(len(keypoints), n_joints, None))
         if not all(math.isfinite(v) for v in keypoints):
             return AnnotationError(path, where, "keypoints has a NaN or infinite value")
     match = _PATH_RE.search(fast_message)

@@ -119,8 +119,9 @@ def evaluate_files(
         checked = []
         for f, label in zip(files, labels, strict=True):
             bar.set_postfix_str(f"read {Path(f).name}")
-            checked.append(_check(Path(f), label, cache_root, key, facts, definitions, categories, known_images,
-                                  only_split_images))
+            checked.append(
+                _check(Path(f), label, cache_root, key, facts, definitions, categories, known_images, only_split_images)
+            )
             bar.update(1)
         outcomes = []
         for item in checked:
@@ -250,8 +251,12 @@ def _check(
     if only_split_images:
         predictions, dropped = keep_split_images(predictions, known_images)
         if not len(predictions.image_id):
-            raise AnnotationError(path, None, f"no record names an image of {key} ({dropped} records dropped by "
-                                              f"{SPLIT_IMAGES_OPTION}): a results file of another dataset?")
+            raise AnnotationError(
+                path,
+                None,
+                f"no record names an image of {key} ({dropped} records dropped by "
+                f"{SPLIT_IMAGES_OPTION}): a results file of another dataset?",
+            )
         return _Checked(path, model, fingerprint, predictions, None, dropped)
     unknown = ~np.isin(predictions.image_id, known_images)
     if unknown.any():

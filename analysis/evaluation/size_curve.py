@@ -70,9 +70,7 @@ class SizeCurve:
         return {"area": self.area_source, "definition": SIZE_CURVE_TEXT, "bins": [b.to_json() for b in self.bins]}
 
 
-def size_curve(
-    prep: _Prepared, used: EvaluationDefinitions, edges: tuple[float, ...] = FINE_SIZE_EDGES
-) -> SizeCurve:
+def size_curve(prep: _Prepared, used: EvaluationDefinitions, edges: tuple[float, ...] = FINE_SIZE_EDGES) -> SizeCurve:
     """AP per bin of sqrt(area) and the missed persons per bin (see the module doc).
 
     Args:

@@ -308,8 +308,15 @@ def _match(
     det_ignored = np.where(matched, matched_ignored, det_outside[:, None, :])
     level_of = crowd_level_of_images(images, used)
     return _Matched(
-        used, "; ".join(notes), prep, ignore, gt_ignore, matched, det_ignored,
-        level_of.reindex(prep.det_image).to_numpy(), level_of.reindex(gt_image).to_numpy(),
+        used,
+        "; ".join(notes),
+        prep,
+        ignore,
+        gt_ignore,
+        matched,
+        det_ignored,
+        level_of.reindex(prep.det_image).to_numpy(),
+        level_of.reindex(gt_image).to_numpy(),
     )
 
 
@@ -325,7 +332,9 @@ def _slice_matches_of(
     slices: dict[str, SliceMatches] = {}
     for s, name in enumerate(_MATCHED_SLICES):
         slices[name] = SliceMatches(
-            m.matched[s][:, det_in], m.det_ignored[s][:, det_in], m.prep.det_image[det_in],
+            m.matched[s][:, det_in],
+            m.det_ignored[s][:, det_in],
+            m.prep.det_image[det_in],
             gt_image[~m.gt_ignore[s] & gt_in],
         )
     for lvl, name in enumerate(CROWD_SLICES):

@@ -27,6 +27,11 @@ def keep_split_images(predictions: Predictions, known_images: npt.NDArray[np.int
     # keep those of the kept images and renumber their rows in the filtered file order
     new_row = np.cumsum(keep) - 1
     held = keep[predictions.keypoint_rows]
-    kept = Predictions(predictions.image_id[keep], predictions.category_id[keep], predictions.score[keep],
-                       predictions.keypoints[held], new_row[predictions.keypoint_rows[held]].astype(np.int64))
+    kept = Predictions(
+        predictions.image_id[keep],
+        predictions.category_id[keep],
+        predictions.score[keep],
+        predictions.keypoints[held],
+        new_row[predictions.keypoint_rows[held]].astype(np.int64),
+    )
     return kept, dropped

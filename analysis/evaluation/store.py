@@ -62,8 +62,19 @@ OKS_FILE = "oks.parquet"
 FORMAT_VERSION = 1
 #: The columns of each table file, in order (a file with others is damaged).
 TABLE_COLUMNS = {
-    DETECTIONS_FILE: ("det_id", "image_id", "category_id", "score", "keypoints", "box_x", "box_y", "box_w",
-                      "box_h", "area", "density"),
+    DETECTIONS_FILE: (
+        "det_id",
+        "image_id",
+        "category_id",
+        "score",
+        "keypoints",
+        "box_x",
+        "box_y",
+        "box_w",
+        "box_h",
+        "area",
+        "density",
+    ),
     OKS_FILE: ("det_id", "ann_id", "oks"),
 }
 
@@ -147,8 +158,9 @@ def check_label(model: str) -> str:
     """``model`` when it can label a stored evaluation: at most ``MAX_LABEL_LENGTH`` characters
     with at least one letter or digit (``""`` and ``..`` would all be stored as "model")."""
     if len(model) > MAX_LABEL_LENGTH:
-        raise PoseAtlasError(f"--model {model[:40]!r}...: a model label has at most {MAX_LABEL_LENGTH} characters "
-                             f"(got {len(model)})")
+        raise PoseAtlasError(
+            f"--model {model[:40]!r}...: a model label has at most {MAX_LABEL_LENGTH} characters (got {len(model)})"
+        )
     if not re.search(r"[A-Za-z0-9]", model):
         raise PoseAtlasError(f"--model {model!r}: a model label needs at least one letter or digit")
     return model
@@ -213,8 +225,10 @@ def evaluation_problem(folder: Path, record: EvaluationRecord) -> str | None:
             return f"{name} has columns {', '.join(names)}; expected {', '.join(columns)}"
         recorded = record.tables.get(name)
         if recorded is not None and (recorded.size, recorded.rows) != (path.stat().st_size, metadata.num_rows):
-            return (f"{name} is {path.stat().st_size} bytes with {metadata.num_rows} rows; "
-                    f"{RECORD_FILE} recorded {recorded.size} bytes with {recorded.rows}")
+            return (
+                f"{name} is {path.stat().st_size} bytes with {metadata.num_rows} rows; "
+                f"{RECORD_FILE} recorded {recorded.size} bytes with {recorded.rows}"
+            )
         if name == DETECTIONS_FILE and metadata.num_rows != record.counts.kept:
             return f"{name} has {metadata.num_rows} rows; {RECORD_FILE} counts {record.counts.kept} detections"
     return None
@@ -261,8 +275,10 @@ def read_evaluation(cache_root: Path, key: cache.CacheKey, model: str) -> Stored
 
 def damaged_message(folder: Path, record: EvaluationRecord, problem: str | None = None) -> str:
     """One line: which stored evaluation is damaged, how, and that ``evaluate`` redoes it."""
-    return (f"stored evaluation of {record.model!r} ({folder}) is damaged: {problem or record.damaged}; "
-            "run python -m analysis evaluate on its predictions file again to replace it")
+    return (
+        f"stored evaluation of {record.model!r} ({folder}) is damaged: {problem or record.damaged}; "
+        "run python -m analysis evaluate on its predictions file again to replace it"
+    )
 
 
 def write_evaluation(

@@ -61,8 +61,10 @@ def parse_columns(text: str) -> tuple[str, ...]:
     wanted = [t.strip() for t in text.split(",") if t.strip()]
     unknown = [t for t in wanted if t.lower() not in codes]
     if unknown or not wanted:
-        raise ValueError(f"unknown Table 5 column {', '.join(unknown) or '(none)'} "
-                         f"(use {','.join(column_code(c) for c in TABLE5_COLUMNS)})")
+        raise ValueError(
+            f"unknown Table 5 column {', '.join(unknown) or '(none)'} "
+            f"(use {','.join(column_code(c) for c in TABLE5_COLUMNS)})"
+        )
     return tuple(dict.fromkeys(codes[t.lower()] for t in wanted))
 
 

@@ -92,9 +92,7 @@ class SceneAggregates:
 
     def top_table(self) -> pd.DataFrame:
         """Top categories as a DataFrame: class_id, name, count, share."""
-        return pd.DataFrame(
-            [asdict(c) for c in self.top_categories], columns=["class_id", "name", "count", "share"]
-        )
+        return pd.DataFrame([asdict(c) for c in self.top_categories], columns=["class_id", "name", "count", "share"])
 
 
 def _names(labels: SceneLabels | Sequence[str] | None) -> list[str]:

@@ -53,9 +53,7 @@ def build_model(arch: str, num_classes: int = N_CLASSES) -> nn.Module:
     import torchvision.models as tvm
 
     if arch not in RESNET_BLOCKS:
-        raise PoseAtlasError(
-            f"unsupported architecture {arch!r}; supported: {', '.join(SUPPORTED_ARCHS)}"
-        )
+        raise PoseAtlasError(f"unsupported architecture {arch!r}; supported: {', '.join(SUPPORTED_ARCHS)}")
     return getattr(tvm, arch)(weights=None, num_classes=num_classes)
 
 
@@ -69,11 +67,19 @@ def _torch_load(path: Path) -> Any:
         except UnicodeDecodeError as exc:  # Python 2 str pickles
             last = exc
             continue
-        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError,
-                TypeError, ImportError, KeyError, IndexError) as exc:
+        except (
+            pickle.UnpicklingError,
+            RuntimeError,
+            EOFError,
+            ValueError,
+            AttributeError,
+            TypeError,
+            ImportError,
+            KeyError,
+            IndexError,
+        ) as exc:
             raise PoseAtlasError(
-                f"{path}: not a Places365 checkpoint (a weights-only load refused it: "
-                f"{_first_line(exc)})"
+                f"{path}: not a Places365 checkpoint (a weights-only load refused it: {_first_line(exc)})"
             ) from exc
     raise PoseAtlasError(f"{path}: not a Places365 checkpoint ({_first_line(last)})")
 
@@ -89,20 +95,17 @@ def _first_line(exc: BaseException | None) -> str:
 def _state_dict_of(obj: Any, path: Path) -> tuple[dict[str, torch.Tensor], str | None]:
     if not isinstance(obj, dict):
         raise PoseAtlasError(
-            f"{path}: not a Places365 checkpoint (expected a dict with 'state_dict', "
-            f"got {type(obj).__name__})"
+            f"{path}: not a Places365 checkpoint (expected a dict with 'state_dict', got {type(obj).__name__})"
         )
     arch = obj.get("arch")
     sd = obj.get("state_dict", obj)
-    if not isinstance(sd, dict) or not sd or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()
+    if (
+        not isinstance(sd, dict)
+        or not sd
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items())
     ):
-        raise PoseAtlasError(
-            f"{path}: not a Places365 checkpoint (no 'state_dict' of named tensors)"
-        )
-    clean = OrderedDict(
-        (k[len("module."):] if k.startswith("module.") else k, v) for k, v in sd.items()
-    )
+        raise PoseAtlasError(f"{path}: not a Places365 checkpoint (no 'state_dict' of named tensors)")
+    clean = OrderedDict((k[len("module.") :] if k.startswith("module.") else k, v) for k, v in sd.items())
     return clean, arch if isinstance(arch, str) else None
 
 
@@ -133,15 +136,13 @@ def load_checkpoint(path: Path, arch: str | None = None) -> LoadedModel:
     path = Path(path)
     if not path.is_file():
         raise PoseAtlasError(
-            f"weights file {path} not found; run `python -m analysis fetch places365` "
-            f"or pass --weights FILE"
+            f"weights file {path} not found; run `python -m analysis fetch places365` or pass --weights FILE"
         )
     state_dict, file_arch = _state_dict_of(_torch_load(path), path)
     shape_arch = infer_arch(state_dict)
     if file_arch is not None and file_arch not in RESNET_BLOCKS:
         raise PoseAtlasError(
-            f"{path}: architecture {file_arch!r} is not supported "
-            f"(supported: {', '.join(SUPPORTED_ARCHS)})"
+            f"{path}: architecture {file_arch!r} is not supported (supported: {', '.join(SUPPORTED_ARCHS)})"
         )
     found = file_arch or shape_arch
     if found is None:

@@ -60,26 +60,55 @@ def _non_negative(text: str) -> int:
 def add_scene_model_arguments(parser: argparse._ActionsContainer) -> None:
     """The model/runtime flags shared by ``scenes`` and ``build --scenes`` (``parser``: a parser or an
     argument group, whose common base argparse's _ActionsContainer is)."""
-    parser.add_argument("--weights", type=Path, default=DEFAULTS.weights,
-                        help="Places365 checkpoint (default: data/models/<arch>_places365.pth.tar); "
-                             "label files are looked up beside it, then in --models-dir")
-    parser.add_argument("--arch", choices=SUPPORTED_ARCHS, default=DEFAULTS.arch,
-                        help="architecture (default: read from the checkpoint; resnet18 for the default file)")
-    parser.add_argument("--models-dir", type=Path, default=DEFAULTS.models_dir,
-                        help=f"where `fetch places365` put the files (default: {DEFAULTS.models_dir})")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        default=DEFAULTS.weights,
+        help="Places365 checkpoint (default: data/models/<arch>_places365.pth.tar); "
+        "label files are looked up beside it, then in --models-dir",
+    )
+    parser.add_argument(
+        "--arch",
+        choices=SUPPORTED_ARCHS,
+        default=DEFAULTS.arch,
+        help="architecture (default: read from the checkpoint; resnet18 for the default file)",
+    )
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=DEFAULTS.models_dir,
+        help=f"where `fetch places365` put the files (default: {DEFAULTS.models_dir})",
+    )
     parser.add_argument("--device", default=DEFAULTS.device, help="auto (CUDA when available) | cpu | cuda")
     parser.add_argument("--batch-size", type=_positive, default=DEFAULTS.batch_size)
-    parser.add_argument("--workers", type=_non_negative, default=DEFAULTS.workers,
-                        help="image-decoding worker processes (default: cores - 1)")
-    parser.add_argument("--threads", type=_positive, default=DEFAULTS.threads,
-                        help="torch threads for CPU inference (default: torch's)")
-    parser.add_argument("--entropy-base", type=_base, default=DEFAULTS.entropy_base,
-                        help="logarithm base of the entropy: e (default, nats), 2 (bits), ...")
-    parser.add_argument("--backend", choices=("local", "ray"), default=DEFAULTS.backend,
-                        help="local (this machine) or ray (a Ray cluster, needs requirements-cluster.txt)")
+    parser.add_argument(
+        "--workers",
+        type=_non_negative,
+        default=DEFAULTS.workers,
+        help="image-decoding worker processes (default: cores - 1)",
+    )
+    parser.add_argument(
+        "--threads", type=_positive, default=DEFAULTS.threads, help="torch threads for CPU inference (default: torch's)"
+    )
+    parser.add_argument(
+        "--entropy-base",
+        type=_base,
+        default=DEFAULTS.entropy_base,
+        help="logarithm base of the entropy: e (default, nats), 2 (bits), ...",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default=DEFAULTS.backend,
+        help="local (this machine) or ray (a Ray cluster, needs requirements-cluster.txt)",
+    )
     parser.add_argument("--address", default=DEFAULTS.address, help="Ray cluster address (backend ray)")
-    parser.add_argument("--shard-size", type=_positive, default=DEFAULTS.shard_size,
-                        help="images per flushed result shard (resume granularity)")
+    parser.add_argument(
+        "--shard-size",
+        type=_positive,
+        default=DEFAULTS.shard_size,
+        help="images per flushed result shard (resume granularity)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -89,8 +118,8 @@ def add_scenes_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
         "scenes",
         help="Places365 scene entropy of a cached dataset's images (writes scenes.parquet)",
         description="Classify every image of a cached split with a Places365 ResNet and write "
-                    "scenes.parquet (entropy, top-5 categories, p_indoor). Interrupted runs "
-                    "resume; failed images are listed in manifest.json.",
+        "scenes.parquet (entropy, top-5 categories, p_indoor). Interrupted runs "
+        "resume; failed images are listed in manifest.json.",
     )
     p.add_argument("--name", required=True, help="dataset name (as in the cache)")
     p.add_argument("--split", required=True)
@@ -146,7 +175,8 @@ def run_scenes(args: argparse.Namespace) -> int:
     rate = facts.images_per_s
     print(
         f"scenes: {path} ({facts.n_ok} images, {facts.n_failed} failed"
-        + (f", {rate} images/s" if rate else "") + f"; model {facts.model})"
+        + (f", {rate} images/s" if rate else "")
+        + f"; model {facts.model})"
     )
     for failure in facts.failures[:10]:
         print(f"  skipped {failure.file_name}: {failure.reason}", file=sys.stderr)
@@ -159,8 +189,9 @@ def add_fetch_places365_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``fetch places365``."""
     parser.add_argument("--arch", choices=tuple(CHECKPOINTS), default="resnet18")
     parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR)
-    parser.add_argument("--base-url", default=None,
-                        help="fetch all files from this URL instead of the official hosts (tests, mirrors)")
+    parser.add_argument(
+        "--base-url", default=None, help="fetch all files from this URL instead of the official hosts (tests, mirrors)"
+    )
     parser.add_argument("--force", action="store_true", help="download again even if present")
     parser.add_argument("--no-progress", action="store_true")
 
@@ -169,16 +200,20 @@ def run_fetch_places365(args: argparse.Namespace) -> int:
     from analysis.scenes.checkpoint import load_checkpoint
 
     paths = fetch_places365(
-        args.arch, Path(args.models_dir), base_url=args.base_url,
-        progress=not args.no_progress, force=args.force,
+        args.arch,
+        Path(args.models_dir),
+        base_url=args.base_url,
+        progress=not args.no_progress,
+        force=args.force,
     )
     ckpt = paths[CHECKPOINTS[args.arch]]
     try:
         loaded = load_checkpoint(ckpt, args.arch)
     except PoseAtlasError as exc:
         again = "it was downloaded again and still" if args.force else "run again with --force to download it again; it"
-        raise PoseAtlasError(f"{ckpt} does not load ({again} may be damaged or not a Places365 checkpoint): "
-                             f"{exc}") from None
+        raise PoseAtlasError(
+            f"{ckpt} does not load ({again} may be damaged or not a Places365 checkpoint): {exc}"
+        ) from None
     for name, path in paths.items():
         print(f"{name}: {path}")
     print(f"model id: {loaded.model_id}")

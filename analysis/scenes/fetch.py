@@ -65,8 +65,12 @@ def places365_urls(arch: str = "resnet18", base_url: str | None = None) -> dict[
 
 
 def fetch_places365(
-    arch: str = "resnet18", models_dir: Path = DEFAULT_MODELS_DIR, *,
-    base_url: str | None = None, progress: bool = True, force: bool = False,
+    arch: str = "resnet18",
+    models_dir: Path = DEFAULT_MODELS_DIR,
+    *,
+    base_url: str | None = None,
+    progress: bool = True,
+    force: bool = False,
 ) -> dict[str, Path]:
     """Download what is missing of the checkpoint and label files into ``models_dir``.
 
@@ -81,6 +85,7 @@ def fetch_places365(
             out[name] = dest
             continue
         pin = PINS.get(name) if base_url is None else None
-        out[name] = download(url, dest, expected_size=pin.size if pin else None,
-                             sha256=pin.sha256 if pin else None, progress=progress)
+        out[name] = download(
+            url, dest, expected_size=pin.size if pin else None, sha256=pin.sha256 if pin else None, progress=progress
+        )
     return out

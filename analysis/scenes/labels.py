@@ -94,9 +94,7 @@ def load_labels(categories: Path, io: Path) -> SceneLabels:
     return SceneLabels(tuple(known), indoor)
 
 
-def find_label_files(
-    weights: Path | None = None, models_dir: Path = DEFAULT_MODELS_DIR
-) -> tuple[Path, Path]:
+def find_label_files(weights: Path | None = None, models_dir: Path = DEFAULT_MODELS_DIR) -> tuple[Path, Path]:
     """Locate the two label files: beside ``weights`` first, then in ``models_dir``.
 
     Raises:

@@ -69,8 +69,10 @@ def to_rgb(img: Image.Image) -> Image.Image:
             a = a * 255.0
         gray = np.clip(np.rint(a), 0, 255).astype(np.uint8)
         return Image.fromarray(gray, mode="L").convert("RGB")
-    if mode in _ALPHA or (mode == "P" and "transparency" in img.info) or (
-        mode in ("L", "RGB") and "transparency" in img.info
+    if (
+        mode in _ALPHA
+        or (mode == "P" and "transparency" in img.info)
+        or (mode in ("L", "RGB") and "transparency" in img.info)
     ):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -150,9 +152,7 @@ def collate(
     """Stack the good images; list the failed ones with their reason."""
     ok_ids = [image_id for image_id, x, _ in batch if x is not None]
     tensors = [x for _, x, _ in batch if x is not None]
-    stacked = (
-        torch.stack(tensors) if tensors else torch.empty((0, 3, CROP, CROP), dtype=torch.uint8)
-    )
+    stacked = torch.stack(tensors) if tensors else torch.empty((0, 3, CROP, CROP), dtype=torch.uint8)
     failed = [(image_id, reason) for image_id, x, reason in batch if x is None]
     return ok_ids, stacked, failed
 
@@ -229,8 +229,11 @@ class BatchResult:
 
 
 def batch_result(
-    ok_ids: list[int], logits: np.ndarray, failed: list[tuple[int, str]],
-    indoor: np.ndarray, base: float | None,
+    ok_ids: list[int],
+    logits: np.ndarray,
+    failed: list[tuple[int, str]],
+    indoor: np.ndarray,
+    base: float | None,
 ) -> BatchResult:
     stats = scene_stats_from_logits(logits, indoor, base)
     return BatchResult(list(ok_ids), failed=list(failed), **stats)

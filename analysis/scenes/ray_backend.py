@@ -30,9 +30,7 @@ def _import_ray() -> Any:
         import ray
         import ray.data
     except ImportError as exc:
-        raise PoseAtlasError(
-            "--backend ray needs Ray: pip install -r requirements-cluster.txt"
-        ) from exc
+        raise PoseAtlasError("--backend ray needs Ray: pip install -r requirements-cluster.txt") from exc
     return ray
 
 
@@ -54,8 +52,9 @@ def decode_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 class SceneActor:
     """Ray stage 2: one model per actor; uint8 pixels -> scene statistics."""
 
-    def __init__(self, arch: str, state: list[Any], indoor: np.ndarray,
-                 entropy_base: float | None, amp: bool = True) -> None:
+    def __init__(
+        self, arch: str, state: list[Any], indoor: np.ndarray, entropy_base: float | None, amp: bool = True
+    ) -> None:
         import ray
 
         from analysis.scenes.checkpoint import build_model
@@ -76,20 +75,25 @@ class SceneActor:
         pixels = torch.from_numpy(np.ascontiguousarray(batch["pixels"][ok]))
         if self.clf.device.type == "cuda":
             pixels = pixels.pin_memory()
-        res = batch_result(
-            ids[ok].tolist(), self.clf.logits(pixels), [], self.indoor, self.base
-        )
+        res = batch_result(ids[ok].tolist(), self.clf.logits(pixels), [], self.indoor, self.base)
         n = len(ids)
         entropy = np.full(n, np.nan)
         top_ids = np.zeros((n, 5), dtype=np.int16)
         top_probs = np.zeros((n, 5), dtype=np.float32)
         p_indoor = np.full(n, np.nan)
         entropy[ok], top_ids[ok], top_probs[ok], p_indoor[ok] = (
-            res.entropy, res.top5_ids, res.top5_probs, res.p_indoor
+            res.entropy,
+            res.top5_ids,
+            res.top5_probs,
+            res.p_indoor,
         )
         return {
-            "image_id": ids, "reason": reasons, "entropy": entropy, "top5_ids": top_ids,
-            "top5_probs": top_probs, "p_indoor": p_indoor,
+            "image_id": ids,
+            "reason": reasons,
+            "entropy": entropy,
+            "top5_ids": top_ids,
+            "top5_probs": top_probs,
+            "p_indoor": p_indoor,
         }
 
 
@@ -133,7 +137,9 @@ def iter_ray_results(
         ds = ds.map_batches(
             SceneActor,
             fn_constructor_kwargs={
-                "arch": arch, "state": [state_ref], "indoor": np.asarray(indoor, dtype=bool),
+                "arch": arch,
+                "state": [state_ref],
+                "indoor": np.asarray(indoor, dtype=bool),
                 "entropy_base": entropy_base,
             },
             batch_size=batch_size,

@@ -68,14 +68,16 @@ from analysis.scenes.writer import write_scenes
 PARTIAL_DIR = SCENES_PARTIAL_DIR
 RUN_FILE = "run.json"
 
-SHARD_SCHEMA = pa.schema([
-    ("image_id", pa.int64()),
-    ("entropy", pa.float64()),
-    ("top5_ids", pa.list_(pa.int16())),
-    ("top5_probs", pa.list_(pa.float32())),
-    ("p_indoor", pa.float64()),
-    ("reason", pa.string()),  # null for a good image, the failure reason otherwise
-])
+SHARD_SCHEMA = pa.schema(
+    [
+        ("image_id", pa.int64()),
+        ("entropy", pa.float64()),
+        ("top5_ids", pa.list_(pa.int16())),
+        ("top5_probs", pa.list_(pa.float32())),
+        ("p_indoor", pa.float64()),
+        ("reason", pa.string()),  # null for a good image, the failure reason otherwise
+    ]
+)
 
 
 @dataclass
@@ -95,7 +97,9 @@ def _read_manifest(cache_dir: Path) -> Manifest:
 
 
 def _image_paths(
-    root: Path, names: dict[int, str], done: set[int],
+    root: Path,
+    names: dict[int, str],
+    done: set[int],
 ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """(image_id, path) to classify and (image_id, reason) refused, for images not done yet.
 
@@ -116,8 +120,14 @@ def _image_paths(
 
 
 def _failures_only(failed: list[tuple[int, str]]) -> BatchResult:
-    return BatchResult([], np.zeros(0), np.zeros((0, 5), dtype=np.int16), np.zeros((0, 5), dtype=np.float32),
-                       np.zeros(0), failed=list(failed))
+    return BatchResult(
+        [],
+        np.zeros(0),
+        np.zeros((0, 5), dtype=np.int16),
+        np.zeros((0, 5), dtype=np.float32),
+        np.zeros(0),
+        failed=list(failed),
+    )
 
 
 def _images_root(manifest: Manifest, cache_dir: Path) -> Path:
@@ -227,16 +237,26 @@ def backend_results(
         from analysis.scenes.pipeline import iter_local_results
 
         return iter_local_results(
-            items, loaded.model, labels.indoor, device=options.device,
-            batch_size=options.batch_size, workers=options.workers, threads=options.threads,
+            items,
+            loaded.model,
+            labels.indoor,
+            device=options.device,
+            batch_size=options.batch_size,
+            workers=options.workers,
+            threads=options.threads,
             entropy_base=options.entropy_base,
         )
     if options.backend == "ray":
         from analysis.scenes.ray_backend import iter_ray_results
 
         return iter_ray_results(
-            items, loaded.model, loaded.arch, labels.indoor, address=options.address,
-            batch_size=options.batch_size, entropy_base=options.entropy_base,
+            items,
+            loaded.model,
+            loaded.arch,
+            labels.indoor,
+            address=options.address,
+            batch_size=options.batch_size,
+            entropy_base=options.entropy_base,
         )
     raise PoseAtlasError(f"unknown scenes backend {options.backend!r}; use local or ray")
 
@@ -245,8 +265,11 @@ def backend_results(
 
 
 def compute_scenes(
-    cache_dir: Path, options: SceneOptions = SceneOptions(), *,  # noqa: B008  (frozen options)
-    dataset: str | None = None, split: str | None = None,
+    cache_dir: Path,
+    options: SceneOptions = SceneOptions(),  # noqa: B008  (frozen options)
+    *,
+    dataset: str | None = None,
+    split: str | None = None,
 ) -> Path:
     """Compute (or resume, or reuse) scenes.parquet for the cached split in ``cache_dir``.
 
@@ -302,8 +325,12 @@ def compute_scenes(
     n_new = 0
     last_flush = time.monotonic()
     bar = tqdm(
-        total=len(images), initial=len(images) - len(todo), unit="img",
-        desc=f"scenes {dataset}/{split}", disable=not options.progress, dynamic_ncols=True,
+        total=len(images),
+        initial=len(images) - len(todo),
+        unit="img",
+        desc=f"scenes {dataset}/{split}",
+        disable=not options.progress,
+        dynamic_ncols=True,
     )
     if refused:  # listed as failures like unreadable images, never opened
         pending.append(_failures_only(refused))
@@ -317,9 +344,7 @@ def compute_scenes(
                 n_pending += len(result)
                 n_new += len(result)
                 bar.update(len(result))
-                if n_pending >= options.shard_size or (
-                    time.monotonic() - last_flush >= options.flush_seconds
-                ):
+                if n_pending >= options.shard_size or (time.monotonic() - last_flush >= options.flush_seconds):
                     _flush(cache_dir, progress, pending)
                     n_pending = 0
                     last_flush = time.monotonic()
@@ -328,8 +353,11 @@ def compute_scenes(
         _flush(cache_dir, progress, pending)
     seconds = time.perf_counter() - t0
 
-    shards = pa.concat_tables([pq.read_table(s, schema=SHARD_SCHEMA) for s in progress.shards]) \
-        if progress.shards else SHARD_SCHEMA.empty_table()
+    shards = (
+        pa.concat_tables([pq.read_table(s, schema=SHARD_SCHEMA) for s in progress.shards])
+        if progress.shards
+        else SHARD_SCHEMA.empty_table()
+    )
     df = shards.to_pandas().drop_duplicates("image_id", keep="last").set_index("image_id")
     order = images["image_id"].astype("int64")
     missing = [int(i) for i in order if int(i) not in df.index]
@@ -369,4 +397,3 @@ def compute_scenes(
     write_scenes(cache_dir, dataset, split, good, loaded.model_id, facts)
     shutil.rmtree(_partial_dir(cache_dir), ignore_errors=True)
     return scenes_path
-

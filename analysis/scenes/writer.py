@@ -18,7 +18,12 @@ from analysis.errors import PoseAtlasError
 
 
 def write_scenes(
-    cache_dir: Path, dataset: str, split: str, results: pd.DataFrame, model_id: str, facts: ScenesFacts,
+    cache_dir: Path,
+    dataset: str,
+    split: str,
+    results: pd.DataFrame,
+    model_id: str,
+    facts: ScenesFacts,
 ) -> Path:
     """Write ``scenes.parquet`` atomically, then record ``facts`` (and the table's size and
     rows) in the split's manifest: read-modify-write under the split's lock, so a build

@@ -53,6 +53,7 @@ def parse_url(text: str, where: str = "--url") -> dict[str, str]:
 def check_params(params: Mapping[str, str], caches: Caches, where: str = "--url") -> None:
     """Refuse what the dashboard would silently replace by a default (``query.parse``'s strict
     mode: a stale bookmark is fine on screen; a paper's figure must be exactly what was asked)."""
+
     def sources(names: Sequence[str]) -> list[str]:
         return sources_of(caches.images, names)
 
@@ -105,8 +106,9 @@ def parse_views(text: str, where: str = "--views") -> list[str]:
     bad = [v for v in names if v not in catalog.VIEWS]
     if bad or not names:
         extra = " (browse shows images and exports nothing)" if "browse" in bad else ""
-        raise PoseAtlasError(f"{where}: unknown view {', '.join(bad) or '(none)'} "
-                             f"(use all or some of {', '.join(catalog.VIEWS)}){extra}")
+        raise PoseAtlasError(
+            f"{where}: unknown view {', '.join(bad) or '(none)'} (use all or some of {', '.join(catalog.VIEWS)}){extra}"
+        )
     return names
 
 
@@ -117,8 +119,7 @@ def parse_formats(value: object, where: str) -> tuple[str, ...]:
     formats = tuple(f.strip() for f in items if f.strip())
     bad = [f for f in formats if f not in paper.FORMATS]
     if bad or not formats:
-        raise PoseAtlasError(f"{where}: unknown format {', '.join(bad) or '(none)'} "
-                             f"(use {', '.join(paper.FORMATS)})")
+        raise PoseAtlasError(f"{where}: unknown format {', '.join(bad) or '(none)'} (use {', '.join(paper.FORMATS)})")
     return formats
 
 
@@ -140,19 +141,30 @@ def _job(entry: ExportEntry, spec: ExportSpec, where: str) -> Job:
         raise PoseAtlasError(f"{where}: url must be a string (a dashboard URL or its query string), got {url!r}")
     params = parse_url(url, f"{where}: url") if url.strip() else {}
     formats = list(paper.FORMATS) if spec.formats is None else spec.formats
-    render_opts = _render_options(formats if entry.formats is None else entry.formats,
-                                  spec.width if entry.width is None else entry.width,
-                                  spec.percent if entry.percent is None else entry.percent, where)
+    render_opts = _render_options(
+        formats if entry.formats is None else entry.formats,
+        spec.width if entry.width is None else entry.width,
+        spec.percent if entry.percent is None else entry.percent,
+        where,
+    )
     try:
         view_options = ViewOptions.from_mapping(entry.options, f"{where}: options")
     except ValueError as exc:
         raise PoseAtlasError(str(exc)) from None
     if entry.name is not None and (entry.items is None or len(entry.items) != 1):
-        raise PoseAtlasError(f"{where}: name renames one item: give items = [\"...\"] with exactly one")
+        raise PoseAtlasError(f'{where}: name renames one item: give items = ["..."] with exactly one')
     if entry.name is not None:
         validate_name(entry.name, f"{where}: name")
-    return Job(views[0], params, render_opts, view_options, tuple(entry.items) if entry.items else None,
-               None if entry.name is None else str(entry.name), where, f"{where}: url")
+    return Job(
+        views[0],
+        params,
+        render_opts,
+        view_options,
+        tuple(entry.items) if entry.items else None,
+        None if entry.name is None else str(entry.name),
+        where,
+        f"{where}: url",
+    )
 
 
 def plan_from_spec(path: Path, out: Path | None, cache_dir: Path | None) -> Plan:
@@ -160,7 +172,7 @@ def plan_from_spec(path: Path, out: Path | None, cache_dir: Path | None) -> Plan
     base = path.parent
     if out is None:
         if spec.out is None:
-            raise PoseAtlasError(f"{path}: no output folder (give --out DIR or out = \"DIR\" in the spec)")
+            raise PoseAtlasError(f'{path}: no output folder (give --out DIR or out = "DIR" in the spec)')
         out = base / spec.out
     if cache_dir is None and spec.cache_dir is not None:
         cache_dir = base / spec.cache_dir
@@ -193,8 +205,10 @@ def named_items(job: Job, state: ViewState) -> tuple[list[Named], list[str]]:
         missing = [s for s in job.items if s not in have]
         if missing:
             why = f"; {'; '.join(notes)}" if notes else ""
-            raise PoseAtlasError(f"{job.where}: view {job.view} has no item {', '.join(missing)} under "
-                                 f"these filters (has: {', '.join(have) or 'none'}){why}")
+            raise PoseAtlasError(
+                f"{job.where}: view {job.view} has no item {', '.join(missing)} under "
+                f"these filters (has: {', '.join(have) or 'none'}){why}"
+            )
         kept = [i for i in kept if i.stem in job.items]
     folder = f"{job.view}/"
     return [Named(i, folder, job.name or i.stem, job.render) for i in kept], notes
@@ -217,8 +231,9 @@ def run(plan: Plan, cache_dir: Path, failures: list[str] | None = None) -> tuple
     for job in plan.jobs:
         state = state_from_params(caches, job.params, panel_options(job.options, job.params), keypoints, cache_dir)
         if not state.datasets:
-            raise PoseAtlasError(f"{job.where}: no image matches the URL's filters "
-                                 f"({state.filtered.filters.description})")
+            raise PoseAtlasError(
+                f"{job.where}: no image matches the URL's filters ({state.filtered.filters.description})"
+            )
         try:
             more, job_notes = named_items(job, state)
         except PoseAtlasError:
@@ -227,14 +242,14 @@ def run(plan: Plan, cache_dir: Path, failures: list[str] | None = None) -> tuple
             if failures is None:
                 raise
             reason = failure_reason(exc)
-            failures += [f"{job.view}/{job.name or i}: {reason}" for i in job.items or ()] or [
-                f"{job.view}: {reason}"]
+            failures += [f"{job.view}/{job.name or i}: {reason}" for i in job.items or ()] or [f"{job.view}: {reason}"]
             continue
         named += more
         notes += [n for n in job_notes if n not in notes]
     from tqdm import tqdm
 
     with tqdm(total=count_files(named), desc="export", unit="file", disable=None, file=sys.stderr) as bar:
+
         def progress(done: int, total: int, what: str) -> None:
             bar.set_postfix_str(what, refresh=False)
             bar.update(done - bar.n)
@@ -264,17 +279,27 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m dashboard.export", description=(
-        "Write every figure and table the dashboard shows for a URL: DIR/<view>/<name>.<ext>, "
-        "tables as CSV and LaTeX, DIR/captions.txt and DIR/captions.tex."))
-    p.add_argument("--url", help="a dashboard URL copied from the browser, or just its query string "
-                                 "(e.g. 'ds=crowdpose,coco&bucket=small')")
+    p = _Parser(
+        prog="python -m dashboard.export",
+        description=(
+            "Write every figure and table the dashboard shows for a URL: DIR/<view>/<name>.<ext>, "
+            "tables as CSV and LaTeX, DIR/captions.txt and DIR/captions.tex."
+        ),
+    )
+    p.add_argument(
+        "--url",
+        help="a dashboard URL copied from the browser, or just its query string "
+        "(e.g. 'ds=crowdpose,coco&bucket=small')",
+    )
     p.add_argument("--spec", type=Path, help="a TOML file listing several exports (docs/guides/paper-export.md)")
     p.add_argument("--out", type=Path, help="output folder")
     p.add_argument("--views", help=f"all, or some of {','.join(catalog.VIEWS)} (default all)")
     p.add_argument("--formats", help="figure formats, comma-separated (default png,svg,pdf)")
-    p.add_argument("--width", choices=list(paper.PRESETS),
-                   help="single: 3.5 in column; double: 7.16 in page width (default single)")
+    p.add_argument(
+        "--width",
+        choices=list(paper.PRESETS),
+        help="single: 3.5 in column; double: 7.16 in page width (default single)",
+    )
     p.add_argument("--percent", action="store_true", help="LaTeX tables: shares as percentages")
     p.add_argument("--cache-dir", type=Path, help=f"cache root (default ${paths.CACHE_ENV} or data/cache)")
     return p
@@ -285,16 +310,19 @@ def make_plan(args: argparse.Namespace) -> Plan:
         given = [f"--{k}" for k in ("url", "views", "formats", "width") if getattr(args, k) is not None]
         given += ["--percent"] if args.percent else []
         if given:
-            raise PoseAtlasError(f"{', '.join(given)} with --spec: set them in the spec (url, formats, width, "
-                                 "percent; one [[export]] per view)")
+            raise PoseAtlasError(
+                f"{', '.join(given)} with --spec: set them in the spec (url, formats, width, "
+                "percent; one [[export]] per view)"
+            )
         return plan_from_spec(args.spec, args.out, args.cache_dir)
     if args.url is None:
         raise PoseAtlasError("give --url URL (or --spec FILE.toml)")
     if args.out is None:
         raise PoseAtlasError("give --out DIR")
     params = parse_url(args.url)
-    options = _render_options(args.formats or ",".join(paper.FORMATS), args.width or "single", args.percent,
-                              "--formats")
+    options = _render_options(
+        args.formats or ",".join(paper.FORMATS), args.width or "single", args.percent, "--formats"
+    )
     jobs = [Job(v, params, options) for v in parse_views(args.views or "all")]
     return Plan(jobs, args.out, args.cache_dir)
 
@@ -324,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {note}", file=sys.stderr)
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
-    print(f"wrote {len(files)} files to {plan.out}"
-          + (f"; {len(failures)} item(s) failed (see error: lines)" if failures else ""))
+    print(
+        f"wrote {len(files)} files to {plan.out}"
+        + (f"; {len(failures)} item(s) failed (see error: lines)" if failures else "")
+    )
     return 1 if failures else 0

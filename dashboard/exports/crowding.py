@@ -27,8 +27,10 @@ from dashboard.figures.crowding import (
     small_persons,
 )
 
-DENSITY_NOTE = ("SmallPose does not publish its definition; ours: a person's own N_b/N_a ratio "
-                "(persons with no labelled joint are left out)")
+DENSITY_NOTE = (
+    "SmallPose does not publish its definition; ours: a person's own N_b/N_a ratio "
+    "(persons with no labelled joint are left out)"
+)
 
 
 def _labels(state: ViewState) -> dict[str, str]:
@@ -41,38 +43,53 @@ def index_items(state: ViewState) -> list[ExportItem]:
     value = state.options.crowd_value
     norm = Normalisation(state.filters.normalise)
     images = state.filtered.images
-    caption = state.caption(value.description, CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE,
-                            levels.description)
-    fig = crowd_index_hist(images, state.series, normalise=norm, levels=levels, styles=state.styles, value=value,
-                           caption=caption)
+    caption = state.caption(value.description, CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE, levels.description)
+    fig = crowd_index_hist(
+        images, state.series, normalise=norm, levels=levels, styles=state.styles, value=value, caption=caption
+    )
     table = crowd_index_table(images, state.series, normalise=norm, value=value)
     if norm is Normalisation.COUNT:
         table = table.astype(dict.fromkeys(state.series, "int64"))
     bins = f"bins [left, right) of width {CI_BIN:g}"
-    return [FigureItem("crowdindex distribution", fig, selectable=True),
-            TableItem("crowdindex distribution", table, state.caption(value.description, CROWD_INDEX_DEFINITION, bins),
-                      shares=tuple(state.series) if norm is Normalisation.SHARE else (), labels=_labels(state))]
+    return [
+        FigureItem("crowdindex distribution", fig, selectable=True),
+        TableItem(
+            "crowdindex distribution",
+            table,
+            state.caption(value.description, CROWD_INDEX_DEFINITION, bins),
+            shares=tuple(state.series) if norm is Normalisation.SHARE else (),
+            labels=_labels(state),
+        ),
+    ]
 
 
 def levels_items(state: ViewState) -> list[ExportItem]:
     conventions = "; ".join([*(c.levels().description for c in CrowdConvention), CROWD_INDEX_POPULATION_NOTE])
     images = state.filtered.images
     value = state.options.crowd_value
-    fig = crowd_levels(images, state.series, normalise=state.filters.normalise, styles=state.styles, value=value,
-                       caption=state.caption(value.description, conventions))
+    fig = crowd_levels(
+        images,
+        state.series,
+        normalise=state.filters.normalise,
+        styles=state.styles,
+        value=value,
+        caption=state.caption(value.description, conventions),
+    )
     table = crowd_levels_both_table(images, state.series)
-    caption = state.caption("levels from the computed and the stored CrowdIndex (stored: only datasets whose "
-                            "file has one)", conventions)
-    return [FigureItem("crowd levels", fig),
-            TableItem("crowd levels", table, caption, shares=("share",), labels=_labels(state))]
+    caption = state.caption(
+        "levels from the computed and the stored CrowdIndex (stored: only datasets whose file has one)", conventions
+    )
+    return [
+        FigureItem("crowd levels", fig),
+        TableItem("crowd levels", table, caption, shares=("share",), labels=_labels(state)),
+    ]
 
 
 def density_items(state: ViewState) -> list[ExportItem]:
     """Figure 8c over the series whose small persons have a density; notes say why others have none."""
     low, high = state.options.density_low, state.options.density_high
     if not low < high:
-        return [Note(f"edges must satisfy sparse|moderate < moderate|dense (got {low:g}, {high:g})",
-                     NoteLevel.ERROR)]
+        return [Note(f"edges must satisfy sparse|moderate < moderate|dense (got {low:g}, {high:g})", NoteLevel.ERROR)]
     dens = density_levels(low, high)
     small = small_persons(state.filtered.persons)
     candidates = [k for k in state.series if k not in state.no_area_series]
@@ -81,14 +98,21 @@ def density_items(state: ViewState) -> list[ExportItem]:
     drawn = coverage.loc[coverage["with density"] > 0, "dataset"].tolist()
     items: list[ExportItem] = [Note("Not drawn: " + "; ".join(why) + ".")] if why else []
     if not drawn:
-        return [*items, Note("No small person with a density under the current filters "
-                             "(population, size bucket or edges).")]
+        return [
+            *items,
+            Note("No small person with a density under the current filters (population, size bucket or edges)."),
+        ]
     caption = state.caption(dens.description, DENSITY_NOTE, *why)
-    fig = density_levels_figure(small, drawn, dens, normalise=state.filters.normalise, styles=state.styles,
-                                caption=caption)
-    return [*items, FigureItem("small person density", fig),
-            TableItem("small person density", density_table(small, drawn, dens), caption, shares=("share",),
-                      labels=_labels(state))]
+    fig = density_levels_figure(
+        small, drawn, dens, normalise=state.filters.normalise, styles=state.styles, caption=caption
+    )
+    return [
+        *items,
+        FigureItem("small person density", fig),
+        TableItem(
+            "small person density", density_table(small, drawn, dens), caption, shares=("share",), labels=_labels(state)
+        ),
+    ]
 
 
 def agreement_items(state: ViewState) -> list[ExportItem]:
@@ -96,12 +120,14 @@ def agreement_items(state: ViewState) -> list[ExportItem]:
     agree = agreement_table(images, state.series)
     if agree.empty:
         return [Note("None of the selected images stores a CrowdIndex (only CrowdPose files ship one).")]
-    caption = state.caption(CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE,
-                            "agree: equal after rounding to 2 decimals")
+    caption = state.caption(
+        CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE, "agree: equal after rounding to 2 decimals"
+    )
     fig = agreement_figure(images, caption=state.caption(CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE))
-    return [TableItem("crowdindex agreement", agree, caption, shares=("share agreeing",), digits=4,
-                      labels=_labels(state)),
-            FigureItem("crowdindex computed vs stored", fig)]
+    return [
+        TableItem("crowdindex agreement", agree, caption, shares=("share agreeing",), digits=4, labels=_labels(state)),
+        FigureItem("crowdindex computed vs stored", fig),
+    ]
 
 
 def exports(state: ViewState) -> list[ExportItem]:

@@ -165,7 +165,16 @@ def exports(state: ViewState) -> list[ExportItem]:
     if chosen != "all" or at_oks:
         waterfalls.append(waterfall_item(models, chosen, at_oks))
     reliability = [] if chosen == "all" else [calibration_items(models, chosen)[0]]
-    return [*notes, composition_item(models), *waterfalls,
-            delta_ap_item(models), delta_ap_item(models, at_oks=True), composition_table_item(models),
-            *per_joint_items(models), *ap_by_threshold_items(state, entries), *size_items(models),
-            *calibration_items(models), *reliability]
+    return [
+        *notes,
+        composition_item(models),
+        *waterfalls,
+        delta_ap_item(models),
+        delta_ap_item(models, at_oks=True),
+        composition_table_item(models),
+        *per_joint_items(models),
+        *ap_by_threshold_items(state, entries),
+        *size_items(models),
+        *calibration_items(models),
+        *reliability,
+    ]

@@ -112,4 +112,3 @@ class Note:
 
 
 ExportItem = FigureItem | TableItem | Note
-

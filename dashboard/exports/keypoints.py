@@ -27,7 +27,10 @@ def exports(state: ViewState) -> list[ExportItem]:
             items.append(Note(f"{state.label(name)}: no persons under the current filters."))
             continue
         groups = joint_rate_groups(
-            state.label(name), mine, partial(load, name), partial(_joint_names, state, name),
+            state.label(name),
+            mine,
+            partial(load, name),
+            partial(_joint_names, state, name),
             partial(_visibility, state, name),
         )
         one = replace(state, datasets=(name,))  # the caption names this figure's dataset
@@ -35,12 +38,22 @@ def exports(state: ViewState) -> list[ExportItem]:
             show_visible = g.rule is not VisibilityConvention.NOT_VISIBILITY
             if not show_visible:
                 items.append(Note(f"{g.label}: {g.rule.description}."))
-            fig = joint_rates_figure(g.table, dataset=g.label, show_visible=show_visible, caption=one.caption(
-                f"{len(g.joints)} joints", "labelled: v > 0", g.rule.description))
+            fig = joint_rates_figure(
+                g.table,
+                dataset=g.label,
+                show_visible=show_visible,
+                caption=one.caption(f"{len(g.joints)} joints", "labelled: v > 0", g.rule.description),
+            )
             table = g.table if show_visible else g.table.drop(columns="visible")
             items.append(FigureItem(f"joint rates {g.label}", fig))
-            items.append(TableItem(f"joint rates {g.label}", table, one.caption("labelled: v > 0", g.rule.description),
-                                   shares=("labelled", "visible") if show_visible else ("labelled",)))
+            items.append(
+                TableItem(
+                    f"joint rates {g.label}",
+                    table,
+                    one.caption("labelled: v > 0", g.rule.description),
+                    shares=("labelled", "visible") if show_visible else ("labelled",),
+                )
+            )
     return items
 
 

@@ -51,8 +51,7 @@ def _column_cells(values: pd.Series, *, share: bool, percent: bool, digits: int)
             else:
                 cells.append(_fixed(v, 3 if share else digits))
         return cells, True
-    return ["--" if v is None or (isinstance(v, float) and np.isnan(v)) else latex_text(str(v))
-            for v in values], False
+    return ["--" if v is None or (isinstance(v, float) and np.isnan(v)) else latex_text(str(v)) for v in values], False
 
 
 def _printed_value(cell: str) -> float:
@@ -83,8 +82,13 @@ def _bold_max(cells: list[str], groups: Sequence[object] | None = None) -> list[
 
 
 def table_latex(
-    table: pd.DataFrame, *, caption: str = "", label: str = "", digits: int = 2,
-    shares: Sequence[str] = (), percent: bool = False,
+    table: pd.DataFrame,
+    *,
+    caption: str = "",
+    label: str = "",
+    digits: int = 2,
+    shares: Sequence[str] = (),
+    percent: bool = False,
 ) -> str:
     """A booktabs ``table`` environment.
 
@@ -118,8 +122,7 @@ def table_latex(
         numeric.append(n)
     rows = [" & ".join(row) + r" \\" for row in zip(*cells, strict=True)]
     if groups is not None:  # a rule where the group changes
-        rows = [(r"\midrule" + "\n" if i and groups[i] != groups[i - 1] else "") + row
-                for i, row in enumerate(rows)]
+        rows = [(r"\midrule" + "\n" if i and groups[i] != groups[i - 1] else "") + row for i, row in enumerate(rows)]
     headers = [verbatim.get(c) or header_text(c) + (r" (\%)" if percent and c in shares else "") for c in columns]
     return _table_environment(caption, label, "".join("r" if n else "l" for n in numeric), headers, rows)
 

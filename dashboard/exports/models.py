@@ -75,8 +75,10 @@ def evaluated(state: ViewState, entries: Sequence[StoredModel], load: ModelLoade
     """Re-slice each chosen evaluation under the state's size definition."""
     size = state.filters.size
     if load is None:
+
         def load(entry: StoredModel, size: SizeDefinition) -> EvaluatedModel:
             return evaluations.model_result(state.root, entry, size)
+
     used: dict[str, list[str]] = {}  # definitions' description -> the models evaluated under them
     models, errors, resliced = [], [], []
     for entry in entries:
@@ -88,8 +90,10 @@ def evaluated(state: ViewState, entries: Sequence[StoredModel], load: ModelLoade
         models.append(model)
         used.setdefault(model.result.definitions.description, []).append(entry.label)
         if evaluations.resliced(entry.definitions, size):
-            resliced.append(f"{entry.label}: evaluated with {entry.definitions.size.description}; re-sliced "
-                            f"from its stored OKS pairs with {size.description}.")
+            resliced.append(
+                f"{entry.label}: evaluated with {entry.definitions.size.description}; re-sliced "
+                f"from its stored OKS pairs with {size.description}."
+            )
     labels = {str(e.key): f"{state.label(e.key.dataset)}/{e.key.split}" for e in entries}
     return EvaluatedModels(tuple(entries), tuple(models), tuple(errors), used, tuple(resliced), labels)
 
@@ -107,24 +111,32 @@ def table5_items(chosen: EvaluatedModels, interval_style: str = "bracket", colum
     settings = {m.result.bootstrap for m in models if m.result.bootstrap is not None}
     if settings:
         shown = {"bracket": "[lo, hi]", "pm": "± half the interval's width", "none": "not shown"}[str(interval_style)]
-        note = ("; intervals " + shown + ": percentile (numpy.quantile, linear) of image-bootstrap resamples ("
-                + "; ".join(sorted(f"B = {b.B}, seed {b.seed}, {100 * b.confidence:g}%" for b in settings))
-                + ")")
+        note = (
+            "; intervals "
+            + shown
+            + ": percentile (numpy.quantile, linear) of image-bootstrap resamples ("
+            + "; ".join(sorted(f"B = {b.B}, seed {b.seed}, {100 * b.confidence:g}%" for b in settings))
+            + ")"
+        )
     caption = f"AP (%) per slice, OKS 0.50:0.05:0.95, and ground-truth persons per slice (n_gt); {chosen.note}{note}"
     frame = table5_frame([(m.model, m.result) for m in models])
     test_sets = [chosen.labels.get(m.key, m.key) for m in models]
     chosen_columns = parse_columns(columns) if columns else PAPER_COLUMNS
 
     def latex(label: str) -> str:
-        return table5_latex(frame, caption, str(interval_style), columns=chosen_columns, test_sets=test_sets,
-                            label=label)
+        return table5_latex(
+            frame, caption, str(interval_style), columns=chosen_columns, test_sets=test_sets, label=label
+        )
 
     few = "; † fewer than 30 persons in the slice" if settings else ""
     return [
         TableItem("models table5", table, caption + few, digits=1, labels=chosen.labels, latex=latex),
-        TableItem("smallpose reported table5", reported_table5_table(),
-                  "AP (%) reported in the SmallPose paper, Table 5 (SimpleBaseline ResNet-50 on SmallPose test)",
-                  digits=1),
+        TableItem(
+            "smallpose reported table5",
+            reported_table5_table(),
+            "AP (%) reported in the SmallPose paper, Table 5 (SimpleBaseline ResNet-50 on SmallPose test)",
+            digits=1,
+        ),
     ]
 
 
@@ -140,8 +152,12 @@ def ap_item(chosen: EvaluatedModels) -> FigureItem:
 
 def pr_item(chosen: EvaluatedModels, slice_name: str = "all", threshold: float | str = MEAN_THRESHOLD) -> FigureItem:
     """Precision-recall curves of one slice at one OKS threshold (or their mean)."""
-    fig = pr_figure(displayed(chosen), slice_name, threshold,
-                    caption=f"{chosen.note}; 101 recall points, interpolated precision (COCO)")
+    fig = pr_figure(
+        displayed(chosen),
+        slice_name,
+        threshold,
+        caption=f"{chosen.note}; 101 recall points, interpolated precision (COCO)",
+    )
     return FigureItem(f"precision recall {slice_name}", fig)
 
 
@@ -150,13 +166,14 @@ def comparable(chosen: EvaluatedModels) -> list[StoredModel]:
     if not chosen.entries:
         return []
     first = chosen.entries[0]
-    return [e for e in chosen.entries
-            if e.key == first.key and e.record.definitions == first.record.definitions and not e.stale]
+    return [
+        e
+        for e in chosen.entries
+        if e.key == first.key and e.record.definitions == first.record.definitions and not e.stale
+    ]
 
 
-def comparison_items(
-    state: ViewState, entries: Sequence[StoredModel], settings: BootstrapSettings
-) -> list[ExportItem]:
+def comparison_items(state: ViewState, entries: Sequence[StoredModel], settings: BootstrapSettings) -> list[ExportItem]:
     """Paired differences of ``entries[1:]`` to ``entries[0]`` (one split, same definitions): a figure of
     ΔAP per slice with intervals and win shares, and the table of every metric's difference."""
     import pandas as pd
@@ -171,25 +188,36 @@ def comparison_items(
         table[column] = 100 * table[column].astype(float)
     return [
         FigureItem("models comparison", comparison_figure(comparison, caption=comparison.caption)),
-        TableItem("models comparison table", table,
-                  f"Differences to {comparison.reference} (model minus reference) in points, paired "
-                  f"{100 * settings.confidence:g}% percentile intervals over B = {settings.B} image resamples "
-                  f"(seed {settings.seed}); p_better: % of resamples the model is strictly higher; "
-                  f"{comparison.caption}", digits=1),
+        TableItem(
+            "models comparison table",
+            table,
+            f"Differences to {comparison.reference} (model minus reference) in points, paired "
+            f"{100 * settings.confidence:g}% percentile intervals over B = {settings.B} image resamples "
+            f"(seed {settings.seed}); p_better: % of resamples the model is strictly higher; "
+            f"{comparison.caption}",
+            digits=1,
+        ),
     ]
 
 
 def stored_item(chosen: EvaluatedModels) -> TableItem:
-    return TableItem("models stored evaluations", evaluations.stored_table(list(chosen.entries)),
-                     "Detections evaluated per results file: the 20 best-scored of each image "
-                     "(COCO's maxDets); records of other categories are counted, not evaluated",
-                     labels=chosen.labels)
+    return TableItem(
+        "models stored evaluations",
+        evaluations.stored_table(list(chosen.entries)),
+        "Detections evaluated per results file: the 20 best-scored of each image "
+        "(COCO's maxDets); records of other categories are counted, not evaluated",
+        labels=chosen.labels,
+    )
 
 
 def metrics_item(chosen: EvaluatedModels) -> TableItem:
-    return TableItem("models slice metrics", slice_metrics_table(list(chosen.models)),
-                     f"AP, AP50, AP75, AR (%) and ground-truth persons per slice; {chosen.note}", digits=1,
-                     labels=chosen.labels)
+    return TableItem(
+        "models slice metrics",
+        slice_metrics_table(list(chosen.models)),
+        f"AP, AP50, AP75, AR (%) and ground-truth persons per slice; {chosen.note}",
+        digits=1,
+        labels=chosen.labels,
+    )
 
 
 def exports(state: ViewState) -> list[ExportItem]:
@@ -198,17 +226,33 @@ def exports(state: ViewState) -> list[ExportItem]:
     and every metric per slice."""
     entries = stored_models(state)
     if not entries:
-        return [Note("No stored evaluation for the selected datasets: run `python -m analysis evaluate` "
-                     "(see docs/guides/evaluate.md).")]
+        return [
+            Note(
+                "No stored evaluation for the selected datasets: run `python -m analysis evaluate` "
+                "(see docs/guides/evaluate.md)."
+            )
+        ]
     chosen = evaluated(state, entries)
     notes: list[ExportItem] = [Note(line, NoteLevel.ERROR) for line in chosen.errors]
-    notes += [Note(f"{e.label}: the annotations changed since this evaluation; its numbers are out of date",
-                   NoteLevel.WARNING) for e in entries if e.stale]
+    notes += [
+        Note(
+            f"{e.label}: the annotations changed since this evaluation; its numbers are out of date", NoteLevel.WARNING
+        )
+        for e in entries
+        if e.stale
+    ]
     if not chosen.models:
         return notes
     table5 = table5_items(chosen, state.options.interval_style, state.options.table5_columns)
-    items = [*notes, *table5, ap_item(chosen), pr_item(chosen, "all"),
-             pr_item(chosen, "small"), stored_item(chosen), metrics_item(chosen)]
+    items = [
+        *notes,
+        *table5,
+        ap_item(chosen),
+        pr_item(chosen, "all"),
+        pr_item(chosen, "small"),
+        stored_item(chosen),
+        metrics_item(chosen),
+    ]
     # A comparison panel when the evaluations were stored with intervals (the cost was asked for).
     paired = comparable(chosen)
     if len(paired) >= 2 and paired[0].record.bootstrap is not None:

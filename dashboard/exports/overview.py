@@ -14,16 +14,22 @@ SHARE_COLUMNS = ("share_small", "share_medium", "share_large")
 def summary(state: ViewState) -> pd.DataFrame:
     """``dataset_summary`` per series (series keys in ``dataset``; n/a shares where no area)."""
     f = state.filtered
-    return dataset_summary(f.images, f.persons, state.series, count_column="n_selected",
-                           no_area=state.no_area_series)
+    return dataset_summary(f.images, f.persons, state.series, count_column="n_selected", no_area=state.no_area_series)
 
 
 def comparison(state: ViewState, table: pd.DataFrame | None = None) -> TableItem:
     table = summary(state) if table is None else table
-    caption = state.caption("S/M/L shares over persons with a known area",
-                            "mean scene entropy over images with scenes computed")
-    return TableItem("overview comparison", table, caption, shares=SHARE_COLUMNS, digits=3,
-                     labels={k: state.label(k) for k in state.series})
+    caption = state.caption(
+        "S/M/L shares over persons with a known area", "mean scene entropy over images with scenes computed"
+    )
+    return TableItem(
+        "overview comparison",
+        table,
+        caption,
+        shares=SHARE_COLUMNS,
+        digits=3,
+        labels={k: state.label(k) for k in state.series},
+    )
 
 
 def exports(state: ViewState) -> list[ExportItem]:

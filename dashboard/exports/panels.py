@@ -44,8 +44,10 @@ def exports(state: ViewState) -> list[ExportItem]:
     entry = next((e for e in entries if not wanted or e.model == wanted), None)
     if entry is None:
         have = ", ".join(e.model for e in entries) or "none"
-        raise PoseAtlasError(f"panels: no stored evaluation {wanted or ''} for the selected datasets "
-                             f"(stored: {have}; python -m analysis evaluate)")
+        raise PoseAtlasError(
+            f"panels: no stored evaluation {wanted or ''} for the selected datasets "
+            f"(stored: {have}; python -m analysis evaluate)"
+        )
     images = state.caches.images
     images = images[(images["dataset"] == entry.key.dataset).to_numpy() & (images["split"] == entry.key.split)]
     missing = [i for i in ids if i not in set(images["image_id"].tolist())]
@@ -58,15 +60,21 @@ def exports(state: ViewState) -> list[ExportItem]:
     all_persons = state.caches.persons
     all_persons = all_persons[(all_persons["dataset"] == entry.key.dataset).to_numpy()
                               & (all_persons["split"] == entry.key.split).to_numpy()]  # fmt: skip
-    chosen_ids = set(state.filtered.persons["ann_id"][(state.filtered.persons["dataset"] == entry.key.dataset)
-                                                      & (state.filtered.persons["split"] == entry.key.split)])
+    chosen_ids = set(
+        state.filtered.persons["ann_id"][
+            (state.filtered.persons["dataset"] == entry.key.dataset)
+            & (state.filtered.persons["split"] == entry.key.split)
+        ]
+    )
     drawn = []
     for image_id in ids:
         row = images[images["image_id"] == image_id].iloc[0]
         path = safe_image_path(str(row["file_name"]), root, roots)
         if path is None:
-            raise PoseAtlasError(f"panels: image {image_id} of {entry.key}: its file is not under an allowed image "
-                                 "root (--image-root DIR or POSEATLAS_IMAGE_ROOTS)")
+            raise PoseAtlasError(
+                f"panels: image {image_id} of {entry.key}: its file is not under an allowed image "
+                "root (--image-root DIR or POSEATLAS_IMAGE_ROOTS)"
+            )
         try:
             picture = open_thumbnail(path, max_side=MAX_SIDE)
         except ThumbnailError as exc:

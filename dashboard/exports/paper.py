@@ -28,9 +28,15 @@ import plotly.graph_objects as go
 from dashboard.figures.common import DASHES, PATTERNS
 
 FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
-MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
-        "csv": "text/csv", "tex": "application/x-tex", "zip": "application/zip",
-        "txt": "text/plain"}
+MIME = {
+    "png": "image/png",
+    "svg": "image/svg+xml",
+    "pdf": "application/pdf",
+    "csv": "text/csv",
+    "tex": "application/x-tex",
+    "zip": "application/zip",
+    "txt": "text/plain",
+}
 #: CSS pixels per inch (kaleido / Chromium): a 3.5 in figure is 336 px wide.
 PX_PER_INCH = 96
 PX_PER_POINT = PX_PER_INCH / 72
@@ -121,8 +127,11 @@ def log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
 def _positive_range(fig: go.Figure, axis: str) -> tuple[float, float] | None:
     """Smallest and largest positive value the traces put on a layout axis (``xaxis``, ``yaxis2``)."""
     letter, ref = axis[0], axis[0] + axis[5:]
-    values = [np.asarray(getattr(t, letter), dtype=float) for t in fig.data
-              if getattr(t, letter) is not None and (getattr(t, f"{letter}axis", None) or letter) == ref]
+    values = [
+        np.asarray(getattr(t, letter), dtype=float)
+        for t in fig.data
+        if getattr(t, letter) is not None and (getattr(t, f"{letter}axis", None) or letter) == ref
+    ]
     v = np.concatenate(values) if values else np.empty(0)
     v = v[np.isfinite(v) & (v > 0)]
     return (float(v.min()), float(v.max())) if len(v) else None
@@ -145,19 +154,24 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
         font={"family": SERIF, "size": size, "color": "black"},
         width=p.width_px,
         height=p.height_px,
-        legend={"font": {"size": size}, "orientation": "h", "x": 0.0, "xanchor": "left",
-                "y": 1.0, "yanchor": "bottom",
-                "tracegroupgap": 0, "title_text": ""},
+        legend={
+            "font": {"size": size},
+            "orientation": "h",
+            "x": 0.0,
+            "xanchor": "left",
+            "y": 1.0,
+            "yanchor": "bottom",
+            "tracegroupgap": 0,
+            "title_text": "",
+        },
         margin={"l": 4, "r": 4, "t": 4, "b": 4, "pad": 0, "autoexpand": True},
         bargap=0.15,
     )
     aspect = fig.layout.meta.get("aspect") if isinstance(fig.layout.meta, dict) else None
     if aspect:  # a picture (qualitative panels): the figure takes its shape, never letterboxed
         out.update_layout(height=round(p.width_px * float(aspect)))
-    out.update_xaxes(automargin=True, title_font_size=size, tickfont_size=size - 1, title_standoff=4,
-                     ticklen=3)
-    out.update_yaxes(automargin=True, title_font_size=size, tickfont_size=size - 1, title_standoff=4,
-                     ticklen=3)
+    out.update_xaxes(automargin=True, title_font_size=size, tickfont_size=size - 1, title_standoff=4, ticklen=3)
+    out.update_yaxes(automargin=True, title_font_size=size, tickfont_size=size - 1, title_standoff=4, ticklen=3)
     _label_log_axes(out)
     for ann in out.layout.annotations:  # subplot titles and edge labels: the body size
         ann.font.size = min(size, ann.font.size or size)
@@ -186,8 +200,12 @@ def _label_log_axes(out: go.Figure) -> None:
             span = (min(span[0], 10.0 ** axis.range[0]), max(span[1], 10.0 ** axis.range[1]))
         if span is not None:  # only powers of ten labelled, unlabelled minor ticks between
             values, texts = log_ticks(*span)
-            axis.update(tickmode="array", tickvals=values, ticktext=texts,
-                        minor={"ticks": "outside", "ticklen": 2, "dtick": "D1", "showgrid": False})
+            axis.update(
+                tickmode="array",
+                tickvals=values,
+                ticktext=texts,
+                minor={"ticks": "outside", "ticklen": 2, "dtick": "D1", "showgrid": False},
+            )
 
 
 def _paper_trace(trace: Any, index: int, size: float) -> None:
@@ -198,9 +216,10 @@ def _paper_trace(trace: Any, index: int, size: float) -> None:
         trace.marker.line = {"color": "black", "width": 0.5}
         colour = trace.marker.color
         trace.marker.pattern = (
-            {"shape": shape, "size": 6, "solidity": 0.2, "fgcolor": "black", "bgcolor": colour,
-             "fillmode": "replace"} if isinstance(colour, str)
-            else {"shape": shape, "size": 6, "solidity": 0.2, "fgcolor": "black", "fillmode": "overlay"})
+            {"shape": shape, "size": 6, "solidity": 0.2, "fgcolor": "black", "bgcolor": colour, "fillmode": "replace"}
+            if isinstance(colour, str)
+            else {"shape": shape, "size": 6, "solidity": 0.2, "fgcolor": "black", "fillmode": "overlay"}
+        )
         trace.opacity = 1.0
     elif trace.type == "heatmap":
         trace.colorbar.update(title_font_size=size, tickfont_size=size - 1, thickness=10)
@@ -307,8 +326,10 @@ def _solid_under_patterns(svg: bytes) -> bytes:
     return _PATTERN_FILLED.sub(underlay, svg)
 
 
-_IMAGE = re.compile(rb'(<image\b[^>]*?height="([0-9.]+)" width="([0-9.]+)"[^>]*?href="data:image/png;base64,)'
-                    rb'([A-Za-z0-9+/=]+)"')
+_IMAGE = re.compile(
+    rb'(<image\b[^>]*?height="([0-9.]+)" width="([0-9.]+)"[^>]*?href="data:image/png;base64,)'
+    rb'([A-Za-z0-9+/=]+)"'
+)
 #: heatmap rasters are upscaled to this many pixels per CSS pixel (300 dpi)
 _RASTER_SCALE = 3
 
@@ -358,8 +379,8 @@ def png_with_dpi(png: bytes, dpi: int) -> bytes:
     signature, pos = png[:8], 8
     chunks = []
     while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos:pos + 4])
-        kind = png[pos + 4:pos + 8]
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind = png[pos + 4 : pos + 8]
         end = pos + 12 + length
         if kind != b"pHYs":
             chunks.append(png[pos:end])

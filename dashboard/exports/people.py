@@ -11,9 +11,14 @@ from dashboard.figures.people import people_axis, people_per_image, people_per_i
 def figure(state: ViewState) -> FigureItem:
     what, x_title, denominator = people_axis(state.filters)
     fig = people_per_image(
-        state.filtered.images, state.series, normalise=state.filters.normalise,
-        mode=state.options.people_layout.value, log_y=state.options.people_log_y, styles=state.styles,
-        caption=state.caption(f"x = {what} per image, up to the largest crowd", denominator), x_title=x_title,
+        state.filtered.images,
+        state.series,
+        normalise=state.filters.normalise,
+        mode=state.options.people_layout.value,
+        log_y=state.options.people_log_y,
+        styles=state.styles,
+        caption=state.caption(f"x = {what} per image, up to the largest crowd", denominator),
+        x_title=x_title,
     )
     return FigureItem("people per image", fig, selectable=True)
 
@@ -24,8 +29,9 @@ def table(state: ViewState, caption: str) -> TableItem:
     if norm is Normalisation.COUNT:
         t = t.astype("int64")  # counts of images
     shares = tuple(state.series) if norm is Normalisation.SHARE else ()
-    return TableItem("people per image", t.reset_index(), caption, shares=shares,
-                     labels={k: state.label(k) for k in state.series})
+    return TableItem(
+        "people per image", t.reset_index(), caption, shares=shares, labels={k: state.label(k) for k in state.series}
+    )
 
 
 def exports(state: ViewState) -> list[ExportItem]:

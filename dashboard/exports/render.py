@@ -49,8 +49,7 @@ class RenderOptions:
     def __post_init__(self) -> None:
         bad = [f for f in self.formats if f not in paper.FORMATS]
         if bad or not self.formats:
-            raise ValueError(f"unknown figure format {', '.join(bad) or '(none)'} "
-                             f"(use {', '.join(paper.FORMATS)})")
+            raise ValueError(f"unknown figure format {', '.join(bad) or '(none)'} (use {', '.join(paper.FORMATS)})")
         if self.preset not in paper.PRESETS:
             raise ValueError(f"unknown width {self.preset!r} (use {' or '.join(paper.PRESETS)})")
 
@@ -58,8 +57,13 @@ class RenderOptions:
 def table_files(item: TableItem, options: RenderOptions, stem: str | None = None) -> dict[str, bytes]:
     stem = stem or item.stem
     table, shares = item.labelled()
-    tex = item.latex(f"tab:{stem}") if item.latex is not None else table_latex(
-        table, caption=item.caption, label=f"tab:{stem}", digits=item.digits, shares=shares, percent=options.percent)
+    tex = (
+        item.latex(f"tab:{stem}")
+        if item.latex is not None
+        else table_latex(
+            table, caption=item.caption, label=f"tab:{stem}", digits=item.digits, shares=shares, percent=options.percent
+        )
+    )
     return {f"{stem}.csv": paper.table_csv(item.table), f"{stem}.tex": tex.encode("utf-8")}
 
 
@@ -67,8 +71,10 @@ def figure_snippet(path: str, caption: str, preset: str) -> str:
     """A LaTeX figure environment for one exported figure (PDF beside it)."""
     star = "*" if preset == "double" else ""
     label = path.rsplit(".", 1)[0].replace("/", "-")
-    return (f"\\begin{{figure{star}}}[t]\n\\centering\n\\includegraphics[width=\\linewidth]{{{path}}}\n"
-            f"\\caption{{{latex_text(caption)}}}\n\\label{{fig:{label}}}\n\\end{{figure{star}}}\n")
+    return (
+        f"\\begin{{figure{star}}}[t]\n\\centering\n\\includegraphics[width=\\linewidth]{{{path}}}\n"
+        f"\\caption{{{latex_text(caption)}}}\n\\label{{fig:{label}}}\n\\end{{figure{star}}}\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,9 @@ def failure_reason(exc: BaseException) -> str:
 
 
 def render(
-    named: Sequence[Named], progress: Progress | None = None, failures: list[str] | None = None,
+    named: Sequence[Named],
+    progress: Progress | None = None,
+    failures: list[str] | None = None,
 ) -> dict[str, bytes]:
     """Every file of ``named`` plus ``captions.txt`` / ``captions.tex``, in a stable order.
 
@@ -142,8 +150,13 @@ def render(
         txt, tex = _captions(n, base)
         captions_txt.append(txt)
         captions_tex += [tex] if tex is not None else []
-    _put(files, {"captions.txt": ("\n".join(captions_txt) + "\n").encode("utf-8"),
-                 "captions.tex": "\n".join(captions_tex).encode("utf-8")})
+    _put(
+        files,
+        {
+            "captions.txt": ("\n".join(captions_txt) + "\n").encode("utf-8"),
+            "captions.tex": "\n".join(captions_tex).encode("utf-8"),
+        },
+    )
     report(total, total, "done")
     return files
 
@@ -165,11 +178,17 @@ def _item_steps(n: Named, base: str) -> list[tuple[str, Callable[[], dict[str, b
     files (a figure one format at a time; a table's CSV and LaTeX together)."""
     if isinstance(n.item, FigureItem):
         figure = n.item.figure
-        return [(f"{base}.{fmt}", functools.partial(_figure_file, f"{base}.{fmt}", figure, fmt, n.options.preset))
-                for fmt in n.options.formats]
+        return [
+            (f"{base}.{fmt}", functools.partial(_figure_file, f"{base}.{fmt}", figure, fmt, n.options.preset))
+            for fmt in n.options.formats
+        ]
     table = n.item
-    return [(f"{base}.csv / .tex",
-             lambda: {f"{n.folder}{path}": data for path, data in table_files(table, n.options, n.stem).items()})]
+    return [
+        (
+            f"{base}.csv / .tex",
+            lambda: {f"{n.folder}{path}": data for path, data in table_files(table, n.options, n.stem).items()},
+        )
+    ]
 
 
 def _captions(n: Named, base: str) -> tuple[str, str | None]:

@@ -36,8 +36,9 @@ def scene_inputs(state: ViewState) -> SceneInputs:
     scenes = state.caches.scenes
     if scenes is not None:
         scenes = with_series(scenes, state.filtered.images)
-    runs = scene_runs(scenes, state.datasets, state.caches.manifests, state.caches.keys, state.filters.split,
-                      state.root)
+    runs = scene_runs(
+        scenes, state.datasets, state.caches.manifests, state.caches.keys, state.filters.split, state.root
+    )
     return SceneInputs(scenes, runs, tuple(k for k in state.series if state.dataset_of(k) in runs.have))
 
 
@@ -49,9 +50,14 @@ def notes(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
     if len(runs.bases) > 1:
         items.append(Note("scenes were computed with different log bases; shown as stored", NoteLevel.WARNING))
     if runs.synthetic:
-        items.append(Note(f"Synthetic scene results for {', '.join(state.label(d) for d in runs.synthetic)}: "
-                          "seeded random predictions (no network), written so every view has something to show. "
-                          "Not real scene statistics.", NoteLevel.WARNING))
+        items.append(
+            Note(
+                f"Synthetic scene results for {', '.join(state.label(d) for d in runs.synthetic)}: "
+                "seeded random predictions (no network), written so every view has something to show. "
+                "Not real scene statistics.",
+                NoteLevel.WARNING,
+            )
+        )
     return items
 
 
@@ -66,26 +72,57 @@ def entropy_items(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
         return []
     state, runs = _shown(state, inp), inp.runs
     aggs = aggregates_by_dataset(inp.scenes, inp.series, labels=runs.labels, entropy_base=runs.base)
-    fig = entropy_hist(inp.scenes, inp.series, normalise=state.filters.normalise, styles=state.styles,
-                       caption=state.caption(runs.note), unit=entropy_unit(runs.base))
+    fig = entropy_hist(
+        inp.scenes,
+        inp.series,
+        normalise=state.filters.normalise,
+        styles=state.styles,
+        caption=state.caption(runs.note),
+        unit=entropy_unit(runs.base),
+    )
     identities = state.caches.identities
-    paper_names = {k: identities[state.dataset_of(k)].paper_name for k in inp.series
-                   if state.dataset_of(k) in identities}
+    paper_names = {
+        k: identities[state.dataset_of(k)].paper_name for k in inp.series if state.dataset_of(k) in identities
+    }
     # an image-level table: the datasets and splits it covers, never the person filters
-    covered = "; ".join(p for p in (f"datasets: {', '.join(state.label(d) for d in state.datasets)}",
-                                    splits_used(state.filtered.images, state.datasets)) if p)
-    caption = "; ".join(p for p in (
-        "Mean and population variance (ddof=0) of per-image scene entropy H over the selected images "
-        "with scene results", covered, runs.note,
-        "paper: SmallPose paper Table 4 (natural log), for datasets whose registry entry names a "
-        "paper_name (COCO, CrowdPose, SmallPose)") if p)
+    covered = "; ".join(
+        p
+        for p in (
+            f"datasets: {', '.join(state.label(d) for d in state.datasets)}",
+            splits_used(state.filtered.images, state.datasets),
+        )
+        if p
+    )
+    caption = "; ".join(
+        p
+        for p in (
+            "Mean and population variance (ddof=0) of per-image scene entropy H over the selected images "
+            "with scene results",
+            covered,
+            runs.note,
+            "paper: SmallPose paper Table 4 (natural log), for datasets whose registry entry names a "
+            "paper_name (COCO, CrowdPose, SmallPose)",
+        )
+        if p
+    )
     labels = {k: state.label(k) for k in inp.series}
-    stats_caption = state.caption(runs.note, "top1: entropy and effective number (exp of the entropy) of "
-                                  "the top-1 category distribution; indoor: p_indoor >= 0.5")
-    return [FigureItem("scene entropy", fig),
-            TableItem("scene entropy table", table4(aggs, paper_names), caption, labels=labels),
-            TableItem("scene statistics", scene_statistics_table(aggs), stats_caption,
-                      shares=("indoor_share",), digits=3, labels=labels)]
+    stats_caption = state.caption(
+        runs.note,
+        "top1: entropy and effective number (exp of the entropy) of "
+        "the top-1 category distribution; indoor: p_indoor >= 0.5",
+    )
+    return [
+        FigureItem("scene entropy", fig),
+        TableItem("scene entropy table", table4(aggs, paper_names), caption, labels=labels),
+        TableItem(
+            "scene statistics",
+            scene_statistics_table(aggs),
+            stats_caption,
+            shares=("indoor_share",),
+            digits=3,
+            labels=labels,
+        ),
+    ]
 
 
 def category_items(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
@@ -93,14 +130,20 @@ def category_items(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
     if not inp.series:
         return []
     state, runs = _shown(state, inp), inp.runs
-    aggs = aggregates_by_dataset(inp.scenes, inp.series, labels=runs.labels, entropy_base=runs.base,
-                                 top_k=state.options.scene_top_k)
-    synthetic = (f"synthetic predictions (no network) for {', '.join(state.label(d) for d in runs.synthetic)}"
-                 if runs.synthetic else "")
-    top = top_categories_figure(aggs, styles=state.styles, caption=state.caption(
-        "share of images whose top-1 class is the category", synthetic))
-    indoor = indoor_figure(aggs, styles=state.styles, caption=state.caption(
-        "indoor: p_indoor >= 0.5 (IO_places365.txt)", synthetic))
+    aggs = aggregates_by_dataset(
+        inp.scenes, inp.series, labels=runs.labels, entropy_base=runs.base, top_k=state.options.scene_top_k
+    )
+    synthetic = (
+        f"synthetic predictions (no network) for {', '.join(state.label(d) for d in runs.synthetic)}"
+        if runs.synthetic
+        else ""
+    )
+    top = top_categories_figure(
+        aggs, styles=state.styles, caption=state.caption("share of images whose top-1 class is the category", synthetic)
+    )
+    indoor = indoor_figure(
+        aggs, styles=state.styles, caption=state.caption("indoor: p_indoor >= 0.5 (IO_places365.txt)", synthetic)
+    )
     return [FigureItem("top scene categories", top), FigureItem("indoor outdoor", indoor)]
 
 

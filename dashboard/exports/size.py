@@ -19,8 +19,14 @@ from dashboard.figures.size import area_distribution, area_hist_table, bucket_ta
 def _available(state: ViewState) -> tuple[list[str], str]:
     """The series with an area under the source, and the caption's n/a note."""
     na = state.no_area_series
-    note = (f"n/a: {', '.join(state.label(k) for k in na)} (no {state.filters.size.area_source.value} area in "
-            "the annotations)") if na else ""
+    note = (
+        (
+            f"n/a: {', '.join(state.label(k) for k in na)} (no {state.filters.size.area_source.value} area in "
+            "the annotations)"
+        )
+        if na
+        else ""
+    )
     return [k for k in state.series if k not in na], note
 
 
@@ -30,16 +36,22 @@ def _labels(state: ViewState) -> dict[str, str]:
 
 def buckets_figure(state: ViewState) -> FigureItem:
     series, na_note = _available(state)
-    fig = size_buckets(state.filtered.persons, series, normalise=state.filters.normalise,
-                       styles=state.styles, caption=state.caption(na_note))
+    fig = size_buckets(
+        state.filtered.persons,
+        series,
+        normalise=state.filters.normalise,
+        styles=state.styles,
+        caption=state.caption(na_note),
+    )
     return FigureItem("size buckets", fig)
 
 
 def bucket_counts(state: ViewState) -> pd.DataFrame:
     """One row per series: ``dataset`` (the series key) and ``small``, ``medium``,
     ``large`` person counts (Int64; empty where the series has no area under the source)."""
-    counts = bucket_table(state.filtered.persons, state.series, normalise=Normalisation.COUNT,
-                          unavailable=state.no_area_series).T
+    counts = bucket_table(
+        state.filtered.persons, state.series, normalise=Normalisation.COUNT, unavailable=state.no_area_series
+    ).T
     counts = counts.astype("Int64").rename_axis("dataset").reset_index()
     counts.columns = ["dataset", *SizeBucket.names()]
     return counts
@@ -48,15 +60,29 @@ def bucket_counts(state: ViewState) -> pd.DataFrame:
 def buckets_tables(state: ViewState) -> list[TableItem]:
     _, na_note = _available(state)
     counts = bucket_counts(state)
-    shares = bucket_table(state.filtered.persons, state.series, normalise=Normalisation.SHARE,
-                          unavailable=state.no_area_series).T.rename_axis("dataset").reset_index()
+    shares = (
+        bucket_table(
+            state.filtered.persons, state.series, normalise=Normalisation.SHARE, unavailable=state.no_area_series
+        )
+        .T.rename_axis("dataset")
+        .reset_index()
+    )
     shares.columns = ["dataset", *SizeBucket.names()]
     labels = _labels(state)
     return [
-        TableItem("size buckets", counts, state.caption("persons without a known area are not counted", na_note),
-                  labels=labels),
-        TableItem("size bucket shares", shares, state.caption("shares over persons with a known area", na_note),
-                  shares=SizeBucket.names(), labels=labels),
+        TableItem(
+            "size buckets",
+            counts,
+            state.caption("persons without a known area are not counted", na_note),
+            labels=labels,
+        ),
+        TableItem(
+            "size bucket shares",
+            shares,
+            state.caption("shares over persons with a known area", na_note),
+            shares=SizeBucket.names(),
+            labels=labels,
+        ),
     ]
 
 
@@ -68,22 +94,41 @@ def area_items(state: ViewState) -> list[ExportItem]:
     axis, norm = state.options.area_axis.value, Normalisation(state.filters.normalise)
     caption = state.caption("dotted lines: bucket edges", na_note)
     table = area_hist_table(state.filtered.persons, series, axis=axis, normalise=norm)
-    fig = area_distribution(state.filtered.persons, series, edges=edges, axis=axis, normalise=norm,
-                            styles=state.styles, caption=caption, table=table)
+    fig = area_distribution(
+        state.filtered.persons,
+        series,
+        edges=edges,
+        axis=axis,
+        normalise=norm,
+        styles=state.styles,
+        caption=caption,
+        table=table,
+    )
     if norm is Normalisation.COUNT:
         table = table.astype(dict.fromkeys(series, "int64"))
     bins = f"bins uniform on a {axis} axis; [left, right) in px^2"
-    return [FigureItem("body area distribution", fig),
-            TableItem("body area distribution", table, state.caption(bins, na_note),
-                      shares=tuple(series) if norm is Normalisation.SHARE else (), digits=1,
-                      labels=_labels(state))]
+    return [
+        FigureItem("body area distribution", fig),
+        TableItem(
+            "body area distribution",
+            table,
+            state.caption(bins, na_note),
+            shares=tuple(series) if norm is Normalisation.SHARE else (),
+            digits=1,
+            labels=_labels(state),
+        ),
+    ]
 
 
 def relative_figure(state: ViewState) -> FigureItem:
     series, na_note = _available(state)
-    fig = relative_size(state.filtered.persons, series, normalise=state.filters.normalise, styles=state.styles,
-                        caption=state.caption("relative size = sqrt(person area / image area), clipped at 1",
-                                              na_note))
+    fig = relative_size(
+        state.filtered.persons,
+        series,
+        normalise=state.filters.normalise,
+        styles=state.styles,
+        caption=state.caption("relative size = sqrt(person area / image area), clipped at 1", na_note),
+    )
     return FigureItem("relative size", fig)
 
 
@@ -91,5 +136,4 @@ def exports(state: ViewState) -> list[ExportItem]:
     return [buckets_figure(state), *buckets_tables(state), *area_items(state), relative_figure(state)]
 
 
-__all__ = ["AreaAxis", "area_items", "bucket_counts", "buckets_figure", "buckets_tables", "exports",
-           "relative_figure"]
+__all__ = ["AreaAxis", "area_items", "bucket_counts", "buckets_figure", "buckets_tables", "exports", "relative_figure"]

@@ -66,8 +66,11 @@ def _one_line(path: Path, exc: msgspec.ValidationError) -> str:
     m = _AT.match(str(exc))
     what, at = (m["what"], m["at"] or "") if m else (str(exc), "")
     entry = _ENTRY.match(at)
-    where, kind, key_path = ((f"{path}: export {int(entry['n']) + 1}", ExportEntry, entry["rest"]) if entry
-                             else (str(path), ExportSpec, at.lstrip(".")))
+    where, kind, key_path = (
+        (f"{path}: export {int(entry['n']) + 1}", ExportEntry, entry["rest"])
+        if entry
+        else (str(path), ExportSpec, at.lstrip("."))
+    )
     if at == ".export" or (not at and _MISSING.match(what) and "`export`" in what):
         return f"{path}: needs at least one [[export]] table"
     if unknown := _UNKNOWN.match(what):
@@ -75,7 +78,7 @@ def _one_line(path: Path, exc: msgspec.ValidationError) -> str:
     if missing := _MISSING.match(what):  # only an entry's view is required
         from dashboard.exports.catalog import VIEWS
 
-        return f"{where}: needs {missing['key']} = \"...\" (one of {', '.join(VIEWS)})"
+        return f'{where}: needs {missing["key"]} = "..." (one of {", ".join(VIEWS)})'
     return f"{where}: {key_path + ': ' if key_path else ''}{what[:1].lower()}{what[1:]}"
 
 

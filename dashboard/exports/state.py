@@ -94,12 +94,14 @@ class ViewOptions:
             try:
                 out[key] = _option_value(key, default, value)
             except (TypeError, ValueError, OverflowError):  # int(inf) overflows
-                choices = (f" (one of {', '.join(m.value for m in type(default))})"
-                           if isinstance(default, enum.Enum) else "")
+                choices = (
+                    f" (one of {', '.join(m.value for m in type(default))})" if isinstance(default, enum.Enum) else ""
+                )
                 if key == "errors_slice":
                     choices = f" (one of {', '.join(SLICE_NAMES)})"
-                raise ValueError(f"{where}: option {key} = {value!r} is not a valid "
-                                 f"{type(default).__name__}{choices}") from None
+                raise ValueError(
+                    f"{where}: option {key} = {value!r} is not a valid {type(default).__name__}{choices}"
+                ) from None
         options = cls(**out)
         if options.table5_columns:
             from analysis.evaluation.table5 import parse_columns
@@ -109,8 +111,10 @@ class ViewOptions:
             except ValueError as exc:
                 raise ValueError(f"{where}: option table5_columns: {exc}") from None
         if not 0.0 <= options.density_low < options.density_high <= 1.0:
-            raise ValueError(f"{where}: density edges must satisfy 0 <= density_low < density_high <= 1 "
-                             f"(got {options.density_low:g} and {options.density_high:g})")
+            raise ValueError(
+                f"{where}: density edges must satisfy 0 <= density_low < density_high <= 1 "
+                f"(got {options.density_low:g} and {options.density_high:g})"
+            )
         return options
 
 
@@ -193,8 +197,12 @@ class ViewState:
 
     def caption(self, *extra: str) -> str:
         """The definitions a figure used, as one caption line."""
-        parts = [f"datasets: {', '.join(self.label(d) for d in self.datasets)}",
-                 splits_used(self.filtered.images, self.datasets), self.filters.description, *extra]
+        parts = [
+            f"datasets: {', '.join(self.label(d) for d in self.datasets)}",
+            splits_used(self.filtered.images, self.datasets),
+            self.filters.description,
+            *extra,
+        ]
         return "; ".join(p for p in parts if p)
 
     def with_options(self, **changes: Any) -> ViewState:
@@ -206,7 +214,8 @@ class ViewState:
 
 
 def resolve(
-    caches: Caches, filters: Filters,
+    caches: Caches,
+    filters: Filters,
 ) -> tuple[Filtered, dict[str, dict[str, str]], tuple[str, ...], tuple[str, ...]]:
     """Apply the filters: the filtered frames, the styles (per dataset and per series),
     the datasets present and the series keys, in order."""
@@ -222,8 +231,11 @@ def splits_of(caches: Caches) -> list[str]:
 
 
 def state_from_params(
-    caches: Caches, params: Mapping[str, object], options: ViewOptions = ViewOptions(),
-    keypoints: KeypointLoader | None = None, root: Path = Path("data/cache"),
+    caches: Caches,
+    params: Mapping[str, object],
+    options: ViewOptions = ViewOptions(),
+    keypoints: KeypointLoader | None = None,
+    root: Path = Path("data/cache"),
 ) -> ViewState:
     """A ViewState from URL query parameters (the dashboard's own parser)."""
     filtered, styles, datasets, series = resolve(caches, query.parse(params, caches.datasets, splits_of(caches)))

@@ -34,8 +34,12 @@ def style_for(styles: Mapping[str, Mapping[str, str]] | None, name: str, index: 
     if styles and name in styles:
         return {"label": name, **styles[name]}
     ident = resolve(name)
-    return {"color": ident.style.color, "pattern": ident.style.hatch, "dash": ident.style.dash,
-            "label": ident.display_name}
+    return {
+        "color": ident.style.color,
+        "pattern": ident.style.hatch,
+        "dash": ident.style.dash,
+        "label": ident.display_name,
+    }
 
 
 def empty_figure(message: str) -> go.Figure:
@@ -67,10 +71,19 @@ def edge_line(fig: go.Figure, x: float, label: str, *, log_axis: bool = False) -
     On a log x axis shapes take data values but annotations take log10 of them.
     """
     fig.add_vline(x=x, line={"dash": "dot", "color": "#555555", "width": 1})
-    fig.add_annotation(x=float(np.log10(x)) if log_axis else x, y=1.0, xref="x", yref="paper", text=label,
-                       showarrow=False,
-                       xanchor="left", yanchor="top", xshift=2, font={"color": "#333333"},
-                       bgcolor="rgba(255,255,255,0.8)")
+    fig.add_annotation(
+        x=float(np.log10(x)) if log_axis else x,
+        y=1.0,
+        xref="x",
+        yref="paper",
+        text=label,
+        showarrow=False,
+        xanchor="left",
+        yanchor="top",
+        xshift=2,
+        font={"color": "#333333"},
+        bgcolor="rgba(255,255,255,0.8)",
+    )
 
 
 def caption_of(fig: go.Figure) -> str:
@@ -80,4 +93,3 @@ def caption_of(fig: go.Figure) -> str:
 
 def y_label(normalise: Normalisation | str, what: str) -> str:
     return Normalisation(normalise).axis_title(what)
-

@@ -27,13 +27,20 @@ CI_BIN = 0.05
 
 
 def crowd_index_table(
-    images: pd.DataFrame, datasets: Sequence[str], *, bin_width: float = CI_BIN,
-    normalise: Normalisation | str = Normalisation.COUNT, value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
+    images: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    bin_width: float = CI_BIN,
+    normalise: Normalisation | str = Normalisation.COUNT,
+    value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
 ) -> pd.DataFrame:
     """Images per CrowdIndex bin [left, left + bin_width); one column per dataset.
     Images without that value (no stored CrowdIndex) are not counted."""
-    edges, per_series = kept(images, ("crowdindex counts", bin_width, value, tuple(datasets)),
-                             lambda: _crowd_index_counts(images, datasets, bin_width, value))
+    edges, per_series = kept(
+        images,
+        ("crowdindex counts", bin_width, value, tuple(datasets)),
+        lambda: _crowd_index_counts(images, datasets, bin_width, value),
+    )
     data = {"left": edges[:-1], "right": edges[1:]}
     for name, counts in zip(datasets, per_series, strict=True):
         data[name] = Normalisation(normalise).apply(counts.astype(float))
@@ -41,7 +48,10 @@ def crowd_index_table(
 
 
 def _crowd_index_counts(
-    images: pd.DataFrame, datasets: Sequence[str], bin_width: float, value: CrowdIndexSource,
+    images: pd.DataFrame,
+    datasets: Sequence[str],
+    bin_width: float,
+    value: CrowdIndexSource,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The bin edges and, per dataset, images per bin; kept per frame (the figure and the
     table of a rerun, and every rerun of a kept filter state, ask for the same counts)."""
@@ -60,9 +70,14 @@ def _crowd_index_counts(
 
 
 def crowd_index_hist(
-    images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
-    bin_width: float = CI_BIN, levels: LevelEdges | None = None,
-    styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+    images: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    normalise: Normalisation | str = Normalisation.COUNT,
+    bin_width: float = CI_BIN,
+    levels: LevelEdges | None = None,
+    styles: dict[str, dict[str, str]] | None = None,
+    caption: str = "",
     value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
 ) -> go.Figure:
     if not len(images) or not datasets:
@@ -72,21 +87,27 @@ def crowd_index_hist(
     fig = go.Figure()
     for i, name in enumerate(datasets):
         style = style_for(styles, name, i)
-        fig.add_bar(x=centres, y=table[name].to_numpy(), name=style["label"],
-                    marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
-                    customdata=np.full(len(table), name))
+        fig.add_bar(
+            x=centres,
+            y=table[name].to_numpy(),
+            name=style["label"],
+            marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
+            customdata=np.full(len(table), name),
+        )
     fig.update_layout(barmode="group", bargap=0.1)  # side by side: overlaid bars do not read on paper
     if levels is not None:
         for edge in (levels.low, levels.high):
             edge_line(fig, edge, f"{edge:g}")
-    return finish(fig, title="CrowdIndex per image", caption=caption,
-                  x_title="CrowdIndex" if value is CrowdIndexSource.COMPUTED else "stored CrowdIndex",
-                  y_title=y_label(normalise, "images"))
+    return finish(
+        fig,
+        title="CrowdIndex per image",
+        caption=caption,
+        x_title="CrowdIndex" if value is CrowdIndexSource.COMPUTED else "stored CrowdIndex",
+        y_title=y_label(normalise, "images"),
+    )
 
 
-def level_table(
-    values: np.ndarray, groups: pd.Series, datasets: Sequence[str], levels: LevelEdges
-) -> pd.DataFrame:
+def level_table(values: np.ndarray, groups: pd.Series, datasets: Sequence[str], levels: LevelEdges) -> pd.DataFrame:
     """Counts and shares of three levels per dataset (NaN values are not counted).
 
     Returns:
@@ -100,19 +121,23 @@ def level_table(
         counts = np.bincount(c.astype(np.int64), minlength=3)[:3]
         total = counts.sum()
         for level, count in zip(levels.names, counts, strict=True):
-            rows.append({"dataset": name, "level": level, "count": int(count),
-                         "share": count / total if total else np.nan})
+            rows.append(
+                {"dataset": name, "level": level, "count": int(count), "share": count / total if total else np.nan}
+            )
     return pd.DataFrame(rows, columns=["dataset", "level", "count", "share"])
 
 
 def crowd_levels_table(
-    images: pd.DataFrame, datasets: Sequence[str], value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
+    images: pd.DataFrame,
+    datasets: Sequence[str],
+    value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
 ) -> pd.DataFrame:
     """easy/medium/hard per dataset under both CrowdPose conventions (long frame), from
     the computed or the stored CrowdIndex; a dataset without that value has no rows.
     Kept per frame (the figure and the table ask for it); each caller gets its own copy."""
-    return kept(images, ("crowd levels", value, tuple(datasets)),
-                lambda: _crowd_levels_table(images, datasets, value)).copy()
+    return kept(
+        images, ("crowd levels", value, tuple(datasets)), lambda: _crowd_levels_table(images, datasets, value)
+    ).copy()
 
 
 def _crowd_levels_table(images: pd.DataFrame, datasets: Sequence[str], value: CrowdIndexSource) -> pd.DataFrame:
@@ -139,8 +164,12 @@ def crowd_levels_both_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd
 
 
 def crowd_levels(
-    images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.SHARE,
-    styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+    images: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    normalise: Normalisation | str = Normalisation.SHARE,
+    styles: dict[str, dict[str, str]] | None = None,
+    caption: str = "",
     value: CrowdIndexSource = CrowdIndexSource.COMPUTED,
 ) -> go.Figure:
     """easy / medium / hard bars per dataset, one panel per convention."""
@@ -158,10 +187,16 @@ def crowd_levels(
         for i, name in enumerate(datasets):
             style = style_for(styles, name, i)
             rows = part[part["dataset"] == name]
-            fig.add_bar(x=rows["level"], y=rows[column], name=style["label"], legendgroup=name,
-                        showlegend=col == 1,
-                        marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
-                        row=1, col=col)
+            fig.add_bar(
+                x=rows["level"],
+                y=rows[column],
+                name=style["label"],
+                legendgroup=name,
+                showlegend=col == 1,
+                marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
+                row=1,
+                col=col,
+            )
     fig.update_layout(barmode="group")
     fig = finish(fig, title="Crowd levels", caption=caption, x_title="", y_title=y_label(normalise, "images"))
     for col, conv in enumerate(convs, start=1):
@@ -178,6 +213,7 @@ def small_persons(persons: pd.DataFrame) -> pd.DataFrame:
     kept while ``persons`` lives (``frame_memo.kept``): a rerun in a kept filter state, or
     an edge moved in the density widgets, selects no rows again.
     """
+
     def select() -> pd.DataFrame:
         columns = [c for c in ("dataset", "series", "crowding") if c in persons.columns]
         return persons.loc[persons["bucket"].to_numpy() == SizeBucket.SMALL.code, columns]
@@ -188,9 +224,11 @@ def small_persons(persons: pd.DataFrame) -> pd.DataFrame:
 def density_table(persons: pd.DataFrame, datasets: Sequence[str], levels: LevelEdges) -> pd.DataFrame:
     """sparse / moderate / dense per dataset over the given persons (long frame).
     Kept per frame (the figure and the table of a rerun ask for it); each caller gets a copy."""
-    return kept(persons, ("density levels", tuple(datasets), levels),
-                lambda: level_table(persons["crowding"].to_numpy(dtype=float), series_column(persons), datasets,
-                                    levels)).copy()
+    return kept(
+        persons,
+        ("density levels", tuple(datasets), levels),
+        lambda: level_table(persons["crowding"].to_numpy(dtype=float), series_column(persons), datasets, levels),
+    ).copy()
 
 
 def density_coverage(small: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:
@@ -202,8 +240,10 @@ def density_coverage(small: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFra
     masks = group_masks(series_column(small), datasets)
     finite = np.isfinite(small["crowding"].to_numpy(dtype=float))
     return pd.DataFrame(
-        [{"dataset": d, "small persons": int(masks[d].sum()), "with density": int((masks[d] & finite).sum())}
-         for d in datasets],
+        [
+            {"dataset": d, "small persons": int(masks[d].sum()), "with density": int((masks[d] & finite).sum())}
+            for d in datasets
+        ],
         columns=["dataset", "small persons", "with density"],
     )
 
@@ -217,15 +257,22 @@ def density_notes(coverage: pd.DataFrame, population: str, label: Callable[[str]
         if row[1] == 0:
             notes.append(f"{name}: no small persons under persons={population}")
         elif row[2] == 0:
-            notes.append(f"{name}: none of its {row[1]:,} small persons has a labelled joint, so none has a "
-                         "density (COCO labels no keypoints on persons below 32^2 segmentation area)")
+            notes.append(
+                f"{name}: none of its {row[1]:,} small persons has a labelled joint, so none has a "
+                "density (COCO labels no keypoints on persons below 32^2 segmentation area)"
+            )
     return notes
 
 
 def density_levels_figure(
-    persons: pd.DataFrame, datasets: Sequence[str], levels: LevelEdges, *,
-    normalise: Normalisation | str = Normalisation.SHARE, styles: dict[str, dict[str, str]] | None = None,
-    caption: str = "", title: str = "Density of small persons",
+    persons: pd.DataFrame,
+    datasets: Sequence[str],
+    levels: LevelEdges,
+    *,
+    normalise: Normalisation | str = Normalisation.SHARE,
+    styles: dict[str, dict[str, str]] | None = None,
+    caption: str = "",
+    title: str = "Density of small persons",
 ) -> go.Figure:
     if not len(persons) or not datasets:
         return empty_figure("no small persons match the current filters")
@@ -235,11 +282,14 @@ def density_levels_figure(
     for i, name in enumerate(datasets):
         style = style_for(styles, name, i)
         rows = table[table["dataset"] == name]
-        fig.add_bar(x=rows["level"], y=rows[value], name=style["label"],
-                    marker={"color": style["color"], "pattern": {"shape": style["pattern"]}})
+        fig.add_bar(
+            x=rows["level"],
+            y=rows[value],
+            name=style["label"],
+            marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
+        )
     fig.update_layout(barmode="group")
-    return finish(fig, title=title, caption=caption, x_title="density level",
-                  y_title=y_label(normalise, "persons"))
+    return finish(fig, title=title, caption=caption, x_title="density level", y_title=y_label(normalise, "persons"))
 
 
 def agreement_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:
@@ -258,16 +308,23 @@ def agreement_table(images: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFra
             continue
         diff = np.abs(comp[m] - stored[m])
         agree = np.abs(np.round(comp[m], 2) - np.round(stored[m], 2)) < 1e-9
-        rows.append({"dataset": name, "images with stored": int(m.sum()),
-                     "agree (2 decimals)": int(agree.sum()), "share agreeing": agree.mean(),
-                     "max |diff|": diff.max(), "mean |diff|": diff.mean()})
-    return pd.DataFrame(rows, columns=["dataset", "images with stored", "agree (2 decimals)",
-                                       "share agreeing", "max |diff|", "mean |diff|"])
+        rows.append(
+            {
+                "dataset": name,
+                "images with stored": int(m.sum()),
+                "agree (2 decimals)": int(agree.sum()),
+                "share agreeing": agree.mean(),
+                "max |diff|": diff.max(),
+                "mean |diff|": diff.mean(),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["dataset", "images with stored", "agree (2 decimals)", "share agreeing", "max |diff|", "mean |diff|"],
+    )
 
 
-def agreement_figure(
-    images: pd.DataFrame, *, bin_width: float = CI_BIN, caption: str = ""
-) -> go.Figure:
+def agreement_figure(images: pd.DataFrame, *, bin_width: float = CI_BIN, caption: str = "") -> go.Figure:
     """Binned stored (y) vs computed (x) CrowdIndex: a 2D histogram, never one point per image."""
     comp = images["crowd_index"].to_numpy(dtype=float)
     stored = images["crowd_index_stored"].to_numpy(dtype=float)
@@ -280,12 +337,17 @@ def agreement_figure(
     counts, _, _ = np.histogram2d(stored[m], comp[m], bins=[edges, edges])
     centres = (edges[:-1] + edges[1:]) / 2
     z = np.where(counts > 0, counts, np.nan)
-    fig = go.Figure(go.Heatmap(x=centres, y=centres, z=z, colorscale="Cividis",
-                               colorbar={"title": "images"}))
-    fig.add_scatter(x=[0, edges[-1]], y=[0, edges[-1]], mode="lines", name="y = x",
-                    line={"dash": "dot", "color": "#555555"})
-    return finish(fig, title="Computed vs stored CrowdIndex", caption=caption,
-                  x_title="computed CrowdIndex", y_title="stored CrowdIndex")
+    fig = go.Figure(go.Heatmap(x=centres, y=centres, z=z, colorscale="Cividis", colorbar={"title": "images"}))
+    fig.add_scatter(
+        x=[0, edges[-1]], y=[0, edges[-1]], mode="lines", name="y = x", line={"dash": "dot", "color": "#555555"}
+    )
+    return finish(
+        fig,
+        title="Computed vs stored CrowdIndex",
+        caption=caption,
+        x_title="computed CrowdIndex",
+        y_title="stored CrowdIndex",
+    )
 
 
 __all__ = [

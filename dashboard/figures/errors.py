@@ -102,8 +102,10 @@ def composition_figure(
     lettered = len(names) > 2
     titles = [f"({chr(97 + i)})" if lettered else name.replace(" (", "<br>(") for i, name in enumerate(names)]
     key = "; ".join(f"{t} {n}" for t, n in zip(titles, names, strict=True)) if lettered else ""
-    text = ("Joint classes of the labelled joints of matched detections (share of joints, %), one panel per "
-            "model" + (f": {key}" if key else "") + "; n/a: no matched detection in the slice")
+    text = (
+        "Joint classes of the labelled joints of matched detections (share of joints, %), one panel per "
+        "model" + (f": {key}" if key else "") + "; n/a: no matched detection in the slice"
+    )
     fig = finish(fig, title="Keypoint error composition", caption=_join(text, caption, DEFINITIONS_CAPTION),
                  x_title="", y_title="")  # fmt: skip
     for col, title in enumerate(titles, start=1):
@@ -140,8 +142,13 @@ def waterfall_figure(models: Sequence[DiagnosedModel], slice_name: str = "all", 
                            xref="paper", yref="paper")  # fmt: skip
         fig.update_yaxes(range=[0, 112])
         fig.update_xaxes(showticklabels=False)
-        return finish(fig, title=f"AP lost to each error type: {slice_name}",
-                      caption=f"{slice_name}: no ground truth in this slice", x_title="correction", y_title="AP (%)")
+        return finish(
+            fig,
+            title=f"AP lost to each error type: {slice_name}",
+            caption=f"{slice_name}: no ground truth in this slice",
+            x_title="correction",
+            y_title="AP (%)",
+        )
     labels = [STEP_LABELS[k] for k in STEPS] + ["oracle"]
     fig = go.Figure()
     for i, (_, row) in enumerate(table.iterrows()):
@@ -160,8 +167,10 @@ def waterfall_figure(models: Sequence[DiagnosedModel], slice_name: str = "all", 
     fig.update_yaxes(range=[0, 112])
     oks = models[0].diagnosis.oks
     what = f"at OKS {oks:.2f}" if at_oks else "OKS 0.50:0.95"
-    text = (f"{slice_name}: AP ({what}, %), then the AP points recovered by each cumulative oracle correction "
-            "(miss -> swap -> inversion -> jitter -> score -> background FP -> FN), and the oracle's AP")
+    text = (
+        f"{slice_name}: AP ({what}, %), then the AP points recovered by each cumulative oracle correction "
+        "(miss -> swap -> inversion -> jitter -> score -> background FP -> FN), and the oracle's AP"
+    )
     full = _join(text, caption, DEFINITIONS_CAPTION)
     return finish(fig, title=f"AP lost to each error type: {slice_name}", caption=full, x_title="correction",
                   y_title="AP (%)")  # fmt: skip
@@ -209,8 +218,10 @@ def ap_by_threshold_figure(models: Sequence[EvaluatedModel], slices: Sequence[st
                         hovertemplate="OKS %{x:.2f}: AP %{y:.1f}<extra>" + label + "</extra>")  # fmt: skip
     fig.update_xaxes(tickvals=OKS_THRESHOLDS[::2], range=[0.48, 0.97])
     fig.update_yaxes(range=[0, 100])
-    text = ("AP (%) at each OKS threshold (101 recall points, COCO); the mean over 0.50:0.95 is the slice's AP; "
-            "a slice without ground truth is not drawn")
+    text = (
+        "AP (%) at each OKS threshold (101 recall points, COCO); the mean over 0.50:0.95 is the slice's AP; "
+        "a slice without ground truth is not drawn"
+    )
     return finish(fig, title="AP vs OKS threshold", caption=_join(text, caption), x_title="OKS threshold",
                   y_title="AP (%)")  # fmt: skip
 
@@ -226,8 +237,15 @@ def per_joint_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = JO
     for name, m in zip(series_names(models), models, strict=True):
         for slice_name in slices:
             for joint, v in m.diagnosis.slices[slice_name].per_joint.items():
-                rows.append({"model": name, "slice": slice_name, "joint": joint, "n": v["n"],
-                             **{k: np.nan if v[k] is None else v[k] for k in ("ks_0.5", "ks_0.85", "mean_ks")}})
+                rows.append(
+                    {
+                        "model": name,
+                        "slice": slice_name,
+                        "joint": joint,
+                        "n": v["n"],
+                        **{k: np.nan if v[k] is None else v[k] for k in ("ks_0.5", "ks_0.85", "mean_ks")},
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -255,8 +273,10 @@ def per_joint_figure(models: Sequence[DiagnosedModel], slices: Sequence[str] = J
     fig.update_yaxes(autorange="reversed")
     label = {"ks_0.5": "share of joints with ks >= 0.5", "ks_0.85": "share of joints with ks >= 0.85",
              "mean_ks": "mean ks x 100"}[metric]  # fmt: skip
-    desc = (f"Per joint: {label}, over the labelled joints of persons of the slice matched at OKS 0.5 "
-            f"(ks = exp(-d^2 / (2 area (2 sigma)^2))); {what}; n/a: no such joint")
+    desc = (
+        f"Per joint: {label}, over the labelled joints of persons of the slice matched at OKS 0.5 "
+        f"(ks = exp(-d^2 / (2 area (2 sigma)^2))); {what}; n/a: no such joint"
+    )
     return finish(fig, title="Joint accuracy", caption=_join(desc, caption), x_title="slice", y_title="joint")
 
 
@@ -289,15 +309,22 @@ def reliability_figure(models: Sequence[DiagnosedModel], slice_name: str = "all"
         notes.append(f"{name}: ECE {ece}, MCE {mce} over {c['n']} detections")
         if not bins:  # no detection in the slice: nothing to draw (the caption says so), no empty legend entry
             continue
-        fig.add_scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins], mode="lines+markers",
-                        name=name, line={"color": OKABE_ITO[i % len(OKABE_ITO)]},
-                        customdata=[b["n"] for b in bins],
-                        hovertemplate="score %{x:.2f}: %{y:.2f} matched (%{customdata} detections)<extra></extra>")
+        fig.add_scatter(
+            x=[b["confidence"] for b in bins],
+            y=[b["accuracy"] for b in bins],
+            mode="lines+markers",
+            name=name,
+            line={"color": OKABE_ITO[i % len(OKABE_ITO)]},
+            customdata=[b["n"] for b in bins],
+            hovertemplate="score %{x:.2f}: %{y:.2f} matched (%{customdata} detections)<extra></extra>",
+        )
     fig.update_xaxes(range=[0, 1.02])
     fig.update_yaxes(range=[0, 1.02])
-    text = (f"{slice_name}: per score bin (ten equal-width bins of [0, 1]), the share of the slice's detections "
-            "matched at OKS 0.5 against the bin's mean score; ECE = sum of (n_b / N) |accuracy_b - confidence_b|, "
-            "MCE = the largest gap; " + "; ".join(notes))
+    text = (
+        f"{slice_name}: per score bin (ten equal-width bins of [0, 1]), the share of the slice's detections "
+        "matched at OKS 0.5 against the bin's mean score; ECE = sum of (n_b / N) |accuracy_b - confidence_b|, "
+        "MCE = the largest gap; " + "; ".join(notes)
+    )
     return finish(fig, title=f"Score calibration: {slice_name}", caption=_join(text, caption), x_title="score",
                   y_title="matched at OKS 0.5")  # fmt: skip
 
@@ -342,16 +369,29 @@ def _edge_positions(models: Sequence[DiagnosedModel], bins: Sequence[tuple[float
 
 
 def _mark_edges(
-    fig: go.Figure, models: Sequence[DiagnosedModel], bins: Sequence[tuple[float, float | None]], label_y: float = 1.0,
+    fig: go.Figure,
+    models: Sequence[DiagnosedModel],
+    bins: Sequence[tuple[float, float | None]],
+    label_y: float = 1.0,
 ) -> None:
     """Dotted lines at the size definition's edges (where they fall in the shown bins), labelled at
     ``label_y`` (paper; top-anchored at 1.0, else centred there)."""
     for x, label in _edge_positions(models, bins):
         fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, xref="x", yref="paper",
                       line={"dash": "dot", "color": "#555555", "width": 1})  # fmt: skip
-        fig.add_annotation(x=x, y=label_y, xref="x", yref="paper", text=label, showarrow=False, xanchor="left",
-                           yanchor="top" if label_y >= 1.0 else "middle", xshift=2, font={"color": "#333333"},
-                           bgcolor="rgba(255,255,255,0.8)")
+        fig.add_annotation(
+            x=x,
+            y=label_y,
+            xref="x",
+            yref="paper",
+            text=label,
+            showarrow=False,
+            xanchor="left",
+            yanchor="top" if label_y >= 1.0 else "middle",
+            xshift=2,
+            font={"color": "#333333"},
+            bgcolor="rgba(255,255,255,0.8)",
+        )
 
 
 def _size_axis(
@@ -396,11 +436,13 @@ def ap_by_size_figure(models: Sequence[DiagnosedModel], *, caption: str = "") ->
         xaxis={"anchor": "y2", "tickangle": -60, "type": "category"}, barmode="group",
     )  # fmt: skip
     _mark_edges(fig, models, bins, label_y=0.31)  # in the gap between the panels: never over a line
-    text = (f"AP (OKS 0.50:0.95, %) per bin of sqrt({area} area) in px (lo <= sqrt(area) < hi), each bin a COCO "
-            "keypoint evaluation with areaRng set to the bin (persons outside ignored; detections outside, by the "
-            "box around their keypoints, ignored unless matched); no point: no person in the bin; bars: persons "
-            "per bin (n_gt); dotted: the size definition's S/M and M/L edges; bins beyond the largest and below "
-            "the smallest person not drawn")
+    text = (
+        f"AP (OKS 0.50:0.95, %) per bin of sqrt({area} area) in px (lo <= sqrt(area) < hi), each bin a COCO "
+        "keypoint evaluation with areaRng set to the bin (persons outside ignored; detections outside, by the "
+        "box around their keypoints, ignored unless matched); no point: no person in the bin; bars: persons "
+        "per bin (n_gt); dotted: the size definition's S/M and M/L edges; bins beyond the largest and below "
+        "the smallest person not drawn"
+    )
     fig = finish(fig, title="AP vs person size", caption=_join(text, caption), x_title="", y_title="")
     fig.update_layout(xaxis_title_text=f"sqrt({area} area) (px)", yaxis_title_text="AP (%)",
                       yaxis2_title_text="persons")  # fmt: skip
@@ -428,8 +470,10 @@ def missed_by_size_figure(models: Sequence[DiagnosedModel], *, caption: str = ""
     for i, name in enumerate(dict.fromkeys(table["model"])):
         part = table[table["model"] == name]
         color = OKABE_ITO[i % len(OKABE_ITO)]
-        for column, count, pattern, what in (("missed share", "missed", "", "missed at OKS 0.1"),
-                                             ("missed@0.5 share", "missed@0.5", "/", "missed at OKS 0.5")):
+        for column, count, pattern, what in (
+            ("missed share", "missed", "", "missed at OKS 0.1"),
+            ("missed@0.5 share", "missed@0.5", "/", "missed at OKS 0.5"),
+        ):
             fig.add_bar(x=labels, y=100 * part[column].to_numpy(float), name=f"{name}: {what}",
                         marker={"color": color, "pattern": {"shape": pattern, "fgcolor": "white"}},
                         customdata=part[count].to_numpy(),
@@ -439,9 +483,11 @@ def missed_by_size_figure(models: Sequence[DiagnosedModel], *, caption: str = ""
     fig.update_layout(barmode="group", bargap=0.15, bargroupgap=0.0)
     fig.update_xaxes(tickangle=-60, type="category")
     _mark_edges(fig, models, bins)
-    text = (f"Per bin of sqrt({area} area) in px: the share (%) of all persons of the evaluation (crowd regions and "
-            "persons without keypoints excluded) and the share of the missed persons, i.e. persons no detection "
-            "matches at OKS 0.1 (the diagnosis' false negatives) or at OKS 0.5, on the matching without size "
-            "restriction; bins beyond the largest and below the smallest person not drawn; " + "; ".join(notes))
+    text = (
+        f"Per bin of sqrt({area} area) in px: the share (%) of all persons of the evaluation (crowd regions and "
+        "persons without keypoints excluded) and the share of the missed persons, i.e. persons no detection "
+        "matches at OKS 0.1 (the diagnosis' false negatives) or at OKS 0.5, on the matching without size "
+        "restriction; bins beyond the largest and below the smallest person not drawn; " + "; ".join(notes)
+    )
     return finish(fig, title="Size of missed persons", caption=_join(text, caption),
                   x_title=f"sqrt({area} area) (px)", y_title="share (%)")  # fmt: skip

@@ -26,8 +26,11 @@ class JointRateGroup:
 
 
 def joint_rate_groups(
-    name: str, persons: pd.DataFrame, keypoints: Callable[[str], np.ndarray],
-    schema: Callable[[str, int], Sequence[str]], rule: Callable[[str], VisibilityConvention],
+    name: str,
+    persons: pd.DataFrame,
+    keypoints: Callable[[str], np.ndarray],
+    schema: Callable[[str, int], Sequence[str]],
+    rule: Callable[[str], VisibilityConvention],
 ) -> list[JointRateGroup]:
     """Group one dataset's splits by joint list and compute each group's rates.
 
@@ -61,11 +64,13 @@ def joint_rate_groups(
     for (joints, r), g in groups.items():
         buckets = np.concatenate(g["buckets"])
         if g["vis"]:
-            table = joint_rates(np.concatenate(g["vis"]), buckets, list(joints),
-                                binary_visibility=r is VisibilityConvention.BINARY)
+            table = joint_rates(
+                np.concatenate(g["vis"]), buckets, list(joints), binary_visibility=r is VisibilityConvention.BINARY
+            )
         else:
-            table = joint_rates_from_codes(np.concatenate(g["labelled"]), np.concatenate(g["visible"]), buckets,
-                                           list(joints))
+            table = joint_rates_from_codes(
+                np.concatenate(g["labelled"]), np.concatenate(g["visible"]), buckets, list(joints)
+            )
         if r is VisibilityConvention.NOT_VISIBILITY:
             table["visible"] = np.nan
         label = name if len(groups) == 1 else f"{name} ({', '.join(g['splits'])})"
@@ -74,7 +79,10 @@ def joint_rate_groups(
 
 
 def joint_rates(
-    visibility: np.ndarray, buckets: np.ndarray, joint_names: Sequence[str], *,
+    visibility: np.ndarray,
+    buckets: np.ndarray,
+    joint_names: Sequence[str],
+    *,
     binary_visibility: bool = False,
 ) -> pd.DataFrame:
     """Labelled (v > 0) and visible (v == 2) rate of every joint, per size bucket.
@@ -100,13 +108,15 @@ def joint_rates(
         labelled_rate = (onehot @ labelled.astype(np.float32)) / persons[:, None]  # (3, K), NaN if empty
         visible_rate = (onehot @ visible.astype(np.float32)) / persons[:, None]
     k = len(joint_names)
-    return pd.DataFrame({
-        "bucket": np.repeat(SizeBucket.names(), k),
-        "joint": np.tile(np.asarray(joint_names, dtype=object), len(SizeBucket)),
-        "persons": np.repeat(persons.astype(np.int64), k),
-        "labelled": labelled_rate.reshape(-1),
-        "visible": visible_rate.reshape(-1),
-    })
+    return pd.DataFrame(
+        {
+            "bucket": np.repeat(SizeBucket.names(), k),
+            "joint": np.tile(np.asarray(joint_names, dtype=object), len(SizeBucket)),
+            "persons": np.repeat(persons.astype(np.int64), k),
+            "labelled": labelled_rate.reshape(-1),
+            "visible": visible_rate.reshape(-1),
+        }
+    )
 
 
 #: Joint lists up to this long are counted from per-person bit codes (int64, bit j: joint j).
@@ -146,7 +156,10 @@ def joint_flag_codes(keypoints: np.ndarray, *, binary_visibility: bool = False) 
 
 
 def joint_rates_from_codes(
-    labelled: np.ndarray, visible: np.ndarray, buckets: np.ndarray, joint_names: Sequence[str],
+    labelled: np.ndarray,
+    visible: np.ndarray,
+    buckets: np.ndarray,
+    joint_names: Sequence[str],
 ) -> pd.DataFrame:
     """:func:`joint_rates` from :func:`joint_flag_codes`: the same frame, counted per code byte.
 
@@ -175,13 +188,15 @@ def joint_rates_from_codes(
     with np.errstate(invalid="ignore", divide="ignore"):
         labelled_rate = per_joint(labelled) / persons[:, None]  # NaN if the bucket is empty
         visible_rate = per_joint(visible) / persons[:, None]
-    return pd.DataFrame({
-        "bucket": np.repeat(SizeBucket.names(), k),
-        "joint": np.tile(np.asarray(joint_names, dtype=object), n_buckets),
-        "persons": np.repeat(persons.astype(np.int64), k),
-        "labelled": labelled_rate.reshape(-1),
-        "visible": visible_rate.reshape(-1),
-    })
+    return pd.DataFrame(
+        {
+            "bucket": np.repeat(SizeBucket.names(), k),
+            "joint": np.tile(np.asarray(joint_names, dtype=object), n_buckets),
+            "persons": np.repeat(persons.astype(np.int64), k),
+            "labelled": labelled_rate.reshape(-1),
+            "visible": visible_rate.reshape(-1),
+        }
+    )
 
 
 def joint_label(joints: pd.Series) -> np.ndarray:
@@ -191,7 +206,11 @@ def joint_label(joints: pd.Series) -> np.ndarray:
 
 
 def joint_rates_figure(
-    table: pd.DataFrame, *, dataset: str, caption: str = "", show_visible: bool = True,
+    table: pd.DataFrame,
+    *,
+    dataset: str,
+    caption: str = "",
+    show_visible: bool = True,
 ) -> go.Figure:
     """Two panels (labelled, visible): joints on x, one bar per size bucket; the labelled
     panel alone when ``show_visible`` is False (a flag that is not COCO visibility)."""
@@ -208,22 +227,38 @@ def joint_rates_figure(
         n = int(part["persons"].iloc[0])
         panels = (("y", "labelled"), ("y2", "visible")) if show_visible else (("y", "labelled"),)
         for axis, col in panels:
-            traces.append(go.Bar(
-                x=joint_label(part["joint"]), y=part[col].to_numpy(), name=f"{bucket} (n={n:,})",
-                legendgroup=bucket, showlegend=axis == "y", yaxis=axis,
-                marker={"color": size_bucket.color,
-                        "pattern": {"shape": {"small": "", "medium": "/", "large": "."}[bucket]}},
-            ))
+            traces.append(
+                go.Bar(
+                    x=joint_label(part["joint"]),
+                    y=part[col].to_numpy(),
+                    name=f"{bucket} (n={n:,})",
+                    legendgroup=bucket,
+                    showlegend=axis == "y",
+                    yaxis=axis,
+                    marker={
+                        "color": size_bucket.color,
+                        "pattern": {"shape": {"small": "", "medium": "/", "large": "."}[bucket]},
+                    },
+                )
+            )
     if not show_visible:
         fig = go.Figure(data=traces, layout={"yaxis": {"range": [0, 1]}})
         fig.update_layout(barmode="group")
-        return finish(fig, title=f"Per-joint labelled rate: {dataset}", caption=caption, x_title="",
-                      y_title="labelled rate (v > 0)")
-    fig = go.Figure(data=traces, layout={
-        "yaxis": {"domain": [0.54, 1.0], "range": [0, 1], "title": {"text": "labelled (v > 0)"}},
-        "yaxis2": {"domain": [0.0, 0.46], "range": [0, 1], "title": {"text": "visible"}},
-        "xaxis": {"anchor": "y2"},
-    })
+        return finish(
+            fig,
+            title=f"Per-joint labelled rate: {dataset}",
+            caption=caption,
+            x_title="",
+            y_title="labelled rate (v > 0)",
+        )
+    fig = go.Figure(
+        data=traces,
+        layout={
+            "yaxis": {"domain": [0.54, 1.0], "range": [0, 1], "title": {"text": "labelled (v > 0)"}},
+            "yaxis2": {"domain": [0.0, 0.46], "range": [0, 1], "title": {"text": "visible"}},
+            "xaxis": {"anchor": "y2"},
+        },
+    )
     fig.update_layout(barmode="group")
     fig = finish(fig, title=f"Per-joint rates: {dataset}", caption=caption, x_title="", y_title="")
     fig.update_layout(yaxis_title_text="labelled rate", yaxis2_title_text="visible rate")

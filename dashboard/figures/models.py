@@ -87,8 +87,11 @@ def _percent(value: float | None) -> float:
 
 
 def _style(index: int) -> dict[str, str]:
-    return {"color": OKABE_ITO[index % len(OKABE_ITO)], "pattern": PATTERNS[index % len(PATTERNS)],
-            "dash": DASHES[index % len(DASHES)]}
+    return {
+        "color": OKABE_ITO[index % len(OKABE_ITO)],
+        "pattern": PATTERNS[index % len(PATTERNS)],
+        "dash": DASHES[index % len(DASHES)],
+    }
 
 
 def table5_table(models: Sequence[EvaluatedModel], interval_style: str | None = None) -> pd.DataFrame:
@@ -110,7 +113,9 @@ def table5_table(models: Sequence[EvaluatedModel], interval_style: str | None = 
     table.insert(1, "dataset", [m.key for m in models])
     ap_columns = list(TABLE5_COLUMNS)
     table.attrs["latex"] = {
-        "digits": 1, "bold_max": ap_columns, "group_by": "dataset",
+        "digits": 1,
+        "bold_max": ap_columns,
+        "group_by": "dataset",
         "headers": {**LATEX_HEADERS, **{n_gt_column(c): f"$n_{{gt}}$ {LATEX_HEADERS[c]}" for c in ap_columns}},
     }
     return table
@@ -128,7 +133,8 @@ def _styled_table5(frame: pd.DataFrame, models: Sequence[EvaluatedModel], style:
         table = table.drop(columns=[lo, hi])
     table.insert(1, "dataset", [m.key for m in models])
     table.attrs["latex"] = {
-        "digits": 1, "bold_max": [],
+        "digits": 1,
+        "bold_max": [],
         "headers": {**LATEX_HEADERS, **{n_gt_column(c): f"$n_{{gt}}$ {LATEX_HEADERS[c]}" for c in TABLE5_COLUMNS}},
     }
     return table
@@ -153,9 +159,15 @@ def slice_metrics_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
     for m in models:
         for s in SLICES:
             r = m.slices[s]
-            rows.append({"model": m.model, "dataset": m.key, "slice": s,
-                         **{col: _percent(getattr(r, attr)) for attr, col in METRICS.items()},
-                         "n_gt": int(r.n_gt)})
+            rows.append(
+                {
+                    "model": m.model,
+                    "dataset": m.key,
+                    "slice": s,
+                    **{col: _percent(getattr(r, attr)) for attr, col in METRICS.items()},
+                    "n_gt": int(r.n_gt),
+                }
+            )
     table = pd.DataFrame(rows, columns=["model", "dataset", "slice", *METRICS.values(), "n_gt"])
     table["n_gt"] = table["n_gt"].astype(np.int64)
     table.attrs["latex"] = {"digits": 1}
@@ -180,15 +192,26 @@ def slice_ap_figure(models: Sequence[EvaluatedModel], *, caption: str = "") -> g
         if with_ci:  # asymmetric bars from the percentile bounds
             lo = table.loc[i, [ci_columns(c)[0] for c in columns]].to_numpy(dtype=float)
             hi = table.loc[i, [ci_columns(c)[1] for c in columns]].to_numpy(dtype=float)
-            error = {"type": "data", "symmetric": False, "array": hi - y, "arrayminus": y - lo,
-                     "color": "#333333", "thickness": 1.2, "width": 3}
-        fig.add_bar(x=columns, y=y, name=name, error_y=error,
-                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
-                    hovertemplate="%{x}: %{y:.1f}<extra>%{fullData.name}</extra>")
+            error = {
+                "type": "data",
+                "symmetric": False,
+                "array": hi - y,
+                "arrayminus": y - lo,
+                "color": "#333333",
+                "thickness": 1.2,
+                "width": 3,
+            }
+        fig.add_bar(
+            x=columns,
+            y=y,
+            name=name,
+            error_y=error,
+            marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+            hovertemplate="%{x}: %{y:.1f}<extra>%{fullData.name}</extra>",
+        )
     for column in columns:  # an empty slice is not a zero: say so where its bars would be
         if table[column].isna().all():
-            fig.add_annotation(x=column, y=0, text="n/a", showarrow=False, yanchor="bottom",
-                               font={"color": "#555555"})
+            fig.add_annotation(x=column, y=0, text="n/a", showarrow=False, yanchor="bottom", font={"color": "#555555"})
     fig.update_layout(barmode="group", bargap=0.2)
     # A slice resting on few persons in any shown split carries a dagger (explained in the caption).
     few = {c for c in columns if any(few_persons(int(n)) for n in table[n_gt_column(c)])}
@@ -205,8 +228,11 @@ def slice_ap_figure(models: Sequence[EvaluatedModel], *, caption: str = "") -> g
 def _interval_note(models: Sequence[EvaluatedModel]) -> str:
     settings = {m.result.bootstrap for m in models if m.result.bootstrap is not None}
     parts = sorted(f"B = {b.B}, seed {b.seed}, {100 * b.confidence:g}%" for b in settings)
-    return ("error bars: percentile intervals of image-bootstrap resamples (numpy.quantile, linear; "
-            + "; ".join(parts) + ")")
+    return (
+        "error bars: percentile intervals of image-bootstrap resamples (numpy.quantile, linear; "
+        + "; ".join(parts)
+        + ")"
+    )
 
 
 def comparison_figure(comparison: Comparison, *, metric: str = "AP", caption: str = "") -> go.Figure:
@@ -228,32 +254,55 @@ def comparison_figure(comparison: Comparison, *, metric: str = "AP", caption: st
         hi = np.array([np.nan if ci is None else 100 * ci[1] for ci in intervals])
         wins = ["" if share is None else f"{100 * share:.0f}%" for share in shares]
         name = entry.model if not entry.members else f"{entry.model} (mean of {len(entry.members)})"
-        fig.add_bar(x=columns, y=y, name=name, text=wins, textposition="outside", textangle=0, cliponaxis=False,
-                    textfont={"size": 10, "color": "#111111"},
-                    error_y={"type": "data", "symmetric": False, "array": hi - y, "arrayminus": y - lo,
-                             "color": "#333333", "thickness": 1.2, "width": 3},
-                    marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
-                    customdata=np.stack([lo, hi], axis=1),
-                    hovertemplate=("%{x}: %{y:+.1f} [%{customdata[0]:+.1f}, %{customdata[1]:+.1f}] points, "
-                                   "wins %{text}<extra>%{fullData.name}</extra>"))
+        fig.add_bar(
+            x=columns,
+            y=y,
+            name=name,
+            text=wins,
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
+            textfont={"size": 10, "color": "#111111"},
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": hi - y,
+                "arrayminus": y - lo,
+                "color": "#333333",
+                "thickness": 1.2,
+                "width": 3,
+            },
+            marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+            customdata=np.stack([lo, hi], axis=1),
+            hovertemplate=(
+                "%{x}: %{y:+.1f} [%{customdata[0]:+.1f}, %{customdata[1]:+.1f}] points, "
+                "wins %{text}<extra>%{fullData.name}</extra>"
+            ),
+        )
     fig.add_hline(y=0, line={"color": "#333333", "width": 1})
     for column in columns:  # no ground truth: no difference (never a zero bar)
         if comparison.n_gt[TABLE5_COLUMNS[column]] == 0:
-            fig.add_annotation(x=column, y=0, text="n/a", showarrow=False, yanchor="bottom",
-                               font={"color": "#555555"})
+            fig.add_annotation(x=column, y=0, text="n/a", showarrow=False, yanchor="bottom", font={"color": "#555555"})
     few = {c for c in columns if few_persons(comparison.n_gt[TABLE5_COLUMNS[c]])}
     fig.update_xaxes(tickvals=columns, ticktext=[tick_label(c) + ("†" if c in few else "") for c in columns])
     fig.update_layout(barmode="group", bargap=0.2, uniformtext={"minsize": 10, "mode": "show"})
     b = comparison.bootstrap
-    notes = [f"{metric} difference to {comparison.reference} (model minus reference), points; error bars: "
-             f"paired {100 * b.confidence:g}% percentile intervals over B = {b.B} image resamples (seed {b.seed}); "
-             "labels: share of resamples the model wins"]
+    notes = [
+        f"{metric} difference to {comparison.reference} (model minus reference), points; error bars: "
+        f"paired {100 * b.confidence:g}% percentile intervals over B = {b.B} image resamples (seed {b.seed}); "
+        "labels: share of resamples the model wins"
+    ]
     if few:
         notes.append("† fewer than 30 ground-truth persons in the slice")
     if caption:
         notes.append(caption)
-    return finish(fig, title=f"Δ{metric} per slice vs {comparison.reference}", caption="; ".join(notes),
-                  x_title="", y_title=f"Δ{metric} (points)")
+    return finish(
+        fig,
+        title=f"Δ{metric} per slice vs {comparison.reference}",
+        caption="; ".join(notes),
+        x_title="",
+        y_title=f"Δ{metric} (points)",
+    )
 
 
 def tick_label(column: str) -> str:
@@ -292,7 +341,11 @@ def pr_table(models: Sequence[EvaluatedModel], slice_name: str, threshold: float
 
 
 def pr_figure(
-    models: Sequence[EvaluatedModel], slice_name: str, threshold: float | str = 0.5, *, caption: str = "",
+    models: Sequence[EvaluatedModel],
+    slice_name: str,
+    threshold: float | str = 0.5,
+    *,
+    caption: str = "",
 ) -> go.Figure:
     """Precision-recall curves of one slice, one line per model."""
     if not models:
@@ -306,12 +359,18 @@ def pr_figure(
         if name in empty:  # no ground truth in this slice: no curve, and no legend entry without one
             continue
         style = _style(i)  # by position among all models: a model keeps its style across slices
-        fig.add_scatter(x=table.index.to_numpy(), y=table[name].to_numpy(), name=name, mode="lines",
-                        line={"color": style["color"], "dash": style["dash"], "width": 2})
+        fig.add_scatter(
+            x=table.index.to_numpy(),
+            y=table[name].to_numpy(),
+            name=name,
+            mode="lines",
+            line={"color": style["color"], "dash": style["dash"], "width": 2},
+        )
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 100])
     oks = "mean over OKS 0.50:0.05:0.95" if threshold == MEAN_THRESHOLD else f"OKS {float(threshold):.2f}"
     if empty:
         caption = "; ".join(p for p in (caption, f"no ground truth in slice {slice_name}: {', '.join(empty)}") if p)
-    return finish(fig, title=f"Precision-recall: {slice_name} ({oks})", caption=caption,
-                  x_title="recall", y_title="precision (%)")
+    return finish(
+        fig, title=f"Precision-recall: {slice_name} ({oks})", caption=caption, x_title="recall", y_title="precision (%)"
+    )

@@ -21,7 +21,10 @@ from dashboard.filters import Filters
 
 
 def people_per_image_table(
-    images: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
+    images: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    normalise: Normalisation | str = Normalisation.COUNT,
     column: str = "n_selected",
 ) -> pd.DataFrame:
     """Images per person count: index 0..largest crowd, one column per dataset.
@@ -54,12 +57,18 @@ def people_axis(filters: Filters) -> tuple[str, str, str]:
     """
     population = f"persons={filters.population}"
     if filters.bucket is None:
-        return ("persons", "persons per image",
-                f"denominator: every selected image, those without a person counted at 0 ({population})")
+        return (
+            "persons",
+            "persons per image",
+            f"denominator: every selected image, those without a person counted at 0 ({population})",
+        )
     what = f"{filters.bucket.value} persons"
-    return (what, f"{what} per image (images with ≥ 1)",
-            f"denominator: images with at least one {filters.bucket.value} person ({population}); "
-            "images without one are left out")
+    return (
+        what,
+        f"{what} per image (images with ≥ 1)",
+        f"denominator: images with at least one {filters.bucket.value} person ({population}); "
+        "images without one are left out",
+    )
 
 
 def people_per_image(
@@ -84,7 +93,9 @@ def people_per_image(
     for i, name in enumerate(datasets):
         style = style_for(styles, name, i)
         fig.add_bar(
-            x=table.index.to_numpy(), y=table[name].to_numpy(), name=style["label"],
+            x=table.index.to_numpy(),
+            y=table[name].to_numpy(),
+            name=style["label"],
             marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
             opacity=0.6 if mode == "overlay" and len(datasets) > 1 else 1.0,
             customdata=np.full(len(table), name),
@@ -94,6 +105,9 @@ def people_per_image(
     if log_y:
         fig.update_yaxes(type="log")
     return finish(
-        fig, title="People per image", caption=caption, x_title=x_title,
+        fig,
+        title="People per image",
+        caption=caption,
+        x_title=x_title,
         y_title=y_label(normalise, "images"),
     )

@@ -50,6 +50,7 @@ def with_series(scenes: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
     names it): every rerun of a kept filter state gets the same frame, and with it the kept
     aggregates below.  Read-only, like the filtered frames.
     """
+
     def select() -> tuple[pd.DataFrame, pd.DataFrame]:
         keep = scenes["image_index"].isin(images.index).to_numpy()
         part = scenes[keep]
@@ -59,8 +60,12 @@ def with_series(scenes: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
 
 
 def aggregates_by_dataset(
-    scenes: pd.DataFrame, datasets: Sequence[str], *, labels: Sequence[str] | None = None,
-    entropy_base: float | None = None, top_k: int = 10,
+    scenes: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    labels: Sequence[str] | None = None,
+    entropy_base: float | None = None,
+    top_k: int = 10,
 ) -> dict[str, SceneAggregates]:
     """``scene_aggregates`` per dataset that has scene rows (kept per ``scenes`` frame: the
     entropy and the category items of a rerun, and the reruns of a kept filter state, ask
@@ -70,7 +75,10 @@ def aggregates_by_dataset(
 
 
 def _aggregates_by_dataset(
-    scenes: pd.DataFrame, datasets: Sequence[str], labels: Sequence[str] | None, entropy_base: float | None,
+    scenes: pd.DataFrame,
+    datasets: Sequence[str],
+    labels: Sequence[str] | None,
+    entropy_base: float | None,
     top_k: int,
 ) -> dict[str, SceneAggregates]:
     masks = group_masks(series_column(scenes), datasets)
@@ -85,12 +93,18 @@ def _aggregates_by_dataset(
 #: Decimals the SmallPose paper prints Table 4 with (2.61 / 1.33).
 TABLE4_DIGITS = 2
 #: Table 4's LaTeX headers (the paper's layout: dataset, mean, variance).
-TABLE4_HEADERS = {"dataset": "Dataset", "entropy_mean": "Mean", "entropy_variance": "Variance",
-                  "paper mean": "Mean (paper)", "paper variance": "Variance (paper)"}
+TABLE4_HEADERS = {
+    "dataset": "Dataset",
+    "entropy_mean": "Mean",
+    "entropy_variance": "Variance",
+    "paper mean": "Mean (paper)",
+    "paper variance": "Variance (paper)",
+}
 
 
 def table4(
-    aggregates: Mapping[str, SceneAggregates], paper_names: Mapping[str, str | None] | None = None,
+    aggregates: Mapping[str, SceneAggregates],
+    paper_names: Mapping[str, str | None] | None = None,
 ) -> pd.DataFrame:
     """Table 4 as the paper prints it: per series, the mean and (population) variance of
     per-image entropy, and the paper's values beside them; LaTeX at the paper's 2 decimals.
@@ -117,16 +131,20 @@ def scene_statistics_table(aggregates: Mapping[str, SceneAggregates]) -> pd.Data
     """The scene statistics beside Table 4: images with scene results, the entropy unit and
     variance ddof, the entropy and effective number of the top-1 category distribution,
     and the indoor share (p_indoor >= 0.5)."""
-    columns = ["dataset", "n_images", "unit", "variance_ddof", "top1_entropy", "top1_effective_number",
-               "indoor_share"]
+    columns = ["dataset", "n_images", "unit", "variance_ddof", "top1_entropy", "top1_effective_number", "indoor_share"]
     table = entropy_table(aggregates)
     return pd.DataFrame(columns=columns) if table.empty else table[columns]
 
 
 def entropy_hist(
-    scenes: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 40,
+    scenes: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    n_bins: int = 40,
     normalise: Normalisation | str = Normalisation.COUNT,
-    styles: dict[str, dict[str, str]] | None = None, caption: str = "", unit: str = "nats",
+    styles: dict[str, dict[str, str]] | None = None,
+    caption: str = "",
+    unit: str = "nats",
 ) -> go.Figure:
     """Step histogram of per-image scene entropy, one line per dataset."""
     h = scenes["entropy"].to_numpy(dtype=float) if len(scenes) else np.empty(0)
@@ -143,14 +161,26 @@ def entropy_hist(
         counts = np.histogram(v, bins=edges)[0].astype(float)
         counts = Normalisation(normalise).apply(counts)
         style = style_for(styles, name, i)
-        fig.add_scatter(x=edges, y=np.append(counts, counts[-1]), name=style["label"], mode="lines",
-                        line={"shape": "hv", "color": style["color"], "dash": style["dash"], "width": 2})
-    return finish(fig, title="Per-image scene entropy", caption=caption,
-                  x_title=f"entropy H ({unit})", y_title=y_label(normalise, "images"))
+        fig.add_scatter(
+            x=edges,
+            y=np.append(counts, counts[-1]),
+            name=style["label"],
+            mode="lines",
+            line={"shape": "hv", "color": style["color"], "dash": style["dash"], "width": 2},
+        )
+    return finish(
+        fig,
+        title="Per-image scene entropy",
+        caption=caption,
+        x_title=f"entropy H ({unit})",
+        y_title=y_label(normalise, "images"),
+    )
 
 
 def top_categories_figure(
-    aggregates: Mapping[str, SceneAggregates], *, styles: dict[str, dict[str, str]] | None = None,
+    aggregates: Mapping[str, SceneAggregates],
+    *,
+    styles: dict[str, dict[str, str]] | None = None,
     caption: str = "",
 ) -> go.Figure:
     """Share of images per top-1 scene category (each dataset's top k, union)."""
@@ -160,15 +190,21 @@ def top_categories_figure(
     for i, (name, agg) in enumerate(aggregates.items()):
         top = agg.top_table()
         style = style_for(styles, name, i)
-        fig.add_bar(y=top["name"], x=top["share"], name=style["label"], orientation="h",
-                    marker={"color": style["color"], "pattern": {"shape": style["pattern"]}})
+        fig.add_bar(
+            y=top["name"],
+            x=top["share"],
+            name=style["label"],
+            orientation="h",
+            marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
+        )
     fig.update_layout(barmode="group", yaxis={"autorange": "reversed"})
-    return finish(fig, title="Top scene categories (top-1)", caption=caption,
-                  x_title="share of images", y_title="")
+    return finish(fig, title="Top scene categories (top-1)", caption=caption, x_title="share of images", y_title="")
 
 
 def indoor_figure(
-    aggregates: Mapping[str, SceneAggregates], *, caption: str = "",
+    aggregates: Mapping[str, SceneAggregates],
+    *,
+    caption: str = "",
     styles: Mapping[str, Mapping[str, str]] | None = None,
 ) -> go.Figure:
     """Indoor / outdoor share per dataset (stacked bars), labelled by each style's ``label``."""
@@ -179,8 +215,8 @@ def indoor_figure(
     indoor = [agg.indoor_share for agg in aggregates.values()]
     fig = go.Figure()
     fig.add_bar(x=names, y=indoor, name="indoor", marker={"color": "#E69F00"})
-    fig.add_bar(x=names, y=[1 - v for v in indoor], name="outdoor",
-                marker={"color": "#0072B2", "pattern": {"shape": "/"}})
+    fig.add_bar(
+        x=names, y=[1 - v for v in indoor], name="outdoor", marker={"color": "#0072B2", "pattern": {"shape": "/"}}
+    )
     fig.update_layout(barmode="stack")
-    return finish(fig, title="Indoor / outdoor", caption=caption, x_title="",
-                  y_title="share of images")
+    return finish(fig, title="Indoor / outdoor", caption=caption, x_title="", y_title="share of images")

@@ -22,7 +22,10 @@ from dashboard.frame_memo import kept
 
 
 def bucket_table(
-    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
+    persons: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    normalise: Normalisation | str = Normalisation.COUNT,
     unavailable: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Persons per size bucket: index small/medium/large, one column per dataset.
@@ -44,14 +47,21 @@ def _bucket_counts(persons: pd.DataFrame, datasets: Sequence[str]) -> list[np.nd
     Kept per frame (``frame_memo.kept``): the view asks for counts and shares of the same rows."""
     masks = group_masks(series_column(persons), datasets)
     codes = persons["bucket"].to_numpy()
-    return [np.bincount(codes[masks[name] & (codes >= 0)].astype(np.int64),
-                        minlength=len(SizeBucket))[[b.code for b in SizeBucket]]
-            for name in datasets]
+    return [
+        np.bincount(codes[masks[name] & (codes >= 0)].astype(np.int64), minlength=len(SizeBucket))[
+            [b.code for b in SizeBucket]
+        ]
+        for name in datasets
+    ]
 
 
 def size_buckets(
-    persons: pd.DataFrame, datasets: Sequence[str], *, normalise: Normalisation | str = Normalisation.COUNT,
-    styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+    persons: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    normalise: Normalisation | str = Normalisation.COUNT,
+    styles: dict[str, dict[str, str]] | None = None,
+    caption: str = "",
 ) -> go.Figure:
     if not len(persons) or not datasets:
         return empty_figure("no persons match the current filters")
@@ -60,12 +70,19 @@ def size_buckets(
     for i, name in enumerate(datasets):
         style = style_for(styles, name, i)
         fig.add_bar(
-            x=list(SizeBucket.names()), y=table[name].to_numpy(), name=style["label"],
+            x=list(SizeBucket.names()),
+            y=table[name].to_numpy(),
+            name=style["label"],
             marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
         )
     fig.update_layout(barmode="group")
-    return finish(fig, title="Persons per size bucket", caption=caption, x_title="size bucket",
-                  y_title=y_label(normalise, "persons"))
+    return finish(
+        fig,
+        title="Persons per size bucket",
+        caption=caption,
+        x_title="size bucket",
+        y_title=y_label(normalise, "persons"),
+    )
 
 
 def _bins(values: np.ndarray, axis: str, n_bins: int) -> np.ndarray:
@@ -86,11 +103,16 @@ def _bins(values: np.ndarray, axis: str, n_bins: int) -> np.ndarray:
 
 
 def area_hist_table(
-    persons: pd.DataFrame, datasets: Sequence[str], *, axis: str = "log", n_bins: int = 60,
+    persons: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    axis: str = "log",
+    n_bins: int = 60,
     normalise: Normalisation | str = Normalisation.COUNT,
 ) -> pd.DataFrame:
     """Histogram of person area: rows are bins (``left``, ``right`` in px^2), one
     column per dataset.  Bins are uniform on the chosen axis (log10 or sqrt)."""
+
     def compute() -> tuple[np.ndarray, list[np.ndarray]]:
         area = persons["area"].to_numpy(dtype=float)
         edges = _bins(area, axis, n_bins)
@@ -101,10 +123,17 @@ def area_hist_table(
 
 
 def area_distribution(
-    persons: pd.DataFrame, datasets: Sequence[str], *, edges: SizeEdges, axis: str = "log",
-    n_bins: int = 60, normalise: Normalisation | str = Normalisation.COUNT,
-    styles: dict[str, dict[str, str]] | None = None, caption: str = "",
-    table: pd.DataFrame | None = None, x_range: tuple[float, float] | None = None,
+    persons: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    edges: SizeEdges,
+    axis: str = "log",
+    n_bins: int = 60,
+    normalise: Normalisation | str = Normalisation.COUNT,
+    styles: dict[str, dict[str, str]] | None = None,
+    caption: str = "",
+    table: pd.DataFrame | None = None,
+    x_range: tuple[float, float] | None = None,
 ) -> go.Figure:
     """Step histogram of body area on a log (area) or sqrt (sqrt(area) px) axis,
     with the two bucket edges drawn as vertical lines (labelled 32², 96²).
@@ -126,7 +155,10 @@ def area_distribution(
         style = style_for(styles, name, i)
         y = table[name].to_numpy()
         fig.add_scatter(
-            x=x, y=np.append(y, y[-1] if len(y) else 0), name=style["label"], mode="lines",
+            x=x,
+            y=np.append(y, y[-1] if len(y) else 0),
+            name=style["label"],
+            mode="lines",
             line={"shape": "hv", "color": style["color"], "dash": style["dash"], "width": 2},
         )
     for edge in (edges.small_medium, edges.medium_large):
@@ -138,8 +170,9 @@ def area_distribution(
     else:
         fig.update_xaxes(range=[lo, hi])
     fig.update_layout(meta={"edges": [edges.small_medium, edges.medium_large]})
-    return finish(fig, title="Body-area distribution", caption=caption, x_title=x_title,
-                  y_title=y_label(normalise, "persons"))
+    return finish(
+        fig, title="Body-area distribution", caption=caption, x_title=x_title, y_title=y_label(normalise, "persons")
+    )
 
 
 #: On the log axis the small range is shown from (small|medium edge) / SMALL_RANGE_FACTOR
@@ -162,7 +195,10 @@ def _area_label(area: float) -> str:
 
 
 def relative_size_table(
-    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50,
+    persons: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    n_bins: int = 50,
     normalise: Normalisation | str = Normalisation.COUNT,
 ) -> pd.DataFrame:
     """Histogram of sqrt(area / image area) over [0, 1] (values above 1 go in the last bin)."""
@@ -178,7 +214,11 @@ def relative_size_table(
 
 
 def _histogram_counts(
-    values: np.ndarray, valid: np.ndarray, dataset: pd.Series, datasets: Sequence[str], edges: np.ndarray,
+    values: np.ndarray,
+    valid: np.ndarray,
+    dataset: pd.Series,
+    datasets: Sequence[str],
+    edges: np.ndarray,
 ) -> list[np.ndarray]:
     """Per dataset, the counts of ``values`` in the bins ``edges`` (``np.histogram``).
 
@@ -199,9 +239,13 @@ def _histogram_table(edges: np.ndarray, counts: dict[str, np.ndarray], normalise
 
 
 def relative_size(
-    persons: pd.DataFrame, datasets: Sequence[str], *, n_bins: int = 50,
+    persons: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    n_bins: int = 50,
     normalise: Normalisation | str = Normalisation.COUNT,
-    styles: dict[str, dict[str, str]] | None = None, caption: str = "",
+    styles: dict[str, dict[str, str]] | None = None,
+    caption: str = "",
 ) -> go.Figure:
     if not len(persons) or not datasets:
         return empty_figure("no persons match the current filters")
@@ -211,7 +255,17 @@ def relative_size(
     for i, name in enumerate(datasets):
         style = style_for(styles, name, i)
         y = table[name].to_numpy()
-        fig.add_scatter(x=x, y=np.append(y, y[-1]), name=style["label"], mode="lines",
-                        line={"shape": "hv", "color": style["color"], "dash": style["dash"], "width": 2})
-    return finish(fig, title="Relative size", caption=caption,
-                  x_title="sqrt(person area / image area)", y_title=y_label(normalise, "persons"))
+        fig.add_scatter(
+            x=x,
+            y=np.append(y, y[-1]),
+            name=style["label"],
+            mode="lines",
+            line={"shape": "hv", "color": style["color"], "dash": style["dash"], "width": 2},
+        )
+    return finish(
+        fig,
+        title="Relative size",
+        caption=caption,
+        x_title="sqrt(person area / image area)",
+        y_title=y_label(normalise, "persons"),
+    )

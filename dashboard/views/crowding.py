@@ -12,12 +12,23 @@ from dashboard.figures.crowding import CI_BIN
 ctx = ui.context()
 st.title("Crowding")
 c1, c2 = st.columns(2)
-value = CrowdIndexSource(c2.radio(
-    "CrowdIndex value", [v.value for v in CrowdIndexSource], horizontal=True, key="crowd_value",
-    format_func=lambda v: "computed" if v == "computed" else "stored in the file",
-    help="Computed and stored CrowdIndex differ for a few CrowdPose images at the level edges."))
-conv = c1.radio("Level edges drawn", [c.value for c in CrowdConvention], horizontal=True,
-                key="crowd_conv", format_func=lambda v: CrowdConvention(v).levels().label)
+value = CrowdIndexSource(
+    c2.radio(
+        "CrowdIndex value",
+        [v.value for v in CrowdIndexSource],
+        horizontal=True,
+        key="crowd_value",
+        format_func=lambda v: "computed" if v == "computed" else "stored in the file",
+        help="Computed and stored CrowdIndex differ for a few CrowdPose images at the level edges.",
+    )
+)
+conv = c1.radio(
+    "Level edges drawn",
+    [c.value for c in CrowdConvention],
+    horizontal=True,
+    key="crowd_conv",
+    format_func=lambda v: CrowdConvention(v).levels().label,
+)
 state = ctx.with_options(crowd_convention=CrowdConvention(conv), crowd_value=value)
 index = crowding.index_items(state)
 event = ui.show(index[0], key="crowd_hist", preset=ctx.preset)

@@ -10,8 +10,13 @@ from dashboard.exports.state import BarLayout
 ctx = ui.context()
 st.title("People per image")
 c1, c2 = st.columns([2, 1])
-layout = c1.radio("Datasets", [b.value for b in BarLayout], horizontal=True, key="ppi_mode",
-                  format_func=lambda v: "side by side" if v == BarLayout.SIDE.value else "overlay")
+layout = c1.radio(
+    "Datasets",
+    [b.value for b in BarLayout],
+    horizontal=True,
+    key="ppi_mode",
+    format_func=lambda v: "side by side" if v == BarLayout.SIDE.value else "overlay",
+)
 log_y = c2.checkbox("log y axis", key="ppi_log")
 state = ctx.with_options(people_layout=BarLayout(layout), people_log_y=log_y)
 items = people.exports(state)

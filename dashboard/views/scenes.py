@@ -10,17 +10,22 @@ st.title("Scenes")
 inp = scenes.scene_inputs(ctx)
 runs = inp.runs
 if runs.missing:
-    st.info(f"Scenes not computed for: {', '.join(runs.missing)}. Compute them (needs the images and "
-            "the Places365 model, `python -m analysis fetch places365`):")
+    st.info(
+        f"Scenes not computed for: {', '.join(runs.missing)}. Compute them (needs the images and "
+        "the Places365 model, `python -m analysis fetch places365`):"
+    )
     st.code("\n".join(runs.commands) or "python -m analysis scenes --name NAME --split SPLIT", language="bash")
 if not runs.have:
     st.stop()
 if len(runs.bases) > 1:
     st.warning(f"scenes were computed with different log bases ({set(runs.bases)}); shown as stored")
 if runs.synthetic:
-    st.warning(f"Synthetic scene results for {', '.join(ctx.label(d) for d in runs.synthetic)}: seeded random "
-               "predictions (no network), written so every view has something to show. Not real scene "
-               "statistics.", icon=":material/science:")
+    st.warning(
+        f"Synthetic scene results for {', '.join(ctx.label(d) for d in runs.synthetic)}: seeded random "
+        "predictions (no network), written so every view has something to show. Not real scene "
+        "statistics.",
+        icon=":material/science:",
+    )
 
 notes = scenes.notes(ctx, inp)
 entropy = scenes.entropy_items(ctx, inp)

@@ -11,8 +11,13 @@ ctx = ui.context()
 st.title("Size")
 items: list[ExportItem] = [size.buckets_figure(ctx), *size.buckets_tables(ctx)]
 ui.show_all(items, key="size_buckets", preset=ctx.preset)
-axis = st.radio("Area axis", [a.value for a in AreaAxis], horizontal=True, key="size_axis",
-                format_func=lambda a: "log area" if a == AreaAxis.LOG.value else "sqrt(area)")
+axis = st.radio(
+    "Area axis",
+    [a.value for a in AreaAxis],
+    horizontal=True,
+    key="size_axis",
+    format_func=lambda a: "log area" if a == AreaAxis.LOG.value else "sqrt(area)",
+)
 state = ctx.with_options(area_axis=AreaAxis(axis))
 area_figure, area_table = size.area_items(state)
 ui.show(area_figure, key="size_area", preset=ctx.preset)

@@ -14,8 +14,20 @@ from benchmarks.synthetic_coco import write_synthetic_coco
 from tests.reference.coco_reference import reference_tables
 
 IMAGE_COLS = ["file_name", "n_persons", "n_crowd_regions", "crowd_index", "crowd_index_stored"]
-INSTANCE_COLS = ["image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "bbox_area",
-                 "segm_area", "num_keypoints", "n_labelled", "n_visible", "crowding"]
+INSTANCE_COLS = [
+    "image_id",
+    "iscrowd",
+    "bbox_x",
+    "bbox_y",
+    "bbox_w",
+    "bbox_h",
+    "bbox_area",
+    "segm_area",
+    "num_keypoints",
+    "n_labelled",
+    "n_visible",
+    "crowding",
+]
 
 
 def assert_same(path, tmp_path):
@@ -42,13 +54,16 @@ def assert_same(path, tmp_path):
     np.testing.assert_array_equal(ours_kp, ref_kp)
 
 
-@pytest.mark.parametrize("relative", [
-    "coco-mini/annotations/person_keypoints_val2017.json",
-    "coco-mini/annotations/person_keypoints_train2017.json",
-    "xtcocoapi/example_crowdpose_val.json",
-    "mmpose/ochuman/test_ochuman.json",
-    "faster-coco-eval/gt_dataset.json",
-])
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "coco-mini/annotations/person_keypoints_val2017.json",
+        "coco-mini/annotations/person_keypoints_train2017.json",
+        "xtcocoapi/example_crowdpose_val.json",
+        "mmpose/ochuman/test_ochuman.json",
+        "faster-coco-eval/gt_dataset.json",
+    ],
+)
 def test_real_files_equal_reference(tmp_path, fixtures_dir, relative):
     assert_same(fixtures_dir / relative, tmp_path)
 

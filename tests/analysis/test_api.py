@@ -25,9 +25,24 @@ pytestmark = pytest.mark.xdist_group("api-demo")
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("api-demo")
-    subprocess.run([sys.executable, "-m", "analysis", "demo", "--data-dir", str(base / "data"),
-                    "--cache-dir", str(base / "cache"), "--quiet", "--no-scenes"],
-                   cwd=REPO, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "demo",
+            "--data-dir",
+            str(base / "data"),
+            "--cache-dir",
+            str(base / "cache"),
+            "--quiet",
+            "--no-scenes",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     return base
 
 
@@ -55,8 +70,9 @@ def test_splits_lists_every_demo_split_with_raw_counts(demo: Path):
 @pytest.mark.parametrize("population", ["all", "keypoints", "labelled"])
 def test_open_split_persons_follow_the_population(demo: Path, population: str):
     raw = _raw(demo, "demo-crowd")
-    split = api.open_split("demo-crowd", "val", population=api.PersonPopulation.parse(population),
-                           cache_dir=demo / "cache")
+    split = api.open_split(
+        "demo-crowd", "val", population=api.PersonPopulation.parse(population), cache_dir=demo / "cache"
+    )
     expected = Counter(a["image_id"] for a in raw["annotations"] if _is_person(a, population))
     assert len(split.persons) == sum(expected.values())
     got = dict(zip(split.images["image_id"], split.images["n_selected"], strict=True))
@@ -67,8 +83,9 @@ def test_open_split_persons_follow_the_population(demo: Path, population: str):
 def test_open_split_size_bucket_is_the_bbox_area_rule(demo: Path):
     raw = _raw(demo, "demo-small")
     edges = api.SizeEdges(24.0**2, 64.0**2)  # areas, px^2
-    small = api.open_split("demo-small", "val", size=api.SizeDefinition(edges=edges), bucket="small",
-                           cache_dir=demo / "cache")
+    small = api.open_split(
+        "demo-small", "val", size=api.SizeDefinition(edges=edges), bucket="small", cache_dir=demo / "cache"
+    )
     areas = [a["bbox"][2] * a["bbox"][3] for a in raw["annotations"] if _is_person(a, "keypoints")]
     assert len(small.persons) == sum(area < 24.0**2 for area in areas) > 0
     assert np.allclose(np.sort(small.persons["area"]), np.sort([a for a in areas if a < 24.0**2]))
@@ -80,18 +97,23 @@ def test_open_split_of_an_uncached_split_says_so(demo: Path):
 
 
 #: the person area that scales OKS, as the COCO ``area`` field pycocotools reads
-AREA_OF = {"segm": lambda a: a["area"], "bbox": lambda a: a["bbox"][2] * a["bbox"][3],
-           "crowdpose": lambda a: 0.53 * a["bbox"][2] * a["bbox"][3]}
+AREA_OF = {
+    "segm": lambda a: a["area"],
+    "bbox": lambda a: a["bbox"][2] * a["bbox"][3],
+    "crowdpose": lambda a: 0.53 * a["bbox"][2] * a["bbox"][3],
+}
 
 
 def test_table5_matches_pycocotools_on_the_stored_predictions(demo: Path):
     # Re-sliced by the area that scales OKS: pycocotools has one area for both.
     for dataset in ("demo-small", "demo-crowd"):
-        stored = json.loads((demo / "cache" / dataset / "val" / "evaluations" / "synthetic-coarse" /
-                             "evaluation.json").read_text())["definitions"]
+        stored = json.loads(
+            (demo / "cache" / dataset / "val" / "evaluations" / "synthetic-coarse" / "evaluation.json").read_text()
+        )["definitions"]
         area = stored["oks_area"]
-        table = api.table5([f"{dataset}/val"], size=api.SizeDefinition(area_source=api.AreaSource(area)),
-                           cache_dir=demo / "cache")
+        table = api.table5(
+            [f"{dataset}/val"], size=api.SizeDefinition(area_source=api.AreaSource(area)), cache_dir=demo / "cache"
+        )
         assert sorted(table["model"]) == ["synthetic-coarse", "synthetic-precise"]
         doc = _raw(demo, dataset)
         for ann in doc["annotations"]:
@@ -106,8 +128,11 @@ def test_table5_matches_pycocotools_on_the_stored_predictions(demo: Path):
                 if ref[name]["AP"] is None:
                     assert np.isnan(row[column]), (dataset, row["model"], column)
                 else:
-                    assert row[column] == pytest.approx(100 * ref[name]["AP"], abs=1e-6), (dataset, row["model"],
-                                                                                          column)
+                    assert row[column] == pytest.approx(100 * ref[name]["AP"], abs=1e-6), (
+                        dataset,
+                        row["model"],
+                        column,
+                    )
     both = api.table5(["demo-small/val", "demo-crowd/val"], ["synthetic-coarse"], cache_dir=demo / "cache")
     assert list(both["model"]) == ["synthetic-coarse"] * 2
     assert list(both["dataset"]) == ["demo-small/val", "demo-crowd/val"]

@@ -26,8 +26,20 @@ from tests.analysis.helpers import coco_doc, mutated, write_doc
 def run_build(tmp_path: Path, ann: Path, capsys, *extra: str, name: str = "ds") -> tuple[int, str]:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a raw numpy (or any) warning fails the test
-        code = main(["build", f"--name={name}", "--split", "val", "--annotations", str(ann),
-                     "--cache-dir", str(tmp_path / "cache"), "--quiet", *extra])
+        code = main(
+            [
+                "build",
+                f"--name={name}",
+                "--split",
+                "val",
+                "--annotations",
+                str(ann),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--quiet",
+                *extra,
+            ]
+        )
     return code, capsys.readouterr().err
 
 
@@ -65,8 +77,9 @@ def test_latin1_byte_in_file_name(tmp_path, capsys, good):
     ann.write_bytes(data)
     column = data.index(b"\xe9") + 1  # one line of JSON
     code, err = run_build(tmp_path, ann, capsys)
-    assert_one_line(code, err, ann, str(ann), f"not UTF-8 text: byte 0xe9 at line 1 column {column}",
-                    "re-encode the file as UTF-8")
+    assert_one_line(
+        code, err, ann, str(ann), f"not UTF-8 text: byte 0xe9 at line 1 column {column}", "re-encode the file as UTF-8"
+    )
     assert snapshot(tmp_path / "cache") == before
 
 
@@ -151,8 +164,9 @@ def test_full_disk_keeps_the_previous_cache(tmp_path, capsys, monkeypatch, good)
 def test_cache_path_with_a_name_over_255_bytes(tmp_path, capsys):
     ann = write_doc(tmp_path / "ann.json", coco_doc())
     long_dir = tmp_path / ("c" * 300)
-    code = main(["build", "--name", "ds", "--split", "val", "--annotations", str(ann),
-                 "--cache-dir", str(long_dir), "--quiet"])
+    code = main(
+        ["build", "--name", "ds", "--split", "val", "--annotations", str(ann), "--cache-dir", str(long_dir), "--quiet"]
+    )
     err = capsys.readouterr().err
     assert_one_line(code, err, ann, "cannot write the cache", "File name too long")
 
@@ -160,20 +174,31 @@ def test_cache_path_with_a_name_over_255_bytes(tmp_path, capsys):
 # ----------------------------------------------------------------- item 11: registry types
 
 
-@pytest.mark.parametrize(("toml", "problem"), [
-    ('[[dataset]]\nname = "a"\nsplit = "v"\nannotations = "x.json"\nimages = 5\n',
-     "dataset[0]: 'images' must be a string (a folder), got an integer"),
-    ("dataset = [1]\n", "dataset[0]: expected a table ([[dataset]] with name = ...), got an integer"),
-    ('dataset = ["a"]\n', "dataset[0]: expected a table ([[dataset]] with name = ...), got a string"),
-    ('[[dataset]]\nname = 5\nsplit = "v"\nannotations = "x.json"\n', "'name' must be a string, got an integer"),
-    ('[[dataset]]\nsplit = "v"\nannotations = "x.json"\n', "'name' is required"),
-    ('[[dataset]]\nname = "a"\nsplit = "v"\nannotations = ["x.json"]\n',
-     "'annotations' must be a string, got an array"),
-    ('[[dataset]]\nname = "a"\nsplit = "v"\nannotations = "x.json"\nkeypoint_schema = 5\n',
-     "keypoint_schema must be a name (coco17, crowdpose14) or an array of joint names, got an integer"),
-    ('[[dataset]]\nname = "a"\nsplit = "v"\nannotations = "x.json"\nsource = { field = 5, pattern = "x" }\n',
-     "source must be"),
-])
+@pytest.mark.parametrize(
+    ("toml", "problem"),
+    [
+        (
+            '[[dataset]]\nname = "a"\nsplit = "v"\nannotations = "x.json"\nimages = 5\n',
+            "dataset[0]: 'images' must be a string (a folder), got an integer",
+        ),
+        ("dataset = [1]\n", "dataset[0]: expected a table ([[dataset]] with name = ...), got an integer"),
+        ('dataset = ["a"]\n', "dataset[0]: expected a table ([[dataset]] with name = ...), got a string"),
+        ('[[dataset]]\nname = 5\nsplit = "v"\nannotations = "x.json"\n', "'name' must be a string, got an integer"),
+        ('[[dataset]]\nsplit = "v"\nannotations = "x.json"\n', "'name' is required"),
+        (
+            '[[dataset]]\nname = "a"\nsplit = "v"\nannotations = ["x.json"]\n',
+            "'annotations' must be a string, got an array",
+        ),
+        (
+            '[[dataset]]\nname = "a"\nsplit = "v"\nannotations = "x.json"\nkeypoint_schema = 5\n',
+            "keypoint_schema must be a name (coco17, crowdpose14) or an array of joint names, got an integer",
+        ),
+        (
+            '[[dataset]]\nname = "a"\nsplit = "v"\nannotations = "x.json"\nsource = { field = 5, pattern = "x" }\n',
+            "source must be",
+        ),
+    ],
+)
 def test_registry_type_errors_are_one_line(tmp_path, capsys, toml, problem):
     registry = tmp_path / "datasets.toml"
     registry.write_text(toml, encoding="utf-8")
@@ -188,18 +213,21 @@ def test_registry_type_errors_are_one_line(tmp_path, capsys, toml, problem):
 def _set_ann(i: int, key: str, value):
     def fn(doc):
         doc["annotations"][i][key] = value
+
     return fn
 
 
 def _set_image(i: int, key: str, value):
     def fn(doc):
         doc["images"][i][key] = value
+
     return fn
 
 
 def _set_joint(i: int, joint: int, slot: int, value):
     def fn(doc):
         doc["annotations"][i]["keypoints"][3 * joint + slot] = value
+
     return fn
 
 
@@ -209,14 +237,22 @@ ERRORS = {
     "negative area": (_set_ann(1, "area", -1.0), "annotation id=12", "area -1.0 is negative"),
     "negative num_keypoints": (_set_ann(1, "num_keypoints", -7), "annotation id=12", "num_keypoints -7 is negative"),
     "huge keypoint": (_set_joint(0, 2, 0, 1e300), "annotation id=11", "keypoint coordinate 1e+300 is out of range"),
-    "keypoint beyond float64": (_set_joint(0, 2, 0, "TOKEN"), "annotation id=11",
-                                "keypoints hold a number beyond float64"),
+    "keypoint beyond float64": (
+        _set_joint(0, 2, 0, "TOKEN"),
+        "annotation id=11",
+        "keypoints hold a number beyond float64",
+    ),
     "huge bbox": (_set_ann(3, "bbox", [0, 0, 1e200, 1e201]), "annotation id=21", "is out of range"),
-    "numeric string width": (_set_image(0, "width", "640"), "image id=1",
-                             "the string '640' where a number is expected (numbers must not be quoted) "
-                             "in field 'width'"),
-    "numeric string bbox": (_set_ann(2, "bbox", [0, "1", 2, 3]), "annotation id=13",
-                            "the string '1' where a number is expected"),
+    "numeric string width": (
+        _set_image(0, "width", "640"),
+        "image id=1",
+        "the string '640' where a number is expected (numbers must not be quoted) in field 'width'",
+    ),
+    "numeric string bbox": (
+        _set_ann(2, "bbox", [0, "1", 2, 3]),
+        "annotation id=13",
+        "the string '1' where a number is expected",
+    ),
     "numeric string id": (_set_ann(2, "id", "13"), "annotations[2]", "the string '13' where a number is expected"),
 }
 
@@ -270,16 +306,18 @@ def test_numeric_string_in_an_ignored_field_is_fine(tmp_path, capsys):
 # ----------------------------------------------------------------- item 13: names
 
 
-@pytest.mark.parametrize("bad", ["a,b", "a\nb", "a b", "a<b", "a>b", "a%b", "a&b", "a$b", "a#b", ".hidden",
-                                 "-dash", "x" * 101, "é"])
+@pytest.mark.parametrize(
+    "bad", ["a,b", "a\nb", "a b", "a<b", "a>b", "a%b", "a&b", "a$b", "a#b", ".hidden", "-dash", "x" * 101, "é"]
+)
 def test_bad_dataset_names_are_refused_everywhere(tmp_path, capsys, bad):
     ann = write_doc(tmp_path / "ann.json", coco_doc())
     code, err = run_build(tmp_path, ann, capsys, name=bad)
     assert code == 2 and "invalid dataset name" in err and "letters, digits, '-', '_' or '.'" in err
     assert not (tmp_path / "cache").exists()
     registry = tmp_path / "datasets.toml"
-    registry.write_text(f'[[dataset]]\nname = {json.dumps(bad)}\nsplit = "v"\nannotations = "ann.json"\n',
-                        encoding="utf-8")
+    registry.write_text(
+        f'[[dataset]]\nname = {json.dumps(bad)}\nsplit = "v"\nannotations = "ann.json"\n', encoding="utf-8"
+    )
     with pytest.raises(Exception, match="invalid dataset name"):
         load_registry(registry)
 
@@ -311,18 +349,25 @@ def test_gzip_file_is_read_directly_and_equals_the_plain_build(tmp_path, capsys)
     assert manifest(tmp_path, "packed").inputs.annotations.size == packed.stat().st_size
 
 
-@pytest.mark.parametrize(("content", "problem"), [
-    (b"\x1f\x8b\x08\x00garbage", "gzip-compressed but does not decompress"),
-    (b"MATLAB 5.0 MAT-file, Platform: GLNXA64", "a MATLAB .mat file (MPII's native format?)"),
-    (b"PK\x03\x04rest", "a zip archive, not JSON: unpack it first"),
-    (json.dumps([{"image_id": "a", "keypoint_annotations": {}, "human_annotations": {}}]).encode(),
-     "AI Challenger records (keypoint_annotations / human_annotations): AIC's native format, not COCO"),
-    (json.dumps([{"joints": [[1, 2]], "joints_vis": [1], "image": "x.jpg"}]).encode(), "MPII-style records"),
-    (b"", "empty file"),
-    (b"  \n ", "empty file (only whitespace)"),
-    (json.dumps({"images": [], "annotations": [], "categorie": []}).encode(),
-     "missing required key(s): categories (found 'categorie' instead of 'categories'?)"),
-])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"\x1f\x8b\x08\x00garbage", "gzip-compressed but does not decompress"),
+        (b"MATLAB 5.0 MAT-file, Platform: GLNXA64", "a MATLAB .mat file (MPII's native format?)"),
+        (b"PK\x03\x04rest", "a zip archive, not JSON: unpack it first"),
+        (
+            json.dumps([{"image_id": "a", "keypoint_annotations": {}, "human_annotations": {}}]).encode(),
+            "AI Challenger records (keypoint_annotations / human_annotations): AIC's native format, not COCO",
+        ),
+        (json.dumps([{"joints": [[1, 2]], "joints_vis": [1], "image": "x.jpg"}]).encode(), "MPII-style records"),
+        (b"", "empty file"),
+        (b"  \n ", "empty file (only whitespace)"),
+        (
+            json.dumps({"images": [], "annotations": [], "categorie": []}).encode(),
+            "missing required key(s): categories (found 'categorie' instead of 'categories'?)",
+        ),
+    ],
+)
 def test_wording_of_unreadable_files(tmp_path, capsys, content, problem):
     ann = tmp_path / "ann.json"
     ann.write_bytes(content)
@@ -350,8 +395,16 @@ def test_schema_comes_from_the_category_the_annotations_use(tmp_path, capsys):
     doc["categories"][0]["keypoints"] = list(COCO17_JOINTS)
     hand = {"id": 2, "name": "hand", "keypoints": [f"h{i}" for i in range(21)], "skeleton": []}
     doc["categories"].insert(0, hand)  # listed first
-    doc["annotations"].append({"id": 99, "image_id": 2, "category_id": 2, "bbox": [1, 1, 5, 5],
-                               "keypoints": [1, 1, 2] * 21, "num_keypoints": 21})
+    doc["annotations"].append(
+        {
+            "id": 99,
+            "image_id": 2,
+            "category_id": 2,
+            "bbox": [1, 1, 5, 5],
+            "keypoints": [1, 1, 2] * 21,
+            "num_keypoints": 21,
+        }
+    )
     ann = write_doc(tmp_path / "ann.json", doc)
     assert run_build(tmp_path, ann, capsys)[0] == 0
     m = manifest(tmp_path)
@@ -382,14 +435,29 @@ def test_nan_in_an_ignored_field_builds_and_is_counted(tmp_path, capsys):
     assert images.loc[2, "file_name"] == 'a "b", NaN].jpg'
 
 
-@pytest.mark.parametrize(("where", "value", "record", "problem"), [
-    (("annotations", 1, "bbox", 1), float("nan"), "annotation id=12",
-     "NaN is not a number JSON allows in field 'bbox[1]'"),
-    (("annotations", 0, "keypoints", 4), float("inf"), "annotation id=11",
-     "Infinity is not a number JSON allows in field 'keypoints[4]'"),
-    (("images", 1, "width", None), float("-inf"), "image id=2",
-     "-Infinity is not a number JSON allows in field 'width'"),
-])
+@pytest.mark.parametrize(
+    ("where", "value", "record", "problem"),
+    [
+        (
+            ("annotations", 1, "bbox", 1),
+            float("nan"),
+            "annotation id=12",
+            "NaN is not a number JSON allows in field 'bbox[1]'",
+        ),
+        (
+            ("annotations", 0, "keypoints", 4),
+            float("inf"),
+            "annotation id=11",
+            "Infinity is not a number JSON allows in field 'keypoints[4]'",
+        ),
+        (
+            ("images", 1, "width", None),
+            float("-inf"),
+            "image id=2",
+            "-Infinity is not a number JSON allows in field 'width'",
+        ),
+    ],
+)
 def test_nan_in_a_field_we_read_names_the_record(tmp_path, capsys, good, where, value, record, problem):
     ann, before = good
     doc = coco_doc()

@@ -31,19 +31,26 @@ def _one_line(code: int, err: str, *needles: str) -> str:
 
 def _cli(*argv, timeout: float = 60) -> subprocess.CompletedProcess:
     """``python -m analysis ARGV`` in a fresh process with a time limit (a hang fails the test)."""
-    return subprocess.run([sys.executable, "-m", "analysis", *map(str, argv)], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *map(str, argv)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_a_registry_source_pattern_that_backtracks_is_refused(tmp_path):
-    (tmp_path / "a.json").write_text(json.dumps(_doc(COCO_NAMES, [
-        (1, "abcdefghijklmnopqrstuvwxyz/abcdefg.jpg", [SMALL])])))
+    (tmp_path / "a.json").write_text(
+        json.dumps(_doc(COCO_NAMES, [(1, "abcdefghijklmnopqrstuvwxyz/abcdefg.jpg", [SMALL])]))
+    )
     registry = tmp_path / "datasets.toml"
-    registry.write_text(f'[[dataset]]\nname = "a"\nsplit = "val"\nannotations = "{tmp_path / "a.json"}"\n'
-                        f'source = {{ field = "file_name", pattern = "{EVIL}" }}\n')
+    registry.write_text(
+        f'[[dataset]]\nname = "a"\nsplit = "val"\nannotations = "{tmp_path / "a.json"}"\n'
+        f'source = {{ field = "file_name", pattern = "{EVIL}" }}\n'
+    )
     r = _cli("build", "--registry", registry, "--cache-dir", tmp_path / "cache", "--quiet")
-    _one_line(r.returncode, r.stderr, f"{registry}: dataset[0]", f"invalid source pattern '{EVIL}'",
-              "exponential time")
+    _one_line(r.returncode, r.stderr, f"{registry}: dataset[0]", f"invalid source pattern '{EVIL}'", "exponential time")
     assert not (tmp_path / "cache").exists()
 
 
@@ -54,16 +61,29 @@ def test_a_compose_group_pattern_that_backtracks_is_refused(tmp_path):
     registry = tmp_path / "datasets.toml"
     registry.write_text(f'[[dataset]]\nname = "a"\nsplit = "train"\nannotations = "{tmp_path / "a.json"}"\n')
     config = tmp_path / "c.toml"
-    config.write_text(f'name = "c"\n[[source]]\ndataset = "a"\ntrain = ["train"]\n'
-                      f'group = {{ field = "file_name", pattern = "{EVIL}" }}\n')
-    r = _cli("compose", "--config", config, "--out", tmp_path / "out", "--registry", registry,
-             "--cache-dir", tmp_path / "cache", "--quiet")
+    config.write_text(
+        f'name = "c"\n[[source]]\ndataset = "a"\ntrain = ["train"]\n'
+        f'group = {{ field = "file_name", pattern = "{EVIL}" }}\n'
+    )
+    r = _cli(
+        "compose",
+        "--config",
+        config,
+        "--out",
+        tmp_path / "out",
+        "--registry",
+        registry,
+        "--cache-dir",
+        tmp_path / "cache",
+        "--quiet",
+    )
     _one_line(r.returncode, r.stderr, f"{config}", "group.pattern", EVIL, "exponential time")
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("pattern", [r"^(?P<source>[^/]+)/", r"^images/train/(?P<group>[^/]+)/", r"(?:ab){2}+",
-                                     r"^(\d+)?_"])
+@pytest.mark.parametrize(
+    "pattern", [r"^(?P<source>[^/]+)/", r"^images/train/(?P<group>[^/]+)/", r"(?:ab){2}+", r"^(\d+)?_"]
+)
 def test_ordinary_patterns_are_accepted(pattern):
     from analysis.build.loading import checked_pattern
 
@@ -92,15 +112,31 @@ def test_compose_seed_out_of_range_is_one_line(tmp_path, capsys):
     build(tmp_path / "cache", "a", "train", tmp_path / "a.json")
     registry = tmp_path / "datasets.toml"
     registry.write_text(f'[[dataset]]\nname = "a"\nsplit = "train"\nannotations = "{tmp_path / "a.json"}"\n')
-    for top, needle in (("seed = -1", "seed: must be an integer in [0, 2^64), got -1"),
-                        (f"seed = {2**64}", f"got {2**64}"),
-                        ("[size]\nedges = [1024, inf]", "size.edges: edges must be finite areas")):
+    for top, needle in (
+        ("seed = -1", "seed: must be an integer in [0, 2^64), got -1"),
+        (f"seed = {2**64}", f"got {2**64}"),
+        ("[size]\nedges = [1024, inf]", "size.edges: edges must be finite areas"),
+    ):
         config = tmp_path / "c.toml"
         config.write_text('name = "c"\n[[source]]\ndataset = "a"\ntrain = ["train"]\n')
-        config.write_text(f'name = "c"\n{top}\n[[source]]\ndataset = "a"\ntrain = ["train"]\n'
-                          if top.startswith("seed") else config.read_text() + top + "\n")
-        code, _, err = run_cli(capsys, "compose", "--config", config, "--out", tmp_path / "out", "--registry",
-                               registry, "--cache-dir", tmp_path / "cache", "--quiet")
+        config.write_text(
+            f'name = "c"\n{top}\n[[source]]\ndataset = "a"\ntrain = ["train"]\n'
+            if top.startswith("seed")
+            else config.read_text() + top + "\n"
+        )
+        code, _, err = run_cli(
+            capsys,
+            "compose",
+            "--config",
+            config,
+            "--out",
+            tmp_path / "out",
+            "--registry",
+            registry,
+            "--cache-dir",
+            tmp_path / "cache",
+            "--quiet",
+        )
         _one_line(code, err, f"{config}", needle)
         assert not (tmp_path / "out").exists()
 
@@ -108,8 +144,19 @@ def test_compose_seed_out_of_range_is_one_line(tmp_path, capsys):
 def _build_cli(capsys, tmp_path: Path, name: str, data: bytes) -> tuple[int, str, str]:
     path = tmp_path / f"{name}.json"
     path.write_bytes(data)
-    return run_cli(capsys, "build", "--name", name, "--split", "val", "--annotations", path,
-                   "--cache-dir", tmp_path / "cache", "--quiet")
+    return run_cli(
+        capsys,
+        "build",
+        "--name",
+        name,
+        "--split",
+        "val",
+        "--annotations",
+        path,
+        "--cache-dir",
+        tmp_path / "cache",
+        "--quiet",
+    )
 
 
 def test_build_reads_a_byte_order_mark_and_names_other_encodings(tmp_path, capsys):
@@ -172,8 +219,12 @@ def test_a_full_disk_is_one_line(capsys, tmp_path, code):
 
     status = run_reporting_errors(command)
     _, err = capsys.readouterr()
-    _one_line(status, err, f"{tmp_path / 'scenes.parquet'}: {os.strerror(getattr(errno, code))} while writing",
-              "run the same command again")
+    _one_line(
+        status,
+        err,
+        f"{tmp_path / 'scenes.parquet'}: {os.strerror(getattr(errno, code))} while writing",
+        "run the same command again",
+    )
 
 
 def test_other_os_errors_are_not_swallowed():

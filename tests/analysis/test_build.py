@@ -102,9 +102,18 @@ def test_unchanged_input_is_not_rebuilt_but_changed_or_forced_is(tmp_path):
 def test_scenes_survive_a_rebuild(tmp_path):
     build(tmp_path)
     split = tmp_path / "cache" / "hand" / "val"
-    scenes = pa.table({"dataset": ["hand"], "split": ["val"], "image_id": [1], "entropy": [1.5],
-                       "top5_ids": [[1, 2, 3, 4, 5]], "top5_probs": [[0.5, 0.2, 0.1, 0.1, 0.1]],
-                       "p_indoor": [0.25], "model": ["m"]})
+    scenes = pa.table(
+        {
+            "dataset": ["hand"],
+            "split": ["val"],
+            "image_id": [1],
+            "entropy": [1.5],
+            "top5_ids": [[1, 2, 3, 4, 5]],
+            "top5_probs": [[0.5, 0.2, 0.1, 0.1, 0.1]],
+            "p_indoor": [0.25],
+            "model": ["m"],
+        }
+    )
     cache.write_parquet(scenes, split / "scenes.parquet")
     scenes_bytes = (split / "scenes.parquet").read_bytes()
     (split / cache.SCENES_PARTIAL_DIR).mkdir()
@@ -129,8 +138,20 @@ def test_interrupted_swap_is_recovered(tmp_path):
 
 def test_cli_ad_hoc_build_and_info(tmp_path, capsys):
     ann = write_doc(tmp_path / "ann.json", coco_doc())
-    code = main(["build", "--name", "hand", "--split", "val", "--annotations", str(ann),
-                 "--cache-dir", str(tmp_path / "c"), "--quiet"])
+    code = main(
+        [
+            "build",
+            "--name",
+            "hand",
+            "--split",
+            "val",
+            "--annotations",
+            str(ann),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--quiet",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "hand/val: built - 3 images, 3 persons, 1 crowd regions" in out
     assert main(["info", "--cache-dir", str(tmp_path / "c"), "--registry", str(tmp_path / "none.toml")]) == 0

@@ -126,12 +126,15 @@ def test_unreadable_manifest_of_an_ad_hoc_split_says_what_rebuilds_it(tmp_path, 
     assert str(raised.value) == (
         f"{manifest}: unreadable (Input data was truncated), so it no longer names "
         f"its annotation file; if ds/val is registered, rebuild it with `{only}`; if it was built ad hoc, "
-        f"with `{ad_hoc}`, FILE being its annotation file")
+        f"with `{ad_hoc}`, FILE being its annotation file"
+    )
     # info knows the registry (here: none), so it names the one command that works
     assert main(["info", "--cache-dir", str(cache_dir), "--registry", str(tmp_path / "none.toml")]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("  ds/val"))
-    assert line == ("  ds/val: skipped, unreadable (Input data was truncated), so it "
-                    f"no longer names its annotation file; rebuild it with `{ad_hoc}`")
+    assert line == (
+        "  ds/val: skipped, unreadable (Input data was truncated), so it "
+        f"no longer names its annotation file; rebuild it with `{ad_hoc}`"
+    )
     # the registered form fails for this split; the ad hoc one, with FILE filled in, rebuilds it
     assert main([*only.split()[3:], "--registry", str(tmp_path / "none.toml")]) == 2
     assert "--only ds/val matches no registered dataset" in capsys.readouterr().err

@@ -24,8 +24,14 @@ def person(box, joints, n_joints=4, num_keypoints=None, iscrowd=False):
 def run(images: list[list[dict]]):
     anns = [(i, a) for i, image in enumerate(images) for a in image]
     if not anns:
-        return compute_crowding(np.zeros((0, 4, 3)), np.zeros((0, 4)), np.zeros(0, np.int64),
-                                np.zeros(0, bool), np.zeros(0, np.int64), len(images))
+        return compute_crowding(
+            np.zeros((0, 4, 3)),
+            np.zeros((0, 4)),
+            np.zeros(0, np.int64),
+            np.zeros(0, bool),
+            np.zeros(0, np.int64),
+            len(images),
+        )
     return compute_crowding(
         np.stack([a["kp"] for _, a in anns]),
         np.array([a["box"] for _, a in anns], dtype=float),
@@ -121,16 +127,20 @@ def test_chunked_pairs_equal_unchunked(monkeypatch, fixtures_dir):
     np.testing.assert_array_equal(whole.crowd_index, chunked.crowd_index)
 
 
-@pytest.mark.parametrize("relative", [
-    "mmpose/crowdpose/test_crowdpose.json",
-    "xtcocoapi/example_crowdpose_val.json",
-])
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "mmpose/crowdpose/test_crowdpose.json",
+        "xtcocoapi/example_crowdpose_val.json",
+    ],
+)
 def test_reproduces_crowdpose_shipped_crowd_index(fixtures_dir, relative):
     path = fixtures_dir / relative
     shipped = {img["id"]: img["crowdIndex"] for img in json.loads(path.read_text())["images"]}
     data = load_pose_dataset(path)
     inst = data.instances
-    result = compute_crowding(inst.keypoints, inst.bbox, inst.image_index, inst.iscrowd,
-                              inst.num_keypoints, len(data.images.image_id))
+    result = compute_crowding(
+        inst.keypoints, inst.bbox, inst.image_index, inst.iscrowd, inst.num_keypoints, len(data.images.image_id)
+    )
     ours = dict(zip(data.images.image_id.tolist(), np.round(result.crowd_index, 2).tolist(), strict=True))
     assert ours == shipped

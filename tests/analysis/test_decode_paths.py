@@ -46,12 +46,15 @@ def _build(tmp_path, path, limit, monkeypatch, label, **spec):
     return result.manifest, {name: pq.read_table(folder / name) for name in ("images.parquet", "instances.parquet")}
 
 
-@pytest.mark.parametrize("relative", [
-    "coco-mini/annotations/person_keypoints_train2017.json",
-    "mmpose/crowdpose/test_crowdpose.json",
-    "mmpose/halpe/test_halpe.json",
-    "mmpose/posetrack18/annotations/test_posetrack18_val.json",
-])
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "coco-mini/annotations/person_keypoints_train2017.json",
+        "mmpose/crowdpose/test_crowdpose.json",
+        "mmpose/halpe/test_halpe.json",
+        "mmpose/posetrack18/annotations/test_posetrack18_val.json",
+    ],
+)
 def test_real_files_give_identical_caches(tmp_path, fixtures_dir, monkeypatch, relative):
     path = fixtures_dir / relative
     if not path.is_file():
@@ -97,8 +100,23 @@ def test_a_nan_token_in_an_ignored_field_is_rewritten_on_either_path(tmp_path, m
     lines = []
     for limit in (ONE_PASS, CHUNKED):
         monkeypatch.setattr(coco_json, "ONE_PASS_MAX_BYTES", limit)
-        assert main(["build", "--name", "ds", "--split", "val", "--annotations", str(path),
-                     "--cache-dir", str(tmp_path / f"c{limit}"), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "build",
+                    "--name",
+                    "ds",
+                    "--split",
+                    "val",
+                    "--annotations",
+                    str(path),
+                    "--cache-dir",
+                    str(tmp_path / f"c{limit}"),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         lines.append(capsys.readouterr().out.split("[")[0])
     assert lines[0] == lines[1] and "persons" in lines[0]
 
@@ -113,4 +131,5 @@ def test_the_size_threshold_picks_the_path(tmp_path, monkeypatch):
     assert one.annotations is not None and not one.annotation_records
     assert two.annotations is None and len(two.annotation_records) == 4
     assert [a for _, chunk in one.annotation_chunks() for a in chunk] == [
-        a for _, chunk in two.annotation_chunks() for a in chunk]
+        a for _, chunk in two.annotation_chunks() for a in chunk
+    ]

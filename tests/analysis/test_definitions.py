@@ -21,7 +21,14 @@ def test_buckets_at_exact_coco_edges():
     areas = [0.0, 1023.999, 1024.0, 1024.001, 9215.999, 9216.0, 1e9, np.nan]
     assert size_bucket_codes(areas, edges).tolist() == [0, 0, 1, 1, 1, 2, 2, -1]
     assert [SizeBucket.of(c) for c in size_bucket_codes(areas, edges)] == [
-        "small", "small", "medium", "medium", "medium", "large", "large", None,
+        "small",
+        "small",
+        "medium",
+        "medium",
+        "medium",
+        "large",
+        "large",
+        None,
     ]
 
 
@@ -60,10 +67,24 @@ def test_area_sources():
 def test_crowd_conventions_and_density_levels():
     values = [0.0, 0.1, 0.15, 0.2, 0.79, 0.8, 3.0, np.nan]
     assert CrowdConvention.PAPER.levels().labels(values).tolist() == [
-        "easy", "medium", "medium", "medium", "medium", "hard", "hard", None,
+        "easy",
+        "medium",
+        "medium",
+        "medium",
+        "medium",
+        "hard",
+        "hard",
+        None,
     ]
     assert CrowdConvention.EVAL_CODE.levels().labels(values).tolist() == [
-        "easy", "easy", "easy", "medium", "medium", "hard", "hard", None,
+        "easy",
+        "easy",
+        "easy",
+        "medium",
+        "medium",
+        "hard",
+        "hard",
+        None,
     ]
     assert density_levels().codes([0.05, 0.5, 0.9]).tolist() == [0, 1, 2]
     assert "0.2" in CrowdConvention.EVAL_CODE.levels().description

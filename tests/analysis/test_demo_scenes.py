@@ -25,8 +25,22 @@ pytestmark = pytest.mark.xdist_group("demo-scenes")
 @pytest.fixture(scope="module")
 def demo_with_scenes(tmp_path_factory):
     base = tmp_path_factory.mktemp("demo-scenes")
-    subprocess.run([sys.executable, "-m", "analysis", "demo", "--data-dir", str(base / "data"),
-                    "--cache-dir", str(base / "cache"), "--quiet"], cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "demo",
+            "--data-dir",
+            str(base / "data"),
+            "--cache-dir",
+            str(base / "cache"),
+            "--quiet",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     return base / "cache"
 
 
@@ -76,5 +90,7 @@ def test_scenes_view_and_table4_show_on_the_demo(demo_with_scenes, monkeypatch):
     # (demo-sparse: COCO, SmallPose paper Table 4: 2.61 / 1.33)
     # (the page prints a column with an empty cell as text: the paper's 2 decimals, "--" where none)
     assert (table.loc[label["demo-sparse"], "paper mean"], table.loc[label["demo-sparse"], "paper variance"]) == (
-        "2.61", "1.33")
+        "2.61",
+        "1.33",
+    )
     assert table.loc[[label["demo-crowd"], label["demo-small"]], "paper mean"].tolist() == ["--", "--"]

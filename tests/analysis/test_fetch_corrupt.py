@@ -24,8 +24,16 @@ def test_damaged_archive_left_by_an_earlier_run_is_fetched_again(tmp_path, http_
     archive = tmp_path / "data" / "raw" / "coco" / "annotations_trainval2017.zip"
     archive.parent.mkdir(parents=True)
     archive.write_bytes(good_zip()[:200])  # truncated
-    args = ["fetch", "coco-2017", "--data-dir", str(tmp_path / "data"), "--registry", str(tmp_path / "r.toml"),
-            "--url", f"{base}/ann.zip"]
+    args = [
+        "fetch",
+        "coco-2017",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--registry",
+        str(tmp_path / "r.toml"),
+        "--url",
+        f"{base}/ann.zip",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "archive present but damaged" in out and "registered coco/val2017" in out
@@ -37,11 +45,19 @@ def test_corrupt_download_is_removed_and_the_next_run_downloads_anew(tmp_path, h
     root, base = http_root
     damaged = bytearray(good_zip())
     start = damaged.index(b"annotations/person_keypoints_val2017.json") + 60
-    damaged[start:start + 40] = b"\xff" * 40  # corrupt the first member's compressed data
+    damaged[start : start + 40] = b"\xff" * 40  # corrupt the first member's compressed data
     (root / "ann.zip").write_bytes(bytes(damaged))
     archive = tmp_path / "data" / "raw" / "coco" / "annotations_trainval2017.zip"
-    args = ["fetch", "coco-2017", "--data-dir", str(tmp_path / "data"), "--registry", str(tmp_path / "r.toml"),
-            "--url", f"{base}/ann.zip"]
+    args = [
+        "fetch",
+        "coco-2017",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--registry",
+        str(tmp_path / "r.toml"),
+        "--url",
+        f"{base}/ann.zip",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not decompress" in err and "run the same command again" in err

@@ -44,13 +44,16 @@ def test_every_coco_format_fixture_builds(tmp_path, fixtures_dir):
         assert result.manifest.counts.images == len({img["id"] for img in raw["images"]})
 
 
-@pytest.mark.parametrize("relative, joints, visibility", [
-    ("mmpose/halpe/test_halpe.json", 136, "coco"),  # empty name list, 136 joints stored
-    ("mmpose/humanart/test_humanart.json", 17, "coco"),  # 21 names, 17 stored
-    ("mmpose/posetrack18/annotations/test_posetrack18_val.json", 17, "binary"),  # bool iscrowd, 0/1
-    ("mmpose/crowdpose/test_crowdpose.json", 14, "coco"),
-    ("mmpose/jhmdb/test_jhmdb_sub1.json", 15, "coco"),  # float visibility, no iscrowd
-])
+@pytest.mark.parametrize(
+    "relative, joints, visibility",
+    [
+        ("mmpose/halpe/test_halpe.json", 136, "coco"),  # empty name list, 136 joints stored
+        ("mmpose/humanart/test_humanart.json", 17, "coco"),  # 21 names, 17 stored
+        ("mmpose/posetrack18/annotations/test_posetrack18_val.json", 17, "binary"),  # bool iscrowd, 0/1
+        ("mmpose/crowdpose/test_crowdpose.json", 14, "coco"),
+        ("mmpose/jhmdb/test_jhmdb_sub1.json", 15, "coco"),  # float visibility, no iscrowd
+    ],
+)
 def test_quirks(tmp_path, fixtures_dir, relative, joints, visibility):
     result = build_split(DatasetSpec("q", "val", fixtures_dir / relative), tmp_path, progress=False)
     assert len(result.manifest.keypoint_schema.joint_names) == joints

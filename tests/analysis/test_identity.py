@@ -20,8 +20,23 @@ from dashboard.caches import load_caches
 REPO = Path(__file__).resolve().parents[2]
 #: Okabe & Ito (2008) and Paul Tol's muted scheme, typed in from their publications.
 COLOUR_BLIND_SAFE = {
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442",
-    "#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99", "#999933", "#AA4499",
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#000000",
+    "#F0E442",
+    "#CC6677",
+    "#332288",
+    "#DDCC77",
+    "#117733",
+    "#88CCEE",
+    "#882255",
+    "#44AA99",
+    "#999933",
+    "#AA4499",
 }
 
 
@@ -33,8 +48,17 @@ def raw_manifest(root: Path, key: cache.CacheKey) -> dict:
 def tiny_file(folder: Path, name: str = "tiny.json") -> Path:
     doc = {
         "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}],
-        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "bbox": [0, 0, 10, 10],
-                         "num_keypoints": 1, "keypoints": [5, 5, 2] + [0, 0, 0] * 16}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "iscrowd": 0,
+                "bbox": [0, 0, 10, 10],
+                "num_keypoints": 1,
+                "keypoints": [5, 5, 2] + [0, 0, 0] * 16,
+            }
+        ],
         "categories": [{"id": 1, "name": "person", "keypoints": [f"j{i}" for i in range(17)], "skeleton": []}],
     }
     path = folder / name
@@ -63,8 +87,14 @@ def test_defaults_depend_on_the_name_alone(tmp_path):
     assert before.display_name == "coco" and before.paper_name is None
     # the same name in a fresh Python process gets the same style (no per-process hash seed)
     code = "from analysis.identity import default_style; s = default_style('coco'); print(s.color, s.hatch)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
-                         env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123", "PATH": ""},
+    ).stdout.split()
     assert out == [before.style.color, before.style.hatch]
 
 
@@ -83,13 +113,22 @@ def test_registry_identity_reaches_manifest_and_dashboard_without_rebuild(tmp_pa
     for spec in specs:
         build_split(spec, root, progress=False)
     manifest = raw_manifest(root, cache.CacheKey("zeta", "train"))
-    assert manifest["identity"] == {"display_name": "Zeta Pose", "color": "#882255", "hatch": "x",
-                                    "order": 1, "paper_name": "COCO"}
+    assert manifest["identity"] == {
+        "display_name": "Zeta Pose",
+        "color": "#882255",
+        "hatch": "x",
+        "order": 1,
+        "paper_name": "COCO",
+    }
     caches = load_caches(root)
     assert caches.datasets == ["zeta", "alpha"]  # by order, not by name
     zeta = caches.identities["zeta"]
     assert (zeta.display_name, zeta.style.color, zeta.style.hatch, zeta.paper_name) == (
-        "Zeta Pose", "#882255", "x", "COCO")
+        "Zeta Pose",
+        "#882255",
+        "x",
+        "COCO",
+    )
 
     # a changed colour updates the manifest without rebuilding the tables
     built_at = raw_manifest(root, cache.CacheKey("zeta", "val"))["built_at"]
@@ -100,13 +139,16 @@ def test_registry_identity_reaches_manifest_and_dashboard_without_rebuild(tmp_pa
     assert again["identity"]["color"] == "#44AA99" and again["built_at"] == built_at
 
 
-@pytest.mark.parametrize("entry, message", [
-    ('color = "red"', "color must be '#RRGGBB'"),
-    ('hatch = "#"', "hatch must be one of"),
-    ('order = "first"', "order must be an integer"),
-    ('display_name = ""', "display_name must be a non-empty string"),
-    ('colour = "#000000"', "unknown key(s) colour"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ('color = "red"', "color must be '#RRGGBB'"),
+        ('hatch = "#"', "hatch must be one of"),
+        ('order = "first"', "order must be an integer"),
+        ('display_name = ""', "display_name must be a non-empty string"),
+        ('colour = "#000000"', "unknown key(s) colour"),
+    ],
+)
 def test_bad_identity_keys_are_one_clear_error(tmp_path, entry, message):
     registry = tmp_path / "datasets.toml"
     registry.write_text(f'[[dataset]]\nname = "a"\nsplit = "val"\nannotations = "x.json"\n{entry}\n')
@@ -128,13 +170,34 @@ def test_conflicting_identity_between_splits_is_refused(tmp_path):
 def test_ad_hoc_build_flags(tmp_path):
     src = tiny_file(tmp_path)
     root = tmp_path / "cache"
-    run = [sys.executable, "-m", "analysis", "build", "--name", "mini", "--split", "val", "--annotations",
-           str(src), "--cache-dir", str(root), "--quiet"]
-    ok = subprocess.run([*run, "--display-name", "COCO (79 images)", "--color", "#009E73", "--hatch", "/",
-                         "--order", "3"], cwd=REPO, capture_output=True, text=True)
+    run = [
+        sys.executable,
+        "-m",
+        "analysis",
+        "build",
+        "--name",
+        "mini",
+        "--split",
+        "val",
+        "--annotations",
+        str(src),
+        "--cache-dir",
+        str(root),
+        "--quiet",
+    ]
+    ok = subprocess.run(
+        [*run, "--display-name", "COCO (79 images)", "--color", "#009E73", "--hatch", "/", "--order", "3"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     assert raw_manifest(root, cache.CacheKey("mini", "val"))["identity"] == {
-        "display_name": "COCO (79 images)", "color": "#009E73", "hatch": "/", "order": 3}
+        "display_name": "COCO (79 images)",
+        "color": "#009E73",
+        "hatch": "/",
+        "order": 3,
+    }
     bad = subprocess.run([*run, "--color", "green"], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: build: color must be '#RRGGBB', got 'green'"
     # the failed call changed nothing

@@ -11,8 +11,25 @@ from analysis.errors import PoseAtlasError
 from analysis.registry import load_registry
 
 
-@pytest.mark.parametrize("root", ["/", "/etc", "/etc/ssl", "/proc/self", "/sys", "/dev", "/usr/share",
-                                  "/bin", "/boot", "/root", "/root/images", "/home", "/var", "/tmp"])
+@pytest.mark.parametrize(
+    "root",
+    [
+        "/",
+        "/etc",
+        "/etc/ssl",
+        "/proc/self",
+        "/sys",
+        "/dev",
+        "/usr/share",
+        "/bin",
+        "/boot",
+        "/root",
+        "/root/images",
+        "/home",
+        "/var",
+        "/tmp",
+    ],
+)
 def test_system_and_too_wide_roots_are_refused(root):
     assert image_root_problem(root) is not None
     with pytest.raises(PoseAtlasError, match="image folder"):
@@ -26,12 +43,21 @@ def test_ordinary_and_symlinked_roots(tmp_path):
     assert "system folder /etc" in image_root_problem(sneaky)
 
 
-@pytest.mark.parametrize(("name", "problem"), [
-    ("a.jpg", None), ("sub/dir/a.jpg", None), ("a..b.jpg", None),
-    ("../a.jpg", "'..' in file name"), ("sub/../../a.jpg", "'..' in file name"),
-    ("/etc/passwd", "absolute file name"), ("C:\\x.jpg", "absolute file name"),
-    ("..\\a.jpg", "'..' in file name"), ("", "empty file name"), ("a\0.jpg", "NUL byte in file name"),
-])
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("a.jpg", None),
+        ("sub/dir/a.jpg", None),
+        ("a..b.jpg", None),
+        ("../a.jpg", "'..' in file name"),
+        ("sub/../../a.jpg", "'..' in file name"),
+        ("/etc/passwd", "absolute file name"),
+        ("C:\\x.jpg", "absolute file name"),
+        ("..\\a.jpg", "'..' in file name"),
+        ("", "empty file name"),
+        ("a\0.jpg", "NUL byte in file name"),
+    ],
+)
 def test_file_name_problem(name, problem):
     assert file_name_problem(name) == problem
 
@@ -74,14 +100,29 @@ def test_build_image_check_uses_the_same_rule(tmp_path):
 
 def test_registry_and_cli_refuse_system_image_folders(tmp_path, capsys):
     registry = tmp_path / "datasets.toml"
-    registry.write_text('[[dataset]]\nname = "a"\nsplit = "val"\nannotations = "a.json"\nimages = "/etc"\n',
-                        encoding="utf-8")
+    registry.write_text(
+        '[[dataset]]\nname = "a"\nsplit = "val"\nannotations = "a.json"\nimages = "/etc"\n', encoding="utf-8"
+    )
     with pytest.raises(PoseAtlasError, match=r"dataset\[0\]: images: image folder /etc is inside the system"):
         load_registry(registry)
     ann = tmp_path / "a.json"
     ann.write_text('{"images": [], "annotations": [], "categories": [{"id": 1, "name": "person"}]}')
-    code = main(["build", "--name", "a", "--split", "val", "--annotations", str(ann), "--images", "/",
-                 "--cache-dir", str(tmp_path / "cache"), "--quiet"])
+    code = main(
+        [
+            "build",
+            "--name",
+            "a",
+            "--split",
+            "val",
+            "--annotations",
+            str(ann),
+            "--images",
+            "/",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: --images: image folder / is /: far too wide")
     assert not (tmp_path / "cache").exists()

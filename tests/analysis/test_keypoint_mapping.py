@@ -10,8 +10,20 @@ from analysis.errors import PoseAtlasError
 from analysis.schema import COCO17_JOINTS, CROWDPOSE14_JOINTS
 from tests.conftest import require_fixtures
 
-LIMBS = ["left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-         "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"]
+LIMBS = [
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+]
 FACE = ["nose", "left_eye", "right_eye", "left_ear", "right_ear"]
 
 # Worked out by reading each file's category: which COCO 17 joints it provides.
@@ -25,7 +37,9 @@ COCO_FROM = {
     "mhp/test_mhp.json": (LIMBS, FACE),  # MPII's names: "Right-ankle" ... "Left-wrist"
     "jhmdb/test_jhmdb_sub1.json": (LIMBS, FACE),
     "posetrack18/annotations/test_posetrack18_val.json": (
-        ["nose", "left_ear", "right_ear", *LIMBS], ["left_eye", "right_eye"]),
+        ["nose", "left_ear", "right_ear", *LIMBS],
+        ["left_eye", "right_eye"],
+    ),
     # H36M: "left_foot" / "right_foot" are not guessed to be ankles.
     "h36m/h36m_coco.json": ([j for j in LIMBS if "ankle" not in j], [*FACE, "left_ankle", "right_ankle"]),
 }
@@ -50,22 +64,48 @@ def test_aic_onto_crowdpose14_joint_by_joint():
     names = orjson.loads((require_fixtures() / "mmpose/aic/test_aic.json").read_bytes())["categories"][0]["keypoints"]
     mapping = map_joints(CROWDPOSE14_JOINTS, names)
     expected = {  # CrowdPose joint -> AIC index, by hand
-        "left_shoulder": 3, "right_shoulder": 0, "left_elbow": 4, "right_elbow": 1, "left_wrist": 5,
-        "right_wrist": 2, "left_hip": 9, "right_hip": 6, "left_knee": 10, "right_knee": 7, "left_ankle": 11,
-        "right_ankle": 8, "neck": 13,
+        "left_shoulder": 3,
+        "right_shoulder": 0,
+        "left_elbow": 4,
+        "right_elbow": 1,
+        "left_wrist": 5,
+        "right_wrist": 2,
+        "left_hip": 9,
+        "right_hip": 6,
+        "left_knee": 10,
+        "right_knee": 7,
+        "left_ankle": 11,
+        "right_ankle": 8,
+        "neck": 13,
     }
     assert dict(zip(mapping.target, mapping.source_index, strict=True)) == {**expected, "head": -1}
     with_head = map_joints(CROWDPOSE14_JOINTS, names, {"head": "Head top"})
     assert with_head.source_index[CROWDPOSE14_JOINTS.index("head")] == 12
 
 
-@pytest.mark.parametrize(("name", "canonical"), [
-    ("Right Shoulder", "right_shoulder"), ("Right-ankle", "right_ankle"), ("r_shoulder", "right_shoulder"),
-    ("RShoulder", "right_shoulder"), ("LKnee", "left_knee"), ("knee_left", "left_knee"), ("knee_l", "left_knee"),
-    ("L_Hip", "left_hip"), ("Head top", "head_top"), ("headtop", "head_top"), ("Head-top", "head_top"),
-    ("root (pelvis)", "pelvis"), ("Upper-neck", "upper_neck"), ("RBigToe", "right_big_toe"),
-    ("nose", "nose"), ("neck", "neck"), ("head", "head"), ("left_foot", "left_foot"),
-])
+@pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        ("Right Shoulder", "right_shoulder"),
+        ("Right-ankle", "right_ankle"),
+        ("r_shoulder", "right_shoulder"),
+        ("RShoulder", "right_shoulder"),
+        ("LKnee", "left_knee"),
+        ("knee_left", "left_knee"),
+        ("knee_l", "left_knee"),
+        ("L_Hip", "left_hip"),
+        ("Head top", "head_top"),
+        ("headtop", "head_top"),
+        ("Head-top", "head_top"),
+        ("root (pelvis)", "pelvis"),
+        ("Upper-neck", "upper_neck"),
+        ("RBigToe", "right_big_toe"),
+        ("nose", "nose"),
+        ("neck", "neck"),
+        ("head", "head"),
+        ("left_foot", "left_foot"),
+    ],
+)
 def test_canonical_names(name, canonical):
     assert canonical_joint_name(name) == canonical
 

@@ -41,8 +41,10 @@ def _doc17() -> dict:
 def test_compose_into_the_folder_of_its_sources_is_refused(tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
-    docs = {"train": _doc(COCO_NAMES, [(1, "a.jpg", [SMALL]), (2, "b.jpg", [SMALL])]),
-            "val": _doc(COCO_NAMES, [(7, "v.jpg", [SMALL])])}
+    docs = {
+        "train": _doc(COCO_NAMES, [(1, "a.jpg", [SMALL]), (2, "b.jpg", [SMALL])]),
+        "val": _doc(COCO_NAMES, [(7, "v.jpg", [SMALL])]),
+    }
     lines = []
     for split, doc in docs.items():
         (data / f"{split}.json").write_text(json.dumps(doc))
@@ -53,22 +55,78 @@ def test_compose_into_the_folder_of_its_sources_is_refused(tmp_path, capsys):
     config = tmp_path / "c.toml"
     config.write_text('name = "c"\n[[source]]\ndataset = "coco"\ntrain = ["train"]\nval = ["val"]\n')
     before = _snapshot(tmp_path)
-    line = _refused(capsys, ["compose", "--config", config, "--out", data, "--registry", registry,
-                             "--cache-dir", tmp_path / "cache", "--quiet"],
-                    f"--out {data}", "train.json", "annotation file registered for coco/train", "would destroy it")
+    line = _refused(
+        capsys,
+        [
+            "compose",
+            "--config",
+            config,
+            "--out",
+            data,
+            "--registry",
+            registry,
+            "--cache-dir",
+            tmp_path / "cache",
+            "--quiet",
+        ],
+        f"--out {data}",
+        "train.json",
+        "annotation file registered for coco/train",
+        "would destroy it",
+    )
     assert "choose another folder" in line
     assert _snapshot(tmp_path) == before
     # Through a symbolic link to the same folder: the same refusal.
     (tmp_path / "link").symlink_to(data)
-    _refused(capsys, ["compose", "--config", config, "--out", tmp_path / "link", "--registry", registry,
-                      "--cache-dir", tmp_path / "cache", "--quiet"], "would destroy it")
+    _refused(
+        capsys,
+        [
+            "compose",
+            "--config",
+            config,
+            "--out",
+            tmp_path / "link",
+            "--registry",
+            registry,
+            "--cache-dir",
+            tmp_path / "cache",
+            "--quiet",
+        ],
+        "would destroy it",
+    )
     # Into the cache root: refused too.
-    _refused(capsys, ["compose", "--config", config, "--out", tmp_path / "cache" / "x", "--registry", registry,
-                      "--cache-dir", tmp_path / "cache", "--quiet"], "is inside", "the cache root")
+    _refused(
+        capsys,
+        [
+            "compose",
+            "--config",
+            config,
+            "--out",
+            tmp_path / "cache" / "x",
+            "--registry",
+            registry,
+            "--cache-dir",
+            tmp_path / "cache",
+            "--quiet",
+        ],
+        "is inside",
+        "the cache root",
+    )
     assert _snapshot(tmp_path) == before
     # A good folder still works (the check refuses only what it should).
-    code, _, err = run_cli(capsys, "compose", "--config", config, "--out", tmp_path / "out", "--registry", registry,
-                           "--cache-dir", tmp_path / "cache", "--quiet")
+    code, _, err = run_cli(
+        capsys,
+        "compose",
+        "--config",
+        config,
+        "--out",
+        tmp_path / "out",
+        "--registry",
+        registry,
+        "--cache-dir",
+        tmp_path / "cache",
+        "--quiet",
+    )
     assert code == 0, err
 
 
@@ -89,32 +147,90 @@ def subset_source(tmp_path) -> tuple[Path, Path]:
 def test_subset_over_its_own_source_is_refused(subset_source, tmp_path, capsys):
     cache_root, out = subset_source
     before = _snapshot(tmp_path)
-    _refused(capsys, ["subset", "--name", "ds-subset-1", "--split", "val", "--persons", "1", "--cache-dir",
-                      cache_root, "--out", out, "--registry", tmp_path / "none.toml", "--quiet"],
-             f"{out / 'subset-1.json'}", "the annotation file ds-subset-1/val was built from", "would destroy it")
+    _refused(
+        capsys,
+        [
+            "subset",
+            "--name",
+            "ds-subset-1",
+            "--split",
+            "val",
+            "--persons",
+            "1",
+            "--cache-dir",
+            cache_root,
+            "--out",
+            out,
+            "--registry",
+            tmp_path / "none.toml",
+            "--quiet",
+        ],
+        f"{out / 'subset-1.json'}",
+        "the annotation file ds-subset-1/val was built from",
+        "would destroy it",
+    )
     # A hard link to the source is the source.
     linked = tmp_path / "linked"
     linked.mkdir()
     os.link(out / "subset-1.json", linked / "subset-1.json")
     before = _snapshot(tmp_path)
-    _refused(capsys, ["subset", "--name", "ds-subset-1", "--split", "val", "--persons", "1", "--cache-dir",
-                      cache_root, "--out", linked, "--registry", tmp_path / "none.toml", "--quiet"],
-             "would destroy it")
+    _refused(
+        capsys,
+        [
+            "subset",
+            "--name",
+            "ds-subset-1",
+            "--split",
+            "val",
+            "--persons",
+            "1",
+            "--cache-dir",
+            cache_root,
+            "--out",
+            linked,
+            "--registry",
+            tmp_path / "none.toml",
+            "--quiet",
+        ],
+        "would destroy it",
+    )
     assert _snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize(("name", "split", "needle"), [
-    ("../cache/cp", "val", "invalid dataset name '../cache/cp'"),
-    ("ds", "../val", "invalid split name '../val'"),
-    ("ds", "", "invalid split name ''"),
-])
+@pytest.mark.parametrize(
+    ("name", "split", "needle"),
+    [
+        ("../cache/cp", "val", "invalid dataset name '../cache/cp'"),
+        ("ds", "../val", "invalid split name '../val'"),
+        ("ds", "", "invalid split name ''"),
+    ],
+)
 def test_subset_name_and_split_must_be_plain_names(subset_source, tmp_path, capsys, name, split, needle):
     cache_root, _ = subset_source
     registry = tmp_path / "datasets.toml"
     registry.write_text("# mine\n")
     before = _snapshot(tmp_path)
-    _refused(capsys, ["subset", "--name", name, "--split", split, "--persons", "1", "--cache-dir", cache_root,
-                      "--out", tmp_path / "new", "--register", "--registry", registry, "--quiet"], needle)
+    _refused(
+        capsys,
+        [
+            "subset",
+            "--name",
+            name,
+            "--split",
+            split,
+            "--persons",
+            "1",
+            "--cache-dir",
+            cache_root,
+            "--out",
+            tmp_path / "new",
+            "--register",
+            "--registry",
+            registry,
+            "--quiet",
+        ],
+        needle,
+    )
     assert _snapshot(tmp_path) == before
 
 
@@ -125,32 +241,87 @@ def test_subset_register_refuses_a_name_too_long_once_suffixed(tmp_path, capsys)
     registry = tmp_path / "datasets.toml"
     registry.write_text("# mine\n")
     before = _snapshot(tmp_path)
-    _refused(capsys, ["subset", "--name", name, "--split", "val", "--persons", "1", "--cache-dir", tmp_path / "cache",
-                      "--out", tmp_path / "new", "--register", "--registry", registry, "--quiet"],
-             f"cannot register dataset name '{name}-subset-1'", "at most 100 characters")
+    _refused(
+        capsys,
+        [
+            "subset",
+            "--name",
+            name,
+            "--split",
+            "val",
+            "--persons",
+            "1",
+            "--cache-dir",
+            tmp_path / "cache",
+            "--out",
+            tmp_path / "new",
+            "--register",
+            "--registry",
+            registry,
+            "--quiet",
+        ],
+        f"cannot register dataset name '{name}-subset-1'",
+        "at most 100 characters",
+    )
     assert _snapshot(tmp_path) == before
     assert not (tmp_path / "new").exists()
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--seed", "-1"], "--seed must be in [0, 2^64 - --count] (got -1"),
-    (["--seed", str(2**64)], f"(got {2**64}"),
-    (["--seed", str(2**64 - 1), "--count", "2"], "subset k uses seed + k - 1"),
-    (["--count", "1000000"], "--count must be at most 1000 (got 1000000)"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--seed", "-1"], "--seed must be in [0, 2^64 - --count] (got -1"),
+        (["--seed", str(2**64)], f"(got {2**64}"),
+        (["--seed", str(2**64 - 1), "--count", "2"], "subset k uses seed + k - 1"),
+        (["--count", "1000000"], "--count must be at most 1000 (got 1000000)"),
+    ],
+)
 def test_subset_seed_and_count_are_bounded_up_front(subset_source, tmp_path, capsys, args, needle):
     cache_root, _ = subset_source
     before = _snapshot(tmp_path)
-    _refused(capsys, ["subset", "--name", "ds-subset-1", "--split", "val", "--persons", "1", "--cache-dir",
-                      cache_root, "--out", tmp_path / "new", "--quiet", *args], needle)
+    _refused(
+        capsys,
+        [
+            "subset",
+            "--name",
+            "ds-subset-1",
+            "--split",
+            "val",
+            "--persons",
+            "1",
+            "--cache-dir",
+            cache_root,
+            "--out",
+            tmp_path / "new",
+            "--quiet",
+            *args,
+        ],
+        needle,
+    )
     assert _snapshot(tmp_path) == before
 
 
 def test_subset_out_that_is_a_file_is_refused(subset_source, tmp_path, capsys):
     cache_root, _ = subset_source
     (tmp_path / "afile").write_text("keep")
-    _refused(capsys, ["subset", "--name", "ds-subset-1", "--split", "val", "--persons", "1", "--cache-dir",
-                      cache_root, "--out", tmp_path / "afile", "--quiet"], "is a file, not a folder")
+    _refused(
+        capsys,
+        [
+            "subset",
+            "--name",
+            "ds-subset-1",
+            "--split",
+            "val",
+            "--persons",
+            "1",
+            "--cache-dir",
+            cache_root,
+            "--out",
+            tmp_path / "afile",
+            "--quiet",
+        ],
+        "is a file, not a folder",
+    )
     assert (tmp_path / "afile").read_text() == "keep"
 
 
@@ -162,22 +333,37 @@ def evaluated_split(tmp_path):
     (tmp_path / "ds-val.json").write_text(json.dumps(_doc17()))
     build(tmp_path / "cache", "ds", "val", tmp_path / "ds-val.json")
     predictions = tmp_path / "preds.json"
-    predictions.write_text(json.dumps([
-        {"image_id": 1, "category_id": 1, "keypoints": [10.0, 10.0, 1.0] * 17, "score": 0.5}]))
+    predictions.write_text(
+        json.dumps([{"image_id": 1, "category_id": 1, "keypoints": [10.0, 10.0, 1.0] * 17, "score": 0.5}])
+    )
     return tmp_path
 
 
 def _evaluate(tmp_path: Path, *extra) -> list:
-    return ["evaluate", "--name", "ds", "--split", "val", "--predictions", tmp_path / "preds.json",
-            "--cache-dir", tmp_path / "cache", "--quiet", *extra]
+    return [
+        "evaluate",
+        "--name",
+        "ds",
+        "--split",
+        "val",
+        "--predictions",
+        tmp_path / "preds.json",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--quiet",
+        *extra,
+    ]
 
 
-@pytest.mark.parametrize(("flag", "target", "needle"), [
-    ("--table-csv", "ds-val.json", "the annotation file ds/val was built from"),
-    ("--table-latex", "preds.json", "a predictions file of this run"),
-    ("--table-csv", "cache/ds/val/manifest.json", "the cache root"),
-    ("--table-latex", "cache", "the cache root"),
-])
+@pytest.mark.parametrize(
+    ("flag", "target", "needle"),
+    [
+        ("--table-csv", "ds-val.json", "the annotation file ds/val was built from"),
+        ("--table-latex", "preds.json", "a predictions file of this run"),
+        ("--table-csv", "cache/ds/val/manifest.json", "the cache root"),
+        ("--table-latex", "cache", "the cache root"),
+    ],
+)
 def test_evaluate_tables_never_replace_an_input(evaluated_split, capsys, flag, target, needle):
     tmp_path = evaluated_split
     before = _snapshot(tmp_path)

@@ -87,9 +87,21 @@ def real_cache(tmp_path_factory):
 def test_info_counts_every_population_like_pandas(real_cache):
     root, docs = real_cache
     out = subprocess.run(
-        [sys.executable, "-m", "analysis", "info", "--json", "--cache-dir", str(root),
-         "--registry", str(root / "none.toml")],
-        cwd=REPO, check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "info",
+            "--json",
+            "--cache-dir",
+            str(root),
+            "--registry",
+            str(root / "none.toml"),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     cached = {c["name"]: c["populations"] for c in json.loads(out.stdout)["cached"]}
     assert set(cached) == set(docs)
@@ -101,9 +113,14 @@ def test_info_counts_every_population_like_pandas(real_cache):
     assert cached["coco-val"]["all"]["small"] > cached["coco-val"]["keypoints"]["small"]
     text = subprocess.run(
         [sys.executable, "-m", "analysis", "info", "--cache-dir", str(root), "--registry", str(root / "none.toml")],
-        cwd=REPO, check=True, capture_output=True, text=True,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     counts = expected_counts(docs["coco-val"], "keypoints")
-    assert (f"persons=keypoints: {counts['persons']} persons; bbox S/M/L "
-            f"{counts['small']} / {counts['medium']} / {counts['large']}") in text
+    assert (
+        f"persons=keypoints: {counts['persons']} persons; bbox S/M/L "
+        f"{counts['small']} / {counts['medium']} / {counts['large']}"
+    ) in text
     assert PersonPopulation.parse("keypoints").description in text

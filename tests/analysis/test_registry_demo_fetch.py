@@ -45,14 +45,23 @@ def test_registry_builds_only_what_changed(tmp_path, capsys):
     assert "alpha/val: up-to-date" in out and "beta/test: built - 2 images" in out
 
 
-@pytest.mark.parametrize("content, problem", [
-    ('[[dataset]]\nname = "a"\n', "'split' is required"),
-    ('[[dataset]]\nname = "a"\nsplit = "v"\nannotations = "x"\ncolour = 1\n', "unknown key(s) colour"),
-    ('[[dataset]]\nname = "../a"\nsplit = "v"\nannotations = "x"\n', "invalid dataset name"),
-    ('[[dataset]]\nname = "a"\nsplit = "v"\nannotations = "x"\nkeypoint_schema = "nope"\n', "unknown keypoint schema"),
-    ('[[dataset]]\nname = "a"\nsplit = "v"\nannotations = "x"\nsource = { pattern = "(" }\n', "invalid source pattern"),
-    ("[[dataset]\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ('[[dataset]]\nname = "a"\n', "'split' is required"),
+        ('[[dataset]]\nname = "a"\nsplit = "v"\nannotations = "x"\ncolour = 1\n', "unknown key(s) colour"),
+        ('[[dataset]]\nname = "../a"\nsplit = "v"\nannotations = "x"\n', "invalid dataset name"),
+        (
+            '[[dataset]]\nname = "a"\nsplit = "v"\nannotations = "x"\nkeypoint_schema = "nope"\n',
+            "unknown keypoint schema",
+        ),
+        (
+            '[[dataset]]\nname = "a"\nsplit = "v"\nannotations = "x"\nsource = { pattern = "(" }\n',
+            "invalid source pattern",
+        ),
+        ("[[dataset]\n", "not valid TOML"),
+    ],
+)
 def test_bad_registry_is_a_clear_error(tmp_path, content, problem):
     registry = tmp_path / "datasets.toml"
     registry.write_text(content)
@@ -90,8 +99,11 @@ def test_demo_is_deterministic_synthetic_and_contrasting(tmp_path, capsys):
         images = cache.read_images(tmp_path / "c1", key)
         inst = cache.read_instances(tmp_path / "c1", key)
         persons = inst[~inst["iscrowd"]]
-        stats[key.dataset] = (images["n_persons"].mean(), float(np.median(persons["bbox_area"])),
-                              images["crowd_index"].mean())
+        stats[key.dataset] = (
+            images["n_persons"].mean(),
+            float(np.median(persons["bbox_area"])),
+            images["crowd_index"].mean(),
+        )
         first = Path(manifest.inputs.images.path) / images["file_name"].iloc[0]
         with Image.open(first) as img:
             assert img.format == "JPEG" and img.size == (480, 360)
@@ -103,8 +115,6 @@ def test_demo_is_deterministic_synthetic_and_contrasting(tmp_path, capsys):
     assert crowd_images["crowd_index_stored"].notna().all()
     small_images = cache.read_images(tmp_path / "c1", cache.CacheKey("demo-small", "val"))
     assert set(small_images["source"]) == {"street", "sports"}
-
-
 
 
 def test_fetch_coco_from_local_server_registers_val_and_train(tmp_path, http_root, capsys):
@@ -136,8 +146,16 @@ def test_fetch_coco_from_local_server_registers_val_and_train(tmp_path, http_roo
 
 def test_fetch_coco_error_is_clean(tmp_path, http_root, capsys):
     _, base = http_root
-    args = ["fetch", "coco-2017", "--data-dir", str(tmp_path / "d"), "--registry", str(tmp_path / "r.toml"),
-            "--url", f"{base}/missing.zip"]
+    args = [
+        "fetch",
+        "coco-2017",
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--registry",
+        str(tmp_path / "r.toml"),
+        "--url",
+        f"{base}/missing.zip",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "missing.zip" in err and "404" in err

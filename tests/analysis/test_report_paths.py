@@ -48,8 +48,10 @@ def test_compose_report_paths_and_the_dropped_crowd_index(tmp_path: Path, capsys
     source = fixtures / "xtcocoapi/example_crowdpose_val.json"
     registry = tmp_path / "reg" / "datasets.toml"
     registry.parent.mkdir()
-    registry.write_text(f'[[dataset]]\nname = "crowdpose"\nsplit = "val"\nannotations = "{source}"\n'
-                        f'images = "{fixtures / "xtcocoapi"}"\n')
+    registry.write_text(
+        f'[[dataset]]\nname = "crowdpose"\nsplit = "val"\nannotations = "{source}"\n'
+        f'images = "{fixtures / "xtcocoapi"}"\n'
+    )
     build(tmp_path / "cache", "crowdpose", "val", source, images=fixtures / "xtcocoapi")
     code, _, stderr, out = _compose(capsys, tmp_path, registry, tmp_path / "cache", CONFIG)
     assert code == 0, stderr
@@ -70,9 +72,25 @@ def test_subset_report_names_the_annotation_file_relative_to_the_registry(tmp_pa
     registry = tmp_path / "datasets.toml"
     registry.write_text(f'[[dataset]]\nname = "mini"\nsplit = "val"\nannotations = "{source}"\n')
     build(tmp_path / "cache", "mini", "val", source)
-    code, _, stderr = run_cli(capsys, "subset", "--name", "mini", "--split", "val", "--persons", "20", "--count", "1",
-                              "--out", tmp_path / "subsets", "--registry", registry, "--cache-dir",
-                              tmp_path / "cache", "--quiet")
+    code, _, stderr = run_cli(
+        capsys,
+        "subset",
+        "--name",
+        "mini",
+        "--split",
+        "val",
+        "--persons",
+        "20",
+        "--count",
+        "1",
+        "--out",
+        tmp_path / "subsets",
+        "--registry",
+        registry,
+        "--cache-dir",
+        tmp_path / "cache",
+        "--quiet",
+    )
     assert code == 0, stderr
     report = orjson.loads((tmp_path / "subsets" / "report.json").read_bytes())
     _no_absolute_path(report, tmp_path)

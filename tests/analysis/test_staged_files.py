@@ -58,8 +58,13 @@ def old_out(tmp_path: Path) -> Path:
 
 
 def _kill_child(point: str, out: Path) -> None:
-    r = subprocess.run([sys.executable, "-c", _CHILD, point, str(out)], cwd=REPO_ROOT, timeout=120,
-                       env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True)
+    r = subprocess.run(
+        [sys.executable, "-c", _CHILD, point, str(out)],
+        cwd=REPO_ROOT,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+    )
     assert r.returncode == -9, r.stderr.decode()
 
 

@@ -19,8 +19,25 @@ from tests.conftest import require_fixtures
 
 def _subset_args(cache_root: Path, out: Path, name: str, split: str, persons: int, count: int, *extra: str) -> list:
     # These tests count every non-crowd annotation (--population all); extra may name another population.
-    return ["subset", "--name", name, "--split", split, "--persons", persons, "--count", count,
-            "--cache-dir", cache_root, "--out", out, "--quiet", "--population", "all", *extra]
+    return [
+        "subset",
+        "--name",
+        name,
+        "--split",
+        split,
+        "--persons",
+        persons,
+        "--count",
+        count,
+        "--cache-dir",
+        cache_root,
+        "--out",
+        out,
+        "--quiet",
+        "--population",
+        "all",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +147,10 @@ def test_random_baseline_is_plain_random_image_sampling():
     area = rng.lognormal(7, 1.5, len(person_image))
     split = SplitPersons(image_persons, person_image, area)
     for drawn in draw_subsets(split, SubsetSpec(persons=600, count=3, seed=11)):
-        for rows, persons, ks in ((drawn.image_rows, drawn.persons, drawn.ks),
-                                  (drawn.random_image_rows, drawn.random_persons, drawn.random_ks)):
+        for rows, persons, ks in (
+            (drawn.image_rows, drawn.persons, drawn.ks),
+            (drawn.random_image_rows, drawn.random_persons, drawn.random_ks),
+        ):
             members = np.isin(person_image, rows)
             assert persons == members.sum() == image_persons[rows].sum()
             assert ks == pytest.approx(ks_reference(area[members], area), abs=1e-12)
@@ -176,8 +195,10 @@ def test_distinct_and_byte_identical_reruns(synthetic, tmp_path, capsys):
         assert run_cli(capsys, *_subset_args(cache_root, out, "syn", "train", 3000, 3, "--seed", "7"))[0] == 0
     for name in ("subset-1.json", "subset-2.json", "subset-3.json", "report.json"):
         assert (first / name).read_bytes() == (second / name).read_bytes()
-    kept = [frozenset(im["id"] for im in orjson.loads((first / f"subset-{k}.json").read_bytes())["images"])
-            for k in (1, 2, 3)]
+    kept = [
+        frozenset(im["id"] for im in orjson.loads((first / f"subset-{k}.json").read_bytes())["images"])
+        for k in (1, 2, 3)
+    ]
     assert len(set(kept)) == 3
     # Subset k of seed S is subset 1 of seed S + k - 1.
     assert run_cli(capsys, *_subset_args(cache_root, single, "syn", "train", 3000, 1, "--seed", "8"))[0] == 0
@@ -212,8 +233,13 @@ def test_more_persons_than_the_split_has(coco_mini, tmp_path, capsys):
     cache_root, annotations = coco_mini
     n_persons = len(_persons(orjson.loads(annotations.read_bytes())))
     out = tmp_path / "out"
-    _assert_refused(capsys, _subset_args(cache_root, out, "coco-mini", "val", n_persons + 1, 1), out,
-                    str(n_persons + 1), str(n_persons))
+    _assert_refused(
+        capsys,
+        _subset_args(cache_root, out, "coco-mini", "val", n_persons + 1, 1),
+        out,
+        str(n_persons + 1),
+        str(n_persons),
+    )
 
 
 @pytest.mark.parametrize(("persons", "count", "needle"), [(10, 0, "--count"), (10, -2, "--count"), (0, 1, "--persons")])
@@ -261,16 +287,32 @@ def test_split_not_built_and_missing_segm_area(tmp_path, capsys):
     _assert_refused(capsys, _subset_args(tmp_path / "cache", out, "nope", "val", 10, 1), out, "nope/val", "not built")
     crowdpose = require_fixtures() / "mmpose" / "crowdpose" / "test_crowdpose.json"
     build(tmp_path / "cache", "crowdpose", "test", crowdpose)
-    _assert_refused(capsys, _subset_args(tmp_path / "cache", out, "crowdpose", "test", 3, 1, "--area-source", "segm"),
-                    out, "segmentation area")
+    _assert_refused(
+        capsys,
+        _subset_args(tmp_path / "cache", out, "crowdpose", "test", 3, 1, "--area-source", "segm"),
+        out,
+        "segmentation area",
+    )
 
 
 def test_whole_images_cannot_reach_the_count(tmp_path, capsys):
     # Two images with ten persons each: 15 persons need half an image.
-    doc = {"images": [{"id": i, "file_name": f"{i}.jpg", "width": 100, "height": 100} for i in (1, 2)],
-           "annotations": [{"id": 10 * i + j, "image_id": i, "category_id": 1, "iscrowd": 0,
-                            "bbox": [0, 0, 10 + j, 10], "keypoints": [1, 1, 2]} for i in (1, 2) for j in range(10)],
-           "categories": [{"id": 1, "name": "person", "keypoints": ["nose"]}]}
+    doc = {
+        "images": [{"id": i, "file_name": f"{i}.jpg", "width": 100, "height": 100} for i in (1, 2)],
+        "annotations": [
+            {
+                "id": 10 * i + j,
+                "image_id": i,
+                "category_id": 1,
+                "iscrowd": 0,
+                "bbox": [0, 0, 10 + j, 10],
+                "keypoints": [1, 1, 2],
+            }
+            for i in (1, 2)
+            for j in range(10)
+        ],
+        "categories": [{"id": 1, "name": "person", "keypoints": ["nose"]}],
+    }
     annotations = tmp_path / "two.json"
     annotations.write_text(json.dumps(doc))
     build(tmp_path / "cache", "two", "val", annotations)
@@ -287,13 +329,16 @@ def test_register_makes_subsets_buildable_in_one_step(tmp_path, capsys):
     source = require_fixtures() / "coco-mini" / "annotations" / "person_keypoints_val2017.json"
     registry = tmp_path / "data" / "datasets.toml"
     registry.parent.mkdir()
-    registry.write_text(f'# my datasets\n[[dataset]]\nname = "cm"\nsplit = "val"\nannotations = "{source}"\n'
-                        'source = { field = "file_name", pattern = "^(0000)" }\n')
+    registry.write_text(
+        f'# my datasets\n[[dataset]]\nname = "cm"\nsplit = "val"\nannotations = "{source}"\n'
+        'source = { field = "file_name", pattern = "^(0000)" }\n'
+    )
     cache_root = tmp_path / "cache"
     assert run_cli(capsys, "build", "--registry", registry, "--cache-dir", cache_root, "--quiet")[0] == 0
     out = tmp_path / "subsets"
-    code, stdout, _ = run_cli(capsys, *_subset_args(cache_root, out, "cm", "val", 50, 2, "--register",
-                                                   "--registry", registry))
+    code, stdout, _ = run_cli(
+        capsys, *_subset_args(cache_root, out, "cm", "val", 50, 2, "--register", "--registry", registry)
+    )
     assert code == 0
     text = registry.read_text()
     assert text.startswith("# my datasets\n")  # the user's file kept
@@ -310,8 +355,13 @@ def test_register_makes_subsets_buildable_in_one_step(tmp_path, capsys):
     assert run_cli(capsys, *again)[0] == 0
     assert registry.read_text() == text
     other = tmp_path / "other"
-    _assert_refused(capsys, _subset_args(cache_root, other, "cm", "val", 50, 2, "--register", "--registry", registry),
-                    other, "cm-subset-1/val", "registered already")
+    _assert_refused(
+        capsys,
+        _subset_args(cache_root, other, "cm", "val", 50, 2, "--register", "--registry", registry),
+        other,
+        "cm-subset-1/val",
+        "registered already",
+    )
 
 
 def test_without_register_a_valid_snippet_is_printed(coco_mini, tmp_path, capsys):
@@ -319,8 +369,9 @@ def test_without_register_a_valid_snippet_is_printed(coco_mini, tmp_path, capsys
 
     cache_root, _ = coco_mini
     registry = tmp_path / "datasets.toml"
-    code, stdout, _ = run_cli(capsys, *_subset_args(cache_root, tmp_path / "out", "coco-mini", "val", 30, 2,
-                                                   "--registry", registry))
+    code, stdout, _ = run_cli(
+        capsys, *_subset_args(cache_root, tmp_path / "out", "coco-mini", "val", 30, 2, "--registry", registry)
+    )
     assert code == 0 and not registry.exists()
     registry.write_text(stdout.split("--register):\n", 1)[1])
     specs = load_registry(registry)
@@ -342,5 +393,6 @@ def test_area_sources(coco_mini, tmp_path, capsys):
     kept = {im["id"] for im in orjson.loads((tmp_path / "segm" / "subset-1.json").read_bytes())["images"]}
     segm = np.array([a["area"] for a in _persons(full) if a["image_id"] in kept])
     assert reports["segm"]["subsets"][0]["ks"] == pytest.approx(
-        ks_reference(segm, np.array([a["area"] for a in _persons(full)])), abs=1e-6)
+        ks_reference(segm, np.array([a["area"] for a in _persons(full)])), abs=1e-6
+    )
     assert (tmp_path / "bbox" / "subset-1.json").read_bytes() == (tmp_path / "crowdpose" / "subset-1.json").read_bytes()

@@ -24,16 +24,20 @@ def test_numeric_columns_equal_pa_array(n, type_):
         assert got.null_count == expected.null_count
         if not pa.types.is_floating(type_):  # (NaN != NaN in lists: floats compared as arrays below)
             assert got.to_pylist() == expected.to_pylist()
-        np.testing.assert_array_equal(
-            got.to_numpy(zero_copy_only=False), expected.to_numpy(zero_copy_only=False)
-        )
+        np.testing.assert_array_equal(got.to_numpy(zero_copy_only=False), expected.to_numpy(zero_copy_only=False))
         got.validate(full=True)
 
 
-@pytest.mark.parametrize("values", [
-    [], ["a"], ["img/1.jpg", "ünïcødé/ß.png", "", "x" * 300],
-    [None, "src", None, "日本/2.jpg", None, "", "s", "t", "u"], [None] * 9,
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        ["a"],
+        ["img/1.jpg", "ünïcødé/ß.png", "", "x" * 300],
+        [None, "src", None, "日本/2.jpg", None, "", "s", "t", "u"],
+        [None] * 9,
+    ],
+)
 def test_string_columns_equal_pa_array(values):
     got = _strings(values)
     expected = pa.array(values, pa.string())

@@ -23,8 +23,15 @@ def kps(*joints, k=5):
 
 
 def person(ann_id, bbox, joints, num_keypoints="auto", iscrowd=0, image_id=1, **extra):
-    ann = {"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": iscrowd,
-           "bbox": list(bbox), "keypoints": kps(*joints), **extra}
+    ann = {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": 1,
+        "iscrowd": iscrowd,
+        "bbox": list(bbox),
+        "keypoints": kps(*joints),
+        **extra,
+    }
     if num_keypoints == "auto":
         ann["num_keypoints"] = sum(1 for j in joints if j[2] > 0)
     elif num_keypoints is not None:
@@ -34,11 +41,17 @@ def person(ann_id, bbox, joints, num_keypoints="auto", iscrowd=0, image_id=1, **
 
 def dataset(anns, images=(1,)):
     return {
-        "images": [{"id": i, "file_name": f"{i}.jpg", "width": 640, "height": 480}
-                   for i in images],
+        "images": [{"id": i, "file_name": f"{i}.jpg", "width": 640, "height": 480} for i in images],
         "annotations": anns,
-        "categories": [{"id": 1, "name": "person", "supercategory": "person",
-                        "keypoints": [f"j{i}" for i in range(5)], "skeleton": []}],
+        "categories": [
+            {
+                "id": 1,
+                "name": "person",
+                "supercategory": "person",
+                "keypoints": [f"j{i}" for i in range(5)],
+                "skeleton": [],
+            }
+        ],
     }
 
 
@@ -53,8 +66,7 @@ FOUR = [(20, 20, 2), (30, 30, 2), (40, 40, 1), (50, 50, 2)]
 def test_two_persons_one_reaching_into_the_others_box():
     a = person(1, [10, 10, 100, 100], FOUR)  # x, y in [10, 110]
     # B: (105,105) inside A's box, (110,110) on A's corner, two outside.
-    b = person(2, [100, 100, 50, 50], [(105, 105, 2), (110, 110, 2), (120, 120, 2),
-                                       (140, 140, 1)])
+    b = person(2, [100, 100, 50, 50], [(105, 105, 2), (110, 110, 2), (120, 120, 2), (140, 140, 1)])
     images, inst = tables([a, b])
     assert inst.loc[1, "crowding"] == pytest.approx(2 / 4)
     assert inst.loc[2, "crowding"] == pytest.approx(0.0)
@@ -66,8 +78,7 @@ def test_two_persons_one_reaching_into_the_others_box():
 
 def test_box_edges_are_inside_and_just_beyond_is_not():
     p = person(1, [0, 0, 10, 10], [(1, 1, 2), (2, 2, 2), (3, 3, 2), (4, 4, 2)])
-    q = person(2, [50, 50, 10, 10],
-               [(10, 10, 2), (0, 5, 1), (10.01, 5, 2), (5, -0.01, 2)])  # 2 in, 2 out
+    q = person(2, [50, 50, 10, 10], [(10, 10, 2), (0, 5, 1), (10.01, 5, 2), (5, -0.01, 2)])  # 2 in, 2 out
     images, inst = tables([p, q])
     assert inst.loc[1, "crowding"] == pytest.approx(2 / 4)
     assert inst.loc[2, "crowding"] == pytest.approx(0 / 4)
@@ -86,11 +97,17 @@ def test_unlabelled_joints_never_count_even_inside_the_box():
 
 def test_iscrowd_neighbour_counts_in_n_b_but_is_no_reference_person():
     p = person(1, [0, 0, 100, 100], FOUR)
-    crowd = person(2, [0, 0, 200, 200], [(50, 50, 2), (60, 60, 1), (150, 150, 2)],
-                   iscrowd=1)
-    rle_only = {"id": 3, "image_id": 1, "category_id": 1, "iscrowd": 1,
-                "bbox": [0, 0, 300, 300], "area": 900.0, "num_keypoints": 0,
-                "segmentation": {"counts": [0, 1], "size": [1, 1]}}
+    crowd = person(2, [0, 0, 200, 200], [(50, 50, 2), (60, 60, 1), (150, 150, 2)], iscrowd=1)
+    rle_only = {
+        "id": 3,
+        "image_id": 1,
+        "category_id": 1,
+        "iscrowd": 1,
+        "bbox": [0, 0, 300, 300],
+        "area": 900.0,
+        "num_keypoints": 0,
+        "segmentation": {"counts": [0, 1], "size": [1, 1]},
+    }
     images, inst = tables([p, crowd, rle_only])
     assert inst.loc[1, "crowding"] == pytest.approx(2 / 4)
     assert math.isnan(inst.loc[2, "crowding"])
@@ -133,8 +150,7 @@ def test_stored_num_keypoints_decides_who_is_a_reference_person():
 
 def test_absent_num_keypoints_falls_back_to_the_labelled_count():
     four = person(1, [0, 0, 100, 100], FOUR, num_keypoints=None)
-    three = person(2, [0, 0, 100, 100], [(70, 70, 2), (71, 71, 2), (72, 72, 2)],
-                   num_keypoints=None)
+    three = person(2, [0, 0, 100, 100], [(70, 70, 2), (71, 71, 2), (72, 72, 2)], num_keypoints=None)
     images, inst = tables([four, three])
     assert inst.loc[1, "num_keypoints"] is pd_na()
     assert images.loc[1, "crowd_index"] == pytest.approx(3 / 4)  # only ann 1 is a reference
@@ -166,8 +182,7 @@ def test_instance_columns_and_empty_images():
 
 
 def test_float_visibility_and_boolean_iscrowd():
-    p = person(1, [0, 0, 100, 100], [(10, 10, 2.0), (20, 20, 1.0), (30, 30, 2.0),
-                                     (40, 40, 2.0)])
+    p = person(1, [0, 0, 100, 100], [(10, 10, 2.0), (20, 20, 1.0), (30, 30, 2.0), (40, 40, 2.0)])
     q = person(2, [0, 0, 100, 100], [(50, 50, 2.0)], iscrowd=True)
     images, inst = tables([p, q])
     assert inst.loc[2, "iscrowd"] == 1

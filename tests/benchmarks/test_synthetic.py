@@ -50,8 +50,7 @@ def test_pycocotools_loads_it_with_the_requested_counts(small):
     assert cat["keypoints"] == COCO_KEYPOINTS and len(cat["skeleton"]) == 19
     assert all(a["image_id"] in coco.imgs for a in coco.anns.values())
     for img in coco.dataset["images"]:
-        assert set(img) == {"license", "file_name", "coco_url", "height", "width",
-                            "date_captured", "flickr_url", "id"}
+        assert set(img) == {"license", "file_name", "coco_url", "height", "width", "date_captured", "flickr_url", "id"}
         assert img["file_name"] == f"{img['id']:012d}.jpg"
 
 
@@ -77,8 +76,17 @@ def test_coco_like_content(small):
         assert float(mask_utils.area(rle)) == a["area"]
     areas = []
     for a in anns:
-        assert list(a) == ["segmentation", "num_keypoints", "area", "iscrowd", "keypoints",
-                           "image_id", "bbox", "category_id", "id"]
+        assert list(a) == [
+            "segmentation",
+            "num_keypoints",
+            "area",
+            "iscrowd",
+            "keypoints",
+            "image_id",
+            "bbox",
+            "category_id",
+            "id",
+        ]
         k = np.array(a["keypoints"])
         assert len(k) == 51 and all(isinstance(v, int) for v in a["keypoints"])
         assert set(k[2::3]) <= {0, 1, 2}

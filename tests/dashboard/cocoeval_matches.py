@@ -30,8 +30,14 @@ class Reference:
     dt_matched: dict[int, int]  #: detection index (1-based, loadRes order) -> matched ann id (0: none)
 
 
-def run(gt_file: Path, results_file: Path, *, area: str = "segm", threshold: float = 0.5,
-        edges: tuple[float, float] = (32.0**2, 96.0**2)) -> Reference:
+def run(
+    gt_file: Path,
+    results_file: Path,
+    *,
+    area: str = "segm",
+    threshold: float = 0.5,
+    edges: tuple[float, float] = (32.0**2, 96.0**2),
+) -> Reference:
     doc = json.loads(Path(gt_file).read_text())
     if area == "bbox":
         doc = copy.deepcopy(doc)
@@ -50,16 +56,17 @@ def run(gt_file: Path, results_file: Path, *, area: str = "segm", threshold: flo
         ev.evaluate()
         ev.accumulate()
     precision = ev.eval["precision"][:, :, 0, :, 0]
-    ap = [float(precision[:, :, a][precision[:, :, a] > -1].mean()) if (precision[:, :, a] > -1).any() else None
-          for a in range(precision.shape[2])]
+    ap = [
+        float(precision[:, :, a][precision[:, :, a] > -1].mean()) if (precision[:, :, a] > -1).any() else None
+        for a in range(precision.shape[2])
+    ]
     t = int(np.flatnonzero(np.isclose(ev.params.iouThrs, threshold))[0])
     rows, dt_matched = [], {}
     for e in ev.evalImgs:
         if e is None or e["aRng"] != [0, 1e10]:
             continue
         for ann_id, match, ignored in zip(e["gtIds"], e["gtMatches"][t], e["gtIgnore"], strict=True):
-            rows.append({"ann_id": ann_id, "image_id": e["image_id"], "matched": int(match),
-                         "ignored": bool(ignored)})
+            rows.append({"ann_id": ann_id, "image_id": e["image_id"], "matched": int(match), "ignored": bool(ignored)})
         for det_id, match in zip(e["dtIds"], e["dtMatches"][t], strict=True):
             dt_matched[int(det_id)] = int(match)
     return Reference(precision, ap, pd.DataFrame(rows), dt_matched)

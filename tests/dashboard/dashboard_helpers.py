@@ -65,8 +65,7 @@ def charts(at: AppTest) -> list[list[dict]]:
 
 
 def texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("info", "warning", "error", "markdown", "caption", "code")
-             for e in at.get(kind)]
+    parts = [e.value for kind in ("info", "warning", "error", "markdown", "caption", "code") for e in at.get(kind)]
     parts += [e.value for e in at.sidebar.get("error")]
     return "\n".join(str(p) for p in parts)
 

@@ -74,7 +74,7 @@ def test_rings_sit_on_the_predicted_joints_of_the_class() -> None:
     xy[3], xy[4] = (200, 100), (600, 300)
     rows = pd.DataFrame({"classes": [classes], "det_xy": [xy]})
     out = np.asarray(mark_joints(drawn, rows, "swap", (960, 480))).astype(int)
-    colour = np.array([int(CLASS_COLORS["swap"][i: i + 2], 16) for i in (1, 3, 5)])
+    colour = np.array([int(CLASS_COLORS["swap"][i : i + 2], 16) for i in (1, 3, 5)])
     ys, xs = np.nonzero(np.abs(out - colour).sum(axis=2) < 20)
     assert len(xs) and abs(xs.mean() - (486 + 100)) < 1.5 and abs(ys.mean() - 50) < 1.5
     assert np.abs(out - 255).sum(axis=2)[:, :486].max() == 0  # nothing on the ground-truth half

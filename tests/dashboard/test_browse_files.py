@@ -12,8 +12,14 @@ from dashboard.browse_files import empty_selection_message, with_image_files
 def test_only_images_whose_file_exists_are_kept_and_the_rest_counted(tmp_path: Path) -> None:
     (tmp_path / "a.jpg").write_bytes(b"x")
     (tmp_path / "sub").mkdir()  # a folder is not an image file
-    shown = pd.DataFrame({"dataset": ["d", "d", "d", "e"], "split": ["val"] * 4,
-                          "file_name": ["a.jpg", "missing.jpg", "sub", "a.jpg"], "image_id": [1, 2, 3, 4]})
+    shown = pd.DataFrame(
+        {
+            "dataset": ["d", "d", "d", "e"],
+            "split": ["val"] * 4,
+            "file_name": ["a.jpg", "missing.jpg", "sub", "a.jpg"],
+            "image_id": [1, 2, 3, 4],
+        }
+    )
 
     def path_of(dataset: str, split: str, name: str) -> Path | None:
         return None if dataset == "e" else tmp_path / name  # e: a split without an image folder

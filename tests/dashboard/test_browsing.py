@@ -34,24 +34,37 @@ def test_click_on_one_bar_asks_for_its_series_only():
 
 
 def test_box_selection_over_two_series_and_padding():
-    event = {"selection": {"points": [
-        {"x": 0.2, "curve_number": 2, "customdata": "smallpose"},
-        {"x": 0.45, "curve_number": 0, "customdata": "coco"},
-    ]}}
+    event = {
+        "selection": {
+            "points": [
+                {"x": 0.2, "curve_number": 2, "customdata": "smallpose"},
+                {"x": 0.45, "curve_number": 0, "customdata": "coco"},
+            ]
+        }
+    }
     request = browse_request(event, SERIES, pad=0.025)
     assert request.series == ("coco", "smallpose")  # in series order
     assert request.span == pytest.approx((0.175, 0.475))
 
 
-@pytest.mark.parametrize("event", [None, {}, {"selection": {}}, {"selection": {"points": []}},
-                                   {"selection": {"points": [{"x": 1, "curve_number": 7}]}}])
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        {},
+        {"selection": {}},
+        {"selection": {"points": []}},
+        {"selection": {"points": [{"x": 1, "curve_number": 7}]}},
+    ],
+)
 def test_no_request_without_a_usable_point(event):
     assert browse_request(event, SERIES) is None
 
 
 def test_browse_images_by_series_and_clamp():
-    images = pd.DataFrame({"series": ["a", "b", "a"], "n_selected": [1, 5, 9], "crowd_index": [0.0, 0.5, 1.0],
-                           "entropy": [1.0, 2.0, 3.0]})
+    images = pd.DataFrame(
+        {"series": ["a", "b", "a"], "n_selected": [1, 5, 9], "crowd_index": [0.0, 0.5, 1.0], "entropy": [1.0, 2.0, 3.0]}
+    )
     assert browse_images(images, series=["a"]).index.tolist() == [0, 2]
     assert browse_images(images, series=["a"], persons=(2, 9)).index.tolist() == [2]
     assert clamp((3, 20), 0, 10) == (3, 10)
@@ -93,8 +106,9 @@ def test_a_click_hands_browse_one_request_it_turns_into_its_widgets():
 
 
 def test_browse_ranges_pages_and_entropy_filter():
-    images = pd.DataFrame({"n_selected": [0, 4, 2], "crowd_index": [0.1, float("nan"), 0.734],
-                           "entropy": [float("nan")] * 3})
+    images = pd.DataFrame(
+        {"n_selected": [0, 4, 2], "crowd_index": [0.1, float("nan"), 0.734], "entropy": [float("nan")] * 3}
+    )
     ranges = BrowseRanges.of(images)
     assert ranges == BrowseRanges(persons=4, crowd_index=0.74, entropy=None)
     assert ranges.entropy_filter((0.0, 1.0)) is None

@@ -10,17 +10,35 @@ import pytest
 from dashboard.cards import card_rows, short_count
 
 
-@pytest.mark.parametrize("n, text", [(0, "0"), (99_999, "99,999"), (100_000, "100.0k"), (262_465, "262.5k"),
-                                     (1_264_000, "1.26M"), (12_640_000, "12.6M"), (250_000_000, "250M")])
+@pytest.mark.parametrize(
+    "n, text",
+    [
+        (0, "0"),
+        (99_999, "99,999"),
+        (100_000, "100.0k"),
+        (262_465, "262.5k"),
+        (1_264_000, "1.26M"),
+        (12_640_000, "12.6M"),
+        (250_000_000, "250M"),
+    ],
+)
 def test_short_count(n, text):
     assert short_count(n) == text
     assert len(text) <= 7
 
 
 def test_card_rows_of_a_coco_train_sized_row():
-    row = SimpleNamespace(dataset="coco", images=118_287, persons=262_465, persons_per_image=2.2189,
-                          share_small=0.2, share_medium=0.3, share_large=0.5, mean_crowd_index=0.1234,
-                          mean_entropy=np.nan)
+    row = SimpleNamespace(
+        dataset="coco",
+        images=118_287,
+        persons=262_465,
+        persons_per_image=2.2189,
+        share_small=0.2,
+        share_medium=0.3,
+        share_large=0.5,
+        mean_crowd_index=0.1234,
+        mean_entropy=np.nan,
+    )
     rows = card_rows(row)
     flat = {m.label: m for r in rows for m in r}
     assert flat["images"].value == "118.3k" and flat["images"].help == "118,287 images"

@@ -67,8 +67,7 @@ def test_segm_source_on_dataset_without_segmentation(app_env):
     at.sidebar.selectbox(key="g_area").set_value("segm").run()
     assert "no segmentation area in this dataset: demo-crowd" in texts(at)
     names = {t["name"] for t in charts(at)[0]}
-    assert names == {"demo-sparse"} or all(
-        sum(t["y"]) == 0 for t in charts(at)[0] if t["name"] == "demo-crowd")
+    assert names == {"demo-sparse"} or all(sum(t["y"]) == 0 for t in charts(at)[0] if t["name"] == "demo-crowd")
 
 
 def test_edges_rebucket_without_rebuild(app_env):

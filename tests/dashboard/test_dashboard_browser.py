@@ -20,18 +20,34 @@ ARTIFACTS = REPO / "test-artifacts"
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 
-
 @pytest.fixture
 def server(demo_cache: Path, tmp_path: Path):
     port = free_port()
     log = (tmp_path / "streamlit.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "POSEATLAS_CACHE_DIR": str(demo_cache),
-             "POSEATLAS_IMAGE_ROOTS": str(demo_cache.parent / "data")},
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "dashboard" / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={
+            **os.environ,
+            "POSEATLAS_CACHE_DIR": str(demo_cache),
+            "POSEATLAS_IMAGE_ROOTS": str(demo_cache.parent / "data"),
+        },
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -53,15 +69,30 @@ def test_dashboard_in_a_real_browser(server: str, tmp_path: Path, demo_cache: Pa
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            executable_path=chromium,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         page.set_default_timeout(30_000)
-        titles = {"overview": "Overview", "people": "People per image", "size": "Size",
-                  "crowding": "Crowding", "scenes": "Scenes", "keypoints": "Keypoints",
-                  "models": "Models", "browse": "Browse"}
+        titles = {
+            "overview": "Overview",
+            "people": "People per image",
+            "size": "Size",
+            "crowding": "Crowding",
+            "scenes": "Scenes",
+            "keypoints": "Keypoints",
+            "models": "Models",
+            "browse": "Browse",
+        }
         for view in VIEWS:
             page.goto(f"{server}/{view}")
             expect(page.get_by_role("heading", name=titles[view], exact=True)).to_be_visible()

@@ -41,8 +41,7 @@ def test_paper_theme(fig):
 
 
 def test_latex_booktabs_and_csv():
-    table = pd.DataFrame({"dataset": ["coco_2017", "a&b"], "persons": [1234, 5],
-                          "share": [0.5, np.nan]})
+    table = pd.DataFrame({"dataset": ["coco_2017", "a&b"], "persons": [1234, 5], "share": [0.5, np.nan]})
     tex = table_latex(table, caption="50% of persons", label="tab:x")
     assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
     assert r"\begin{tabular}{lrr}" in tex
@@ -68,12 +67,19 @@ def test_render_and_zip_of_items_report_progress(fig):
     seen = []
     table = pd.DataFrame({"a": [1]})
     items = [FigureItem("people per image", fig), TableItem("t", table, "cap")]
-    files = render.render(render.plan(items, render.RenderOptions(formats=("svg", "pdf"))),
-                          progress=lambda done, total, what: seen.append(done / total))
-    assert list(files) == ["people-per-image.svg", "people-per-image.pdf", "t.csv", "t.tex",
-                           "captions.txt", "captions.tex"]
-    assert files["captions.txt"].decode() == (
-        "people-per-image.pdf: size: bbox area w*h; small < 32^2\nt.tex: cap\n")
+    files = render.render(
+        render.plan(items, render.RenderOptions(formats=("svg", "pdf"))),
+        progress=lambda done, total, what: seen.append(done / total),
+    )
+    assert list(files) == [
+        "people-per-image.svg",
+        "people-per-image.pdf",
+        "t.csv",
+        "t.tex",
+        "captions.txt",
+        "captions.tex",
+    ]
+    assert files["captions.txt"].decode() == ("people-per-image.pdf: size: bbox area w*h; small < 32^2\nt.tex: cap\n")
     assert "\\caption{size: bbox area $w \\cdot h$; small $<$ $32^{2}$}" in files["captions.tex"].decode()
     assert seen == sorted(seen) and seen[-1] == 1.0
     names = zipfile.ZipFile(io.BytesIO(render.zip_bytes(files))).namelist()
@@ -88,16 +94,18 @@ def test_pdf_is_small_vector_and_svg_is_stable(fig):
     assert export.figure_bytes(fig, "svg") == export.figure_bytes(fig, "svg")
 
 
-@pytest.mark.parametrize(("lo", "hi", "want"), [
-    (0.013, 0.9, ["0.01", "0.1", "1"]),
-    (1, 350, ["1", "10", "100", "1,000"]),
-    (30, 2e6, ["10", "100", "1k", "10k", "100k", "1M", "10M"]),
-])
+@pytest.mark.parametrize(
+    ("lo", "hi", "want"),
+    [
+        (0.013, 0.9, ["0.01", "0.1", "1"]),
+        (1, 350, ["1", "10", "100", "1,000"]),
+        (30, 2e6, ["10", "100", "1k", "10k", "100k", "1M", "10M"]),
+    ],
+)
 def test_log_ticks_label_only_powers_of_ten(lo, hi, want):
     values, texts = export.log_ticks(lo, hi)
     assert texts == want
-    np.testing.assert_allclose(values, [float(t.replace(",", "").replace("k", "e3").replace("M", "e6"))
-                                        for t in want])
+    np.testing.assert_allclose(values, [float(t.replace(",", "").replace("k", "e3").replace("M", "e6")) for t in want])
 
 
 def test_paper_log_axis_has_clean_ticks():

@@ -144,11 +144,14 @@ def test_agreement_table(frames):
 
 
 def test_scene_aggregates_population_variance():
-    df = pd.DataFrame({
-        "dataset": ["coco"] * 4 + ["x"] * 2, "entropy": [1.0, 2.0, 3.0, 4.0, 2.0, 2.0],
-        "top5_ids": [[1, 2, 3, 4, 5]] * 3 + [[7, 1, 2, 3, 4]] + [[9, 1, 2, 3, 4]] * 2,
-        "p_indoor": [0.9, 0.1, 0.6, 0.2, 0.5, 0.4],
-    })
+    df = pd.DataFrame(
+        {
+            "dataset": ["coco"] * 4 + ["x"] * 2,
+            "entropy": [1.0, 2.0, 3.0, 4.0, 2.0, 2.0],
+            "top5_ids": [[1, 2, 3, 4, 5]] * 3 + [[7, 1, 2, 3, 4]] + [[9, 1, 2, 3, 4]] * 2,
+            "p_indoor": [0.9, 0.1, 0.6, 0.2, 0.5, 0.4],
+        }
+    )
     aggs = scenes.aggregates_by_dataset(df, ["coco", "x"])
     t = scenes.table4(aggs, {"coco": "COCO"}).set_index("dataset")
     assert t.loc["coco", "entropy_mean"] == pytest.approx(2.5)
@@ -178,10 +181,14 @@ def test_table4_prints_the_papers_layout_and_precision():
     from dashboard.exports.items import TableItem
     from dashboard.exports.render import RenderOptions, table_files
 
-    df = pd.DataFrame({
-        "dataset": ["coco"] * 3, "entropy": [1.0, 2.0, 3.0], "top5_ids": [[4, 1, 2, 3, 5]] * 3,
-        "p_indoor": [0.9, 0.1, 0.6],
-    })
+    df = pd.DataFrame(
+        {
+            "dataset": ["coco"] * 3,
+            "entropy": [1.0, 2.0, 3.0],
+            "top5_ids": [[4, 1, 2, 3, 5]] * 3,
+            "p_indoor": [0.9, 0.1, 0.6],
+        }
+    )
     aggs = scenes.aggregates_by_dataset(df, ["coco"])
     t4 = scenes.table4(aggs, {"coco": "COCO"})
     assert list(t4.columns) == ["dataset", "entropy_mean", "entropy_variance", "paper mean", "paper variance"]

@@ -27,14 +27,44 @@ from dashboard.series import SeriesBy
 
 
 def test_query_round_trip_and_bad_values():
-    c = Filters(("b", "a"), "val", ("x",), SizeDefinition(AreaSource.SEGM, SizeEdges(20.0**2, 80.0**2)),
-                SizeBucket.SMALL, Normalisation.SHARE, PersonPopulation.parse("min4"), SeriesBy.SOURCE)
+    c = Filters(
+        ("b", "a"),
+        "val",
+        ("x",),
+        SizeDefinition(AreaSource.SEGM, SizeEdges(20.0**2, 80.0**2)),
+        SizeBucket.SMALL,
+        Normalisation.SHARE,
+        PersonPopulation.parse("min4"),
+        SeriesBy.SOURCE,
+    )
     params = query.to_params(c)
-    assert params == {"ds": "b,a", "split": "val", "src": "x", "bucket": "small", "area": "segm", "sm": "20",
-                      "ml": "80", "norm": "share", "series": "source", "persons": "min4"}
+    assert params == {
+        "ds": "b,a",
+        "split": "val",
+        "src": "x",
+        "bucket": "small",
+        "area": "segm",
+        "sm": "20",
+        "ml": "80",
+        "norm": "share",
+        "series": "source",
+        "persons": "min4",
+    }
     assert query.parse(params, ["a", "b"], ["val"]) == c
-    bad = query.parse({"ds": "zzz", "bucket": "huge", "sm": "-3", "ml": "x", "area": "?", "norm": "?",
-                       "series": "?", "split": "nope"}, ["a"], [])
+    bad = query.parse(
+        {
+            "ds": "zzz",
+            "bucket": "huge",
+            "sm": "-3",
+            "ml": "x",
+            "area": "?",
+            "norm": "?",
+            "series": "?",
+            "split": "nope",
+        },
+        ["a"],
+        [],
+    )
     assert bad == Filters(("a",))
     assert query.parse({"sm": "100", "ml": "50"}, ["a"], []).size.edges == SizeEdges()
 
@@ -69,8 +99,7 @@ def test_keypoint_schema_any_joint_count():
 
 
 def test_browse_images_ranges():
-    images = pd.DataFrame({"n_selected": [1, 5, 9], "crowd_index": [0.0, 0.5, 1.0],
-                           "entropy": [np.nan, 2.0, 3.0]})
+    images = pd.DataFrame({"n_selected": [1, 5, 9], "crowd_index": [0.0, 0.5, 1.0], "entropy": [np.nan, 2.0, 3.0]})
     assert browse_images(images, persons=(2, 9)).index.tolist() == [1, 2]
     assert browse_images(images, crowd_index=(0.0, 0.5)).index.tolist() == [0, 1]
     assert browse_images(images, entropy=(0.0, 2.5)).index.tolist() == [1]

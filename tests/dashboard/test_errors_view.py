@@ -47,9 +47,17 @@ def test_exports_follow_the_command_line_diagnosis(small_state, demo_cache: Path
     items = catalog.exports("errors", small_state)
     figures = [i for i in items if isinstance(i, FigureItem)]
     tables = {i.name: i for i in items if isinstance(i, TableItem)}
-    assert {f.stem for f in figures} == {"error-composition", "delta-ap-all", "delta-ap-small", "joint-accuracy",
-                                         "ap-vs-oks", "ap-vs-size", "missed-by-size", "reliability-all",
-                                         "reliability-small"}
+    assert {f.stem for f in figures} == {
+        "error-composition",
+        "delta-ap-all",
+        "delta-ap-small",
+        "joint-accuracy",
+        "ap-vs-oks",
+        "ap-vs-size",
+        "missed-by-size",
+        "reliability-all",
+        "reliability-small",
+    }
     assert all(DEFINITIONS_CAPTION in f.caption for f in figures if f.stem.startswith(("error", "delta")))
     assert all(DEFINITIONS_CAPTION in t.caption for t in tables.values() if t.name.startswith(("error", "delta")))
     per_joint = tables["joint accuracy table"].table
@@ -212,10 +220,15 @@ width = "double"
     plan = plan_from_spec(spec, None, None)
     assert plan.jobs[0].options.errors_slice == "medium" and plan.jobs[0].options.errors_at_oks
     files, _ = run(plan, demo_cache)
-    assert sorted(files) == ["captions.tex", "captions.txt", "errors/delta-ap-medium-at-oks.svg",
-                             "errors/delta-ap-table-at-oks.csv", "errors/delta-ap-table-at-oks.tex",
-                             "errors/fig-ap-size.svg",
-                             "errors/reliability-medium.svg"]
+    assert sorted(files) == [
+        "captions.tex",
+        "captions.txt",
+        "errors/delta-ap-medium-at-oks.svg",
+        "errors/delta-ap-table-at-oks.csv",
+        "errors/delta-ap-table-at-oks.tex",
+        "errors/fig-ap-size.svg",
+        "errors/reliability-medium.svg",
+    ]
     state = state_from_params(load_caches(demo_cache), {"ds": "demo-small"}, ViewOptions(), root=demo_cache)
     models, _ = errors.diagnosed(state, errors.stored_models(state))
     svg = files["errors/delta-ap-medium-at-oks.svg"].decode()
@@ -236,7 +249,8 @@ def test_documented_errors_spec_is_valid(tmp_path: Path) -> None:
     plan = plan_from_spec(spec, tmp_path / "out", None)
     assert [(j.view, j.items, j.name, j.options.errors_slice, j.options.errors_at_oks) for j in plan.jobs] == [
         ("errors", ("delta-ap-small-at-oks", "delta-ap-table", "ap-vs-size"), None, "small", True),
-        ("errors", ("missed-by-size",), "fig-missed", "small", False)]
+        ("errors", ("missed-by-size",), "fig-missed", "small", False),
+    ]
 
 
 def test_composition_is_small_multiples_per_model(small_state) -> None:

@@ -13,11 +13,25 @@ from dashboard import evaluations
 
 
 def test_evaluate_command_quotes_its_arguments():
-    command = evaluations.evaluate_command(CacheKey("my set", "val"), Path("/tmp/a b"), "model v2 (ft)",
-                                           "/data/res ults.json")
+    command = evaluations.evaluate_command(
+        CacheKey("my set", "val"), Path("/tmp/a b"), "model v2 (ft)", "/data/res ults.json"
+    )
     assert shlex.split(command) == [
-        "python", "-m", "analysis", "evaluate", "--name", "my set", "--split", "val",
-        "--predictions", "/data/res ults.json", "--model", "model v2 (ft)", "--cache-dir", "/tmp/a b"]
+        "python",
+        "-m",
+        "analysis",
+        "evaluate",
+        "--name",
+        "my set",
+        "--split",
+        "val",
+        "--predictions",
+        "/data/res ults.json",
+        "--model",
+        "model v2 (ft)",
+        "--cache-dir",
+        "/tmp/a b",
+    ]
 
 
 def test_reslicing_changes_only_the_size_definition():
@@ -28,15 +42,21 @@ def test_reslicing_changes_only_the_size_definition():
     new = evaluations.definitions_for(stored, size)
     assert new.size == size and new.same_matching(stored)
     assert (new.density_edges, new.crowd_convention, new.crowd_index) == (
-        stored.density_edges, stored.crowd_convention, stored.crowd_index)
+        stored.density_edges,
+        stored.crowd_convention,
+        stored.crowd_index,
+    )
 
 
 def test_find_models_and_results_on_the_demo(demo_cache):
     keys = [CacheKey("demo-crowd", "val"), CacheKey("demo-small", "val"), CacheKey("demo-sparse", "val")]
     found = evaluations.find_models(demo_cache, keys)
     assert [m.label for m in found] == [
-        "synthetic-coarse (demo-crowd/val)", "synthetic-precise (demo-crowd/val)",
-        "synthetic-coarse (demo-small/val)", "synthetic-precise (demo-small/val)"]
+        "synthetic-coarse (demo-crowd/val)",
+        "synthetic-precise (demo-crowd/val)",
+        "synthetic-coarse (demo-small/val)",
+        "synthetic-precise (demo-small/val)",
+    ]
     assert not any(m.stale for m in found)
     small = found[2]
     stored = evaluations.model_result(demo_cache, small, small.definitions.size)

@@ -29,11 +29,23 @@ APP = REPO / "dashboard" / "app.py"
 # ------------------------------------------------------------------ pure rules
 
 
-@pytest.mark.parametrize(("address", "loopback"), [
-    ("127.0.0.1", True), ("127.3.4.5", True), ("::1", True), ("[::1]", True), ("localhost", True),
-    ("", False), (None, False), ("0.0.0.0", False), ("::", False), ("192.0.2.7", False),
-    ("10.0.0.1", False), ("myhost.example", False),
-])
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.3.4.5", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("", False),
+        (None, False),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.0.2.7", False),
+        ("10.0.0.1", False),
+        ("myhost.example", False),
+    ],
+)
 def test_is_loopback(address, loopback):
     assert is_loopback(address) is loopback
 
@@ -112,9 +124,17 @@ def page_text(url: str) -> str:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                          "--disable-background-networking", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page()
         page.set_default_timeout(30_000)
         page.goto(url)
@@ -143,8 +163,12 @@ def test_plain_streamlit_run_from_elsewhere_serves_no_data(demo_cache: Path, out
     log = tmp_path / "plain.log"
     env = {**os.environ, "POSEATLAS_CACHE_DIR": str(demo_cache), "PYTHONPATH": str(REPO)}
     env.pop(ALLOW_REMOTE_ENV, None)
-    proc = start([sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-                  "--server.headless", "true"], outside, env, log)
+    proc = start(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.headless", "true"],
+        outside,
+        env,
+        log,
+    )
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc, log)
         own = own_non_loopback_ipv4()
@@ -169,8 +193,9 @@ def test_launcher_from_elsewhere_listens_on_loopback_only(demo_cache: Path, outs
     log = tmp_path / "launcher.log"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop(ALLOW_REMOTE_ENV, None)
-    proc = start([sys.executable, "-m", "dashboard", "--port", str(port), "--cache-dir", str(demo_cache)],
-                 outside, env, log)
+    proc = start(
+        [sys.executable, "-m", "dashboard", "--port", str(port), "--cache-dir", str(demo_cache)], outside, env, log
+    )
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc, log)
         own = own_non_loopback_ipv4()
@@ -189,16 +214,19 @@ def test_launcher_from_elsewhere_listens_on_loopback_only(demo_cache: Path, outs
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.xdist_group("browser")
-def test_launcher_with_an_explicit_network_address_warns_and_serves(demo_cache: Path, outside: Path,
-                                                                    tmp_path: Path):
+def test_launcher_with_an_explicit_network_address_warns_and_serves(demo_cache: Path, outside: Path, tmp_path: Path):
     own = own_non_loopback_ipv4()
     if own is None:
         pytest.skip("this machine has no non-loopback IPv4 address")
     port = free_port()
     log = tmp_path / "remote.log"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = start([sys.executable, "-m", "dashboard", "--address", own, "--port", str(port),
-                  "--cache-dir", str(demo_cache)], outside, env, log)
+    proc = start(
+        [sys.executable, "-m", "dashboard", "--address", own, "--port", str(port), "--cache-dir", str(demo_cache)],
+        outside,
+        env,
+        log,
+    )
     try:
         wait_healthy(f"http://{own}:{port}", proc, log)
         assert f"WARNING: listening on {own}" in log.read_text()

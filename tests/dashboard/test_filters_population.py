@@ -24,7 +24,7 @@ def population_frame(doc: dict, population: str) -> pd.DataFrame:
     ann = pd.DataFrame(doc["annotations"])
     ann = ann[~ann.get("iscrowd", pd.Series(0, index=ann.index)).astype(bool)]
     labelled = ann["keypoints"].map(lambda k: sum(1 for v in k[2::3] if v > 0))
-    stored = (ann["num_keypoints"] if "num_keypoints" in ann else pd.Series(np.nan, index=ann.index))
+    stored = ann["num_keypoints"] if "num_keypoints" in ann else pd.Series(np.nan, index=ann.index)
     stored = stored.astype(float).fillna(labelled)
     rule = {"all": labelled >= 0, "keypoints": stored > 0, "labelled": labelled >= 1}
     keep = rule[population] if population in rule else labelled >= int(population[3:])
@@ -65,8 +65,11 @@ def test_persons_per_image_and_buckets_follow_the_population(caches, population)
 def test_small_bucket_denominator_follows_the_population(caches, population):
     c, docs = caches
     names = tuple(sorted(docs))
-    f = apply_filters(c.images, c.persons, Filters(
-        datasets=names, bucket=SizeBucket.SMALL, population=PersonPopulation.parse(population)))
+    f = apply_filters(
+        c.images,
+        c.persons,
+        Filters(datasets=names, bucket=SizeBucket.SMALL, population=PersonPopulation.parse(population)),
+    )
     for name, doc in docs.items():
         pop = population_frame(doc, population)
         small = pop[pop["area"] < 32**2].groupby("image_id").size()
@@ -78,8 +81,10 @@ def test_small_bucket_denominator_follows_the_population(caches, population):
 def test_real_files_differ_by_population_and_crowd_index_does_not(caches):
     c, docs = caches
     names = tuple(sorted(docs))
-    per = {p: apply_filters(c.images, c.persons, Filters(datasets=names, population=PersonPopulation.parse(p)))
-           for p in POPULATIONS}
+    per = {
+        p: apply_filters(c.images, c.persons, Filters(datasets=names, population=PersonPopulation.parse(p)))
+        for p in POPULATIONS
+    }
     coco = {p: int((f.persons["dataset"] == "coco-val").sum()) for p, f in per.items()}
     assert coco["all"] > coco["keypoints"] == coco["labelled"]  # COCO: num_keypoints == labelled count
     crowdpose = {p: int((f.persons["dataset"] == "crowdpose-xt").sum()) for p, f in per.items()}

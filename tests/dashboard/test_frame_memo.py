@@ -22,10 +22,14 @@ def _persons(seed: int, n: int = 3000) -> pd.DataFrame:
     area[rng.random(n) < 0.05] = np.nan  # unknown areas
     bucket = np.where(np.isnan(area), -1, np.digitize(area, [32.0**2, 96.0**2])).astype(np.int8)
     series = rng.choice(NAMES, n, p=[0.5, 0.3, 0.2])
-    return pd.DataFrame({
-        "series": pd.Categorical(series, categories=["c", "b", "a", "unused"]),  # codes in another order
-        "area": area, "bucket": bucket, "image_area": rng.uniform(1e3, 4e5, n),
-    })
+    return pd.DataFrame(
+        {
+            "series": pd.Categorical(series, categories=["c", "b", "a", "unused"]),  # codes in another order
+            "area": area,
+            "bucket": bucket,
+            "image_area": rng.uniform(1e3, 4e5, n),
+        }
+    )
 
 
 def _bucket_loop(frame: pd.DataFrame, name: str) -> list[float]:
@@ -61,13 +65,15 @@ def _check(frame: pd.DataFrame, names: list[str]) -> None:
         hist = area_hist_table(frame, names, axis=axis)
         for name in names:
             valid = np.where(area > 0, area, np.nan)
-            assert hist[name].tolist() == _histogram_loop(valid, frame["series"], name, hist["left"].to_numpy(),
-                                                          hist["right"].to_numpy())
+            assert hist[name].tolist() == _histogram_loop(
+                valid, frame["series"], name, hist["left"].to_numpy(), hist["right"].to_numpy()
+            )
     relative = np.clip(np.sqrt(area / frame["image_area"].to_numpy()), 0.0, 1.0)
     rel = relative_size_table(frame, names)
     for name in names:
-        assert rel[name].tolist() == _histogram_loop(relative, frame["series"], name, rel["left"].to_numpy(),
-                                                     rel["right"].to_numpy())
+        assert rel[name].tolist() == _histogram_loop(
+            relative, frame["series"], name, rel["left"].to_numpy(), rel["right"].to_numpy()
+        )
 
 
 def test_kept_counts_equal_a_per_person_count_asked_again_and_for_other_arguments():
@@ -107,8 +113,9 @@ def test_small_persons_give_the_density_tables_of_the_full_selection():
     from dashboard.figures.crowding import density_coverage, density_table, small_persons
 
     frame = _persons(5)
-    frame["crowding"] = np.where(np.random.default_rng(5).random(len(frame)) < 0.2, np.nan,
-                                 np.random.default_rng(6).uniform(0, 3, len(frame)))
+    frame["crowding"] = np.where(
+        np.random.default_rng(5).random(len(frame)) < 0.2, np.nan, np.random.default_rng(6).uniform(0, 3, len(frame))
+    )
     full = frame[frame["bucket"] == SizeBucket.SMALL.code]  # every column, as the view selected before
     for _ in range(2):  # the second time the kept selection
         small = small_persons(frame)
@@ -126,8 +133,13 @@ def _images(seed: int, n: int = 2000) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     stored = rng.uniform(0, 1, n)
     stored[rng.random(n) < 0.5] = np.nan  # only some files store one
-    return pd.DataFrame({"series": pd.Categorical(rng.choice(NAMES, n)),
-                         "crowd_index": rng.uniform(0, 1.2, n), "crowd_index_stored": stored})
+    return pd.DataFrame(
+        {
+            "series": pd.Categorical(rng.choice(NAMES, n)),
+            "crowd_index": rng.uniform(0, 1.2, n),
+            "crowd_index_stored": stored,
+        }
+    )
 
 
 def test_kept_crowdindex_counts_and_levels_equal_a_per_image_count_and_stay_unchanged_by_callers():
@@ -141,8 +153,9 @@ def test_kept_crowdindex_counts_and_levels_equal_a_per_image_count_and_stay_unch
             table = crowd_index_table(images, NAMES, value=value)
             for name in NAMES:
                 ci = images.loc[images["series"] == name, value.column].dropna().to_numpy()
-                expected = [int(((ci >= lo) & (ci < hi)).sum()) for lo, hi in zip(table["left"], table["right"],
-                                                                                   strict=True)]
+                expected = [
+                    int(((ci >= lo) & (ci < hi)).sum()) for lo, hi in zip(table["left"], table["right"], strict=True)
+                ]
                 assert table[name].tolist() == expected
             levels = crowd_levels_table(images, NAMES, value)
             pd.testing.assert_frame_equal(levels, fresh_levels[value])
@@ -157,9 +170,14 @@ def test_kept_scene_rows_and_aggregates_equal_a_fresh_computation():
 
     rng = np.random.default_rng(11)
     images = _images(11, n=600)
-    scenes = pd.DataFrame({"image_index": rng.permutation(1000)[:800],  # some filtered images have no scene row
-                           "entropy": rng.uniform(0, 4, 800), "p_indoor": rng.uniform(0, 1, 800),
-                           "top1_id": rng.integers(0, 365, 800)})
+    scenes = pd.DataFrame(
+        {
+            "image_index": rng.permutation(1000)[:800],  # some filtered images have no scene row
+            "entropy": rng.uniform(0, 4, 800),
+            "p_indoor": rng.uniform(0, 1, 800),
+            "top1_id": rng.integers(0, 365, 800),
+        }
+    )
     for top_k in (5, 10, 5):  # a top_k asked before: the kept aggregates
         part = with_series(scenes, images)
         assert part is with_series(scenes, images)  # kept: the aggregates below are kept with it
@@ -172,5 +190,7 @@ def test_kept_scene_rows_and_aggregates_equal_a_fresh_computation():
             assert aggs[name] == scene_aggregates(rows.copy(), None, top_k)
     other = scenes.copy()
     other["image_index"] = other["image_index"][::-1].to_numpy()  # another scenes frame: not the kept rows
-    assert with_series(other, images)["image_index"].tolist() == \
-        other.loc[other["image_index"].isin(images.index), "image_index"].tolist()
+    assert (
+        with_series(other, images)["image_index"].tolist()
+        == other.loc[other["image_index"].isin(images.index), "image_index"].tolist()
+    )

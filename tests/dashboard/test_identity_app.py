@@ -13,8 +13,13 @@ from tests.analysis.test_identity import tiny_file
 def test_display_names_colours_and_order_in_figures(tmp_path, monkeypatch):
     src = tiny_file(tmp_path)
     root = tmp_path / "cache"
-    build_split(DatasetSpec("zeta", "val", src, identity=DatasetIdentity(
-        display_name="Zeta Pose", color="#882255", hatch="x", order=1)), root, progress=False)
+    build_split(
+        DatasetSpec(
+            "zeta", "val", src, identity=DatasetIdentity(display_name="Zeta Pose", color="#882255", hatch="x", order=1)
+        ),
+        root,
+        progress=False,
+    )
     build_split(DatasetSpec("alpha", "val", src, identity=DatasetIdentity(order=2)), root, progress=False)
     monkeypatch.setenv("POSEATLAS_CACHE_DIR", str(root))
     at = open_view(app(), "size")

@@ -78,7 +78,8 @@ def test_image_roots_from_registry_and_environment(tmp_path):
     allowed_dir.mkdir()
     registry = tmp_path / "datasets.toml"
     registry.write_text(
-        '[[dataset]]\nname = "a"\nsplit = "val"\nannotations = "a.json"\nimages = "imgs"\n', encoding="utf-8")
+        '[[dataset]]\nname = "a"\nsplit = "val"\nannotations = "a.json"\nimages = "imgs"\n', encoding="utf-8"
+    )
     roots = image_roots({IMAGE_ROOTS_ENV: f"/proc:{tmp_path / 'env'}"}, registry)
     assert allowed_dir.resolve() in roots.allowed and (tmp_path / "env").resolve() in roots.allowed
     assert any("/proc" in line for line in roots.refused)

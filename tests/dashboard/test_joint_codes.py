@@ -59,11 +59,20 @@ def test_groups_use_codes_up_to_63_joints_and_flags_above() -> None:
     rng = np.random.default_rng(5)
     for k in (63, 64):
         kp = _keypoints(rng, 300, k)
-        persons = pd.DataFrame({"split": ["val"] * 200, "instance_row": rng.permutation(300)[:200],
-                                "bucket": rng.choice([-1, 0, 1, 2], 200)})
-        (group,) = kp_fig.joint_rate_groups("ds", persons, lambda split, a=kp: a,
-                                            lambda split, n: [f"j{i}" for i in range(n)],
-                                            lambda split: VisibilityConvention.COCO)
+        persons = pd.DataFrame(
+            {
+                "split": ["val"] * 200,
+                "instance_row": rng.permutation(300)[:200],
+                "bucket": rng.choice([-1, 0, 1, 2], 200),
+            }
+        )
+        (group,) = kp_fig.joint_rate_groups(
+            "ds",
+            persons,
+            lambda split, a=kp: a,
+            lambda split, n: [f"j{i}" for i in range(n)],
+            lambda split: VisibilityConvention.COCO,
+        )
         rows = persons["instance_row"].to_numpy()
         expected = kp_fig.joint_rates(kp[rows, 2::3], persons["bucket"].to_numpy(), [f"j{i}" for i in range(k)])
         pd.testing.assert_frame_equal(group.table, expected)

@@ -33,20 +33,26 @@ def expected_rates(doc: dict, population: str) -> pd.DataFrame:
     bucket = pd.cut(area, [0, 32**2, 96**2, np.inf], right=False, labels=["small", "medium", "large"])
     long = pd.DataFrame(flags).assign(bucket=bucket.to_numpy()).melt(id_vars="bucket", var_name="joint", value_name="v")
     return long.groupby(["bucket", "joint"], observed=True).agg(
-        labelled=("v", lambda v: (v > 0).mean()), visible=("v", lambda v: (v == 2).mean()))
+        labelled=("v", lambda v: (v > 0).mean()), visible=("v", lambda v: (v == 2).mean())
+    )
 
 
-@pytest.mark.parametrize("name, population", [("coco-val", "all"), ("coco-val", "keypoints"),
-                                              ("crowdpose-xt", "keypoints"), ("crowdpose-mm", "all")])
+@pytest.mark.parametrize(
+    "name, population",
+    [("coco-val", "all"), ("coco-val", "keypoints"), ("crowdpose-xt", "keypoints"), ("crowdpose-mm", "all")],
+)
 def test_joint_rates_match_pandas(caches, name, population):
     c, docs, root = caches
     f = apply_filters(c.images, c.persons, Filters(datasets=(name,), population=PersonPopulation.parse(population)))
     mine = f.persons[(f.persons["dataset"] == name).to_numpy()]
     groups = joint_rate_groups(
-        name, mine, lambda split: load_keypoints(root, CacheKey(name, split)),
+        name,
+        mine,
+        lambda split: load_keypoints(root, CacheKey(name, split)),
         lambda split, k: keypoint_schema(c.manifest(name, split).keypoint_schema, k)[0],
-        lambda split: VisibilityConvention.for_split(c.manifest(name, split).keypoint_schema.name,
-                                      c.manifest(name, split).definitions.visibility),
+        lambda split: VisibilityConvention.for_split(
+            c.manifest(name, split).keypoint_schema.name, c.manifest(name, split).definitions.visibility
+        ),
     )
     assert len(groups) == 1
     g = groups[0]

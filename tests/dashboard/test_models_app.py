@@ -131,9 +131,27 @@ def test_stale_evaluation_is_flagged_with_the_command(demo_cache, tmp_path, monk
     doc = json.loads(annotations.read_text())
     doc["annotations"][0]["keypoints"][0] += 1.0  # one joint moved by a pixel
     annotations.write_text(json.dumps(doc))
-    subprocess.run([sys.executable, "-m", "analysis", "build", "--name", "demo-small", "--split", "val",
-                    "--annotations", str(annotations), "--images", str(data / "demo-small" / "images"),
-                    "--cache-dir", str(cache_dir)], cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "build",
+            "--name",
+            "demo-small",
+            "--split",
+            "val",
+            "--annotations",
+            str(annotations),
+            "--images",
+            str(data / "demo-small" / "images"),
+            "--cache-dir",
+            str(cache_dir),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     monkeypatch.setenv("POSEATLAS_CACHE_DIR", str(cache_dir))
     at = open_view(app(), "models")
     assert not at.exception, [e.value for e in at.exception]
@@ -142,8 +160,10 @@ def test_stale_evaluation_is_flagged_with_the_command(demo_cache, tmp_path, monk
         assert f"{model} (demo-small/val): the annotations changed since this evaluation" in warnings
     codes = "\n".join(c.value for c in at.code)
     predictions = demo_cache.parent / "data" / "demo-small" / "predictions" / "synthetic-coarse.json"
-    assert (f"python -m analysis evaluate --name demo-small --split val --predictions {predictions} "
-            f"--model synthetic-coarse --cache-dir {cache_dir}") in codes
+    assert (
+        f"python -m analysis evaluate --name demo-small --split val --predictions {predictions} "
+        f"--model synthetic-coarse --cache-dir {cache_dir}"
+    ) in codes
 
 
 def test_a_new_evaluation_is_picked_up_without_restart(demo_cache, tmp_path, monkeypatch):
@@ -160,9 +180,27 @@ def test_a_new_evaluation_is_picked_up_without_restart(demo_cache, tmp_path, mon
     at = open_view(app({"sm": "30"}), "models")  # a size definition that re-slices
     before = _table5(at).loc["synthetic-coarse", "AP"]
     precise = demo_cache.parent / "data" / "demo-small" / "predictions" / "synthetic-precise.json"
-    subprocess.run([sys.executable, "-m", "analysis", "evaluate", "--name", "demo-small", "--split", "val",
-                    "--predictions", str(precise), "--model", "synthetic-coarse", "--cache-dir", str(cache_dir)],
-                   cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "evaluate",
+            "--name",
+            "demo-small",
+            "--split",
+            "val",
+            "--predictions",
+            str(precise),
+            "--model",
+            "synthetic-coarse",
+            "--cache-dir",
+            str(cache_dir),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     at.run()
     after = _table5(at)
     assert after.loc["synthetic-coarse", "AP"] == pytest.approx(after.loc["synthetic-precise", "AP"], abs=1e-9)

@@ -18,8 +18,11 @@ def _part_files(cache: Path, model: str, source: str, tmp_path: Path) -> tuple[P
     doc = json.loads((data / "annotations.json").read_text())
     ids = {im["id"] for im in doc["images"] if im["file_name"].startswith(f"{source}/")}
     assert ids
-    part = {**doc, "images": [im for im in doc["images"] if im["id"] in ids],
-            "annotations": [a for a in doc["annotations"] if a["image_id"] in ids]}
+    part = {
+        **doc,
+        "images": [im for im in doc["images"] if im["id"] in ids],
+        "annotations": [a for a in doc["annotations"] if a["image_id"] in ids],
+    }
     results = [r for r in json.loads((data / "predictions" / f"{model}.json").read_text()) if r["image_id"] in ids]
     gt, res = tmp_path / f"gt-{source}.json", tmp_path / f"res-{source}-{model}.json"
     gt.write_text(json.dumps(part))

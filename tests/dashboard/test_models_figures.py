@@ -31,9 +31,14 @@ DEFINITIONS = EvaluationDefinitions(sigmas=COCO17_SIGMAS)
 def _slice(ap, n_gt=4, precision=None):
     if precision is None:
         precision = np.full((10, 101), np.nan if ap is None else ap)
-    return SliceMetrics(ap=ap, ap50=None if ap is None else min(1.0, ap + 0.2),
-                        ap75=None if ap is None else ap / 2, ar=None if ap is None else ap + 0.05,
-                        n_gt=n_gt, precision=precision)
+    return SliceMetrics(
+        ap=ap,
+        ap50=None if ap is None else min(1.0, ap + 0.2),
+        ap75=None if ap is None else ap / 2,
+        ar=None if ap is None else ap + 0.05,
+        n_gt=n_gt,
+        precision=precision,
+    )
 
 
 def _model(name, key, slices):
@@ -44,8 +49,7 @@ def _model(name, key, slices):
 def two_models():
     # model a: AP 0.10, 0.11, ... per slice; model b: 0.30 everywhere but an empty small/dense slice
     a = _model("a", "ds/val", {s: _slice(0.10 + 0.01 * i, n_gt=i) for i, s in enumerate(SLICES)})
-    b = _model("b", "ds/val", {s: _slice(None if s == "small/dense" else 0.30, n_gt=i)
-                                       for i, s in enumerate(SLICES)})
+    b = _model("b", "ds/val", {s: _slice(None if s == "small/dense" else 0.30, n_gt=i) for i, s in enumerate(SLICES)})
     return a, b
 
 
@@ -78,8 +82,17 @@ def test_table5_latex_bold_best_one_decimal(two_models):
 def test_reported_rows_are_a_separate_labelled_block():
     table = reported_table5_table()
     # the SmallPose paper's Table 5 (SimpleBaseline ResNet-50 on SmallPose test), as printed there
-    assert list(table.columns) == [REPORTED_LABEL, "AP", "AP^S", "AP^M", "AP^L", "AP^S_Sp", "AP^S_Mo", "AP^S_De",
-                                   "note"]
+    assert list(table.columns) == [
+        REPORTED_LABEL,
+        "AP",
+        "AP^S",
+        "AP^M",
+        "AP^L",
+        "AP^S_Sp",
+        "AP^S_Mo",
+        "AP^S_De",
+        "note",
+    ]
     rows = {r[0]: r[1:8] for r in table.itertuples(index=False)}
     assert [43.2, 32.4, 50.5, 77.3, 8.8, 33.9, 0.1] in [list(v) for v in rows.values()]
     assert [68.2, 65.9, 69.1, 79.7, 32.8, 69.4, 26.0] in [list(v) for v in rows.values()]
@@ -139,8 +152,11 @@ def test_pr_table_threshold_and_mean():
 def test_pr_figure_leaves_out_models_without_ground_truth_in_the_slice():
     precision = np.tile(np.linspace(1.0, 0.0, 101), (10, 1))
     has_small = _model("a", "d/s", {s: _slice(0.5, precision=precision) for s in SLICES})
-    no_small = _model("b", "d/s", {s: _slice(0.5 if s == "all" else None,
-                                                precision=precision if s == "all" else None) for s in SLICES})
+    no_small = _model(
+        "b",
+        "d/s",
+        {s: _slice(0.5 if s == "all" else None, precision=precision if s == "all" else None) for s in SLICES},
+    )
     fig = pr_figure([has_small, no_small], "small", 0.5, caption="defs")
     assert [t.name for t in fig.data] == ["a"]  # no legend entry without a curve
     assert caption_of(fig) == "defs; no ground truth in slice small: b"
@@ -163,8 +179,9 @@ def test_export_all_zip_keeps_the_table5_latex_form(two_models):
     from dashboard.exports.items import TableItem
 
     table = table5_table(two_models)
-    files = render.render(render.plan([TableItem("models table5", table, "AP (%) per slice")],
-                                      render.RenderOptions(formats=("svg",))))
+    files = render.render(
+        render.plan([TableItem("models table5", table, "AP (%) per slice")], render.RenderOptions(formats=("svg",)))
+    )
     tex = zipfile.ZipFile(io.BytesIO(render.zip_bytes(files))).read("models-table5.tex").decode()
     assert tex == table_latex(table, caption="AP (%) per slice", label="tab:models-table5")
     assert r"\textbf{30.0}" in tex and "AP$^S_{Sp}$" in tex

@@ -50,14 +50,46 @@ def test_resliced_intervals_follow_the_size_definition(two_models, capsys):
     model = evaluations.model_result(root, entry, size)
     assert model.result.bootstrap == entry.record.bootstrap
     # The same slicing through the command line, on the stored evaluation.
-    doc = _cli_json(capsys, "evaluate", "--name", key.dataset, "--split", key.split, "--model", "m1", "--json",
-                    "--cache-dir", str(root), "--edges", "48,128", "--bootstrap", "120", "--bootstrap-seed", "3")
+    doc = _cli_json(
+        capsys,
+        "evaluate",
+        "--name",
+        key.dataset,
+        "--split",
+        key.split,
+        "--model",
+        "m1",
+        "--json",
+        "--cache-dir",
+        str(root),
+        "--edges",
+        "48,128",
+        "--bootstrap",
+        "120",
+        "--bootstrap-seed",
+        "3",
+    )
     for name, s in doc["slices"].items():
         ci = model.slices[name].ci
         assert {k: None if v is None else list(v) for k, v in ci.items()} == s["ci"], name
     # That stored the other slicing: restore the shared evaluation's definitions for the other tests.
-    _cli_json(capsys, "evaluate", "--name", key.dataset, "--split", key.split, "--model", "m1", "--json",
-              "--cache-dir", str(root), "--bootstrap", "120", "--bootstrap-seed", "3")
+    _cli_json(
+        capsys,
+        "evaluate",
+        "--name",
+        key.dataset,
+        "--split",
+        key.split,
+        "--model",
+        "m1",
+        "--json",
+        "--cache-dir",
+        str(root),
+        "--bootstrap",
+        "120",
+        "--bootstrap-seed",
+        "3",
+    )
 
 
 def test_error_bars_and_interval_styles(two_models):
@@ -91,8 +123,24 @@ def test_comparison_panel_equals_compare_json(two_models, capsys):
     settings = BootstrapSettings(150, 0, 0.9)
     items = models_exports.comparison_items(SimpleNamespace(root=root), entries, settings)
     fig, table = items[0].figure, items[1].table
-    doc = _cli_json(capsys, "compare", "--name", key.dataset, "--split", key.split, "--models", "m1", "m2",
-                    "--json", "--cache-dir", str(root), "--bootstrap", "150", "--confidence", "0.9")
+    doc = _cli_json(
+        capsys,
+        "compare",
+        "--name",
+        key.dataset,
+        "--split",
+        key.split,
+        "--models",
+        "m1",
+        "m2",
+        "--json",
+        "--cache-dir",
+        str(root),
+        "--bootstrap",
+        "150",
+        "--confidence",
+        "0.9",
+    )
     slices = doc["models"][0]["slices"]
     bars = fig.data[0]
     assert bars.name == "m2"

@@ -33,7 +33,7 @@ def test_crop_box_is_the_padded_union_inside_the_image() -> None:
 
 def _blue_pixels(image: Image.Image) -> np.ndarray:
     rgb = np.asarray(image.convert("RGB")).astype(int)
-    blue = tuple(int(STATUS_STYLES[MatchStatus.MATCHED]["color"][i: i + 2], 16) for i in (1, 3, 5))
+    blue = tuple(int(STATUS_STYLES[MatchStatus.MATCHED]["color"][i : i + 2], 16) for i in (1, 3, 5))
     return np.argwhere(np.abs(rgb - np.array(blue)).sum(axis=2) < 30)
 
 

@@ -54,8 +54,9 @@ def _small(doc: dict, population: str) -> pd.DataFrame:
 @pytest.mark.parametrize("population", ["all", "keypoints"])
 def test_coco_small_person_density_is_explained(caches, population):
     c, docs = caches
-    f = apply_filters(c.images, c.persons, Filters(datasets=("coco-val",),
-                                                    population=PersonPopulation.parse(population)))
+    f = apply_filters(
+        c.images, c.persons, Filters(datasets=("coco-val",), population=PersonPopulation.parse(population))
+    )
     small = f.persons[f.persons["bucket"].to_numpy() == 0]
     coverage = density_coverage(small, ["coco-val"]).iloc[0]
     expected = _small(docs["coco-val"], population)
@@ -66,8 +67,10 @@ def test_coco_small_person_density_is_explained(caches, population):
     assert (expected["labelled"] == 0).all()
     if population == "all":
         assert len(expected) > 0
-        assert notes == [f"coco-val: none of its {len(expected)} small persons has a labelled joint, so none has "
-                         "a density (COCO labels no keypoints on persons below 32^2 segmentation area)"]
+        assert notes == [
+            f"coco-val: none of its {len(expected)} small persons has a labelled joint, so none has "
+            "a density (COCO labels no keypoints on persons below 32^2 segmentation area)"
+        ]
     else:
         assert len(expected) == 0 and notes == ["coco-val: no small persons under persons=keypoints"]
 
@@ -81,8 +84,9 @@ def test_crowdindex_levels_from_stored_and_computed(caches):
     levels = CrowdConvention.PAPER.levels()
     for name in ("crowdpose-xt", "crowdpose-mm"):
         raw = pd.Series([img["crowdIndex"] for img in docs[name]["images"]], dtype=float)
-        expected = pd.cut(raw, [-np.inf, levels.low, levels.high, np.inf], right=False,
-                          labels=list(levels.names)).value_counts()
+        expected = pd.cut(
+            raw, [-np.inf, levels.low, levels.high, np.inf], right=False, labels=list(levels.names)
+        ).value_counts()
         got = stored[(stored["dataset"] == name) & (stored["convention"] == levels.label)]
         assert dict(zip(got["level"], got["count"], strict=True)) == {k: int(v) for k, v in expected.items()}
     both = crowd_levels_both_table(f.images, list(names))

@@ -25,29 +25,49 @@ from dashboard.predictions import (
 def gt():
     # image 1: ann 10 matched, ann 11 missed, ann 12 ignored (crowd) and unmatched
     # image 2: ann 20 missed; image 3: ann 30 matched
-    return pd.DataFrame({
-        "ann_id": [10, 11, 12, 20, 30],
-        "image_id": [1, 1, 1, 2, 3],
-        "matched_det_id": pd.array([100, None, None, None, 300], dtype="Int64"),
-        "oks": [0.9, np.nan, np.nan, np.nan, 0.6],
-        "ignored": [False, False, True, False, False],
-    })
+    return pd.DataFrame(
+        {
+            "ann_id": [10, 11, 12, 20, 30],
+            "image_id": [1, 1, 1, 2, 3],
+            "matched_det_id": pd.array([100, None, None, None, 300], dtype="Int64"),
+            "oks": [0.9, np.nan, np.nan, np.nan, 0.6],
+            "ignored": [False, False, True, False, False],
+        }
+    )
 
 
 def test_ground_truth_status(gt):
-    assert list(ground_truth_status(gt)) == [MatchStatus.MATCHED, MatchStatus.MISSED, MatchStatus.IGNORED,
-                                             MatchStatus.MISSED, MatchStatus.MATCHED]
+    assert list(ground_truth_status(gt)) == [
+        MatchStatus.MATCHED,
+        MatchStatus.MISSED,
+        MatchStatus.IGNORED,
+        MatchStatus.MISSED,
+        MatchStatus.MATCHED,
+    ]
 
 
 def test_detection_status(gt):
-    dets = pd.DataFrame({"det_id": [100, 101, 102, 300], "image_id": [1, 1, 1, 3],
-                         "score": [0.9, 0.5, 0.7, 0.8],
-                         "matched_ann_id": [10.0, np.nan, 12.0, 30.0]})
-    assert list(detection_status(dets, gt)) == [MatchStatus.MATCHED, MatchStatus.FALSE_POSITIVE,
-                                                MatchStatus.IGNORED, MatchStatus.MATCHED]
+    dets = pd.DataFrame(
+        {
+            "det_id": [100, 101, 102, 300],
+            "image_id": [1, 1, 1, 3],
+            "score": [0.9, 0.5, 0.7, 0.8],
+            "matched_ann_id": [10.0, np.nan, 12.0, 30.0],
+        }
+    )
+    assert list(detection_status(dets, gt)) == [
+        MatchStatus.MATCHED,
+        MatchStatus.FALSE_POSITIVE,
+        MatchStatus.IGNORED,
+        MatchStatus.MATCHED,
+    ]
     # only the 2 best of image 1 (scores 0.9, 0.7) are evaluated: 101 (0.5) is not a false positive
     assert list(detection_status(dets, gt, max_per_image=2)) == [
-        MatchStatus.MATCHED, MatchStatus.IGNORED, MatchStatus.IGNORED, MatchStatus.MATCHED]
+        MatchStatus.MATCHED,
+        MatchStatus.IGNORED,
+        MatchStatus.IGNORED,
+        MatchStatus.MATCHED,
+    ]
     # ties keep row order: of two equal scores the first row is evaluated
     ties = pd.DataFrame({"image_id": [5, 5], "score": [0.5, 0.5], "matched_ann_id": [np.nan, np.nan]})
     assert list(detection_status(ties, gt, max_per_image=1)) == [MatchStatus.FALSE_POSITIVE, MatchStatus.IGNORED]
@@ -61,8 +81,14 @@ def test_missed_small_images(gt):
 
 
 def test_small_ann_ids_follow_the_size_definition():
-    persons = pd.DataFrame({"ann_id": [1, 2, 3, 4], "bbox_w": [10.0, 32.0, 31.0, 40.0],
-                            "bbox_h": [10.0, 32.0, 32.0, 40.0], "segm_area": [50.0, 500.0, np.nan, 1000.0]})
+    persons = pd.DataFrame(
+        {
+            "ann_id": [1, 2, 3, 4],
+            "bbox_w": [10.0, 32.0, 31.0, 40.0],
+            "bbox_h": [10.0, 32.0, 32.0, 40.0],
+            "segm_area": [50.0, 500.0, np.nan, 1000.0],
+        }
+    )
     # bbox areas 100, 1024 (== 32^2: medium, half-open), 992, 1600
     assert small_ann_ids(persons, SizeDefinition()).tolist() == [1, 3]
     # segm: 50, 500, unknown (never small), 1000
@@ -78,19 +104,30 @@ def test_keypoint_boxes_span_every_joint():
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
-    return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def test_draw_matches_side_by_side_colour_and_dash():
     image = Image.new("RGB", (200, 100), "white")
     gt_boxes = np.array([[10, 10, 60, 60], [120, 20, 50, 50]], dtype=float)
     det_kp = np.array([[12, 12, 1.0, 68, 68, 1.0], [150, 5, 1.0, 190, 90, 1.0]])
-    out = draw_matches(image, gt_boxes, None, [MatchStatus.MATCHED, MatchStatus.MISSED], np.array([0.8, np.nan]),
-                       det_kp, [MatchStatus.MATCHED, MatchStatus.FALSE_POSITIVE], np.array([0.8, np.nan]), [])
+    out = draw_matches(
+        image,
+        gt_boxes,
+        None,
+        [MatchStatus.MATCHED, MatchStatus.MISSED],
+        np.array([0.8, np.nan]),
+        det_kp,
+        [MatchStatus.MATCHED, MatchStatus.FALSE_POSITIVE],
+        np.array([0.8, np.nan]),
+        [],
+    )
     assert out.size == (2 * 200 + 6, 100)
     px = np.asarray(out)
-    blue, vermillion, purple = (_rgb(str(STATUS_STYLES[s]["color"])) for s in
-                                (MatchStatus.MATCHED, MatchStatus.MISSED, MatchStatus.FALSE_POSITIVE))
+    blue, vermillion, purple = (
+        _rgb(str(STATUS_STYLES[s]["color"]))
+        for s in (MatchStatus.MATCHED, MatchStatus.MISSED, MatchStatus.FALSE_POSITIVE)
+    )
 
     def run(row: int, x0: int, x1: int, colour) -> np.ndarray:
         return (px[row, x0:x1] == colour).all(axis=1)
@@ -128,8 +165,11 @@ def test_missed_small_equals_pycocotools_on_a_real_evaluation(demo_cache):
         dets, gt = matches_at(read_evaluation(demo_cache, key, model), instances, 0.5)
         ref = coco_run(data / "annotations.json", data / "predictions" / f"{model}.json")
         for size in (SizeDefinition(), SizeDefinition(edges=SizeEdges(20.0**2, 96.0**2))):
-            small = {a["id"] for a in doc["annotations"]
-                     if not a.get("iscrowd") and a["bbox"][2] * a["bbox"][3] < size.edges.small_medium}
+            small = {
+                a["id"]
+                for a in doc["annotations"]
+                if not a.get("iscrowd") and a["bbox"][2] * a["bbox"][3] < size.edges.small_medium
+            }
             g = ref.gt
             expected = set(g.loc[(g["matched"] == 0) & ~g["ignored"] & g["ann_id"].isin(small), "image_id"])
             got = images_missing_small(gt, small_ann_ids(persons, size))
@@ -138,8 +178,10 @@ def test_missed_small_equals_pycocotools_on_a_real_evaluation(demo_cache):
         status = detection_status(dets, gt)
         ref_match = dets["det_id"].map(ref.dt_matched).to_numpy()
         ignored = set(g.loc[g["ignored"], "ann_id"])
-        expected_status = [MatchStatus.FALSE_POSITIVE if m == 0 else
-                           MatchStatus.IGNORED if m in ignored else MatchStatus.MATCHED for m in ref_match]
+        expected_status = [
+            MatchStatus.FALSE_POSITIVE if m == 0 else MatchStatus.IGNORED if m in ignored else MatchStatus.MATCHED
+            for m in ref_match
+        ]
         assert list(status) == expected_status
 
 
@@ -149,8 +191,7 @@ def test_draw_matches_on_a_reduced_decode_equals_the_full_size_drawing():
     reduced = Image.new("RGB", (480, 360), (128, 128, 128))
     gt_boxes = np.array([[100, 100, 300, 400]], dtype=float)
     det_kp = np.array([[110, 110, 1.0, 390, 490, 1.0]])
-    args = (gt_boxes, None, [MatchStatus.MATCHED], np.array([0.9]),
-            det_kp, [MatchStatus.MATCHED], np.array([0.9]), [])
+    args = (gt_boxes, None, [MatchStatus.MATCHED], np.array([0.9]), det_kp, [MatchStatus.MATCHED], np.array([0.9]), [])
     from_full = draw_matches(full, *args)
     from_reduced = draw_matches(reduced, *args, source_size=(960, 720))
     assert from_full.size == from_reduced.size == (2 * 480 + 6, 360)

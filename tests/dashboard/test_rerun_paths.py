@@ -27,11 +27,13 @@ def _pairs_by_pandas(frame: pd.DataFrame, first: str, second: str) -> set[tuple[
 def test_distinct_pairs_equal_drop_duplicates_on_generated_frames():
     rng = np.random.default_rng(3)
     n = 20_000
-    frame = pd.DataFrame({
-        "dataset": rng.choice(["a", "b", "c"], n),
-        "split": rng.choice(["train", "val", "test"], n, p=[0.7, 0.3, 0.0]),  # test never occurs
-        "source": rng.choice(np.array(["x", "y", None], dtype=object), n),
-    })
+    frame = pd.DataFrame(
+        {
+            "dataset": rng.choice(["a", "b", "c"], n),
+            "split": rng.choice(["train", "val", "test"], n, p=[0.7, 0.3, 0.0]),  # test never occurs
+            "source": rng.choice(np.array(["x", "y", None], dtype=object), n),
+        }
+    )
     for first, second in (("dataset", "split"), ("dataset", "source")):
         plain = distinct_pairs(frame, first, second)
         as_category = distinct_pairs(frame.astype("category"), first, second)
@@ -60,22 +62,28 @@ def test_distinct_pairs_and_captions_on_the_demo_caches(loaded):
         expected.append(f"{name} {'+'.join(splits)}")
     assert splits_used(images, names) == "splits: " + ", ".join(expected)
     with_series = images.assign(series=series_keys(images, SeriesBy.SPLIT))
-    assert set(distinct_pairs(with_series, "dataset", "series")) == _pairs_by_pandas(
-        with_series, "dataset", "series")
+    assert set(distinct_pairs(with_series, "dataset", "series")) == _pairs_by_pandas(with_series, "dataset", "series")
 
 
 def test_top1_precomputed_at_load_equals_the_top5_lists(loaded, demo_cache):
     scenes = loaded.scenes
     assert scenes is not None and TOP1_COLUMN in scenes.columns and "top5_ids" not in scenes.columns
-    on_disk = pd.concat([cache.read_scenes(demo_cache, cache.CacheKey(str(d), str(s)))
-                         for d, s in distinct_pairs(scenes, "dataset", "split")], ignore_index=True)
+    on_disk = pd.concat(
+        [
+            cache.read_scenes(demo_cache, cache.CacheKey(str(d), str(s)))
+            for d, s in distinct_pairs(scenes, "dataset", "split")
+        ],
+        ignore_index=True,
+    )
     assert on_disk["image_id"].tolist() == scenes["image_id"].tolist()
     direct = np.array([ids[0] for ids in on_disk["top5_ids"]], dtype=np.int64)
     assert top1_ids(scenes).tolist() == direct.tolist()
     assert top1_ids(on_disk).tolist() == direct.tolist()  # a frame without the column reads the lists
     some = scenes[scenes["dataset"].astype(str) == "demo-small"]
-    assert top1_histogram(some).tolist() == np.bincount(direct[(scenes["dataset"] == "demo-small").to_numpy()],
-                                                        minlength=365).tolist()
+    assert (
+        top1_histogram(some).tolist()
+        == np.bincount(direct[(scenes["dataset"] == "demo-small").to_numpy()], minlength=365).tolist()
+    )
 
 
 FILTER_STATES = [
@@ -111,35 +119,57 @@ def _generated(n_images: int = 3_000, seed: int = 5) -> tuple[pd.DataFrame, pd.D
     """Images of three datasets (c without any segmentation area, b with some missing) and their persons."""
     rng = np.random.default_rng(seed)
     ds = rng.choice(["a", "b", "c"], n_images)
-    images = pd.DataFrame({
-        "dataset": pd.Categorical(ds), "split": pd.Categorical(rng.choice(["train", "val"], n_images)),
-        "source": pd.Categorical(rng.choice(np.array(["x", "y", None], dtype=object), n_images)),
-        "image_id": np.arange(n_images), "n_persons": rng.integers(0, 6, n_images),
-    })
+    images = pd.DataFrame(
+        {
+            "dataset": pd.Categorical(ds),
+            "split": pd.Categorical(rng.choice(["train", "val"], n_images)),
+            "source": pd.Categorical(rng.choice(np.array(["x", "y", None], dtype=object), n_images)),
+            "image_id": np.arange(n_images),
+            "n_persons": rng.integers(0, 6, n_images),
+        }
+    )
     image_index = np.repeat(np.arange(n_images), images["n_persons"].to_numpy())
     n = len(image_index)
     w, h = rng.uniform(1, 200, n), rng.uniform(1, 200, n)
     segm = w * h * 0.6
     segm[ds[image_index] == "c"] = np.nan
     segm[(ds[image_index] == "b") & (rng.uniform(size=n) < 0.2)] = np.nan
-    persons = pd.DataFrame({
-        "dataset": pd.Categorical(ds[image_index]), "split": images["split"].to_numpy()[image_index],
-        "bbox_w": w, "bbox_h": h, "segm_area": segm,
-        "num_keypoints": np.where(rng.uniform(size=n) < 0.1, np.nan, rng.integers(0, 18, n)).astype(np.float32),
-        "n_labelled": rng.integers(0, 18, n).astype(np.int32), "image_index": image_index,
-        "instance_row": np.arange(n),
-    })
+    persons = pd.DataFrame(
+        {
+            "dataset": pd.Categorical(ds[image_index]),
+            "split": images["split"].to_numpy()[image_index],
+            "bbox_w": w,
+            "bbox_h": h,
+            "segm_area": segm,
+            "num_keypoints": np.where(rng.uniform(size=n) < 0.1, np.nan, rng.integers(0, 18, n)).astype(np.float32),
+            "n_labelled": rng.integers(0, 18, n).astype(np.int32),
+            "image_index": image_index,
+            "instance_row": np.arange(n),
+        }
+    )
     return images, persons
 
 
-@pytest.mark.parametrize("f", [
-    Filters(datasets=("a", "b", "c")),
-    Filters(datasets=("c", "a"), bucket=SizeBucket.SMALL, split="val"),
-    Filters(datasets=("a", "b", "c"), size=SizeDefinition(AreaSource.SEGM), bucket=SizeBucket.MEDIUM,
-            population=PersonPopulation(PopulationKind.MIN_LABELLED, 5), series=SeriesBy.SOURCE),
-    Filters(datasets=("b",), sources=("x",), size=SizeDefinition(AreaSource.SEGM),
-            population=PersonPopulation(PopulationKind.ALL)),
-])
+@pytest.mark.parametrize(
+    "f",
+    [
+        Filters(datasets=("a", "b", "c")),
+        Filters(datasets=("c", "a"), bucket=SizeBucket.SMALL, split="val"),
+        Filters(
+            datasets=("a", "b", "c"),
+            size=SizeDefinition(AreaSource.SEGM),
+            bucket=SizeBucket.MEDIUM,
+            population=PersonPopulation(PopulationKind.MIN_LABELLED, 5),
+            series=SeriesBy.SOURCE,
+        ),
+        Filters(
+            datasets=("b",),
+            sources=("x",),
+            size=SizeDefinition(AreaSource.SEGM),
+            population=PersonPopulation(PopulationKind.ALL),
+        ),
+    ],
+)
 def test_filters_equal_the_per_row_computation_on_generated_data(f):
     from dashboard.filters import apply_filters
 
@@ -165,8 +195,9 @@ def test_filters_equal_the_per_row_computation_on_generated_data(f):
     no_area = sorted(d for d, r in missing.iterrows() if r["size"] > 0 and r["sum"] == r["size"])
     unknown = {d: int(r["sum"]) for d, r in missing.iterrows() if 0 < r["sum"] < r["size"]}
     p = p[~p["dataset"].astype(str).isin(no_area)]
-    bucket = np.select([p["area"] < f.size.edges.small_medium, p["area"] < f.size.edges.medium_large,
-                        p["area"].notna()], [0, 1, 2], -1)
+    bucket = np.select(
+        [p["area"] < f.size.edges.small_medium, p["area"] < f.size.edges.medium_large, p["area"].notna()], [0, 1, 2], -1
+    )
     p["bucket"] = bucket
     if f.bucket is not None:
         p = p[p["bucket"] == list(SizeBucket).index(f.bucket)]
@@ -180,8 +211,10 @@ def test_filters_equal_the_per_row_computation_on_generated_data(f):
         assert got.images["n_selected"].tolist() == per_image.tolist()
     else:
         assert got.images.index.tolist() == np.flatnonzero(img_ok).tolist()
-    assert got.persons["series"].astype(str).tolist() == got.images.loc[
-        got.persons["image_index"], "series"].astype(str).tolist()
+    assert (
+        got.persons["series"].astype(str).tolist()
+        == got.images.loc[got.persons["image_index"], "series"].astype(str).tolist()
+    )
 
 
 def test_distinct_pairs_kept_per_frame_while_it_lives():

@@ -23,14 +23,17 @@ KEYS = [CacheKey("a", "train"), CacheKey("a", "val"), CacheKey("b", "val"), Cach
 def test_missing_commands_models_and_synthetic():
     scenes = pd.DataFrame({"dataset": ["b", "c"]})
     manifests = {
-        "a/train": run(None), "a/val": run(None),
+        "a/train": run(None),
+        "a/val": run(None),
         "b/val": run(ScenesFacts(model="resnet18@abc", categories=["x", "y"])),
         "c/val": run(ScenesFacts(model="synthetic-demo", synthetic=True)),
     }
     runs = scene_runs(scenes, ["c", "a", "b"], manifests, KEYS, None, Path("/cache"))
     assert runs.have == ("c", "b") and runs.missing == ("a",)
-    assert runs.commands == ("python -m analysis scenes --name a --split train --cache-dir /cache",
-                             "python -m analysis scenes --name a --split val --cache-dir /cache")
+    assert runs.commands == (
+        "python -m analysis scenes --name a --split train --cache-dir /cache",
+        "python -m analysis scenes --name a --split val --cache-dir /cache",
+    )
     assert runs.synthetic == ("c",) and runs.models == ("resnet18@abc",)
     assert runs.labels == ["x", "y"] and runs.base is None
     assert "model resnet18@abc (Resize(256, 256), CenterCrop(224))" in runs.note

@@ -21,15 +21,36 @@ def two_splits(frames):
     """The hand-made frames plus a second split of dataset a."""
     images, persons = frames
     images = images.astype({"dataset": str, "source": object})
-    extra = pd.DataFrame({"dataset": ["a", "a"], "split": ["train", "train"], "image_id": [7, 8],
-                          "width": [100.0, 100.0], "height": [100.0, 100.0], "n_persons": [1, 2],
-                          "crowd_index": [0.0, 0.3], "crowd_index_stored": [np.nan, np.nan],
-                          "source": [None, None], "entropy": [np.nan, np.nan]})
+    extra = pd.DataFrame(
+        {
+            "dataset": ["a", "a"],
+            "split": ["train", "train"],
+            "image_id": [7, 8],
+            "width": [100.0, 100.0],
+            "height": [100.0, 100.0],
+            "n_persons": [1, 2],
+            "crowd_index": [0.0, 0.3],
+            "crowd_index_stored": [np.nan, np.nan],
+            "source": [None, None],
+            "entropy": [np.nan, np.nan],
+        }
+    )
     images = pd.concat([images, extra], ignore_index=True)
-    more = pd.DataFrame({"dataset": ["a", "a", "a"], "split": ["train"] * 3, "image_index": [6, 7, 7],
-                         "bbox_w": [10.0, 50.0, 100.0], "bbox_h": [10.0, 50.0, 100.0],
-                         "segm_area": [np.nan] * 3, "crowding": [0.0] * 3, "num_keypoints": [5.0] * 3,
-                         "n_labelled": [5] * 3, "image_area": [1e4] * 3, "instance_row": [0, 1, 2]})
+    more = pd.DataFrame(
+        {
+            "dataset": ["a", "a", "a"],
+            "split": ["train"] * 3,
+            "image_index": [6, 7, 7],
+            "bbox_w": [10.0, 50.0, 100.0],
+            "bbox_h": [10.0, 50.0, 100.0],
+            "segm_area": [np.nan] * 3,
+            "crowding": [0.0] * 3,
+            "num_keypoints": [5.0] * 3,
+            "n_labelled": [5] * 3,
+            "image_area": [1e4] * 3,
+            "instance_row": [0, 1, 2],
+        }
+    )
     persons = pd.concat([persons.astype({"dataset": str}), more], ignore_index=True)
     for df in (images, persons):
         df["dataset"] = df["dataset"].astype("category")

@@ -105,9 +105,7 @@ def crowd_index(anns: list[dict[str, Any]]) -> float:
     return sum(ratios) / len(ratios)
 
 
-def reference_tables(
-    source: str | os.PathLike[str] | dict[str, Any], coco=None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def reference_tables(source: str | os.PathLike[str] | dict[str, Any], coco=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(images, instances) DataFrames computed by pycocotools + a per-image loop.
 
     images: image_id, file_name, width, height, n_persons, n_crowd_regions,
@@ -118,12 +116,38 @@ def reference_tables(
     if coco is None:
         coco = load_coco(source)
 
-    images: dict[str, list[Any]] = {k: [] for k in (
-        "image_id", "file_name", "width", "height", "n_persons", "n_crowd_regions",
-        "crowd_index", "crowd_index_stored")}
-    inst: dict[str, list[Any]] = {k: [] for k in (
-        "ann_id", "image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "bbox_area",
-        "segm_area", "num_keypoints", "n_labelled", "n_visible", "crowding", "keypoints")}
+    images: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "image_id",
+            "file_name",
+            "width",
+            "height",
+            "n_persons",
+            "n_crowd_regions",
+            "crowd_index",
+            "crowd_index_stored",
+        )
+    }
+    inst: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "ann_id",
+            "image_id",
+            "iscrowd",
+            "bbox_x",
+            "bbox_y",
+            "bbox_w",
+            "bbox_h",
+            "bbox_area",
+            "segm_area",
+            "num_keypoints",
+            "n_labelled",
+            "n_visible",
+            "crowding",
+            "keypoints",
+        )
+    }
 
     seen: set[Any] = set()
     for img in coco.dataset.get("images", []):
@@ -199,8 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     images, instances = reference_tables(args.annotations, coco=coco)
     t2 = time.perf_counter()
     print(f"COCO(): {t1 - t0:.2f} s, loop: {t2 - t1:.2f} s, total {t2 - t0:.2f} s")
-    print(f"{len(images)} images, {len(instances)} instances, "
-          f"mean crowd_index {images['crowd_index'].mean():.4f}")
+    print(f"{len(images)} images, {len(instances)} instances, mean crowd_index {images['crowd_index'].mean():.4f}")
 
 
 if __name__ == "__main__":

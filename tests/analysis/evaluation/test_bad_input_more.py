@@ -18,8 +18,10 @@ from tests.analysis.helpers import coco_doc
 from tests.conftest import one_line_error
 
 KEY = CacheKey("ds", "val")
-GOOD = [{"image_id": 1, "category_id": 1, "keypoints": [10.0, 10.0, 1.0] * 17, "score": 0.5},
-        {"image_id": 2, "category_id": 1, "keypoints": [30.0, 40.0, 1.0] * 17, "score": 0.7}]
+GOOD = [
+    {"image_id": 1, "category_id": 1, "keypoints": [10.0, 10.0, 1.0] * 17, "score": 0.5},
+    {"image_id": 2, "category_id": 1, "keypoints": [30.0, 40.0, 1.0] * 17, "score": 0.7},
+]
 
 
 @pytest.fixture
@@ -33,8 +35,20 @@ def split(tmp_path) -> Path:
 
 
 def _evaluate(capsys, tmp_path: Path, predictions: Path, *extra) -> tuple[int, str, str]:
-    return run_cli(capsys, "evaluate", "--name", "ds", "--split", "val", "--predictions", predictions,
-                   "--cache-dir", tmp_path / "cache", "--quiet", *extra)
+    return run_cli(
+        capsys,
+        "evaluate",
+        "--name",
+        "ds",
+        "--split",
+        "val",
+        "--predictions",
+        predictions,
+        "--cache-dir",
+        tmp_path / "cache",
+        "--quiet",
+        *extra,
+    )
 
 
 def _refused(capsys, tmp_path, predictions, *extra, needles=()) -> str:
@@ -47,13 +61,19 @@ def _refused(capsys, tmp_path, predictions, *extra, needles=()) -> str:
 RECORD = GOOD[0]
 BAD_FILES = {
     "deep nesting": ("[" * 100_000 + "]" * 100_000, ["not valid JSON", "recursion"]),
-    "deep keypoints": (json.dumps([{**RECORD, "keypoints": 0}]).replace("0}", "[" * 50_000 + "]" * 50_000 + "}"),
-                       ["record 0 (image_id=1)", "'keypoints' must be a list of numbers"]),
-    "image_id 2^64": (json.dumps([{**RECORD, "image_id": 2**64}]),
-                      ["record 0", f"'image_id' {2**64} is beyond the 64-bit integer range"]),
+    "deep keypoints": (
+        json.dumps([{**RECORD, "keypoints": 0}]).replace("0}", "[" * 50_000 + "]" * 50_000 + "}"),
+        ["record 0 (image_id=1)", "'keypoints' must be a list of numbers"],
+    ),
+    "image_id 2^64": (
+        json.dumps([{**RECORD, "image_id": 2**64}]),
+        ["record 0", f"'image_id' {2**64} is beyond the 64-bit integer range"],
+    ),
     "empty file": ("", ["empty file"]),
-    "coordinate 1e308": (json.dumps([{**RECORD, "keypoints": [1e308, 10.0, 1.0] * 17}]),
-                         ["record 0 (image_id=1)", "coordinate beyond +-1e+09 px"]),
+    "coordinate 1e308": (
+        json.dumps([{**RECORD, "keypoints": [1e308, 10.0, 1.0] * 17}]),
+        ["record 0 (image_id=1)", "coordinate beyond +-1e+09 px"],
+    ),
     "utf-16": (None, ["UTF-16 text, not UTF-8", "iconv -f UTF-16 -t UTF-8"]),
 }
 
@@ -86,23 +106,29 @@ def test_gzip_and_byte_order_mark_read_as_the_plain_file(split, capsys):
     assert kept == {"good": 2, "gz": 2, "bom": 2}
 
 
-@pytest.mark.parametrize(("extra", "needles"), [
-    (["--edges", "1e200,1e201"], ["--edges 1e200,1e201: side lengths must be in [0.01, 100000] px"]),
-    (["--edges", "1e-200,1e-190"], ["side lengths must be in"]),
-    (["--model", "m" * 300], ["a model label has at most 100 characters (got 300)"]),
-    (["--model", ""], ["--model '': a model label needs at least one letter or digit"]),
-    (["--model", ".."], ["--model '..': a model label needs at least one letter or digit"]),
-])
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        (["--edges", "1e200,1e201"], ["--edges 1e200,1e201: side lengths must be in [0.01, 100000] px"]),
+        (["--edges", "1e-200,1e-190"], ["side lengths must be in"]),
+        (["--model", "m" * 300], ["a model label has at most 100 characters (got 300)"]),
+        (["--model", ""], ["--model '': a model label needs at least one letter or digit"]),
+        (["--model", ".."], ["--model '..': a model label needs at least one letter or digit"]),
+    ],
+)
 def test_bad_options(split, capsys, extra, needles):
     _refused(capsys, split, split / "good.json", *extra, needles=needles)
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ("[" * 100_000 + "]" * 100_000, "sigmas must be a JSON list of numbers"),
-    (json.dumps([1e-320] * 17), "sigmas must be finite numbers of at least 1e-06"),
-    (json.dumps([True] * 17), "no strings, booleans or nested lists"),
-    (json.dumps(["0.1"] * 17), "no strings, booleans or nested lists"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "sigmas must be a JSON list of numbers"),
+        (json.dumps([1e-320] * 17), "sigmas must be finite numbers of at least 1e-06"),
+        (json.dumps([True] * 17), "no strings, booleans or nested lists"),
+        (json.dumps(["0.1"] * 17), "no strings, booleans or nested lists"),
+    ],
+)
 def test_bad_sigma_files(split, capsys, text, needle):
     (split / "sigmas.json").write_text(text)
     line = _refused(capsys, split, split / "good.json", "--sigmas", split / "sigmas.json", needles=[needle])
@@ -114,9 +140,18 @@ def test_labels_differing_in_case_or_punctuation_do_not_share_a_stored_evaluatio
     assert code == 0, err
     stored = (split / "cache/ds/val/evaluations/resnet-50/evaluation.json").read_bytes()
     for other in ("resnet-50", "RESNET_50".replace("_", " "), "resnet--50"):
-        _refused(capsys, split, split / "good.json", "--model", other,
-                 needles=[f"--model {other!r}", "already stores an evaluation labelled 'ResNet 50'",
-                          "give --model 'ResNet 50' to replace it"])
+        _refused(
+            capsys,
+            split,
+            split / "good.json",
+            "--model",
+            other,
+            needles=[
+                f"--model {other!r}",
+                "already stores an evaluation labelled 'ResNet 50'",
+                "give --model 'ResNet 50' to replace it",
+            ],
+        )
     assert (split / "cache/ds/val/evaluations/resnet-50/evaluation.json").read_bytes() == stored
     code, _, err = _evaluate(capsys, split, split / "good.json", "--model", "ResNet 50")
     assert code == 0, err  # the stored label itself is fine

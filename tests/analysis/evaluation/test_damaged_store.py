@@ -27,8 +27,10 @@ KEY = CacheKey("ds", "val")
 
 
 def _predictions(n: int, x: float = 10.0) -> list[dict]:
-    return [{"image_id": 1 + i % 2, "category_id": 1, "keypoints": [x + i, 10.0, 1.0] * 17, "score": 0.1 + i / (2 * n)}
-            for i in range(n)]
+    return [
+        {"image_id": 1 + i % 2, "category_id": 1, "keypoints": [x + i, 10.0, 1.0] * 17, "score": 0.1 + i / (2 * n)}
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -45,8 +47,18 @@ def evaluated(tmp_path, capsys) -> Path:
 
 
 def _evaluate(tmp_path: Path, name: str) -> list:
-    return ["evaluate", "--name", "ds", "--split", "val", "--predictions", tmp_path / f"{name}.json",
-            "--cache-dir", tmp_path / "cache", "--quiet"]
+    return [
+        "evaluate",
+        "--name",
+        "ds",
+        "--split",
+        "val",
+        "--predictions",
+        tmp_path / f"{name}.json",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--quiet",
+    ]
 
 
 def _folder(tmp_path: Path, model: str = "bad") -> Path:
@@ -107,8 +119,9 @@ def test_damaged_evaluation_is_named_skipped_and_redone(evaluated, capsys, damag
     from dashboard.exports.models import evaluated as load_models
 
     entries = find_models(tmp_path / "cache", [KEY])
-    state = SimpleNamespace(root=tmp_path / "cache", filters=SimpleNamespace(size=SizeDefinition()),
-                            label=lambda name: name)  # no display names here
+    state = SimpleNamespace(
+        root=tmp_path / "cache", filters=SimpleNamespace(size=SizeDefinition()), label=lambda name: name
+    )  # no display names here
     chosen = load_models(state, entries)
     assert [m.result.model for m in chosen.models] == ["good"]
     assert len(chosen.errors) == 1 and "stored evaluation of 'bad'" in chosen.errors[0]

@@ -54,9 +54,16 @@ def xtcocotools_size_slices(doc: dict, preds: list[dict], det_scale: float = 1.0
     out = {}
     for a, name in enumerate(SLICES_BY_RANGE):
         p, r = ev.eval["precision"][:, :, 0, a, 0], ev.eval["recall"][:, 0, a, 0]
-        out[name] = (None if (p == -1).all() else
-                     {"AP": float(np.mean(p[p > -1])), "AP50": float(np.mean(p[0])), "AP75": float(np.mean(p[5])),
-                      "AR": float(np.mean(r[r > -1]))})
+        out[name] = (
+            None
+            if (p == -1).all()
+            else {
+                "AP": float(np.mean(p[p > -1])),
+                "AP50": float(np.mean(p[0])),
+                "AP75": float(np.mean(p[5])),
+                "AR": float(np.mean(r[r > -1])),
+            }
+        )
     return out
 
 
@@ -66,8 +73,21 @@ def test_crowdpose_size_slices_equal_xtcocotools_by_default(tmp_path: Path, caps
     root, key, _ = build(tmp_path, path, name="crowdpose")
     preds = noisy_predictions(doc, 0, extra_fp=1.0)
     (tmp_path / "p.json").write_text(json.dumps(preds))
-    args = ["evaluate", "--name", key.dataset, "--split", key.split, "--predictions", str(tmp_path / "p.json"),
-            "--cache-dir", str(root), "--quiet", "--json", "--size-area", "crowdpose"]
+    args = [
+        "evaluate",
+        "--name",
+        key.dataset,
+        "--split",
+        key.split,
+        "--predictions",
+        str(tmp_path / "p.json"),
+        "--cache-dir",
+        str(root),
+        "--quiet",
+        "--json",
+        "--size-area",
+        "crowdpose",
+    ]
     assert main(args) == 0
     default = json.loads(capsys.readouterr().out)
     assert default["definitions"]["detection_area"] == "keypoint-box"

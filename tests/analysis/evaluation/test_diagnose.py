@@ -175,8 +175,13 @@ def _reference(gt_doc, preds, area_range, ignore=frozenset(), det_area=None, img
     matches = _matches_at(gt_doc, preds, area_range, ignore, det_area, img_ids, 0.1)
 
     def kept(a):
-        return not a.get("iscrowd") and a["num_keypoints"] > 0 and a["id"] not in ignore and (
-            area_range[0] <= a["area"] <= area_range[1]) and (img_ids is None or a["image_id"] in img_ids)
+        return (
+            not a.get("iscrowd")
+            and a["num_keypoints"] > 0
+            and a["id"] not in ignore
+            and (area_range[0] <= a["area"] <= area_range[1])
+            and (img_ids is None or a["image_id"] in img_ids)
+        )
 
     counts = dict.fromkeys(JOINT_CLASSES, 0)
     fixes: dict[str, list[tuple[int, int, float, float]]] = {e: [] for e in KEYPOINT_ERRORS}
@@ -409,8 +414,22 @@ def test_a_schema_without_left_right_names_has_no_inversion_class() -> None:
     assert mirror_index(["a", "b", "c"]) is None
     mirror = mirror_index(NAMES)
     assert mirror is not None and mirror.tolist() == COCO_MIRROR
-    crowdpose = ["left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-                 "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "head", "neck"]
+    crowdpose = [
+        "left_shoulder",
+        "right_shoulder",
+        "left_elbow",
+        "right_elbow",
+        "left_wrist",
+        "right_wrist",
+        "left_hip",
+        "right_hip",
+        "left_knee",
+        "right_knee",
+        "left_ankle",
+        "right_ankle",
+        "head",
+        "neck",
+    ]
     assert mirror_index(crowdpose).tolist() == [1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 12, 13]
 
 

@@ -27,8 +27,20 @@ def test_a_full_splits_file_on_a_subset(tmp_path: Path, capsys) -> None:
     (tmp_path / "full.json").write_text(json.dumps(preds))
     outside = sum(p["image_id"] not in kept_ids for p in preds)
     assert 0 < outside < len(preds)
-    args = ["evaluate", "--name", key.dataset, "--split", key.split, "--predictions", str(tmp_path / "full.json"),
-            "--cache-dir", str(root), "--quiet", "--model", "m"]
+    args = [
+        "evaluate",
+        "--name",
+        key.dataset,
+        "--split",
+        key.split,
+        "--predictions",
+        str(tmp_path / "full.json"),
+        "--cache-dir",
+        str(root),
+        "--quiet",
+        "--model",
+        "m",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "image_id not in mini-subset/val" in err and "--only-split-images" in err
@@ -48,8 +60,24 @@ def test_a_file_with_no_image_of_the_split_is_still_refused(tmp_path: Path, caps
     root, key, _ = build(tmp_path, full, name="mini")
     preds = [{**p, "image_id": 10**9 + i} for i, p in enumerate(noisy_predictions(full, 0)[:5])]
     (tmp_path / "other.json").write_text(json.dumps(preds))
-    assert main(["evaluate", "--name", key.dataset, "--split", key.split, "--predictions",
-                 str(tmp_path / "other.json"), "--cache-dir", str(root), "--quiet", "--only-split-images"]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--name",
+                key.dataset,
+                "--split",
+                key.split,
+                "--predictions",
+                str(tmp_path / "other.json"),
+                "--cache-dir",
+                str(root),
+                "--quiet",
+                "--only-split-images",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "no record names an image of mini/val (5 records dropped" in err
 
@@ -67,13 +95,40 @@ def test_the_filter_keeps_the_per_image_cut_of_the_kept_images(tmp_path: Path, c
     crowded = [full["images"][0]["id"], full["images"][1]["id"]]  # one kept, one dropped
     for image_id in crowded:
         base = [p for p in preds if p["image_id"] == image_id] or [{**preds[0], "image_id": image_id}]
-        preds += [{**base[i % len(base)], "score": float(rng.uniform(0, 1)),
-                   "keypoints": [v + float(rng.normal(0, 3)) if j % 3 != 2 else v
-                                 for j, v in enumerate(base[i % len(base)]["keypoints"])]} for i in range(30)]
+        preds += [
+            {
+                **base[i % len(base)],
+                "score": float(rng.uniform(0, 1)),
+                "keypoints": [
+                    v + float(rng.normal(0, 3)) if j % 3 != 2 else v
+                    for j, v in enumerate(base[i % len(base)]["keypoints"])
+                ],
+            }
+            for i in range(30)
+        ]
     rng.shuffle(preds)
     (tmp_path / "full.json").write_text(json.dumps(preds))
-    assert main(["evaluate", "--name", key.dataset, "--split", key.split, "--predictions", str(tmp_path / "full.json"),
-                 "--cache-dir", str(root), "--quiet", "--model", "m", "--only-split-images", "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--name",
+                key.dataset,
+                "--split",
+                key.split,
+                "--predictions",
+                str(tmp_path / "full.json"),
+                "--cache-dir",
+                str(root),
+                "--quiet",
+                "--model",
+                "m",
+                "--only-split-images",
+                "--json",
+            ]
+        )
+        == 0
+    )
     document = json.loads(capsys.readouterr().out)
     inside = [p for p in preds if p["image_id"] in kept_ids]
     defs = document["definitions"]

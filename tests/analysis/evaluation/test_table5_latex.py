@@ -45,7 +45,7 @@ def _result(ap: dict[str, float | None], n_gt: int = 100) -> EvaluationResult:
 def _body(tex: str) -> list[str]:
     """The rows between the header and \\bottomrule."""
     lines = tex.splitlines()
-    return lines[lines.index(next(x for x in lines if x.startswith("Model &"))) + 1:lines.index(r"\bottomrule")]
+    return lines[lines.index(next(x for x in lines if x.startswith("Model &"))) + 1 : lines.index(r"\bottomrule")]
 
 
 def _cells(line: str) -> list[str]:
@@ -59,8 +59,13 @@ def test_groups_rules_counts_and_bold_on_the_printed_value() -> None:
         ("C", _result({"all": 0.61451, "small": 0.25}, n_gt=120)),  # prints 61.5 too: a tie, both bold
         ("D", _result({"all": 0.9, "small": None}, n_gt=7)),  # alone in its group: nothing bold
     ]
-    tex = table5_latex(table5_frame(rows), "AP (%) of persons with area < 32^2", columns=("AP", "AP^S"),
-                       test_sets=["CrowdPose/val", "CrowdPose/val", "CrowdPose/val", "COCO/val"], label="tab:t5")
+    tex = table5_latex(
+        table5_frame(rows),
+        "AP (%) of persons with area < 32^2",
+        columns=("AP", "AP^S"),
+        test_sets=["CrowdPose/val", "CrowdPose/val", "CrowdPose/val", "COCO/val"],
+        label="tab:t5",
+    )
     body = _body(tex)
     assert body == [
         r"\midrule",
@@ -104,16 +109,40 @@ def evaluated_with_display_name(tmp_path_factory: pytest.TempPathFactory):
     path = require_fixtures() / "coco-mini/annotations/person_keypoints_val2017.json"
     doc = json.loads(path.read_text())
     root = tmp_path / "cache"
-    build_split(DatasetSpec("mini", "val", path, identity=DatasetIdentity(display_name="COCO mini")), root,
-                progress=False)
+    build_split(
+        DatasetSpec("mini", "val", path, identity=DatasetIdentity(display_name="COCO mini")), root, progress=False
+    )
     files = []
     for seed in (1, 2):
         files.append(tmp_path / f"m{seed}.json")
         files[-1].write_text(json.dumps(noisy_predictions(doc, seed)))
     tex = tmp_path / "t5.tex"
-    assert main(["evaluate", "--name", "mini", "--split", "val", "--predictions", *map(str, files), "--model",
-                 "model_a", "--model", "B", "--cache-dir", str(root), "--quiet", "--table-latex", str(tex),
-                 "--columns", "AP,APS,APM,APL,APS_Sp", "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--name",
+                "mini",
+                "--split",
+                "val",
+                "--predictions",
+                *map(str, files),
+                "--model",
+                "model_a",
+                "--model",
+                "B",
+                "--cache-dir",
+                str(root),
+                "--quiet",
+                "--table-latex",
+                str(tex),
+                "--columns",
+                "AP,APS,APM,APL,APS_Sp",
+                "--json",
+            ]
+        )
+        == 0
+    )
     return root, tex.read_text()
 
 

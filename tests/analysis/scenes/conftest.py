@@ -116,35 +116,66 @@ def make_cache(
             names.append(name)
     cache_dir = root / "cache" / dataset / split
     cache_dir.mkdir(parents=True, exist_ok=True)
-    df = pd.DataFrame({
-        "dataset": dataset, "split": split, "image_id": np.arange(1, len(names) + 1, dtype=np.int64) * 10,
-        "file_name": names, "width": 0, "height": 0,
-    })
+    df = pd.DataFrame(
+        {
+            "dataset": dataset,
+            "split": split,
+            "image_id": np.arange(1, len(names) + 1, dtype=np.int64) * 10,
+            "file_name": names,
+            "width": 0,
+            "height": 0,
+        }
+    )
     # The contract's types for the columns the scene run reads (its reader checks them).
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.set_column(table.schema.get_field_index("file_name"), "file_name", pa.array(names, pa.string()))
     pq.write_table(table, cache_dir / "images.parquet")
-    write_manifest(minimal_manifest(dataset, split, img_dir if with_images else None, len(names),
-                                    table_file(cache_dir / "images.parquet")), cache_dir)
+    write_manifest(
+        minimal_manifest(
+            dataset, split, img_dir if with_images else None, len(names), table_file(cache_dir / "images.parquet")
+        ),
+        cache_dir,
+    )
     return cache_dir
 
 
 def minimal_manifest(dataset: str, split: str, images: Path | None, n_images: int, table: TableFile) -> Manifest:
     """A valid manifest for a hand-made cache that has only images.parquet (no persons)."""
     return Manifest(
-        dataset=dataset, split=split, schema_version=SCHEMA_VERSION, code_version="test", built_at="",
+        dataset=dataset,
+        split=split,
+        schema_version=SCHEMA_VERSION,
+        code_version="test",
+        built_at="",
         options=BuildOptions(images=str(images) if images else None),
-        inputs=Inputs(annotations=FileFingerprint(path="/none", size=0, mtime_ns=0),
-                      images=ImageCheck(path=str(images) if images else None, exists=images is not None)),
-        keypoint_schema=KeypointSchemaRecord(name="coco17", joint_names=list(COCO17.joint_names),
-                                             skeleton=[tuple(p) for p in COCO17.skeleton]),
+        inputs=Inputs(
+            annotations=FileFingerprint(path="/none", size=0, mtime_ns=0),
+            images=ImageCheck(path=str(images) if images else None, exists=images is not None),
+        ),
+        keypoint_schema=KeypointSchemaRecord(
+            name="coco17", joint_names=list(COCO17.joint_names), skeleton=[tuple(p) for p in COCO17.skeleton]
+        ),
         definitions=Definitions(
-            crowd_index="", crowding="", visibility=VisibilityConvention.COCO,
-            visibility_rule=VisibilityConvention.COCO.rule, area_sources=[AreaSource.BBOX],
-            default_size="", crowd_levels=[], density_levels=""),
-        counts=Counts(images=n_images, annotations=0, persons=0, crowd_regions=0,
-                      images_without_persons=n_images, reference_persons=0,
-                      images_with_stored_crowd_index=0, joints=17, skipped=0),
+            crowd_index="",
+            crowding="",
+            visibility=VisibilityConvention.COCO,
+            visibility_rule=VisibilityConvention.COCO.rule,
+            area_sources=[AreaSource.BBOX],
+            default_size="",
+            crowd_levels=[],
+            density_levels="",
+        ),
+        counts=Counts(
+            images=n_images,
+            annotations=0,
+            persons=0,
+            crowd_regions=0,
+            images_without_persons=n_images,
+            reference_persons=0,
+            images_with_stored_crowd_index=0,
+            joints=17,
+            skipped=0,
+        ),
         tables={"images.parquet": table},
     )
 

@@ -103,8 +103,14 @@ def test_names_leaving_the_image_folder_are_refused_not_opened(cache_factory, mo
     (the build's image check and Browse apply the same rule), the good images still classified."""
     outside = tmp_path / "outside.jpg"
     outside.write_bytes(jpeg_bytes(7))
-    images = {"good.jpg": jpeg_bytes(1), "../outside.jpg": None, str(outside): None, "link.jpg": None,
-              "sub/inner-link.jpg": None, "sub/real.jpg": None}
+    images = {
+        "good.jpg": jpeg_bytes(1),
+        "../outside.jpg": None,
+        str(outside): None,
+        "link.jpg": None,
+        "sub/inner-link.jpg": None,
+        "sub/real.jpg": None,
+    }
     cache_dir = cache_factory(images)
     img_dir = tmp_path / "images"
     (img_dir / "link.jpg").symlink_to(outside)  # leads out: refused

@@ -36,15 +36,45 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def test_scenes_flags_parse() -> None:
-    args = _parser().parse_args([
-        "scenes", "--name", "coco", "--split", "val", "--weights", "w.pth", "--arch", "resnet50",
-        "--device", "cpu", "--batch-size", "8", "--workers", "0", "--cache-dir", "c",
-        "--backend", "ray", "--address", "auto", "--entropy-base", "2", "--force",
-    ])
+    args = _parser().parse_args(
+        [
+            "scenes",
+            "--name",
+            "coco",
+            "--split",
+            "val",
+            "--weights",
+            "w.pth",
+            "--arch",
+            "resnet50",
+            "--device",
+            "cpu",
+            "--batch-size",
+            "8",
+            "--workers",
+            "0",
+            "--cache-dir",
+            "c",
+            "--backend",
+            "ray",
+            "--address",
+            "auto",
+            "--entropy-base",
+            "2",
+            "--force",
+        ]
+    )
     opts = options_from_args(args)
     assert opts == SceneOptions(
-        weights=Path("w.pth"), arch="resnet50", device="cpu", batch_size=8, workers=0,
-        backend="ray", address="auto", entropy_base=2.0, force=True,
+        weights=Path("w.pth"),
+        arch="resnet50",
+        device="cpu",
+        batch_size=8,
+        workers=0,
+        backend="ray",
+        address="auto",
+        entropy_base=2.0,
+        force=True,
     )
     args = _parser().parse_args(["scenes", "--name", "a", "--split", "b", "--entropy-base", "e"])
     assert options_from_args(args).entropy_base is None
@@ -60,7 +90,8 @@ def test_fetch_places365_then_scenes(tmp_path: Path, models_dir: Path, capsys) -
     target = tmp_path / "models"
     with serve(b) as url:
         args = _parser().parse_args(
-            ["fetch", "places365", "--models-dir", str(target), "--base-url", url, "--no-progress"])
+            ["fetch", "places365", "--models-dir", str(target), "--base-url", url, "--no-progress"]
+        )
         assert run_fetch_places365(args) == 0
         n_requests = len(b.requests)
         assert run_fetch_places365(args) == 0  # already there: nothing downloaded again
@@ -70,10 +101,22 @@ def test_fetch_places365_then_scenes(tmp_path: Path, models_dir: Path, capsys) -
     assert sorted(p.name for p in target.iterdir()) == sorted(files)
 
     make_cache(tmp_path, {"a.jpg": jpeg_bytes(1), "b.jpg": jpeg_bytes(2)}, dataset="toy", split="val")
-    args = _parser().parse_args([
-        "scenes", "--name", "toy", "--split", "val", "--cache-dir", str(tmp_path / "cache"),
-        "--models-dir", str(target), "--workers", "0", "--no-progress",
-    ])
+    args = _parser().parse_args(
+        [
+            "scenes",
+            "--name",
+            "toy",
+            "--split",
+            "val",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--models-dir",
+            str(target),
+            "--workers",
+            "0",
+            "--no-progress",
+        ]
+    )
     assert args.func(args) == 0
     assert "scenes: " in capsys.readouterr().out
     assert len(pd.read_parquet(tmp_path / "cache" / "toy" / "val" / "scenes.parquet")) == 2
@@ -82,7 +125,8 @@ def test_fetch_places365_then_scenes(tmp_path: Path, models_dir: Path, capsys) -
 def test_fetch_unknown_file_is_a_clear_error(tmp_path: Path) -> None:
     with serve(Behaviour({})) as url:
         args = _parser().parse_args(
-            ["fetch", "places365", "--models-dir", str(tmp_path), "--base-url", url, "--no-progress"])
+            ["fetch", "places365", "--models-dir", str(tmp_path), "--base-url", url, "--no-progress"]
+        )
         with pytest.raises(PoseAtlasError, match="resnet18_places365.pth.tar failed: HTTP 404"):
             run_fetch_places365(args)
 
@@ -99,9 +143,22 @@ def test_compute_scenes_for_cache(tmp_path: Path, models_dir: Path) -> None:
 
 def test_module_entry_reports_errors_in_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "analysis.scenes", "scenes", "--name", "nope", "--split", "val",
-         "--cache-dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "analysis.scenes",
+            "scenes",
+            "--name",
+            "nope",
+            "--split",
+            "val",
+            "--cache-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "no cache at" in proc.stderr
@@ -119,8 +176,22 @@ def test_top_level_build_with_scenes(tmp_path: Path, checkpoint: Path, capsys) -
         '[[dataset]]\nname = "noimages"\nsplit = "val"\nannotations = "demo/demo-crowd/annotations.json"\n'
     )
     capsys.readouterr()
-    code = main(["build", "--registry", str(registry), "--cache-dir", str(tmp_path / "cache"), "--quiet",
-                 "--scenes", "--weights", str(checkpoint), "--workers", "0", "--no-progress"])
+    code = main(
+        [
+            "build",
+            "--registry",
+            str(registry),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--quiet",
+            "--scenes",
+            "--weights",
+            str(checkpoint),
+            "--workers",
+            "0",
+            "--no-progress",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "scenes: skipped for noimages/val (no image folder registered)" in out
@@ -128,6 +199,20 @@ def test_top_level_build_with_scenes(tmp_path: Path, checkpoint: Path, capsys) -
     images = pd.read_parquet(tmp_path / "cache" / "sparse" / "val" / "images.parquet")
     assert sorted(scenes["image_id"]) == sorted(images["image_id"])
     # A forced rebuild of the annotations keeps the scene results.
-    assert main(["build", "--registry", str(registry), "--cache-dir", str(tmp_path / "cache"), "--quiet",
-                 "--only", "sparse", "--force"]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "--registry",
+                str(registry),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--quiet",
+                "--only",
+                "sparse",
+                "--force",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "cache" / "sparse" / "val" / "scenes.parquet").is_file()

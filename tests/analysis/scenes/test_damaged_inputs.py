@@ -40,6 +40,7 @@ def test_scenes_on_a_truncated_images_table_is_one_line(tmp_path: Path, models_d
     images = tmp_path / "cache" / "ds" / "val" / "images.parquet"
     images.write_bytes(images.read_bytes()[:-200])
     with pytest.raises(PoseAtlasError, match=f"{images}: unreadable parquet file"):
-        compute_scenes_for_cache(tmp_path / "cache", "ds", "val",
-                                 SceneOptions(models_dir=models_dir, workers=0, progress=False))
+        compute_scenes_for_cache(
+            tmp_path / "cache", "ds", "val", SceneOptions(models_dir=models_dir, workers=0, progress=False)
+        )
     assert not (tmp_path / "cache" / "ds" / "val" / "scenes.parquet").exists()

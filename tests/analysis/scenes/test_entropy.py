@@ -59,11 +59,13 @@ def test_stats_from_logits() -> None:
 
 
 def _scenes(entropies: list[float], top1: list[int], p_indoor: list[float]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "entropy": entropies,
-        "top5_ids": [[t, (t + 1) % 365, 0, 0, 0] for t in top1],
-        "p_indoor": p_indoor,
-    })
+    return pd.DataFrame(
+        {
+            "entropy": entropies,
+            "top5_ids": [[t, (t + 1) % 365, 0, 0, 0] for t in top1],
+            "p_indoor": p_indoor,
+        }
+    )
 
 
 def test_aggregates_hand_computed() -> None:
@@ -77,7 +79,8 @@ def test_aggregates_hand_computed() -> None:
     assert agg.variance_ddof == 0
     assert scene_aggregates(df, names, ddof=1).entropy_variance == pytest.approx(14 / 3)
     assert [(c.class_id, c.name, c.count, c.share) for c in agg.top_categories] == [
-        (5, "c5", 2, 0.5), (3, "c3", 1, 0.25),  # tie 3 vs 9 -> lower id first
+        (5, "c5", 2, 0.5),
+        (3, "c3", 1, 0.25),  # tie 3 vs 9 -> lower id first
     ]
     # p_indoor >= 0.5 counts as indoor: 2 of 4
     assert agg.indoor_share == 0.5 and agg.outdoor_share == 0.5

@@ -35,10 +35,14 @@ def reference_probs(checkpoint: Path, paths: list[Path]) -> np.ndarray:
     sd = OrderedDict((k.replace("module.", ""), v) for k, v in raw["state_dict"].items())
     model.load_state_dict(sd, strict=False)
     model.eval()
-    tf = T.Compose([
-        T.Resize((256, 256)), T.CenterCrop(224), T.ToTensor(),
-        T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
-    ])
+    tf = T.Compose(
+        [
+            T.Resize((256, 256)),
+            T.CenterCrop(224),
+            T.ToTensor(),
+            T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
     out = []
     with torch.no_grad():
         for p in paths:
@@ -55,8 +59,14 @@ def test_full_probability_vectors_match(checkpoint: Path) -> None:
     ours = torch.softmax(torch.from_numpy(logits).double(), 1).numpy()
     assert np.abs(ours - ref).max() < TOL
     # the uint8 worker output + batched normalisation is the torchvision tensor, exactly
-    tf = T.Compose([T.Resize((256, 256)), T.CenterCrop(224), T.ToTensor(),
-                    T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    tf = T.Compose(
+        [
+            T.Resize((256, 256)),
+            T.CenterCrop(224),
+            T.ToTensor(),
+            T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
     x_ref = tf(Image.open(paths[0]).convert("RGB"))
     x_ours = clf.normalize(load_image_tensor(paths[0]).unsqueeze(0))[0]
     assert torch.equal(x_ours.contiguous(), x_ref)

@@ -157,7 +157,9 @@ def test_resume_after_killed_process(tmp_path: Path, models_dir: Path, monkeypat
     partial = cache_dir / PARTIAL_DIR
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", KILL_SCRIPT, str(cache_dir), str(models_dir)], cwd=ROOT, env=env,
+        [sys.executable, "-c", KILL_SCRIPT, str(cache_dir), str(models_dir)],
+        cwd=ROOT,
+        env=env,
         start_new_session=True,
     )
     deadline = time.monotonic() + 120

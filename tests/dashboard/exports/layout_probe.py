@@ -64,8 +64,10 @@ class Box:
     y1: float
 
     def overlaps(self, other: Box, tol: float = 0.5) -> bool:
-        return (min(self.x1, other.x1) - max(self.x0, other.x0) > tol
-                and min(self.y1, other.y1) - max(self.y0, other.y0) > tol)
+        return (
+            min(self.x1, other.x1) - max(self.x0, other.x0) > tol
+            and min(self.y1, other.y1) - max(self.y0, other.y0) > tol
+        )
 
 
 @dataclass(frozen=True)
@@ -102,23 +104,37 @@ def problems(layout: Layout, tol: float = 0.5) -> list[str]:
     found = []
     for b in layout.boxes:
         if b.x0 < -tol or b.y0 < -tol or b.x1 > layout.width + tol or b.y1 > layout.height + tol:
-            found.append(f"clipped {b.kind} {b.text[:40]!r} at ({b.x0:.0f}, {b.y0:.0f}, {b.x1:.0f}, {b.y1:.0f}) "
-                         f"in {layout.width:.0f}x{layout.height:.0f}")
-    pairs = [("legend", "annotation"), ("legend", "axis title"), ("legend", "tick label"),
-             ("legend", "colorbar"), ("legend", "title"), ("axis title", "tick label"),
-             ("axis title", "annotation"), ("axis title", "axis title"), ("annotation", "annotation"),
-             ("annotation", "tick label"), ("title", "annotation"), ("title", "axis title"),
-             ("colorbar", "tick label"), ("colorbar", "annotation"), ("colorbar", "axis title")]
+            found.append(
+                f"clipped {b.kind} {b.text[:40]!r} at ({b.x0:.0f}, {b.y0:.0f}, {b.x1:.0f}, {b.y1:.0f}) "
+                f"in {layout.width:.0f}x{layout.height:.0f}"
+            )
+    pairs = [
+        ("legend", "annotation"),
+        ("legend", "axis title"),
+        ("legend", "tick label"),
+        ("legend", "colorbar"),
+        ("legend", "title"),
+        ("axis title", "tick label"),
+        ("axis title", "annotation"),
+        ("axis title", "axis title"),
+        ("annotation", "annotation"),
+        ("annotation", "tick label"),
+        ("title", "annotation"),
+        ("title", "axis title"),
+        ("colorbar", "tick label"),
+        ("colorbar", "annotation"),
+        ("colorbar", "axis title"),
+    ]
     boxes = layout.boxes
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             kinds = (a.kind, b.kind)
             if (kinds in pairs or kinds[::-1] in pairs) and a.overlaps(b, tol):
                 found.append(f"{a.kind} {a.text[:40]!r} overlaps {b.kind} {b.text[:40]!r}")
     found += [f"legend entry {b.text[:40]!r} hidden (the legend scrolls)" for b in layout.of("hidden legend entry")]
     entries = layout.of("legend entry")
     for i, a in enumerate(entries):
-        for b in entries[i + 1:]:
+        for b in entries[i + 1 :]:
             if a.overlaps(b, tol):
                 found.append(f"legend entry {a.text[:40]!r} overlaps legend entry {b.text[:40]!r}")
     for leg in layout.of("legend"):

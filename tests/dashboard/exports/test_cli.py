@@ -19,25 +19,35 @@ from dashboard_helpers import DEMO_LABEL as L
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("export-cli")]
 
 #: Runs the command in a fresh interpreter and fails if anything imported streamlit.
-_RUN = ("import sys; from dashboard.exports.cli import main; rc = main(sys.argv[1:]); "
-        "assert 'streamlit' not in sys.modules, 'the export path imported streamlit'; sys.exit(rc)")
+_RUN = (
+    "import sys; from dashboard.exports.cli import main; rc = main(sys.argv[1:]); "
+    "assert 'streamlit' not in sys.modules, 'the export path imported streamlit'; sys.exit(rc)"
+)
 
 
 def export(*args: str, cache: Path | None = None) -> subprocess.CompletedProcess:
     argv = [*args, *(["--cache-dir", str(cache)] if cache else [])]
-    return subprocess.run([sys.executable, "-c", _RUN, *argv], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", _RUN, *argv],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=600,
+    )
 
 
-def expected_buckets(annotation_files: dict[str, Path], sm: float = 32.0, ml: float = 96.0, *,
-                     keypoints_only: bool = False) -> pd.DataFrame:
+def expected_buckets(
+    annotation_files: dict[str, Path], sm: float = 32.0, ml: float = 96.0, *, keypoints_only: bool = False
+) -> pd.DataFrame:
     """S/M/L counts of non-crowd person annotations by bbox w*h, straight from the JSON files
     (``keypoints_only``: those whose stored ``num_keypoints`` is > 0)."""
     rows = []
     for name, path in annotation_files.items():
         raw = json.loads(path.read_text())
         persons = {c["id"] for c in raw["categories"] if c.get("name") == "person"} or {
-            c["id"] for c in raw["categories"]}
+            c["id"] for c in raw["categories"]
+        }
         anns = pd.DataFrame([a for a in raw["annotations"] if a["category_id"] in persons])
         anns = anns[~anns["iscrowd"].astype(bool)]
         if keypoints_only:
@@ -56,8 +66,14 @@ def expected_from_cache(cache: Path, names: list[str], sm: float = 32.0, ml: flo
         inst = pd.concat([pd.read_parquet(p) for p in sorted((cache / name).glob("*/instances.parquet"))])
         inst = inst[~inst["iscrowd"].astype(bool)]
         area = inst["bbox_w"] * inst["bbox_h"]
-        rows.append({"dataset": name, "small": int((area < sm**2).sum()),
-                     "medium": int(((area >= sm**2) & (area < ml**2)).sum()), "large": int((area >= ml**2).sum())})
+        rows.append(
+            {
+                "dataset": name,
+                "small": int((area < sm**2).sum()),
+                "medium": int(((area >= sm**2) & (area < ml**2)).sum()),
+                "large": int((area >= ml**2).sum()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -65,18 +81,43 @@ def test_demo_export_files_and_size_buckets(demo_cache: Path, tmp_path: Path):
     chromium_or_skip()
     out = tmp_path / "out"
     url = "http://127.0.0.1:8501/size?ds=demo-small,demo-sparse&sm=30&ml=90"
-    r = export("--url", url, "--out", str(out), "--views", "size,people,overview", "--formats", "svg,pdf",
-               "--width", "double", cache=demo_cache)
+    r = export(
+        "--url",
+        url,
+        "--out",
+        str(out),
+        "--views",
+        "size,people,overview",
+        "--formats",
+        "svg,pdf",
+        "--width",
+        "double",
+        cache=demo_cache,
+    )
     assert r.returncode == 0, r.stderr
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert files == sorted([
-        "captions.tex", "captions.txt", "overview/overview-comparison.csv", "overview/overview-comparison.tex",
-        "people/people-per-image.csv", "people/people-per-image.pdf", "people/people-per-image.svg",
-        "people/people-per-image.tex",
-        *[f"size/{s}.{e}" for s in ("size-buckets", "body-area-distribution", "relative-size") for e in ("pdf", "svg")],
-        *[f"size/{s}.{e}" for s in ("size-buckets", "size-bucket-shares", "body-area-distribution")
-          for e in ("csv", "tex")],
-    ])
+    assert files == sorted(
+        [
+            "captions.tex",
+            "captions.txt",
+            "overview/overview-comparison.csv",
+            "overview/overview-comparison.tex",
+            "people/people-per-image.csv",
+            "people/people-per-image.pdf",
+            "people/people-per-image.svg",
+            "people/people-per-image.tex",
+            *[
+                f"size/{s}.{e}"
+                for s in ("size-buckets", "body-area-distribution", "relative-size")
+                for e in ("pdf", "svg")
+            ],
+            *[
+                f"size/{s}.{e}"
+                for s in ("size-buckets", "size-bucket-shares", "body-area-distribution")
+                for e in ("csv", "tex")
+            ],
+        ]
+    )
     csv = pd.read_csv(out / "size" / "size-buckets.csv")
     assert list(csv.columns) == ["dataset", "small", "medium", "large"]
     assert all(pd.api.types.is_integer_dtype(csv[c]) for c in ("small", "medium", "large"))
@@ -90,8 +131,10 @@ def test_demo_export_files_and_size_buckets(demo_cache: Path, tmp_path: Path):
         assert area[name].sum() == want.set_index("dataset").loc[name].sum()
     # every figure has a caption line naming its definitions; nothing else is in the image
     captions = (out / "captions.txt").read_text().splitlines()
-    assert any(line.startswith(f"size/size-buckets.pdf: datasets: {L['demo-small']}, demo-sparse") and "30^2" in line
-               for line in captions)
+    assert any(
+        line.startswith(f"size/size-buckets.pdf: datasets: {L['demo-small']}, demo-sparse") and "30^2" in line
+        for line in captions
+    )
     tex = (out / "size" / "size-buckets.tex").read_text()
     assert r"$30^{2}$" in tex and "30^2" not in tex and r"\textasciicircum" not in tex
     for pdf in out.rglob("*.pdf"):
@@ -103,8 +146,9 @@ def test_same_caches_and_arguments_give_identical_files(demo_cache: Path, tmp_pa
     runs = []
     for n in (1, 2):
         out = tmp_path / f"run{n}"
-        r = export("--url", "ds=demo-crowd,demo-small&norm=share", "--out", str(out), "--formats", "svg",
-                   cache=demo_cache)
+        r = export(
+            "--url", "ds=demo-crowd,demo-small&norm=share", "--out", str(out), "--formats", "svg", cache=demo_cache
+        )
         assert r.returncode == 0, r.stderr
         runs.append({str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
     assert runs[0].keys() == runs[1].keys()
@@ -123,12 +167,38 @@ def test_real_annotations_size_buckets(fixtures_dir: Path, tmp_path: Path):
         "crowdpose": fixtures_dir / "xtcocoapi" / "example_crowdpose_val.json",
     }
     for name, path in sources.items():
-        subprocess.run([sys.executable, "-m", "analysis", "build", "--name", name, "--split", "val",
-                        "--annotations", str(path), "--cache-dir", str(cache)],
-                       cwd=REPO, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "analysis",
+                "build",
+                "--name",
+                name,
+                "--split",
+                "val",
+                "--annotations",
+                str(path),
+                "--cache-dir",
+                str(cache),
+            ],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
     out = tmp_path / "out"
-    r = export("--url", "ds=coco,crowdpose&persons=all", "--out", str(out), "--views", "size,crowding",
-               "--formats", "svg", cache=cache)
+    r = export(
+        "--url",
+        "ds=coco,crowdpose&persons=all",
+        "--out",
+        str(out),
+        "--views",
+        "size,crowding",
+        "--formats",
+        "svg",
+        cache=cache,
+    )
     assert r.returncode == 0, r.stderr
     csv = pd.read_csv(out / "size" / "size-buckets.csv")
     pd.testing.assert_frame_equal(csv, expected_buckets(sources), check_dtype=False)
@@ -179,10 +249,19 @@ options = {{ people_log_y = true }}
     r = export("--spec", str(spec), "--out", str(out))
     assert r.returncode == 0, r.stderr
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert files == ["captions.tex", "captions.txt", "people/people-per-image.csv", "people/people-per-image.svg",
-                     "people/people-per-image.tex", "size/body-area-distribution.csv",
-                     "size/body-area-distribution.svg", "size/body-area-distribution.tex", "size/fig8a.csv",
-                     "size/fig8a.svg", "size/fig8a.tex"]
+    assert files == [
+        "captions.tex",
+        "captions.txt",
+        "people/people-per-image.csv",
+        "people/people-per-image.svg",
+        "people/people-per-image.tex",
+        "size/body-area-distribution.csv",
+        "size/body-area-distribution.svg",
+        "size/body-area-distribution.tex",
+        "size/fig8a.csv",
+        "size/fig8a.svg",
+        "size/fig8a.tex",
+    ]
     captions = (out / "captions.txt").read_text()
     line = next(x for x in captions.splitlines() if x.startswith("size/body-area-distribution.svg: "))
     assert line.startswith(f"size/body-area-distribution.svg: datasets: {L['demo-small']};") and "0.53*w*h" in line
@@ -193,24 +272,27 @@ options = {{ people_log_y = true }}
     assert list(counts["dataset"]) == ["demo-sparse", "demo-small"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--url", "ds=nope", "--views", "size"], "dataset nope not in the caches"),
-    (["--url", "ds=demo-small&colour=red"], "unknown query key 'colour'"),
-    (["--url", "ds=demo-small&bucket=huge"], "bucket='huge' is not one of"),
-    (["--url", "ds=demo-small&sm=100&ml=50"], "edges must satisfy sm < ml"),
-    (["--url", "ftp://host/x?ds=demo-small"], "not an http(s) URL"),
-    (["--url", "ds=demo-small", "--views", "people,nope"], "unknown view nope"),
-    (["--url", "ds=demo-small", "--views", "browse"], "browse shows images and exports nothing"),
-    (["--url", "ds=demo-small", "--formats", "gif"], "unknown format gif"),
-    (["--url", "ds=demo-small", "--width", "triple"], "invalid choice: 'triple'"),
-    (["--views", "size"], "give --url URL (or --spec FILE.toml)"),
-    (["--spec", "SPEC:[[export]]\nview = 'size'", "--views", "people"], "--views with --spec"),
-    (["--spec", "SPEC:[[export]]\nview = 'size'\nitems = ['nope']"], "view size has no item nope"),
-    (["--spec", "SPEC:[[export]]\nview = 'size'\ncolour = 1"], "export 1: unknown key colour"),
-    (["--spec", "SPEC:[[export]\nview = 'size'"], "not valid TOML"),
-    (["--spec", "SPEC:url = 'ds=demo-small'"], "needs at least one [[export]] table"),
-    (["--spec", "SPEC:[[export]]\nview = 'size'\noptions = { area_axis = 'cubic' }"], "area_axis = 'cubic'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--url", "ds=nope", "--views", "size"], "dataset nope not in the caches"),
+        (["--url", "ds=demo-small&colour=red"], "unknown query key 'colour'"),
+        (["--url", "ds=demo-small&bucket=huge"], "bucket='huge' is not one of"),
+        (["--url", "ds=demo-small&sm=100&ml=50"], "edges must satisfy sm < ml"),
+        (["--url", "ftp://host/x?ds=demo-small"], "not an http(s) URL"),
+        (["--url", "ds=demo-small", "--views", "people,nope"], "unknown view nope"),
+        (["--url", "ds=demo-small", "--views", "browse"], "browse shows images and exports nothing"),
+        (["--url", "ds=demo-small", "--formats", "gif"], "unknown format gif"),
+        (["--url", "ds=demo-small", "--width", "triple"], "invalid choice: 'triple'"),
+        (["--views", "size"], "give --url URL (or --spec FILE.toml)"),
+        (["--spec", "SPEC:[[export]]\nview = 'size'", "--views", "people"], "--views with --spec"),
+        (["--spec", "SPEC:[[export]]\nview = 'size'\nitems = ['nope']"], "view size has no item nope"),
+        (["--spec", "SPEC:[[export]]\nview = 'size'\ncolour = 1"], "export 1: unknown key colour"),
+        (["--spec", "SPEC:[[export]\nview = 'size'"], "not valid TOML"),
+        (["--spec", "SPEC:url = 'ds=demo-small'"], "needs at least one [[export]] table"),
+        (["--spec", "SPEC:[[export]]\nview = 'size'\noptions = { area_axis = 'cubic' }"], "area_axis = 'cubic'"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(demo_cache: Path, tmp_path: Path, args, message):
     if args[0] == "--spec":
         spec = tmp_path / "bad.toml"
@@ -236,7 +318,10 @@ def test_documented_spec_example_is_valid(tmp_path: Path):
     plan = plan_from_spec(spec, None, None)
     assert plan.out == tmp_path / "figures" and plan.cache_dir == tmp_path / "../data/cache"
     assert [(j.view, j.items, j.name) for j in plan.jobs] == [
-        ("size", ("size-buckets",), "fig8a"), ("size", ("body-area-distribution",), None), ("crowding", None, None)]
+        ("size", ("size-buckets",), "fig8a"),
+        ("size", ("body-area-distribution",), None),
+        ("crowding", None, None),
+    ]
     assert plan.jobs[0].params == {"ds": "crowdpose,coco", "persons": "keypoints"}
     assert plan.jobs[1].render.preset == "double" and plan.jobs[1].options.area_axis is AreaAxis.SQRT
     assert plan.jobs[2].options.crowd_convention.value == "eval-code"
@@ -249,8 +334,9 @@ def test_models_view_exports_table5_equal_to_pycocotools(demo_cache: Path, tmp_p
     from cocoeval_matches import run as coco_run
 
     out = tmp_path / "out"
-    proc = export("--url", "ds=demo-small", "--views", "models", "--formats", "svg", "--out", str(out),
-                  cache=demo_cache)
+    proc = export(
+        "--url", "ds=demo-small", "--views", "models", "--formats", "svg", "--out", str(out), cache=demo_cache
+    )
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(out / "models" / "models-table5.csv").set_index("model")
     data = demo_cache.parent / "data" / "demo-small"
@@ -262,8 +348,17 @@ def test_models_view_exports_table5_equal_to_pycocotools(demo_cache: Path, tmp_p
     assert (out / "models" / "ap-per-slice.svg").is_file()
     assert (out / "models" / "precision-recall-small.svg").is_file()
     # a dataset without any evaluation: a note, nothing written for the view, exit 0
-    none = export("--url", "ds=demo-sparse", "--views", "models", "--formats", "svg", "--out",
-                  str(tmp_path / "none"), cache=demo_cache)
+    none = export(
+        "--url",
+        "ds=demo-sparse",
+        "--views",
+        "models",
+        "--formats",
+        "svg",
+        "--out",
+        str(tmp_path / "none"),
+        cache=demo_cache,
+    )
     assert none.returncode == 0, none.stderr
     assert "No stored evaluation" in none.stdout + none.stderr
     assert not list((tmp_path / "none").glob("models/*.csv"))

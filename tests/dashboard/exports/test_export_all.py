@@ -45,7 +45,22 @@ def test_export_all_follows_the_filters_and_matches_the_command(app_env: Path, t
 
     # the command for the same URL writes the same tables (one code path)
     out = tmp_path / "out"
-    assert main(["--url", "ds=demo-small,demo-crowd&area=crowdpose", "--views", "size", "--formats", "svg",
-                 "--out", str(out), "--cache-dir", str(app_env)]) == 0
+    assert (
+        main(
+            [
+                "--url",
+                "ds=demo-small,demo-crowd&area=crowdpose",
+                "--views",
+                "size",
+                "--formats",
+                "svg",
+                "--out",
+                str(out),
+                "--cache-dir",
+                str(app_env),
+            ]
+        )
+        == 0
+    )
     for name in ("size-buckets.csv", "size-buckets.tex", "size-bucket-shares.csv", "size-bucket-shares.tex"):
         assert (out / "size" / name).read_bytes() == second[name], name

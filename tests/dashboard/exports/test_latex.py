@@ -10,20 +10,21 @@ import pytest
 from dashboard.exports.latex import header_text, latex_text, table_latex
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("small < 32^2 <= medium < 96^2 <= large",
-     r"small $<$ $32^{2}$ $\le$ medium $<$ $96^{2}$ $\le$ large"),
-    ("bbox area w*h", r"bbox area $w \cdot h$"),
-    ("CrowdPose area 0.53*w*h", r"CrowdPose area $0.53 \cdot w \cdot h$"),
-    ("person density (N_b/N_a): sparse < 0.1", r"person density ($N_{b}/N_{a}$): sparse $<$ 0.1"),
-    ("body area (px², log axis)", r"body area ($\mathrm{px}^{2}$, log axis)"),
-    ("indoor: p_indoor >= 0.5 (IO_places365.txt)",
-     r"indoor: $p_{\mathrm{indoor}}$ $\ge$ 0.5 (IO\_places365.txt)"),
-    ("max |diff|", r"max $|\mathrm{diff}|$"),
-    ("visible: v == 2", "visible: v $=$ 2"),
-    ("50% of a&b, #1, {x}, ~, \\", r"50\% of a\&b, \#1, \{x\}, \textasciitilde{}, \textbackslash{}"),
-    ("stray ^ caret", r"stray \textasciicircum{} caret"),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("small < 32^2 <= medium < 96^2 <= large", r"small $<$ $32^{2}$ $\le$ medium $<$ $96^{2}$ $\le$ large"),
+        ("bbox area w*h", r"bbox area $w \cdot h$"),
+        ("CrowdPose area 0.53*w*h", r"CrowdPose area $0.53 \cdot w \cdot h$"),
+        ("person density (N_b/N_a): sparse < 0.1", r"person density ($N_{b}/N_{a}$): sparse $<$ 0.1"),
+        ("body area (px², log axis)", r"body area ($\mathrm{px}^{2}$, log axis)"),
+        ("indoor: p_indoor >= 0.5 (IO_places365.txt)", r"indoor: $p_{\mathrm{indoor}}$ $\ge$ 0.5 (IO\_places365.txt)"),
+        ("max |diff|", r"max $|\mathrm{diff}|$"),
+        ("visible: v == 2", "visible: v $=$ 2"),
+        ("50% of a&b, #1, {x}, ~, \\", r"50\% of a\&b, \#1, \{x\}, \textasciitilde{}, \textbackslash{}"),
+        ("stray ^ caret", r"stray \textasciicircum{} caret"),
+    ],
+)
 def test_caption_notation_goes_to_math_mode(text, want):
     assert latex_text(text) == want
 
@@ -34,12 +35,14 @@ def test_headers_are_words():
 
 
 def test_table_formats():
-    table = pd.DataFrame({
-        "dataset": ["coco_2017", "a&b"],
-        "small": np.array([789, 1234567], dtype=np.int64),
-        "share_small": [0.12345, -0.0000001],
-        "mean_x": [-0.001, np.nan],
-    })
+    table = pd.DataFrame(
+        {
+            "dataset": ["coco_2017", "a&b"],
+            "small": np.array([789, 1234567], dtype=np.int64),
+            "share_small": [0.12345, -0.0000001],
+            "mean_x": [-0.001, np.nan],
+        }
+    )
     tex = table_latex(table, caption="small < 32^2", label="tab:t", shares=("share_small",))
     lines = tex.splitlines()
     assert lines[:4] == [r"\begin{table}[t]", r"\centering", r"\caption{small $<$ $32^{2}$}", r"\label{tab:t}"]
@@ -60,9 +63,19 @@ def test_bold_best_within_each_group_on_the_printed_value():
     45.7: both bold), and no bold in a group of one row (a one-model table)."""
     import pandas as pd
 
-    table = pd.DataFrame({"model": ["a", "b", "c", "d"], "dataset": ["X/val", "X/val", "X/val", "Y/val"],
-                          "AP": [45.67, 45.71, 45.64, 99.0]})
+    table = pd.DataFrame(
+        {
+            "model": ["a", "b", "c", "d"],
+            "dataset": ["X/val", "X/val", "X/val", "Y/val"],
+            "AP": [45.67, 45.71, 45.64, 99.0],
+        }
+    )
     table.attrs["latex"] = {"digits": 1, "bold_max": ["AP"], "group_by": "dataset"}
     body = table_latex(table).split("\\midrule\n", 1)[1].split("\\bottomrule")[0].splitlines()
-    assert body == [r"a & X/val & \textbf{45.7} \\", r"b & X/val & \textbf{45.7} \\",
-                    r"c & X/val & 45.6 \\", r"\midrule", r"d & Y/val & 99.0 \\"]
+    assert body == [
+        r"a & X/val & \textbf{45.7} \\",
+        r"b & X/val & \textbf{45.7} \\",
+        r"c & X/val & 45.6 \\",
+        r"\midrule",
+        r"d & Y/val & 99.0 \\",
+    ]

@@ -52,8 +52,7 @@ def exported_figures(demo_cache: Path) -> list[tuple[str, FigureItem]]:
     for params, options in VARIANTS:
         state = state_from_params(caches, params, options, keypoints, root=demo_cache)
         for view in catalog.VIEWS:
-            out += [(f"{view}/{i.stem} {params}", i) for i in catalog.exports(view, state)
-                    if isinstance(i, FigureItem)]
+            out += [(f"{view}/{i.stem} {params}", i) for i in catalog.exports(view, state) if isinstance(i, FigureItem)]
     return out
 
 
@@ -72,8 +71,9 @@ def test_every_exported_figure_is_clean(page, exported_figures, preset):
         # (plotly lists stacked bars' entries in reverse)
         assert sorted(layout.legend_entries) == sorted(legend_names(paper)), f"{name}: legend entries missing"
         assert not [b for b in layout.of("title") if b.text.strip()], f"{name}: title drawn"
-        assert item.caption and not [b for b in layout.of("annotation") if item.caption[:30] in b.text], \
+        assert item.caption and not [b for b in layout.of("annotation") if item.caption[:30] in b.text], (
             f"{name}: caption drawn inside the image"
+        )
         assert layout.of("axis title") or name.startswith("keypoints"), f"{name}: no axis title measured"
         failures += [f"{name} [{preset}]: {problem}" for problem in problems(layout)]
     assert not failures, "\n".join(failures)
@@ -84,8 +84,17 @@ def test_probe_catches_the_old_caption_over_the_axis_title(page, exported_figure
     the plot) lands on the x-axis title, and a legend moved into the plot is caught."""
     item = next(i for n, i in exported_figures if n.startswith("size/size-buckets"))
     paper = export.paper_figure(item.figure, "single")
-    paper.add_annotation(text=item.caption[:60], xref="paper", yref="paper", x=0, y=0, xanchor="left",
-                         yanchor="top", yshift=-28, showarrow=False)
+    paper.add_annotation(
+        text=item.caption[:60],
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=0,
+        xanchor="left",
+        yanchor="top",
+        yshift=-28,
+        showarrow=False,
+    )
     found = problems(measure(page, paper))
     assert any("annotation" in f and "axis title" in f for f in found), found
     paper = export.paper_figure(item.figure, "single")
@@ -102,9 +111,20 @@ def legend_names(fig) -> list[str]:
 
 #: Up to twelve series, short and long names (models as papers name them, display names
 #: with a split): the 7th and later entries of a single-column legend used to scroll away.
-LONG_NAMES = ["crowdpose-val", "SimpleBaseline ResNet-50 (SmallPose)", "coco-val2017", "HRNet-W32 (ours)",
-              "smallpose-test", "ochuman", "CrowdPose (ours)/val", "posetrack18-val", "aic-train",
-              "humanart", "ViTPose-B, 256x192", "model 12"]
+LONG_NAMES = [
+    "crowdpose-val",
+    "SimpleBaseline ResNet-50 (SmallPose)",
+    "coco-val2017",
+    "HRNet-W32 (ours)",
+    "smallpose-test",
+    "ochuman",
+    "CrowdPose (ours)/val",
+    "posetrack18-val",
+    "aic-train",
+    "humanart",
+    "ViTPose-B, 256x192",
+    "model 12",
+]
 
 
 @pytest.mark.parametrize("n", [7, 8, 12])
@@ -124,13 +144,15 @@ def test_many_series_legend_shows_every_entry(page, preset, n):
     rng = np.random.default_rng(0)
     images = pd.DataFrame({"dataset": np.repeat(names, 50), "n_selected": rng.integers(0, 20, 50 * len(names))})
     persons = pd.DataFrame({"dataset": np.repeat(names, 50), "area": rng.uniform(10, 1e6, 50 * len(names))})
-    for fig in (people_per_image(images, names, caption="c"),
-                area_distribution(persons, names, edges=SizeEdges(), caption="c")):
+    for fig in (
+        people_per_image(images, names, caption="c"),
+        area_distribution(persons, names, edges=SizeEdges(), caption="c"),
+    ):
         layout = measure(page, export.paper_figure(fig, preset))
         assert len(layout.of("legend")) == 1
         assert layout.legend_entries == names
         assert not problems(layout)
-        (_, top, _, bottom), = layout.plots
+        ((_, top, _, bottom),) = layout.plots
         assert bottom - top >= 0.5 * export.PRESETS[preset].height_px  # the plot keeps its room
 
 
@@ -164,6 +186,6 @@ def test_many_category_rows_get_a_row_each(page, exported_figures):
         layout = measure(page, export.paper_figure(diagnosed, preset))
         ticks = [b for b in layout.of("tick label") if b.text in {str(label) for label in labels}]
         assert len(ticks) == len(labels)
-        clashes = [(a.text, b.text) for i, a in enumerate(ticks) for b in ticks[i + 1:] if a.overlaps(b)]
+        clashes = [(a.text, b.text) for i, a in enumerate(ticks) for b in ticks[i + 1 :] if a.overlaps(b)]
         assert not clashes, clashes[:3]
         assert not problems(layout)

@@ -37,17 +37,23 @@ from dashboard.exports.state import ViewOptions, ViewState, state_from_params
 
 #: The eight-dataset registry: display names on every one, a paper_name on one.
 MANY = [f"mx-{i}" for i in range(1, 9)]
-MANY_IDENTITY = {name: DatasetIdentity(display_name=f"Set {i} (many)", order=i,
-                                       paper_name="CrowdPose" if i == 2 else None)
-                 for i, name in enumerate(MANY, start=1)}
-EIGHT_MODELS = [SyntheticModel(f"model {i}", noise=0.01 * i, miss_small=0.05 * i, miss_other=0.02,
-                               false_positives=0.3, seed=100 + i) for i in range(1, 9)]
+MANY_IDENTITY = {
+    name: DatasetIdentity(display_name=f"Set {i} (many)", order=i, paper_name="CrowdPose" if i == 2 else None)
+    for i, name in enumerate(MANY, start=1)
+}
+EIGHT_MODELS = [
+    SyntheticModel(
+        f"model {i}", noise=0.01 * i, miss_small=0.05 * i, miss_other=0.02, false_positives=0.3, seed=100 + i
+    )
+    for i in range(1, 9)
+]
 
 
 def _evaluate(root: Path, key: cache.CacheKey, models: list[SyntheticModel], folder: Path) -> None:
     images = cache.read_images(root, key, columns=["image_id", "width", "height"])
     instances = cache.read_instances(
-        root, key, columns=["image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "keypoints"])
+        root, key, columns=["image_id", "iscrowd", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "keypoints"]
+    )
     keypoints = np.array(instances["keypoints"].tolist(), dtype=np.float64).reshape(len(instances), -1)
     files = []
     for model in models:
@@ -66,8 +72,7 @@ def many_root(demo_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     data = demo_cache.parent / "data" / "demo-sparse"
     for i, name in enumerate(MANY):
         for split in ("val", "train") if i == 0 else ("val",):
-            spec = DatasetSpec(name, split, data / "annotations.json", data / "images",
-                               identity=MANY_IDENTITY[name])
+            spec = DatasetSpec(name, split, data / "annotations.json", data / "images", identity=MANY_IDENTITY[name])
             build_split(spec, root, progress=False, synthetic=True)
             add_scenes(root, name, split, 10 + i)
     _evaluate(root, cache.CacheKey("mx-1", "val"), EIGHT_MODELS, base)
@@ -109,13 +114,25 @@ def _unset(caches: Caches) -> Caches:
 
 #: (cache, URL ds) -> datasets, models: the demo (3 datasets, sources, 2 models on two of
 #: them, scenes on two); 8 datasets (9 models); 1 dataset with 8 models and 2 splits; 1 and 1.
-SELECTIONS = {"demo all": ("demo", ""), "8 datasets": ("many", ""), "1 dataset 8 models": ("many", "mx-1"),
-              "1 dataset 1 model": ("many", "mx-2")}
+SELECTIONS = {
+    "demo all": ("demo", ""),
+    "8 datasets": ("many", ""),
+    "1 dataset 8 models": ("many", "mx-1"),
+    "1 dataset 1 model": ("many", "mx-2"),
+}
 SERIES = ("dataset", "split", "source")
 
 
-def _state(roots: dict[str, Path], selection: str, series: str, identities: bool, *,
-           scenes: bool = True, evaluations: bool = True, empty: Path | None = None) -> ViewState:
+def _state(
+    roots: dict[str, Path],
+    selection: str,
+    series: str,
+    identities: bool,
+    *,
+    scenes: bool = True,
+    evaluations: bool = True,
+    empty: Path | None = None,
+) -> ViewState:
     which, ds = SELECTIONS[selection]
     root = roots[which]
     caches = _caches(root)
@@ -188,15 +205,19 @@ def test_every_view_under_every_setup(roots, selection, series, identities):
             from dashboard import evaluations
 
             root = roots[SELECTIONS[selection][0]]
-            paths = {(e.model, str(e.key)): Path(e.record.predictions.path)
-                     for e in evaluations.find_models(root, _caches(root).keys)}
+            paths = {
+                (e.model, str(e.key)): Path(e.record.predictions.path)
+                for e in evaluations.find_models(root, _caches(root).keys)
+            }
             for row in stored.itertuples(index=False):
                 path = paths[(row.model, row.dataset)]
                 assert row.predictions == path.name  # the name, never a path of this machine
-                assert row[stored.columns.get_loc("predictions sha256")] == hashlib.sha256(
-                    path.read_bytes()).hexdigest()
-            assert n_models == {"demo all": 4, "8 datasets": 9, "1 dataset 8 models": 8,
-                                "1 dataset 1 model": 1}[selection]
+                assert (
+                    row[stored.columns.get_loc("predictions sha256")] == hashlib.sha256(path.read_bytes()).hexdigest()
+                )
+            assert (
+                n_models == {"demo all": 4, "8 datasets": 9, "1 dataset 8 models": 8, "1 dataset 1 model": 1}[selection]
+            )
             assert len(_legend(figures["precision-recall-all"])) == n_models
             # a model's split is named by its display label in the legends too ("m (Crowd (demo)/val)")
             hidden = {k for k in state.datasets if state.label(k) != k}
@@ -228,13 +249,30 @@ def test_scenes_export_with_display_names_and_split_series(roots, tmp_path, caps
     (today's main raised KeyError: the indoor figure looked aggregates up by label)."""
     chromium_or_skip()
     out = tmp_path / "out"
-    rc = main(["--url", "series=split", "--views", "scenes", "--formats", "svg", "--out", str(out),
-               "--cache-dir", str(roots["many"])])
+    rc = main(
+        [
+            "--url",
+            "series=split",
+            "--views",
+            "scenes",
+            "--formats",
+            "svg",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(roots["many"]),
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
-    assert _files(out) == {"captions.txt", "captions.tex", *(f"scenes/{s}.svg" for s in (
-        "scene-entropy", "top-scene-categories", "indoor-outdoor")),
-        "scenes/scene-entropy-table.csv", "scenes/scene-entropy-table.tex",
-        "scenes/scene-statistics.csv", "scenes/scene-statistics.tex"}
+    assert _files(out) == {
+        "captions.txt",
+        "captions.tex",
+        *(f"scenes/{s}.svg" for s in ("scene-entropy", "top-scene-categories", "indoor-outdoor")),
+        "scenes/scene-entropy-table.csv",
+        "scenes/scene-entropy-table.tex",
+        "scenes/scene-statistics.csv",
+        "scenes/scene-statistics.tex",
+    }
     svg = (out / "scenes" / "indoor-outdoor.svg").read_text()
     assert "Set 1 (many)/train" in svg and "mx-1/train" not in svg
 
@@ -260,8 +298,20 @@ def test_one_failing_item_costs_only_itself(roots, tmp_path, capsys, monkeypatch
     monkeypatch.setattr(export, "figure_bytes", figure_bytes)
     monkeypatch.setattr(scenes, "category_items", broken)
     out = tmp_path / "out"
-    rc = main(["--url", "ds=demo-sparse,demo-small", "--views", "scenes,people", "--formats", "svg",
-               "--out", str(out), "--cache-dir", str(roots["demo"])])
+    rc = main(
+        [
+            "--url",
+            "ds=demo-sparse,demo-small",
+            "--views",
+            "scenes,people",
+            "--formats",
+            "svg",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(roots["demo"]),
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 1
     errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
@@ -270,16 +320,36 @@ def test_one_failing_item_costs_only_itself(roots, tmp_path, capsys, monkeypatch
 
     monkeypatch.setattr(scenes, "category_items", lambda state, inp: [])
     out = tmp_path / "out2"
-    rc = main(["--url", "ds=demo-sparse,demo-small", "--views", "scenes,people", "--formats", "svg",
-               "--out", str(out), "--cache-dir", str(roots["demo"])])
+    rc = main(
+        [
+            "--url",
+            "ds=demo-sparse,demo-small",
+            "--views",
+            "scenes,people",
+            "--formats",
+            "svg",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(roots["demo"]),
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 1
     assert [line for line in captured.err.splitlines() if line.startswith("error:")] == [
-        "error: scenes/scene-entropy: RuntimeError: kaleido went away second line"]
-    assert _files(out) == {"captions.txt", "captions.tex", "people/people-per-image.svg",
-                           "people/people-per-image.csv", "people/people-per-image.tex",
-                           "scenes/scene-entropy-table.csv", "scenes/scene-entropy-table.tex",
-        "scenes/scene-statistics.csv", "scenes/scene-statistics.tex"}
+        "error: scenes/scene-entropy: RuntimeError: kaleido went away second line"
+    ]
+    assert _files(out) == {
+        "captions.txt",
+        "captions.tex",
+        "people/people-per-image.svg",
+        "people/people-per-image.csv",
+        "people/people-per-image.tex",
+        "scenes/scene-entropy-table.csv",
+        "scenes/scene-entropy-table.tex",
+        "scenes/scene-statistics.csv",
+        "scenes/scene-statistics.tex",
+    }
     assert "scene-entropy.svg" not in (out / "captions.txt").read_text()
 
 
@@ -308,13 +378,21 @@ def test_an_empty_figure_is_a_reason_in_the_captions_not_a_blank_page():
     from dashboard.figures.common import empty_figure, finish
 
     drawn = finish(go.Figure(go.Bar(x=["a"], y=[1.0])), title="t", caption="drawn", x_title="x", y_title="y")
-    items = [Named(FigureItem("precision recall small", empty_figure("no ground truth in slice small")),
-                   "models/", "precision-recall-small", RenderOptions(formats=("svg",))),
-             Named(TableItem("t", pd.DataFrame({"a": [1]}), "a table"), "models/", "t", RenderOptions())]
+    items = [
+        Named(
+            FigureItem("precision recall small", empty_figure("no ground truth in slice small")),
+            "models/",
+            "precision-recall-small",
+            RenderOptions(formats=("svg",)),
+        ),
+        Named(TableItem("t", pd.DataFrame({"a": [1]}), "a table"), "models/", "t", RenderOptions()),
+    ]
     files = render(items)
     assert sorted(files) == ["captions.tex", "captions.txt", "models/t.csv", "models/t.tex"]
     assert files["captions.txt"].decode().splitlines() == [
-        "models/precision-recall-small: not exported: no ground truth in slice small", "models/t.tex: a table"]
+        "models/precision-recall-small: not exported: no ground truth in slice small",
+        "models/t.tex: a table",
+    ]
     assert not is_empty(drawn)  # a drawn figure is never taken for an empty one
 
 
