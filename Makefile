@@ -68,6 +68,7 @@ typecheck: setup
 
 test: setup browser latex $(TEST_STAMP) docs typecheck
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
 
 bench: setup $(BENCH_STAMP)

@@ -32,10 +32,10 @@ from analysis.evaluation.context import (
     resolve_definitions,
 )
 from analysis.evaluation.definitions import GT_COLUMNS, EvaluationDefinitions
+from analysis.evaluation.outside_images import OPTION as SPLIT_IMAGES_OPTION
+from analysis.evaluation.outside_images import keep_split_images
 from analysis.evaluation.predictions import Predictions, read_predictions
 from analysis.evaluation.slices import STALE, EvaluationResult, evaluate_stored
-from analysis.evaluation.split_images import OPTION as SPLIT_IMAGES_OPTION
-from analysis.evaluation.split_images import keep_split_images
 
 __all__ = ["EvaluationOutcome", "EvaluationRequest", "evaluate_files", "evaluate_stored_models"]
 
