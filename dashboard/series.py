@@ -10,13 +10,13 @@ splits or sources of one dataset share its colour and differ in hatch and dash.
 from __future__ import annotations
 
 import enum
-import weakref
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from analysis.identity import ResolvedIdentity, default_style, resolve
+from dashboard.frame_memo import kept
 
 NO_SOURCE = "(no source)"
 
@@ -86,9 +86,6 @@ def series_styles(
     return out
 
 
-_PAIRS: dict[tuple[int, int, str, str], list[tuple[str, str]]] = {}
-
-
 def distinct_pairs(frame: pd.DataFrame, first: str, second: str) -> list[tuple[str, str]]:
     """The distinct (``first``, ``second``) value pairs of ``frame`` as strings, in order of first occurrence.
 
@@ -98,12 +95,7 @@ def distinct_pairs(frame: pd.DataFrame, first: str, second: str) -> list[tuple[s
     paths.  The result is kept while ``frame`` lives (a view's six captions and the reruns of
     a kept filter state ask about the same frame; the dashboard's frames are read-only).
     """
-    key = (id(frame), len(frame), first, second)
-    found = _PAIRS.get(key)
-    if found is None:
-        found = _PAIRS[key] = _distinct_pairs(frame, first, second)
-        weakref.finalize(frame, _PAIRS.pop, key, None)  # an id is reused once the frame is gone
-    return list(found)
+    return list(kept(frame, ("distinct pairs", first, second), lambda: _distinct_pairs(frame, first, second)))
 
 
 def _distinct_pairs(frame: pd.DataFrame, first: str, second: str) -> list[tuple[str, str]]:
