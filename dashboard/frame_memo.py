@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Callable, Hashable
 from typing import TypeVar, cast
 
+import numpy as np
 import pandas as pd
 
 T = TypeVar("T")
@@ -21,10 +22,10 @@ T = TypeVar("T")
 _KEPT: dict[tuple[Hashable, ...], object] = {}
 
 
-def kept(frame: pd.DataFrame, key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
-    """``compute()``, kept while ``frame`` lives under ``key`` (which names the computation
-    and every argument besides the frame).  Only for frames nobody modifies in place; the
-    caller must not modify the result either."""
+def kept(frame: pd.DataFrame | np.ndarray, key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
+    """``compute()``, kept while ``frame`` (a frame or an array) lives under ``key`` (which
+    names the computation and every argument besides the frame).  Only for frames and arrays
+    nobody modifies in place; the caller must not modify the result either."""
     full = (id(frame), len(frame), *key)
     if full in _KEPT:
         return cast(T, _KEPT[full])

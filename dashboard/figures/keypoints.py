@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ import plotly.graph_objects as go
 
 from analysis.definitions import SizeBucket, VisibilityConvention
 from dashboard.figures.common import empty_figure, finish
+from dashboard.frame_memo import kept
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,6 @@ MAX_CODED_JOINTS = 63
 #: whatever the person count; a joint's total only depends on its own byte.
 _BYTE = 8
 _BYTE_BITS = ((np.arange(1 << _BYTE)[:, None] >> np.arange(_BYTE)) & 1).astype(np.float64)  # (256, 8)
-_FLAG_CODES: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
 
 
 def joint_flag_codes(keypoints: np.ndarray, *, binary_visibility: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -141,18 +140,17 @@ def joint_flag_codes(keypoints: np.ndarray, *, binary_visibility: bool = False) 
     Returns:
         (N,) int64 labelled codes (v > 0), (N,) int64 visible codes (v == 2, or v >= 1 if binary).
     """
-    key = (id(keypoints), binary_visibility)
-    found = _FLAG_CODES.get(key)
-    if found is None:
+
+    def codes() -> tuple[np.ndarray, np.ndarray]:
         v = np.asarray(keypoints[:, 2::3], dtype=np.float32)  # NaN > 0 and NaN == 2 are False
         if v.shape[1] > MAX_CODED_JOINTS:
             raise ValueError(f"{v.shape[1]} joints: bit codes hold at most {MAX_CODED_JOINTS}")
         weights = np.left_shift(1, np.arange(v.shape[1], dtype=np.int64))
         labelled = (v > 0).astype(np.int64) @ weights
         visible = ((v >= 1) if binary_visibility else (v == 2)).astype(np.int64) @ weights
-        found = _FLAG_CODES[key] = (labelled, visible)
-        weakref.finalize(keypoints, _FLAG_CODES.pop, key, None)  # an id is reused once the array is gone
-    return found
+        return labelled, visible
+
+    return kept(keypoints, ("joint flag codes", binary_visibility), codes)
 
 
 def joint_rates_from_codes(
