@@ -12,8 +12,16 @@ from streamlit.delta_generator import DeltaGenerator
 from analysis.cache.key import CacheKey
 from analysis.cache.manifest import images_root
 from dashboard import browse_errors, browse_tiles, browsing, data, evaluations, paths, ui
-from dashboard.browse_files import empty_selection_message, with_image_files
-from dashboard.browsing import CI_KEY, ENTROPY_KEY, PAGE_KEY, PERSONS_KEY, SERIES_KEY, BrowseRanges
+from dashboard.browsing import (
+    CI_KEY,
+    ENTROPY_KEY,
+    PAGE_KEY,
+    PERSONS_KEY,
+    SERIES_KEY,
+    BrowseRanges,
+    empty_selection_message,
+    with_image_files,
+)
 from dashboard.caches import keypoint_schema
 from dashboard.predictions import images_missing_small, small_ann_ids
 from dashboard.thumbnails import ThumbnailError, open_thumbnail

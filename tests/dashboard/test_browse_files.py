@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dashboard.browse_files import empty_selection_message, with_image_files
+from dashboard.browsing import empty_selection_message, with_image_files
 
 
 def test_only_images_whose_file_exists_are_kept_and_the_rest_counted(tmp_path: Path) -> None:
