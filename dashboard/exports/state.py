@@ -25,7 +25,7 @@ from analysis.evaluation.table5 import IntervalStyle
 from dashboard import query
 from dashboard.caches import Caches
 from dashboard.figures.common import dataset_styles
-from dashboard.filters import Filtered, Filters, apply_filters, present
+from dashboard.filters import Filtered, Filters, Population, apply_filters, present
 from dashboard.series import series_order, series_styles, splits_used
 
 #: (dataset, split) -> (N, 3K) keypoints of that split's instance rows.
@@ -216,10 +216,11 @@ class ViewState:
 def resolve(
     caches: Caches,
     filters: Filters,
+    population: Population | None = None,
 ) -> tuple[Filtered, dict[str, dict[str, str]], tuple[str, ...], tuple[str, ...]]:
     """Apply the filters: the filtered frames, the styles (per dataset and per series),
-    the datasets present and the series keys, in order."""
-    filtered = apply_filters(caches.images, caches.persons, filters)
+    the datasets present and the series keys, in order.  ``population``: see ``apply_filters``."""
+    filtered = apply_filters(caches.images, caches.persons, filters, population)
     datasets = present(filtered)
     series = series_order(filtered.images, filters.series, datasets)
     styles = {**dataset_styles(caches.identities), **series_styles(series, filtered.images, caches.identities)}
