@@ -194,6 +194,8 @@ def _build(
     synthetic: bool,
     bar: tqdm,
 ) -> BuildResult:
+    """Read, decode, compute, check the images, then write the split and its manifest, timing
+    each stage.  The annotation bytes are held by one list only: the loader frees them."""
     timings: dict[str, float] = {}
 
     def stage(name: str, t0: float) -> float:
@@ -203,8 +205,7 @@ def _build(
         return time.perf_counter()
 
     t = t_start = time.perf_counter()
-    # mutable bytes (see analysis.build.coco_json), held by this list only: the loader frees them
-    held = [read_annotation_bytes(spec.annotations)]
+    held = [read_annotation_bytes(spec.annotations)]  # mutable: see analysis.build.coco_json
     t = stage("read", t)
     dataset, fingerprint = _decode_and_fingerprint(spec, held)
     t = stage("decode+validate", t)
@@ -218,8 +219,6 @@ def _build(
     t = stage("tables", t)
     image_check = check_image_files(spec.images, dataset.images.file_name)
     t = stage("images", t)
-
-    warnings = _build_warnings(spec, dataset, crowding, image_check)
     manifest = Manifest(
         dataset=spec.name,
         split=spec.split,
@@ -236,7 +235,7 @@ def _build(
         definitions=_definitions(dataset),
         counts=_counts(dataset, images.num_rows, crowding),
         tables={},
-        warnings=warnings,
+        warnings=_build_warnings(spec, dataset, crowding, image_check),
         skipped_counts=dict(dataset.skipped.counts),
         skipped=[SkippedRecord(**r) for r in dataset.skipped.listed],
         timings=timings,
