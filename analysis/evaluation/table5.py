@@ -293,7 +293,9 @@ def _latex_group(rows: pd.DataFrame, name: str, ap_columns: list[str], counted: 
         lines.append(f"\\multicolumn{{{1 + len(ap_columns)}}}{{l}}{{\\textit{{{latex_escape(name)}}}}} \\\\")
     if counted:
         lines.append("$n_{gt}$ & " + " & ".join(_count_cell(rows, c) for c in ap_columns) + " \\\\")
-    printed = {c: [None if pd.isna(v) else f"{v:.1f}" for v in rows[c]] for c in ap_columns}
+    printed = {
+        c: [None if empty else f"{v:.1f}" for v, empty in zip(rows[c], rows[c].isna(), strict=True)] for c in ap_columns
+    }
     best = {c: max((float(t) for t in printed[c] if t is not None), default=None) for c in ap_columns}
     for i, (model, row) in enumerate(rows.iterrows()):
         cells = []
