@@ -167,7 +167,10 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
         margin={"l": 4, "r": 4, "t": 4, "b": 4, "pad": 0, "autoexpand": True},
         bargap=0.15,
     )
-    aspect = fig.layout.meta.get("aspect") if isinstance(fig.layout.meta, dict) else None
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    if preset in meta.get("horizontal_at", ()):
+        _bars_across(out)
+    aspect = meta.get("aspect")
     if aspect:  # a picture (qualitative panels): the figure takes its shape, never letterboxed
         out.update_layout(height=round(p.width_px * float(aspect)))
     out.update_xaxes(automargin=True, title_font_size=size, tickfont_size=size - 1, title_standoff=4, ticklen=3)
@@ -189,6 +192,25 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
         _fit_legend(out, visible, p)
     _fit_category_rows(out, p)
     return out
+
+
+def _bars_across(out: go.Figure) -> None:
+    """In place: grouped vertical bars over category ticks turned into horizontal bars, the
+    categories down the y axis in their order.  A figure asks for it per preset
+    (``layout.meta["horizontal_at"]``) where its category labels (``AP^S_Sp`` ... ``AP^H``)
+    would not fit side by side: on the y axis every label is horizontal and gets its row."""
+    for trace in out.data:
+        if trace.type != "bar":
+            continue
+        error = trace.error_y.to_plotly_json() if trace.error_y else None
+        trace.update(x=trace.y, y=trace.x, orientation="h", error_y=None, error_x=error)
+    for ann in out.layout.annotations:  # "n/a" where a slice's bars would be
+        if ann.xref in (None, "x") and ann.yref in (None, "y"):
+            ann.update(x=ann.y, y=ann.x, xanchor="left", yanchor="middle")
+    x, y = out.layout.xaxis.to_plotly_json(), out.layout.yaxis.to_plotly_json()
+    out.layout.xaxis, out.layout.yaxis = y, {**x, "autorange": "reversed"}
+    # the value axis' last label ("100") is centred on the plot's right edge: room for its half
+    out.update_layout(margin_r=max(out.layout.margin.r or 0, round(1.5 * out.layout.font.size)))
 
 
 def _label_log_axes(out: go.Figure) -> None:
@@ -231,16 +253,22 @@ def _paper_trace(trace: Any, index: int, size: float) -> None:
 
 #: One category row of a horizontal bar chart, in font sizes: its tick label and a gap.
 _CATEGORY_ROW_EM = 1.25
+#: The least height of one bar of a grouped horizontal bar chart, in font sizes.
+_BAR_EM = 0.5
 #: The share of a preset's height its plot area gets (legend, axis titles and margins take the rest).
 _PLOT_SHARE = 0.6
 
 
 def _fit_category_rows(fig: go.Figure, preset: Preset) -> None:
     """Horizontal bars over many categories (e.g. ten slices times several models): the
-    figure grows so that every category's tick label gets a row of its own; plotly would
-    otherwise draw them over each other at the preset's height."""
-    rows = {str(y) for t in fig.data if t.type == "bar" and t.orientation == "h" and t.y is not None for y in t.y}
-    needed = len(rows) * _CATEGORY_ROW_EM * preset.font_px
+    figure grows so that every category's tick label gets a row of its own, and every bar
+    of a group a visible height; plotly would otherwise draw them over each other at the
+    preset's height."""
+    bars = [t for t in fig.data if t.type == "bar" and t.orientation == "h" and t.y is not None]
+    rows = {str(y) for t in bars for y in t.y}
+    # grouped bars: a category's row holds one bar per trace, each at least _BAR_EM high
+    row_em = max(_CATEGORY_ROW_EM, len(bars) * _BAR_EM + 0.5) if fig.layout.barmode == "group" else _CATEGORY_ROW_EM
+    needed = len(rows) * row_em * preset.font_px
     height = fig.layout.height or preset.height_px
     if needed > _PLOT_SHARE * preset.height_px:
         fig.update_layout(height=round(height + needed - _PLOT_SHARE * preset.height_px))
@@ -295,10 +323,44 @@ def _cairo_ready(svg: bytes) -> bytes:
         size = float(m.group(1))
         text = m.group(0).replace(b"font-size:70%", b"font-size:%.2fpx" % (0.7 * size))
         text = _EM.sub(lambda e: b'%s="%.2fpx"' % (e.group(1), float(e.group(2)) * size), text)
-        return text.replace("\u200b".encode(), b"")
+        return _anchored_at_start(text.replace("\u200b".encode(), b""), size)
 
     svg = _TEXT.sub(fix, svg)
     return _solid_under_patterns(_IMAGE.sub(_sharp_image, svg))
+
+
+_ANCHOR = re.compile(rb'^(<text\b[^>]*?)text-anchor="(middle|end)"([^>]*?)\bx="(-?[0-9.]+)"([^>]*>)(.*)</text>$', re.S)
+_FAMILY = re.compile(rb"font-family: ?['\"]?([^,'\";]+)")
+_PIECE = re.compile(rb"<tspan\b([^>]*)>(.*?)</tspan>|([^<]+)", re.S)
+_PIECE_SIZE = re.compile(rb"font-size: ?([0-9.]+)px")
+
+
+def _anchored_at_start(text: bytes, size: float) -> bytes:
+    """A centred (or end-anchored) label with superscripts or subscripts (``AP<sup>S</sup>``)
+    anchored at its start instead.  cairosvg anchors the text and each ``tspan`` on its own
+    width, so a superscript floats away from "AP"; here the whole label is measured the
+    way cairosvg draws it (cairo's font, glyph advances summed) and its start moved left
+    by half (or all) of that width.  Multi-line labels (``tspan``s with an ``x``) are left."""
+    m = _ANCHOR.match(text)
+    if m is None or b"<tspan" not in m.group(6) or re.search(rb"<tspan\b[^>]*\bx=", m.group(6)):
+        return text
+    import html
+
+    import cairocffi as cairo
+
+    family = _FAMILY.search(m.group(1) + m.group(3) + m.group(5))
+    context = cairo.Context(cairo.ImageSurface(cairo.FORMAT_ARGB32, 1, 1))
+    context.select_font_face(family.group(1).decode() if family else "sans-serif")
+    width = 0.0
+    for piece in _PIECE.finditer(m.group(6)):
+        own = _PIECE_SIZE.search(piece.group(1) or b"")
+        context.set_font_size(float(own.group(1)) if own else size)
+        inner = piece.group(2) if piece.group(2) is not None else piece.group(3)
+        content = html.unescape(re.sub(rb"<[^>]*>", b"", inner).decode())
+        width += sum(context.text_extents(letter)[4] for letter in content)
+    shift = width / 2 if m.group(2) == b"middle" else width
+    x = b"%.2f" % (float(m.group(4)) - shift)
+    return m.group(1) + b'text-anchor="start"' + m.group(3) + b'x="' + x + b'"' + m.group(5) + m.group(6) + b"</text>"
 
 
 _PATTERN_BG = re.compile(rb'(<pattern id="([^"]+)"[^>]*>)<rect [^>]*?fill="([^"]+)"[^>]*/>')

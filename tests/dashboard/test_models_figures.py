@@ -120,7 +120,9 @@ def test_same_label_on_two_splits_gets_the_split_in_the_legend():
     assert list(fig.data[0].x) == list(TABLE5_COLUMNS)
     # n_gt 4 < 30: every slice rests on few persons, marked with a dagger the caption explains
     assert list(fig.layout.xaxis.ticktext)[4] == "AP<sup>S</sup><sub>Sp</sub>†"
-    assert list(fig.layout.xaxis.ticktext)[8] == "AP<sup>M(crowd)</sup>†"
+    assert (
+        list(fig.layout.xaxis.ticktext)[8] == "AP<sup>M</sup><sub>crowd</sub>†"
+    )  # as the LaTeX table: AP$^{M}_{crowd}$
     assert "† fewer than 30 ground-truth persons" in fig.layout.meta["caption"]
     # every slice but "all" is empty in both: marked n/a, nine of them
     assert [a.x for a in fig.layout.annotations if a.text == "n/a"] == list(TABLE5_COLUMNS)[1:]

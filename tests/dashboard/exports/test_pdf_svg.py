@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 
 import pytest
 from PIL import Image
@@ -110,3 +111,43 @@ def test_pdf_bytes_do_not_depend_on_the_time(monkeypatch, tmp_path):
             timeout=60,
         )
         assert run.returncode == 0 and not run.stderr, run.stderr
+
+
+def _ink_columns(svg_text: bytes) -> list[int]:
+    """The pixel columns cairo inks when it draws ``svg_text`` (a ``<text>``) at 4x."""
+    import cairosvg
+    import numpy as np
+
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="40">' + svg_text + b"</svg>"
+    png = cairosvg.svg2png(bytestring=svg, scale=4, background_color="white")
+    grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    return [int(c) for c in np.flatnonzero((grey < 128).any(axis=0))]
+
+
+@pytest.mark.parametrize("anchor", ["middle", "end"])
+def test_a_centred_label_keeps_its_superscript_beside_it_in_cairo(anchor):
+    """``AP<sup>S</sup><sub>Sp</sub>`` as plotly writes a centred tick label: cairo (the PDF)
+    anchors every tspan on its own, so the S floated a gap away from "AP".  Anchored at its
+    start, the label is drawn in one piece (no gap wider than a third of the font size)
+    and centred (or ended) where plotly put it."""
+    label = (
+        b'<text text-anchor="%s" x="0" y="30" transform="translate(100,0)" style="font-family: '
+        b"'Times New Roman', Times, serif; font-size: 11px; fill: rgb(0, 0, 0);\">AP\xe2\x80\x8b"
+        b'<tspan style="font-size:70%%" dy="-0.6em">S</tspan><tspan dy="0.42em">\xe2\x80\x8b</tspan>\xe2\x80\x8b'
+        b'<tspan style="font-size:70%%" dy="0.3em">Sp</tspan><tspan dy="-0.21em">\xe2\x80\x8b</tspan>'
+        b"\xe2\x80\xa0</text>"
+    ) % anchor.encode()
+    scale, font = 4, 11
+
+    def widest_gap(columns: list[int]) -> int:
+        return max(b - a for a, b in itertools.pairwise(columns))
+
+    before = _ink_columns(label.replace("\u200b".encode(), b"").replace(b"70%", b"7.70px"))
+    assert widest_gap(before) > font * scale / 3  # the float this guards against
+    after = _ink_columns(export._cairo_ready(label))
+    assert widest_gap(after) <= font * scale / 3
+    anchor_px = 100 * scale
+    if anchor == "middle":
+        assert abs((after[0] + after[-1]) / 2 - anchor_px) <= 2 * scale
+    else:
+        assert abs(after[-1] - anchor_px) <= 2 * scale
