@@ -364,13 +364,35 @@ def _anchored_at_start(text: bytes, size: float) -> bytes:
 
 
 _PATTERN_BG = re.compile(rb'(<pattern id="([^"]+)"[^>]*>)<rect [^>]*?fill="([^"]+)"[^>]*/>')
+_PATTERN = re.compile(
+    rb'<pattern id="([^"]+)" width="([0-9.]+)px" height="([0-9.]+)px" patternUnits="userSpaceOnUse"'
+    rb' patternTransform="(?:scale\(([0-9.]+)\))?">(.*?)</pattern>',
+    re.S,
+)
 _PATTERN_FILLED = re.compile(rb"<path\b[^>]*?fill: url\('#([^']+)'\)[^>]*/>")
+_PATH_D = re.compile(rb'\bd="([^"]+)"')
+_PATH_TRANSFORM = re.compile(rb'\btransform="([^"]+)"')
+#: an outline of straight segments in absolute coordinates (plotly's bars and legend swatches)
+_STRAIGHT = re.compile(rb"^(?:[MLHVZ]|-?[0-9.]+(?:e-?[0-9]+)?|[ ,])+$")
+
+
+@dataclass(frozen=True)
+class _Tile:
+    """One hatch pattern tile: its size in pattern units, its scale to user units, its marks."""
+
+    width: float
+    height: float
+    scale: float
+    marks: bytes
 
 
 def _solid_under_patterns(svg: bytes) -> bytes:
-    """Hatched shapes as a solid fill plus a transparent hatch tile.  Plotly paints each
-    tile's own background; PDF viewers antialias the tile edges, which shows the page
-    through as a white grid.  The solid copy underneath hides those seams."""
+    """Hatched shapes as a solid fill, the hatch marks drawn out, and the outline on top.
+    Plotly fills them with an SVG pattern whose tile paints its own background; PDF
+    viewers (poppler, cairo) render a pattern tile by tile and leave light seams where
+    the tiles meet: the hatch lines break at every tile corner.  Here each shape gets a
+    solid copy of its colour, then the tile's marks repeated over its bounding box and
+    clipped to it (plain vector strokes: nothing to seam), then its stroke."""
     backgrounds: dict[bytes, bytes] = {}
 
     def strip(m: re.Match[bytes]) -> bytes:
@@ -378,14 +400,61 @@ def _solid_under_patterns(svg: bytes) -> bytes:
         return m.group(1)
 
     svg = _PATTERN_BG.sub(strip, svg)
+    tiles = {
+        m.group(1): _Tile(float(m.group(2)), float(m.group(3)), float(m.group(4) or 1.0), m.group(5))
+        for m in _PATTERN.finditer(svg)
+    }
+    drawn = 0
 
     def underlay(m: re.Match[bytes]) -> bytes:
-        colour = backgrounds.get(m.group(1))
-        if colour is None:
-            return m.group(0)
-        return m.group(0).replace(b"fill: url('#" + m.group(1) + b"')", b"fill: " + colour) + m.group(0)
+        nonlocal drawn
+        pattern, path = m.group(1), m.group(0)
+        fill = b"fill: url('#" + pattern + b"')"
+        colour = backgrounds.get(pattern)
+        solid = b"" if colour is None else path.replace(fill, b"fill: " + colour)
+        tile, d = tiles.get(pattern), _PATH_D.search(path)
+        if tile is None or d is None or not _STRAIGHT.match(d.group(1)):
+            return solid + path  # an outline this cannot bound: the pattern as plotly wrote it
+        drawn += 1
+        transform = _PATH_TRANSFORM.search(path)
+        marks = _tiled_marks(tile, d.group(1), b"hatch%d" % drawn, transform.group(1) if transform else b"")
+        return solid + marks + path.replace(fill, b"fill: none")
 
     return _PATTERN_FILLED.sub(underlay, svg)
+
+
+def _tiled_marks(tile: _Tile, d: bytes, clip_id: bytes, transform: bytes) -> bytes:
+    """The tile's marks at every tile position over the outline ``d``'s bounding box (one
+    tile more on each side: marks reach over tile edges), clipped to the outline."""
+    xs: list[float] = []
+    ys: list[float] = []
+    command, coordinates = b"M", 0  # M and L take x, y pairs; H an x; V a y
+    for token in re.findall(rb"[MLHVZ]|-?[0-9.]+(?:e-?[0-9]+)?", d):
+        if token.isalpha():
+            command, coordinates = token, 0
+            continue
+        is_x = command == b"H" or (command in (b"M", b"L") and coordinates % 2 == 0)
+        (xs if is_x else ys).append(float(token))
+        coordinates += 1
+    if not xs or not ys:
+        return b""
+    step_x, step_y = tile.width * tile.scale, tile.height * tile.scale
+    columns = range(int(np.floor(min(xs) / step_x)) - 1, int(np.floor(max(xs) / step_x)) + 2)
+    rows = range(int(np.floor(min(ys) / step_y)) - 1, int(np.floor(max(ys) / step_y)) + 2)
+    copies = b"".join(
+        b'<g transform="translate(%.3f,%.3f) scale(%g)">%s</g>' % (i * step_x, j * step_y, tile.scale, tile.marks)
+        for j in rows
+        for i in columns
+    )
+    own = b' transform="%s"' % transform if transform else b""
+    return b'<clipPath id="%s"><path d="%s"%s/></clipPath><g clip-path="url(#%s)"><g%s>%s</g></g>' % (
+        clip_id,
+        d,
+        own,
+        clip_id,
+        own,
+        copies,
+    )
 
 
 _IMAGE = re.compile(
