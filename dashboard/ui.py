@@ -398,9 +398,11 @@ def show_figure(item: FigureItem, *, key: str, preset: str) -> Any:
     event = st.plotly_chart(item.figure, **kwargs)
     if item.caption:
         st.caption(item.caption.replace("*", "\\*"))  # w*h is not emphasis
-    cols = st.columns([1, 1, 1, 5])
-    for col, fmt in zip(cols, paper.FORMATS, strict=False):
-        col.download_button(
+    # one row of content-width buttons (wrapping when narrow): fixed column shares cut the
+    # labels to "P..." in a 700 px window
+    row = st.container(horizontal=True, gap="small")
+    for fmt in paper.FORMATS:
+        row.download_button(
             fmt.upper(),
             _figure_download(item.figure, fmt, preset),
             file_name=f"{item.stem}.{fmt}",
@@ -422,10 +424,10 @@ def show_table(item: TableItem, *, key: str) -> None:
     if item.caption:
         st.caption(item.caption.replace("*", "\\*"))  # w*h is not emphasis
     files = render.table_files(item, _render_options())
-    c1, c2, _ = st.columns([1, 1, 6])
-    for col, (name, data_) in zip((c1, c2), files.items(), strict=True):
+    row = st.container(horizontal=True, gap="small")  # as the figure buttons: never cut short
+    for name, data_ in files.items():
         ext = name.rsplit(".", 1)[1]
-        col.download_button(
+        row.download_button(
             "CSV" if ext == "csv" else "LaTeX",
             data_,
             file_name=name,

@@ -222,7 +222,10 @@ def slice_ap_figure(models: Sequence[EvaluatedModel], *, caption: str = "") -> g
         notes.append(_interval_note(models))
     if few:
         notes.append("† fewer than 30 ground-truth persons in the slice")
-    return finish(fig, title="AP per slice", caption="; ".join(notes), x_title="", y_title="AP (%)")
+    finish(fig, title="AP per slice", caption="; ".join(notes), x_title="", y_title="AP (%)")
+    # a single column has no room for ten slice labels side by side: bars across, labels down
+    fig.layout.meta = {**fig.layout.meta, "horizontal_at": ["single"]}
+    return fig
 
 
 def _interval_note(models: Sequence[EvaluatedModel]) -> str:
@@ -313,9 +316,10 @@ def _add_difference_bars(
 
 
 def tick_label(column: str) -> str:
-    """A Table 5 column as plotly rich text: ``AP^S_Sp`` -> ``AP<sup>S</sup><sub>Sp</sub>``."""
+    """A Table 5 column as plotly rich text: ``AP^S_Sp`` -> ``AP<sup>S</sup><sub>Sp</sub>``,
+    ``AP^M(crowd)`` -> ``AP<sup>M</sup><sub>crowd</sub>`` (as the LaTeX table prints it)."""
     base, _, rest = column.partition("^")
-    sup, _, sub = rest.partition("_")
+    sup, _, sub = rest.rstrip(")").replace("(", "_").partition("_")
     return base + (f"<sup>{sup}</sup>" if sup else "") + (f"<sub>{sub}</sub>" if sub else "")
 
 
