@@ -161,16 +161,7 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
         args=("g_norm",),
         format_func=lambda v: "counts" if v == Normalisation.COUNT.value else "shares (per dataset)",
     )
-    with sb.expander("Paper export"):
-        st.radio(
-            "Figure width",
-            list(paper.PRESETS),
-            key="g_preset",
-            on_change=_remember,
-            args=("g_preset",),
-            format_func=lambda k: paper.PRESETS[k].name,
-        )
-        st.checkbox("LaTeX tables: shares as percentages", key="g_percent", on_change=_remember, args=("g_percent",))
+    _paper_export_widgets(sb)
     split, bucket = st.session_state["g_split"], st.session_state["g_bucket"]
     filters = Filters(
         datasets=chosen,
@@ -187,6 +178,20 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
         if c.synthetic(name):
             sb.badge(f"{name}: synthetic data", color="orange", icon=":material/science:")
     return filters, st.session_state.get("g_preset", "single")
+
+
+def _paper_export_widgets(sb: DeltaGenerator) -> None:
+    """The sidebar's "Paper export" settings: figure width preset, percentages in LaTeX tables."""
+    with sb.expander("Paper export"):
+        st.radio(
+            "Figure width",
+            list(paper.PRESETS),
+            key="g_preset",
+            on_change=_remember,
+            args=("g_preset",),
+            format_func=lambda k: paper.PRESETS[k].name,
+        )
+        st.checkbox("LaTeX tables: shares as percentages", key="g_percent", on_change=_remember, args=("g_percent",))
 
 
 def _dataset_widgets(
@@ -393,9 +398,11 @@ def show_figure(item: FigureItem, *, key: str, preset: str) -> Any:
     event = st.plotly_chart(item.figure, **kwargs)
     if item.caption:
         st.caption(item.caption.replace("*", "\\*"))  # w*h is not emphasis
-    cols = st.columns([1, 1, 1, 5])
-    for col, fmt in zip(cols, paper.FORMATS, strict=False):
-        col.download_button(
+    # one row of content-width buttons (wrapping when narrow): fixed column shares cut the
+    # labels to "P..." in a 700 px window
+    row = st.container(horizontal=True, gap="small")
+    for fmt in paper.FORMATS:
+        row.download_button(
             fmt.upper(),
             _figure_download(item.figure, fmt, preset),
             file_name=f"{item.stem}.{fmt}",
@@ -417,10 +424,10 @@ def show_table(item: TableItem, *, key: str) -> None:
     if item.caption:
         st.caption(item.caption.replace("*", "\\*"))  # w*h is not emphasis
     files = render.table_files(item, _render_options())
-    c1, c2, _ = st.columns([1, 1, 6])
-    for col, (name, data_) in zip((c1, c2), files.items(), strict=True):
+    row = st.container(horizontal=True, gap="small")  # as the figure buttons: never cut short
+    for name, data_ in files.items():
         ext = name.rsplit(".", 1)[1]
-        col.download_button(
+        row.download_button(
             "CSV" if ext == "csv" else "LaTeX",
             data_,
             file_name=name,

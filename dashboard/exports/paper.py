@@ -167,7 +167,10 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
         margin={"l": 4, "r": 4, "t": 4, "b": 4, "pad": 0, "autoexpand": True},
         bargap=0.15,
     )
-    aspect = fig.layout.meta.get("aspect") if isinstance(fig.layout.meta, dict) else None
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    if preset in meta.get("horizontal_at", ()):
+        _bars_across(out)
+    aspect = meta.get("aspect")
     if aspect:  # a picture (qualitative panels): the figure takes its shape, never letterboxed
         out.update_layout(height=round(p.width_px * float(aspect)))
     out.update_xaxes(automargin=True, title_font_size=size, tickfont_size=size - 1, title_standoff=4, ticklen=3)
@@ -189,6 +192,25 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
         _fit_legend(out, visible, p)
     _fit_category_rows(out, p)
     return out
+
+
+def _bars_across(out: go.Figure) -> None:
+    """In place: grouped vertical bars over category ticks turned into horizontal bars, the
+    categories down the y axis in their order.  A figure asks for it per preset
+    (``layout.meta["horizontal_at"]``) where its category labels (``AP^S_Sp`` ... ``AP^H``)
+    would not fit side by side: on the y axis every label is horizontal and gets its row."""
+    for trace in out.data:
+        if trace.type != "bar":
+            continue
+        error = trace.error_y.to_plotly_json() if trace.error_y else None
+        trace.update(x=trace.y, y=trace.x, orientation="h", error_y=None, error_x=error)
+    for ann in out.layout.annotations:  # "n/a" where a slice's bars would be
+        if ann.xref in (None, "x") and ann.yref in (None, "y"):
+            ann.update(x=ann.y, y=ann.x, xanchor="left", yanchor="middle")
+    x, y = out.layout.xaxis.to_plotly_json(), out.layout.yaxis.to_plotly_json()
+    out.layout.xaxis, out.layout.yaxis = y, {**x, "autorange": "reversed"}
+    # the value axis' last label ("100") is centred on the plot's right edge: room for its half
+    out.update_layout(margin_r=max(out.layout.margin.r or 0, round(1.5 * out.layout.font.size)))
 
 
 def _label_log_axes(out: go.Figure) -> None:
@@ -231,16 +253,22 @@ def _paper_trace(trace: Any, index: int, size: float) -> None:
 
 #: One category row of a horizontal bar chart, in font sizes: its tick label and a gap.
 _CATEGORY_ROW_EM = 1.25
+#: The least height of one bar of a grouped horizontal bar chart, in font sizes.
+_BAR_EM = 0.5
 #: The share of a preset's height its plot area gets (legend, axis titles and margins take the rest).
 _PLOT_SHARE = 0.6
 
 
 def _fit_category_rows(fig: go.Figure, preset: Preset) -> None:
     """Horizontal bars over many categories (e.g. ten slices times several models): the
-    figure grows so that every category's tick label gets a row of its own; plotly would
-    otherwise draw them over each other at the preset's height."""
-    rows = {str(y) for t in fig.data if t.type == "bar" and t.orientation == "h" and t.y is not None for y in t.y}
-    needed = len(rows) * _CATEGORY_ROW_EM * preset.font_px
+    figure grows so that every category's tick label gets a row of its own, and every bar
+    of a group a visible height; plotly would otherwise draw them over each other at the
+    preset's height."""
+    bars = [t for t in fig.data if t.type == "bar" and t.orientation == "h" and t.y is not None]
+    rows = {str(y) for t in bars for y in t.y}
+    # grouped bars: a category's row holds one bar per trace, each at least _BAR_EM high
+    row_em = max(_CATEGORY_ROW_EM, len(bars) * _BAR_EM + 0.5) if fig.layout.barmode == "group" else _CATEGORY_ROW_EM
+    needed = len(rows) * row_em * preset.font_px
     height = fig.layout.height or preset.height_px
     if needed > _PLOT_SHARE * preset.height_px:
         fig.update_layout(height=round(height + needed - _PLOT_SHARE * preset.height_px))
@@ -295,20 +323,76 @@ def _cairo_ready(svg: bytes) -> bytes:
         size = float(m.group(1))
         text = m.group(0).replace(b"font-size:70%", b"font-size:%.2fpx" % (0.7 * size))
         text = _EM.sub(lambda e: b'%s="%.2fpx"' % (e.group(1), float(e.group(2)) * size), text)
-        return text.replace("\u200b".encode(), b"")
+        return _anchored_at_start(text.replace("\u200b".encode(), b""), size)
 
     svg = _TEXT.sub(fix, svg)
     return _solid_under_patterns(_IMAGE.sub(_sharp_image, svg))
 
 
+_ANCHOR = re.compile(rb'^(<text\b[^>]*?)text-anchor="(middle|end)"([^>]*?)\bx="(-?[0-9.]+)"([^>]*>)(.*)</text>$', re.S)
+_FAMILY = re.compile(rb"font-family: ?['\"]?([^,'\";]+)")
+_PIECE = re.compile(rb"<tspan\b([^>]*)>(.*?)</tspan>|([^<]+)", re.S)
+_PIECE_SIZE = re.compile(rb"font-size: ?([0-9.]+)px")
+
+
+def _anchored_at_start(text: bytes, size: float) -> bytes:
+    """A centred (or end-anchored) label with superscripts or subscripts (``AP<sup>S</sup>``)
+    anchored at its start instead.  cairosvg anchors the text and each ``tspan`` on its own
+    width, so a superscript floats away from "AP"; here the whole label is measured the
+    way cairosvg draws it (cairo's font, glyph advances summed) and its start moved left
+    by half (or all) of that width.  Multi-line labels (``tspan``s with an ``x``) are left."""
+    m = _ANCHOR.match(text)
+    if m is None or b"<tspan" not in m.group(6) or re.search(rb"<tspan\b[^>]*\bx=", m.group(6)):
+        return text
+    import html
+
+    import cairocffi as cairo
+
+    family = _FAMILY.search(m.group(1) + m.group(3) + m.group(5))
+    context = cairo.Context(cairo.ImageSurface(cairo.FORMAT_ARGB32, 1, 1))
+    context.select_font_face(family.group(1).decode() if family else "sans-serif")
+    width = 0.0
+    for piece in _PIECE.finditer(m.group(6)):
+        own = _PIECE_SIZE.search(piece.group(1) or b"")
+        context.set_font_size(float(own.group(1)) if own else size)
+        inner = piece.group(2) if piece.group(2) is not None else piece.group(3)
+        content = html.unescape(re.sub(rb"<[^>]*>", b"", inner).decode())
+        width += sum(context.text_extents(letter)[4] for letter in content)
+    shift = width / 2 if m.group(2) == b"middle" else width
+    x = b"%.2f" % (float(m.group(4)) - shift)
+    return m.group(1) + b'text-anchor="start"' + m.group(3) + b'x="' + x + b'"' + m.group(5) + m.group(6) + b"</text>"
+
+
 _PATTERN_BG = re.compile(rb'(<pattern id="([^"]+)"[^>]*>)<rect [^>]*?fill="([^"]+)"[^>]*/>')
+_PATTERN = re.compile(
+    rb'<pattern id="([^"]+)" width="([0-9.]+)px" height="([0-9.]+)px" patternUnits="userSpaceOnUse"'
+    rb' patternTransform="(?:scale\(([0-9.]+)\))?">(.*?)</pattern>',
+    re.S,
+)
 _PATTERN_FILLED = re.compile(rb"<path\b[^>]*?fill: url\('#([^']+)'\)[^>]*/>")
+_PATH_D = re.compile(rb'\bd="([^"]+)"')
+_PATH_TRANSFORM = re.compile(rb'\btransform="([^"]+)"')
+#: an outline of straight segments in absolute coordinates (plotly's bars and legend swatches)
+_STRAIGHT = re.compile(rb"^(?:[MLHVZ]|-?[0-9.]+(?:e-?[0-9]+)?|[ ,])+$")
+
+
+@dataclass(frozen=True)
+class _Tile:
+    """One hatch pattern tile: its size in pattern units, its scale to user units, its marks."""
+
+    width: float
+    height: float
+    scale: float
+    marks: bytes
 
 
 def _solid_under_patterns(svg: bytes) -> bytes:
-    """Hatched shapes as a solid fill plus a transparent hatch tile.  Plotly paints each
-    tile's own background; PDF viewers antialias the tile edges, which shows the page
-    through as a white grid.  The solid copy underneath hides those seams."""
+    """Hatched shapes as a solid fill, the hatch marks drawn out, and the outline on top.
+    Plotly fills them with an SVG pattern whose tile paints its own background; PDF
+    viewers (poppler, cairo) render a pattern tile by tile and leave light seams where
+    the tiles meet: the hatch lines break at every tile corner.  Here each shape gets a
+    solid copy of its colour, then the tile's marks repeated over its bounding box and
+    clipped to it (plain vector strokes: nothing to seam), then its stroke."""
     backgrounds: dict[bytes, bytes] = {}
 
     def strip(m: re.Match[bytes]) -> bytes:
@@ -316,14 +400,61 @@ def _solid_under_patterns(svg: bytes) -> bytes:
         return m.group(1)
 
     svg = _PATTERN_BG.sub(strip, svg)
+    tiles = {
+        m.group(1): _Tile(float(m.group(2)), float(m.group(3)), float(m.group(4) or 1.0), m.group(5))
+        for m in _PATTERN.finditer(svg)
+    }
+    drawn = 0
 
     def underlay(m: re.Match[bytes]) -> bytes:
-        colour = backgrounds.get(m.group(1))
-        if colour is None:
-            return m.group(0)
-        return m.group(0).replace(b"fill: url('#" + m.group(1) + b"')", b"fill: " + colour) + m.group(0)
+        nonlocal drawn
+        pattern, path = m.group(1), m.group(0)
+        fill = b"fill: url('#" + pattern + b"')"
+        colour = backgrounds.get(pattern)
+        solid = b"" if colour is None else path.replace(fill, b"fill: " + colour)
+        tile, d = tiles.get(pattern), _PATH_D.search(path)
+        if tile is None or d is None or not _STRAIGHT.match(d.group(1)):
+            return solid + path  # an outline this cannot bound: the pattern as plotly wrote it
+        drawn += 1
+        transform = _PATH_TRANSFORM.search(path)
+        marks = _tiled_marks(tile, d.group(1), b"hatch%d" % drawn, transform.group(1) if transform else b"")
+        return solid + marks + path.replace(fill, b"fill: none")
 
     return _PATTERN_FILLED.sub(underlay, svg)
+
+
+def _tiled_marks(tile: _Tile, d: bytes, clip_id: bytes, transform: bytes) -> bytes:
+    """The tile's marks at every tile position over the outline ``d``'s bounding box (one
+    tile more on each side: marks reach over tile edges), clipped to the outline."""
+    xs: list[float] = []
+    ys: list[float] = []
+    command, coordinates = b"M", 0  # M and L take x, y pairs; H an x; V a y
+    for token in re.findall(rb"[MLHVZ]|-?[0-9.]+(?:e-?[0-9]+)?", d):
+        if token.isalpha():
+            command, coordinates = token, 0
+            continue
+        is_x = command == b"H" or (command in (b"M", b"L") and coordinates % 2 == 0)
+        (xs if is_x else ys).append(float(token))
+        coordinates += 1
+    if not xs or not ys:
+        return b""
+    step_x, step_y = tile.width * tile.scale, tile.height * tile.scale
+    columns = range(int(np.floor(min(xs) / step_x)) - 1, int(np.floor(max(xs) / step_x)) + 2)
+    rows = range(int(np.floor(min(ys) / step_y)) - 1, int(np.floor(max(ys) / step_y)) + 2)
+    copies = b"".join(
+        b'<g transform="translate(%.3f,%.3f) scale(%g)">%s</g>' % (i * step_x, j * step_y, tile.scale, tile.marks)
+        for j in rows
+        for i in columns
+    )
+    own = b' transform="%s"' % transform if transform else b""
+    return b'<clipPath id="%s"><path d="%s"%s/></clipPath><g clip-path="url(#%s)"><g%s>%s</g></g>' % (
+        clip_id,
+        d,
+        own,
+        clip_id,
+        own,
+        copies,
+    )
 
 
 _IMAGE = re.compile(

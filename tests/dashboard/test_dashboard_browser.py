@@ -160,3 +160,32 @@ def test_dashboard_in_a_real_browser(server: str, tmp_path: Path, demo_cache: Pa
         assert r"\toprule" in tex and "synthetic-precise" in tex and r"\textbf{" in tex
         page.screenshot(path=str(ARTIFACTS / "dashboard-models.png"), full_page=True)
         browser.close()
+
+
+def test_download_buttons_read_in_full_at_700_px(server: str):
+    """A 700 px window (Streamlit lays the page out full width, the sidebar would overlay
+    it): every figure's PNG / SVG / PDF button and every table's CSV / LaTeX button shows
+    its whole label (they read "P..." in fixed column shares)."""
+    chromium = chromium_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 700, "height": 1000})
+        page.set_default_timeout(30_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        for view in ("size", "models"):
+            page.goto(f"{server}/{view}")
+            buttons = page.locator('[data-testid="stDownloadButton"] button')
+            expect(buttons.first).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(ARTIFACTS / f"dashboard-{view}-700.png"), full_page=True)
+            read = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stDownloadButton"] button')]
+                .map(b => ({text: b.innerText.trim(), width: b.getBoundingClientRect().width,
+                            cut: [b, ...b.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1)}))""")
+            labels = [r["text"].split()[-1] if r["text"] else "" for r in read]
+            assert {"PNG", "SVG", "PDF", "CSV"} <= set(labels), (view, read)
+            assert all(label in {"PNG", "SVG", "PDF", "CSV", "LaTeX", "zip"} or "…" not in label for label in labels)
+            cut = [r for r in read if r["cut"] or "…" in r["text"] or r["width"] == 0]
+            assert cut == [], (view, cut)
+        browser.close()

@@ -120,7 +120,9 @@ def test_same_label_on_two_splits_gets_the_split_in_the_legend():
     assert list(fig.data[0].x) == list(TABLE5_COLUMNS)
     # n_gt 4 < 30: every slice rests on few persons, marked with a dagger the caption explains
     assert list(fig.layout.xaxis.ticktext)[4] == "AP<sup>S</sup><sub>Sp</sub>†"
-    assert list(fig.layout.xaxis.ticktext)[8] == "AP<sup>M(crowd)</sup>†"
+    assert (
+        list(fig.layout.xaxis.ticktext)[8] == "AP<sup>M</sup><sub>crowd</sub>†"
+    )  # as the LaTeX table: AP$^{M}_{crowd}$
     assert "† fewer than 30 ground-truth persons" in fig.layout.meta["caption"]
     # every slice but "all" is empty in both: marked n/a, nine of them
     assert [a.x for a in fig.layout.annotations if a.text == "n/a"] == list(TABLE5_COLUMNS)[1:]
@@ -185,3 +187,29 @@ def test_export_all_zip_keeps_the_table5_latex_form(two_models):
     tex = zipfile.ZipFile(io.BytesIO(render.zip_bytes(files))).read("models-table5.tex").decode()
     assert tex == table_latex(table, caption="AP (%) per slice", label="tab:models-table5")
     assert r"\textbf{30.0}" in tex and "AP$^S_{Sp}$" in tex
+
+
+def test_a_slice_without_ground_truth_is_a_reason_in_the_captions_file_not_a_blank_page():
+    """The models export's precision-recall figure of a slice no shown split has ground truth
+    in (a split without small persons): no file in any format, and ``captions.txt`` says
+    which figure is missing and why; the drawn slice beside it is written as usual."""
+    from dashboard.exports.items import FigureItem
+    from dashboard.exports.render import Named, RenderOptions, render
+
+    precision = np.tile(np.linspace(1.0, 0.0, 101), (10, 1))
+    no_small = _model(
+        "m",
+        "d/s",
+        {
+            s: _slice(None if s.startswith("small") else 0.5, precision=None if s.startswith("small") else precision)
+            for s in SLICES
+        },
+    )
+    options = RenderOptions(formats=("svg",))
+    named = [
+        Named(FigureItem("precision recall small", pr_figure([no_small], "small", 0.5)), "models/", "pr-small", options)
+    ]
+    files = render(named)
+    assert sorted(files) == ["captions.tex", "captions.txt"]
+    assert files["captions.txt"].decode() == "models/pr-small: not exported: no ground truth in slice small\n"
+    assert files["captions.tex"] == b""

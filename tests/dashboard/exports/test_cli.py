@@ -159,6 +159,35 @@ def test_same_caches_and_arguments_give_identical_files(demo_cache: Path, tmp_pa
     assert len([k for k in runs[0] if k.endswith(".svg")]) >= 10  # every view's figures are there
 
 
+def test_reruns_are_byte_identical_in_every_format(demo_cache: Path, tmp_path: Path):
+    """PNG (kaleido, with its pHYs chunk), PDF (cairo, date fixed), SVG, CSV and LaTeX: the
+    same caches and arguments give the same bytes; hatched bars (size), the models view's
+    figures with their intervals and Table 5, at page width."""
+    chromium_or_skip()
+    runs = []
+    for n in (1, 2):
+        out = tmp_path / f"run{n}"
+        r = export(
+            "--url",
+            "ds=demo-crowd,demo-small",
+            "--views",
+            "size,models",
+            "--formats",
+            "png,svg,pdf",
+            "--width",
+            "double",
+            "--out",
+            str(out),
+            cache=demo_cache,
+        )
+        assert r.returncode == 0, r.stderr
+        runs.append({str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+    assert runs[0].keys() == runs[1].keys()
+    assert {".png", ".svg", ".pdf", ".csv", ".tex", ".txt"} <= {Path(k).suffix for k in runs[0]}
+    assert "models/ap-per-slice.pdf" in runs[0] and "models/models-table5.tex" in runs[0]
+    assert [k for k in runs[0] if runs[0][k] != runs[1][k]] == []
+
+
 def test_real_annotations_size_buckets(fixtures_dir: Path, tmp_path: Path):
     chromium_or_skip()
     cache = tmp_path / "cache"

@@ -189,3 +189,32 @@ def test_many_category_rows_get_a_row_each(page, exported_figures):
         clashes = [(a.text, b.text) for i, a in enumerate(ticks) for b in ticks[i + 1 :] if a.overlaps(b)]
         assert not clashes, clashes[:3]
         assert not problems(layout)
+
+
+@pytest.mark.parametrize("preset", list(export.PRESETS))
+def test_ap_per_slice_labels_are_horizontal_apart_and_inside(page, exported_figures, preset):
+    """AP per slice for the demo's four evaluations: the ten slice labels (AP ... AP^H) are
+    all drawn, horizontal, inside the figure and clear of each other and of the value
+    axis' labels; at single width the bars run across and the slices go down the y axis."""
+    from analysis.evaluation.table5 import TABLE5_COLUMNS
+
+    item = next(i for n, i in exported_figures if n.startswith("models/ap-per-slice"))
+    paper = export.paper_figure(item.figure, preset)
+    layout = measure(page, paper)
+    font = export.PRESETS[preset].font_px
+    ticks = layout.of("tick label")
+    slices = [b for b in ticks if b.text.startswith("AP")]
+    assert [b.text.replace("\u200b", "").rstrip("†") for b in slices] == [
+        c.replace("^", "").replace("_", "").replace("(", "").replace(")", "") for c in TABLE5_COLUMNS
+    ]
+    for b in ticks:
+        assert b.x0 >= 0 and b.x1 <= layout.width and b.y0 >= 0 and b.y1 <= layout.height, b
+    clashes = [(a.text, b.text) for i, a in enumerate(ticks) for b in ticks[i + 1 :] if a.overlaps(b, tol=0)]
+    assert not clashes, clashes
+    assert all(b.y1 - b.y0 < 2 * font for b in slices)  # one horizontal line each, never rotated
+    ((x0, _, _, y1),) = layout.plots
+    if preset == "single":  # down the y axis, left of the plot
+        assert all(b.x1 <= x0 for b in slices) and sorted(slices, key=lambda b: b.y0) == slices
+    else:  # along the x axis, under the plot
+        assert all(b.y0 >= y1 for b in slices) and sorted(slices, key=lambda b: b.x0) == slices
+    assert not problems(layout)
