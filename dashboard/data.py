@@ -21,7 +21,7 @@ from dashboard.caches import Caches, load_caches, load_keypoints
 from dashboard.evaluations import StoredModel
 from dashboard.exports.state import resolve
 from dashboard.figures.models import EvaluatedModel
-from dashboard.filters import Filtered, Filters
+from dashboard.filters import Filtered, Filters, Population, population_key, select_population
 
 
 @st.cache_resource(show_spinner="Loading caches ...", max_entries=2)
@@ -38,9 +38,15 @@ def caches() -> Caches:
 Resolved = tuple[Filtered, dict[str, dict[str, str]], tuple[str, ...], tuple[str, ...]]
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _population(root: str, stamp: tuple, population_key: str, _caches: Caches, _filters: Filters) -> Population:
+    return select_population(_caches.images, _caches.persons, _filters)
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _resolved(root: str, stamp: tuple, filters_key: str, _caches: Caches, _filters: Filters) -> Resolved:
-    return resolve(_caches, _filters)
+    key = repr(population_key(_filters))
+    return resolve(_caches, _filters, _population(root, stamp, key, _caches, _filters))
 
 
 def resolved(c: Caches, filters: Filters) -> Resolved:
@@ -50,6 +56,9 @@ def resolved(c: Caches, filters: Filters) -> Resolved:
     one of the last four states) reuses the filtered frames instead of filtering every person
     again.  Keyed on the caches' stamp and ``repr(filters)`` (a frozen dataclass of enums,
     tuples and floats: complete and exact); the frames are shared read-only, like ``caches()``.
+    A new filter state that keeps the datasets, split, sources, population and area source
+    of one of the last two (a new size edge or bucket) reuses their persons and areas
+    (``dashboard.filters.Population``) and only buckets them.
     """
     root = paths.cache_root()
     return _resolved(str(root), paths.cache_stamp(root), repr(filters), c, filters)

@@ -93,16 +93,38 @@ class Filtered:
         return len(self.images) == 0
 
 
-def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Filtered:
-    """Apply ``f`` to the concatenated frames of ``dashboard.caches.Caches``.
+@dataclass(frozen=True)
+class Population:
+    """The first stage of :func:`apply_filters`: what the size edges and the bucket do not change.
 
-    Args:
-        images: one row per image with ``dataset``, ``split``, ``source``, ``n_persons``.
-        persons: one row per non-crowd person with ``image_index`` (row in ``images``),
-            ``dataset``, ``bbox_w``, ``bbox_h``, ``segm_area``, ``num_keypoints`` (float,
-            NaN where absent) and ``n_labelled``.
-        f: the filters.
+    Kept apart (``dashboard.data`` keeps the last two) so that a new edge or bucket filters
+    no person row by image or population again: it only buckets these persons' areas.
+
+    Attributes:
+        keep: (M,) the images of the chosen datasets, split and sources.
+        persons: their persons in the population, with ``area`` (float) under the chosen
+            source; the persons of datasets without any such area left out.
+        n_population: (kept images,) persons in the population per kept image.
+        no_area, unknown_area: as :class:`Filtered`'s.
+        key: the filter parts this depends on (:func:`population_key`).
     """
+
+    keep: npt.NDArray[np.bool_]
+    persons: pd.DataFrame
+    n_population: npt.NDArray[np.int64]
+    no_area: tuple[str, ...]
+    unknown_area: dict[str, int]
+    key: tuple[object, ...]
+
+
+def population_key(f: Filters) -> tuple[object, ...]:
+    """The filter parts a :class:`Population` depends on (not the edges, bucket, normalisation
+    or series)."""
+    return (f.datasets, f.split, f.sources, f.population, f.size.area_source)
+
+
+def select_population(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Population:
+    """The persons of the chosen images and population with their areas (see :func:`apply_filters`)."""
     keep = _kept_images(images, f)
     pmask = keep[persons["image_index"].to_numpy()] if len(persons) else np.zeros(0, dtype=bool)
     everyone = f.population.kind is PopulationKind.ALL
@@ -122,21 +144,44 @@ def apply_filters(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -> Fi
         f.size.area_source,
     )
     no_area, unknown = _missing_areas(sel, np.isnan(area))
-    sel = sel.assign(area=area, bucket=size_bucket_codes(area, f.size.edges))
+    sel = sel.assign(area=area)
     if no_area:
         sel = sel[~sel["dataset"].isin(no_area).to_numpy()]
+    return Population(keep, sel, n_population, tuple(sorted(no_area)), unknown, population_key(f))
+
+
+def apply_filters(
+    images: pd.DataFrame, persons: pd.DataFrame, f: Filters, population: Population | None = None
+) -> Filtered:
+    """Apply ``f`` to the concatenated frames of ``dashboard.caches.Caches``.
+
+    Args:
+        images: one row per image with ``dataset``, ``split``, ``source``, ``n_persons``.
+        persons: one row per non-crowd person with ``image_index`` (row in ``images``),
+            ``dataset``, ``bbox_w``, ``bbox_h``, ``segm_area``, ``num_keypoints`` (float,
+            NaN where absent) and ``n_labelled``.
+        f: the filters.
+        population: :func:`select_population` of these frames for filters with the same
+            :func:`population_key` (computed here when None): then only the size edges and
+            the bucket are applied, over its persons.
+    """
+    if population is None or population.key != population_key(f):
+        population = select_population(images, persons, f)
+    keep = population.keep
+    sel = population.persons
+    sel = sel.assign(bucket=size_bucket_codes(sel["area"].to_numpy(), f.size.edges))
     if f.bucket is not None:
         sel = sel[sel["bucket"].to_numpy() == f.bucket.code]
         counts = np.bincount(sel["image_index"].to_numpy(), minlength=len(images))
         n_selected = counts[keep]
     else:
-        n_selected = n_population
+        n_selected = population.n_population
     kept = images[keep].assign(n_selected=n_selected)
     kept["series"] = series_keys(kept, f.series)
     sel = sel.assign(series=_series_of_persons(kept, sel, len(images)))
     if f.bucket is not None:
         kept = kept[kept["n_selected"].to_numpy() > 0]
-    return Filtered(kept, sel, tuple(sorted(no_area)), unknown, f)
+    return Filtered(kept, sel, population.no_area, dict(population.unknown_area), f)
 
 
 def _kept_images(images: pd.DataFrame, f: Filters) -> npt.NDArray[np.bool_]:

@@ -11,7 +11,7 @@ from analysis.definitions import (
     density_levels,
 )
 from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
-from dashboard.exports.state import ViewState
+from dashboard.exports.state import ViewState, kept_per_state
 from dashboard.figures.crowding import (
     CI_BIN,
     agreement_figure,
@@ -37,6 +37,7 @@ def _labels(state: ViewState) -> dict[str, str]:
     return {k: state.label(k) for k in state.series}
 
 
+@kept_per_state
 def index_items(state: ViewState) -> list[ExportItem]:
     """The CrowdIndex histogram (computed or stored value) and its bins as a table."""
     levels = state.options.crowd_convention.levels()
@@ -63,6 +64,7 @@ def index_items(state: ViewState) -> list[ExportItem]:
     ]
 
 
+@kept_per_state
 def levels_items(state: ViewState) -> list[ExportItem]:
     conventions = "; ".join([*(c.levels().description for c in CrowdConvention), CROWD_INDEX_POPULATION_NOTE])
     images = state.filtered.images
@@ -85,6 +87,7 @@ def levels_items(state: ViewState) -> list[ExportItem]:
     ]
 
 
+@kept_per_state
 def density_items(state: ViewState) -> list[ExportItem]:
     """Figure 8c over the series whose small persons have a density; notes say why others have none."""
     low, high = state.options.density_low, state.options.density_high
@@ -115,6 +118,7 @@ def density_items(state: ViewState) -> list[ExportItem]:
     ]
 
 
+@kept_per_state
 def agreement_items(state: ViewState) -> list[ExportItem]:
     images = state.filtered.images
     agree = agreement_table(images, state.series)

@@ -9,11 +9,12 @@ from functools import partial
 from analysis.definitions import VisibilityConvention
 from dashboard.caches import keypoint_schema
 from dashboard.exports.items import ExportItem, FigureItem, Note, TableItem
-from dashboard.exports.state import ViewState
+from dashboard.exports.state import ViewState, kept_per_state
 from dashboard.figures.keypoints import joint_rate_groups, joint_rates_figure
 from dashboard.summaries import group_masks
 
 
+@kept_per_state
 def exports(state: ViewState) -> list[ExportItem]:
     if state.keypoints is None:
         raise ValueError("the keypoints view needs a keypoint loader in its ViewState")

@@ -9,7 +9,7 @@ import pandas as pd
 
 from analysis.scenes.aggregates import entropy_unit
 from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
-from dashboard.exports.state import ViewState
+from dashboard.exports.state import ViewState, kept_per_state
 from dashboard.figures.scenes import (
     aggregates_by_dataset,
     entropy_hist,
@@ -32,6 +32,7 @@ class SceneInputs:
     series: tuple[str, ...]  #: series keys of the datasets with scene results
 
 
+@kept_per_state
 def scene_inputs(state: ViewState) -> SceneInputs:
     scenes = state.caches.scenes
     if scenes is not None:
@@ -42,6 +43,7 @@ def scene_inputs(state: ViewState) -> SceneInputs:
     return SceneInputs(scenes, runs, tuple(k for k in state.series if state.dataset_of(k) in runs.have))
 
 
+@kept_per_state
 def notes(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
     runs = inp.runs
     items: list[ExportItem] = []
@@ -66,6 +68,7 @@ def _shown(state: ViewState, inp: SceneInputs) -> ViewState:
     return replace(state, datasets=inp.runs.have)
 
 
+@kept_per_state
 def entropy_items(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
     """The entropy histogram and Table 4 (empty when no selected dataset has scenes)."""
     if not inp.series:
@@ -105,6 +108,7 @@ def entropy_items(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
     ]
 
 
+@kept_per_state
 def category_items(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
     """Top scene categories (``options.scene_top_k``) and the indoor / outdoor share."""
     if not inp.series:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis.definitions import Normalisation, SizeBucket
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
-from dashboard.exports.state import AreaAxis, ViewState
+from dashboard.exports.state import AreaAxis, ViewState, kept_per_state
 from dashboard.figures.size import area_distribution, area_hist_table, bucket_table, relative_size, size_buckets
 
 
@@ -34,6 +34,7 @@ def _labels(state: ViewState) -> dict[str, str]:
     return {k: state.label(k) for k in state.series}
 
 
+@kept_per_state
 def buckets_figure(state: ViewState) -> FigureItem:
     series, na_note = _available(state)
     fig = size_buckets(
@@ -57,6 +58,7 @@ def bucket_counts(state: ViewState) -> pd.DataFrame:
     return counts
 
 
+@kept_per_state
 def buckets_tables(state: ViewState) -> list[TableItem]:
     _, na_note = _available(state)
     counts = bucket_counts(state)
@@ -86,6 +88,7 @@ def buckets_tables(state: ViewState) -> list[TableItem]:
     ]
 
 
+@kept_per_state
 def area_items(state: ViewState) -> list[ExportItem]:
     """The body-area histogram (Figure 8b) and its bins as a table (``left``, ``right`` in
     px^2, then persons per series: integers, or shares under ``norm=share``)."""
@@ -120,6 +123,7 @@ def area_items(state: ViewState) -> list[ExportItem]:
     ]
 
 
+@kept_per_state
 def relative_figure(state: ViewState) -> FigureItem:
     series, na_note = _available(state)
     fig = relative_size(

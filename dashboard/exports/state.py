@@ -9,11 +9,12 @@ URL and a spec's options through ``state_from_params``, which uses the same ``re
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,8 @@ from analysis.evaluation.table5 import IntervalStyle
 from dashboard import query
 from dashboard.caches import Caches
 from dashboard.figures.common import dataset_styles
-from dashboard.filters import Filtered, Filters, apply_filters, present
+from dashboard.filters import Filtered, Filters, Population, apply_filters, present
+from dashboard.frame_memo import kept
 from dashboard.series import series_order, series_styles, splits_used
 
 #: (dataset, split) -> (N, 3K) keypoints of that split's instance rows.
@@ -213,13 +215,48 @@ class ViewState:
         return self.caches.manifest(dataset, split)
 
 
+T = TypeVar("T")
+
+
+def kept_per_state(build: Callable[..., T]) -> Callable[..., T]:
+    """``build(state, *inputs)`` (a view's export items), kept while the filter state's
+    frames live, per view options: a rerun in a kept filter state (a toggle back, a page
+    widget that another item reads) draws the same figures without building them again.
+
+    Keyed on the filtered person frame (``frame_memo.kept``), the caches, options, datasets,
+    series and root, and the identity of each further input (inputs built from the same
+    state, themselves kept).  Figures and tables are shared: callers must not modify them;
+    a list comes back as a new list.
+    """
+
+    @functools.wraps(build)
+    def wrapper(state: ViewState, *inputs: object) -> T:
+        key = (
+            "export items",
+            build.__module__,
+            build.__qualname__,
+            id(state.caches),
+            id(state.filtered),
+            state.options,
+            state.datasets,
+            state.series,
+            str(state.root),
+            *(id(i) for i in inputs),
+        )
+        value = kept(state.filtered.persons, key, lambda: build(state, *inputs))
+        return list(value) if isinstance(value, list) else value  # type: ignore[return-value]
+
+    return wrapper
+
+
 def resolve(
     caches: Caches,
     filters: Filters,
+    population: Population | None = None,
 ) -> tuple[Filtered, dict[str, dict[str, str]], tuple[str, ...], tuple[str, ...]]:
     """Apply the filters: the filtered frames, the styles (per dataset and per series),
-    the datasets present and the series keys, in order."""
-    filtered = apply_filters(caches.images, caches.persons, filters)
+    the datasets present and the series keys, in order.  ``population``: see ``apply_filters``."""
+    filtered = apply_filters(caches.images, caches.persons, filters, population)
     datasets = present(filtered)
     series = series_order(filtered.images, filters.series, datasets)
     styles = {**dataset_styles(caches.identities), **series_styles(series, filtered.images, caches.identities)}

@@ -242,6 +242,33 @@ def test_code_version_changes_with_the_crowd_index_threshold(tmp_path):
     assert version() != before
 
 
+def test_build_modules_memo_is_used_until_a_source_changes(tmp_path):
+    # A copy of the package: its memo is trusted while every source keeps its mtime and size,
+    # and walked again (the true answer) once one is touched.
+    import shutil
+
+    copy = tmp_path / "repo"
+    shutil.copytree(REPO / "analysis", copy / "analysis", ignore=shutil.ignore_patterns("__pycache__"))
+    probe = "from analysis.build.run import memoised_build_modules as m; print(' '.join(m()))"
+
+    def modules() -> list[str]:
+        env = {**os.environ, "PYTHONPATH": str(copy)}
+        run = subprocess.run(
+            [sys.executable, "-c", probe], cwd=copy, check=True, capture_output=True, text=True, env=env
+        )
+        return run.stdout.split()
+
+    assert modules() == build_mod.build_modules()
+    memo = copy / "analysis" / build_mod.BUILD_MODULES_MEMO
+    kept = orjson.loads(memo.read_bytes())
+    kept["modules"] = ["analysis.planted"]
+    memo.write_bytes(orjson.dumps(kept))
+    assert modules() == ["analysis.planted"]  # the memo is what answers
+    definitions = copy / "analysis" / "definitions.py"
+    os.utime(definitions, ns=(definitions.stat().st_atime_ns, definitions.stat().st_mtime_ns + 1))
+    assert modules() == build_mod.build_modules()
+
+
 # --------------------------------------------------------------------------- concurrency
 
 

@@ -5,12 +5,14 @@ rerun (``data.resolved``) vs ``resolve`` called afresh, on the demo caches and g
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis.cache import contract as cache
-from analysis.definitions import AreaSource, PersonPopulation, PopulationKind, SizeBucket, SizeDefinition
+from analysis.definitions import AreaSource, PersonPopulation, PopulationKind, SizeBucket, SizeDefinition, SizeEdges
 from analysis.scenes.aggregates import TOP1_COLUMN, top1_histogram, top1_ids
 from dashboard.caches import load_caches
 from dashboard.filters import Filters
@@ -150,26 +152,26 @@ def _generated(n_images: int = 3_000, seed: int = 5) -> tuple[pd.DataFrame, pd.D
     return images, persons
 
 
-@pytest.mark.parametrize(
-    "f",
-    [
-        Filters(datasets=("a", "b", "c")),
-        Filters(datasets=("c", "a"), bucket=SizeBucket.SMALL, split="val"),
-        Filters(
-            datasets=("a", "b", "c"),
-            size=SizeDefinition(AreaSource.SEGM),
-            bucket=SizeBucket.MEDIUM,
-            population=PersonPopulation(PopulationKind.MIN_LABELLED, 5),
-            series=SeriesBy.SOURCE,
-        ),
-        Filters(
-            datasets=("b",),
-            sources=("x",),
-            size=SizeDefinition(AreaSource.SEGM),
-            population=PersonPopulation(PopulationKind.ALL),
-        ),
-    ],
-)
+GENERATED_STATES = [
+    Filters(datasets=("a", "b", "c")),
+    Filters(datasets=("c", "a"), bucket=SizeBucket.SMALL, split="val"),
+    Filters(
+        datasets=("a", "b", "c"),
+        size=SizeDefinition(AreaSource.SEGM),
+        bucket=SizeBucket.MEDIUM,
+        population=PersonPopulation(PopulationKind.MIN_LABELLED, 5),
+        series=SeriesBy.SOURCE,
+    ),
+    Filters(
+        datasets=("b",),
+        sources=("x",),
+        size=SizeDefinition(AreaSource.SEGM),
+        population=PersonPopulation(PopulationKind.ALL),
+    ),
+]
+
+
+@pytest.mark.parametrize("f", GENERATED_STATES)
 def test_filters_equal_the_per_row_computation_on_generated_data(f):
     from dashboard.filters import apply_filters
 
@@ -215,6 +217,35 @@ def test_filters_equal_the_per_row_computation_on_generated_data(f):
         got.persons["series"].astype(str).tolist()
         == got.images.loc[got.persons["image_index"], "series"].astype(str).tolist()
     )
+
+
+@pytest.mark.parametrize("f", GENERATED_STATES)
+def test_filters_from_a_kept_population_equal_a_fresh_filter(f):
+    # another state's population (other edges, bucket and series, same datasets, split,
+    # sources, population and area source) gives exactly what filtering afresh gives
+    from dashboard.filters import apply_filters, population_key, select_population
+
+    images, persons = _generated()
+    fresh = apply_filters(images, persons, f)
+    other = replace(
+        f,
+        size=SizeDefinition(f.size.area_source, SizeEdges(300.0, 9_000.0)),
+        bucket=None if f.bucket else SizeBucket.LARGE,
+        series=SeriesBy.SPLIT,
+    )
+    population = select_population(images, persons, other)
+    columns = list(population.persons.columns)
+    assert population.key == population_key(f)
+    for _ in range(2):  # used twice: the kept population is left as it was
+        got = apply_filters(images, persons, f, population)
+        pd.testing.assert_frame_equal(got.images, fresh.images, check_exact=True)
+        pd.testing.assert_frame_equal(got.persons, fresh.persons, check_exact=True)
+        assert (got.no_area, got.unknown_area, got.filters) == (fresh.no_area, fresh.unknown_area, fresh.filters)
+        assert list(population.persons.columns) == columns
+    # a population of other filter parts is not used
+    wrong = select_population(images, persons, replace(f, datasets=("a",), population=PersonPopulation()))
+    got = apply_filters(images, persons, f, wrong)
+    pd.testing.assert_frame_equal(got.persons, fresh.persons, check_exact=True)
 
 
 def test_distinct_pairs_kept_per_frame_while_it_lives():
