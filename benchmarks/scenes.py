@@ -28,6 +28,8 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from benchmarks import summary
+
 DATA = Path(__file__).resolve().parent / ".data" / "scenes"
 TARGET_RATIO = 0.8
 GPU_TARGET = 2000.0
@@ -167,9 +169,26 @@ def main(argv: list[str] | None = None) -> int:
         f"  ratio end-to-end / model-only, median of {len(rows)} rounds: {median:.2f} "
         f"({verdict} the {TARGET_RATIO} target; rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
     )
+    figures = [
+        summary.Figure(
+            f"scenes, {args.n} images on {device.type}: end to end / model only (median of {len(rows)} rounds)",
+            f"{median:.2f} ({best_e2e:.1f} images/s)",
+            f">= {TARGET_RATIO}",
+            median >= TARGET_RATIO,
+        )
+    ]
     if device.type == "cuda":
         gpu = "meets" if best_e2e >= GPU_TARGET else "misses"
         print(f"  GPU end-to-end target {GPU_TARGET:.0f} images/s: {gpu}")
+        figures.append(
+            summary.Figure(
+                "scenes on the GPU: end to end",
+                f"{best_e2e:.0f} images/s",
+                f">= {GPU_TARGET:.0f}",
+                best_e2e >= GPU_TARGET,
+            )
+        )
+    summary.record("scenes", figures)
     return 0
 
 
