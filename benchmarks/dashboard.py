@@ -283,7 +283,6 @@ def main(argv: list[str] | None = None) -> int:
         summary.Figure(
             f"{scale}: server RSS after load; end / peak",
             f"{rss_after_load:,.0f}; {_rss_mb():,.0f} / {_peak_rss_mb():,.0f} MB",
-            "reported",
         )
     )
     summary.record("dashboard", figures)
