@@ -217,7 +217,7 @@ def test_filters_equal_the_per_row_computation_on_generated_data(f):
     )
 
 
-def test_distinct_pairs_kept_per_frame_while_it_lives():
+def test_distinct_pairs_kept_per_frame_while_it_lives(young_heap):
     """Issue 20: a view's captions ask for the same frame's pairs six times; the pairs are kept
     per frame object, and a frame allocated after another is freed never gets the freed one's."""
     import gc
