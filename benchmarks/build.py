@@ -519,10 +519,13 @@ def run_benchmark(
         order = ("read", "decode+validate", "crowding", "tables", "images", "write", "total")
         for stage in sorted(timings, key=lambda name: order.index(name) if name in order else len(order)):
             print(f"  {stage:<18} {timings[stage]:6.2f} s")
-        if "total" in timings and build_s:
+        last = build_runs[-1]
+        if "total" in timings and last["rc"] == 0:
+            # The stages are the last run's (its manifest): its own wall time, not the best run's.
+            results["build_outside_s"] = last["wall_s"] - timings["total"]
             print(
-                f"  {'outside (start-up, imports, exit)':<18} {build['wall_s'] - timings['total']:6.2f} s "
-                f"(best process wall {build_s:.2f} s less the last run's total)"
+                f"  {'outside (start-up, imports, exit)':<18} {results['build_outside_s']:6.2f} s "
+                f"(the last run's process wall {last['wall_s']:.2f} s less its total)"
             )
     if "build_over_orjson_gc_off" in results:
         print(f"(for reference: build / orjson.loads with gc off = {results['build_over_orjson_gc_off']:.2f})")
@@ -588,6 +591,10 @@ def _summary_figures(
     timings = results.get("build_stages_s", {})
     for stage in sorted(timings, key=lambda name: order.index(name) if name in order else len(order)):
         figures.append(Figure(f"{size}: stage {stage} (last run, in process)", f"{timings[stage]:.2f} s"))
+    if "build_outside_s" in results:
+        figures.append(
+            Figure(f"{size}: outside the stages (start-up, imports, exit)", f"{results['build_outside_s']:.2f} s")
+        )
     return figures
 
 
