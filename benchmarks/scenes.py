@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-import pandas as pd
 import torch
 from PIL import Image
 
@@ -53,19 +52,28 @@ def make_images(folder: Path, n: int, size: tuple[int, int] = (640, 480)) -> lis
 
 
 def make_cache(root: Path, names: list[str], images_dir: Path) -> Path:
-    cache_dir = root / "cache" / "bench" / "val"
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(
-        {
-            "dataset": "bench",
-            "split": "val",
-            "image_id": np.arange(len(names), dtype=np.int64),
-            "file_name": names,
-        }
-    ).to_parquet(cache_dir / "images.parquet", index=False)
-    manifest = {"dataset": "bench", "split": "val", "inputs": {"images": {"path": str(images_dir)}}}
-    (cache_dir / "manifest.json").write_bytes(orjson.dumps(manifest))
-    return cache_dir
+    """A real cache of the images (``analysis build`` of a COCO file listing them, no persons):
+    the scene run reads the cache through its contract (schema version, manifest)."""
+    from analysis.build.run import build_split
+    from analysis.registry import DatasetSpec
+    from analysis.schema import COCO17
+
+    doc = {
+        "images": [{"id": i + 1, "file_name": n, "width": 640, "height": 480} for i, n in enumerate(names)],
+        "annotations": [],
+        "categories": [
+            {
+                "id": 1,
+                "name": "person",
+                "keypoints": list(COCO17.joint_names),
+                "skeleton": [[a + 1, b + 1] for a, b in COCO17.skeleton],
+            }
+        ],
+    }
+    annotations = root / "annotations.json"
+    annotations.write_bytes(orjson.dumps(doc))
+    spec = DatasetSpec("bench", "val", annotations, images=images_dir)
+    return build_split(spec, root / "cache", progress=False).key.directory(root / "cache")
 
 
 def make_models(folder: Path) -> Path:
