@@ -728,7 +728,7 @@ def run_big(seed: int = 0) -> dict[str, Any]:
         [
             summary.Figure(
                 f"build {size / 1e9:.2f} GB: peak RSS / file size",
-                f"{fr(peak_ratio, '{:.2f}')} ({fr(ok(build) and build['peak_rss_bytes'] / 1e9, '{:.2f} GB')})",
+                f"{fr(peak_ratio, '{:.2f}')} ({fr(build['peak_rss_bytes'] / 1e9 if ok(build) else None, '{:.2f} GB')})",
                 f"<= {TARGET_PEAK_OVER_FILE}",
                 summary.met_at_most(peak_ratio, TARGET_PEAK_OVER_FILE),
             ),
