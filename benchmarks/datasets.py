@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from benchmarks import summary
 from benchmarks.build import _worker_cmd, measure
 from benchmarks.synthetic_coco import DATA_DIR, default_path, ensure_synthetic_coco
 
@@ -256,6 +257,25 @@ def run_benchmark(size: dict[str, int], count: int, repeat: int) -> dict[str, An
         f"{targets['subset_peak_rss_bytes']['verdict']}"
     )
     print(f"compose / (2 x orjson.loads)  = {fmt(ratio_compose):>6s}  (reported, no target)")
+    mb = f"{stats_a['bytes'] / 1e6:.0f} MB"
+    summary.record(
+        "datasets",
+        [
+            summary.Figure(
+                f"subset of a {mb} file: whole process / orjson.loads",
+                fmt(ratio_subset),
+                f"<= {TARGET_SUBSET_OVER_ORJSON}",
+                summary.met_at_most(ratio_subset, TARGET_SUBSET_OVER_ORJSON),
+            ),
+            summary.Figure(
+                f"subset of a {mb} file: peak RSS",
+                f"{fmt(rss and rss / 1e9)} GB",
+                f"< {TARGET_SUBSET_PEAK_RSS_BYTES / 1e9:.0f} GB",
+                None if rss is None else rss < TARGET_SUBSET_PEAK_RSS_BYTES,
+            ),
+            summary.Figure(f"compose two {mb} files / (2 x orjson.loads)", fmt(ratio_compose)),
+        ],
+    )
 
     results = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from benchmarks import summary
 from benchmarks.synthetic_coco import DATA_DIR, ensure_synthetic_coco
 
 N_IMAGES = 5000
@@ -324,7 +325,7 @@ def importtime_seconds(args: list[str]) -> tuple[float, set[str]]:
 HEAVY = ("torch", "requests", "plotly", "matplotlib", "streamlit")
 
 
-def print_importtimes(root: Path, key, preds_path: Path) -> None:
+def print_importtimes(root: Path, key, preds_path: Path) -> list[summary.Figure]:
     """Import time per command, parsing (--help) and evaluate's real run."""
     from analysis.evaluation.store import evaluations_dir
 
@@ -335,16 +336,20 @@ def print_importtimes(root: Path, key, preds_path: Path) -> None:
         "evaluate", "--name", key.dataset, "--split", key.split, "--predictions", str(preds_path),
         "--model", "importtime", "--cache-dir", str(root), "--quiet",
     ]  # fmt: skip
+    figures = []
     for label, args in runs.items():
         seconds, roots = importtime_seconds(args)
         tables = ", ".join(r for r in ("numpy", "pyarrow", "pandas") if r in roots) or "none"
         heavy = ", ".join(r for r in HEAVY if r in roots) or "none"
         print(f"  {label:<28} {seconds:6.3f} s   numpy/pyarrow/pandas: {tables:<22} torch/requests/plotting: {heavy}")
+        figures.append(summary.Figure(f"import time, python -m analysis {label}", f"{seconds:.3f} s ({tables})",
+                                      "no torch/requests/plotting", heavy == "none"))  # fmt: skip
+    return figures
 
 
 def run_variant(
     label: str, gt: dict, gt_path: Path, root: Path, key, n_preds: int, repeat: int, coco_analyze=None
-) -> None:
+) -> list[summary.Figure]:
     preds = make_predictions(gt, n_preds, seed=n_preds)
     preds_path = DATA_DIR / f"eval-bench-predictions-{n_preds}.json"
     preds_path.write_bytes(orjson.dumps(preds))
@@ -399,6 +404,19 @@ def run_variant(
             print(f"  {name + ', one standard evaluation':<44} {seconds:6.3f} s  {peak:5.0f} MB peak"
                   f"   ours = {t_proc / seconds:.2f}x", flush=True)  # fmt: skip
     assert abs(ours["ap"] - ap_coco) < 1e-9, (ours["ap"], ap_coco)
+    others = ", ".join(f"{name} {procs[name][0]:.3f} s" for name in ("hotcoco", "pycocotools") if name in procs)
+    compute = ours["compute"] / t_coco
+    over_coco = t_proc / procs["pycocotools"][0]
+    return [
+        summary.Figure(f"evaluate, {label}, whole process, all 10 slices ({others})", f"{t_proc:.3f} s, {rss:.0f} MB",
+                       f"<= {EVALUATE_PROCESS_TARGET_S} s", summary.met_at_most(t_proc, EVALUATE_PROCESS_TARGET_S)),
+        summary.Figure(f"evaluate, {label}, whole process / pycocotools' whole process", f"{over_coco:.2f}", "<= 0.5",
+                       summary.met_at_most(over_coco, 0.5)),
+        summary.Figure(f"evaluate, {label}, in process, all 10 slices / pycocotools evaluate+accumulate",
+                       f"{compute:.2f} ({ours['compute']:.3f} s)", "<= 0.2", summary.met_at_most(compute, 0.2)),
+        summary.Figure(f"evaluate, {label}, keypoint error diagnosis, all 10 slices", f"{t_diag:.3f} s", "<= 2 s",
+                       summary.met_at_most(t_diag, 2.0)),
+    ]  # fmt: skip
 
 
 #: Runs a module as ``python -m`` would and prints its own peak RSS (VmHWM, KiB) at exit.
@@ -449,6 +467,9 @@ def memory_variant(gt: dict, root: Path, key, n_preds: int) -> None:
         "--quiet",
     )
     baseline = _peak_rss("analysis.evaluation.table5")  # imports what evaluate imports, evaluates nothing
+    summary.record("evaluate-memory", [summary.Figure(
+        f"evaluate, {n_preds:,} predictions: peak RSS / file size", f"{ours / size:.2f} ({ours / 1e6:.0f} MB)",
+        "<= 2", summary.met_at_most(ours / size, 2.0))])  # fmt: skip
     print(f"\n== memory: {n_preds:,} predictions, file {size / 1e6:.0f} MB ==")
     print(f"python -m analysis evaluate peak RSS {ours / 1e6:.0f} MB = {ours / size:.2f}x the file (target <= 2); "
           f"import-only baseline {baseline / 1e6:.0f} MB; above it {(ours - baseline) / size:.2f}x the file",
@@ -486,10 +507,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory:
         memory_variant(gt, root, key, args.memory)
         return 0
-    run_variant("COCO-val-sized", gt, gt_path, root, key, N_PREDICTIONS, args.repeat, args.coco_analyze)
-    print_importtimes(root, key, DATA_DIR / f"eval-bench-predictions-{N_PREDICTIONS}.json")
+    figures = run_variant("COCO-val-sized", gt, gt_path, root, key, N_PREDICTIONS, args.repeat, args.coco_analyze)
+    figures += print_importtimes(root, key, DATA_DIR / f"eval-bench-predictions-{N_PREDICTIONS}.json")
     if not args.skip_10x:
-        run_variant("10x predictions", gt, gt_path, root, key, 10 * N_PREDICTIONS, args.repeat)
+        figures += run_variant("10x predictions", gt, gt_path, root, key, 10 * N_PREDICTIONS, args.repeat)
+    summary.record("evaluate", figures)
     return 0
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,23 @@ def require_fixtures() -> Path:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return require_fixtures()
+
+
+@pytest.fixture
+def young_heap() -> Iterator[None]:
+    """``gc.collect()`` inside the test walks only the objects made during the test.
+
+    Tests that free an object and collect (to check a memo dropped with its owner) would
+    otherwise walk the worker's whole heap (torch, plotly, pandas, earlier tests' objects)
+    on every collect: seconds each on a busy machine.  Everything alive before the test is
+    frozen (``gc.freeze``): a frozen object is never freed by the collector but still keeps
+    what it refers to alive, exactly as an object in an older generation does, so the
+    objects a test makes are collected as before."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def one_line_error(code: int, out: str, err: str, *needles: str) -> str:

@@ -170,6 +170,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("browser")  # the browser test below shares `installed`: one install per run, not per worker
 def test_wheel_installs_and_poseatlas_runs_the_demo_and_an_export(installed: Installed):
     poseatlas, work = installed.poseatlas, installed.work
     usage = poseatlas("--help").stdout

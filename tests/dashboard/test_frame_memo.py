@@ -85,7 +85,7 @@ def test_kept_counts_equal_a_per_person_count_asked_again_and_for_other_argument
     pd.testing.assert_frame_equal(bucket_table(frame, NAMES), fresh)
 
 
-def test_a_new_frame_never_gets_a_freed_frames_counts():
+def test_a_new_frame_never_gets_a_freed_frames_counts(young_heap):
     for seed in range(4):  # ids of freed frames are reused
         frame = _persons(seed, n=500 + 100 * seed)
         _check(frame, NAMES)

@@ -80,7 +80,7 @@ def test_groups_use_codes_up_to_63_joints_and_flags_above() -> None:
         kp_fig.joint_flag_codes(_keypoints(rng, 3, 64))
 
 
-def test_codes_follow_their_array_not_its_id() -> None:
+def test_codes_follow_their_array_not_its_id(young_heap: None) -> None:
     """The codes are kept per array; an array freed and another allocated (perhaps at the
     same address) gets its own codes, never the freed one's."""
     rng = np.random.default_rng(7)

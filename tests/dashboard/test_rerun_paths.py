@@ -248,7 +248,7 @@ def test_filters_from_a_kept_population_equal_a_fresh_filter(f):
     pd.testing.assert_frame_equal(got.persons, fresh.persons, check_exact=True)
 
 
-def test_distinct_pairs_kept_per_frame_while_it_lives():
+def test_distinct_pairs_kept_per_frame_while_it_lives(young_heap):
     """Issue 20: a view's captions ask for the same frame's pairs six times; the pairs are kept
     per frame object, and a frame allocated after another is freed never gets the freed one's."""
     import gc

@@ -322,17 +322,26 @@ options = {{ people_log_y = true }}
         (["--spec", "SPEC:[[export]]\nview = 'size'\noptions = { area_axis = 'cubic' }"], "area_axis = 'cubic'"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(demo_cache: Path, tmp_path: Path, args, message):
+def test_bad_input_is_one_line_and_exit_2(demo_cache: Path, tmp_path: Path, capsys, args, message):
+    """In process (``main``, as ``python -m dashboard.export`` runs it; its exit status is
+    ``main``'s return value or the ``SystemExit`` argparse raises): each case fails before
+    anything is rendered, so a fresh interpreter per case (16 of them) would only add start-up."""
+    from dashboard.exports.cli import main
+
     if args[0] == "--spec":
         spec = tmp_path / "bad.toml"
         spec.write_text(args[1].removeprefix("SPEC:"))
         args = ["--spec", str(spec), *args[2:]]
     out = tmp_path / "out"
-    r = export(*args, "--out", str(out), cache=demo_cache)
-    assert r.returncode == 2
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr
-    assert "Traceback" not in r.stderr and not out.exists()  # nothing written
+    try:
+        code = main([*args, "--out", str(out), "--cache-dir", str(demo_cache)])
+    except SystemExit as exit_:
+        code = exit_.code
+    stderr = capsys.readouterr().err
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], stderr
+    assert "Traceback" not in stderr and not out.exists()  # nothing written
 
 
 def test_documented_spec_example_is_valid(tmp_path: Path):
