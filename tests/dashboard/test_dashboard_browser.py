@@ -66,6 +66,9 @@ def test_dashboard_in_a_real_browser(server: str, tmp_path: Path, demo_cache: Pa
     chromium = chromium_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
+    # expect()'s own 5 s default ran out on a loaded 2-core machine (a first page render takes longer)
+    expect.set_options(timeout=30_000)
+
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -168,6 +171,9 @@ def test_download_buttons_read_in_full_at_700_px(server: str):
     its whole label (they read "P..." in fixed column shares)."""
     chromium = chromium_or_skip()
     from playwright.sync_api import expect, sync_playwright
+
+    # expect()'s own 5 s default ran out on a loaded 2-core machine (a first page render takes longer)
+    expect.set_options(timeout=30_000)
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
