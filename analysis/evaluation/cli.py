@@ -29,6 +29,8 @@ from analysis.evaluation.definitions import (
 )
 
 if TYPE_CHECKING:  # pandas and numpy load only when an evaluation runs
+    import pandas as pd
+
     from analysis.evaluation.run import EvaluationOutcome, EvaluationRequest
     from analysis.evaluation.slices import EvaluationResult
     from analysis.evaluation.store import BootstrapSettings
@@ -213,14 +215,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import orjson
 
     from analysis.evaluation.run import evaluate_files, evaluate_stored_models
-    from analysis.evaluation.table5 import (
-        PAPER_COLUMNS,
-        parse_columns,
-        select_columns,
-        table5_csv,
-        table5_frame,
-        table5_latex,
-    )
+    from analysis.evaluation.table5 import PAPER_COLUMNS, parse_columns, select_columns, table5_frame
 
     key = CacheKey.checked(args.name, args.split)
     request = request_from_args(args)
@@ -253,24 +248,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         parts.sort(key=lambda p: p[1])
         rows += [(f"{model} ({args.by} {part})", result) for model, part, result in parts]
         test_sets += [f"{test_set}, {args.by} {part}" for _, part, _ in parts]
-    frame = select_columns(table5_frame(rows), columns)
     caption = f"{test_set}: " + outcomes[0].result.definitions.description
     if bootstrap is not None:
         caption += "; " + bootstrap_caption(bootstrap)
-    if args.table_csv:
-        _write_text(args.table_csv, f"# {caption}\n" + table5_csv(frame))
-    if args.table_latex:
-        _write_text(
-            args.table_latex,
-            table5_latex(
-                frame,
-                caption,
-                args.interval_style,
-                columns=columns,
-                test_sets=test_sets,
-                label=f"tab:table5-{key.dataset}-{key.split}",
-            ),
-        )
+    if args.table_csv or args.table_latex:  # the frame (and pandas) only for a table file
+        _write_tables(args, key, select_columns(table5_frame(rows), columns), caption, columns, test_sets)
     notes = [_note(o) for o in outcomes]
     notes = mapping_notes + notes
     models = [o.result.model for o in outcomes]
@@ -307,6 +289,33 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for line in diagnose_cli.format_diagnoses(diagnoses) if diagnoses else []:
         print(line)
     return 0
+
+
+def _write_tables(
+    args: argparse.Namespace,
+    key: CacheKey,
+    frame: pd.DataFrame,
+    caption: str,
+    columns: Sequence[str],
+    test_sets: list[str],
+) -> None:
+    """--table-csv and --table-latex."""
+    from analysis.evaluation.table5 import table5_csv, table5_latex
+
+    if args.table_csv:
+        _write_text(args.table_csv, f"# {caption}\n" + table5_csv(frame))
+    if args.table_latex:
+        _write_text(
+            args.table_latex,
+            table5_latex(
+                frame,
+                caption,
+                args.interval_style,
+                columns=columns,
+                test_sets=test_sets,
+                label=f"tab:table5-{key.dataset}-{key.split}",
+            ),
+        )
 
 
 def _with_mapped_predictions(args: argparse.Namespace, key: CacheKey) -> tuple[list[Path], list[str]]:

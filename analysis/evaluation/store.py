@@ -54,6 +54,8 @@ from analysis.evaluation.definitions import EvaluationDefinitions
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; listing evaluations never needs it
     import pandas as pd
 
+    from analysis.cache.columns import Columns
+
 EVALUATIONS_DIR = cache.EVALUATIONS_DIR
 RECORD_FILE = "evaluation.json"
 DETECTIONS_FILE = "detections.parquet"
@@ -139,11 +141,12 @@ class EvaluationRecord(msgspec.Struct, frozen=True):
 
 @dataclass(frozen=True)
 class StoredEvaluation:
-    """A stored evaluation: its record, detections and OKS pairs."""
+    """A stored evaluation: its record, detections and OKS pairs (frames when read back;
+    numpy columns, without the keypoints, inside the ``evaluate`` that computed them)."""
 
     record: EvaluationRecord
-    detections: pd.DataFrame
-    oks: pd.DataFrame
+    detections: pd.DataFrame | Columns
+    oks: pd.DataFrame | Columns
 
     @property
     def definitions(self) -> EvaluationDefinitions:
