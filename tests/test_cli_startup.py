@@ -69,8 +69,8 @@ def test_evaluate_run_loads_what_it_uses_only(small_cache):
     assert {"numpy", "pyarrow", "msgspec"} <= loaded  # the probe sees the imports it needs
     assert not loaded & NEVER
     # read -> check -> slice -> print on numpy columns (analysis.cache.columns): no pandas, and
-    # no progress bar library under --quiet
-    assert not loaded & {"pandas", "tqdm"}
+    # no progress bar library under --quiet, no thread pool (and the logging it imports)
+    assert not loaded & {"pandas", "tqdm", "concurrent", "logging"}
 
 
 def test_info_and_build_runs_load_no_torch_requests_or_plotting_and_build_no_pandas(small_cache):

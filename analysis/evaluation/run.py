@@ -35,7 +35,7 @@ from analysis.evaluation.context import (
 from analysis.evaluation.definitions import GT_COLUMNS, IMAGE_COLUMNS, EvaluationDefinitions
 from analysis.evaluation.outside_images import OPTION as SPLIT_IMAGES_OPTION
 from analysis.evaluation.outside_images import keep_split_images
-from analysis.evaluation.predictions import Predictions, read_predictions
+from analysis.evaluation.predictions import Predictions, member_of, read_predictions
 from analysis.evaluation.slices import STALE, EvaluationResult, evaluate_stored
 
 __all__ = ["EvaluationOutcome", "EvaluationRequest", "evaluate_files", "evaluate_stored_models"]
@@ -279,7 +279,7 @@ def _check(
         return _Checked(path, model, fingerprint, None, previous)
     # keypoints kept only for the detections the evaluation keeps: peak memory within 2x the file
     predictions = read_predictions(path, data, facts.n_joints, categories[0], categories)
-    persons = np.isin(predictions.category_id, categories)
+    persons = member_of(predictions.category_id, categories)
     if not persons.any():
         found = sorted(set(predictions.category_id.tolist()))[:10]
         raise AnnotationError(
@@ -295,7 +295,7 @@ def _check(
                 f"{SPLIT_IMAGES_OPTION}): a results file of another dataset?",
             )
         return _Checked(path, model, fingerprint, predictions, None, dropped)
-    unknown = ~np.isin(predictions.image_id, known_images)
+    unknown = ~member_of(predictions.image_id, known_images)
     if unknown.any():
         first = int(np.flatnonzero(unknown)[0])
         raise AnnotationError(

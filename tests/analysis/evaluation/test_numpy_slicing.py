@@ -23,6 +23,7 @@ from analysis.definitions import (
     size_bucket_codes,
 )
 from analysis.evaluation.definitions import GT_COLUMNS, DetectionArea
+from analysis.evaluation.predictions import member_of
 from analysis.evaluation.run import EvaluationRequest, _read_ground_truth, evaluate_files
 from analysis.evaluation.slices import (
     _match,
@@ -147,3 +148,12 @@ def test_real_fixtures_slice_as_the_pandas_code(tmp_path: Path, relative: str) -
     if "crowdpose" in relative:  # no area: OKS and sizes on 0.53*w*h; crowd levels on the stored crowdIndex
         requests = [EvaluationRequest(sigmas="crowdpose", crowd_index=CrowdIndexSource.STORED), *requests]
     _check(tmp_path, path, noisy_predictions(doc, seed=2), requests)
+
+
+def test_member_of_equals_isin() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        values = rng.integers(-5, 40, rng.integers(0, 60))
+        candidates = rng.integers(-5, 40, rng.integers(0, 8))
+        np.testing.assert_array_equal(member_of(values, candidates), np.isin(values, candidates))
+        np.testing.assert_array_equal(member_of(values, candidates.tolist()), np.isin(values, candidates.tolist()))
