@@ -306,9 +306,11 @@ def _write_evaluation(
     staging.mkdir()
     try:
         # one after the other: a thread pool would save about 5 ms of writing (COCO val) and
-        # cost its import (concurrent.futures and logging, about 15 ms of evaluate's start-up)
-        pq.write_table(detections, staging / DETECTIONS_FILE, compression="zstd")
-        pq.write_table(oks, staging / OKS_FILE, compression="zstd")
+        # cost its import (concurrent.futures and logging, about 15 ms of evaluate's start-up).
+        # No dictionaries (the columns are mostly distinct floats: building them was half the
+        # write); byte-stream-split floats keep the files about as small.
+        for table, name in ((detections, DETECTIONS_FILE), (oks, OKS_FILE)):
+            pq.write_table(table, staging / name, compression="zstd", use_dictionary=False, use_byte_stream_split=True)
         tables = {name: table_file(staging / name) for name in TABLE_COLUMNS}
         record = msgspec.structs.replace(record, tables=tables)
         (staging / RECORD_FILE).write_bytes(_record_bytes(record))
