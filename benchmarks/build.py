@@ -209,12 +209,17 @@ class _TreeRssSampler(threading.Thread):
         self._stop_event.set()
 
 
-def measure(cmd: list[str], label: str, cwd: Path = REPO_ROOT) -> dict[str, Any]:
-    """Run ``cmd`` in a fresh process; wall time, peak RSS, rc, and its RESULT line."""
+def measure(cmd: list[str], label: str, cwd: Path = REPO_ROOT, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``cmd`` in a fresh process (``env``: its environment, default this one's); wall
+    time, CPU time (user + system), peak RSS, rc, and its RESULT line."""
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            cmd,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
         )
         sampler = _TreeRssSampler(proc.pid)
         sampler.start()
@@ -230,6 +235,7 @@ def measure(cmd: list[str], label: str, cwd: Path = REPO_ROOT) -> dict[str, Any]
         "cmd": cmd,
         "rc": proc.returncode,
         "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "maxrss_bytes_kernel": usage.ru_maxrss * 1024,  # Linux: kilobytes
         "maxrss_bytes_tree_sampled": sampler.peak,
     }

@@ -48,7 +48,7 @@ def person_joint_classes(
     classes, _, _ = classify_joints(inp, det_rows, gt_rows)
     return pd.DataFrame(
         {
-            "ann_id": prep.gt["ann_id"].to_numpy(np.int64)[gt_rows],
+            "ann_id": prep.gt["ann_id"].astype(np.int64)[gt_rows],
             "image_id": inp.gt_image[gt_rows],
             "det_id": inp.det_id[det_rows],
             "classes": list(classes),

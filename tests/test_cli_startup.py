@@ -2,8 +2,9 @@
 
 Each command runs in a fresh interpreter under ``python -X importtime``; the test reads
 the modules it loaded from that report.  Parsing (``--help``) loads none of the heavy
-libraries; a real run loads what its work needs (numpy, pyarrow; pandas for evaluate)
-and never torch, requests or a plotting library; a build loads no pandas.
+libraries; a real run loads what its work needs (numpy, pyarrow) and never torch,
+requests or a plotting library; neither a build nor an evaluation loads pandas (nor,
+under ``--quiet``, tqdm).
 """
 
 from __future__ import annotations
@@ -65,8 +66,11 @@ def test_evaluate_run_loads_what_it_uses_only(small_cache):
         "evaluate", "--name", "startup", "--split", "val", "--predictions", str(preds_path),
         "--cache-dir", str(folder / "cache"), "--quiet",
     )  # fmt: skip
-    assert {"numpy", "pandas", "pyarrow"} <= loaded  # the probe sees the imports it needs
+    assert {"numpy", "pyarrow", "msgspec"} <= loaded  # the probe sees the imports it needs
     assert not loaded & NEVER
+    # read -> check -> slice -> print on numpy columns (analysis.cache.columns): no pandas, and
+    # no progress bar library under --quiet, no thread pool (and the logging it imports)
+    assert not loaded & {"pandas", "tqdm", "concurrent", "logging"}
 
 
 def test_info_and_build_runs_load_no_torch_requests_or_plotting_and_build_no_pandas(small_cache):

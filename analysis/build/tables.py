@@ -17,27 +17,10 @@ import pyarrow as pa
 
 from analysis.build.crowding import Crowding
 from analysis.build.loading import PoseDataset
+from analysis.cache.columns import arrow_of, validity_bitmap
 from analysis.cache.contract import IMAGES_SCHEMA, INSTANCES_SCHEMA
 
-#: The numpy type of each Arrow type these tables build from numpy columns.
-_NUMPY_TYPES = {pa.int32(): np.int32, pa.int64(): np.int64, pa.float32(): np.float32, pa.float64(): np.float64}
-
-
-def _validity(null_mask: np.ndarray | None) -> pa.Buffer | None:
-    """Arrow's validity bitmap (bit set = value present, least significant bit first)."""
-    if null_mask is None or not null_mask.any():
-        return None
-    return pa.py_buffer(np.packbits(~np.asarray(null_mask, bool), bitorder="little"))
-
-
-def _numeric(values: np.ndarray, type_: pa.DataType, null_mask: np.ndarray | None = None) -> pa.Array:
-    """A numeric or boolean column; ``null_mask`` marks nulls."""
-    values = np.asarray(values)
-    if type_ == pa.bool_():
-        data = pa.py_buffer(np.packbits(values.astype(bool, copy=False), bitorder="little"))
-    else:
-        data = pa.py_buffer(np.ascontiguousarray(values, dtype=_NUMPY_TYPES[type_]))
-    return pa.Array.from_buffers(type_, len(values), [_validity(null_mask), data])
+_numeric = arrow_of  # a numeric or boolean column; ``null_mask`` marks nulls
 
 
 def _nullable(values: np.ndarray, null_mask: np.ndarray, type_: pa.DataType) -> pa.Array:
@@ -53,7 +36,7 @@ def _strings(values: Sequence[str | None]) -> pa.Array:
     if offsets[-1] > np.iinfo(np.int32).max:
         raise ValueError(f"{offsets[-1]} bytes of text in one string column: more than Arrow's string type holds")
     nulls = np.fromiter((v is None for v in values), bool, len(encoded))
-    buffers = [_validity(nulls), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(encoded))]
+    buffers = [validity_bitmap(nulls), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(encoded))]
     return pa.Array.from_buffers(pa.string(), len(encoded), buffers)
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
@@ -84,6 +83,8 @@ def replicate_metrics(
     starts = range(0, len(weights), chunk)
     if len(starts) > 1 and _WORKERS > 1:
         # Chunks write disjoint rows; numpy releases the GIL in the heavy kernels.
+        from concurrent.futures import ThreadPoolExecutor  # with logging: not for evaluate's start-up
+
         with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
             list(pool.map(run, starts))
     else:

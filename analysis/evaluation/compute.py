@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis.cache import contract as cache
+from analysis.cache.columns import Columns, arrow_of, column, list_values
 from analysis.definitions import person_area
 from analysis.evaluation import store
 from analysis.evaluation.definitions import EvaluationDefinitions
 from analysis.evaluation.density import detection_density
 from analysis.evaluation.engine import oks_pairs, same_image_pairs
 from analysis.evaluation.predictions import Predictions, kept_detections
+
+if TYPE_CHECKING:  # `evaluate` passes numpy columns (no pandas to import); frames are accepted too
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ class Computed:
 def compute_evaluation(
     predictions: Predictions,
     person_categories: list[int],
-    instances: pd.DataFrame,
+    instances: pd.DataFrame | Columns,
     gt_keypoints: np.ndarray,
     definitions: EvaluationDefinitions,
 ) -> Computed:
@@ -46,25 +50,25 @@ def compute_evaluation(
     """
     detections, counts = _kept_detections(predictions, person_categories)
     gt = instances
-    gt_bbox = gt[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(np.float64)
-    segm = gt["segm_area"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-    gt_area = person_area(gt["bbox_w"], gt["bbox_h"], segm, definitions.oks_area)
-    pairs = same_image_pairs(detections["image_id"], gt["image_id"].to_numpy(np.int64))
+    gt_bbox = np.stack([column(gt, c).astype(np.float64) for c in ("bbox_x", "bbox_y", "bbox_w", "bbox_h")], axis=1)
+    segm = column(gt, "segm_area").astype(np.float64)
+    gt_area = person_area(gt_bbox[:, 2], gt_bbox[:, 3], segm, definitions.oks_area)
+    pairs = same_image_pairs(detections["image_id"], column(gt, "image_id").astype(np.int64))
     det_keypoints = detections["keypoints"]
     oks = oks_pairs(det_keypoints, gt_keypoints, gt_bbox, gt_area, pairs, definitions.sigma_array)
-    density = detection_density(det_keypoints, gt_keypoints, gt["iscrowd"].to_numpy(bool), pairs, oks)
+    density = detection_density(det_keypoints, gt_keypoints, column(gt, "iscrowd").astype(bool), pairs, oks)
     oks_table = pa.table({
-        "det_id": pa.array(detections["det_id"][pairs.det], pa.int64()),
-        "ann_id": pa.array(gt["ann_id"].to_numpy(np.int64)[pairs.gt], pa.int64()),
-        "oks": pa.array(oks, pa.float64()),
+        "det_id": arrow_of(detections["det_id"][pairs.det], pa.int64()),
+        "ann_id": arrow_of(column(gt, "ann_id").astype(np.int64)[pairs.gt], pa.int64()),
+        "oks": arrow_of(oks, pa.float64()),
     })  # fmt: skip
     return Computed(_detections_table(detections, density), oks_table, counts)
 
 
 def gt_keypoints(cache_root: Path, key: cache.CacheKey, n_gt: int, n_joints: int) -> np.ndarray:
     """(G, K, 3) float32 ground-truth keypoints, straight from the parquet list column."""
-    column = pq.read_table(key.directory(cache_root) / cache.INSTANCES_FILE, columns=["keypoints"]).column("keypoints")
-    flat = column.combine_chunks().flatten().to_numpy() if n_gt else np.zeros(0, np.float32)
+    path = key.directory(cache_root) / cache.INSTANCES_FILE
+    flat = list_values(pq.ParquetFile(path).read(columns=["keypoints"]).column("keypoints"))
     return flat.reshape(n_gt, n_joints, 3)
 
 
@@ -97,21 +101,21 @@ def _kept_detections(predictions: Predictions, person_categories: list[int]) -> 
 def _detections_table(detections: dict, density: np.ndarray) -> pa.Table:
     keypoints = detections["keypoints"]
     n, k = keypoints.shape[:2]
-    flat = pa.array(keypoints.astype(np.float32).reshape(-1), pa.float32())
-    offsets = pa.array(np.arange(0, (n + 1) * 3 * k, 3 * k, dtype=np.int32))
+    flat = arrow_of(keypoints.astype(np.float32).reshape(-1), pa.float32())
+    offsets = arrow_of(np.arange(0, (n + 1) * 3 * k, 3 * k, dtype=np.int32), pa.int32())
     box = detections["box"]
     return pa.table(
         {
-            "det_id": pa.array(detections["det_id"], pa.int64()),
-            "image_id": pa.array(detections["image_id"], pa.int64()),
-            "category_id": pa.array(detections["category_id"], pa.int64()),
-            "score": pa.array(detections["score"], pa.float64()),
+            "det_id": arrow_of(detections["det_id"], pa.int64()),
+            "image_id": arrow_of(detections["image_id"], pa.int64()),
+            "category_id": arrow_of(detections["category_id"], pa.int64()),
+            "score": arrow_of(detections["score"], pa.float64()),
             "keypoints": pa.ListArray.from_arrays(offsets, flat),
-            "box_x": pa.array(box[:, 0], pa.float64()),
-            "box_y": pa.array(box[:, 1], pa.float64()),
-            "box_w": pa.array(box[:, 2], pa.float64()),
-            "box_h": pa.array(box[:, 3], pa.float64()),
-            "area": pa.array(box[:, 2] * box[:, 3], pa.float64()),
-            "density": pa.array(density, pa.float64()),
+            "box_x": arrow_of(box[:, 0], pa.float64()),
+            "box_y": arrow_of(box[:, 1], pa.float64()),
+            "box_w": arrow_of(box[:, 2], pa.float64()),
+            "box_h": arrow_of(box[:, 3], pa.float64()),
+            "area": arrow_of(box[:, 2] * box[:, 3], pa.float64()),
+            "density": arrow_of(density, pa.float64()),
         }
     )

@@ -11,13 +11,14 @@ import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
-import pandas as pd
 
 from analysis.build.coco_json import GZIP_MAGIC, CocoCategory, read_annotation_bytes
 from analysis.build.loading import _keypoint_categories
+from analysis.cache.columns import Columns, column
 from analysis.cache.split import CachedSplit
 from analysis.definitions import (
     AreaSource,
@@ -29,6 +30,9 @@ from analysis.definitions import (
 )
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import DetectionArea, EvaluationDefinitions, SigmaSource
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,10 @@ def person_categories(facts: CachedSplit, annotation_path: Path) -> list[int]:
 
 
 def resolve_definitions(
-    request: EvaluationRequest, facts: CachedSplit, images: pd.DataFrame, instances: pd.DataFrame
+    request: EvaluationRequest,
+    facts: CachedSplit,
+    images: pd.DataFrame | Columns,
+    instances: pd.DataFrame | Columns,
 ) -> EvaluationDefinitions:
     """Apply the defaults and check every choice is possible on this dataset."""
     source, sigma_file, sigmas = _resolve_sigmas(request.sigmas, facts)
@@ -79,15 +86,15 @@ def resolve_definitions(
             f"--sigmas {request.sigmas or 'schema'}: {len(sigmas)} sigmas for a "
             f"{facts.n_joints}-joint schema ({facts.schema_name})"
         )
-    persons = ~instances["iscrowd"].to_numpy(bool)
-    segm = instances["segm_area"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    persons = ~column(instances, "iscrowd").astype(bool)
+    segm = column(instances, "segm_area").astype(np.float64)
     n_without_area = int((np.isnan(segm) & persons).sum())
     oks_area = request.oks_area or (AreaSource.SEGM if n_without_area == 0 else AreaSource.CROWDPOSE)
     if oks_area is AreaSource.SEGM and n_without_area:
         raise PoseAtlasError(
             f"--oks-area segm: {n_without_area} person(s) have no 'area' in the annotation file; use bbox or crowdpose"
         )
-    stored = images["crowd_index_stored"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    stored = column(images, "crowd_index_stored").astype(np.float64)
     crowd_index = request.crowd_index or (
         CrowdIndexSource.STORED if len(stored) and not np.isnan(stored).any() else CrowdIndexSource.COMPUTED
     )

@@ -88,6 +88,8 @@ GT_COLUMNS = [
     "n_labelled",
     "crowding",
 ]
+#: The columns of images.parquet an evaluation reads (crowd levels, the split's image ids).
+IMAGE_COLUMNS = ["image_id", "crowd_index", "crowd_index_stored"]
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from analysis.cache.columns import as_frame
 from analysis.datasets.keypoint_mapping import canonical_joint_name
 from analysis.definitions import person_area
 from analysis.errors import PoseAtlasError
@@ -683,7 +684,7 @@ def diagnosis_input(
     prep = _prepare(stored, instances)
     definitions = stored.definitions
     n_joints = gt_keypoints.shape[1]
-    by_det = stored.detections.set_index("det_id").loc[prep.det_id]
+    by_det = as_frame(stored.detections).set_index("det_id").loc[prep.det_id]
     by_id = by_det["keypoints"]
     flat = np.concatenate(by_id.to_numpy()) if len(by_id) else np.zeros(0)
     det_keypoints = flat.astype(np.float64).reshape(len(by_id), n_joints, 3)

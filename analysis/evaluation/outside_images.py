@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from analysis.evaluation.predictions import Predictions
+from analysis.evaluation.predictions import Predictions, member_of
 
 #: The option, as the error's hint and the notes name it.
 OPTION = "--only-split-images"
@@ -19,7 +19,7 @@ OPTION = "--only-split-images"
 
 def keep_split_images(predictions: Predictions, known_images: npt.NDArray[np.int64]) -> tuple[Predictions, int]:
     """The records whose image is in ``known_images`` (file order kept), and how many were dropped."""
-    keep = np.isin(predictions.image_id, known_images)
+    keep = member_of(predictions.image_id, known_images)
     dropped = int((~keep).sum())
     if not dropped:
         return predictions, 0

@@ -15,12 +15,13 @@ import os
 import stat as stat_module
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-import pandas as pd
-from tqdm import tqdm
+import pyarrow as pa
 
 from analysis.cache import contract as cache
+from analysis.cache.columns import Columns, numpy_of, read_columns
 from analysis.cache.fingerprint import FileFingerprint
 from analysis.cache.split import CachedSplit, check_unchanged, open_cached_split
 from analysis.errors import AnnotationError, PoseAtlasError
@@ -31,10 +32,10 @@ from analysis.evaluation.context import (
     person_categories,
     resolve_definitions,
 )
-from analysis.evaluation.definitions import GT_COLUMNS, EvaluationDefinitions
+from analysis.evaluation.definitions import GT_COLUMNS, IMAGE_COLUMNS, EvaluationDefinitions
 from analysis.evaluation.outside_images import OPTION as SPLIT_IMAGES_OPTION
 from analysis.evaluation.outside_images import keep_split_images
-from analysis.evaluation.predictions import Predictions, read_predictions
+from analysis.evaluation.predictions import Predictions, member_of, read_predictions
 from analysis.evaluation.slices import STALE, EvaluationResult, evaluate_stored
 
 __all__ = ["EvaluationOutcome", "EvaluationRequest", "evaluate_files", "evaluate_stored_models"]
@@ -105,16 +106,11 @@ def evaluate_files(
             )
     facts = open_cached_split(cache_root, key)
     annotation_path = check_unchanged(facts)
-    images = cache.read_images(cache_root, key)
-    instances = cache.read_instances(cache_root, key, columns=GT_COLUMNS)
+    images, instances = _read_ground_truth(cache_root, key)
     definitions = resolve_definitions(request, facts, images, instances)
     categories = person_categories(facts, annotation_path)
-    known_images = np.sort(images["image_id"].to_numpy(np.int64))
-
-    # disable=None: a bar on a terminal, none in logs and pipes.
-    bar = tqdm(
-        total=2 * len(files), desc=f"evaluate {key}", unit="step", disable=None if progress else True, leave=False
-    )
+    known_images = np.sort(images["image_id"].astype(np.int64))
+    bar = _progress_bar(2 * len(files), f"evaluate {key}", progress)
     try:
         checked = []
         for f, label in zip(files, labels, strict=True):
@@ -150,8 +146,7 @@ def evaluate_stored_models(
     request = request or EvaluationRequest()
     facts = open_cached_split(cache_root, key)
     check_unchanged(facts)
-    images = cache.read_images(cache_root, key)
-    instances = cache.read_instances(cache_root, key, columns=GT_COLUMNS)
+    images, instances = _read_ground_truth(cache_root, key)
     definitions = resolve_definitions(request, facts, images, instances)
     records = []
     for model in models:
@@ -173,6 +168,48 @@ def evaluate_stored_models(
         item = _Checked(Path(record.predictions.path), record.model, record.predictions, None, record)
         outcomes.append(_evaluate_one(item, cache_root, key, facts, used, [], images, instances, bootstrap))
     return outcomes
+
+
+def _read_ground_truth(cache_root: Path, key: cache.CacheKey) -> tuple[Columns, Columns]:
+    """The columns of images.parquet and instances.parquet an evaluation reads, as numpy
+    (no pandas: it would cost ``evaluate`` about a third of its start-up)."""
+    folder = key.directory(cache_root)
+    cache.checked_schema(folder / cache.IMAGES_FILE)  # every column, as reading the whole table checked it
+    return read_columns(folder / cache.IMAGES_FILE, IMAGE_COLUMNS), read_columns(
+        folder / cache.INSTANCES_FILE, GT_COLUMNS
+    )
+
+
+class _Bar(Protocol):
+    """What the evaluation calls of its progress bar (tqdm's)."""
+
+    def set_postfix_str(self, text: str) -> None: ...
+
+    def update(self, n: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _NoBar:
+    """What ``--quiet`` gets in place of a progress bar: tqdm is not even imported."""
+
+    def set_postfix_str(self, text: str) -> None:
+        pass
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, description: str, progress: bool) -> _Bar:
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+
+    # disable=None: a bar on a terminal, none in logs and pipes.
+    return tqdm(total=total, desc=description, unit="step", disable=None, leave=False)
 
 
 def _unchanged(path: Path, previous: store.EvaluationRecord | None) -> FileFingerprint | None:
@@ -242,7 +279,7 @@ def _check(
         return _Checked(path, model, fingerprint, None, previous)
     # keypoints kept only for the detections the evaluation keeps: peak memory within 2x the file
     predictions = read_predictions(path, data, facts.n_joints, categories[0], categories)
-    persons = np.isin(predictions.category_id, categories)
+    persons = member_of(predictions.category_id, categories)
     if not persons.any():
         found = sorted(set(predictions.category_id.tolist()))[:10]
         raise AnnotationError(
@@ -258,7 +295,7 @@ def _check(
                 f"{SPLIT_IMAGES_OPTION}): a results file of another dataset?",
             )
         return _Checked(path, model, fingerprint, predictions, None, dropped)
-    unknown = ~np.isin(predictions.image_id, known_images)
+    unknown = ~member_of(predictions.image_id, known_images)
     if unknown.any():
         first = int(np.flatnonzero(unknown)[0])
         raise AnnotationError(
@@ -278,8 +315,8 @@ def _evaluate_one(
     facts: CachedSplit,
     definitions: EvaluationDefinitions,
     categories: list[int],
-    images: pd.DataFrame,
-    instances: pd.DataFrame,
+    images: Columns,
+    instances: Columns,
     bootstrap: store.BootstrapSettings | None = None,
 ) -> EvaluationOutcome:
     if item.reuse is not None:
@@ -298,13 +335,17 @@ def _evaluate_one(
     keypoints = gt_keypoints(cache_root, key, len(instances), facts.n_joints)
     computed = compute_evaluation(item.predictions, categories, instances, keypoints, definitions)
     draft = _record(item, key, facts, definitions, computed.counts, None)
-    stored = store.StoredEvaluation(
-        draft, computed.detections.drop(["keypoints"]).to_pandas(), computed.oks.to_pandas()
-    )
+    stored = store.StoredEvaluation(draft, _columns_of(computed.detections), _columns_of(computed.oks))
     result = evaluate_stored(stored, images, instances, definitions, bootstrap)
     record = _record(item, key, facts, definitions, computed.counts, result)
     store.write_evaluation(cache_root, key, record, computed.detections, computed.oks)
     return EvaluationOutcome(result, record, False, item.dropped)
+
+
+def _columns_of(table: pa.Table) -> Columns:
+    """A computed table's fixed-width columns as numpy (its keypoints lists left out)."""
+    names = [f.name for f in table.schema if not pa.types.is_list(f.type)]
+    return Columns({name: numpy_of(table.column(name)) for name in names}, table.num_rows)
 
 
 def _record(

@@ -84,7 +84,7 @@ def size_curve(prep: _Prepared, used: EvaluationDefinitions, edges: tuple[float,
     area_edges = side**2
     gt = prep.gt
     ignore = base_ignore(gt)
-    crowd = gt["iscrowd"].to_numpy(bool)
+    crowd = gt["iscrowd"].astype(bool)
     source = used.size.area_source
     # An area equal to an edge falls in the upper bin; below the first edge (or NaN): in no bin.
     gt_area = person_size_area(gt, used)

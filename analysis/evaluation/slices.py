@@ -9,16 +9,20 @@ accumulation repeat.  Crowd levels are image slices: their matching is the
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
+from analysis.cache.columns import Columns, as_columns, as_frame, column
 from analysis.definitions import AreaSource, CrowdIndexSource, SizeBucket, person_area, size_bucket_codes
 from analysis.errors import PoseAtlasError
 from analysis.evaluation.definitions import GT_COLUMNS, OKS_THRESHOLDS, DetectionArea, EvaluationDefinitions
 from analysis.evaluation.engine import accumulate, greedy_match, match_input
 from analysis.evaluation.store import BootstrapSettings, StoredEvaluation
+
+if TYPE_CHECKING:  # `evaluate` slices numpy columns (no pandas to import); frames are accepted too
+    import pandas as pd
 
 DENSITY_SLICES = ("small/sparse", "small/moderate", "small/dense")
 CROWD_SLICES = ("crowd/easy", "crowd/medium", "crowd/hard")
@@ -112,30 +116,30 @@ class _Prepared:
     det_area: npt.NDArray[np.float64]  #: box around the predicted keypoints, w*h
     det_density: npt.NDArray[np.float64]
     det_rank: npt.NDArray[np.int64]
-    gt: pd.DataFrame  #: instances rows (annotation order), G rows
+    gt: Columns  #: instances rows (annotation order), G rows, the columns slicing reads
     pair_det: npt.NDArray[np.int64]
     pair_gt: npt.NDArray[np.int64]
     pair_oks: npt.NDArray[np.float64]
 
 
-def _prepare(stored: StoredEvaluation, instances: pd.DataFrame) -> _Prepared:
-    det = stored.detections
-    order = np.lexsort((det["det_id"].to_numpy(), det["image_id"].to_numpy(), -det["score"].to_numpy()))
-    det = det.iloc[order]
-    det_id = det["det_id"].to_numpy(np.int64)
-    det_image = det["image_id"].to_numpy(np.int64)
+def _prepare(stored: StoredEvaluation, instances: pd.DataFrame | Columns) -> _Prepared:
+    det = as_columns(stored.detections, ["det_id", "image_id", "score", "area", "density"])
+    order = np.lexsort((det["det_id"], det["image_id"], -det["score"]))
+    det = det.take(order)
+    det_id = det["det_id"].astype(np.int64)
+    det_image = det["image_id"].astype(np.int64)
     # Rank within the image: score descending, ties in file order (det_id).
-    by_image = np.lexsort((det_id, -det["score"].to_numpy(), det_image))
+    by_image = np.lexsort((det_id, -det["score"], det_image))
     image_sorted = det_image[by_image]
     first = np.searchsorted(image_sorted, image_sorted, side="left")
     rank = np.empty(len(det_id), dtype=np.int64)
     rank[by_image] = np.arange(len(det_id)) - first
 
-    gt = instances[_SLICE_COLUMNS].reset_index(drop=True)
-    ann_ids = gt["ann_id"].to_numpy(np.int64)
+    gt = as_columns(instances, _SLICE_COLUMNS)
+    ann_ids = gt["ann_id"].astype(np.int64)
     ann_order = np.argsort(ann_ids, kind="stable")
-    oks = stored.oks
-    pair_ann = oks["ann_id"].to_numpy(np.int64)
+    oks = as_columns(stored.oks, ["det_id", "ann_id", "oks"])
+    pair_ann = oks["ann_id"].astype(np.int64)
     where = np.searchsorted(ann_ids, pair_ann, sorter=ann_order)
     where = np.minimum(where, len(ann_ids) - 1) if len(ann_ids) else where
     if len(pair_ann) and (not len(ann_ids) or not np.array_equal(ann_ids[ann_order[where]], pair_ann)):
@@ -148,40 +152,40 @@ def _prepare(stored: StoredEvaluation, instances: pd.DataFrame) -> _Prepared:
     return _Prepared(
         det_id,
         det_image,
-        det["area"].to_numpy(np.float64),
-        det["density"].to_numpy(np.float64),
+        det["area"].astype(np.float64),
+        det["density"].astype(np.float64),
         rank,
         gt,
-        det_pos[oks["det_id"].to_numpy(np.int64)],
+        det_pos[oks["det_id"].astype(np.int64)],
         ann_order[where] if len(pair_ann) else np.zeros(0, np.int64),
-        oks["oks"].to_numpy(np.float64),
+        oks["oks"].astype(np.float64),
     )
 
 
-def base_ignore(gt: pd.DataFrame) -> npt.NDArray[np.bool_]:
+def base_ignore(gt: pd.DataFrame | Columns) -> npt.NDArray[np.bool_]:
     """(G,) persons COCO's keypoint evaluation ignores: crowd regions and persons whose
     stored ``num_keypoints`` is 0 (the labelled count where the file has no such field)."""
-    stored = gt["num_keypoints"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-    labelled = gt["n_labelled"].to_numpy(np.float64)
+    stored = column(gt, "num_keypoints").astype(np.float64)
+    labelled = column(gt, "n_labelled").astype(np.float64)
     count = np.where(np.isnan(stored), labelled, stored)
-    return gt["iscrowd"].to_numpy(bool) | (count == 0)
+    return column(gt, "iscrowd").astype(bool) | (count == 0)
 
 
-def _size_codes(gt: pd.DataFrame, definitions: EvaluationDefinitions) -> npt.NDArray[np.int8]:
+def _size_codes(gt: Columns, definitions: EvaluationDefinitions) -> npt.NDArray[np.int8]:
     return size_bucket_codes(person_size_area(gt, definitions), definitions.size.edges)
 
 
-def person_size_area(gt: pd.DataFrame, definitions: EvaluationDefinitions) -> npt.NDArray[np.float64]:
+def person_size_area(gt: pd.DataFrame | Columns, definitions: EvaluationDefinitions) -> npt.NDArray[np.float64]:
     """(G,) each person's area under the size definition (NaN for a crowd region without one);
     raises when a person that is not a crowd region has none."""
     source = definitions.size.area_source
     area = person_area(
-        gt["bbox_w"].to_numpy(np.float64),
-        gt["bbox_h"].to_numpy(np.float64),
-        gt["segm_area"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan),
+        column(gt, "bbox_w").astype(np.float64),
+        column(gt, "bbox_h").astype(np.float64),
+        column(gt, "segm_area").astype(np.float64),
         source,
     )
-    missing = np.isnan(area) & ~gt["iscrowd"].to_numpy(bool)
+    missing = np.isnan(area) & ~column(gt, "iscrowd").astype(bool)
     if missing.any():
         raise PoseAtlasError(
             f"size area {source.value}: {int(missing.sum())} person(s) have no segmentation area "
@@ -206,17 +210,38 @@ def detection_size_area(
     return person_area(np.ones_like(box_area), box_area, box_area, source)
 
 
-def crowd_level_of_images(images: pd.DataFrame, definitions: EvaluationDefinitions) -> pd.Series:
-    """Crowd level code (0 easy, 1 medium, 2 hard) per image id."""
-    column = "crowd_index_stored" if definitions.crowd_index is CrowdIndexSource.STORED else "crowd_index"
-    values = images[column].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+def crowd_level_codes(images: pd.DataFrame | Columns, definitions: EvaluationDefinitions) -> npt.NDArray[np.integer]:
+    """(M,) crowd level code (0 easy, 1 medium, 2 hard) of each image row."""
+    name = "crowd_index_stored" if definitions.crowd_index is CrowdIndexSource.STORED else "crowd_index"
+    values = column(images, name).astype(np.float64)
     if np.isnan(values).any():
         raise PoseAtlasError(
             f"crowd index {definitions.crowd_index.value}: {int(np.isnan(values).sum())} image(s) have no "
             "stored crowdIndex; use --crowd-index computed"
         )
-    codes = definitions.crowd_convention.levels().codes(values)
-    return pd.Series(codes, index=images["image_id"].to_numpy(np.int64))
+    return definitions.crowd_convention.levels().codes(values)
+
+
+def crowd_level_of_images(images: pd.DataFrame | Columns, definitions: EvaluationDefinitions) -> pd.Series:
+    """Crowd level code (0 easy, 1 medium, 2 hard) per image id."""
+    import pandas as pd
+
+    return pd.Series(crowd_level_codes(images, definitions), index=column(images, "image_id").astype(np.int64))
+
+
+def crowd_levels_at(
+    images: pd.DataFrame | Columns, definitions: EvaluationDefinitions, image_ids: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """The crowd level code of the image of each of ``image_ids`` (NaN for an id ``images`` lacks):
+    :func:`crowd_level_of_images` looked up without pandas."""
+    codes = crowd_level_codes(images, definitions).astype(np.float64)
+    ids = column(images, "image_id").astype(np.int64)
+    order = np.argsort(ids, kind="stable")
+    where = np.minimum(np.searchsorted(ids, image_ids, sorter=order), max(len(ids) - 1, 0))
+    if not len(ids):
+        return np.full(len(image_ids), np.nan)
+    found = ids[order[where]] == image_ids
+    return np.where(found, codes[order[where]], np.nan)
 
 
 def _slice_masks(
@@ -226,7 +251,7 @@ def _slice_masks(
     (S, D) detections outside it (ignored there unless matched to a person it keeps)."""
     gt = prep.gt
     size = _size_codes(gt, used)
-    density = used.density_edges.codes(gt["crowding"].to_numpy(np.float64))
+    density = used.density_edges.codes(gt["crowding"].astype(np.float64))
     gt_ignore = np.stack(
         [
             ignore,
@@ -285,7 +310,10 @@ class _Matched:
 
 
 def _match(
-    stored: StoredEvaluation, images: pd.DataFrame, instances: pd.DataFrame, definitions: EvaluationDefinitions
+    stored: StoredEvaluation,
+    images: pd.DataFrame | Columns,
+    instances: pd.DataFrame | Columns,
+    definitions: EvaluationDefinitions,
 ) -> _Matched:
     used = stored.definitions.with_slicing(definitions)
     notes = [] if definitions.same_matching(stored.definitions) else [FIXED_AT_EVALUATION]
@@ -294,8 +322,8 @@ def _match(
     prep = _prepare(stored, instances)
     gt = prep.gt
     ignore = base_ignore(gt)
-    crowd = gt["iscrowd"].to_numpy(bool)
-    gt_image = gt["image_id"].to_numpy(np.int64)
+    crowd = gt["iscrowd"].astype(bool)
+    gt_image = gt["image_id"].astype(np.int64)
 
     gt_ignore, det_outside = _slice_masks(prep, ignore, used)
 
@@ -306,7 +334,6 @@ def _match(
     padded = np.concatenate([gt_ignore, np.zeros((len(gt_ignore), 1), bool)], axis=1)
     matched_ignored = padded[np.arange(len(gt_ignore))[:, None, None], np.where(matched, det_gt, len(gt))]
     det_ignored = np.where(matched, matched_ignored, det_outside[:, None, :])
-    level_of = crowd_level_of_images(images, used)
     return _Matched(
         used,
         "; ".join(notes),
@@ -315,8 +342,8 @@ def _match(
         gt_ignore,
         matched,
         det_ignored,
-        level_of.reindex(prep.det_image).to_numpy(),
-        level_of.reindex(gt_image).to_numpy(),
+        crowd_levels_at(images, used, prep.det_image),
+        crowd_levels_at(images, used, gt_image),
     )
 
 
@@ -328,7 +355,7 @@ def _slice_matches_of(
     Matching is per image, so a part of the images is evaluated by restricting the
     matched detections and the persons to it (what pycocotools gives on that part alone).
     """
-    gt_image = m.prep.gt["image_id"].to_numpy(np.int64)
+    gt_image = m.prep.gt["image_id"].astype(np.int64)
     slices: dict[str, SliceMatches] = {}
     for s, name in enumerate(_MATCHED_SLICES):
         slices[name] = SliceMatches(
@@ -348,8 +375,8 @@ def _slice_matches_of(
 
 def slice_matches(
     stored: StoredEvaluation,
-    images: pd.DataFrame,
-    instances: pd.DataFrame,
+    images: pd.DataFrame | Columns,
+    instances: pd.DataFrame | Columns,
     definitions: EvaluationDefinitions,
 ) -> tuple[EvaluationDefinitions, str, dict[str, SliceMatches]]:
     """Match every slice of a stored evaluation (see :func:`evaluate_stored`).
@@ -365,8 +392,8 @@ def slice_matches(
 
 def evaluate_stored(
     stored: StoredEvaluation,
-    images: pd.DataFrame,
-    instances: pd.DataFrame,
+    images: pd.DataFrame | Columns,
+    instances: pd.DataFrame | Columns,
     definitions: EvaluationDefinitions,
     bootstrap: BootstrapSettings | None = None,
 ) -> EvaluationResult:
@@ -387,7 +414,7 @@ def evaluate_stored(
     if bootstrap is not None:
         from analysis.evaluation.bootstrap import slice_intervals
 
-        intervals = slice_intervals(matches, images["image_id"].to_numpy(np.int64), bootstrap)
+        intervals = slice_intervals(matches, column(images, "image_id").astype(np.int64), bootstrap)
         slices = {name: replace(m, ci=intervals[name]) for name, m in slices.items()}
     return EvaluationResult(stored.record.model, used, slices, note, bootstrap)
 
@@ -399,8 +426,8 @@ def slice_metrics(matches: SliceMatches) -> SliceMetrics:
 
 def evaluate_stored_by(
     stored: StoredEvaluation,
-    images: pd.DataFrame,
-    instances: pd.DataFrame,
+    images: pd.DataFrame | Columns,
+    instances: pd.DataFrame | Columns,
     definitions: EvaluationDefinitions,
     part_of_image: pd.Series,
 ) -> dict[str, EvaluationResult]:
@@ -416,7 +443,7 @@ def evaluate_stored_by(
     """
     m = _match(stored, images, instances, definitions)
     det_part = part_of_image.reindex(m.prep.det_image).to_numpy()
-    gt_part = part_of_image.reindex(m.prep.gt["image_id"].to_numpy(np.int64)).to_numpy()
+    gt_part = part_of_image.reindex(m.prep.gt["image_id"].astype(np.int64)).to_numpy()
     parts = sorted({str(p) for p in part_of_image.dropna().unique()})
     results = {}
     for part in parts:
@@ -443,7 +470,7 @@ def _metrics(matched: npt.NDArray[np.bool_], ignored: npt.NDArray[np.bool_], n_g
 
 
 def matches_at(
-    stored: StoredEvaluation, instances: pd.DataFrame, threshold: float = 0.5
+    stored: StoredEvaluation, instances: pd.DataFrame | Columns, threshold: float = 0.5
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Who matched whom in the "all" slice at one OKS threshold (for drawing).
 
@@ -455,11 +482,13 @@ def matches_at(
         ``matched_det_id`` (nullable Int64), ``oks`` (NaN when missed) and
         ``ignored`` (crowd region or no keypoints: neither a miss nor a hit).
     """
+    import pandas as pd
+
     prep = _prepare(stored, instances)
     gt = prep.gt
     ignore = base_ignore(gt)
     pairs = match_input(prep.pair_det, prep.pair_gt, prep.pair_oks, prep.det_rank, len(gt), threshold)
-    det_gt = greedy_match(pairs, ignore[None, :], gt["iscrowd"].to_numpy(bool), np.array([threshold]))[0, 0]
+    det_gt = greedy_match(pairs, ignore[None, :], gt["iscrowd"].astype(bool), np.array([threshold]))[0, 0]
 
     pair_key = pd.Series(prep.pair_oks, index=pd.MultiIndex.from_arrays([prep.pair_det, prep.pair_gt]))
     has = det_gt >= 0
@@ -470,9 +499,9 @@ def matches_at(
         best_by_det = pd.Series(prep.pair_oks).groupby(prep.pair_det).max()
         best[best_by_det.index.to_numpy()] = best_by_det.to_numpy()
 
-    by_id = stored.detections.set_index("det_id").loc[prep.det_id].reset_index()
+    by_id = as_frame(stored.detections).set_index("det_id").loc[prep.det_id].reset_index()
     detections = by_id.assign(
-        matched_ann_id=pd.array(np.where(has, gt["ann_id"].to_numpy()[np.maximum(det_gt, 0)], 0), dtype="Int64"),
+        matched_ann_id=pd.array(np.where(has, gt["ann_id"][np.maximum(det_gt, 0)], 0), dtype="Int64"),
         oks=det_oks,
         best_oks=best,
     )
@@ -486,8 +515,8 @@ def matches_at(
     person_oks[hit] = det_oks[gt_det[hit]]
     persons = pd.DataFrame(
         {
-            "ann_id": gt["ann_id"].to_numpy(np.int64),
-            "image_id": gt["image_id"].to_numpy(np.int64),
+            "ann_id": gt["ann_id"].astype(np.int64),
+            "image_id": gt["image_id"].astype(np.int64),
             "matched_det_id": pd.array(np.where(hit, prep.det_id[np.maximum(gt_det, 0)], 0), dtype="Int64"),
             "oks": person_oks,
             "ignored": ignore,

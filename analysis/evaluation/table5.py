@@ -12,11 +12,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from analysis.evaluation.slices import EvaluationResult
+
+if TYPE_CHECKING:  # the frames are built only for --table-csv/--table-latex and the dashboard
+    import pandas as pd
 
 #: Table 5 column -> slice name.
 TABLE5_COLUMNS: dict[str, str] = {
@@ -137,6 +140,8 @@ def table5_frame(results: Sequence[tuple[str, EvaluationResult]]) -> pd.DataFram
     columns = ["model", *TABLE5_COLUMNS, *(n_gt_column(c) for c in TABLE5_COLUMNS)]
     if with_ci:
         columns += [name for c in TABLE5_COLUMNS for name in ci_columns(c)]
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=columns).set_index("model")
 
 
@@ -194,6 +199,8 @@ def reported_table5_frame() -> pd.DataFrame:
         }
         for r in REPORTED_TABLE5
     ]
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=["model", *TABLE5_COLUMNS, "note", "source"]).set_index("model")
     frame[list(TABLE5_COLUMNS)] = frame[list(TABLE5_COLUMNS)].astype(float)
     return frame

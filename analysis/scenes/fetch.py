@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.download import download
 from analysis.errors import PoseAtlasError
 from analysis.scenes.labels import CATEGORIES_FILE, DEFAULT_MODELS_DIR, IO_FILE
 
@@ -77,6 +76,8 @@ def fetch_places365(
     Returns:
         File name -> local path of all three files.
     """
+    from analysis.download import download  # with tqdm: not for every command that parses arguments
+
     models_dir = Path(models_dir)
     out: dict[str, Path] = {}
     for name, url in places365_urls(arch, base_url).items():
