@@ -144,7 +144,14 @@ def compare_models(
     from analysis.evaluation.bootstrap import all_replicates, image_weights, intervals
     from analysis.evaluation.definitions import GT_COLUMNS
     from analysis.evaluation.slices import SLICE_NAMES, STALE, slice_matches, slice_metrics
-    from analysis.evaluation.store import find_record, read_evaluation
+    from analysis.evaluation.store import (
+        DamagedEvaluationError,
+        damaged_message,
+        differing_definitions,
+        evaluations_dir,
+        find_record,
+        read_evaluation,
+    )
 
     groups = groups or []
     labels = list(dict.fromkeys([*models, *(m for _, members in groups for m in members)]))
@@ -157,15 +164,13 @@ def compare_models(
             raise PoseAtlasError(f"{key}: no stored evaluation of {label!r}; run python -m analysis evaluate first")
         if record.stale:
             raise PoseAtlasError(f"{key}: the evaluation of {label!r} is {STALE}")
+        if record.damaged:
+            raise DamagedEvaluationError(damaged_message(evaluations_dir(cache_root, key) / record.slug, record))
         records[label] = record
     reference = records[models[0]]
     for label, record in records.items():
-        if record.definitions != reference.definitions:
-            differing = sorted(
-                k
-                for k in set(record.definitions) | set(reference.definitions)
-                if record.definitions.get(k) != reference.definitions.get(k)
-            )
+        differing = differing_definitions(record, reference)
+        if differing:
             raise PoseAtlasError(
                 f"{key}: {label!r} was evaluated with other definitions than {reference.model!r} "
                 f"({', '.join(differing)}); evaluate both with the same options"

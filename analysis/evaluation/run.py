@@ -16,6 +16,7 @@ import stat as stat_module
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
@@ -329,7 +330,7 @@ def _record(
         split=key.split,
         predictions=item.fingerprint,
         annotations_sha256=facts.fingerprint.sha256 or "",
-        definitions=definitions.to_json(),
+        definitions=msgspec.Raw(msgspec.json.encode(definitions.to_record())),
         counts=counts,
         slices=slices,
         evaluated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -49,7 +49,7 @@ from analysis.cache import contract as cache
 from analysis.cache.fingerprint import FileFingerprint
 from analysis.cache.manifest import ManifestError, TableFile, read_manifest, table_file
 from analysis.errors import PoseAtlasError
-from analysis.evaluation.definitions import EvaluationDefinitions
+from analysis.evaluation.definitions import DefinitionsRecord, EvaluationDefinitions
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; listing evaluations never needs it
     import pandas as pd
@@ -125,7 +125,10 @@ class EvaluationRecord(msgspec.Struct, frozen=True):
     split: str
     predictions: FileFingerprint
     annotations_sha256: str
-    definitions: dict
+    #: :class:`~analysis.evaluation.definitions.DefinitionsRecord`'s JSON, decoded by
+    #: ``EvaluationDefinitions.from_json``: kept raw so that a record whose definitions do
+    #: not decode still reads, as ``damaged``
+    definitions: msgspec.Raw
     counts: DetectionCounts
     slices: dict[str, SliceSummary]
     evaluated_at: str
@@ -148,6 +151,12 @@ class StoredEvaluation:
     @property
     def definitions(self) -> EvaluationDefinitions:
         return EvaluationDefinitions.from_json(self.record.definitions)
+
+
+def differing_definitions(record: EvaluationRecord, other: EvaluationRecord) -> list[str]:
+    """The names of the definitions two (undamaged) records differ in; [] when they agree."""
+    mine, theirs = (msgspec.json.decode(r.definitions, type=DefinitionsRecord) for r in (record, other))
+    return sorted(name for name in DefinitionsRecord.__struct_fields__ if getattr(mine, name) != getattr(theirs, name))
 
 
 #: Longest model label: it becomes a folder name (and a legend entry).
@@ -210,7 +219,7 @@ def evaluation_problem(folder: Path, record: EvaluationRecord) -> str | None:
     """
     try:
         EvaluationDefinitions.from_json(record.definitions)
-    except (KeyError, TypeError, ValueError) as exc:
+    except ValueError as exc:
         return f"{RECORD_FILE}: invalid definitions ({exc})"
     for name, columns in TABLE_COLUMNS.items():
         path = folder / name

@@ -174,7 +174,8 @@ def test_stored_layout_and_definitions_round_trip(mini) -> None:
     kp = np.stack(det["keypoints"].to_numpy()).reshape(len(det), 17, 3).astype(np.float64)
     box = (kp[:, :, 0].max(1) - kp[:, :, 0].min(1)) * (kp[:, :, 1].max(1) - kp[:, :, 1].min(1))
     np.testing.assert_allclose(det["area"], box, rtol=1e-5)
-    assert EvaluationDefinitions.from_json(stored.definitions.to_json()) == stored.definitions
+    assert EvaluationDefinitions.from_record(stored.definitions.to_record()) == stored.definitions
+    assert EvaluationDefinitions.from_json(json.dumps(stored.definitions.to_json()).encode()) == stored.definitions
 
 
 def test_a_rebuild_carries_evaluations_over_and_flags_changed_annotations_stale(tmp_path: Path) -> None:
