@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pyarrow as pa
@@ -109,8 +109,9 @@ class BootstrapSettings(msgspec.Struct, frozen=True):
     confidence: float  #: central interval, e.g. 0.95 -> quantiles 0.025 and 0.975
     unit: str = "image"
 
-    def to_json(self) -> dict:
-        return {"B": self.B, "seed": self.seed, "confidence": self.confidence, "unit": self.unit}
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = msgspec.to_builtins(self)
+        return result
 
 
 class EvaluationRecord(msgspec.Struct, frozen=True):
