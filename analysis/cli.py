@@ -31,7 +31,25 @@ def main(argv: list[str] | None = None, prog: str = "python -m analysis") -> int
 def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_build_parser(sub)
+    _add_fetch_parser(sub)
+    _add_info_parser(sub)
+    _add_demo_parser(sub)
+    scenes_cli.add_scenes_parser(sub)
+    evaluation_cli.add_evaluate_parser(sub)
+    from analysis.evaluation import compare as evaluation_compare
 
+    evaluation_compare.add_parser(sub)
+    from analysis.evaluation import diagnose_cli
+
+    diagnose_cli.add_parser(sub)
+    _add_dataset_maker_parsers(sub)
+    convert.add_parser(sub)
+    return parser
+
+
+def _add_build_parser(sub: argparse._SubParsersAction) -> None:
+    """``build``: registered splits, or one ad hoc file with its identity options; optionally scenes."""
     build = sub.add_parser("build", help="build caches: every registered split that changed, or one ad hoc file")
     build.add_argument("--name", help="dataset name (ad hoc build; needs --split and --annotations)")
     build.add_argument("--split", help="split name")
@@ -65,6 +83,9 @@ def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
     scenes.add_argument("--scenes", action="store_true", help="also compute scenes.parquet")
     scenes_cli.add_scene_model_arguments(scenes)
 
+
+def _add_fetch_parser(sub: argparse._SubParsersAction) -> None:
+    """``fetch coco-2017`` and ``fetch places365``."""
     fetch = sub.add_parser("fetch", help="download a dataset's annotations or the Places365 model")
     fetch_sub = fetch.add_subparsers(dest="what", required=True)
     coco = fetch_sub.add_parser("coco-2017", help="COCO 2017 person keypoint annotations (val and train)")
@@ -76,12 +97,18 @@ def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
     scenes_cli.add_fetch_places365_arguments(places)
     places.set_defaults(run=scenes_cli.run_fetch_places365)
 
+
+def _add_info_parser(sub: argparse._SubParsersAction) -> None:
+    """``info``: what is registered and cached."""
     info = sub.add_parser("info", help="what is registered and cached, with counts and definitions")
     info.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     info.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(run=_run_info)
 
+
+def _add_demo_parser(sub: argparse._SubParsersAction) -> None:
+    """``demo``: the synthetic demo datasets."""
     demo = sub.add_parser("demo", help="write and build the three synthetic demo datasets")
     demo.add_argument("--data-dir", type=Path, default=Path("data/demo"), help="where the demo's raw files go")
     demo.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
@@ -89,18 +116,6 @@ def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true")
     demo.add_argument("--no-scenes", action="store_true", help="skip the synthetic scene results")
     demo.set_defaults(run=_run_demo)
-
-    scenes_cli.add_scenes_parser(sub)
-    evaluation_cli.add_evaluate_parser(sub)
-    from analysis.evaluation import compare as evaluation_compare
-
-    evaluation_compare.add_parser(sub)
-    from analysis.evaluation import diagnose_cli
-
-    diagnose_cli.add_parser(sub)
-    _add_dataset_maker_parsers(sub)
-    convert.add_parser(sub)
-    return parser
 
 
 # --- dataset makers: subset and compose ------------------------------------------------
@@ -206,42 +221,11 @@ def _run_compose(args: argparse.Namespace) -> int:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    from analysis.build.coco_json import annotation_file_problem
-    from analysis.build.image_paths import check_image_root
-    from analysis.build.run import build_split
-    from analysis.identity import DatasetIdentity
-
     ad_hoc = [args.name, args.split, args.annotations]
     if any(v is not None for v in ad_hoc):
         if not all(v is not None for v in ad_hoc):
             raise PoseAtlasError("an ad hoc build needs --name, --split and --annotations together")
-        problem = annotation_file_problem(args.annotations)
-        if problem:
-            raise PoseAtlasError(f"{args.annotations}: {problem}")
-        if args.images is not None and not args.images.is_dir():
-            raise PoseAtlasError(f"{args.images}: image folder not found")
-        if args.images is not None:
-            check_image_root(args.images, "--images")
-
-        try:
-            identity = DatasetIdentity(args.display_name, args.color, args.hatch, args.order, args.paper_name)
-        except ValueError as exc:
-            raise PoseAtlasError(f"build: {exc}") from None
-        specs = [
-            DatasetSpec(
-                validate_name(args.name, "dataset name"),
-                validate_name(args.split, "split name"),
-                args.annotations,
-                args.images,
-                args.keypoint_schema,
-                identity=identity,
-            )
-        ]
-        if args.keypoint_schema:
-            try:
-                specs[0].load_options()
-            except ValueError as exc:
-                raise PoseAtlasError(f"--keypoint-schema: {exc}") from None
+        specs = [_ad_hoc_spec(args)]
     else:
         specs = _selected(load_registry(args.registry), args.only)
         if not specs:
@@ -249,23 +233,62 @@ def _run_build(args: argparse.Namespace) -> int:
                 f"nothing to build: {args.registry} registers no dataset "
                 "(docs/guides/datasets.md: register one, or use --name/--split/--annotations)"
             )
-    failures = 0
-    for spec in specs:
-        problem = annotation_file_problem(spec.annotations)
-        if problem:
-            print(f"error: {spec.name}/{spec.split}: {problem}: {spec.annotations}", file=sys.stderr)
-            failures += 1
-            continue
-        try:
-            result = build_split(spec, args.cache_dir, force=args.force, progress=not args.quiet)
-        except PoseAtlasError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failures += 1
-            continue
-        print(_build_line(result))
-        if args.scenes:
-            _build_scenes(args, spec)
+    failures = sum(not _build_one(args, spec) for spec in specs)
     return EXIT_USER_ERROR if failures else 0
+
+
+def _ad_hoc_spec(args: argparse.Namespace) -> DatasetSpec:
+    """The one split of an ad hoc build (--name, --split, --annotations ...), its inputs checked."""
+    from analysis.build.coco_json import annotation_file_problem
+    from analysis.build.image_paths import check_image_root
+    from analysis.identity import DatasetIdentity
+
+    problem = annotation_file_problem(args.annotations)
+    if problem:
+        raise PoseAtlasError(f"{args.annotations}: {problem}")
+    if args.images is not None and not args.images.is_dir():
+        raise PoseAtlasError(f"{args.images}: image folder not found")
+    if args.images is not None:
+        check_image_root(args.images, "--images")
+
+    try:
+        identity = DatasetIdentity(args.display_name, args.color, args.hatch, args.order, args.paper_name)
+    except ValueError as exc:
+        raise PoseAtlasError(f"build: {exc}") from None
+    spec = DatasetSpec(
+        validate_name(args.name, "dataset name"),
+        validate_name(args.split, "split name"),
+        args.annotations,
+        args.images,
+        args.keypoint_schema,
+        identity=identity,
+    )
+    if args.keypoint_schema:
+        try:
+            spec.load_options()
+        except ValueError as exc:
+            raise PoseAtlasError(f"--keypoint-schema: {exc}") from None
+    return spec
+
+
+def _build_one(args: argparse.Namespace, spec: DatasetSpec) -> bool:
+    """Build one split (and its scenes with --scenes) and print its line; False (error printed) when it fails."""
+    from analysis.build.coco_json import annotation_file_problem
+    from analysis.build.run import build_split
+
+    problem = annotation_file_problem(spec.annotations)
+    if problem:
+        print(f"error: {spec.name}/{spec.split}: {problem}: {spec.annotations}", file=sys.stderr)
+        return False
+    try:
+        result = build_split(spec, args.cache_dir, force=args.force, progress=not args.quiet)
+    except PoseAtlasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    print(_build_line(result))
+    if args.scenes:
+        _build_scenes(args, spec)
+    return True
 
 
 def _selected(specs: list[DatasetSpec], only: list[str]) -> list[DatasetSpec]:

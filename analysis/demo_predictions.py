@@ -97,7 +97,15 @@ def synthetic_predictions(
         }
         for i in rows
     ]
-    # False positives: a person-shaped cloud of joints somewhere in the image, low score.
+    return out + _false_positives(images, model, n_joints, rng)
+
+
+def _false_positives(
+    images: pd.DataFrame, model: SyntheticModel, n_joints: int, rng: np.random.Generator
+) -> list[dict]:
+    """Per image, Poisson(``false_positives``) person-shaped clouds of joints somewhere in the
+    image, with low scores (drawn from ``rng`` after the persons' detections)."""
+    out = []
     n_fp = rng.poisson(model.false_positives, len(images))
     for image_id, width, height, count in zip(
         images["image_id"].to_numpy(),

@@ -99,11 +99,42 @@ def download(
     Raises:
         PoseAtlasError: HTTP error status, network failure, size or digest mismatch.
     """
-    import requests
-
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)
+    resp, offset = _resumed_response(url, part, expected_size)
+    with resp:
+        if resp.status_code == 416 and offset:
+            # Range not satisfiable: the .part is already complete (or bigger than
+            # the file); check it below as a finished download.
+            total: int | None = expected_size if expected_size is not None else offset
+            _finish(url, part, dest, total, expected_size, sha256)
+            return dest
+        if resp.status_code not in (200, 206):
+            raise PoseAtlasError(f"download of {url} failed: HTTP {resp.status_code} {resp.reason or ''}".rstrip())
+        if resp.status_code == 200 and offset:
+            offset = 0  # the server ignored Range: start over
+        total = _total_from_headers(resp, offset)
+        bar = tqdm(
+            total=total,
+            initial=offset,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=dest.name,
+            disable=not progress,
+            leave=False,
+        )
+        _write_body(url, resp, part, "ab" if offset else "wb", bar, chunk_size)
+
+    _finish(url, part, dest, total, expected_size, sha256)
+    return dest
+
+
+def _resumed_response(url: str, part: Path, expected_size: int | None) -> tuple[requests.Response, int]:
+    """The server's answer for the bytes after the ``.part`` file (all of them when there is
+    none, it is too big, or the server sends another range than the one asked for), and the
+    offset asked for."""
     offset = part.stat().st_size if part.is_file() else 0
     if expected_size is not None and offset > expected_size:
         part.unlink()
@@ -117,46 +148,27 @@ def download(
         part.unlink(missing_ok=True)
         offset = 0
         resp = _get(url, offset)
+    return resp, offset
 
-    with resp:
-        if resp.status_code == 416 and offset:
-            # Range not satisfiable: the .part is already complete (or bigger than
-            # the file); check it below as a finished download.
-            total: int | None = expected_size if expected_size is not None else offset
-            _finish(url, part, dest, total, expected_size, sha256)
-            return dest
-        if resp.status_code not in (200, 206):
-            raise PoseAtlasError(f"download of {url} failed: HTTP {resp.status_code} {resp.reason or ''}".rstrip())
-        if resp.status_code == 200 and offset:
-            offset = 0  # the server ignored Range: start over
-        total = _total_from_headers(resp, offset)
-        mode = "ab" if offset else "wb"
-        bar = tqdm(
-            total=total,
-            initial=offset,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=dest.name,
-            disable=not progress,
-            leave=False,
-        )
-        try:
-            with open(part, mode) as f, bar:
-                for chunk in resp.iter_content(chunk_size=chunk_size):
-                    if chunk:
-                        f.write(chunk)
-                        bar.update(len(chunk))
-                f.flush()
-                os.fsync(f.fileno())
-        except requests.RequestException as exc:
-            raise PoseAtlasError(
-                f"download of {url} interrupted after {part.stat().st_size} bytes: {exc}; "
-                f"run the same command again to resume"
-            ) from exc
 
-    _finish(url, part, dest, total, expected_size, sha256)
-    return dest
+def _write_body(url: str, resp: requests.Response, part: Path, mode: str, bar: tqdm, chunk_size: int) -> None:
+    """Append (``ab``) or write (``wb``) the response body to ``part``, synced to disk; a network
+    failure says how far it got and that rerunning resumes."""
+    import requests
+
+    try:
+        with open(part, mode) as f, bar:
+            for chunk in resp.iter_content(chunk_size=chunk_size):
+                if chunk:
+                    f.write(chunk)
+                    bar.update(len(chunk))
+            f.flush()
+            os.fsync(f.fileno())
+    except requests.RequestException as exc:
+        raise PoseAtlasError(
+            f"download of {url} interrupted after {part.stat().st_size} bytes: {exc}; "
+            f"run the same command again to resume"
+        ) from exc
 
 
 def _finish(

@@ -82,6 +82,19 @@ def load_registry(path: Path = DEFAULT_REGISTRY) -> list[DatasetSpec]:
     path = Path(path)
     if not path.is_file():
         return []
+    specs, seen = [], set()
+    for index, entry in enumerate(_registry_entries(path)):
+        where = f"{path}: dataset[{index}]"
+        spec = _registered_spec(where, path, entry)
+        if (spec.name, spec.split) in seen:
+            raise PoseAtlasError(f"{where}: {spec.name}/{spec.split} is registered twice")
+        seen.add((spec.name, spec.split))
+        specs.append(spec)
+    return _shared_identities(path, specs)
+
+
+def _registry_entries(path: Path) -> list:
+    """The registry file's ``[[dataset]]`` tables, as parsed (checked to be an array)."""
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -89,33 +102,30 @@ def load_registry(path: Path = DEFAULT_REGISTRY) -> list[DatasetSpec]:
     entries = doc.get("dataset", [])
     if not isinstance(entries, list):
         raise PoseAtlasError(f"{path}: 'dataset' must be an array of tables ([[dataset]])")
-    specs, seen = [], set()
-    for index, entry in enumerate(entries):
-        where = f"{path}: dataset[{index}]"
-        if not isinstance(entry, dict):
-            raise PoseAtlasError(f"{where}: expected a table ([[dataset]] with name = ...), got {_toml_type(entry)}")
-        unknown = set(entry) - _ALLOWED_KEYS
-        if unknown:
-            raise PoseAtlasError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-        for key in ("name", "split", "annotations"):
-            if key not in entry:
-                raise PoseAtlasError(f"{where}: '{key}' is required")
-            if not isinstance(entry[key], str):
-                raise PoseAtlasError(f"{where}: '{key}' must be a string, got {_toml_type(entry[key])}")
-        spec = DatasetSpec(
-            name=validate_name(entry["name"], "dataset name"),
-            split=validate_name(entry["split"], "split name"),
-            annotations=_resolve(path, entry["annotations"]),
-            images=_image_root(where, path, entry.get("images")),
-            keypoint_schema=_schema_value(where, entry.get("keypoint_schema")),
-            source_rule=_source_rule(where, entry.get("source")),
-            identity=_identity(where, entry),
-        )
-        if (spec.name, spec.split) in seen:
-            raise PoseAtlasError(f"{where}: {spec.name}/{spec.split} is registered twice")
-        seen.add((spec.name, spec.split))
-        specs.append(spec)
-    return _shared_identities(path, specs)
+    return entries
+
+
+def _registered_spec(where: str, registry: Path, entry: object) -> DatasetSpec:
+    """One ``[[dataset]]`` table -> its split's spec (keys, types and values checked)."""
+    if not isinstance(entry, dict):
+        raise PoseAtlasError(f"{where}: expected a table ([[dataset]] with name = ...), got {_toml_type(entry)}")
+    unknown = set(entry) - _ALLOWED_KEYS
+    if unknown:
+        raise PoseAtlasError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("name", "split", "annotations"):
+        if key not in entry:
+            raise PoseAtlasError(f"{where}: '{key}' is required")
+        if not isinstance(entry[key], str):
+            raise PoseAtlasError(f"{where}: '{key}' must be a string, got {_toml_type(entry[key])}")
+    return DatasetSpec(
+        name=validate_name(entry["name"], "dataset name"),
+        split=validate_name(entry["split"], "split name"),
+        annotations=_resolve(registry, entry["annotations"]),
+        images=_image_root(where, registry, entry.get("images")),
+        keypoint_schema=_schema_value(where, entry.get("keypoint_schema")),
+        source_rule=_source_rule(where, entry.get("source")),
+        identity=_identity(where, entry),
+    )
 
 
 def _identity(where: str, entry: dict) -> DatasetIdentity:

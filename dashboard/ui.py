@@ -162,16 +162,7 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
         args=("g_norm",),
         format_func=lambda v: "counts" if v == Normalisation.COUNT.value else "shares (per dataset)",
     )
-    with sb.expander("Paper export"):
-        st.radio(
-            "Figure width",
-            list(paper.PRESETS),
-            key="g_preset",
-            on_change=_remember,
-            args=("g_preset",),
-            format_func=lambda k: paper.PRESETS[k].name,
-        )
-        st.checkbox("LaTeX tables: shares as percentages", key="g_percent", on_change=_remember, args=("g_percent",))
+    _paper_export_widgets(sb)
     split, bucket = st.session_state["g_split"], st.session_state["g_bucket"]
     filters = Filters(
         datasets=chosen,
@@ -188,6 +179,20 @@ def sidebar(c: Caches) -> tuple[Filters, str]:
         if c.synthetic(name):
             sb.badge(f"{name}: synthetic data", color="orange", icon=":material/science:")
     return filters, st.session_state.get("g_preset", "single")
+
+
+def _paper_export_widgets(sb: DeltaGenerator) -> None:
+    """The sidebar's "Paper export" settings: figure width preset, percentages in LaTeX tables."""
+    with sb.expander("Paper export"):
+        st.radio(
+            "Figure width",
+            list(paper.PRESETS),
+            key="g_preset",
+            on_change=_remember,
+            args=("g_preset",),
+            format_func=lambda k: paper.PRESETS[k].name,
+        )
+        st.checkbox("LaTeX tables: shares as percentages", key="g_percent", on_change=_remember, args=("g_percent",))
 
 
 def _dataset_widgets(

@@ -266,19 +266,37 @@ def decode_coco(
         data = read_annotation_bytes(path)
     data = unwrap_json_bytes(path, data)
     if len(data) <= ONE_PASS_MAX_BYTES:
-        try:
-            whole: Any = msgspec.json.decode(data, type=_file_type(image_fields, typed_annotations=True))
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            pass  # the two-pass decode below finds the problem and names it (or rewrites NaN tokens)
-        else:
-            return DecodedFile(
-                path,
-                whole.images,
-                whole.categories,
-                _extras(whole.images, image_fields),
-                [],
-                annotations=whole.annotations,
-            )
+        whole = _decode_one_pass(path, data, image_fields)
+        if whole is not None:
+            return whole
+    return _decode_two_pass(path, data, image_fields, before_rewrite)
+
+
+def _decode_one_pass(path: Path, data: bytes | bytearray, image_fields: tuple[str, ...]) -> DecodedFile | None:
+    """The whole file, annotations typed, in one decode; None when that fails (the two-pass
+    decode then finds the problem and names it, or rewrites NaN tokens)."""
+    try:
+        whole: Any = msgspec.json.decode(data, type=_file_type(image_fields, typed_annotations=True))
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None
+    return DecodedFile(
+        path,
+        whole.images,
+        whole.categories,
+        _extras(whole.images, image_fields),
+        [],
+        annotations=whole.annotations,
+    )
+
+
+def _decode_two_pass(
+    path: Path,
+    data: bytes | bytearray,
+    image_fields: tuple[str, ...],
+    before_rewrite: Callable[[], object] | None,
+) -> DecodedFile:
+    """Images and categories typed, annotations kept raw for chunked decoding; non-finite
+    number tokens (NaN, Infinity) are rewritten once and the decode retried."""
     file_type = _file_type(image_fields)
     n_non_finite = 0
     for _attempt in range(2):

@@ -118,14 +118,7 @@ def _labelled_joints_of_others_inside(
     member_labelled = labelled[members]  # (M, K)
     member_x = np.ascontiguousarray(keypoints[members, :, 0])
     member_y = np.ascontiguousarray(keypoints[members, :, 1])
-    extent = np.column_stack(
-        [  # (M, 4) labelled-joint extent per member
-            np.where(member_labelled, member_x, np.inf).min(axis=1),
-            np.where(member_labelled, member_y, np.inf).min(axis=1),
-            np.where(member_labelled, member_x, -np.inf).max(axis=1),
-            np.where(member_labelled, member_y, -np.inf).max(axis=1),
-        ]
-    )
+    extent = _labelled_extent(member_labelled, member_x, member_y)
     box = np.column_stack([bbox[:, 0], bbox[:, 1], bbox[:, 0] + bbox[:, 2], bbox[:, 1] + bbox[:, 3]])
 
     targets = members  # only annotations with labelled joints have a defined ratio
@@ -140,25 +133,49 @@ def _labelled_joints_of_others_inside(
         offset = np.arange(len(target_pos)) - np.repeat(np.cumsum(counts) - counts, counts)
         other_pos = np.repeat(run_start[image_index[targets[start:stop]]], counts) + offset
         tb = box[members[target_pos]]
-        ext = extent[other_pos]
-        candidate = (
-            (other_pos != target_pos)
-            & (ext[:, 0] <= tb[:, 2])
-            & (ext[:, 2] >= tb[:, 0])
-            & (ext[:, 1] <= tb[:, 3])
-            & (ext[:, 3] >= tb[:, 1])
-        )
-        target_pos, other_pos, tb = target_pos[candidate], other_pos[candidate], tb[candidate]
-        # (S, K) joint tests for the surviving pairs, edges included.
-        jx, jy = member_x[other_pos], member_y[other_pos]
-        inside = (
-            member_labelled[other_pos]
-            & (jx >= tb[:, 0:1])
-            & (jx <= tb[:, 2:3])
-            & (jy >= tb[:, 1:2])
-            & (jy <= tb[:, 3:4])
-        )
-        per_target = np.bincount(target_pos, weights=inside.sum(axis=1), minlength=len(members))
-        n_inside[members] += per_target.astype(np.int64)
+        inside = _others_joints_inside(target_pos, other_pos, tb, extent, member_labelled, member_x, member_y)
+        n_inside[members] += inside
         start = stop
     return n_inside
+
+
+def _labelled_extent(
+    member_labelled: npt.NDArray[np.bool_], member_x: npt.NDArray[np.float64], member_y: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """(M, 4) x0, y0, x1, y1 of each member's labelled joints."""
+    return np.column_stack(
+        [
+            np.where(member_labelled, member_x, np.inf).min(axis=1),
+            np.where(member_labelled, member_y, np.inf).min(axis=1),
+            np.where(member_labelled, member_x, -np.inf).max(axis=1),
+            np.where(member_labelled, member_y, -np.inf).max(axis=1),
+        ]
+    )
+
+
+def _others_joints_inside(
+    target_pos: npt.NDArray[np.int64],
+    other_pos: npt.NDArray[np.int64],
+    tb: npt.NDArray[np.float64],
+    extent: npt.NDArray[np.float64],
+    member_labelled: npt.NDArray[np.bool_],
+    member_x: npt.NDArray[np.float64],
+    member_y: npt.NDArray[np.float64],
+) -> npt.NDArray[np.int64]:
+    """(M,) per member (target), the labelled joints of the chunk's other members inside its box
+    ``tb`` (one row per pair): pairs whose joint extent misses the box are dropped first."""
+    ext = extent[other_pos]
+    candidate = (
+        (other_pos != target_pos)
+        & (ext[:, 0] <= tb[:, 2])
+        & (ext[:, 2] >= tb[:, 0])
+        & (ext[:, 1] <= tb[:, 3])
+        & (ext[:, 3] >= tb[:, 1])
+    )
+    target_pos, other_pos, tb = target_pos[candidate], other_pos[candidate], tb[candidate]
+    # (S, K) joint tests for the surviving pairs, edges included.
+    jx, jy = member_x[other_pos], member_y[other_pos]
+    inside = (
+        member_labelled[other_pos] & (jx >= tb[:, 0:1]) & (jx <= tb[:, 2:3]) & (jy >= tb[:, 1:2]) & (jy <= tb[:, 3:4])
+    )
+    return np.bincount(target_pos, weights=inside.sum(axis=1), minlength=len(member_labelled)).astype(np.int64)

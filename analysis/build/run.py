@@ -194,6 +194,8 @@ def _build(
     synthetic: bool,
     bar: tqdm,
 ) -> BuildResult:
+    """Read, decode, compute, check the images, then write the split and its manifest, timing
+    each stage.  The annotation bytes are held by one list only: the loader frees them."""
     timings: dict[str, float] = {}
 
     def stage(name: str, t0: float) -> float:
@@ -203,27 +205,13 @@ def _build(
         return time.perf_counter()
 
     t = t_start = time.perf_counter()
-    data = read_annotation_bytes(spec.annotations)  # mutable: see analysis.build.coco_json
+    held = [read_annotation_bytes(spec.annotations)]  # mutable: see analysis.build.coco_json
     t = stage("read", t)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # hashlib releases the GIL: the fingerprint costs nothing beside the decode.
-        fingerprint_job = pool.submit(FileFingerprint.of, spec.annotations, data)
-        # NaN/Infinity tokens are rewritten in place: the hash must have read the bytes first.
-        # The loader gets the only reference (besides the hash, until it is done): it frees
-        # the bytes as soon as the annotations are decoded.
-        held = [data]
-        del data
-        dataset = load_pose_dataset(spec.annotations, spec.load_options(), held.pop(), fingerprint_job.result)
-        fingerprint = fingerprint_job.result()
+    dataset, fingerprint = _decode_and_fingerprint(spec, held)
     t = stage("decode+validate", t)
     inst = dataset.instances
     crowding = compute_crowding(
-        inst.keypoints,
-        inst.bbox,
-        inst.image_index,
-        inst.iscrowd,
-        inst.num_keypoints,
-        len(dataset.images.image_id),
+        inst.keypoints, inst.bbox, inst.image_index, inst.iscrowd, inst.num_keypoints, len(dataset.images.image_id)
     )
     t = stage("crowding", t)
     images = images_table(spec.name, spec.split, dataset, crowding)
@@ -231,15 +219,6 @@ def _build(
     t = stage("tables", t)
     image_check = check_image_files(spec.images, dataset.images.file_name)
     t = stage("images", t)
-
-    warnings = list(dataset.warnings)
-    if crowding.n_unusable_references:
-        warnings.append(
-            f"{crowding.n_unusable_references} person(s) with stored num_keypoints >= 4 but no labelled "
-            "joint left out of CrowdIndex"
-        )
-    if image_check.n_missing:
-        warnings.append(f"{image_check.n_missing} image file(s) missing under {spec.images}")
     manifest = Manifest(
         dataset=spec.name,
         split=spec.split,
@@ -256,7 +235,7 @@ def _build(
         definitions=_definitions(dataset),
         counts=_counts(dataset, images.num_rows, crowding),
         tables={},
-        warnings=warnings,
+        warnings=_build_warnings(spec, dataset, crowding, image_check),
         skipped_counts=dict(dataset.skipped.counts),
         skipped=[SkippedRecord(**r) for r in dataset.skipped.listed],
         timings=timings,
@@ -266,6 +245,32 @@ def _build(
     except OSError as exc:  # a full disk, a folder made read-only meanwhile: one line
         raise PoseAtlasError(f"cannot write the cache {target}: {_os_reason(exc)}") from None
     return BuildResult(key, "built", manifest)
+
+
+def _decode_and_fingerprint(spec: DatasetSpec, held: list[bytearray]) -> tuple[PoseDataset, FileFingerprint]:
+    """Decode the annotation file's bytes (``held``'s one item, taken out) while hashing them.
+
+    hashlib releases the GIL: the fingerprint costs nothing beside the decode.  NaN/Infinity
+    tokens are rewritten in place, so the hash must have read the bytes first.  The loader
+    gets the only reference (besides the hash, until it is done): it frees the bytes as soon
+    as the annotations are decoded."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fingerprint_job = pool.submit(FileFingerprint.of, spec.annotations, held[0])
+        dataset = load_pose_dataset(spec.annotations, spec.load_options(), held.pop(), fingerprint_job.result)
+        return dataset, fingerprint_job.result()
+
+
+def _build_warnings(spec: DatasetSpec, dataset: PoseDataset, crowding: Crowding, image_check: ImageCheck) -> list[str]:
+    """The loader's warnings, then persons left out of CrowdIndex and missing image files."""
+    warnings = list(dataset.warnings)
+    if crowding.n_unusable_references:
+        warnings.append(
+            f"{crowding.n_unusable_references} person(s) with stored num_keypoints >= 4 but no labelled "
+            "joint left out of CrowdIndex"
+        )
+    if image_check.n_missing:
+        warnings.append(f"{image_check.n_missing} image file(s) missing under {spec.images}")
+    return warnings
 
 
 def check_cache_target(target: Path) -> None:

@@ -34,6 +34,7 @@ import math
 import re
 import tomllib
 from pathlib import Path
+from typing import NoReturn
 
 import msgspec
 
@@ -131,53 +132,64 @@ def _readable(message: str) -> str:
 
 
 def _check(path: Path, config: ComposeConfig) -> None:
-    def fail(where: str, problem: str) -> None:
-        raise PoseAtlasError(f"{path}: {where}: {problem}")
+    _check_settings(path, config)
+    names: dict[str, int] = {}
+    for index, source in enumerate(config.source):
+        _check_source(path, f"source[{index}]", source, names)
+        names[source.source_name] = index
 
+
+def _fail(path: Path, where: str, problem: str) -> NoReturn:
+    raise PoseAtlasError(f"{path}: {where}: {problem}")
+
+
+def _check_settings(path: Path, config: ComposeConfig) -> None:
+    """The composition-wide settings: name, sources given, schema, population, seed, size edges."""
     try:
         validate_name(config.name, "name")
     except PoseAtlasError as exc:
-        fail("name", str(exc))
+        _fail(path, "name", str(exc))
     if not config.source:
-        fail("source", "no [[source]] given")
+        _fail(path, "source", "no [[source]] given")
     try:
         config.target_schema  # noqa: B018 (validates)
     except (ValueError, TypeError) as exc:
-        fail("keypoint_schema", str(exc))
+        _fail(path, "keypoint_schema", str(exc))
     try:
         config.person_population  # noqa: B018 (validates)
     except ValueError as exc:
-        fail("population", str(exc))
+        _fail(path, "population", str(exc))
     if not 0 <= config.seed < 2**64:
-        fail("seed", f"must be an integer in [0, 2^64), got {config.seed}")
+        _fail(path, "seed", f"must be an integer in [0, 2^64), got {config.seed}")
     if not all(math.isfinite(edge) for edge in config.size.edges):
-        fail("size.edges", f"edges must be finite areas in px^2, got {list(config.size.edges)}")
+        _fail(path, "size.edges", f"edges must be finite areas in px^2, got {list(config.size.edges)}")
     if not 0.0 <= config.keep_without_small <= 1.0:
-        fail("keep_without_small", f"must be a share in [0, 1], got {config.keep_without_small}")
+        _fail(path, "keep_without_small", f"must be a share in [0, 1], got {config.keep_without_small}")
     try:
         config.size_definition  # noqa: B018 (validates)
     except ValueError as exc:
-        fail("size.edges", str(exc))
-    names: dict[str, int] = {}
-    for index, source in enumerate(config.source):
-        where = f"source[{index}]"
+        _fail(path, "size.edges", str(exc))
+
+
+def _check_source(path: Path, where: str, source: SourceConfig, names: dict[str, int]) -> None:
+    """One ``[[source]]``: its name (unique: ``names`` maps those seen to their index), splits,
+    split ratio and group pattern."""
+    try:
+        validate_name(source.source_name, "source name")
+    except PoseAtlasError as exc:
+        _fail(path, f"{where}.name", str(exc))
+    if source.source_name in names:
+        first = names[source.source_name]
+        _fail(path, f"{where}.name", f"source name {source.source_name!r} is used by source[{first}] too")
+    if not source.train and not source.val:
+        _fail(path, f"{where}.train", "no split given")
+    ratio = source.split_ratio
+    if source.val and (source.group is not None or ratio != DEFAULT_SPLIT_RATIO):
+        _fail(path, f"{where}.split_ratio", "split_ratio and group apply only to a source without val splits")
+    if min(ratio) < 0 or not math.isclose(sum(ratio), 1.0, abs_tol=1e-9):
+        _fail(path, f"{where}.split_ratio", f"train and val shares must be >= 0 and sum to 1, got {list(ratio)}")
+    if source.group is not None:
         try:
-            validate_name(source.source_name, "source name")
-        except PoseAtlasError as exc:
-            fail(f"{where}.name", str(exc))
-        if source.source_name in names:
-            first = names[source.source_name]
-            fail(f"{where}.name", f"source name {source.source_name!r} is used by source[{first}] too")
-        names[source.source_name] = index
-        if not source.train and not source.val:
-            fail(f"{where}.train", "no split given")
-        ratio = source.split_ratio
-        if source.val and (source.group is not None or ratio != DEFAULT_SPLIT_RATIO):
-            fail(f"{where}.split_ratio", "split_ratio and group apply only to a source without val splits")
-        if min(ratio) < 0 or not math.isclose(sum(ratio), 1.0, abs_tol=1e-9):
-            fail(f"{where}.split_ratio", f"train and val shares must be >= 0 and sum to 1, got {list(ratio)}")
-        if source.group is not None:
-            try:
-                checked_pattern(source.group.pattern)
-            except ValueError as exc:
-                fail(f"{where}.group.pattern", f"invalid regular expression {source.group.pattern!r}: {exc}")
+            checked_pattern(source.group.pattern)
+        except ValueError as exc:
+            _fail(path, f"{where}.group.pattern", f"invalid regular expression {source.group.pattern!r}: {exc}")

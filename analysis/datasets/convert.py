@@ -228,6 +228,27 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
         PoseAtlasError: an unreadable input, a file of another format (named), a bad
             record (file, record and problem named), a bad option; nothing is written then.
     """
+    _check_options(fmt, out, images, every)
+    files = _input_files(fmt, inputs)
+    _check_outputs(out, files)
+    result = _Result()
+    _convert_files(fmt, files, every, result)
+    if images is not None:
+        _read_image_sizes(Path(images), result)
+    if fmt == "mpii":
+        _mpii_boxes(result)
+    if not result.images:
+        raise PoseAtlasError(
+            f"{', '.join(str(p) for p in files)}: nothing to convert (no image with a person); "
+            f"skipped: {dict(result.skipped) or 'nothing'}"
+        )
+    report = _conversion_report(fmt, files, out, every, result)
+    _write_conversion(Path(out), _coco_document(fmt, files, result), report)
+    return report
+
+
+def _check_options(fmt: str, out: Path, images: Path | None, every: int) -> None:
+    """Refuse an option combination ``convert`` cannot honour, before reading any input."""
     if every < 1:
         raise PoseAtlasError(f"--every must be at least 1 (got {every})")
     if every != 1 and fmt not in ("posetrack18", "hieve"):
@@ -238,9 +259,10 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
         raise PoseAtlasError(f"{images}: image folder not found")
     if not Path(out).name.endswith(".json"):
         raise PoseAtlasError(f"--out {out}: the output must be a .json file")
-    files = _input_files(fmt, inputs)
-    _check_outputs(out, files)
-    result = _Result()
+
+
+def _convert_files(fmt: str, files: list[Path], every: int, result: _Result) -> None:
+    """Add every input file's images and persons to ``result`` with its format's converter."""
     if fmt == "aic":
         for path in files:
             _convert_aic(path, _read_json(path, fmt), result)
@@ -254,17 +276,11 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
         _convert_hieve(files, every, result)
     else:
         _convert_posetrack(files, every, result)
-    if images is not None:
-        _read_image_sizes(Path(images), result)
-    if fmt == "mpii":
-        _mpii_boxes(result)
-    if not result.images:
-        raise PoseAtlasError(
-            f"{', '.join(str(p) for p in files)}: nothing to convert (no image with a person); "
-            f"skipped: {dict(result.skipped) or 'nothing'}"
-        )
 
-    document = {
+
+def _coco_document(fmt: str, files: list[Path], result: _Result) -> dict[str, Any]:
+    """The COCO keypoint file: one ``person`` category with the source's joints (skeleton 1-based)."""
+    return {
         "info": {
             "description": f"converted by PoseAtlas from {fmt}: {', '.join(p.name for p in files)}",
             "contributor": "PoseAtlas convert",
@@ -282,7 +298,11 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
             }
         ],
     }
-    report = {
+
+
+def _conversion_report(fmt: str, files: list[Path], out: Path, every: int, result: _Result) -> dict[str, Any]:
+    """``FILE.report.json``: what was converted, derived and skipped, and the rules applied."""
+    return {
         "format": fmt,
         "inputs": [str(p) for p in files],
         "output": str(out),
@@ -299,14 +319,16 @@ def convert(fmt: str, inputs: list[Path], out: Path, images: Path | None = None,
         "image_files_missing": result.missing_image_files,
         "rules": result.rules,
     }
-    out = Path(out)
+
+
+def _write_conversion(out: Path, document: dict[str, Any], report: dict[str, Any]) -> None:
+    """Write the COCO file and its report together (staged: both or neither)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     from analysis.cache.staged_files import StagedFiles  # loads pyarrow (via cache): not at parse time
 
     with StagedFiles(out.parent) as staged:
         staged.add(out.name, lambda fh: fh.write(orjson.dumps(document)))
         staged.add(report_path(out).name, lambda fh: fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"))
-    return report
 
 
 def convert_lines(report: dict[str, Any]) -> list[str]:
@@ -415,19 +437,8 @@ def _convert_aic(path: Path, data: list, result: _Result) -> None:
         "file_name: <image_id>.jpg; aic_image_id: the original id; aic_human: the humanN key",
     ]
     seen: set[str] = {im["aic_image_id"] for im in result.images}
-    n_joints = len(AIC_JOINTS)
     for index, item in enumerate(data):
-        where = f"record {index}"
-        if not isinstance(item, dict) or not isinstance(item.get("image_id"), str):
-            raise AnnotationError(path, where, "an AIC record needs a string image_id")
-        keypoints, boxes = item.get("keypoint_annotations"), item.get("human_annotations")
-        if not isinstance(keypoints, dict) or not isinstance(boxes, dict):
-            raise AnnotationError(
-                path,
-                f"{where} (image_id {item['image_id']})",
-                "keypoint_annotations and human_annotations must be objects",
-            )
-        where = f"{where} (image_id {item['image_id']})"
+        keypoints, boxes, where = _aic_record(path, index, item)
         if item["image_id"] in seen:
             result.skip("repeated image_id (first record kept)", f"{path}: {where}")
             continue
@@ -438,44 +449,69 @@ def _convert_aic(path: Path, data: list, result: _Result) -> None:
             image["url"] = item["url"]
         result.images.append(image)
         for human in sorted(set(keypoints) | set(boxes), key=_natural_key):
-            at = f"{where} {human}"
-            if human not in keypoints or human not in boxes:
-                result.skip("a human with a box but no keypoints, or keypoints but no box", f"{path}: {at}")
-                continue
-            flat, corners = keypoints[human], boxes[human]
-            if not isinstance(flat, list) or len(flat) != 3 * n_joints:
-                raise AnnotationError(
-                    path,
-                    at,
-                    f"keypoint_annotations needs {3 * n_joints} numbers "
-                    f"({n_joints} joints), got {len(flat) if isinstance(flat, list) else flat!r}",
-                )
-            if not isinstance(corners, list) or len(corners) != 4:
-                raise AnnotationError(path, at, f"human_annotations needs [x1, y1, x2, y2], got {corners!r}")
-            x1, y1, x2, y2 = (_number(c, path, at, "a box corner") for c in corners)
-            if x2 <= x1 or y2 <= y1:
-                result.skip("a box with x2 <= x1 or y2 <= y1", f"{path}: {at}")
-                continue
-            out: list[float] = []
-            for j in range(n_joints):
-                x, y = (_number(c, path, at, f"joint {j}") for c in flat[3 * j : 3 * j + 2])
-                v = flat[3 * j + 2]
-                if v not in AIC_VISIBILITY:
-                    raise AnnotationError(path, at, f"joint {j} has visibility {v!r}; AIC uses 1, 2 or 3")
-                coco_v = AIC_VISIBILITY[v]
-                out += [x, y, coco_v] if coco_v else [0, 0, 0]
-            result.annotations.append(
-                {
-                    "id": len(result.annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": 1,
-                    "iscrowd": 0,
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "keypoints": out,
-                    "num_keypoints": sum(v > 0 for v in out[2::3]),
-                    "aic_human": human,
-                }
-            )
+            _add_aic_human(path, f"{where} {human}", human, keypoints, boxes, image_id, result)
+
+
+def _aic_record(path: Path, index: int, item: Any) -> tuple[dict, dict, str]:
+    """One AIC record's keypoint and box objects and where it is (``record N (image_id ...)``)."""
+    where = f"record {index}"
+    if not isinstance(item, dict) or not isinstance(item.get("image_id"), str):
+        raise AnnotationError(path, where, "an AIC record needs a string image_id")
+    keypoints, boxes = item.get("keypoint_annotations"), item.get("human_annotations")
+    where = f"{where} (image_id {item['image_id']})"
+    if not isinstance(keypoints, dict) or not isinstance(boxes, dict):
+        raise AnnotationError(path, where, "keypoint_annotations and human_annotations must be objects")
+    return keypoints, boxes, where
+
+
+def _add_aic_human(
+    path: Path, at: str, human: str, keypoints: dict, boxes: dict, image_id: int, result: _Result
+) -> None:
+    """Add one ``humanN`` as a COCO person of ``image_id``, or skip it (counted) when unusable."""
+    if human not in keypoints or human not in boxes:
+        result.skip("a human with a box but no keypoints, or keypoints but no box", f"{path}: {at}")
+        return
+    flat, corners = keypoints[human], boxes[human]
+    n_joints = len(AIC_JOINTS)
+    if not isinstance(flat, list) or len(flat) != 3 * n_joints:
+        raise AnnotationError(
+            path,
+            at,
+            f"keypoint_annotations needs {3 * n_joints} numbers "
+            f"({n_joints} joints), got {len(flat) if isinstance(flat, list) else flat!r}",
+        )
+    if not isinstance(corners, list) or len(corners) != 4:
+        raise AnnotationError(path, at, f"human_annotations needs [x1, y1, x2, y2], got {corners!r}")
+    x1, y1, x2, y2 = (_number(c, path, at, "a box corner") for c in corners)
+    if x2 <= x1 or y2 <= y1:
+        result.skip("a box with x2 <= x1 or y2 <= y1", f"{path}: {at}")
+        return
+    out = _aic_keypoints(path, at, flat)
+    result.annotations.append(
+        {
+            "id": len(result.annotations) + 1,
+            "image_id": image_id,
+            "category_id": 1,
+            "iscrowd": 0,
+            "bbox": [x1, y1, x2 - x1, y2 - y1],
+            "keypoints": out,
+            "num_keypoints": sum(v > 0 for v in out[2::3]),
+            "aic_human": human,
+        }
+    )
+
+
+def _aic_keypoints(path: Path, at: str, flat: list) -> list[float]:
+    """AIC's ``[x, y, v] * 14`` -> COCO keypoints (visibility mapped; an unlabelled joint 0, 0, 0)."""
+    out: list[float] = []
+    for j in range(len(AIC_JOINTS)):
+        x, y = (_number(c, path, at, f"joint {j}") for c in flat[3 * j : 3 * j + 2])
+        v = flat[3 * j + 2]
+        if v not in AIC_VISIBILITY:
+            raise AnnotationError(path, at, f"joint {j} has visibility {v!r}; AIC uses 1, 2 or 3")
+        coco_v = AIC_VISIBILITY[v]
+        out += [x, y, coco_v] if coco_v else [0, 0, 0]
+    return out
 
 
 # --- MPII ---------------------------------------------------------------------------------
@@ -573,8 +609,33 @@ def _mat_number(value: Any) -> float | None:
     return number if np.isfinite(number) else None
 
 
+_MpiiPerson = tuple[list[float], tuple[float, float] | None, float | None, dict]
+
+
 def _convert_mpii_mat(path: Path, result: _Result) -> None:
     _mpii_rules(result)
+    annolist, train, activities = _read_mpii_release(path)
+    for index, entry in enumerate(annolist):
+        where = f"{path}: annolist({index + 1})"
+        name = getattr(getattr(entry, "image", None), "name", None)
+        if not isinstance(name, str):
+            raise AnnotationError(path, f"annolist({index + 1})", "image.name is missing")
+        rects = _mat_list(getattr(entry, "annorect", None))
+        if not _mat_number(train[index]):
+            result.skip("test image (img_train = 0: no public joints)", where)
+            continue
+        persons = _mpii_mat_persons(path, index, rects, result)
+        if not persons:
+            result.skip("training image without a person with joints", where)
+            continue
+        image_id = len(result.images) + 1
+        result.images.append(_mpii_mat_image(image_id, name, index, activities))
+        for keypoints, center, scale, extra in persons:
+            _mpii_person(image_id, keypoints, center, scale, extra, result)
+
+
+def _read_mpii_release(path: Path) -> tuple[list, list, list]:
+    """``RELEASE.annolist``, ``img_train`` and ``act`` of MPII's .mat (scipy), checked to be that file."""
     try:
         from scipy.io import loadmat
         from scipy.io.matlab import MatReadError
@@ -594,64 +655,60 @@ def _convert_mpii_mat(path: Path, result: _Result) -> None:
     train = _mat_list(getattr(release, "img_train", None))
     if len(train) != len(annolist):
         raise PoseAtlasError(f"{path}: RELEASE.img_train has {len(train)} entries for {len(annolist)} images")
-    activities = _mat_list(getattr(release, "act", None))
-    n_joints = len(MPII_JOINTS)
-    for index, entry in enumerate(annolist):
-        where = f"{path}: annolist({index + 1})"
-        name = getattr(getattr(entry, "image", None), "name", None)
-        if not isinstance(name, str):
-            raise AnnotationError(path, f"annolist({index + 1})", "image.name is missing")
-        rects = _mat_list(getattr(entry, "annorect", None))
-        if not _mat_number(train[index]):
-            result.skip("test image (img_train = 0: no public joints)", where)
+    return annolist, train, _mat_list(getattr(release, "act", None))
+
+
+def _mpii_mat_persons(path: Path, index: int, rects: list, result: _Result) -> list[_MpiiPerson]:
+    """The persons (annorects) of one training image that have joints; the others are skipped (counted)."""
+    persons: list[_MpiiPerson] = []
+    for r, rect in enumerate(rects):
+        points = _mat_list(getattr(getattr(rect, "annopoints", None), "point", None))
+        if not points:
+            result.skip("person without joints (no annopoints)", f"{path}: annolist({index + 1}).annorect({r + 1})")
             continue
-        persons: list[tuple[list[float], tuple[float, float] | None, float | None, dict]] = []
-        for r, rect in enumerate(rects):
-            points = _mat_list(getattr(getattr(rect, "annopoints", None), "point", None))
-            if not points:
-                result.skip("person without joints (no annopoints)", f"{where}.annorect({r + 1})")
-                continue
-            keypoints = [0.0] * (3 * n_joints)
-            for point in points:
-                joint = _mat_number(getattr(point, "id", None))
-                x, y = _mat_number(getattr(point, "x", None)), _mat_number(getattr(point, "y", None))
-                if joint is None or not 0 <= joint < n_joints or x is None or y is None:
-                    raise AnnotationError(
-                        path,
-                        f"annolist({index + 1}).annorect({r + 1})",
-                        f"a point with id {getattr(point, 'id', None)!r}, x {x!r}, y {y!r}",
-                    )
-                visible = _mat_number(getattr(point, "is_visible", None))
-                keypoints[3 * int(joint) : 3 * int(joint) + 3] = [x, y, 1 if visible == 0 else 2]
-            extra = {}
-            hx1, hy1, hx2, hy2 = (_mat_number(getattr(rect, k, None)) for k in ("x1", "y1", "x2", "y2"))
-            if hx1 is not None and hy1 is not None and hx2 is not None and hy2 is not None:
-                extra["bbox_head"] = [hx1, hy1, hx2 - hx1, hy2 - hy1]
-            objpos = getattr(rect, "objpos", None)
-            cx, cy = _mat_number(getattr(objpos, "x", None)), _mat_number(getattr(objpos, "y", None))
-            persons.append(
-                (
-                    keypoints,
-                    (cx, cy) if cx is not None and cy is not None else None,
-                    _mat_number(getattr(rect, "scale", None)),
-                    extra,
-                )
+        keypoints = _mpii_mat_keypoints(path, f"annolist({index + 1}).annorect({r + 1})", points)
+        extra = {}
+        hx1, hy1, hx2, hy2 = (_mat_number(getattr(rect, k, None)) for k in ("x1", "y1", "x2", "y2"))
+        if hx1 is not None and hy1 is not None and hx2 is not None and hy2 is not None:
+            extra["bbox_head"] = [hx1, hy1, hx2 - hx1, hy2 - hy1]
+        objpos = getattr(rect, "objpos", None)
+        cx, cy = _mat_number(getattr(objpos, "x", None)), _mat_number(getattr(objpos, "y", None))
+        persons.append(
+            (
+                keypoints,
+                (cx, cy) if cx is not None and cy is not None else None,
+                _mat_number(getattr(rect, "scale", None)),
+                extra,
             )
-        if not persons:
-            result.skip("training image without a person with joints", where)
-            continue
-        image_id = len(result.images) + 1
-        image: dict[str, Any] = {"id": image_id, "file_name": name, "mpii_annolist_index": index + 1}
-        act = activities[index] if index < len(activities) else None
-        if act is not None and isinstance(getattr(act, "act_name", None), str):
-            image["activity"] = {
-                "category": getattr(act, "cat_name", None),
-                "name": act.act_name,
-                "id": _mat_number(getattr(act, "act_id", None)),
-            }
-        result.images.append(image)
-        for keypoints, center, scale, extra in persons:
-            _mpii_person(image_id, keypoints, center, scale, extra, result)
+        )
+    return persons
+
+
+def _mpii_mat_keypoints(path: Path, where: str, points: list) -> list[float]:
+    """An annorect's ``annopoints.point`` list -> COCO keypoints (is_visible 0 -> 1, else 2; unlisted 0, 0, 0)."""
+    n_joints = len(MPII_JOINTS)
+    keypoints = [0.0] * (3 * n_joints)
+    for point in points:
+        joint = _mat_number(getattr(point, "id", None))
+        x, y = _mat_number(getattr(point, "x", None)), _mat_number(getattr(point, "y", None))
+        if joint is None or not 0 <= joint < n_joints or x is None or y is None:
+            raise AnnotationError(path, where, f"a point with id {getattr(point, 'id', None)!r}, x {x!r}, y {y!r}")
+        visible = _mat_number(getattr(point, "is_visible", None))
+        keypoints[3 * int(joint) : 3 * int(joint) + 3] = [x, y, 1 if visible == 0 else 2]
+    return keypoints
+
+
+def _mpii_mat_image(image_id: int, name: str, index: int, activities: list) -> dict[str, Any]:
+    """The COCO image of annolist entry ``index``, with its activity when the .mat names one."""
+    image: dict[str, Any] = {"id": image_id, "file_name": name, "mpii_annolist_index": index + 1}
+    act = activities[index] if index < len(activities) else None
+    if act is not None and isinstance(getattr(act, "act_name", None), str):
+        image["activity"] = {
+            "category": getattr(act, "cat_name", None),
+            "name": act.act_name,
+            "id": _mat_number(getattr(act, "act_id", None)),
+        }
+    return image
 
 
 def _mpii_boxes(result: _Result) -> None:
@@ -720,6 +777,9 @@ def _read_image_sizes(root: Path, result: _Result) -> None:
 # --- PoseTrack 2018 -----------------------------------------------------------------------
 
 
+_PoseTrackSkeleton = tuple[tuple[str, ...], tuple[tuple[int, ...], ...]]
+
+
 def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
     result.rules = [
         "records as in the files; iscrowd true/false -> 1/0; visibility kept (0/1: compose maps 1 to 2)",
@@ -729,43 +789,82 @@ def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
     ]
     frames: list[tuple[dict, Path]] = []
     annotations: list[tuple[dict, Path]] = []
-    categories: tuple[tuple[str, ...], tuple[tuple[int, ...], ...]] | None = None
+    categories: _PoseTrackSkeleton | None = None
     for path in files:
-        doc = _read_json(path, "posetrack18")
-        if not isinstance(doc.get("images"), list) or not isinstance(doc.get("annotations"), list):
-            raise PoseAtlasError(f"{path}: images and annotations must be lists")
-        cats = doc.get("categories") or []
-        names = tuple(cats[0].get("keypoints") or ()) if cats and isinstance(cats[0], dict) else ()
-        if not names:
-            raise PoseAtlasError(f"{path}: categories[0].keypoints names no joints")
-        if categories is None:
-            categories = (names, tuple(tuple(int(i) - 1 for i in pair) for pair in cats[0].get("skeleton") or ()))
-        elif categories[0] != names:
-            raise PoseAtlasError(f"{path}: joint names differ from {files[0]}'s; convert one schema at a time")
-        for index, image in enumerate(doc["images"]):
-            if not isinstance(image, dict) or "id" not in image:
-                raise AnnotationError(path, f"images[{index}]", "an image record needs an id")
-            frames.append((image, path))
-        for index, ann in enumerate(doc["annotations"]):
-            if not isinstance(ann, dict) or "id" not in ann or "image_id" not in ann:
-                raise AnnotationError(path, f"annotations[{index}]", "an annotation record needs id and image_id")
-            annotations.append((ann, path))
+        categories = _read_posetrack_file(path, files, categories, frames, annotations)
     assert categories is not None, files  # _input_files gives at least one file
     result.joint_names, result.skeleton = categories
 
-    image_keys = [(path, image["id"]) for image, path in frames]
     unique_ids = len({image["id"] for image, _ in frames}) == len(frames) and len(
         {ann["id"] for ann, _ in annotations}
     ) == len(annotations)
+    persons_of = _posetrack_persons_of(frames, annotations, result)
+    by_video = _posetrack_labelled_frames(frames, persons_of, result)
+    chosen = _posetrack_sampled_frames(frames, by_video, every, result)
+    _posetrack_add_frames(frames, chosen, persons_of, unique_ids, result)
+    chosen_rows = {row for _, row in chosen}
+    sampled_out = sum(
+        len(persons_of.get((frames[r][1], frames[r][0]["id"]), []))
+        for rows in by_video.values()
+        for r in rows
+        if r not in chosen_rows
+    )
+    if sampled_out:
+        result.skip("annotation of a frame not sampled", "--every", sampled_out)
+    if not unique_ids:
+        result.derived["ids renumbered (repeated over the files; original_id kept)"] = len(result.images)
+
+
+def _read_posetrack_file(
+    path: Path,
+    files: list[Path],
+    categories: _PoseTrackSkeleton | None,
+    frames: list[tuple[dict, Path]],
+    annotations: list[tuple[dict, Path]],
+) -> _PoseTrackSkeleton:
+    """Append one per-video file's images and annotations; returns the joint names and skeleton
+    (the first file's; a file naming other joints is refused)."""
+    doc = _read_json(path, "posetrack18")
+    if not isinstance(doc.get("images"), list) or not isinstance(doc.get("annotations"), list):
+        raise PoseAtlasError(f"{path}: images and annotations must be lists")
+    cats = doc.get("categories") or []
+    names = tuple(cats[0].get("keypoints") or ()) if cats and isinstance(cats[0], dict) else ()
+    if not names:
+        raise PoseAtlasError(f"{path}: categories[0].keypoints names no joints")
+    if categories is None:
+        categories = (names, tuple(tuple(int(i) - 1 for i in pair) for pair in cats[0].get("skeleton") or ()))
+    elif categories[0] != names:
+        raise PoseAtlasError(f"{path}: joint names differ from {files[0]}'s; convert one schema at a time")
+    for index, image in enumerate(doc["images"]):
+        if not isinstance(image, dict) or "id" not in image:
+            raise AnnotationError(path, f"images[{index}]", "an image record needs an id")
+        frames.append((image, path))
+    for index, ann in enumerate(doc["annotations"]):
+        if not isinstance(ann, dict) or "id" not in ann or "image_id" not in ann:
+            raise AnnotationError(path, f"annotations[{index}]", "an annotation record needs id and image_id")
+        annotations.append((ann, path))
+    return categories
+
+
+def _posetrack_persons_of(
+    frames: list[tuple[dict, Path]], annotations: list[tuple[dict, Path]], result: _Result
+) -> dict[tuple[Path, Any], list[dict]]:
+    """Each (file, image id)'s annotations; one of an image its file does not list is skipped (counted)."""
     persons_of: dict[tuple[Path, Any], list[dict]] = {}
-    known = set(image_keys)
+    known = {(path, image["id"]) for image, path in frames}
     for ann, path in annotations:
         key = (path, ann["image_id"])
         if key not in known:
             result.skip("annotation of an image the file does not list", f"{path}: annotation {ann['id']}")
             continue
         persons_of.setdefault(key, []).append(ann)
+    return persons_of
 
+
+def _posetrack_labelled_frames(
+    frames: list[tuple[dict, Path]], persons_of: dict[tuple[Path, Any], list[dict]], result: _Result
+) -> dict[str, list[int]]:
+    """Each video's labelled frames (rows of ``frames``); unlabelled frames are skipped (counted)."""
     by_video: dict[str, list[int]] = {}
     for row, (image, path) in enumerate(frames):
         labelled = bool(image.get("is_labeled", True)) or bool(persons_of.get((path, image["id"])))
@@ -774,6 +873,14 @@ def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
             continue
         video = str(image.get("vid_id") or path.stem)
         by_video.setdefault(video, []).append(row)
+    return by_video
+
+
+def _posetrack_sampled_frames(
+    frames: list[tuple[dict, Path]], by_video: dict[str, list[int]], every: int, result: _Result
+) -> list[tuple[str, int]]:
+    """Every ``every``-th labelled frame of each video in frame order, as (video, row) in file order.
+    Sorts each video's rows in place (frame_id, then file name)."""
     chosen = []
     for video, rows in by_video.items():
         rows.sort(key=lambda r: (frames[r][0].get("frame_id", 0), _natural_key(str(frames[r][0].get("file_name")))))
@@ -783,6 +890,17 @@ def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
                 f"labelled frame not sampled by --every {every}", f"video {video}", len(rows) - len(rows[::every])
             )
     chosen.sort(key=lambda item: item[1])  # file order
+    return chosen
+
+
+def _posetrack_add_frames(
+    frames: list[tuple[dict, Path]],
+    chosen: list[tuple[str, int]],
+    persons_of: dict[tuple[Path, Any], list[dict]],
+    unique_ids: bool,
+    result: _Result,
+) -> None:
+    """Add the sampled frames and their persons (iscrowd as 0/1; renumbered unless ``unique_ids``)."""
     for video, row in chosen:
         image, path = frames[row]
         record = dict(image)
@@ -799,17 +917,6 @@ def _convert_posetrack(files: list[Path], every: int, result: _Result) -> None:
                 out["original_id"] = ann["id"]
                 out["id"] = len(result.annotations) + 1
             result.annotations.append(out)
-    chosen_rows = {row for _, row in chosen}
-    sampled_out = sum(
-        len(persons_of.get((frames[r][1], frames[r][0]["id"]), []))
-        for rows in by_video.values()
-        for r in rows
-        if r not in chosen_rows
-    )
-    if sampled_out:
-        result.skip("annotation of a frame not sampled", "--every", sampled_out)
-    if not unique_ids:
-        result.derived["ids renumbered (repeated over the files; original_id kept)"] = len(result.images)
 
 
 # --- HiEve --------------------------------------------------------------------------------
@@ -907,10 +1014,18 @@ def _hieve_add_frame(path: Path, video: str, result: _Result) -> None:
     doc = _hieve_frame(path).get("annotation")
     if not isinstance(doc, dict):
         raise AnnotationError(path, None, "no 'annotation' object: not a HiEve frame file")
+    image_id = len(result.images) + 1
+    result.images.append(_hieve_image(path, doc, video, image_id))
+    objects = doc.get("object") or []
+    for index, person in enumerate(objects if isinstance(objects, list) else [objects]):
+        _hieve_add_person(path, index, person, image_id, result)
+
+
+def _hieve_image(path: Path, doc: dict, video: str, image_id: int) -> dict[str, Any]:
+    """The COCO image of one frame file (``<video>/<filename>``; width / height when ``size`` gives them)."""
     size = doc.get("size")
     if not isinstance(size, dict):
         size = {}
-    image_id = len(result.images) + 1
     name = doc.get("filename") or path.with_suffix(".jpg").name
     image = {"id": image_id, "file_name": f"{video}/{name}", "video": video, "frame_file": path.name}
     try:
@@ -920,45 +1035,53 @@ def _hieve_add_frame(path: Path, video: str, result: _Result) -> None:
         raise AnnotationError(
             path, "size", f"width / height {size.get('width')!r} / {size.get('height')!r} are not numbers"
         ) from None
-    result.images.append(image)
-    objects = doc.get("object") or []
-    for index, person in enumerate(objects if isinstance(objects, list) else [objects]):
-        label = person.get("name") if isinstance(person, dict) else repr(person)
-        where = f"object {index} ({label})"
-        box = person.get("bndbox") if isinstance(person, dict) else None
-        if not isinstance(box, dict):
-            raise AnnotationError(path, where, "no bndbox")
-        try:
-            x1, y1, x2, y2 = (float(box[k]) for k in ("xmin", "ymin", "xmax", "ymax"))
-        except (KeyError, TypeError, ValueError):
-            raise AnnotationError(path, where, "bndbox needs numeric xmin, ymin, xmax, ymax") from None
-        if x2 <= x1 or y2 <= y1:
-            result.skip("a box with xmax <= xmin or ymax <= ymin", f"{path}: {where}")
+    return image
+
+
+def _hieve_add_person(path: Path, index: int, person: Any, image_id: int, result: _Result) -> None:
+    """Add one ``object`` as a COCO person, or skip it (counted) when its box is empty."""
+    label = person.get("name") if isinstance(person, dict) else repr(person)
+    where = f"object {index} ({label})"
+    box = person.get("bndbox") if isinstance(person, dict) else None
+    if not isinstance(box, dict):
+        raise AnnotationError(path, where, "no bndbox")
+    try:
+        x1, y1, x2, y2 = (float(box[k]) for k in ("xmin", "ymin", "xmax", "ymax"))
+    except (KeyError, TypeError, ValueError):
+        raise AnnotationError(path, where, "bndbox needs numeric xmin, ymin, xmax, ymax") from None
+    if x2 <= x1 or y2 <= y1:
+        result.skip("a box with xmax <= xmin or ymax <= ymin", f"{path}: {where}")
+        return
+    keypoints = _hieve_keypoints(path, where, box)
+    record = {
+        "id": len(result.annotations) + 1,
+        "image_id": image_id,
+        "category_id": 1,
+        "iscrowd": 0,
+        "bbox": [x1, y1, x2 - x1, y2 - y1],
+        "keypoints": keypoints,
+        "num_keypoints": sum(v > 0 for v in keypoints[2::3]),
+        "hieve_name": person.get("name"),
+    }
+    if person.get("action") is not None:
+        record["action"] = person["action"]
+    result.annotations.append(record)
+
+
+def _hieve_keypoints(path: Path, where: str, box: dict) -> list[float]:
+    """The bndbox's ``"x,y,flag"`` joints -> COCO keypoints (flag mapped; an absent joint 0, 0, 0)."""
+    keypoints: list[float] = []
+    for joint in HIEVE_JOINTS:
+        text = box.get(joint)
+        if text is None:
+            keypoints += [0, 0, 0]
             continue
-        keypoints: list[float] = []
-        for joint in HIEVE_JOINTS:
-            text = box.get(joint)
-            if text is None:
-                keypoints += [0, 0, 0]
-                continue
-            try:
-                x, y, flag = (float(v) for v in str(text).split(","))
-            except ValueError:
-                raise AnnotationError(path, where, f"{joint} is {text!r}, not 'x,y,flag'") from None
-            if flag not in HIEVE_VISIBILITY:
-                raise AnnotationError(path, where, f"{joint} has flag {flag:g}; HiEve uses 0, 1 or -1")
-            v = HIEVE_VISIBILITY[int(flag)]
-            keypoints += [x, y, v] if v else [0, 0, 0]
-        record = {
-            "id": len(result.annotations) + 1,
-            "image_id": image_id,
-            "category_id": 1,
-            "iscrowd": 0,
-            "bbox": [x1, y1, x2 - x1, y2 - y1],
-            "keypoints": keypoints,
-            "num_keypoints": sum(v > 0 for v in keypoints[2::3]),
-            "hieve_name": person.get("name"),
-        }
-        if person.get("action") is not None:
-            record["action"] = person["action"]
-        result.annotations.append(record)
+        try:
+            x, y, flag = (float(v) for v in str(text).split(","))
+        except ValueError:
+            raise AnnotationError(path, where, f"{joint} is {text!r}, not 'x,y,flag'") from None
+        if flag not in HIEVE_VISIBILITY:
+            raise AnnotationError(path, where, f"{joint} has flag {flag:g}; HiEve uses 0, 1 or -1")
+        v = HIEVE_VISIBILITY[int(flag)]
+        keypoints += [x, y, v] if v else [0, 0, 0]
+    return keypoints

@@ -77,24 +77,10 @@ def read_split_images(
         columns.append("keypoints")
     instances = _read_table(folder / cache.INSTANCES_FILE, columns)
 
-    def column(table: pa.Table, name: str) -> np.ndarray:
-        return table.column(name).to_numpy()  # float nulls (segm_area) become NaN
-
-    is_person = ~column(instances, "iscrowd").astype(bool)
-    area = person_area(
-        column(instances, "bbox_w"),
-        column(instances, "bbox_h"),
-        column(instances, "segm_area").astype(np.float64),
-        area_source,
-    )
-    missing = int(np.isnan(area[is_person]).sum())
-    if missing:
-        raise PoseAtlasError(
-            f"{key}: {missing} of {int(is_person.sum())} persons have no segmentation area (the file has no "
-            "'area' field for them); use another area source (bbox or crowdpose)"
-        )
+    is_person = ~_column(instances, "iscrowd").astype(bool)
+    area = _instance_area(key, instances, area_source, is_person)
     stored = instances.column("num_keypoints").cast(pa.float64()).fill_null(np.nan).to_numpy()
-    n_labelled = column(instances, "n_labelled").astype(np.int64)
+    n_labelled = _column(instances, "n_labelled").astype(np.int64)
     member = is_person & population.mask(stored, n_labelled)
     lost = np.zeros(len(member), dtype=bool)
     if kept_joints is not None:
@@ -105,9 +91,9 @@ def read_split_images(
             lost = member & none_kept
             member &= ~lost
 
-    image_ids = column(images, "image_id").astype(np.int64)
+    image_ids = _column(images, "image_id").astype(np.int64)
     by_id = np.argsort(image_ids, kind="stable")
-    instance_image = by_id[np.searchsorted(image_ids[by_id], column(instances, "image_id"))].astype(np.int64)
+    instance_image = by_id[np.searchsorted(image_ids[by_id], _column(instances, "image_id"))].astype(np.int64)
     person_image = instance_image[member]
     return SplitImages(
         image_ids=image_ids,
@@ -116,7 +102,7 @@ def read_split_images(
             person_image=person_image,
             person_area=area[member],
         ),
-        annotation_ids=column(instances, "ann_id").astype(np.int64),
+        annotation_ids=_column(instances, "ann_id").astype(np.int64),
         population=population,
         instance_image=instance_image,
         instance_area=area,
@@ -125,6 +111,29 @@ def read_split_images(
         n_labelled=n_labelled,
         lost_in_mapping=lost,
     )
+
+
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    return table.column(name).to_numpy()  # float nulls (segm_area) become NaN
+
+
+def _instance_area(
+    key: cache.CacheKey, instances: pa.Table, area_source: AreaSource, is_person: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """(N,) each annotation's area under ``area_source``; every person must have one."""
+    area = person_area(
+        _column(instances, "bbox_w"),
+        _column(instances, "bbox_h"),
+        _column(instances, "segm_area").astype(np.float64),
+        area_source,
+    )
+    missing = int(np.isnan(area[is_person]).sum())
+    if missing:
+        raise PoseAtlasError(
+            f"{key}: {missing} of {int(is_person.sum())} persons have no segmentation area (the file has no "
+            "'area' field for them); use another area source (bbox or crowdpose)"
+        )
+    return area
 
 
 def _labelled_among(keypoints: pa.ChunkedArray, joints: tuple[int, ...]) -> npt.NDArray[np.int64]:

@@ -108,39 +108,14 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
         PoseAtlasError: the split has no source/original_image_id, a source it does not
             have, a bad results file; nothing is written then.
     """
-    from analysis.build.coco_json import unwrap_json_bytes
-    from analysis.evaluation.run import read_predictions_bytes
-
-    try:
-        composed = msgspec.json.decode(Path(annotations).read_bytes(), type=_ComposedFile)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise PoseAtlasError(f"{annotations}: cannot read its images' source and original_image_id ({exc})") from None
-    lookup: dict[tuple[str, int], int] = {}
-    for image in composed.images:
-        if image.source is not None and image.original_image_id is not None:
-            lookup[image.source, image.original_image_id] = image.id
+    lookup = _composed_image_ids(annotations)
     sources = sorted({s for s, _ in lookup})
-    if not lookup:
-        raise PoseAtlasError(
-            f"{annotations}: no image has source and original_image_id; --source-predictions "
-            "maps onto a file written by python -m analysis compose"
-        )
     mapped: list[dict] = []
     rows = []
     for source, path in pairs:
         # A source absent from this split maps nothing (all its images may be in the other split);
         # it is reported, and refused only when nothing maps at all.
-        # The evaluate reader's own checks: a regular file read once (never a FIFO), gzip and a
-        # UTF-8 byte-order mark accepted, UTF-16 and empty files named.
-        data, _ = read_predictions_bytes(path)
-        try:
-            records = orjson.loads(unwrap_json_bytes(path, data))
-        except orjson.JSONDecodeError as exc:
-            raise PoseAtlasError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(records, list):
-            raise AnnotationError(
-                path, None, "a results file is a JSON list of {image_id, category_id, keypoints, score} records"
-            )
+        records = _read_results_list(path)
         n_mapped = 0
         not_in_split: set[int] = set()
         for index, record in enumerate(records):
@@ -172,6 +147,42 @@ def map_source_predictions(annotations: Path, pairs: list[tuple[str, Path]], out
     with cache.atomic_path(Path(out)) as tmp:
         tmp.write_bytes(orjson.dumps(mapped))
     return report
+
+
+def _composed_image_ids(annotations: Path) -> dict[tuple[str, int], int]:
+    """(source, original_image_id) -> the composed split's image id, from its image records."""
+    try:
+        composed = msgspec.json.decode(Path(annotations).read_bytes(), type=_ComposedFile)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise PoseAtlasError(f"{annotations}: cannot read its images' source and original_image_id ({exc})") from None
+    lookup: dict[tuple[str, int], int] = {}
+    for image in composed.images:
+        if image.source is not None and image.original_image_id is not None:
+            lookup[image.source, image.original_image_id] = image.id
+    if not lookup:
+        raise PoseAtlasError(
+            f"{annotations}: no image has source and original_image_id; --source-predictions "
+            "maps onto a file written by python -m analysis compose"
+        )
+    return lookup
+
+
+def _read_results_list(path: Path) -> list:
+    """A results file's records, with the evaluate reader's own checks: a regular file read once
+    (never a FIFO), gzip and a UTF-8 byte-order mark accepted, UTF-16 and empty files named."""
+    from analysis.build.coco_json import unwrap_json_bytes
+    from analysis.evaluation.run import read_predictions_bytes
+
+    data, _ = read_predictions_bytes(path)
+    try:
+        records = orjson.loads(unwrap_json_bytes(path, data))
+    except orjson.JSONDecodeError as exc:
+        raise PoseAtlasError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(records, list):
+        raise AnnotationError(
+            path, None, "a results file is a JSON list of {image_id, category_id, keypoints, score} records"
+        )
+    return records
 
 
 def mapping_lines(report: dict[str, Any]) -> list[str]:

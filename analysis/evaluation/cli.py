@@ -43,6 +43,21 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
             "against a built cache; store the result beside it and print the Table 5 layout."
         ),
     )
+    _add_input_options(p)
+    _add_definition_options(p)
+    _add_table_options(p)
+    _add_composed_options(p)
+    p.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="also diagnose each model (as python -m analysis diagnose; JSON key 'diagnosis')",
+    )
+    diagnose_cli.add_diagnosis_options(p)
+    p.set_defaults(run=run_evaluate)
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    """The split, the results files and their model labels, the cache and the output form."""
     p.add_argument("--name", required=True, help="dataset name of the built cache")
     p.add_argument("--split", required=True, help="split name")
     p.add_argument(
@@ -69,6 +84,10 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     p.add_argument("--json", action="store_true", help="print one JSON document (a list with several files)")
+
+
+def _add_definition_options(p: argparse.ArgumentParser) -> None:
+    """The evaluation's definitions: OKS sigmas and scale, size, density and crowd slices."""
     p.add_argument(
         "--sigmas",
         default=None,
@@ -111,6 +130,10 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="the CrowdIndex of the crowd levels (default: stored where every image has one, else computed)",
     )
+
+
+def _add_table_options(p: argparse.ArgumentParser) -> None:
+    """The Table 5 files and columns, bootstrap intervals and how tables show them; progress bars."""
     p.add_argument("--table-csv", type=Path, default=None, metavar="FILE", help="also write the Table 5 layout as CSV")
     p.add_argument(
         "--table-latex", type=Path, default=None, metavar="FILE", help="also write it as a LaTeX (booktabs) table"
@@ -130,6 +153,10 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         help="how --table-latex shows intervals: 67.1 [66.4, 67.8] (bracket, default), 67.1 ± 0.7 (pm), or none",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_composed_options(p: argparse.ArgumentParser) -> None:
+    """Composed benchmarks: slices per source part, predictions made on the sources' own files."""
     by = p.add_argument_group("composed benchmarks", "per source part, and predictions made on the sources' files")
     by.add_argument(
         "--by",
@@ -152,13 +179,6 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="where the mapped results file is written (needed with --source-predictions)",
     )
-    p.add_argument(
-        "--diagnose",
-        action="store_true",
-        help="also diagnose each model (as python -m analysis diagnose; JSON key 'diagnosis')",
-    )
-    diagnose_cli.add_diagnosis_options(p)
-    p.set_defaults(run=run_evaluate)
 
 
 def add_bootstrap_arguments(p: argparse.ArgumentParser, default_b: int | None = None) -> None:
@@ -210,29 +230,51 @@ def request_from_args(args: argparse.Namespace) -> EvaluationRequest:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    import orjson
-
-    from analysis.evaluation.run import evaluate_files, evaluate_stored_models
-    from analysis.evaluation.table5 import (
-        PAPER_COLUMNS,
-        parse_columns,
-        select_columns,
-        table5_csv,
-        table5_frame,
-        table5_latex,
-    )
-
     key = CacheKey.checked(args.name, args.split)
     request = request_from_args(args)
-    try:
-        columns = parse_columns(args.columns) if args.columns is not None else PAPER_COLUMNS
-    except ValueError as exc:
-        raise PoseAtlasError(f"--columns: {exc}") from None
+    columns = _table_columns(args)
     _check_table_outputs(args)
     bootstrap = bootstrap_from_args(args)
     predictions, mapping_notes = _with_mapped_predictions(args, key)
+    outcomes = _evaluate(args, key, predictions, request, bootstrap)
+    by_part = _by_part(args, key, outcomes)
+    test_set = f"{_display_name(args.cache_dir, key)}/{key.split}"
+    caption = f"{test_set}: " + outcomes[0].result.definitions.description
+    if bootstrap is not None:
+        caption += "; " + bootstrap_caption(bootstrap)
+    _write_tables(args, key, outcomes, by_part, test_set, caption, columns)
+    notes = mapping_notes + [_note(o) for o in outcomes]
+    models = [o.result.model for o in outcomes]
+    diagnoses = diagnose_cli.diagnose_models(args.cache_dir, key, models, args) if args.diagnose else []
+    if args.json:
+        _print_json(args, outcomes, by_part, diagnoses, notes)
+    else:
+        _print_text(args, caption, outcomes, by_part, diagnoses, notes)
+    return 0
+
+
+def _table_columns(args: argparse.Namespace) -> tuple[str, ...]:
+    """The Table 5 columns of --columns (default: the SmallPose paper's)."""
+    from analysis.evaluation.table5 import PAPER_COLUMNS, parse_columns
+
+    try:
+        return parse_columns(args.columns) if args.columns is not None else PAPER_COLUMNS
+    except ValueError as exc:
+        raise PoseAtlasError(f"--columns: {exc}") from None
+
+
+def _evaluate(
+    args: argparse.Namespace,
+    key: CacheKey,
+    predictions: list[Path],
+    request: EvaluationRequest,
+    bootstrap: BootstrapSettings | None,
+) -> list[EvaluationOutcome]:
+    """Evaluate the results files, or re-slice the stored evaluations --model names."""
+    from analysis.evaluation.run import evaluate_files, evaluate_stored_models
+
     if predictions:
-        outcomes = evaluate_files(
+        return evaluate_files(
             args.cache_dir,
             key,
             predictions,
@@ -242,21 +284,33 @@ def run_evaluate(args: argparse.Namespace) -> int:
             bootstrap,
             only_split_images=args.only_split_images,
         )
-    else:  # stored evaluations named by --model (_with_mapped_predictions checked one is given)
-        outcomes = evaluate_stored_models(args.cache_dir, key, args.model, request, bootstrap)
-    by_part = _by_part(args, key, outcomes)
+    # stored evaluations named by --model (_with_mapped_predictions checked one is given)
+    return evaluate_stored_models(args.cache_dir, key, args.model, request, bootstrap)
+
+
+def _write_tables(
+    args: argparse.Namespace,
+    key: CacheKey,
+    outcomes: list[EvaluationOutcome],
+    by_part: tuple[dict[str, dict[str, EvaluationResult]], dict[str, int]] | None,
+    test_set: str,
+    caption: str,
+    columns: tuple[str, ...],
+) -> None:
+    """--table-csv and --table-latex: one row per model, then (with --by) each model per part,
+    labelled "MODEL (source S)", a group per part."""
+    if not args.table_csv and not args.table_latex:
+        return
+    from analysis.evaluation.table5 import select_columns, table5_csv, table5_frame, table5_latex
+
     rows = [(o.result.model, o.result) for o in outcomes]
-    test_set = f"{_display_name(args.cache_dir, key)}/{key.split}"
     test_sets = [test_set] * len(rows)
-    if by_part is not None:  # then each model per part, labelled "MODEL (source S)", a group per part
+    if by_part is not None:
         parts = [(model, part, result) for model, by_model in by_part[0].items() for part, result in by_model.items()]
         parts.sort(key=lambda p: p[1])
         rows += [(f"{model} ({args.by} {part})", result) for model, part, result in parts]
         test_sets += [f"{test_set}, {args.by} {part}" for _, part, _ in parts]
     frame = select_columns(table5_frame(rows), columns)
-    caption = f"{test_set}: " + outcomes[0].result.definitions.description
-    if bootstrap is not None:
-        caption += "; " + bootstrap_caption(bootstrap)
     if args.table_csv:
         _write_text(args.table_csv, f"# {caption}\n" + table5_csv(frame))
     if args.table_latex:
@@ -271,26 +325,43 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 label=f"tab:table5-{key.dataset}-{key.split}",
             ),
         )
-    notes = [_note(o) for o in outcomes]
-    notes = mapping_notes + notes
-    models = [o.result.model for o in outcomes]
-    diagnoses = diagnose_cli.diagnose_models(args.cache_dir, key, models, args) if args.diagnose else []
-    if args.json:
-        docs = [o.result.to_json() for o in outcomes]
-        if by_part is not None:
-            results, counts = by_part
-            for doc, o in zip(docs, outcomes, strict=True):
-                doc[f"by_{args.by}"] = {
-                    part: {"images": counts.get(part, 0), "slices": r.to_json()["slices"]}
-                    for part, r in results[o.result.model].items()
-                }
-        for doc, diagnosis in zip(docs, diagnoses, strict=False):
-            doc["diagnosis"] = diagnosis.to_json()
-        printed = docs[0] if len(docs) == 1 else docs
-        sys.stdout.write(orjson.dumps(printed, option=orjson.OPT_INDENT_2).decode() + "\n")
-        for note in notes:
-            print(note, file=sys.stderr)
-        return 0
+
+
+def _print_json(
+    args: argparse.Namespace,
+    outcomes: list[EvaluationOutcome],
+    by_part: tuple[dict[str, dict[str, EvaluationResult]], dict[str, int]] | None,
+    diagnoses: list,
+    notes: list[str],
+) -> None:
+    """--json: one document per model (a list with several) on stdout, the notes on stderr."""
+    import orjson
+
+    docs = [o.result.to_json() for o in outcomes]
+    if by_part is not None:
+        results, counts = by_part
+        for doc, o in zip(docs, outcomes, strict=True):
+            doc[f"by_{args.by}"] = {
+                part: {"images": counts.get(part, 0), "slices": r.to_json()["slices"]}
+                for part, r in results[o.result.model].items()
+            }
+    for doc, diagnosis in zip(docs, diagnoses, strict=False):
+        doc["diagnosis"] = diagnosis.to_json()
+    printed = docs[0] if len(docs) == 1 else docs
+    sys.stdout.write(orjson.dumps(printed, option=orjson.OPT_INDENT_2).decode() + "\n")
+    for note in notes:
+        print(note, file=sys.stderr)
+
+
+def _print_text(
+    args: argparse.Namespace,
+    caption: str,
+    outcomes: list[EvaluationOutcome],
+    by_part: tuple[dict[str, dict[str, EvaluationResult]], dict[str, int]] | None,
+    diagnoses: list,
+    notes: list[str],
+) -> None:
+    """The caption, the table (and one per part with --by), the notes and the diagnoses."""
     print(caption)
     for line in format_table(outcomes):
         print(line)
@@ -306,7 +377,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(note)
     for line in diagnose_cli.format_diagnoses(diagnoses) if diagnoses else []:
         print(line)
-    return 0
 
 
 def _with_mapped_predictions(args: argparse.Namespace, key: CacheKey) -> tuple[list[Path], list[str]]:

@@ -23,6 +23,8 @@ from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache
 from analysis.errors import PoseAtlasError
 
 if TYPE_CHECKING:  # numpy loads only when a comparison runs (``python -m analysis`` starts light)
+    import numpy as np
+
     from analysis.evaluation.slices import SliceMetrics
     from analysis.evaluation.store import BootstrapSettings
 
@@ -138,25 +140,40 @@ def compare_models(
         PoseAtlasError: a model not evaluated on the split, a stale evaluation, or
             evaluations with different definitions (one line naming them).
     """
-    import numpy as np
+    from analysis.evaluation.slices import SLICE_NAMES
 
-    from analysis.cache import contract as cache
-    from analysis.evaluation.bootstrap import all_replicates, image_weights, intervals
-    from analysis.evaluation.definitions import GT_COLUMNS
-    from analysis.evaluation.slices import SLICE_NAMES, STALE, slice_matches, slice_metrics
+    groups = groups or []
+    labels = list(dict.fromkeys([*models, *(m for _, members in groups for m in members)]))
+    if len(models) < 2 and not groups:
+        raise PoseAtlasError("compare needs at least two --models (the reference first), or a --group")
+    _check_stored(cache_root, key, labels, models[0])
+    evaluated = _evaluate_on_resamples(cache_root, key, labels, settings)
+    ref = models[0]
+    out_models = [
+        ModelDifference(
+            label,
+            {
+                name: _difference(evaluated, ref, evaluated.points[label], evaluated.replicates[label], name)
+                for name in SLICE_NAMES
+            },
+        )
+        for label in models[1:]
+    ]
+    out_groups = [_group_difference(evaluated, ref, label, members) for label, members in groups]
+    return Comparison(ref, settings, evaluated.caption, evaluated.n_gt, evaluated.points[ref], out_models, out_groups)
+
+
+def _check_stored(cache_root: Path, key: CacheKey, labels: list[str], reference_label: str) -> None:
+    """Every model has a fresh stored evaluation of the split, all with the reference's definitions."""
+    from analysis.evaluation.slices import STALE
     from analysis.evaluation.store import (
         DamagedEvaluationError,
         damaged_message,
         differing_definitions,
         evaluations_dir,
         find_record,
-        read_evaluation,
     )
 
-    groups = groups or []
-    labels = list(dict.fromkeys([*models, *(m for _, members in groups for m in members)]))
-    if len(models) < 2 and not groups:
-        raise PoseAtlasError("compare needs at least two --models (the reference first), or a --group")
     records = {}
     for label in labels:
         record = find_record(cache_root, key, label)
@@ -167,7 +184,7 @@ def compare_models(
         if record.damaged:
             raise DamagedEvaluationError(damaged_message(evaluations_dir(cache_root, key) / record.slug, record))
         records[label] = record
-    reference = records[models[0]]
+    reference = records[reference_label]
     for label, record in records.items():
         differing = differing_definitions(record, reference)
         if differing:
@@ -175,63 +192,92 @@ def compare_models(
                 f"{key}: {label!r} was evaluated with other definitions than {reference.model!r} "
                 f"({', '.join(differing)}); evaluate both with the same options"
             )
+
+
+@dataclass
+class _Evaluated:
+    """Every model's point metrics and bootstrap replicates per slice, on the same image resamples."""
+
+    points: dict[str, dict[str, dict[str, float | None]]]  #: model -> slice -> metric
+    replicates: dict[str, dict[str, np.ndarray]]  #: model -> slice -> (B, metric) array
+    n_gt: dict[str, int]  #: slice -> ground-truth persons
+    caption: str
+    confidence: float
+
+
+def _evaluate_on_resamples(
+    cache_root: Path, key: CacheKey, labels: list[str], settings: BootstrapSettings
+) -> _Evaluated:
+    """Re-slice each stored evaluation and re-accumulate it on the seeded image resamples."""
+    import numpy as np
+
+    from analysis.cache import contract as cache
+    from analysis.evaluation.bootstrap import all_replicates, image_weights
+    from analysis.evaluation.definitions import GT_COLUMNS
+    from analysis.evaluation.slices import slice_matches, slice_metrics
+    from analysis.evaluation.store import read_evaluation
+
     images = cache.read_images(cache_root, key)
     instances = cache.read_instances(cache_root, key, columns=GT_COLUMNS)
     image_ids = np.sort(images["image_id"].to_numpy(np.int64))
     weights = image_weights(len(image_ids), settings)
-    points: dict[str, dict[str, dict[str, float | None]]] = {}
-    replicates: dict[str, dict[str, np.ndarray]] = {}
-    n_gt: dict[str, int] = {}
-    caption = ""
+    evaluated = _Evaluated({}, {}, {}, "", settings.confidence)
     for label in labels:
         stored = read_evaluation(cache_root, key, label)
         used, _, matches = slice_matches(stored, images, instances, stored.definitions)
-        caption = used.description
+        evaluated.caption = used.description
         metrics = {name: slice_metrics(m) for name, m in matches.items()}
-        points[label] = {name: _point(m) for name, m in metrics.items()}
-        n_gt = {name: m.n_gt for name, m in metrics.items()}
-        replicates[label] = all_replicates(matches, image_ids, settings, weights)
+        evaluated.points[label] = {name: _point(m) for name, m in metrics.items()}
+        evaluated.n_gt = {name: m.n_gt for name, m in metrics.items()}
+        evaluated.replicates[label] = all_replicates(matches, image_ids, settings, weights)
+    return evaluated
 
-    ref = models[0]
 
-    def difference(point: dict, reps: dict, name: str) -> SliceDifference | None:
-        if n_gt[name] == 0:
-            return None
-        diff = reps[name] - replicates[ref][name]
-        defined = ~np.isnan(diff[:, 0])
-        share = {
-            metric: (float(np.mean(diff[defined, i] > 0)) if defined.any() else None)
-            for i, metric in enumerate(METRICS)
-        }
-        delta = {
-            metric: None if point[name][metric] is None else point[name][metric] - points[ref][name][metric]
-            for metric in METRICS
-        }
-        return SliceDifference(delta, intervals(diff, settings.confidence), share)
+def _difference(
+    evaluated: _Evaluated, ref: str, point: dict, reps: dict[str, np.ndarray], name: str
+) -> SliceDifference | None:
+    """Slice ``name`` of (point, replicates) minus the reference's; None where the slice has no person."""
+    import numpy as np
 
-    out_models = [
-        ModelDifference(label, {name: difference(points[label], replicates[label], name) for name in SLICE_NAMES})
-        for label in models[1:]
-    ]
-    out_groups = []
-    for label, members in groups:
-        mean_point, spread = {}, {}
-        for name in SLICE_NAMES:
-            values = {m: [points[x][name][m] for x in members] for m in METRICS}
-            defined = {m: [v for v in vs if v is not None] for m, vs in values.items()}
-            mean_point[name] = {m: (float(np.mean(v)) if len(v) == len(members) else None) for m, v in defined.items()}
-            spread[name] = {
-                m: {
-                    "mean": mean_point[name][m],
-                    "sd": float(np.std(v, ddof=1)) if len(v) == len(members) else None,
-                }
-                for m, v in defined.items()
+    from analysis.evaluation.bootstrap import intervals
+
+    if evaluated.n_gt[name] == 0:
+        return None
+    diff = reps[name] - evaluated.replicates[ref][name]
+    defined = ~np.isnan(diff[:, 0])
+    share = {
+        metric: (float(np.mean(diff[defined, i] > 0)) if defined.any() else None) for i, metric in enumerate(METRICS)
+    }
+    delta = {
+        metric: None if point[name][metric] is None else point[name][metric] - evaluated.points[ref][name][metric]
+        for metric in METRICS
+    }
+    return SliceDifference(delta, intervals(diff, evaluated.confidence), share)
+
+
+def _group_difference(evaluated: _Evaluated, ref: str, label: str, members: list[str]) -> ModelDifference:
+    """An ablation group: its members' mean and sd per slice, and the paired difference of the mean."""
+    import numpy as np
+
+    from analysis.evaluation.slices import SLICE_NAMES
+
+    points, replicates = evaluated.points, evaluated.replicates
+    mean_point, spread = {}, {}
+    for name in SLICE_NAMES:
+        values = {m: [points[x][name][m] for x in members] for m in METRICS}
+        defined = {m: [v for v in vs if v is not None] for m, vs in values.items()}
+        mean_point[name] = {m: (float(np.mean(v)) if len(v) == len(members) else None) for m, v in defined.items()}
+        spread[name] = {
+            m: {
+                "mean": mean_point[name][m],
+                "sd": float(np.std(v, ddof=1)) if len(v) == len(members) else None,
             }
-        # A replicate's group value: the members' mean on that replicate (NaN if any is undefined).
-        group_reps = {name: np.mean([replicates[x][name] for x in members], axis=0) for name in SLICE_NAMES}
-        slices = {name: difference(mean_point, group_reps, name) for name in SLICE_NAMES}
-        out_groups.append(ModelDifference(label, slices, tuple(members), spread))
-    return Comparison(ref, settings, caption, n_gt, points[ref], out_models, out_groups)
+            for m, v in defined.items()
+        }
+    # A replicate's group value: the members' mean on that replicate (NaN if any is undefined).
+    group_reps = {name: np.mean([replicates[x][name] for x in members], axis=0) for name in SLICE_NAMES}
+    slices = {name: _difference(evaluated, ref, mean_point, group_reps, name) for name in SLICE_NAMES}
+    return ModelDifference(label, slices, tuple(members), spread)
 
 
 def _point(metrics: SliceMetrics) -> dict[str, float | None]:

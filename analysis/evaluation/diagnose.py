@@ -418,8 +418,6 @@ def diagnose_slices(
     greedy matching per step (each slice a separate copy of the detections and persons).
     """
     n_slices, n_gt = gt_ignore.shape
-    n_det = len(inp.det_id)
-    kept = ~gt_ignore
     loc_pairs = match_input(inp.pair_det, inp.pair_gt, inp.pair_oks, inp.det_rank, n_gt, LOCALIZATION_OKS)
     loc = greedy_match(loc_pairs, gt_ignore, inp.gt_crowd, np.array([LOCALIZATION_OKS]))[:, 0, :].astype(np.int64)
     base = _match_slices(inp, inp.pair_oks, inp.det_rank, gt_ignore)
@@ -429,27 +427,60 @@ def diagnose_slices(
     fixes = _corrections(inp, codes // n_gt, codes % n_gt)
     chosen = np.full(loc.shape, -1, dtype=np.int64)
     chosen[s_idx, d_idx] = row_of
-    has = chosen >= 0
+    step_matches, pair_oks = _keypoint_step_matches(inp, fixes, chosen, gt_ignore)
+    scored_matches, orders = _oracle_score_matches(inp, fixes, chosen, pair_oks, gt_ignore)
+    return [
+        _slice_outcome(
+            inp,
+            fixes,
+            chosen[s],
+            loc[s],
+            gt_ignore[s],
+            det_outside[s],
+            {"base": base[s], **{name: m[s] for name, m in step_matches.items()}},
+            (scored_matches[s], orders[s]),
+        )
+        for s in range(n_slices)
+    ]
 
-    # Each slice's OKS pairs after each keypoint step: its own rows' corrections in place.
+
+def _keypoint_step_matches(
+    inp: DiagnosisInput, fixes: _Corrections, chosen: npt.NDArray[np.int64], gt_ignore: npt.NDArray[np.bool_]
+) -> tuple[dict[str, npt.NDArray[np.int32]], npt.NDArray[np.float64]]:
+    """Each keypoint step's (S, T, D) matches, each slice's OKS pairs with its own rows'
+    corrections up to that step in place; and the (S, P) pair OKS after the last step."""
+    n_slices, n_gt = gt_ignore.shape
     pair_keys = inp.pair_det * n_gt + inp.pair_gt
     key_order = np.argsort(pair_keys, kind="stable")
     wanted = fixes.det[fixes.pairs.det] * n_gt + fixes.pairs.gt
     pair_index = key_order[np.searchsorted(pair_keys, wanted, sorter=key_order)]
     mine = chosen[:, fixes.det[fixes.pairs.det]] == fixes.pairs.det[None, :]  # (S, Pv)
     mine_s, mine_p = np.nonzero(mine)
-    ranks = np.broadcast_to(inp.det_rank, (n_slices, n_det))
-    step_matches = {"base": base}
+    ranks = np.broadcast_to(inp.det_rank, (n_slices, len(inp.det_id)))
+    step_matches = {}
     pair_oks = np.broadcast_to(inp.pair_oks, (n_slices, len(inp.pair_oks)))
     for error in KEYPOINT_ERRORS:
         pair_oks = np.array(np.broadcast_to(inp.pair_oks, (n_slices, len(inp.pair_oks))))
         pair_oks[mine_s, pair_index[mine_p]] = fixes.pair_oks[error][mine_p]
         step_matches[error] = _match_slices(inp, pair_oks, ranks, gt_ignore)
+    return step_matches, pair_oks
 
-    # Oracle score: best OKS with a person the slice keeps (0 without one), then soft-NMS
-    # (every slice at once: slice s's images are distinct keys).
+
+def _oracle_score_matches(
+    inp: DiagnosisInput,
+    fixes: _Corrections,
+    chosen: npt.NDArray[np.int64],
+    pair_oks: npt.NDArray[np.float64],
+    gt_ignore: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.int32], list[npt.NDArray[np.int64]]]:
+    """The (S, T, D) matches and each slice's detection order under the oracle score: best OKS
+    with a person the slice keeps (0 without one), then soft-NMS (every slice at once: slice
+    s's images are distinct keys)."""
+    n_slices = gt_ignore.shape[0]
+    n_det = len(inp.det_id)
+    has = chosen >= 0
     best_oks = np.zeros((n_slices, n_det))
-    keep_s, keep_p = np.nonzero(kept[:, inp.pair_gt])
+    keep_s, keep_p = np.nonzero(~gt_ignore[:, inp.pair_gt])
     np.maximum.at(best_oks, (keep_s, inp.pair_det[keep_p]), pair_oks[keep_s, keep_p])
     keypoints = np.repeat(inp.det_keypoints[None], n_slices, axis=0)
     keypoints[has] = fixes.keypoints[chosen[has]]
@@ -463,35 +494,48 @@ def diagnose_slices(
     for s in range(n_slices):
         score_ranks[s], order = _ranks(inp.det_id, inp.det_image, score[s])
         orders.append(order)
-    scored_matches = _match_slices(inp, pair_oks, score_ranks, gt_ignore)
+    return _match_slices(inp, pair_oks, score_ranks, gt_ignore), orders
 
-    out = []
-    for s in range(n_slices):
-        counted = has[s] & kept[s][np.maximum(loc[s], 0)]
-        class_counts = np.zeros((n_det, len(JOINT_CLASSES)), dtype=np.int64)
-        rows = chosen[s][counted]
-        for c in range(len(JOINT_CLASSES)):
-            class_counts[counted, c] = (fixes.classes[rows] == c).sum(axis=1)
-        background = (loc[s] < 0) & ~det_outside[s]
-        hit = np.zeros(n_gt, dtype=bool)
-        hit[loc[s][loc[s] >= 0]] = True
-        base_order = np.arange(n_det)
-        steps = {name: _step(m[s], base_order, gt_ignore[s], det_outside[s]) for name, m in step_matches.items()}
-        det_gt = scored_matches[s]
-        scored = _step(det_gt, orders[s], gt_ignore[s], det_outside[s])
-        steps["score"] = scored
-        no_match = ~scored.matched
-        steps["background_fp"] = _Step(orders[s], scored.matched, scored.ignored | no_match, scored.gt_counted)
-        gt_hit = np.zeros((len(OKS_THRESHOLDS), n_gt), dtype=bool)
-        t_idx, d_idx = np.nonzero(det_gt >= 0)
-        gt_hit[t_idx, det_gt[t_idx, d_idx]] = True
-        # A person missed at a lower threshold stays removed at the higher ones (coco-analyze's rule).
-        missed_so_far = np.logical_or.accumulate(kept[s][None, :] & ~gt_hit, axis=0)
-        gt_left = kept[s][None, :] & ~missed_so_far
-        steps["false_negatives"] = _Step(orders[s], scored.matched, scored.ignored | no_match, gt_left)
-        joint_ks = _joint_ks(inp, base[s, 0], kept[s])
-        out.append(_Raw(class_counts, counted, background, kept[s] & ~hit, kept[s], steps, joint_ks))
-    return out
+
+def _slice_outcome(
+    inp: DiagnosisInput,
+    fixes: _Corrections,
+    chosen: npt.NDArray[np.int64],
+    loc: npt.NDArray[np.int64],
+    gt_ignore: npt.NDArray[np.bool_],
+    det_outside: npt.NDArray[np.bool_],
+    step_matches: dict[str, npt.NDArray[np.int32]],
+    scored_match: tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]],
+) -> _Raw:
+    """One slice's joint classes, background detections, misses and AP steps (its rows of the
+    all-slice arrays: ``chosen`` correction rows, ``loc`` localisation matches, the (T, D)
+    matches of each keypoint step and of the oracle score with its detection order)."""
+    n_gt, n_det = len(gt_ignore), len(inp.det_id)
+    kept = ~gt_ignore
+    counted = (chosen >= 0) & kept[np.maximum(loc, 0)]
+    class_counts = np.zeros((n_det, len(JOINT_CLASSES)), dtype=np.int64)
+    rows = chosen[counted]
+    for c in range(len(JOINT_CLASSES)):
+        class_counts[counted, c] = (fixes.classes[rows] == c).sum(axis=1)
+    background = (loc < 0) & ~det_outside
+    hit = np.zeros(n_gt, dtype=bool)
+    hit[loc[loc >= 0]] = True
+    base_order = np.arange(n_det)
+    steps = {name: _step(m, base_order, gt_ignore, det_outside) for name, m in step_matches.items()}
+    det_gt, order = scored_match
+    scored = _step(det_gt, order, gt_ignore, det_outside)
+    steps["score"] = scored
+    no_match = ~scored.matched
+    steps["background_fp"] = _Step(order, scored.matched, scored.ignored | no_match, scored.gt_counted)
+    gt_hit = np.zeros((len(OKS_THRESHOLDS), n_gt), dtype=bool)
+    t_idx, d_idx = np.nonzero(det_gt >= 0)
+    gt_hit[t_idx, det_gt[t_idx, d_idx]] = True
+    # A person missed at a lower threshold stays removed at the higher ones (coco-analyze's rule).
+    missed_so_far = np.logical_or.accumulate(kept[None, :] & ~gt_hit, axis=0)
+    gt_left = kept[None, :] & ~missed_so_far
+    steps["false_negatives"] = _Step(order, scored.matched, scored.ignored | no_match, gt_left)
+    joint_ks = _joint_ks(inp, step_matches["base"][0], kept)
+    return _Raw(class_counts, counted, background, kept & ~hit, kept, steps, joint_ks)
 
 
 def _joint_ks(

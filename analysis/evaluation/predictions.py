@@ -146,26 +146,29 @@ def read_predictions(
         held = np.arange(n, dtype=np.int64)
     else:
         held = kept_detections(image_id, category, score, person_categories).rows
+    keypoints = _decode_keypoints(path, data, records, n_joints, score, held)
+    return Predictions(image_id, category, score, keypoints, held)
+
+
+def _decode_keypoints(
+    path: Path,
+    data: bytes | bytearray,
+    records: list[_Prediction],
+    n_joints: int,
+    score: np.ndarray,
+    held: np.ndarray,
+) -> np.ndarray:
+    """The ``held`` records' keypoints as a (len(held), K, 3) array, every record's decoded chunk
+    by chunk and validated: the first record with a non-finite value or a coordinate beyond
+    ``MAX_COORDINATE`` is named, with how many such records the file has."""
     keypoints = np.empty((len(held), n_joints, 3), np.float64)
     non_finite = np.flatnonzero(~np.isfinite(score)).tolist()[:1]
     n_non_finite = int((~np.isfinite(score)).sum())
     too_far: list[int] = []
     n_too_far = 0
-    for start in range(0, n, KEYPOINT_CHUNK):
+    for start in range(0, len(records), KEYPOINT_CHUNK):
         chunk = records[start : start + KEYPOINT_CHUNK]
-        try:
-            lists = _KEYPOINT_LISTS.decode(b"[" + b",".join(r.keypoints for r in chunk) + b"]")
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise _precise_error(path, data, n_joints, str(exc)) from None
-        lengths = np.fromiter(map(len, lists), np.int64, len(lists))
-        bad_length = np.flatnonzero(lengths != 3 * n_joints)
-        if len(bad_length):
-            i = start + int(bad_length[0])
-            raise AnnotationError(
-                path, _where(i, records[i].image_id), _length_problem(int(lengths[i - start]), n_joints, None)
-            )
-        values = np.array(lists, np.float64).reshape(len(chunk), n_joints, 3)
-        del lists
+        values = _chunk_keypoints(path, data, records, start, len(chunk), n_joints)
         # a record is flagged once, however many of its values are bad (as a whole-file check would)
         bad = np.flatnonzero(~np.isfinite(values).all(axis=(1, 2)) & np.isfinite(score[start : start + len(chunk)]))
         n_non_finite += len(bad)
@@ -188,7 +191,26 @@ def read_predictions(
             _where(i, records[i].image_id),
             f"keypoints has a coordinate beyond +-{MAX_COORDINATE:g} px ({n_too_far} such record(s))",
         )
-    return Predictions(image_id, category, score, keypoints, held)
+    return keypoints
+
+
+def _chunk_keypoints(
+    path: Path, data: bytes | bytearray, records: list[_Prediction], start: int, size: int, n_joints: int
+) -> np.ndarray:
+    """Records ``start`` .. ``start + size``'s keypoints as a (size, K, 3) array (lengths checked)."""
+    chunk = records[start : start + size]
+    try:
+        lists = _KEYPOINT_LISTS.decode(b"[" + b",".join(r.keypoints for r in chunk) + b"]")
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _precise_error(path, data, n_joints, str(exc)) from None
+    lengths = np.fromiter(map(len, lists), np.int64, len(lists))
+    bad_length = np.flatnonzero(lengths != 3 * n_joints)
+    if len(bad_length):
+        i = start + int(bad_length[0])
+        raise AnnotationError(
+            path, _where(i, records[i].image_id), _length_problem(int(lengths[i - start]), n_joints, None)
+        )
+    return np.array(lists, np.float64).reshape(len(chunk), n_joints, 3)
 
 
 def _where(index: int, image_id: object = None) -> str:
@@ -213,32 +235,47 @@ def _precise_error(path: Path, data: bytes | bytearray, n_joints: int, fast_mess
     for i, record in enumerate(doc):
         if not isinstance(record, dict):
             return AnnotationError(path, _where(i), f"a prediction must be a JSON object, got {type(record).__name__}")
-        where = _where(i, record.get("image_id"))
-        for key in ("image_id", "keypoints", "score"):
-            if key not in record:
-                return AnnotationError(path, where, f"missing '{key}'")
-        for key in ("image_id", "category_id"):
-            if key not in record:
-                continue
-            value = record[key]
-            if isinstance(value, bool) or not isinstance(value, int):
-                return AnnotationError(path, where, f"'{key}' must be an integer, got {value!r}")
-            if not INT64_MIN <= value <= INT64_MAX:
-                return AnnotationError(path, where, f"'{key}' {value} is beyond the 64-bit integer range")
-        score = record["score"]
-        if isinstance(score, bool) or not isinstance(score, int | float):
-            return AnnotationError(path, where, f"'score' must be a number, got {score!r}")
-        if not math.isfinite(score):
-            return AnnotationError(path, where, f"score is {score} (NaN or infinite)")
-        keypoints = record["keypoints"]
-        if not isinstance(keypoints, list) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in keypoints
-        ):
-            return AnnotationError(path, where, "'keypoints' must be a list of numbers")
-        if len(keypoints) != 3 * n_joints:
-            return AnnotationError(path, where, _length_problem(len(keypoints), n_joints, None))
-        if not all(math.isfinite(v) for v in keypoints):
-            return AnnotationError(path, where, "keypoints has a NaN or infinite value")
+        problem = _record_problem(record, n_joints)
+        if problem is not None:
+            return AnnotationError(path, _where(i, record.get("image_id")), problem)
     match = _PATH_RE.search(fast_message)
     record = _where(int(match.group(1))) if match else None
     return AnnotationError(path, record, fast_message)
+
+
+def _record_problem(record: dict, n_joints: int) -> str | None:
+    """What is wrong with one decoded prediction record (the first problem), or None."""
+    for key in ("image_id", "keypoints", "score"):
+        if key not in record:
+            return f"missing '{key}'"
+    problem = _id_problem(record)
+    if problem is not None:
+        return problem
+    score = record["score"]
+    if isinstance(score, bool) or not isinstance(score, int | float):
+        return f"'score' must be a number, got {score!r}"
+    if not math.isfinite(score):
+        return f"score is {score} (NaN or infinite)"
+    keypoints = record["keypoints"]
+    if not isinstance(keypoints, list) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in keypoints
+    ):
+        return "'keypoints' must be a list of numbers"
+    if len(keypoints) != 3 * n_joints:
+        return _length_problem(len(keypoints), n_joints, None)
+    if not all(math.isfinite(v) for v in keypoints):
+        return "keypoints has a NaN or infinite value"
+    return None
+
+
+def _id_problem(record: dict) -> str | None:
+    """image_id and category_id (when given) must be integers within int64."""
+    for key in ("image_id", "category_id"):
+        if key not in record:
+            continue
+        value = record[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"'{key}' must be an integer, got {value!r}"
+        if not INT64_MIN <= value <= INT64_MAX:
+            return f"'{key}' {value} is beyond the 64-bit integer range"
+    return None

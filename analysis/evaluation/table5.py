@@ -243,24 +243,15 @@ def table5_latex(
         test_sets: per row, its test set's display label (None: one group).
         label: the ``\\label`` key.
     """
-    from analysis.latex import latex_escape, latex_text
+    from analysis.latex import latex_text
 
     ap_columns = [c for c in columns if c in frame.columns]
     groups = list(test_sets) if test_sets is not None else [""] * len(frame)
     if len(groups) != len(frame):
         raise ValueError(f"{len(groups)} test sets for {len(frame)} rows")
     order = list(dict.fromkeys(groups))
-    notes = []
-    if interval_style == "pm" and any(ci_columns(c)[0] in frame.columns for c in ap_columns):
-        notes.append("± half the width of the bootstrap interval")
     counted = [n_gt_column(c) for c in ap_columns if n_gt_column(c) in frame.columns]
-    if any(few_persons(int(n)) for c in counted for n in frame[c]):
-        from analysis.evaluation.bootstrap import FEW_PERSONS
-
-        notes.append(f"† the slice has fewer than {FEW_PERSONS} persons")
-    if frame[ap_columns].isna().to_numpy().any():
-        notes.append("--: no ground truth in the slice")
-    width = 1 + len(ap_columns)
+    notes = _latex_notes(frame, ap_columns, counted, interval_style)
     lines = [
         "\\begin{table}[t]",
         "\\centering",
@@ -272,29 +263,55 @@ def table5_latex(
     ]
     for group in order:
         rows = frame.iloc[[i for i, g in enumerate(groups) if g == group]]
-        lines.append("\\midrule")
-        if group and (len(order) > 1 or test_sets is not None):
-            lines.append(f"\\multicolumn{{{width}}}{{l}}{{\\textit{{{latex_escape(group)}}}}} \\\\")
-        if counted:
-            lines.append("$n_{gt}$ & " + " & ".join(_count_cell(rows, c) for c in ap_columns) + " \\\\")
-        printed = {c: [None if pd.isna(v) else f"{v:.1f}" for v in rows[c]] for c in ap_columns}
-        best = {c: max((float(t) for t in printed[c] if t is not None), default=None) for c in ap_columns}
-        for i, (model, row) in enumerate(rows.iterrows()):
-            cells = []
-            for c in ap_columns:
-                text = printed[c][i]
-                if text is None:
-                    cells.append("--")
-                    continue
-                if len(rows) > 1 and float(text) == best[c]:
-                    text = f"\\textbf{{{text}}}"
-                lo, hi = ci_columns(c)
-                if lo in frame.columns:
-                    text += interval_suffix(row[lo], row[hi], interval_style, pm="$\\pm$")
-                cells.append(text)
-            lines.append(f"{latex_escape(str(model))} & " + " & ".join(cells) + " \\\\")
+        named = bool(group) and (len(order) > 1 or test_sets is not None)
+        lines += _latex_group(rows, group if named else "", ap_columns, bool(counted), interval_style)
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+def _latex_notes(frame: pd.DataFrame, ap_columns: list[str], counted: list[str], interval_style: str) -> list[str]:
+    """The caption's notes on what the table's marks mean (±, dagger, --), those it uses."""
+    notes = []
+    if interval_style == "pm" and any(ci_columns(c)[0] in frame.columns for c in ap_columns):
+        notes.append("± half the width of the bootstrap interval")
+    if any(few_persons(int(n)) for c in counted for n in frame[c]):
+        from analysis.evaluation.bootstrap import FEW_PERSONS
+
+        notes.append(f"† the slice has fewer than {FEW_PERSONS} persons")
+    if frame[ap_columns].isna().to_numpy().any():
+        notes.append("--: no ground truth in the slice")
+    return notes
+
+
+def _latex_group(rows: pd.DataFrame, name: str, ap_columns: list[str], counted: bool, interval_style: str) -> list[str]:
+    """One test set's lines: a rule, its name (when ``name``), the $n_{gt}$ row, one row per model
+    with the best printed value of each column bold (when the group has several rows)."""
+    from analysis.latex import latex_escape
+
+    lines = ["\\midrule"]
+    if name:
+        lines.append(f"\\multicolumn{{{1 + len(ap_columns)}}}{{l}}{{\\textit{{{latex_escape(name)}}}}} \\\\")
+    if counted:
+        lines.append("$n_{gt}$ & " + " & ".join(_count_cell(rows, c) for c in ap_columns) + " \\\\")
+    printed = {
+        c: [None if empty else f"{v:.1f}" for v, empty in zip(rows[c], rows[c].isna(), strict=True)] for c in ap_columns
+    }
+    best = {c: max((float(t) for t in printed[c] if t is not None), default=None) for c in ap_columns}
+    for i, (model, row) in enumerate(rows.iterrows()):
+        cells = []
+        for c in ap_columns:
+            text = printed[c][i]
+            if text is None:
+                cells.append("--")
+                continue
+            if len(rows) > 1 and float(text) == best[c]:
+                text = f"\\textbf{{{text}}}"
+            lo, hi = ci_columns(c)
+            if lo in rows.columns:
+                text += interval_suffix(row[lo], row[hi], interval_style, pm="$\\pm$")
+            cells.append(text)
+        lines.append(f"{latex_escape(str(model))} & " + " & ".join(cells) + " \\\\")
+    return lines
 
 
 def _count_cell(rows: pd.DataFrame, column: str) -> str:

@@ -303,15 +303,7 @@ def compute_scenes(
         "images": _fingerprint(images, root),
     }
     scenes_path = cache_dir / SCENES_FILE
-    previous = manifest.scenes
-    if (
-        not options.force
-        and scenes_path.is_file()
-        and previous is not None
-        and previous.model == run["model"]
-        and previous.entropy_base == run["entropy_base"]
-        and previous.images_fingerprint == run["images"]
-    ):
+    if not options.force and scenes_path.is_file() and _same_run(manifest.scenes, run):
         return scenes_path
 
     progress = _open_partial(cache_dir, run, options.force)
@@ -320,15 +312,98 @@ def compute_scenes(
     todo, refused = _image_paths(root, names, progress.done)
 
     t0 = time.perf_counter()
+    n_new = _run_backend(
+        cache_dir, progress, todo, refused, len(images), (loaded, labels, options), f"scenes {dataset}/{split}"
+    )
+    seconds = time.perf_counter() - t0
+
+    df = _every_image_result(progress, images)
+    facts = _scenes_facts(
+        loaded, labels, options, device, run["images"], names, df, n_new=n_new, n_resumed=n_resumed, seconds=seconds
+    )
+    good = df[df["reason"].isna()]
+    write_scenes(cache_dir, dataset, split, good, loaded.model_id, facts)
+    shutil.rmtree(_partial_dir(cache_dir), ignore_errors=True)
+    return scenes_path
+
+
+def _scenes_facts(
+    loaded: LoadedModel,
+    labels: SceneLabels,
+    options: SceneOptions,
+    device: str,
+    images_fingerprint: str,
+    names: dict[int, str],
+    df: pd.DataFrame,
+    *,
+    n_new: int,
+    n_resumed: int,
+    seconds: float,
+) -> ScenesFacts:
+    """The manifest's record of this run: model, definitions, counts, failures and speed."""
+    bad = df[df["reason"].notna()]
+    return ScenesFacts(
+        model=loaded.model_id,
+        arch=loaded.arch,
+        weights=str(loaded.path),
+        weights_sha256=loaded.sha256,
+        entropy_base=options.entropy_base,
+        entropy_unit="nats" if options.entropy_base is None else f"log base {options.entropy_base:g}",
+        preprocessing=PREPROCESSING,
+        top_k=TOP_K,
+        images_fingerprint=images_fingerprint,
+        n_images=len(df),
+        n_ok=len(df) - len(bad),
+        n_failed=len(bad),
+        failures=[
+            SceneFailure(image_id=int(i), file_name=str(names[int(i)]), reason=str(r))
+            for i, r in zip(bad.index, bad["reason"], strict=True)
+        ],
+        n_computed_this_run=n_new,
+        n_resumed=n_resumed,
+        seconds=round(seconds, 3),
+        images_per_s=round(n_new / seconds, 2) if seconds > 0 and n_new else None,
+        device=device,
+        backend=options.backend,
+        batch_size=options.batch_size,
+        workers=default_workers() if options.workers is None else options.workers,
+        categories=list(labels.names),
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _same_run(previous: ScenesFacts | None, run: dict[str, Any]) -> bool:
+    """The stored scenes came from this model, entropy base and image set (so they are reused)."""
+    return (
+        previous is not None
+        and previous.model == run["model"]
+        and previous.entropy_base == run["entropy_base"]
+        and previous.images_fingerprint == run["images"]
+    )
+
+
+def _run_backend(
+    cache_dir: Path,
+    progress: _Progress,
+    todo: list[tuple[int, str]],
+    refused: list[tuple[int, str]],
+    n_images: int,
+    model: tuple[LoadedModel, SceneLabels, SceneOptions],
+    desc: str,
+) -> int:
+    """Run the backend over ``todo`` (``refused`` listed as failures, never opened), flushing a
+    shard every ``shard_size`` results or ``flush_seconds``; returns the images done this run.
+    Whatever stops the run (Ctrl-C, a killed worker, any error), what was computed is kept."""
+    loaded, labels, options = model
     pending: list[BatchResult] = []
     n_pending = 0
     n_new = 0
     last_flush = time.monotonic()
     bar = tqdm(
-        total=len(images),
-        initial=len(images) - len(todo),
+        total=n_images,
+        initial=n_images - len(todo),
         unit="img",
-        desc=f"scenes {dataset}/{split}",
+        desc=desc,
         disable=not options.progress,
         dynamic_ncols=True,
     )
@@ -351,8 +426,11 @@ def compute_scenes(
     finally:
         # Ctrl-C, a killed worker or any error: keep what was computed.
         _flush(cache_dir, progress, pending)
-    seconds = time.perf_counter() - t0
+    return n_new
 
+
+def _every_image_result(progress: _Progress, images: pd.DataFrame) -> pd.DataFrame:
+    """Every shard's rows, the last per image, in the cache's image order (indexed by image_id)."""
     shards = (
         pa.concat_tables([pq.read_table(s, schema=SHARD_SCHEMA) for s in progress.shards])
         if progress.shards
@@ -363,37 +441,4 @@ def compute_scenes(
     missing = [int(i) for i in order if int(i) not in df.index]
     if missing:  # should not happen: every image is either a result or a failure
         raise PoseAtlasError(f"scenes run ended with {len(missing)} images unaccounted for")
-    df = df.loc[order.to_numpy()]
-    good = df[df["reason"].isna()]
-    bad = df[df["reason"].notna()]
-    facts = ScenesFacts(
-        model=loaded.model_id,
-        arch=loaded.arch,
-        weights=str(loaded.path),
-        weights_sha256=loaded.sha256,
-        entropy_base=options.entropy_base,
-        entropy_unit="nats" if options.entropy_base is None else f"log base {options.entropy_base:g}",
-        preprocessing=PREPROCESSING,
-        top_k=TOP_K,
-        images_fingerprint=run["images"],
-        n_images=len(images),
-        n_ok=len(good),
-        n_failed=len(bad),
-        failures=[
-            SceneFailure(image_id=int(i), file_name=str(names[int(i)]), reason=str(r))
-            for i, r in zip(bad.index, bad["reason"], strict=True)
-        ],
-        n_computed_this_run=n_new,
-        n_resumed=n_resumed,
-        seconds=round(seconds, 3),
-        images_per_s=round(n_new / seconds, 2) if seconds > 0 and n_new else None,
-        device=device,
-        backend=options.backend,
-        batch_size=options.batch_size,
-        workers=default_workers() if options.workers is None else options.workers,
-        categories=list(labels.names),
-        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    write_scenes(cache_dir, dataset, split, good, loaded.model_id, facts)
-    shutil.rmtree(_partial_dir(cache_dir), ignore_errors=True)
-    return scenes_path
+    return df.loc[order.to_numpy()]

@@ -4,14 +4,19 @@ cropped around its persons that pass the URL's filters (e.g. ``bucket=small``). 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+from PIL import Image
 
+from analysis.cache.key import CacheKey
 from analysis.cache.manifest import images_root
 from analysis.errors import PoseAtlasError
 from dashboard import evaluations, paths
 from dashboard.caches import keypoint_schema
 from dashboard.draw import safe_image_path
+from dashboard.evaluations import StoredModel
 from dashboard.exports.items import ExportItem, FigureItem, Note
 from dashboard.exports.models import stored_models
 from dashboard.exports.state import ViewState
@@ -39,17 +44,8 @@ def exports(state: ViewState) -> list[ExportItem]:
     if not ids:
         return [Note("panels: name the images in the URL: images=ID,ID (and model=LABEL; "
                      "see docs/guides/diagnosis.md)")]  # fmt: skip
-    entries = [e for e in stored_models(state) if not e.record.damaged]
-    wanted = state.options.panel_model
-    entry = next((e for e in entries if not wanted or e.model == wanted), None)
-    if entry is None:
-        have = ", ".join(e.model for e in entries) or "none"
-        raise PoseAtlasError(
-            f"panels: no stored evaluation {wanted or ''} for the selected datasets "
-            f"(stored: {have}; python -m analysis evaluate)"
-        )
-    images = state.caches.images
-    images = images[(images["dataset"] == entry.key.dataset).to_numpy() & (images["split"] == entry.key.split)]
+    entry = _panel_model(state)
+    images = _of_split(state.caches.images, entry.key)
     missing = [i for i in ids if i not in set(images["image_id"].tolist())]
     if missing:
         raise PoseAtlasError(f"panels: image id {', '.join(map(str, missing))} not in {entry.key}")
@@ -57,9 +53,7 @@ def exports(state: ViewState) -> list[ExportItem]:
     root, roots = images_root(manifest), paths.image_roots()
     dets, gts = evaluations.model_matches(state.root, entry, MATCH_OKS)
     keypoints = state.keypoints(entry.key.dataset, entry.key.split) if state.keypoints else None
-    all_persons = state.caches.persons
-    all_persons = all_persons[(all_persons["dataset"] == entry.key.dataset).to_numpy()
-                              & (all_persons["split"] == entry.key.split).to_numpy()]  # fmt: skip
+    all_persons = _of_split(state.caches.persons, entry.key)
     chosen_ids = set(
         state.filtered.persons["ann_id"][
             (state.filtered.persons["dataset"] == entry.key.dataset)
@@ -69,18 +63,7 @@ def exports(state: ViewState) -> list[ExportItem]:
     drawn = []
     for image_id in ids:
         row = images[images["image_id"] == image_id].iloc[0]
-        path = safe_image_path(str(row["file_name"]), root, roots)
-        if path is None:
-            raise PoseAtlasError(
-                f"panels: image {image_id} of {entry.key}: its file is not under an allowed image "
-                "root (--image-root DIR or POSEATLAS_IMAGE_ROOTS)"
-            )
-        try:
-            picture = open_thumbnail(path, max_side=MAX_SIDE)
-        except ThumbnailError as exc:
-            raise PoseAtlasError(f"panels: image {image_id} of {entry.key} ({path}): {exc}") from None
-        image = picture.image.resize(picture.source_size) if picture.image.size != picture.source_size \
-            else picture.image  # fmt: skip
+        image = _full_size_image(image_id, entry.key, str(row["file_name"]), root, roots)
         gt = gts[gts["image_id"].to_numpy() == image_id]
         gt = gt[gt["ann_id"].isin(all_persons["ann_id"]).to_numpy()]  # crowd regions are not drawn
         boxes = all_persons.set_index("ann_id").reindex(gt["ann_id"])
@@ -97,3 +80,39 @@ def exports(state: ViewState) -> list[ExportItem]:
         ), skeleton))  # fmt: skip
     caption = CAPTION.format(model=entry.model, key=entry.key, filters=state.filtered.filters.description)
     return [FigureItem("panels", panels_figure(drawn, caption=caption))]
+
+
+def _panel_model(state: ViewState) -> StoredModel:
+    """The stored evaluation the URL's ``model=`` names (default: the selection's first undamaged one)."""
+    entries = [e for e in stored_models(state) if not e.record.damaged]
+    wanted = state.options.panel_model
+    entry = next((e for e in entries if not wanted or e.model == wanted), None)
+    if entry is None:
+        have = ", ".join(e.model for e in entries) or "none"
+        raise PoseAtlasError(
+            f"panels: no stored evaluation {wanted or ''} for the selected datasets "
+            f"(stored: {have}; python -m analysis evaluate)"
+        )
+    return entry
+
+
+def _of_split(frame: pd.DataFrame, key: CacheKey) -> pd.DataFrame:
+    """The rows of one split."""
+    return frame[(frame["dataset"] == key.dataset).to_numpy() & (frame["split"] == key.split).to_numpy()]
+
+
+def _full_size_image(
+    image_id: int, key: CacheKey, file_name: str, root: Path | None, roots: paths.ImageRoots
+) -> Image.Image:
+    """The image file, decoded (at most ``MAX_SIDE``) and shown at its full size (the persons' coordinates)."""
+    path = safe_image_path(file_name, root, roots)
+    if path is None:
+        raise PoseAtlasError(
+            f"panels: image {image_id} of {key}: its file is not under an allowed image "
+            "root (--image-root DIR or POSEATLAS_IMAGE_ROOTS)"
+        )
+    try:
+        picture = open_thumbnail(path, max_side=MAX_SIDE)
+    except ThumbnailError as exc:
+        raise PoseAtlasError(f"panels: image {image_id} of {key} ({path}): {exc}") from None
+    return picture.image.resize(picture.source_size) if picture.image.size != picture.source_size else picture.image

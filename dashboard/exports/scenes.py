@@ -84,27 +84,7 @@ def entropy_items(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
     paper_names = {
         k: identities[state.dataset_of(k)].paper_name for k in inp.series if state.dataset_of(k) in identities
     }
-    # an image-level table: the datasets and splits it covers, never the person filters
-    covered = "; ".join(
-        p
-        for p in (
-            f"datasets: {', '.join(state.label(d) for d in state.datasets)}",
-            splits_used(state.filtered.images, state.datasets),
-        )
-        if p
-    )
-    caption = "; ".join(
-        p
-        for p in (
-            "Mean and population variance (ddof=0) of per-image scene entropy H over the selected images "
-            "with scene results",
-            covered,
-            runs.note,
-            "paper: SmallPose paper Table 4 (natural log), for datasets whose registry entry names a "
-            "paper_name (COCO, CrowdPose, SmallPose)",
-        )
-        if p
-    )
+    caption = _table4_caption(state, runs.note)
     labels = {k: state.label(k) for k in inp.series}
     stats_caption = state.caption(
         runs.note,
@@ -150,3 +130,29 @@ def category_items(state: ViewState, inp: SceneInputs) -> list[ExportItem]:
 def exports(state: ViewState) -> list[ExportItem]:
     inp = scene_inputs(state)
     return [*notes(state, inp), *entropy_items(state, inp), *category_items(state, inp)]
+
+
+def _table4_caption(state: ViewState, runs_note: str) -> str:
+    """Table 4's caption: its statistics, the datasets and splits it covers, the scenes run, the paper's values."""
+    # an image-level table: the datasets and splits it covers, never the person filters
+    covered = "; ".join(
+        p
+        for p in (
+            f"datasets: {', '.join(state.label(d) for d in state.datasets)}",
+            splits_used(state.filtered.images, state.datasets),
+        )
+        if p
+    )
+    caption = "; ".join(
+        p
+        for p in (
+            "Mean and population variance (ddof=0) of per-image scene entropy H over the selected images "
+            "with scene results",
+            covered,
+            runs_note,
+            "paper: SmallPose paper Table 4 (natural log), for datasets whose registry entry names a "
+            "paper_name (COCO, CrowdPose, SmallPose)",
+        )
+        if p
+    )
+    return caption

@@ -35,7 +35,7 @@ from analysis.evaluation.table5 import (
 from dashboard.figures.common import DASHES, OKABE_ITO, PATTERNS, empty_figure, finish
 
 if TYPE_CHECKING:
-    from analysis.evaluation.compare import Comparison
+    from analysis.evaluation.compare import Comparison, ModelDifference
 
 #: Every slice the evaluation computes, in the Table 5 order.
 SLICES = SLICE_NAMES
@@ -244,41 +244,7 @@ def comparison_figure(comparison: Comparison, *, metric: str = "AP", caption: st
     columns = list(TABLE5_COLUMNS)
     fig = go.Figure()
     for i, entry in enumerate([*comparison.models, *comparison.groups]):
-        st = _style(i + 1)
-        diffs = [entry.slices[TABLE5_COLUMNS[c]] for c in columns]
-        deltas = [None if d is None else d.delta[metric] for d in diffs]
-        intervals = [None if d is None else d.ci[metric] for d in diffs]
-        shares = [None if d is None else d.p_better[metric] for d in diffs]
-        y = np.array([np.nan if v is None else 100 * v for v in deltas])
-        lo = np.array([np.nan if ci is None else 100 * ci[0] for ci in intervals])
-        hi = np.array([np.nan if ci is None else 100 * ci[1] for ci in intervals])
-        wins = ["" if share is None else f"{100 * share:.0f}%" for share in shares]
-        name = entry.model if not entry.members else f"{entry.model} (mean of {len(entry.members)})"
-        fig.add_bar(
-            x=columns,
-            y=y,
-            name=name,
-            text=wins,
-            textposition="outside",
-            textangle=0,
-            cliponaxis=False,
-            textfont={"size": 10, "color": "#111111"},
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": hi - y,
-                "arrayminus": y - lo,
-                "color": "#333333",
-                "thickness": 1.2,
-                "width": 3,
-            },
-            marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
-            customdata=np.stack([lo, hi], axis=1),
-            hovertemplate=(
-                "%{x}: %{y:+.1f} [%{customdata[0]:+.1f}, %{customdata[1]:+.1f}] points, "
-                "wins %{text}<extra>%{fullData.name}</extra>"
-            ),
-        )
+        _add_difference_bars(fig, entry, _style(i + 1), columns, metric)
     fig.add_hline(y=0, line={"color": "#333333", "width": 1})
     for column in columns:  # no ground truth: no difference (never a zero bar)
         if comparison.n_gt[TABLE5_COLUMNS[column]] == 0:
@@ -302,6 +268,47 @@ def comparison_figure(comparison: Comparison, *, metric: str = "AP", caption: st
         caption="; ".join(notes),
         x_title="",
         y_title=f"Δ{metric} (points)",
+    )
+
+
+def _add_difference_bars(
+    fig: go.Figure, entry: ModelDifference, st: dict[str, str], columns: list[str], metric: str
+) -> None:
+    """One model's (or group's) bars of ``metric`` minus the reference per slice, in points, with
+    its paired interval as error bars and the share of resamples it wins above each bar."""
+    diffs = [entry.slices[TABLE5_COLUMNS[c]] for c in columns]
+    deltas = [None if d is None else d.delta[metric] for d in diffs]
+    intervals = [None if d is None else d.ci[metric] for d in diffs]
+    shares = [None if d is None else d.p_better[metric] for d in diffs]
+    y = np.array([np.nan if v is None else 100 * v for v in deltas])
+    lo = np.array([np.nan if ci is None else 100 * ci[0] for ci in intervals])
+    hi = np.array([np.nan if ci is None else 100 * ci[1] for ci in intervals])
+    wins = ["" if share is None else f"{100 * share:.0f}%" for share in shares]
+    name = entry.model if not entry.members else f"{entry.model} (mean of {len(entry.members)})"
+    fig.add_bar(
+        x=columns,
+        y=y,
+        name=name,
+        text=wins,
+        textposition="outside",
+        textangle=0,
+        cliponaxis=False,
+        textfont={"size": 10, "color": "#111111"},
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": hi - y,
+            "arrayminus": y - lo,
+            "color": "#333333",
+            "thickness": 1.2,
+            "width": 3,
+        },
+        marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
+        customdata=np.stack([lo, hi], axis=1),
+        hovertemplate=(
+            "%{x}: %{y:+.1f} [%{customdata[0]:+.1f}, %{customdata[1]:+.1f}] points, "
+            "wins %{text}<extra>%{fullData.name}</extra>"
+        ),
     )
 
 
