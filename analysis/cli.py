@@ -341,10 +341,7 @@ def _run_info(args: argparse.Namespace) -> int:
     from analysis.info import info_json, info_lines
 
     if args.json:
-        import orjson
-
-        text = orjson.dumps(info_json(args.registry, args.cache_dir), option=orjson.OPT_INDENT_2).decode()
-        sys.stdout.write(text + "\n")
+        sys.stdout.buffer.write(info_json(args.registry, args.cache_dir))
     else:
         for line in info_lines(args.registry, args.cache_dir):
             print(line)

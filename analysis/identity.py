@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, fields
-from typing import Any
 
 #: Twelve colour-blind-safe colours: Okabe & Ito's palette without its yellow (too pale
 #: on white), then five of Paul Tol's "muted" colours that differ from those in hue.
@@ -65,6 +64,9 @@ def default_style(name: str) -> Style:
 class DatasetIdentity:
     """What the user set for a dataset (None: the default).
 
+    Stored as the manifest's ``identity``, :class:`analysis.cache.manifest.IdentityRecord`
+    (``msgspec.convert(identity, IdentityRecord, from_attributes=True)`` and back).
+
     Attributes:
         display_name: the name in legends, captions and tables ("CrowdPose").
         color: ``#RRGGBB``.
@@ -91,16 +93,6 @@ class DatasetIdentity:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-
-    def to_json(self) -> dict[str, Any]:
-        """The set fields only (the manifest's ``identity``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
-
-    @classmethod
-    def from_json(cls, doc: dict[str, Any] | None) -> DatasetIdentity:
-        """From a manifest's ``identity`` (unknown keys ignored: a newer cache stays readable)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (doc or {}).items() if k in known})
 
     def merged(self, other: DatasetIdentity, where: str) -> DatasetIdentity:
         """Combine the identities two splits of one dataset give; conflicting values are an error."""

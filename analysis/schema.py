@@ -129,6 +129,9 @@ class KeypointSchema:
         joint_names: (K,) joint names; generic ``joint_i`` names when the file has none.
         skeleton: 0-based joint index pairs to draw.
         sigmas: (K,) OKS sigmas, or None when no published sigmas are known.
+
+    Stored as the manifest's ``keypoint_schema``, :class:`analysis.cache.manifest.KeypointSchemaRecord`
+    (``msgspec.convert(schema, KeypointSchemaRecord, from_attributes=True)``).
     """
 
     name: str
@@ -139,14 +142,6 @@ class KeypointSchema:
     @property
     def n_joints(self) -> int:
         return len(self.joint_names)
-
-    def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "joint_names": list(self.joint_names),
-            "skeleton": [list(pair) for pair in self.skeleton],
-            "sigmas": list(self.sigmas) if self.sigmas is not None else None,
-        }
 
 
 COCO17 = KeypointSchema("coco17", COCO17_JOINTS, COCO17_SKELETON, COCO17_SIGMAS)

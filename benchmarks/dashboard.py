@@ -157,7 +157,7 @@ def _manifest(name: str, schema: KeypointSchema, folder: Path, n_img: int, n_p: 
         built_at="",
         options=BuildOptions(),
         inputs=Inputs(annotations=FileFingerprint(path=f"synthetic:{name}", size=0, mtime_ns=0)),
-        keypoint_schema=msgspec.convert(schema.to_json(), KeypointSchemaRecord),
+        keypoint_schema=msgspec.convert(schema, KeypointSchemaRecord, from_attributes=True),
         definitions=Definitions(
             crowd_index=CROWD_INDEX_DEFINITION,
             crowding="synthetic",

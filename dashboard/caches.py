@@ -415,7 +415,7 @@ def dataset_identities(manifests: dict[str, Manifest]) -> dict[str, ResolvedIden
     for key in sorted(manifests):
         name = key.split("/")[0]
         try:
-            mine = DatasetIdentity.from_json(msgspec.to_builtins(manifests[key].identity))
+            mine = msgspec.convert(manifests[key].identity, DatasetIdentity, from_attributes=True)
         except (TypeError, ValueError):  # a hand-edited colour or hatch: fall back to the defaults
             mine = DatasetIdentity()
         have = found.get(name, DatasetIdentity())

@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from analysis.definitions import (
+    COCO_SIZE_SIDES,
     CROWD_INDEX_MIN_KEYPOINTS,
     MAX_JOINTS,
     AreaSource,
@@ -277,7 +278,7 @@ def _size_widgets(sb: DeltaGenerator) -> SizeEdges:
         key="g_sm",
         on_change=_remember,
         args=("g_sm",),
-        help="Edge as a side length: 32 means area 32^2.",
+        help=f"Edge as a side length: {COCO_SIZE_SIDES[0]:g} means area {COCO_SIZE_SIDES[0]:g}^2.",
     )
     col2.number_input(
         "medium|large (px)",

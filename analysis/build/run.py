@@ -271,14 +271,14 @@ def _build(
         dataset=spec.name,
         split=spec.split,
         synthetic=synthetic,
-        identity=msgspec.convert(spec.identity.to_json(), IdentityRecord),
+        identity=msgspec.convert(spec.identity, IdentityRecord, from_attributes=True),
         schema_version=cache.SCHEMA_VERSION,
         code_version=code_version(),
         built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         options=msgspec.convert(spec.options_fingerprint(), BuildOptions),
         inputs=Inputs(annotations=fingerprint, images=image_check),
-        keypoint_schema=msgspec.convert(
-            {**dataset.schema.to_json(), "category_id": dataset.category_id}, KeypointSchemaRecord
+        keypoint_schema=msgspec.structs.replace(
+            msgspec.convert(dataset.schema, KeypointSchemaRecord, from_attributes=True), category_id=dataset.category_id
         ),
         definitions=_definitions(dataset),
         counts=_counts(dataset, images.num_rows, crowding),
@@ -352,7 +352,7 @@ def _os_reason(exc: OSError) -> str:
 def _with_identity(manifest: Manifest, spec: DatasetSpec, target: Path) -> Manifest:
     """An up-to-date cache whose identity changed: rewrite the manifest only (no rebuild).
     Called under the split's lock."""
-    identity = msgspec.convert(spec.identity.to_json(), IdentityRecord)
+    identity = msgspec.convert(spec.identity, IdentityRecord, from_attributes=True)
     if manifest.identity != identity:
         manifest = msgspec.structs.replace(manifest, identity=identity)
         write_manifest(manifest, target)

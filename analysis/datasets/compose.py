@@ -35,12 +35,10 @@ import re
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
-import orjson
 from tqdm import tqdm
 
 from analysis.cache import contract as cache
@@ -50,7 +48,7 @@ from analysis.cache.staged_files import StagedFiles
 from analysis.datasets.compose_config import ComposeConfig, SourceConfig, load_compose_config
 from analysis.datasets.keypoint_mapping import JointMapping, map_joints
 from analysis.datasets.population_counts import population_counts
-from analysis.datasets.raw_coco import read_raw_coco, take, write_document
+from analysis.datasets.raw_coco import RawCocoFile, read_raw_coco, take, write_document
 from analysis.datasets.split_images import SplitImages, read_split_images
 from analysis.definitions import INFO_POPULATIONS, PopulationKind, SizeBucket, size_bucket_codes
 from analysis.errors import PoseAtlasError
@@ -98,7 +96,85 @@ class _Output:
     annotations: list[bytes] = field(default_factory=list)
 
 
-def compose(job: ComposeJob, progress: bool = True) -> dict[str, Any]:
+class SchemaNames(msgspec.Struct):
+    name: str
+    joint_names: list[str]
+
+
+class OutputCounts(msgspec.Struct):
+    images: int
+    annotations: int
+
+
+class InputCounts(msgspec.Struct):
+    images: int
+    persons: int
+    images_with_small: int
+
+
+class SideCounts(msgspec.Struct):
+    """Images and persons a source gives one output file, persons by size bucket (fields
+    after ``persons`` are ``SizeBucket.names()``, under the config's size definition)."""
+
+    images: int
+    persons: int
+    small: int
+    medium: int
+    large: int
+
+
+class LostInMapping(msgspec.Struct):
+    """Persons whose labelled joints are all joints the target schema lacks."""
+
+    persons: int
+    small: int
+
+
+class MappedJoints(msgspec.Struct):
+    mapped: list[str]  #: target joints the source feeds
+    missing: list[str]  #: target joints the source lacks (0, 0, 0 in its records)
+
+
+class SourceRow(msgspec.Struct, kw_only=True):
+    """One source split in ``report.json``."""
+
+    source: str
+    dataset: str
+    split: str
+    role: str
+    #: where this source's images are (relative to the registry): link or copy it as <image root>/<source>/
+    images_dir: str | None
+    input: InputCounts = msgspec.field(name="in")
+    out: dict[str, SideCounts]  #: train, val
+    images_without_small_kept: int
+    annotations_left_out: int
+    #: in / train / val -> counts under every population (source schema, the config's area source)
+    populations: dict[str, dict[str, dict[str, int]]]
+    lost_in_mapping: LostInMapping
+    warnings: list[str]
+    joints: MappedJoints
+    visibility_0_1_to_0_2: bool
+    crowd_index_dropped: int  #: images whose source crowdIndex was left out
+
+
+class ComposeReport(msgspec.Struct, kw_only=True):
+    """``report.json`` of ``compose`` (and what :func:`compose` returns)."""
+
+    name: str
+    config: str  #: relative to the registry's folder
+    config_sha256: str
+    seed: int
+    keypoint_schema: SchemaNames
+    size: str
+    population: str
+    population_definition: str
+    keep_without_small: float
+    outputs: dict[str, OutputCounts]  #: train, val
+    sources: list[SourceRow]
+    warnings: list[str]  #: every source's, in order
+
+
+def compose(job: ComposeJob, progress: bool = True) -> ComposeReport:
     """Compose ``train.json``, ``val.json`` and ``report.json`` under ``job.out_dir``.
 
     Raises:
@@ -123,28 +199,27 @@ def compose(job: ComposeJob, progress: bool = True) -> dict[str, Any]:
                 f"{job.config_path}: the composed {name} set would be empty (no source split gives it an image)"
             )
 
-    report = {
-        "name": config.name,
-        "config": report_path(job.config_path, job.registry),
-        "config_sha256": file_sha256(job.config_path),
-        "seed": config.seed,
-        "keypoint_schema": {"name": target.name, "joint_names": list(target.joint_names)},
-        "size": config.size_definition.description,
-        "population": str(config.person_population),
-        "population_definition": config.person_population.description,
-        "keep_without_small": config.keep_without_small,
-        "outputs": {
-            name: {"images": len(out.images), "annotations": len(out.annotations)} for name, out in outputs.items()
-        },
-        "sources": rows,
-        "warnings": [warning for row in rows for warning in row["warnings"]],
-    }
+    report = ComposeReport(
+        name=config.name,
+        config=report_path(job.config_path, job.registry),
+        config_sha256=file_sha256(job.config_path),
+        seed=config.seed,
+        keypoint_schema=SchemaNames(target.name, list(target.joint_names)),
+        size=config.size_definition.description,
+        population=str(config.person_population),
+        population_definition=config.person_population.description,
+        keep_without_small=config.keep_without_small,
+        outputs={name: OutputCounts(len(out.images), len(out.annotations)) for name, out in outputs.items()},
+        sources=rows,
+        warnings=[warning for row in rows for warning in row.warnings],
+    )
     top = _top_level(config, target)
     with StagedFiles(job.out_dir) as staged:
         for name, out in outputs.items():
             lists = {"images": out.images, "annotations": out.annotations}
             staged.add(f"{name}.json", partial(write_document, top, lists))
-        staged.add(REPORT_FILE, lambda fh: fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"))
+        text = msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n"
+        staged.add(REPORT_FILE, lambda fh: fh.write(text))
     return report
 
 
@@ -191,16 +266,15 @@ def _resolve_inputs(job: ComposeJob, config: ComposeConfig, target: KeypointSche
     return inputs
 
 
-def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs: dict[str, _Output]) -> dict:
+def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs: dict[str, _Output]) -> SourceRow:
     definition = config.size_definition
     kept_joints = tuple(sorted({i for i in item.mapping.source_index if i >= 0}))
     images = read_split_images(
         job.cache_root, item.cached.key, definition.area_source, config.person_population, kept_joints
     )
     persons = images.persons
-    n_images = len(images.image_ids)
     small = persons.person_area < definition.edges.small_medium
-    has_small = np.bincount(persons.person_image[small], minlength=n_images) > 0
+    has_small = np.bincount(persons.person_image[small], minlength=len(images.image_ids)) > 0
     rng = np.random.default_rng([config.seed, item.source_index, item.split_index])
     others = np.flatnonzero(~has_small)
     chosen_others = rng.permutation(others)[: round(config.keep_without_small * len(others))]
@@ -211,10 +285,8 @@ def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs
     image_rows = _first_rows(raw.image_ids, images.image_ids[kept])  # file order
     image_records = [msgspec.json.decode(r) for r in take(raw.images, image_rows)]
     kept_ids = raw.image_ids[image_rows]
-
     if item.role == "train" and not item.source.val:
-        keys = _group_keys(image_records, item.source)
-        to_train = group_split(keys, item.source.split_ratio[0], rng)
+        to_train = group_split(_group_keys(image_records, item.source), item.source.split_ratio[0], rng)
     else:
         to_train = np.full(len(image_records), item.role == "train")
 
@@ -222,11 +294,29 @@ def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs
     taken = _first_rows(raw.annotation_ids, images.annotation_ids)
     annotation_rows = taken[np.isin(raw.annotation_image_ids[taken], kept_ids)]
     of_kept_images = int(np.isin(raw.annotation_image_ids, kept_ids).sum())
-    side_of_image = dict(zip(kept_ids.tolist(), to_train.tolist(), strict=True))
+    new_image_id, dropped_crowd_index = _add_images(item, image_records, kept_ids, to_train, outputs)
+    _add_annotations(item, raw, annotation_rows, new_image_id, outputs)
 
+    side_of_image = dict(zip(kept_ids.tolist(), to_train.tolist(), strict=True))
+    row = _report_row(item, config, images, kept, has_small, side_of_image, of_kept_images - len(annotation_rows))
+    row.crowd_index_dropped = dropped_crowd_index
+    if item.cached.images_dir:  # relative to the registry: no absolute path of this machine in the report
+        row.images_dir = report_path(item.cached.images_dir, job.registry)
+    return row
+
+
+def _add_images(
+    item: _Input,
+    records: list[dict],
+    original_ids: npt.NDArray[np.int64],
+    to_train: npt.NDArray[np.bool_],
+    outputs: dict[str, _Output],
+) -> tuple[dict[int, tuple[str, int]], int]:
+    """Append the kept image records to their output; returns original id -> (output, new id)
+    and how many stored crowdIndex values were dropped."""
     new_image_id: dict[int, tuple[str, int]] = {}
     dropped_crowd_index = 0
-    for record, original_id, train in zip(image_records, kept_ids.tolist(), to_train.tolist(), strict=True):
+    for record, original_id, train in zip(records, original_ids.tolist(), to_train.tolist(), strict=True):
         name = "train" if train else "val"
         out = outputs[name]
         new_id = len(out.images) + 1
@@ -239,11 +329,19 @@ def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs
         # ones: dropped (the cache built from the composed file computes its own).
         dropped_crowd_index += record.pop("crowdIndex", None) is not None
         out.images.append(msgspec.json.encode(record))
+    return new_image_id, dropped_crowd_index
 
+
+def _add_annotations(
+    item: _Input,
+    raw: RawCocoFile,
+    rows: npt.NDArray[np.int64],
+    new_image_id: dict[int, tuple[str, int]],
+    outputs: dict[str, _Output],
+) -> None:
+    """Append the annotation records at ``rows`` to their image's output, renumbered and mapped."""
     binary = item.cached.binary_visibility
-    for raw_record, image_id in zip(
-        take(raw.annotations, annotation_rows), raw.annotation_image_ids[annotation_rows].tolist(), strict=True
-    ):
+    for raw_record, image_id in zip(take(raw.annotations, rows), raw.annotation_image_ids[rows].tolist(), strict=True):
         record = msgspec.json.decode(raw_record)
         name, new_image = new_image_id[image_id]
         out = outputs[name]
@@ -254,12 +352,6 @@ def _compose_input(job: ComposeJob, config: ComposeConfig, item: _Input, outputs
         record["keypoints"], record["num_keypoints"] = item.mapping.apply(record["keypoints"], binary)
         record["original_id"] = original_id
         out.annotations.append(msgspec.json.encode(record))
-
-    row = _report_row(item, config, images, kept, has_small, side_of_image, of_kept_images - len(annotation_rows))
-    row["crowd_index_dropped"] = int(dropped_crowd_index)  # images whose source crowdIndex was left out
-    if item.cached.images_dir:  # relative to the registry: no absolute path of this machine in the report
-        row["images_dir"] = report_path(item.cached.images_dir, job.registry)
-    return row
 
 
 def _first_rows(ids: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -322,11 +414,15 @@ def _report_row(
     has_small: npt.NDArray[np.bool_],
     side_of_image: dict[int, bool],
     annotations_left_out: int,
-) -> dict:
-    definition = config.size_definition
-    persons = images.persons
+) -> SourceRow:
+    """The source's row; ``images_dir`` and ``crowd_index_dropped`` are set by the caller."""
+    edges = config.size_definition.edges
     image_side = np.array([side_of_image.get(i) for i in images.image_ids.tolist()], dtype=object)
     instance_side = image_side[images.instance_image]
+    person_side = image_side[images.persons.person_image]
+    buckets = size_bucket_codes(images.persons.person_area, edges)
+    lost = images.lost_in_mapping
+    lost_small = lost & (images.instance_area < edges.small_medium)
 
     def counts(where: npt.NDArray[np.bool_]) -> dict[str, dict[str, int]]:
         return population_counts(
@@ -335,11 +431,39 @@ def _report_row(
             images.n_labelled[where],
             images.instance_area[where],
             INFO_POPULATIONS,
-            definition.edges,
+            edges,
         )
 
-    lost = images.lost_in_mapping
-    lost_small = lost & (images.instance_area < definition.edges.small_medium)
+    def side(train: bool) -> SideCounts:
+        persons_here = person_side == train
+        by_bucket = {b.value: int((persons_here & (buckets == b.code)).sum()) for b in SizeBucket}
+        return SideCounts(images=int((image_side == train).sum()), persons=int(persons_here.sum()), **by_bucket)
+
+    return SourceRow(
+        source=item.source.source_name,
+        dataset=item.source.dataset,
+        split=item.split,
+        role=item.role,
+        images_dir=None,
+        input=InputCounts(len(images.image_ids), images.persons.n_persons, int(has_small.sum())),
+        out={"train": side(True), "val": side(False)},
+        images_without_small_kept=int((kept & ~has_small).sum()),
+        annotations_left_out=annotations_left_out,
+        populations={
+            "in": counts(np.ones(len(instance_side), dtype=bool)),
+            "train": counts(instance_side == True),  # noqa: E712 (None = not kept)
+            "val": counts(instance_side == False),  # noqa: E712
+        },
+        lost_in_mapping=LostInMapping(int(lost.sum()), int(lost_small.sum())),
+        warnings=_warnings(item, config, kept, int(lost_small.sum())),
+        joints=MappedJoints(item.mapping.mapped, item.mapping.missing),
+        visibility_0_1_to_0_2=item.cached.binary_visibility,
+        crowd_index_dropped=0,
+    )
+
+
+def _warnings(item: _Input, config: ComposeConfig, kept: npt.NDArray[np.bool_], lost_small: int) -> list[str]:
+    """What the report and the command warn about one source split."""
     where = f"{item.source.source_name}/{item.split}"
     warnings = []
     if not kept.any():
@@ -348,14 +472,14 @@ def _report_row(
             f"({config.person_population}) below the small edge and keep_without_small is "
             f"{config.keep_without_small}"
         )
-    if lost_small.any():
+    if lost_small:
         consequence = (
             "they stay persons (population all), without keypoints"
             if config.person_population.kind is PopulationKind.ALL
             else "they are not persons of the composed benchmark"
         )
         warnings.append(
-            f"{where}: {int(lost_small.sum())} small person(s) of population {config.person_population} "
+            f"{where}: {lost_small} small person(s) of population {config.person_population} "
             f"have labelled joints only among joints the target schema lacks (all lost in the mapping); "
             f"{consequence}"
         )
@@ -363,43 +487,7 @@ def _report_row(
         warnings.append(
             f"{where} lacks target joint(s) {', '.join(item.mapping.missing)}: they are 0, 0, 0 in its records"
         )
-    person_side = image_side[persons.person_image]
-    buckets = size_bucket_codes(persons.person_area, definition.edges)
-    out = {}
-    for name, train in (("train", True), ("val", False)):
-        persons_here = person_side == train
-        images_here = image_side == train
-        out[name] = {
-            "images": int(images_here.sum()),
-            "persons": int(persons_here.sum()),
-            **{b.value: int((persons_here & (buckets == code)).sum()) for code, b in enumerate(SizeBucket)},
-        }
-    return {
-        "source": item.source.source_name,
-        "dataset": item.source.dataset,
-        "split": item.split,
-        "role": item.role,
-        # Where this source's images are: link or copy it as <image root>/<source>/.
-        "images_dir": str(item.cached.images_dir) if item.cached.images_dir else None,
-        "in": {
-            "images": len(images.image_ids),
-            "persons": persons.n_persons,
-            "images_with_small": int(has_small.sum()),
-        },
-        "out": out,
-        "images_without_small_kept": int((kept & ~has_small).sum()),
-        "annotations_left_out": annotations_left_out,
-        # Counts under every population (source schema, the config's area source), of the input and of each side.
-        "populations": {
-            "in": counts(np.ones(len(instance_side), dtype=bool)),
-            "train": counts(instance_side == True),  # noqa: E712 (None = not kept)
-            "val": counts(instance_side == False),  # noqa: E712
-        },
-        "lost_in_mapping": {"persons": int(lost.sum()), "small": int(lost_small.sum())},
-        "warnings": warnings,
-        "joints": {"mapped": item.mapping.mapped, "missing": item.mapping.missing},
-        "visibility_0_1_to_0_2": item.cached.binary_visibility,
-    }
+    return warnings
 
 
 def _top_level(config: ComposeConfig, target: KeypointSchema) -> dict[str, bytes]:
@@ -425,24 +513,24 @@ def _top_level(config: ComposeConfig, target: KeypointSchema) -> dict[str, bytes
     }
 
 
-def compose_lines(report: dict[str, Any]) -> list[str]:
+def compose_lines(report: ComposeReport) -> list[str]:
     """The printed summary: per source split, images and persons in and out, S/M/L kept, joints missing."""
     lines = [
-        f"{report['name']}: train {report['outputs']['train']['images']} images, "
-        f"val {report['outputs']['val']['images']} images; {report['size']}; "
-        f"{report['population_definition']}"
+        f"{report.name}: train {report.outputs['train'].images} images, "
+        f"val {report.outputs['val'].images} images; {report.size}; "
+        f"{report.population_definition}"
     ]
     header = (
         f"{'source/split':<28}{'images in':>10}{'persons in':>11}{'train img':>10}{'val img':>9}"
         f"{'small':>7}{'medium':>8}{'large':>7}  missing joints"
     )
     lines.append(header)
-    for row in report["sources"]:
-        tr, va = row["out"]["train"], row["out"]["val"]
-        s, m, lg = (tr[b] + va[b] for b in ("small", "medium", "large"))
+    for row in report.sources:
+        tr, va = row.out["train"], row.out["val"]
+        s, m, lg = (getattr(tr, b) + getattr(va, b) for b in SizeBucket.names())
         lines.append(
-            f"{row['source'] + '/' + row['split']:<28}{row['in']['images']:>10}{row['in']['persons']:>11}"
-            f"{tr['images']:>10}{va['images']:>9}{s:>7}{m:>8}{lg:>7}  {', '.join(row['joints']['missing']) or '-'}"
+            f"{row.source + '/' + row.split:<28}{row.input.images:>10}{row.input.persons:>11}"
+            f"{tr.images:>10}{va.images:>9}{s:>7}{m:>8}{lg:>7}  {', '.join(row.joints.missing) or '-'}"
         )
-    lines += [f"warning: {warning}" for warning in report["warnings"]]
+    lines += [f"warning: {warning}" for warning in report.warnings]
     return lines

@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
-import orjson
 from tqdm import tqdm
 
 from analysis.cache import contract as cache
@@ -23,8 +22,17 @@ from analysis.cache.split import check_unchanged, open_cached_split
 from analysis.cache.staged_files import StagedFiles
 from analysis.datasets.population_counts import population_counts
 from analysis.datasets.raw_coco import read_raw_coco, write_subset
-from analysis.datasets.sampling import MAX_BINS, MIN_BINS, PERSON_TOLERANCE, PERSONS_PER_BIN, SubsetSpec, draw_subsets
-from analysis.datasets.split_images import read_split_images
+from analysis.datasets.sampling import (
+    MAX_BINS,
+    MIN_BINS,
+    PERSON_TOLERANCE,
+    PERSONS_PER_BIN,
+    DrawnSubset,
+    SamplingMethod,
+    SubsetSpec,
+    draw_subsets,
+)
+from analysis.datasets.split_images import SplitImages, read_split_images
 from analysis.definitions import INFO_POPULATIONS, AreaSource, PersonPopulation
 from analysis.output_paths import ProtectedInputs, check_output_dir
 from analysis.report_paths import report_path
@@ -40,6 +48,7 @@ ALGORITHM = (
     "random = plain random image sampling: the prefix of the same seeded order closest to N persons; "
     "it is the subset instead (method = random) when it is within the tolerance and matches better"
 )
+KS_DEFINITION = "two-sample Kolmogorov-Smirnov statistic of the person area distribution, subset vs full split"
 
 
 def subset_file_name(k: int) -> str:
@@ -73,7 +82,55 @@ class SubsetJob:
         check_output_dir(self.out_dir, self.output_names(), protected, "--out")
 
 
-def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
+class RandomSample(msgspec.Struct):
+    """Plain random image sampling with the subset's seed (the comparison)."""
+
+    images: int
+    persons: int
+    ks: float
+
+
+class SubsetRow(msgspec.Struct):
+    file: str
+    seed: int
+    images: int
+    persons: int
+    ks: float  #: rounded to 6 decimals
+    method: SamplingMethod
+    random: RandomSample
+    populations: dict[str, dict[str, int]]  #: counts under every population (``INFO_POPULATIONS``)
+
+
+class AnnotationFile(msgspec.Struct):
+    path: str  #: relative to the registry's folder (``report_paths``)
+    sha256: str | None
+
+
+class FullSplit(msgspec.Struct):
+    images: int
+    persons: int
+    #: Counts under every population (S/M/L by the area source, default edges).
+    populations: dict[str, dict[str, int]]
+
+
+class SubsetReport(msgspec.Struct, kw_only=True):
+    """``report.json`` of ``subset`` (and what ``make_subsets`` returns)."""
+
+    dataset: str
+    split: str
+    annotations: AnnotationFile
+    area_source: AreaSource
+    population: str
+    population_definition: str
+    requested: SubsetSpec
+    person_tolerance: float = PERSON_TOLERANCE
+    full_split: FullSplit
+    ks_definition: str = KS_DEFINITION
+    algorithm: str = ALGORITHM
+    subsets: list[SubsetRow]
+
+
+def make_subsets(job: SubsetJob, progress: bool = True) -> SubsetReport:
     """Draw and write the subsets; return the report (also written as ``report.json``).
 
     Raises:
@@ -86,81 +143,68 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> dict[str, Any]:
     images = read_split_images(job.cache_root, job.key, job.area_source, job.population)
     subsets = draw_subsets(images.persons, job.spec)
     raw = read_raw_coco(split.annotations)
-
-    def counts(image_rows: npt.NDArray[np.int64]) -> dict[str, dict[str, int]]:
-        where = np.isin(images.instance_image, image_rows)
-        return population_counts(
-            ~images.is_person[where],
-            images.stored_num_keypoints[where],
-            images.n_labelled[where],
-            images.instance_area[where],
-            INFO_POPULATIONS,
-        )
-
-    rows = []
-    for k, subset in enumerate(subsets, start=1):
-        rows.append(
-            {
-                "file": subset_file_name(k),
-                "seed": subset.seed,
-                "images": len(subset.image_rows),
-                "persons": subset.persons,
-                "ks": round(subset.ks, 6),
-                "method": subset.method.value,
-                "random": {
-                    "images": len(subset.random_image_rows),
-                    "persons": subset.random_persons,
-                    "ks": round(subset.random_ks, 6),
-                },
-                "populations": counts(subset.image_rows),
-            }
-        )
-    report = {
-        "dataset": job.key.dataset,
-        "split": job.key.split,
-        "annotations": {"path": report_path(split.annotations, job.registry), "sha256": split.fingerprint.sha256},
-        "area_source": job.area_source.value,
-        "population": str(job.population),
-        "population_definition": job.population.description,
-        "requested": {"persons": job.spec.persons, "count": job.spec.count, "seed": job.spec.seed},
-        "person_tolerance": PERSON_TOLERANCE,
-        "full_split": {
-            "images": len(images.image_ids),
-            "persons": images.persons.n_persons,
-            # Counts under every population (S/M/L by the area source, default edges).
-            "populations": counts(np.arange(len(images.image_ids))),
-        },
-        "ks_definition": (
-            "two-sample Kolmogorov-Smirnov statistic of the person area distribution, subset vs full split"
-        ),
-        "algorithm": ALGORITHM,
-        "subsets": rows,
-    }
-
+    counts = partial(_population_counts, images)
+    report = SubsetReport(
+        dataset=job.key.dataset,
+        split=job.key.split,
+        annotations=AnnotationFile(report_path(split.annotations, job.registry), split.fingerprint.sha256),
+        area_source=job.area_source,
+        population=str(job.population),
+        population_definition=job.population.description,
+        requested=job.spec,
+        full_split=FullSplit(len(images.image_ids), images.persons.n_persons, counts(np.arange(len(images.image_ids)))),
+        subsets=[_row(k, subset, counts(subset.image_rows)) for k, subset in enumerate(subsets, start=1)],
+    )
     with StagedFiles(job.out_dir) as staged:
         bar = tqdm(subsets, desc="subsets", unit="file", disable=None if progress else True)
         for k, subset in enumerate(bar, start=1):
             kept_ids = images.image_ids[subset.image_rows]
             staged.add(subset_file_name(k), partial(write_subset, raw, kept_ids))
-        staged.add(REPORT_FILE, lambda fh: fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"))
+        text = msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n"
+        staged.add(REPORT_FILE, lambda fh: fh.write(text))
     return report
 
 
-def subset_table(report: dict[str, Any]) -> list[str]:
+def _population_counts(images: SplitImages, image_rows: npt.NDArray[np.int64]) -> dict[str, dict[str, int]]:
+    """Persons and S/M/L of ``image_rows``' instances under every population."""
+    where = np.isin(images.instance_image, image_rows)
+    return population_counts(
+        ~images.is_person[where],
+        images.stored_num_keypoints[where],
+        images.n_labelled[where],
+        images.instance_area[where],
+        INFO_POPULATIONS,
+    )
+
+
+def _row(k: int, subset: DrawnSubset, populations: dict[str, dict[str, int]]) -> SubsetRow:
+    return SubsetRow(
+        file=subset_file_name(k),
+        seed=subset.seed,
+        images=len(subset.image_rows),
+        persons=subset.persons,
+        ks=round(subset.ks, 6),
+        method=subset.method,
+        random=RandomSample(len(subset.random_image_rows), subset.random_persons, round(subset.random_ks, 6)),
+        populations=populations,
+    )
+
+
+def subset_table(report: SubsetReport) -> list[str]:
     """The printed table: per subset its seed, images, persons and KS beside plain random sampling's."""
-    full = report["full_split"]
+    full = report.full_split
     lines = [
-        f"{report['dataset']}/{report['split']}: {full['images']} images, {full['persons']} persons; "
-        f"area source {report['area_source']}; {report['population_definition']}",
+        f"{report.dataset}/{report.split}: {full.images} images, {full.persons} persons; "
+        f"area source {report.area_source}; {report.population_definition}",
         f"{'file':<16}{'seed':>8}{'images':>9}{'persons':>9}{'KS':>9}  {'method':<8}"
         f"{'random: images':>14}{'persons':>9}{'KS':>9}",
     ]
-    for row in report["subsets"]:
-        rnd = row["random"]
+    for row in report.subsets:
+        rnd = row.random
         lines.append(
-            f"{row['file']:<16}{row['seed']:>8}{row['images']:>9}{row['persons']:>9}{row['ks']:>9.4f}  "
-            f"{row['method']:<8}"
-            f"{rnd['images']:>14}{rnd['persons']:>9}{rnd['ks']:>9.4f}"
+            f"{row.file:<16}{row.seed:>8}{row.images:>9}{row.persons:>9}{row.ks:>9.4f}  "
+            f"{row.method:<8}"
+            f"{rnd.images:>14}{rnd.persons:>9}{rnd.ks:>9.4f}"
         )
     lines.append(
         "KS: two-sample Kolmogorov-Smirnov distance of person areas to the full split's; "

@@ -166,7 +166,13 @@ def compare_models(
 def _check_stored(cache_root: Path, key: CacheKey, labels: list[str], reference_label: str) -> None:
     """Every model has a fresh stored evaluation of the split, all with the reference's definitions."""
     from analysis.evaluation.slices import STALE
-    from analysis.evaluation.store import find_record
+    from analysis.evaluation.store import (
+        DamagedEvaluationError,
+        damaged_message,
+        differing_definitions,
+        evaluations_dir,
+        find_record,
+    )
 
     records = {}
     for label in labels:
@@ -175,15 +181,13 @@ def _check_stored(cache_root: Path, key: CacheKey, labels: list[str], reference_
             raise PoseAtlasError(f"{key}: no stored evaluation of {label!r}; run python -m analysis evaluate first")
         if record.stale:
             raise PoseAtlasError(f"{key}: the evaluation of {label!r} is {STALE}")
+        if record.damaged:
+            raise DamagedEvaluationError(damaged_message(evaluations_dir(cache_root, key) / record.slug, record))
         records[label] = record
     reference = records[reference_label]
     for label, record in records.items():
-        if record.definitions != reference.definitions:
-            differing = sorted(
-                k
-                for k in set(record.definitions) | set(reference.definitions)
-                if record.definitions.get(k) != reference.definitions.get(k)
-            )
+        differing = differing_definitions(record, reference)
+        if differing:
             raise PoseAtlasError(
                 f"{key}: {label!r} was evaluated with other definitions than {reference.model!r} "
                 f"({', '.join(differing)}); evaluate both with the same options"

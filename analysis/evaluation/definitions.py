@@ -15,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -165,37 +166,75 @@ class EvaluationDefinitions:
         """Said only where it changes a number: a size area that scales the box (crowdpose)."""
         return f", {self.detection_area.description}" if self.size.area_source is AreaSource.CROWDPOSE else ""
 
+    def to_record(self) -> DefinitionsRecord:
+        """The stored form (evaluation.json's ``definitions``, the --json documents')."""
+        levels = self.crowd_convention.levels()
+        return DefinitionsRecord(
+            sigmas=self.sigmas,
+            sigma_source=self.sigma_source,
+            sigma_file=self.sigma_file,
+            oks_area=self.oks_area,
+            size_area=self.size.area_source,
+            size_edges=(self.size.edges.small_medium, self.size.edges.medium_large),
+            density_edges=(self.density_edges.low, self.density_edges.high),
+            crowd_levels="code" if self.crowd_convention is CrowdConvention.EVAL_CODE else "paper",
+            crowd_edges=(levels.low, levels.high),
+            crowd_index=self.crowd_index,
+            detection_area=self.detection_area,
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "sigmas": list(self.sigmas),
-            "sigma_source": self.sigma_source.value,
-            "sigma_file": self.sigma_file,
-            "oks_area": self.oks_area.value,
-            "size_area": self.size.area_source.value,
-            "size_edges": [self.size.edges.small_medium, self.size.edges.medium_large],
-            "density_edges": [self.density_edges.low, self.density_edges.high],
-            "crowd_levels": "code" if self.crowd_convention is CrowdConvention.EVAL_CODE else "paper",
-            "crowd_edges": [self.crowd_convention.levels().low, self.crowd_convention.levels().high],
-            "crowd_index": self.crowd_index.value,
-            "detection_area": self.detection_area.value,
-        }
+        """:meth:`to_record` as plain JSON values (for documents built as dicts)."""
+        result: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self.to_record()))  # tuples as lists
+        return result
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> EvaluationDefinitions:
-        lo, hi = doc["size_edges"]
-        d_lo, d_hi = doc["density_edges"]
+    def from_record(cls, record: DefinitionsRecord) -> EvaluationDefinitions:
+        """Raises ValueError for values no evaluation could have used (e.g. unordered edges)."""
+        lo, hi = record.size_edges
         return cls(
-            sigmas=tuple(doc["sigmas"]),
-            sigma_source=SigmaSource(doc["sigma_source"]),
-            sigma_file=doc.get("sigma_file"),
-            oks_area=AreaSource(doc["oks_area"]),
-            size=SizeDefinition(AreaSource(doc["size_area"]), SizeEdges(float(lo), float(hi))),
-            density_edges=density_levels(float(d_lo), float(d_hi)),
-            crowd_convention=CROWD_LEVEL_NAMES[doc["crowd_levels"]],
-            crowd_index=CrowdIndexSource(doc["crowd_index"]),
-            # records written before the choice existed: re-sliced with the reference's area
-            detection_area=DetectionArea(doc.get("detection_area", DetectionArea.KEYPOINT_BOX.value)),
+            sigmas=tuple(record.sigmas),
+            sigma_source=record.sigma_source,
+            sigma_file=record.sigma_file,
+            oks_area=record.oks_area,
+            size=SizeDefinition(record.size_area, SizeEdges(lo, hi)),
+            density_edges=density_levels(*record.density_edges),
+            crowd_convention=CROWD_LEVEL_NAMES[record.crowd_levels],
+            crowd_index=record.crowd_index,
+            detection_area=record.detection_area,
         )
+
+    @classmethod
+    def from_json(cls, data: bytes | msgspec.Raw) -> EvaluationDefinitions:
+        """Definitions from their stored JSON text; ValueError (one line) when they do not decode."""
+        try:
+            record = _RECORD_DECODER.decode(data)
+        except msgspec.DecodeError as exc:  # ValidationError included: a wrong or missing field
+            raise ValueError(str(exc)) from None
+        return cls.from_record(record)
+
+
+class DefinitionsRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """evaluation.json's ``definitions`` (and the ``definitions`` of every --json document).
+
+    ``crowd_edges`` restates the edges of ``crowd_levels`` for readers; it is not read back.
+    """
+
+    sigmas: tuple[float, ...]
+    sigma_source: SigmaSource
+    sigma_file: str | None = None
+    oks_area: AreaSource
+    size_area: AreaSource
+    size_edges: tuple[float, float]  #: areas in px^2
+    density_edges: tuple[float, float]
+    crowd_levels: Literal["code", "paper"]  #: a key of CROWD_LEVEL_NAMES
+    crowd_edges: tuple[float, float]
+    crowd_index: CrowdIndexSource
+    #: records written before the choice existed are re-sliced with the reference's area
+    detection_area: DetectionArea = DetectionArea.KEYPOINT_BOX
+
+
+_RECORD_DECODER = msgspec.json.Decoder(DefinitionsRecord)
 
 
 def size_edges_from_sides(text: str) -> SizeEdges:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import msgspec
 import numpy as np
 import pyarrow as pa
 
@@ -370,7 +371,7 @@ def _record(
         split=key.split,
         predictions=item.fingerprint,
         annotations_sha256=facts.fingerprint.sha256 or "",
-        definitions=definitions.to_json(),
+        definitions=msgspec.Raw(msgspec.json.encode(definitions.to_record())),
         counts=counts,
         slices=slices,
         evaluated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -15,8 +15,9 @@ shows which sizes the misses come from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
+import msgspec
 import numpy as np
 
 from analysis.evaluation.definitions import OKS_THRESHOLDS, EvaluationDefinitions
@@ -37,16 +38,15 @@ SIZE_CURVE_TEXT = (
 )
 
 
-@dataclass(frozen=True)
-class SizeBin:
+class SizeBin(msgspec.Struct, frozen=True):
     """One bin of sqrt(area): ``hi`` is None for the open last bin; AP values None without persons."""
 
     lo: float
     hi: float | None
     n_gt: int
-    ap: float | None
-    ap50: float | None
-    ap75: float | None
+    ap: float | None = msgspec.field(name="AP")  # the --json documents' metric keys
+    ap50: float | None = msgspec.field(name="AP50")
+    ap75: float | None = msgspec.field(name="AP75")
     missed: int  #: persons of the bin no detection matches at OKS 0.1 (all-slice matching)
     missed_50: int  #: persons of the bin no detection matches at OKS 0.5 (all-slice matching)
 
@@ -54,20 +54,18 @@ class SizeBin:
     def label(self) -> str:
         return f"{self.lo:g}-{self.hi:g}" if self.hi is not None else f">={self.lo:g}"
 
-    def to_json(self) -> dict:
-        return {"lo": self.lo, "hi": self.hi, "n_gt": self.n_gt, "AP": self.ap, "AP50": self.ap50,
-                "AP75": self.ap75, "missed": self.missed, "missed_50": self.missed_50}  # fmt: skip
 
+class SizeCurve(msgspec.Struct, frozen=True, kw_only=True):
+    """AP and missed persons per bin of sqrt(area) under one area source (diagnose's ``ap_by_size``)."""
 
-@dataclass(frozen=True)
-class SizeCurve:
-    """AP and missed persons per bin of sqrt(area) under one area source."""
-
-    area_source: str
+    area_source: str = msgspec.field(name="area")
+    definition: str = SIZE_CURVE_TEXT  #: stated in the document beside the numbers
     bins: tuple[SizeBin, ...]
 
-    def to_json(self) -> dict:
-        return {"area": self.area_source, "definition": SIZE_CURVE_TEXT, "bins": [b.to_json() for b in self.bins]}
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values, for the diagnosis' document (built as a dict)."""
+        result: dict[str, Any] = msgspec.to_builtins(self)
+        return result
 
 
 def size_curve(prep: _Prepared, used: EvaluationDefinitions, edges: tuple[float, ...] = FINE_SIZE_EDGES) -> SizeCurve:
@@ -118,4 +116,4 @@ def size_curve(prep: _Prepared, used: EvaluationDefinitions, edges: tuple[float,
         hi = float(side[b + 1]) if b + 1 < len(side) else None
         bins.append(SizeBin(float(side[b]), hi, metrics.n_gt, metrics.ap, metrics.ap50, metrics.ap75,
                             int((missed[0] & in_bin).sum()), int((missed[1] & in_bin).sum())))  # fmt: skip
-    return SizeCurve(source.value, tuple(bins))
+    return SizeCurve(area_source=source.value, bins=tuple(bins))

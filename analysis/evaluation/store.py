@@ -37,7 +37,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pyarrow as pa
@@ -47,7 +47,7 @@ from analysis.cache import contract as cache
 from analysis.cache.fingerprint import FileFingerprint
 from analysis.cache.manifest import ManifestError, TableFile, read_manifest, table_file
 from analysis.errors import PoseAtlasError
-from analysis.evaluation.definitions import EvaluationDefinitions
+from analysis.evaluation.definitions import DefinitionsRecord, EvaluationDefinitions
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; listing evaluations never needs it
     import pandas as pd
@@ -109,8 +109,9 @@ class BootstrapSettings(msgspec.Struct, frozen=True):
     confidence: float  #: central interval, e.g. 0.95 -> quantiles 0.025 and 0.975
     unit: str = "image"
 
-    def to_json(self) -> dict:
-        return {"B": self.B, "seed": self.seed, "confidence": self.confidence, "unit": self.unit}
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = msgspec.to_builtins(self)
+        return result
 
 
 class EvaluationRecord(msgspec.Struct, frozen=True):
@@ -125,7 +126,10 @@ class EvaluationRecord(msgspec.Struct, frozen=True):
     split: str
     predictions: FileFingerprint
     annotations_sha256: str
-    definitions: dict
+    #: :class:`~analysis.evaluation.definitions.DefinitionsRecord`'s JSON, decoded by
+    #: ``EvaluationDefinitions.from_json``: kept raw so that a record whose definitions do
+    #: not decode still reads, as ``damaged``
+    definitions: msgspec.Raw
     counts: DetectionCounts
     slices: dict[str, SliceSummary]
     evaluated_at: str
@@ -149,6 +153,12 @@ class StoredEvaluation:
     @property
     def definitions(self) -> EvaluationDefinitions:
         return EvaluationDefinitions.from_json(self.record.definitions)
+
+
+def differing_definitions(record: EvaluationRecord, other: EvaluationRecord) -> list[str]:
+    """The names of the definitions two (undamaged) records differ in; [] when they agree."""
+    mine, theirs = (msgspec.json.decode(r.definitions, type=DefinitionsRecord) for r in (record, other))
+    return sorted(name for name in DefinitionsRecord.__struct_fields__ if getattr(mine, name) != getattr(theirs, name))
 
 
 #: Longest model label: it becomes a folder name (and a legend entry).
@@ -211,7 +221,7 @@ def evaluation_problem(folder: Path, record: EvaluationRecord) -> str | None:
     """
     try:
         EvaluationDefinitions.from_json(record.definitions)
-    except (KeyError, TypeError, ValueError) as exc:
+    except ValueError as exc:
         return f"{RECORD_FILE}: invalid definitions ({exc})"
     for name, columns in TABLE_COLUMNS.items():
         path = folder / name

@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -84,11 +83,6 @@ class SceneAggregates:
     @property
     def outdoor_share(self) -> float:
         return 1.0 - self.indoor_share if self.n_images else math.nan
-
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["outdoor_share"] = self.outdoor_share
-        return out
 
     def top_table(self) -> pd.DataFrame:
         """Top categories as a DataFrame: class_id, name, count, share."""

@@ -166,11 +166,7 @@ def comparable(chosen: EvaluatedModels) -> list[StoredModel]:
     if not chosen.entries:
         return []
     first = chosen.entries[0]
-    return [
-        e
-        for e in chosen.entries
-        if e.key == first.key and e.record.definitions == first.record.definitions and not e.stale
-    ]
+    return [e for e in chosen.entries if e.key == first.key and e.definitions == first.definitions and not e.stale]
 
 
 def comparison_items(state: ViewState, entries: Sequence[StoredModel], settings: BootstrapSettings) -> list[ExportItem]:

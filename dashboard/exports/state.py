@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.cache.manifest import Manifest
-from analysis.definitions import CrowdConvention, CrowdIndexSource
+from analysis.definitions import DENSITY_EDGES, CrowdConvention, CrowdIndexSource
 from analysis.evaluation.slices import SLICE_NAMES
 from analysis.evaluation.table5 import IntervalStyle
 from dashboard import query
@@ -57,7 +57,7 @@ class ViewOptions:
         crowd_convention: CrowdIndex level edges drawn on the histogram.
         crowd_value: the CrowdIndex the histogram and levels use (computed, or stored in the file).
         density_low, density_high: sparse|moderate and moderate|dense edges of small
-            persons' N_b/N_a (SmallPose publishes none; 0.1 / 0.8 by default).
+            persons' N_b/N_a (SmallPose publishes none; ``DENSITY_EDGES`` by default).
         scene_top_k: categories in the top scene categories figure.
         interval_style: models' Table 5 cells with bootstrap intervals: bracket, pm or none.
         errors_slice: errors: the slice of the second ΔAP waterfall and of the reliability diagram.
@@ -73,8 +73,8 @@ class ViewOptions:
     area_axis: AreaAxis = AreaAxis.LOG
     crowd_convention: CrowdConvention = CrowdConvention.PAPER
     crowd_value: CrowdIndexSource = CrowdIndexSource.COMPUTED
-    density_low: float = 0.1
-    density_high: float = 0.8
+    density_low: float = DENSITY_EDGES[0]
+    density_high: float = DENSITY_EDGES[1]
     scene_top_k: int = 10
     interval_style: IntervalStyle = IntervalStyle.BRACKET
     errors_slice: str = "small"

@@ -20,6 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analysis.definitions import SizeBucket
 from analysis.evaluation.definitions import OKS_THRESHOLDS
 from analysis.evaluation.diagnose import DEFINITIONS_TEXT, JOINT_CLASSES, STEPS, Diagnosis
 from analysis.evaluation.slices import SLICE_NAMES
@@ -181,8 +182,8 @@ def _join(*parts: str) -> str:
 
 
 #: Slices drawn by the AP-vs-OKS figure (line dash per slice).
-OKS_CURVE_SLICES = ("all", "small", "medium", "large")
-_SLICE_DASHES = {"all": "solid", "small": "dot", "medium": "dash", "large": "dashdot"}
+OKS_CURVE_SLICES = ("all", *SizeBucket.names())
+_SLICE_DASHES = dict(zip(OKS_CURVE_SLICES, ("solid", "dot", "dash", "dashdot"), strict=True))
 
 
 def ap_by_threshold_table(models: Sequence[EvaluatedModel], slices: Sequence[str] = OKS_CURVE_SLICES) -> pd.DataFrame:
@@ -227,7 +228,7 @@ def ap_by_threshold_figure(models: Sequence[EvaluatedModel], slices: Sequence[st
 
 
 #: Slices of the per-joint heatmap (columns).
-JOINT_SLICES = ("all", "small", "medium", "large")
+JOINT_SLICES = OKS_CURVE_SLICES
 
 
 def per_joint_table(models: Sequence[DiagnosedModel], slices: Sequence[str] = JOINT_SLICES) -> pd.DataFrame:

@@ -3,7 +3,7 @@ small persons (Figure 8c), computed vs stored CrowdIndex."""
 
 import streamlit as st
 
-from analysis.definitions import CrowdConvention, CrowdIndexSource
+from analysis.definitions import DENSITY_EDGES, CrowdConvention, CrowdIndexSource
 from dashboard import ui
 from dashboard.browsing import BROWSE_HANDOFF, BrowseHandoff, browse_request
 from dashboard.exports import crowding
@@ -45,8 +45,8 @@ ui.show_all(levels, key="crowd_levels", preset=ctx.preset)
 
 st.subheader("Density of small persons")
 c1, c2 = st.columns(2)
-low = c1.number_input("sparse|moderate edge", min_value=0.0, value=0.1, step=0.05, key="dens_low")
-high = c2.number_input("moderate|dense edge", min_value=0.0, value=0.8, step=0.05, key="dens_high")
+low = c1.number_input("sparse|moderate edge", min_value=0.0, value=DENSITY_EDGES[0], step=0.05, key="dens_low")
+high = c2.number_input("moderate|dense edge", min_value=0.0, value=DENSITY_EDGES[1], step=0.05, key="dens_high")
 state = state.with_options(density_low=float(low), density_high=float(high))
 density = crowding.density_items(state)
 ui.show_all(density, key="crowd_density", preset=ctx.preset)

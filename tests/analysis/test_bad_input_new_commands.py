@@ -199,7 +199,7 @@ def test_a_split_whose_instances_table_was_deleted_is_named_not_dropped(tmp_path
         (tmp_path / f"{name}.json").write_text(json.dumps(coco_doc()))
         build(tmp_path / "cache", name, "val", tmp_path / f"{name}.json")
     (tmp_path / "cache" / "broken" / "val" / "instances.parquet").unlink()
-    doc = info_json(tmp_path / "none.toml", tmp_path / "cache")
+    doc = json.loads(info_json(tmp_path / "none.toml", tmp_path / "cache"))
     by_name = {c["name"]: c for c in doc["cached"]}
     assert by_name["kept"]["problem"] is None
     assert "instances.parquet" in by_name["broken"]["problem"] and "missing" in by_name["broken"]["problem"]

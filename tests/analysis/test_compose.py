@@ -661,3 +661,11 @@ def test_repeated_records_and_other_categories_are_counted_not_copied(tmp_path, 
     assert sorted(a["original_id"] for a in train["annotations"]) == [100, 101, 200]
     report = orjson.loads((out / "report.json").read_bytes())
     assert report["sources"][0]["annotations_left_out"] == 2  # the repeat and the dog
+
+
+def test_report_side_counts_name_every_size_bucket_in_code_order() -> None:
+    """report.json's per-side counts spell the bucket names as fields: they must be SizeBucket's."""
+    from analysis.datasets.compose import SideCounts
+    from analysis.definitions import SizeBucket
+
+    assert SideCounts.__struct_fields__ == ("images", "persons", *SizeBucket.names())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import socket
 import subprocess
 import time
@@ -10,10 +11,13 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly.io as pio
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analysis.cache import contract as cache
+from analysis.cache.manifest import ScenesFacts, read_manifest, table_file, write_manifest
 from analysis.demo import PROFILES
 
 APP = None  # replaced below
@@ -90,3 +94,46 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 6
         if proc.poll() is not None or time.monotonic() > deadline:
             pytest.fail("streamlit did not start:\n" + log.read_text())
         time.sleep(0.3)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def add_scenes(root: Path, dataset: str, split: str, seed: int) -> pd.DataFrame:
+    """A contract-conforming scenes.parquet (and manifest section) for one cached split."""
+    key = cache.CacheKey(dataset, split)
+    images = cache.read_images(root, key, columns=["image_id"])
+    rng = np.random.default_rng(seed)
+    n = len(images)
+    top5 = [list(map(int, rng.choice(365, 5, replace=False))) for _ in range(n)]
+    probs = [sorted(rng.dirichlet(np.ones(5)).tolist(), reverse=True) for _ in range(n)]
+    scenes = pd.DataFrame(
+        {
+            "dataset": dataset,
+            "split": split,
+            "image_id": images["image_id"],
+            "entropy": rng.uniform(1.0, 4.0, n),
+            "top5_ids": top5,
+            "top5_probs": probs,
+            "p_indoor": rng.uniform(0, 1, n),
+            "model": "resnet18-test",
+        }
+    )
+    cache.write_parquet(scenes, key.directory(root) / cache.SCENES_FILE)
+    manifest = read_manifest(root, key)
+    manifest.scenes = ScenesFacts(model="resnet18-test", entropy_base=None, n_images=n, n_ok=n)
+    manifest.tables[cache.SCENES_FILE] = table_file(key.directory(root) / cache.SCENES_FILE)
+    write_manifest(manifest, key.directory(root))
+    return scenes
+
+
+def chromium_or_skip() -> str:
+    """Chromium's path; skip with a reason when absent, unless CI is set (then fail)."""
+    import shutil
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing on CI: install Debian's chromium (make browser)")
+        pytest.skip("chromium not installed (apt-get install chromium, or `make browser`)")
+    return path

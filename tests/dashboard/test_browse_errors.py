@@ -47,7 +47,7 @@ def test_per_person_classes_add_up_to_the_diagnosis(demo_cache: Path) -> None:
     import subprocess
     import sys
 
-    from conftest import REPO
+    from tests.dashboard.dashboard_helpers import REPO
 
     key = cache.CacheKey("demo-small", "val")
     proc = subprocess.run([sys.executable, "-m", "analysis", "diagnose", "--name", "demo-small", "--split", "val",
@@ -84,7 +84,8 @@ def test_browse_filters_by_joint_error(app_env: Path) -> None:
     """Browse, a model chosen, small persons only, joint error "inversion": the images holding a small
     person with an inverted joint, each drawn (with the rings)."""
     import pandas as pd
-    from dashboard_helpers import app, open_view, texts
+
+    from tests.dashboard.dashboard_helpers import app, open_view, texts
 
     at = open_view(app({"ds": "demo-small", "bucket": "small"}), "browse")
     label = next(o for o in at.selectbox(key="br_model").options if o.startswith("synthetic-coarse"))

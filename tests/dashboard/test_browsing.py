@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from dashboard_helpers import app, charts, open_view, texts
 
 from dashboard.browsing import (
     BROWSE_HANDOFF,
@@ -19,6 +18,7 @@ from dashboard.browsing import (
     page_count,
     page_rows,
 )
+from tests.dashboard.dashboard_helpers import app, charts, open_view, texts
 
 SERIES = ["coco", "crowdpose", "smallpose"]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from dashboard_helpers import app, charts, open_view, texts
 
 from analysis.cache import contract as cache
 from dashboard.caches import load_caches
+from tests.dashboard.dashboard_helpers import app, charts, open_view, texts
 
 
 @pytest.fixture

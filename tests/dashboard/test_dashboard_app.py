@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from dashboard_helpers import DEMO_LABEL as L
-from dashboard_helpers import VIEWS, app, charts, open_view, texts
+
+from tests.dashboard.dashboard_helpers import DEMO_LABEL as L
+from tests.dashboard.dashboard_helpers import VIEWS, app, charts, open_view, texts
 
 
 @pytest.mark.parametrize("view", VIEWS)

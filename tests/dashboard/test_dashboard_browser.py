@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, chromium_or_skip
-from dashboard_helpers import VIEWS, free_port, wait_healthy
+
+from tests.dashboard.dashboard_helpers import REPO, VIEWS, chromium_or_skip, free_port, wait_healthy
 
 ARTIFACTS = REPO / "test-artifacts"
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]

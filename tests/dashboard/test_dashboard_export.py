@@ -8,7 +8,6 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import chromium_or_skip
 
 from dashboard.exports import paper as export
 from dashboard.exports import render
@@ -16,6 +15,7 @@ from dashboard.exports.items import FigureItem, TableItem
 from dashboard.exports.latex import table_latex
 from dashboard.figures.common import OKABE_ITO
 from dashboard.figures.people import people_per_image
+from tests.dashboard.dashboard_helpers import chromium_or_skip
 
 
 @pytest.fixture

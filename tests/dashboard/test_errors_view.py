@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
 
 from analysis.cache.contract import CacheKey
 from analysis.evaluation.diagnose import JOINT_CLASSES, STEPS
@@ -21,6 +20,7 @@ from dashboard.exports import catalog, errors
 from dashboard.exports.items import FigureItem, TableItem
 from dashboard.exports.state import ViewOptions, state_from_params
 from dashboard.figures.errors import DEFINITIONS_CAPTION, STEP_LABELS, waterfall_figure
+from tests.dashboard.dashboard_helpers import REPO
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_export_command_writes_the_errors_view(demo_cache: Path, tmp_path: Path,
 
 
 def test_errors_page_draws_the_composition_and_the_waterfall(app_env) -> None:
-    from dashboard_helpers import app, charts, open_view, texts
+    from tests.dashboard.dashboard_helpers import app, charts, open_view, texts
 
     at = open_view(app({"ds": "demo-small"}), "errors")
     assert not at.exception, [e.value for e in at.exception]

@@ -17,11 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, chromium_or_skip
-from dashboard_helpers import free_port, wait_healthy
 
 from dashboard.__main__ import launch_environment, streamlit_command
 from dashboard.exposure import ALLOW_REMOTE_ENV, is_loopback, serving_refusal
+from tests.dashboard.dashboard_helpers import REPO, chromium_or_skip, free_port, wait_healthy
 
 APP = REPO / "dashboard" / "app.py"
 

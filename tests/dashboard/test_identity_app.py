@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dashboard_helpers import app, charts, open_view, texts
-
 from analysis.build.run import build_split
 from analysis.identity import DatasetIdentity
 from analysis.registry import DatasetSpec
 from tests.analysis.test_identity import tiny_file
+from tests.dashboard.dashboard_helpers import app, charts, open_view, texts
 
 
 def test_display_names_colours_and_order_in_figures(tmp_path, monkeypatch):

@@ -10,12 +10,12 @@ from pathlib import Path
 import orjson
 import pandas as pd
 import pytest
-from dashboard_helpers import app, open_view
 from PIL import Image
 
 from analysis.cache import contract as cache
 from dashboard.paths import IMAGE_ROOTS_ENV, image_roots
 from dashboard.thumbnails import MAX_DECODE_PIXELS, ThumbnailError, open_thumbnail
+from tests.dashboard.dashboard_helpers import app, open_view
 
 
 def private_split(demo_cache: Path, tmp_path: Path, dataset: str = "demo-sparse") -> tuple[Path, Path]:

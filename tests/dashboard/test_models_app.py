@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cocoeval_matches import run as coco_run
-from dashboard_helpers import app, charts, open_view, texts
 
 from dashboard.figures.models import REPORTED_LABEL
+from tests.dashboard.cocoeval_matches import run as coco_run
+from tests.dashboard.dashboard_helpers import app, charts, open_view, texts
 
 MODELS = ("synthetic-precise", "synthetic-coarse")
 
@@ -122,7 +122,7 @@ def test_stale_evaluation_is_flagged_with_the_command(demo_cache, tmp_path, monk
     import subprocess
     import sys
 
-    from conftest import REPO
+    from tests.dashboard.dashboard_helpers import REPO
 
     cache_dir, data = tmp_path / "cache", tmp_path / "data"
     shutil.copytree(demo_cache / "demo-small", cache_dir / "demo-small")
@@ -172,7 +172,7 @@ def test_a_new_evaluation_is_picked_up_without_restart(demo_cache, tmp_path, mon
     import subprocess
     import sys
 
-    from conftest import REPO
+    from tests.dashboard.dashboard_helpers import REPO
 
     cache_dir = tmp_path / "cache"
     shutil.copytree(demo_cache / "demo-small", cache_dir / "demo-small")

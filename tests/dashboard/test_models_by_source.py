@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from cocoeval_matches import run as coco_run
-from dashboard_helpers import app, open_view
+
+from tests.dashboard.cocoeval_matches import run as coco_run
+from tests.dashboard.dashboard_helpers import app, open_view
 
 MODELS = ("synthetic-precise", "synthetic-coarse")
 

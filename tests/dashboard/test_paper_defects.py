@@ -6,8 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from dashboard_helpers import DEMO_LABEL as L
-from dashboard_helpers import app, charts, open_view, texts
 
 from analysis.definitions import CrowdConvention, CrowdIndexSource, PersonPopulation, SizeBucket
 from dashboard.caches import load_caches
@@ -20,6 +18,8 @@ from dashboard.figures.crowding import (
 from dashboard.figures.people import people_axis
 from dashboard.filters import Filters, apply_filters
 from tests.analysis.test_population import real_cache  # noqa: F401  (fixture)
+from tests.dashboard.dashboard_helpers import DEMO_LABEL as L
+from tests.dashboard.dashboard_helpers import app, charts, open_view, texts
 
 
 def test_segm_on_a_dataset_without_segmentation_is_na_not_zero(app_env):

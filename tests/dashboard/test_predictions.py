@@ -150,11 +150,10 @@ def test_missed_small_equals_pycocotools_on_a_real_evaluation(demo_cache):
     pycocotools' own matching (range all, OKS 0.5) leaves a counted small person unmatched."""
     import json
 
-    from cocoeval_matches import run as coco_run
-
     from analysis.cache import contract as cache
     from analysis.evaluation.slices import matches_at
     from analysis.evaluation.store import read_evaluation
+    from tests.dashboard.cocoeval_matches import run as coco_run
 
     key = cache.CacheKey("demo-small", "val")
     data = demo_cache.parent / "data" / "demo-small"

@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from dashboard_helpers import DEMO_LABEL as L
-from dashboard_helpers import app, charts, open_view, texts
 
 from analysis.identity import DatasetIdentity, resolve
 from dashboard.figures.people import people_per_image_table
 from dashboard.figures.size import bucket_table
 from dashboard.filters import Filters, apply_filters
 from dashboard.series import SeriesBy, series_order, series_styles, splits_used
+from tests.dashboard.dashboard_helpers import DEMO_LABEL as L
+from tests.dashboard.dashboard_helpers import app, charts, open_view, texts
 
 
 @pytest.fixture

@@ -174,7 +174,8 @@ def test_stored_layout_and_definitions_round_trip(mini) -> None:
     kp = np.stack(det["keypoints"].to_numpy()).reshape(len(det), 17, 3).astype(np.float64)
     box = (kp[:, :, 0].max(1) - kp[:, :, 0].min(1)) * (kp[:, :, 1].max(1) - kp[:, :, 1].min(1))
     np.testing.assert_allclose(det["area"], box, rtol=1e-5)
-    assert EvaluationDefinitions.from_json(stored.definitions.to_json()) == stored.definitions
+    assert EvaluationDefinitions.from_record(stored.definitions.to_record()) == stored.definitions
+    assert EvaluationDefinitions.from_json(json.dumps(stored.definitions.to_json()).encode()) == stored.definitions
 
 
 def test_a_rebuild_carries_evaluations_over_and_flags_changed_annotations_stale(tmp_path: Path) -> None:
@@ -205,13 +206,14 @@ def test_a_rebuild_carries_evaluations_over_and_flags_changed_annotations_stale(
         "stale: evaluated against other annotations"
         in evaluate_stored(stale, images, instances, stale.definitions).note
     )
-    info = info_json(tmp_path / "no-registry.toml", root)
+    info = json.loads(info_json(tmp_path / "no-registry.toml", root))
     (listed,) = next(c for c in info["cached"] if c["name"] == "mini")["evaluations"]
     assert listed["model"] == "p" and listed["stale"]
     assert any("evaluation: p: AP " in line and "[stale" in line for line in info_lines(tmp_path / "none.toml", root))
     again = evaluate_files(root, key, [preds], progress=False)[0]
     assert not again.reused and not list_evaluations(root, key)[0].stale
-    (listed,) = next(c for c in info_json(tmp_path / "none.toml", root)["cached"] if c["name"] == "mini")["evaluations"]
+    info = json.loads(info_json(tmp_path / "none.toml", root))
+    (listed,) = next(c for c in info["cached"] if c["name"] == "mini")["evaluations"]
     assert not listed["stale"] and listed["AP"] == again.result.slices["all"].ap
 
 

@@ -18,6 +18,7 @@ from analysis.cache.contract import CacheKey
 from analysis.definitions import SizeDefinition
 from analysis.errors import PoseAtlasError
 from analysis.evaluation import store
+from analysis.evaluation.definitions import DetectionArea
 from analysis.info import info_lines
 from tests.analysis.dataset_helpers import build, run_cli
 from tests.analysis.evaluation.test_hand_made import NAMES as COCO17_JOINTS
@@ -89,13 +90,41 @@ def _bad_size_edges(folder: Path) -> None:
     (folder / store.RECORD_FILE).write_text(json.dumps(record))
 
 
+def _no_sigmas(folder: Path) -> None:  # a field missing: the record still reads, as damaged
+    record = json.loads((folder / store.RECORD_FILE).read_text())
+    del record["definitions"]["sigmas"]
+    (folder / store.RECORD_FILE).write_text(json.dumps(record))
+
+
+def _unknown_sigma_source(folder: Path) -> None:
+    record = json.loads((folder / store.RECORD_FILE).read_text())
+    record["definitions"]["sigma_source"] = "guessed"
+    (folder / store.RECORD_FILE).write_text(json.dumps(record))
+
+
 DAMAGES = {
     "truncated detections": (_truncate, "detections.parquet unreadable"),
     "missing oks": (_delete_oks, "oks.parquet missing"),
     "oks copied over detections": (_oks_over_detections, "detections.parquet has columns det_id, ann_id, oks"),
     "oks rows": (_fewer_oks_rows, "evaluation.json recorded"),
     "size edges": (_bad_size_edges, "evaluation.json: invalid definitions"),
+    "no sigmas": (_no_sigmas, "invalid definitions (Object missing required field `sigmas`"),
+    "unknown sigma source": (_unknown_sigma_source, "Invalid enum value 'guessed' - at `$.sigma_source`"),
 }
+
+
+def test_a_record_written_before_detection_area_reads_with_the_reference_area(evaluated):
+    """Records of earlier versions have no ``detection_area``: they read (not damaged) with
+    the reference tools' keypoint box, and are rewritten with every key of today's."""
+    folder = _folder(evaluated, "good")
+    record = json.loads((folder / store.RECORD_FILE).read_text())
+    assert record["definitions"].pop("detection_area") == "keypoint-box"
+    (folder / store.RECORD_FILE).write_text(json.dumps(record))
+    (old,) = [r for r in store.list_evaluations(evaluated / "cache", KEY) if r.model == "good"]
+    assert old.damaged is None and not old.stale
+    stored = store.read_evaluation(evaluated / "cache", KEY, "good")
+    assert stored.definitions.detection_area is DetectionArea.KEYPOINT_BOX
+    assert stored.definitions.to_json() == {**record["definitions"], "detection_area": "keypoint-box"}
 
 
 @pytest.mark.parametrize("damage", list(DAMAGES))

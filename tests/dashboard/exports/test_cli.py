@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, chromium_or_skip
-from dashboard_helpers import DEMO_LABEL as L
+
+from tests.dashboard.dashboard_helpers import DEMO_LABEL as L
+from tests.dashboard.dashboard_helpers import REPO, chromium_or_skip
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("export-cli")]
 
@@ -369,7 +370,7 @@ def test_documented_spec_example_is_valid(tmp_path: Path):
 def test_models_view_exports_table5_equal_to_pycocotools(demo_cache: Path, tmp_path: Path):
     """``--views models``: the computed Table 5 rows (AP over all persons) equal pycocotools
     run here on the demo's annotation and results files; the paper's rows come apart."""
-    from cocoeval_matches import run as coco_run
+    from tests.dashboard.cocoeval_matches import run as coco_run
 
     out = tmp_path / "out"
     proc = export(

@@ -8,10 +8,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import chromium_or_skip
-from dashboard_helpers import app, open_view
 
 from dashboard.exports.cli import main
+from tests.dashboard.dashboard_helpers import app, chromium_or_skip, open_view
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("export-cli")]
 ZIP = "_poseatlas_zip"

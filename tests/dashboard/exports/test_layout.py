@@ -5,11 +5,9 @@ labels, annotations and colorbars never overlap (``layout_probe.problems``)."""
 from __future__ import annotations
 
 import functools
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import chromium_or_skip
 
 from analysis.cache.contract import CacheKey
 from dashboard.caches import load_caches, load_keypoints
@@ -17,9 +15,8 @@ from dashboard.exports import catalog
 from dashboard.exports import paper as export
 from dashboard.exports.items import FigureItem
 from dashboard.exports.state import AreaAxis, ViewOptions, state_from_params
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from layout_probe import PLOTLY_JS, measure, problems
+from tests.dashboard.dashboard_helpers import chromium_or_skip
+from tests.dashboard.exports.layout_probe import PLOTLY_JS, measure, problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 

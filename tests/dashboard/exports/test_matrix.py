@@ -20,7 +20,6 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
-from conftest import add_scenes, chromium_or_skip
 
 from analysis.build.run import build_split
 from analysis.cache import contract as cache
@@ -34,6 +33,7 @@ from dashboard.exports.cli import main
 from dashboard.exports.items import FigureItem, TableItem
 from dashboard.exports.render import RenderOptions, table_files
 from dashboard.exports.state import ViewOptions, ViewState, state_from_params
+from tests.dashboard.dashboard_helpers import add_scenes, chromium_or_skip
 
 #: The eight-dataset registry: display names on every one, a paper_name on one.
 MANY = [f"mx-{i}" for i in range(1, 9)]
