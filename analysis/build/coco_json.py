@@ -608,7 +608,9 @@ def _record_error(
         record = None
     record_id = record.get("id") if isinstance(record, dict) else None
     kind = section[:-1]
-    name = f"{kind} id={record_id} ({section}[{index}])" if record_id is not None else f"{section}[{index}]"
+    # a non-integer id is quoted (repr): an id such as "\n" must not break the one-line message
+    shown_id = record_id if type(record_id) is int else repr(record_id)
+    name = f"{kind} id={shown_id} ({section}[{index}])" if record_id is not None else f"{section}[{index}]"
     value = _value_at(record, field) if field else None
     problem = problem.rstrip(".")
     if isinstance(value, str) and problem.startswith("Expected `"):

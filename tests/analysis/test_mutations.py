@@ -94,3 +94,19 @@ def test_mutated_file_gives_cache_or_clean_error(data):
         assert tuple(pq.read_schema(folder / cache.IMAGES_FILE).names) == cache.IMAGE_COLUMNS
         instances = cache.read_instances(tmp / "cache", result.key)
         assert len(instances) == result.manifest.counts.annotations
+
+
+def test_a_string_id_with_a_line_break_is_quoted_in_the_one_line_error(tmp_path):
+    # found by the property above: the id was printed raw, so the "one line" error had two
+    doc = coco_doc(n_joints=4)
+    doc["images"][0]["id"] = "\n"
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(doc))
+    try:
+        build_split(DatasetSpec("m", "val", ann), tmp_path / "cache", progress=False)
+    except PoseAtlasError as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("a string image id was accepted")
+    assert message == f"{ann}: image id='\\n' (images[0]): Expected `int`, got `str` in field 'id'"
+    assert not (tmp_path / "cache" / "m").exists()
