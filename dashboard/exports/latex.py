@@ -104,10 +104,23 @@ def table_latex(
     in ``layout.meta``): ``digits`` (overrides ``digits``), ``bold_max`` (columns whose
     largest printed value is set in bold, ties included), ``group_by`` (a column whose
     runs of equal values are groups: a ``\\midrule`` between them, the bold best within
-    each) and ``headers`` (column -> LaTeX header, verbatim, e.g. ``AP$^{S}$``).
+    each) and ``headers`` (column -> LaTeX header, verbatim, e.g. ``AP$^{S}$``).  Hints that
+    make a wide table fit a plain ``article``'s ``\\textwidth``: ``truncate`` (column -> the
+    number of leading characters printed, e.g. a hash; the CSV keeps the full value), ``wrap``
+    (column -> a width such as ``4cm``: each cell a ragged-right ``\\parbox`` of that width),
+    ``stack_headers`` (multi-word headers on lines of up to 10 letters), ``compact``
+    (``\\small`` and ``\\tabcolsep`` 4pt) and ``notes_in_caption`` (a note column printed as
+    letters (a), (b), ... after the rows' first cells, the notes themselves in the caption).
     """
     hints = table.attrs.get("latex") or {}
     digits = int(hints.get("digits", digits))
+    for col, n in (hints.get("truncate") or {}).items():  # e.g. a hash: its first n characters
+        if col in table.columns:
+            table = table.assign(**{col: table[col].astype(str).str[: int(n)]})
+    wrap = {c: str(w) for c, w in (hints.get("wrap") or {}).items() if c in table.columns}
+    note_column = hints.get("notes_in_caption")
+    if note_column in table.columns:  # a long note per row: a letter on the row, the note in the caption
+        table, caption = _notes_in_caption(table, str(note_column), caption)
     verbatim = dict(hints.get("headers") or {})
     bold = {c for c in hints.get("bold_max") or () if c in table.columns}
     group_by = hints.get("group_by")
@@ -118,23 +131,66 @@ def table_latex(
         c, n = _column_cells(table[col], share=col in shares, percent=percent, digits=digits)
         if col in bold:
             c = _bold_max(c, groups)
+        if col in wrap:  # a long text column: lines of at most the given width
+            c = [rf"\parbox[t]{{{wrap[col]}}}{{\raggedright {cell}}}" for cell in c]
         cells.append(c)
         numeric.append(n)
     rows = [" & ".join(row) + r" \\" for row in zip(*cells, strict=True)]
     if groups is not None:  # a rule where the group changes
         rows = [(r"\midrule" + "\n" if i and groups[i] != groups[i - 1] else "") + row for i, row in enumerate(rows)]
     headers = [verbatim.get(c) or header_text(c) + (r" (\%)" if percent and c in shares else "") for c in columns]
-    return _table_environment(caption, label, "".join("r" if n else "l" for n in numeric), headers, rows)
+    if hints.get("stack_headers"):  # a header no wider than its longest word (or 10 letters)
+        headers = [
+            h if c in verbatim else _stacked(h, "r" if n else "l")
+            for c, h, n in zip(columns, headers, numeric, strict=True)
+        ]
+    align = "".join("r" if n else "l" for n in numeric)
+    return _table_environment(caption, label, align, headers, rows, compact=bool(hints.get("compact")))
 
 
-def _table_environment(caption: str, label: str, align: str, headers: list[str], rows: list[str]) -> str:
-    """The ``table`` environment around a booktabs ``tabular`` (``align``: one l/r per column)."""
+def _notes_in_caption(table: pd.DataFrame, column: str, caption: str) -> tuple[pd.DataFrame, str]:
+    """``table`` without its note ``column``: each row with a note gets ``(a)``, ``(b)``, ...
+    after its first cell, and the caption lists the notes by letter."""
+    notes = table[column].fillna("").astype(str)
+    letters = {int(i): chr(ord("a") + n) for n, i in enumerate(np.flatnonzero(notes.str.len() > 0))}
+    first = table.columns[0]
+    out = table.drop(columns=[column])
+    marks = pd.Series(["" if i not in letters else f" ({letters[i]})" for i in range(len(out))], index=out.index)
+    out[first] = out[first].astype(str) + marks
+    listed = "; ".join(f"({letter}) {notes.iloc[i]}" for i, letter in letters.items())
+    return out, "; ".join(part for part in (caption, listed) if part)
+
+
+def _stacked(header: str, align: str) -> str:
+    r"""``header``'s words on lines of up to 10 letters (a longer word on its own), as a
+    bottom-aligned inner ``tabular`` (no package needed); one line stays as it is."""
+    lines: list[str] = []
+    for word in header.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= 10:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    if len(lines) < 2:
+        return header
+    return rf"\begin{{tabular}}[b]{{@{{}}{align}@{{}}}}" + r" \\ ".join(lines) + r"\end{tabular}"
+
+
+#: What ``compact`` tables set inside their ``table``: a smaller font and narrower gaps between columns.
+COMPACT = (r"\small", r"\setlength{\tabcolsep}{4pt}")
+
+
+def _table_environment(
+    caption: str, label: str, align: str, headers: list[str], rows: list[str], *, compact: bool = False
+) -> str:
+    """The ``table`` environment around a booktabs ``tabular`` (``align``: one l/r per column;
+    ``compact``: :data:`COMPACT` for a table that is too wide otherwise)."""
     lines = [r"\begin{table}[t]", r"\centering"]
     if caption:
         lines.append(rf"\caption{{{latex_text(caption)}}}")
     if label:
         lines.append(rf"\label{{{label}}}")
     lines += [
+        *(COMPACT if compact else ()),
         r"\begin{tabular}{" + align + "}",
         r"\toprule",
         " & ".join(headers) + r" \\",

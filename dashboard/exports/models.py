@@ -201,7 +201,9 @@ def stored_item(chosen: EvaluatedModels) -> TableItem:
         "models stored evaluations",
         evaluations.stored_table(list(chosen.entries)),
         "Detections evaluated per results file: the 20 best-scored of each image "
-        "(COCO's maxDets); records of other categories are counted, not evaluated",
+        "(COCO's maxDets); records of other categories are counted, not evaluated; "
+        f"predictions sha256: the LaTeX table prints the first {evaluations.SHA256_PRINTED} hex digits, "
+        "the CSV the full hash",
         labels=chosen.labels,
     )
 

@@ -196,9 +196,10 @@ def paper_figure(fig: go.Figure, preset: str = "single") -> go.Figure:
 
 def _bars_across(out: go.Figure) -> None:
     """In place: grouped vertical bars over category ticks turned into horizontal bars, the
-    categories down the y axis in their order.  A figure asks for it per preset
-    (``layout.meta["horizontal_at"]``) where its category labels (``AP^S_Sp`` ... ``AP^H``)
-    would not fit side by side: on the y axis every label is horizontal and gets its row."""
+    categories down the y axis in their order, lines (a zero line) turned with them.  A figure
+    asks for it per preset (``layout.meta["horizontal_at"]``) where its category labels
+    (``AP^S_Sp`` ... ``AP^H``) would not fit side by side: on the y axis every label is
+    horizontal and gets its row."""
     for trace in out.data:
         if trace.type != "bar":
             continue
@@ -207,6 +208,10 @@ def _bars_across(out: go.Figure) -> None:
     for ann in out.layout.annotations:  # "n/a" where a slice's bars would be
         if ann.xref in (None, "x") and ann.yref in (None, "y"):
             ann.update(x=ann.y, y=ann.x, xanchor="left", yanchor="middle")
+    axis_of = str.maketrans("xy", "yx")  # "x domain" -> "y domain", "y" -> "x"
+    for shape in out.layout.shapes:  # a zero line (``add_hline``) turns with the value axis
+        xref, yref = (shape.xref or "x").translate(axis_of), (shape.yref or "y").translate(axis_of)
+        shape.update(x0=shape.y0, x1=shape.y1, y0=shape.x0, y1=shape.x1, xref=yref, yref=xref)
     x, y = out.layout.xaxis.to_plotly_json(), out.layout.yaxis.to_plotly_json()
     out.layout.xaxis, out.layout.yaxis = y, {**x, "autorange": "reversed"}
     # the value axis' last label ("100") is centred on the plot's right edge: room for its half

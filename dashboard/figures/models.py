@@ -149,7 +149,15 @@ def reported_table5_table() -> pd.DataFrame:
     frame = reported_table5_frame().reset_index()
     reported = [c for c in TABLE5_COLUMNS if frame[c].notna().any()]
     table = frame[["model", *reported, "note"]].rename(columns={"model": REPORTED_COLUMN})
-    table.attrs["latex"] = {"digits": 1, "bold_max": [], "headers": dict(LATEX_HEADERS)}
+    table.attrs["latex"] = {
+        "digits": 1,
+        "bold_max": [],
+        "headers": dict(LATEX_HEADERS),
+        # the long row labels wrap and the note goes to the caption: the table fits an article's text width
+        "wrap": {REPORTED_COLUMN: "4.5cm"},  # no wider than the column's header
+        "notes_in_caption": "note",
+        "compact": True,
+    }
     return table
 
 
@@ -170,7 +178,12 @@ def slice_metrics_table(models: Sequence[EvaluatedModel]) -> pd.DataFrame:
             )
     table = pd.DataFrame(rows, columns=["model", "dataset", "slice", *METRICS.values(), "n_gt"])
     table["n_gt"] = table["n_gt"].astype(np.int64)
-    table.attrs["latex"] = {"digits": 1}
+    table.attrs["latex"] = {
+        "digits": 1,
+        "stack_headers": True,
+        "compact": True,
+        "wrap": {"model": "1.9cm", "dataset": "1.9cm"},
+    }
     return table
 
 
@@ -265,13 +278,16 @@ def comparison_figure(comparison: Comparison, *, metric: str = "AP", caption: st
         notes.append("† fewer than 30 ground-truth persons in the slice")
     if caption:
         notes.append(caption)
-    return finish(
+    finish(
         fig,
         title=f"Δ{metric} per slice vs {comparison.reference}",
         caption="; ".join(notes),
         x_title="",
         y_title=f"Δ{metric} (points)",
     )
+    # the same ten slice labels as AP per slice: at single width bars across, labels down
+    fig.layout.meta = {**fig.layout.meta, "horizontal_at": ["single"]}
+    return fig
 
 
 def _add_difference_bars(

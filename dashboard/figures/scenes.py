@@ -133,7 +133,10 @@ def scene_statistics_table(aggregates: Mapping[str, SceneAggregates]) -> pd.Data
     and the indoor share (p_indoor >= 0.5)."""
     columns = ["dataset", "n_images", "unit", "variance_ddof", "top1_entropy", "top1_effective_number", "indoor_share"]
     table = entropy_table(aggregates)
-    return pd.DataFrame(columns=columns) if table.empty else table[columns]
+    out = pd.DataFrame(columns=columns) if table.empty else table[columns]
+    # seven columns with long headers: stacked headers and a compact font fit an article's text width
+    out.attrs["latex"] = {**(table.attrs.get("latex") or {}), "stack_headers": True, "compact": True}
+    return out
 
 
 def entropy_hist(

@@ -79,3 +79,42 @@ def test_bold_best_within_each_group_on_the_printed_value():
         r"\midrule",
         r"d & Y/val & 99.0 \\",
     ]
+
+
+def test_wide_table_hints_fit_an_articles_text_width(tmp_path):
+    """A table as wide as the stored evaluations (a SHA-256, long names and headers, a long
+    note) runs into the margin; with the hints it fits, the CSV keeps every character."""
+    import hashlib
+
+    from dashboard.exports.items import TableItem
+    from dashboard.exports.render import RenderOptions, table_files
+    from tests.pdflatex import assert_compiles
+
+    digest = hashlib.sha256(b"predictions.json").hexdigest()
+    note = "AP 67.0-67.1 over the five subsets (supplementary material, section 8.3); no per-slice values"
+    table = pd.DataFrame(
+        {
+            "model": ["SimpleBaseline R50, trained on five SmallPose subsets", "B"],
+            "predictions sha256": [digest, digest],
+            "beyond 20 per image": [1, 2],
+            "other categories": [0, 3],
+            "note": [note, ""],
+        }
+    )
+    with pytest.raises(AssertionError, match="tab:plain by"):
+        assert_compiles([table_latex(table, caption="c", label="tab:plain")], tmp_path)
+    table.attrs["latex"] = {
+        "truncate": {"predictions sha256": 12},
+        "wrap": {"model": "3cm"},
+        "stack_headers": True,
+        "compact": True,
+        "notes_in_caption": "note",
+    }
+    files = table_files(TableItem("fitted", table, "c"), RenderOptions())
+    tex, csv = files["fitted.tex"].decode(), files["fitted.csv"].decode()
+    assert_compiles([tex], tmp_path)
+    assert digest[:12] in tex and digest[:13] not in tex and csv.count(digest) == 2
+    assert rf"\caption{{c; (a) {note}}}" in tex and "note &" not in tex
+    assert r"\parbox[t]{3cm}{\raggedright SimpleBaseline R50, trained on five SmallPose subsets (a)}" in tex
+    assert r"\begin{tabular}[b]{@{}r@{}}beyond 20 \\ per image\end{tabular}" in tex
+    assert tex.index(r"\small") < tex.index(r"\begin{tabular}")

@@ -188,14 +188,35 @@ def test_many_category_rows_get_a_row_each(page, exported_figures):
         assert not problems(layout)
 
 
+@pytest.fixture(scope="module")
+def comparison_item(demo_cache: Path) -> FigureItem:
+    """ΔAP per slice of demo-small's two evaluations (the dashboard's comparison panel)."""
+    from types import SimpleNamespace
+
+    from analysis.evaluation.store import BootstrapSettings
+    from dashboard import evaluations
+    from dashboard.exports import models as models_exports
+
+    entries = evaluations.find_models(demo_cache, [CacheKey("demo-small", "val")])
+    assert len(entries) == 2
+    (item, _) = models_exports.comparison_items(
+        SimpleNamespace(root=demo_cache), entries, BootstrapSettings(50, 0, 0.95)
+    )
+    assert isinstance(item, FigureItem)
+    return item
+
+
+@pytest.mark.parametrize("stem", ["ap-per-slice", "models-comparison"])
 @pytest.mark.parametrize("preset", list(export.PRESETS))
-def test_ap_per_slice_labels_are_horizontal_apart_and_inside(page, exported_figures, preset):
-    """AP per slice for the demo's four evaluations: the ten slice labels (AP ... AP^H) are
-    all drawn, horizontal, inside the figure and clear of each other and of the value
-    axis' labels; at single width the bars run across and the slices go down the y axis."""
+def test_ap_per_slice_labels_are_horizontal_apart_and_inside(page, exported_figures, comparison_item, preset, stem):
+    """AP per slice for the demo's four evaluations, and ΔAP per slice of its two evaluations
+    stored with intervals: the ten slice labels (AP ... AP^H) are all drawn, horizontal,
+    inside the figure and clear of each other and of the value axis' labels; at single width
+    the bars run across and the slices go down the y axis."""
     from analysis.evaluation.table5 import TABLE5_COLUMNS
 
-    item = next(i for n, i in exported_figures if n.startswith("models/ap-per-slice"))
+    figures = [*exported_figures, (f"models/{comparison_item.stem} ", comparison_item)]
+    item = next(i for n, i in figures if n.startswith(f"models/{stem} "))
     paper = export.paper_figure(item.figure, preset)
     layout = measure(page, paper)
     font = export.PRESETS[preset].font_px

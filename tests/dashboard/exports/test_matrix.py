@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -353,10 +354,33 @@ def test_one_failing_item_costs_only_itself(roots, tmp_path, capsys, monkeypatch
     assert "scene-entropy.svg" not in (out / "captions.txt").read_text()
 
 
+#: Tables still wider than a plain article's text width (pdflatex's "Overfull \\hbox"): a column
+#: per dataset or per evaluation, or too many columns to fit at a readable size.  Not fitted
+#: yet (issue 14's leftovers): remove a label here once its table fits.
+STILL_TOO_WIDE = {
+    "tab:overview-comparison",
+    "tab:people-per-image",
+    "tab:body-area-distribution",
+    "tab:crowdindex-distribution",
+    "tab:crowd-levels",
+    "tab:crowdindex-agreement",
+    "tab:models-stored-evaluations",
+    "tab:delta-ap-table",
+    "tab:delta-ap-table-at-oks",
+    "tab:error-composition-table",
+    "tab:joint-accuracy-table",
+    "tab:ap-vs-oks-table",
+    "tab:size-bins-table",
+    "tab:calibration-table",
+}
+
+
 @pytest.mark.slow
 def test_every_exported_table_compiles_with_pdflatex(roots, tmp_path):
     """Every LaTeX table of every view (demo and eight datasets, display names, series by
-    split) compiles as written inside a minimal article with booktabs and amsmath."""
+    split) compiles as written inside a minimal article with booktabs and amsmath, and fits
+    its text width (but those of ``STILL_TOO_WIDE``: among them, the scene statistics, the slice
+    metrics and the SmallPose paper's reported Table 5 fit)."""
     from tests.pdflatex import assert_compiles
 
     tables = []
@@ -367,7 +391,10 @@ def test_every_exported_table_compiles_with_pdflatex(roots, tmp_path):
                 if isinstance(item, TableItem):
                     tables.append(table_files(item, RenderOptions(percent=view == "size"))[f"{item.stem}.tex"].decode())
     assert len(tables) > 10
-    assert_compiles(tables, tmp_path)
+    assert {"tab:scene-statistics", "tab:models-slice-metrics", "tab:smallpose-reported-table5"} <= {
+        label for t in tables for label in re.findall(r"\\label\{([^}]*)\}", t)
+    }
+    assert_compiles(tables, tmp_path, wide=STILL_TOO_WIDE)
 
 
 def test_an_empty_figure_is_a_reason_in_the_captions_not_a_blank_page():
