@@ -47,10 +47,9 @@ from analysis.cache.split import CachedSplit, check_unchanged, open_cached_split
 from analysis.cache.staged_files import StagedFiles
 from analysis.datasets.compose_config import ComposeConfig, SourceConfig, load_compose_config
 from analysis.datasets.keypoint_mapping import JointMapping, map_joints
-from analysis.datasets.population_counts import population_counts
 from analysis.datasets.raw_coco import RawCocoFile, read_raw_coco, take, write_document
 from analysis.datasets.split_images import SplitImages, read_split_images
-from analysis.definitions import INFO_POPULATIONS, PopulationKind, SizeBucket, size_bucket_codes
+from analysis.definitions import PopulationKind, SizeBucket, size_bucket_codes
 from analysis.errors import PoseAtlasError
 from analysis.output_paths import ProtectedInputs, check_output_dir
 from analysis.registry import load_registry
@@ -425,14 +424,7 @@ def _report_row(
     lost_small = lost & (images.instance_area < edges.small_medium)
 
     def counts(where: npt.NDArray[np.bool_]) -> dict[str, dict[str, int]]:
-        return population_counts(
-            ~images.is_person[where],
-            images.stored_num_keypoints[where],
-            images.n_labelled[where],
-            images.instance_area[where],
-            INFO_POPULATIONS,
-            edges,
-        )
+        return images.population_counts(where, edges)
 
     def side(train: bool) -> SideCounts:
         persons_here = person_side == train

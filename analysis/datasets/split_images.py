@@ -11,8 +11,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis.cache import contract as cache
+from analysis.datasets.population_counts import population_counts
 from analysis.datasets.sampling import SplitPersons
-from analysis.definitions import AreaSource, PersonPopulation, PopulationKind, person_area
+from analysis.definitions import (
+    INFO_POPULATIONS,
+    AreaSource,
+    PersonPopulation,
+    PopulationKind,
+    SizeEdges,
+    person_area,
+)
 from analysis.errors import PoseAtlasError
 
 #: Every non-crowd person: what the dataset makers took before they took a population.
@@ -49,6 +57,20 @@ class SplitImages:
     stored_num_keypoints: npt.NDArray[np.float64]
     n_labelled: npt.NDArray[np.int64]
     lost_in_mapping: npt.NDArray[np.bool_]
+
+    def population_counts(
+        self, where: npt.NDArray[np.bool_], edges: SizeEdges | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Persons and S/M/L (under ``instance_area``) of the cached annotations at ``where``
+        ((N,) mask) under every population ``info`` reports (:func:`population_counts`)."""
+        return population_counts(
+            ~self.is_person[where],
+            self.stored_num_keypoints[where],
+            self.n_labelled[where],
+            self.instance_area[where],
+            INFO_POPULATIONS,
+            edges,
+        )
 
 
 def read_split_images(

@@ -20,7 +20,6 @@ from tqdm import tqdm
 from analysis.cache import contract as cache
 from analysis.cache.split import check_unchanged, open_cached_split
 from analysis.cache.staged_files import StagedFiles
-from analysis.datasets.population_counts import population_counts
 from analysis.datasets.raw_coco import read_raw_coco, write_subset
 from analysis.datasets.sampling import (
     MAX_BINS,
@@ -33,7 +32,7 @@ from analysis.datasets.sampling import (
     draw_subsets,
 )
 from analysis.datasets.split_images import SplitImages, read_split_images
-from analysis.definitions import INFO_POPULATIONS, AreaSource, PersonPopulation
+from analysis.definitions import AreaSource, PersonPopulation
 from analysis.output_paths import ProtectedInputs, check_output_dir
 from analysis.report_paths import report_path
 
@@ -167,14 +166,7 @@ def make_subsets(job: SubsetJob, progress: bool = True) -> SubsetReport:
 
 def _population_counts(images: SplitImages, image_rows: npt.NDArray[np.int64]) -> dict[str, dict[str, int]]:
     """Persons and S/M/L of ``image_rows``' instances under every population."""
-    where = np.isin(images.instance_image, image_rows)
-    return population_counts(
-        ~images.is_person[where],
-        images.stored_num_keypoints[where],
-        images.n_labelled[where],
-        images.instance_area[where],
-        INFO_POPULATIONS,
-    )
+    return images.population_counts(np.isin(images.instance_image, image_rows))
 
 
 def _row(k: int, subset: DrawnSubset, populations: dict[str, dict[str, int]]) -> SubsetRow:
