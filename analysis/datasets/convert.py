@@ -156,6 +156,22 @@ class _Result:
         if len(self.skipped_examples) < MAX_NAMED_SKIPS:
             self.skipped_examples.append(f"{where}: {reason}")
 
+    def add_person(self, image_id: int, bbox: list[float] | None, keypoints: list[float], **extra: object) -> dict:
+        """Append one person annotation (next id, category 1, not a crowd region,
+        ``num_keypoints`` = labelled joints) with the format's own ``extra`` fields; returns it."""
+        record = {
+            "id": len(self.annotations) + 1,
+            "image_id": image_id,
+            "category_id": 1,
+            "iscrowd": 0,
+            "bbox": bbox,
+            "keypoints": keypoints,
+            "num_keypoints": sum(v > 0 for v in keypoints[2::3]),
+            **extra,
+        }
+        self.annotations.append(record)
+        return record
+
 
 # --- the command --------------------------------------------------------------------------
 
@@ -486,19 +502,7 @@ def _add_aic_human(
     if x2 <= x1 or y2 <= y1:
         result.skip("a box with x2 <= x1 or y2 <= y1", f"{path}: {at}")
         return
-    out = _aic_keypoints(path, at, flat)
-    result.annotations.append(
-        {
-            "id": len(result.annotations) + 1,
-            "image_id": image_id,
-            "category_id": 1,
-            "iscrowd": 0,
-            "bbox": [x1, y1, x2 - x1, y2 - y1],
-            "keypoints": out,
-            "num_keypoints": sum(v > 0 for v in out[2::3]),
-            "aic_human": human,
-        }
-    )
+    result.add_person(image_id, [x1, y1, x2 - x1, y2 - y1], _aic_keypoints(path, at, flat), aic_human=human)
 
 
 def _aic_keypoints(path: Path, at: str, flat: list) -> list[float]:
@@ -538,20 +542,8 @@ def _mpii_person(
     extra: dict,
     result: _Result,
 ) -> None:
-    result.annotations.append(
-        {
-            "id": len(result.annotations) + 1,
-            "image_id": image_id,
-            "category_id": 1,
-            "iscrowd": 0,
-            "bbox": None,
-            "keypoints": keypoints,
-            "num_keypoints": sum(v > 0 for v in keypoints[2::3]),
-            "center": list(center) if center is not None else None,
-            "scale": scale,
-            **extra,
-        }
-    )
+    center_list = list(center) if center is not None else None
+    result.add_person(image_id, None, keypoints, center=center_list, scale=scale, **extra)
 
 
 def _convert_mpii_json(path: Path, data: list, result: _Result) -> None:
@@ -1052,20 +1044,9 @@ def _hieve_add_person(path: Path, index: int, person: Any, image_id: int, result
     if x2 <= x1 or y2 <= y1:
         result.skip("a box with xmax <= xmin or ymax <= ymin", f"{path}: {where}")
         return
+    action = {"action": person["action"]} if person.get("action") is not None else {}
     keypoints = _hieve_keypoints(path, where, box)
-    record = {
-        "id": len(result.annotations) + 1,
-        "image_id": image_id,
-        "category_id": 1,
-        "iscrowd": 0,
-        "bbox": [x1, y1, x2 - x1, y2 - y1],
-        "keypoints": keypoints,
-        "num_keypoints": sum(v > 0 for v in keypoints[2::3]),
-        "hieve_name": person.get("name"),
-    }
-    if person.get("action") is not None:
-        record["action"] = person["action"]
-    result.annotations.append(record)
+    result.add_person(image_id, [x1, y1, x2 - x1, y2 - y1], keypoints, hieve_name=person.get("name"), **action)
 
 
 def _hieve_keypoints(path: Path, where: str, box: dict) -> list[float]:
