@@ -94,16 +94,23 @@ def waterfall_item(models: Sequence[DiagnosedModel], slice_name: str = "all", at
 
 #: What says what an errors table's row is: repeated in each of its LaTeX column blocks.
 BY_SLICE = ["model", "slice"]
+#: The model labels ("synthetic-coarse (Crowd (demo)/val)") wrap: more value columns per block.
+BY_SLICE_HINTS: dict[str, object] = {"column_blocks": BY_SLICE, "wrap": {"model": "3.2cm"}}
 #: 612 rows at 8 evaluations: blocks would pass TeX's largest dimension; the model wraps instead.
 JOINT_HINTS: dict[str, object] = {"compact": True, "stack_headers": True, "wrap": {"model": "3.2cm"}}
-BINS_HINTS: dict[str, object] = {"column_blocks": ["model", "bin"], "compact": True, "stack_headers": True}
+BINS_HINTS: dict[str, object] = {
+    "column_blocks": ["model", "bin"],
+    "compact": True,
+    "stack_headers": True,
+    "wrap": {"model": "3.2cm"},
+}
 
 
 def delta_ap_item(models: Sequence[DiagnosedModel], at_oks: bool = False) -> TableItem:
     oks = f"OKS {models[0].diagnosis.oks:.2f}" if at_oks and models else "OKS 0.50:0.95"
     return TableItem(
         "delta ap table" + (" at oks" if at_oks else ""),
-        with_hints(delta_ap_table(models, at_oks=at_oks), column_blocks=BY_SLICE),
+        with_hints(delta_ap_table(models, at_oks=at_oks), **BY_SLICE_HINTS),
         f"AP ({oks}, %), the AP points each cumulative oracle correction recovers (+step), and the oracle's AP, "
         f"per slice; {_note(models)}; {DEFINITIONS_CAPTION}", digits=1,
     )  # fmt: skip
@@ -112,7 +119,7 @@ def delta_ap_item(models: Sequence[DiagnosedModel], at_oks: bool = False) -> Tab
 def composition_table_item(models: Sequence[DiagnosedModel]) -> TableItem:
     table = composition_table(models)
     shares = tuple(c for c in table.columns if c.endswith(" share"))
-    return TableItem("error composition table", with_hints(table, column_blocks=BY_SLICE, compact=True),
+    return TableItem("error composition table", with_hints(table, **BY_SLICE_HINTS, compact=True),
                      f"Joint classes of matched detections (counts and shares), matched detections, background "
                      f"false positives and false negatives per slice; {_note(models)}; {DEFINITIONS_CAPTION}",
                      shares=shares)  # fmt: skip
@@ -129,7 +136,7 @@ def per_joint_items(models: Sequence[DiagnosedModel]) -> list[ExportItem]:
 def calibration_items(models: Sequence[DiagnosedModel], slice_name: str = "all") -> list[ExportItem]:
     """The reliability diagram of one slice and the ECE/MCE table of every slice."""
     return [FigureItem(f"reliability {slice_name}", reliability_figure(models, slice_name, caption=_note(models))),
-            TableItem("calibration table", with_hints(calibration_table(models), column_blocks=BY_SLICE),
+            TableItem("calibration table", with_hints(calibration_table(models), **BY_SLICE_HINTS),
                       "ECE and MCE of detection scores against 'matched at OKS 0.5' (ten equal-width bins of "
                       f"[0, 1]) over the detections each slice counts; {_note(models)}", digits=3)]  # fmt: skip
 
@@ -139,7 +146,7 @@ def ap_by_threshold_items(state: ViewState, entries: Sequence[StoredModel]) -> l
     chosen = evaluated(state, entries)
     models = displayed(chosen)
     return [FigureItem("ap vs oks", ap_by_threshold_figure(models, caption=chosen.note)),
-            TableItem("ap vs oks table", with_hints(ap_by_threshold_table(models), column_blocks=BY_SLICE),
+            TableItem("ap vs oks table", with_hints(ap_by_threshold_table(models), **BY_SLICE_HINTS),
                       f"AP (%) at each OKS threshold per slice; {chosen.note}", digits=1)]  # fmt: skip
 
 
