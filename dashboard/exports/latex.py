@@ -164,15 +164,16 @@ TEXTWIDTH_PT = 345.0
 
 
 def _width_pt(text: str, compact: bool) -> float:
-    r"""A rough printed width of a cell or header (points): its visible characters at 5 pt
-    (Computer Modern 10 pt), a stacked header by its longest line, a ``\parbox`` its width,
-    plus the two ``\tabcolsep``; ``compact``: ``\small`` and 4 pt gaps."""
+    r"""A rough printed width of a cell or header (points): its visible characters at 5.5 pt
+    (Computer Modern 10 pt, a little over its average: 5 pt underestimates headers such as
+    "AP at OKS 0.50"), a stacked header by its longest line, a ``\parbox`` by its width, plus
+    the two ``\tabcolsep``; ``compact``: ``\small`` and 4 pt gaps."""
     wrapped = re.match(r"\\parbox\[t\]\{([\d.]+)cm\}", text)  # a wrapped cell: its box's width
     if wrapped:
         return float(wrapped[1]) * 72.27 / 2.54 + (8.0 if compact else 12.0)
     lines = text.removeprefix(r"\begin{tabular}[b]").removesuffix(r"\end{tabular}").split(r" \\ ")
     visible = max(len(re.sub(r"\\[a-zA-Z]+|[{}$^_]|@\{\}|\[[a-z]\]", "", line)) for line in lines)
-    return visible * 5.0 * (0.9 if compact else 1.0) + (8.0 if compact else 12.0)
+    return visible * 5.5 * (0.9 if compact else 1.0) + (8.0 if compact else 12.0)
 
 
 def _column_blocks(headers: list[str], cells: list[list[str]], keys: list[int], compact: bool) -> list[list[int]]:
