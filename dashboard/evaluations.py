@@ -166,6 +166,7 @@ def stored_table(entries: list[StoredModel]) -> pd.DataFrame:
     table.attrs["latex"] = {
         "truncate": {"predictions sha256": SHA256_PRINTED},
         "stack_headers": True,
+        "column_blocks": ["model", "dataset"],  # the counts and times under the files, in blocks
         "compact": True,
     }
     return table

@@ -259,11 +259,13 @@ def table5_latex(
     order = list(dict.fromkeys(groups))
     counted = [n_gt_column(c) for c in ap_columns if n_gt_column(c) in frame.columns]
     notes = _latex_notes(frame, ap_columns, counted, interval_style)
+    stacked = interval_style == IntervalStyle.BRACKET and any(ci_columns(c)[0] in frame.columns for c in ap_columns)
     lines = [
         "\\begin{table}[t]",
         "\\centering",
         f"\\caption{{{latex_text('; '.join([caption, *notes]))}}}",
         f"\\label{{{label}}}",
+        *([f"\\setlength{{\\tabcolsep}}{{{BRACKET_TABCOLSEP_PT:g}pt}}"] if stacked else []),
         "\\begin{tabular}{l" + "r" * len(ap_columns) + "}",
         "\\toprule",
         "Model & " + " & ".join(LATEX_HEADERS[c] for c in ap_columns) + " \\\\",
@@ -273,7 +275,42 @@ def table5_latex(
         named = bool(group) and (len(order) > 1 or test_sets is not None)
         lines += _latex_group(rows, group if named else "", ap_columns, bool(counted), interval_style)
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    if stacked:  # the row labels wrap to what the interval columns leave of the text width
+        wrap = _model_wrap_pt([str(m) for m in frame.index], len(ap_columns))
+        if wrap is not None:
+            lines = [_wrapped_label(x, wrap) for x in lines]
     return "\n".join(lines) + "\n"
+
+
+#: Bracketed intervals (``[66.4, 67.8]``) sit on a second line in ``\scriptsize`` under each
+#: value, in columns ``\tabcolsep`` apart: as many as fit an article's ``\textwidth``.
+BRACKET_TABCOLSEP_PT = 2.0
+#: An article's ``\textwidth`` (10 pt ``article``), points.
+ARTICLE_TEXTWIDTH_PT = 345.0
+#: A column holding ``[66.4,\,67.8]`` in ``\scriptsize`` with its two ``\tabcolsep``, points
+#: (measured with pdflatex: 7 columns and a 47 pt label column fill 345 pt).
+BRACKET_COLUMN_PT = 42.0
+#: A row label narrower than this is never wrapped (the table then runs wide: 8 or more
+#: bracketed columns do not fit; ``pm`` or ``none`` do).
+MIN_LABEL_PT = 42.0
+
+
+def _model_wrap_pt(models: list[str], n_columns: int) -> float | None:
+    """The width (pt) the model labels wrap to beside ``n_columns`` bracketed columns, or None
+    where the longest label (estimated at 5.5 pt a character, Computer Modern 10 pt) fits."""
+    room = max(ARTICLE_TEXTWIDTH_PT - n_columns * BRACKET_COLUMN_PT - 2 * BRACKET_TABCOLSEP_PT, MIN_LABEL_PT)
+    longest = max((5.5 * len(m) for m in models), default=0.0)
+    return None if longest <= room else room
+
+
+def _wrapped_label(line: str, width_pt: float) -> str:
+    """A model row (its cells stacked in inner tabulars) with its label in a ragged-right
+    ``\\parbox`` of ``width_pt``; every other line unchanged."""
+    label, sep, rest = line.partition(" & ")
+    if not sep or "\\begin{tabular}[t]" not in rest:
+        return line
+    # \hspace{0pt}: TeX never hyphenates a paragraph's first word otherwise ("SimpleBaseline")
+    return f"\\parbox[t]{{{width_pt:g}pt}}{{\\raggedright\\hspace{{0pt}}{label}}}{sep}{rest}"
 
 
 def _latex_notes(frame: pd.DataFrame, ap_columns: list[str], counted: list[str], interval_style: str) -> list[str]:
@@ -298,8 +335,12 @@ def _latex_group(rows: pd.DataFrame, name: str, ap_columns: list[str], counted: 
     lines = ["\\midrule"]
     if name:
         lines.append(f"\\multicolumn{{{1 + len(ap_columns)}}}{{l}}{{\\textit{{{latex_escape(name)}}}}} \\\\")
+    stacked = interval_style == IntervalStyle.BRACKET and any(ci_columns(c)[0] in rows.columns for c in ap_columns)
     if counted:
-        lines.append("$n_{gt}$ & " + " & ".join(_count_cell(rows, c) for c in ap_columns) + " \\\\")
+        counts = [_count_cell(rows, c) for c in ap_columns]
+        if stacked:  # as small as the intervals under the values: a range fits the column
+            counts = [f"{{\\scriptsize {c}}}" if c else c for c in counts]
+        lines.append("$n_{gt}$ & " + " & ".join(counts) + " \\\\")
     printed = {
         c: [None if empty else f"{v:.1f}" for v, empty in zip(rows[c], rows[c].isna(), strict=True)] for c in ap_columns
     }
@@ -314,11 +355,21 @@ def _latex_group(rows: pd.DataFrame, name: str, ap_columns: list[str], counted: 
             if len(rows) > 1 and float(text) == best[c]:
                 text = f"\\textbf{{{text}}}"
             lo, hi = ci_columns(c)
-            if lo in rows.columns:
+            if stacked:  # the interval on a second line under the value, in \scriptsize
+                text = _stacked_cell(text, row[lo], row[hi])
+            elif lo in rows.columns:
                 text += interval_suffix(row[lo], row[hi], interval_style, pm="$\\pm$")
             cells.append(text)
         lines.append(f"{latex_escape(str(model))} & " + " & ".join(cells) + " \\\\")
     return lines
+
+
+def _stacked_cell(value: str, lo: float, hi: float) -> str:
+    """A value over its ``[lo, hi]`` in ``\\scriptsize`` (a thin space after the comma), in a
+    nested tabular aligned on the row's first line; the value alone without an interval."""
+    if lo is None or hi is None or np.isnan(lo) or np.isnan(hi):
+        return value
+    return f"\\begin{{tabular}}[t]{{@{{}}c@{{}}}}{value}\\\\{{\\scriptsize [{lo:.1f},\\,{hi:.1f}]}}\\end{{tabular}}"
 
 
 def _count_cell(rows: pd.DataFrame, column: str) -> str:

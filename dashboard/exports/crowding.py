@@ -11,6 +11,7 @@ from analysis.definitions import (
     density_levels,
 )
 from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
+from dashboard.exports.latex import with_hints
 from dashboard.exports.state import ViewState, kept_per_state
 from dashboard.figures.crowding import (
     CI_BIN,
@@ -56,7 +57,7 @@ def index_items(state: ViewState) -> list[ExportItem]:
         FigureItem("crowdindex distribution", fig, selectable=True),
         TableItem(
             "crowdindex distribution",
-            table,
+            with_hints(table, column_blocks=["left", "right"], stack_headers=True),
             state.caption(value.description, CROWD_INDEX_DEFINITION, bins),
             shares=tuple(state.series) if norm is Normalisation.SHARE else (),
             labels=_labels(state),
@@ -83,7 +84,13 @@ def levels_items(state: ViewState) -> list[ExportItem]:
     )
     return [
         FigureItem("crowd levels", fig),
-        TableItem("crowd levels", table, caption, shares=("share",), labels=_labels(state)),
+        TableItem(
+            "crowd levels",
+            with_hints(table, column_blocks=["dataset"], stack_headers=True),
+            caption,
+            shares=("share",),
+            labels=_labels(state),
+        ),
     ]
 
 
@@ -129,7 +136,14 @@ def agreement_items(state: ViewState) -> list[ExportItem]:
     )
     fig = agreement_figure(images, caption=state.caption(CROWD_INDEX_DEFINITION, CROWD_INDEX_POPULATION_NOTE))
     return [
-        TableItem("crowdindex agreement", agree, caption, shares=("share agreeing",), digits=4, labels=_labels(state)),
+        TableItem(
+            "crowdindex agreement",
+            with_hints(agree, column_blocks=["dataset"], stack_headers=True),
+            caption,
+            shares=("share agreeing",),
+            digits=4,
+            labels=_labels(state),
+        ),
         FigureItem("crowdindex computed vs stored", fig),
     ]
 

@@ -23,6 +23,7 @@ from analysis.evaluation.size_curve import SIZE_CURVE_TEXT
 from dashboard import evaluations
 from dashboard.evaluations import StoredModel
 from dashboard.exports.items import ExportItem, FigureItem, Note, NoteLevel, TableItem
+from dashboard.exports.latex import with_hints
 from dashboard.exports.models import displayed, evaluated, stored_models
 from dashboard.exports.state import ViewState
 from dashboard.figures.errors import (
@@ -91,10 +92,25 @@ def waterfall_item(models: Sequence[DiagnosedModel], slice_name: str = "all", at
                       waterfall_figure(models, slice_name, at_oks=at_oks, caption=_note(models)))  # fmt: skip
 
 
+#: What says what an errors table's row is: repeated in each of its LaTeX column blocks.
+BY_SLICE = ["model", "slice"]
+#: The model labels ("synthetic-coarse (Crowd (demo)/val)") wrap: more value columns per block.
+BY_SLICE_HINTS: dict[str, object] = {"column_blocks": BY_SLICE, "wrap": {"model": "3.2cm"}}
+#: 612 rows at 8 evaluations: blocks would pass TeX's largest dimension; the model wraps instead.
+JOINT_HINTS: dict[str, object] = {"compact": True, "stack_headers": True, "wrap": {"model": "3.2cm"}}
+BINS_HINTS: dict[str, object] = {
+    "column_blocks": ["model", "bin"],
+    "compact": True,
+    "stack_headers": True,
+    "wrap": {"model": "3.2cm"},
+}
+
+
 def delta_ap_item(models: Sequence[DiagnosedModel], at_oks: bool = False) -> TableItem:
     oks = f"OKS {models[0].diagnosis.oks:.2f}" if at_oks and models else "OKS 0.50:0.95"
     return TableItem(
-        "delta ap table" + (" at oks" if at_oks else ""), delta_ap_table(models, at_oks=at_oks),
+        "delta ap table" + (" at oks" if at_oks else ""),
+        with_hints(delta_ap_table(models, at_oks=at_oks), **BY_SLICE_HINTS),
         f"AP ({oks}, %), the AP points each cumulative oracle correction recovers (+step), and the oracle's AP, "
         f"per slice; {_note(models)}; {DEFINITIONS_CAPTION}", digits=1,
     )  # fmt: skip
@@ -103,7 +119,7 @@ def delta_ap_item(models: Sequence[DiagnosedModel], at_oks: bool = False) -> Tab
 def composition_table_item(models: Sequence[DiagnosedModel]) -> TableItem:
     table = composition_table(models)
     shares = tuple(c for c in table.columns if c.endswith(" share"))
-    return TableItem("error composition table", table,
+    return TableItem("error composition table", with_hints(table, **BY_SLICE_HINTS, compact=True),
                      f"Joint classes of matched detections (counts and shares), matched detections, background "
                      f"false positives and false negatives per slice; {_note(models)}; {DEFINITIONS_CAPTION}",
                      shares=shares)  # fmt: skip
@@ -112,7 +128,7 @@ def composition_table_item(models: Sequence[DiagnosedModel]) -> TableItem:
 def per_joint_items(models: Sequence[DiagnosedModel]) -> list[ExportItem]:
     """The per-joint heatmap (first model, or the second minus the first) and the per-joint table."""
     return [FigureItem("joint accuracy", per_joint_figure(models, caption=_note(models))),
-            TableItem("joint accuracy table", per_joint_table(models),
+            TableItem("joint accuracy table", with_hints(per_joint_table(models), **JOINT_HINTS),
                       "Per joint and slice: labelled joints of persons matched at OKS 0.5 (n), shares with ks >= 0.5 "
                       f"and >= 0.85, mean ks; {_note(models)}", shares=("ks_0.5", "ks_0.85", "mean_ks"))]  # fmt: skip
 
@@ -120,7 +136,7 @@ def per_joint_items(models: Sequence[DiagnosedModel]) -> list[ExportItem]:
 def calibration_items(models: Sequence[DiagnosedModel], slice_name: str = "all") -> list[ExportItem]:
     """The reliability diagram of one slice and the ECE/MCE table of every slice."""
     return [FigureItem(f"reliability {slice_name}", reliability_figure(models, slice_name, caption=_note(models))),
-            TableItem("calibration table", calibration_table(models),
+            TableItem("calibration table", with_hints(calibration_table(models), **BY_SLICE_HINTS),
                       "ECE and MCE of detection scores against 'matched at OKS 0.5' (ten equal-width bins of "
                       f"[0, 1]) over the detections each slice counts; {_note(models)}", digits=3)]  # fmt: skip
 
@@ -130,7 +146,7 @@ def ap_by_threshold_items(state: ViewState, entries: Sequence[StoredModel]) -> l
     chosen = evaluated(state, entries)
     models = displayed(chosen)
     return [FigureItem("ap vs oks", ap_by_threshold_figure(models, caption=chosen.note)),
-            TableItem("ap vs oks table", ap_by_threshold_table(models),
+            TableItem("ap vs oks table", with_hints(ap_by_threshold_table(models), **BY_SLICE_HINTS),
                       f"AP (%) at each OKS threshold per slice; {chosen.note}", digits=1)]  # fmt: skip
 
 
@@ -138,7 +154,7 @@ def size_items(models: Sequence[DiagnosedModel]) -> list[ExportItem]:
     """AP vs person size on fine bins of sqrt(area), the size of missed persons, and their table."""
     return [FigureItem("ap vs size", ap_by_size_figure(models, caption=_note(models))),
             FigureItem("missed by size", missed_by_size_figure(models, caption=_note(models))),
-            TableItem("size bins table", size_bins_table(models),
+            TableItem("size bins table", with_hints(size_bins_table(models), **BINS_HINTS),
                       f"Per bin of sqrt(area) (px): persons (n_gt), AP/AP50/AP75 (%), missed persons at OKS 0.1 "
                       f"and 0.5, their shares of all persons and of all missed, miss rates; {SIZE_CURVE_TEXT}; "
                       f"{_note(models)}",

@@ -9,6 +9,7 @@ headers without snake_case.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import SupportsInt
 
@@ -110,7 +111,11 @@ def table_latex(
     (column -> a width such as ``4cm``: each cell a ragged-right ``\\parbox`` of that width),
     ``stack_headers`` (multi-word headers on lines of up to 10 letters), ``compact``
     (``\\small`` and ``\\tabcolsep`` 4pt) and ``notes_in_caption`` (a note column printed as
-    letters (a), (b), ... after the rows' first cells, the notes themselves in the caption).
+    letters (a), (b), ... after the rows' first cells, the notes themselves in the caption),
+    ``column_blocks`` (the columns that say what a row is, e.g. ``["model", "slice"]``:
+    when the table's estimated width exceeds :data:`TEXTWIDTH_PT`, its other columns are
+    split into blocks that fit, stacked one under the other in the same ``table``, each
+    repeating those columns; the CSV keeps one table).
     """
     hints = table.attrs.get("latex") or {}
     digits = int(hints.get("digits", digits))
@@ -135,17 +140,65 @@ def table_latex(
             c = [rf"\parbox[t]{{{wrap[col]}}}{{\raggedright {cell}}}" for cell in c]
         cells.append(c)
         numeric.append(n)
-    rows = [" & ".join(row) + r" \\" for row in zip(*cells, strict=True)]
-    if groups is not None:  # a rule where the group changes
-        rows = [(r"\midrule" + "\n" if i and groups[i] != groups[i - 1] else "") + row for i, row in enumerate(rows)]
     headers = [verbatim.get(c) or header_text(c) + (r" (\%)" if percent and c in shares else "") for c in columns]
     if hints.get("stack_headers"):  # a header no wider than its longest word (or 10 letters)
         headers = [
             h if c in verbatim else _stacked(h, "r" if n else "l")
             for c, h, n in zip(columns, headers, numeric, strict=True)
         ]
-    align = "".join("r" if n else "l" for n in numeric)
-    return _table_environment(caption, label, align, headers, rows, compact=bool(hints.get("compact")))
+    compact = bool(hints.get("compact"))
+    keys = [columns.index(c) for c in hints.get("column_blocks") or () if c in columns]
+    blocks = _column_blocks(headers, cells, keys, compact) if keys else [list(range(len(columns)))]
+    tabulars = []
+    for block in blocks:
+        rows = [" & ".join(row) + r" \\" for row in zip(*(cells[i] for i in block), strict=True)]
+        if groups is not None:  # a rule where the group changes
+            rows = [(r"\midrule" + "\n" if i and groups[i] != groups[i - 1] else "") + r for i, r in enumerate(rows)]
+        align = "".join("r" if numeric[i] else "l" for i in block)
+        tabulars.append((align, [headers[i] for i in block], rows))
+    return _table_environment(caption, label, tabulars, compact=compact)
+
+
+#: An article's ``\textwidth`` (10 pt ``article``), points.
+TEXTWIDTH_PT = 345.0
+
+
+def _width_pt(text: str, compact: bool) -> float:
+    r"""A rough printed width of a cell or header (points): its visible characters at 5.5 pt
+    (Computer Modern 10 pt, a little over its average: 5 pt underestimates headers such as
+    "AP at OKS 0.50"), a stacked header by its longest line, a ``\parbox`` by its width, plus
+    the two ``\tabcolsep``; ``compact``: ``\small`` and 4 pt gaps."""
+    wrapped = re.match(r"\\parbox\[t\]\{([\d.]+)cm\}", text)  # a wrapped cell: its box's width
+    if wrapped:
+        return float(wrapped[1]) * 72.27 / 2.54 + (8.0 if compact else 12.0)
+    lines = text.removeprefix(r"\begin{tabular}[b]").removesuffix(r"\end{tabular}").split(r" \\ ")
+    visible = max(len(re.sub(r"\\[a-zA-Z]+|[{}$^_]|@\{\}|\[[a-z]\]", "", line)) for line in lines)
+    return visible * 5.5 * (0.9 if compact else 1.0) + (8.0 if compact else 12.0)
+
+
+def _column_blocks(headers: list[str], cells: list[list[str]], keys: list[int], compact: bool) -> list[list[int]]:
+    """Column indices per stacked block: the ``keys`` columns (which say what a row is) in
+    every block, the other columns in order, as many per block as fit :data:`TEXTWIDTH_PT`
+    by :func:`_width_pt` (at least one each).  One block when the whole table fits."""
+    widths = [max(_width_pt(t, compact) for t in [h, *c]) for h, c in zip(headers, cells, strict=True)]
+    room = TEXTWIDTH_PT - sum(widths[i] for i in keys)
+    blocks: list[list[int]] = []
+    used = room
+    for i in (i for i in range(len(headers)) if i not in keys):
+        if not blocks or used + widths[i] > room:
+            blocks.append([])
+            used = 0.0
+        blocks[-1].append(i)
+        used += widths[i]
+    return [sorted([*keys, *block]) for block in blocks] or [list(range(len(headers)))]
+
+
+def with_hints(table: pd.DataFrame, **hints: object) -> pd.DataFrame:
+    """``table`` (a shallow copy: a cached frame stays as it is) with ``hints`` added to its
+    ``attrs["latex"]`` (see :func:`table_latex`); the CSV ignores them."""
+    out = table.copy(deep=False)
+    out.attrs = {**table.attrs, "latex": {**(table.attrs.get("latex") or {}), **hints}}
+    return out
 
 
 def _notes_in_caption(table: pd.DataFrame, column: str, caption: str) -> tuple[pd.DataFrame, str]:
@@ -180,24 +233,27 @@ COMPACT = (r"\small", r"\setlength{\tabcolsep}{4pt}")
 
 
 def _table_environment(
-    caption: str, label: str, align: str, headers: list[str], rows: list[str], *, compact: bool = False
+    caption: str, label: str, tabulars: list[tuple[str, list[str], list[str]]], *, compact: bool = False
 ) -> str:
-    """The ``table`` environment around a booktabs ``tabular`` (``align``: one l/r per column;
-    ``compact``: :data:`COMPACT` for a table that is too wide otherwise)."""
+    """The ``table`` environment around booktabs ``tabular``\\ s, one under the other
+    (``(align, headers, rows)`` each; ``align``: one l/r per column; ``compact``:
+    :data:`COMPACT` for a table that is too wide otherwise)."""
     lines = [r"\begin{table}[t]", r"\centering"]
     if caption:
         lines.append(rf"\caption{{{latex_text(caption)}}}")
     if label:
         lines.append(rf"\label{{{label}}}")
-    lines += [
-        *(COMPACT if compact else ()),
-        r"\begin{tabular}{" + align + "}",
-        r"\toprule",
-        " & ".join(headers) + r" \\",
-        r"\midrule",
-        *rows,
-        r"\bottomrule",
-        r"\end{tabular}",
-        r"\end{table}",
-    ]
+    lines += [*(COMPACT if compact else ())]
+    for n, (align, headers, rows) in enumerate(tabulars):
+        lines += [
+            *([r"\par\medskip"] if n else []),  # a column block under the one before
+            r"\begin{tabular}{" + align + "}",
+            r"\toprule",
+            " & ".join(headers) + r" \\",
+            r"\midrule",
+            *rows,
+            r"\bottomrule",
+            r"\end{tabular}",
+        ]
+    lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"

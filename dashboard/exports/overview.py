@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboard.exports.items import ExportItem, TableItem
+from dashboard.exports.latex import with_hints
 from dashboard.exports.state import ViewState
 from dashboard.summaries import dataset_summary
 
@@ -24,7 +25,7 @@ def comparison(state: ViewState, table: pd.DataFrame | None = None) -> TableItem
     )
     return TableItem(
         "overview comparison",
-        table,
+        with_hints(table, column_blocks=["dataset"], stack_headers=True),
         caption,
         shares=SHARE_COLUMNS,
         digits=3,

@@ -205,9 +205,10 @@ def _bars_across(out: go.Figure) -> None:
             continue
         error = trace.error_y.to_plotly_json() if trace.error_y else None
         trace.update(x=trace.y, y=trace.x, orientation="h", error_y=None, error_x=error)
-    for ann in out.layout.annotations:  # "n/a" where a slice's bars would be
+    beyond = {"bottom": "left", "top": "right"}  # a label above a bar's end goes right of it
+    for ann in out.layout.annotations:  # "n/a" where a slice's bars would be, win shares
         if ann.xref in (None, "x") and ann.yref in (None, "y"):
-            ann.update(x=ann.y, y=ann.x, xanchor="left", yanchor="middle")
+            ann.update(x=ann.y, y=ann.x, xanchor=beyond.get(ann.yanchor or "", "left"), yanchor="middle")
     axis_of = str.maketrans("xy", "yx")  # "x domain" -> "y domain", "y" -> "x"
     for shape in out.layout.shapes:  # a zero line (``add_hline``) turns with the value axis
         xref, yref = (shape.xref or "x").translate(axis_of), (shape.yref or "y").translate(axis_of)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from analysis.definitions import Normalisation
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
+from dashboard.exports.latex import with_hints
 from dashboard.exports.state import ViewState
 from dashboard.figures.people import people_axis, people_per_image, people_per_image_table
 
@@ -30,7 +31,11 @@ def table(state: ViewState, caption: str) -> TableItem:
         t = t.astype("int64")  # counts of images
     shares = tuple(state.series) if norm is Normalisation.SHARE else ()
     return TableItem(
-        "people per image", t.reset_index(), caption, shares=shares, labels={k: state.label(k) for k in state.series}
+        "people per image",
+        with_hints(t.reset_index(), column_blocks=["persons per image"], stack_headers=True),
+        caption,
+        shares=shares,
+        labels={k: state.label(k) for k in state.series},
     )
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis.definitions import Normalisation, SizeBucket
 from dashboard.exports.items import ExportItem, FigureItem, TableItem
+from dashboard.exports.latex import with_hints
 from dashboard.exports.state import AreaAxis, ViewState, kept_per_state
 from dashboard.figures.size import area_distribution, area_hist_table, bucket_table, relative_size, size_buckets
 
@@ -114,7 +115,7 @@ def area_items(state: ViewState) -> list[ExportItem]:
         FigureItem("body area distribution", fig),
         TableItem(
             "body area distribution",
-            table,
+            with_hints(table, column_blocks=["left", "right"], stack_headers=True),
             state.caption(bins, na_note),
             shares=tuple(series) if norm is Normalisation.SHARE else (),
             digits=1,

@@ -259,8 +259,10 @@ def comparison_figure(comparison: Comparison, *, metric: str = "AP", caption: st
         return empty_figure("compare needs at least two models of one split")
     columns = list(TABLE5_COLUMNS)
     fig = go.Figure()
-    for i, entry in enumerate([*comparison.models, *comparison.groups]):
+    entries = [*comparison.models, *comparison.groups]
+    for i, entry in enumerate(entries):
         _add_difference_bars(fig, entry, _style(i + 1), columns, metric)
+    _place_win_shares(fig)
     fig.add_hline(y=0, line={"color": "#333333", "width": 1})
     for column in columns:  # no ground truth: no difference (never a zero bar)
         if comparison.n_gt[TABLE5_COLUMNS[column]] == 0:
@@ -308,11 +310,8 @@ def _add_difference_bars(
         x=columns,
         y=y,
         name=name,
-        text=wins,
-        textposition="outside",
-        textangle=0,
-        cliponaxis=False,
-        textfont={"size": 10, "color": "#111111"},
+        text=wins,  # hover only: drawn past the whisker by _place_win_shares
+        textposition="none",
         error_y={
             "type": "data",
             "symmetric": False,
@@ -329,6 +328,45 @@ def _add_difference_bars(
             "wins %{text}<extra>%{fullData.name}</extra>"
         ),
     )
+
+
+WIN_SHARE_GAP = 0.03
+"""Space between an interval's end and its win-share label, as a share of the value axis' span."""
+
+
+def _place_win_shares(fig: go.Figure) -> None:
+    """In place: each bar's win share ("100%") as an annotation just past the end of its
+    interval (above a positive one, below a negative one), never over the whisker; the bars get
+    an explicit width and offset so each label sits over its own bar of the group, whatever
+    bargap the paper theme sets, and the value axis is widened to hold the labels."""
+    bars = [t for t in fig.data if t.type == "bar"]
+    width = (1 - 0.2) / len(bars)  # the group fills 0.8 of a category, like bargap 0.2
+    ends = []
+    for k, trace in enumerate(bars):
+        trace.update(width=width, offset=-0.4 + k * width)
+        value = np.asarray(trace.y, dtype=float)
+        lo, hi = value - np.asarray(trace.error_y.arrayminus), value + np.asarray(trace.error_y.array)
+        ends.append((k, value, lo, hi))
+    lows = np.concatenate([lo for _, _, lo, _ in ends] + [np.zeros(1)])
+    highs = np.concatenate([hi for _, _, _, hi in ends] + [np.zeros(1)])
+    bottom, top = float(np.nanmin(lows)), float(np.nanmax(highs))
+    gap = WIN_SHARE_GAP * ((top - bottom) or 1.0)
+    for (k, value, lo, hi), trace in zip(ends, bars, strict=True):
+        for i, text in enumerate(trace.text):
+            if not text or np.isnan(value[i]):
+                continue
+            up = value[i] >= 0
+            fig.add_annotation(
+                x=i - 0.4 + (k + 0.5) * width,
+                y=hi[i] + gap if up else lo[i] - gap,
+                text=text,
+                showarrow=False,
+                yanchor="bottom" if up else "top",
+                font={"size": 10, "color": "#111111"},
+                name="win share",
+            )
+    # room for a label (about five times the gap) past the farthest interval end on each side
+    fig.update_yaxes(range=[bottom - 6 * gap if bottom < 0 else bottom, top + 6 * gap if top > 0 else top])
 
 
 def tick_label(column: str) -> str:

@@ -215,3 +215,57 @@ def test_a_slice_without_ground_truth_is_a_reason_in_the_captions_file_not_a_bla
     assert sorted(files) == ["captions.tex", "captions.txt"]
     assert files["captions.txt"].decode() == "models/pr-small: not exported: no ground truth in slice small\n"
     assert files["captions.tex"] == b""
+
+
+def _difference(model: str, deltas: dict[str, tuple[float, float, float, float] | None]):
+    """A ModelDifference from (delta, lo, hi, p_better) fractions per Table 5 column."""
+    from analysis.evaluation.compare import ModelDifference, SliceDifference
+
+    slices = {}
+    for column, slice_name in TABLE5_COLUMNS.items():
+        v = deltas.get(column)
+        slices[slice_name] = None if v is None else SliceDifference({"AP": v[0]}, {"AP": (v[1], v[2])}, {"AP": v[3]})
+    return ModelDifference(model, slices)
+
+
+@pytest.mark.parametrize("preset", [None, "single", "double"])
+def test_win_share_labels_lie_past_the_whisker_end(preset):
+    """The "100%" win share is drawn past the end of its bar's interval (above / right of a
+    positive one, below / left of a negative one) over its own bar of the group, and inside the
+    value axis' range, at screen size and at both paper widths (issue 14c item 1)."""
+    from analysis.evaluation.compare import Comparison
+    from analysis.evaluation.store import BootstrapSettings
+    from dashboard.exports.paper import paper_figure
+    from dashboard.figures.models import comparison_figure
+
+    columns = list(TABLE5_COLUMNS)
+    a = {c: (0.30 + 0.01 * i, 0.10, 0.50 + 0.02 * i, 1.0) for i, c in enumerate(columns) if c != "AP^L"}
+    b = {c: (-0.05 - 0.01 * i, -0.25 - 0.01 * i, 0.01, 0.25) for i, c in enumerate(columns) if c != "AP^L"}
+    n_gt = {s: (0 if c == "AP^L" else 100) for c, s in TABLE5_COLUMNS.items()}
+    comparison = Comparison(
+        "ref", BootstrapSettings(50, 0, 0.95), "", n_gt, {}, [_difference("A", a), _difference("B", b)], []
+    )
+    fig = comparison_figure(comparison)
+    if preset is not None:
+        fig = paper_figure(fig, preset)
+    across = fig.data[0].orientation == "h"
+    value_axis = fig.layout.xaxis if across else fig.layout.yaxis
+    shares = [ann for ann in fig.layout.annotations if ann.text.endswith("%")]
+    assert len(shares) == 2 * (len(columns) - 1)
+    for bar, deltas in zip(fig.data, (a, b), strict=True):
+        assert bar.textposition == "none"  # the bar's own text would sit at the bar's end, on the whisker
+        for i, column in enumerate(columns):
+            if column not in deltas:
+                continue
+            delta, lo, hi, share = deltas[column]
+            centre = i + bar.offset + bar.width / 2
+            (ann,) = [s for s in shares if abs((s.y if across else s.x) - centre) < 1e-9]
+            assert ann.text == f"{100 * share:.0f}%"
+            position = ann.x if across else ann.y
+            anchor = ann.xanchor if across else ann.yanchor
+            if delta >= 0:  # past the upper end, growing away from it
+                assert position > 100 * hi and anchor == ("left" if across else "bottom")
+                assert position < value_axis.range[1]
+            else:
+                assert position < 100 * lo and anchor == ("right" if across else "top")
+                assert position > value_axis.range[0]

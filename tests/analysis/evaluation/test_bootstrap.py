@@ -240,13 +240,17 @@ def test_table5_latex_carries_intervals_and_few_person_marks(tmp_path: Path) -> 
             assert row["bracket"][i].strip(" \\") == "--"
             continue
         lo, hi = (100 * v for v in m.ci["AP"])
-        cell = row["bracket"][i].replace("\\textbf{", "").replace("}", "").strip(" \\")
-        assert cell == f"{100 * m.ap:.1f} [{lo:.1f}, {hi:.1f}]", (column, cell)
+        cell = row["bracket"][i].replace("\\textbf{", "").removesuffix(" \\\\")  # the interval under the value
+        value = f"{100 * m.ap:.1f}" + ("}" if "textbf" in row["bracket"][i] else "")
+        expected = (
+            f"\\begin{{tabular}}[t]{{@{{}}c@{{}}}}{value}\\\\{{\\scriptsize [{lo:.1f},\\,{hi:.1f}]}}\\end{{tabular}}"
+        )
+        assert cell == expected, (column, cell)
         assert f"$\\pm$ {(hi - lo) / 2:.1f}" in row["pm"][i]
         assert "[" not in row["none"][i] and "pm" not in row["none"][i]
     latex = table5_latex(frame, "cap", columns=tuple(TABLE5_COLUMNS))
     counts = next(line for line in latex.splitlines() if line.startswith("$n_{gt}$"))
     for cell, name in zip(counts.split(" & ")[1:], TABLE5_COLUMNS.values(), strict=True):
         n = result.slices[name].n_gt
-        assert cell.strip(" \\").endswith("$^\\dagger$") == (0 < n < 30), (name, n, cell)
+        assert cell.strip(" \\").removesuffix("}").endswith("$^\\dagger$") == (0 < n < 30), (name, n, cell)
     assert "fewer than 30 persons" in latex

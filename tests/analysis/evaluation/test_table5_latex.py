@@ -188,3 +188,44 @@ def test_a_spec_chooses_the_export_columns_by_the_same_codes() -> None:
         ViewOptions.from_mapping({"table5_columns": "AP,APX"})
     with pytest.raises(ValueError, match="table5_columns"):
         ViewOptions.from_mapping({"table5_columns": 3})
+
+
+def test_bracketed_intervals_stack_under_the_values_and_fit_the_text_width(tmp_path: Path) -> None:
+    """The default interval style (bracket) with the paper's seven columns: each interval on a
+    second line under its value in \\scriptsize, long model labels wrapped, the n_gt row kept,
+    and the table no wider than an article's \\textwidth (pdflatex's Overfull check); it ran
+    307 pt over with the intervals beside the values (issue 14c item 2)."""
+    labels = ["HRNet-W32 trained on COCO train2017", "SimpleBaseline ResNet-50 (ours)", "model_a", "B"]
+    rows = [(label, _result({"all": 0.6 + 0.01 * i, "large": None}, n_gt=100 + i)) for i, label in enumerate(labels)]
+    frame = table5_frame(rows)
+    rng = np.random.default_rng(0)
+    for column in PAPER_COLUMNS:  # intervals as table5_frame writes them from a bootstrap (percent)
+        lo = frame[column].to_numpy() - rng.uniform(0.5, 9.0, len(frame))
+        frame[f"ci_lo {column}"], frame[f"ci_hi {column}"] = lo, lo + rng.uniform(1.0, 20.0, len(frame)) + 9.0
+    tex = table5_latex(frame, "AP (%)", test_sets=["CrowdPose/val"] * 3 + ["COCO/val"], label="tab:bracketed")
+    body = _body(tex)
+    assert r"\setlength{\tabcolsep}{2pt}" in tex
+    assert [x for x in body if x.startswith("$n_{gt}$")] == [
+        r"$n_{gt}$ & "
+        + " & ".join([r"{\scriptsize 100--102}"] * 3 + ["{\\scriptsize 0}"] + [r"{\scriptsize 100--102}"] * 3)
+        + r" \\",
+        r"$n_{gt}$ & "
+        + " & ".join([r"{\scriptsize 103}"] * 3 + ["{\\scriptsize 0}"] + [r"{\scriptsize 103}"] * 3)
+        + r" \\",
+    ]
+    model_rows = [x for x in body if "tabular" in x]
+    assert len(model_rows) == len(labels)
+    for line, (label, (_, row)) in zip(model_rows, zip(labels, frame.iterrows(), strict=True), strict=True):
+        cells = _cells(line)
+        assert cells[0].startswith(r"\parbox[t]{") and label.replace("_", r"\_") in cells[0]
+        for column, cell in zip(PAPER_COLUMNS, cells[1:], strict=True):
+            if column == "AP^L":
+                assert cell == "--"
+                continue
+            lo, hi = row[f"ci_lo {column}"], row[f"ci_hi {column}"]
+            value = re.sub(
+                r"\\textbf\{(.*?)\}", r"\1", cell.split(r"\\")[0].removeprefix(r"\begin{tabular}[t]{@{}c@{}}")
+            )
+            assert value == f"{row[column]:.1f}"
+            assert cell.endswith(rf"\\{{\scriptsize [{lo:.1f},\,{hi:.1f}]}}\end{{tabular}}")
+    assert_compiles([tex], tmp_path)

@@ -118,3 +118,47 @@ def test_wide_table_hints_fit_an_articles_text_width(tmp_path):
     assert r"\parbox[t]{3cm}{\raggedright SimpleBaseline R50, trained on five SmallPose subsets (a)}" in tex
     assert r"\begin{tabular}[b]{@{}r@{}}beyond 20 \\ per image\end{tabular}" in tex
     assert tex.index(r"\small") < tex.index(r"\begin{tabular}")
+
+
+def test_column_blocks_stack_a_wide_table_under_itself_and_fit_the_text_width(tmp_path):
+    """A table with a column per evaluation (twelve of them beside model and slice) runs into the
+    margin; with ``column_blocks`` its value columns are split into blocks stacked in one
+    ``table``, each repeating model and slice, every value printed once, and it fits; the CSV
+    keeps one table; a table that fits stays one block (issue 14c item 3)."""
+    import io
+    import re
+
+    from dashboard.exports.items import TableItem
+    from dashboard.exports.latex import with_hints
+    from dashboard.exports.render import RenderOptions, table_files
+    from tests.pdflatex import assert_compiles
+
+    rng = np.random.default_rng(3)
+    thresholds = [f"AP at OKS {t:.2f}" for t in np.arange(0.5, 1.0, 0.05)] + ["mean AP", "oracle AP"]
+    table = pd.DataFrame({"model": ["HRNet-W32 (CrowdPose/val)"] * 3, "slice": ["all", "small", "medium"]})
+    values = pd.DataFrame(rng.uniform(0, 100, (3, len(thresholds))).round(3), columns=thresholds)
+    table = pd.concat([table, values], axis=1)
+    with pytest.raises(AssertionError, match="tab:plain by"):
+        assert_compiles([table_latex(table, caption="c", label="tab:plain", digits=1)], tmp_path)
+    files = table_files(TableItem("blocked", with_hints(table, column_blocks=["model", "slice"]), "c", digits=1),
+                        RenderOptions())  # fmt: skip
+    tex, csv = files["blocked.tex"].decode(), files["blocked.csv"].decode()
+    assert_compiles([tex], tmp_path)
+    assert "latex" not in table.attrs  # with_hints leaves the input as it is
+    assert pd.read_csv(io.StringIO(csv)).shape == table.shape
+    blocks = tex.split(r"\begin{tabular}{")[1:]
+    assert len(blocks) >= 2 and tex.count(r"\par\medskip") == len(blocks) - 1 and tex.count(r"\caption{") == 1
+    printed: dict[str, list[str]] = {}
+    for block in blocks:
+        lines = block.split(r"\midrule")[1].split(r"\bottomrule")[0].strip().splitlines()
+        header = block.split(r"\toprule")[1].split(r"\midrule")[0]
+        assert header.strip().startswith("model & slice &")
+        for line, (_, row) in zip(lines, table.iterrows(), strict=True):
+            cells = line.removesuffix(r" \\").split(" & ")
+            assert cells[:2] == [row["model"], row["slice"]]
+            printed.setdefault(row["slice"], []).extend(cells[2:])
+    for _, row in table.iterrows():  # every value once, in column order, as one decimal
+        assert printed[row["slice"]] == [f"{row[c]:.1f}" for c in thresholds]
+    narrow = with_hints(table[["model", "slice", "mean AP"]], column_blocks=["model", "slice"])
+    assert table_latex(narrow).count(r"\begin{tabular}{") == 1
+    assert not re.search(r"\\par\\medskip", table_latex(narrow))
