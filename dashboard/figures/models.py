@@ -70,6 +70,20 @@ class EvaluatedModel:
         return self.result.slices
 
 
+def interval_whiskers(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> dict[str, object]:
+    """Plotly error bars for percentile intervals (asymmetric: ``lo`` and ``hi`` are the
+    interval's ends, ``y`` the value, all (N,)), in the house whisker style."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": hi - y,
+        "arrayminus": y - lo,
+        "color": "#333333",
+        "thickness": 1.2,
+        "width": 3,
+    }
+
+
 def series_names(models: Sequence[EvaluatedModel]) -> list[str]:
     """A legend name per model: the label, plus ``(dataset/split)`` when several splits are shown."""
     several = len({m.key for m in models}) > 1
@@ -205,15 +219,7 @@ def slice_ap_figure(models: Sequence[EvaluatedModel], *, caption: str = "") -> g
         if with_ci:  # asymmetric bars from the percentile bounds
             lo = table.loc[i, [ci_columns(c)[0] for c in columns]].to_numpy(dtype=float)
             hi = table.loc[i, [ci_columns(c)[1] for c in columns]].to_numpy(dtype=float)
-            error = {
-                "type": "data",
-                "symmetric": False,
-                "array": hi - y,
-                "arrayminus": y - lo,
-                "color": "#333333",
-                "thickness": 1.2,
-                "width": 3,
-            }
+            error = interval_whiskers(y, lo, hi)
         fig.add_bar(
             x=columns,
             y=y,
@@ -312,15 +318,7 @@ def _add_difference_bars(
         name=name,
         text=wins,  # hover only: drawn past the whisker by _place_win_shares
         textposition="none",
-        error_y={
-            "type": "data",
-            "symmetric": False,
-            "array": hi - y,
-            "arrayminus": y - lo,
-            "color": "#333333",
-            "thickness": 1.2,
-            "width": 3,
-        },
+        error_y=interval_whiskers(y, lo, hi),
         marker={"color": st["color"], "pattern": {"shape": st["pattern"]}},
         customdata=np.stack([lo, hi], axis=1),
         hovertemplate=(
