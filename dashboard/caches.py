@@ -47,7 +47,6 @@ PERSON_COLUMNS = [
     "segm_area",
     "num_keypoints",
     "n_labelled",
-    "n_visible",
     "crowding",
 ]
 
@@ -224,7 +223,7 @@ def _read_scenes(path: Path) -> pa.Table:
 
 CROWD_COLUMNS = ["dataset", "split", "image_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "image_index"]
 #: Instance columns read into the person and crowd-region frames (the labels are added apart).
-_NUMERIC_COLUMNS = [c for c in PERSON_COLUMNS if c not in LABEL_COLUMNS and c != "n_visible"]
+_NUMERIC_COLUMNS = [c for c in PERSON_COLUMNS if c not in LABEL_COLUMNS]
 
 
 @dataclass
