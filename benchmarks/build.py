@@ -67,7 +67,7 @@ import msgspec
 import orjson
 
 from benchmarks import summary
-from benchmarks.synthetic_coco import DATA_DIR, default_path, ensure_synthetic_coco
+from benchmarks.synthetic_coco import DATA_DIR, default_path, ensure_synthetic_coco_in_child
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -289,26 +289,7 @@ def run_benchmark(
     n_images: int, n_persons: int, repeat: int = 3, baseline: bool = True, seed: int = 0, stages: bool = False
 ) -> dict[str, Any]:
     print(f"== PoseAtlas build benchmark: {n_images:,} images, {n_persons:,} annotations ==", flush=True)
-    # Generate in a child process: the parent must stay small, because a child's kernel
-    # peak-RSS figure (ru_maxrss) starts from the parent's RSS at fork/vfork time.
-    if not default_path(n_images, n_persons, seed=seed).with_suffix(".stats.json").exists():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.synthetic_coco",
-                "--images",
-                str(n_images),
-                "--persons",
-                str(n_persons),
-                "--seed",
-                str(seed),
-            ],
-            cwd=REPO_ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    path, stats = ensure_synthetic_coco(n_images, n_persons, seed=seed)
+    path, stats = ensure_synthetic_coco_in_child(n_images, n_persons, seed=seed)
     print(f"file: {path} ({stats['bytes'] / 1e6:.1f} MB)", flush=True)
 
     results: dict[str, Any] = {
@@ -652,23 +633,7 @@ def run_big(seed: int = 0) -> dict[str, Any]:
     print(f"== PoseAtlas build benchmark, big: {n_images:,} images, {n_persons:,} annotations ==", flush=True)
     if not default_path(n_images, n_persons, seed=seed).with_suffix(".stats.json").exists():
         print("generating the file (about a minute and a half) ...", flush=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.synthetic_coco",
-                "--images",
-                str(n_images),
-                "--persons",
-                str(n_persons),
-                "--seed",
-                str(seed),
-            ],
-            cwd=REPO_ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    path, stats = ensure_synthetic_coco(n_images, n_persons, seed=seed)
+    path, stats = ensure_synthetic_coco_in_child(n_images, n_persons, seed=seed)
     size = stats["bytes"]
     nan_path = nan_variant(path)
     print(f"file: {path} ({size / 1e9:.2f} GB); NaN variant: {nan_path.name}", flush=True)

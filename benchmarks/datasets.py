@@ -37,7 +37,7 @@ import orjson
 
 from benchmarks import summary
 from benchmarks.build import _worker_cmd, measure
-from benchmarks.synthetic_coco import DATA_DIR, default_path, ensure_synthetic_coco
+from benchmarks.synthetic_coco import DATA_DIR, ensure_synthetic_coco_in_child
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET_SUBSET_OVER_ORJSON = 2.0
@@ -59,28 +59,6 @@ train = ["train"]
 """
 
 
-def _ensure_file(n_images: int, n_persons: int, seed: int) -> tuple[Path, dict[str, Any]]:
-    # Generated in a child process so that this runner stays small (see benchmarks/build.py).
-    if not default_path(n_images, n_persons, seed=seed).with_suffix(".stats.json").exists():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.synthetic_coco",
-                "--images",
-                str(n_images),
-                "--persons",
-                str(n_persons),
-                "--seed",
-                str(seed),
-            ],
-            cwd=REPO_ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    return ensure_synthetic_coco(n_images, n_persons, seed=seed, verbose=False)
-
-
 def _one(label: str, cmd: list[str]) -> dict[str, Any]:
     print(f"  {label} ...", end="", flush=True)
     result = measure(cmd, label)
@@ -99,8 +77,8 @@ def run_benchmark(size: dict[str, int], count: int, repeat: int) -> dict[str, An
         f"{size['persons']:,} annotations per file ==",
         flush=True,
     )
-    file_a, stats_a = _ensure_file(size["images"], size["persons"], 0)
-    file_b, _ = _ensure_file(size["images"], size["persons"], 1)
+    file_a, stats_a = ensure_synthetic_coco_in_child(size["images"], size["persons"], 0)
+    file_b, _ = ensure_synthetic_coco_in_child(size["images"], size["persons"], 1)
     print(f"files: {file_a.name}, {file_b.name} ({stats_a['bytes'] / 1e6:.0f} MB each)", flush=True)
     work = Path(tempfile.mkdtemp(prefix="poseatlas-bench-datasets-"))
     try:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -146,6 +148,23 @@ def ensure_synthetic_coco(
     if verbose:
         print(f"  wrote {stats['bytes'] / 1e6:.1f} MB in {stats['seconds']:.1f} s", flush=True)
     return path, stats
+
+
+def ensure_synthetic_coco_in_child(n_images: int, n_persons: int, seed: int = 0) -> tuple[Path, dict[str, Any]]:
+    """:func:`ensure_synthetic_coco`, a missing file generated in a child process: a
+    benchmark runner must stay small, because a child's kernel peak-RSS figure (ru_maxrss)
+    starts from the parent's RSS at fork/vfork time."""
+    if not default_path(n_images, n_persons, seed=seed).with_suffix(".stats.json").exists():
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "benchmarks.synthetic_coco"),
+                *("--images", str(n_images), "--persons", str(n_persons), "--seed", str(seed)),
+            ],
+            cwd=Path(__file__).resolve().parents[1],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return ensure_synthetic_coco(n_images, n_persons, seed=seed)
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
