@@ -169,6 +169,7 @@ def test_subset_over_its_own_source_is_refused(subset_source, tmp_path, capsys):
         "the annotation file ds-subset-1/val was built from",
         "would destroy it",
     )
+    assert _snapshot(tmp_path) == before  # the refused run wrote nothing
     # A hard link to the source is the source.
     linked = tmp_path / "linked"
     linked.mkdir()
