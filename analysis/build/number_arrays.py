@@ -34,6 +34,10 @@ _CLASS[ord("-")] = _MINUS
 _CLASS[ord(".")] = _DOT
 _CLASS[ord("[")] = _OPEN
 _CLASS[ord("]")] = _CLOSE
+#: ``bytes.translate`` tables (a C loop over the bytes; indexing a numpy table with the
+#: bytes would first widen every byte to a 64-bit index)
+_CLASS_TABLE = _CLASS.tobytes()
+_NUMBER_TABLE = ((_CLASS >= _DIGIT) & (_CLASS <= _DOT)).astype(np.uint8).tobytes()
 #: Digits of an integer that int64 holds exactly (10**18 < 2**63).
 MAX_INTEGER_DIGITS = 18
 #: A decimal's digits as an integer must be an exact double for the quotient to be exact.
@@ -59,7 +63,7 @@ def parse_number_arrays(
     starts = np.zeros(n, np.int64)
     if n:
         np.cumsum(sizes[:-1] + 1, out=starts[1:])
-    classes = _CLASS[data]
+    classes = np.frombuffer(text.translate(_CLASS_TABLE), np.uint8)
     present = sizes > 0
     first = np.full(n, _SEPARATOR, np.uint8)
     first[present] = data[starts[present]]
@@ -70,23 +74,32 @@ def parse_number_arrays(
         where = starts[null][:, None] + np.arange(len(_NULL))
         if not (data[where] == np.frombuffer(_NULL, np.uint8)).all():
             return None
+        classes = classes.copy()
         classes[where] = _SEPARATOR
     arrays = present & ~null
     if (classes == _OTHER).any():
         return None
-    # every array record is one flat array: its first byte the only '[', its last the only ']'
-    opening, closing = np.flatnonzero(classes == _OPEN), np.flatnonzero(classes == _CLOSE)
-    if not (np.array_equal(opening, starts[arrays]) and np.array_equal(closing, (starts + sizes - 1)[arrays])):
+    # every array record is one flat array: it starts with '[' and ends with ']', and
+    # there are no other brackets (counted, not located: cheaper)
+    n_arrays = int(np.count_nonzero(arrays))
+    if not (
+        (data[starts[arrays]] == ord("[")).all()
+        and (data[(starts + sizes - 1)[arrays]] == ord("]")).all()
+        and np.count_nonzero(classes == _OPEN) == n_arrays
+        and np.count_nonzero(classes == _CLOSE) == n_arrays
+    ):
         return None
-    is_number = (classes >= _DIGIT) & (classes <= _DOT)
-    edges = np.diff(is_number.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    token_start = np.flatnonzero(edges == 1)
-    token_end = np.flatnonzero(edges == -1)
+    is_number = np.frombuffer(text.translate(_NUMBER_TABLE), np.bool_)  # 'null' holds no number byte
+    # Numbers start and end where is_number changes; the text's first byte is no number
+    # ('[' or the separator after an absent record) and it ends in padding, so the changes
+    # alternate start, end, start, ...
+    changes = np.flatnonzero(is_number[1:] != is_number[:-1]) + 1
+    token_start, token_end = np.ascontiguousarray(changes[0::2]), np.ascontiguousarray(changes[1::2])
     lengths = np.searchsorted(token_start, starts + sizes) - np.searchsorted(token_start, starts)
     values = _token_values(data, classes, token_start, token_end)
     if values is None:
         return None
-    return lengths.astype(np.int64), values
+    return lengths, values
 
 
 def _token_values(
@@ -99,9 +112,10 @@ def _token_values(
     exponent: msgspec checked the syntax), or None when one cannot be parsed exactly here."""
     if not len(token_start):
         return np.zeros(0, np.float64)
-    negative = classes[token_start] == _MINUS
-    first_digit = token_start.copy()
-    first_digit[negative] += 1
+    negative = data[token_start] == ord("-")
+    first_digit = token_start
+    if negative.any():
+        first_digit = token_start + negative
     width = token_end - first_digit
     longest = int(width.max())
     if longest > MAX_INTEGER_DIGITS + 1:
