@@ -75,7 +75,7 @@ def _record_text(draw: st.DrawFn) -> str:
     return "[" + draw(_space) + ",".join(n + draw(_space) for n in numbers) + "]"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(_record_text(), max_size=20))
 def test_values_equal_msgspecs_typed_decode(records):
     text = ("[" + ",".join(records) + "]").encode()
