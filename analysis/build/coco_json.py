@@ -79,6 +79,28 @@ class CocoAnnotation(msgspec.Struct, frozen=True, gc=False):
     area: float | None = None
 
 
+class CocoAnnotationRawKeypoints(msgspec.Struct, frozen=True, gc=False):
+    """:class:`CocoAnnotation` with its keypoints kept as a zero-copy view of their JSON
+    text (empty when absent), which :func:`analysis.build.number_arrays.parse_number_arrays`
+    reads straight into numpy: no Python object per value.  The other fields are typed as
+    in ``CocoAnnotation``, so a record decodes as one exactly when its other fields would."""
+
+    id: Int64
+    image_id: Int64
+    category_id: Int64 = 1
+    bbox: list[float] | None = None
+    keypoints: msgspec.Raw = msgspec.Raw()
+    iscrowd: Any = 0
+    num_keypoints: Int64 | None = None
+    area: float | None = None
+
+
+#: Decode annotations as :class:`CocoAnnotationRawKeypoints` (keypoints parsed by numpy);
+#: False decodes every keypoint list into Python objects, the exact path that the fast
+#: one falls back to (tests compare the two).
+RAW_KEYPOINTS = True
+
+
 class CocoCategory(msgspec.Struct, frozen=True, gc=False):
     id: Int64
     name: str = ""
@@ -118,36 +140,70 @@ class DecodedFile:
     annotation_records: list[msgspec.Raw]
     buffer: bytes | bytearray = b""  #: the decoded bytes, which the records are views of
     n_non_finite: int = 0
-    #: every annotation, typed, when the file was decoded in one pass (then no records)
-    annotations: list[CocoAnnotation] | None = None
+    #: every annotation, typed, when the file was decoded in one pass (then no records
+    #: until :meth:`typed_chunk` or :meth:`annotation` needs them)
+    annotations: list[CocoAnnotation] | list[CocoAnnotationRawKeypoints] | None = None
+    image_fields: tuple[str, ...] = ()
 
     @property
     def n_annotations(self) -> int:
         return len(self.annotations) if self.annotations is not None else len(self.annotation_records)
 
-    def annotation_chunks(self, size: int = CHUNK_RECORDS) -> Iterator[tuple[int, list[CocoAnnotation]]]:
+    def annotation_chunks(
+        self, size: int | None = None
+    ) -> Iterator[tuple[int, list[CocoAnnotation] | list[CocoAnnotationRawKeypoints]]]:
         """(index of the chunk's first record, its decoded annotations), in file order.
 
+        The annotations are :class:`CocoAnnotationRawKeypoints` when :data:`RAW_KEYPOINTS`
+        is set; a chunk that does not decode so is decoded by :meth:`typed_chunk`, which
+        raises the error naming its first bad record (or yields :class:`CocoAnnotation`).
         A chunk's records are contiguous in the file: their bytes are one slice of
         the buffer (found from the first and last record's views), decoded as one
         JSON array; joining the records one by one would cost more than decoding.
         A file decoded in one pass yields slices of its typed annotations.
+        ``size``: records per chunk, :data:`CHUNK_RECORDS` (read at the call) by default.
         """
+        size = size or CHUNK_RECORDS
         if self.annotations is not None:
             for start in range(0, len(self.annotations), size):
                 yield start, self.annotations[start : start + size]
             return
-        decoder = msgspec.json.Decoder(list[CocoAnnotation])
+        decoder = msgspec.json.Decoder(GenericAlias(list, (_annotation_type(),)))
         for start in range(0, self.n_annotations, size):
             chunk = self.annotation_records[start : start + size]
             try:
                 yield start, self._decode_chunk(decoder, chunk)
-            except msgspec.ValidationError as exc:
-                raise _record_error(self.path, "annotations", str(exc), self.annotation_records, start) from None
+            except msgspec.ValidationError:
+                yield start, self.typed_chunk(start, len(chunk))
             except UnicodeDecodeError:  # a string value (kept raw by the first pass) that is not UTF-8
                 raise AnnotationError(
                     self.path, f"annotations[{start}:{start + len(chunk)}]", _utf8_problem(self.buffer)
                 ) from None
+
+    def typed_chunk(self, start: int, size: int) -> list[CocoAnnotation]:
+        """Records ``start`` to ``start + size`` decoded with every keypoint typed, as
+        :class:`CocoAnnotation` (the exact decode, and the one whose errors are reported).
+
+        Raises:
+            AnnotationError: naming the first record in the chunk that does not decode.
+        """
+        records = self._records()
+        chunk = records[start : start + size]
+        try:
+            return self._decode_chunk(msgspec.json.Decoder(list[CocoAnnotation]), chunk)
+        except msgspec.ValidationError as exc:
+            raise _record_error(self.path, "annotations", str(exc), records, start) from None
+        except UnicodeDecodeError:
+            raise AnnotationError(
+                self.path, f"annotations[{start}:{start + len(chunk)}]", _utf8_problem(self.buffer)
+            ) from None
+
+    def _records(self) -> list[msgspec.Raw]:
+        """Every annotation as a raw view (a file decoded in one pass is decoded again, raw)."""
+        if not self.annotation_records and self.annotations:
+            decoded: Any = msgspec.json.decode(self.buffer, type=_file_type(self.image_fields))
+            self.annotation_records = decoded.annotations
+        return self.annotation_records
 
     def _decode_chunk(self, decoder: msgspec.json.Decoder, chunk: list[msgspec.Raw]) -> list[CocoAnnotation]:
         """Decode consecutive records as one JSON array, without copying their bytes.
@@ -176,10 +232,8 @@ class DecodedFile:
             buffer[opening], buffer[closing] = saved
 
     def annotation(self, index: int) -> CocoAnnotation:
-        """One annotation record, decoded on its own (error paths)."""
-        if self.annotations is not None:
-            return self.annotations[index]
-        return msgspec.json.decode(self.annotation_records[index], type=CocoAnnotation)
+        """One annotation record, decoded on its own (error paths), keypoints typed."""
+        return msgspec.json.decode(self._records()[index], type=CocoAnnotation)
 
     def release(self) -> None:
         """Drop every reference to the file's bytes."""
@@ -285,7 +339,9 @@ def _decode_one_pass(path: Path, data: bytes | bytearray, image_fields: tuple[st
         whole.categories,
         _extras(whole.images, image_fields),
         [],
+        data,
         annotations=whole.annotations,
+        image_fields=image_fields,
     )
 
 
@@ -326,6 +382,7 @@ def _decode_two_pass(
         decoded.annotations,
         data,
         n_non_finite,
+        image_fields=image_fields,
     )
 
 
@@ -342,7 +399,7 @@ def _file_type(image_fields: tuple[str, ...], typed_annotations: bool = False) -
         image_type = msgspec.defstruct(
             "CocoImageExtra", [(f, Any, None) for f in extra], bases=(CocoImage,), frozen=True, gc=False
         )
-    annotation_type = CocoAnnotation if typed_annotations else msgspec.Raw
+    annotation_type = _annotation_type() if typed_annotations else msgspec.Raw
     return msgspec.defstruct(
         "CocoFileTyped" if typed_annotations else "CocoFileRaw",
         # GenericAlias(list, (t,)) is list[t], spelt so that a type checker accepts a runtime type
@@ -353,6 +410,10 @@ def _file_type(image_fields: tuple[str, ...], typed_annotations: bool = False) -
         ],
         gc=False,
     )
+
+
+def _annotation_type() -> type:
+    return CocoAnnotationRawKeypoints if RAW_KEYPOINTS else CocoAnnotation
 
 
 UTF8_BOM = b"\xef\xbb\xbf"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from analysis.build.coco_json import CocoAnnotation, CocoCategory, CocoImage, DecodedFile, decode_coco
+from analysis.build.coco_json import (
+    CocoAnnotation,
+    CocoAnnotationRawKeypoints,
+    CocoCategory,
+    CocoImage,
+    DecodedFile,
+    decode_coco,
+)
+from analysis.build.number_arrays import parse_number_arrays
 from analysis.errors import AnnotationError
 from analysis.schema import KeypointSchema, schema_from_category
 
@@ -406,17 +414,26 @@ def _annotation_parts(path: Path, decoded: DecodedFile, candidate_ids: set[int],
     kp_chunks: list[np.ndarray] = []
     other_category: list[np.ndarray] = []
     wanted = np.fromiter(candidate_ids, np.int64, len(candidate_ids))
+    chunk: Sequence[CocoAnnotation | CocoAnnotationRawKeypoints]
     for start, chunk in decoded.annotation_chunks():
         n = len(chunk)
+        # Every record's keypoints, read before any record is left out (as the typed decode
+        # reads them all); a chunk the parser cannot read exactly is decoded typed instead.
+        keypoint_values = _raw_keypoint_values(chunk)
+        if keypoint_values is None and n and isinstance(chunk[0], CocoAnnotationRawKeypoints):
+            chunk = decoded.typed_chunk(start, n)
         ids = np.fromiter(map(attrgetter("id"), chunk), np.int64, n)
         categories = np.fromiter(map(attrgetter("category_id"), chunk), np.int64, n)
         mine = np.isin(categories, wanted)
         raw_index = start + np.arange(n, dtype=np.int64)
         if not mine.all():
             other_category.append(ids[~mine])
-            chunk = [r for r, m in zip(chunk, mine.tolist(), strict=True) if m]
+            chunk = [chunk[i] for i in np.flatnonzero(mine).tolist()]
             ids, categories, raw_index = ids[mine], categories[mine], raw_index[mine]
-        for name, values in _chunk_columns(path, chunk, ids).items():
+            if keypoint_values is not None:
+                lengths, flat = keypoint_values
+                keypoint_values = lengths[mine], flat[np.repeat(mine, lengths)]
+        for name, values in _chunk_columns(path, chunk, ids, keypoint_values).items():
             if name == "kp_flat":
                 kp_chunks.append(values)
             else:
@@ -448,18 +465,52 @@ _DTYPES = {
 }
 
 
-def _chunk_columns(path: Path, chunk: list[CocoAnnotation], ann_id: npt.NDArray[np.int64]) -> dict[str, np.ndarray]:
-    """Columns of one chunk's annotations, validated; ``kp_flat`` every keypoint value in order."""
+#: Records whose keypoint text is parsed at a time (the parser's temporaries stay in cache).
+PARSE_RECORDS = 4096
+
+
+def _raw_keypoint_values(
+    chunk: Sequence[CocoAnnotation | CocoAnnotationRawKeypoints],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+    """(values per record, every value in order) of a chunk decoded with raw keypoints;
+    None for a typed chunk, or when a record's keypoints are not plain numbers the parser reads."""
+    if not chunk or not isinstance(chunk[0], CocoAnnotationRawKeypoints):
+        return None
+    raw = list(map(attrgetter("keypoints"), chunk))
+    parts = []
+    for start in range(0, len(raw), PARSE_RECORDS):
+        part = parse_number_arrays(raw[start : start + PARSE_RECORDS])
+        if part is None:
+            return None
+        parts.append(part)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _chunk_columns(
+    path: Path,
+    chunk: Sequence[CocoAnnotation | CocoAnnotationRawKeypoints],
+    ann_id: npt.NDArray[np.int64],
+    keypoint_values: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Columns of one chunk's annotations, validated; ``kp_flat`` every keypoint value in order.
+
+    ``keypoint_values``: the chunk's keypoints already parsed (values per record, flat values),
+    else they are read from the typed records' lists.
+    """
     n = len(chunk)
-    keypoint_lists = [k or () for k in map(attrgetter("keypoints"), chunk)]
-    lengths = np.fromiter(map(len, keypoint_lists), np.int64, n)
-    try:
-        flat: npt.NDArray[np.floating] = np.fromiter(
-            chain.from_iterable(keypoint_lists), np.float64, int(lengths.sum())
-        )
-    except OverflowError:  # an integer beyond float64
-        i = next(i for i, kp in enumerate(keypoint_lists) if any(abs(v) > 1e308 for v in kp))
-        raise AnnotationError(path, f"annotation id={ann_id[i]}", "keypoints hold a number beyond float64") from None
+    flat: npt.NDArray[np.floating]
+    if keypoint_values is not None:
+        lengths, flat = keypoint_values
+    else:
+        keypoint_lists = [k or () for k in map(attrgetter("keypoints"), chunk)]
+        lengths = np.fromiter(map(len, keypoint_lists), np.int64, n)
+        try:
+            flat = np.fromiter(chain.from_iterable(keypoint_lists), np.float64, int(lengths.sum()))
+        except OverflowError:  # an integer beyond float64
+            i = next(i for i, kp in enumerate(keypoint_lists) if any(abs(v) > 1e308 for v in kp))
+            raise AnnotationError(
+                path, f"annotation id={ann_id[i]}", "keypoints hold a number beyond float64"
+            ) from None
     areas = [np.nan if v is None else v for v in map(attrgetter("area"), chunk)]
     segm_area = np.array(areas, dtype=np.float64).reshape(n)
     bad_area = ~np.isnan(segm_area) & (~np.isfinite(segm_area) | (segm_area < 0))
@@ -665,7 +716,9 @@ def _instance_columns(
     )
 
 
-def _iscrowd_array(path: Path, annotations: list[CocoAnnotation]) -> npt.NDArray[np.bool_]:
+def _iscrowd_array(
+    path: Path, annotations: Sequence[CocoAnnotation | CocoAnnotationRawKeypoints]
+) -> npt.NDArray[np.bool_]:
     values = list(map(attrgetter("iscrowd"), annotations))
     if not set(map(type, values)) <= {int, bool} or not set(values) <= {0, 1}:
         bad = next(a for a in annotations if type(a.iscrowd) not in (int, bool) or a.iscrowd not in (0, 1))
@@ -677,7 +730,7 @@ def _iscrowd_array(path: Path, annotations: list[CocoAnnotation]) -> npt.NDArray
 
 def _bbox_array(
     path: Path,
-    annotations: list[CocoAnnotation],
+    annotations: Sequence[CocoAnnotation | CocoAnnotationRawKeypoints],
     ann_id: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.float64]:
     boxes = list(map(attrgetter("bbox"), annotations))
