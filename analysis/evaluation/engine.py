@@ -97,7 +97,7 @@ def oks_pairs(
     det_y = np.ascontiguousarray(det_keypoints[:, :, 1], dtype=np.float64)
     gt_x = np.ascontiguousarray(gt_keypoints[:, :, 0], dtype=np.float64)
     gt_y = np.ascontiguousarray(gt_keypoints[:, :, 1], dtype=np.float64)
-    gt_labelled = gt_keypoints[:, :, 2] > 0
+    gt_labelled = np.greater(gt_keypoints[:, :, 2], 0)
     gt_none = ~gt_labelled.any(axis=1)
     scale = gt_area + np.spacing(1)
     for lo in range(0, len(out), OKS_CHUNK):
