@@ -87,6 +87,19 @@ def test_evaluate_run_loads_what_it_uses_only(small_cache):
     assert not loaded & {"pandas", "tqdm", "concurrent", "logging"}
 
 
+def test_evaluate_reuse_and_reslice_load_no_pandas(small_cache):
+    """A re-run with an unchanged predictions file and a re-slice of the stored evaluation
+    (--model without --predictions) read the stored tables as numpy columns."""
+    folder, preds_path = small_cache
+    common = ["--name", "startup", "--split", "val", "--cache-dir", str(folder / "cache"), "--quiet"]
+    evaluate = [sys.executable, "-m", "analysis", "evaluate", *common, "--predictions", str(preds_path), "--model", "r"]
+    assert subprocess.run(evaluate, cwd=REPO, capture_output=True, timeout=120).returncode == 0
+    reused = imported_roots("evaluate", *common, "--predictions", str(preds_path), "--model", "r", "--json")
+    resliced = imported_roots("evaluate", *common, "--model", "r", "--size-area", "segm")
+    for loaded in (reused, resliced):
+        assert {"numpy", "pyarrow"} <= loaded and not loaded & ({"pandas"} | NEVER)
+
+
 def test_info_and_build_runs_load_no_torch_requests_or_plotting_and_build_no_pandas(small_cache):
     folder, _ = small_cache
     loaded = imported_roots("info", "--cache-dir", str(folder / "cache"), "--registry", str(folder / "none.toml"))
