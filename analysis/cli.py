@@ -8,49 +8,84 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analysis.cache.key import DEFAULT_CACHE_DIR, CacheKey  # not analysis.cache.contract: parsing loads no pyarrow
-from analysis.datasets import convert
 from analysis.errors import EXIT_USER_ERROR, PoseAtlasError, run_reporting_errors
-from analysis.evaluation import cli as evaluation_cli  # light: pandas and numpy load only when it runs
-from analysis.registry import DEFAULT_REGISTRY, DatasetSpec, load_registry, validate_name
-from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
     from analysis.build.run import BuildResult
     from analysis.definitions import PersonPopulation
+    from analysis.registry import DatasetSpec
+
+_Subparsers = argparse._SubParsersAction
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m analysis") -> int:
-    args = _parser(prog).parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(prog, command_named(argv)).parse_args(argv)
     return run_reporting_errors(lambda: args.run(args))
 
 
-def _parser(prog: str = "python -m analysis") -> argparse.ArgumentParser:
+def command_named(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` runs (its first word that is not an option), or None when it
+    names none of them (then every parser is built, for the top-level help or the error)."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
+def _parser(prog: str = "python -m analysis", command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``command``, only that subcommand's parser is built in full
+    (and only its module imported): the others are listed by name and help line, so the
+    top-level help reads the same (tests/test_cli_help.py compares both builds)."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_build_parser(sub)
-    _add_fetch_parser(sub)
-    _add_info_parser(sub)
-    _add_demo_parser(sub)
-    scenes_cli.add_scenes_parser(sub)
-    evaluation_cli.add_evaluate_parser(sub)
-    from analysis.evaluation import compare as evaluation_compare
-
-    evaluation_compare.add_parser(sub)
-    from analysis.evaluation import diagnose_cli
-
-    diagnose_cli.add_parser(sub)
-    _add_dataset_maker_parsers(sub)
-    convert.add_parser(sub)
+    for name, (help_line, add_parser) in COMMANDS.items():
+        if command is None or name == command:
+            add_parser(sub)
+        else:
+            sub.add_parser(name, help=help_line)
     return parser
 
 
-def _add_build_parser(sub: argparse._SubParsersAction) -> None:
+def _add_scenes_parser(sub: _Subparsers) -> None:
+    from analysis.scenes import cli as scenes_cli  # torch-free: it imports torch only to run a model
+
+    scenes_cli.add_scenes_parser(sub)
+
+
+def _add_evaluate_parser(sub: _Subparsers) -> None:
+    from analysis.evaluation import cli as evaluation_cli  # light: numpy and pyarrow load only when it runs
+
+    evaluation_cli.add_evaluate_parser(sub)
+
+
+def _add_compare_parser(sub: _Subparsers) -> None:
+    from analysis.evaluation import compare as evaluation_compare
+
+    evaluation_compare.add_parser(sub)
+
+
+def _add_diagnose_parser(sub: _Subparsers) -> None:
+    from analysis.evaluation import diagnose_cli
+
+    diagnose_cli.add_parser(sub)
+
+
+def _add_convert_parser(sub: _Subparsers) -> None:
+    from analysis.datasets import convert
+
+    convert.add_parser(sub)
+
+
+def _add_build_parser(sub: _Subparsers) -> None:
     """``build``: registered splits, or one ad hoc file with its identity options; optionally scenes."""
-    build = sub.add_parser("build", help="build caches: every registered split that changed, or one ad hoc file")
+    from analysis.registry import DEFAULT_REGISTRY
+    from analysis.scenes import cli as scenes_cli
+
+    build = sub.add_parser("build", help=COMMANDS["build"][0])
     build.add_argument("--name", help="dataset name (ad hoc build; needs --split and --annotations)")
     build.add_argument("--split", help="split name")
     build.add_argument("--annotations", type=Path, help="COCO-format keypoint annotation file")
@@ -84,9 +119,12 @@ def _add_build_parser(sub: argparse._SubParsersAction) -> None:
     scenes_cli.add_scene_model_arguments(scenes)
 
 
-def _add_fetch_parser(sub: argparse._SubParsersAction) -> None:
+def _add_fetch_parser(sub: _Subparsers) -> None:
     """``fetch coco-2017`` and ``fetch places365``."""
-    fetch = sub.add_parser("fetch", help="download a dataset's annotations or the Places365 model")
+    from analysis.registry import DEFAULT_REGISTRY
+    from analysis.scenes import cli as scenes_cli
+
+    fetch = sub.add_parser("fetch", help=COMMANDS["fetch"][0])
     fetch_sub = fetch.add_subparsers(dest="what", required=True)
     coco = fetch_sub.add_parser("coco-2017", help="COCO 2017 person keypoint annotations (val and train)")
     coco.add_argument("--data-dir", type=Path, default=Path("data"))
@@ -98,18 +136,20 @@ def _add_fetch_parser(sub: argparse._SubParsersAction) -> None:
     places.set_defaults(run=scenes_cli.run_fetch_places365)
 
 
-def _add_info_parser(sub: argparse._SubParsersAction) -> None:
+def _add_info_parser(sub: _Subparsers) -> None:
     """``info``: what is registered and cached."""
-    info = sub.add_parser("info", help="what is registered and cached, with counts and definitions")
+    from analysis.registry import DEFAULT_REGISTRY
+
+    info = sub.add_parser("info", help=COMMANDS["info"][0])
     info.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     info.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(run=_run_info)
 
 
-def _add_demo_parser(sub: argparse._SubParsersAction) -> None:
+def _add_demo_parser(sub: _Subparsers) -> None:
     """``demo``: the synthetic demo datasets."""
-    demo = sub.add_parser("demo", help="write and build the three synthetic demo datasets")
+    demo = sub.add_parser("demo", help=COMMANDS["demo"][0])
     demo.add_argument("--data-dir", type=Path, default=Path("data/demo"), help="where the demo's raw files go")
     demo.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     demo.add_argument("--force", action="store_true")
@@ -121,10 +161,11 @@ def _add_demo_parser(sub: argparse._SubParsersAction) -> None:
 # --- dataset makers: subset and compose ------------------------------------------------
 
 
-def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
+def _add_subset_parser(sub: _Subparsers) -> None:
     from analysis.definitions import AreaSource
+    from analysis.registry import DEFAULT_REGISTRY
 
-    subset = sub.add_parser("subset", help="scale-ablation subsets of a built split that keep its area distribution")
+    subset = sub.add_parser("subset", help=COMMANDS["subset"][0])
     subset.add_argument("--name", required=True, help="dataset name of the built split")
     subset.add_argument("--split", required=True, help="split name")
     subset.add_argument("--persons", type=int, required=True, metavar="N", help="persons (non-crowd) per subset")
@@ -155,7 +196,11 @@ def _add_dataset_maker_parsers(sub: argparse._SubParsersAction) -> None:
     subset.add_argument("--quiet", action="store_true", help="no progress bars")
     subset.set_defaults(run=_run_subset)
 
-    compose = sub.add_parser("compose", help="compose a benchmark from registered splits by a size criterion")
+
+def _add_compose_parser(sub: _Subparsers) -> None:
+    from analysis.registry import DEFAULT_REGISTRY
+
+    compose = sub.add_parser("compose", help=COMMANDS["compose"][0])
     compose.add_argument(
         "--config", type=Path, required=True, metavar="FILE.toml", help="the composition (docs/guides/compose.md)"
     )
@@ -221,6 +266,8 @@ def _run_compose(args: argparse.Namespace) -> int:
 
 
 def _run_build(args: argparse.Namespace) -> int:
+    from analysis.registry import load_registry
+
     ad_hoc = [args.name, args.split, args.annotations]
     if any(v is not None for v in ad_hoc):
         if not all(v is not None for v in ad_hoc):
@@ -242,6 +289,7 @@ def _ad_hoc_spec(args: argparse.Namespace) -> DatasetSpec:
     from analysis.build.coco_json import annotation_file_problem
     from analysis.build.image_paths import check_image_root
     from analysis.identity import DatasetIdentity
+    from analysis.registry import DatasetSpec, validate_name
 
     problem = annotation_file_problem(args.annotations)
     if problem:
@@ -324,6 +372,8 @@ def _build_scenes(args: argparse.Namespace, spec: DatasetSpec) -> None:
     if spec.images is None:
         print(f"  scenes: skipped for {spec.name}/{spec.split} (no image folder registered)")
         return
+    from analysis.scenes import cli as scenes_cli
+
     options = scenes_cli.options_from_args(args)
     path = scenes_cli.compute_scenes_for_cache(args.cache_dir, spec.name, spec.split, options)
     print(f"  scenes: {path}")
@@ -360,3 +410,27 @@ def _run_demo(args: argparse.Namespace) -> int:
     for line in evaluate_synthetic_models(args.data_dir, args.cache_dir, progress=not args.quiet):
         print(line)
     return 0
+
+
+#: Every subcommand, in the order of the top-level help: its help line there, and what adds its
+#: whole parser (importing its module).  The help lines of the commands defined in other modules
+#: repeat theirs; tests/test_cli_help.py checks both builds print the same help.
+COMMANDS: dict[str, tuple[str, Callable[[_Subparsers], None]]] = {
+    "build": ("build caches: every registered split that changed, or one ad hoc file", _add_build_parser),
+    "fetch": ("download a dataset's annotations or the Places365 model", _add_fetch_parser),
+    "info": ("what is registered and cached, with counts and definitions", _add_info_parser),
+    "demo": ("write and build the three synthetic demo datasets", _add_demo_parser),
+    "scenes": ("Places365 scene entropy of a cached dataset's images (writes scenes.parquet)", _add_scenes_parser),
+    "evaluate": (
+        "AP by person size, keypoint density and crowding for COCO keypoint results files",
+        _add_evaluate_parser,
+    ),
+    "compare": ("paired bootstrap differences between stored evaluations, per slice", _add_compare_parser),
+    "diagnose": (
+        "why detections fail: good/jitter/inversion/swap/miss joints and the AP each error type costs",
+        _add_diagnose_parser,
+    ),
+    "subset": ("scale-ablation subsets of a built split that keep its area distribution", _add_subset_parser),
+    "compose": ("compose a benchmark from registered splits by a size criterion", _add_compose_parser),
+    "convert": ("AIC, MPII, PoseTrack or HiEve annotations (native formats) -> COCO", _add_convert_parser),
+}

@@ -29,7 +29,12 @@ image, so most are cut to the 20 best of their image), beside the peak of a proc
 that only imports the same modules (the interpreter's baseline, same run).  Target:
 peak <= 2x the predictions file.
 
+``--baseline-tree DIR`` times instead whole ``evaluate`` processes of this checkout and of
+another one (the same command, the same cache), alternated run by run, medians of
+``--repeat``: a before/after comparison on a busy machine.
+
     python -m benchmarks.evaluate [--repeat N] [--skip-10x] [--memory N] [--coco-analyze PYTHON DIR]
+    python -m benchmarks.evaluate --baseline-tree DIR [--repeat N]
 """
 
 from __future__ import annotations
@@ -312,11 +317,7 @@ def bench_processes(
     def fresh() -> None:
         shutil.rmtree(evaluations_dir(root, key), ignore_errors=True)
 
-    ours_cmd = [
-        sys.executable, "-m", "analysis", "evaluate", "--name", key.dataset, "--split", key.split,
-        "--predictions", str(preds_path), "--model", "process", "--cache-dir", str(root), "--quiet",
-        "--sigmas", "coco", "--oks-area", "segm", "--size-area", "segm",
-    ]  # fmt: skip
+    ours_cmd = evaluate_cmd(root, key, preds_path)
     reference = (
         "import sys, contextlib, io\n"
         "from {module} import COCO\nfrom {evalmodule} import COCOeval\n"
@@ -340,6 +341,40 @@ def bench_processes(
     script = reference.format(module="pycocotools.coco", evalmodule="pycocotools.cocoeval", iou="iouType='keypoints'")
     times["pycocotools"] = _process_time_and_peak([sys.executable, "-c", script], cached, repeat)
     return times
+
+
+def evaluate_cmd(root: Path, key, preds_path: Path) -> list[str]:
+    """The timed ``python -m analysis evaluate``: all ten slices, no stored result reused."""
+    return [
+        sys.executable, "-m", "analysis", "evaluate", "--name", key.dataset, "--split", key.split,
+        "--predictions", str(preds_path), "--model", "process", "--cache-dir", str(root), "--quiet",
+        "--sigmas", "coco", "--oks-area", "segm", "--size-area", "segm",
+    ]  # fmt: skip
+
+
+def against_tree(baseline: Path, root: Path, key, preds_path: Path, repeat: int) -> None:
+    """Whole ``evaluate`` processes of this checkout and of ``baseline`` (another checkout of
+    the project, e.g. ``git worktree add ../before COMMIT``, reading the same cache), alternated
+    run by run so both see the same machine load; medians of ``repeat`` runs each (bytecode
+    written once, before)."""
+    import statistics
+
+    from analysis.evaluation.store import evaluations_dir
+
+    trees = {"this tree": REPO_ROOT, f"baseline {baseline}": baseline.resolve()}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+    env = process_env(bytecode=True)
+    for i in range(repeat + 1):  # run 0 writes each tree's bytecode: not counted
+        for name, tree in list(trees.items())[:: 1 if i % 2 else -1]:
+            shutil.rmtree(evaluations_dir(root, key), ignore_errors=True)
+            wall, cpu, _ = _process_time_and_peak(evaluate_cmd(root, key, preds_path), env, 1, cwd=tree)
+            if i:
+                runs[name].append((wall, cpu))
+    print(f"\nwhole evaluate processes, this tree vs a baseline tree, alternated, median of {repeat} (wall / CPU):")
+    base_wall, base_cpu = (statistics.median(v) for v in zip(*runs[f"baseline {baseline}"], strict=True))
+    for name, values in runs.items():
+        wall, cpu = (statistics.median(v) for v in zip(*values, strict=True))
+        print(f"  {name:<40} {wall:6.3f} s / {cpu:6.3f} s   = {wall / base_wall:.2f}x (CPU {cpu / base_cpu:.2f}x)")
 
 
 def _installed(module: str) -> bool:
@@ -534,6 +569,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="only the peak-memory case with N predictions (the issue's: 2000000)",
     )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="only whole evaluate processes of this checkout vs the checkout DIR, alternated (medians of --repeat)",
+    )
     args = parser.parse_args(argv)
 
     from analysis.build.run import build_split
@@ -549,6 +591,12 @@ def main(argv: list[str] | None = None) -> int:
           f"({stats['n_crowd']} crowd regions), {gt_path.name}")  # fmt: skip
     if args.memory:
         memory_variant(gt, root, key, args.memory)
+        return 0
+    if args.baseline_tree:
+        preds_path = DATA_DIR / f"eval-bench-predictions-{N_PREDICTIONS}.json"
+        if not preds_path.is_file():
+            preds_path.write_bytes(orjson.dumps(make_predictions(gt, N_PREDICTIONS, seed=N_PREDICTIONS)))
+        against_tree(args.baseline_tree, root, key, preds_path, args.repeat)
         return 0
     figures = run_variant("COCO-val-sized", gt, gt_path, root, key, N_PREDICTIONS, args.repeat, args.coco_analyze)
     figures += print_importtimes(root, key, DATA_DIR / f"eval-bench-predictions-{N_PREDICTIONS}.json")

@@ -28,6 +28,11 @@ TABLES = {"pandas", "pyarrow"}
 
 def imported_roots(*args: str) -> set[str]:
     """Top-level packages a fresh ``python -X importtime -m analysis ARGS`` imported."""
+    return {name.split(".")[0] for name in imported_modules(*args)}
+
+
+def imported_modules(*args: str) -> set[str]:
+    """Modules a fresh ``python -X importtime -m analysis ARGS`` imported."""
     out = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "analysis", *args],
         cwd=REPO, capture_output=True, text=True, timeout=120,
@@ -35,7 +40,7 @@ def imported_roots(*args: str) -> set[str]:
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [line.split("|")[-1] for line in out.stderr.splitlines() if line.startswith("import time:")]
     assert len(rows) > 50, out.stderr[-2000:]  # the report is there: the checks below are not vacuous
-    return {row.strip().split(".")[0] for row in rows[1:]}  # rows[0] is the header
+    return {row.strip() for row in rows[1:]}  # rows[0] is the header
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +65,39 @@ def test_parsing_loads_no_heavy_library(command):
     assert not loaded & (NEVER | TABLES)
 
 
+#: Modules of the other subcommands: ``evaluate`` builds only its own parser (analysis.cli).
+OTHER_COMMANDS = {
+    "analysis.registry", "analysis.scenes", "analysis.datasets.convert", "analysis.evaluation.compare", "tomllib",
+}  # fmt: skip
+
+
 def test_evaluate_run_loads_what_it_uses_only(small_cache):
     folder, preds_path = small_cache
-    loaded = imported_roots(
+    modules = imported_modules(
         "evaluate", "--name", "startup", "--split", "val", "--predictions", str(preds_path),
         "--cache-dir", str(folder / "cache"), "--quiet",
     )  # fmt: skip
+    loaded = {name.split(".")[0] for name in modules}
     assert {"numpy", "pyarrow", "msgspec"} <= loaded  # the probe sees the imports it needs
+    assert {"analysis.cli", "analysis.evaluation.cli"} <= modules
+    assert not modules & OTHER_COMMANDS
     assert not loaded & NEVER
     # read -> check -> slice -> print on numpy columns (analysis.cache.columns): no pandas, and
     # no progress bar library under --quiet, no thread pool (and the logging it imports)
     assert not loaded & {"pandas", "tqdm", "concurrent", "logging"}
+
+
+def test_evaluate_reuse_and_reslice_load_no_pandas(small_cache):
+    """A re-run with an unchanged predictions file and a re-slice of the stored evaluation
+    (--model without --predictions) read the stored tables as numpy columns."""
+    folder, preds_path = small_cache
+    common = ["--name", "startup", "--split", "val", "--cache-dir", str(folder / "cache"), "--quiet"]
+    evaluate = [sys.executable, "-m", "analysis", "evaluate", *common, "--predictions", str(preds_path), "--model", "r"]
+    assert subprocess.run(evaluate, cwd=REPO, capture_output=True, timeout=120).returncode == 0
+    reused = imported_roots("evaluate", *common, "--predictions", str(preds_path), "--model", "r", "--json")
+    resliced = imported_roots("evaluate", *common, "--model", "r", "--size-area", "segm")
+    for loaded in (reused, resliced):
+        assert {"numpy", "pyarrow"} <= loaded and not loaded & ({"pandas"} | NEVER)
 
 
 def test_info_and_build_runs_load_no_torch_requests_or_plotting_and_build_no_pandas(small_cache):

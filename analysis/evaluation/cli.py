@@ -426,9 +426,6 @@ def _by_part(
 def _check_table_outputs(args: argparse.Namespace) -> None:
     """Before any work: the table files must not replace an input (annotation file,
     predictions file, anything in the cache root) and must be writable."""
-    from analysis.output_paths import ProtectedInputs, check_output_file
-    from analysis.registry import DEFAULT_REGISTRY
-
     outputs = [
         (path, flag)
         for path, flag in (
@@ -440,6 +437,9 @@ def _check_table_outputs(args: argparse.Namespace) -> None:
     ]
     if not outputs:
         return
+    from analysis.output_paths import ProtectedInputs, check_output_file
+    from analysis.registry import DEFAULT_REGISTRY  # its module (TOML reader and all) only when a file is written
+
     inputs = [(Path(p), "a predictions file of this run") for p in args.predictions]
     inputs += [
         (Path(pair.partition("=")[2]), "a source predictions file of this run")

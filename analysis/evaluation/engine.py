@@ -24,6 +24,8 @@ from analysis.evaluation.definitions import OKS_THRESHOLDS, RECALL_POINTS
 
 #: Pairs per OKS chunk: bounds the (pairs, K) temporaries to a few tens of MB.
 OKS_CHUNK = 1 << 16
+#: exp(-x) of float64 rounds to exactly 0 for every x >= this (exp(-745.14) is the smallest subnormal).
+EXP_ZERO_FROM = 746.0
 
 
 @dataclass(frozen=True)
@@ -90,30 +92,44 @@ def oks_pairs(
     """
     variances = (np.asarray(sigmas, dtype=np.float64) * 2) ** 2
     out = np.empty(len(pairs.det), dtype=np.float64)
+    # Per-person (rows, K) float64 planes, made once: a pair gathers whole contiguous rows.
+    det_x = np.ascontiguousarray(det_keypoints[:, :, 0], dtype=np.float64)
+    det_y = np.ascontiguousarray(det_keypoints[:, :, 1], dtype=np.float64)
+    gt_x = np.ascontiguousarray(gt_keypoints[:, :, 0], dtype=np.float64)
+    gt_y = np.ascontiguousarray(gt_keypoints[:, :, 1], dtype=np.float64)
+    gt_labelled = np.greater(gt_keypoints[:, :, 2], 0)
+    gt_none = ~gt_labelled.any(axis=1)
+    scale = gt_area + np.spacing(1)
     for lo in range(0, len(out), OKS_CHUNK):
         d = pairs.det[lo : lo + OKS_CHUNK]
         g = pairs.gt[lo : lo + OKS_CHUNK]
-        xd = det_keypoints[d, :, 0]
-        yd = det_keypoints[d, :, 1]
-        gk = gt_keypoints[g].astype(np.float64)
-        labelled = gk[:, :, 2] > 0
-        n_labelled = labelled.sum(axis=1)
-        dx = xd - gk[:, :, 0]
-        dy = yd - gk[:, :, 1]
-        # Persons without labelled joints: distance to the box grown by its size on each side.
-        bb = gt_bbox[g]
-        x0 = (bb[:, 0] - bb[:, 2])[:, None]
-        x1 = (bb[:, 0] + bb[:, 2] * 2)[:, None]
-        y0 = (bb[:, 1] - bb[:, 3])[:, None]
-        y1 = (bb[:, 1] + bb[:, 3] * 2)[:, None]
-        outside_x = np.maximum(0.0, x0 - xd) + np.maximum(0.0, xd - x1)
-        outside_y = np.maximum(0.0, y0 - yd) + np.maximum(0.0, yd - y1)
-        none = (n_labelled == 0)[:, None]
-        dx = np.where(none, outside_x, dx)
-        dy = np.where(none, outside_y, dy)
-        e = (dx**2 + dy**2) / variances / (gt_area[g] + np.spacing(1))[:, None] / 2
-        similarity = np.exp(-e)
-        counted = labelled | none
+        xd = det_x[d]
+        yd = det_y[d]
+        dx = xd - gt_x[g]
+        dy = yd - gt_y[g]
+        # Persons without labelled joints (few): distance to the box grown by its size on each side.
+        none = np.flatnonzero(gt_none[g])
+        if len(none):
+            bb = gt_bbox[g[none]]
+            x0 = (bb[:, 0] - bb[:, 2])[:, None]
+            x1 = (bb[:, 0] + bb[:, 2] * 2)[:, None]
+            y0 = (bb[:, 1] - bb[:, 3])[:, None]
+            y1 = (bb[:, 1] + bb[:, 3] * 2)[:, None]
+            xn, yn = xd[none], yd[none]
+            dx[none] = np.maximum(0.0, x0 - xn) + np.maximum(0.0, xn - x1)
+            dy[none] = np.maximum(0.0, y0 - yn) + np.maximum(0.0, yn - y1)
+        # e = (dx^2 + dy^2) / variances / (area + eps) / 2, in place, in pycocotools' order
+        e = np.square(dx, out=dx)
+        e += np.square(dy, out=dy)
+        e /= variances
+        e /= scale[g][:, None]
+        e /= 2
+        # exp(-e) is exactly 0 from e = 746 on (below the smallest subnormal); numpy's exp is
+        # slow on that range, and most pairs (other persons of the image) are in it
+        similarity = np.zeros_like(e)
+        np.exp(np.negative(e, out=e), out=similarity, where=e > -EXP_ZERO_FROM)
+        counted = gt_labelled[g]
+        counted[none] = True
         out[lo : lo + len(d)] = np.where(counted, similarity, 0.0).sum(axis=1) / counted.sum(axis=1)
     return out
 

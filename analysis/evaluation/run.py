@@ -19,10 +19,9 @@ from typing import Protocol
 
 import msgspec
 import numpy as np
-import pyarrow as pa
 
 from analysis.cache import contract as cache
-from analysis.cache.columns import Columns, numpy_of, read_columns
+from analysis.cache.columns import Columns, read_columns
 from analysis.cache.fingerprint import FileFingerprint
 from analysis.cache.split import CachedSplit, check_unchanged, open_cached_split
 from analysis.errors import AnnotationError, PoseAtlasError
@@ -324,7 +323,7 @@ def _evaluate_one(
         # Unchanged predictions and OKS: re-slice the stored pairs (milliseconds), so the
         # result carries its PR curves; the record is rewritten only when the slicing or
         # the intervals changed.
-        stored = store.read_evaluation(cache_root, key, item.model)
+        stored = store.read_evaluation(cache_root, key, item.model, as_numpy=True)
         result = evaluate_stored(stored, images, instances, definitions, bootstrap)
         record = item.reuse
         if EvaluationDefinitions.from_json(item.reuse.definitions) != definitions or bootstrap is not None:
@@ -336,17 +335,11 @@ def _evaluate_one(
     keypoints = gt_keypoints(cache_root, key, len(instances), facts.n_joints)
     computed = compute_evaluation(item.predictions, categories, instances, keypoints, definitions)
     draft = _record(item, key, facts, definitions, computed.counts, None)
-    stored = store.StoredEvaluation(draft, _columns_of(computed.detections), _columns_of(computed.oks))
+    stored = store.StoredEvaluation(draft, store.numpy_columns(computed.detections), store.numpy_columns(computed.oks))
     result = evaluate_stored(stored, images, instances, definitions, bootstrap)
     record = _record(item, key, facts, definitions, computed.counts, result)
     store.write_evaluation(cache_root, key, record, computed.detections, computed.oks)
     return EvaluationOutcome(result, record, False, item.dropped)
-
-
-def _columns_of(table: pa.Table) -> Columns:
-    """A computed table's fixed-width columns as numpy (its keypoints lists left out)."""
-    names = [f.name for f in table.schema if not pa.types.is_list(f.type)]
-    return Columns({name: numpy_of(table.column(name)) for name in names}, table.num_rows)
 
 
 def _record(

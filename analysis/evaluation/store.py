@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis.cache import contract as cache
+from analysis.cache.columns import Columns, numpy_of
 from analysis.cache.fingerprint import FileFingerprint
 from analysis.cache.manifest import ManifestError, TableFile, read_manifest, table_file
 from analysis.errors import PoseAtlasError
@@ -51,8 +52,6 @@ from analysis.evaluation.definitions import DefinitionsRecord, EvaluationDefinit
 
 if TYPE_CHECKING:  # pandas costs 0.2 s to import; listing evaluations never needs it
     import pandas as pd
-
-    from analysis.cache.columns import Columns
 
 EVALUATIONS_DIR = cache.EVALUATIONS_DIR
 RECORD_FILE = "evaluation.json"
@@ -263,8 +262,9 @@ def find_record(cache_root: Path, key: cache.CacheKey, model: str) -> Evaluation
     return _read_record(evaluations_dir(cache_root, key) / model_slug(model), current)
 
 
-def read_evaluation(cache_root: Path, key: cache.CacheKey, model: str) -> StoredEvaluation:
-    """A stored evaluation by model label (or slug).
+def read_evaluation(cache_root: Path, key: cache.CacheKey, model: str, as_numpy: bool = False) -> StoredEvaluation:
+    """A stored evaluation by model label (or slug): its tables as frames, or with ``as_numpy``
+    their fixed-width columns as numpy (:func:`numpy_columns`: what slicing reads, without pandas).
 
     Raises:
         FileNotFoundError: no such evaluation.
@@ -277,11 +277,27 @@ def read_evaluation(cache_root: Path, key: cache.CacheKey, model: str) -> Stored
     if record.damaged:
         raise DamagedEvaluationError(damaged_message(folder, record))
     try:
-        detections = pq.read_table(folder / DETECTIONS_FILE).to_pandas()
-        oks = pq.read_table(folder / OKS_FILE).to_pandas()
+        if as_numpy:  # ParquetFile.read: pq.read_table would import pyarrow.dataset
+            detections, oks = (
+                numpy_columns(pq.ParquetFile(folder / name).read(columns=list(_fixed_width(name))))
+                for name in (DETECTIONS_FILE, OKS_FILE)
+            )
+        else:
+            detections = pq.read_table(folder / DETECTIONS_FILE).to_pandas()
+            oks = pq.read_table(folder / OKS_FILE).to_pandas()
     except (OSError, pa.ArrowException) as exc:  # damaged past the footer
         raise DamagedEvaluationError(damaged_message(folder, record, f"unreadable ({exc})")) from None
     return StoredEvaluation(record, detections, oks)
+
+
+def numpy_columns(table: pa.Table) -> Columns:
+    """A stored table's fixed-width columns as numpy (its keypoints lists left out)."""
+    names = [f.name for f in table.schema if not pa.types.is_list(f.type)]
+    return Columns({name: numpy_of(table.column(name)) for name in names}, table.num_rows)
+
+
+def _fixed_width(name: str) -> tuple[str, ...]:
+    return tuple(column for column in TABLE_COLUMNS[name] if column != "keypoints")
 
 
 def damaged_message(folder: Path, record: EvaluationRecord, problem: str | None = None) -> str:

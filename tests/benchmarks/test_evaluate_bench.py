@@ -48,3 +48,26 @@ def test_whole_process_comparison_and_import_times(tmp_path) -> None:
     assert read_evaluation(root, key, "process").record.counts.kept == 100  # ours really evaluated
     seconds, roots = importtime_seconds(["evaluate", "--help"])
     assert seconds > 0 and "numpy" in roots and "pyarrow" not in roots
+
+
+def test_against_a_baseline_tree_alternates_whole_processes(tmp_path, capsys) -> None:
+    """--baseline-tree: both checkouts' evaluate runs to its end on the same cache (here the
+    baseline is a copy of this checkout's package), medians printed with the ratio."""
+    import shutil
+
+    from analysis.evaluation.store import read_evaluation
+    from benchmarks.evaluate import REPO_ROOT, against_tree
+
+    gt_path = tmp_path / "gt.json"
+    write_synthetic_coco(gt_path, n_images=30, n_persons=60, polygon_points=8, seed=7)
+    preds_path = tmp_path / "preds.json"
+    preds_path.write_bytes(orjson.dumps(make_predictions(orjson.loads(gt_path.read_bytes()), 40, seed=8)))
+    root, key = tmp_path / "cache", CacheKey("bench", "val")
+    build_split(DatasetSpec(key.dataset, key.split, gt_path), root, progress=False)
+    baseline = tmp_path / "before"
+    shutil.copytree(REPO_ROOT / "analysis", baseline / "analysis", ignore=shutil.ignore_patterns("__pycache__"))
+    against_tree(baseline, root, key, preds_path, repeat=1)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert [line.split()[0] for line in lines] == ["this", "baseline"] and f"baseline {baseline}" in lines[1]
+    assert lines[1].rstrip().endswith("= 1.00x (CPU 1.00x)")  # the baseline against itself
+    assert read_evaluation(root, key, "process").record.counts.kept == 40  # the last run really evaluated

@@ -92,6 +92,11 @@ def _check(tmp_path: Path, source: Path | dict, preds: list[dict], requests: lis
     path.write_text(json.dumps(preds))
     evaluate_files(root, key, [path], ["m"], requests[0], progress=False)
     stored = read_evaluation(root, key, "m")  # detections and OKS pairs as frames (what the dashboard reads)
+    as_numpy = read_evaluation(root, key, "m", as_numpy=True)  # what evaluate re-slices
+    for frame, columns in ((stored.detections, as_numpy.detections), (stored.oks, as_numpy.oks)):
+        assert list(columns) == [c for c in frame.columns if c != "keypoints"]
+        for name in columns:
+            np.testing.assert_array_equal(columns[name], frame[name].to_numpy(), strict=True)
     images_cols, instances_cols = _read_ground_truth(root, key)
     images, instances = read_images(root, key), read_instances(root, key, columns=GT_COLUMNS)
     for request in requests:
@@ -110,10 +115,9 @@ def _check(tmp_path: Path, source: Path | dict, preds: list[dict], requests: lis
             matched.gt_level, _old_levels(images, used, instances["image_id"].to_numpy(np.int64))
         )
         # the whole result: numpy columns vs the frames the dashboard passes
-        assert (
-            evaluate_stored(stored, images_cols, instances_cols, definitions).to_json()
-            == evaluate_stored(stored, images, instances, definitions).to_json()
-        )
+        whole = evaluate_stored(stored, images, instances, definitions).to_json()
+        assert evaluate_stored(stored, images_cols, instances_cols, definitions).to_json() == whole
+        assert evaluate_stored(as_numpy, images_cols, instances_cols, definitions).to_json() == whole
 
 
 REQUESTS = [
