@@ -170,17 +170,24 @@ def apply_filters(
     keep = population.keep
     sel = population.persons
     sel = sel.assign(bucket=size_bucket_codes(sel["area"].to_numpy(), f.size.edges))
-    if f.bucket is not None:
+    if f.bucket is None:
+        kept = images[keep].assign(n_selected=population.n_population)
+        kept["series"] = series_keys(kept, f.series)
+    else:
         sel = sel[sel["bucket"].to_numpy() == f.bucket.code]
         counts = np.bincount(sel["image_index"].to_numpy(), minlength=len(images))
-        n_selected = counts[keep]
-    else:
-        n_selected = population.n_population
-    kept = images[keep].assign(n_selected=n_selected)
-    kept["series"] = series_keys(kept, f.series)
+        # The images of the bucket's persons, taken from every column once (not the kept
+        # images and then the non-empty ones: 60-90 ms of a new edge at 3M persons).
+        # Series keys by split or source take their categories from all kept images, as
+        # before; by dataset they are the dataset column's categories whatever the rows.
+        selected = counts[keep] > 0
+        kept = images.iloc[np.flatnonzero(keep)[selected]].assign(n_selected=counts[keep][selected])
+        if f.series is SeriesBy.DATASET and isinstance(images["dataset"].dtype, pd.CategoricalDtype):
+            kept["series"] = series_keys(kept, f.series)
+        else:
+            needed = [c for c in ("dataset", "split", "source") if c in images.columns]
+            kept["series"] = series_keys(images.loc[keep, needed], f.series)[selected]
     sel = sel.assign(series=_series_of_persons(kept, sel, len(images)))
-    if f.bucket is not None:
-        kept = kept[kept["n_selected"].to_numpy() > 0]
     return Filtered(kept, sel, population.no_area, dict(population.unknown_area), f)
 
 

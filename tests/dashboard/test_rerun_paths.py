@@ -12,7 +12,15 @@ import pandas as pd
 import pytest
 
 from analysis.cache import contract as cache
-from analysis.definitions import AreaSource, PersonPopulation, PopulationKind, SizeBucket, SizeDefinition, SizeEdges
+from analysis.definitions import (
+    AreaSource,
+    PersonPopulation,
+    PopulationKind,
+    SizeBucket,
+    SizeDefinition,
+    SizeEdges,
+    size_bucket_codes,
+)
 from analysis.scenes.aggregates import TOP1_COLUMN, top1_histogram, top1_ids
 from dashboard.caches import load_caches
 from dashboard.filters import Filters
@@ -217,6 +225,49 @@ def test_filters_equal_the_per_row_computation_on_generated_data(f):
         got.persons["series"].astype(str).tolist()
         == got.images.loc[got.persons["image_index"], "series"].astype(str).tolist()
     )
+
+
+@pytest.mark.parametrize("series", list(SeriesBy))
+@pytest.mark.parametrize("bucket", [None, *SizeBucket])
+@pytest.mark.parametrize("categorical", [True, False])
+def test_kept_images_equal_the_two_step_take(series, bucket, categorical):
+    """The filtered images (taken once: the images of the bucket's persons) equal the two
+    steps they replaced: every kept image with its series key, then the non-empty ones;
+    the series categories (from all kept images) included."""
+    from dashboard.filters import apply_filters, select_population
+
+    images, persons = _generated()
+    # every person of c, of a's train split and of a's source x is tiny: those series keep
+    # their category with no image in the medium or large bucket
+    of = persons["image_index"].to_numpy()
+    tiny = (images["dataset"].astype(str).to_numpy()[of] == "c") | (
+        (images["dataset"].astype(str).to_numpy()[of] == "a")
+        & (
+            (images["split"].astype(str).to_numpy()[of] == "train")
+            | (images["source"].astype(object).to_numpy()[of] == "x")
+        )
+    )
+    persons.loc[tiny, ["bbox_w", "bbox_h"]] = 1.0
+    if not categorical:  # a dataset column of strings: its series categories come from the rows
+        images = images.assign(dataset=images["dataset"].astype(str))
+    f = Filters(datasets=("c", "a"), split="val" if bucket is SizeBucket.LARGE else None, bucket=bucket, series=series)
+    population = select_population(images, persons, f)
+    codes = size_bucket_codes(population.persons["area"].to_numpy(), f.size.edges)
+    if bucket is None:
+        n_selected = population.n_population
+    else:
+        chosen = population.persons["image_index"].to_numpy()[codes == bucket.code]
+        n_selected = np.bincount(chosen, minlength=len(images))[population.keep]
+    expected = images[population.keep].assign(n_selected=n_selected)
+    expected["series"] = series_keys(expected, series)
+    if bucket is not None:
+        expected = expected[expected["n_selected"].to_numpy() > 0]
+    got = apply_filters(images, persons, f, population)
+    assert len(got.images) < population.keep.sum() or bucket is None
+    pd.testing.assert_frame_equal(got.images, expected, check_exact=True)
+    assert got.persons["series"].cat.categories.tolist() == expected["series"].cat.categories.tolist()
+    if bucket in (SizeBucket.MEDIUM, SizeBucket.LARGE):  # a category without images: the test can tell
+        assert set(got.images["series"].astype(str)) < set(got.images["series"].cat.categories)
 
 
 @pytest.mark.parametrize("f", GENERATED_STATES)
