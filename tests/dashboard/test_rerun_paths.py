@@ -57,6 +57,32 @@ def test_distinct_pairs_equal_drop_duplicates_on_generated_frames():
     assert set(distinct_pairs(cat, "dataset", "split")) == _pairs_by_pandas(cat, "dataset", "split")
 
 
+@pytest.mark.parametrize("grouped", [False, True])
+def test_distinct_pairs_come_in_order_of_first_occurrence(grouped):
+    """Categorical pairs (found from the starts of runs of equal rows) come in the order of
+    their first row, as ``drop_duplicates`` keeps them: on shuffled rows (a run per row) and
+    on rows grouped by dataset and split as the dashboard's frames are (a few long runs, one
+    pair in two separate runs), a missing value included."""
+    rng = np.random.default_rng(8)
+    n = 30_000
+    frame = pd.DataFrame(
+        {
+            "dataset": rng.choice(["c", "a", "b"], n),
+            "split": rng.choice(np.array(["val", "train", None], dtype=object), n, p=[0.3, 0.65, 0.05]),
+        }
+    )
+    if grouped:
+        frame = frame.sort_values(["dataset", "split"], kind="stable", na_position="first").reset_index(drop=True)
+        frame = pd.concat([frame, frame.iloc[:5]], ignore_index=True)  # the first pair again in a later run
+    expected = [(_text(d), _text(s)) for d, s in frame.drop_duplicates().itertuples(index=False, name=None)]
+    assert distinct_pairs(frame.astype("category"), "dataset", "split") == expected
+    assert distinct_pairs(frame, "dataset", "split") == expected
+
+
+def _text(value: object) -> str:
+    return "nan" if pd.isna(value) else str(value)
+
+
 @pytest.fixture(scope="module")
 def loaded(demo_cache):
     return load_caches(demo_cache)
