@@ -296,6 +296,23 @@ def test_kept_images_equal_the_two_step_take(series, bucket, categorical):
         assert set(got.images["series"].astype(str)) < set(got.images["series"].cat.categories)
 
 
+def test_sources_kept_per_frame_equal_a_per_row_listing():
+    """The sidebar's source list (kept per images frame and datasets) equals the non-null
+    sources of the chosen datasets' rows, for each choice, asked twice; a caller's edit of
+    the list never reaches the kept one."""
+    from dashboard.filters import sources_of
+
+    images, _ = _generated()
+    for datasets in (("a", "b", "c"), ("b",), ("c", "a"), ()):
+        expected = sorted(
+            {str(s) for d, s in zip(images["dataset"], images["source"], strict=True) if d in datasets and pd.notna(s)}
+        )
+        first = sources_of(images, datasets)
+        assert first == expected
+        first.append("edited")
+        assert sources_of(images, datasets) == expected
+
+
 @pytest.mark.parametrize("f", GENERATED_STATES)
 def test_filters_from_a_kept_population_equal_a_fresh_filter(f):
     # another state's population (other edges, bucket and series, same datasets, split,
