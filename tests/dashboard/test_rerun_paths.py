@@ -23,7 +23,7 @@ from analysis.definitions import (
 )
 from analysis.scenes.aggregates import TOP1_COLUMN, top1_histogram, top1_ids
 from dashboard.caches import load_caches
-from dashboard.filters import Filters
+from dashboard.filters import POPULATION_ONLY_COLUMNS, Filters
 from dashboard.series import SeriesBy, distinct_pairs, series_keys, splits_used
 
 
@@ -241,6 +241,9 @@ def test_filters_equal_the_per_row_computation_on_generated_data(f):
     assert got.persons.index.tolist() == p.index.tolist()
     np.testing.assert_array_equal(got.persons["area"].to_numpy(), p["area"].to_numpy())
     assert got.persons["bucket"].tolist() == p["bucket"].tolist()
+    # the other columns are the loaded rows', less those that only chose the population
+    carried = persons.loc[p.index].drop(columns=list(POPULATION_ONLY_COLUMNS))
+    pd.testing.assert_frame_equal(got.persons.drop(columns=["area", "bucket", "series"]), carried, check_exact=True)
     per_image = p.groupby("image_index").size()
     if f.bucket is not None:
         assert got.images.index.tolist() == per_image.index.tolist()
