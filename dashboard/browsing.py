@@ -191,7 +191,13 @@ def browse_images(
     closed ranges (an entropy range drops images without a scene entropy)."""
     mask = np.ones(len(images), dtype=bool)
     if series is not None and "series" in images.columns:
-        mask &= images["series"].astype(str).isin(list(series)).to_numpy()
+        column = images["series"]
+        if isinstance(column.dtype, pd.CategoricalDtype):  # codes, not a string per row
+            wanted = {str(s) for s in series}
+            codes = [i for i, c in enumerate(column.cat.categories) if str(c) in wanted]
+            mask &= np.isin(column.cat.codes.to_numpy(), codes)
+        else:
+            mask &= column.astype(str).isin(list(series)).to_numpy()
     for column, bounds in (("n_selected", persons), ("crowd_index", crowd_index), ("entropy", entropy)):
         if bounds is None:
             continue

@@ -27,6 +27,7 @@ from analysis.definitions import (
     person_area,
     size_bucket_codes,
 )
+from dashboard import frame_memo
 from dashboard.series import SeriesBy, series_keys
 
 
@@ -75,7 +76,8 @@ class Filtered:
     Attributes:
         images: kept images with ``n_selected`` (persons in the bucket, or all persons).
         persons: kept persons with ``area`` (float) and ``bucket`` (int8: 0 small,
-            1 medium, 2 large, -1 unknown area).
+            1 medium, 2 large, -1 unknown area); the loaded person columns but
+            ``POPULATION_ONLY_COLUMNS``.
         no_area: datasets without any area under the chosen source (segm absent);
             their persons are left out of size-based results, never re-sourced.
         unknown_area: persons per dataset whose area is missing (partial segm).
@@ -103,7 +105,8 @@ class Population:
     Attributes:
         keep: (M,) the images of the chosen datasets, split and sources.
         persons: their persons in the population, with ``area`` (float) under the chosen
-            source; the persons of datasets without any such area left out.
+            source; the persons of datasets without any such area left out; without
+            ``POPULATION_ONLY_COLUMNS``.
         n_population: (kept images,) persons in the population per kept image.
         no_area, unknown_area: as :class:`Filtered`'s.
         key: the filter parts this depends on (:func:`population_key`).
@@ -115,6 +118,11 @@ class Population:
     no_area: tuple[str, ...]
     unknown_area: dict[str, int]
     key: tuple[object, ...]
+
+
+#: Person columns that only choose the population and its area (``select_population``): the
+#: filtered persons do not carry them (no view reads them; the loaded caches keep them).
+POPULATION_ONLY_COLUMNS = ("segm_area", "num_keypoints", "n_labelled")
 
 
 def population_key(f: Filters) -> tuple[object, ...]:
@@ -144,7 +152,9 @@ def select_population(images: pd.DataFrame, persons: pd.DataFrame, f: Filters) -
         f.size.area_source,
     )
     no_area, unknown = _missing_areas(sel, np.isnan(area))
-    sel = sel.assign(area=area)
+    # What only chose the population and its area is not carried on: every new size edge or
+    # bucket copies the bucket's rows of each remaining column (3 of 16 columns fewer).
+    sel = sel.drop(columns=[c for c in POPULATION_ONLY_COLUMNS if c in sel.columns]).assign(area=area)
     if no_area:
         sel = sel[~sel["dataset"].isin(no_area).to_numpy()]
     return Population(keep, sel, n_population, tuple(sorted(no_area)), unknown, population_key(f))
@@ -170,17 +180,24 @@ def apply_filters(
     keep = population.keep
     sel = population.persons
     sel = sel.assign(bucket=size_bucket_codes(sel["area"].to_numpy(), f.size.edges))
-    if f.bucket is not None:
+    if f.bucket is None:
+        kept = images[keep].assign(n_selected=population.n_population)
+        kept["series"] = series_keys(kept, f.series)
+    else:
         sel = sel[sel["bucket"].to_numpy() == f.bucket.code]
         counts = np.bincount(sel["image_index"].to_numpy(), minlength=len(images))
-        n_selected = counts[keep]
-    else:
-        n_selected = population.n_population
-    kept = images[keep].assign(n_selected=n_selected)
-    kept["series"] = series_keys(kept, f.series)
+        # The images of the bucket's persons, taken from every column once (not the kept
+        # images and then the non-empty ones: 60-90 ms of a new edge at 3M persons).
+        # Series keys by split or source take their categories from all kept images, as
+        # before; by dataset they are the dataset column's categories whatever the rows.
+        selected = counts[keep] > 0
+        kept = images.iloc[np.flatnonzero(keep)[selected]].assign(n_selected=counts[keep][selected])
+        if f.series is SeriesBy.DATASET and isinstance(images["dataset"].dtype, pd.CategoricalDtype):
+            kept["series"] = series_keys(kept, f.series)
+        else:
+            needed = [c for c in ("dataset", "split", "source") if c in images.columns]
+            kept["series"] = series_keys(images.loc[keep, needed], f.series)[selected]
     sel = sel.assign(series=_series_of_persons(kept, sel, len(images)))
-    if f.bucket is not None:
-        kept = kept[kept["n_selected"].to_numpy() > 0]
     return Filtered(kept, sel, population.no_area, dict(population.unknown_area), f)
 
 
@@ -225,9 +242,16 @@ def present(filtered: Filtered, column: str = "dataset") -> list[str]:
 
 
 def sources_of(images: pd.DataFrame, datasets: Sequence[str]) -> list[str]:
-    """Non-null ``source`` values of the given datasets (empty: hide the control)."""
+    """Non-null ``source`` values of the given datasets (empty: hide the control).
+
+    Kept per ``images`` frame (the loaded caches' frame, read-only) and datasets: the sidebar
+    asks on every rerun, and masking 560,000 image rows cost 10-15 ms each time."""
     if "source" not in images.columns:
         return []
+    return list(frame_memo.kept(images, ("sources of", tuple(datasets)), lambda: _sources_of(images, datasets)))
+
+
+def _sources_of(images: pd.DataFrame, datasets: Sequence[str]) -> list[str]:
     values = images.loc[images["dataset"].isin(datasets).to_numpy(), "source"].dropna()
     return sorted(str(v) for v in values.unique())
 

@@ -103,11 +103,16 @@ def _distinct_pairs(frame: pd.DataFrame, first: str, second: str) -> list[tuple[
     if not (isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype)):
         pairs = frame[[first, second]].drop_duplicates()
         return [(_text(x), _text(y)) for x, y in pairs.itertuples(index=False, name=None)]
-    ca = a.cat.codes.to_numpy().astype(np.int64)
-    cb = b.cat.codes.to_numpy().astype(np.int64)
+    ca, cb = a.cat.codes.to_numpy(), b.cat.codes.to_numpy()  # int8 / int16 codes, -1: missing
+    # Each pair's first row is the start of its first run of equal rows: the dashboard's
+    # frames come grouped by split, so pairs are looked up among a few run starts (one
+    # comparison of the small codes per row) instead of sorting every row's pair
+    # (np.unique over 3M rows: 0.1 s).
+    starts = np.flatnonzero(np.concatenate([[True], (ca[1:] != ca[:-1]) | (cb[1:] != cb[:-1])]))[: len(ca)]
     n_b = len(b.cat.categories) + 1
-    combined = (ca + 1) * n_b + (cb + 1)  # -1 (missing) -> 0
-    _, first_rows = np.unique(combined, return_index=True)
+    combined = (ca[starts].astype(np.int64) + 1) * n_b + (cb[starts].astype(np.int64) + 1)  # -1 (missing) -> 0
+    _, first_of_starts = np.unique(combined, return_index=True)  # each pair's earliest start
+    first_rows = starts[first_of_starts]
     first_rows.sort()
     names_a = np.asarray(a.cat.categories.astype(str))
     names_b = np.asarray(b.cat.categories.astype(str))

@@ -90,9 +90,10 @@ class TableItem:
                 out[c] = ["--" if pd.isna(v) else f"{v:.{digits}f}" for v in table[c]]
         return out
 
-    def display_formats(self) -> dict[str, str]:
-        """printf formats for the on-screen (labelled) table's numeric columns."""
-        table, shares = self.on_screen(), self.labelled()[1]
+    def display_formats(self, shown: pd.DataFrame | None = None) -> dict[str, str]:
+        """printf formats for the on-screen (labelled) table's numeric columns (``shown``:
+        ``on_screen()`` when the caller has it)."""
+        table, shares = (self.on_screen() if shown is None else shown), self.labelled()[1]
         floats = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
         return {str(c): "%.3f" if c in shares else f"%.{self.digits}f" for c in floats}
 

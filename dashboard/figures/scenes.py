@@ -48,13 +48,15 @@ def with_series(scenes: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
 
     Kept while ``images`` lives (``frame_memo.kept``; the entry holds ``scenes`` too, so its id
     names it): every rerun of a kept filter state gets the same frame, and with it the kept
-    aggregates below.  Read-only, like the filtered frames.
+    aggregates below.  Read-only, like the filtered frames.  ``series`` keeps the images'
+    dtype (a categorical from the filters: grouping then compares integer codes; as strings
+    a new filter state of 560,000 scene rows spent 0.3 s converting and comparing them).
     """
 
     def select() -> tuple[pd.DataFrame, pd.DataFrame]:
         keep = scenes["image_index"].isin(images.index).to_numpy()
         part = scenes[keep]
-        return scenes, part.assign(series=images["series"].reindex(part["image_index"].to_numpy()).to_numpy())
+        return scenes, part.assign(series=images["series"].reindex(part["image_index"].to_numpy()).array)
 
     return kept(images, ("scenes with series", id(scenes)), select)[1]
 

@@ -49,6 +49,28 @@ def test_custom_edges_are_honoured():
     assert size_bucket_codes([99, 100, 399, 400], edges).tolist() == [0, 1, 1, 2]
 
 
+def test_codes_equal_a_binary_search_and_a_loop_on_generated_values():
+    """Bucket and level codes (two comparisons) equal ``np.searchsorted`` over the two edges,
+    the computation they replaced, and a per-value loop: edges, their neighbours, zero,
+    infinities and NaN included."""
+    rng = np.random.default_rng(7)
+    edges = SizeEdges(small_medium=1024.0, medium_large=9216.0)
+    levels = CrowdConvention.EVAL_CODE.levels()
+    for low, high, codes_of in (
+        (edges.small_medium, edges.medium_large, lambda v: size_bucket_codes(v, edges)),
+        (levels.low, levels.high, levels.codes),
+    ):
+        special = [low, high, np.nextafter(low, -np.inf), np.nextafter(high, np.inf), 0.0, -0.0, np.inf, -np.inf]
+        values = np.concatenate([rng.lognormal(np.log(high) / 2, 2.0, 5000), special, [np.nan] * 5])
+        rng.shuffle(values)
+        got = codes_of(values)
+        searched = np.searchsorted(np.array([low, high]), values, side="right").astype(np.int8)
+        searched[np.isnan(values)] = -1
+        looped = [-1 if np.isnan(v) else 0 if v < low else 1 if v < high else 2 for v in values]
+        assert got.dtype == np.int8
+        assert got.tolist() == searched.tolist() == looped
+
+
 @pytest.mark.parametrize("low, high", [(0, 10), (10, 10), (20, 10), (-1, 5)])
 def test_invalid_edges_are_rejected(low, high):
     with pytest.raises(ValueError):

@@ -72,6 +72,44 @@ def test_browse_images_by_series_and_clamp():
     assert clamp((5, 2), 0, 10) == (0, 10)
 
 
+@pytest.mark.parametrize(
+    "series, persons, crowd_index, entropy",
+    [
+        (None, None, None, None),
+        (["s1"], None, None, None),
+        (["s0", "s2", "unknown"], (1, 3), None, None),
+        ([], None, (0.2, 0.9), (0.5, 3.0)),
+        (None, (0, 10), (0.0, 2.0), None),  # ranges covering every image
+    ],
+)
+def test_browse_images_equal_a_per_row_selection(series, persons, crowd_index, entropy):
+    """On a categorical series column (codes compared, an unused category included) the
+    chosen rows equal a per-row check of every condition."""
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    n = 500
+    images = pd.DataFrame(
+        {
+            "series": pd.Categorical(rng.choice(["s0", "s1", "s2"], n), categories=["s2", "s0", "s1", "unused"]),
+            "n_selected": rng.integers(0, 6, n),
+            "crowd_index": rng.uniform(0, 1.5, n),
+            "entropy": np.where(rng.uniform(size=n) < 0.1, np.nan, rng.uniform(0, 4, n)),
+        }
+    )
+    got = browse_images(images, series=series, persons=persons, crowd_index=crowd_index, entropy=entropy)
+
+    def passes(row: pd.Series) -> bool:
+        ok = series is None or str(row["series"]) in series
+        for column, bounds in (("n_selected", persons), ("crowd_index", crowd_index), ("entropy", entropy)):
+            ok = ok and (bounds is None or bounds[0] <= row[column] <= bounds[1])
+        return bool(ok)
+
+    expected = [i for i, row in images.iterrows() if passes(row)]
+    assert got.index.tolist() == expected
+    pd.testing.assert_frame_equal(got, images.loc[expected])
+
+
 def test_image_label_counts_the_population():
     row = pd.Series({"dataset": "coco", "split": "val", "file_name": "x.jpg", "n_selected": 1, "crowd_index": 0.25})
     assert image_label(row, "small persons") == "coco/val · x.jpg · 1 small person · CI 0.25"

@@ -184,6 +184,7 @@ def test_kept_scene_rows_and_aggregates_equal_a_fresh_computation():
         in_images = scenes[scenes["image_index"].isin(images.index)]
         assert part["image_index"].tolist() == in_images["image_index"].tolist()
         assert part["series"].astype(str).tolist() == [str(images.at[i, "series"]) for i in in_images["image_index"]]
+        assert part["series"].dtype == images["series"].dtype  # categorical: grouped by codes
         aggs = aggregates_by_dataset(part, NAMES, top_k=top_k)
         for name in NAMES:
             rows = part[part["series"].astype(str) == name]

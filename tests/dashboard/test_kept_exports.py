@@ -69,3 +69,22 @@ def test_kept_export_items_equal_fresh_ones(demo_cache, view):
     small_json = [i.figure.to_json() for i in small if isinstance(i, FigureItem)]
     everyone_json = [i.figure.to_json() for i in everyone if isinstance(i, FigureItem)]
     assert small_json and small_json != everyone_json
+
+
+def test_table_downloads_made_on_click_equal_the_rendered_files(demo_cache):
+    """The page's CSV / LaTeX buttons render their file when clicked (``ui.table_downloads``):
+    the same names and bytes as ``render.table_files`` rendering both up front, for every
+    table of these views, with shares as fractions and as percentages."""
+    from dashboard import ui
+    from dashboard.exports.render import RenderOptions, table_files
+
+    caches = load_caches(demo_cache)
+    state = _state(caches, demo_cache, Filters(datasets=tuple(caches.datasets)))
+    tables = [i for build in VIEWS.values() for i in build(state) if isinstance(i, TableItem)]
+    assert len(tables) >= 6
+    for options in (RenderOptions(), RenderOptions(percent=True)):
+        for item in tables:
+            buttons = ui.table_downloads(item, options)
+            files = table_files(item, options)
+            assert [(label, name) for label, name, _ in buttons] == list(zip(["CSV", "LaTeX"], files, strict=True))
+            assert [make() for _, _, make in buttons] == list(files.values())

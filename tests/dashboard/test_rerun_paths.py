@@ -12,10 +12,18 @@ import pandas as pd
 import pytest
 
 from analysis.cache import contract as cache
-from analysis.definitions import AreaSource, PersonPopulation, PopulationKind, SizeBucket, SizeDefinition, SizeEdges
+from analysis.definitions import (
+    AreaSource,
+    PersonPopulation,
+    PopulationKind,
+    SizeBucket,
+    SizeDefinition,
+    SizeEdges,
+    size_bucket_codes,
+)
 from analysis.scenes.aggregates import TOP1_COLUMN, top1_histogram, top1_ids
 from dashboard.caches import load_caches
-from dashboard.filters import Filters
+from dashboard.filters import POPULATION_ONLY_COLUMNS, Filters
 from dashboard.series import SeriesBy, distinct_pairs, series_keys, splits_used
 
 
@@ -47,6 +55,32 @@ def test_distinct_pairs_equal_drop_duplicates_on_generated_frames():
     cat["split"] = cat["split"].cat.add_categories(["unused"])
     cat.loc[0, "split"] = np.nan
     assert set(distinct_pairs(cat, "dataset", "split")) == _pairs_by_pandas(cat, "dataset", "split")
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_distinct_pairs_come_in_order_of_first_occurrence(grouped):
+    """Categorical pairs (found from the starts of runs of equal rows) come in the order of
+    their first row, as ``drop_duplicates`` keeps them: on shuffled rows (a run per row) and
+    on rows grouped by dataset and split as the dashboard's frames are (a few long runs, one
+    pair in two separate runs), a missing value included."""
+    rng = np.random.default_rng(8)
+    n = 30_000
+    frame = pd.DataFrame(
+        {
+            "dataset": rng.choice(["c", "a", "b"], n),
+            "split": rng.choice(np.array(["val", "train", None], dtype=object), n, p=[0.3, 0.65, 0.05]),
+        }
+    )
+    if grouped:
+        frame = frame.sort_values(["dataset", "split"], kind="stable", na_position="first").reset_index(drop=True)
+        frame = pd.concat([frame, frame.iloc[:5]], ignore_index=True)  # the first pair again in a later run
+    expected = [(_text(d), _text(s)) for d, s in frame.drop_duplicates().itertuples(index=False, name=None)]
+    assert distinct_pairs(frame.astype("category"), "dataset", "split") == expected
+    assert distinct_pairs(frame, "dataset", "split") == expected
+
+
+def _text(value: object) -> str:
+    return "nan" if pd.isna(value) else str(value)
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +241,9 @@ def test_filters_equal_the_per_row_computation_on_generated_data(f):
     assert got.persons.index.tolist() == p.index.tolist()
     np.testing.assert_array_equal(got.persons["area"].to_numpy(), p["area"].to_numpy())
     assert got.persons["bucket"].tolist() == p["bucket"].tolist()
+    # the other columns are the loaded rows', less those that only chose the population
+    carried = persons.loc[p.index].drop(columns=list(POPULATION_ONLY_COLUMNS))
+    pd.testing.assert_frame_equal(got.persons.drop(columns=["area", "bucket", "series"]), carried, check_exact=True)
     per_image = p.groupby("image_index").size()
     if f.bucket is not None:
         assert got.images.index.tolist() == per_image.index.tolist()
@@ -217,6 +254,66 @@ def test_filters_equal_the_per_row_computation_on_generated_data(f):
         got.persons["series"].astype(str).tolist()
         == got.images.loc[got.persons["image_index"], "series"].astype(str).tolist()
     )
+
+
+@pytest.mark.parametrize("series", list(SeriesBy))
+@pytest.mark.parametrize("bucket", [None, *SizeBucket])
+@pytest.mark.parametrize("categorical", [True, False])
+def test_kept_images_equal_the_two_step_take(series, bucket, categorical):
+    """The filtered images (taken once: the images of the bucket's persons) equal the two
+    steps they replaced: every kept image with its series key, then the non-empty ones;
+    the series categories (from all kept images) included."""
+    from dashboard.filters import apply_filters, select_population
+
+    images, persons = _generated()
+    # every person of c, of a's train split and of a's source x is tiny: those series keep
+    # their category with no image in the medium or large bucket
+    of = persons["image_index"].to_numpy()
+    tiny = (images["dataset"].astype(str).to_numpy()[of] == "c") | (
+        (images["dataset"].astype(str).to_numpy()[of] == "a")
+        & (
+            (images["split"].astype(str).to_numpy()[of] == "train")
+            | (images["source"].astype(object).to_numpy()[of] == "x")
+        )
+    )
+    persons.loc[tiny, ["bbox_w", "bbox_h"]] = 1.0
+    if not categorical:  # a dataset column of strings: its series categories come from the rows
+        images = images.assign(dataset=images["dataset"].astype(str))
+    f = Filters(datasets=("c", "a"), split="val" if bucket is SizeBucket.LARGE else None, bucket=bucket, series=series)
+    population = select_population(images, persons, f)
+    codes = size_bucket_codes(population.persons["area"].to_numpy(), f.size.edges)
+    if bucket is None:
+        n_selected = population.n_population
+    else:
+        chosen = population.persons["image_index"].to_numpy()[codes == bucket.code]
+        n_selected = np.bincount(chosen, minlength=len(images))[population.keep]
+    expected = images[population.keep].assign(n_selected=n_selected)
+    expected["series"] = series_keys(expected, series)
+    if bucket is not None:
+        expected = expected[expected["n_selected"].to_numpy() > 0]
+    got = apply_filters(images, persons, f, population)
+    assert len(got.images) < population.keep.sum() or bucket is None
+    pd.testing.assert_frame_equal(got.images, expected, check_exact=True)
+    assert got.persons["series"].cat.categories.tolist() == expected["series"].cat.categories.tolist()
+    if bucket in (SizeBucket.MEDIUM, SizeBucket.LARGE):  # a category without images: the test can tell
+        assert set(got.images["series"].astype(str)) < set(got.images["series"].cat.categories)
+
+
+def test_sources_kept_per_frame_equal_a_per_row_listing():
+    """The sidebar's source list (kept per images frame and datasets) equals the non-null
+    sources of the chosen datasets' rows, for each choice, asked twice; a caller's edit of
+    the list never reaches the kept one."""
+    from dashboard.filters import sources_of
+
+    images, _ = _generated()
+    for datasets in (("a", "b", "c"), ("b",), ("c", "a"), ()):
+        expected = sorted(
+            {str(s) for d, s in zip(images["dataset"], images["source"], strict=True) if d in datasets and pd.notna(s)}
+        )
+        first = sources_of(images, datasets)
+        assert first == expected
+        first.append("edited")
+        assert sources_of(images, datasets) == expected
 
 
 @pytest.mark.parametrize("f", GENERATED_STATES)
