@@ -21,8 +21,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from analysis.build.coco_json import unwrap_json_bytes
-from analysis.build.loading import MAX_COORDINATE, gc_paused
+from analysis.build.json_input import MAX_COORDINATE, gc_paused, unwrap_json_bytes
 from analysis.build.number_arrays import PARSE_RECORDS, parse_number_arrays
 from analysis.errors import AnnotationError
 from analysis.evaluation.definitions import MAX_DETECTIONS
