@@ -27,7 +27,7 @@ from analysis.build.coco_json import (
     decode_coco,
 )
 from analysis.build.json_input import MAX_COORDINATE, gc_paused
-from analysis.build.number_arrays import PARSE_RECORDS, parse_number_arrays
+from analysis.build.number_arrays import parse_number_arrays
 from analysis.errors import AnnotationError
 from analysis.schema import KeypointSchema, schema_from_category
 
@@ -446,6 +446,10 @@ _DTYPES = {
     "num_keypoints": np.int64,
     "kp_lengths": np.int64,
 }
+
+
+#: Records whose keypoint text is parsed at a time (the parser's temporaries stay in cache).
+PARSE_RECORDS = 4096
 
 
 def _raw_keypoint_values(

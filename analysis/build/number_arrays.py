@@ -43,8 +43,6 @@ MAX_INTEGER_DIGITS = 18
 #: A decimal's digits as an integer must be an exact double for the quotient to be exact.
 MAX_DECIMAL_MANTISSA = 2**53
 _POWERS_OF_TEN = 10.0 ** np.arange(23)  # exact doubles up to 1e22
-#: Records whose keypoint text is parsed at a time (the parser's temporaries stay in cache).
-PARSE_RECORDS = 4096
 _NULL = b"null"
 _PADDING = b" " * (MAX_INTEGER_DIGITS + 2)  #: after the text, so that a token's bytes can be read at a fixed width
 

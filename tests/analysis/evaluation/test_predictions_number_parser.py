@@ -94,7 +94,7 @@ def test_fixture_keypoint_text_reads_like_the_typed_decode(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relative: str
 ) -> None:
     data, n_joints = _results_from_fixture(require_fixtures() / relative)
-    monkeypatch.setattr(predictions_module, "PARSE_RECORDS", 16)  # several pieces per file
+    monkeypatch.setattr(predictions_module, "KEYPOINT_PARSE_RECORDS", 16)  # several pieces per file
     counts = _counting_parser(monkeypatch)
     _assert_like_typed_and_json(tmp_path / "p.json", data, n_joints)
     assert counts["accepted"] + counts["refused"] >= 1
@@ -103,7 +103,7 @@ def test_fixture_keypoint_text_reads_like_the_typed_decode(
 def test_coco_mini_is_read_by_the_parser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Real COCO keypoint text is what the parser reads exactly (every piece accepted)."""
     data, n_joints = _results_from_fixture(require_fixtures() / FIXTURE_FILES[0])
-    monkeypatch.setattr(predictions_module, "PARSE_RECORDS", 16)
+    monkeypatch.setattr(predictions_module, "KEYPOINT_PARSE_RECORDS", 16)
     counts = _counting_parser(monkeypatch)
     keypoints = _assert_like_typed_and_json(tmp_path / "p.json", data, n_joints)
     assert counts == {"accepted": -(-len(keypoints) // 16), "refused": 0}
@@ -163,7 +163,7 @@ def test_generated_text_reads_like_the_typed_decode(
     records = np.concatenate([xy, third], axis=2).reshape(n_records, -1).tolist()
     if refusing is not None:
         records[100][8] = refusing  # a third value (no coordinate bound), in the 4th piece of 32
-    monkeypatch.setattr(predictions_module, "PARSE_RECORDS", 32)
+    monkeypatch.setattr(predictions_module, "KEYPOINT_PARSE_RECORDS", 32)
     counts = _counting_parser(monkeypatch)
     keypoints = _assert_like_typed_and_json(tmp_path / "p.json", _file(records), n_joints)
     assert np.signbit(keypoints[keypoints == 0]).any() and not np.signbit(keypoints[keypoints == 0]).all()
@@ -189,7 +189,7 @@ def test_a_bad_record_the_parser_would_read_is_named_as_before(
     texts = ["[" + ", ".join(["2.5"] * 51) + "]"] * 100
     texts[69] = keypoints
     data = _file_of_text(texts)
-    monkeypatch.setattr(predictions_module, "PARSE_RECORDS", 32)
+    monkeypatch.setattr(predictions_module, "KEYPOINT_PARSE_RECORDS", 32)
     messages = []
     for parser in (True, False):
         with pytest.MonkeyPatch.context() as patch:
