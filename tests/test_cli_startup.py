@@ -82,6 +82,10 @@ def test_evaluate_run_loads_what_it_uses_only(small_cache):
     assert {"analysis.cli", "analysis.evaluation.cli"} <= modules
     assert not modules & OTHER_COMMANDS
     assert not loaded & NEVER
+    # the results reader shares only analysis.build.json_input with the build: not its
+    # decoder and checks (nor the difflib and gzip they import, ~10 ms)
+    assert {"analysis.build.json_input", "analysis.build.number_arrays"} <= modules
+    assert not modules & {"analysis.build.coco_json", "analysis.build.loading", "difflib", "gzip"}
     # read -> check -> slice -> print on numpy columns (analysis.cache.columns): no pandas, and
     # no progress bar library under --quiet, no thread pool (and the logging it imports)
     assert not loaded & {"pandas", "tqdm", "concurrent", "logging"}
@@ -97,7 +101,7 @@ def test_evaluate_reuse_and_reslice_load_no_pandas(small_cache):
     reused = imported_roots("evaluate", *common, "--predictions", str(preds_path), "--model", "r", "--json")
     resliced = imported_roots("evaluate", *common, "--model", "r", "--size-area", "segm")
     for loaded in (reused, resliced):
-        assert {"numpy", "pyarrow"} <= loaded and not loaded & ({"pandas"} | NEVER)
+        assert {"numpy", "pyarrow"} <= loaded and not loaded & ({"pandas", "difflib", "gzip"} | NEVER)
 
 
 def test_info_and_build_runs_load_no_torch_requests_or_plotting_and_build_no_pandas(small_cache):

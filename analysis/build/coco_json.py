@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import codecs
 import difflib
-import gzip
 import re
 import stat
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +40,7 @@ from typing import Annotated, Any, Literal, overload
 import msgspec
 import numpy as np
 
+from analysis.build.json_input import unwrap_json_bytes
 from analysis.errors import AnnotationError
 
 #: Ids and counts must fit the int64 columns they end up in.
@@ -116,9 +115,7 @@ _NON_FINITE_RE = re.compile(rb"(?<=[\[:,])(\s*)(NaN|-Infinity|Infinity)(?=\s*[,\
 _NON_FINITE_SENTINEL = {b"NaN": b'"N"', b"Infinity": b'"\\u221e"', b"-Infinity": b'"-\\u221e"'}
 _SENTINEL_NAME = {"N": "NaN", "\u221e": "Infinity", "-\u221e": "-Infinity"}
 _DEEP_RE = re.compile(rb"[\[{](?:\s*[\[{]){200,}")
-GZIP_MAGIC = b"\x1f\x8b"
 _QUOTE_OR_ESCAPE_RE = re.compile(rb'\\.|"', re.DOTALL)
-_BLANK_RE = re.compile(rb"[ \t\r\n]*\Z")
 
 
 @dataclass
@@ -414,50 +411,6 @@ def _file_type(image_fields: tuple[str, ...], typed_annotations: bool = False) -
 
 def _annotation_type() -> type:
     return CocoAnnotationRawKeypoints if RAW_KEYPOINTS else CocoAnnotation
-
-
-UTF8_BOM = b"\xef\xbb\xbf"
-#: Byte-order marks of encodings JSON files are sometimes saved in by editors.
-_OTHER_BOMS = {
-    b"\xff\xfe\x00\x00": "UTF-32",
-    b"\x00\x00\xfe\xff": "UTF-32",
-    b"\xff\xfe": "UTF-16",
-    b"\xfe\xff": "UTF-16",
-}
-
-
-def unwrap_json_bytes(path: Path, data: bytes | bytearray) -> bytes | bytearray:
-    """The JSON text of a file's bytes: gzip decompressed, a UTF-8 byte-order mark dropped.
-
-    Raises:
-        AnnotationError: empty, gzip that does not decompress, or UTF-16 / UTF-32 text
-            (naming the encoding to convert from).
-    """
-    if data[:2] == GZIP_MAGIC:
-        data = _gunzip(path, data)
-    if data[:3] == UTF8_BOM:
-        if isinstance(data, bytearray):
-            del data[:3]  # in place: no copy of a large file
-        else:
-            data = data[3:]
-    for bom, encoding in _OTHER_BOMS.items():
-        if data[: len(bom)] == bom or (encoding == "UTF-16" and len(data) > 1 and data[:2].count(0) == 1):
-            raise AnnotationError(
-                path,
-                None,
-                f"{encoding} text, not UTF-8: convert it first, e.g. "
-                f"iconv -f {encoding} -t UTF-8 {path} > converted.json",
-            )
-    if _BLANK_RE.match(data):  # (not data.strip(): that would copy the whole file)
-        raise AnnotationError(path, None, "empty file" if not data else "empty file (only whitespace)")
-    return data
-
-
-def _gunzip(path: Path, data: bytes | bytearray) -> bytearray:
-    try:
-        return bytearray(gzip.decompress(data))
-    except (OSError, EOFError, zlib.error) as exc:
-        raise AnnotationError(path, None, f"gzip-compressed but does not decompress ({exc})") from None
 
 
 def _rewrite_non_finite(data: bytearray) -> int:

@@ -6,11 +6,9 @@ error paths, to name the offending record.
 
 from __future__ import annotations
 
-import gc
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
@@ -28,6 +26,7 @@ from analysis.build.coco_json import (
     DecodedFile,
     decode_coco,
 )
+from analysis.build.json_input import MAX_COORDINATE, gc_paused
 from analysis.build.number_arrays import parse_number_arrays
 from analysis.errors import AnnotationError
 from analysis.schema import KeypointSchema, schema_from_category
@@ -187,22 +186,6 @@ def load_pose_dataset(
             decoded.release()
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic GC: decoding creates millions of containers, and the
-    collections it would trigger (for no garbage) cost more than the decode itself."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-#: No image is this large: coordinates beyond it are errors (they would overflow the
-#: float32 keypoint column and the box areas).
-MAX_COORDINATE = 1e9
 #: Rows checked at a time (the checks' temporaries stay small).
 CHECK_ROWS = 1 << 16
 #: Visibility flags COCO defines (0 unlabelled, 1 labelled but hidden, 2 visible).

@@ -7,17 +7,14 @@ and the documented defaults of every definition.
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
 
-from analysis.build.coco_json import GZIP_MAGIC, CocoCategory, read_annotation_bytes
-from analysis.build.loading import _keypoint_categories
 from analysis.cache.columns import Columns, column
 from analysis.cache.split import CachedSplit
 from analysis.definitions import (
@@ -62,14 +59,19 @@ def person_categories(facts: CachedSplit, annotation_path: Path) -> list[int]:
     """
     if facts.category_id is not None:
         return [facts.category_id]
+    # the build's reader, imported only here: an evaluation of a current cache needs none of it
+    import gzip
 
-    class _Categories(msgspec.Struct):
-        categories: list[CocoCategory]
+    from analysis.build.coco_json import CocoCategory, read_annotation_bytes
+    from analysis.build.json_input import GZIP_MAGIC
+    from analysis.build.loading import _keypoint_categories
 
+    # (defstruct: a class body's string annotation would not see this function's imports)
+    categories_only = msgspec.defstruct("Categories", [("categories", list[CocoCategory])])
     data: bytes | bytearray = read_annotation_bytes(annotation_path)
     if data[:2] == GZIP_MAGIC:
         data = gzip.decompress(data)
-    decoded = msgspec.json.decode(data, type=_Categories)
+    decoded: Any = msgspec.json.decode(data, type=categories_only)
     return [c.id for c in _keypoint_categories(annotation_path, decoded.categories)]
 
 

@@ -21,8 +21,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from analysis.build.coco_json import unwrap_json_bytes
-from analysis.build.loading import MAX_COORDINATE, gc_paused
+from analysis.build.json_input import MAX_COORDINATE, gc_paused, unwrap_json_bytes
+from analysis.build.number_arrays import parse_number_arrays
 from analysis.errors import AnnotationError
 from analysis.evaluation.definitions import MAX_DETECTIONS
 
@@ -43,6 +43,12 @@ class _Prediction(msgspec.Struct, gc=False):
 #: Records whose keypoints are decoded at a time (their Python floats live only that long).
 KEYPOINT_CHUNK = 1 << 14
 _KEYPOINT_LISTS = msgspec.json.Decoder(list[list[float]])
+#: Records whose keypoint text :func:`parse_number_arrays` reads at a time.  Its temporaries
+#: (index arrays of 8 bytes per character of number text) must stay in cache: on the
+#: benchmark's predictions (2-decimal numbers, ~330 bytes of keypoints a record) pieces of
+#: 256-512 records made the keypoints' first read in a process ~0.65x the typed decode's,
+#: 4,096 (the build's ``PARSE_RECORDS``, for shorter integer text) 1.2x it.
+KEYPOINT_PARSE_RECORDS = 512
 
 
 @dataclass(frozen=True)
@@ -178,9 +184,10 @@ def _decode_keypoints(
     n_non_finite = int((~np.isfinite(score)).sum())
     too_far: list[int] = []
     n_too_far = 0
+    use_parser = True
     for start in range(0, len(records), KEYPOINT_CHUNK):
         chunk = records[start : start + KEYPOINT_CHUNK]
-        values = _chunk_keypoints(path, data, records, start, len(chunk), n_joints)
+        values, use_parser = _chunk_keypoints(path, data, records, start, len(chunk), n_joints, use_parser)
         # a record is flagged once, however many of its values are bad (as a whole-file check would)
         bad = np.flatnonzero(~np.isfinite(values).all(axis=(1, 2)) & np.isfinite(score[start : start + len(chunk)]))
         n_non_finite += len(bad)
@@ -207,9 +214,39 @@ def _decode_keypoints(
 
 
 def _chunk_keypoints(
+    path: Path,
+    data: bytes | bytearray,
+    records: list[_Prediction],
+    start: int,
+    size: int,
+    n_joints: int,
+    use_parser: bool,
+) -> tuple[np.ndarray, bool]:
+    """Records ``start`` .. ``start + size``'s keypoints as a (size, K, 3) array (lengths checked),
+    and whether to keep trying the number parser on the next chunk.
+
+    Each ``KEYPOINT_PARSE_RECORDS`` piece is parsed from its raw text by numpy when
+    :func:`parse_number_arrays` reads it exactly and every record holds 3*K values; any other
+    piece is decoded the typed way (equal values; it names any error).  After a refused piece
+    the parser is not tried again: a file written with full-precision floats (which the parser
+    refuses) would pay for a refused parse per piece.
+    """
+    keypoints = np.empty((size, n_joints, 3), np.float64)
+    for lo in range(0, size, KEYPOINT_PARSE_RECORDS):
+        hi = min(size, lo + KEYPOINT_PARSE_RECORDS)
+        parsed = parse_number_arrays([r.keypoints for r in records[start + lo : start + hi]]) if use_parser else None
+        if parsed is not None and (parsed[0] == 3 * n_joints).all():
+            keypoints[lo:hi] = parsed[1].reshape(hi - lo, n_joints, 3)
+        else:
+            use_parser = use_parser and parsed is not None
+            keypoints[lo:hi] = _typed_keypoints(path, data, records, start + lo, hi - lo, n_joints)
+    return keypoints, use_parser
+
+
+def _typed_keypoints(
     path: Path, data: bytes | bytearray, records: list[_Prediction], start: int, size: int, n_joints: int
 ) -> np.ndarray:
-    """Records ``start`` .. ``start + size``'s keypoints as a (size, K, 3) array (lengths checked)."""
+    """Records ``start`` .. ``start + size``'s keypoints decoded by msgspec into Python float lists."""
     chunk = records[start : start + size]
     try:
         lists = _KEYPOINT_LISTS.decode(b"[" + b",".join(r.keypoints for r in chunk) + b"]")

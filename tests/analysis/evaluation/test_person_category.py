@@ -88,3 +88,24 @@ def test_a_gzip_annotation_file_evaluates(tmp_path: Path, capsys) -> None:
     assert code == 0, err
     (record,) = list_evaluations(root, key)
     assert (record.counts.records, record.counts.kept) == (2, 2)
+
+
+def test_a_cache_without_the_recorded_category_reads_the_file_categories(tmp_path: Path) -> None:
+    """Older caches record no category: the file's keypoint categories are read (gzip too),
+    by the build's reader that ``context`` imports only then."""
+    from types import SimpleNamespace
+    from typing import cast
+
+    from analysis.cache.split import CachedSplit
+    from analysis.evaluation.context import person_categories
+
+    doc = _doc_with_hand_category_first()
+    doc["categories"].append({"id": 9, "name": "car", "supercategory": "vehicle"})
+    plain, compressed = tmp_path / "a.json", tmp_path / "a.json.gz"
+    plain.write_text(json.dumps(doc))
+    compressed.write_bytes(gzip.compress(plain.read_bytes()))
+    expected = [c["id"] for c in doc["categories"] if c.get("keypoints")]
+    assert expected == [HAND, PERSON]
+    facts = cast(CachedSplit, SimpleNamespace(category_id=None))
+    assert person_categories(facts, plain) == person_categories(facts, compressed) == expected
+    assert person_categories(cast(CachedSplit, SimpleNamespace(category_id=PERSON)), tmp_path / "absent") == [PERSON]
