@@ -380,20 +380,7 @@ class _AnnotationParts:
 
 
 def _annotation_parts(path: Path, decoded: DecodedFile, candidate_ids: set[int], skipped: SkipLog) -> _AnnotationParts:
-    columns: dict[str, list[np.ndarray]] = {
-        k: []
-        for k in (
-            "ann_id",
-            "raw_index",
-            "image_id",
-            "category_id",
-            "bbox",
-            "iscrowd",
-            "segm_area",
-            "num_keypoints",
-            "kp_lengths",
-        )
-    }
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in _DTYPES}
     kp_chunks: list[np.ndarray] = []
     other_category: list[np.ndarray] = []
     wanted = np.fromiter(candidate_ids, np.int64, len(candidate_ids))
@@ -435,6 +422,7 @@ def _annotation_parts(path: Path, decoded: DecodedFile, candidate_ids: set[int],
     return _AnnotationParts(**joined, kp_chunks=kp_chunks, kp_counts=[len(a) for a in columns["ann_id"]])
 
 
+#: The annotation columns gathered chunk by chunk, and their dtypes when a file has none.
 _DTYPES = {
     "ann_id": np.int64,
     "raw_index": np.int64,
