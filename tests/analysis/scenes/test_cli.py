@@ -141,6 +141,7 @@ def test_compute_scenes_for_cache(tmp_path: Path, models_dir: Path) -> None:
     assert manifest["scenes"]["n_ok"] == 1
 
 
+@pytest.mark.slow
 def test_module_entry_reports_errors_in_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
         [
@@ -164,6 +165,7 @@ def test_module_entry_reports_errors_in_one_line(tmp_path: Path) -> None:
     assert proc.stderr.strip().count("\n") == 0 and "no cache at" in proc.stderr
 
 
+@pytest.mark.slow
 def test_top_level_build_with_scenes(tmp_path: Path, checkpoint: Path, capsys) -> None:
     """`python -m analysis build --scenes` builds registered splits, then their scenes."""
     from analysis.cli import main

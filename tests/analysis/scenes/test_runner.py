@@ -102,6 +102,7 @@ def test_missing_labels_and_cache(tmp_path: Path, cache_factory, checkpoint: Pat
         compute_scenes(tmp_path / "nope" / "x", SceneOptions())
 
 
+@pytest.mark.slow
 def test_interrupted_in_process_keeps_shards(cache_factory, models_dir: Path, monkeypatch) -> None:
     """An exception (here a fake Ctrl-C) mid-run flushes what was computed; the rerun resumes."""
     cache_dir = cache_factory(_images(N))

@@ -36,6 +36,10 @@ from dashboard.exports.render import RenderOptions, table_files
 from dashboard.exports.state import ViewOptions, ViewState, state_from_params
 from tests.dashboard.dashboard_helpers import add_scenes, chromium_or_skip
 
+# One worker runs this module, so `many_root` (eight datasets built and evaluated) is built once,
+# not once per worker.
+pytestmark = pytest.mark.xdist_group("matrix")
+
 #: The eight-dataset registry: display names on every one, a paper_name on one.
 MANY = [f"mx-{i}" for i in range(1, 9)]
 MANY_IDENTITY = {
