@@ -212,6 +212,10 @@ def test_reruns_give_byte_identical_files_in_every_format(demo_cache: Path, tmp_
 
 
 def test_real_annotations_size_buckets(fixtures_dir: Path, tmp_path: Path):
+    """The builds run in process (``analysis``'s ``main``: their own process is tested elsewhere);
+    the two exports in one fresh interpreter (``_RUN_EACH``)."""
+    from analysis.cli import main as analysis_main
+
     chromium_or_skip()
     cache = tmp_path / "cache"
     sources = {
@@ -219,46 +223,26 @@ def test_real_annotations_size_buckets(fixtures_dir: Path, tmp_path: Path):
         "crowdpose": fixtures_dir / "xtcocoapi" / "example_crowdpose_val.json",
     }
     for name, path in sources.items():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "analysis",
-                "build",
-                "--name",
-                name,
-                "--split",
-                "val",
-                "--annotations",
-                str(path),
-                "--cache-dir",
-                str(cache),
-            ],
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
-    out = tmp_path / "out"
-    r = export(
-        "--url",
-        "ds=coco,crowdpose&persons=all",
-        "--out",
-        str(out),
-        "--views",
-        "size,crowding",
-        "--formats",
-        "svg",
-        cache=cache,
+        argv = ["build", "--name", name, "--split", "val", "--annotations", str(path), "--cache-dir", str(cache)]
+        assert analysis_main(argv) == 0, name
+    out, out_kp = tmp_path / "out", tmp_path / "out-keypoints"
+    both = [
+        ["--url", "ds=coco,crowdpose&persons=all", "--out", str(out), "--views", "size,crowding", "--formats", "svg"],
+        # the default population (persons=keypoints: stored num_keypoints > 0), as the SmallPose paper counts
+        ["--url", "ds=coco,crowdpose", "--out", str(out_kp), "--views", "size", "--formats", "svg"],
+    ]
+    r = subprocess.run(
+        [sys.executable, "-c", _RUN_EACH, json.dumps([[*argv, "--cache-dir", str(cache)] for argv in both])],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=600,
     )
     assert r.returncode == 0, r.stderr
     csv = pd.read_csv(out / "size" / "size-buckets.csv")
     pd.testing.assert_frame_equal(csv, expected_buckets(sources), check_dtype=False)
     assert csv["small"].sum() + csv["medium"].sum() + csv["large"].sum() > 100
-    # the default population (persons=keypoints: stored num_keypoints > 0), as the SmallPose paper counts
-    out_kp = tmp_path / "out-keypoints"
-    r = export("--url", "ds=coco,crowdpose", "--out", str(out_kp), "--views", "size", "--formats", "svg", cache=cache)
-    assert r.returncode == 0, r.stderr
     keypoints = pd.read_csv(out_kp / "size" / "size-buckets.csv")
     pd.testing.assert_frame_equal(keypoints, expected_buckets(sources, keypoints_only=True), check_dtype=False)
     assert (keypoints[["small", "medium", "large"]].to_numpy() <= csv[["small", "medium", "large"]].to_numpy()).all()
