@@ -70,6 +70,7 @@ def test_contract_and_manifest(cache_factory, models_dir: Path) -> None:
     assert not (cache_dir / PARTIAL_DIR).exists()
 
 
+@pytest.mark.slow
 def test_up_to_date_is_reused_and_force_or_base_recomputes(cache_factory, models_dir: Path) -> None:
     cache_dir = cache_factory(_images(3))
     out = compute_scenes(cache_dir, _opts(models_dir))

@@ -189,6 +189,7 @@ def _indoor_expected(state: ViewState, caches: Caches) -> dict[str, float]:
     return {state.label(k): float(v) for k, v in share.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("identities", [True, False], ids=["identities", "no-identities"])
 @pytest.mark.parametrize("series", SERIES)
 @pytest.mark.parametrize("selection", list(SELECTIONS))
@@ -233,6 +234,7 @@ def test_every_view_under_every_setup(roots, selection, series, identities):
                 assert all(any(s in name for s in shown) for name in _legend(figures["ap-per-slice"]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("identities", [True, False], ids=["identities", "no-identities"])
 @pytest.mark.parametrize("series", SERIES)
 @pytest.mark.parametrize("selection", ["demo all", "8 datasets"])
