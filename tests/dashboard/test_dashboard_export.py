@@ -89,6 +89,7 @@ def test_render_and_zip_of_items_report_progress(fig):
     assert render.zip_bytes(files) == render.zip_bytes(files)  # fixed timestamps
 
 
+@pytest.mark.slow
 def test_pdf_is_small_vector_and_svg_is_stable(fig):
     chromium_or_skip()
     pdf = export.figure_bytes(fig, "pdf", "double")

@@ -84,6 +84,7 @@ def test_scenes_flags_parse() -> None:
         _parser().parse_args(["scenes", "--name", "a", "--split", "b", "--batch-size", "0"])
 
 
+@pytest.mark.slow
 def test_fetch_places365_then_scenes(tmp_path: Path, models_dir: Path, capsys) -> None:
     files = {p.name: p.read_bytes() for p in models_dir.iterdir() if p.is_file()}
     b = Behaviour(files)

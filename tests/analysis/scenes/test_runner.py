@@ -39,6 +39,7 @@ def _manifest(cache_dir: Path) -> dict:
     return orjson.loads((cache_dir / "manifest.json").read_bytes())
 
 
+@pytest.mark.slow
 def test_contract_and_manifest(cache_factory, models_dir: Path) -> None:
     cache_dir = cache_factory(_images(5), dataset="toy", split="val")
     before = _manifest(cache_dir)
@@ -198,6 +199,7 @@ def test_resume_after_killed_process(tmp_path: Path, models_dir: Path, monkeypat
     pd.testing.assert_frame_equal(resumed, fresh)
 
 
+@pytest.mark.slow
 def test_time_based_flush(cache_factory, models_dir: Path, monkeypatch) -> None:
     cache_dir = cache_factory(_images(6))
     real = runner.backend_results

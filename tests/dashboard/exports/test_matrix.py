@@ -431,6 +431,7 @@ def test_an_empty_figure_is_a_reason_in_the_captions_not_a_blank_page():
     assert not is_empty(drawn)  # a drawn figure is never taken for an empty one
 
 
+@pytest.mark.slow
 def test_a_renderer_clean_up_problem_is_a_note_not_the_last_word(roots, tmp_path, capsys, monkeypatch):
     """kaleido's Chromium profile clean-up failing after every file was written: a note,
     exit status 0, and the 'wrote' line stays the last thing printed."""
