@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: setup run demo test checks lint typecheck bench browser latex docs clean
+.PHONY: setup run demo test lint typecheck bench browser latex docs clean
 
 setup: $(STAMP)
 
@@ -70,14 +70,9 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-# The strict docs build, mypy and ruff do not depend on each other: side by side (make -j),
-# each one's output printed together when it ends (--output-sync); every install before them.
-checks: setup $(TEST_STAMP) $(DOCS_STAMP)
-	$(MAKE) --no-print-directory -j3 --output-sync=target docs typecheck lint
-
 # Every test: `-m "slow or not slow"` puts back the `slow` tests a plain `pytest` leaves out
 # (pyproject.toml's addopts); the 20 slowest are printed at the end.
-test: setup browser latex $(TEST_STAMP) checks
+test: setup browser latex $(TEST_STAMP) docs typecheck lint
 	$(PY) -m pytest -n 2 --dist loadgroup -m "slow or not slow" --durations=20
 
 # Every benchmark writes the figures it printed to $(BENCH_SUMMARY) (benchmarks/summary.py);
