@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: setup run demo test typecheck bench browser latex docs clean
+.PHONY: setup run demo test lint typecheck bench browser latex docs clean
 
 setup: $(STAMP)
 
@@ -66,10 +66,14 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 typecheck: setup
 	$(PY) -m mypy
 
-test: setup browser latex $(TEST_STAMP) docs typecheck
+lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
+
+# Every test: `-m "slow or not slow"` puts back the `slow` tests a plain `pytest` leaves out
+# (pyproject.toml's addopts); the 20 slowest are printed at the end.
+test: setup browser latex $(TEST_STAMP) docs typecheck lint
+	$(PY) -m pytest -n 2 --dist loadgroup -m "slow or not slow" --durations=20
 
 # Every benchmark writes the figures it printed to $(BENCH_SUMMARY) (benchmarks/summary.py);
 # a failing one does not stop the rest ("-"), and the summary lists it as "no figures".

@@ -53,6 +53,7 @@ def test_no_analysis_module_names_streamlit():
     assert not offenders
 
 
+@pytest.mark.slow
 def test_importing_every_analysis_module_loads_no_streamlit():
     modules = [m for m in _modules("analysis") if m not in ("analysis.__main__", "analysis.scenes.__main__")]
     assert len(modules) > 20

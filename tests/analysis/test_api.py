@@ -104,6 +104,7 @@ AREA_OF = {
 }
 
 
+@pytest.mark.slow
 def test_table5_matches_pycocotools_on_the_stored_predictions(demo: Path):
     # Re-sliced by the area that scales OKS: pycocotools has one area for both.
     for dataset in ("demo-small", "demo-crowd"):

@@ -242,6 +242,7 @@ def test_code_version_changes_with_the_crowd_index_threshold(tmp_path):
     assert version() != before
 
 
+@pytest.mark.slow
 def test_build_modules_memo_is_used_until_a_source_changes(tmp_path):
     # A copy of the package: its memo is trusted while every source keeps its mtime and size,
     # and walked again (the true answer) once one is touched.

@@ -18,8 +18,9 @@ from analysis.demo import PROFILES
 from analysis.scenes.aggregates import labels_from_manifest
 
 REPO = Path(__file__).resolve().parents[2]
-# One worker runs this module, so its demo (with scenes) below is built once, not once per worker.
-pytestmark = pytest.mark.xdist_group("demo-scenes")
+# One worker runs this module, so its demo (with scenes) below is built once, not once per worker;
+# slow: building that demo took 18 s (2 cores, load average 8; its two tests 4 s more).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo-scenes")]
 
 
 @pytest.fixture(scope="module")

@@ -84,6 +84,7 @@ def real_cache(tmp_path_factory):
     return root, docs
 
 
+@pytest.mark.slow
 def test_info_counts_every_population_like_pandas(real_cache):
     root, docs = real_cache
     out = subprocess.run(

@@ -82,6 +82,7 @@ def test_registered_file_missing_is_reported_and_others_still_build(tmp_path, ca
     assert "ok/v: built" in captured.out
 
 
+@pytest.mark.slow
 def test_demo_is_deterministic_synthetic_and_contrasting(tmp_path, capsys):
     assert main(["demo", "--data-dir", str(tmp_path / "d1"), "--cache-dir", str(tmp_path / "c1"), "--quiet"]) == 0
     assert main(["demo", "--data-dir", str(tmp_path / "d2"), "--cache-dir", str(tmp_path / "c2"), "--quiet"]) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from analysis.build.run import build_split
 from analysis.cache.contract import CacheKey
@@ -29,6 +30,7 @@ def test_benchmark_parts_agree_with_pycocotools(tmp_path) -> None:
     assert 0 < ap_reference < 1
 
 
+@pytest.mark.slow
 def test_whole_process_comparison_and_import_times(tmp_path) -> None:
     """Ours, hotcoco and pycocotools each run as a fresh process to their end, with a peak
     RSS; the import-time probe reports what evaluate's run loaded."""

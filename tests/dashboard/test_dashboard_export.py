@@ -50,6 +50,7 @@ def test_latex_booktabs_and_csv():
     assert export.table_csv(table).decode().splitlines()[0] == "dataset,persons,share"
 
 
+@pytest.mark.slow
 def test_figure_formats_are_valid(fig):
     chromium_or_skip()
     png = export.figure_bytes(fig, "png", "single")
@@ -62,6 +63,7 @@ def test_figure_formats_are_valid(fig):
         export.figure_bytes(fig, "gif")
 
 
+@pytest.mark.slow
 def test_render_and_zip_of_items_report_progress(fig):
     chromium_or_skip()
     seen = []
@@ -87,6 +89,7 @@ def test_render_and_zip_of_items_report_progress(fig):
     assert render.zip_bytes(files) == render.zip_bytes(files)  # fixed timestamps
 
 
+@pytest.mark.slow
 def test_pdf_is_small_vector_and_svg_is_stable(fig):
     chromium_or_skip()
     pdf = export.figure_bytes(fig, "pdf", "double")

@@ -41,6 +41,7 @@ def _cli_json(demo_cache: Path, dataset: str) -> list[dict]:
     return doc if isinstance(doc, list) else [doc]
 
 
+@pytest.mark.slow
 def test_exports_follow_the_command_line_diagnosis(small_state, demo_cache: Path) -> None:
     """Every figure and table states the definitions; the tables and the waterfall carry the numbers
     `python -m analysis diagnose --json` prints (same size definition: the default)."""
@@ -116,6 +117,7 @@ def test_waterfall_ends_at_the_oracle_and_says_when_a_slice_is_empty(small_state
         assert "no ground truth" in waterfall_figure(models, name).layout.meta["caption"]
 
 
+@pytest.mark.slow
 def test_export_command_writes_the_errors_view(demo_cache: Path, tmp_path: Path, capsys) -> None:
     # in-process (the command's process itself is tested in tests/dashboard/exports/test_cli.py)
     from dashboard.exports.cli import main
@@ -192,6 +194,7 @@ def test_size_figures_draw_the_table(small_state) -> None:
     assert f"{int(first['missed'].sum())} missed at OKS 0.1" in missed.layout.meta["caption"]
 
 
+@pytest.mark.slow
 def test_spec_exports_the_errors_view_with_its_options(demo_cache: Path, tmp_path: Path) -> None:
     """A spec's ``view = "errors"`` entries: the page's slice and OKS choice as options, items picked
     by stem and renamed; the waterfall drawn is the chosen slice's at OKS 0.75."""

@@ -28,6 +28,7 @@ def _table5(at):
     return table.set_index("model")
 
 
+@pytest.mark.slow
 def test_models_view_table5_equals_pycocotools(app_env):
     at = open_view(app({"ds": "demo-small"}), "models")
     assert not at.exception, [e.value for e in at.exception]
@@ -65,6 +66,7 @@ def test_size_definition_reslices_like_pycocotools(app_env):
     assert "re-sliced" in texts(at)
 
 
+@pytest.mark.slow
 def test_pr_curve_equals_pycocotools_precision(app_env):
     at = open_view(app({"ds": "demo-small"}), "models")
     curves = {t["name"]: np.asarray(t["y"], dtype=float) for t in charts(at)[1]}
@@ -219,6 +221,7 @@ def test_stored_evaluations_table_counts_what_was_left_out(app_env):
         assert stored.loc[model, "other categories"] == 0 and not stored.loc[model, "stale"]
 
 
+@pytest.mark.slow
 def test_pr_curve_of_a_slice_at_a_threshold_and_the_mean(app_env):
     """Small persons by segm area (the demo's OKS area, so pycocotools' area ranges apply)."""
     at = open_view(app({"ds": "demo-small", "area": "segm"}), "models")

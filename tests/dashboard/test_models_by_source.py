@@ -31,6 +31,7 @@ def _part_files(cache: Path, model: str, source: str, tmp_path: Path) -> tuple[P
     return gt, res
 
 
+@pytest.mark.slow
 def test_models_view_per_source_equals_pycocotools_on_the_part(app_env, tmp_path):
     at = open_view(app({"ds": "demo-small"}), "models")
     box = at.selectbox(key="models_source")

@@ -309,6 +309,7 @@ def _shrunk(gt_doc: dict, factor: float = 0.3) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_every_slice_equals_a_per_detection_reference(tmp_path: Path) -> None:
     """small (which coco-analyze lacks), the small density levels and the crowd levels, on coco-mini
     (odd images shrunk) with bbox areas (OKS and size), against :func:`_reference`."""

@@ -122,6 +122,7 @@ def _check_density_and_crowd(tmp_path, ref_doc, root, key, preds, ours, sigmas) 
         assert_metrics_equal(ours.slices[name].to_json(), reference, what=f"{key} {name}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("relative", COCO_FIXTURES)
 @pytest.mark.parametrize("area", [AreaSource.SEGM, AreaSource.BBOX])
 def test_real_fixtures_equal_pycocotools(tmp_path: Path, relative: str, area: AreaSource) -> None:
@@ -132,6 +133,7 @@ def test_real_fixtures_equal_pycocotools(tmp_path: Path, relative: str, area: Ar
         _check_against_pycocotools(tmp_path, doc, root, key, noisy_predictions(doc, seed), area)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("area", [AreaSource.SEGM, AreaSource.BBOX])
 def test_synthetic_set_equals_pycocotools(tmp_path: Path, area: AreaSource) -> None:
     """A synthetic COCO-like set (crowd RLE regions, unlabelled small persons, crowds of up to 30)."""
@@ -158,6 +160,7 @@ def test_more_than_20_detections_per_image_are_cut_as_pycocotools_does(tmp_path:
     _check_against_pycocotools(tmp_path, doc, root, key, preds, AreaSource.SEGM)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("relative", ["xtcocoapi/example_crowdpose_val.json", "mmpose/crowdpose/test_crowdpose.json"])
 def test_crowdpose_equals_xtcocotools_keypoints_crowd(tmp_path: Path, relative: str) -> None:
     path = _fixture(relative)
@@ -260,6 +263,7 @@ def _random_case(draw):
     return doc, _random_preds(draw, doc)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=_random_case())
 def test_random_small_sets_equal_pycocotools(tmp_path_factory, case) -> None:
@@ -270,6 +274,7 @@ def test_random_small_sets_equal_pycocotools(tmp_path_factory, case) -> None:
         _check_against_pycocotools(tmp_path, doc, root, key, preds, area)
 
 
+@pytest.mark.slow
 def test_crowdpose_area_for_oks_and_size_and_the_paper_levels(tmp_path: Path) -> None:
     """--oks-area crowdpose --size-area crowdpose --crowd-levels paper --crowd-index computed on
     COCO: pycocotools on a ground-truth copy whose area is 0.53*w*h, each detection's area

@@ -68,6 +68,7 @@ def _tie_at_the_cut(preds: list[dict], image_id: int) -> bool:
     return len(scores) > MAX_DETECTIONS and scores[MAX_DETECTIONS - 1] == scores[MAX_DETECTIONS]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("size_area", "seed"), [(AreaSource.BBOX, 0), (AreaSource.SEGM, 1)])
 def test_images_over_20_detections_equal_pycocotools_and_xtcocotools(
     tmp_path: Path, size_area: AreaSource, seed: int

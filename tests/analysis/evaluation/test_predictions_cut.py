@@ -42,6 +42,7 @@ def _kept_by_hand(records: list[dict], categories: list[int], limit: int = 20) -
     return sorted(kept)
 
 
+@pytest.mark.slow
 def test_keypoints_are_held_for_the_kept_detections_only(tmp_path: Path) -> None:
     records = _records(n_images=420, per_image=40, seed=1)  # 16,800 records: two decode chunks
     assert len(records) > KEYPOINT_CHUNK

@@ -30,6 +30,7 @@ def shrunk_coco(tmp_path_factory: pytest.TempPathFactory):
     return gt_doc, preds, _diagnose(root, key, request)
 
 
+@pytest.mark.slow
 def test_ap_per_bin_equals_pycocotools_with_area_range_set_to_the_bin(shrunk_coco) -> None:
     gt_doc, preds, diagnosis = shrunk_coco
     curve = diagnosis.by_size

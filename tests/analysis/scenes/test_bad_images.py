@@ -81,6 +81,7 @@ def test_open_rgb_reasons(tmp_path: Path) -> None:
                 open_rgb(path)
 
 
+@pytest.mark.slow
 def test_run_goes_on_and_lists_failures(cache_factory, models_dir: Path) -> None:
     cache_dir = cache_factory(bad_image_set())
     out = compute_scenes(cache_dir, SceneOptions(models_dir=models_dir, workers=2, batch_size=4, progress=False))

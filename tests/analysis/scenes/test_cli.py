@@ -84,6 +84,7 @@ def test_scenes_flags_parse() -> None:
         _parser().parse_args(["scenes", "--name", "a", "--split", "b", "--batch-size", "0"])
 
 
+@pytest.mark.slow
 def test_fetch_places365_then_scenes(tmp_path: Path, models_dir: Path, capsys) -> None:
     files = {p.name: p.read_bytes() for p in models_dir.iterdir() if p.is_file()}
     b = Behaviour(files)
@@ -141,6 +142,7 @@ def test_compute_scenes_for_cache(tmp_path: Path, models_dir: Path) -> None:
     assert manifest["scenes"]["n_ok"] == 1
 
 
+@pytest.mark.slow
 def test_module_entry_reports_errors_in_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
         [
@@ -164,6 +166,7 @@ def test_module_entry_reports_errors_in_one_line(tmp_path: Path) -> None:
     assert proc.stderr.strip().count("\n") == 0 and "no cache at" in proc.stderr
 
 
+@pytest.mark.slow
 def test_top_level_build_with_scenes(tmp_path: Path, checkpoint: Path, capsys) -> None:
     """`python -m analysis build --scenes` builds registered splits, then their scenes."""
     from analysis.cli import main

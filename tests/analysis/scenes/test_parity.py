@@ -51,6 +51,7 @@ def reference_probs(checkpoint: Path, paths: list[Path]) -> np.ndarray:
     return np.stack(out)
 
 
+@pytest.mark.slow
 def test_full_probability_vectors_match(checkpoint: Path) -> None:
     paths = fixture_photos()
     ref = reference_probs(checkpoint, paths)
@@ -72,6 +73,7 @@ def test_full_probability_vectors_match(checkpoint: Path) -> None:
     assert torch.equal(x_ours.contiguous(), x_ref)
 
 
+@pytest.mark.slow
 def test_scenes_parquet_matches_reference(checkpoint: Path, models_dir: Path, cache_factory) -> None:
     paths = fixture_photos()
     cache_dir = cache_factory({f"img{i}.jpg": p for i, p in enumerate(paths)})

@@ -39,6 +39,7 @@ def _manifest(cache_dir: Path) -> dict:
     return orjson.loads((cache_dir / "manifest.json").read_bytes())
 
 
+@pytest.mark.slow
 def test_contract_and_manifest(cache_factory, models_dir: Path) -> None:
     cache_dir = cache_factory(_images(5), dataset="toy", split="val")
     before = _manifest(cache_dir)
@@ -70,6 +71,7 @@ def test_contract_and_manifest(cache_factory, models_dir: Path) -> None:
     assert not (cache_dir / PARTIAL_DIR).exists()
 
 
+@pytest.mark.slow
 def test_up_to_date_is_reused_and_force_or_base_recomputes(cache_factory, models_dir: Path) -> None:
     cache_dir = cache_factory(_images(3))
     out = compute_scenes(cache_dir, _opts(models_dir))
@@ -102,6 +104,7 @@ def test_missing_labels_and_cache(tmp_path: Path, cache_factory, checkpoint: Pat
         compute_scenes(tmp_path / "nope" / "x", SceneOptions())
 
 
+@pytest.mark.slow
 def test_interrupted_in_process_keeps_shards(cache_factory, models_dir: Path, monkeypatch) -> None:
     """An exception (here a fake Ctrl-C) mid-run flushes what was computed; the rerun resumes."""
     cache_dir = cache_factory(_images(N))
@@ -196,6 +199,7 @@ def test_resume_after_killed_process(tmp_path: Path, models_dir: Path, monkeypat
     pd.testing.assert_frame_equal(resumed, fresh)
 
 
+@pytest.mark.slow
 def test_time_based_flush(cache_factory, models_dir: Path, monkeypatch) -> None:
     cache_dir = cache_factory(_images(6))
     real = runner.backend_results

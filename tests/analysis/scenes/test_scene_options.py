@@ -51,6 +51,7 @@ def test_valid_bases_pass_everywhere():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", ["analysis", "analysis.scenes"])
 def test_both_entry_points_report_one_line(tmp_path, entry):
     out = subprocess.run(

@@ -142,54 +142,80 @@ def test_demo_export_files_and_size_buckets(demo_cache: Path, tmp_path: Path):
         assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size < 200_000, pdf
 
 
-def test_same_caches_and_arguments_give_identical_files(demo_cache: Path, tmp_path: Path):
-    chromium_or_skip()
-    runs = []
-    for n in (1, 2):
-        out = tmp_path / f"run{n}"
-        r = export(
-            "--url", "ds=demo-crowd,demo-small&norm=share", "--out", str(out), "--formats", "svg", cache=demo_cache
-        )
-        assert r.returncode == 0, r.stderr
-        runs.append({str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
-    assert runs[0].keys() == runs[1].keys()
-    kinds = {Path(k).suffix for k in runs[0]}
-    assert {".csv", ".tex", ".svg", ".txt"} <= kinds
-    different = [k for k in runs[0] if runs[0][k] != runs[1][k]]
-    assert not different
-    assert len([k for k in runs[0] if k.endswith(".svg")]) >= 10  # every view's figures are there
+#: Two exports in one fresh interpreter (``main`` twice, as two commands would run them), each
+#: into its own folder; fails if anything imported streamlit.  argv[1] is a JSON list of argv lists.
+_RUN_EACH = (
+    "import json, sys; from dashboard.exports.cli import main; "
+    "codes = [main(argv) for argv in json.loads(sys.argv[1])]; "
+    "assert 'streamlit' not in sys.modules, 'the export path imported streamlit'; sys.exit(max(codes))"
+)
+
+#: Every view's figures as SVG (shares, the default single-column width), and the size and
+#: models views in every format at page width: PNG (kaleido, with its pHYs chunk), PDF (cairo,
+#: date fixed), SVG, CSV and LaTeX; hatched bars (size), the models view's figures with their
+#: intervals and Table 5.
+_RERUN_EXPORTS = {
+    "every-view": ["--url", "ds=demo-crowd,demo-small&norm=share", "--formats", "svg"],
+    "every-format": [
+        "--url",
+        "ds=demo-crowd,demo-small",
+        "--views",
+        "size,models",
+        "--formats",
+        "png,svg,pdf",
+        "--width",
+        "double",
+    ],
+}
 
 
-def test_reruns_are_byte_identical_in_every_format(demo_cache: Path, tmp_path: Path):
-    """PNG (kaleido, with its pHYs chunk), PDF (cairo, date fixed), SVG, CSV and LaTeX: the
-    same caches and arguments give the same bytes; hatched bars (size), the models view's
-    figures with their intervals and Table 5, at page width."""
+def test_reruns_give_byte_identical_files_in_every_format(demo_cache: Path, tmp_path: Path):
+    """The same caches and arguments give the same bytes, run by two fresh interpreters.
+
+    The two runs go side by side (two processes at once: each spends most of its time waiting
+    on its own Chromium), and each run makes both exports of ``_RERUN_EXPORTS`` in one
+    interpreter, so the pair costs two interpreter and import start-ups, not four."""
     chromium_or_skip()
-    runs = []
+    procs = []
     for n in (1, 2):
-        out = tmp_path / f"run{n}"
-        r = export(
-            "--url",
-            "ds=demo-crowd,demo-small",
-            "--views",
-            "size,models",
-            "--formats",
-            "png,svg,pdf",
-            "--width",
-            "double",
-            "--out",
-            str(out),
-            cache=demo_cache,
+        argvs = [
+            [*args, "--out", str(tmp_path / f"run{n}" / name), "--cache-dir", str(demo_cache)]
+            for name, args in _RERUN_EXPORTS.items()
+        ]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", _RUN_EACH, json.dumps(argvs)],
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+            )
         )
-        assert r.returncode == 0, r.stderr
-        runs.append({str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
-    assert runs[0].keys() == runs[1].keys()
-    assert {".png", ".svg", ".pdf", ".csv", ".tex", ".txt"} <= {Path(k).suffix for k in runs[0]}
-    assert "models/ap-per-slice.pdf" in runs[0] and "models/models-table5.tex" in runs[0]
-    assert [k for k in runs[0] if runs[0][k] != runs[1][k]] == []
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+    for name in _RERUN_EXPORTS:
+        runs = []
+        for n in (1, 2):
+            out = tmp_path / f"run{n}" / name
+            runs.append({str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+        assert runs[0].keys() == runs[1].keys(), name
+        assert [k for k in runs[0] if runs[0][k] != runs[1][k]] == [], name
+        kinds = {Path(k).suffix for k in runs[0]}
+        if name == "every-view":
+            assert {".csv", ".tex", ".svg", ".txt"} <= kinds
+            assert len([k for k in runs[0] if k.endswith(".svg")]) >= 10  # every view's figures are there
+        else:
+            assert {".png", ".svg", ".pdf", ".csv", ".tex", ".txt"} <= kinds
+            assert "models/ap-per-slice.pdf" in runs[0] and "models/models-table5.tex" in runs[0]
 
 
 def test_real_annotations_size_buckets(fixtures_dir: Path, tmp_path: Path):
+    """The builds run in process (``analysis``'s ``main``: their own process is tested elsewhere);
+    the two exports in one fresh interpreter (``_RUN_EACH``)."""
+    from analysis.cli import main as analysis_main
+
     chromium_or_skip()
     cache = tmp_path / "cache"
     sources = {
@@ -197,46 +223,26 @@ def test_real_annotations_size_buckets(fixtures_dir: Path, tmp_path: Path):
         "crowdpose": fixtures_dir / "xtcocoapi" / "example_crowdpose_val.json",
     }
     for name, path in sources.items():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "analysis",
-                "build",
-                "--name",
-                name,
-                "--split",
-                "val",
-                "--annotations",
-                str(path),
-                "--cache-dir",
-                str(cache),
-            ],
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
-    out = tmp_path / "out"
-    r = export(
-        "--url",
-        "ds=coco,crowdpose&persons=all",
-        "--out",
-        str(out),
-        "--views",
-        "size,crowding",
-        "--formats",
-        "svg",
-        cache=cache,
+        argv = ["build", "--name", name, "--split", "val", "--annotations", str(path), "--cache-dir", str(cache)]
+        assert analysis_main(argv) == 0, name
+    out, out_kp = tmp_path / "out", tmp_path / "out-keypoints"
+    both = [
+        ["--url", "ds=coco,crowdpose&persons=all", "--out", str(out), "--views", "size,crowding", "--formats", "svg"],
+        # the default population (persons=keypoints: stored num_keypoints > 0), as the SmallPose paper counts
+        ["--url", "ds=coco,crowdpose", "--out", str(out_kp), "--views", "size", "--formats", "svg"],
+    ]
+    r = subprocess.run(
+        [sys.executable, "-c", _RUN_EACH, json.dumps([[*argv, "--cache-dir", str(cache)] for argv in both])],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=600,
     )
     assert r.returncode == 0, r.stderr
     csv = pd.read_csv(out / "size" / "size-buckets.csv")
     pd.testing.assert_frame_equal(csv, expected_buckets(sources), check_dtype=False)
     assert csv["small"].sum() + csv["medium"].sum() + csv["large"].sum() > 100
-    # the default population (persons=keypoints: stored num_keypoints > 0), as the SmallPose paper counts
-    out_kp = tmp_path / "out-keypoints"
-    r = export("--url", "ds=coco,crowdpose", "--out", str(out_kp), "--views", "size", "--formats", "svg", cache=cache)
-    assert r.returncode == 0, r.stderr
     keypoints = pd.read_csv(out_kp / "size" / "size-buckets.csv")
     pd.testing.assert_frame_equal(keypoints, expected_buckets(sources, keypoints_only=True), check_dtype=False)
     assert (keypoints[["small", "medium", "large"]].to_numpy() <= csv[["small", "medium", "large"]].to_numpy()).all()

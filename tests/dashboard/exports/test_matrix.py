@@ -36,6 +36,10 @@ from dashboard.exports.render import RenderOptions, table_files
 from dashboard.exports.state import ViewOptions, ViewState, state_from_params
 from tests.dashboard.dashboard_helpers import add_scenes, chromium_or_skip
 
+# One worker runs this module, so `many_root` (eight datasets built and evaluated) is built once,
+# not once per worker.
+pytestmark = pytest.mark.xdist_group("matrix")
+
 #: The eight-dataset registry: display names on every one, a paper_name on one.
 MANY = [f"mx-{i}" for i in range(1, 9)]
 MANY_IDENTITY = {
@@ -185,6 +189,7 @@ def _indoor_expected(state: ViewState, caches: Caches) -> dict[str, float]:
     return {state.label(k): float(v) for k, v in share.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("identities", [True, False], ids=["identities", "no-identities"])
 @pytest.mark.parametrize("series", SERIES)
 @pytest.mark.parametrize("selection", list(SELECTIONS))
@@ -229,6 +234,7 @@ def test_every_view_under_every_setup(roots, selection, series, identities):
                 assert all(any(s in name for s in shown) for name in _legend(figures["ap-per-slice"]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("identities", [True, False], ids=["identities", "no-identities"])
 @pytest.mark.parametrize("series", SERIES)
 @pytest.mark.parametrize("selection", ["demo all", "8 datasets"])
@@ -425,6 +431,7 @@ def test_an_empty_figure_is_a_reason_in_the_captions_not_a_blank_page():
     assert not is_empty(drawn)  # a drawn figure is never taken for an empty one
 
 
+@pytest.mark.slow
 def test_a_renderer_clean_up_problem_is_a_note_not_the_last_word(roots, tmp_path, capsys, monkeypatch):
     """kaleido's Chromium profile clean-up failing after every file was written: a note,
     exit status 0, and the 'wrote' line stays the last thing printed."""
