@@ -71,7 +71,11 @@ lint: setup
 	$(PY) -m ruff format --check .
 
 # Every test: `-m "slow or not slow"` puts back the `slow` tests a plain `pytest` leaves out
-# (pyproject.toml's addopts); the 20 slowest are printed at the end.
+# (pyproject.toml's addopts); the 20 slowest are printed at the end.  Bytecode is written even
+# where the environment sets PYTHONDONTWRITEBYTECODE (an empty value means unset): the suite
+# starts dozens of `python -m analysis` / `-m dashboard` processes, each of which would
+# otherwise compile every module of the checkout again.
+test: export PYTHONDONTWRITEBYTECODE =
 test: setup browser latex $(TEST_STAMP) docs typecheck lint
 	$(PY) -m pytest -n 2 --dist loadgroup -m "slow or not slow" --durations=20
 
