@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 
@@ -30,6 +32,21 @@ def test_benchmark_parts_agree_with_pycocotools(tmp_path) -> None:
     assert 0 < ap_reference < 1
 
 
+def _built_set(
+    tmp_path: Path, *, n_images: int, n_persons: int, n_predictions: int, seed: int
+) -> tuple[Path, CacheKey, Path, Path]:
+    """A small synthetic set built into ``tmp_path / "cache"``, with predictions for it:
+    (cache root, key, ground-truth file, predictions file)."""
+    gt_path = tmp_path / "gt.json"
+    write_synthetic_coco(gt_path, n_images=n_images, n_persons=n_persons, polygon_points=8, seed=seed)
+    preds_path = tmp_path / "preds.json"
+    predictions = make_predictions(orjson.loads(gt_path.read_bytes()), n_predictions, seed=seed + 1)
+    preds_path.write_bytes(orjson.dumps(predictions))
+    root, key = tmp_path / "cache", CacheKey("bench", "val")
+    build_split(DatasetSpec(key.dataset, key.split, gt_path), root, progress=False)
+    return root, key, gt_path, preds_path
+
+
 @pytest.mark.slow
 def test_whole_process_comparison_and_import_times(tmp_path) -> None:
     """Ours, hotcoco and pycocotools each run as a fresh process to their end, with a peak
@@ -37,12 +54,7 @@ def test_whole_process_comparison_and_import_times(tmp_path) -> None:
     from analysis.evaluation.store import read_evaluation
     from benchmarks.evaluate import bench_processes, importtime_seconds
 
-    gt_path = tmp_path / "gt.json"
-    write_synthetic_coco(gt_path, n_images=60, n_persons=150, polygon_points=8, seed=5)
-    preds_path = tmp_path / "preds.json"
-    preds_path.write_bytes(orjson.dumps(make_predictions(orjson.loads(gt_path.read_bytes()), 100, seed=6)))
-    root, key = tmp_path / "cache", CacheKey("bench", "val")
-    build_split(DatasetSpec(key.dataset, key.split, gt_path), root, progress=False)
+    root, key, gt_path, preds_path = _built_set(tmp_path, n_images=60, n_persons=150, n_predictions=100, seed=5)
     procs = bench_processes(root, key, gt_path, preds_path)
     assert {"ours", "ours, no bytecode", "pycocotools"} <= set(procs)
     for seconds, cpu_seconds, peak_mb in procs.values():
@@ -60,12 +72,7 @@ def test_against_a_baseline_tree_alternates_whole_processes(tmp_path, capsys) ->
     from analysis.evaluation.store import read_evaluation
     from benchmarks.evaluate import REPO_ROOT, against_tree
 
-    gt_path = tmp_path / "gt.json"
-    write_synthetic_coco(gt_path, n_images=30, n_persons=60, polygon_points=8, seed=7)
-    preds_path = tmp_path / "preds.json"
-    preds_path.write_bytes(orjson.dumps(make_predictions(orjson.loads(gt_path.read_bytes()), 40, seed=8)))
-    root, key = tmp_path / "cache", CacheKey("bench", "val")
-    build_split(DatasetSpec(key.dataset, key.split, gt_path), root, progress=False)
+    root, key, _, preds_path = _built_set(tmp_path, n_images=30, n_persons=60, n_predictions=40, seed=7)
     baseline = tmp_path / "before"
     shutil.copytree(REPO_ROOT / "analysis", baseline / "analysis", ignore=shutil.ignore_patterns("__pycache__"))
     against_tree(baseline, root, key, preds_path, repeat=1)
