@@ -421,8 +421,19 @@ def print_importtimes(root: Path, key, preds_path: Path) -> list[summary.Figure]
 
 
 def run_variant(
-    label: str, gt: dict, gt_path: Path, root: Path, key, n_preds: int, repeat: int, coco_analyze=None
+    label: str,
+    gt: dict,
+    gt_path: Path,
+    root: Path,
+    key,
+    n_preds: int,
+    repeat: int,
+    coco_analyze=None,
+    seconds_targets: bool = True,
 ) -> list[summary.Figure]:
+    """One prediction set's figures.  ``seconds_targets``: the targets in seconds (the whole
+    process <= 0.6 s, the diagnosis <= 2 s) are the COCO-val-sized set's; another set reports
+    those times without a target (its ratios keep theirs)."""
     preds = make_predictions(gt, n_preds, seed=n_preds)
     preds_path = DATA_DIR / f"eval-bench-predictions-{n_preds}.json"
     preds_path.write_bytes(orjson.dumps(preds))
@@ -457,8 +468,9 @@ def run_variant(
         )
     t_diag = bench_diagnose(root, key, repeat)
     print(
-        f"ours, in process: keypoint error diagnosis, all 10 slices {t_diag:6.3f} s (target <= 2 s)"
-        f" = {t_diag / t_coco:.2f}x pycocotools' evaluate+accumulate, {t_diag / ours['compute']:.2f}x our evaluation"
+        f"ours, in process: keypoint error diagnosis, all 10 slices {t_diag:6.3f} s"
+        + (" (target <= 2 s)" if seconds_targets else "")
+        + f" = {t_diag / t_coco:.2f}x pycocotools' evaluate+accumulate, {t_diag / ours['compute']:.2f}x our evaluation"
     )
     if coco_analyze:
         t_ca = bench_coco_analyze(coco_analyze[0], Path(coco_analyze[1]), gt_path, preds_path)
@@ -469,31 +481,37 @@ def run_variant(
     t_proc, cpu, rss = procs["ours"]
     print(f"whole processes (fresh interpreter: imports, load, evaluate; fastest of {repeat}; wall / CPU):")
     print(f"  python -m analysis evaluate, all 10 slices   {t_proc:6.3f} s / {cpu:6.3f} s  {rss:5.0f} MB peak"
-          f"   (target <= {EVALUATE_PROCESS_TARGET_S} s)   = {t_proc / procs['pycocotools'][0]:.2f}x pycocotools"
+          + (f"   (target <= {EVALUATE_PROCESS_TARGET_S} s)" if seconds_targets else "")
+          + f"   = {t_proc / procs['pycocotools'][0]:.2f}x pycocotools"
           " (target <= 0.5)", flush=True)  # fmt: skip
     for name in ("ours, no bytecode", "hotcoco", "pycocotools"):
         if name in procs:
             seconds, cpu_s, peak = procs[name]
-            label = (
+            row = (
                 "  the same, every module compiled at start"
                 if name.startswith("ours")
                 else (f"  {name + ', one standard evaluation':<44}")
             )
-            print(f"{label:<46} {seconds:6.3f} s / {cpu_s:6.3f} s  {peak:5.0f} MB peak"
+            print(f"{row:<46} {seconds:6.3f} s / {cpu_s:6.3f} s  {peak:5.0f} MB peak"
                   f"   ours = {t_proc / seconds:.2f}x (CPU {cpu / cpu_s:.2f}x)", flush=True)  # fmt: skip
     assert abs(ours["ap"] - ap_coco) < 1e-9, (ours["ap"], ap_coco)
     others = ", ".join(f"{name} {procs[name][0]:.3f} s" for name in ("hotcoco", "pycocotools") if name in procs)
     compute = ours["compute"] / t_coco
     over_coco = t_proc / procs["pycocotools"][0]
+
+    def in_seconds(what: str, measured: str, value: float, target_s: float) -> summary.Figure:
+        if not seconds_targets:
+            return summary.Figure(what, measured)
+        return summary.Figure(what, measured, f"<= {target_s:g} s", summary.met_at_most(value, target_s))
+
     return [
-        summary.Figure(f"evaluate, {label}, whole process, all 10 slices ({others})", f"{t_proc:.3f} s, {rss:.0f} MB",
-                       f"<= {EVALUATE_PROCESS_TARGET_S} s", summary.met_at_most(t_proc, EVALUATE_PROCESS_TARGET_S)),
+        in_seconds(f"evaluate, {label}, whole process, all 10 slices ({others})", f"{t_proc:.3f} s, {rss:.0f} MB",
+                   t_proc, EVALUATE_PROCESS_TARGET_S),
         summary.Figure(f"evaluate, {label}, whole process / pycocotools' whole process", f"{over_coco:.2f}", "<= 0.5",
                        summary.met_at_most(over_coco, 0.5)),
         summary.Figure(f"evaluate, {label}, in process, all 10 slices / pycocotools evaluate+accumulate",
                        f"{compute:.2f} ({ours['compute']:.3f} s)", "<= 0.2", summary.met_at_most(compute, 0.2)),
-        summary.Figure(f"evaluate, {label}, keypoint error diagnosis, all 10 slices", f"{t_diag:.3f} s", "<= 2 s",
-                       summary.met_at_most(t_diag, 2.0)),
+        in_seconds(f"evaluate, {label}, keypoint error diagnosis, all 10 slices", f"{t_diag:.3f} s", t_diag, 2.0),
     ]  # fmt: skip
 
 
@@ -601,7 +619,9 @@ def main(argv: list[str] | None = None) -> int:
     figures = run_variant("COCO-val-sized", gt, gt_path, root, key, N_PREDICTIONS, args.repeat, args.coco_analyze)
     figures += print_importtimes(root, key, DATA_DIR / f"eval-bench-predictions-{N_PREDICTIONS}.json")
     if not args.skip_10x:
-        figures += run_variant("10x predictions", gt, gt_path, root, key, 10 * N_PREDICTIONS, args.repeat)
+        figures += run_variant(
+            "10x predictions", gt, gt_path, root, key, 10 * N_PREDICTIONS, args.repeat, seconds_targets=False
+        )
     summary.record("evaluate", figures)
     return 0
 

@@ -80,3 +80,22 @@ def test_against_a_baseline_tree_alternates_whole_processes(tmp_path, capsys) ->
     assert [line.split()[0] for line in lines] == ["this", "baseline"] and f"baseline {baseline}" in lines[1]
     assert lines[1].rstrip().endswith("= 1.00x (CPU 1.00x)")  # the baseline against itself
     assert read_evaluation(root, key, "process").record.counts.kept == 40  # the last run really evaluated
+
+
+@pytest.mark.slow
+def test_each_prediction_set_names_itself_and_only_the_val_sized_set_has_seconds_targets(tmp_path) -> None:
+    """The summary lines of a prediction set carry its own label (the process rows' labels once
+    overwrote it: "evaluate,   pycocotools, one standard evaluation , whole process"), and the
+    targets in seconds (whole process <= 0.6 s, diagnosis <= 2 s: the COCO-val-sized set's) are
+    not applied to another set, whose ratios keep their targets."""
+    from benchmarks.evaluate import run_variant
+
+    root, key, gt_path, _ = _built_set(tmp_path, n_images=30, n_persons=60, n_predictions=40, seed=7)
+    gt = orjson.loads(gt_path.read_bytes())
+    with_targets = run_variant("val-like", gt, gt_path, root, key, 40, 1, seconds_targets=True)
+    without = run_variant("tenfold", gt, gt_path, root, key, 40, 1, seconds_targets=False)
+    assert [f.what.split(",")[1].strip() for f in with_targets] == ["val-like"] * 4
+    assert [f.what.split(",")[1].strip() for f in without] == ["tenfold"] * 4
+    assert [f.target for f in with_targets] == ["<= 0.6 s", "<= 0.5", "<= 0.2", "<= 2 s"]
+    assert [f.target for f in without] == ["", "<= 0.5", "<= 0.2", ""]
+    assert without[0].met is None and without[3].met is None
