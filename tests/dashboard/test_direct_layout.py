@@ -1,12 +1,15 @@
-"""``figures.common.edge_line`` adds its dotted line as a shape, not through Plotly's
-``add_vline`` (which searches the figure's traces and axes for every line).  The figures it
-draws on (the size view's area histogram, the crowding view's CrowdIndex histogram) are
-the same JSON as with ``add_vline``: checked on generated frames and on the demo caches'
-exports, edges on a log and a sqrt axis."""
+"""Two figures laid out directly instead of through Plotly's helpers, each the same JSON as
+before: ``figures.common.edge_line`` adds its dotted line as a shape, not through
+``add_vline`` (which searches the figure's traces and axes for every line), on the size
+view's area histogram and the crowding view's CrowdIndex histogram; the crowd levels
+figure gets the two panels' axes ``make_subplots`` laid out as its layout.  Checked against
+``add_vline`` and ``make_subplots`` on generated frames and on the demo caches' exports,
+edges on a log and a sqrt axis."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -15,7 +18,7 @@ import plotly.graph_objects as go
 import pytest
 
 from analysis.cache.contract import CacheKey
-from analysis.definitions import CrowdConvention, CrowdIndexSource, SizeBucket, SizeEdges
+from analysis.definitions import CrowdConvention, CrowdIndexSource, Normalisation, SizeBucket, SizeEdges
 from dashboard.caches import load_caches, load_keypoints
 from dashboard.exports import crowding, size
 from dashboard.exports.items import FigureItem
@@ -120,8 +123,77 @@ def test_edge_lines_equal_add_vline_on_the_demo_exports(demo_cache, with_add_vli
             out += [i.figure.to_json() for i in items if isinstance(i, FigureItem)]
         return out
 
+    compared = 0
+    for state in states:  # the crowd levels panels, as make_subplots laid them out
+        for value in CrowdIndexSource:
+            images, series = state.filtered.images, list(state.series)
+            if crowding_figures.crowd_levels_table(images, series, value).empty:
+                continue  # no panels: the empty figure
+            compared += 1
+            ours_levels = crowding_figures.crowd_levels(
+                images, series, normalise="share", styles=state.styles, value=value, caption="c"
+            )
+            expected = _crowd_levels_by_make_subplots(
+                images, series, normalise="share", value=value, styles=state.styles
+            )
+            assert ours_levels.to_json() == expected.to_json()
+    assert compared >= 4
     ours = build()
     assert sum('"yref":"y domain"' in j for j in ours) >= 8  # the edge lines are drawn
     with_add_vline()
     assert build() == ours
     assert common.edge_line is not _add_vline_edge
+
+
+def _crowd_levels_by_make_subplots(
+    images: pd.DataFrame,
+    datasets: Sequence[str],
+    *,
+    normalise: str,
+    value: CrowdIndexSource,
+    styles: dict[str, dict[str, str]] | None = None,
+) -> go.Figure:
+    """The former ``crowd_levels``: panels from ``make_subplots``, traces placed by row and col."""
+    from plotly.subplots import make_subplots
+
+    from dashboard.figures.common import finish, style_for, y_label
+
+    table = crowding_figures.crowd_levels_table(images, datasets, value)
+    convs = list(CrowdConvention)
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06)
+    column = Normalisation(normalise).column
+    for col, conv in enumerate(convs, start=1):
+        part = table[table["convention"] == conv.levels().label]
+        for i, name in enumerate(datasets):
+            style = style_for(styles, name, i)
+            rows = part[part["dataset"] == name]
+            fig.add_bar(
+                x=rows["level"],
+                y=rows[column],
+                name=style["label"],
+                legendgroup=name,
+                showlegend=col == 1,
+                marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
+                row=1,
+                col=col,
+            )
+    fig.update_layout(barmode="group")
+    fig = finish(fig, title="Crowd levels", caption="c", x_title="", y_title=y_label(normalise, "images"))
+    for col, conv in enumerate(convs, start=1):
+        levels = conv.levels()
+        origin = levels.label.replace("CrowdIndex levels ", "").strip("()")
+        fig.update_xaxes(title_text=f"{origin}: {levels.low:g} / {levels.high:g}", row=1, col=col)
+    return fig
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_crowd_levels_panels_equal_make_subplots(seed):
+    """The crowd levels figure's two panels, laid out without ``make_subplots``, are its JSON."""
+    images, _ = _generated(seed)
+    for datasets in (["a", "b", "c"], ["b"]):
+        for normalise in ("share", "count"):
+            for value in CrowdIndexSource:
+                ours = crowding_figures.crowd_levels(images, datasets, normalise=normalise, value=value, caption="c")
+                expected = _crowd_levels_by_make_subplots(images, datasets, normalise=normalise, value=value)
+                assert ours.to_json() == expected.to_json()
+                assert [t.xaxis for t in ours.data] == ["x"] * len(datasets) + ["x2"] * len(datasets)
