@@ -69,8 +69,22 @@ def edge_line(fig: go.Figure, x: float, label: str, *, log_axis: bool = False) -
     """A dotted vertical line at ``x`` labelled inside the plot's top edge (never over the legend).
 
     On a log x axis shapes take data values but annotations take log10 of them.
+
+    The line is the shape Plotly's ``add_vline`` makes on a figure without subplots (x in
+    data units, y spanning the plot's domain), added directly: ``add_vline`` searches the
+    figure's traces and axes for each line (about 5-10 ms per line; two lines per size and
+    crowding histogram on every new filter state).  For a figure without subplots only.
     """
-    fig.add_vline(x=x, line={"dash": "dot", "color": "#555555", "width": 1})
+    fig.add_shape(
+        type="line",
+        x0=x,
+        x1=x,
+        xref="x",
+        y0=0,
+        y1=1,
+        yref="y domain",
+        line={"dash": "dot", "color": "#555555", "width": 1},
+    )
     fig.add_annotation(
         x=float(np.log10(x)) if log_axis else x,
         y=1.0,

@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from analysis.definitions import CrowdConvention, CrowdIndexSource, LevelEdges, Normalisation, SizeBucket
 from dashboard.figures.common import (
@@ -180,7 +179,7 @@ def crowd_levels(
         return empty_figure(f"no {value.value} CrowdIndex in the selected images")
     convs = list(CrowdConvention)
     # each panel's convention is its x-axis title: laid out with the axis, never over the legend
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06)
+    fig = go.Figure().update_layout(_TWO_PANELS)  # after the template, as make_subplots
     column = Normalisation(normalise).column
     for col, conv in enumerate(convs, start=1):
         part = table[table["convention"] == conv.levels().label]
@@ -194,16 +193,33 @@ def crowd_levels(
                 legendgroup=name,
                 showlegend=col == 1,
                 marker={"color": style["color"], "pattern": {"shape": style["pattern"]}},
-                row=1,
-                col=col,
             )
+            # set after the trace, as make_subplots' row / col did (the JSON's key order)
+            fig.data[-1].update(xaxis=_axis_ref("x", col), yaxis=_axis_ref("y", col))
     fig.update_layout(barmode="group")
     fig = finish(fig, title="Crowd levels", caption=caption, x_title="", y_title=y_label(normalise, "images"))
     for col, conv in enumerate(convs, start=1):
         levels = conv.levels()
         origin = levels.label.replace("CrowdIndex levels ", "").strip("()")
-        fig.update_xaxes(title_text=f"{origin}: {levels.low:g} / {levels.high:g}", row=1, col=col)
+        fig.layout[_axis_ref("xaxis", col)].title.text = f"{origin}: {levels.low:g} / {levels.high:g}"
     return fig
+
+
+# The axes ``make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06)`` lays
+# out, given as the figure's layout: making the subplot grid took about 11 ms per figure
+# (``go.Figure()``: under 1 ms), paid on every new filter state.  Panel 2's traces name
+# their axes (``x2`` / ``y2``) instead of ``row=1, col=2``.
+_TWO_PANELS = {
+    "xaxis": {"anchor": "y", "domain": [0.0, 0.47]},
+    "yaxis": {"anchor": "x", "domain": [0.0, 1.0]},
+    "xaxis2": {"anchor": "y2", "domain": [0.53, 1.0]},
+    "yaxis2": {"anchor": "x2", "domain": [0.0, 1.0], "matches": "y", "showticklabels": False},
+}
+
+
+def _axis_ref(prefix: str, col: int) -> str:
+    """Panel ``col``'s axis: ``x`` / ``xaxis`` for panel 1, ``x2`` / ``xaxis2`` for panel 2."""
+    return prefix if col == 1 else f"{prefix}{col}"
 
 
 def small_persons(persons: pd.DataFrame) -> pd.DataFrame:
