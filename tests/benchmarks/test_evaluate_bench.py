@@ -83,13 +83,15 @@ def test_against_a_baseline_tree_alternates_whole_processes(tmp_path, capsys) ->
 
 
 @pytest.mark.slow
-def test_each_prediction_set_names_itself_and_only_the_val_sized_set_has_seconds_targets(tmp_path) -> None:
+def test_each_prediction_set_names_itself_and_only_the_val_sized_set_has_seconds_targets(tmp_path, monkeypatch) -> None:
     """The summary lines of a prediction set carry its own label (the process rows' labels once
     overwrote it: "evaluate,   pycocotools, one standard evaluation , whole process"), and the
     targets in seconds (whole process <= 0.6 s, diagnosis <= 2 s: the COCO-val-sized set's) are
     not applied to another set, whose ratios keep their targets."""
+    import benchmarks.evaluate
     from benchmarks.evaluate import run_variant
 
+    monkeypatch.setattr(benchmarks.evaluate, "DATA_DIR", tmp_path)  # its predictions file: not into the checkout
     root, key, gt_path, _ = _built_set(tmp_path, n_images=30, n_persons=60, n_predictions=40, seed=7)
     gt = orjson.loads(gt_path.read_bytes())
     with_targets = run_variant("val-like", gt, gt_path, root, key, 40, 1, seconds_targets=True)
